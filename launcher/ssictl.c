@@ -1,0 +1,292 @@
+/* ssictl: the user's view of the cluster: keys, nodes, processes, and (in a
+ * later release) migration. Talks to the local ssid over its Unix socket. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ssi_cert.h"
+#include "ssi_cluster.h"
+#include "ssi_local.h"
+#include "ssi_msg.h"
+
+#define TIMEOUT_MS 5000
+
+static const char *s_socket;
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+	        "Usage: ssictl [--socket PATH] COMMAND [ARGS]\n"
+	        "\n"
+	        "Commands:\n"
+	        "  keygen DIR [--name NODE]  make a node key pair in DIR; prints the public key\n"
+	        "  nodes [--json]            every node: state, load, CPUs, free memory, processes\n"
+	        "  ps [--json]               every ssi process in the cluster\n"
+	        "  migrate PID NODE          move a process (not supported yet)\n"
+	        "\n"
+	        "  -s, --socket PATH         ssid's local socket [$SSI_SOCKET or %s]\n"
+	        "  -h, --help                this help\n"
+	        "\n"
+	        "See ssictl(1).\n",
+	        SSI_LOCAL_DEFAULT);
+}
+
+static void s_json_str(const char *s)
+{
+	putchar('"');
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+		if (ch == '"' || ch == '\\')
+			printf("\\%c", ch);
+		else if (ch < 0x20)
+			printf("\\u%04x", ch);
+		else
+			putchar(ch);
+	}
+	putchar('"');
+}
+
+/* Send one request to ssid and read its reply into rep. */
+static long s_call(int type, uint8_t *rep, size_t cap)
+{
+	int fd = ssi_local_connect(s_socket);
+	if (fd < 0) {
+		fprintf(stderr,
+		        "ssictl: cannot reach ssid at %s: %s\n"
+		        "ssictl: is ssid running on this node? Start it with: ssid --cluster FILE --name NODE --keys DIR\n",
+		        s_socket, strerror(-fd));
+		return fd;
+	}
+	uint8_t req[64];
+	ssi_msg_writer_t w;
+	ssi_msg_begin(&w, req, sizeof req, type);
+	if (type == SSI_MSG_PS)
+		ssi_msg_put_u64(&w, SSI_TAG_SCOPE, 1);
+	long n = ssi_msg_end(&w);
+	int rc = ssi_local_send(fd, req, (size_t)n);
+	if (rc == 0)
+		n = ssi_local_recv(fd, rep, cap, TIMEOUT_MS);
+	close(fd);
+	if (rc < 0 || n < 0) {
+		fprintf(stderr, "ssictl: no answer from ssid at %s: %s\n", s_socket, strerror(rc < 0 ? -rc : (int)-n));
+		return rc < 0 ? rc : n;
+	}
+	return n;
+}
+
+static int s_parse_reply(const uint8_t *buf, long len, ssi_msg_t *m, int want)
+{
+	int rc = ssi_msg_parse(buf, (size_t)len, m);
+	if (rc < 0) {
+		fprintf(stderr, "ssictl: malformed reply from ssid: %s\n", strerror(-rc));
+		return -1;
+	}
+	if (m->type == SSI_MSG_ERROR) {
+		char text[512] = "?";
+		ssi_field_str(ssi_msg_find(m->field, m->nfields, SSI_TAG_TEXT), text, sizeof text);
+		fprintf(stderr, "ssictl: ssid says: %s\n", text);
+		return -1;
+	}
+	if (m->type != want) {
+		fprintf(stderr, "ssictl: unexpected %s reply from ssid\n", ssi_msg_type_name(m->type));
+		return -1;
+	}
+	return 0;
+}
+
+static int cmd_nodes(int json)
+{
+	static uint8_t buf[SSI_MSG_HEADER + SSI_MSG_MAX_BODY];
+	static ssi_msg_t m;
+	long n = s_call(SSI_MSG_NODES, buf, sizeof buf);
+	if (n < 0 || s_parse_reply(buf, n, &m, SSI_MSG_NODES_REP) < 0)
+		return 1;
+	if (json)
+		printf("[");
+	else
+		printf("%-16s %-5s %6s %6s %10s %6s %8s\n", "NODE", "STATE", "LOAD", "CPUS", "FREE-MiB", "PROCS",
+		       "AGE");
+	int first = 1;
+	for (size_t i = 0; i < m.nfields; i++) {
+		if (m.field[i].tag != SSI_TAG_LOAD)
+			continue;
+		ssi_field_t f[16];
+		long k = ssi_msg_fields(m.field[i].val, m.field[i].len, f, 16);
+		char name[SSI_NAME_MAX + 1] = "?", state[16] = "?";
+		uint64_t loadm = 0, ncpu = 0, cpum = 0, freekb = 0, nprocs = 0, age = 0;
+		if (k < 0)
+			continue;
+		ssi_field_str(ssi_msg_find(f, (size_t)k, SSI_TAG_NODE), name, sizeof name);
+		ssi_field_str(ssi_msg_find(f, (size_t)k, SSI_TAG_STATE), state, sizeof state);
+		int known = ssi_field_u64(ssi_msg_find(f, (size_t)k, SSI_TAG_AGEMS), &age) == 0;
+		ssi_field_u64(ssi_msg_find(f, (size_t)k, SSI_TAG_LOADM), &loadm);
+		ssi_field_u64(ssi_msg_find(f, (size_t)k, SSI_TAG_NCPU), &ncpu);
+		ssi_field_u64(ssi_msg_find(f, (size_t)k, SSI_TAG_CPUM), &cpum);
+		ssi_field_u64(ssi_msg_find(f, (size_t)k, SSI_TAG_FREEKB), &freekb);
+		ssi_field_u64(ssi_msg_find(f, (size_t)k, SSI_TAG_NPROCS), &nprocs);
+		if (json) {
+			printf("%s{\"name\":", first ? "" : ",");
+			s_json_str(name);
+			printf(",\"state\":");
+			s_json_str(state);
+			if (known)
+				printf(",\"load\":%.2f,\"cpus\":%llu,\"cpu_share\":%.2f,\"free_mib\":%llu,"
+				       "\"procs\":%llu,\"age_ms\":%llu",
+				       loadm / 1000.0, (unsigned long long)ncpu, cpum / 1000.0,
+				       (unsigned long long)(freekb / 1024), (unsigned long long)nprocs,
+				       (unsigned long long)age);
+			printf("}");
+		} else if (known) {
+			char cpus[32];
+			if (cpum && cpum != ncpu * 1000)
+				snprintf(cpus, sizeof cpus, "%.2f", cpum / 1000.0);
+			else
+				snprintf(cpus, sizeof cpus, "%llu", (unsigned long long)ncpu);
+			printf("%-16s %-5s %6.2f %6s %10llu %6llu %7.1fs\n", name, state, loadm / 1000.0, cpus,
+			       (unsigned long long)(freekb / 1024), (unsigned long long)nprocs, age / 1000.0);
+		} else {
+			printf("%-16s %-5s %6s %6s %10s %6s %8s\n", name, state, "-", "-", "-", "-", "never");
+		}
+		first = 0;
+	}
+	if (json)
+		printf("]\n");
+	return 0;
+}
+
+static int cmd_ps(int json)
+{
+	static uint8_t buf[SSI_MSG_HEADER + SSI_MSG_MAX_BODY];
+	static ssi_msg_t m;
+	long n = s_call(SSI_MSG_PS, buf, sizeof buf);
+	if (n < 0 || s_parse_reply(buf, n, &m, SSI_MSG_PS_REP) < 0)
+		return 1;
+	if (json)
+		printf("[");
+	else
+		printf("%-12s %8s %-12s %-8s %6s  %s\n", "HOME", "PID", "NODE", "STATE", "UID", "COMMAND");
+	int first = 1;
+	for (size_t i = 0; i < m.nfields; i++) {
+		if (m.field[i].tag == SSI_TAG_TEXT) {
+			char node[SSI_NAME_MAX + 1];
+			if (ssi_field_str(&m.field[i], node, sizeof node) == 0)
+				fprintf(stderr, "ssictl: node %s did not answer; its processes are missing\n", node);
+			continue;
+		}
+		if (m.field[i].tag != SSI_TAG_PROC)
+			continue;
+		ssi_field_t f[16];
+		long k = ssi_msg_fields(m.field[i].val, m.field[i].len, f, 16);
+		if (k < 0)
+			continue;
+		char home[SSI_NAME_MAX + 1] = "?", node[SSI_NAME_MAX + 1] = "?", state[32] = "?";
+		char cmd[SSI_MSG_MAX_FIELD + 1] = "?";
+		uint64_t pid = 0, uid = 0;
+		ssi_field_str(ssi_msg_find(f, (size_t)k, SSI_TAG_HOME), home, sizeof home);
+		ssi_field_str(ssi_msg_find(f, (size_t)k, SSI_TAG_NODE), node, sizeof node);
+		ssi_field_str(ssi_msg_find(f, (size_t)k, SSI_TAG_STATE), state, sizeof state);
+		ssi_field_str(ssi_msg_find(f, (size_t)k, SSI_TAG_CMD), cmd, sizeof cmd);
+		ssi_field_u64(ssi_msg_find(f, (size_t)k, SSI_TAG_PID), &pid);
+		ssi_field_u64(ssi_msg_find(f, (size_t)k, SSI_TAG_UID), &uid);
+		if (json) {
+			printf("%s{\"home\":", first ? "" : ",");
+			s_json_str(home);
+			printf(",\"pid\":%llu,\"node\":", (unsigned long long)pid);
+			s_json_str(node);
+			printf(",\"state\":");
+			s_json_str(state);
+			printf(",\"uid\":%llu,\"cmd\":", (unsigned long long)uid);
+			s_json_str(cmd);
+			printf("}");
+		} else {
+			printf("%-12s %8llu %-12s %-8s %6llu  %s\n", home, (unsigned long long)pid, node, state,
+			       (unsigned long long)uid, cmd);
+		}
+		first = 0;
+	}
+	if (json)
+		printf("]\n");
+	return 0;
+}
+
+static int cmd_keygen(int argc, char **argv)
+{
+	const char *dir = NULL, *name = NULL;
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--name") == 0 && i + 1 < argc)
+			name = argv[++i];
+		else if (argv[i][0] != '-' && !dir)
+			dir = argv[i];
+		else {
+			fprintf(stderr, "ssictl keygen: unexpected argument '%s'\nUsage: ssictl keygen DIR [--name NODE]\n",
+			        argv[i]);
+			return 2;
+		}
+	}
+	if (!dir) {
+		fprintf(stderr, "Usage: ssictl keygen DIR [--name NODE]\n");
+		return 2;
+	}
+	char z85[41], err[512];
+	if (ssi_cert_keygen(dir, name, z85, err, sizeof err) < 0) {
+		fprintf(stderr, "ssictl keygen: %s\n", err);
+		return 1;
+	}
+	printf("%s\n", z85);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	int i = 1;
+	s_socket = ssi_local_path();
+	for (; i < argc && argv[i][0] == '-'; i++) {
+		if ((strcmp(argv[i], "--socket") == 0 || strcmp(argv[i], "-s") == 0) && i + 1 < argc)
+			s_socket = argv[++i];
+		else if (strncmp(argv[i], "--socket=", 9) == 0)
+			s_socket = argv[i] + 9;
+		else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			usage(stdout);
+			return 0;
+		} else {
+			fprintf(stderr, "ssictl: unknown option '%s'\n", argv[i]);
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (i == argc) {
+		usage(stderr);
+		return 2;
+	}
+	const char *cmd = argv[i++];
+	int json = 0;
+	if (strcmp(cmd, "nodes") == 0 || strcmp(cmd, "ps") == 0) {
+		for (; i < argc; i++) {
+			if (strcmp(argv[i], "--json") == 0)
+				json = 1;
+			else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+				printf("Usage: ssictl %s [--json]\n", cmd);
+				return 0;
+			} else {
+				fprintf(stderr, "ssictl %s: unexpected argument '%s'\n", cmd, argv[i]);
+				return 2;
+			}
+		}
+		return strcmp(cmd, "nodes") == 0 ? cmd_nodes(json) : cmd_ps(json);
+	}
+	if (strcmp(cmd, "keygen") == 0)
+		return cmd_keygen(argc - i, argv + i);
+	if (strcmp(cmd, "migrate") == 0) {
+		fprintf(stderr, "ssictl migrate: process migration is not supported yet; the process was not touched\n");
+		return 1;
+	}
+	if (strcmp(cmd, "help") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	fprintf(stderr, "ssictl: unknown command '%s'\n", cmd);
+	usage(stderr);
+	return 2;
+}

@@ -1,0 +1,48 @@
+/* ssi_cluster: the cluster file, which names every node, its endpoint and
+ * its CURVE public key. The format is a subset of czmq's ZPL:
+ *
+ *     # comment
+ *     cluster = lab
+ *     node = n1
+ *         endpoint = tcp://198.18.0.1:7410
+ *         key = "Yne@$w-vo<fVvi]a<NY6T1ed:M$fCG*[IaLV{hID"
+ *
+ * Every error names the file and line. Nothing here logs. */
+#ifndef SSI_CLUSTER_H
+#define SSI_CLUSTER_H
+
+#include <stddef.h>
+
+#define SSI_NAME_MAX 63     /* node name */
+#define SSI_ENDPOINT_MAX 255
+#define SSI_KEY_Z85 40      /* CURVE public key, Z85 */
+#define SSI_CLUSTER_MAX 256 /* nodes */
+
+typedef struct {
+	char name[SSI_NAME_MAX + 1];
+	char endpoint[SSI_ENDPOINT_MAX + 1];
+	char key[SSI_KEY_Z85 + 1];
+	unsigned char key_bin[32];
+} ssi_node_conf_t;
+
+typedef struct ssi_cluster_t ssi_cluster_t;
+
+/* Parse text (origin names it in errors). NULL on error, with the reason in
+ * err. The result is the caller's. */
+ssi_cluster_t *ssi_cluster_parse(const char *text, const char *origin, char *err, size_t errlen);
+ssi_cluster_t *ssi_cluster_load(const char *path, char *err, size_t errlen);
+void ssi_cluster_destroy(ssi_cluster_t **self_p);
+
+const char *ssi_cluster_name(const ssi_cluster_t *self);
+size_t ssi_cluster_size(const ssi_cluster_t *self);
+const ssi_node_conf_t *ssi_cluster_node(const ssi_cluster_t *self, size_t i);
+const ssi_node_conf_t *ssi_cluster_find(const ssi_cluster_t *self, const char *name);
+/* The node whose public key is key (32 bytes), or NULL: the allowlist. */
+const ssi_node_conf_t *ssi_cluster_find_key(const ssi_cluster_t *self, const unsigned char *key);
+/* Index of a node, or -1. */
+int ssi_cluster_index(const ssi_cluster_t *self, const char *name);
+
+/* Is name usable as a node name ([A-Za-z0-9._-], 1..63, not "home")? */
+int ssi_cluster_valid_name(const char *name);
+
+#endif

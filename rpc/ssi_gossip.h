@@ -1,0 +1,57 @@
+/* ssi_gossip: the node table of one ssid, MOSIX style. Each node measures
+ * its own load and, every 500 ms, sends it with a window of the freshest
+ * entries it knows to one random peer; receivers keep, per node, the entry
+ * measured most recently. Liveness comes from heartbeats, not from gossip.
+ * Pure logic: no sockets, no clock (callers pass "now" in ms), no logging. */
+#ifndef SSI_GOSSIP_H
+#define SSI_GOSSIP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ssi_cluster.h"
+#include "ssi_msg.h"
+
+#define SSI_GOSSIP_WINDOW 8       /* entries per gossip message */
+#define SSI_GOSSIP_DOWN_MS 1800   /* no heartbeat for this long: down */
+#define SSI_GOSSIP_MAX_AGE 600000 /* older claims are ignored */
+
+typedef struct {
+	bool known;          /* any load information at all */
+	uint64_t loadm;      /* smoothed run-queue length x 1000 */
+	uint64_t ncpu;       /* CPUs */
+	uint64_t cpum;       /* CPU share x 1000 (a quota of half a CPU: 500) */
+	uint64_t freekb;     /* free memory, KiB */
+	uint64_t nprocs;     /* ssi processes on the node */
+	int64_t stamp;       /* when it was measured, in the local clock (ms) */
+	int64_t heard;       /* last heartbeat or message from it (ms), 0 never */
+} ssi_gossip_entry_t;
+
+typedef struct ssi_gossip_t ssi_gossip_t;
+
+/* A table for the nodes of cluster, seen from node self; NULL if self is
+ * not in the cluster. The cluster must outlive the table. */
+ssi_gossip_t *ssi_gossip_new(const ssi_cluster_t *cluster, const char *self);
+void ssi_gossip_destroy(ssi_gossip_t **self_p);
+
+int ssi_gossip_self(const ssi_gossip_t *self);
+const ssi_gossip_entry_t *ssi_gossip_entry(const ssi_gossip_t *self, int idx);
+/* Record our own measurement. */
+void ssi_gossip_set_own(ssi_gossip_t *self, const ssi_gossip_entry_t *own, int64_t now);
+/* A message from node idx arrived. */
+void ssi_gossip_heard(ssi_gossip_t *self, int idx, int64_t now);
+bool ssi_gossip_is_up(const ssi_gossip_t *self, int idx, int64_t now);
+/* Merge a claim about node idx measured age_ms ago: 1 if it was fresher
+ * than ours and taken, 0 if not. Claims about ourselves are ignored. */
+int ssi_gossip_merge(ssi_gossip_t *self, int idx, const ssi_gossip_entry_t *e, uint64_t age_ms,
+                     int64_t now);
+/* Write our own entry and the freshest others (up to SSI_GOSSIP_WINDOW in
+ * all) as LOAD records. With all, write every node, with its STATE. */
+void ssi_gossip_encode(const ssi_gossip_t *self, ssi_msg_writer_t *w, int64_t now, bool all);
+/* Merge every LOAD record of a message: how many were taken, or -errno for
+ * a malformed record. Records about unknown nodes are skipped. */
+int ssi_gossip_apply(ssi_gossip_t *self, const ssi_msg_t *m, int64_t now);
+/* Pick a random up peer (not self) with r a random number: idx or -1. */
+int ssi_gossip_pick(const ssi_gossip_t *self, uint32_t r, int64_t now);
+
+#endif

@@ -1,0 +1,117 @@
+/* ssi_msg: the wire format of every control message: daemon to daemon over
+ * zeromq, tools and shims to their daemon over the local Unix socket.
+ *
+ * A frame is an 8-byte header, 'S' 'I' VERSION TYPE and the body length as a
+ * big-endian u32, followed by the body: a sequence of fields, each a tag
+ * byte, a big-endian u16 length and that many value bytes. Integers are
+ * big-endian u64 (8 bytes); strings are bytes without a NUL; a nested record
+ * (one node's load, one process) is a field whose value is itself a
+ * sequence of fields.
+ *
+ * Runs inside user processes (the shim): no allocation, no stdio, no locks.
+ * Every function returns >= 0 or -errno; nothing here logs. */
+#ifndef SSI_MSG_H
+#define SSI_MSG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SSI_MSG_VERSION 1
+#define SSI_MSG_HEADER 8
+#define SSI_MSG_MAX_BODY (1u << 20)  /* a larger frame is refused */
+#define SSI_MSG_MAX_FIELD 4096       /* a larger field is refused */
+#define SSI_MSG_MAX_FIELDS 1024      /* fields in one frame or record */
+
+enum ssi_msg_type {
+	SSI_MSG_ERROR = 1,     /* ERRNO, TEXT */
+	SSI_MSG_OK = 2,        /* reply with nothing to say */
+	SSI_MSG_HEARTBEAT = 3, /* NODE, SEQ: node to node, every 500 ms */
+	SSI_MSG_GOSSIP = 4,    /* NODE, LOAD...: node to one random peer */
+	SSI_MSG_REGISTER = 5,  /* PID, PPID, CMD: shim to its ssid */
+	SSI_MSG_NODES = 6,     /* tool asks for the node table */
+	SSI_MSG_NODES_REP = 7, /* LOAD... */
+	SSI_MSG_PS = 8,        /* REQID, SCOPE: list ssi processes */
+	SSI_MSG_PS_REP = 9,    /* REQID, NODE, PROC... */
+	SSI_MSG_MIGRATE = 10,  /* reserved for the migration issue */
+	SSI_MSG_TYPE_MAX = 10
+};
+
+enum ssi_msg_tag {
+	SSI_TAG_ERRNO = 1,   /* u64 */
+	SSI_TAG_TEXT = 2,    /* string */
+	SSI_TAG_NODE = 3,    /* string: a node name */
+	SSI_TAG_SEQ = 4,     /* u64 */
+	SSI_TAG_LOAD = 5,    /* record: NODE STATE LOADM NCPU FREEKB NPROCS AGEMS */
+	SSI_TAG_STATE = 6,   /* string */
+	SSI_TAG_LOADM = 7,   /* u64: run-queue length x 1000 */
+	SSI_TAG_NCPU = 8,    /* u64 */
+	SSI_TAG_FREEKB = 9,  /* u64: free memory in KiB */
+	SSI_TAG_NPROCS = 10, /* u64: ssi processes on the node */
+	SSI_TAG_AGEMS = 11,  /* u64: age of the information in ms */
+	SSI_TAG_PID = 12,    /* u64 */
+	SSI_TAG_PPID = 13,   /* u64 */
+	SSI_TAG_CMD = 14,    /* string */
+	SSI_TAG_REQID = 15,  /* u64 */
+	SSI_TAG_SCOPE = 16,  /* u64: 0 this node only, 1 the whole cluster */
+	SSI_TAG_PROC = 17,   /* record: HOME PID NODE STATE CMD UID */
+	SSI_TAG_HOME = 18,   /* string: a home node name */
+	SSI_TAG_UID = 19,    /* u64 */
+	SSI_TAG_CPUM = 20,   /* u64: CPU share x 1000 (quota), in LOAD */
+};
+
+typedef struct {
+	uint8_t tag;
+	uint16_t len;
+	const uint8_t *val; /* borrowed from the parsed buffer */
+} ssi_field_t;
+
+typedef struct {
+	int type;
+	size_t nfields;
+	ssi_field_t field[SSI_MSG_MAX_FIELDS];
+} ssi_msg_t;
+
+/* A writer fills a caller's buffer; the first error sticks and is returned
+ * by ssi_msg_end, so callers check once. */
+typedef struct {
+	uint8_t *buf;
+	size_t cap;
+	size_t len;
+	int err;
+} ssi_msg_writer_t;
+
+void ssi_msg_begin(ssi_msg_writer_t *w, void *buf, size_t cap, int type);
+void ssi_msg_put_u64(ssi_msg_writer_t *w, int tag, uint64_t v);
+void ssi_msg_put_bytes(ssi_msg_writer_t *w, int tag, const void *p, size_t n);
+void ssi_msg_put_str(ssi_msg_writer_t *w, int tag, const char *s);
+/* Like put_str, but cuts s to fit one field instead of failing. */
+void ssi_msg_put_str_cut(ssi_msg_writer_t *w, int tag, const char *s);
+/* Open a nested record; returns a mark for ssi_msg_close. */
+size_t ssi_msg_open(ssi_msg_writer_t *w, int tag);
+void ssi_msg_close(ssi_msg_writer_t *w, size_t mark);
+/* Finish the frame: its total length, or -EMSGSIZE / -EINVAL. */
+long ssi_msg_end(ssi_msg_writer_t *w);
+
+/* Length of the whole frame starting at buf once its header is there:
+ * -EAGAIN if fewer than SSI_MSG_HEADER bytes, -EPROTO for a bad magic or
+ * version, -EMSGSIZE for a body over SSI_MSG_MAX_BODY. */
+long ssi_msg_frame_len(const void *buf, size_t len);
+
+/* Parse one complete frame of exactly len bytes into m. -EBADMSG when
+ * truncated or trailing bytes, -EPROTO bad magic/version, -ENOMSG unknown
+ * type, -EMSGSIZE oversize field or body, -E2BIG too many fields. */
+int ssi_msg_parse(const void *buf, size_t len, ssi_msg_t *m);
+/* Parse a field sequence (a body or a nested record): count or -errno. */
+long ssi_msg_fields(const uint8_t *p, size_t len, ssi_field_t *out, size_t cap);
+
+/* First field with tag among n, or NULL. */
+const ssi_field_t *ssi_msg_find(const ssi_field_t *f, size_t n, int tag);
+/* Typed readers: -EBADMSG for a wrong length, -ENOENT for f == NULL. */
+int ssi_field_u64(const ssi_field_t *f, uint64_t *out);
+/* Copy a string field with a NUL: -EMSGSIZE if it does not fit cap,
+ * -EBADMSG if it holds a NUL byte. */
+int ssi_field_str(const ssi_field_t *f, char *dst, size_t cap);
+
+const char *ssi_msg_type_name(int type);
+
+#endif

@@ -1,0 +1,118 @@
+/* ssi_shim: the part of libssi.so that every ssi process runs at start. Its
+ * constructor registers the process with the local ssid over a Unix socket
+ * that stays open for the life of the process (ssid sees the process end when
+ * the socket closes). At home nothing else is interposed: no per-call cost.
+ *
+ * Runs inside arbitrary programs: raw system calls, fixed buffers, no malloc,
+ * no stdio; a failure leaves the program running, just unregistered. */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "ssi_msg.h"
+
+#define SSI_SHIM_DEFAULT_SOCKET "/run/ssi/ssid.sock"
+
+static int s_fd = -1; /* our connection to ssid, in a high slot */
+static char s_path[108];
+
+static long s_sys(long nr, long a, long b, long c)
+{
+	return syscall(nr, a, b, c);
+}
+
+/* Move fd to a high slot, out of the way of programs that expect the lowest
+ * free descriptor numbers. */
+static int s_hide_fd(int fd)
+{
+	struct rlimit rl;
+	long hi = 1000;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur > 64)
+		hi = (long)rl.rlim_cur - 16;
+	int nfd = fcntl(fd, F_DUPFD_CLOEXEC, hi);
+	if (nfd < 0)
+		return fd;
+	close(fd);
+	return nfd;
+}
+
+/* The command line, NULs turned into spaces. */
+static size_t s_cmdline(char *buf, size_t cap)
+{
+	int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ssize_t n = read(fd, buf, cap - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	while (n > 0 && buf[n - 1] == 0)
+		n--;
+	for (ssize_t i = 0; i < n; i++)
+		if (buf[i] == 0)
+			buf[i] = ' ';
+	buf[n] = 0;
+	return (size_t)n;
+}
+
+static void s_register(void)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	memcpy(sa.sun_path, s_path, sizeof sa.sun_path - 1);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+		close(fd);
+		return;
+	}
+	fd = s_hide_fd(fd);
+	char cmd[1024];
+	uint8_t frame[1200];
+	ssi_msg_writer_t w;
+	s_cmdline(cmd, sizeof cmd);
+	ssi_msg_begin(&w, frame, sizeof frame, SSI_MSG_REGISTER);
+	ssi_msg_put_u64(&w, SSI_TAG_PID, (uint64_t)s_sys(SYS_getpid, 0, 0, 0));
+	ssi_msg_put_u64(&w, SSI_TAG_PPID, (uint64_t)s_sys(SYS_getppid, 0, 0, 0));
+	ssi_msg_put_str(&w, SSI_TAG_CMD, cmd);
+	long n = ssi_msg_end(&w);
+	/* Wait for ssid's answer, so that the process is listed by the time it
+	 * runs its first instruction; never wait long. */
+	struct timeval tv = {.tv_sec = 2};
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	if (n < 0 || send(fd, frame, (size_t)n, MSG_NOSIGNAL) != n ||
+	    recv(fd, frame, sizeof frame, 0) < SSI_MSG_HEADER) {
+		close(fd);
+		return;
+	}
+	s_fd = fd;
+}
+
+/* A forked child is a process of its own: it registers itself, and drops
+ * the parent's registration it inherited. */
+static void s_atfork_child(void)
+{
+	if (s_fd >= 0) {
+		close(s_fd);
+		s_fd = -1;
+	}
+	s_register();
+}
+
+__attribute__((constructor)) static void s_shim_init(void)
+{
+	const char *p = getenv("SSI_SOCKET");
+	if (!p || !*p || strlen(p) >= sizeof s_path)
+		p = SSI_SHIM_DEFAULT_SOCKET;
+	strcpy(s_path, p);
+	s_register();
+	pthread_atfork(NULL, NULL, s_atfork_child);
+}

@@ -1,0 +1,912 @@
+/* ssid: the node daemon. One per node. It keeps the cluster's membership
+ * (heartbeats), disseminates load MOSIX style (gossip to a random peer), keeps
+ * the table of ssi processes that live on this node, and answers tools and
+ * shims on a local Unix socket. Peers talk zeromq over TCP with CurveZMQ;
+ * only keys listed in the cluster file get past our ZAP handler. */
+#define SSI_LOG_PREFIX "node"
+
+#include <czmq.h>
+#include <dirent.h>
+#include <sodium.h>
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "ssi_cert.h"
+#include "ssi_cluster.h"
+#include "ssi_gossip.h"
+#include "ssi_local.h"
+#include "ssi_log.h"
+#include "ssi_msg.h"
+
+#define HEARTBEAT_MS 500
+#define GOSSIP_MS 500
+#define PS_WAIT_MS 1000
+#define MAX_CLIENTS 4096
+#define CLIENT_BUF 65536
+#define FRAME_MAX (SSI_MSG_HEADER + SSI_MSG_MAX_BODY)
+
+/* One connection on the local socket: a tool asking once, or a shim whose
+ * connection stays open for as long as its process lives. */
+typedef struct {
+	int fd;
+	pid_t pid; /* from SO_PEERCRED */
+	uid_t uid;
+	bool registered;
+	pid_t ppid;
+	char cmd[1024];
+	size_t len;
+	uint8_t buf[CLIENT_BUF];
+} client_t;
+
+/* A `ssictl ps` in flight: waiting for the peers' answers. */
+typedef struct ps_req {
+	struct ps_req *next;
+	uint64_t reqid;
+	int client_fd;
+	int64_t deadline;
+	int waiting;                    /* answers still expected */
+	bool asked[SSI_CLUSTER_MAX];    /* peers we asked */
+	bool answered[SSI_CLUSTER_MAX];
+	size_t nbytes;
+	uint8_t *records; /* PROC fields, back to back, ready to copy */
+} ps_req_t;
+
+typedef struct {
+	zsock_t *dealer; /* our link to that peer, CURVE client */
+} peer_t;
+
+static struct {
+	const char *name;
+	ssi_cluster_t *cluster;
+	int self;
+	zcert_t *cert;
+	ssi_gossip_t *gossip;
+	zsock_t *router; /* CURVE server: everything peers send us */
+	zsock_t *zap;    /* our ZAP handler: the allowlist */
+	peer_t peer[SSI_CLUSTER_MAX];
+	int listen_fd;
+	int signal_fd;
+	client_t *client[MAX_CLIENTS];
+	int nclients;
+	ps_req_t *ps;
+	uint64_t next_reqid;
+	uint64_t seq;
+	double load; /* smoothed run-queue length */
+	int64_t last_refusal_log;
+	bool was_up[SSI_CLUSTER_MAX];
+} S;
+
+static uint8_t s_frame[FRAME_MAX];
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+	        "Usage: ssid --cluster FILE --name NODE --keys DIR [OPTIONS]\n"
+	        "\n"
+	        "The ssi node daemon: one per node. Runs in the foreground.\n"
+	        "\n"
+	        "  -c, --cluster FILE   the cluster file (every node's name, endpoint, key)\n"
+	        "  -n, --name NODE      this node's name in the cluster file\n"
+	        "  -k, --keys DIR       this node's key pair (made by 'ssictl keygen DIR')\n"
+	        "  -s, --socket PATH    local socket for tools and shims [%s]\n"
+	        "  -l, --log SINK       stderr or syslog [stderr]\n"
+	        "  -v, --verbose        log more (repeat for czmq's own messages)\n"
+	        "  -h, --help           this help\n"
+	        "\n"
+	        "See ssid(8) and ssi-cluster(5).\n",
+	        SSI_LOCAL_DEFAULT);
+}
+
+static int64_t s_now(void)
+{
+	return zclock_mono();
+}
+
+/* --- load measurement ------------------------------------------------------ */
+
+/* Runnable tasks in our PID namespace (our /proc), not counting ourselves. */
+static int s_runnable(void)
+{
+	DIR *proc = opendir("/proc");
+	if (!proc)
+		return 0;
+	int n = 0;
+	pid_t me = getpid();
+	struct dirent *d;
+	while ((d = readdir(proc))) {
+		char *end;
+		long pid = strtol(d->d_name, &end, 10);
+		if (*end || pid <= 0)
+			continue;
+		char path[64];
+		snprintf(path, sizeof path, "/proc/%ld/task", pid);
+		DIR *tasks = opendir(path);
+		if (!tasks)
+			continue;
+		struct dirent *t;
+		while ((t = readdir(tasks))) {
+			if (t->d_name[0] == '.')
+				continue;
+			char sp[300], buf[512];
+			snprintf(sp, sizeof sp, "/proc/%ld/task/%s/stat", pid, t->d_name);
+			FILE *f = fopen(sp, "r");
+			if (!f)
+				continue;
+			size_t len = fread(buf, 1, sizeof buf - 1, f);
+			fclose(f);
+			buf[len] = 0;
+			char *rp = strrchr(buf, ')');
+			if (rp && rp[1] == ' ' && rp[2] == 'R' && pid != me)
+				n++;
+		}
+		closedir(tasks);
+	}
+	closedir(proc);
+	return n;
+}
+
+static uint64_t s_meminfo_kb(const char *key)
+{
+	FILE *f = fopen("/proc/meminfo", "r");
+	char line[256];
+	uint64_t v = 0;
+	size_t kl = strlen(key);
+	while (f && fgets(line, sizeof line, f))
+		if (strncmp(line, key, kl) == 0 && line[kl] == ':') {
+			v = strtoull(line + kl + 1, NULL, 10);
+			break;
+		}
+	if (f)
+		fclose(f);
+	return v;
+}
+
+/* Our CPU share x 1000 from a cgroup quota (v2 cpu.max or v1 cfs), else the
+ * number of CPUs we may run on x 1000. */
+static uint64_t s_cpu_share(uint64_t ncpu)
+{
+	FILE *f = fopen("/proc/self/cgroup", "r");
+	char line[512], path[600];
+	uint64_t share = ncpu * 1000;
+	while (f && fgets(line, sizeof line, f)) {
+		line[strcspn(line, "\n")] = 0;
+		char *ctl = strchr(line, ':');
+		char *cg = ctl ? strchr(ctl + 1, ':') : NULL;
+		if (!cg)
+			continue;
+		*cg++ = 0;
+		ctl++;
+		long long quota = -1, period = 0;
+		if (*ctl == 0) {
+			snprintf(path, sizeof path, "/sys/fs/cgroup%s/cpu.max", cg);
+			FILE *m = fopen(path, "r");
+			if (m) {
+				char q[32];
+				if (fscanf(m, "%31s %lld", q, &period) == 2 && strcmp(q, "max") != 0)
+					quota = atoll(q);
+				fclose(m);
+			}
+		} else if (strstr(ctl, "cpu") && !strstr(ctl, "cpuset")) {
+			snprintf(path, sizeof path, "/sys/fs/cgroup/cpu%s/cpu.cfs_quota_us", cg);
+			FILE *m = fopen(path, "r");
+			if (m) {
+				if (fscanf(m, "%lld", &quota) != 1)
+					quota = -1;
+				fclose(m);
+			}
+			snprintf(path, sizeof path, "/sys/fs/cgroup/cpu%s/cpu.cfs_period_us", cg);
+			m = fopen(path, "r");
+			if (m) {
+				if (fscanf(m, "%lld", &period) != 1)
+					period = 0;
+				fclose(m);
+			}
+		}
+		if (quota > 0 && period > 0 && (uint64_t)(quota * 1000 / period) < share)
+			share = (uint64_t)(quota * 1000 / period);
+	}
+	if (f)
+		fclose(f);
+	return share;
+}
+
+static int s_nprocs(void)
+{
+	int n = 0;
+	for (int i = 0; i < S.nclients; i++)
+		n += S.client[i]->registered;
+	return n;
+}
+
+static void s_measure(void)
+{
+	/* Exponential smoothing, as MOSIX does, so that one busy moment does not
+	 * look like a loaded node. */
+	S.load = 0.7 * S.load + 0.3 * s_runnable();
+	cpu_set_t set;
+	uint64_t ncpu = 1;
+	if (sched_getaffinity(0, sizeof set, &set) == 0)
+		ncpu = (uint64_t)CPU_COUNT(&set);
+	ssi_gossip_entry_t own = {
+		.loadm = (uint64_t)(S.load * 1000 + 0.5),
+		.ncpu = ncpu,
+		.cpum = s_cpu_share(ncpu),
+		.freekb = s_meminfo_kb("MemAvailable"),
+		.nprocs = (uint64_t)s_nprocs(),
+	};
+	ssi_gossip_set_own(S.gossip, &own, s_now());
+}
+
+/* --- peers ------------------------------------------------------------------ */
+
+static void s_send_peer(int idx, const void *buf, size_t len)
+{
+	zsock_t *d = S.peer[idx].dealer;
+	if (!d)
+		return;
+	/* Non-blocking: a peer that is down simply misses the message. */
+	zmq_send(zsock_resolve(d), buf, len, ZMQ_DONTWAIT);
+}
+
+static void s_heartbeat(void)
+{
+	ssi_msg_writer_t w;
+	ssi_msg_begin(&w, s_frame, sizeof s_frame, SSI_MSG_HEARTBEAT);
+	ssi_msg_put_str(&w, SSI_TAG_NODE, S.name);
+	ssi_msg_put_u64(&w, SSI_TAG_SEQ, ++S.seq);
+	long len = ssi_msg_end(&w);
+	for (size_t i = 0; i < ssi_cluster_size(S.cluster); i++)
+		if ((int)i != S.self && len > 0)
+			s_send_peer((int)i, s_frame, (size_t)len);
+}
+
+static void s_gossip(void)
+{
+	int to = ssi_gossip_pick(S.gossip, randombytes_random(), s_now());
+	if (to < 0)
+		return;
+	ssi_msg_writer_t w;
+	ssi_msg_begin(&w, s_frame, sizeof s_frame, SSI_MSG_GOSSIP);
+	ssi_msg_put_str(&w, SSI_TAG_NODE, S.name);
+	ssi_gossip_encode(S.gossip, &w, s_now(), false);
+	long len = ssi_msg_end(&w);
+	if (len > 0)
+		s_send_peer(to, s_frame, (size_t)len);
+}
+
+static void s_check_liveness(void)
+{
+	int64_t now = s_now();
+	for (size_t i = 0; i < ssi_cluster_size(S.cluster); i++) {
+		if ((int)i == S.self)
+			continue;
+		bool up = ssi_gossip_is_up(S.gossip, (int)i, now);
+		if (up != S.was_up[i])
+			ssi_log_msg(up ? SSI_LOG_INFO : SSI_LOG_WARN, SSI_LOG_PREFIX, "node %s is %s",
+			            ssi_cluster_node(S.cluster, i)->name, up ? "up" : "down");
+		S.was_up[i] = up;
+	}
+}
+
+/* Append this node's processes as PROC records. */
+static void s_put_procs(ssi_msg_writer_t *w)
+{
+	for (int i = 0; i < S.nclients; i++) {
+		client_t *c = S.client[i];
+		if (!c->registered)
+			continue;
+		char path[64], buf[512], state = '?';
+		snprintf(path, sizeof path, "/proc/%d/stat", c->pid);
+		FILE *f = fopen(path, "r");
+		if (f) {
+			size_t n = fread(buf, 1, sizeof buf - 1, f);
+			buf[n] = 0;
+			char *rp = strrchr(buf, ')');
+			if (rp && rp[1])
+				state = rp[2];
+			fclose(f);
+		}
+		const char *st = state == 'T' || state == 't' ? "stopped"
+		                 : state == 'Z'             ? "zombie"
+		                                            : "running";
+		size_t mark = ssi_msg_open(w, SSI_TAG_PROC);
+		ssi_msg_put_str(w, SSI_TAG_HOME, S.name);
+		ssi_msg_put_u64(w, SSI_TAG_PID, (uint64_t)c->pid);
+		ssi_msg_put_str(w, SSI_TAG_NODE, S.name);
+		ssi_msg_put_str(w, SSI_TAG_STATE, st);
+		ssi_msg_put_u64(w, SSI_TAG_UID, c->uid);
+		ssi_msg_put_str_cut(w, SSI_TAG_CMD, c->cmd);
+		ssi_msg_close(w, mark);
+	}
+}
+
+static void s_ps_finish(ps_req_t *r);
+
+static void s_ps_collect(uint64_t reqid, int from, const ssi_msg_t *m)
+{
+	for (ps_req_t *r = S.ps; r; r = r->next) {
+		if (r->reqid != reqid)
+			continue;
+		if (!r->asked[from] || r->answered[from])
+			return;
+		r->answered[from] = true;
+		for (size_t i = 0; i < m->nfields; i++) {
+			const ssi_field_t *f = &m->field[i];
+			if (f->tag != SSI_TAG_PROC || r->nbytes + 3 + f->len > SSI_MSG_MAX_BODY / 2)
+				continue;
+			uint8_t *nb = realloc(r->records, r->nbytes + 3 + f->len);
+			if (!nb)
+				continue;
+			r->records = nb;
+			nb[r->nbytes] = f->tag;
+			nb[r->nbytes + 1] = (uint8_t)(f->len >> 8);
+			nb[r->nbytes + 2] = (uint8_t)f->len;
+			memcpy(nb + r->nbytes + 3, f->val, f->len);
+			r->nbytes += 3 + f->len;
+		}
+		if (--r->waiting == 0)
+			s_ps_finish(r);
+		return;
+	}
+}
+
+/* A message from a peer, already authenticated: from is its index. */
+static void s_peer_message(int from, const uint8_t *data, size_t len, zsock_t *reply_to,
+                           zframe_t *identity)
+{
+	static ssi_msg_t m;
+	int rc = ssi_msg_parse(data, len, &m);
+	if (rc < 0) {
+		ssi_warn("dropped a malformed frame from %s: %s", ssi_cluster_node(S.cluster, (size_t)from)->name,
+		         strerror(-rc));
+		return;
+	}
+	int64_t now = s_now();
+	ssi_gossip_heard(S.gossip, from, now);
+	switch (m.type) {
+	case SSI_MSG_HEARTBEAT:
+		break;
+	case SSI_MSG_GOSSIP:
+		rc = ssi_gossip_apply(S.gossip, &m, now);
+		if (rc < 0)
+			ssi_warn("dropped a malformed gossip from %s", ssi_cluster_node(S.cluster, (size_t)from)->name);
+		break;
+	case SSI_MSG_PS: {
+		uint64_t reqid = 0;
+		ssi_field_u64(ssi_msg_find(m.field, m.nfields, SSI_TAG_REQID), &reqid);
+		if (!reply_to)
+			break;
+		static uint8_t out[FRAME_MAX];
+		ssi_msg_writer_t w;
+		ssi_msg_begin(&w, out, sizeof out, SSI_MSG_PS_REP);
+		ssi_msg_put_u64(&w, SSI_TAG_REQID, reqid);
+		ssi_msg_put_str(&w, SSI_TAG_NODE, S.name);
+		s_put_procs(&w);
+		long n = ssi_msg_end(&w);
+		if (n > 0) {
+			zframe_t *id = zframe_dup(identity);
+			zframe_send(&id, reply_to, ZFRAME_MORE);
+			zmq_send(zsock_resolve(reply_to), out, (size_t)n, ZMQ_DONTWAIT);
+		}
+		break;
+	}
+	case SSI_MSG_PS_REP: {
+		uint64_t reqid = 0;
+		if (ssi_field_u64(ssi_msg_find(m.field, m.nfields, SSI_TAG_REQID), &reqid) == 0)
+			s_ps_collect(reqid, from, &m);
+		break;
+	}
+	default:
+		ssi_debug("ignored %s from %s", ssi_msg_type_name(m.type),
+		          ssi_cluster_node(S.cluster, (size_t)from)->name);
+	}
+}
+
+/* Who sent this frame: the node name our ZAP handler put in User-Id. */
+static int s_sender(zframe_t *frame)
+{
+	const char *user = zframe_meta(frame, "User-Id");
+	return user ? ssi_cluster_index(S.cluster, user) : -1;
+}
+
+static void s_on_router(void)
+{
+	zmsg_t *msg = zmsg_recv(S.router);
+	if (!msg)
+		return;
+	zframe_t *id = zmsg_pop(msg);
+	zframe_t *body = zmsg_pop(msg);
+	if (id && body && zmsg_size(msg) == 0) {
+		int from = s_sender(body);
+		if (from >= 0 && from != S.self)
+			s_peer_message(from, zframe_data(body), zframe_size(body), S.router, id);
+	}
+	zframe_destroy(&id);
+	zframe_destroy(&body);
+	zmsg_destroy(&msg);
+}
+
+static void s_on_dealer(int idx)
+{
+	zframe_t *f = zframe_recv(S.peer[idx].dealer);
+	if (!f)
+		return;
+	/* Replies on our own link come from the server we authenticated by its
+	 * key (CURVE), so the sender is idx. */
+	if (!zframe_more(f))
+		s_peer_message(idx, zframe_data(f), zframe_size(f), NULL, NULL);
+	else
+		while (zsock_rcvmore(S.peer[idx].dealer)) {
+			zframe_t *g = zframe_recv(S.peer[idx].dealer);
+			zframe_destroy(&g);
+		}
+	zframe_destroy(&f);
+}
+
+/* ZAP (RFC 27): let in a CURVE client only if its key is a cluster node's. */
+static void s_on_zap(void)
+{
+	zmsg_t *req = zmsg_recv(S.zap);
+	if (!req)
+		return;
+	char *version = zmsg_popstr(req);
+	char *reqid = zmsg_popstr(req);
+	char *domain = zmsg_popstr(req);
+	char *address = zmsg_popstr(req);
+	char *identity = zmsg_popstr(req);
+	char *mechanism = zmsg_popstr(req);
+	zframe_t *key = zmsg_pop(req);
+	const ssi_node_conf_t *node = NULL;
+	if (mechanism && strcmp(mechanism, "CURVE") == 0 && key && zframe_size(key) == 32)
+		node = ssi_cluster_find_key(S.cluster, zframe_data(key));
+	if (!node) {
+		char z85[41] = "?";
+		if (key && zframe_size(key) == 32)
+			zmq_z85_encode(z85, zframe_data(key), 32);
+		int64_t now = s_now();
+		/* A refused peer retries every few hundred ms: say it, not forever. */
+		if (now - S.last_refusal_log > 5000) {
+			ssi_warn("refused a peer from %s: its key %s is not in the cluster file (%s)",
+			         address ? address : "?", z85, mechanism ? mechanism : "?");
+			S.last_refusal_log = now;
+		}
+	}
+	zmsg_t *rep = zmsg_new();
+	zmsg_addstr(rep, "1.0");
+	zmsg_addstr(rep, reqid ? reqid : "");
+	zmsg_addstr(rep, node ? "200" : "400");
+	zmsg_addstr(rep, node ? "OK" : "key not in cluster file");
+	zmsg_addstr(rep, node ? node->name : "");
+	zmsg_addmem(rep, NULL, 0);
+	zmsg_send(&rep, S.zap);
+	free(version);
+	free(reqid);
+	free(domain);
+	free(address);
+	free(identity);
+	free(mechanism);
+	zframe_destroy(&key);
+	zmsg_destroy(&req);
+}
+
+/* --- local clients ------------------------------------------------------------ */
+
+static void s_client_close(int i)
+{
+	client_t *c = S.client[i];
+	if (c->registered)
+		ssi_info("process %d left (%s)", c->pid, c->cmd);
+	for (ps_req_t *r = S.ps; r; r = r->next)
+		if (r->client_fd == c->fd)
+			r->client_fd = -1;
+	close(c->fd);
+	free(c);
+	S.client[i] = S.client[--S.nclients];
+}
+
+static client_t *s_client_by_fd(int fd)
+{
+	for (int i = 0; i < S.nclients; i++)
+		if (S.client[i]->fd == fd)
+			return S.client[i];
+	return NULL;
+}
+
+static void s_reply(client_t *c, const void *buf, size_t len)
+{
+	/* Replies are small and clients wait for them; a client that does not
+	 * read loses its connection rather than stalling the daemon. */
+	if (ssi_local_send(c->fd, buf, len) < 0)
+		shutdown(c->fd, SHUT_RDWR);
+}
+
+static void s_reply_error(client_t *c, int err, const char *text)
+{
+	uint8_t out[1024];
+	ssi_msg_writer_t w;
+	ssi_msg_begin(&w, out, sizeof out, SSI_MSG_ERROR);
+	ssi_msg_put_u64(&w, SSI_TAG_ERRNO, (uint64_t)err);
+	ssi_msg_put_str_cut(&w, SSI_TAG_TEXT, text);
+	long n = ssi_msg_end(&w);
+	if (n > 0)
+		s_reply(c, out, (size_t)n);
+}
+
+static void s_ps_finish(ps_req_t *r)
+{
+	client_t *c = r->client_fd >= 0 ? s_client_by_fd(r->client_fd) : NULL;
+	if (c) {
+		static uint8_t out[FRAME_MAX];
+		ssi_msg_writer_t w;
+		ssi_msg_begin(&w, out, sizeof out, SSI_MSG_PS_REP);
+		ssi_msg_put_u64(&w, SSI_TAG_REQID, r->reqid);
+		ssi_msg_put_str(&w, SSI_TAG_NODE, S.name);
+		s_put_procs(&w);
+		if (!w.err && w.len + r->nbytes <= w.cap) {
+			memcpy(w.buf + w.len, r->records, r->nbytes);
+			w.len += r->nbytes;
+		}
+		/* Say which nodes did not answer, so the tool can tell the user. */
+		for (size_t i = 0; i < ssi_cluster_size(S.cluster); i++)
+			if (r->asked[i] && !r->answered[i])
+				ssi_msg_put_str(&w, SSI_TAG_TEXT, ssi_cluster_node(S.cluster, i)->name);
+		long n = ssi_msg_end(&w);
+		if (n > 0)
+			s_reply(c, out, (size_t)n);
+	}
+	for (ps_req_t **pp = &S.ps; *pp; pp = &(*pp)->next)
+		if (*pp == r) {
+			*pp = r->next;
+			break;
+		}
+	free(r->records);
+	free(r);
+}
+
+static void s_client_message(client_t *c, const uint8_t *data, size_t len)
+{
+	static ssi_msg_t m;
+	int rc = ssi_msg_parse(data, len, &m);
+	if (rc < 0) {
+		s_reply_error(c, -rc, "malformed request");
+		return;
+	}
+	switch (m.type) {
+	case SSI_MSG_REGISTER: {
+		uint64_t ppid = 0;
+		ssi_field_u64(ssi_msg_find(m.field, m.nfields, SSI_TAG_PPID), &ppid);
+		c->ppid = (pid_t)ppid;
+		const ssi_field_t *cmd = ssi_msg_find(m.field, m.nfields, SSI_TAG_CMD);
+		if (ssi_field_str(cmd, c->cmd, sizeof c->cmd) < 0)
+			snprintf(c->cmd, sizeof c->cmd, "?");
+		c->registered = true;
+		ssi_info("process %d (uid %u) started: %s", c->pid, (unsigned)c->uid, c->cmd);
+		uint8_t out[64];
+		ssi_msg_writer_t w;
+		ssi_msg_begin(&w, out, sizeof out, SSI_MSG_OK);
+		long n = ssi_msg_end(&w);
+		s_reply(c, out, (size_t)n);
+		break;
+	}
+	case SSI_MSG_NODES: {
+		static uint8_t out[FRAME_MAX];
+		ssi_msg_writer_t w;
+		ssi_msg_begin(&w, out, sizeof out, SSI_MSG_NODES_REP);
+		ssi_gossip_encode(S.gossip, &w, s_now(), true);
+		long n = ssi_msg_end(&w);
+		if (n > 0)
+			s_reply(c, out, (size_t)n);
+		else
+			s_reply_error(c, (int)-n, "node table too large");
+		break;
+	}
+	case SSI_MSG_PS: {
+		ps_req_t *r = calloc(1, sizeof *r);
+		if (!r) {
+			s_reply_error(c, ENOMEM, "out of memory");
+			break;
+		}
+		r->reqid = ++S.next_reqid;
+		r->client_fd = c->fd;
+		r->deadline = s_now() + PS_WAIT_MS;
+		uint8_t out[128];
+		ssi_msg_writer_t w;
+		ssi_msg_begin(&w, out, sizeof out, SSI_MSG_PS);
+		ssi_msg_put_u64(&w, SSI_TAG_REQID, r->reqid);
+		ssi_msg_put_u64(&w, SSI_TAG_SCOPE, 0);
+		long n = ssi_msg_end(&w);
+		for (size_t i = 0; i < ssi_cluster_size(S.cluster); i++)
+			if ((int)i != S.self && ssi_gossip_is_up(S.gossip, (int)i, s_now())) {
+				r->asked[i] = true;
+				r->waiting++;
+				s_send_peer((int)i, out, (size_t)n);
+			}
+		r->next = S.ps;
+		S.ps = r;
+		if (r->waiting == 0)
+			s_ps_finish(r);
+		break;
+	}
+	case SSI_MSG_MIGRATE:
+		s_reply_error(c, ENOTSUP, "migration is not supported by this ssid yet");
+		break;
+	default:
+		s_reply_error(c, EPROTO, "unexpected request");
+	}
+}
+
+static void s_on_client(int i)
+{
+	client_t *c = S.client[i];
+	ssize_t n = recv(c->fd, c->buf + c->len, sizeof c->buf - c->len, MSG_DONTWAIT);
+	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+		s_client_close(i);
+		return;
+	}
+	if (n < 0)
+		return;
+	c->len += (size_t)n;
+	for (;;) {
+		long want = ssi_msg_frame_len(c->buf, c->len);
+		if (want == -EAGAIN || (want > 0 && (size_t)want > c->len && (size_t)want <= sizeof c->buf))
+			return;
+		if (want < 0 || (size_t)want > sizeof c->buf) {
+			ssi_warn("closing local client %d: bad frame (%s)", c->pid,
+			         want < 0 ? strerror((int)-want) : "too large");
+			s_client_close(i);
+			return;
+		}
+		s_client_message(c, c->buf, (size_t)want);
+		memmove(c->buf, c->buf + want, c->len - (size_t)want);
+		c->len -= (size_t)want;
+	}
+}
+
+static void s_on_accept(void)
+{
+	for (;;) {
+		int fd = accept4(S.listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		if (fd < 0)
+			return;
+		struct ucred cred;
+		socklen_t cl = sizeof cred;
+		client_t *c = S.nclients < MAX_CLIENTS ? calloc(1, sizeof *c) : NULL;
+		if (!c || getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) < 0) {
+			ssi_warn("refused a local client: %s", c ? strerror(errno) : "too many clients");
+			free(c);
+			close(fd);
+			continue;
+		}
+		c->fd = fd;
+		c->pid = cred.pid;
+		c->uid = cred.uid;
+		S.client[S.nclients++] = c;
+	}
+}
+
+/* --- setup ---------------------------------------------------------------- */
+
+static int s_setup_zmq(void)
+{
+	const ssi_node_conf_t *me = ssi_cluster_node(S.cluster, (size_t)S.self);
+	/* The ZAP handler must be bound before the CURVE server exists, or
+	 * libzmq lets every client in. */
+	S.zap = zsock_new_rep("inproc://zeromq.zap.01");
+	if (!S.zap) {
+		ssi_error("cannot bind the ZAP handler");
+		return -1;
+	}
+	S.router = zsock_new(ZMQ_ROUTER);
+	zsock_set_zap_domain(S.router, "ssi");
+	zcert_apply(S.cert, S.router);
+	zsock_set_curve_server(S.router, 1);
+	zsock_set_linger(S.router, 0);
+	zsock_set_sndtimeo(S.router, 0);
+	zsock_set_router_mandatory(S.router, 0);
+	if (zsock_bind(S.router, "%s", me->endpoint) < 0) {
+		ssi_error("cannot listen on %s: %s (is the endpoint one of this machine's addresses?)",
+		          me->endpoint, zmq_strerror(zmq_errno()));
+		return -1;
+	}
+	for (size_t i = 0; i < ssi_cluster_size(S.cluster); i++) {
+		if ((int)i == S.self)
+			continue;
+		const ssi_node_conf_t *n = ssi_cluster_node(S.cluster, i);
+		zsock_t *d = zsock_new(ZMQ_DEALER);
+		zcert_apply(S.cert, d);
+		zsock_set_curve_serverkey(d, n->key);
+		zsock_set_linger(d, 0);
+		zsock_set_immediate(d, 1);
+		zsock_set_sndhwm(d, 64);
+		zsock_set_reconnect_ivl(d, 200);
+		zsock_set_reconnect_ivl_max(d, 1000);
+		if (zsock_connect(d, "%s", n->endpoint) < 0) {
+			ssi_error("cannot connect to %s at %s: %s", n->name, n->endpoint, zmq_strerror(zmq_errno()));
+			zsock_destroy(&d);
+			return -1;
+		}
+		S.peer[i].dealer = d;
+	}
+	ssi_info("node %s of cluster '%s' listening on %s (%zu nodes)", S.name, ssi_cluster_name(S.cluster),
+	         me->endpoint, ssi_cluster_size(S.cluster));
+	return 0;
+}
+
+static int s_run(void)
+{
+	int64_t next_beat = 0, next_gossip = s_now() + GOSSIP_MS / 2;
+	zmq_pollitem_t items[3 + SSI_CLUSTER_MAX + MAX_CLIENTS];
+	for (;;) {
+		int n = 0;
+		items[n++] = (zmq_pollitem_t){zsock_resolve(S.router), 0, ZMQ_POLLIN, 0};
+		items[n++] = (zmq_pollitem_t){zsock_resolve(S.zap), 0, ZMQ_POLLIN, 0};
+		items[n++] = (zmq_pollitem_t){NULL, S.listen_fd, ZMQ_POLLIN, 0};
+		items[n++] = (zmq_pollitem_t){NULL, S.signal_fd, ZMQ_POLLIN, 0};
+		int first_peer = n;
+		int peer_of[SSI_CLUSTER_MAX];
+		for (size_t i = 0; i < ssi_cluster_size(S.cluster); i++)
+			if (S.peer[i].dealer) {
+				peer_of[n - first_peer] = (int)i;
+				items[n++] = (zmq_pollitem_t){zsock_resolve(S.peer[i].dealer), 0, ZMQ_POLLIN, 0};
+			}
+		int first_client = n;
+		int nclients = S.nclients;
+		for (int i = 0; i < nclients; i++)
+			items[n++] = (zmq_pollitem_t){NULL, S.client[i]->fd, ZMQ_POLLIN, 0};
+
+		int64_t now = s_now();
+		int64_t wake = next_beat < next_gossip ? next_beat : next_gossip;
+		for (ps_req_t *r = S.ps; r; r = r->next)
+			if (r->deadline < wake)
+				wake = r->deadline;
+		long timeout = wake > now ? (long)(wake - now) : 0;
+		int rc = zmq_poll(items, n, timeout);
+		if (rc < 0 && zmq_errno() != EINTR) {
+			ssi_error("poll: %s", zmq_strerror(zmq_errno()));
+			return -1;
+		}
+		if (items[3].revents & ZMQ_POLLIN) {
+			struct signalfd_siginfo si;
+			if (read(S.signal_fd, &si, sizeof si) == sizeof si) {
+				ssi_info("caught signal %u, shutting down", si.ssi_signo);
+				return 0;
+			}
+		}
+		if (items[1].revents & ZMQ_POLLIN)
+			s_on_zap();
+		while (zsock_events(S.router) & ZMQ_POLLIN)
+			s_on_router();
+		for (int k = first_peer; k < first_client; k++)
+			while (zsock_events(S.peer[peer_of[k - first_peer]].dealer) & ZMQ_POLLIN)
+				s_on_dealer(peer_of[k - first_peer]);
+		/* Clients may close as we go: walk from the end so indexes hold. */
+		for (int i = nclients - 1; i >= 0; i--)
+			if (items[first_client + i].revents & (ZMQ_POLLIN | ZMQ_POLLERR))
+				s_on_client(i);
+		if (items[2].revents & ZMQ_POLLIN)
+			s_on_accept();
+
+		now = s_now();
+		if (now >= next_beat) {
+			s_measure();
+			s_heartbeat();
+			s_check_liveness();
+			next_beat = now + HEARTBEAT_MS;
+		}
+		if (now >= next_gossip) {
+			s_gossip();
+			/* Jitter keeps the nodes from gossiping in lockstep. */
+			next_gossip = now + GOSSIP_MS - 50 + (int64_t)randombytes_uniform(100);
+		}
+		for (ps_req_t *r = S.ps, *next; r; r = next) {
+			next = r->next;
+			if (now >= r->deadline)
+				s_ps_finish(r);
+		}
+	}
+}
+
+int main(int argc, char **argv)
+{
+	const char *cluster_path = NULL, *keys = NULL, *socket_path = NULL, *log = "stderr";
+	int verbose = 0;
+	static const struct option opts[] = {
+	    {"cluster", required_argument, 0, 'c'}, {"name", required_argument, 0, 'n'},
+	    {"keys", required_argument, 0, 'k'},    {"socket", required_argument, 0, 's'},
+	    {"log", required_argument, 0, 'l'},     {"verbose", no_argument, 0, 'v'},
+	    {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
+	int c;
+	while ((c = getopt_long(argc, argv, "c:n:k:s:l:vh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c': cluster_path = optarg; break;
+		case 'n': S.name = optarg; break;
+		case 'k': keys = optarg; break;
+		case 's': socket_path = optarg; break;
+		case 'l': log = optarg; break;
+		case 'v': verbose++; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind != argc || !cluster_path || !S.name || !keys) {
+		fprintf(stderr, "ssid: %s\n", optind != argc ? "unexpected argument" : "--cluster, --name and --keys are required");
+		usage(stderr);
+		return 2;
+	}
+	if (strcmp(log, "stderr") != 0 && strcmp(log, "syslog") != 0) {
+		fprintf(stderr, "ssid: --log takes 'stderr' or 'syslog', not '%s'\n", log);
+		return 2;
+	}
+	/* czmq must not install its own signal handlers: we read signals from a
+	 * signalfd in the main loop. */
+	zsys_handler_set(NULL);
+	ssi_log_open("ssid", S.name, strcmp(log, "syslog") == 0);
+	ssi_log_set_level(verbose ? SSI_LOG_DEBUG : SSI_LOG_INFO);
+	if (sodium_init() < 0) {
+		ssi_error("libsodium failed to initialise");
+		return 1;
+	}
+	char err[512];
+	S.cluster = ssi_cluster_load(cluster_path, err, sizeof err);
+	if (!S.cluster) {
+		ssi_error("%s", err);
+		return 1;
+	}
+	S.self = ssi_cluster_index(S.cluster, S.name);
+	if (S.self < 0) {
+		ssi_error("node '%s' is not in %s; the nodes there are listed by 'grep ^node %s'", S.name,
+		          cluster_path, cluster_path);
+		return 1;
+	}
+	S.cert = ssi_cert_load(keys, err, sizeof err);
+	if (!S.cert) {
+		ssi_error("%s", err);
+		return 1;
+	}
+	if (strcmp(zcert_public_txt(S.cert), ssi_cluster_node(S.cluster, (size_t)S.self)->key) != 0) {
+		ssi_error("the key in %s/%s (%s) is not node %s's key in %s; fix the cluster file or --keys", keys,
+		          SSI_CERT_SECRET, zcert_public_txt(S.cert), S.name, cluster_path);
+		return 1;
+	}
+	S.gossip = ssi_gossip_new(S.cluster, S.name);
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	S.signal_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	const char *path = socket_path ? socket_path : ssi_local_path();
+	S.listen_fd = ssi_local_listen(path, err, sizeof err);
+	if (S.listen_fd < 0) {
+		ssi_error("%s", err);
+		return 1;
+	}
+	zsys_set_linger(0);
+	int rc = s_setup_zmq();
+	if (rc == 0)
+		rc = s_run();
+	unlink(path);
+	while (S.nclients)
+		s_client_close(S.nclients - 1);
+	while (S.ps)
+		s_ps_finish(S.ps);
+	for (size_t i = 0; i < ssi_cluster_size(S.cluster); i++)
+		zsock_destroy(&S.peer[i].dealer);
+	zsock_destroy(&S.router);
+	zsock_destroy(&S.zap);
+	zcert_destroy(&S.cert);
+	ssi_gossip_destroy(&S.gossip);
+	ssi_cluster_destroy(&S.cluster);
+	zsys_shutdown();
+	ssi_info("stopped");
+	return rc == 0 ? 0 : 1;
+}
