@@ -1,0 +1,16 @@
+/* Runs every unit suite; exit status 0 only when all pass. */
+#include <stdlib.h>
+
+#include "check_ssi.h"
+
+int main(void)
+{
+	SRunner *sr = srunner_create(suite_msg());
+	srunner_add_suite(sr, suite_cluster());
+	srunner_add_suite(sr, suite_cert());
+	srunner_add_suite(sr, suite_gossip());
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

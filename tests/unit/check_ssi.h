@@ -1,0 +1,12 @@
+/* The unit suites, one per module; check_main.c runs them all. */
+#ifndef CHECK_SSI_H
+#define CHECK_SSI_H
+
+#include <check.h>
+
+Suite *suite_msg(void);
+Suite *suite_cluster(void);
+Suite *suite_cert(void);
+Suite *suite_gossip(void);
+
+#endif
