@@ -8,8 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "ssi_cluster.h"
 #include "ssi_local.h"
+#include "ssi_msg.h"
 
 /* ssirun's own failures use the codes env(1) and the shell use, so they do
  * not pass for the program's: 125 ssirun failed, 126 cannot execute, 127 not
@@ -110,7 +110,7 @@ int main(int argc, char **argv)
 		return EXIT_SSIRUN;
 	}
 	if (node) {
-		if (!ssi_cluster_valid_name(node) && strcmp(node, "home") != 0) {
+		if (!ssi_msg_valid_name(node) && strcmp(node, "home") != 0) {
 			fprintf(stderr, "ssirun: '%s' is not a node name\n", node);
 			return EXIT_SSIRUN;
 		}

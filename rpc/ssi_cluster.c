@@ -1,13 +1,14 @@
 /* ssi_cluster: parser of the cluster file (a strict ZPL subset). */
 #include "ssi_cluster.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zmq.h>
+
+#include "ssi_msg.h"
 
 struct ssi_cluster_t {
 	char name[SSI_NAME_MAX + 1];
@@ -32,13 +33,7 @@ static void s_err(char *err, size_t errlen, const char *origin, int line, const 
 
 int ssi_cluster_valid_name(const char *name)
 {
-	size_t n = strlen(name);
-	if (n == 0 || n > SSI_NAME_MAX || strcmp(name, "home") == 0)
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if (!isalnum((unsigned char)name[i]) && !strchr("._-", name[i]))
-			return 0;
-	return 1;
+	return ssi_msg_valid_name(name);
 }
 
 /* tcp://HOST:PORT with a port in 1..65535. */

@@ -208,3 +208,17 @@ const char *ssi_msg_type_name(int type)
 		return "unknown";
 	return names[type];
 }
+
+int ssi_msg_valid_name(const char *name)
+{
+	size_t n = strnlen(name, 64);
+	if (n == 0 || n > 63 || strcmp(name, "home") == 0)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = name[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+		      c == '_' || c == '-'))
+			return 0;
+	}
+	return 1;
+}

@@ -114,4 +114,8 @@ int ssi_field_str(const ssi_field_t *f, char *dst, size_t cap);
 
 const char *ssi_msg_type_name(int type);
 
+/* Is name usable as a node name: [A-Za-z0-9._-], 1..63 bytes, not "home"
+ * (which ssictl migrate reserves for a process's home node)? */
+int ssi_msg_valid_name(const char *name);
+
 #endif
