@@ -1,0 +1,1023 @@
+/*
+ * ssi_freeze.c - freeze the process from inside and write its image.
+ *
+ * Part of libssi.so. At load time a constructor reserves the restore hole,
+ * records the vDSO block and the CPU, and installs the freeze handler on
+ * SSI_FREEZE_SIGNAL. When ssid (or `ssi-freeze`) queues that signal, the
+ * handler - on the interrupted thread, all signals blocked - records a
+ * jump point inside itself, captures thread and process state, and streams
+ * the image (ssi_image.h) to the requester's Unix socket, straight from
+ * the process's own memory. It then waits for a verdict. On any failure
+ * it re-queues the signals it dequeued and returns: the program goes on.
+ *
+ * The restorer (ssi_restore.c) rebuilds memory and kernel state in a new
+ * process and jumps back to the recorded point; the handler then sees
+ * "restored", re-reserves the hole and returns, and the kernel's
+ * rt_sigreturn reloads all registers, the XSAVE state and the signal mask
+ * from the signal frame that came back with the stack memory.
+ *
+ * Handler rules: raw system calls only (ssi_sys.h), no malloc, no stdio,
+ * no errno, static buffers, small stack. Single-threaded for now; the
+ * image already carries per-thread records.
+ */
+#include "ssi_freeze.h"
+
+#include "ssi_cpu.h"
+#include "ssi_image.h"
+#include "ssi_sys.h"
+
+#include <asm/prctl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/prctl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/auxv.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <ucontext.h>
+
+/* PAGEMAP_SCAN (Linux 6.7) is missing from Debian 12's headers. */
+#ifndef PAGEMAP_SCAN
+struct page_region {
+    uint64_t start, end, categories;
+};
+struct pm_scan_arg {
+    uint64_t size, flags, start, end, walk_end, vec, vec_len, max_pages;
+    uint64_t category_inverted, category_mask, category_anyof_mask, return_mask;
+};
+#define PAGEMAP_SCAN _IOWR('f', 16, struct pm_scan_arg)
+#define PAGE_IS_FILE (1ULL << 2)
+#define PAGE_IS_PRESENT (1ULL << 3)
+#define PAGE_IS_SWAPPED (1ULL << 4)
+#define PAGE_IS_PFNZERO (1ULL << 5)
+#endif
+
+#define S_PAGE 4096UL
+#define S_MAX_VMAS 8192
+#define S_PATH_POOL (512 * 1024)
+#define S_MAPS_BUF (2 * 1024 * 1024)
+#define S_MAX_SIGS 256
+#define S_MAX_FDS 4096
+#define S_XSAVE_MAX 16384
+#define S_SCAN_VEC 512
+
+/* A VMA as parsed from /proc/self/maps; path in s_path_pool. */
+typedef struct {
+    uint64_t start, end, pgoff, ino;
+    uint32_t prot, flags, dev_major, dev_minor, path_off, skip;
+} s_vma_t;
+
+/* Configuration fixed at startup. */
+static int s_ready;
+static char s_dir[96];
+static int s_timeout_sec = 30;
+static uint64_t s_hole_start, s_hole_len;
+static uint64_t s_vdso_start, s_vdso_len, s_block_start, s_block_end;
+static uint64_t s_vvar_len, s_vvar_vclock_len;
+static ssi_image_cpu_t s_cpu;
+static void (*s_restore_hook)(void);
+static uint32_t s_generation;
+
+/* Freeze-time state (static: the handler must not grow the app's stack
+ * much, and must not allocate). */
+static volatile int s_busy;
+static ssi_sys_jmp_t s_jmp;
+static ssi_image_thread_t s_thread;
+static unsigned char s_xsave[S_XSAVE_MAX] __attribute__((aligned(64)));
+static ssi_image_proc_t s_proc;
+static ssi_image_sig_t s_sigs[S_MAX_SIGS];
+static int s_nsigs;
+static s_vma_t s_vmas[S_MAX_VMAS];
+static int s_nvmas;
+static char s_path_pool[S_PATH_POOL];
+static uint32_t s_path_used;
+static char s_maps[S_MAPS_BUF];
+static int s_fds[S_MAX_FDS];
+static int s_nfds;
+static ssi_image_vma_t s_vrec;
+static ssi_image_fd_t s_frec;
+static struct page_region s_scan_vec[S_SCAN_VEC];
+static uint64_t s_pm_buf[512];
+static uint64_t s_nrecords, s_page_bytes;
+static int s_use_scan;
+
+/* Saves callee-saved registers, the caller's stack pointer and return
+ * address; returns 0. The restorer "returns" here a second time with 1. */
+int ssi_freeze_jmp_save(ssi_sys_jmp_t *j) __attribute__((returns_twice, visibility("hidden")));
+__asm__(".text\n"
+        ".globl ssi_freeze_jmp_save\n"
+        ".hidden ssi_freeze_jmp_save\n"
+        ".type ssi_freeze_jmp_save,@function\n"
+        "ssi_freeze_jmp_save:\n"
+        "  mov %rbx, 0(%rdi)\n"
+        "  mov %rbp, 8(%rdi)\n"
+        "  mov %r12, 16(%rdi)\n"
+        "  mov %r13, 24(%rdi)\n"
+        "  mov %r14, 32(%rdi)\n"
+        "  mov %r15, 40(%rdi)\n"
+        "  lea 8(%rsp), %rdx\n"
+        "  mov %rdx, 48(%rdi)\n"
+        "  mov (%rsp), %rdx\n"
+        "  mov %rdx, 56(%rdi)\n"
+        "  xor %eax, %eax\n"
+        "  ret\n"
+        ".size ssi_freeze_jmp_save, .-ssi_freeze_jmp_save\n");
+
+/* ---- small raw helpers ------------------------------------------------ */
+
+static void s_log(const char *a, const char *b, long err)
+{
+    char buf[256];
+    size_t n = 0;
+    n += ssi_sys_strlcpy(buf + n, "ssi-freeze: ", sizeof(buf) - n);
+    n += ssi_sys_strlcpy(buf + n, a, sizeof(buf) - n);
+    if (b)
+        n += ssi_sys_strlcpy(buf + n, b, sizeof(buf) - n);
+    if (err) {
+        n += ssi_sys_strlcpy(buf + n, " (errno ", sizeof(buf) - n);
+        if (n + 24 < sizeof(buf))
+            n += ssi_sys_utoa(buf + n, (uint64_t)-err);
+        n += ssi_sys_strlcpy(buf + n, ")", sizeof(buf) - n);
+    }
+    n += ssi_sys_strlcpy(buf + n, "\n", sizeof(buf) - n);
+    ssi_sys3(SYS_write, 2, (long)buf, (long)n);
+}
+
+static long s_open(const char *path, int flags)
+{
+    return ssi_sys4(SYS_openat, AT_FDCWD, (long)path, flags | O_CLOEXEC, 0);
+}
+
+static void s_close(long fd)
+{
+    if (fd >= 0)
+        ssi_sys1(SYS_close, fd);
+}
+
+/* Reads a whole /proc file into buf (NUL-terminated); returns length. */
+static long s_read_file(const char *path, char *buf, size_t cap)
+{
+    long fd = s_open(path, O_RDONLY), n, used = 0;
+    if (fd < 0)
+        return fd;
+    while ((size_t)used + 1 < cap) {
+        n = ssi_sys3(SYS_read, fd, (long)(buf + used), (long)(cap - 1 - used));
+        if (n == -EINTR)
+            continue;
+        if (n < 0) {
+            s_close(fd);
+            return n;
+        }
+        if (n == 0)
+            break;
+        used += n;
+    }
+    s_close(fd);
+    buf[used] = 0;
+    if ((size_t)used + 1 >= cap)
+        return -E2BIG;
+    return used;
+}
+
+static long s_write_all(long fd, const void *p, uint64_t len)
+{
+    const char *c = p;
+    while (len) {
+        long n = ssi_sys3(SYS_write, fd, (long)c, (long)(len > (1UL << 30) ? (1UL << 30) : len));
+        if (n == -EINTR)
+            continue;
+        if (n <= 0)
+            return n ? n : -EIO;
+        c += n;
+        len -= (uint64_t)n;
+    }
+    return 0;
+}
+
+static long s_read_all(long fd, void *p, uint64_t len)
+{
+    char *c = p;
+    while (len) {
+        long n = ssi_sys3(SYS_read, fd, (long)c, (long)len);
+        if (n == -EINTR)
+            continue;
+        if (n <= 0)
+            return n ? n : -EPIPE;
+        c += n;
+        len -= (uint64_t)n;
+    }
+    return 0;
+}
+
+static long s_rec(long fd, uint32_t type, const void *body, uint32_t size, uint64_t data_len)
+{
+    ssi_image_rec_t r = {.type = type, .size = size, .data_len = data_len};
+    long rc = s_write_all(fd, &r, sizeof(r));
+    if (rc == 0 && size)
+        rc = s_write_all(fd, body, size);
+    s_nrecords++;
+    return rc;
+}
+
+static int s_starts(const char *s, const char *p)
+{
+    while (*p)
+        if (*s++ != *p++)
+            return 0;
+    return 1;
+}
+
+static int s_streq(const char *a, const char *b)
+{
+    while (*a && *a == *b)
+        a++, b++;
+    return *a == *b;
+}
+
+/* ---- /proc/self/maps -------------------------------------------------- */
+
+/* Parses one maps line into v; returns pointer past the line. */
+static char *s_parse_maps_line(char *p, s_vma_t *v, const char **path)
+{
+    const char *e;
+    char *q;
+    v->start = ssi_sys_hex(p, &e);
+    v->end = ssi_sys_hex(e + 1, &e);
+    e++;
+    v->prot = (e[0] == 'r' ? PROT_READ : 0) | (e[1] == 'w' ? PROT_WRITE : 0) |
+              (e[2] == 'x' ? PROT_EXEC : 0);
+    v->flags = e[3] == 's' ? SSI_IMAGE_VMA_SHARED : 0;
+    v->pgoff = ssi_sys_hex(e + 5, &e);
+    v->dev_major = (uint32_t)ssi_sys_hex(e + 1, &e);
+    v->dev_minor = (uint32_t)ssi_sys_hex(e + 1, &e);
+    v->ino = ssi_sys_dec(e + 1, &e);
+    while (*e == ' ')
+        e++;
+    q = (char *)e;
+    *path = q;
+    while (*q && *q != '\n')
+        q++;
+    if (*q)
+        *q++ = 0;
+    return q;
+}
+
+/* Fills s_vmas from /proc/self/maps and classifies each VMA. */
+static long s_capture_vmas(void)
+{
+    long n = s_read_file("/proc/self/maps", s_maps, sizeof(s_maps));
+    char *p = s_maps;
+    s_nvmas = 0;
+    s_path_used = 0;
+    if (n < 0)
+        return n;
+    while (*p) {
+        s_vma_t *v;
+        const char *path;
+        size_t plen;
+        if (s_nvmas >= S_MAX_VMAS)
+            return -E2BIG;
+        v = &s_vmas[s_nvmas];
+        ssi_sys_memzero(v, sizeof(*v));
+        p = s_parse_maps_line(p, v, &path);
+        plen = ssi_sys_strlen(path);
+        if (plen >= SSI_IMAGE_PATH_MAX || s_path_used + plen + 1 > S_PATH_POOL)
+            return -ENAMETOOLONG;
+        v->path_off = s_path_used;
+        ssi_sys_memcopy(s_path_pool + s_path_used, path, plen + 1);
+        s_path_used += (uint32_t)plen + 1;
+
+        if (s_streq(path, "[vsyscall]") || s_streq(path, "[vdso]") || s_streq(path, "[vvar]") ||
+            s_streq(path, "[vvar_vclock]") ||
+            (v->start >= s_block_start && v->end <= s_block_end) ||
+            (v->start >= s_hole_start && v->end <= s_hole_start + s_hole_len)) {
+            v->skip = 1;
+        } else if (s_streq(path, "[heap]")) {
+            v->flags |= SSI_IMAGE_VMA_ANON | SSI_IMAGE_VMA_HEAP;
+        } else if (s_streq(path, "[stack]")) {
+            v->flags |= SSI_IMAGE_VMA_ANON | SSI_IMAGE_VMA_STACK;
+        } else if (path[0] == '/') {
+            if (plen > 10 && s_streq(path + plen - 10, " (deleted)"))
+                v->flags |= SSI_IMAGE_VMA_ANON | SSI_IMAGE_VMA_DELETED;
+            else if (s_starts(path, "/SYSV") || s_starts(path, "/memfd:"))
+                v->flags |= SSI_IMAGE_VMA_ANON | SSI_IMAGE_VMA_DELETED;
+            else
+                v->flags |= SSI_IMAGE_VMA_FILE;
+        } else {
+            /* "", "[anon:name]", "[anon_shmem:name]" */
+            v->flags |= SSI_IMAGE_VMA_ANON;
+        }
+        s_nvmas++;
+    }
+    return 0;
+}
+
+/* ---- process state ---------------------------------------------------- */
+
+/* /proc/self/stat fields after the comm: field k (1-based) is index k-3. */
+static long s_capture_stat(ssi_image_proc_t *pr)
+{
+    static char buf[2048];
+    const char *p, *e;
+    uint64_t f[64];
+    int i;
+    long n = s_read_file("/proc/self/stat", buf, sizeof(buf));
+    if (n < 0)
+        return n;
+    p = buf + n;
+    while (p > buf && *p != ')')
+        p--;
+    if (*p != ')')
+        return -EINVAL;
+    p += 2; /* ") " */
+    for (i = 3; i <= 52 && *p; i++) {
+        if (*p == '-') /* negative fields (priority, nice) */
+            p++;
+        if (i == 3) { /* state: a letter */
+            f[i - 3] = 0;
+            p++;
+        } else {
+            f[i - 3] = ssi_sys_dec(p, &e);
+            p = e;
+        }
+        if (*p == ' ')
+            p++;
+    }
+    if (i <= 51)
+        return -EINVAL;
+    pr->start_code = f[26 - 3];
+    pr->end_code = f[27 - 3];
+    pr->start_stack = f[28 - 3];
+    pr->start_data = f[45 - 3];
+    pr->end_data = f[46 - 3];
+    pr->start_brk = f[47 - 3];
+    pr->arg_start = f[48 - 3];
+    pr->arg_end = f[49 - 3];
+    pr->env_start = f[50 - 3];
+    pr->env_end = f[51 - 3];
+    return 0;
+}
+
+static long s_capture_proc(void)
+{
+    ssi_image_proc_t *pr = &s_proc;
+    long rc, fd, n;
+    int i;
+    ssi_sys_memzero(pr, sizeof(*pr));
+    rc = s_capture_stat(pr);
+    if (rc < 0)
+        return rc;
+    pr->brk = (uint64_t)ssi_sys1(SYS_brk, 0);
+    fd = s_open("/proc/self/auxv", O_RDONLY);
+    if (fd < 0)
+        return fd;
+    n = ssi_sys3(SYS_read, fd, (long)pr->auxv, sizeof(pr->auxv));
+    s_close(fd);
+    if (n < 0)
+        return n;
+    pr->auxv_size = (uint32_t)n;
+    rc = ssi_sys1(SYS_umask, 0);
+    ssi_sys1(SYS_umask, rc);
+    pr->umask = (uint32_t)rc;
+    pr->personality = (uint32_t)ssi_sys1(SYS_personality, 0xffffffffL);
+    pr->pgid = (int32_t)ssi_sys1(SYS_getpgid, 0);
+    pr->sid = (int32_t)ssi_sys1(SYS_getsid, 0);
+    for (i = 1; i <= SSI_IMAGE_NSIG; i++) {
+        if (i == SIGKILL || i == SIGSTOP)
+            continue;
+        rc = ssi_sys4(SYS_rt_sigaction, i, 0, (long)&pr->sigaction[i - 1], 8);
+        if (rc < 0)
+            return rc;
+    }
+    for (i = 0; i < SSI_IMAGE_NRLIMIT; i++) {
+        rc = ssi_sys4(SYS_prlimit64, 0, i, 0, (long)pr->rlimit[i]);
+        if (rc < 0)
+            return rc;
+    }
+    for (i = 0; i < 3; i++) {
+        struct itimerval it;
+        rc = ssi_sys2(SYS_getitimer, i, (long)&it);
+        if (rc < 0)
+            return rc;
+        pr->itimer[i].interval_sec = (uint64_t)it.it_interval.tv_sec;
+        pr->itimer[i].interval_usec = (uint64_t)it.it_interval.tv_usec;
+        pr->itimer[i].value_sec = (uint64_t)it.it_value.tv_sec;
+        pr->itimer[i].value_usec = (uint64_t)it.it_value.tv_usec;
+    }
+    rc = ssi_sys2(SYS_getcwd, (long)pr->cwd, sizeof(pr->cwd));
+    if (rc < 0)
+        return rc;
+    rc = ssi_sys4(SYS_readlinkat, AT_FDCWD, (long)"/proc/self/exe", (long)pr->exe,
+                  sizeof(pr->exe) - 1);
+    if (rc < 0)
+        return rc;
+    pr->exe[rc] = 0;
+    return 0;
+}
+
+/* "SigPnd/ShdPnd:\t0000000000000000" from /proc/self/status. */
+static uint64_t s_status_mask(const char *buf, const char *key)
+{
+    const char *p = buf, *e;
+    size_t kl = ssi_sys_strlen(key);
+    while (*p) {
+        if (s_starts(p, key))
+            return ssi_sys_hex(p + kl, &e);
+        while (*p && *p != '\n')
+            p++;
+        if (*p)
+            p++;
+    }
+    return 0;
+}
+
+/* Dequeues every pending signal (except the freeze signal) into s_sigs so
+ * they can be re-queued in the restored process - or back here if the
+ * migration fails. All signals are blocked inside the handler. */
+static long s_capture_pending(int tid)
+{
+    static char buf[4096];
+    uint64_t shared = 0, set;
+    struct timespec zero = {0, 0};
+    if (s_read_file("/proc/self/status", buf, sizeof(buf)) >= 0)
+        shared = s_status_mask(buf, "ShdPnd:\t");
+    set = ~0ULL & ~(1ULL << (SSI_FREEZE_SIGNAL - 1)) & ~(1ULL << (SIGKILL - 1)) &
+          ~(1ULL << (SIGSTOP - 1));
+    s_nsigs = 0;
+    while (s_nsigs < S_MAX_SIGS) {
+        ssi_image_sig_t *s = &s_sigs[s_nsigs];
+        long r;
+        ssi_sys_memzero(s, sizeof(*s));
+        r = ssi_sys4(SYS_rt_sigtimedwait, (long)&set, (long)s->info, (long)&zero, 8);
+        if (r <= 0)
+            break;
+        s->signo = (int32_t)r;
+        s->shared = (shared >> (r - 1)) & 1;
+        s->tid = tid;
+        s_nsigs++;
+    }
+    return 0;
+}
+
+/* Puts dequeued signals back (thaw after a failed freeze, or restore). */
+static void s_requeue_pending(void)
+{
+    long pid = ssi_sys0(SYS_getpid), tid = ssi_sys0(SYS_gettid);
+    int i;
+    for (i = 0; i < s_nsigs; i++) {
+        ssi_image_sig_t *s = &s_sigs[i];
+        if (s->shared)
+            ssi_sys3(SYS_rt_sigqueueinfo, pid, s->signo, (long)s->info);
+        else
+            ssi_sys4(SYS_rt_tgsigqueueinfo, pid, tid, s->signo, (long)s->info);
+    }
+    s_nsigs = 0;
+}
+
+/* ---- file descriptors --------------------------------------------------- */
+
+static long s_capture_fd_list(long skip)
+{
+    static char buf[8192];
+    long dfd = s_open("/proc/self/fd", O_RDONLY | O_DIRECTORY), n;
+    s_nfds = 0;
+    if (dfd < 0)
+        return dfd;
+    while ((n = ssi_sys3(SYS_getdents64, dfd, (long)buf, sizeof(buf))) > 0) {
+        long off = 0;
+        while (off < n) {
+            struct {
+                uint64_t ino;
+                int64_t off;
+                unsigned short reclen;
+                unsigned char type;
+                char name[];
+            } *d = (void *)(buf + off);
+            const char *e;
+            if (d->name[0] >= '0' && d->name[0] <= '9') {
+                long fd = (long)ssi_sys_dec(d->name, &e);
+                if (fd != dfd && fd != skip && s_nfds < S_MAX_FDS)
+                    s_fds[s_nfds++] = (int)fd;
+            }
+            off += d->reclen;
+        }
+    }
+    s_close(dfd);
+    return n < 0 ? n : 0;
+}
+
+static void s_fill_fd(ssi_image_fd_t *r, int fd)
+{
+    static char buf[1024];
+    char path[64];
+    struct stat st;
+    size_t n;
+    long rc;
+    const char *p, *e;
+    ssi_sys_memzero(r, sizeof(*r));
+    r->fd = fd;
+    rc = ssi_sys2(SYS_fcntl, fd, F_GETFD);
+    r->fd_flags = rc < 0 ? 0 : (uint32_t)rc;
+    if (ssi_sys2(SYS_fstat, fd, (long)&st) == 0) {
+        r->mode = st.st_mode;
+        r->ino = st.st_ino;
+        r->dev = st.st_dev;
+        r->rdev = st.st_rdev;
+        switch (st.st_mode & S_IFMT) {
+        case S_IFREG: r->kind = SSI_IMAGE_FD_FILE; break;
+        case S_IFDIR: r->kind = SSI_IMAGE_FD_DIR; break;
+        case S_IFCHR: r->kind = SSI_IMAGE_FD_CHR; break;
+        case S_IFBLK: r->kind = SSI_IMAGE_FD_BLK; break;
+        case S_IFIFO: r->kind = SSI_IMAGE_FD_FIFO; break;
+        case S_IFSOCK: r->kind = SSI_IMAGE_FD_SOCKET; break;
+        default: r->kind = SSI_IMAGE_FD_OTHER; break;
+        }
+    }
+    n = ssi_sys_strlcpy(path, "/proc/self/fd/", sizeof(path));
+    ssi_sys_utoa(path + n, (uint64_t)fd);
+    rc = ssi_sys4(SYS_readlinkat, AT_FDCWD, (long)path, (long)r->path, sizeof(r->path) - 1);
+    if (rc > 0) {
+        r->path[rc] = 0;
+        if (s_starts(r->path, "anon_inode:"))
+            r->kind = SSI_IMAGE_FD_ANON;
+    }
+    n = ssi_sys_strlcpy(path, "/proc/self/fdinfo/", sizeof(path));
+    ssi_sys_utoa(path + n, (uint64_t)fd);
+    if (s_read_file(path, buf, sizeof(buf)) > 0) {
+        for (p = buf; *p;) {
+            if (s_starts(p, "pos:\t"))
+                r->pos = ssi_sys_dec(p + 5, &e);
+            else if (s_starts(p, "flags:\t")) {
+                uint64_t v = 0;
+                for (e = p + 7; *e >= '0' && *e <= '7'; e++)
+                    v = v * 8 + (uint64_t)(*e - '0');
+                r->fl_flags = (uint32_t)v;
+            } else if (s_starts(p, "mnt_id:\t"))
+                r->mnt_id = (int32_t)ssi_sys_dec(p + 8, &e);
+            while (*p && *p != '\n')
+                p++;
+            if (*p)
+                p++;
+        }
+    }
+}
+
+/* ---- memory ------------------------------------------------------------- */
+
+static long s_write_pages(long fd, uint64_t addr, uint64_t len)
+{
+    ssi_image_pages_t pg = {.addr = addr, .len = len};
+    long rc = s_rec(fd, SSI_IMAGE_REC_PAGES, &pg, sizeof(pg), len);
+    if (rc == 0)
+        rc = s_write_all(fd, (const void *)addr, len);
+    s_page_bytes += len;
+    return rc;
+}
+
+/* Writes the present pages of [start,end) that match the VMA's policy:
+ * anonymous memory: present or swapped; private file mappings: only the
+ * pages that are no longer file pages (copied on write). */
+static long s_dump_range(long fd, long pm, const s_vma_t *v)
+{
+    int file_private = (v->flags & SSI_IMAGE_VMA_FILE) && !(v->flags & SSI_IMAGE_VMA_SHARED);
+    uint64_t addr;
+    long rc;
+
+    if (s_use_scan) {
+        struct pm_scan_arg a;
+        uint64_t cur = v->start;
+        while (cur < v->end) {
+            long i;
+            ssi_sys_memzero(&a, sizeof(a));
+            a.size = sizeof(a);
+            a.start = cur;
+            a.end = v->end;
+            a.vec = (uint64_t)s_scan_vec;
+            a.vec_len = S_SCAN_VEC;
+            a.category_anyof_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED;
+            /* Zero-page mappings read back as zeroes anyway. */
+            a.category_inverted = PAGE_IS_PFNZERO | (file_private ? PAGE_IS_FILE : 0);
+            a.category_mask = PAGE_IS_PFNZERO | (file_private ? PAGE_IS_FILE : 0);
+            a.return_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED;
+            long nreg = ssi_sys3(SYS_ioctl, pm, PAGEMAP_SCAN, (long)&a);
+            if (nreg < 0)
+                return nreg;
+            for (i = 0; i < nreg; i++) {
+                /* Merge adjacent regions (present next to swapped). */
+                uint64_t s = s_scan_vec[i].start, e = s_scan_vec[i].end;
+                while (i + 1 < nreg && s_scan_vec[i + 1].start == e)
+                    e = s_scan_vec[++i].end;
+                rc = s_write_pages(fd, s, e - s);
+                if (rc < 0)
+                    return rc;
+            }
+            if (a.walk_end <= cur)
+                return -EIO;
+            cur = a.walk_end;
+        }
+        return 0;
+    }
+
+    /* Fallback: /proc/self/pagemap, 8 bytes per page. */
+    addr = v->start;
+    while (addr < v->end) {
+        uint64_t npages = (v->end - addr) / S_PAGE, i, run = 0, run_start = 0;
+        if (npages > 512)
+            npages = 512;
+        rc = ssi_sys4(SYS_pread64, pm, (long)s_pm_buf, (long)(npages * 8), (long)(addr / S_PAGE * 8));
+        if (rc < (long)(npages * 8))
+            return rc < 0 ? rc : -EIO;
+        for (i = 0; i <= npages; i++) {
+            int want = 0;
+            if (i < npages) {
+                uint64_t e = s_pm_buf[i];
+                want = (e & (3ULL << 62)) != 0;
+                if (file_private && (e & (1ULL << 61)))
+                    want = 0;
+            }
+            if (want) {
+                if (!run)
+                    run_start = addr + i * S_PAGE;
+                run++;
+            } else if (run) {
+                rc = s_write_pages(fd, run_start, run * S_PAGE);
+                if (rc < 0)
+                    return rc;
+                run = 0;
+            }
+        }
+        addr += npages * S_PAGE;
+    }
+    return 0;
+}
+
+static long s_write_vma_rec(long fd, const s_vma_t *v)
+{
+    ssi_image_vma_t *r = &s_vrec;
+    const char *path = s_path_pool + v->path_off;
+    ssi_sys_memzero(r, sizeof(*r));
+    r->start = v->start;
+    r->end = v->end;
+    r->pgoff = v->pgoff;
+    r->prot = v->prot;
+    r->flags = v->flags;
+    r->ino = v->ino;
+    r->dev_major = v->dev_major;
+    r->dev_minor = v->dev_minor;
+    ssi_sys_strlcpy(r->path, path, sizeof(r->path));
+    if (v->flags & SSI_IMAGE_VMA_FILE) {
+        struct stat st;
+        long rc = ssi_sys4(SYS_newfstatat, AT_FDCWD, (long)path, (long)&st, 0);
+        if (rc < 0)
+            return rc;
+        /* The restorer maps the file again: it must be this very file. */
+        if (st.st_ino != v->ino)
+            return -ESTALE;
+        r->file_size = (uint64_t)st.st_size;
+        r->file_mtime_ns = (uint64_t)st.st_mtim.tv_sec * 1000000000ULL + (uint64_t)st.st_mtim.tv_nsec;
+    }
+    return s_rec(fd, SSI_IMAGE_REC_VMA, r, sizeof(*r), 0);
+}
+
+/* ---- the image ---------------------------------------------------------- */
+
+static long s_write_image(long fd)
+{
+    ssi_image_hdr_t h;
+    ssi_image_end_t end;
+    long rc, pm;
+    int i, nvmas = 0;
+
+    for (i = 0; i < s_nvmas; i++)
+        nvmas += !s_vmas[i].skip;
+    ssi_sys_memzero(&h, sizeof(h));
+    h.magic = SSI_IMAGE_MAGIC;
+    h.version = SSI_IMAGE_VERSION;
+    h.hdr_size = sizeof(h);
+    h.arch = SSI_IMAGE_ARCH_X86_64;
+    h.page_size = S_PAGE;
+    h.nthreads = 1;
+    h.nvmas = (uint32_t)nvmas;
+    h.nfds = (uint32_t)s_nfds;
+    h.pid = (int32_t)ssi_sys0(SYS_getpid);
+    h.ppid = (int32_t)ssi_sys0(SYS_getppid);
+    h.hole_start = s_hole_start;
+    h.hole_len = s_hole_len;
+    h.vdso_block_start = s_block_start;
+    h.vdso_block_end = s_block_end;
+    h.vdso_start = s_vdso_start;
+    h.vdso_len = s_vdso_len;
+    h.vvar_len = s_vvar_len;
+    h.vvar_vclock_len = s_vvar_vclock_len;
+    h.vdso_hash = ssi_sys_fnv1a((const void *)s_vdso_start, s_vdso_len);
+    h.cpu = s_cpu;
+
+    pm = s_open("/proc/self/pagemap", O_RDONLY);
+    if (pm < 0)
+        return pm;
+    {
+        /* Probe PAGEMAP_SCAN on an empty range. */
+        struct pm_scan_arg a;
+        ssi_sys_memzero(&a, sizeof(a));
+        a.size = sizeof(a);
+        a.start = a.end = s_vdso_start;
+        a.category_anyof_mask = a.return_mask = PAGE_IS_PRESENT;
+        s_use_scan = ssi_sys3(SYS_ioctl, pm, PAGEMAP_SCAN, (long)&a) >= 0;
+    }
+    if (s_use_scan)
+        h.flags |= SSI_IMAGE_F_PAGEMAP_SCAN;
+
+    s_nrecords = s_page_bytes = 0;
+    rc = s_write_all(fd, &h, sizeof(h));
+    if (rc == 0)
+        rc = s_rec(fd, SSI_IMAGE_REC_THREAD, &s_thread, sizeof(s_thread), s_thread.xsave_size);
+    if (rc == 0)
+        rc = s_write_all(fd, s_xsave, s_thread.xsave_size);
+    if (rc == 0)
+        rc = s_rec(fd, SSI_IMAGE_REC_PROC, &s_proc, sizeof(s_proc), 0);
+    for (i = 0; rc == 0 && i < s_nsigs; i++)
+        rc = s_rec(fd, SSI_IMAGE_REC_SIG, &s_sigs[i], sizeof(s_sigs[i]), 0);
+    for (i = 0; rc == 0 && i < s_nfds; i++) {
+        s_fill_fd(&s_frec, s_fds[i]);
+        rc = s_rec(fd, SSI_IMAGE_REC_FD, &s_frec, sizeof(s_frec), 0);
+    }
+    for (i = 0; rc == 0 && i < s_nvmas; i++)
+        if (!s_vmas[i].skip)
+            rc = s_write_vma_rec(fd, &s_vmas[i]);
+    for (i = 0; rc == 0 && i < s_nvmas; i++) {
+        s_vma_t *v = &s_vmas[i];
+        if (v->skip || ((v->flags & SSI_IMAGE_VMA_FILE) && (v->flags & SSI_IMAGE_VMA_SHARED)))
+            continue;
+        if (!(v->prot & PROT_READ)) {
+            /* Reserved or guard memory can still hold pages (glibc keeps
+             * cached thread stacks PROT_NONE): read it temporarily. */
+            rc = ssi_sys3(SYS_mprotect, (long)v->start, (long)(v->end - v->start),
+                          (long)(v->prot | PROT_READ));
+            if (rc < 0)
+                break;
+        }
+        rc = s_dump_range(fd, pm, v);
+        if (!(v->prot & PROT_READ))
+            ssi_sys3(SYS_mprotect, (long)v->start, (long)(v->end - v->start), (long)v->prot);
+    }
+    s_close(pm);
+    if (rc < 0)
+        return rc;
+    end.nrecords = s_nrecords;
+    end.page_bytes = s_page_bytes;
+    return s_rec(fd, SSI_IMAGE_REC_END, &end, sizeof(end), 0);
+}
+
+/* Connects to $SSI_FREEZE_DIR/<token>.sock; returns the fd or -errno. */
+static long s_connect(int token)
+{
+    struct sockaddr_un sa;
+    struct timeval tv = {.tv_sec = s_timeout_sec, .tv_usec = 0};
+    struct ucred cr;
+    socklen_t crl = sizeof(cr);
+    size_t n;
+    long fd, rc;
+
+    ssi_sys_memzero(&sa, sizeof(sa));
+    sa.sun_family = AF_UNIX;
+    n = ssi_sys_strlcpy(sa.sun_path, s_dir, sizeof(sa.sun_path));
+    if (n + 32 > sizeof(sa.sun_path))
+        return -ENAMETOOLONG;
+    sa.sun_path[n++] = '/';
+    n += ssi_sys_utoa(sa.sun_path + n, (uint64_t)token);
+    ssi_sys_strlcpy(sa.sun_path + n, ".sock", sizeof(sa.sun_path) - n);
+
+    fd = ssi_sys3(SYS_socket, AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return fd;
+    ssi_sys5(SYS_setsockopt, fd, SOL_SOCKET, SO_SNDTIMEO, (long)&tv, sizeof(tv));
+    ssi_sys5(SYS_setsockopt, fd, SOL_SOCKET, SO_RCVTIMEO, (long)&tv, sizeof(tv));
+    rc = ssi_sys3(SYS_connect, fd, (long)&sa, sizeof(sa));
+    if (rc == 0)
+        rc = ssi_sys5(SYS_getsockopt, fd, SOL_SOCKET, SO_PEERCRED, (long)&cr, (long)&crl);
+    /* Only root or our own user may take our memory. */
+    if (rc == 0 && cr.uid != 0 && cr.uid != (uid_t)ssi_sys0(SYS_getuid))
+        rc = -EPERM;
+    if (rc < 0) {
+        s_close(fd);
+        return rc;
+    }
+    return fd;
+}
+
+/* Captures the interrupted thread: the parts the signal frame does not
+ * carry (fs/gs base, robust list, tid address, name), plus a copy of what
+ * it does carry, for diagnostics and a later frame-building restorer. */
+static void s_capture_thread(ucontext_t *uc)
+{
+    ssi_image_thread_t *t = &s_thread;
+    stack_t ss;
+    uint64_t v = 0;
+    size_t len = 0;
+    ssi_sys_memzero(t, sizeof(*t));
+    t->tid = (int32_t)ssi_sys0(SYS_gettid);
+    ssi_sys2(SYS_arch_prctl, ARCH_GET_FS, (long)&v);
+    t->fs_base = v;
+    v = 0;
+    ssi_sys2(SYS_arch_prctl, ARCH_GET_GS, (long)&v);
+    t->gs_base = v;
+    ssi_sys_memcopy(&t->sigmask, &uc->uc_sigmask, 8);
+    if (ssi_sys2(SYS_sigaltstack, 0, (long)&ss) == 0) {
+        t->ss_sp = (uint64_t)ss.ss_sp;
+        t->ss_size = ss.ss_size;
+        t->ss_flags = ss.ss_flags;
+    }
+    v = 0;
+    ssi_sys3(SYS_get_robust_list, 0, (long)&v, (long)&len);
+    t->robust_list = v;
+    t->robust_len = len;
+    v = 0;
+    ssi_sys2(SYS_prctl, PR_GET_TID_ADDRESS, (long)&v);
+    t->clear_child_tid = v;
+    ssi_sys2(SYS_prctl, PR_GET_NAME, (long)t->name);
+    ssi_sys_memcopy(t->gregs, uc->uc_mcontext.gregs, sizeof(t->gregs));
+    t->xsave_size = 0;
+    if (uc->uc_mcontext.fpregs) {
+        const struct _fpx_sw_bytes *sw =
+            (const void *)((const char *)uc->uc_mcontext.fpregs + 464);
+        uint32_t sz = 512;
+        if (sw->magic1 == 0x46505853U /* FP_XSTATE_MAGIC1 */)
+            sz = sw->xstate_size;
+        if (sz <= S_XSAVE_MAX) {
+            ssi_sys_memcopy(s_xsave, uc->uc_mcontext.fpregs, sz);
+            t->xsave_size = sz;
+        }
+    }
+}
+
+/* The whole freeze once the jump point is recorded. Returns the verdict
+ * byte or -errno; never leaves the process frozen. */
+static long s_freeze(int token)
+{
+    ssi_image_req_t req;
+    long fd, rc;
+    char verdict = 0;
+
+    fd = s_connect(token);
+    if (fd < 0) {
+        s_log("cannot reach requester", 0, fd);
+        return fd;
+    }
+    rc = s_read_all(fd, &req, sizeof(req));
+    if (rc == 0 && (req.magic != SSI_IMAGE_REQ_MAGIC || req.version != SSI_IMAGE_VERSION))
+        rc = -EPROTO;
+    if (rc == 0)
+        rc = s_capture_proc();
+    if (rc == 0)
+        rc = s_capture_pending(s_thread.tid);
+    if (rc == 0)
+        rc = s_capture_fd_list(fd);
+    if (rc == 0)
+        rc = s_capture_vmas();
+    if (rc == 0)
+        rc = s_write_image(fd);
+    if (rc == 0) {
+        rc = ssi_sys3(SYS_read, fd, (long)&verdict, 1);
+        rc = rc == 1 ? (long)(unsigned char)verdict : (rc < 0 ? rc : -EPIPE);
+    }
+    if (rc < 0)
+        s_log("freeze failed, thawing", 0, rc);
+    s_close(fd);
+    return rc;
+}
+
+static void s_handler(int sig, siginfo_t *si, void *ucv)
+{
+    long rc;
+    (void)sig;
+    /* Only sigqueue() with a token asks for a freeze; a stray kill() of
+     * our signal must not stop the program. */
+    if (si->si_code != SI_QUEUE || si->si_value.sival_int < 0 || s_busy)
+        return;
+    if (si->si_uid != 0 && si->si_uid != (uid_t)ssi_sys0(SYS_getuid))
+        return;
+    s_busy = 1;
+    s_capture_thread(ucv);
+    if (ssi_freeze_jmp_save(&s_jmp) != 0) {
+        /* Restored in a new process by ssi-restore. Memory, fs base,
+         * sigactions, timers and pending signals are back; the restorer
+         * ran in the hole, so reserve it again (this also drops the
+         * restorer's own pages) for the next migration. */
+        ssi_sys6(SYS_mmap, (long)s_hole_start, (long)s_hole_len, PROT_NONE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
+        s_generation++;
+        s_nsigs = 0;
+        s_busy = 0;
+        if (s_restore_hook)
+            s_restore_hook();
+        return; /* rt_sigreturn: registers, XSAVE, mask from the frame */
+    }
+    ssi_sys_memcopy(s_thread.resume, &s_jmp, sizeof(s_jmp));
+    rc = s_freeze(si->si_value.sival_int);
+    if (rc == SSI_IMAGE_VERDICT_EXIT)
+        ssi_sys1(SYS_exit_group, 0);
+    s_requeue_pending();
+    s_busy = 0;
+}
+
+/* ---- startup ------------------------------------------------------------ */
+
+/* Finds the [vvar][vvar_vclock][vdso] block around AT_SYSINFO_EHDR. */
+static long s_find_vdso(void)
+{
+    char *p = s_maps;
+    long n = s_read_file("/proc/self/maps", s_maps, sizeof(s_maps));
+    if (n < 0)
+        return n;
+    s_vdso_start = (uint64_t)getauxval(AT_SYSINFO_EHDR);
+    s_block_start = s_block_end = 0;
+    while (*p) {
+        s_vma_t v;
+        const char *path;
+        p = s_parse_maps_line(p, &v, &path);
+        if (s_streq(path, "[vvar]") || s_streq(path, "[vvar_vclock]") || s_streq(path, "[vdso]")) {
+            if (!s_block_start || v.start < s_block_start)
+                s_block_start = v.start;
+            if (v.end > s_block_end)
+                s_block_end = v.end;
+            if (s_streq(path, "[vvar]"))
+                s_vvar_len = v.end - v.start;
+            else if (s_streq(path, "[vvar_vclock]"))
+                s_vvar_vclock_len = v.end - v.start;
+            else {
+                s_vdso_len = v.end - v.start;
+                if (!s_vdso_start)
+                    s_vdso_start = v.start;
+            }
+        }
+    }
+    if (!s_vdso_start || !s_vdso_len || s_block_end - s_block_start !=
+                                             s_vvar_len + s_vvar_vclock_len + s_vdso_len)
+        return -ENOENT;
+    return 0;
+}
+
+int ssi_freeze_init(void)
+{
+    struct sigaction sa;
+    const char *env;
+    void *hole;
+    long rc;
+
+    if (s_ready)
+        return 0;
+    env = getenv("SSI_FREEZE_DIR");
+    ssi_sys_strlcpy(s_dir, env && *env ? env : SSI_FREEZE_DIR_DEFAULT, sizeof(s_dir));
+    env = getenv("SSI_FREEZE_TIMEOUT");
+    if (env && *env) {
+        const char *e;
+        uint64_t t = ssi_sys_dec(env, &e);
+        if (t > 0 && t < 86400)
+            s_timeout_sec = (int)t;
+    }
+    rc = s_find_vdso();
+    if (rc < 0) {
+        s_log("no vDSO block found; freezing disabled", 0, rc);
+        return (int)rc;
+    }
+    ssi_cpu_probe(&s_cpu);
+    hole = mmap(0, SSI_FREEZE_HOLE_LEN, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                -1, 0);
+    if (hole == MAP_FAILED) {
+        s_log("cannot reserve the restore hole; freezing disabled", 0, -ENOMEM);
+        return -ENOMEM;
+    }
+    s_hole_start = (uint64_t)hole;
+    s_hole_len = SSI_FREEZE_HOLE_LEN;
+
+    ssi_sys_memzero(&sa, sizeof(sa));
+    sa.sa_sigaction = s_handler;
+    sa.sa_flags = SA_SIGINFO | SA_RESTART;
+    sigfillset(&sa.sa_mask);
+    if (sigaction(SSI_FREEZE_SIGNAL, &sa, 0) < 0) {
+        munmap(hole, SSI_FREEZE_HOLE_LEN);
+        return -EINVAL;
+    }
+    s_ready = 1;
+    return 0;
+}
+
+uint32_t ssi_freeze_generation(void)
+{
+    return s_generation;
+}
+
+void ssi_freeze_set_restore_hook(void (*hook)(void))
+{
+    s_restore_hook = hook;
+}
+
+__attribute__((constructor)) static void s_freeze_ctor(void)
+{
+    ssi_freeze_init();
+}

@@ -1,0 +1,44 @@
+/*
+ * ssi_freeze.h - freeze a process from inside (libssi.so) and write its
+ * image (ssi_image.h) to a stream.
+ *
+ * Runs inside user processes: no malloc, no stdio, raw system calls in
+ * the signal handler. Built into libssi.so with -fPIC -fno-stack-protector.
+ *
+ * Triggering a freeze (what ssid or `ssi-freeze` do):
+ *   1. listen on an AF_UNIX stream socket at  $SSI_FREEZE_DIR/<token>.sock
+ *      (SSI_FREEZE_DIR defaults to /run/ssi/freeze; read once at startup);
+ *   2. sigqueue(pid, SSI_FREEZE_SIGNAL, (union sigval){ .sival_int = token })
+ *      with 0 <= token; plain kill() of that signal is ignored;
+ *   3. accept; send ssi_image_req_t; read the image until the END record;
+ *   4. send one verdict byte (SSI_IMAGE_VERDICT_*).
+ * The process is frozen (inside the handler) from 2 to 4. Any failure, EOF
+ * or timeout (SSI_FREEZE_TIMEOUT seconds, default 30) thaws it: the
+ * migration failed and nothing is lost.
+ */
+#ifndef SSI_FREEZE_H
+#define SSI_FREEZE_H
+
+#include <stdint.h>
+
+/* SIGRTMAX-1 (kernel numbering). glibc keeps 32 and 33 for itself; apps
+ * that use real-time signals usually count up from SIGRTMIN. */
+#define SSI_FREEZE_SIGNAL 63
+#define SSI_FREEZE_HOLE_LEN (64UL << 20)
+#define SSI_FREEZE_DIR_DEFAULT "/run/ssi/freeze"
+
+/* Installs the freeze handler, reserves the restore hole and records the
+ * vDSO block and CPU features. Called by this module's own constructor;
+ * safe to call again (does nothing). Returns 0 or -errno. */
+int ssi_freeze_init(void);
+
+/* How many times this process has been restored from an image (0 in the
+ * process that was launched). */
+uint32_t ssi_freeze_generation(void);
+
+/* Called in the restored process, inside the freeze handler, after memory
+ * and kernel state are back and before the interrupted code resumes. Runs
+ * in signal context: async-signal-safe code only. One hook; NULL clears. */
+void ssi_freeze_set_restore_hook(void (*hook)(void));
+
+#endif

@@ -1,0 +1,209 @@
+/*
+ * ssi_freezereq.c - ask a libssi.so process to freeze and receive its
+ * image; see ssi_freezereq.h and the protocol in ssi_freeze.h.
+ */
+#include "ssi_freezereq.h"
+
+#include "ssi_freeze.h"
+#include "ssi_image.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+static void s_err(char *err, size_t len, const char *fmt, ...)
+{
+    va_list ap;
+    if (!err || !len)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(err, len, fmt, ap);
+    va_end(ap);
+}
+
+static int s_read_full(int fd, void *p, size_t n)
+{
+    char *c = p;
+    while (n) {
+        ssize_t r = read(fd, c, n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return r < 0 ? -errno : -EPIPE;
+        c += r;
+        n -= (size_t)r;
+    }
+    return 0;
+}
+
+static int s_write_full(int fd, const void *p, size_t n)
+{
+    const char *c = p;
+    while (n) {
+        ssize_t r = write(fd, c, n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return r < 0 ? -errno : -EIO;
+        c += r;
+        n -= (size_t)r;
+    }
+    return 0;
+}
+
+/* Copies n bytes from in to out through buf. */
+static int s_pass(int in, int out, uint64_t n, char *buf, size_t cap, uint64_t *bytes)
+{
+    while (n) {
+        size_t chunk = n < cap ? (size_t)n : cap;
+        int rc = s_read_full(in, buf, chunk);
+        if (rc == 0)
+            rc = s_write_full(out, buf, chunk);
+        if (rc < 0)
+            return rc;
+        n -= chunk;
+        *bytes += chunk;
+    }
+    return 0;
+}
+
+static double s_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+int ssi_freezereq_run(pid_t pid, const ssi_freezereq_opts_t *o, int out_fd,
+                      ssi_freezereq_stats_t *stats, char *err, size_t errlen)
+{
+    static int counter;
+    ssi_freezereq_stats_t st;
+    struct sockaddr_un sa;
+    const char *dir = o->dir;
+    int token = o->token, lfd = -1, cfd = -1, rc;
+    size_t cap = 1 << 20;
+    char *buf = NULL;
+    double t0;
+
+    memset(&st, 0, sizeof(st));
+    if (!dir)
+        dir = getenv("SSI_FREEZE_DIR");
+    if (!dir || !*dir)
+        dir = SSI_FREEZE_DIR_DEFAULT;
+    if (token < 0)
+        token = (int)(((unsigned)getpid() << 8 | (unsigned)(counter++ & 0xff)) & 0x7fffffff);
+    memset(&sa, 0, sizeof(sa));
+    sa.sun_family = AF_UNIX;
+    if ((size_t)snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/%d.sock", dir, token) >=
+        sizeof(sa.sun_path)) {
+        s_err(err, errlen, "socket path too long");
+        return -ENAMETOOLONG;
+    }
+    mkdir(dir, 0700); /* may exist */
+    unlink(sa.sun_path);
+    lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (lfd < 0 || bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(lfd, 1) < 0) {
+        rc = -errno;
+        s_err(err, errlen, "listen on %s: %s", sa.sun_path, strerror(errno));
+        goto out;
+    }
+    t0 = s_now_ms();
+    if (sigqueue(pid, SSI_FREEZE_SIGNAL, (union sigval){.sival_int = token}) < 0) {
+        rc = -errno;
+        s_err(err, errlen, "sigqueue %d: %s", (int)pid, strerror(errno));
+        goto out;
+    }
+    {
+        struct pollfd p = {.fd = lfd, .events = POLLIN};
+        int r = poll(&p, 1, o->timeout_ms > 0 ? o->timeout_ms : 10000);
+        if (r <= 0) {
+            rc = r == 0 ? -ETIMEDOUT : -errno;
+            s_err(err, errlen, "process %d did not connect (no libssi.so?)", (int)pid);
+            goto out;
+        }
+    }
+    cfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+    if (cfd < 0) {
+        rc = -errno;
+        s_err(err, errlen, "accept: %s", strerror(errno));
+        goto out;
+    }
+    unlink(sa.sun_path);
+    {
+        ssi_image_req_t req = {.magic = SSI_IMAGE_REQ_MAGIC, .version = SSI_IMAGE_VERSION,
+                               .flags = o->flags};
+        ssi_image_hdr_t h;
+        ssi_image_rec_t r;
+        rc = s_write_full(cfd, &req, sizeof(req));
+        if (rc == 0)
+            rc = s_read_full(cfd, &h, sizeof(h));
+        if (rc < 0) {
+            s_err(err, errlen, "reading image header: %s", strerror(-rc));
+            goto out;
+        }
+        if (h.magic != SSI_IMAGE_MAGIC || h.version != SSI_IMAGE_VERSION ||
+            h.hdr_size != sizeof(h)) {
+            rc = -EPROTO;
+            s_err(err, errlen, "bad image header (version %u)", h.version);
+            goto out;
+        }
+        st.nvmas = h.nvmas;
+        st.pid = h.pid;
+        rc = s_write_full(out_fd, &h, sizeof(h));
+        st.bytes = sizeof(h);
+        buf = malloc(cap);
+        if (!buf) {
+            rc = -ENOMEM;
+            goto out;
+        }
+        for (;;) {
+            if (rc == 0)
+                rc = s_read_full(cfd, &r, sizeof(r));
+            if (rc == 0)
+                rc = s_write_full(out_fd, &r, sizeof(r));
+            if (rc < 0) {
+                s_err(err, errlen, "image stream: %s", strerror(-rc));
+                goto out;
+            }
+            st.bytes += sizeof(r);
+            if (r.size > (1u << 20)) {
+                rc = -EPROTO;
+                s_err(err, errlen, "bad record size %u", r.size);
+                goto out;
+            }
+            if (r.type == SSI_IMAGE_REC_PAGES)
+                st.page_bytes += r.data_len;
+            rc = s_pass(cfd, out_fd, r.size + r.data_len, buf, cap, &st.bytes);
+            if (rc < 0) {
+                s_err(err, errlen, "image stream: %s", strerror(-rc));
+                goto out;
+            }
+            if (r.type == SSI_IMAGE_REC_END)
+                break;
+        }
+        st.freeze_ms = s_now_ms() - t0;
+        /* The image is complete; only now may the verdict be anything
+         * but "continue". */
+        rc = s_write_full(cfd, &o->verdict, 1);
+    }
+out:
+    free(buf);
+    if (cfd >= 0)
+        close(cfd);
+    if (lfd >= 0)
+        close(lfd);
+    unlink(sa.sun_path);
+    if (stats)
+        *stats = st;
+    return rc;
+}

@@ -1,0 +1,37 @@
+/*
+ * ssi_freezereq.h - the requesting side of a freeze (ssid, ssi-freeze).
+ *
+ * Asks a process running with libssi.so to freeze itself, receives its
+ * image (ssi_image.h) and passes it through to an fd, checking the record
+ * stream as it goes, then sends the verdict. Ordinary libc code (daemon and
+ * tools), not for the shim.
+ */
+#ifndef SSI_FREEZEREQ_H
+#define SSI_FREEZEREQ_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+typedef struct {
+    const char *dir;   /* socket directory; NULL: $SSI_FREEZE_DIR or default */
+    int token;         /* >= 0; -1: derive from our pid and a counter */
+    uint32_t flags;    /* SSI_IMAGE_REQ_F_* */
+    int timeout_ms;    /* for the target to connect; <= 0: 10000 */
+    char verdict;      /* SSI_IMAGE_VERDICT_* sent after a complete image */
+} ssi_freezereq_opts_t;
+
+typedef struct {
+    uint64_t bytes;      /* image bytes written to out_fd */
+    uint64_t page_bytes; /* memory content bytes */
+    uint32_t nvmas;
+    int32_t pid; /* the process's pid in its own namespace */
+    double freeze_ms; /* signal sent -> END received */
+} ssi_freezereq_stats_t;
+
+/* Freezes `pid`, streams its image to out_fd, sends o->verdict. Returns 0
+ * or -errno; on error the target thaws by itself (EOF on its socket).
+ * err gets a message (may be NULL). stats may be NULL. */
+int ssi_freezereq_run(pid_t pid, const ssi_freezereq_opts_t *o, int out_fd,
+                      ssi_freezereq_stats_t *stats, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,260 @@
+/*
+ * ssi_image.h - the migration image: the state that moves.
+ *
+ * Written by the freeze handler inside libssi.so (ssi_freeze.c) to a
+ * stream (a Unix socket today, a TCP stream to another node later) and
+ * read by the restorer ssi-restore (ssi_restore.c). Fixed-size,
+ * little-endian records with explicit padding; the code that writes and
+ * reads them is libc-free, so this header only uses <stdint.h>.
+ *
+ * Stream layout (everything in this order; the reader never seeks):
+ *
+ *   ssi_image_hdr_t                      magic, version, CPU + vDSO facts
+ *   rec THREAD  x hdr.nthreads           per-thread context (+ XSAVE bytes)
+ *   rec PROC                             process-wide state
+ *   rec SIG     x n                      pending signals with siginfo
+ *   rec FD      x hdr.nfds               fd table (informational for now)
+ *   rec VMA     x hdr.nvmas              address space layout, ascending
+ *   rec PAGES   x n                      {addr, len} + len bytes of memory
+ *   rec END                              counts; absent = truncated image
+ *
+ * Every record starts with ssi_image_rec_t {type, size, data_len}: `size`
+ * bytes of the fixed struct for that type follow, then `data_len` bytes of
+ * raw data (XSAVE area, page contents). A reader skips unknown types, so
+ * new record types do not need a version bump; changing an existing
+ * struct does (SSI_IMAGE_VERSION).
+ *
+ * Freeze protocol on the stream socket (see docs/ENGINE.md):
+ *   requester -> shim   ssi_image_req_t (magic, version, flags)
+ *   shim -> requester   the image as above
+ *   requester -> shim   one verdict byte: SSI_IMAGE_VERDICT_*
+ */
+#ifndef SSI_IMAGE_H
+#define SSI_IMAGE_H
+
+#include <stdint.h>
+
+#define SSI_IMAGE_MAGIC 0x0a474d492d495353ULL /* "SSI-IMG\n" */
+#define SSI_IMAGE_REQ_MAGIC 0x0a5145522d495353ULL /* "SSI-REQ\n" */
+#define SSI_IMAGE_VERSION 1
+#define SSI_IMAGE_ARCH_X86_64 62 /* EM_X86_64 */
+
+/* Header flags. */
+#define SSI_IMAGE_F_PAGEMAP_SCAN 0x1u /* pages were selected with PAGEMAP_SCAN */
+
+/* Request flags (requester asks the shim). */
+#define SSI_IMAGE_REQ_F_FULL_FILES 0x1u /* reserved: ship file-backed pages too */
+
+/* Verdicts sent after the image; anything else, EOF or a timeout means
+ * CONTINUE: a failed migration loses nothing. */
+#define SSI_IMAGE_VERDICT_CONTINUE 'C' /* thaw and run on (checkpoint) */
+#define SSI_IMAGE_VERDICT_EXIT 'X'     /* the body lives elsewhere: exit_group(0) */
+
+typedef struct {
+    uint64_t magic;   /* SSI_IMAGE_REQ_MAGIC */
+    uint32_t version; /* SSI_IMAGE_VERSION */
+    uint32_t flags;   /* SSI_IMAGE_REQ_F_* */
+} ssi_image_req_t;
+
+/* What the destination CPU must offer. The XSAVE area of a frozen thread
+ * (kept in its signal frame on its stack) is restored by rt_sigreturn, so
+ * the destination must support every enabled state component at the same
+ * offset; glibc also picked ifuncs from these CPUID bits at startup. */
+typedef struct {
+    char vendor[12];
+    uint32_t xsave_size;  /* CPUID 0xD.0 EBX: size for XCR0 features */
+    uint64_t xcr0;        /* enabled XSAVE features */
+    uint32_t cpuid1_ecx;  /* CPUID 1: SSE3..AVX, XSAVE, ... */
+    uint32_t cpuid1_edx;
+    uint32_t cpuid7_ebx;  /* CPUID 7.0: AVX2, BMI, AVX-512F, ... */
+    uint32_t cpuid7_ecx;
+    uint32_t cpuid7_edx;
+    uint32_t pad0;
+    uint32_t xstate_off[32]; /* CPUID 0xD.i EBX for each feature i in xcr0 */
+    uint32_t xstate_len[32]; /* CPUID 0xD.i EAX */
+} ssi_image_cpu_t;
+
+typedef struct {
+    uint64_t magic;    /* SSI_IMAGE_MAGIC */
+    uint32_t version;  /* SSI_IMAGE_VERSION */
+    uint32_t hdr_size; /* sizeof(ssi_image_hdr_t) */
+    uint32_t arch;     /* SSI_IMAGE_ARCH_X86_64 */
+    uint32_t page_size;
+    uint32_t flags; /* SSI_IMAGE_F_* */
+    uint32_t nthreads;
+    uint32_t nvmas;
+    uint32_t nfds;
+    int32_t pid; /* in the body's pid namespace: the tid to recreate */
+    int32_t ppid;
+    /* The restore hole: PROT_NONE reservation made at launch, never in the
+     * image; the restorer runs there. */
+    uint64_t hole_start;
+    uint64_t hole_len;
+    /* [vvar][vvar_vclock][vdso] block, moved as one unit. */
+    uint64_t vdso_block_start;
+    uint64_t vdso_block_end;
+    uint64_t vdso_start; /* AT_SYSINFO_EHDR */
+    uint64_t vdso_len;
+    uint64_t vvar_len;
+    uint64_t vvar_vclock_len;
+    uint64_t vdso_hash; /* FNV-1a of the vDSO text: same kernel image */
+    ssi_image_cpu_t cpu;
+    uint64_t reserved[8];
+} ssi_image_hdr_t;
+
+enum {
+    SSI_IMAGE_REC_THREAD = 1,
+    SSI_IMAGE_REC_PROC = 2,
+    SSI_IMAGE_REC_SIG = 3,
+    SSI_IMAGE_REC_FD = 4,
+    SSI_IMAGE_REC_VMA = 5,
+    SSI_IMAGE_REC_PAGES = 6,
+    SSI_IMAGE_REC_END = 0x7fff,
+};
+
+typedef struct {
+    uint32_t type;     /* SSI_IMAGE_REC_* */
+    uint32_t size;     /* bytes of the fixed struct that follows */
+    uint64_t data_len; /* raw bytes after the struct */
+} ssi_image_rec_t;
+
+/* One thread. The restorer recreates it with its tid and jumps to
+ * `resume`, a point inside the freeze handler; returning from the handler
+ * makes the kernel's rt_sigreturn reload every register, the XSAVE state,
+ * the signal mask and the altstack from the signal frame, which sits in
+ * the restored stack memory. gregs/xsave are kept for a later restorer
+ * that builds its own frame (and for diagnostics).
+ * data: xsave_size bytes of the XSAVE area of the interrupted code. */
+typedef struct {
+    int32_t tid;
+    uint32_t flags;
+    uint64_t resume[8]; /* ssi_sys_jmp_t: rbx rbp r12 r13 r14 r15 rsp rip */
+    uint64_t fs_base;
+    uint64_t gs_base;
+    uint64_t sigmask; /* mask of the interrupted code */
+    uint64_t ss_sp;   /* sigaltstack */
+    uint64_t ss_size;
+    int32_t ss_flags;
+    uint32_t xsave_size;
+    uint64_t robust_list;
+    uint64_t robust_len;
+    uint64_t clear_child_tid;
+    uint64_t gregs[23]; /* mcontext_t gregs (REG_R8 .. REG_CR2) */
+    char name[16];      /* PR_GET_NAME */
+} ssi_image_thread_t;
+
+#define SSI_IMAGE_NSIG 64
+#define SSI_IMAGE_NRLIMIT 16
+#define SSI_IMAGE_AUXV_WORDS 128
+#define SSI_IMAGE_PATH_MAX 1024
+
+typedef struct {
+    uint64_t handler;
+    uint64_t flags;
+    uint64_t restorer;
+    uint64_t mask;
+} ssi_image_sigaction_t;
+
+typedef struct {
+    uint64_t interval_sec, interval_usec;
+    uint64_t value_sec, value_usec;
+} ssi_image_itimer_t;
+
+/* Process-wide state. The mm fields go to prctl(PR_SET_MM_MAP). */
+typedef struct {
+    uint64_t start_code, end_code, start_data, end_data;
+    uint64_t start_brk, brk, start_stack;
+    uint64_t arg_start, arg_end, env_start, env_end;
+    uint64_t auxv[SSI_IMAGE_AUXV_WORDS];
+    uint32_t auxv_size; /* bytes used in auxv */
+    uint32_t umask;
+    uint32_t personality;
+    int32_t pgid;
+    int32_t sid;
+    uint32_t pad0;
+    ssi_image_sigaction_t sigaction[SSI_IMAGE_NSIG]; /* index = signo - 1 */
+    uint64_t rlimit[SSI_IMAGE_NRLIMIT][2];           /* cur, max */
+    ssi_image_itimer_t itimer[3];                    /* REAL, VIRTUAL, PROF */
+    char cwd[SSI_IMAGE_PATH_MAX];
+    char exe[SSI_IMAGE_PATH_MAX];
+} ssi_image_proc_t;
+
+/* A pending signal, dequeued at freeze and re-queued to self at restore
+ * (or at thaw, when the migration fails). */
+typedef struct {
+    int32_t signo;
+    uint32_t shared; /* 1: process-directed, 0: thread-directed */
+    int32_t tid;     /* thread it was pending on, for thread-directed */
+    uint32_t pad0;
+    uint8_t info[128]; /* siginfo_t as the kernel gave it */
+} ssi_image_sig_t;
+
+enum {
+    SSI_IMAGE_FD_OTHER = 0,
+    SSI_IMAGE_FD_FILE = 1,
+    SSI_IMAGE_FD_DIR = 2,
+    SSI_IMAGE_FD_CHR = 3,
+    SSI_IMAGE_FD_BLK = 4,
+    SSI_IMAGE_FD_FIFO = 5,
+    SSI_IMAGE_FD_SOCKET = 6,
+    SSI_IMAGE_FD_ANON = 7, /* anon_inode: eventfd, epoll, timerfd, ... */
+};
+
+typedef struct {
+    int32_t fd;
+    uint32_t fd_flags; /* F_GETFD: FD_CLOEXEC */
+    uint32_t fl_flags; /* fdinfo "flags" (octal O_*) */
+    uint32_t kind;     /* SSI_IMAGE_FD_* */
+    uint64_t pos;
+    uint32_t mode; /* st_mode */
+    int32_t mnt_id;
+    uint64_t ino;
+    uint64_t dev;
+    uint64_t rdev;
+    char path[SSI_IMAGE_PATH_MAX]; /* readlink(/proc/self/fd/N) */
+} ssi_image_fd_t;
+
+/* VMA flags. */
+#define SSI_IMAGE_VMA_SHARED 0x001u    /* MAP_SHARED */
+#define SSI_IMAGE_VMA_ANON 0x002u      /* no backing file (or a deleted one) */
+#define SSI_IMAGE_VMA_FILE 0x004u      /* map `path` at pgoff, overlay pages */
+#define SSI_IMAGE_VMA_HEAP 0x008u      /* [heap] */
+#define SSI_IMAGE_VMA_STACK 0x010u     /* [stack]: MAP_GROWSDOWN */
+#define SSI_IMAGE_VMA_DELETED 0x020u   /* file was deleted: restored as anon */
+#define SSI_IMAGE_VMA_ALLPAGES 0x040u  /* every page is in PAGES records */
+
+typedef struct {
+    uint64_t start;
+    uint64_t end;
+    uint64_t pgoff; /* file offset in bytes */
+    uint32_t prot;  /* PROT_* */
+    uint32_t flags; /* SSI_IMAGE_VMA_* */
+    uint64_t ino;
+    uint32_t dev_major;
+    uint32_t dev_minor;
+    uint64_t file_size;     /* stat at freeze: the restorer refuses a */
+    uint64_t file_mtime_ns; /* file that changed (it maps it again)   */
+    char path[SSI_IMAGE_PATH_MAX];
+} ssi_image_vma_t;
+
+/* data: len bytes, the memory at [addr, addr+len). Page aligned. */
+typedef struct {
+    uint64_t addr;
+    uint64_t len;
+} ssi_image_pages_t;
+
+typedef struct {
+    uint64_t nrecords; /* records before END */
+    uint64_t page_bytes;
+} ssi_image_end_t;
+
+_Static_assert(sizeof(ssi_image_hdr_t) % 8 == 0, "hdr padding");
+_Static_assert(sizeof(ssi_image_thread_t) % 8 == 0, "thread padding");
+_Static_assert(sizeof(ssi_image_proc_t) % 8 == 0, "proc padding");
+_Static_assert(sizeof(ssi_image_fd_t) % 8 == 0, "fd padding");
+_Static_assert(sizeof(ssi_image_vma_t) % 8 == 0, "vma padding");
+_Static_assert(sizeof(ssi_image_rec_t) == 16, "rec header");
+/* tests/engine pokes the CPU vendor at this offset to check refusal. */
+_Static_assert(__builtin_offsetof(ssi_image_hdr_t, cpu) == 120, "cpu offset");
+
+#endif

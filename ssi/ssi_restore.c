@@ -1,0 +1,873 @@
+/*
+ * ssi_restore.c - `ssi-restore`: rebuild a frozen process from its image.
+ *
+ *   ssi-restore [-v] [--fd N | IMAGE]     restore (image from fd N or file)
+ *   ssi-restore --info IMAGE              print the image's header/records
+ *
+ * A static, libc-free, position-independent program (built with -static-pie
+ * -nostdlib -fno-stack-protector; it has no relocations, so a byte copy of
+ * it runs anywhere). It must run inside a fresh PID namespace:
+ *
+ *   - as pid 1 (e.g. `unshare --pid --fork ssi-restore ...`): it creates
+ *     the body with clone3(set_tid = original pid) as its child and then
+ *     stays as the namespace's reaper, exiting with the body's status;
+ *   - or as a child of the namespace's pid 1: the body is created with
+ *     CLONE_PARENT (a sibling, child of pid 1) and ssi-restore exits 0
+ *     once the body runs.
+ *
+ * The new task (a fork of this program at the original pid) then:
+ * moves a copy of this program into the restore hole recorded in the image
+ * (an address the original process kept free) and continues there on a new
+ * stack; unmaps everything else; asks the kernel for a vDSO block at the
+ * old address (ARCH_MAP_VDSO_64); maps every VMA at its address and reads
+ * the page contents straight from the stream into place; sets the mm fields
+ * (PR_SET_MM_MAP), rlimits, umask, cwd, sigactions, itimers, altstack,
+ * robust list, tid address, name; re-queues pending signals; sets the FS
+ * base and jumps back into the freeze handler (ssi_freeze.c), which returns
+ * through the signal frame that came back with the stack.
+ *
+ * File descriptors are inherited: the body gets whatever this program got
+ * (0/1/2 ...). The image fd and the status pipe live at high numbers and
+ * are closed before the jump. Any failure before the jump exits the new
+ * task with a message on stderr; the original process is untouched.
+ */
+#include "ssi_cpu.h"
+#include "ssi_image.h"
+#include "ssi_sys.h"
+
+#include <asm/prctl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/prctl.h>
+#include <linux/sched.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+
+#ifndef MAP_FIXED_NOREPLACE
+#define MAP_FIXED_NOREPLACE 0x100000
+#endif
+
+#define S_PAGE 4096UL
+#define S_CHUNK (16UL << 20)  /* the part of the hole this program uses */
+#define S_MAX_VMAS 8192
+#define S_MAX_SIGS 256
+#define S_MAPS_BUF (2 * 1024 * 1024)
+#define S_REC_BUF (64 * 1024)
+#define S_HIGH_FD 900 /* image fd and status pipe: above the app's usual fds */
+
+/* gcc may emit calls to these even with -ffreestanding. */
+void *memcpy(void *d, const void *s, size_t n);
+void *memset(void *d, int c, size_t n);
+void *memmove(void *d, const void *s, size_t n);
+int memcmp(const void *a, const void *b, size_t n);
+
+void *memcpy(void *d, const void *s, size_t n)
+{
+    unsigned char *dd = d;
+    const unsigned char *ss = s;
+    while (n--)
+        *dd++ = *ss++;
+    return d;
+}
+
+void *memmove(void *d, const void *s, size_t n)
+{
+    unsigned char *dd = d;
+    const unsigned char *ss = s;
+    if (dd < ss)
+        while (n--)
+            *dd++ = *ss++;
+    else
+        while (n--)
+            dd[n] = ss[n];
+    return d;
+}
+
+void *memset(void *d, int c, size_t n)
+{
+    unsigned char *dd = d;
+    while (n--)
+        *dd++ = (unsigned char)c;
+    return d;
+}
+
+int memcmp(const void *a, const void *b, size_t n)
+{
+    const unsigned char *x = a, *y = b;
+    for (; n; n--, x++, y++)
+        if (*x != *y)
+            return *x - *y;
+    return 0;
+}
+
+typedef struct {
+    uint64_t start, end;
+    uint32_t prot, flags;
+} s_vma_t;
+
+/* All state is in .bss/.data of this program, so that the copy in the hole
+ * carries it; nothing may hold a pointer into the original copy. */
+static ssi_image_hdr_t s_hdr;
+static ssi_image_thread_t s_thread;
+static ssi_image_proc_t s_proc;
+static ssi_image_sig_t s_sigs[S_MAX_SIGS];
+static int s_nsigs;
+static s_vma_t s_vmas[S_MAX_VMAS];
+static int s_nvmas;
+static char s_maps[S_MAPS_BUF];
+static unsigned char s_rec_buf[S_REC_BUF] __attribute__((aligned(64)));
+static long s_img_fd = -1, s_status_fd = -1, s_status_rd = -1;
+static int s_verbose;
+static uint64_t s_chunk;
+static uint64_t s_nrecords, s_page_bytes;
+
+extern const char __ehdr_start[];
+extern char _end[];
+
+/* ---- output -------------------------------------------------------------- */
+
+static void s_puts(long fd, const char *s)
+{
+    ssi_sys3(SYS_write, fd, (long)s, (long)ssi_sys_strlen(s));
+}
+
+static void s_putu(long fd, uint64_t v)
+{
+    char b[24];
+    ssi_sys_utoa(b, v);
+    s_puts(fd, b);
+}
+
+static void s_putx(long fd, uint64_t v)
+{
+    char b[19];
+    int i;
+    b[0] = '0';
+    b[1] = 'x';
+    for (i = 0; i < 16; i++)
+        b[2 + i] = "0123456789abcdef"[(v >> (60 - 4 * i)) & 15];
+    b[18] = 0;
+    s_puts(fd, b);
+}
+
+static void s_log(const char *a, const char *b)
+{
+    if (!s_verbose)
+        return;
+    s_puts(2, "ssi-restore: ");
+    s_puts(2, a);
+    if (b)
+        s_puts(2, b);
+    s_puts(2, "\n");
+}
+
+/* Fails the restore: the message goes to the status pipe (the launching
+ * half prints it) or to stderr, and this task exits. */
+__attribute__((noreturn)) static void s_die(const char *what, const char *detail, long err)
+{
+    long fd = s_status_fd >= 0 ? s_status_fd : 2;
+    if (s_status_fd >= 0)
+        s_puts(fd, "E");
+    else
+        s_puts(fd, "ssi-restore: ");
+    s_puts(fd, what);
+    if (detail) {
+        s_puts(fd, " ");
+        s_puts(fd, detail);
+    }
+    if (err) {
+        s_puts(fd, " (errno ");
+        s_putu(fd, (uint64_t)-err);
+        s_puts(fd, ")");
+    }
+    s_puts(fd, "\n");
+    ssi_sys1(SYS_exit_group, 127);
+    __builtin_unreachable();
+}
+
+/* ---- image reading ------------------------------------------------------- */
+
+static void s_read_exact(void *p, uint64_t len, const char *what)
+{
+    char *c = p;
+    while (len) {
+        long n = ssi_sys3(SYS_read, s_img_fd, (long)c,
+                          (long)(len > (1UL << 30) ? (1UL << 30) : len));
+        if (n == -EINTR)
+            continue;
+        if (n <= 0)
+            s_die("image truncated or unreadable while reading", what, n < 0 ? n : 0);
+        c += n;
+        len -= (uint64_t)n;
+    }
+}
+
+static void s_skip(uint64_t len)
+{
+    while (len) {
+        uint64_t chunk = len > S_REC_BUF ? S_REC_BUF : len;
+        s_read_exact(s_rec_buf, chunk, "record data");
+        len -= chunk;
+    }
+}
+
+static long s_open(const char *path, int flags)
+{
+    return ssi_sys4(SYS_openat, AT_FDCWD, (long)path, flags | O_CLOEXEC, 0);
+}
+
+static int s_streq(const char *a, const char *b)
+{
+    while (*a && *a == *b)
+        a++, b++;
+    return *a == *b;
+}
+
+/* ---- /proc/self/maps of this program ------------------------------------ */
+
+static long s_read_maps(void)
+{
+    long fd = s_open("/proc/self/maps", O_RDONLY), n, used = 0;
+    if (fd < 0)
+        return fd;
+    while (used + 1 < S_MAPS_BUF) {
+        n = ssi_sys3(SYS_read, fd, (long)(s_maps + used), S_MAPS_BUF - 1 - used);
+        if (n <= 0)
+            break;
+        used += n;
+    }
+    ssi_sys1(SYS_close, fd);
+    s_maps[used] = 0;
+    return used;
+}
+
+/* Iterates maps lines: returns the next line or NULL; fills start/end and
+ * a pointer to the (NUL-terminated) name. */
+static char *s_next_map(char *p, uint64_t *start, uint64_t *end, const char **name)
+{
+    const char *e;
+    char *q;
+    int field;
+    if (!p || !*p)
+        return 0;
+    *start = ssi_sys_hex(p, &e);
+    *end = ssi_sys_hex(e + 1, &e);
+    q = (char *)e;
+    for (field = 0; field < 4 && *q && *q != '\n'; field++) { /* perms off dev ino */
+        while (*q == ' ')
+            q++;
+        while (*q && *q != ' ' && *q != '\n')
+            q++;
+    }
+    while (*q == ' ')
+        q++;
+    *name = q;
+    while (*q && *q != '\n')
+        q++;
+    if (*q)
+        *q++ = 0;
+    return q;
+}
+
+/* ---- checks before anything irreversible ---------------------------------- */
+
+static void s_check_header(void)
+{
+    ssi_image_cpu_t cpu;
+    const char *why;
+    uint64_t vvar = 0, vclock = 0, vdso = 0, vdso_start = 0, s, e;
+    const char *name;
+    char *p;
+
+    if (s_hdr.magic != SSI_IMAGE_MAGIC)
+        s_die("not an ssi image (bad magic)", 0, 0);
+    if (s_hdr.version != SSI_IMAGE_VERSION || s_hdr.hdr_size != sizeof(s_hdr))
+        s_die("unsupported image version", 0, 0);
+    if (s_hdr.arch != SSI_IMAGE_ARCH_X86_64 || s_hdr.page_size != S_PAGE)
+        s_die("image is for another architecture or page size", 0, 0);
+    if (s_hdr.nthreads != 1)
+        s_die("multi-threaded images are not supported yet", 0, 0);
+    if (s_hdr.pid <= 1)
+        s_die("image pid must be > 1 (the body cannot be its namespace's init)", 0, 0);
+    if (s_hdr.hole_len < S_CHUNK || (s_hdr.hole_start & (S_PAGE - 1)))
+        s_die("image has no usable restore hole", 0, 0);
+    ssi_cpu_probe(&cpu);
+    why = ssi_cpu_incompatible(&s_hdr.cpu, &cpu);
+    if (why)
+        s_die("this CPU cannot run the image:", why, 0);
+    if (s_read_maps() < 0)
+        s_die("cannot read /proc/self/maps", 0, 0);
+    for (p = s_maps; (p = s_next_map(p, &s, &e, &name));) {
+        if (s_streq(name, "[vvar]"))
+            vvar = e - s;
+        else if (s_streq(name, "[vvar_vclock]"))
+            vclock = e - s;
+        else if (s_streq(name, "[vdso]")) {
+            vdso = e - s;
+            vdso_start = s;
+        }
+    }
+    /* The vDSO block is replaced by this kernel's; glibc in the image
+     * resolved vDSO symbols at startup, so the text must be identical. */
+    if (vvar != s_hdr.vvar_len || vclock != s_hdr.vvar_vclock_len || vdso != s_hdr.vdso_len)
+        s_die("vDSO block layout differs from the image's", 0, 0);
+    if (ssi_sys_fnv1a((const void *)vdso_start, vdso) != s_hdr.vdso_hash)
+        s_die("vDSO text differs from the image's (different kernel)", 0, 0);
+}
+
+/* ---- memory -------------------------------------------------------------- */
+
+static void s_map_vma(const ssi_image_vma_t *v)
+{
+    uint64_t len = v->end - v->start;
+    long prot = (long)(v->prot | PROT_READ | PROT_WRITE), flags, fd = -1, r;
+    s_vma_t *t;
+
+    if (s_nvmas >= S_MAX_VMAS)
+        s_die("too many VMAs", 0, 0);
+    if (v->start >= v->end || (v->start | v->end) & (S_PAGE - 1))
+        s_die("bad VMA in image", v->path, 0);
+    if (v->end > s_hdr.hole_start && v->start < s_hdr.hole_start + s_hdr.hole_len)
+        s_die("VMA overlaps the restore hole", v->path, 0);
+    if ((v->flags & SSI_IMAGE_VMA_FILE) && !(v->flags & SSI_IMAGE_VMA_DELETED)) {
+        struct stat st;
+        int shared = (v->flags & SSI_IMAGE_VMA_SHARED) != 0;
+        fd = s_open(v->path, shared && (v->prot & PROT_WRITE) ? O_RDWR : O_RDONLY);
+        if (fd < 0)
+            s_die("cannot open mapped file", v->path, fd);
+        r = ssi_sys2(SYS_fstat, fd, (long)&st);
+        if (r < 0 ||
+            (uint64_t)st.st_size != v->file_size ||
+            (uint64_t)st.st_mtim.tv_sec * 1000000000ULL + (uint64_t)st.st_mtim.tv_nsec !=
+                v->file_mtime_ns)
+            s_die("mapped file changed since the freeze:", v->path, 0);
+        if (shared)
+            prot = v->prot;
+        flags = (shared ? MAP_SHARED : MAP_PRIVATE) | MAP_FIXED_NOREPLACE;
+        r = ssi_sys6(SYS_mmap, (long)v->start, (long)len, prot, flags, fd, (long)v->pgoff);
+        ssi_sys1(SYS_close, fd);
+    } else {
+        flags = MAP_ANONYMOUS | MAP_FIXED_NOREPLACE |
+                ((v->flags & SSI_IMAGE_VMA_SHARED) ? MAP_SHARED : MAP_PRIVATE);
+        if (v->flags & SSI_IMAGE_VMA_STACK)
+            flags |= MAP_GROWSDOWN;
+        if (!(v->prot & PROT_WRITE))
+            flags |= MAP_NORESERVE; /* reservations (PROT_NONE) cost no commit */
+        r = ssi_sys6(SYS_mmap, (long)v->start, (long)len, prot, flags, -1, 0);
+    }
+    if (SSI_SYS_ERR(r) || (uint64_t)r != v->start)
+        s_die("cannot map VMA at its address:", v->path[0] ? v->path : "[anon]",
+              SSI_SYS_ERR(r) ? r : -EEXIST);
+    t = &s_vmas[s_nvmas++];
+    t->start = v->start;
+    t->end = v->end;
+    t->prot = v->prot;
+    t->flags = v->flags;
+}
+
+static void s_fill_pages(const ssi_image_pages_t *pg, uint64_t data_len)
+{
+    int i;
+    if (pg->len != data_len || (pg->addr | pg->len) & (S_PAGE - 1))
+        s_die("bad PAGES record", 0, 0);
+    /* Only into memory the image itself declared. */
+    for (i = 0; i < s_nvmas; i++)
+        if (pg->addr >= s_vmas[i].start && pg->addr + pg->len <= s_vmas[i].end)
+            break;
+    if (i == s_nvmas)
+        s_die("PAGES outside any VMA", 0, 0);
+    if ((s_vmas[i].flags & SSI_IMAGE_VMA_SHARED) && (s_vmas[i].flags & SSI_IMAGE_VMA_FILE))
+        s_die("PAGES for a shared file mapping", 0, 0);
+    s_read_exact((void *)pg->addr, pg->len, "pages");
+    s_page_bytes += pg->len;
+}
+
+/* Reads every record up to END, mapping and filling memory as it goes. */
+static void s_read_records(void)
+{
+    int nthreads = 0, have_proc = 0;
+    for (;;) {
+        ssi_image_rec_t r;
+        s_read_exact(&r, sizeof(r), "record header");
+        if (r.size > S_REC_BUF)
+            s_die("record too large", 0, 0);
+        s_read_exact(s_rec_buf, r.size, "record");
+        switch (r.type) {
+        case SSI_IMAGE_REC_THREAD:
+            if (r.size != sizeof(s_thread) || nthreads++)
+                s_die("bad THREAD record", 0, 0);
+            memcpy(&s_thread, s_rec_buf, sizeof(s_thread));
+            s_skip(r.data_len); /* XSAVE copy: the frame on the stack is used */
+            break;
+        case SSI_IMAGE_REC_PROC:
+            if (r.size != sizeof(s_proc))
+                s_die("bad PROC record", 0, 0);
+            memcpy(&s_proc, s_rec_buf, sizeof(s_proc));
+            have_proc = 1;
+            break;
+        case SSI_IMAGE_REC_SIG:
+            if (r.size != sizeof(ssi_image_sig_t) || s_nsigs >= S_MAX_SIGS)
+                s_die("bad SIG record", 0, 0);
+            memcpy(&s_sigs[s_nsigs++], s_rec_buf, sizeof(ssi_image_sig_t));
+            break;
+        case SSI_IMAGE_REC_VMA:
+            if (r.size != sizeof(ssi_image_vma_t))
+                s_die("bad VMA record", 0, 0);
+            ((ssi_image_vma_t *)s_rec_buf)->path[SSI_IMAGE_PATH_MAX - 1] = 0;
+            s_map_vma((const ssi_image_vma_t *)s_rec_buf);
+            break;
+        case SSI_IMAGE_REC_PAGES:
+            if (r.size != sizeof(ssi_image_pages_t))
+                s_die("bad PAGES record", 0, 0);
+            s_fill_pages((const ssi_image_pages_t *)s_rec_buf, r.data_len);
+            break;
+        case SSI_IMAGE_REC_END: {
+            const ssi_image_end_t *e = (const void *)s_rec_buf;
+            if (r.size != sizeof(*e) || e->nrecords != s_nrecords || e->page_bytes != s_page_bytes)
+                s_die("image END does not match its contents", 0, 0);
+            if (nthreads != 1 || !have_proc || s_nvmas != (int)s_hdr.nvmas)
+                s_die("image incomplete", 0, 0);
+            return;
+        }
+        default: /* FD (informational for now) and future record types */
+            s_skip(r.data_len);
+            break;
+        }
+        s_nrecords++;
+    }
+}
+
+/* ---- kernel state --------------------------------------------------------- */
+
+static void s_restore_mm(void)
+{
+    struct prctl_mm_map m;
+    long exe, r;
+    memset(&m, 0, sizeof(m));
+    m.start_code = s_proc.start_code;
+    m.end_code = s_proc.end_code;
+    m.start_data = s_proc.start_data;
+    m.end_data = s_proc.end_data;
+    m.start_brk = s_proc.start_brk;
+    m.brk = s_proc.brk;
+    m.start_stack = s_proc.start_stack;
+    m.arg_start = s_proc.arg_start;
+    m.arg_end = s_proc.arg_end;
+    m.env_start = s_proc.env_start;
+    m.env_end = s_proc.env_end;
+    m.auxv = (__u64 *)s_proc.auxv;
+    m.auxv_size = s_proc.auxv_size;
+    exe = s_open(s_proc.exe, O_RDONLY);
+    if (exe < 0)
+        s_die("cannot open the executable", s_proc.exe, exe);
+    m.exe_fd = (uint32_t)exe;
+    r = ssi_sys5(SYS_prctl, PR_SET_MM, PR_SET_MM_MAP, (long)&m, sizeof(m), 0);
+    ssi_sys1(SYS_close, exe);
+    if (r < 0)
+        s_die("prctl(PR_SET_MM_MAP) failed", 0, r);
+}
+
+static void s_restore_process_state(void)
+{
+    long r;
+    int i;
+    for (i = 0; i < s_nvmas; i++) {
+        s_vma_t *v = &s_vmas[i];
+        int shared_file = (v->flags & SSI_IMAGE_VMA_FILE) && (v->flags & SSI_IMAGE_VMA_SHARED);
+        if (shared_file)
+            continue;
+        r = ssi_sys3(SYS_mprotect, (long)v->start, (long)(v->end - v->start), (long)v->prot);
+        if (r < 0)
+            s_die("mprotect failed", 0, r);
+    }
+    s_restore_mm();
+    r = ssi_sys1(SYS_chdir, (long)s_proc.cwd);
+    if (r < 0)
+        s_die("cannot chdir to", s_proc.cwd, r);
+    ssi_sys1(SYS_umask, s_proc.umask);
+    if (s_proc.personality != 0xffffffffU)
+        ssi_sys1(SYS_personality, s_proc.personality);
+    for (i = 1; i <= SSI_IMAGE_NSIG; i++) {
+        if (i == SIGKILL || i == SIGSTOP)
+            continue;
+        r = ssi_sys4(SYS_rt_sigaction, i, (long)&s_proc.sigaction[i - 1], 0, 8);
+        if (r < 0)
+            s_die("rt_sigaction failed", 0, r);
+    }
+    for (i = 0; i < 3; i++) {
+        struct itimerval it;
+        it.it_interval.tv_sec = (long)s_proc.itimer[i].interval_sec;
+        it.it_interval.tv_usec = (long)s_proc.itimer[i].interval_usec;
+        it.it_value.tv_sec = (long)s_proc.itimer[i].value_sec;
+        it.it_value.tv_usec = (long)s_proc.itimer[i].value_usec;
+        r = ssi_sys3(SYS_setitimer, i, (long)&it, 0);
+        if (r < 0)
+            s_die("setitimer failed", 0, r);
+    }
+    /* Last: a lowered RLIMIT_NOFILE/AS must not stop the steps above. */
+    for (i = 0; i < SSI_IMAGE_NRLIMIT; i++) {
+        r = ssi_sys4(SYS_prlimit64, 0, i, (long)s_proc.rlimit[i], 0);
+        if (r < 0)
+            s_die("prlimit failed", 0, r);
+    }
+}
+
+static void s_restore_thread_state(void)
+{
+    ssi_image_thread_t *t = &s_thread;
+    stack_t ss;
+    long pid = ssi_sys0(SYS_getpid), tid = ssi_sys0(SYS_gettid);
+    int i;
+    if (tid != t->tid)
+        s_die("tid differs from the image's", 0, 0);
+    if (!(t->ss_flags & SS_DISABLE)) {
+        ss.ss_sp = (void *)t->ss_sp;
+        ss.ss_size = t->ss_size;
+        ss.ss_flags = t->ss_flags & (1 << 31) /* SS_AUTODISARM */;
+        ssi_sys2(SYS_sigaltstack, (long)&ss, 0);
+    }
+    if (t->robust_list)
+        ssi_sys2(SYS_set_robust_list, (long)t->robust_list, (long)t->robust_len);
+    ssi_sys1(SYS_set_tid_address, (long)t->clear_child_tid);
+    ssi_sys2(SYS_prctl, PR_SET_NAME, (long)t->name);
+    /* All signals are blocked here; they stay pending until the handler's
+     * rt_sigreturn restores the interrupted code's mask. */
+    for (i = 0; i < s_nsigs; i++) {
+        ssi_image_sig_t *s = &s_sigs[i];
+        if (s->shared)
+            ssi_sys3(SYS_rt_sigqueueinfo, pid, s->signo, (long)s->info);
+        else
+            ssi_sys4(SYS_rt_tgsigqueueinfo, pid, tid, s->signo, (long)s->info);
+    }
+}
+
+/* Loads the freeze handler's callee-saved registers and stack pointer and
+ * "returns" 1 from ssi_freeze_jmp_save() in the restored code. */
+__attribute__((noreturn)) static void s_jump(const uint64_t *j)
+{
+    /* j is pinned to rdi: rax is overwritten before the final jump. */
+    __asm__ volatile("mov 0(%%rdi), %%rbx\n"
+                     "mov 8(%%rdi), %%rbp\n"
+                     "mov 16(%%rdi), %%r12\n"
+                     "mov 24(%%rdi), %%r13\n"
+                     "mov 32(%%rdi), %%r14\n"
+                     "mov 40(%%rdi), %%r15\n"
+                     "mov 48(%%rdi), %%rsp\n"
+                     "mov $1, %%eax\n"
+                     "jmp *56(%%rdi)\n"
+                     :
+                     : "D"(j)
+                     : "memory");
+    __builtin_unreachable();
+}
+
+/* ---- the new task, running in the hole ----------------------------------- */
+
+static void s_unmap_all_but_chunk(void)
+{
+    uint64_t s, e;
+    const char *name;
+    char *p;
+    if (s_read_maps() < 0)
+        s_die("cannot read /proc/self/maps", 0, 0);
+    for (p = s_maps; (p = s_next_map(p, &s, &e, &name));) {
+        if (s >= s_chunk && e <= s_chunk + S_CHUNK)
+            continue;
+        if (s_streq(name, "[vsyscall]"))
+            continue;
+        ssi_sys2(SYS_munmap, (long)s, (long)(e - s));
+    }
+}
+
+static void s_map_vdso(void)
+{
+    uint64_t s, e, vdso = 0;
+    const char *name;
+    char *p;
+    long r = ssi_sys2(SYS_arch_prctl, ARCH_MAP_VDSO_64, (long)s_hdr.vdso_block_start);
+    if (r < 0)
+        s_die("arch_prctl(ARCH_MAP_VDSO_64) failed", 0, r);
+    if (s_read_maps() < 0)
+        s_die("cannot read /proc/self/maps", 0, 0);
+    for (p = s_maps; (p = s_next_map(p, &s, &e, &name));)
+        if (s_streq(name, "[vdso]"))
+            vdso = s;
+    if (vdso != s_hdr.vdso_start)
+        s_die("the kernel put the vDSO elsewhere", 0, 0);
+}
+
+__attribute__((noreturn, used)) static void s_stage2(void)
+{
+    s_log("running in the restore hole", 0);
+    s_unmap_all_but_chunk();
+    s_map_vdso();
+    s_read_records();
+    s_log("memory restored", 0);
+    s_restore_process_state();
+    s_restore_thread_state();
+    ssi_sys1(SYS_close, s_img_fd);
+    /* From here on nothing can fail: tell the launching half. */
+    s_puts(s_status_fd, "O");
+    ssi_sys1(SYS_close, s_status_fd);
+    ssi_sys2(SYS_arch_prctl, ARCH_SET_FS, (long)s_thread.fs_base);
+    if (s_thread.gs_base)
+        ssi_sys2(SYS_arch_prctl, ARCH_SET_GS, (long)s_thread.gs_base);
+    s_jump(s_thread.resume);
+}
+
+/* Copies this program into a free chunk of the hole and continues there. */
+__attribute__((noreturn)) static void s_child(void)
+{
+    uint64_t lo = (uint64_t)__ehdr_start & ~(S_PAGE - 1);
+    uint64_t hi = ((uint64_t)_end + S_PAGE - 1) & ~(S_PAGE - 1);
+    uint64_t off, s, e, delta, stack;
+    const char *name;
+    char *p;
+    sigset_t all;
+
+    memset(&all, 0xff, sizeof(all));
+    ssi_sys4(SYS_rt_sigprocmask, SIG_SETMASK, (long)&all, 0, 8);
+    ssi_sys1(SYS_close, s_status_rd); /* the body must not inherit it */
+    if (hi - lo + (1UL << 20) > S_CHUNK)
+        s_die("restorer too large for its chunk", 0, 0);
+    /* This program's own stack or vDSO may sit in the hole (ASLR): use
+     * the first chunk that is free. */
+    s_chunk = 0;
+    for (off = 0; off + S_CHUNK <= s_hdr.hole_len; off += S_CHUNK) {
+        long r = ssi_sys6(SYS_mmap, (long)(s_hdr.hole_start + off), S_CHUNK,
+                          PROT_READ | PROT_WRITE | PROT_EXEC,
+                          MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+        if (!SSI_SYS_ERR(r) && (uint64_t)r == s_hdr.hole_start + off) {
+            s_chunk = (uint64_t)r;
+            break;
+        }
+        if (!SSI_SYS_ERR(r))
+            ssi_sys2(SYS_munmap, r, S_CHUNK);
+    }
+    if (!s_chunk)
+        s_die("no free chunk in the restore hole", 0, 0);
+    /* Store s_chunk before copying so that the copy knows it. */
+    if (s_read_maps() < 0)
+        s_die("cannot read /proc/self/maps", 0, 0);
+    for (p = s_maps; (p = s_next_map(p, &s, &e, &name));)
+        if (s >= lo && e <= hi)
+            memcpy((void *)(s_chunk + (s - lo)), (const void *)s, e - s);
+    delta = s_chunk - lo;
+    stack = (s_chunk + S_CHUNK - 256) & ~15UL;
+    __asm__ volatile("mov %0, %%rsp\n"
+                     "call *%1\n"
+                     "ud2\n"
+                     :
+                     : "r"(stack), "r"((uint64_t)s_stage2 + delta)
+                     : "memory");
+    __builtin_unreachable();
+}
+
+/* ---- the launching half -------------------------------------------------- */
+
+static int s_wait_status(long pid)
+{
+    int st = 0;
+    long r;
+    for (;;) {
+        r = ssi_sys4(SYS_wait4, -1, (long)&st, 0, 0);
+        if (r == -EINTR)
+            continue;
+        if (r < 0)
+            return -1;
+        if (r == pid)
+            return st;
+    }
+}
+
+static int s_exit_code(int st)
+{
+    if ((st & 0x7f) == 0)
+        return (st >> 8) & 0xff;
+    return 128 + (st & 0x7f);
+}
+
+static int s_restore(void)
+{
+    struct clone_args ca;
+    int fds[2];
+    long pid, r, n = 0;
+    char msg[512];
+    int init = ssi_sys0(SYS_getpid) == 1;
+
+    s_read_exact(&s_hdr, sizeof(s_hdr), "header");
+    s_check_header();
+    if (ssi_sys2(SYS_pipe2, (long)fds, O_CLOEXEC) < 0)
+        s_die("pipe2 failed", 0, 0);
+    s_status_fd = ssi_sys3(SYS_fcntl, fds[1], F_DUPFD_CLOEXEC, S_HIGH_FD + 1);
+    ssi_sys1(SYS_close, fds[1]);
+    s_status_rd = fds[0];
+
+    memset(&ca, 0, sizeof(ca));
+    /* As pid 1 the body is our child and we reap; otherwise it becomes a
+     * child of our parent, which must be the namespace's reaper. */
+    ca.flags = init ? 0 : CLONE_PARENT;
+    ca.exit_signal = init ? SIGCHLD : 0;
+    ca.set_tid = (uint64_t)&s_hdr.pid;
+    ca.set_tid_size = 1;
+    pid = ssi_sys2(SYS_clone3, (long)&ca, sizeof(ca));
+    if (pid == 0)
+        s_child();
+    ssi_sys1(SYS_close, s_status_fd);
+    s_status_fd = -1;
+    ssi_sys1(SYS_close, s_img_fd);
+    if (pid < 0) {
+        ssi_sys1(SYS_close, fds[0]);
+        s_die(pid == -EEXIST ? "pid already taken in this namespace:"
+                             : "clone3(set_tid) failed for pid",
+              0, pid);
+    }
+    while (n < (long)sizeof(msg) - 1) {
+        r = ssi_sys3(SYS_read, fds[0], (long)(msg + n), (long)(sizeof(msg) - 1 - n));
+        if (r == -EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        n += r;
+    }
+    msg[n] = 0;
+    ssi_sys1(SYS_close, fds[0]);
+    if (n == 0 || msg[0] != 'O') {
+        s_puts(2, "ssi-restore: restore failed: ");
+        s_puts(2, n > 1 ? msg + 1 : "the new task died before resuming\n");
+        if (init)
+            s_wait_status(pid);
+        return 1;
+    }
+    s_log("body resumed", 0);
+    if (!init)
+        return 0;
+    return s_exit_code(s_wait_status(pid));
+}
+
+/* ---- --info -------------------------------------------------------------- */
+
+static int s_info(void)
+{
+    ssi_image_rec_t r;
+    s_read_exact(&s_hdr, sizeof(s_hdr), "header");
+    if (s_hdr.magic != SSI_IMAGE_MAGIC)
+        s_die("not an ssi image", 0, 0);
+    s_puts(1, "version ");
+    s_putu(1, s_hdr.version);
+    s_puts(1, "\npid ");
+    s_putu(1, (uint64_t)s_hdr.pid);
+    s_puts(1, "\nthreads ");
+    s_putu(1, s_hdr.nthreads);
+    s_puts(1, "\nvmas ");
+    s_putu(1, s_hdr.nvmas);
+    s_puts(1, "\nfds ");
+    s_putu(1, s_hdr.nfds);
+    s_puts(1, "\nhole ");
+    s_putx(1, s_hdr.hole_start);
+    s_puts(1, "\nvdso ");
+    s_putx(1, s_hdr.vdso_start);
+    s_puts(1, "\nxcr0 ");
+    s_putx(1, s_hdr.cpu.xcr0);
+    s_puts(1, "\n");
+    for (;;) {
+        s_read_exact(&r, sizeof(r), "record header");
+        if (r.size > S_REC_BUF)
+            s_die("record too large", 0, 0);
+        s_read_exact(s_rec_buf, r.size, "record");
+        if (r.type == SSI_IMAGE_REC_VMA) {
+            const ssi_image_vma_t *v = (const void *)s_rec_buf;
+            s_puts(1, "vma ");
+            s_putx(1, v->start);
+            s_puts(1, " ");
+            s_putx(1, v->end);
+            s_puts(1, " prot ");
+            s_putu(1, v->prot);
+            s_puts(1, " flags ");
+            s_putx(1, v->flags);
+            s_puts(1, " ");
+            s_puts(1, v->path);
+            s_puts(1, "\n");
+        } else if (r.type == SSI_IMAGE_REC_FD) {
+            const ssi_image_fd_t *f = (const void *)s_rec_buf;
+            s_puts(1, "fd ");
+            s_putu(1, (uint64_t)f->fd);
+            s_puts(1, " kind ");
+            s_putu(1, f->kind);
+            s_puts(1, " pos ");
+            s_putu(1, f->pos);
+            s_puts(1, " ");
+            s_puts(1, f->path);
+            s_puts(1, "\n");
+        } else if (r.type == SSI_IMAGE_REC_SIG) {
+            s_puts(1, "sig ");
+            s_putu(1, (uint64_t)((const ssi_image_sig_t *)s_rec_buf)->signo);
+            s_puts(1, "\n");
+        } else if (r.type == SSI_IMAGE_REC_PAGES) {
+            s_page_bytes += r.data_len;
+        } else if (r.type == SSI_IMAGE_REC_END) {
+            s_puts(1, "page_bytes ");
+            s_putu(1, s_page_bytes);
+            s_puts(1, "\nend ok\n");
+            return 0;
+        }
+        s_skip(r.data_len);
+    }
+}
+
+/* ---- entry ---------------------------------------------------------------- */
+
+static void s_usage(void)
+{
+    s_puts(2, "usage: ssi-restore [-v] [--fd N | IMAGE]\n"
+              "       ssi-restore --info IMAGE\n");
+    ssi_sys1(SYS_exit_group, 2);
+}
+
+__attribute__((used)) static int s_main(uint64_t *sp)
+{
+    int argc = (int)sp[0], i, info = 0;
+    char **argv = (char **)(sp + 1);
+    const char *path = 0, *e;
+    long fd = -1;
+
+    for (i = 1; i < argc; i++) {
+        if (s_streq(argv[i], "-v"))
+            s_verbose = 1;
+        else if (s_streq(argv[i], "--info"))
+            info = 1;
+        else if (s_streq(argv[i], "--fd") && i + 1 < argc)
+            fd = (long)ssi_sys_dec(argv[++i], &e);
+        else if (argv[i][0] != '-' && !path)
+            path = argv[i];
+        else
+            s_usage();
+    }
+    if ((fd < 0) == !path)
+        s_usage();
+    if (path) {
+        fd = s_open(path, O_RDONLY);
+        if (fd < 0)
+            s_die("cannot open", path, fd);
+    }
+    /* Keep the image stream out of the fd numbers the body inherits. */
+    s_img_fd = ssi_sys3(SYS_fcntl, fd, F_DUPFD_CLOEXEC, S_HIGH_FD);
+    if (s_img_fd < 0)
+        s_die("cannot move the image fd", 0, s_img_fd);
+    ssi_sys1(SYS_close, fd);
+    return info ? s_info() : s_restore();
+}
+
+__asm__(".text\n"
+        ".globl _start\n"
+        "_start:\n"
+        "  xor %ebp, %ebp\n"
+        "  mov %rsp, %rdi\n"
+        "  and $-16, %rsp\n"
+        "  call s_main\n"
+        "  mov %eax, %edi\n"
+        "  mov $231, %eax\n" /* exit_group */
+        "  syscall\n"
+        "  hlt\n");

@@ -1,0 +1,187 @@
+/*
+ * ssi_sys.h - raw x86_64 system calls for code that must not touch libc.
+ *
+ * Used by the freeze handler in libssi.so (signal context: no errno, no
+ * locks, no cancellation points) and by the libc-free restorer
+ * ssi-restore. Every call returns the kernel's value: >= 0 or -errno.
+ * Header-only so that both users inline it; no malloc, no stdio.
+ */
+#ifndef SSI_SYS_H
+#define SSI_SYS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/syscall.h>
+
+static inline long ssi_sys0(long n)
+{
+    long r;
+    __asm__ volatile("syscall" : "=a"(r) : "a"(n) : "rcx", "r11", "memory");
+    return r;
+}
+
+static inline long ssi_sys1(long n, long a)
+{
+    long r;
+    __asm__ volatile("syscall" : "=a"(r) : "a"(n), "D"(a) : "rcx", "r11", "memory");
+    return r;
+}
+
+static inline long ssi_sys2(long n, long a, long b)
+{
+    long r;
+    __asm__ volatile("syscall"
+                     : "=a"(r)
+                     : "a"(n), "D"(a), "S"(b)
+                     : "rcx", "r11", "memory");
+    return r;
+}
+
+static inline long ssi_sys3(long n, long a, long b, long c)
+{
+    long r;
+    __asm__ volatile("syscall"
+                     : "=a"(r)
+                     : "a"(n), "D"(a), "S"(b), "d"(c)
+                     : "rcx", "r11", "memory");
+    return r;
+}
+
+static inline long ssi_sys4(long n, long a, long b, long c, long d)
+{
+    long r;
+    register long r10 __asm__("r10") = d;
+    __asm__ volatile("syscall"
+                     : "=a"(r)
+                     : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10)
+                     : "rcx", "r11", "memory");
+    return r;
+}
+
+static inline long ssi_sys5(long n, long a, long b, long c, long d, long e)
+{
+    long r;
+    register long r10 __asm__("r10") = d;
+    register long r8 __asm__("r8") = e;
+    __asm__ volatile("syscall"
+                     : "=a"(r)
+                     : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8)
+                     : "rcx", "r11", "memory");
+    return r;
+}
+
+static inline long ssi_sys6(long n, long a, long b, long c, long d, long e, long f)
+{
+    long r;
+    register long r10 __asm__("r10") = d;
+    register long r8 __asm__("r8") = e;
+    register long r9 __asm__("r9") = f;
+    __asm__ volatile("syscall"
+                     : "=a"(r)
+                     : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8), "r"(r9)
+                     : "rcx", "r11", "memory");
+    return r;
+}
+
+#define SSI_SYS_ERR(r) ((unsigned long)(r) > (unsigned long)-4096L)
+
+/* The freeze handler's saved context: enough to longjmp back into it.
+ * Unlike glibc's jmp_buf nothing is mangled with the TCB pointer guard, so
+ * the restorer can jump here before (and independently of) libc. */
+typedef struct {
+    uint64_t rbx, rbp, r12, r13, r14, r15, rsp, rip;
+} ssi_sys_jmp_t;
+
+static inline size_t ssi_sys_strlen(const char *s)
+{
+    size_t n = 0;
+    while (s[n])
+        n++;
+    return n;
+}
+
+/* Copies at most cap-1 bytes and always terminates; returns length. */
+static inline size_t ssi_sys_strlcpy(char *dst, const char *src, size_t cap)
+{
+    size_t n = 0;
+    if (cap == 0)
+        return 0;
+    while (src[n] && n + 1 < cap) {
+        dst[n] = src[n];
+        n++;
+    }
+    dst[n] = 0;
+    return n;
+}
+
+static inline void ssi_sys_memzero(void *p, size_t n)
+{
+    volatile unsigned char *c = p;
+    while (n--)
+        *c++ = 0;
+}
+
+static inline void ssi_sys_memcopy(void *dst, const void *src, size_t n)
+{
+    unsigned char *d = dst;
+    const unsigned char *s = src;
+    while (n--)
+        *d++ = *s++;
+}
+
+/* Writes a decimal number; returns the length. buf needs 21 bytes. */
+static inline size_t ssi_sys_utoa(char *buf, uint64_t v)
+{
+    char tmp[21];
+    size_t n = 0, i;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    for (i = 0; i < n; i++)
+        buf[i] = tmp[n - 1 - i];
+    buf[n] = 0;
+    return n;
+}
+
+/* Parses hex digits; *end gets the first non-hex character. */
+static inline uint64_t ssi_sys_hex(const char *s, const char **end)
+{
+    uint64_t v = 0;
+    for (;; s++) {
+        char c = *s;
+        if (c >= '0' && c <= '9')
+            v = v * 16 + (uint64_t)(c - '0');
+        else if (c >= 'a' && c <= 'f')
+            v = v * 16 + (uint64_t)(c - 'a' + 10);
+        else if (c >= 'A' && c <= 'F')
+            v = v * 16 + (uint64_t)(c - 'A' + 10);
+        else
+            break;
+    }
+    *end = s;
+    return v;
+}
+
+static inline uint64_t ssi_sys_dec(const char *s, const char **end)
+{
+    uint64_t v = 0;
+    while (*s >= '0' && *s <= '9')
+        v = v * 10 + (uint64_t)(*s++ - '0');
+    *end = s;
+    return v;
+}
+
+/* 64-bit FNV-1a, used to fingerprint the vDSO text. */
+static inline uint64_t ssi_sys_fnv1a(const void *p, size_t n)
+{
+    const unsigned char *c = p;
+    uint64_t h = 0xcbf29ce484222325ULL;
+    while (n--) {
+        h ^= *c++;
+        h *= 0x100000001b3ULL;
+    }
+    return h;
+}
+
+#endif
