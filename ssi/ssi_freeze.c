@@ -184,11 +184,15 @@ static long s_read_file(const char *path, char *buf, size_t cap)
     return used;
 }
 
+/* Writes to the requester's socket. */
 static long s_write_all(long fd, const void *p, uint64_t len)
 {
     const char *c = p;
     while (len) {
-        long n = ssi_sys3(SYS_write, fd, (long)c, (long)(len > (1UL << 30) ? (1UL << 30) : len));
+        /* MSG_NOSIGNAL: a SIGPIPE raised here would stay pending (all
+         * signals are blocked) and kill the thawed program. */
+        long n = ssi_sys6(SYS_sendto, fd, (long)c, (long)(len > (1UL << 30) ? (1UL << 30) : len),
+                          MSG_NOSIGNAL, 0, 0);
         if (n == -EINTR)
             continue;
         if (n <= 0)

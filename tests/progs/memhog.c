@@ -12,7 +12,9 @@
  * back is unchanged (pid, signal handler and mask, umask, rlimit, cwd,
  * brk, TLS) and exits with status 3 if not.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
