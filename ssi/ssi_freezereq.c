@@ -76,6 +76,23 @@ static int s_pass(int in, int out, uint64_t n, char *buf, size_t cap, uint64_t *
     return 0;
 }
 
+/* mkdir -p, mode 0700 (the socket directory is for root/ssid). */
+static void s_mkdirs(const char *dir)
+{
+    char p[sizeof(((struct sockaddr_un *)0)->sun_path)];
+    size_t i;
+    if (snprintf(p, sizeof(p), "%s", dir) >= (int)sizeof(p))
+        return;
+    for (i = 1; p[i]; i++) {
+        if (p[i] == '/') {
+            p[i] = 0;
+            mkdir(p, 0700);
+            p[i] = '/';
+        }
+    }
+    mkdir(p, 0700);
+}
+
 static double s_now_ms(void)
 {
     struct timespec ts;
@@ -109,7 +126,7 @@ int ssi_freezereq_run(pid_t pid, const ssi_freezereq_opts_t *o, int out_fd,
         s_err(err, errlen, "socket path too long");
         return -ENAMETOOLONG;
     }
-    mkdir(dir, 0700); /* may exist */
+    s_mkdirs(dir);
     unlink(sa.sun_path);
     lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (lfd < 0 || bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(lfd, 1) < 0) {
