@@ -96,9 +96,14 @@ lab_up() {
     trap 'exit 130' INT
     trap 'exit 143' TERM
     trap 'exit 129' HUP
+    trap 'exit 141' PIPE
     lab_is_up=1
-    if ! ssilab up "$@"; then
-        fail "ssilab up $*"
+    # ssilab up leaves no process holding its output, so capturing it cannot hang.
+    lab_out=$(ssilab up "$@" 2>&1)
+    lab_rc=$?
+    printf '%s\n' "$lab_out" | sed 's/^/# /'
+    if [ "$lab_rc" != 0 ]; then
+        fail "ssilab up $* (exit $lab_rc)"
         finish
     fi
 }
