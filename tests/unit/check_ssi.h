@@ -8,5 +8,6 @@ Suite *suite_msg(void);
 Suite *suite_cluster(void);
 Suite *suite_cert(void);
 Suite *suite_gossip(void);
+Suite *suite_chan(void);
 
 #endif
