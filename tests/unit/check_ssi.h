@@ -9,5 +9,6 @@ Suite *suite_cluster(void);
 Suite *suite_cert(void);
 Suite *suite_gossip(void);
 Suite *suite_chan(void);
+Suite *suite_precheck(void);
 
 #endif

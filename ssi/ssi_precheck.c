@@ -1,0 +1,143 @@
+/* ssi_precheck: what a process holds that ssi cannot move (yet). */
+#include "ssi_precheck.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int s_status_field(pid_t pid, const char *key, long *out)
+{
+	char path[64], line[256];
+	size_t kl = strlen(key);
+	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return -errno;
+	int rc = -ENOENT;
+	while (fgets(line, sizeof line, f))
+		if (strncmp(line, key, kl) == 0 && line[kl] == ':') {
+			*out = strtol(line + kl + 1, NULL, 10);
+			rc = 0;
+			break;
+		}
+	fclose(f);
+	return rc;
+}
+
+/* Writable MAP_SHARED mappings: their other users would stay behind. */
+static int s_check_maps(pid_t pid, char *why, size_t len)
+{
+	char path[64], line[4352];
+	snprintf(path, sizeof path, "/proc/%d/maps", (int)pid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return -errno;
+	int rc = 0;
+	while (fgets(line, sizeof line, f)) {
+		char perms[8] = "", name[4096] = "";
+		if (sscanf(line, "%*s %7s %*s %*s %*s %4095[^\n]", perms, name) < 1)
+			continue;
+		if (perms[1] == 'w' && perms[3] == 's') {
+			char *n = name;
+			while (*n == ' ')
+				n++;
+			snprintf(why, len, "it has writable shared memory (%s), which ssi cannot move yet",
+			         *n ? n : "anonymous");
+			rc = -EBUSY;
+			break;
+		}
+	}
+	fclose(f);
+	return rc;
+}
+
+static int s_allowed_device(const char *target)
+{
+	static const char *ok[] = {"/dev/null", "/dev/zero", "/dev/random", "/dev/urandom", "/dev/tty",
+	                           "/dev/ptmx", "/dev/console"};
+	for (size_t i = 0; i < sizeof ok / sizeof *ok; i++)
+		if (strcmp(target, ok[i]) == 0)
+			return 1;
+	return strncmp(target, "/dev/pts/", 9) == 0 || strncmp(target, "/dev/tty", 8) == 0;
+}
+
+static int s_check_fds(pid_t pid, char *why, size_t len)
+{
+	char dir[64];
+	snprintf(dir, sizeof dir, "/proc/%d/fd", (int)pid);
+	DIR *d = opendir(dir);
+	if (!d)
+		return -errno;
+	int rc = 0;
+	struct dirent *e;
+	while (rc == 0 && (e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		char link[400], target[4096];
+		snprintf(link, sizeof link, "%s/%s", dir, e->d_name);
+		ssize_t n = readlink(link, target, sizeof target - 1);
+		if (n < 0)
+			continue; /* closed meanwhile */
+		target[n] = 0;
+		if (strncmp(target, "pipe:", 5) == 0 || strncmp(target, "socket:", 7) == 0)
+			continue; /* tunnelled to the deputy */
+		if (strcmp(target, "anon_inode:[io_uring]") == 0) {
+			snprintf(why, len, "it uses io_uring (fd %s), which ssi cannot move", e->d_name);
+			rc = -EBUSY;
+		} else if (strncmp(target, "anon_inode:", 11) == 0) {
+			snprintf(why, len, "fd %s is a kernel object (%s) that ssi cannot move yet", e->d_name,
+			         target + 11);
+			rc = -EBUSY;
+		} else if (strncmp(target, "/dev/", 5) == 0) {
+			if (!s_allowed_device(target)) {
+				snprintf(why, len, "fd %s is the device %s; only null, zero, random, urandom and terminals can move",
+				         e->d_name, target);
+				rc = -EBUSY;
+			}
+		} else {
+			struct stat st;
+			const char *what = stat(link, &st) == 0 && S_ISDIR(st.st_mode) ? "directory" : "file";
+			snprintf(why, len, "fd %s is the open %s %s; forwarding open files is not supported yet", e->d_name,
+			         what, target);
+			rc = -EBUSY;
+		}
+	}
+	closedir(d);
+	return rc;
+}
+
+int ssi_deputy_check(pid_t pid, char *why, size_t len)
+{
+	long threads = 0, tracer = 0;
+	int rc = s_status_field(pid, "Threads", &threads);
+	if (rc == 0)
+		rc = s_status_field(pid, "TracerPid", &tracer);
+	if (rc < 0) {
+		snprintf(why, len, "process %d does not exist", (int)pid);
+		return -ESRCH;
+	}
+	if (threads > 1) {
+		snprintf(why, len, "it has %ld threads; multi-threaded processes cannot move yet", threads);
+		return -EBUSY;
+	}
+	if (tracer != 0) {
+		snprintf(why, len, "it is being traced (ptrace) by process %ld", tracer);
+		return -EBUSY;
+	}
+	rc = s_check_maps(pid, why, len);
+	if (rc == 0)
+		rc = s_check_fds(pid, why, len);
+	if (rc == -ENOENT || rc == -ESRCH) {
+		snprintf(why, len, "process %d does not exist", (int)pid);
+		return -ESRCH;
+	}
+	if (rc < 0 && rc != -EBUSY) {
+		snprintf(why, len, "cannot inspect process %d: %s", (int)pid, strerror(-rc));
+		return rc;
+	}
+	return rc;
+}
