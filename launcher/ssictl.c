@@ -12,6 +12,7 @@
 #include "ssi_msg.h"
 
 #define TIMEOUT_MS 5000
+#define MIGRATE_TIMEOUT_MS 600000
 
 static const char *s_socket;
 
@@ -24,7 +25,7 @@ static void usage(FILE *f)
 	        "  keygen DIR [--name NODE]  make a node key pair in DIR; prints the public key\n"
 	        "  nodes [--json]            every node: state, load, CPUs, free memory, processes\n"
 	        "  ps [--json]               every ssi process in the cluster\n"
-	        "  migrate PID NODE          move a process (not supported yet)\n"
+	        "  migrate [HOME:]PID NODE   move a process to NODE ('home' brings it back)\n"
 	        "\n"
 	        "  -s, --socket PATH         ssid's local socket [$SSI_SOCKET or %s]\n"
 	        "  -h, --help                this help\n"
@@ -86,7 +87,7 @@ static int s_parse_reply(const uint8_t *buf, long len, ssi_msg_t *m, int want)
 	if (m->type == SSI_MSG_ERROR) {
 		char text[512] = "?";
 		ssi_field_str(ssi_msg_find(m->field, m->nfields, SSI_TAG_TEXT), text, sizeof text);
-		fprintf(stderr, "ssictl: ssid says: %s\n", text);
+		fprintf(stderr, "ssictl: %s\n", text);
 		return -1;
 	}
 	if (m->type != want) {
@@ -211,6 +212,74 @@ static int cmd_ps(int json)
 	return 0;
 }
 
+/* ssictl migrate [HOME:]PID NODE */
+static int cmd_migrate(int argc, char **argv)
+{
+	if (argc == 1 && (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0)) {
+		printf("Usage: ssictl migrate [HOME:]PID NODE\n"
+		       "Move ssi process PID (its home pid, as 'ssictl ps' shows) to NODE, or back with NODE 'home'.\n");
+		return 0;
+	}
+	if (argc != 2) {
+		fprintf(stderr, "Usage: ssictl migrate [HOME:]PID NODE\n");
+		return 2;
+	}
+	char home[SSI_NAME_MAX + 1] = "";
+	const char *pid_s = argv[0];
+	const char *colon = strchr(argv[0], ':');
+	if (colon) {
+		size_t n = (size_t)(colon - argv[0]);
+		if (n == 0 || n > SSI_NAME_MAX) {
+			fprintf(stderr, "ssictl migrate: '%s' is not HOME:PID\n", argv[0]);
+			return 2;
+		}
+		memcpy(home, argv[0], n);
+		home[n] = 0;
+		pid_s = colon + 1;
+	}
+	char *end;
+	long pid = strtol(pid_s, &end, 10);
+	if (*pid_s == 0 || *end || pid <= 0) {
+		fprintf(stderr, "ssictl migrate: '%s' is not a process id\n", argv[0]);
+		return 2;
+	}
+	const char *node = argv[1];
+	if (strcmp(node, "home") != 0 && !ssi_cluster_valid_name(node)) {
+		fprintf(stderr, "ssictl migrate: '%s' is not a node name\n", node);
+		return 2;
+	}
+	static uint8_t req[512], rep[4096];
+	ssi_msg_writer_t w;
+	ssi_msg_begin(&w, req, sizeof req, SSI_MSG_MIGRATE);
+	ssi_msg_put_u64(&w, SSI_TAG_PID, (uint64_t)pid);
+	ssi_msg_put_str(&w, SSI_TAG_NODE, node);
+	if (*home)
+		ssi_msg_put_str(&w, SSI_TAG_HOME, home);
+	long n = ssi_msg_end(&w);
+	int fd = ssi_local_connect(s_socket);
+	if (fd < 0) {
+		fprintf(stderr, "ssictl: cannot reach ssid at %s: %s\n", s_socket, strerror(-fd));
+		return 1;
+	}
+	/* A large process takes a while to move: wait as long as ssid works. */
+	int rc = ssi_local_send(fd, req, (size_t)n);
+	if (rc == 0)
+		n = ssi_local_recv(fd, rep, sizeof rep, MIGRATE_TIMEOUT_MS);
+	close(fd);
+	if (rc < 0 || n < 0) {
+		fprintf(stderr, "ssictl migrate: no answer from ssid: %s\n", strerror(rc < 0 ? -rc : (int)-n));
+		return 1;
+	}
+	static ssi_msg_t m;
+	if (s_parse_reply(rep, n, &m, SSI_MSG_OK) < 0)
+		return 1;
+	char text[1024] = "";
+	ssi_field_str(ssi_msg_find(m.field, m.nfields, SSI_TAG_TEXT), text, sizeof text);
+	if (*text)
+		printf("%s\n", text);
+	return 0;
+}
+
 static int cmd_keygen(int argc, char **argv)
 {
 	const char *dir = NULL, *name = NULL;
@@ -278,10 +347,8 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(cmd, "keygen") == 0)
 		return cmd_keygen(argc - i, argv + i);
-	if (strcmp(cmd, "migrate") == 0) {
-		fprintf(stderr, "ssictl migrate: process migration is not supported yet; the process was not touched\n");
-		return 1;
-	}
+	if (strcmp(cmd, "migrate") == 0)
+		return cmd_migrate(argc - i, argv + i);
 	if (strcmp(cmd, "help") == 0) {
 		usage(stdout);
 		return 0;

@@ -203,7 +203,8 @@ int ssi_field_str(const ssi_field_t *f, char *dst, size_t cap)
 const char *ssi_msg_type_name(int type)
 {
 	static const char *names[] = {"?",     "ERROR", "OK",       "HEARTBEAT", "GOSSIP", "REGISTER",
-	                              "NODES", "NODES_REP", "PS", "PS_REP", "MIGRATE"};
+	                              "NODES", "NODES_REP", "PS", "PS_REP", "MIGRATE",
+	                              "MIG_OFFER", "MIG_READY", "MIG_FAIL", "MIG_BODY"};
 	if (type < 1 || type > SSI_MSG_TYPE_MAX)
 		return "unknown";
 	return names[type];

@@ -32,8 +32,12 @@ enum ssi_msg_type {
 	SSI_MSG_NODES_REP = 7, /* LOAD... */
 	SSI_MSG_PS = 8,        /* REQID, SCOPE: list ssi processes */
 	SSI_MSG_PS_REP = 9,    /* REQID, NODE, PROC... */
-	SSI_MSG_MIGRATE = 10,  /* reserved for the migration issue */
-	SSI_MSG_TYPE_MAX = 10
+	SSI_MSG_MIGRATE = 10,  /* PID NODE [UID]: move a process (tool or node to home) */
+	SSI_MSG_MIG_OFFER = 11, /* REQID HOME PID UID CMD KEY KEY2: home to destination */
+	SSI_MSG_MIG_READY = 12, /* REQID PORT DPORT: destination waits for the image */
+	SSI_MSG_MIG_FAIL = 13,  /* REQID TEXT: either side gives up */
+	SSI_MSG_MIG_BODY = 14,  /* REQID HOME PID STATE: destination: the body runs or ended */
+	SSI_MSG_TYPE_MAX = 14
 };
 
 enum ssi_msg_tag {
@@ -57,6 +61,10 @@ enum ssi_msg_tag {
 	SSI_TAG_HOME = 18,   /* string: a home node name */
 	SSI_TAG_UID = 19,    /* u64 */
 	SSI_TAG_CPUM = 20,   /* u64: CPU share x 1000 (quota), in LOAD */
+	SSI_TAG_KEY = 21,    /* 32 bytes: the image key of one migration */
+	SSI_TAG_KEY2 = 22,   /* 32 bytes: the data key (body to deputy) */
+	SSI_TAG_PORT = 23,   /* u64: a TCP port */
+	SSI_TAG_DPORT = 24,  /* u64: the body agent's data port */
 };
 
 typedef struct {

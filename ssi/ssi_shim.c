@@ -17,11 +17,14 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "ssi_freeze.h"
 #include "ssi_msg.h"
 
 #define SSI_SHIM_DEFAULT_SOCKET "/run/ssi/ssid.sock"
 
 static int s_fd = -1; /* our connection to ssid, in a high slot */
+static volatile int s_away;  /* this process is a body restored elsewhere */
+static volatile pid_t s_home_ppid;
 static char s_path[108];
 
 static long s_sys(long nr, long a, long b, long c)
@@ -33,10 +36,12 @@ static long s_sys(long nr, long a, long b, long c)
  * free descriptor numbers. */
 static int s_hide_fd(int fd)
 {
+	/* High, but not at the very top of RLIMIT_NOFILE: a restorer needs
+	 * free slots above every fd of the process to shuffle them into place. */
 	struct rlimit rl;
 	long hi = 1000;
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur > 64)
-		hi = (long)rl.rlim_cur - 16;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && (long)rl.rlim_cur < 1064)
+		hi = rl.rlim_cur > 128 ? (long)rl.rlim_cur - 64 : 32;
 	int nfd = fcntl(fd, F_DUPFD_CLOEXEC, hi);
 	if (nfd < 0)
 		return fd;
@@ -96,6 +101,26 @@ static void s_register(void)
 	s_fd = fd;
 }
 
+/* Away, the kernel's parent is the body agent (pid 1 of the body's PID
+ * namespace); the program must keep seeing its parent at home. At home this
+ * is the plain system call, remembered for when the process moves.
+ * Known gap: a parent that dies at home while the body is away is not seen;
+ * forwarding the call to the deputy will fix that. */
+pid_t getppid(void)
+{
+	if (s_away)
+		return s_home_ppid;
+	pid_t p = (pid_t)s_sys(SYS_getppid, 0, 0, 0);
+	s_home_ppid = p;
+	return p;
+}
+
+/* Runs in the restored body, in signal context, before the program resumes. */
+static void s_on_restore(void)
+{
+	s_away = 1;
+}
+
 /* A forked child is a process of its own: it registers itself, and drops
  * the parent's registration it inherited. */
 static void s_atfork_child(void)
@@ -113,6 +138,8 @@ __attribute__((constructor)) static void s_shim_init(void)
 	if (!p || !*p || strlen(p) >= sizeof s_path)
 		p = SSI_SHIM_DEFAULT_SOCKET;
 	strcpy(s_path, p);
+	s_home_ppid = (pid_t)s_sys(SYS_getppid, 0, 0, 0);
+	ssi_freeze_set_restore_hook(s_on_restore);
 	s_register();
 	pthread_atfork(NULL, NULL, s_atfork_child);
 }

@@ -14,16 +14,22 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sched.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "ssi_cert.h"
+#include "ssi_chan.h"
 #include "ssi_cluster.h"
 #include "ssi_gossip.h"
 #include "ssi_local.h"
 #include "ssi_log.h"
 #include "ssi_msg.h"
+#include "ssi_precheck.h"
 
 #define HEARTBEAT_MS 500
 #define GOSSIP_MS 500
@@ -41,6 +47,9 @@ typedef struct {
 	bool registered;
 	pid_t ppid;
 	char cmd[1024];
+	int away;       /* node index where its body runs, or -1: at home */
+	int pidfd;      /* away: the deputy, watched once its socket closes */
+	bool migrating; /* a migration is under way */
 	size_t len;
 	uint8_t buf[CLIENT_BUF];
 } client_t;
@@ -81,6 +90,7 @@ static struct {
 	double load; /* smoothed run-queue length */
 	int64_t last_refusal_log;
 	bool was_up[SSI_CLUSTER_MAX];
+	char bindir[4096]; /* where ssid and its helpers live */
 } S;
 
 static uint8_t s_frame[FRAME_MAX];
@@ -313,13 +323,16 @@ static void s_put_procs(ssi_msg_writer_t *w)
 				state = rp[2];
 			fclose(f);
 		}
-		const char *st = state == 'T' || state == 't' ? "stopped"
+		const char *st = c->migrating               ? "migrating"
+		                 : c->away >= 0             ? "away"
+		                 : state == 'T' || state == 't' ? "stopped"
 		                 : state == 'Z'             ? "zombie"
 		                                            : "running";
+		const char *node = c->away >= 0 ? ssi_cluster_node(S.cluster, (size_t)c->away)->name : S.name;
 		size_t mark = ssi_msg_open(w, SSI_TAG_PROC);
 		ssi_msg_put_str(w, SSI_TAG_HOME, S.name);
 		ssi_msg_put_u64(w, SSI_TAG_PID, (uint64_t)c->pid);
-		ssi_msg_put_str(w, SSI_TAG_NODE, S.name);
+		ssi_msg_put_str(w, SSI_TAG_NODE, node);
 		ssi_msg_put_str(w, SSI_TAG_STATE, st);
 		ssi_msg_put_u64(w, SSI_TAG_UID, c->uid);
 		ssi_msg_put_str_cut(w, SSI_TAG_CMD, c->cmd);
@@ -328,6 +341,9 @@ static void s_put_procs(ssi_msg_writer_t *w)
 }
 
 static void s_ps_finish(ps_req_t *r);
+static void s_on_mig_offer(int from, const ssi_msg_t *m);
+static void s_on_mig_ready(int from, const ssi_msg_t *m);
+static void s_on_mig_fail(int from, const ssi_msg_t *m);
 
 static void s_ps_collect(uint64_t reqid, int from, const ssi_msg_t *m)
 {
@@ -397,6 +413,15 @@ static void s_peer_message(int from, const uint8_t *data, size_t len, zsock_t *r
 		}
 		break;
 	}
+	case SSI_MSG_MIG_OFFER:
+		s_on_mig_offer(from, &m);
+		break;
+	case SSI_MSG_MIG_READY:
+		s_on_mig_ready(from, &m);
+		break;
+	case SSI_MSG_MIG_FAIL:
+		s_on_mig_fail(from, &m);
+		break;
 	case SSI_MSG_PS_REP: {
 		uint64_t reqid = 0;
 		if (ssi_field_u64(ssi_msg_find(m.field, m.nfields, SSI_TAG_REQID), &reqid) == 0)
@@ -498,14 +523,28 @@ static void s_on_zap(void)
 
 /* --- local clients ------------------------------------------------------------ */
 
+static void s_mig_forget_client(int fd);
+
 static void s_client_close(int i)
 {
 	client_t *c = S.client[i];
+	/* A deputy may close the socket its process registered with: from then
+	 * on its pidfd (readable when the process ends) stands in for it. */
+	if (c->registered && c->pidfd >= 0) {
+		close(c->fd);
+		c->fd = c->pidfd;
+		c->pidfd = -1;
+		c->len = 0;
+		return;
+	}
+	if (c->pidfd >= 0)
+		close(c->pidfd);
 	if (c->registered)
 		ssi_info("process %d left (%s)", c->pid, c->cmd);
 	for (ps_req_t *r = S.ps; r; r = r->next)
 		if (r->client_fd == c->fd)
 			r->client_fd = -1;
+	s_mig_forget_client(c->fd);
 	close(c->fd);
 	free(c);
 	S.client[i] = S.client[--S.nclients];
@@ -568,6 +607,623 @@ static void s_ps_finish(ps_req_t *r)
 		}
 	free(r->records);
 	free(r);
+}
+
+/* --- migration ------------------------------------------------------------
+ *
+ * Home side: ssictl asks (MIGRATE); ssid checks what can be checked without
+ * touching the process, sends MIG_OFFER with two fresh keys to the
+ * destination, and when that answers MIG_READY runs
+ *     ssi-freeze --deputy DEST:DPORT --key-fd 3 PID | ssi-xfer send --to DEST:PORT --key-fd 3
+ * ssi-freeze's exit status says how it ended: 0 the process is the deputy
+ * and its body runs at the destination; anything else, it runs on at home.
+ * Destination side: on MIG_OFFER it listens on two ports of its own address
+ * and runs
+ *     ssi-xfer recv --listen-fd 3 --key-fd 4 | ssi-agent ... (pid 1 of a new PID namespace)
+ * The helpers are separate programs: ssid forks only to exec them, so its
+ * event loop (and the heartbeats) never waits for a migration. */
+
+#define MIG_OFFER_MS 10000   /* the destination must answer an offer by then */
+#define MIG_HELPER_MAX 2
+
+typedef struct mig {
+	struct mig *next;
+	uint64_t reqid;
+	bool home_side;
+	int peer;          /* the other node's index */
+	int client_fd;     /* home side: the ssictl waiting for the answer, or -1 */
+	pid_t pid;         /* the process's home pid */
+	char home[SSI_NAME_MAX + 1];
+	uint8_t key[32];   /* image key */
+	uint8_t key2[32];  /* data key */
+	int64_t deadline;  /* home side: for MIG_READY; 0 once the helpers run */
+	pid_t helper[MIG_HELPER_MAX];
+	int status[MIG_HELPER_MAX];
+	int nhelpers, nexited;
+	int err_fd;        /* the helpers' stderr, for the reason of a failure */
+	int status_fd;     /* destination: ssi-agent's status lines */
+	uint16_t port;     /* destination: the image port */
+	bool ready_sent;   /* destination: MIG_READY went out */
+	char line[256];    /* destination: a partial status line */
+	size_t linelen;
+	char err[512];
+	size_t errlen;
+} mig_t;
+
+static mig_t *s_migs;
+
+static void s_mig_forget_client(int fd)
+{
+	for (mig_t *m = s_migs; m; m = m->next)
+		if (m->client_fd == fd)
+			m->client_fd = -1;
+}
+
+static client_t *s_proc_by_pid(pid_t pid)
+{
+	for (int i = 0; i < S.nclients; i++)
+		if (S.client[i]->registered && S.client[i]->pid == pid)
+			return S.client[i];
+	return NULL;
+}
+
+static mig_t *s_mig_find(uint64_t reqid, bool home_side)
+{
+	for (mig_t *m = s_migs; m; m = m->next)
+		if (m->reqid == reqid && m->home_side == home_side)
+			return m;
+	return NULL;
+}
+
+/* The host part of a tcp://HOST:PORT endpoint. */
+static void s_endpoint_host(const char *ep, char *out, size_t cap)
+{
+	const char *h = ep + 6;
+	const char *colon = strrchr(h, ':');
+	size_t n = colon ? (size_t)(colon - h) : strlen(h);
+	if (n >= cap)
+		n = cap - 1;
+	memcpy(out, h, n);
+	out[n] = 0;
+}
+
+static void s_reply_ok(client_t *c, const char *text)
+{
+	uint8_t out[1024];
+	ssi_msg_writer_t w;
+	ssi_msg_begin(&w, out, sizeof out, SSI_MSG_OK);
+	ssi_msg_put_str_cut(&w, SSI_TAG_TEXT, text);
+	long n = ssi_msg_end(&w);
+	if (n > 0)
+		s_reply(c, out, (size_t)n);
+}
+
+static void s_mig_free(mig_t *m)
+{
+	for (mig_t **pp = &s_migs; *pp; pp = &(*pp)->next)
+		if (*pp == m) {
+			*pp = m->next;
+			break;
+		}
+	if (m->err_fd >= 0)
+		close(m->err_fd);
+	if (m->status_fd >= 0)
+		close(m->status_fd);
+	sodium_memzero(m->key, sizeof m->key);
+	sodium_memzero(m->key2, sizeof m->key2);
+	free(m);
+}
+
+/* Tell the waiting ssictl how it ended, and forget the migration. */
+static void s_mig_finish(mig_t *m, int err, const char *text)
+{
+	client_t *c = m->client_fd >= 0 ? s_client_by_fd(m->client_fd) : NULL;
+	if (err)
+		ssi_warn("migration of %d to %s failed: %s", m->pid, ssi_cluster_node(S.cluster, (size_t)m->peer)->name,
+		         text);
+	else
+		ssi_info("%s", text);
+	if (c) {
+		if (err)
+			s_reply_error(c, err, text);
+		else
+			s_reply_ok(c, text);
+	}
+	s_mig_free(m);
+}
+
+/* fork + exec with fds[i] placed at fd i (fds[i] < 0: /dev/null for 0-2,
+ * closed otherwise). With new_pidns the program is pid 1 of a fresh PID
+ * namespace. Only async-signal-safe calls between fork and exec. */
+static pid_t s_spawn(char *const argv[], const int *fds, int nfds, bool new_pidns)
+{
+	/* Helpers live beside ssid. */
+	char path[4200];
+	snprintf(path, sizeof path, "%s/%s", S.bindir, argv[0]);
+	pid_t pid = new_pidns ? (pid_t)syscall(SYS_clone, CLONE_NEWPID | SIGCHLD, 0, 0, 0, 0) : fork();
+	if (pid != 0)
+		return pid < 0 ? -errno : pid;
+	/* Child: move every wanted fd above nfds first, so dup2 never clobbers
+	 * one that is still to be placed. */
+	int tmp[16];
+	for (int i = 0; i < nfds; i++)
+		tmp[i] = fds[i] >= 0 ? fcntl(fds[i], F_DUPFD, 64) : -1;
+	for (int i = 0; i < nfds; i++) {
+		int fd = tmp[i] >= 0 ? tmp[i] : (i < 3 ? open("/dev/null", O_RDWR) : -1);
+		if (fd >= 0 && dup2(fd, i) < 0)
+			_exit(126);
+	}
+	syscall(SYS_close_range, (unsigned)nfds, ~0u, 0u);
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	execv(path, argv);
+	_exit(127);
+}
+
+/* A pipe for the helpers' stderr; the read end stays with ssid. */
+static int s_mig_errpipe(mig_t *m, int *wr)
+{
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -errno;
+	fcntl(p[0], F_SETFL, O_NONBLOCK);
+	m->err_fd = p[0];
+	*wr = p[1];
+	return 0;
+}
+
+/* A pipe carrying a key to a helper: it reads 32 bytes from fd 3. */
+static int s_keypipe(const uint8_t key[32])
+{
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -errno;
+	/* 32 bytes always fit in an empty pipe: this never blocks. */
+	if (write(p[1], key, 32) != 32) {
+		close(p[0]);
+		close(p[1]);
+		return -EIO;
+	}
+	close(p[1]);
+	return p[0];
+}
+
+/* Keep the tail of what the helpers say; drained from the poll loop so a
+ * chatty helper never blocks on a full pipe. */
+static void s_mig_drain_err(mig_t *m)
+{
+	if (m->err_fd < 0)
+		return;
+	for (;;) {
+		if (m->errlen > sizeof m->err / 2) {
+			size_t keep = sizeof m->err / 4;
+			memmove(m->err, m->err + m->errlen - keep, keep);
+			m->errlen = keep;
+		}
+		ssize_t n = read(m->err_fd, m->err + m->errlen, sizeof m->err - 1 - m->errlen);
+		if (n <= 0) {
+			if (n == 0) {
+				close(m->err_fd);
+				m->err_fd = -1;
+			}
+			break;
+		}
+		m->errlen += (size_t)n;
+	}
+	m->err[m->errlen] = 0;
+}
+
+/* The last line the helpers wrote on stderr: the reason of a failure. */
+static const char *s_mig_reason(mig_t *m, const char *fallback)
+{
+	s_mig_drain_err(m);
+	char *e = m->err + m->errlen;
+	while (e > m->err && (e[-1] == '\n' || e[-1] == ' '))
+		*--e = 0;
+	char *nl = strrchr(m->err, '\n');
+	const char *r = nl ? nl + 1 : m->err;
+	return *r ? r : fallback;
+}
+
+static void s_send_mig_fail(int to, uint64_t reqid, const char *text)
+{
+	uint8_t out[1024];
+	ssi_msg_writer_t w;
+	ssi_msg_begin(&w, out, sizeof out, SSI_MSG_MIG_FAIL);
+	ssi_msg_put_u64(&w, SSI_TAG_REQID, reqid);
+	ssi_msg_put_str_cut(&w, SSI_TAG_TEXT, text);
+	long n = ssi_msg_end(&w);
+	if (n > 0)
+		s_send_peer(to, out, (size_t)n);
+}
+
+/* ssictl migrate PID NODE, from a local client. */
+static void s_on_migrate(client_t *c, const ssi_msg_t *m)
+{
+	uint64_t pid = 0;
+	char dest[SSI_NAME_MAX + 1], why[512];
+	if (ssi_field_u64(ssi_msg_find(m->field, m->nfields, SSI_TAG_PID), &pid) < 0 ||
+	    ssi_field_str(ssi_msg_find(m->field, m->nfields, SSI_TAG_NODE), dest, sizeof dest) < 0) {
+		s_reply_error(c, EINVAL, "malformed migrate request");
+		return;
+	}
+	char home[SSI_NAME_MAX + 1] = "";
+	ssi_field_str(ssi_msg_find(m->field, m->nfields, SSI_TAG_HOME), home, sizeof home);
+	if (*home && strcmp(home, S.name) != 0) {
+		snprintf(why, sizeof why,
+		         "%s:%llu has its home on %s: run 'ssictl migrate' there (forwarding from other nodes is not "
+		         "supported yet)",
+		         home, (unsigned long long)pid, home);
+		s_reply_error(c, ENOTSUP, why);
+		return;
+	}
+	client_t *p = s_proc_by_pid((pid_t)pid);
+	if (!p) {
+		snprintf(why, sizeof why,
+		         "process %llu is not an ssi process whose home is %s (see 'ssictl ps'; start programs with ssirun)",
+		         (unsigned long long)pid, S.name);
+		s_reply_error(c, ESRCH, why);
+		return;
+	}
+	if (c->uid != 0 && c->uid != p->uid) {
+		snprintf(why, sizeof why, "process %d belongs to uid %u: only its owner or root may move it", p->pid,
+		         (unsigned)p->uid);
+		s_reply_error(c, EPERM, why);
+		return;
+	}
+	if (p->away >= 0 || p->migrating) {
+		snprintf(why, sizeof why, "process %d is %s; moving it again is not supported yet", p->pid,
+		         p->migrating ? "being moved already" : "away");
+		s_reply_error(c, EBUSY, why);
+		return;
+	}
+	if (strcmp(dest, "home") == 0 || strcmp(dest, S.name) == 0) {
+		snprintf(why, sizeof why, "process %d already runs at home on %s", p->pid, S.name);
+		s_reply_error(c, EALREADY, why);
+		return;
+	}
+	int to = ssi_cluster_index(S.cluster, dest);
+	if (to < 0) {
+		char names[256] = "";
+		for (size_t i = 0; i < ssi_cluster_size(S.cluster); i++) {
+			strncat(names, " ", sizeof names - strlen(names) - 1);
+			strncat(names, ssi_cluster_node(S.cluster, i)->name, sizeof names - strlen(names) - 1);
+		}
+		snprintf(why, sizeof why, "unknown node '%s'; the nodes are:%s", dest, names);
+		s_reply_error(c, ENOENT, why);
+		return;
+	}
+	if (!ssi_gossip_is_up(S.gossip, to, s_now())) {
+		snprintf(why, sizeof why, "node %s is down (see 'ssictl nodes'); the process was not touched", dest);
+		s_reply_error(c, EHOSTDOWN, why);
+		return;
+	}
+	int rc = ssi_deputy_check(p->pid, why, sizeof why);
+	if (rc < 0) {
+		char text[640];
+		snprintf(text, sizeof text, "process %d cannot migrate: %s; it keeps running here", p->pid, why);
+		s_reply_error(c, -rc, text);
+		return;
+	}
+	mig_t *g = calloc(1, sizeof *g);
+	if (!g) {
+		s_reply_error(c, ENOMEM, "out of memory");
+		return;
+	}
+	g->reqid = ++S.next_reqid;
+	g->home_side = true;
+	g->peer = to;
+	g->client_fd = c->fd;
+	g->pid = p->pid;
+	g->err_fd = -1;
+	g->status_fd = -1;
+	snprintf(g->home, sizeof g->home, "%s", S.name);
+	randombytes_buf(g->key, sizeof g->key);
+	randombytes_buf(g->key2, sizeof g->key2);
+	g->deadline = s_now() + MIG_OFFER_MS;
+	g->next = s_migs;
+	s_migs = g;
+	p->migrating = true;
+	/* From the freeze on, the deputy may drop the socket it registered
+	 * with; the pidfd then tells when it ends. */
+	if (p->pidfd < 0)
+		p->pidfd = (int)syscall(SYS_pidfd_open, p->pid, 0);
+
+	uint8_t out[2048];
+	ssi_msg_writer_t w;
+	ssi_msg_begin(&w, out, sizeof out, SSI_MSG_MIG_OFFER);
+	ssi_msg_put_u64(&w, SSI_TAG_REQID, g->reqid);
+	ssi_msg_put_str(&w, SSI_TAG_HOME, S.name);
+	ssi_msg_put_u64(&w, SSI_TAG_PID, (uint64_t)p->pid);
+	ssi_msg_put_u64(&w, SSI_TAG_UID, p->uid);
+	ssi_msg_put_str_cut(&w, SSI_TAG_CMD, p->cmd);
+	/* The keys cross the CURVE-encrypted control plane only. */
+	ssi_msg_put_bytes(&w, SSI_TAG_KEY, g->key, 32);
+	ssi_msg_put_bytes(&w, SSI_TAG_KEY2, g->key2, 32);
+	long n = ssi_msg_end(&w);
+	if (n > 0)
+		s_send_peer(to, out, (size_t)n);
+	sodium_memzero(out, sizeof out);
+	ssi_info("offering process %d (%s) to %s", p->pid, p->cmd, dest);
+}
+
+/* Destination: an offer. Listen for the image and the deputy, start the
+ * receiving pipeline, and say where to send. */
+static void s_on_mig_offer(int from, const ssi_msg_t *m)
+{
+	uint64_t reqid = 0, pid = 0, uid = 0;
+	const ssi_field_t *k = ssi_msg_find(m->field, m->nfields, SSI_TAG_KEY);
+	const ssi_field_t *k2 = ssi_msg_find(m->field, m->nfields, SSI_TAG_KEY2);
+	char home[SSI_NAME_MAX + 1];
+	if (ssi_field_u64(ssi_msg_find(m->field, m->nfields, SSI_TAG_REQID), &reqid) < 0 ||
+	    ssi_field_u64(ssi_msg_find(m->field, m->nfields, SSI_TAG_PID), &pid) < 0 ||
+	    ssi_field_u64(ssi_msg_find(m->field, m->nfields, SSI_TAG_UID), &uid) < 0 ||
+	    ssi_field_str(ssi_msg_find(m->field, m->nfields, SSI_TAG_HOME), home, sizeof home) < 0 || !k ||
+	    k->len != 32 || !k2 || k2->len != 32) {
+		ssi_warn("dropped a malformed migration offer from %s", ssi_cluster_node(S.cluster, (size_t)from)->name);
+		return;
+	}
+	mig_t *g = calloc(1, sizeof *g);
+	if (!g) {
+		s_send_mig_fail(from, reqid, "destination out of memory");
+		return;
+	}
+	g->reqid = reqid;
+	g->peer = from;
+	g->pid = (pid_t)pid;
+	g->client_fd = -1;
+	g->err_fd = -1;
+	snprintf(g->home, sizeof g->home, "%s", home);
+	memcpy(g->key, k->val, 32);
+	memcpy(g->key2, k2->val, 32);
+	g->next = s_migs;
+	s_migs = g;
+
+	g->status_fd = -1;
+	char host[256], why[512], listen[300];
+	s_endpoint_host(ssi_cluster_node(S.cluster, (size_t)S.self)->endpoint, host, sizeof host);
+	snprintf(listen, sizeof listen, "%s:0", host);
+	int lfd = ssi_chan_listen(host, 0, &g->port);
+	int errw = -1, pipefd[2] = {-1, -1}, st[2] = {-1, -1}, kfd = -1, k2fd = -1;
+	int rc = 0;
+	if (lfd < 0) {
+		snprintf(why, sizeof why, "destination cannot listen on %s: %s", host, strerror(-lfd));
+		rc = -1;
+	}
+	if (rc == 0 && (s_mig_errpipe(g, &errw) < 0 || pipe2(pipefd, O_CLOEXEC) < 0 || pipe2(st, O_CLOEXEC) < 0 ||
+	                (kfd = s_keypipe(g->key)) < 0 || (k2fd = s_keypipe(g->key2)) < 0)) {
+		snprintf(why, sizeof why, "destination cannot make pipes: %s", strerror(errno));
+		rc = -1;
+	}
+	if (rc == 0) {
+		fcntl(st[0], F_SETFL, O_NONBLOCK);
+		g->status_fd = st[0];
+		st[0] = -1;
+		char *xargv[] = {"ssi-xfer", "recv", "--listen-fd", "3", "--key-fd", "4", NULL};
+		int xfds[] = {-1, pipefd[1], errw, lfd, kfd};
+		pid_t x = s_spawn(xargv, xfds, 5, false);
+		/* The agent is pid 1 of a new PID namespace, so that the body gets
+		 * its home pid back (clone3 set_tid). */
+		char *aargv[] = {"ssi-agent", "--listen", listen, "--key-fd", "3", "--image-fd", "0",
+		                 "--status-fd", "4", NULL};
+		int afds[] = {pipefd[0], errw, errw, k2fd, st[1]};
+		pid_t a = x > 0 ? s_spawn(aargv, afds, 5, true) : -1;
+		if (x > 0)
+			g->helper[g->nhelpers++] = x;
+		if (a > 0)
+			g->helper[g->nhelpers++] = a;
+		if (x < 0 || a < 0) {
+			snprintf(why, sizeof why, "destination cannot start its helpers: %s", strerror(errno));
+			for (int i = 0; i < g->nhelpers; i++)
+				kill(g->helper[i], SIGKILL);
+			rc = -1;
+		}
+	}
+	int close_fds[] = {lfd, errw, pipefd[0], pipefd[1], st[0], st[1], kfd, k2fd};
+	for (size_t i = 0; i < sizeof close_fds / sizeof *close_fds; i++)
+		if (close_fds[i] >= 0)
+			close(close_fds[i]);
+	if (rc < 0) {
+		ssi_warn("refusing process %llu of %s: %s", (unsigned long long)pid, home, why);
+		s_send_mig_fail(from, reqid, why);
+		if (g->nhelpers == 0)
+			s_mig_free(g);
+		return;
+	}
+	ssi_info("receiving process %llu of %s (image port %u)", (unsigned long long)pid, home, g->port);
+	/* MIG_READY goes out when the agent says where it listens. */
+}
+
+/* Destination: a status line from ssi-agent. */
+static void s_mig_status_line(mig_t *g, const char *line)
+{
+	unsigned port;
+	char addr[64];
+	if (sscanf(line, "listening %63s %u", addr, &port) == 2 && !g->ready_sent) {
+		uint8_t out[256];
+		ssi_msg_writer_t w;
+		ssi_msg_begin(&w, out, sizeof out, SSI_MSG_MIG_READY);
+		ssi_msg_put_u64(&w, SSI_TAG_REQID, g->reqid);
+		ssi_msg_put_u64(&w, SSI_TAG_PORT, g->port);
+		ssi_msg_put_u64(&w, SSI_TAG_DPORT, port);
+		long n = ssi_msg_end(&w);
+		if (n > 0)
+			s_send_peer(g->peer, out, (size_t)n);
+		g->ready_sent = true;
+	} else if (strncmp(line, "failed", 6) == 0) {
+		ssi_warn("body of %s:%d: %s", g->home, g->pid, line);
+		if (!g->ready_sent)
+			s_send_mig_fail(g->peer, g->reqid, line);
+	} else {
+		ssi_info("body of %s:%d: %s", g->home, g->pid, line);
+	}
+}
+
+static void s_mig_on_status(mig_t *g)
+{
+	for (;;) {
+		ssize_t n = read(g->status_fd, g->line + g->linelen, sizeof g->line - 1 - g->linelen);
+		if (n <= 0) {
+			if (n == 0) {
+				close(g->status_fd);
+				g->status_fd = -1;
+			}
+			return;
+		}
+		g->linelen += (size_t)n;
+		g->line[g->linelen] = 0;
+		char *nl;
+		while ((nl = strchr(g->line, '\n'))) {
+			*nl = 0;
+			s_mig_status_line(g, g->line);
+			size_t used = (size_t)(nl + 1 - g->line);
+			memmove(g->line, nl + 1, g->linelen - used + 1);
+			g->linelen -= used;
+		}
+		if (g->linelen == sizeof g->line - 1)
+			g->linelen = 0; /* a line too long to be ours */
+	}
+}
+
+/* Home: the destination is ready. Freeze and stream. */
+static void s_on_mig_ready(int from, const ssi_msg_t *m)
+{
+	uint64_t reqid = 0, port = 0, dport = 0;
+	if (ssi_field_u64(ssi_msg_find(m->field, m->nfields, SSI_TAG_REQID), &reqid) < 0 ||
+	    ssi_field_u64(ssi_msg_find(m->field, m->nfields, SSI_TAG_PORT), &port) < 0 ||
+	    ssi_field_u64(ssi_msg_find(m->field, m->nfields, SSI_TAG_DPORT), &dport) < 0)
+		return;
+	mig_t *g = s_mig_find(reqid, true);
+	if (!g || g->peer != from || g->deadline == 0)
+		return;
+	g->deadline = 0;
+	char host[256], to[300], dep[300];
+	s_endpoint_host(ssi_cluster_node(S.cluster, (size_t)from)->endpoint, host, sizeof host);
+	snprintf(to, sizeof to, "%s:%llu", host, (unsigned long long)port);
+	snprintf(dep, sizeof dep, "%s:%llu", host, (unsigned long long)dport);
+	char pid_s[32];
+	snprintf(pid_s, sizeof pid_s, "%d", g->pid);
+	int errw = -1, pipefd[2] = {-1, -1}, kfd = -1, k2fd = -1;
+	if (s_mig_errpipe(g, &errw) < 0 || pipe2(pipefd, O_CLOEXEC) < 0 || (kfd = s_keypipe(g->key)) < 0 ||
+	    (k2fd = s_keypipe(g->key2)) < 0) {
+		s_send_mig_fail(from, reqid, "home cannot make pipes");
+		s_mig_finish(g, EIO, "cannot make pipes; the process was not touched");
+	} else {
+		char *fargv[] = {"ssi-freeze", "-q", "--deputy", dep, "--key-fd", "3", pid_s, NULL};
+		int ffds[] = {-1, pipefd[1], errw, k2fd};
+		char *xargv[] = {"ssi-xfer", "send", "--to", to, "--key-fd", "3", NULL};
+		int xfds[] = {pipefd[0], -1, errw, kfd};
+		/* helper[0] is ssi-freeze: its exit status decides. */
+		pid_t x = s_spawn(xargv, xfds, 4, false);
+		pid_t f = x > 0 ? s_spawn(fargv, ffds, 4, false) : -1;
+		if (f > 0) {
+			g->helper[g->nhelpers++] = f;
+			g->helper[g->nhelpers++] = x;
+		} else {
+			if (x > 0) {
+				kill(x, SIGKILL);
+				waitpid(x, NULL, 0);
+			}
+			s_send_mig_fail(from, reqid, "home cannot start its helpers");
+			s_mig_finish(g, EIO, "cannot start ssi-freeze; the process was not touched");
+		}
+	}
+	int close_fds[] = {errw, pipefd[0], pipefd[1], kfd, k2fd};
+	for (size_t i = 0; i < sizeof close_fds / sizeof *close_fds; i++)
+		if (close_fds[i] >= 0)
+			close(close_fds[i]);
+}
+
+static void s_on_mig_fail(int from, const ssi_msg_t *m)
+{
+	uint64_t reqid = 0;
+	char text[512] = "the destination gave up";
+	if (ssi_field_u64(ssi_msg_find(m->field, m->nfields, SSI_TAG_REQID), &reqid) < 0)
+		return;
+	ssi_field_str(ssi_msg_find(m->field, m->nfields, SSI_TAG_TEXT), text, sizeof text);
+	mig_t *g = s_mig_find(reqid, true);
+	if (g && g->peer == from && g->deadline != 0) {
+		/* Nothing was frozen yet: the process never noticed. */
+		client_t *p = s_proc_by_pid(g->pid);
+		if (p)
+			p->migrating = false;
+		char why[700];
+		snprintf(why, sizeof why, "%s refused: %s; the process keeps running here",
+		         ssi_cluster_node(S.cluster, (size_t)from)->name, text);
+		s_mig_finish(g, ECONNREFUSED, why);
+	} else if ((g = s_mig_find(reqid, false)) && g->peer == from) {
+		/* The home side gave up: stop the receiving helpers. */
+		for (int i = 0; i < g->nhelpers; i++)
+			kill(g->helper[i], SIGKILL);
+	}
+}
+
+/* A helper exited. When all of a migration's have, decide. */
+static void s_mig_reaped(pid_t pid, int status)
+{
+	for (mig_t *g = s_migs; g; g = g->next) {
+		for (int i = 0; i < g->nhelpers; i++) {
+			if (g->helper[i] != pid)
+				continue;
+			g->status[i] = status;
+			if (++g->nexited < g->nhelpers)
+				return;
+			client_t *p = s_proc_by_pid(g->pid);
+			if (g->home_side) {
+				if (p)
+					p->migrating = false;
+				int st = g->status[0];
+				char text[700];
+				const char *dest = ssi_cluster_node(S.cluster, (size_t)g->peer)->name;
+				if (WIFEXITED(st) && WEXITSTATUS(st) == 0) {
+					if (p)
+						p->away = g->peer;
+					snprintf(text, sizeof text, "process %d moved from %s to %s", g->pid, S.name, dest);
+					s_mig_finish(g, 0, text);
+				} else {
+					snprintf(text, sizeof text, "moving process %d to %s failed (%s); it keeps running on %s",
+					         g->pid, dest, s_mig_reason(g, "the image did not get through"), S.name);
+					s_mig_finish(g, EIO, text);
+				}
+			} else {
+				s_mig_drain_err(g);
+				int st = g->status[g->nhelpers - 1];
+				if (g->errlen)
+					ssi_info("body of %s:%d: %s", g->home, g->pid, s_mig_reason(g, ""));
+				ssi_info("body of %s:%d ended (%s %d)", g->home, g->pid,
+				         WIFSIGNALED(st) ? "signal" : "status",
+				         WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
+				s_mig_free(g);
+			}
+			return;
+		}
+	}
+}
+
+static void s_on_sigchld(void)
+{
+	int status;
+	pid_t pid;
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+		s_mig_reaped(pid, status);
+}
+
+/* Offers that got no answer in time: the process was never touched. */
+static void s_mig_timeouts(int64_t now)
+{
+	for (mig_t *g = s_migs, *next; g; g = next) {
+		next = g->next;
+		if (g->home_side && g->deadline && now >= g->deadline) {
+			client_t *p = s_proc_by_pid(g->pid);
+			if (p)
+				p->migrating = false;
+			char why[300];
+			snprintf(why, sizeof why, "%s did not answer the offer in %d s; the process keeps running here",
+			         ssi_cluster_node(S.cluster, (size_t)g->peer)->name, MIG_OFFER_MS / 1000);
+			s_mig_finish(g, ETIMEDOUT, why);
+		}
+	}
 }
 
 static void s_client_message(client_t *c, const uint8_t *data, size_t len)
@@ -635,7 +1291,7 @@ static void s_client_message(client_t *c, const uint8_t *data, size_t len)
 		break;
 	}
 	case SSI_MSG_MIGRATE:
-		s_reply_error(c, ENOTSUP, "migration is not supported by this ssid yet");
+		s_on_migrate(c, &m);
 		break;
 	default:
 		s_reply_error(c, EPROTO, "unexpected request");
@@ -685,6 +1341,8 @@ static void s_on_accept(void)
 			continue;
 		}
 		c->fd = fd;
+		c->away = -1;
+		c->pidfd = -1;
 		c->pid = cred.pid;
 		c->uid = cred.uid;
 		S.client[S.nclients++] = c;
@@ -742,7 +1400,9 @@ static int s_setup_zmq(void)
 static int s_run(void)
 {
 	int64_t next_beat = 0, next_gossip = s_now() + GOSSIP_MS / 2;
-	zmq_pollitem_t items[3 + SSI_CLUSTER_MAX + MAX_CLIENTS];
+	zmq_pollitem_t items[4 + SSI_CLUSTER_MAX + MAX_CLIENTS + 64];
+	mig_t *mig_of[64];
+	bool mig_status[64];
 	for (;;) {
 		int n = 0;
 		items[n++] = (zmq_pollitem_t){zsock_resolve(S.router), 0, ZMQ_POLLIN, 0};
@@ -760,13 +1420,30 @@ static int s_run(void)
 		int nclients = S.nclients;
 		for (int i = 0; i < nclients; i++)
 			items[n++] = (zmq_pollitem_t){NULL, S.client[i]->fd, ZMQ_POLLIN, 0};
+		int first_mig = n, nmig = 0;
+		for (mig_t *g = s_migs; g && nmig < 62; g = g->next) {
+			if (g->err_fd >= 0) {
+				mig_of[nmig] = g;
+				mig_status[nmig++] = false;
+				items[n++] = (zmq_pollitem_t){NULL, g->err_fd, ZMQ_POLLIN, 0};
+			}
+			if (g->status_fd >= 0) {
+				mig_of[nmig] = g;
+				mig_status[nmig++] = true;
+				items[n++] = (zmq_pollitem_t){NULL, g->status_fd, ZMQ_POLLIN, 0};
+			}
+		}
 
 		int64_t now = s_now();
 		int64_t wake = next_beat < next_gossip ? next_beat : next_gossip;
 		for (ps_req_t *r = S.ps; r; r = r->next)
 			if (r->deadline < wake)
 				wake = r->deadline;
+		for (mig_t *g = s_migs; g; g = g->next)
+			if (g->home_side && g->deadline && g->deadline < wake)
+				wake = g->deadline;
 		long timeout = wake > now ? (long)(wake - now) : 0;
+		bool reap = false;
 		int rc = zmq_poll(items, n, timeout);
 		if (rc < 0 && zmq_errno() != EINTR) {
 			ssi_error("poll: %s", zmq_strerror(zmq_errno()));
@@ -774,7 +1451,11 @@ static int s_run(void)
 		}
 		if (items[3].revents & ZMQ_POLLIN) {
 			struct signalfd_siginfo si;
-			if (read(S.signal_fd, &si, sizeof si) == sizeof si) {
+			while (read(S.signal_fd, &si, sizeof si) == sizeof si) {
+				if (si.ssi_signo == SIGCHLD) {
+					reap = true;
+					continue;
+				}
 				ssi_info("caught signal %u, shutting down", si.ssi_signo);
 				return 0;
 			}
@@ -792,6 +1473,17 @@ static int s_run(void)
 				s_on_client(i);
 		if (items[2].revents & ZMQ_POLLIN)
 			s_on_accept();
+		/* Read the helpers' pipes before reaping them: reaping may end (and
+		 * free) a migration, and what they said last is its reason. */
+		for (int k = 0; k < nmig; k++)
+			if (items[first_mig + k].revents & (ZMQ_POLLIN | ZMQ_POLLERR)) {
+				if (mig_status[k])
+					s_mig_on_status(mig_of[k]);
+				else
+					s_mig_drain_err(mig_of[k]);
+			}
+		if (reap)
+			s_on_sigchld();
 
 		now = s_now();
 		if (now >= next_beat) {
@@ -805,6 +1497,7 @@ static int s_run(void)
 			/* Jitter keeps the nodes from gossiping in lockstep. */
 			next_gossip = now + GOSSIP_MS - 50 + (int64_t)randombytes_uniform(100);
 		}
+		s_mig_timeouts(now);
 		for (ps_req_t *r = S.ps, *next; r; r = next) {
 			next = r->next;
 			if (now >= r->deadline)
@@ -876,11 +1569,21 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	S.gossip = ssi_gossip_new(S.cluster, S.name);
+	ssize_t bl = readlink("/proc/self/exe", S.bindir, sizeof S.bindir - 1);
+	if (bl > 0) {
+		S.bindir[bl] = 0;
+		char *slash = strrchr(S.bindir, '/');
+		if (slash)
+			*slash = 0;
+	} else {
+		snprintf(S.bindir, sizeof S.bindir, ".");
+	}
 	sigset_t set;
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	S.signal_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
