@@ -8,6 +8,7 @@
 #include "ssi_image.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -176,6 +177,7 @@ int ssi_freezereq_run(pid_t pid, const ssi_freezereq_opts_t *o, int out_fd,
         }
         st.nvmas = h.nvmas;
         st.pid = h.pid;
+        (void)fcntl(out_fd, F_SETPIPE_SZ, 1 << 20); /* a pipe: 1 MiB, not 64 KiB of ping-pong */
         rc = s_write_full(out_fd, &h, sizeof(h));
         st.bytes = sizeof(h);
         buf = malloc(cap);
