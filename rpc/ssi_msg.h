@@ -37,7 +37,8 @@ enum ssi_msg_type {
 	SSI_MSG_MIG_READY = 12, /* REQID PORT DPORT: destination waits for the image */
 	SSI_MSG_MIG_FAIL = 13,  /* REQID TEXT: either side gives up */
 	SSI_MSG_MIG_BODY = 14,  /* REQID HOME PID STATE: destination: the body runs or ended */
-	SSI_MSG_TYPE_MAX = 14
+	SSI_MSG_MIG_DONE = 15,  /* REQID ERRNO TEXT: home's answer to a relayed MIGRATE */
+	SSI_MSG_TYPE_MAX = 15
 };
 
 enum ssi_msg_tag {

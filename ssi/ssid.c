@@ -344,6 +344,8 @@ static void s_ps_finish(ps_req_t *r);
 static void s_on_mig_offer(int from, const ssi_msg_t *m);
 static void s_on_mig_ready(int from, const ssi_msg_t *m);
 static void s_on_mig_fail(int from, const ssi_msg_t *m);
+static void s_on_peer_migrate(int from, const ssi_msg_t *m);
+static void s_on_mig_done(int from, const ssi_msg_t *m);
 
 static void s_ps_collect(uint64_t reqid, int from, const ssi_msg_t *m)
 {
@@ -415,6 +417,12 @@ static void s_peer_message(int from, const uint8_t *data, size_t len, zsock_t *r
 	}
 	case SSI_MSG_MIG_OFFER:
 		s_on_mig_offer(from, &m);
+		break;
+	case SSI_MSG_MIGRATE:
+		s_on_peer_migrate(from, &m);
+		break;
+	case SSI_MSG_MIG_DONE:
+		s_on_mig_done(from, &m);
 		break;
 	case SSI_MSG_MIG_READY:
 		s_on_mig_ready(from, &m);
@@ -626,12 +634,23 @@ static void s_ps_finish(ps_req_t *r)
 #define MIG_OFFER_MS 10000   /* the destination must answer an offer by then */
 #define MIG_HELPER_MAX 2
 
+/* Who asked for a migration, and so who gets the answer: a local ssictl,
+ * or another node that relays for its own ssictl (ssictl migrate HOME:PID). */
+typedef struct {
+	int client_fd;   /* a local client, or -1 */
+	int peer;        /* a relaying node, or -1 */
+	uint64_t reqid;  /* the relaying node's request id */
+	uid_t uid;       /* the user asking */
+} asker_t;
+
+static void s_on_migrate(const asker_t *a, const ssi_msg_t *m);
+
 typedef struct mig {
 	struct mig *next;
 	uint64_t reqid;
 	bool home_side;
 	int peer;          /* the other node's index */
-	int client_fd;     /* home side: the ssictl waiting for the answer, or -1 */
+	asker_t asker;     /* home side: who waits for the answer */
 	pid_t pid;         /* the process's home pid */
 	char home[SSI_NAME_MAX + 1];
 	uint8_t key[32];   /* image key */
@@ -652,11 +671,26 @@ typedef struct mig {
 
 static mig_t *s_migs;
 
+/* A migration this node asked another node (the process's home) to make. */
+typedef struct relay {
+	struct relay *next;
+	uint64_t reqid;
+	int client_fd;
+	int home;
+	int64_t deadline;
+} relay_t;
+
+static relay_t *s_relays;
+#define RELAY_WAIT_MS 600000
+
 static void s_mig_forget_client(int fd)
 {
 	for (mig_t *m = s_migs; m; m = m->next)
-		if (m->client_fd == fd)
-			m->client_fd = -1;
+		if (m->asker.client_fd == fd)
+			m->asker.client_fd = -1;
+	for (relay_t *r = s_relays; r; r = r->next)
+		if (r->client_fd == fd)
+			r->client_fd = -1;
 }
 
 static client_t *s_proc_by_pid(pid_t pid)
@@ -714,21 +748,37 @@ static void s_mig_free(mig_t *m)
 	free(m);
 }
 
-/* Tell the waiting ssictl how it ended, and forget the migration. */
-static void s_mig_finish(mig_t *m, int err, const char *text)
+/* Answer whoever asked. */
+static void s_answer(const asker_t *a, int err, const char *text)
 {
-	client_t *c = m->client_fd >= 0 ? s_client_by_fd(m->client_fd) : NULL;
-	if (err)
-		ssi_warn("migration of %d to %s failed: %s", m->pid, ssi_cluster_node(S.cluster, (size_t)m->peer)->name,
-		         text);
-	else
-		ssi_info("%s", text);
+	client_t *c = a->client_fd >= 0 ? s_client_by_fd(a->client_fd) : NULL;
 	if (c) {
 		if (err)
 			s_reply_error(c, err, text);
 		else
 			s_reply_ok(c, text);
+	} else if (a->peer >= 0) {
+		uint8_t out[1200];
+		ssi_msg_writer_t w;
+		ssi_msg_begin(&w, out, sizeof out, SSI_MSG_MIG_DONE);
+		ssi_msg_put_u64(&w, SSI_TAG_REQID, a->reqid);
+		ssi_msg_put_u64(&w, SSI_TAG_ERRNO, (uint64_t)err);
+		ssi_msg_put_str_cut(&w, SSI_TAG_TEXT, text);
+		long n = ssi_msg_end(&w);
+		if (n > 0)
+			s_send_peer(a->peer, out, (size_t)n);
 	}
+}
+
+/* Tell whoever asked how it ended, and forget the migration. */
+static void s_mig_finish(mig_t *m, int err, const char *text)
+{
+	if (err)
+		ssi_warn("migration of %d to %s failed: %s", m->pid, ssi_cluster_node(S.cluster, (size_t)m->peer)->name,
+		         text);
+	else
+		ssi_info("%s", text);
+	s_answer(&m->asker, err, text);
 	s_mig_free(m);
 }
 
@@ -838,24 +888,104 @@ static void s_send_mig_fail(int to, uint64_t reqid, const char *text)
 		s_send_peer(to, out, (size_t)n);
 }
 
-/* ssictl migrate PID NODE, from a local client. */
-static void s_on_migrate(client_t *c, const ssi_msg_t *m)
+/* ssictl migrate HOME:PID on a node that is not HOME: ask HOME, and pass its
+ * answer back. The user's uid travels along; nodes trust each other's word
+ * about their own users (they are authenticated by their CURVE keys). */
+static void s_relay_migrate(const asker_t *a, const char *home, uint64_t pid, const char *dest)
+{
+	char why[512];
+	int h = ssi_cluster_index(S.cluster, home);
+	if (a->client_fd < 0) {
+		s_answer(a, EINVAL, "a relayed request must be for a process of the node it was sent to");
+		return;
+	}
+	if (h < 0) {
+		snprintf(why, sizeof why, "unknown home node '%s' (see 'ssictl nodes')", home);
+		s_answer(a, ENOENT, why);
+		return;
+	}
+	if (!ssi_gossip_is_up(S.gossip, h, s_now())) {
+		snprintf(why, sizeof why, "home node %s is down; nothing was touched", home);
+		s_answer(a, EHOSTDOWN, why);
+		return;
+	}
+	relay_t *r = calloc(1, sizeof *r);
+	if (!r) {
+		s_answer(a, ENOMEM, "out of memory");
+		return;
+	}
+	r->reqid = ++S.next_reqid;
+	r->client_fd = a->client_fd;
+	r->home = h;
+	r->deadline = s_now() + RELAY_WAIT_MS;
+	r->next = s_relays;
+	s_relays = r;
+	uint8_t out[512];
+	ssi_msg_writer_t w;
+	ssi_msg_begin(&w, out, sizeof out, SSI_MSG_MIGRATE);
+	ssi_msg_put_u64(&w, SSI_TAG_REQID, r->reqid);
+	ssi_msg_put_u64(&w, SSI_TAG_PID, pid);
+	ssi_msg_put_str(&w, SSI_TAG_NODE, dest);
+	ssi_msg_put_u64(&w, SSI_TAG_UID, a->uid);
+	long n = ssi_msg_end(&w);
+	if (n > 0)
+		s_send_peer(h, out, (size_t)n);
+}
+
+static void s_relay_free(relay_t *r)
+{
+	for (relay_t **pp = &s_relays; *pp; pp = &(*pp)->next)
+		if (*pp == r) {
+			*pp = r->next;
+			break;
+		}
+	free(r);
+}
+
+/* The home node's answer to a relayed request. */
+static void s_on_mig_done(int from, const ssi_msg_t *m)
+{
+	uint64_t reqid = 0, err = 0;
+	char text[1024] = "";
+	if (ssi_field_u64(ssi_msg_find(m->field, m->nfields, SSI_TAG_REQID), &reqid) < 0)
+		return;
+	ssi_field_u64(ssi_msg_find(m->field, m->nfields, SSI_TAG_ERRNO), &err);
+	ssi_field_str(ssi_msg_find(m->field, m->nfields, SSI_TAG_TEXT), text, sizeof text);
+	for (relay_t *r = s_relays; r; r = r->next)
+		if (r->reqid == reqid && r->home == from) {
+			asker_t a = {.client_fd = r->client_fd, .peer = -1};
+			s_answer(&a, (int)err, text);
+			s_relay_free(r);
+			return;
+		}
+}
+
+/* A migration request relayed by another node for its user. */
+static void s_on_peer_migrate(int from, const ssi_msg_t *m)
+{
+	uint64_t reqid = 0, uid = 0;
+	if (ssi_field_u64(ssi_msg_find(m->field, m->nfields, SSI_TAG_REQID), &reqid) < 0 ||
+	    ssi_field_u64(ssi_msg_find(m->field, m->nfields, SSI_TAG_UID), &uid) < 0)
+		return;
+	asker_t a = {.client_fd = -1, .peer = from, .reqid = reqid, .uid = (uid_t)uid};
+	s_on_migrate(&a, m);
+}
+
+/* ssictl migrate [HOME:]PID NODE: from a local client, or relayed by
+ * another node for its own client. */
+static void s_on_migrate(const asker_t *a, const ssi_msg_t *m)
 {
 	uint64_t pid = 0;
 	char dest[SSI_NAME_MAX + 1], why[512];
 	if (ssi_field_u64(ssi_msg_find(m->field, m->nfields, SSI_TAG_PID), &pid) < 0 ||
 	    ssi_field_str(ssi_msg_find(m->field, m->nfields, SSI_TAG_NODE), dest, sizeof dest) < 0) {
-		s_reply_error(c, EINVAL, "malformed migrate request");
+		s_answer(a, EINVAL, "malformed migrate request");
 		return;
 	}
 	char home[SSI_NAME_MAX + 1] = "";
 	ssi_field_str(ssi_msg_find(m->field, m->nfields, SSI_TAG_HOME), home, sizeof home);
 	if (*home && strcmp(home, S.name) != 0) {
-		snprintf(why, sizeof why,
-		         "%s:%llu has its home on %s: run 'ssictl migrate' there (forwarding from other nodes is not "
-		         "supported yet)",
-		         home, (unsigned long long)pid, home);
-		s_reply_error(c, ENOTSUP, why);
+		s_relay_migrate(a, home, pid, dest);
 		return;
 	}
 	client_t *p = s_proc_by_pid((pid_t)pid);
@@ -863,24 +993,24 @@ static void s_on_migrate(client_t *c, const ssi_msg_t *m)
 		snprintf(why, sizeof why,
 		         "process %llu is not an ssi process whose home is %s (see 'ssictl ps'; start programs with ssirun)",
 		         (unsigned long long)pid, S.name);
-		s_reply_error(c, ESRCH, why);
+		s_answer(a, ESRCH, why);
 		return;
 	}
-	if (c->uid != 0 && c->uid != p->uid) {
+	if (a->uid != 0 && a->uid != p->uid) {
 		snprintf(why, sizeof why, "process %d belongs to uid %u: only its owner or root may move it", p->pid,
 		         (unsigned)p->uid);
-		s_reply_error(c, EPERM, why);
+		s_answer(a, EPERM, why);
 		return;
 	}
 	if (p->away >= 0 || p->migrating) {
 		snprintf(why, sizeof why, "process %d is %s; moving it again is not supported yet", p->pid,
 		         p->migrating ? "being moved already" : "away");
-		s_reply_error(c, EBUSY, why);
+		s_answer(a, EBUSY, why);
 		return;
 	}
 	if (strcmp(dest, "home") == 0 || strcmp(dest, S.name) == 0) {
 		snprintf(why, sizeof why, "process %d already runs at home on %s", p->pid, S.name);
-		s_reply_error(c, EALREADY, why);
+		s_answer(a, EALREADY, why);
 		return;
 	}
 	int to = ssi_cluster_index(S.cluster, dest);
@@ -891,30 +1021,30 @@ static void s_on_migrate(client_t *c, const ssi_msg_t *m)
 			strncat(names, ssi_cluster_node(S.cluster, i)->name, sizeof names - strlen(names) - 1);
 		}
 		snprintf(why, sizeof why, "unknown node '%s'; the nodes are:%s", dest, names);
-		s_reply_error(c, ENOENT, why);
+		s_answer(a, ENOENT, why);
 		return;
 	}
 	if (!ssi_gossip_is_up(S.gossip, to, s_now())) {
 		snprintf(why, sizeof why, "node %s is down (see 'ssictl nodes'); the process was not touched", dest);
-		s_reply_error(c, EHOSTDOWN, why);
+		s_answer(a, EHOSTDOWN, why);
 		return;
 	}
 	int rc = ssi_deputy_check(p->pid, why, sizeof why);
 	if (rc < 0) {
 		char text[640];
 		snprintf(text, sizeof text, "process %d cannot migrate: %s; it keeps running here", p->pid, why);
-		s_reply_error(c, -rc, text);
+		s_answer(a, -rc, text);
 		return;
 	}
 	mig_t *g = calloc(1, sizeof *g);
 	if (!g) {
-		s_reply_error(c, ENOMEM, "out of memory");
+		s_answer(a, ENOMEM, "out of memory");
 		return;
 	}
 	g->reqid = ++S.next_reqid;
 	g->home_side = true;
 	g->peer = to;
-	g->client_fd = c->fd;
+	g->asker = *a;
 	g->pid = p->pid;
 	g->err_fd = -1;
 	g->status_fd = -1;
@@ -972,7 +1102,7 @@ static void s_on_mig_offer(int from, const ssi_msg_t *m)
 	g->reqid = reqid;
 	g->peer = from;
 	g->pid = (pid_t)pid;
-	g->client_fd = -1;
+	g->asker = (asker_t){.client_fd = -1, .peer = -1};
 	g->err_fd = -1;
 	snprintf(g->home, sizeof g->home, "%s", home);
 	memcpy(g->key, k->val, 32);
@@ -1212,6 +1342,16 @@ static void s_on_sigchld(void)
 /* Offers that got no answer in time: the process was never touched. */
 static void s_mig_timeouts(int64_t now)
 {
+	for (relay_t *r = s_relays, *next; r; r = next) {
+		next = r->next;
+		if (now >= r->deadline || !ssi_gossip_is_up(S.gossip, r->home, now)) {
+			asker_t a = {.client_fd = r->client_fd, .peer = -1};
+			s_answer(&a, ETIMEDOUT,
+			         now >= r->deadline ? "the home node did not answer in time"
+			                            : "the home node went down before it answered");
+			s_relay_free(r);
+		}
+	}
 	for (mig_t *g = s_migs, *next; g; g = next) {
 		next = g->next;
 		if (g->home_side && g->deadline && now >= g->deadline) {
@@ -1290,9 +1430,11 @@ static void s_client_message(client_t *c, const uint8_t *data, size_t len)
 			s_ps_finish(r);
 		break;
 	}
-	case SSI_MSG_MIGRATE:
-		s_on_migrate(c, &m);
+	case SSI_MSG_MIGRATE: {
+		asker_t a = {.client_fd = c->fd, .peer = -1, .uid = c->uid};
+		s_on_migrate(&a, &m);
 		break;
+	}
 	default:
 		s_reply_error(c, EPROTO, "unexpected request");
 	}

@@ -48,10 +48,10 @@ rm -rf "$SSILAB_DIR/stranger"
 key=$(ssictl keygen "$SSILAB_DIR/stranger")
 {
 	cat "$SSILAB_DIR/cluster.conf"
-	printf 'node = n4\n    endpoint = tcp://198.18.0.3:7499\n    key = "%s"\n' "$key"
+	printf 'node = n4\n    endpoint = tcp://%s.3:7499\n    key = "%s"\n' "$LAB_SUBNET" "$key"
 } >"$SSILAB_DIR/stranger/cluster.conf"
 lab_exec n3 sh -c "ssid --cluster $SSILAB_DIR/stranger/cluster.conf --name n4 --keys $SSILAB_DIR/stranger --socket /run/ssi/stranger.sock >$SSILAB_DIR/stranger/ssid.log 2>&1 &"
-if wait_until 5 grep -qF "refused a peer from 198.18.0.3: its key $key" "$SSILAB_DIR/n1/ssid.log"; then
+if wait_until 5 grep -qF "refused a peer from $LAB_SUBNET.3: its key $key" "$SSILAB_DIR/n1/ssid.log"; then
 	ok "n1 refuses and logs a node whose key is not in its cluster file"
 else
 	fail "n1 refuses the stranger: $(tail -5 "$SSILAB_DIR/n1/ssid.log")"

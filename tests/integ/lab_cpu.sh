@@ -7,9 +7,9 @@
 lab_require_root
 
 if [ -f /sys/fs/cgroup/cpu/cpu.cfs_quota_us ]; then
-    cg=/sys/fs/cgroup/cpu/ssilab v=1
+    cg=/sys/fs/cgroup/cpu/ssilab$lab_tag v=1
 elif grep -qw cpu /sys/fs/cgroup/cgroup.controllers 2>/dev/null; then
-    cg=/sys/fs/cgroup/ssilab v=2
+    cg=/sys/fs/cgroup/ssilab$lab_tag v=2
 else
     skip "no cgroup cpu controller (neither v1 cpu nor v2 cpu.max)"
 fi
@@ -32,7 +32,7 @@ done
 ssid_outer=$(pgrep -f "ssid --cluster $SSILAB_DIR/cluster.conf --name n1 " | head -n 1)
 check "n1's ssid is under n1's quota" grep -qx "$ssid_outer" "$cg/n1/cgroup.procs"
 check "a command run with 'ssilab exec n1' is under n1's quota" \
-    sh -c 'ssilab exec n1 -- cat /proc/self/cgroup | grep -Eq "(^[0-9]+:cpu(,[a-z]+)*:|^0::)/ssilab/n1$"'
+    sh -c "ssilab exec n1 -- cat /proc/self/cgroup | grep -Eq '(^[0-9]+:cpu(,[a-z]+)*:|^0::)/ssilab$lab_tag/n1\$'"
 
 # A busy loop on n1 for 2 s: throttled, and its CPU time is printed.
 throttled_before=$(awk '$1 == "nr_throttled" { print $2 }' "$cg/n1/cpu.stat")

@@ -18,8 +18,8 @@ for h in n1 n2 n3; do
 done
 
 # Network: own address, no route out, nothing of the real host's network.
-check "n2 has address 198.18.0.2 and its hostname is n2" \
-    sh -c 'ssilab exec n2 -- ip -o -4 addr show dev eth0 | grep -q "inet 198.18.0.2/24" &&
+check "n2 has address $LAB_SUBNET.2 and its hostname is n2" \
+    sh -c 'ssilab exec n2 -- ip -o -4 addr show dev eth0 | grep -q "inet $LAB_SUBNET.2/24" &&
            [ "$(ssilab exec n2 -- hostname)" = n2 ]'
 # 'ip route get' only asks the routing table; nothing is sent.
 if lab_exec n1 ip route get 192.0.2.1 >/dev/null 2>&1; then
@@ -62,8 +62,8 @@ else
     fail "n1 reaches it on 127.0.0.1: $(get n1 127.0.0.1)"
 fi
 check "n2 does not reach it on 127.0.0.1" sh -c "! ssilab exec n2 -- timeout 2 bash -c 'exec 3<>/dev/tcp/127.0.0.1/$port' 2>/dev/null"
-check "n2 does not reach it on 198.18.0.1 (bound to n1's loopback)" \
-    sh -c "! ssilab exec n2 -- timeout 2 bash -c 'exec 3<>/dev/tcp/198.18.0.1/$port' 2>/dev/null"
+check "n2 does not reach it on $LAB_SUBNET.1 (bound to n1's loopback)" \
+    sh -c "! ssilab exec n2 -- timeout 2 bash -c 'exec 3<>/dev/tcp/$LAB_SUBNET.1/$port' 2>/dev/null"
 check "the real host does not reach it on 127.0.0.1" \
     sh -c "! timeout 2 bash -c 'exec 3<>/dev/tcp/127.0.0.1/$port' 2>/dev/null"
 
@@ -85,7 +85,7 @@ if [ "$n2count" -lt 10 ]; then ok "n2's ps lists only its own few processes ($n2
 pids="$(lab_holder_pid n1) $(lab_holder_pid n2) $(lab_holder_pid n3) $outer"
 for h in n1 n2 n3; do pids="$pids $(cat "$SSILAB_DIR/$h/unshare.pid")"; done
 lab_down
-check "no ssilab network namespace is left" sh -c '! ip netns list | grep -q "^ssilab-"'
+check "no ssilab network namespace is left" sh -c "! ip netns list | grep -q '^ssilab$lab_tag-'"
 alive=""
 for p in $pids; do
     # a zombie is not a live process: it holds no namespace, only waits for its parent
@@ -94,8 +94,8 @@ for p in $pids; do
 done
 check "no lab process is left (holders, unshare, the server:$pids)" test -z "$alive"
 check "no ssid is left in a lab namespace" sh -c '! pgrep -f "ssid --cluster $SSILAB_DIR/cluster.conf" >/dev/null'
-check "no ssilab cgroup is left" sh -c '! ls -d /sys/fs/cgroup/cpu/ssilab /sys/fs/cgroup/ssilab 2>/dev/null | grep -q .'
-check "no ssilab mount is left" sh -c '! grep -q ssilab /proc/self/mountinfo'
+check "no ssilab cgroup is left" sh -c "! ls -d /sys/fs/cgroup/cpu/ssilab$lab_tag /sys/fs/cgroup/ssilab$lab_tag 2>/dev/null | grep -q ."
+check "no ssilab mount is left" sh -c "! grep -q 'ssilab$lab_tag-' /proc/self/mountinfo"
 check "the state directory is gone" test ! -e "$SSILAB_DIR/cluster.conf"
 check "ssilab down again says nothing is up and exits 0" sh -c 'ssilab down | grep -q "no lab is up"'
 

@@ -18,10 +18,15 @@
 
 lab_top=$(cd "$(dirname "$0")/../.." && pwd)
 SSI_BINDIR=${SSI_BINDIR:-$lab_top/build/bin}
-SSILAB_DIR=${SSILAB_DIR:-/var/lib/ssilab}
+# SSILAB_INSTANCE=K runs this test's lab beside others (namespaces ssilabK-*, 198.18.K.0/24).
+SSILAB_INSTANCE=${SSILAB_INSTANCE:-0}
+lab_tag=
+[ "$SSILAB_INSTANCE" = 0 ] || lab_tag=$SSILAB_INSTANCE
+SSILAB_DIR=${SSILAB_DIR:-/var/lib/ssilab$lab_tag}
+LAB_SUBNET=198.18.$SSILAB_INSTANCE
 # ssilab from the bin dir (make copies it there), else straight from the source tree.
 PATH=$SSI_BINDIR:$lab_top/launcher:$PATH
-export SSI_BINDIR SSILAB_DIR PATH
+export SSI_BINDIR SSILAB_DIR SSILAB_INSTANCE LAB_SUBNET PATH
 lab_passed=0
 lab_failed=0
 lab_is_up=0
