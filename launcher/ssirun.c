@@ -23,7 +23,8 @@ static void usage(FILE *f)
 	        "\n"
 	        "Run PROG as an ssi process whose home is this node.\n"
 	        "\n"
-	        "  --node NODE   move PROG to NODE before main runs (not supported yet)\n"
+	        "  --node NODE   move PROG to NODE before main runs; if it cannot move,\n"
+	        "                it does not run at all (exit 125, with the reason)\n"
 	        "  --auto        let the load balancer move PROG (not active yet)\n"
 	        "  --no-auto     never move PROG automatically (the default)\n"
 	        "  -h, --help    this help\n"
@@ -114,9 +115,12 @@ int main(int argc, char **argv)
 			fprintf(stderr, "ssirun: '%s' is not a node name\n", node);
 			return EXIT_SSIRUN;
 		}
-		fprintf(stderr, "ssirun: --node is not yet supported (migration is not available in this release); "
-		                "run without --node to start at home\n");
-		return EXIT_SSIRUN;
+		/* The shim's constructor asks ssid to move the process before
+		 * main runs; "home" means stay. */
+		if (strcmp(node, "home") != 0 && setenv("SSI_MIGRATE_TO", node, 1) < 0) {
+			fprintf(stderr, "ssirun: cannot set the environment: %s\n", strerror(errno));
+			return EXIT_SSIRUN;
+		}
 	}
 
 	const char *sock = ssi_local_path();

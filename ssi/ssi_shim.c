@@ -132,6 +132,75 @@ static void s_atfork_child(void)
 	s_register();
 }
 
+static void s_say(const char *a, const char *b, const char *c)
+{
+	const char *parts[] = {a, b, c, "\n"};
+	for (size_t i = 0; i < 4; i++)
+		if (parts[i])
+			s_sys(SYS_write, 2, (long)parts[i], (long)strlen(parts[i]));
+}
+
+/* ssirun --node NODE: move before main runs. We ask our own ssid, over the
+ * socket we registered with, and wait: the freeze comes while we wait; the
+ * body resumes in the same wait, on NODE, and gets ssid's answer through
+ * the deputy. If the move fails we stop before main, as nothing has run:
+ * the user asked for NODE, not for this node. */
+static void s_migrate_self(const char *node)
+{
+	uint8_t frame[1200];
+	ssi_msg_writer_t w;
+	if (s_fd < 0) {
+		s_say("ssirun: cannot move to ", node, ": not registered with ssid");
+		s_sys(SYS_exit_group, 125, 0, 0);
+	}
+	ssi_freeze_init(); /* its constructor may not have run yet */
+	ssi_msg_begin(&w, frame, sizeof frame, SSI_MSG_MIGRATE);
+	ssi_msg_put_u64(&w, SSI_TAG_PID, (uint64_t)s_sys(SYS_getpid, 0, 0, 0));
+	ssi_msg_put_str(&w, SSI_TAG_NODE, node);
+	long n = ssi_msg_end(&w);
+	/* Short receive timeouts: the answer may never come to this copy of
+	 * the process. Once restored on NODE (s_away), we are done; at home we
+	 * wait for ssid's verdict, at most 10 minutes. */
+	struct timeval tv = {.tv_usec = 100000};
+	setsockopt(s_fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	if (n < 0 || send(s_fd, frame, (size_t)n, MSG_NOSIGNAL) != n) {
+		s_say("ssirun: cannot move to ", node, ": ssid does not listen");
+		s_sys(SYS_exit_group, 125, 0, 0);
+	}
+	size_t have = 0;
+	long want = SSI_MSG_HEADER;
+	for (int tries = 0; (long)have < want; tries++) {
+		if (s_away)
+			return;
+		ssize_t r = recv(s_fd, frame + have, (size_t)want - have, 0);
+		if (r < 0 && (errno == EINTR || errno == EAGAIN) && tries < 6000)
+			continue;
+		if (r <= 0) {
+			if (s_away)
+				return;
+			s_say("ssirun: cannot move to ", node, ": no answer from ssid");
+			s_sys(SYS_exit_group, 125, 0, 0);
+		}
+		have += (size_t)r;
+		if (have == SSI_MSG_HEADER) {
+			want = ssi_msg_frame_len(frame, have);
+			if (want < 0 || want > (long)sizeof frame) {
+				s_say("ssirun: cannot move to ", node, ": bad answer from ssid");
+				s_sys(SYS_exit_group, 125, 0, 0);
+			}
+		}
+	}
+	static ssi_msg_t m;
+	if (ssi_msg_parse(frame, have, &m) == 0 && m.type == SSI_MSG_OK)
+		return;
+	char text[1024] = "refused";
+	if (ssi_msg_parse(frame, have, &m) == 0)
+		ssi_field_str(ssi_msg_find(m.field, m.nfields, SSI_TAG_TEXT), text, sizeof text);
+	s_say("ssirun: cannot start on ", node, ":");
+	s_say("ssirun: ", text, NULL);
+	s_sys(SYS_exit_group, 125, 0, 0);
+}
+
 __attribute__((constructor)) static void s_shim_init(void)
 {
 	const char *p = getenv("SSI_SOCKET");
@@ -142,4 +211,14 @@ __attribute__((constructor)) static void s_shim_init(void)
 	ssi_freeze_set_restore_hook(s_on_restore);
 	s_register();
 	pthread_atfork(NULL, NULL, s_atfork_child);
+	/* Only this process moves: its children start where they are. */
+	const char *to = getenv("SSI_MIGRATE_TO");
+	if (to && *to) {
+		char node[64];
+		size_t len = strnlen(to, sizeof node - 1);
+		memcpy(node, to, len);
+		node[len] = 0;
+		unsetenv("SSI_MIGRATE_TO");
+		s_migrate_self(node);
+	}
 }
