@@ -23,6 +23,7 @@
 #include "ssi_freeze.h"
 
 #include "ssi_cpu.h"
+#include "ssi_deputy.h"
 #include "ssi_image.h"
 #include "ssi_sys.h"
 
@@ -859,6 +860,29 @@ static void s_capture_thread(ucontext_t *uc)
     }
 }
 
+/* Verdict 'D': reads where the body's agent is, connects to it and
+ * answers the requester with one byte, 'D' (deputy from now on; this
+ * never returns) or 'C' (thaw). Returns 'C' or -errno otherwise. */
+static long s_become_deputy(long fd)
+{
+    static ssi_image_deputy_t d;
+    char answer = SSI_IMAGE_VERDICT_CONTINUE;
+    long rc = s_read_all(fd, &d, sizeof(d));
+    if (rc == 0)
+        rc = ssi_deputy_connect(&d);
+    ssi_sys_memzero(&d, sizeof(d));
+    if (rc == 0) {
+        answer = SSI_IMAGE_VERDICT_DEPUTY;
+        s_write_all(fd, &answer, 1);
+        s_close(fd);
+        ssi_deputy_run();
+    }
+    /* The requester learns that we go on at home; the agent, left without
+     * a deputy, kills the body. Nothing was lost. */
+    s_write_all(fd, &answer, 1);
+    return rc < 0 ? rc : SSI_IMAGE_VERDICT_CONTINUE;
+}
+
 /* The whole freeze once the jump point is recorded. Returns the verdict
  * byte or -errno; never leaves the process frozen. */
 static long s_freeze(int token)
@@ -889,6 +913,8 @@ static long s_freeze(int token)
         rc = ssi_sys3(SYS_read, fd, (long)&verdict, 1);
         rc = rc == 1 ? (long)(unsigned char)verdict : (rc < 0 ? rc : -EPIPE);
     }
+    if (rc == SSI_IMAGE_VERDICT_DEPUTY)
+        rc = s_become_deputy(fd);
     if (rc < 0)
         s_log("freeze failed, thawing", 0, rc);
     s_close(fd);

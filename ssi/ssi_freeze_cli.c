@@ -3,22 +3,88 @@
  * image file (or stdout). For tests and manual use; ssid calls
  * ssi_freezereq_run() itself.
  *
- *   ssi-freeze [-o FILE] [-x] [-d DIR] [-t TOKEN] [-q] PID
+ *   ssi-freeze [-o FILE] [-x] [-d DIR] [-t TOKEN] [-q]
+ *              [--deputy ADDR:PORT --key-fd N] PID
  *     -x  the process exits after a complete image (verdict EXIT);
  *         default: it continues running (a checkpoint).
+ *     --deputy  the process becomes the deputy of a body that ssi-agent
+ *         restores from this image and serves at ADDR:PORT (IPv4, or
+ *         [IPv6]:PORT); the 32-byte data key is read raw from fd N.
+ *         Exit status 0: deputy; 3: it could not reach the agent and
+ *         continues at home; 1: other failure (it continues at home).
  */
 #include "ssi_freezereq.h"
 
 #include "ssi_image.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <errno.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#define USAGE                                                                                      \
+    "usage: ssi-freeze [-o FILE] [-x] [-d DIR] [-t TOKEN] [-q] [--deputy ADDR:PORT --key-fd N] "  \
+    "PID\n"
+
+/* "1.2.3.4:5" or "[::1]:5" into d. */
+static int s_parse_addr(const char *s, ssi_image_deputy_t *d)
+{
+    char host[64];
+    const char *colon = strrchr(s, ':');
+    size_t n;
+    long port;
+    if (!colon || colon == s)
+        return -1;
+    n = (size_t)(colon - s);
+    if (s[0] == '[' && n >= 2 && s[n - 1] == ']') {
+        s++;
+        n -= 2;
+    }
+    if (n >= sizeof(host))
+        return -1;
+    memcpy(host, s, n);
+    host[n] = 0;
+    port = strtol(colon + 1, NULL, 10);
+    if (port <= 0 || port > 65535)
+        return -1;
+    d->port = (uint16_t)port;
+    if (inet_pton(AF_INET, host, d->addr) == 1)
+        d->family = AF_INET;
+    else if (inet_pton(AF_INET6, host, d->addr) == 1)
+        d->family = AF_INET6;
+    else
+        return -1;
+    return 0;
+}
+
+static int s_read_key(int fd, uint8_t *key)
+{
+    size_t got = 0;
+    while (got < 32) {
+        ssize_t r = read(fd, key + got, 32 - got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return -1;
+        got += (size_t)r;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    static const struct option longopts[] = {{"deputy", required_argument, NULL, 'D'},
+                                              {"key-fd", required_argument, NULL, 'K'},
+                                              {NULL, 0, NULL, 0}};
+    ssi_image_deputy_t dep;
+    const char *deputy = NULL;
+    int key_fd = -1;
     ssi_freezereq_opts_t o = {.dir = NULL, .token = -1, .flags = 0, .timeout_ms = 10000,
                               .verdict = SSI_IMAGE_VERDICT_CONTINUE};
     ssi_freezereq_stats_t st;
@@ -26,21 +92,39 @@ int main(int argc, char **argv)
     char err[256] = "";
     int c, fd = 1, quiet = 0, rc;
 
-    while ((c = getopt(argc, argv, "o:xd:t:q")) != -1) {
+    /* A reader of -o that goes away is an error message, not a silent death. */
+    signal(SIGPIPE, SIG_IGN);
+    while ((c = getopt_long(argc, argv, "o:xd:t:q", longopts, NULL)) != -1) {
         switch (c) {
         case 'o': out = optarg; break;
         case 'x': o.verdict = SSI_IMAGE_VERDICT_EXIT; break;
         case 'd': o.dir = optarg; break;
         case 't': o.token = atoi(optarg); break;
         case 'q': quiet = 1; break;
+        case 'D': deputy = optarg; break;
+        case 'K': key_fd = atoi(optarg); break;
         default:
-            fprintf(stderr, "usage: ssi-freeze [-o FILE] [-x] [-d DIR] [-t TOKEN] [-q] PID\n");
+            fprintf(stderr, USAGE);
             return 2;
         }
     }
-    if (optind + 1 != argc) {
-        fprintf(stderr, "usage: ssi-freeze [-o FILE] [-x] [-d DIR] [-t TOKEN] [-q] PID\n");
+    if (optind + 1 != argc || (deputy && key_fd < 0)) {
+        fprintf(stderr, USAGE);
         return 2;
+    }
+    if (deputy) {
+        memset(&dep, 0, sizeof(dep));
+        dep.magic = SSI_IMAGE_DEPUTY_MAGIC;
+        if (s_parse_addr(deputy, &dep) < 0) {
+            fprintf(stderr, "ssi-freeze: bad agent address %s (want ADDR:PORT)\n", deputy);
+            return 2;
+        }
+        if (s_read_key(key_fd, dep.key) < 0) {
+            fprintf(stderr, "ssi-freeze: cannot read 32 key bytes from fd %d\n", key_fd);
+            return 2;
+        }
+        o.verdict = SSI_IMAGE_VERDICT_DEPUTY;
+        o.deputy = &dep;
     }
     if (out) {
         fd = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -50,13 +134,15 @@ int main(int argc, char **argv)
         }
     }
     rc = ssi_freezereq_run((pid_t)atoi(argv[optind]), &o, fd, &st, err, sizeof(err));
+    if (deputy)
+        memset(&dep, 0, sizeof(dep));
     if (rc < 0) {
         fprintf(stderr, "ssi-freeze: %s\n", err[0] ? err : strerror(-rc));
-        if (out)
+        if (out && !deputy)
             unlink(out);
-        return 1;
+        return rc == -ECONNABORTED ? 3 : 1;
     }
-    if (out && fsync(fd) < 0) {
+    if (out && fsync(fd) < 0 && errno != EINVAL) { /* EINVAL: a pipe or FIFO */
         perror(out);
         return 1;
     }

@@ -101,6 +101,37 @@ static double s_now_ms(void)
     return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
+/* Sends the agent's address and key after the 'D' verdict and waits for
+ * the process's one-byte answer. */
+static int s_deputy_answer(int cfd, const ssi_image_deputy_t *d, char *err, size_t errlen)
+{
+    struct pollfd p = {.fd = cfd, .events = POLLIN};
+    int timeout, rc, r;
+    char answer = 0;
+    if (!d) {
+        s_err(err, errlen, "deputy verdict without the agent's address");
+        return -EINVAL;
+    }
+    rc = s_write_full(cfd, d, sizeof(*d));
+    if (rc < 0) {
+        s_err(err, errlen, "sending the agent's address: %s", strerror(-rc));
+        return rc;
+    }
+    timeout = (int)(d->connect_timeout_ms ? d->connect_timeout_ms : 5000) +
+              (int)(d->accept_timeout_ms ? d->accept_timeout_ms : 30000) + 5000;
+    r = poll(&p, 1, timeout);
+    if (r == 1)
+        r = (int)read(cfd, &answer, 1);
+    if (r == 1 && answer == SSI_IMAGE_VERDICT_DEPUTY)
+        return 0;
+    if (r == 1 && answer == SSI_IMAGE_VERDICT_CONTINUE) {
+        s_err(err, errlen, "the process could not reach the agent and continues at home");
+        return -ECONNABORTED;
+    }
+    s_err(err, errlen, "no answer from the process after the deputy verdict");
+    return -ETIMEDOUT;
+}
+
 int ssi_freezereq_run(pid_t pid, const ssi_freezereq_opts_t *o, int out_fd,
                       ssi_freezereq_stats_t *stats, char *err, size_t errlen)
 {
@@ -214,6 +245,8 @@ int ssi_freezereq_run(pid_t pid, const ssi_freezereq_opts_t *o, int out_fd,
         /* The image is complete; only now may the verdict be anything
          * but "continue". */
         rc = s_write_full(cfd, &o->verdict, 1);
+        if (rc == 0 && o->verdict == SSI_IMAGE_VERDICT_DEPUTY)
+            rc = s_deputy_answer(cfd, o->deputy, err, errlen);
     }
 out:
     free(buf);

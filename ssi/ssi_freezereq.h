@@ -9,6 +9,8 @@
 #ifndef SSI_FREEZEREQ_H
 #define SSI_FREEZEREQ_H
 
+#include "ssi_image.h"
+
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -18,6 +20,10 @@ typedef struct {
     uint32_t flags;    /* SSI_IMAGE_REQ_F_* */
     int timeout_ms;    /* for the target to connect; <= 0: 10000 */
     char verdict;      /* SSI_IMAGE_VERDICT_* sent after a complete image */
+    /* For SSI_IMAGE_VERDICT_DEPUTY: where the body's agent listens and the
+     * data key; sent after the verdict. The run then waits for the
+     * process's answer (connect timeout + accept timeout + 5 s). */
+    const ssi_image_deputy_t *deputy;
 } ssi_freezereq_opts_t;
 
 typedef struct {
@@ -30,6 +36,8 @@ typedef struct {
 
 /* Freezes `pid`, streams its image to out_fd, sends o->verdict. Returns 0
  * or -errno; on error the target thaws by itself (EOF on its socket).
+ * With the deputy verdict, 0 means the process is now the deputy and
+ * -ECONNABORTED that it could not reach the agent and continues at home.
  * err gets a message (may be NULL). stats may be NULL. */
 int ssi_freezereq_run(pid_t pid, const ssi_freezereq_opts_t *o, int out_fd,
                       ssi_freezereq_stats_t *stats, char *err, size_t errlen);

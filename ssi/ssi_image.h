@@ -49,12 +49,31 @@
  * CONTINUE: a failed migration loses nothing. */
 #define SSI_IMAGE_VERDICT_CONTINUE 'C' /* thaw and run on (checkpoint) */
 #define SSI_IMAGE_VERDICT_EXIT 'X'     /* the body lives elsewhere: exit_group(0) */
+/* Become the deputy of a body that ssi-agent runs elsewhere: the verdict
+ * byte is followed by ssi_image_deputy_t. The shim connects to the agent
+ * and answers with one byte on the same socket: 'D' it is the deputy now
+ * (it never returns to the program), or 'C' it could not reach the agent
+ * and thawed (the program continues at home; the agent kills the body).
+ * See docs/ENGINE.md, "Deputy and body agent". */
+#define SSI_IMAGE_VERDICT_DEPUTY 'D'
+#define SSI_IMAGE_DEPUTY_MAGIC 0x0a5045442d495353ULL /* "SSI-DEP\n" */
 
 typedef struct {
     uint64_t magic;   /* SSI_IMAGE_REQ_MAGIC */
     uint32_t version; /* SSI_IMAGE_VERSION */
     uint32_t flags;   /* SSI_IMAGE_REQ_F_* */
 } ssi_image_req_t;
+
+typedef struct {
+    uint64_t magic;    /* SSI_IMAGE_DEPUTY_MAGIC */
+    uint16_t family;   /* AF_INET or AF_INET6 */
+    uint16_t port;     /* the agent's data port, host byte order */
+    uint32_t connect_timeout_ms; /* TCP connect; 0: 5000 */
+    uint8_t addr[16];  /* network order; IPv4 in the first 4 bytes */
+    uint8_t key[32];   /* the data key of this migration (secret) */
+    uint32_t accept_timeout_ms; /* connected -> ACCEPT from the agent; 0: 30000 */
+    uint32_t flags;    /* 0 */
+} ssi_image_deputy_t;
 
 /* What the destination CPU must offer. The XSAVE area of a frozen thread
  * (kept in its signal frame on its stack) is restored by rt_sigreturn, so
@@ -254,6 +273,7 @@ _Static_assert(sizeof(ssi_image_proc_t) % 8 == 0, "proc padding");
 _Static_assert(sizeof(ssi_image_fd_t) % 8 == 0, "fd padding");
 _Static_assert(sizeof(ssi_image_vma_t) % 8 == 0, "vma padding");
 _Static_assert(sizeof(ssi_image_rec_t) == 16, "rec header");
+_Static_assert(sizeof(ssi_image_deputy_t) == 72, "deputy info");
 /* tests/engine pokes the CPU vendor at this offset to check refusal. */
 _Static_assert(__builtin_offsetof(ssi_image_hdr_t, cpu) == 120, "cpu offset");
 

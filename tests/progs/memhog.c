@@ -11,6 +11,9 @@
  * Every iteration also checks that the process state a restore must bring
  * back is unchanged (pid, signal handler and mask, umask, rlimit, cwd,
  * brk, TLS) and exits with status 3 if not.
+ * SIGUSR1 stays blocked; one that is pending is taken at the next
+ * iteration and reported ("memhog got SIGUSR1"), so that a test can see a
+ * signal reach a migrated body.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -126,6 +129,14 @@ int main(int argc, char **argv)
             s_fail("cwd");
         if (sbrk(0) != brk0)
             s_fail("brk");
+        {
+            sigset_t usr1;
+            struct timespec zero = {0, 0};
+            sigemptyset(&usr1);
+            sigaddset(&usr1, SIGUSR1);
+            if (sigtimedwait(&usr1, NULL, &zero) == SIGUSR1)
+                printf("memhog got SIGUSR1 iter=%ld\n", iter);
+        }
         getitimer(ITIMER_REAL, &it);
         if (it.it_interval.tv_usec != (interval_ms % 1000) * 1000)
             s_fail("itimer");

@@ -1,0 +1,912 @@
+/*
+ * ssi_agent.c - `ssi-agent`: runs a migrated body on its new node and
+ * connects it to its deputy at home.
+ *
+ *   ssi-agent --listen ADDR:PORT --key-fd N (--image-fd N | --image FILE)
+ *             [--status-fd N] [--restore PATH] [--accept-timeout SEC] [-v]
+ *
+ * Must be pid 1 of a fresh PID namespace (ssid: clone(CLONE_NEWPID);
+ * tests: unshare --pid --fork --mount-proc). Everything comes in as fds or
+ * arguments; the 32-byte data key is read raw from --key-fd, never argv.
+ *
+ * Order of operations (docs/ENGINE.md, "Deputy and body agent"):
+ *   1. listen on ADDR:PORT          status: "listening ADDR PORT"
+ *   2. read the image up to its fd table; plan one tunnel (a socketpair)
+ *      per stdin/stdout/stderr, pipe, FIFO, tty or socket; reopen
+ *      /dev/null-like devices; refuse anything else
+ *   3. start ssi-restore (as our child, "child of pid 1" mode) with each
+ *      tunnel's body end at the body's fd number, feed it the image; the
+ *      body becomes our child with its original pid
+ *                                   status: "running PID"
+ *   4. accept the deputy (HELLO -> ACCEPT with the channel list)
+ *                                   status: "connected"
+ *   5. relay channels, deliver signals, wait for the body; send EXIT
+ *                                   status: "exited CODE" | "killed SIG"
+ * Any failure: status "failed: REASON", the body (if any) is killed, exit
+ * status 1. A deputy that does not come within --accept-timeout, or a
+ * link that breaks, kills the body: it never outlives its deputy.
+ */
+#include "ssi_image.h"
+#include "ssi_tunnel.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <linux/sched.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+
+/* One tunnel as the agent sees it: `fd` is our end of the socketpair. */
+typedef struct {
+    int chan; /* the body's fd number */
+    int fd;
+    int body_fd; /* the other end, until the restorer has it */
+    uint8_t dir, flags;
+    uint32_t fd_flags, fl_flags; /* from the image */
+    /* body -> home */
+    int rd_done;
+    uint32_t credit;
+    /* home -> body */
+    uint8_t *buf;
+    uint32_t off, len, unacked;
+    int in_eof, wr_done;
+} s_chan_t;
+
+/* A device reopened locally at the same fd number. */
+typedef struct {
+    int fd;
+    uint32_t fd_flags, fl_flags;
+    char path[32];
+} s_dev_t;
+
+static int s_verbose;
+static int s_status_fd = -1;
+static s_chan_t s_chans[SSI_TUNNEL_MAX_CHANS];
+static int s_nchans;
+static s_dev_t s_devs[16];
+static int s_ndevs;
+static ssi_image_hdr_t s_hdr;
+static pid_t s_body = -1;
+static int s_body_done, s_body_status;
+static ssi_tunnel_link_t s_link;
+static uint8_t s_frame[SSI_TUNNEL_DATA_MAX];
+static volatile sig_atomic_t s_stop;
+static ssi_tunnel_winsz_t s_winsz[SSI_TUNNEL_MAX_CHANS];
+
+static void s_log(const char *fmt, ...)
+{
+    va_list ap;
+    if (!s_verbose)
+        return;
+    va_start(ap, fmt);
+    fprintf(stderr, "ssi-agent: ");
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\n");
+    va_end(ap);
+}
+
+/* One line on the status fd: what ssid (or a test) waits for. */
+static void s_status(const char *fmt, ...)
+{
+    char line[512];
+    va_list ap;
+    int n;
+    va_start(ap, fmt);
+    n = vsnprintf(line, sizeof(line) - 1, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    if (n > (int)sizeof(line) - 2)
+        n = (int)sizeof(line) - 2;
+    line[n++] = '\n';
+    if (s_status_fd >= 0 && write(s_status_fd, line, (size_t)n) < 0)
+        s_status_fd = -1;
+    if (s_verbose || strncmp(line, "failed", 6) == 0)
+        fprintf(stderr, "ssi-agent: %.*s", n, line);
+}
+
+static void s_kill_body(void)
+{
+    if (s_body > 0 && !s_body_done) {
+        kill(s_body, SIGKILL);
+        while (waitpid(s_body, &s_body_status, __WALL) < 0 && errno == EINTR)
+            ;
+        s_body_done = 1;
+    }
+}
+
+__attribute__((noreturn)) static void s_fail(const char *fmt, ...)
+{
+    char why[400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof(why), fmt, ap);
+    va_end(ap);
+    s_kill_body();
+    s_status("failed: %s", why);
+    exit(1);
+}
+
+static int s_read_full(int fd, void *p, size_t n)
+{
+    char *c = p;
+    while (n) {
+        ssize_t r = read(fd, c, n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return r < 0 ? -errno : -EPIPE;
+        c += r;
+        n -= (size_t)r;
+    }
+    return 0;
+}
+
+static int s_write_full(int fd, const void *p, size_t n)
+{
+    const char *c = p;
+    while (n) {
+        ssize_t r = write(fd, c, n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return r < 0 ? -errno : -EIO;
+        c += r;
+        n -= (size_t)r;
+    }
+    return 0;
+}
+
+static long s_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+/* ---- listening ------------------------------------------------------------ */
+
+static int s_listen(const char *spec)
+{
+    char host[64];
+    const char *colon = strrchr(spec, ':');
+    struct sockaddr_storage ss;
+    socklen_t sl;
+    size_t n;
+    int fd, one = 1;
+    char shown[INET6_ADDRSTRLEN];
+
+    if (!colon)
+        s_fail("bad --listen %s (want ADDR:PORT)", spec);
+    n = (size_t)(colon - spec);
+    if (spec[0] == '[' && n >= 2 && spec[n - 1] == ']') {
+        spec++;
+        n -= 2;
+    }
+    if (n >= sizeof(host))
+        s_fail("bad --listen address");
+    memcpy(host, spec, n);
+    host[n] = 0;
+    memset(&ss, 0, sizeof(ss));
+    if (inet_pton(AF_INET, host, &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
+        ss.ss_family = AF_INET;
+        ((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)atoi(colon + 1));
+        sl = sizeof(struct sockaddr_in);
+    } else if (inet_pton(AF_INET6, host, &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1) {
+        ss.ss_family = AF_INET6;
+        ((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)atoi(colon + 1));
+        sl = sizeof(struct sockaddr_in6);
+    } else {
+        s_fail("bad --listen address %s", host);
+    }
+    fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        s_fail("socket: %s", strerror(errno));
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (bind(fd, (struct sockaddr *)&ss, sl) < 0 || listen(fd, 4) < 0)
+        s_fail("listen on %s: %s", spec, strerror(errno));
+    sl = sizeof(ss);
+    getsockname(fd, (struct sockaddr *)&ss, &sl);
+    if (ss.ss_family == AF_INET)
+        inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, shown, sizeof(shown));
+    else
+        inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, shown, sizeof(shown));
+    s_status("listening %s %u", shown,
+             ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
+                                           : ((struct sockaddr_in6 *)&ss)->sin6_port));
+    return fd;
+}
+
+/* ---- the image's fd table --------------------------------------------------- */
+
+static int s_is_tty(uint64_t rdev)
+{
+    unsigned ma = major(rdev);
+    return ma == 4 || ma == 5 || (ma >= 136 && ma <= 143);
+}
+
+static const char *s_local_device(uint64_t rdev)
+{
+    if (major(rdev) != 1)
+        return NULL;
+    switch (minor(rdev)) {
+    case 3: return "/dev/null";
+    case 5: return "/dev/zero";
+    case 8: return "/dev/random";
+    case 9: return "/dev/urandom";
+    default: return NULL;
+    }
+}
+
+/* Decides what becomes of one descriptor of the body. */
+static void s_plan_fd(const ssi_image_fd_t *f)
+{
+    unsigned acc = f->fl_flags & O_ACCMODE;
+    uint8_t dir = acc == O_RDONLY ? SSI_TUNNEL_DIR_IN
+                : acc == O_WRONLY ? SSI_TUNNEL_DIR_OUT
+                                  : SSI_TUNNEL_DIR_IN | SSI_TUNNEL_DIR_OUT;
+    uint8_t flags = 0;
+    const char *dev = NULL;
+    s_chan_t *c;
+
+    if (f->kind == SSI_IMAGE_FD_CHR && s_is_tty(f->rdev))
+        flags |= SSI_TUNNEL_CHAN_TTY;
+    if (f->kind == SSI_IMAGE_FD_SOCKET)
+        flags |= SSI_TUNNEL_CHAN_SOCKET;
+    if (f->kind == SSI_IMAGE_FD_CHR)
+        dev = s_local_device(f->rdev);
+    if (f->fd <= 2) {
+        /* The standard streams are always tunnelled, whatever they are
+         * at home (a file, /dev/null, a tty): the deputy reads or writes
+         * them there. One direction each, so that a tty opened O_RDWR on
+         * 0, 1 and 2 is read once. */
+        dir = f->fd == 0 ? SSI_TUNNEL_DIR_IN : SSI_TUNNEL_DIR_OUT;
+    } else if (dev) {
+        s_dev_t *d;
+        if (s_ndevs >= (int)(sizeof(s_devs) / sizeof(s_devs[0])))
+            s_fail("too many device descriptors");
+        d = &s_devs[s_ndevs++];
+        d->fd = f->fd;
+        d->fd_flags = f->fd_flags;
+        d->fl_flags = f->fl_flags;
+        snprintf(d->path, sizeof(d->path), "%s", dev);
+        return;
+    } else if (!(f->kind == SSI_IMAGE_FD_FIFO || f->kind == SSI_IMAGE_FD_SOCKET ||
+                 (flags & SSI_TUNNEL_CHAN_TTY))) {
+        s_fail("fd %d (%s): open files are not forwarded yet", f->fd, f->path);
+    }
+    if (s_nchans >= SSI_TUNNEL_MAX_CHANS || f->fd > 65535)
+        s_fail("too many tunnelled descriptors (max %d)", SSI_TUNNEL_MAX_CHANS);
+    c = &s_chans[s_nchans++];
+    memset(c, 0, sizeof(*c));
+    c->chan = f->fd;
+    c->dir = dir;
+    c->flags = flags;
+    c->fd_flags = f->fd_flags;
+    c->fl_flags = f->fl_flags;
+    c->rd_done = !(dir & SSI_TUNNEL_DIR_OUT);
+    c->credit = SSI_TUNNEL_WINDOW;
+    c->wr_done = !(dir & SSI_TUNNEL_DIR_IN);
+    c->buf = malloc(SSI_TUNNEL_WINDOW);
+    if (!c->buf)
+        s_fail("out of memory");
+}
+
+/* Reads the image up to (and including) the first record after the fd
+ * table; returns the bytes in a malloc'd buffer, the last record header
+ * at its end in *last. */
+static uint8_t *s_read_prefix(int in, size_t *plen, ssi_image_rec_t *last)
+{
+    size_t cap = 1 << 16, len = 0;
+    uint8_t *p = malloc(cap);
+    if (!p)
+        s_fail("out of memory");
+    if (s_read_full(in, &s_hdr, sizeof(s_hdr)) < 0)
+        s_fail("cannot read the image header");
+    if (s_hdr.magic != SSI_IMAGE_MAGIC || s_hdr.version != SSI_IMAGE_VERSION ||
+        s_hdr.hdr_size != sizeof(s_hdr))
+        s_fail("not an ssi image of version %d", SSI_IMAGE_VERSION);
+    memcpy(p, &s_hdr, sizeof(s_hdr));
+    len = sizeof(s_hdr);
+    for (;;) {
+        ssi_image_rec_t r;
+        size_t need;
+        if (s_read_full(in, &r, sizeof(r)) < 0)
+            s_fail("truncated image");
+        need = len + sizeof(r) + r.size + (r.type == SSI_IMAGE_REC_THREAD ? r.data_len : 0);
+        if (r.size > (1u << 20) || (r.data_len > (1u << 20) && r.type == SSI_IMAGE_REC_THREAD))
+            s_fail("bad image record");
+        while (need > cap) {
+            cap *= 2;
+            p = realloc(p, cap);
+            if (!p)
+                s_fail("out of memory");
+        }
+        memcpy(p + len, &r, sizeof(r));
+        len += sizeof(r);
+        if (r.type == SSI_IMAGE_REC_VMA || r.type == SSI_IMAGE_REC_PAGES ||
+            r.type == SSI_IMAGE_REC_END) {
+            *last = r;
+            *plen = len;
+            return p;
+        }
+        if (s_read_full(in, p + len, r.size) < 0)
+            s_fail("truncated image");
+        if (r.type == SSI_IMAGE_REC_FD && r.size >= sizeof(ssi_image_fd_t))
+            s_plan_fd((const ssi_image_fd_t *)(p + len));
+        len += r.size;
+        if (r.data_len) {
+            if (r.type != SSI_IMAGE_REC_THREAD)
+                s_fail("unexpected record data before the address space");
+            if (s_read_full(in, p + len, r.data_len) < 0)
+                s_fail("truncated image");
+            len += r.data_len;
+        }
+    }
+}
+
+/* Copies n bytes of the image from in to out. */
+static int s_pass(int in, int out, uint64_t n)
+{
+    static char buf[1 << 16];
+    while (n) {
+        size_t k = n < sizeof(buf) ? (size_t)n : sizeof(buf);
+        if (s_read_full(in, buf, k) < 0)
+            return -EPIPE;
+        if (s_write_full(out, buf, k) < 0)
+            return -EIO;
+        n -= k;
+    }
+    return 0;
+}
+
+/* Feeds the rest of the image, record by record, up to END. */
+static int s_feed(int in, int out, const uint8_t *prefix, size_t plen, ssi_image_rec_t r)
+{
+    int rc = s_write_full(out, prefix, plen);
+    while (rc == 0) {
+        rc = s_pass(in, out, r.size + r.data_len);
+        if (rc < 0 || r.type == SSI_IMAGE_REC_END)
+            break;
+        if (s_read_full(in, &r, sizeof(r)) < 0)
+            return -EPIPE;
+        rc = s_write_full(out, &r, sizeof(r));
+    }
+    return rc;
+}
+
+/* ---- starting the restorer ------------------------------------------------- */
+
+/* The child: puts each tunnel's body end and each device at its fd number
+ * and execs ssi-restore on the image pipe. Never returns. */
+__attribute__((noreturn)) static void s_exec_restorer(const char *restore, int img_rd, int verbose)
+{
+    int maxfd = 2, base, i, tmp[SSI_TUNNEL_MAX_CHANS], img;
+    char fdarg[16];
+    for (i = 0; i < s_nchans; i++)
+        if (s_chans[i].chan > maxfd)
+            maxfd = s_chans[i].chan;
+    for (i = 0; i < s_ndevs; i++)
+        if (s_devs[i].fd > maxfd)
+            maxfd = s_devs[i].fd;
+    base = maxfd + 16;
+    /* Out of the way first, so that no target number is still in use. */
+    for (i = 0; i < s_nchans; i++)
+        tmp[i] = fcntl(s_chans[i].body_fd, F_DUPFD_CLOEXEC, base);
+    img = fcntl(img_rd, F_DUPFD_CLOEXEC, base);
+    /* Nothing of ours may leak into the body. */
+    syscall(SYS_close_range, 0U, ~0U, CLOSE_RANGE_CLOEXEC);
+    for (i = 0; i < s_nchans; i++) {
+        s_chan_t *c = &s_chans[i];
+        if (tmp[i] < 0 || dup3(tmp[i], c->chan, (c->fd_flags & FD_CLOEXEC) ? O_CLOEXEC : 0) < 0)
+            _exit(126);
+        fcntl(c->chan, F_SETFL, c->fl_flags & O_NONBLOCK);
+    }
+    for (i = 0; i < s_ndevs; i++) {
+        s_dev_t *d = &s_devs[i];
+        int fd = open(d->path, (int)(d->fl_flags & (O_ACCMODE | O_NONBLOCK | O_APPEND)) | O_CLOEXEC);
+        if (fd < 0 || dup3(fd, d->fd, (d->fd_flags & FD_CLOEXEC) ? O_CLOEXEC : 0) < 0)
+            _exit(126);
+    }
+    /* ssi-restore moves the image fd to 900+ and closes it before the
+     * jump; it only has to be inheritable. */
+    fcntl(img, F_SETFD, 0);
+    snprintf(fdarg, sizeof(fdarg), "%d", img);
+    if (verbose)
+        execl(restore, "ssi-restore", "-v", "--fd", fdarg, (char *)NULL);
+    else
+        execl(restore, "ssi-restore", "--fd", fdarg, (char *)NULL);
+    _exit(127);
+}
+
+/* Restores the body from the image on `in`; returns when it runs. */
+static void s_start_body(int in, const char *restore)
+{
+    ssi_image_rec_t last;
+    size_t plen;
+    uint8_t *prefix = s_read_prefix(in, &plen, &last);
+    struct clone_args ca;
+    pid_t other;
+    int pipefd[2], i, st, rc;
+    long pid;
+
+    for (i = 0; i < s_nchans; i++) {
+        int sp[2];
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0)
+            s_fail("socketpair: %s", strerror(errno));
+        s_chans[i].fd = sp[0];
+        s_chans[i].body_fd = sp[1];
+        fcntl(sp[0], F_SETFL, O_NONBLOCK);
+    }
+    if (pipe2(pipefd, O_CLOEXEC) < 0)
+        s_fail("pipe: %s", strerror(errno));
+    /* The restorer must not take the body's pid: we are pid 1 and the
+     * body is usually pid 2, which a plain fork would get. */
+    other = s_hdr.pid == 2 ? 3 : 2;
+    memset(&ca, 0, sizeof(ca));
+    ca.exit_signal = SIGCHLD;
+    ca.set_tid = (uint64_t)(uintptr_t)&other;
+    ca.set_tid_size = 1;
+    pid = syscall(SYS_clone3, &ca, sizeof(ca));
+    if (pid < 0)
+        s_fail("cannot start ssi-restore: %s", strerror(errno));
+    if (pid == 0)
+        s_exec_restorer(restore, pipefd[0], s_verbose);
+    close(pipefd[0]);
+    for (i = 0; i < s_nchans; i++) {
+        close(s_chans[i].body_fd);
+        s_chans[i].body_fd = -1;
+    }
+    rc = s_feed(in, pipefd[1], prefix, plen, last);
+    free(prefix);
+    close(pipefd[1]);
+    while (waitpid((pid_t)pid, &st, __WALL) < 0 && errno == EINTR)
+        ;
+    if (rc < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+        /* ssi-restore wrote its reason to its stderr: the body's stderr
+         * tunnel, which nobody reads yet. */
+        char why[300] = "";
+        for (i = 0; i < s_nchans; i++) {
+            if (s_chans[i].chan == 2) {
+                ssize_t n = read(s_chans[i].fd, why, sizeof(why) - 1);
+                why[n > 0 ? n : 0] = 0;
+                while (n > 0 && (why[n - 1] == '\n'))
+                    why[--n] = 0;
+            }
+        }
+        if (rc < 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0)
+            s_fail("image stream broke while restoring");
+        s_fail("restore failed (ssi-restore status %d)%s%s",
+               WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st), why[0] ? ": " : "", why);
+    }
+    s_body = s_hdr.pid;
+    if (kill(s_body, 0) < 0)
+        s_fail("the restored body %d is not there", (int)s_body);
+    s_status("running %d", (int)s_body);
+}
+
+/* ---- the deputy ------------------------------------------------------------ */
+
+static void s_send(unsigned type, unsigned chan, const void *p, uint32_t len)
+{
+    long rc = ssi_tunnel_send(&s_link, type, chan, p, len);
+    if (rc < 0)
+        s_fail("deputy connection lost (%s); body killed", strerror((int)-rc));
+}
+
+static void s_accept_deputy(int lfd, int timeout_s, const uint8_t *key)
+{
+    long deadline = s_now_ms() + timeout_s * 1000L;
+    int fd = -1, one = 1, idle = 10, intvl = 5, cnt = 3;
+    ssi_tunnel_hdr_t h;
+    ssi_tunnel_hello_t hello;
+    ssi_tunnel_accept_t acc;
+    uint8_t msg[sizeof(acc) + SSI_TUNNEL_MAX_CHANS * sizeof(ssi_tunnel_chan_t)];
+    int i;
+    long rc;
+
+    while (fd < 0) {
+        struct pollfd p = {.fd = lfd, .events = POLLIN};
+        long left = deadline - s_now_ms();
+        if (left <= 0 || s_stop)
+            s_fail(s_stop ? "stopped before the deputy came"
+                          : "no deputy connected within %d s; body killed",
+                   timeout_s);
+        if (poll(&p, 1, (int)(left > 200 ? 200 : left)) <= 0)
+            continue;
+        fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+    }
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
+    rc = ssi_tunnel_link_init(&s_link, fd, key, 0, 10000);
+    if (rc < 0) {
+        close(fd);
+        s_fail(rc == -EKEYREJECTED ? "the deputy has another key; body killed"
+                                   : "no handshake with the deputy (%s); body killed",
+               strerror((int)-rc));
+    }
+    rc = ssi_tunnel_recv_wait(&s_link, &h, s_frame, sizeof(s_frame), 10000);
+    if (rc == 1 && h.type == SSI_TUNNEL_HELLO && h.len == sizeof(hello))
+        memcpy(&hello, s_frame, sizeof(hello));
+    else
+        s_fail("bad HELLO from the deputy");
+    if (hello.magic != SSI_TUNNEL_MAGIC || hello.version != SSI_TUNNEL_VERSION) {
+        static const char why[] = "tunnel protocol version mismatch";
+        ssi_tunnel_send(&s_link, SSI_TUNNEL_REFUSE, 0, why, sizeof(why) - 1);
+        s_fail("%s", why);
+    }
+    acc.version = SSI_TUNNEL_VERSION;
+    acc.body_pid = (int32_t)s_body;
+    acc.nchans = (uint32_t)s_nchans;
+    acc.window = SSI_TUNNEL_WINDOW;
+    memcpy(msg, &acc, sizeof(acc));
+    for (i = 0; i < s_nchans; i++) {
+        ssi_tunnel_chan_t c = {.chan = (uint16_t)s_chans[i].chan, .dir = s_chans[i].dir,
+                               .flags = s_chans[i].flags, .pad = 0};
+        memcpy(msg + sizeof(acc) + i * sizeof(c), &c, sizeof(c));
+    }
+    s_send(SSI_TUNNEL_ACCEPT, 0, msg, (uint32_t)(sizeof(acc) + s_nchans * sizeof(ssi_tunnel_chan_t)));
+    s_status("connected %d", hello.home_pid);
+    /* ssid may have asked for SIGKILL when it dies (so that a migration
+     * cut short by a dying ssid stops); a running body must outlive a
+     * restart of ssid. */
+    prctl(PR_SET_PDEATHSIG, 0);
+}
+
+/* ---- relay ----------------------------------------------------------------- */
+
+static s_chan_t *s_chan(unsigned id)
+{
+    int i;
+    for (i = 0; i < s_nchans; i++)
+        if (s_chans[i].chan == (int)id)
+            return &s_chans[i];
+    return NULL;
+}
+
+static void s_reap(void)
+{
+    int st;
+    pid_t p;
+    while ((p = waitpid(-1, &st, WNOHANG | __WALL)) > 0) {
+        if (p == s_body) {
+            s_body_done = 1;
+            s_body_status = st;
+            s_log("body exited, status 0x%x", st);
+        }
+    }
+}
+
+static void s_frame_in(const ssi_tunnel_hdr_t *h)
+{
+    s_chan_t *c = s_chan(h->chan);
+    uint32_t v;
+    int32_t sig;
+    switch (h->type) {
+    case SSI_TUNNEL_DATA:
+        if (!c || !(c->dir & SSI_TUNNEL_DIR_IN) || c->in_eof)
+            s_fail("protocol error: DATA on channel %u", h->chan);
+        if (c->wr_done || s_body_done) {
+            v = h->len; /* the body is gone or closed it: drop */
+            s_send(SSI_TUNNEL_WINDOW_UPD, h->chan, &v, 4);
+            return;
+        }
+        if (c->len + c->unacked + h->len > SSI_TUNNEL_WINDOW)
+            s_fail("protocol error: window overrun on channel %u", h->chan);
+        if (c->off + c->len + h->len > SSI_TUNNEL_WINDOW) {
+            memmove(c->buf, c->buf + c->off, c->len);
+            c->off = 0;
+        }
+        memcpy(c->buf + c->off + c->len, s_frame, h->len);
+        c->len += h->len;
+        return;
+    case SSI_TUNNEL_EOF:
+        if (!c)
+            s_fail("protocol error: EOF on channel %u", h->chan);
+        c->in_eof = 1;
+        if (c->len == 0 && !c->wr_done) {
+            shutdown(c->fd, SHUT_WR);
+            c->wr_done = 1;
+        }
+        return;
+    case SSI_TUNNEL_CLOSE:
+        /* Nobody reads this at home any more: the body's next write must
+         * fail with EPIPE (and raise SIGPIPE), as it would have there. */
+        if (!c)
+            s_fail("protocol error: CLOSE on channel %u", h->chan);
+        shutdown(c->fd, SHUT_RD);
+        if (!c->rd_done) {
+            c->rd_done = 1;
+            s_send(SSI_TUNNEL_EOF, h->chan, NULL, 0);
+        }
+        return;
+    case SSI_TUNNEL_WINDOW_UPD:
+        if (!c || h->len != 4)
+            s_fail("protocol error: WINDOW");
+        memcpy(&v, s_frame, 4);
+        if (v > SSI_TUNNEL_WINDOW - c->credit)
+            s_fail("protocol error: window credit overflow on channel %u", h->chan);
+        c->credit += v;
+        return;
+    case SSI_TUNNEL_SIGNAL:
+        if (h->len != 4)
+            s_fail("protocol error: SIGNAL");
+        memcpy(&sig, s_frame, 4);
+        if (sig >= 1 && sig <= 64 && !s_body_done) {
+            s_log("signal %d for the body", sig);
+            kill(s_body, sig);
+        }
+        return;
+    case SSI_TUNNEL_WINSZ:
+        /* Kept for the body's shim to answer TIOCGWINSZ (not wired yet). */
+        if (c && h->len == sizeof(ssi_tunnel_winsz_t))
+            memcpy(&s_winsz[c - s_chans], s_frame, sizeof(ssi_tunnel_winsz_t));
+        return;
+    default:
+        s_fail("protocol error: frame type %u from the deputy", h->type);
+    }
+}
+
+static void s_read_body(s_chan_t *c)
+{
+    uint32_t k = c->credit < sizeof(s_frame) ? c->credit : (uint32_t)sizeof(s_frame);
+    ssize_t n = read(c->fd, s_frame, k);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN)) {
+        /* Once the body is dead, an empty queue is the end: anything it
+         * wrote was already queued when it died. */
+        if (errno == EAGAIN && s_body_done) {
+            c->rd_done = 1;
+            s_send(SSI_TUNNEL_EOF, (unsigned)c->chan, NULL, 0);
+        }
+        return;
+    }
+    if (n <= 0) {
+        c->rd_done = 1;
+        s_send(SSI_TUNNEL_EOF, (unsigned)c->chan, NULL, 0);
+        return;
+    }
+    c->credit -= (uint32_t)n;
+    s_send(SSI_TUNNEL_DATA, (unsigned)c->chan, s_frame, (uint32_t)n);
+}
+
+static void s_write_body(s_chan_t *c)
+{
+    ssize_t n = write(c->fd, c->buf + c->off, c->len);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN))
+        return;
+    if (n <= 0) {
+        /* The body closed its end (EPIPE): stop the home side reading. */
+        uint32_t drop = c->len + c->unacked;
+        c->len = c->unacked = 0;
+        c->wr_done = 1;
+        s_send(SSI_TUNNEL_CLOSE, (unsigned)c->chan, NULL, 0);
+        if (drop)
+            s_send(SSI_TUNNEL_WINDOW_UPD, (unsigned)c->chan, &drop, 4);
+        return;
+    }
+    c->off += (uint32_t)n;
+    c->len -= (uint32_t)n;
+    c->unacked += (uint32_t)n;
+    if (c->len == 0)
+        c->off = 0;
+    if (c->unacked >= SSI_TUNNEL_WINDOW / 4 || c->len == 0) {
+        s_send(SSI_TUNNEL_WINDOW_UPD, (unsigned)c->chan, &c->unacked, 4);
+        c->unacked = 0;
+    }
+    if (c->len == 0 && c->in_eof && !c->wr_done) {
+        shutdown(c->fd, SHUT_WR);
+        c->wr_done = 1;
+    }
+}
+
+static int s_drained(void)
+{
+    int i;
+    for (i = 0; i < s_nchans; i++)
+        if (!s_chans[i].rd_done)
+            return 0;
+    return 1;
+}
+
+/* Relays until the body has exited and its output is delivered; then
+ * sends EXIT and returns. */
+static void s_relay(void)
+{
+    int pidfd = (int)syscall(SYS_pidfd_open, s_body, 0);
+    for (;;) {
+        struct pollfd p[2 + SSI_TUNNEL_MAX_CHANS];
+        int idx[2 + SSI_TUNNEL_MAX_CHANS], n = 0, i, r;
+
+        if (s_stop)
+            s_fail("stopped by a signal; body killed");
+        s_reap();
+        if (s_body_done && s_drained())
+            break;
+        p[n].fd = ssi_tunnel_link_fd(&s_link);
+        p[n++].events = POLLIN;
+        p[n].fd = pidfd;
+        p[n++].events = pidfd >= 0 && !s_body_done ? POLLIN : 0;
+        for (i = 0; i < s_nchans; i++) {
+            s_chan_t *c = &s_chans[i];
+            short ev = 0;
+            if (!c->rd_done && c->credit > 0)
+                ev |= POLLIN;
+            if (c->len && !c->wr_done && !s_body_done)
+                ev |= POLLOUT;
+            /* After the body's death, drain what it left even if the
+             * queue never signals again (read sees EAGAIN = done). */
+            if (!ev && !(s_body_done && !c->rd_done && c->credit > 0))
+                continue;
+            p[n].fd = c->fd;
+            p[n].events = ev ? ev : POLLIN;
+            idx[n++] = i;
+        }
+        r = poll(p, (nfds_t)n, s_body_done ? 0 : 200);
+        if (r < 0 && errno != EINTR)
+            s_fail("poll: %s", strerror(errno));
+        if (r < 0)
+            continue;
+        if (p[0].revents) {
+            do {
+                ssi_tunnel_hdr_t h;
+                long rc = ssi_tunnel_recv(&s_link, &h, s_frame, sizeof(s_frame));
+                if (rc < 0)
+                    s_fail("deputy connection lost (%s); body killed", strerror((int)-rc));
+                s_frame_in(&h);
+            } while (ssi_tunnel_pending(&s_link));
+        }
+        for (i = 2; i < n; i++) {
+            s_chan_t *c = &s_chans[idx[i]];
+            short rv = p[i].revents;
+            if ((rv & (POLLOUT | POLLERR | POLLHUP)) && c->len && !c->wr_done && !s_body_done)
+                s_write_body(c);
+            if (!c->rd_done && c->credit > 0 && (rv || s_body_done))
+                s_read_body(c);
+        }
+    }
+    if (pidfd >= 0)
+        close(pidfd);
+}
+
+static void s_on_stop(int sig)
+{
+    (void)sig;
+    s_stop = 1;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option lo[] = {
+        {"listen", required_argument, NULL, 'l'},     {"key-fd", required_argument, NULL, 'k'},
+        {"image-fd", required_argument, NULL, 'i'},   {"image", required_argument, NULL, 'I'},
+        {"status-fd", required_argument, NULL, 's'},  {"restore", required_argument, NULL, 'r'},
+        {"accept-timeout", required_argument, NULL, 't'}, {"verbose", no_argument, NULL, 'v'},
+        {NULL, 0, NULL, 0}};
+    const char *listen_spec = NULL, *image = NULL;
+    char restore[4096];
+    int key_fd = -1, img_fd = -1, timeout_s = 30, c, lfd;
+    uint8_t key[SSI_TUNNEL_KEY_LEN];
+    struct sigaction sa;
+    ssi_tunnel_exit_t x;
+
+    restore[0] = 0;
+    /* The body's fds may sit near its own RLIMIT_NOFILE (the shim keeps
+     * its ssid socket there), and the restorer needs slots above them
+     * before the body's rlimits come back: take the hard limit. */
+    {
+        struct rlimit rl;
+        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+            rl.rlim_cur = rl.rlim_max;
+            setrlimit(RLIMIT_NOFILE, &rl);
+        }
+    }
+    while ((c = getopt_long(argc, argv, "v", lo, NULL)) != -1) {
+        switch (c) {
+        case 'l': listen_spec = optarg; break;
+        case 'k': key_fd = atoi(optarg); break;
+        case 'i': img_fd = atoi(optarg); break;
+        case 'I': image = optarg; break;
+        case 's': s_status_fd = atoi(optarg); break;
+        case 'r': snprintf(restore, sizeof(restore), "%s", optarg); break;
+        case 't': timeout_s = atoi(optarg); break;
+        case 'v': s_verbose = 1; break;
+        default: goto usage;
+        }
+    }
+    if (optind != argc || !listen_spec || key_fd < 0 || (img_fd < 0) == !image)
+        goto usage;
+    if (s_status_fd >= 0)
+        fcntl(s_status_fd, F_SETFD, FD_CLOEXEC);
+    if (getpid() != 1)
+        s_fail("must run as pid 1 of a fresh PID namespace (unshare --pid --fork)");
+    if (!restore[0]) {
+        /* ssi-restore next to us. */
+        ssize_t n = readlink("/proc/self/exe", restore, sizeof(restore) - 16);
+        char *slash;
+        if (n < 0)
+            s_fail("cannot find ssi-restore (use --restore)");
+        restore[n] = 0;
+        slash = strrchr(restore, '/');
+        strcpy(slash ? slash + 1 : restore, "ssi-restore");
+    }
+    if (sodium_init() < 0)
+        s_fail("libsodium failed to initialise");
+    if (s_read_full(key_fd, key, sizeof(key)) < 0)
+        s_fail("cannot read the 32-byte data key from fd %d", key_fd);
+    close(key_fd);
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &sa, NULL);
+    /* As pid 1 only signals with a handler reach us (and SIGKILL). */
+    sa.sa_handler = s_on_stop;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+
+    lfd = s_listen(listen_spec);
+    if (image) {
+        img_fd = open(image, O_RDONLY | O_CLOEXEC);
+        if (img_fd < 0)
+            s_fail("cannot open %s: %s", image, strerror(errno));
+    } else {
+        fcntl(img_fd, F_SETFD, FD_CLOEXEC);
+    }
+    s_start_body(img_fd, restore);
+    close(img_fd);
+    s_accept_deputy(lfd, timeout_s, key);
+    memset(key, 0, sizeof(key));
+    close(lfd);
+    s_relay();
+    if (WIFSIGNALED(s_body_status)) {
+        x.how = SSI_TUNNEL_SIGNALED;
+        x.value = WTERMSIG(s_body_status);
+        s_status("killed %d", x.value);
+    } else {
+        x.how = SSI_TUNNEL_EXITED;
+        x.value = WEXITSTATUS(s_body_status);
+        s_status("exited %d", x.value);
+    }
+    s_send(SSI_TUNNEL_EXIT, 0, &x, sizeof(x));
+    ssi_tunnel_shutdown(&s_link);
+    /* Let the deputy read EXIT before the connection goes: a close with
+     * unread data from it would reset the connection. It closes first. */
+    {
+        int lf = ssi_tunnel_link_fd(&s_link);
+        struct pollfd p = {.fd = lf, .events = POLLIN};
+        char b[4096];
+        long end = s_now_ms() + 5000;
+        while (s_now_ms() < end && poll(&p, 1, 200) >= 0)
+            if ((p.revents & (POLLIN | POLLHUP | POLLERR)) && read(lf, b, sizeof(b)) <= 0)
+                break;
+    }
+    ssi_tunnel_link_close(&s_link);
+    return 0;
+usage:
+    fprintf(stderr, "usage: ssi-agent --listen ADDR:PORT --key-fd N (--image-fd N | --image FILE)\n"
+                    "                 [--status-fd N] [--restore PATH] [--accept-timeout SEC] "
+                    "[-v]\n");
+    return 2;
+}

@@ -1,0 +1,661 @@
+/*
+ * ssi_deputy.c - the home process turned deputy of its migrated body.
+ *
+ * Part of libssi.so. After the verdict 'D' the freeze handler connects to
+ * the body agent (ssi_deputy_connect); once the agent has accepted, the
+ * body runs elsewhere and this process never returns to the program: it
+ * releases the program's memory, forwards every catchable signal to the
+ * body, relays its real descriptors (the tunnels: stdin/stdout/stderr,
+ * pipes, ttys, sockets) to and from the agent, and finally exits with the
+ * body's exit status so that the parent's wait() sees the real thing.
+ *
+ * It keeps the home pid, parent, session and descriptors: that is the
+ * point of a deputy. Signal context throughout (we are inside the freeze
+ * handler): raw system calls, static buffers, no malloc, no stdio, no
+ * libc calls at all (after the memory release libc's data may read as
+ * zeroes). Protocol: ssi_tunnel.h, docs/ENGINE.md.
+ */
+#include "ssi_deputy.h"
+
+#include "ssi_freeze.h"
+#include "ssi_sys.h"
+#include "ssi_tunnel.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <termios.h>
+#include <time.h>
+
+#define S_MAPS_BUF (256 * 1024)
+/* <= PIPE_BUF: a write of this size to a pipe that polled writable does
+ * not block, so one slow consumer cannot stall the others for long. */
+#define S_WRITE_CHUNK 4096
+
+/* One tunnel as the deputy sees it: the home descriptor `fd`. */
+typedef struct {
+    int fd;
+    uint8_t dir, flags;  /* SSI_TUNNEL_DIR_*, SSI_TUNNEL_CHAN_* */
+    int in_done;         /* home -> body: EOF sent, or the body closed */
+    uint32_t credit;     /* bytes we may still send on this channel */
+    uint32_t out_off, out_len; /* body -> home bytes waiting in out[] */
+    uint32_t unacked;    /* written at home, credit not yet returned */
+    int out_eof;         /* the body's side reached EOF: close after flushing */
+    int out_done;        /* home side closed (EOF done or EPIPE) */
+    uint8_t out[SSI_TUNNEL_WINDOW];
+} s_chan_t;
+
+static ssi_tunnel_link_t s_link;
+static s_chan_t s_chans[SSI_TUNNEL_MAX_CHANS];
+static int s_nchans;
+static uint8_t s_frame[SSI_TUNNEL_DATA_MAX];
+static uint8_t s_rd[SSI_TUNNEL_DATA_MAX];
+static char s_maps[S_MAPS_BUF];
+static int s_pipe[2] = {-1, -1};
+static volatile uint64_t s_sigpend;
+static int s_exit_how, s_exit_value;
+
+/* libssi.so's own extent: the deputy's code and static state live there
+ * and must survive the memory release. */
+extern char __ehdr_start[] __attribute__((visibility("hidden")));
+extern char _end[] __attribute__((visibility("hidden")));
+
+/* The signal trampoline for handlers we install with raw rt_sigaction. */
+void ssi_deputy_sigreturn(void) __attribute__((visibility("hidden")));
+__asm__(".text\n"
+        ".globl ssi_deputy_sigreturn\n"
+        ".hidden ssi_deputy_sigreturn\n"
+        ".type ssi_deputy_sigreturn,@function\n"
+        "ssi_deputy_sigreturn:\n"
+        "  mov $15, %eax\n" /* rt_sigreturn */
+        "  syscall\n"
+        "  hlt\n"
+        ".size ssi_deputy_sigreturn, .-ssi_deputy_sigreturn\n");
+
+#define S_SA_RESTORER 0x04000000
+
+/* ---- small helpers ------------------------------------------------------ */
+
+static void s_log(const char *a, const char *b, long err)
+{
+    char buf[320];
+    size_t n = 0;
+    n += ssi_sys_strlcpy(buf + n, "ssi-deputy: ", sizeof(buf) - n);
+    n += ssi_sys_strlcpy(buf + n, a, sizeof(buf) - n);
+    if (b)
+        n += ssi_sys_strlcpy(buf + n, b, sizeof(buf) - n);
+    if (err && n + 32 < sizeof(buf)) {
+        n += ssi_sys_strlcpy(buf + n, " (errno ", sizeof(buf) - n);
+        n += ssi_sys_utoa(buf + n, (uint64_t)-err);
+        n += ssi_sys_strlcpy(buf + n, ")", sizeof(buf) - n);
+    }
+    n += ssi_sys_strlcpy(buf + n, "\n", sizeof(buf) - n);
+    ssi_sys3(SYS_write, 2, (long)buf, (long)n);
+}
+
+static long s_sigaction(int sig, void (*h)(int), uint64_t mask)
+{
+    ssi_image_sigaction_t sa = {.handler = (uint64_t)h, .flags = S_SA_RESTORER,
+                                .restorer = (uint64_t)ssi_deputy_sigreturn, .mask = mask};
+    /* No SA_RESTART on purpose: a signal must interrupt a blocking write
+     * to a stalled home descriptor so that it is forwarded at once. */
+    return ssi_sys4(SYS_rt_sigaction, sig, (long)&sa, 0, 8);
+}
+
+static void s_sigmask(int how, uint64_t set)
+{
+    ssi_sys4(SYS_rt_sigprocmask, how, (long)&set, 0, 8);
+}
+
+/* Which signals the deputy forwards to the body: every catchable one but
+ * the synchronous faults (a fault here is the deputy's own bug), SIGCHLD
+ * (about home children the body cannot wait for yet), SIGPIPE (ours: a
+ * closed home reader is reported per channel) and the freeze signal. */
+static int s_forwarded(int sig)
+{
+    switch (sig) {
+    case SIGKILL: case SIGSTOP: case SIGSEGV: case SIGBUS: case SIGFPE: case SIGILL:
+    case SIGTRAP: case SIGSYS: case SIGCHLD: case SIGPIPE: case SSI_FREEZE_SIGNAL:
+        return 0;
+    default:
+        return sig >= 1 && sig <= 64;
+    }
+}
+
+static void s_on_signal(int sig)
+{
+    char b = 0;
+    __atomic_fetch_or(&s_sigpend, 1ULL << (sig - 1), __ATOMIC_SEQ_CST);
+    ssi_sys3(SYS_write, s_pipe[1], (long)&b, 1);
+}
+
+/* Leaves as if killed by sig (the parent's wait sees WIFSIGNALED). */
+__attribute__((noreturn)) static void s_die_by(int sig)
+{
+    uint64_t zero[2] = {0, 0};
+    long pid = ssi_sys0(SYS_getpid);
+    if (sig < 1 || sig > 64 || sig == SIGSTOP)
+        sig = SIGKILL;
+    /* The body already dumped core where it ran, if at all. */
+    ssi_sys4(SYS_prlimit64, 0, RLIMIT_CORE, (long)zero, 0);
+    if (sig != SIGKILL)
+        s_sigaction(sig, SIG_DFL, 0);
+    s_sigmask(SIG_UNBLOCK, 1ULL << (sig - 1));
+    ssi_sys2(SYS_kill, pid, sig);
+    /* Signals whose default is to ignore cannot kill; nor could they have
+     * killed the body. Keep the shell's convention. */
+    ssi_sys1(SYS_exit_group, 128 + sig);
+    __builtin_unreachable();
+}
+
+/* The body is unreachable: it is gone, or will be killed by its agent. */
+__attribute__((noreturn)) static void s_lost(long err)
+{
+    s_log("lost the connection to the body's agent; the body is gone, exiting as killed by "
+          "SIGKILL",
+          0, err);
+    s_die_by(SIGKILL);
+}
+
+static s_chan_t *s_chan(unsigned id)
+{
+    int i;
+    for (i = 0; i < s_nchans; i++)
+        if (s_chans[i].fd == (int)id)
+            return &s_chans[i];
+    return 0;
+}
+
+/* ssi_chan needs libsodium initialised, and sodium_init() is not for a
+ * signal handler: do it when the program starts. */
+__attribute__((constructor)) static void s_deputy_ctor(void)
+{
+    if (sodium_init() < 0)
+        s_log("libsodium failed to initialise; migration will not connect", 0, 0);
+}
+
+static void s_send(unsigned type, unsigned chan, const void *p, uint32_t len)
+{
+    long rc = ssi_tunnel_send(&s_link, type, chan, p, len);
+    if (rc < 0)
+        s_lost(rc);
+}
+
+/* ---- connect ------------------------------------------------------------- */
+
+static long s_now_ms(void)
+{
+    struct timespec ts;
+    ssi_sys2(SYS_clock_gettime, CLOCK_MONOTONIC, (long)&ts);
+    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+static long s_tcp_connect(const ssi_image_deputy_t *d)
+{
+    struct sockaddr_in6 a6;
+    struct sockaddr_in a4;
+    const void *sa;
+    long salen, fd, rc, fl;
+    int one = 1, idle = 10, intvl = 5, cnt = 3, err = 0;
+    socklen_t errlen = sizeof(err);
+    long deadline = s_now_ms() + (d->connect_timeout_ms ? d->connect_timeout_ms : 5000);
+
+    if (d->family == AF_INET) {
+        ssi_sys_memzero(&a4, sizeof(a4));
+        a4.sin_family = AF_INET;
+        a4.sin_port = (uint16_t)((d->port >> 8) | (d->port << 8));
+        ssi_sys_memcopy(&a4.sin_addr, d->addr, 4);
+        sa = &a4;
+        salen = sizeof(a4);
+    } else if (d->family == AF_INET6) {
+        ssi_sys_memzero(&a6, sizeof(a6));
+        a6.sin6_family = AF_INET6;
+        a6.sin6_port = (uint16_t)((d->port >> 8) | (d->port << 8));
+        ssi_sys_memcopy(&a6.sin6_addr, d->addr, 16);
+        sa = &a6;
+        salen = sizeof(a6);
+    } else {
+        return -EAFNOSUPPORT;
+    }
+    fd = ssi_sys3(SYS_socket, d->family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0)
+        return fd;
+    rc = ssi_sys3(SYS_connect, fd, (long)sa, salen);
+    while (rc == -EINPROGRESS || rc == -EINTR) {
+        struct pollfd p = {.fd = (int)fd, .events = POLLOUT, .revents = 0};
+        struct timespec ts;
+        long left = deadline - s_now_ms();
+        if (left <= 0) {
+            rc = -ETIMEDOUT;
+            break;
+        }
+        ts.tv_sec = left / 1000;
+        ts.tv_nsec = (left % 1000) * 1000000L;
+        rc = ssi_sys5(SYS_ppoll, (long)&p, 1, (long)&ts, 0, 8);
+        if (rc == 0 || rc == -EINTR) {
+            rc = -EINPROGRESS;
+            continue;
+        }
+        if (rc < 0)
+            break;
+        rc = ssi_sys5(SYS_getsockopt, fd, SOL_SOCKET, SO_ERROR, (long)&err, (long)&errlen);
+        if (rc == 0)
+            rc = -err;
+    }
+    if (rc < 0) {
+        ssi_sys1(SYS_close, fd);
+        return rc;
+    }
+    /* Blocking from now on (see ssi_tunnel.h on why that cannot deadlock). */
+    fl = ssi_sys2(SYS_fcntl, fd, F_GETFL);
+    ssi_sys3(SYS_fcntl, fd, F_SETFL, fl & ~O_NONBLOCK);
+    ssi_sys5(SYS_setsockopt, fd, IPPROTO_TCP, TCP_NODELAY, (long)&one, sizeof(one));
+    /* A node that vanishes without a FIN is noticed in about 25 s. */
+    ssi_sys5(SYS_setsockopt, fd, SOL_SOCKET, SO_KEEPALIVE, (long)&one, sizeof(one));
+    ssi_sys5(SYS_setsockopt, fd, IPPROTO_TCP, TCP_KEEPIDLE, (long)&idle, sizeof(idle));
+    ssi_sys5(SYS_setsockopt, fd, IPPROTO_TCP, TCP_KEEPINTVL, (long)&intvl, sizeof(intvl));
+    ssi_sys5(SYS_setsockopt, fd, IPPROTO_TCP, TCP_KEEPCNT, (long)&cnt, sizeof(cnt));
+    return fd;
+}
+
+long ssi_deputy_connect(const ssi_image_deputy_t *d)
+{
+    ssi_tunnel_hello_t hello;
+    ssi_tunnel_accept_t acc;
+    ssi_tunnel_hdr_t h;
+    long fd, rc;
+    uint32_t i;
+
+    if (d->magic != SSI_IMAGE_DEPUTY_MAGIC)
+        return -EPROTO;
+    fd = s_tcp_connect(d);
+    if (fd < 0) {
+        s_log("cannot reach the body's agent; continuing at home", 0, fd);
+        return fd;
+    }
+    /* The agent answers the handshake only once the body runs, so the
+     * handshake may take as long as the restore. */
+    rc = ssi_tunnel_link_init(&s_link, (int)fd, d->key, 1,
+                              d->accept_timeout_ms ? (int)d->accept_timeout_ms : 30000);
+    if (rc < 0) {
+        s_log(rc == -EKEYREJECTED ? "the body's agent has another key; continuing at home"
+                                  : "no handshake with the body's agent; continuing at home",
+              0, rc);
+        ssi_sys1(SYS_close, fd);
+        return rc;
+    }
+    hello.magic = SSI_TUNNEL_MAGIC;
+    hello.version = SSI_TUNNEL_VERSION;
+    hello.home_pid = (int32_t)ssi_sys0(SYS_getpid);
+    rc = ssi_tunnel_send(&s_link, SSI_TUNNEL_HELLO, 0, &hello, sizeof(hello));
+    if (rc == 0)
+        rc = ssi_tunnel_recv_wait(&s_link, &h, s_frame, sizeof(s_frame),
+                                  d->accept_timeout_ms ? (int)d->accept_timeout_ms : 30000);
+    if (rc == 1 && h.type == SSI_TUNNEL_REFUSE) {
+        s_frame[h.len < sizeof(s_frame) ? h.len : sizeof(s_frame) - 1] = 0;
+        s_log("the body's agent refused: ", (const char *)s_frame, 0);
+        rc = -ECONNREFUSED;
+    } else if (rc == 1) {
+        ssi_sys_memcopy(&acc, s_frame, sizeof(acc) <= h.len ? sizeof(acc) : 0);
+        if (h.type != SSI_TUNNEL_ACCEPT || h.len < sizeof(acc) ||
+            acc.version != SSI_TUNNEL_VERSION || acc.nchans > SSI_TUNNEL_MAX_CHANS ||
+            h.len != sizeof(acc) + acc.nchans * sizeof(ssi_tunnel_chan_t) ||
+            acc.window != SSI_TUNNEL_WINDOW)
+            rc = -EPROTO;
+    }
+    if (rc < 0) {
+        if (rc != -ECONNREFUSED)
+            s_log("no answer from the body's agent; continuing at home", 0, rc);
+        ssi_tunnel_link_close(&s_link);
+        return rc;
+    }
+    s_nchans = 0;
+    for (i = 0; i < acc.nchans; i++) {
+        ssi_tunnel_chan_t c;
+        s_chan_t *ch = &s_chans[s_nchans++];
+        ssi_sys_memcopy(&c, s_frame + sizeof(acc) + i * sizeof(c), sizeof(c));
+        ch->fd = c.chan;
+        ch->dir = c.dir;
+        ch->flags = c.flags;
+        ch->in_done = !(c.dir & SSI_TUNNEL_DIR_IN);
+        ch->credit = SSI_TUNNEL_WINDOW;
+        ch->out_off = ch->out_len = ch->unacked = 0;
+        ch->out_eof = ch->out_done = 0;
+    }
+    return 0;
+}
+
+/* ---- becoming the deputy ------------------------------------------------- */
+
+/* Gives back the program's private writable anonymous memory (heap, mmap
+ * regions, the stack below us): the body has it now. MADV_DONTNEED rather
+ * than munmap: anything that still touched it would read zeroes instead
+ * of faulting. libssi.so's own pages (our code and state) stay. */
+static void s_release_memory(void)
+{
+    uint64_t self_lo = (uint64_t)__ehdr_start, self_hi = (uint64_t)_end;
+    uint64_t sp = (uint64_t)&self_lo, prev_end = 0;
+    int prev_file = 0;
+    long fd = ssi_sys4(SYS_openat, AT_FDCWD, (long)"/proc/self/maps", O_RDONLY | O_CLOEXEC, 0);
+    long n, used = 0;
+    char *p;
+    if (fd < 0)
+        return;
+    while ((n = ssi_sys3(SYS_read, fd, (long)(s_maps + used), (long)(sizeof(s_maps) - 1 - used))) > 0)
+        used += n;
+    ssi_sys1(SYS_close, fd);
+    s_maps[used] = 0;
+    for (p = s_maps; *p;) {
+        const char *e, *path;
+        uint64_t start = ssi_sys_hex(p, &e), end = ssi_sys_hex(e + 1, &e);
+        int wr = e[2] == 'w', priv = e[4] == 'p', anon;
+        int fields = 0;
+        /* Skip perms, offset, dev, inode to the path. */
+        while (*e && *e != '\n' && fields < 4) {
+            while (*e == ' ')
+                e++;
+            while (*e && *e != ' ' && *e != '\n')
+                e++;
+            fields++;
+        }
+        while (*e == ' ')
+            e++;
+        path = e;
+        anon = *path == '\n' || *path == 0 || (path[0] == '[' && (path[1] == 'h' || path[1] == 's' ||
+                                                                   path[1] == 'a'));
+        /* "[heap]", "[stack]", "[anon:...]"; not "[vdso]", "[vvar]". */
+        while (*e && *e != '\n')
+            e++;
+        p = (char *)(*e ? e + 1 : e);
+        {
+            /* An anonymous mapping right after a file mapping is that
+             * library's .bss (libsodium's CPU features, libc's state):
+             * keep it, the deputy still calls into libsodium. */
+            int bss = anon && path[0] != '[' && prev_file && prev_end == start;
+            prev_file = path[0] == '/';
+            prev_end = end;
+            if (!wr || !priv || !anon || bss || (start < self_hi && end > self_lo))
+                continue;
+        }
+        if (sp >= start && sp < end) {
+            /* Our own frames are at sp and above; below is free. */
+            end = (sp & ~4095UL) - 4096;
+            if (end <= start)
+                continue;
+        }
+        ssi_sys3(SYS_madvise, (long)start, (long)(end - start), MADV_DONTNEED);
+    }
+}
+
+static void s_send_winsz(s_chan_t *c)
+{
+    struct winsize ws;
+    ssi_tunnel_winsz_t w;
+    if (!(c->flags & SSI_TUNNEL_CHAN_TTY) || ssi_sys3(SYS_ioctl, c->fd, TIOCGWINSZ, (long)&ws) < 0)
+        return;
+    w.row = ws.ws_row;
+    w.col = ws.ws_col;
+    w.xpixel = ws.ws_xpixel;
+    w.ypixel = ws.ws_ypixel;
+    s_send(SSI_TUNNEL_WINSZ, (unsigned)c->fd, &w, sizeof(w));
+}
+
+static void s_flush_signals(void)
+{
+    char buf[64];
+    uint64_t m;
+    int sig, i;
+    while (ssi_sys3(SYS_read, s_pipe[0], (long)buf, sizeof(buf)) > 0)
+        ;
+    m = __atomic_exchange_n(&s_sigpend, 0, __ATOMIC_SEQ_CST);
+    for (sig = 1; sig <= 64; sig++) {
+        int32_t s = sig;
+        if (!(m & (1ULL << (sig - 1))))
+            continue;
+        if (sig == SIGWINCH)
+            for (i = 0; i < s_nchans; i++)
+                s_send_winsz(&s_chans[i]);
+        s_send(SSI_TUNNEL_SIGNAL, 0, &s, sizeof(s));
+    }
+}
+
+/* The body's side of c reached EOF and everything is written: pass the
+ * EOF on to whoever reads the home descriptor. */
+static void s_close_home(s_chan_t *c)
+{
+    c->out_done = 1;
+    if (c->flags & SSI_TUNNEL_CHAN_SOCKET)
+        ssi_sys2(SYS_shutdown, c->fd, SHUT_WR);
+    else if (c->dir == SSI_TUNNEL_DIR_OUT)
+        ssi_sys1(SYS_close, c->fd);
+}
+
+static void s_frame_in(const ssi_tunnel_hdr_t *h)
+{
+    s_chan_t *c = s_chan(h->chan);
+    uint32_t v = 0;
+    switch (h->type) {
+    case SSI_TUNNEL_DATA:
+        if (!c || !(c->dir & SSI_TUNNEL_DIR_OUT) || c->out_eof)
+            s_lost(-EPROTO);
+        if (c->out_done) {
+            /* Home reader gone: drop, but keep the sender's window open. */
+            s_send(SSI_TUNNEL_WINDOW_UPD, h->chan, &h->len, 4);
+            return;
+        }
+        if (c->out_len + c->unacked + h->len > SSI_TUNNEL_WINDOW)
+            s_lost(-EPROTO); /* the agent ignored our window */
+        if (c->out_off + c->out_len + h->len > SSI_TUNNEL_WINDOW) {
+            uint32_t i;
+            for (i = 0; i < c->out_len; i++)
+                c->out[i] = c->out[c->out_off + i];
+            c->out_off = 0;
+        }
+        ssi_sys_memcopy(c->out + c->out_off + c->out_len, s_frame, h->len);
+        c->out_len += h->len;
+        return;
+    case SSI_TUNNEL_EOF:
+        if (!c)
+            s_lost(-EPROTO);
+        c->out_eof = 1;
+        if (c->out_len == 0 && !c->out_done)
+            s_close_home(c);
+        return;
+    case SSI_TUNNEL_CLOSE:
+        /* The body closed its end: stop reading the home descriptor. */
+        if (!c)
+            s_lost(-EPROTO);
+        if (!c->in_done && c->dir == SSI_TUNNEL_DIR_IN)
+            ssi_sys1(SYS_close, c->fd);
+        c->in_done = 1;
+        return;
+    case SSI_TUNNEL_WINDOW_UPD:
+        if (!c || h->len != 4)
+            s_lost(-EPROTO);
+        ssi_sys_memcopy(&v, s_frame, 4);
+        if (v > SSI_TUNNEL_WINDOW - c->credit)
+            s_lost(-EPROTO);
+        c->credit += v;
+        return;
+    case SSI_TUNNEL_EXIT: {
+        ssi_tunnel_exit_t x;
+        if (h->len != sizeof(x))
+            s_lost(-EPROTO);
+        ssi_sys_memcopy(&x, s_frame, sizeof(x));
+        s_exit_how = x.how == SSI_TUNNEL_SIGNALED ? SSI_TUNNEL_SIGNALED : SSI_TUNNEL_EXITED;
+        s_exit_value = x.value;
+        return;
+    }
+    default:
+        s_lost(-EPROTO);
+    }
+}
+
+/* Writes pending body output to the home descriptor. */
+static void s_write_home(s_chan_t *c)
+{
+    uint32_t k = c->out_len < S_WRITE_CHUNK ? c->out_len : S_WRITE_CHUNK;
+    long n = ssi_sys3(SYS_write, c->fd, (long)(c->out + c->out_off), k);
+    if (n == -EINTR || n == -EAGAIN)
+        return;
+    if (n <= 0) {
+        /* EPIPE and friends: the home reader is gone. Tell the agent,
+         * which closes the body's end so that the body's next write gets
+         * EPIPE/SIGPIPE, as it would have at home. */
+        uint32_t drop = c->out_len + c->unacked;
+        c->out_len = c->unacked = 0;
+        c->out_done = 1;
+        s_send(SSI_TUNNEL_CLOSE, (unsigned)c->fd, 0, 0);
+        if (drop)
+            s_send(SSI_TUNNEL_WINDOW_UPD, (unsigned)c->fd, &drop, 4);
+        return;
+    }
+    c->out_off += (uint32_t)n;
+    c->out_len -= (uint32_t)n;
+    c->unacked += (uint32_t)n;
+    if (c->out_len == 0)
+        c->out_off = 0;
+    if (c->unacked >= SSI_TUNNEL_WINDOW / 4 || c->out_len == 0) {
+        s_send(SSI_TUNNEL_WINDOW_UPD, (unsigned)c->fd, &c->unacked, 4);
+        c->unacked = 0;
+    }
+    if (c->out_len == 0 && c->out_eof)
+        s_close_home(c);
+}
+
+/* Reads home input for the body, within the channel's window. */
+static void s_read_home(s_chan_t *c)
+{
+    uint32_t k = c->credit < sizeof(s_rd) ? c->credit : (uint32_t)sizeof(s_rd);
+    long n = ssi_sys3(SYS_read, c->fd, (long)s_rd, k);
+    if (n == -EINTR || n == -EAGAIN)
+        return;
+    if (n <= 0) {
+        c->in_done = 1;
+        s_send(SSI_TUNNEL_EOF, (unsigned)c->fd, 0, 0);
+        return;
+    }
+    c->credit -= (uint32_t)n;
+    s_send(SSI_TUNNEL_DATA, (unsigned)c->fd, s_rd, (uint32_t)n);
+}
+
+static int s_all_flushed(void)
+{
+    int i;
+    for (i = 0; i < s_nchans; i++)
+        if (s_chans[i].out_len && !s_chans[i].out_done)
+            return 0;
+    return 1;
+}
+
+__attribute__((noreturn)) static void s_finish(void)
+{
+    ssi_tunnel_link_close(&s_link);
+    if (s_exit_how == SSI_TUNNEL_SIGNALED)
+        s_die_by(s_exit_value);
+    ssi_sys1(SYS_exit_group, s_exit_value & 0xff);
+    __builtin_unreachable();
+}
+
+void ssi_deputy_run(void)
+{
+    struct itimerval zero;
+    uint64_t all = ~0ULL;
+    int sig, i;
+
+    /* The body took the timers along; ours would only forward spurious
+     * SIGALRMs. */
+    ssi_sys_memzero(&zero, sizeof(zero));
+    for (i = 0; i < 3; i++) {
+        static const int timer_sig[3] = {SIGALRM, SIGVTALRM, SIGPROF};
+        struct itimerval old;
+        ssi_sys3(SYS_setitimer, i, (long)&zero, (long)&old);
+        if (old.it_value.tv_sec || old.it_value.tv_usec) {
+            /* A tick that fired after the image was taken belongs to the
+             * body's copy of this timer: drop it, do not forward it. */
+            uint64_t set = 1ULL << (timer_sig[i] - 1);
+            struct timespec now = {0, 0};
+            while (ssi_sys4(SYS_rt_sigtimedwait, (long)&set, 0, (long)&now, 8) > 0)
+                ;
+        }
+    }
+    if (ssi_sys2(SYS_pipe2, (long)s_pipe, O_NONBLOCK | O_CLOEXEC) < 0)
+        s_lost(-EMFILE); /* cannot forward signals: give the body up */
+    /* Nobody may freeze the deputy; a write to a closed home reader is an
+     * EPIPE we report per channel. */
+    s_sigaction(SSI_FREEZE_SIGNAL, SIG_IGN, 0);
+    s_sigaction(SIGPIPE, SIG_IGN, 0);
+    for (sig = 1; sig <= 64; sig++)
+        if (s_forwarded(sig))
+            s_sigaction(sig, s_on_signal, all);
+    s_release_memory();
+    /* We are inside the freeze handler: everything is blocked. Signals
+     * that arrived since the freeze are delivered now and forwarded. */
+    s_sigmask(SIG_SETMASK, 0);
+    for (i = 0; i < s_nchans; i++)
+        s_send_winsz(&s_chans[i]);
+
+    for (;;) {
+        struct pollfd p[2 + SSI_TUNNEL_MAX_CHANS];
+        int idx[2 + SSI_TUNNEL_MAX_CHANS], n = 0;
+        long rc;
+
+        if (s_exit_how && s_all_flushed())
+            s_finish();
+        p[n].fd = ssi_tunnel_link_fd(&s_link);
+        p[n++].events = s_exit_how ? 0 : POLLIN;
+        p[n].fd = s_pipe[0];
+        p[n++].events = POLLIN;
+        for (i = 0; i < s_nchans; i++) {
+            s_chan_t *c = &s_chans[i];
+            short ev = 0;
+            if (!c->in_done && c->credit > 0 && !s_exit_how)
+                ev |= POLLIN;
+            if (c->out_len && !c->out_done)
+                ev |= POLLOUT;
+            if (!ev)
+                continue;
+            p[n].fd = c->fd;
+            p[n].events = ev;
+            idx[n++] = i;
+        }
+        for (i = 0; i < n; i++)
+            p[i].revents = 0;
+        rc = ssi_sys5(SYS_ppoll, (long)p, n, 0, 0, 8);
+        if (s_sigpend)
+            s_flush_signals();
+        if (rc <= 0)
+            continue;
+        if (p[0].revents) {
+            /* Whole frames only; ssi_chan may have read ahead. */
+            /* EXIT is the last frame: what follows is the agent's end of
+             * stream, not a lost body. */
+            do {
+                ssi_tunnel_hdr_t h;
+                rc = ssi_tunnel_recv(&s_link, &h, s_frame, sizeof(s_frame));
+                if (rc < 0)
+                    s_lost(rc);
+                s_frame_in(&h);
+            } while (!s_exit_how && ssi_tunnel_pending(&s_link));
+        }
+        for (i = 2; i < n; i++) {
+            s_chan_t *c = &s_chans[idx[i]];
+            short r = p[i].revents;
+            if (!r)
+                continue;
+            if ((r & (POLLOUT | POLLERR)) && c->out_len && !c->out_done)
+                s_write_home(c);
+            if ((r & (POLLIN | POLLHUP | POLLERR)) && !c->in_done && c->credit > 0 &&
+                (p[i].events & POLLIN))
+                s_read_home(c);
+        }
+    }
+}

@@ -1,0 +1,148 @@
+/*
+ * ssi_tunnel.h - the data connection between a deputy (home) and the body
+ * agent (ssi-agent, on the body's node): wire format and transport.
+ *
+ * One connection per migrated process carries every tunnelled descriptor
+ * (stdin/stdout/stderr, pipes, FIFOs, ttys, sockets) as a channel, plus
+ * signals (home -> body) and the body's exit status (body -> home). The
+ * full protocol, with flow control and failure handling, is in
+ * docs/ENGINE.md, "Deputy and body agent".
+ *
+ * Frames: ssi_tunnel_hdr_t {type, flags, chan, len} then `len` payload
+ * bytes (len <= SSI_TUNNEL_DATA_MAX), little-endian. The channel id is the
+ * body's descriptor number.
+ *
+ * The transport (ssi_tunnel_link_*) is the one place that touches the
+ * socket: every frame is one rpc/ssi_chan record (AEAD, keyed by the
+ * migration's 32-byte data key; replayed, reordered or altered records
+ * are refused). Code runs inside user processes (the deputy in
+ * libssi.so): raw system calls, caller-owned buffers, no malloc, no stdio.
+ */
+#ifndef SSI_TUNNEL_H
+#define SSI_TUNNEL_H
+
+#include "ssi_chan.h"
+
+#include <stdint.h>
+
+#define SSI_TUNNEL_MAGIC 0x314e55542d495353ULL /* "SSI-TUN1" */
+#define SSI_TUNNEL_VERSION 1
+#define SSI_TUNNEL_DATA_MAX 16384 /* payload bytes per frame */
+/* Flow control: a sender may have at most this many DATA bytes per
+ * channel that the receiver has not yet written to its local descriptor.
+ * Small on purpose: both ends send with blocking writes, and the sum of
+ * every channel's window must fit in the TCP buffers so that two senders
+ * can never block each other (see docs/ENGINE.md). */
+#define SSI_TUNNEL_WINDOW 32768
+#define SSI_TUNNEL_MAX_CHANS 32
+#define SSI_TUNNEL_KEY_LEN 32
+
+enum {
+    SSI_TUNNEL_HELLO = 1,  /* D->A  ssi_tunnel_hello_t */
+    SSI_TUNNEL_ACCEPT = 2, /* A->D  ssi_tunnel_accept_t + nchans x ssi_tunnel_chan_t */
+    SSI_TUNNEL_REFUSE = 3, /* A->D  reason text; the agent then closes */
+    SSI_TUNNEL_DATA = 4,   /* both  bytes for channel `chan` */
+    SSI_TUNNEL_EOF = 5,    /* both  the sender's side of `chan` reached end of file */
+    SSI_TUNNEL_CLOSE = 6,  /* both  the receiver's side of `chan` is gone: stop sending */
+    SSI_TUNNEL_WINDOW_UPD = 7, /* both  uint32 bytes consumed: credit back */
+    SSI_TUNNEL_SIGNAL = 8, /* D->A  int32 signo for the body */
+    SSI_TUNNEL_EXIT = 9,   /* A->D  ssi_tunnel_exit_t, the last frame */
+    SSI_TUNNEL_WINSZ = 10, /* D->A  ssi_tunnel_winsz_t for a tty channel */
+};
+
+typedef struct {
+    uint8_t type;
+    uint8_t flags; /* 0 */
+    uint16_t chan;
+    uint32_t len;
+} ssi_tunnel_hdr_t;
+
+typedef struct {
+    uint64_t magic;   /* SSI_TUNNEL_MAGIC */
+    uint32_t version; /* SSI_TUNNEL_VERSION */
+    int32_t home_pid; /* informational */
+} ssi_tunnel_hello_t;
+
+/* Channel direction bits. */
+#define SSI_TUNNEL_DIR_IN 1u  /* home -> body (the body reads) */
+#define SSI_TUNNEL_DIR_OUT 2u /* body -> home (the body writes) */
+/* Channel flags. */
+#define SSI_TUNNEL_CHAN_TTY 1u    /* the home fd is a terminal */
+#define SSI_TUNNEL_CHAN_SOCKET 2u /* the home fd is a socket */
+
+typedef struct {
+    uint16_t chan; /* = the fd number, at home and in the body */
+    uint8_t dir;   /* SSI_TUNNEL_DIR_* */
+    uint8_t flags; /* SSI_TUNNEL_CHAN_* */
+    uint32_t pad;
+} ssi_tunnel_chan_t;
+
+typedef struct {
+    uint32_t version;
+    int32_t body_pid; /* in the body's namespace (= the home pid) */
+    uint32_t nchans;
+    uint32_t window; /* SSI_TUNNEL_WINDOW */
+} ssi_tunnel_accept_t;
+
+#define SSI_TUNNEL_EXITED 1   /* value = exit code */
+#define SSI_TUNNEL_SIGNALED 2 /* value = signal number */
+
+typedef struct {
+    int32_t how;
+    int32_t value;
+} ssi_tunnel_exit_t;
+
+typedef struct {
+    uint16_t row, col, xpixel, ypixel; /* struct winsize */
+} ssi_tunnel_winsz_t;
+
+_Static_assert(sizeof(ssi_tunnel_hdr_t) == 8, "tunnel header");
+_Static_assert(sizeof(ssi_tunnel_chan_t) == 8, "tunnel chan");
+
+/* The transport: one ssi_chan record per frame. Caller-owned and large
+ * (the channel is ~262 KiB): static storage, never a signal stack. */
+typedef struct {
+    ssi_chan_t ch;
+    int up; /* ch is initialised */
+    uint8_t tbuf[sizeof(ssi_tunnel_hdr_t) + SSI_TUNNEL_DATA_MAX];
+    uint8_t rbuf[sizeof(ssi_tunnel_hdr_t) + SSI_TUNNEL_DATA_MAX];
+} ssi_tunnel_link_t;
+
+/* Runs the ssi_chan handshake on a connected stream socket with the data
+ * key; initiator: 1 for the deputy, 0 for the agent. timeout_ms bounds the
+ * handshake; afterwards the link has no inactivity timeout (an idle body
+ * may say nothing for hours; TCP keepalive finds a dead peer). Returns 0
+ * (the link owns fd) or -errno (-EKEYREJECTED: another key; the caller
+ * still owns fd). */
+long ssi_tunnel_link_init(ssi_tunnel_link_t *l, int fd, const uint8_t *key, int initiator,
+                          int timeout_ms);
+
+/* The socket, for poll(). */
+int ssi_tunnel_link_fd(const ssi_tunnel_link_t *l);
+
+/* Sends one frame; blocks until it is written. Returns 0 or -errno
+ * (-EPIPE, -ECONNRESET: the peer is gone). */
+long ssi_tunnel_send(ssi_tunnel_link_t *l, unsigned type, unsigned chan, const void *p,
+                     uint32_t len);
+
+/* Receives one frame (blocks until a whole one is in): copies its header
+ * to *h and its payload to buf (cap >= SSI_TUNNEL_DATA_MAX). Returns 1,
+ * -EPIPE when the peer closed the link, -EPROTO for a malformed frame, or
+ * another -errno (-EBADMSG: forged or altered). */
+long ssi_tunnel_recv(ssi_tunnel_link_t *l, ssi_tunnel_hdr_t *h, void *buf, uint32_t cap);
+
+/* Like ssi_tunnel_recv, but gives up after timeout_ms (-ETIMEDOUT). */
+long ssi_tunnel_recv_wait(ssi_tunnel_link_t *l, ssi_tunnel_hdr_t *h, void *buf, uint32_t cap,
+                          int timeout_ms);
+
+/* Non-zero when bytes are already buffered: call ssi_tunnel_recv before
+ * polling the fd again. */
+int ssi_tunnel_pending(const ssi_tunnel_link_t *l);
+
+/* Sends an authenticated end of stream (after the last frame). */
+void ssi_tunnel_shutdown(ssi_tunnel_link_t *l);
+
+/* Wipes the keys and closes the socket. Safe twice. */
+void ssi_tunnel_link_close(ssi_tunnel_link_t *l);
+
+#endif
