@@ -291,9 +291,14 @@ static void s_plan_fd(const ssi_image_fd_t *f)
         d->fl_flags = f->fl_flags;
         snprintf(d->path, sizeof(d->path), "%s", dev);
         return;
+    } else if (f->kind == SSI_IMAGE_FD_FILE || f->kind == SSI_IMAGE_FD_DIR) {
+        s_fail("fd %d (%s): open files are not forwarded yet", f->fd, f->path);
+    } else if (f->kind == SSI_IMAGE_FD_CHR && !(flags & SSI_TUNNEL_CHAN_TTY)) {
+        s_fail("fd %d (%s): a device other than null, zero, random, urandom or a terminal",
+               f->fd, f->path);
     } else if (!(f->kind == SSI_IMAGE_FD_FIFO || f->kind == SSI_IMAGE_FD_SOCKET ||
                  (flags & SSI_TUNNEL_CHAN_TTY))) {
-        s_fail("fd %d (%s): open files are not forwarded yet", f->fd, f->path);
+        s_fail("fd %d (%s): this kind of descriptor cannot move yet", f->fd, f->path);
     }
     if (s_nchans >= SSI_TUNNEL_MAX_CHANS || f->fd > 65535)
         s_fail("too many tunnelled descriptors (max %d)", SSI_TUNNEL_MAX_CHANS);

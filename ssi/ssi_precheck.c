@@ -85,6 +85,13 @@ static int s_check_fds(pid_t pid, char *why, size_t len)
 		target[n] = 0;
 		if (strncmp(target, "pipe:", 5) == 0 || strncmp(target, "socket:", 7) == 0)
 			continue; /* tunnelled to the deputy */
+		/* ssi-agent tunnels stdin/stdout/stderr whatever they are (the
+		 * deputy reads or writes the file at home), and named FIFOs. */
+		struct stat fst;
+		int fdnum = atoi(e->d_name);
+		if (stat(link, &fst) == 0 &&
+		    (S_ISFIFO(fst.st_mode) || (fdnum <= 2 && (S_ISREG(fst.st_mode) || S_ISDIR(fst.st_mode)))))
+			continue;
 		if (strcmp(target, "anon_inode:[io_uring]") == 0) {
 			snprintf(why, len, "it uses io_uring (fd %s), which ssi cannot move", e->d_name);
 			rc = -EBUSY;

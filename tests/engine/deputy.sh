@@ -21,6 +21,10 @@ for f in "$BIN/ssi-agent"; do
 	[ -x "$f" ] || { echo "not ok - missing $f (run: make all)"; exit 1; }
 done
 command -v ip >/dev/null || { echo "# skipped: needs iproute2 (ip)"; exit 77; }
+# The virtual hosts mount their own /tmp: the programs must live elsewhere.
+case " $BIN $LIB $TDIR" in
+*" /tmp/"*) echo "not ok - build outside /tmp (the hosts' /tmp is private): $BIN"; exit 1 ;;
+esac
 PY=/usr/bin/python3
 [ -x "$PY" ] || PY=$(command -v python3)
 
@@ -121,7 +125,7 @@ away_start() {
 
 # migrate NAME [PORT]: freezes HPID with the deputy verdict; sets MRC.
 migrate() {
-	"$BIN/ssi-freeze" -q --deputy $A_ADDR:${2:-$PORT} --key-fd 5 -o "$WORK/$1.img" "$HPID" \
+	timeout 60 "$BIN/ssi-freeze" -q --deputy $A_ADDR:${2:-$PORT} --key-fd 5 -o "$WORK/$1.img" "$HPID" \
 		5<"$WORK/key" 2>"$WORK/$1.ferr"
 	MRC=$?
 }

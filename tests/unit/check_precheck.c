@@ -4,7 +4,9 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -14,7 +16,7 @@
 #include "check_ssi.h"
 #include "ssi_precheck.h"
 
-enum { PLAIN, THREADS, SHARED, FILEFD, EVENTFD, DEVICE, PRIVATE_MAP };
+enum { PLAIN, THREADS, SHARED, FILEFD, EVENTFD, DEVICE, PRIVATE_MAP, STDIO_FILES };
 
 static void *s_sleeper(void *arg)
 {
@@ -45,6 +47,19 @@ static pid_t s_child(int kind)
 		case SHARED: mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0); break;
 		case PRIVATE_MAP: mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0); break;
 		case FILEFD: open("/etc/hostname", O_RDONLY); break;
+		case STDIO_FILES: {
+			/* stdin a regular file, stdout a named FIFO at 4: tunnelled. */
+			char fifo[] = "/tmp/ssi-precheck-fifo-XXXXXX";
+			int f = open("/etc/hostname", O_RDONLY);
+			dup2(f, 0);
+			close(f);
+			int tmp = mkstemp(fifo);
+			if (tmp >= 0 && close(tmp) == 0 && unlink(fifo) == 0 && mkfifo(fifo, 0600) == 0) {
+				open(fifo, O_RDWR);
+				unlink(fifo);
+			}
+			break;
+		}
 		case EVENTFD: eventfd(0, 0); break;
 		case DEVICE:
 			if (open("/dev/full", O_RDONLY) < 0)
@@ -85,6 +100,12 @@ START_TEST(test_precheck_plain_process_may_move)
 {
 	s_expect(PLAIN, 0, NULL);
 	s_expect(PRIVATE_MAP, 0, NULL);
+}
+END_TEST
+
+START_TEST(test_precheck_stdio_files_and_fifos_may_move)
+{
+	s_expect(STDIO_FILES, 0, NULL);
 }
 END_TEST
 
@@ -135,6 +156,7 @@ Suite *suite_precheck(void)
 	Suite *s = suite_create("precheck");
 	TCase *tc = tcase_create("proc");
 	tcase_add_test(tc, test_precheck_plain_process_may_move);
+	tcase_add_test(tc, test_precheck_stdio_files_and_fifos_may_move);
 	tcase_add_test(tc, test_precheck_refuses_threads);
 	tcase_add_test(tc, test_precheck_refuses_writable_shared_memory);
 	tcase_add_test(tc, test_precheck_refuses_open_files);
