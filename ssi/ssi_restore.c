@@ -502,6 +502,12 @@ static void s_restore_process_state(void)
         it.it_interval.tv_usec = (long)s_proc.itimer[i].interval_usec;
         it.it_value.tv_sec = (long)s_proc.itimer[i].value_sec;
         it.it_value.tv_usec = (long)s_proc.itimer[i].value_usec;
+        /* A periodic timer that expired while the process was frozen reads
+         * 0 left (the kernel re-arms it when its signal is dequeued, and the
+         * signal waited, blocked): setitimer(0) would disarm it for good. */
+        if (it.it_value.tv_sec == 0 && it.it_value.tv_usec == 0 &&
+            (it.it_interval.tv_sec != 0 || it.it_interval.tv_usec != 0))
+            it.it_value.tv_usec = 1;
         r = ssi_sys3(SYS_setitimer, i, (long)&it, 0);
         if (r < 0)
             s_die("setitimer failed", 0, r);

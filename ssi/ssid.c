@@ -16,6 +16,7 @@
 #include <string.h>
 #include <fcntl.h>
 #include <sched.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -633,6 +634,7 @@ static void s_ps_finish(ps_req_t *r)
 
 #define MIG_OFFER_MS 10000   /* the destination must answer an offer by then */
 #define MIG_HELPER_MAX 2
+#define XFER_TIMEOUT "10000" /* ms without progress before an image transfer gives up */
 
 /* Who asked for a migration, and so who gets the answer: a local ssictl,
  * or another node that relays for its own ssictl (ssictl migrate HOME:PID). */
@@ -807,6 +809,10 @@ static pid_t s_spawn(char *const argv[], const int *fds, int nfds, bool new_pidn
 	sigset_t none;
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
+	/* A helper dies with ssid: a migration cut short by a dying ssid then
+	 * fails on the other side, and the process thaws at home. (The body
+	 * agent clears this once its body runs.) */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	execv(path, argv);
 	_exit(127);
 }
@@ -1130,7 +1136,7 @@ static void s_on_mig_offer(int from, const ssi_msg_t *m)
 		fcntl(st[0], F_SETFL, O_NONBLOCK);
 		g->status_fd = st[0];
 		st[0] = -1;
-		char *xargv[] = {"ssi-xfer", "recv", "--listen-fd", "3", "--key-fd", "4", NULL};
+		char *xargv[] = {"ssi-xfer", "recv", "--listen-fd", "3", "--key-fd", "4", "--timeout", XFER_TIMEOUT, NULL};
 		int xfds[] = {-1, pipefd[1], errw, lfd, kfd};
 		pid_t x = s_spawn(xargv, xfds, 5, false);
 		/* The agent is pid 1 of a new PID namespace, so that the body gets
@@ -1242,7 +1248,7 @@ static void s_on_mig_ready(int from, const ssi_msg_t *m)
 	} else {
 		char *fargv[] = {"ssi-freeze", "-q", "--deputy", dep, "--key-fd", "3", pid_s, NULL};
 		int ffds[] = {-1, pipefd[1], errw, k2fd};
-		char *xargv[] = {"ssi-xfer", "send", "--to", to, "--key-fd", "3", NULL};
+		char *xargv[] = {"ssi-xfer", "send", "--to", to, "--key-fd", "3", "--timeout", XFER_TIMEOUT, NULL};
 		int xfds[] = {pipefd[0], -1, errw, kfd};
 		/* helper[0] is ssi-freeze: its exit status decides. */
 		pid_t x = s_spawn(xargv, xfds, 4, false);

@@ -7,6 +7,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 BIN=${SSI_BINDIR:-$top/build/bin}
 export PATH=$BIN:$PATH
 export SSI_BINDIR=$BIN
+SSILAB_DIR=${SSILAB_DIR:-/var/lib/ssilab}
 
 if [ "$(id -u)" != 0 ]; then
 	echo "demo: needs root (it builds network, mount and PID namespaces); run: sudo make demo" >&2
@@ -26,11 +27,32 @@ run ssilab status
 step "Every node sees every other (heartbeats and load gossip over CurveZMQ)"
 run ssilab exec n1 -- ssictl nodes
 
-step "Start a program at home on n1 with ssirun: it is the program itself, pid and all"
-ssilab exec n1 -- sh -c 'ssirun sh -c "i=0; while :; do i=\$((i+1)); sleep 1; done" & echo "started pid $!"'
-sleep 0.5
+step "Start a program at home on n1 with ssirun: python3, printing into a pipe on n1"
+cat >"$SSILAB_DIR/demo-ticker.py" <<'PY'
+import os, sys, time
+open("/tmp/ticker.pid", "w").write(str(os.getpid()))
+for i in range(1, 81):
+    print("tick %2d  pid %d  parent %d  host %s" % (i, os.getpid(), os.getppid(), os.uname().nodename), flush=True)
+    time.sleep(0.1)
+sys.exit(3)
+PY
+ssilab exec n1 -- sh -c "{ ssirun python3 $SSILAB_DIR/demo-ticker.py 2>&1; echo \"exit status \$?\"; } | cat > /tmp/ticks &"
+sleep 1
+pid=$(ssilab exec n1 -- cat /tmp/ticker.pid)
+run ssilab exec n1 -- tail -n 2 /tmp/ticks
+
 step "From n2, the cluster's process table shows it, with its home node"
 run ssilab exec n2 -- ssictl ps
+
+step "Move it, live, to n2: same pid, same parent, still writing into n1's pipe"
+run ssilab exec n1 -- ssictl migrate "$pid" n2
+run ssilab exec n3 -- ssictl ps
+sleep 1
+run ssilab exec n1 -- tail -n 3 /tmp/ticks
+echo "(the hostname it prints is n2 now: os.uname() is not forwarded yet)"
+echo "waiting for it to finish..."
+while ! ssilab exec n1 -- grep -q "exit status" /tmp/ticks; do sleep 0.5; done
+run ssilab exec n1 -- tail -n 2 /tmp/ticks
 
 step "Hosts are isolated: a file in n1's /tmp does not exist on n2"
 run ssilab exec n1 -- sh -c 'echo hello > /tmp/only-on-n1; ls -l /tmp/only-on-n1'
@@ -45,8 +67,12 @@ step "Exit status passes straight through ssirun"
 ssilab exec n1 -- ssirun sh -c 'exit 7'
 echo "ssirun sh -c 'exit 7' exited $?"
 
-step "Process migration (ssictl migrate) is not in this release yet"
-run ssilab exec n1 -- ssictl migrate 1 n2
+step "What cannot move is refused before anything is touched"
+ssilab exec n1 -- sh -c "ssirun python3 -c 'import os, threading, time; open(\"/tmp/t.pid\", \"w\").write(str(os.getpid())); threading.Thread(target=time.sleep, args=(30,)).start(); time.sleep(30)' >/dev/null 2>&1 &"
+sleep 1
+pid=$(ssilab exec n1 -- cat /tmp/t.pid)
+run ssilab exec n1 -- ssictl migrate "$pid" n2
+ssilab exec n1 -- kill "$pid"
 
 step "Tearing the cluster down"
 run ssilab down
