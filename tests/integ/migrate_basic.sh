@@ -139,7 +139,7 @@ else
 fi
 
 # Bad requests: a clear error, nothing touched.
-pid=$(start c 80)
+pid=$(start c 240)
 out=$(lab_exec n1 ssictl migrate "$pid" n9 2>&1)
 [ $? != 0 ] && echo "$out" | grep -q "unknown node 'n9'" && ok "unknown node: $out" || fail "unknown node: $out"
 out=$(lab_exec n1 ssictl migrate 999999 n2 2>&1)
@@ -151,7 +151,7 @@ lab_kill_ssid n3
 wait_until 3 sh -c "[ \"\$(lab_node_state n1 n3)\" = down ]"
 out=$(lab_exec n1 ssictl migrate "$pid" n3 2>&1)
 [ $? != 0 ] && echo "$out" | grep -q "n3 is down" && ok "node down: $out" || fail "node down: $out"
-if wait_until 15 lab_exec n1 test -s /tmp/c.rc && output_ok c 80; then
+if wait_until 30 lab_exec n1 test -s /tmp/c.rc && output_ok c 240; then
 	ok "after the refusals the process ran on at home to its end"
 else
 	fail "after the refusals: $(lab_exec n1 tail -2 /tmp/c.out)"
