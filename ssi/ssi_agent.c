@@ -27,6 +27,7 @@
  * link that breaks, kills the body: it never outlives its deputy.
  */
 #include "ssi_image.h"
+#include "ssi_io.h"
 #include "ssi_tunnel.h"
 
 #include <arpa/inet.h>
@@ -145,36 +146,6 @@ __attribute__((noreturn)) static void s_fail(const char *fmt, ...)
     s_kill_body();
     s_status("failed: %s", why);
     exit(1);
-}
-
-static int s_read_full(int fd, void *p, size_t n)
-{
-    char *c = p;
-    while (n) {
-        ssize_t r = read(fd, c, n);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            return r < 0 ? -errno : -EPIPE;
-        c += r;
-        n -= (size_t)r;
-    }
-    return 0;
-}
-
-static int s_write_full(int fd, const void *p, size_t n)
-{
-    const char *c = p;
-    while (n) {
-        ssize_t r = write(fd, c, n);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            return r < 0 ? -errno : -EIO;
-        c += r;
-        n -= (size_t)r;
-    }
-    return 0;
 }
 
 static long s_now_ms(void)
@@ -326,7 +297,7 @@ static uint8_t *s_read_prefix(int in, size_t *plen, ssi_image_rec_t *last)
     uint8_t *p = malloc(cap);
     if (!p)
         s_fail("out of memory");
-    if (s_read_full(in, &s_hdr, sizeof(s_hdr)) < 0)
+    if (ssi_io_read_full(in, &s_hdr, sizeof(s_hdr)) < 0)
         s_fail("cannot read the image header");
     if (s_hdr.magic != SSI_IMAGE_MAGIC || s_hdr.version != SSI_IMAGE_VERSION ||
         s_hdr.hdr_size != sizeof(s_hdr))
@@ -336,7 +307,7 @@ static uint8_t *s_read_prefix(int in, size_t *plen, ssi_image_rec_t *last)
     for (;;) {
         ssi_image_rec_t r;
         size_t need;
-        if (s_read_full(in, &r, sizeof(r)) < 0)
+        if (ssi_io_read_full(in, &r, sizeof(r)) < 0)
             s_fail("truncated image");
         need = len + sizeof(r) + r.size + (r.type == SSI_IMAGE_REC_THREAD ? r.data_len : 0);
         if (r.size > (1u << 20) || (r.data_len > (1u << 20) && r.type == SSI_IMAGE_REC_THREAD))
@@ -355,7 +326,7 @@ static uint8_t *s_read_prefix(int in, size_t *plen, ssi_image_rec_t *last)
             *plen = len;
             return p;
         }
-        if (s_read_full(in, p + len, r.size) < 0)
+        if (ssi_io_read_full(in, p + len, r.size) < 0)
             s_fail("truncated image");
         if (r.type == SSI_IMAGE_REC_FD && r.size >= sizeof(ssi_image_fd_t))
             s_plan_fd((const ssi_image_fd_t *)(p + len));
@@ -363,7 +334,7 @@ static uint8_t *s_read_prefix(int in, size_t *plen, ssi_image_rec_t *last)
         if (r.data_len) {
             if (r.type != SSI_IMAGE_REC_THREAD)
                 s_fail("unexpected record data before the address space");
-            if (s_read_full(in, p + len, r.data_len) < 0)
+            if (ssi_io_read_full(in, p + len, r.data_len) < 0)
                 s_fail("truncated image");
             len += r.data_len;
         }
@@ -376,9 +347,9 @@ static int s_pass(int in, int out, uint64_t n)
     static char buf[1 << 16];
     while (n) {
         size_t k = n < sizeof(buf) ? (size_t)n : sizeof(buf);
-        if (s_read_full(in, buf, k) < 0)
+        if (ssi_io_read_full(in, buf, k) < 0)
             return -EPIPE;
-        if (s_write_full(out, buf, k) < 0)
+        if (ssi_io_write_full(out, buf, k) < 0)
             return -EIO;
         n -= k;
     }
@@ -388,14 +359,14 @@ static int s_pass(int in, int out, uint64_t n)
 /* Feeds the rest of the image, record by record, up to END. */
 static int s_feed(int in, int out, const uint8_t *prefix, size_t plen, ssi_image_rec_t r)
 {
-    int rc = s_write_full(out, prefix, plen);
+    int rc = ssi_io_write_full(out, prefix, plen);
     while (rc == 0) {
         rc = s_pass(in, out, r.size + r.data_len);
         if (rc < 0 || r.type == SSI_IMAGE_REC_END)
             break;
-        if (s_read_full(in, &r, sizeof(r)) < 0)
+        if (ssi_io_read_full(in, &r, sizeof(r)) < 0)
             return -EPIPE;
-        rc = s_write_full(out, &r, sizeof(r));
+        rc = ssi_io_write_full(out, &r, sizeof(r));
     }
     return rc;
 }
@@ -859,7 +830,7 @@ int main(int argc, char **argv)
     }
     if (sodium_init() < 0)
         s_fail("libsodium failed to initialise");
-    if (s_read_full(key_fd, key, sizeof(key)) < 0)
+    if (ssi_io_read_full(key_fd, key, sizeof(key)) < 0)
         s_fail("cannot read the 32-byte data key from fd %d", key_fd);
     close(key_fd);
     memset(&sa, 0, sizeof(sa));

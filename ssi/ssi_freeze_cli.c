@@ -16,6 +16,7 @@
 #include "ssi_freezereq.h"
 
 #include "ssi_image.h"
+#include "ssi_io.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -63,20 +64,6 @@ static int s_parse_addr(const char *s, ssi_image_deputy_t *d)
     return 0;
 }
 
-static int s_read_key(int fd, uint8_t *key)
-{
-    size_t got = 0;
-    while (got < 32) {
-        ssize_t r = read(fd, key + got, 32 - got);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            return -1;
-        got += (size_t)r;
-    }
-    return 0;
-}
-
 int main(int argc, char **argv)
 {
     static const struct option longopts[] = {{"deputy", required_argument, NULL, 'D'},
@@ -119,7 +106,7 @@ int main(int argc, char **argv)
             fprintf(stderr, "ssi-freeze: bad agent address %s (want ADDR:PORT)\n", deputy);
             return 2;
         }
-        if (s_read_key(key_fd, dep.key) < 0) {
+        if (ssi_io_read_full(key_fd, dep.key, 32) < 0) {
             fprintf(stderr, "ssi-freeze: cannot read 32 key bytes from fd %d\n", key_fd);
             return 2;
         }

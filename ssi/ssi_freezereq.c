@@ -6,6 +6,7 @@
 
 #include "ssi_freeze.h"
 #include "ssi_image.h"
+#include "ssi_io.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -31,44 +32,14 @@ static void s_err(char *err, size_t len, const char *fmt, ...)
     va_end(ap);
 }
 
-static int s_read_full(int fd, void *p, size_t n)
-{
-    char *c = p;
-    while (n) {
-        ssize_t r = read(fd, c, n);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            return r < 0 ? -errno : -EPIPE;
-        c += r;
-        n -= (size_t)r;
-    }
-    return 0;
-}
-
-static int s_write_full(int fd, const void *p, size_t n)
-{
-    const char *c = p;
-    while (n) {
-        ssize_t r = write(fd, c, n);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            return r < 0 ? -errno : -EIO;
-        c += r;
-        n -= (size_t)r;
-    }
-    return 0;
-}
-
 /* Copies n bytes from in to out through buf. */
 static int s_pass(int in, int out, uint64_t n, char *buf, size_t cap, uint64_t *bytes)
 {
     while (n) {
         size_t chunk = n < cap ? (size_t)n : cap;
-        int rc = s_read_full(in, buf, chunk);
+        int rc = ssi_io_read_full(in, buf, chunk);
         if (rc == 0)
-            rc = s_write_full(out, buf, chunk);
+            rc = ssi_io_write_full(out, buf, chunk);
         if (rc < 0)
             return rc;
         n -= chunk;
@@ -112,7 +83,7 @@ static int s_deputy_answer(int cfd, const ssi_image_deputy_t *d, char *err, size
         s_err(err, errlen, "deputy verdict without the agent's address");
         return -EINVAL;
     }
-    rc = s_write_full(cfd, d, sizeof(*d));
+    rc = ssi_io_write_full(cfd, d, sizeof(*d));
     if (rc < 0) {
         s_err(err, errlen, "sending the agent's address: %s", strerror(-rc));
         return rc;
@@ -193,9 +164,9 @@ int ssi_freezereq_run(pid_t pid, const ssi_freezereq_opts_t *o, int out_fd,
                                .flags = o->flags};
         ssi_image_hdr_t h;
         ssi_image_rec_t r;
-        rc = s_write_full(cfd, &req, sizeof(req));
+        rc = ssi_io_write_full(cfd, &req, sizeof(req));
         if (rc == 0)
-            rc = s_read_full(cfd, &h, sizeof(h));
+            rc = ssi_io_read_full(cfd, &h, sizeof(h));
         if (rc < 0) {
             s_err(err, errlen, "reading image header: %s", strerror(-rc));
             goto out;
@@ -209,7 +180,7 @@ int ssi_freezereq_run(pid_t pid, const ssi_freezereq_opts_t *o, int out_fd,
         st.nvmas = h.nvmas;
         st.pid = h.pid;
         (void)fcntl(out_fd, F_SETPIPE_SZ, 1 << 20); /* a pipe: 1 MiB, not 64 KiB of ping-pong */
-        rc = s_write_full(out_fd, &h, sizeof(h));
+        rc = ssi_io_write_full(out_fd, &h, sizeof(h));
         st.bytes = sizeof(h);
         buf = malloc(cap);
         if (!buf) {
@@ -218,9 +189,9 @@ int ssi_freezereq_run(pid_t pid, const ssi_freezereq_opts_t *o, int out_fd,
         }
         for (;;) {
             if (rc == 0)
-                rc = s_read_full(cfd, &r, sizeof(r));
+                rc = ssi_io_read_full(cfd, &r, sizeof(r));
             if (rc == 0)
-                rc = s_write_full(out_fd, &r, sizeof(r));
+                rc = ssi_io_write_full(out_fd, &r, sizeof(r));
             if (rc < 0) {
                 s_err(err, errlen, "image stream: %s", strerror(-rc));
                 goto out;
@@ -244,7 +215,7 @@ int ssi_freezereq_run(pid_t pid, const ssi_freezereq_opts_t *o, int out_fd,
         st.freeze_ms = s_now_ms() - t0;
         /* The image is complete; only now may the verdict be anything
          * but "continue". */
-        rc = s_write_full(cfd, &o->verdict, 1);
+        rc = ssi_io_write_full(cfd, &o->verdict, 1);
         if (rc == 0 && o->verdict == SSI_IMAGE_VERDICT_DEPUTY)
             rc = s_deputy_answer(cfd, o->deputy, err, errlen);
     }

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "ssi_chan.h"
+#include "ssi_io.h"
 
 static ssi_chan_t s_chan;
 static uint8_t s_buf[SSI_CHAN_MAX_RECORD];
@@ -30,35 +31,6 @@ static int s_usage(void)
 	fprintf(stderr, "usage: ssi-xfer send --to ADDR:PORT --key-fd N [--timeout MS]\n"
 	                "       ssi-xfer recv --listen-fd N --key-fd N [--timeout MS]\n");
 	return 2;
-}
-
-static int s_read_key(int fd, uint8_t key[SSI_CHAN_KEY_BYTES])
-{
-	size_t have = 0;
-	while (have < SSI_CHAN_KEY_BYTES) {
-		ssize_t n = read(fd, key + have, SSI_CHAN_KEY_BYTES - have);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		have += (size_t)n;
-	}
-	close(fd);
-	return 0;
-}
-
-static int s_write_all(int fd, const uint8_t *p, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -errno;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
 }
 
 /* Pipes between ssi-xfer and the engine's programs default to 64 KiB: each
@@ -169,7 +141,7 @@ static int s_recv(int listen_fd, uint8_t *key, int timeout)
 		}
 		if (n == 0)
 			break;
-		rc = s_write_all(1, s_buf, (size_t)n);
+		rc = ssi_io_write_full(1, s_buf, (size_t)n);
 		if (rc < 0) {
 			fprintf(stderr, "ssi-xfer: writing the stream: %s\n", strerror(-rc));
 			return 1;
@@ -203,7 +175,10 @@ int main(int argc, char **argv)
 	}
 	signal(SIGPIPE, SIG_IGN);
 	uint8_t key[SSI_CHAN_KEY_BYTES];
-	if (sodium_init() < 0 || key_fd < 0 || s_read_key(key_fd, key) < 0) {
+	int krc = key_fd < 0 ? -EBADF : ssi_io_read_full(key_fd, key, SSI_CHAN_KEY_BYTES);
+	if (key_fd >= 0)
+		close(key_fd);
+	if (sodium_init() < 0 || krc < 0) {
 		fprintf(stderr, "ssi-xfer: cannot read the 32-byte key from fd %d\n", key_fd);
 		return 1;
 	}
