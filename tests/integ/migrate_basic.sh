@@ -157,4 +157,23 @@ else
 	fail "after the refusals: $(lab_exec n1 tail -2 /tmp/c.out)"
 fi
 
+# The body's node is lost (every process of host n2 killed at once): the
+# deputy exits as if killed, so the home shell sees SIGKILL, and says why.
+pid=$(start d 600)
+out=$(lab_exec n1 ssictl migrate "$pid" n2 2>&1)
+[ $? = 0 ] && ok "moved to n2 again: $out" || fail "moved to n2 again: $out"
+kill -KILL "$(lab_holder_pid n2)"
+if wait_until 15 lab_exec n1 test -s /tmp/d.rc && [ "$(lab_exec n1 cat /tmp/d.rc)" = 137 ]; then
+	ok "n2 lost: the deputy exits as if killed (the home shell sees 137)"
+else
+	fail "n2 lost: the home shell sees '$(lab_exec n1 cat /tmp/d.rc)'"
+fi
+if lab_exec n1 grep -qi "agent\|link\|lost" /tmp/d.out; then
+	ok "the deputy says why: $(lab_exec n1 grep -i 'agent\|link\|lost' /tmp/d.out | head -1)"
+else
+	fail "the deputy says why: $(lab_exec n1 tail -2 /tmp/d.out)"
+fi
+wait_until 5 sh -c "! ssilab exec n1 -- kill -0 $pid 2>/dev/null" && ok "no deputy is left at home" ||
+	fail "the deputy $pid is still there"
+
 finish
