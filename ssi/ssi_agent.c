@@ -341,12 +341,25 @@ static uint8_t *s_read_prefix(int in, size_t *plen, ssi_image_rec_t *last)
     }
 }
 
-/* Copies n bytes of the image from in to out. */
+/* Copies n bytes of the image from in to out: spliced pipe to pipe (no copy,
+ * no user buffer), read/write when either end is not a pipe. */
 static int s_pass(int in, int out, uint64_t n)
 {
     static char buf[1 << 16];
     while (n) {
-        size_t k = n < sizeof(buf) ? (size_t)n : sizeof(buf);
+        size_t k = n < (1u << 20) ? (size_t)n : (1u << 20);
+        ssize_t m = splice(in, NULL, out, NULL, k, SPLICE_F_MOVE);
+        if (m < 0 && errno == EINTR)
+            continue;
+        if (m > 0) {
+            n -= (uint64_t)m;
+            continue;
+        }
+        if (m == 0)
+            return -EPIPE;
+        if (errno != EINVAL)
+            return -EIO;
+        k = n < sizeof(buf) ? (size_t)n : sizeof(buf);
         if (ssi_io_read_full(in, buf, k) < 0)
             return -EPIPE;
         if (ssi_io_write_full(out, buf, k) < 0)
@@ -436,6 +449,7 @@ static void s_start_body(int in, const char *restore)
     }
     if (pipe2(pipefd, O_CLOEXEC) < 0)
         s_fail("pipe: %s", strerror(errno));
+    fcntl(pipefd[1], F_SETPIPE_SZ, 1 << 20);
     /* The restorer must not take the body's pid: we are pid 1 and the
      * body is usually pid 2, which a plain fork would get. */
     other = s_hdr.pid == 2 ? 3 : 2;
