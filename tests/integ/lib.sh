@@ -108,6 +108,9 @@ lab_up() {
     lab_rc=$?
     printf '%s\n' "$lab_out" | sed 's/^/# /'
     if [ "$lab_rc" != 0 ]; then
+        # A failed up removes what it built itself; a lab that is up now is
+        # someone else's (another test raced us to it): not ours to take down.
+        lab_is_up=0
         fail "ssilab up $* (exit $lab_rc)"
         finish
     fi
