@@ -17,7 +17,7 @@ fi
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 run() { printf '$ %s\n' "$*"; "$@"; }
 
-trap 'ssilab down >/dev/null 2>&1' EXIT
+trap 'rm -rf "$SSILAB_DIR/files"; ssilab down >/dev/null 2>&1' EXIT
 ssilab down >/dev/null 2>&1
 
 step "A cluster of three virtual hosts, each with its own network, /tmp, /run and pids"
@@ -28,7 +28,8 @@ step "Every node sees every other (heartbeats and load gossip over CurveZMQ)"
 run ssilab exec n1 -- ssictl nodes
 
 step "Start a program at home on n1 with ssirun: python3, printing into a pipe on n1"
-cat >"$SSILAB_DIR/demo-ticker.py" <<'PY'
+mkdir -p "$SSILAB_DIR/files"
+cat >"$SSILAB_DIR/files/demo-ticker.py" <<'PY'
 import os, sys, time
 open("/tmp/ticker.pid", "w").write(str(os.getpid()))
 for i in range(1, 81):
@@ -36,7 +37,7 @@ for i in range(1, 81):
     time.sleep(0.1)
 sys.exit(3)
 PY
-ssilab exec n1 -- sh -c "{ ssirun python3 $SSILAB_DIR/demo-ticker.py 2>&1; echo \"exit status \$?\"; } | cat > /tmp/ticks &"
+ssilab exec n1 -- sh -c "{ ssirun python3 $SSILAB_DIR/files/demo-ticker.py 2>&1; echo \"exit status \$?\"; } | cat > /tmp/ticks &"
 sleep 1
 pid=$(ssilab exec n1 -- cat /tmp/ticker.pid)
 run ssilab exec n1 -- tail -n 2 /tmp/ticks
@@ -75,6 +76,7 @@ run ssilab exec n1 -- ssictl migrate "$pid" n2
 ssilab exec n1 -- kill "$pid"
 
 step "Tearing the cluster down"
+rm -rf "$SSILAB_DIR/files"
 run ssilab down
 trap - EXIT
 echo

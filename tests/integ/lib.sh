@@ -103,6 +103,9 @@ lab_up() {
     trap 'exit 129' HUP
     trap 'exit 141' PIPE
     lab_is_up=1
+    # Files a test shares with its hosts (scripts, inputs): visible inside
+    # them, removed with the lab.
+    LAB_FILES=$SSILAB_DIR/files
     # ssilab up leaves no process holding its output, so capturing it cannot hang.
     lab_out=$(ssilab up "$@" 2>&1)
     lab_rc=$?
@@ -128,6 +131,7 @@ lab_down() {
             tail -n 15 "$lab_log" | sed 's/^/# /'
         done
     fi
+    rm -rf "$SSILAB_DIR/files"
     ssilab down >/dev/null || echo "# ssilab down failed" >&2
 }
 

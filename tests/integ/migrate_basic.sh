@@ -9,7 +9,8 @@ lab_require_root
 command -v python3 >/dev/null || skip "python3 is not installed"
 lab_up 3
 
-prog=$SSILAB_DIR/ticker.py
+mkdir -p "$LAB_FILES"
+prog=$LAB_FILES/ticker.py
 cat >"$prog" <<'PY'
 import os, signal, sys, threading, time
 # ticker.py N TAG [threads|shm]: prints N numbered lines with its pid and
