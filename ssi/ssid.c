@@ -1516,6 +1516,8 @@ static int s_setup_zmq(void)
 	zsock_set_linger(S.router, 0);
 	zsock_set_sndtimeo(S.router, 0);
 	zsock_set_router_mandatory(S.router, 0);
+	zsock_set_heartbeat_ivl(S.router, 1000);
+	zsock_set_heartbeat_timeout(S.router, 3000);
 	if (zsock_bind(S.router, "%s", me->endpoint) < 0) {
 		ssi_error("cannot listen on %s: %s (is the endpoint one of this machine's addresses?)",
 		          me->endpoint, zmq_strerror(zmq_errno()));
@@ -1533,6 +1535,12 @@ static int s_setup_zmq(void)
 		zsock_set_sndhwm(d, 64);
 		zsock_set_reconnect_ivl(d, 200);
 		zsock_set_reconnect_ivl_max(d, 1000);
+		/* ZMTP heartbeats: a connection that went silent (a cut link) is
+		 * dropped and redialled within seconds, instead of waiting out TCP's
+		 * retransmission backoff, which can hold messages for tens of seconds
+		 * after the link is back. */
+		zsock_set_heartbeat_ivl(d, 1000);
+		zsock_set_heartbeat_timeout(d, 3000);
 		if (zsock_connect(d, "%s", n->endpoint) < 0) {
 			ssi_error("cannot connect to %s at %s: %s", n->name, n->endpoint, zmq_strerror(zmq_errno()));
 			zsock_destroy(&d);

@@ -69,6 +69,10 @@ if wait_until 10 grep -q "receiving process $pid of n1" "$(lab_log n3)"; then
 		fail "n3's link cut mid-transfer: $out"
 	fi
 	ip -n "ssilab$lab_tag-br" link set vn3 up
+	# Back: both directions of the control plane carry messages again.
+	both_up() { [ "$(lab_node_state n3 n1)" = up ] && [ "$(lab_node_state n1 n3)" = up ]; }
+	wait_until 10 both_up && ok "n1 and n3 see each other again within 10 s of the link coming back" ||
+		fail "n1 and n3 see each other again within 10 s of the link coming back"
 else
 	wait "$mig"
 	fail "the transfer to n3 never started: $(lab_exec n1 cat /tmp/b.mig)"
