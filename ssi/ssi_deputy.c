@@ -84,23 +84,6 @@ __asm__(".text\n"
 
 /* ---- small helpers ------------------------------------------------------ */
 
-static void s_log(const char *a, const char *b, long err)
-{
-    char buf[320];
-    size_t n = 0;
-    n += ssi_sys_strlcpy(buf + n, "ssi-deputy: ", sizeof(buf) - n);
-    n += ssi_sys_strlcpy(buf + n, a, sizeof(buf) - n);
-    if (b)
-        n += ssi_sys_strlcpy(buf + n, b, sizeof(buf) - n);
-    if (err && n + 32 < sizeof(buf)) {
-        n += ssi_sys_strlcpy(buf + n, " (errno ", sizeof(buf) - n);
-        n += ssi_sys_utoa(buf + n, (uint64_t)-err);
-        n += ssi_sys_strlcpy(buf + n, ")", sizeof(buf) - n);
-    }
-    n += ssi_sys_strlcpy(buf + n, "\n", sizeof(buf) - n);
-    ssi_sys3(SYS_write, 2, (long)buf, (long)n);
-}
-
 static long s_sigaction(int sig, void (*h)(int), uint64_t mask)
 {
     ssi_image_sigaction_t sa = {.handler = (uint64_t)h, .flags = S_SA_RESTORER,
@@ -159,7 +142,7 @@ __attribute__((noreturn)) static void s_die_by(int sig)
 /* The body is unreachable: it is gone, or will be killed by its agent. */
 __attribute__((noreturn)) static void s_lost(long err)
 {
-    s_log("lost the connection to the body's agent; the body is gone, exiting as killed by "
+    ssi_sys_log("ssi-deputy: ", "lost the connection to the body's agent; the body is gone, exiting as killed by "
           "SIGKILL",
           0, err);
     s_die_by(SIGKILL);
@@ -179,7 +162,7 @@ static s_chan_t *s_chan(unsigned id)
 __attribute__((constructor)) static void s_deputy_ctor(void)
 {
     if (sodium_init() < 0)
-        s_log("libsodium failed to initialise; migration will not connect", 0, 0);
+        ssi_sys_log("ssi-deputy: ", "libsodium failed to initialise; migration will not connect", 0, 0);
 }
 
 static void s_send(unsigned type, unsigned chan, const void *p, uint32_t len)
@@ -278,7 +261,7 @@ long ssi_deputy_connect(const ssi_image_deputy_t *d)
         return -EPROTO;
     fd = s_tcp_connect(d);
     if (fd < 0) {
-        s_log("cannot reach the body's agent; continuing at home", 0, fd);
+        ssi_sys_log("ssi-deputy: ", "cannot reach the body's agent; continuing at home", 0, fd);
         return fd;
     }
     /* The agent answers the handshake only once the body runs, so the
@@ -286,7 +269,7 @@ long ssi_deputy_connect(const ssi_image_deputy_t *d)
     rc = ssi_tunnel_link_init(&s_link, (int)fd, d->key, 1,
                               d->accept_timeout_ms ? (int)d->accept_timeout_ms : 30000);
     if (rc < 0) {
-        s_log(rc == -EKEYREJECTED ? "the body's agent has another key; continuing at home"
+        ssi_sys_log("ssi-deputy: ", rc == -EKEYREJECTED ? "the body's agent has another key; continuing at home"
                                   : "no handshake with the body's agent; continuing at home",
               0, rc);
         ssi_sys1(SYS_close, fd);
@@ -301,7 +284,7 @@ long ssi_deputy_connect(const ssi_image_deputy_t *d)
                                   d->accept_timeout_ms ? (int)d->accept_timeout_ms : 30000);
     if (rc == 1 && h.type == SSI_TUNNEL_REFUSE) {
         s_frame[h.len < sizeof(s_frame) ? h.len : sizeof(s_frame) - 1] = 0;
-        s_log("the body's agent refused: ", (const char *)s_frame, 0);
+        ssi_sys_log("ssi-deputy: ", "the body's agent refused: ", (const char *)s_frame, 0);
         rc = -ECONNREFUSED;
     } else if (rc == 1) {
         ssi_sys_memcopy(&acc, s_frame, sizeof(acc) <= h.len ? sizeof(acc) : 0);
@@ -313,7 +296,7 @@ long ssi_deputy_connect(const ssi_image_deputy_t *d)
     }
     if (rc < 0) {
         if (rc != -ECONNREFUSED)
-            s_log("no answer from the body's agent; continuing at home", 0, rc);
+            ssi_sys_log("ssi-deputy: ", "no answer from the body's agent; continuing at home", 0, rc);
         ssi_tunnel_link_close(&s_link);
         return rc;
     }

@@ -131,24 +131,6 @@ __asm__(".text\n"
 
 /* ---- small raw helpers ------------------------------------------------ */
 
-static void s_log(const char *a, const char *b, long err)
-{
-    char buf[256];
-    size_t n = 0;
-    n += ssi_sys_strlcpy(buf + n, "ssi-freeze: ", sizeof(buf) - n);
-    n += ssi_sys_strlcpy(buf + n, a, sizeof(buf) - n);
-    if (b)
-        n += ssi_sys_strlcpy(buf + n, b, sizeof(buf) - n);
-    if (err) {
-        n += ssi_sys_strlcpy(buf + n, " (errno ", sizeof(buf) - n);
-        if (n + 24 < sizeof(buf))
-            n += ssi_sys_utoa(buf + n, (uint64_t)-err);
-        n += ssi_sys_strlcpy(buf + n, ")", sizeof(buf) - n);
-    }
-    n += ssi_sys_strlcpy(buf + n, "\n", sizeof(buf) - n);
-    ssi_sys3(SYS_write, 2, (long)buf, (long)n);
-}
-
 static long s_open(const char *path, int flags)
 {
     return ssi_sys4(SYS_openat, AT_FDCWD, (long)path, flags | O_CLOEXEC, 0);
@@ -893,7 +875,7 @@ static long s_freeze(int token)
 
     fd = s_connect(token);
     if (fd < 0) {
-        s_log("cannot reach requester", 0, fd);
+        ssi_sys_log("ssi-freeze: ", "cannot reach requester", 0, fd);
         return fd;
     }
     rc = s_read_all(fd, &req, sizeof(req));
@@ -916,7 +898,7 @@ static long s_freeze(int token)
     if (rc == SSI_IMAGE_VERDICT_DEPUTY)
         rc = s_become_deputy(fd);
     if (rc < 0)
-        s_log("freeze failed, thawing", 0, rc);
+        ssi_sys_log("ssi-freeze: ", "freeze failed, thawing", 0, rc);
     s_close(fd);
     return rc;
 }
@@ -1012,14 +994,14 @@ int ssi_freeze_init(void)
     }
     rc = s_find_vdso();
     if (rc < 0) {
-        s_log("no vDSO block found; freezing disabled", 0, rc);
+        ssi_sys_log("ssi-freeze: ", "no vDSO block found; freezing disabled", 0, rc);
         return (int)rc;
     }
     ssi_cpu_probe(&s_cpu);
     hole = mmap(0, SSI_FREEZE_HOLE_LEN, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
                 -1, 0);
     if (hole == MAP_FAILED) {
-        s_log("cannot reserve the restore hole; freezing disabled", 0, -ENOMEM);
+        ssi_sys_log("ssi-freeze: ", "cannot reserve the restore hole; freezing disabled", 0, -ENOMEM);
         return -ENOMEM;
     }
     s_hole_start = (uint64_t)hole;

@@ -184,4 +184,23 @@ static inline uint64_t ssi_sys_fnv1a(const void *p, size_t n)
     return h;
 }
 
+/* One line on stderr with one write(2): PREFIX A [B] [" (errno E)"]. The
+ * logger of code in signal context (freeze handler, deputy, shim). */
+static inline void ssi_sys_log(const char *prefix, const char *a, const char *b, long err)
+{
+    char buf[320];
+    size_t n = 0;
+    n += ssi_sys_strlcpy(buf + n, prefix, sizeof(buf) - n);
+    n += ssi_sys_strlcpy(buf + n, a, sizeof(buf) - n);
+    if (b)
+        n += ssi_sys_strlcpy(buf + n, b, sizeof(buf) - n);
+    if (err && n + 32 < sizeof(buf)) {
+        n += ssi_sys_strlcpy(buf + n, " (errno ", sizeof(buf) - n);
+        n += ssi_sys_utoa(buf + n, (uint64_t)(err < 0 ? -err : err));
+        n += ssi_sys_strlcpy(buf + n, ")", sizeof(buf) - n);
+    }
+    n += ssi_sys_strlcpy(buf + n, "\n", sizeof(buf) - n);
+    ssi_sys3(SYS_write, 2, (long)buf, (long)n);
+}
+
 #endif
