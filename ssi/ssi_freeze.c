@@ -82,6 +82,7 @@ static uint64_t s_vdso_start, s_vdso_len, s_block_start, s_block_end;
 static uint64_t s_vvar_len, s_vvar_vclock_len;
 static ssi_image_cpu_t s_cpu;
 static void (*s_restore_hook)(void);
+static void (*s_freeze_hook)(void);
 static uint32_t s_generation;
 
 /* Freeze-time state (static: the handler must not grow the app's stack
@@ -914,6 +915,8 @@ static void s_handler(int sig, siginfo_t *si, void *ucv)
     if (si->si_uid != 0 && si->si_uid != (uid_t)ssi_sys0(SYS_getuid))
         return;
     s_busy = 1;
+    if (s_freeze_hook)
+        s_freeze_hook();
     s_capture_thread(ucv);
     if (ssi_freeze_jmp_save(&s_jmp) != 0) {
         /* Restored in a new process by ssi-restore. Memory, fs base,
@@ -1022,6 +1025,11 @@ int ssi_freeze_init(void)
 uint32_t ssi_freeze_generation(void)
 {
     return s_generation;
+}
+
+void ssi_freeze_set_freeze_hook(void (*hook)(void))
+{
+    s_freeze_hook = hook;
 }
 
 void ssi_freeze_set_restore_hook(void (*hook)(void))

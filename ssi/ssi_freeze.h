@@ -41,4 +41,9 @@ uint32_t ssi_freeze_generation(void);
  * in signal context: async-signal-safe code only. One hook; NULL clears. */
 void ssi_freeze_set_restore_hook(void (*hook)(void));
 
+/* Called in the process being frozen, inside the freeze handler, before
+ * anything is captured (so what it records travels in the image). Signal
+ * context. One hook; NULL clears. */
+void ssi_freeze_set_freeze_hook(void (*hook)(void));
+
 #endif

@@ -10,12 +10,15 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdarg.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
+#include <asm/termbits.h>
 
 #include "ssi_freeze.h"
 #include "ssi_msg.h"
@@ -115,6 +118,71 @@ pid_t getppid(void)
 	return p;
 }
 
+/* Terminals. Away, a terminal of the home node is a tunnel (a socketpair)
+ * whose far end the deputy relays: the kernel would say "not a tty". The
+ * freeze hook records, for each low fd that is a terminal, its settings and
+ * window size; away, isatty() and ioctl(TCGETS / TIOCGWINSZ) answer from
+ * that record. Known gaps: libc's internal checks (stdio's line buffering
+ * decision, tcgetattr) call the kernel directly and are not answered yet;
+ * the window size is the one at the move. */
+#define SSI_TTY_FDS 64
+static struct {
+	unsigned char is_tty[SSI_TTY_FDS];
+	struct termios2 tio[SSI_TTY_FDS];
+	struct winsize ws[SSI_TTY_FDS];
+} s_tty;
+
+static void s_on_freeze(void)
+{
+	for (int fd = 0; fd < SSI_TTY_FDS; fd++) {
+		s_tty.is_tty[fd] = s_sys(SYS_ioctl, fd, TCGETS2, (long)&s_tty.tio[fd]) == 0;
+		if (s_tty.is_tty[fd] && s_sys(SYS_ioctl, fd, TIOCGWINSZ, (long)&s_tty.ws[fd]) != 0)
+			memset(&s_tty.ws[fd], 0, sizeof s_tty.ws[fd]);
+	}
+}
+
+static int s_away_tty(int fd)
+{
+	return s_away && fd >= 0 && fd < SSI_TTY_FDS && s_tty.is_tty[fd];
+}
+
+int isatty(int fd)
+{
+	struct termios2 t;
+	if (s_away_tty(fd))
+		return 1;
+	if (syscall(SYS_ioctl, fd, TCGETS2, &t) == 0)
+		return 1;
+	if (errno != EBADF)
+		errno = ENOTTY;
+	return 0;
+}
+
+/* At home a plain system call; away, terminal queries of a home terminal
+ * are answered from the record. glibc declares ioctl with an unsigned long
+ * request. */
+int ioctl(int fd, unsigned long req, ...)
+{
+	va_list ap;
+	va_start(ap, req);
+	void *arg = va_arg(ap, void *);
+	va_end(ap);
+	if (s_away_tty(fd) && arg) {
+		switch (req) {
+		case TIOCGWINSZ:
+			memcpy(arg, &s_tty.ws[fd], sizeof s_tty.ws[fd]);
+			return 0;
+		case TCGETS:
+			memcpy(arg, &s_tty.tio[fd], sizeof(struct termios));
+			return 0;
+		case TCGETS2:
+			memcpy(arg, &s_tty.tio[fd], sizeof s_tty.tio[fd]);
+			return 0;
+		}
+	}
+	return (int)syscall(SYS_ioctl, fd, req, arg);
+}
+
 /* Runs in the restored body, in signal context, before the program resumes. */
 static void s_on_restore(void)
 {
@@ -209,6 +277,7 @@ __attribute__((constructor)) static void s_shim_init(void)
 	strcpy(s_path, p);
 	s_home_ppid = (pid_t)s_sys(SYS_getppid, 0, 0, 0);
 	ssi_freeze_set_restore_hook(s_on_restore);
+	ssi_freeze_set_freeze_hook(s_on_freeze);
 	s_register();
 	pthread_atfork(NULL, NULL, s_atfork_child);
 	/* Only this process moves: its children start where they are. */
