@@ -458,11 +458,7 @@ static void s_requeue_pending(void)
     long pid = ssi_sys0(SYS_getpid), tid = ssi_sys0(SYS_gettid);
     int i;
     for (i = 0; i < s_nsigs; i++) {
-        ssi_image_sig_t *s = &s_sigs[i];
-        if (s->shared)
-            ssi_sys3(SYS_rt_sigqueueinfo, pid, s->signo, (long)s->info);
-        else
-            ssi_sys4(SYS_rt_tgsigqueueinfo, pid, tid, s->signo, (long)s->info);
+        ssi_sys_requeue(pid, tid, s_sigs[i].shared, s_sigs[i].signo, s_sigs[i].info);
     }
     s_nsigs = 0;
 }

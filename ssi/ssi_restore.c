@@ -544,11 +544,7 @@ static void s_restore_thread_state(void)
     /* All signals are blocked here; they stay pending until the handler's
      * rt_sigreturn restores the interrupted code's mask. */
     for (i = 0; i < s_nsigs; i++) {
-        ssi_image_sig_t *s = &s_sigs[i];
-        if (s->shared)
-            ssi_sys3(SYS_rt_sigqueueinfo, pid, s->signo, (long)s->info);
-        else
-            ssi_sys4(SYS_rt_tgsigqueueinfo, pid, tid, s->signo, (long)s->info);
+        ssi_sys_requeue(pid, tid, s_sigs[i].shared, s_sigs[i].signo, s_sigs[i].info);
     }
 }
 

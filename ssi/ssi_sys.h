@@ -184,6 +184,16 @@ static inline uint64_t ssi_sys_fnv1a(const void *p, size_t n)
     return h;
 }
 
+/* Puts a dequeued signal back with its siginfo: process-directed (shared)
+ * or to thread tid. Used on thaw (shim) and on restore (restorer). */
+static inline void ssi_sys_requeue(long pid, long tid, int shared, int signo, const void *info)
+{
+    if (shared)
+        ssi_sys3(SYS_rt_sigqueueinfo, pid, signo, (long)info);
+    else
+        ssi_sys4(SYS_rt_tgsigqueueinfo, pid, tid, signo, (long)info);
+}
+
 /* One line on stderr with one write(2): PREFIX A [B] [" (errno E)"]. The
  * logger of code in signal context (freeze handler, deputy, shim). */
 static inline void ssi_sys_log(const char *prefix, const char *a, const char *b, long err)

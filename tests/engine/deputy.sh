@@ -61,13 +61,20 @@ ip -n $NSA link set vda$$ up
 
 # A virtual host's init: private /tmp, then the command; for the home host
 # the program runs as pid 2 under a shell whose `wait` is the parent's.
-cat >"$WORK/home.sh" <<'EOF'
+# Both hosts start alike: a private /tmp, with a build tree under /tmp (a
+# CI clone) bound back over it. Sourced with the tmpfs name in $1.
+cat >"$WORK/private_tmp.sh" <<'EOF'
 [ -z "$SSI_KEEP" ] || exec 7<"$SSI_KEEP" || exit 99
-mount -t tmpfs ssi-home /tmp || exit 99
+mount -t tmpfs "$1" /tmp || exit 99
 if [ -n "$SSI_KEEP" ]; then
 	mkdir -p "$SSI_KEEP" && mount --no-canonicalize --bind /proc/self/fd/7 "$SSI_KEEP" || exit 99
 	exec 7<&-
 fi
+EOF
+cat >"$WORK/home.sh" <<'EOF'
+set -- ssi-home "$@"
+. "$(dirname "$0")/private_tmp.sh"
+shift
 # (an asynchronous command's stdin would be /dev/null without the dup)
 exec 3<&0
 "$@" 0<&3 3<&- 9>&- &
@@ -75,12 +82,9 @@ wait $!
 echo "status=$?" >&9
 EOF
 cat >"$WORK/away.sh" <<'EOF'
-[ -z "$SSI_KEEP" ] || exec 7<"$SSI_KEEP" || exit 99
-mount -t tmpfs ssi-away /tmp || exit 99
-if [ -n "$SSI_KEEP" ]; then
-	mkdir -p "$SSI_KEEP" && mount --no-canonicalize --bind /proc/self/fd/7 "$SSI_KEEP" || exit 99
-	exec 7<&-
-fi
+set -- ssi-away "$@"
+. "$(dirname "$0")/private_tmp.sh"
+shift
 exec "$@"
 EOF
 head -c 32 /dev/urandom >"$WORK/key"
