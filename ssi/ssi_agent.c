@@ -413,14 +413,16 @@ __attribute__((noreturn)) static void s_exec_restorer(const char *restore, int i
     syscall(SYS_close_range, 0U, ~0U, CLOSE_RANGE_CLOEXEC);
     for (i = 0; i < s_nchans; i++) {
         s_chan_t *c = &s_chans[i];
-        if (tmp[i] < 0 || dup3(tmp[i], c->chan, (c->fd_flags & FD_CLOEXEC) ? O_CLOEXEC : 0) < 0)
+        /* Inheritable: ssi-restore sets FD_CLOEXEC again from the image
+         * (a close-on-exec descriptor would not survive its exec). */
+        if (tmp[i] < 0 || dup3(tmp[i], c->chan, 0) < 0)
             _exit(126);
         fcntl(c->chan, F_SETFL, c->fl_flags & O_NONBLOCK);
     }
     for (i = 0; i < s_ndevs; i++) {
         s_dev_t *d = &s_devs[i];
         int fd = open(d->path, (int)(d->fl_flags & (O_ACCMODE | O_NONBLOCK | O_APPEND)) | O_CLOEXEC);
-        if (fd < 0 || dup3(fd, d->fd, (d->fd_flags & FD_CLOEXEC) ? O_CLOEXEC : 0) < 0)
+        if (fd < 0 || dup3(fd, d->fd, 0) < 0)
             _exit(126);
     }
     /* ssi-restore moves the image fd to 900+ and closes it before the

@@ -409,8 +409,6 @@ static void s_fd_record(const ssi_image_fd_t *f)
         }
         return;
     }
-    if (s_mode != S_IN_PLACE)
-        return;
     if (s_nfds >= S_MAX_FDS)
         s_die("too many descriptors in the image", 0, 0);
     d = &s_fds[s_nfds++];
@@ -694,6 +692,16 @@ __attribute__((noreturn)) static void s_jump(const uint64_t *j, long back)
 
 /* ---- the new task, running in the hole ----------------------------------- */
 
+/* The body's descriptors came inheritable through our exec: close-on-exec
+ * again where the image says so. */
+static void s_cloexec_fds(void)
+{
+    int j;
+    for (j = 0; j < s_nfds; j++)
+        if (s_fds[j].fd_flags & FD_CLOEXEC)
+            ssi_sys3(SYS_fcntl, s_fds[j].fd, F_SETFD, FD_CLOEXEC);
+}
+
 /* --in-place: makes this process's descriptors what the image recorded.
  * The deputy cleared FD_CLOEXEC on the program's descriptors (so that they
  * survived the exec) and closed its own. */
@@ -797,6 +805,8 @@ __attribute__((noreturn, used)) static void s_stage2(void)
     s_restore_thread_state();
     if (s_mode == S_IN_PLACE)
         s_inplace_fds();
+    else
+        s_cloexec_fds();
     ssi_sys1(SYS_close, s_img_fd);
     /* From here on nothing can fail: tell the launching half. */
     s_puts(s_status_fd, "O");
