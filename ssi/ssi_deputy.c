@@ -994,7 +994,11 @@ void ssi_deputy_run(void)
         }
         for (i = 0; i < n; i++)
             p[i].revents = 0;
-        rc = ssi_sys5(SYS_ppoll, (long)p, n, 0, 0, 8);
+        {
+            /* Coming home has a deadline: wake up to check it. */
+            struct timespec tick = {1, 0};
+            rc = ssi_sys5(SYS_ppoll, (long)p, n, s_home_state ? (long)&tick : 0, 0, 8);
+        }
         if (s_sigpend)
             s_flush_signals();
         if (rc <= 0)
