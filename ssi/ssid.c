@@ -51,6 +51,7 @@ typedef struct {
 	int away;       /* node index where its body runs, or -1: at home */
 	int pidfd;      /* away: the deputy, watched once its socket closes */
 	bool migrating; /* a migration is under way */
+	bool stop_sent; /* away: its deputy is stopped and the body was told */
 	size_t len;
 	uint8_t buf[CLIENT_BUF];
 } client_t;
@@ -325,6 +326,7 @@ static void s_put_procs(ssi_msg_writer_t *w)
 			fclose(f);
 		}
 		const char *st = c->migrating               ? "migrating"
+		                 : c->away >= 0 && (state == 'T' || state == 't') ? "stopped"
 		                 : c->away >= 0             ? "away"
 		                 : state == 'T' || state == 't' ? "stopped"
 		                 : state == 'Z'             ? "zombie"
@@ -347,6 +349,7 @@ static void s_on_mig_ready(int from, const ssi_msg_t *m);
 static void s_on_mig_fail(int from, const ssi_msg_t *m);
 static void s_on_peer_migrate(int from, const ssi_msg_t *m);
 static void s_on_mig_done(int from, const ssi_msg_t *m);
+static void s_on_body_signal(int from, const ssi_msg_t *m);
 
 static void s_ps_collect(uint64_t reqid, int from, const ssi_msg_t *m)
 {
@@ -430,6 +433,9 @@ static void s_peer_message(int from, const uint8_t *data, size_t len, zsock_t *r
 		break;
 	case SSI_MSG_MIG_FAIL:
 		s_on_mig_fail(from, &m);
+		break;
+	case SSI_MSG_BODY_SIGNAL:
+		s_on_body_signal(from, &m);
 		break;
 	case SSI_MSG_PS_REP: {
 		uint64_t reqid = 0;
@@ -1434,6 +1440,103 @@ static void s_home_reaped(mig_t *g, client_t *p)
 	}
 }
 
+/* --- job control of away processes ---------------------------------------
+ *
+ * A stop signal that the deputy can catch (TSTP, TTIN, TTOU) it forwards
+ * itself, and it stops itself when its body stops. SIGSTOP it cannot
+ * catch: we notice the stopped deputy here (state T, checked every 250 ms,
+ * away processes only) and ask the body's node to stop the body. SIGCONT
+ * wakes the deputy, whose handler forwards it. */
+#define JOB_WATCH_MS 250
+
+static void s_job_watch(void)
+{
+	for (int i = 0; i < S.nclients; i++) {
+		client_t *c = S.client[i];
+		if (!c->registered || c->away < 0 || c->migrating)
+			continue;
+		char path[64], buf[512], state = '?';
+		snprintf(path, sizeof path, "/proc/%d/stat", c->pid);
+		FILE *f = fopen(path, "r");
+		if (f) {
+			size_t n = fread(buf, 1, sizeof buf - 1, f);
+			buf[n] = 0;
+			char *rp = strrchr(buf, ')');
+			if (rp && rp[1])
+				state = rp[2];
+			fclose(f);
+		}
+		if (state != 'T') {
+			c->stop_sent = false;
+			continue;
+		}
+		if (c->stop_sent)
+			continue;
+		c->stop_sent = true;
+		uint8_t out[256];
+		ssi_msg_writer_t w;
+		ssi_msg_begin(&w, out, sizeof out, SSI_MSG_BODY_SIGNAL);
+		ssi_msg_put_str(&w, SSI_TAG_HOME, S.name);
+		ssi_msg_put_u64(&w, SSI_TAG_PID, (uint64_t)c->pid);
+		ssi_msg_put_u64(&w, SSI_TAG_SIGNO, SIGSTOP);
+		long n = ssi_msg_end(&w);
+		if (n > 0)
+			s_send_peer(c->away, out, (size_t)n);
+		ssi_info("process %d stopped at home: stopping its body on %s", c->pid,
+		         ssi_cluster_node(S.cluster, (size_t)c->away)->name);
+	}
+}
+
+/* The last number of the NSpid line of /proc/PID/status: the pid in the
+ * innermost namespace. */
+static long s_nspid_inner(pid_t pid)
+{
+	char path[64], line[256];
+	long inner = -1;
+	snprintf(path, sizeof path, "/proc/%d/status", pid);
+	FILE *f = fopen(path, "r");
+	while (f && fgets(line, sizeof line, f))
+		if (strncmp(line, "NSpid:", 6) == 0) {
+			char *e = strrchr(line, '\t');
+			inner = e ? strtol(e + 1, NULL, 10) : -1;
+		}
+	if (f)
+		fclose(f);
+	return inner;
+}
+
+/* Body's node: the home node asks us to stop a body (only SIGSTOP). */
+static void s_on_body_signal(int from, const ssi_msg_t *m)
+{
+	uint64_t pid = 0, sig = 0;
+	char home[SSI_NAME_MAX + 1];
+	if (ssi_field_u64(ssi_msg_find(m->field, m->nfields, SSI_TAG_PID), &pid) < 0 ||
+	    ssi_field_u64(ssi_msg_find(m->field, m->nfields, SSI_TAG_SIGNO), &sig) < 0 ||
+	    ssi_field_str(ssi_msg_find(m->field, m->nfields, SSI_TAG_HOME), home, sizeof home) < 0 ||
+	    sig != SIGSTOP)
+		return;
+	for (mig_t *g = s_migs; g; g = g->next) {
+		if (g->home_side || g->peer != from || g->pid != (pid_t)pid || strcmp(g->home, home) ||
+		    g->nhelpers < 2)
+			continue;
+		/* The agent (helper 1) is pid 1 of the body's namespace; the body
+		 * is its child whose pid there is the home pid. */
+		pid_t agent = g->helper[1];
+		char path[80];
+		snprintf(path, sizeof path, "/proc/%d/task/%d/children", agent, agent);
+		FILE *f = fopen(path, "r");
+		int kid;
+		while (f && fscanf(f, "%d", &kid) == 1)
+			if (s_nspid_inner(kid) == (long)pid) {
+				kill(kid, SIGSTOP);
+				ssi_info("stopped the body of %s:%llu (its deputy is stopped)", home,
+				         (unsigned long long)pid);
+			}
+		if (f)
+			fclose(f);
+	}
+}
+
 /* A helper exited. When all of a migration's have, decide. */
 static void s_mig_reaped(pid_t pid, int status)
 {
@@ -1699,7 +1802,7 @@ static int s_setup_zmq(void)
 
 static int s_run(void)
 {
-	int64_t next_beat = 0, next_gossip = s_now() + GOSSIP_MS / 2;
+	int64_t next_beat = 0, next_gossip = s_now() + GOSSIP_MS / 2, next_job = 0;
 	zmq_pollitem_t items[4 + SSI_CLUSTER_MAX + MAX_CLIENTS + 64];
 	mig_t *mig_of[64];
 	bool mig_status[64];
@@ -1736,6 +1839,8 @@ static int s_run(void)
 
 		int64_t now = s_now();
 		int64_t wake = next_beat < next_gossip ? next_beat : next_gossip;
+		if (next_job < wake)
+			wake = next_job;
 		for (ps_req_t *r = S.ps; r; r = r->next)
 			if (r->deadline < wake)
 				wake = r->deadline;
@@ -1798,6 +1903,10 @@ static int s_run(void)
 			next_gossip = now + GOSSIP_MS - 50 + (int64_t)randombytes_uniform(100);
 		}
 		s_mig_timeouts(now);
+		if (now >= next_job) {
+			s_job_watch();
+			next_job = now + JOB_WATCH_MS;
+		}
 		for (ps_req_t *r = S.ps, *next; r; r = next) {
 			next = r->next;
 			if (now >= r->deadline)
