@@ -1279,7 +1279,7 @@ static void s_home_run(int pidfd)
         if (s_home_verdict == SSI_IMAGE_VERDICT_EXIT)
             s_home_commit(cfd);
         if (s_home_verdict == 0)
-            snprintf(why, sizeof(why), "the deputy did not decide in time");
+            snprintf(why, sizeof(why), "no verdict from home in time (is the link to home down?)");
         else
             why[0] = 0; /* the deputy said why */
     }
