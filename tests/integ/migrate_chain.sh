@@ -50,8 +50,13 @@ same_sums() {
 # 1. n1 -> n2 -> n3 -> home while it runs.
 pid=$(start c $MIB $ITERS)
 [ "$pid" != 0 ] || { fail "memhog did not start: $(lab_exec n1 cat /tmp/c.out)"; finish; }
+# The last step is asked from n2, naming the home: HOME:PID home.
 for to in n2 n3 home; do
-	out=$(lab_exec n1 ssictl migrate "$pid" "$to" 2>&1)
+	if [ "$to" = home ]; then
+		out=$(lab_exec n2 ssictl migrate "n1:$pid" home 2>&1)
+	else
+		out=$(lab_exec n1 ssictl migrate "$pid" "$to" 2>&1)
+	fi
 	rc=$?
 	where=$to
 	[ "$to" = home ] && where=n1
