@@ -204,7 +204,8 @@ const char *ssi_msg_type_name(int type)
 {
 	static const char *names[] = {"?",     "ERROR", "OK",       "HEARTBEAT", "GOSSIP", "REGISTER",
 	                              "NODES", "NODES_REP", "PS", "PS_REP", "MIGRATE",
-	                              "MIG_OFFER", "MIG_READY", "MIG_FAIL", "MIG_BODY", "MIG_DONE"};
+	                              "MIG_OFFER", "MIG_READY", "MIG_FAIL", "MIG_BODY", "MIG_DONE",
+	                              "BODY_SIGNAL"};
 	if (type < 1 || type > SSI_MSG_TYPE_MAX)
 		return "unknown";
 	return names[type];

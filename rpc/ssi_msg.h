@@ -38,7 +38,8 @@ enum ssi_msg_type {
 	SSI_MSG_MIG_FAIL = 13,  /* REQID TEXT: either side gives up */
 	SSI_MSG_MIG_BODY = 14,  /* REQID HOME PID STATE: destination: the body runs or ended */
 	SSI_MSG_MIG_DONE = 15,  /* REQID ERRNO TEXT: home's answer to a relayed MIGRATE */
-	SSI_MSG_TYPE_MAX = 15
+	SSI_MSG_BODY_SIGNAL = 16, /* HOME PID SIGNO: home to the body's node: stop the body */
+	SSI_MSG_TYPE_MAX = 16
 };
 
 enum ssi_msg_tag {
@@ -66,6 +67,7 @@ enum ssi_msg_tag {
 	SSI_TAG_KEY2 = 22,   /* 32 bytes: the data key (body to deputy) */
 	SSI_TAG_PORT = 23,   /* u64: a TCP port */
 	SSI_TAG_DPORT = 24,  /* u64: the body agent's data port */
+	SSI_TAG_SIGNO = 25,  /* u64: a signal number */
 };
 
 typedef struct {

@@ -30,7 +30,12 @@
 #include "ssi_io.h"
 #include "ssi_tunnel.h"
 
+#include "ssi_freeze.h"
+
 #include <arpa/inet.h>
+#include <dirent.h>
+#include <sys/ioctl.h>
+#include <sys/un.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -62,6 +67,7 @@ typedef struct {
     int chan; /* the body's fd number */
     int fd;
     int body_fd; /* the other end, until the restorer has it */
+    uint64_t body_ino; /* its inode: tells our tunnel from a socket made away */
     uint8_t dir, flags;
     uint32_t fd_flags, fl_flags; /* from the image */
     /* body -> home */
@@ -407,14 +413,16 @@ __attribute__((noreturn)) static void s_exec_restorer(const char *restore, int i
     syscall(SYS_close_range, 0U, ~0U, CLOSE_RANGE_CLOEXEC);
     for (i = 0; i < s_nchans; i++) {
         s_chan_t *c = &s_chans[i];
-        if (tmp[i] < 0 || dup3(tmp[i], c->chan, (c->fd_flags & FD_CLOEXEC) ? O_CLOEXEC : 0) < 0)
+        /* Inheritable: ssi-restore sets FD_CLOEXEC again from the image
+         * (a close-on-exec descriptor would not survive its exec). */
+        if (tmp[i] < 0 || dup3(tmp[i], c->chan, 0) < 0)
             _exit(126);
         fcntl(c->chan, F_SETFL, c->fl_flags & O_NONBLOCK);
     }
     for (i = 0; i < s_ndevs; i++) {
         s_dev_t *d = &s_devs[i];
         int fd = open(d->path, (int)(d->fl_flags & (O_ACCMODE | O_NONBLOCK | O_APPEND)) | O_CLOEXEC);
-        if (fd < 0 || dup3(fd, d->fd, (d->fd_flags & FD_CLOEXEC) ? O_CLOEXEC : 0) < 0)
+        if (fd < 0 || dup3(fd, d->fd, 0) < 0)
             _exit(126);
     }
     /* ssi-restore moves the image fd to 900+ and closes it before the
@@ -426,6 +434,12 @@ __attribute__((noreturn)) static void s_exec_restorer(const char *restore, int i
     else
         execl(restore, "ssi-restore", "--fd", fdarg, (char *)NULL);
     _exit(127);
+}
+
+static uint64_t s_ino(int fd)
+{
+    struct stat st;
+    return fstat(fd, &st) == 0 ? (uint64_t)st.st_ino : 0;
 }
 
 /* Restores the body from the image on `in`; returns when it runs. */
@@ -445,6 +459,7 @@ static void s_start_body(int in, const char *restore)
             s_fail("socketpair: %s", strerror(errno));
         s_chans[i].fd = sp[0];
         s_chans[i].body_fd = sp[1];
+        s_chans[i].body_ino = s_ino(sp[1]);
         fcntl(sp[0], F_SETFL, O_NONBLOCK);
     }
     if (pipe2(pipefd, O_CLOEXEC) < 0)
@@ -577,11 +592,19 @@ static s_chan_t *s_chan(unsigned id)
     return NULL;
 }
 
+static void s_job_stopped(int sig);
+
 static void s_reap(void)
 {
     int st;
     pid_t p;
-    while ((p = waitpid(-1, &st, WNOHANG | __WALL)) > 0) {
+    while ((p = waitpid(-1, &st, WNOHANG | __WALL | WUNTRACED | WCONTINUED)) > 0) {
+        if (p == s_body && WIFSTOPPED(st)) {
+            s_job_stopped(WSTOPSIG(st));
+            continue;
+        }
+        if (WIFSTOPPED(st) || WIFCONTINUED(st))
+            continue;
         if (p == s_body) {
             s_body_done = 1;
             s_body_status = st;
@@ -589,6 +612,9 @@ static void s_reap(void)
         }
     }
 }
+
+static int s_job_signal(int sig);
+static int s_home_wanted, s_home_verdict;
 
 static void s_frame_in(const ssi_tunnel_hdr_t *h)
 {
@@ -647,8 +673,16 @@ static void s_frame_in(const ssi_tunnel_hdr_t *h)
         memcpy(&sig, s_frame, 4);
         if (sig >= 1 && sig <= 64 && !s_body_done) {
             s_log("signal %d for the body", sig);
-            kill(s_body, sig);
+            kill(s_body, s_job_signal(sig));
         }
+        return;
+    case SSI_TUNNEL_HOME_REQ:
+        s_home_wanted = 1;
+        return;
+    case SSI_TUNNEL_HOME_VERDICT:
+        /* Only while a homecoming waits for it; a late one is stale. */
+        if (h->len == 1)
+            s_home_verdict = s_frame[0];
         return;
     case SSI_TUNNEL_WINSZ:
         /* Kept for the body's shim to answer TIOCGWINSZ (not wired yet). */
@@ -721,6 +755,8 @@ static int s_drained(void)
     return 1;
 }
 
+static void s_home_run(int pidfd);
+
 /* Relays until the body has exited and its output is delivered; then
  * sends EXIT and returns. */
 static void s_relay(void)
@@ -735,6 +771,11 @@ static void s_relay(void)
         s_reap();
         if (s_body_done && s_drained())
             break;
+        if (s_home_wanted) {
+            s_home_wanted = 0;
+            s_home_run(pidfd);
+            continue;
+        }
         p[n].fd = ssi_tunnel_link_fd(&s_link);
         p[n++].events = POLLIN;
         p[n].fd = pidfd;
@@ -779,6 +820,478 @@ static void s_relay(void)
     }
     if (pidfd >= 0)
         close(pidfd);
+}
+
+/* ---- job control ------------------------------------------------------------ */
+
+/* The body's pid as /proc knows it. Our /proc is the node's, not our PID
+ * namespace's (ssid does not mount one for us): /proc/N with the body's
+ * own pid would be another process. A pidfd's fdinfo says. */
+static pid_t s_body_proc_pid(void)
+{
+    static pid_t cached;
+    char path[64], line[128];
+    FILE *f;
+    int pfd;
+    if (cached > 0)
+        return cached;
+    pfd = (int)syscall(SYS_pidfd_open, s_body, 0);
+    if (pfd < 0)
+        return -1;
+    snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", pfd);
+    f = fopen(path, "re");
+    while (f && fgets(line, sizeof(line), f))
+        if (!strncmp(line, "Pid:", 4))
+            cached = (pid_t)atoi(line + 4);
+    if (f)
+        fclose(f);
+    close(pfd);
+    return cached > 0 ? cached : -1;
+}
+
+static uint32_t s_conts; /* SIGCONTs delivered from the deputy */
+
+/* Whether the body catches or ignores sig (/proc/PID/status SigCgt, SigIgn). */
+static int s_body_handles(int sig)
+{
+    char path[64], line[256];
+    int handled = 0;
+    FILE *f;
+    snprintf(path, sizeof(path), "/proc/%d/status", (int)s_body_proc_pid());
+    f = fopen(path, "re");
+    if (!f)
+        return 0;
+    while (fgets(line, sizeof(line), f))
+        if (!strncmp(line, "SigCgt:", 7) || !strncmp(line, "SigIgn:", 7))
+            handled |= (strtoull(line + 7, NULL, 16) >> (sig - 1)) & 1;
+    fclose(f);
+    return handled;
+}
+
+/* The signal that does at the body what sig did at home. A terminal stop
+ * signal whose default action the body keeps must stop it: the kernel
+ * discards TSTP/TTIN/TTOU in an orphaned process group, and the body's
+ * group here (under the agent, pid 1) may well be one. */
+static int s_job_signal(int sig)
+{
+    if (sig == SIGCONT)
+        s_conts++;
+    if ((sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU) && !s_body_handles(sig))
+        return SIGSTOP;
+    return sig;
+}
+
+/* The body stopped (a stop signal relayed from home, SIGSTOP sent to it
+ * on the home ssid's behalf, or its own raise): the deputy stops too, so
+ * that a shell at home sees the job stopped. */
+static void s_job_stopped(int sig)
+{
+    ssi_tunnel_stopped_t st = {.sig = sig, .conts = s_conts};
+    s_log("body stopped by signal %d", sig);
+    s_send(SSI_TUNNEL_STOPPED, 0, &st, sizeof(st));
+}
+
+/* ---- coming home -------------------------------------------------------------
+ *
+ * The deputy asks (HOME_REQ, after it stopped reading home input). We check
+ * what could not exist at home, freeze the body with the freeze protocol
+ * (we are its parent and pid 1 of its namespace), send what it wrote before
+ * the freeze, then its image, and wait for the deputy's verdict: 'X' ends
+ * the body (and us: not reported as the program's exit), 'C' thaws it and
+ * the relay goes on. docs/ENGINE.md, "Coming home". */
+
+static void s_home_refuse(const char *fmt, ...)
+{
+    char why[400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof(why), fmt, ap);
+    va_end(ap);
+    s_status("home refused: %s", why);
+    s_send(SSI_TUNNEL_HOME_REFUSE, 0, why, (uint32_t)strlen(why));
+}
+
+/* A value of the body's initial environment (its shim read SSI_FREEZE_DIR
+ * and SSI_FREEZE_TIMEOUT from there at startup, at home). */
+static int s_body_env(const char *key, char *out, size_t cap)
+{
+    static char env[65536];
+    char path[64];
+    size_t kl = strlen(key), n;
+    const char *p;
+    int fd;
+    ssize_t r;
+    snprintf(path, sizeof(path), "/proc/%d/environ", (int)s_body_proc_pid());
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    r = read(fd, env, sizeof(env) - 1);
+    close(fd);
+    if (r <= 0)
+        return -1;
+    env[r] = 0;
+    for (p = env; p < env + r; p += strlen(p) + 1) {
+        if (!strncmp(p, key, kl) && p[kl] == '=' && p[kl + 1]) {
+            n = strlen(p + kl + 1);
+            if (n >= cap)
+                return -1;
+            memcpy(out, p + kl + 1, n + 1);
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* What cannot come home: children made here, descriptors opened here. */
+static int s_home_check_body(char *why, size_t cap)
+{
+    char path[80], link[300];
+    struct dirent *e;
+    DIR *d;
+    FILE *f;
+    int kid = 0;
+
+    snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)s_body_proc_pid(),
+             (int)s_body_proc_pid());
+    f = fopen(path, "re");
+    if (f) {
+        kid = fscanf(f, "%d", &kid) == 1 ? kid : 0;
+        fclose(f);
+    }
+    if (kid > 0) {
+        snprintf(why, cap, "it has child processes where it runs; they cannot follow it home");
+        return -1;
+    }
+    snprintf(path, sizeof(path), "/proc/%d/fd", (int)s_body_proc_pid());
+    d = opendir(path);
+    if (!d) {
+        snprintf(why, cap, "cannot list its descriptors: %s", strerror(errno));
+        return -1;
+    }
+    while ((e = readdir(d))) {
+        char lp[128];
+        unsigned long long ino;
+        ssize_t n;
+        int fd;
+        s_chan_t *c;
+        if (e->d_name[0] < '0' || e->d_name[0] > '9')
+            continue;
+        fd = atoi(e->d_name);
+        snprintf(lp, sizeof(lp), "%s/%d", path, fd);
+        n = readlink(lp, link, sizeof(link) - 1);
+        link[n > 0 ? n : 0] = 0;
+        c = s_chan((unsigned)fd);
+        /* Our tunnel at its own number: the deputy has the real thing. */
+        if (c && sscanf(link, "socket:[%llu]", &ino) == 1 && ino == c->body_ino)
+            continue;
+        if (!strcmp(link, "/dev/null") || !strcmp(link, "/dev/zero") ||
+            !strcmp(link, "/dev/random") || !strcmp(link, "/dev/urandom"))
+            continue;
+        snprintf(why, cap, "fd %d (%s) was opened on this node and cannot be brought home", fd,
+                 link);
+        closedir(d);
+        return -1;
+    }
+    closedir(d);
+    return 0;
+}
+
+/* Bytes of one IN channel that home has given away and the body has not
+ * read: in our buffer and unread in the body's end of the socketpair. */
+static uint32_t s_home_unread(const s_chan_t *c, int pidfd)
+{
+    int n = 0, fd = pidfd >= 0 ? (int)syscall(SYS_pidfd_getfd, pidfd, c->chan, 0) : -1;
+    if (fd >= 0) {
+        if (s_ino(fd) != c->body_ino || ioctl(fd, FIONREAD, &n) < 0)
+            n = 0;
+        close(fd);
+    }
+    return c->len + (uint32_t)n;
+}
+
+/* Home input that the deputy already read cannot be pushed back into a
+ * home pipe or terminal: wait a little for the body to read it, else
+ * refuse. Nothing new comes (the deputy stopped reading). */
+static int s_home_input_taken(int pidfd, char *why, size_t cap)
+{
+    long end = s_now_ms() + 2000;
+    for (;;) {
+        int i, busy = 0;
+        for (i = 0; i < s_nchans; i++) {
+            s_chan_t *c = &s_chans[i];
+            uint32_t n;
+            if (!(c->dir & SSI_TUNNEL_DIR_IN) || c->wr_done)
+                continue;
+            if (c->len)
+                s_write_body(c);
+            n = s_home_unread(c, pidfd);
+            if (n) {
+                busy = 1;
+                snprintf(why, cap, "fd %d has %u bytes of input already taken from home that "
+                                   "the program has not read yet; try again later",
+                         c->chan, n);
+            }
+        }
+        if (!busy)
+            return 0;
+        if (s_now_ms() > end)
+            return -1;
+        usleep(20000);
+    }
+}
+
+/* Freezes the body: returns the connected freeze socket and the time by
+ * which its verdict must be written (its own timeout, less a margin). */
+static int s_home_freeze(long *deadline, char *why, size_t cap)
+{
+    struct sockaddr_un sa;
+    char dir[96], tmo[16];
+    int lfd, cfd, token, timeout_s = 30;
+    long t0;
+    struct pollfd p;
+    struct timeval tv = {.tv_sec = 10, .tv_usec = 0};
+
+    if (s_body_env("SSI_FREEZE_DIR", dir, sizeof(dir)) < 0)
+        snprintf(dir, sizeof(dir), "%s", "/run/ssi/freeze");
+    if (s_body_env("SSI_FREEZE_TIMEOUT", tmo, sizeof(tmo)) == 0 && atoi(tmo) > 0)
+        timeout_s = atoi(tmo);
+    {
+        char d2[sizeof(dir)];
+        size_t i;
+        snprintf(d2, sizeof(d2), "%s", dir);
+        for (i = 1; d2[i]; i++)
+            if (d2[i] == '/') {
+                d2[i] = 0;
+                mkdir(d2, 0700);
+                d2[i] = '/';
+            }
+        mkdir(d2, 0700);
+    }
+    randombytes_buf(&token, sizeof(token));
+    token &= 0x7fffffff;
+    memset(&sa, 0, sizeof(sa));
+    sa.sun_family = AF_UNIX;
+    if ((size_t)snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/%d.sock", dir, token) >=
+        sizeof(sa.sun_path)) {
+        snprintf(why, cap, "freeze socket path too long");
+        return -1;
+    }
+    lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (lfd < 0 || bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(lfd, 1) < 0) {
+        snprintf(why, cap, "cannot listen on %s: %s", sa.sun_path, strerror(errno));
+        if (lfd >= 0)
+            close(lfd);
+        return -1;
+    }
+    t0 = s_now_ms();
+    cfd = -1;
+    if (sigqueue(s_body, SSI_FREEZE_SIGNAL, (union sigval){.sival_int = token}) == 0) {
+        p.fd = lfd;
+        p.events = POLLIN;
+        if (poll(&p, 1, 10000) == 1)
+            cfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+    }
+    unlink(sa.sun_path);
+    close(lfd);
+    if (cfd < 0) {
+        snprintf(why, cap, "the body did not freeze (%s)", strerror(errno ? errno : ETIMEDOUT));
+        return -1;
+    }
+    setsockopt(cfd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    setsockopt(cfd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    *deadline = t0 + timeout_s * 1000L - 3000;
+    return cfd;
+}
+
+/* Pumps link frames (credit, signals) for up to ms milliseconds. */
+static void s_home_pump(int ms)
+{
+    struct pollfd p = {.fd = ssi_tunnel_link_fd(&s_link), .events = POLLIN};
+    if (!ssi_tunnel_pending(&s_link) && poll(&p, 1, ms) <= 0)
+        return;
+    do {
+        ssi_tunnel_hdr_t h;
+        long rc = ssi_tunnel_recv(&s_link, &h, s_frame, sizeof(s_frame));
+        if (rc < 0)
+            s_fail("deputy connection lost (%s) while coming home; body killed",
+                   strerror((int)-rc));
+        s_frame_in(&h);
+    } while (ssi_tunnel_pending(&s_link));
+}
+
+/* Sends everything the frozen body wrote, within the deputy's windows. */
+static int s_home_drain(long deadline, char *why, size_t cap)
+{
+    for (;;) {
+        int i, busy = -1;
+        for (i = 0; i < s_nchans; i++) {
+            s_chan_t *c = &s_chans[i];
+            while (!c->rd_done && c->credit > 0) {
+                uint32_t k = c->credit < sizeof(s_frame) ? c->credit : (uint32_t)sizeof(s_frame);
+                ssize_t n = read(c->fd, s_frame, k);
+                if (n < 0 && errno == EINTR)
+                    continue;
+                if (n < 0)
+                    break; /* EAGAIN: all of it is out */
+                if (n == 0) {
+                    c->rd_done = 1;
+                    s_send(SSI_TUNNEL_EOF, (unsigned)c->chan, NULL, 0);
+                    break;
+                }
+                c->credit -= (uint32_t)n;
+                s_send(SSI_TUNNEL_DATA, (unsigned)c->chan, s_frame, (uint32_t)n);
+            }
+            if (!c->rd_done && c->credit == 0)
+                busy = c->chan;
+        }
+        if (busy < 0)
+            return 0;
+        if (s_now_ms() > deadline) {
+            snprintf(why, cap, "its output on fd %d is not being read at home", busy);
+            return -1;
+        }
+        s_home_pump(100);
+    }
+}
+
+/* Sends the image as HOME_IMAGE frames of up to SSI_TUNNEL_DATA_MAX. */
+static uint8_t s_home_buf[SSI_TUNNEL_DATA_MAX];
+static uint32_t s_home_len;
+
+static void s_home_put(const void *p, size_t n)
+{
+    const uint8_t *b = p;
+    while (n) {
+        size_t k = sizeof(s_home_buf) - s_home_len;
+        if (k > n)
+            k = n;
+        memcpy(s_home_buf + s_home_len, b, k);
+        s_home_len += (uint32_t)k;
+        b += k;
+        n -= k;
+        if (s_home_len == sizeof(s_home_buf)) {
+            s_send(SSI_TUNNEL_HOME_IMAGE, 0, s_home_buf, s_home_len);
+            s_home_len = 0;
+        }
+    }
+}
+
+static int s_home_stream(int cfd, char *why, size_t cap)
+{
+    ssi_image_req_t req = {.magic = SSI_IMAGE_REQ_MAGIC, .version = SSI_IMAGE_VERSION, .flags = 0};
+    ssi_image_hdr_t h;
+    ssi_image_rec_t r;
+    static uint8_t buf[1 << 16];
+
+    s_home_len = 0;
+    if (ssi_io_write_full(cfd, &req, sizeof(req)) < 0 || ssi_io_read_full(cfd, &h, sizeof(h)) < 0 ||
+        h.magic != SSI_IMAGE_MAGIC || h.version != SSI_IMAGE_VERSION) {
+        snprintf(why, cap, "the body's freeze failed before its image");
+        return -1;
+    }
+    s_home_put(&h, sizeof(h));
+    do {
+        uint64_t left;
+        if (ssi_io_read_full(cfd, &r, sizeof(r)) < 0 || r.size > (1u << 20)) {
+            snprintf(why, cap, "the body's image stream broke");
+            return -1;
+        }
+        s_home_put(&r, sizeof(r));
+        for (left = r.size + r.data_len; left;) {
+            size_t k = left < sizeof(buf) ? (size_t)left : sizeof(buf);
+            if (ssi_io_read_full(cfd, buf, k) < 0) {
+                snprintf(why, cap, "the body's image stream broke");
+                return -1;
+            }
+            s_home_put(buf, k);
+            left -= k;
+        }
+    } while (r.type != SSI_IMAGE_REC_END);
+    if (s_home_len)
+        s_send(SSI_TUNNEL_HOME_IMAGE, 0, s_home_buf, s_home_len);
+    s_send(SSI_TUNNEL_HOME_END, 0, NULL, 0);
+    return 0;
+}
+
+/* Ends the body after a committed homecoming, tells the deputy, exits. */
+__attribute__((noreturn)) static void s_home_commit(int cfd)
+{
+    char x = SSI_IMAGE_VERDICT_EXIT;
+    long end = s_now_ms() + 3000;
+    int st;
+    if (write(cfd, &x, 1) != 1)
+        s_log("the body did not take the exit verdict: killing it");
+    close(cfd);
+    /* The body exits at once (exit_group(0) in its freeze handler); it
+     * must be gone before the deputy restores it at home. */
+    for (;;) {
+        pid_t p = waitpid(s_body, &st, WNOHANG | __WALL);
+        if (p == s_body)
+            break;
+        if (s_now_ms() > end) {
+            kill(s_body, SIGKILL);
+            waitpid(s_body, &st, __WALL);
+            break;
+        }
+        usleep(5000);
+    }
+    s_body_done = 1;
+    s_send(SSI_TUNNEL_HOME_DONE, 0, NULL, 0);
+    s_status("home");
+    ssi_tunnel_shutdown(&s_link);
+    {
+        int lf = ssi_tunnel_link_fd(&s_link);
+        struct pollfd p = {.fd = lf, .events = POLLIN};
+        char b[4096];
+        long stop = s_now_ms() + 5000;
+        while (s_now_ms() < stop && poll(&p, 1, 200) >= 0)
+            if ((p.revents & (POLLIN | POLLHUP | POLLERR)) && read(lf, b, sizeof(b)) <= 0)
+                break;
+    }
+    ssi_tunnel_link_close(&s_link);
+    exit(0);
+}
+
+static void s_home_run(int pidfd)
+{
+    char why[400];
+    long deadline;
+    int cfd;
+    char c = SSI_IMAGE_VERDICT_CONTINUE;
+
+    s_reap();
+    if (s_body_done)
+        return; /* it is ending: EXIT follows, the deputy exits with it */
+    s_status("coming home");
+    if (s_home_check_body(why, sizeof(why)) < 0 || s_home_input_taken(pidfd, why, sizeof(why)) < 0) {
+        s_home_refuse("%s", why);
+        return;
+    }
+    cfd = s_home_freeze(&deadline, why, sizeof(why));
+    if (cfd < 0) {
+        s_home_refuse("%s", why);
+        return;
+    }
+    s_home_verdict = 0;
+    if (s_home_drain(deadline, why, sizeof(why)) == 0 && s_home_stream(cfd, why, sizeof(why)) == 0) {
+        while (!s_home_verdict && s_now_ms() < deadline)
+            s_home_pump(100);
+        if (s_home_verdict == SSI_IMAGE_VERDICT_EXIT)
+            s_home_commit(cfd);
+        if (s_home_verdict == 0)
+            snprintf(why, sizeof(why), "no verdict from home in time (is the link to home down?)");
+        else
+            why[0] = 0; /* the deputy said why */
+    }
+    /* Thaw: the body goes on here, the relay too. */
+    if (write(cfd, &c, 1) != 1)
+        s_log("the body thawed by itself");
+    close(cfd);
+    s_home_verdict = 0;
+    if (why[0])
+        s_home_refuse("%s", why);
+    else
+        s_status("home refused by the deputy");
 }
 
 static void s_on_stop(int sig)

@@ -62,6 +62,7 @@ static char s_maps[S_MAPS_BUF];
 static int s_pipe[2] = {-1, -1};
 static volatile uint64_t s_sigpend;
 static int s_exit_how, s_exit_value;
+static uint32_t s_conts_sent; /* SIGCONTs forwarded (job control) */
 
 /* libssi.so's own extent: the deputy's code and static state live there
  * and must survive the memory release. */
@@ -406,6 +407,8 @@ static void s_flush_signals(void)
         if (sig == SIGWINCH)
             for (i = 0; i < s_nchans; i++)
                 s_send_winsz(&s_chans[i]);
+        if (sig == SIGCONT)
+            s_conts_sent++;
         s_send(SSI_TUNNEL_SIGNAL, 0, &s, sizeof(s));
     }
 }
@@ -420,6 +423,9 @@ static void s_close_home(s_chan_t *c)
     else if (c->dir == SSI_TUNNEL_DIR_OUT)
         ssi_sys1(SYS_close, c->fd);
 }
+
+static void s_home_frame(const ssi_tunnel_hdr_t *h);
+static void s_job_stopped(void);
 
 static void s_frame_in(const ssi_tunnel_hdr_t *h)
 {
@@ -477,6 +483,17 @@ static void s_frame_in(const ssi_tunnel_hdr_t *h)
         s_exit_value = x.value;
         return;
     }
+    case SSI_TUNNEL_HOME_REFUSE:
+    case SSI_TUNNEL_HOME_IMAGE:
+    case SSI_TUNNEL_HOME_END:
+    case SSI_TUNNEL_HOME_DONE:
+        s_home_frame(h);
+        return;
+    case SSI_TUNNEL_STOPPED:
+        if (h->len != sizeof(ssi_tunnel_stopped_t))
+            s_lost(-EPROTO);
+        s_job_stopped();
+        return;
     default:
         s_lost(-EPROTO);
     }
@@ -539,8 +556,367 @@ static int s_all_flushed(void)
     return 1;
 }
 
+/* ---- coming home ----------------------------------------------------------
+ *
+ * ssid (ssi-freeze --home) sigqueues the freeze signal with a token; we
+ * connect to the token's socket like a freeze does and read the request.
+ * Then: stop reading home input, forward the signals already caught and
+ * block the others (they wait in the kernel: forwarded if the homecoming
+ * fails, delivered to the program at home if it succeeds), HOME_REQ to
+ * the agent. It sends the body's last output (written out here as usual),
+ * the image (kept in a memfd) and HOME_END. Once all output is written we
+ * dry-run the restorer over the memfd (ssi-restore --check in a child that
+ * inherits our descriptors) and commit ('X') or give up ('C'). After
+ * HOME_DONE (the body is gone) this process execs ssi-restore --in-place:
+ * it becomes the program again, at home, with its pid, parent and
+ * descriptors. Nothing that can fail comes after the commit but the exec
+ * of a restorer that the dry run just ran. docs/ENGINE.md, "Coming home". */
+
+#define S_SA_SIGINFO 4
+#define S_HOME_TIMEOUT_MS 120000
+
+static volatile int s_home_token = -1;
+static int s_home_state; /* 0 idle; 1 asked; 2 image complete; 3 committed */
+static long s_home_req_fd = -1, s_home_mem = -1, s_home_err;
+static long s_home_deadline;
+static ssi_image_home_t s_home_req;
+static char s_home_why[400];
+
+static void s_on_home_signal(int sig, siginfo_t *si, void *uc)
+{
+    char b = 0;
+    (void)sig;
+    (void)uc;
+    if (si->si_code != SI_QUEUE || si->si_value.sival_int < 0)
+        return;
+    if (si->si_uid != 0 && si->si_uid != (uid_t)ssi_sys0(SYS_getuid))
+        return;
+    if (s_home_token < 0)
+        s_home_token = si->si_value.sival_int;
+    ssi_sys3(SYS_write, s_pipe[1], (long)&b, 1);
+}
+
+static void s_home_handler(void)
+{
+    ssi_image_sigaction_t sa = {.handler = (uint64_t)s_on_home_signal,
+                                .flags = S_SA_RESTORER | S_SA_SIGINFO,
+                                .restorer = (uint64_t)ssi_deputy_sigreturn, .mask = ~0ULL};
+    ssi_sys4(SYS_rt_sigaction, SSI_FREEZE_SIGNAL, (long)&sa, 0, 8);
+}
+
+/* One byte and, for 'C', a u16 length and the reason, to the requester. */
+static void s_home_answer(char code, const char *why)
+{
+    char buf[3 + sizeof(s_home_why)];
+    size_t n = why ? ssi_sys_strlen(why) : 0;
+    if (s_home_req_fd < 0)
+        return;
+    if (n > sizeof(s_home_why) - 1)
+        n = sizeof(s_home_why) - 1;
+    buf[0] = code;
+    buf[1] = (char)(n & 0xff);
+    buf[2] = (char)(n >> 8);
+    ssi_sys_memcopy(buf + 3, why ? why : "", n);
+    ssi_sys6(SYS_sendto, s_home_req_fd, (long)buf, (long)(code == SSI_IMAGE_HOME_OK ? 1 : 3 + n),
+             MSG_NOSIGNAL, 0, 0);
+}
+
+/* The homecoming did not happen: the body runs on where it was. */
+static void s_home_fail(const char *why)
+{
+    s_home_answer(SSI_IMAGE_VERDICT_CONTINUE, why);
+    if (s_home_req_fd >= 0)
+        ssi_sys1(SYS_close, s_home_req_fd);
+    if (s_home_mem >= 0)
+        ssi_sys1(SYS_close, s_home_mem);
+    s_home_req_fd = s_home_mem = -1;
+    s_home_state = 0;
+    s_home_token = -1;
+    /* The signals that waited are forwarded now. */
+    s_sigmask(SIG_SETMASK, 0);
+}
+
+static void s_home_verdict(char v)
+{
+    s_send(SSI_TUNNEL_HOME_VERDICT, 0, &v, 1);
+}
+
+static void s_home_begin(void)
+{
+    long fd = ssi_freeze_connect(s_home_token), n = 0;
+    char *p = (char *)&s_home_req;
+    if (fd < 0) {
+        s_home_token = -1;
+        return;
+    }
+    while (n < (long)sizeof(s_home_req)) {
+        long r = ssi_sys3(SYS_read, fd, (long)(p + n), (long)(sizeof(s_home_req) - (size_t)n));
+        if (r == -EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        n += r;
+    }
+    s_home_req_fd = fd;
+    s_home_req.restore[sizeof(s_home_req.restore) - 1] = 0;
+    if (n != (long)sizeof(s_home_req) || s_home_req.magic != SSI_IMAGE_HOME_MAGIC ||
+        s_home_req.version != SSI_IMAGE_VERSION || s_home_req.restore[0] != '/') {
+        s_home_fail("bad homecoming request");
+        return;
+    }
+    s_home_mem = ssi_sys2(SYS_memfd_create, (long)"ssi-home-image", MFD_CLOEXEC);
+    if (s_home_mem < 0) {
+        s_home_mem = -1;
+        s_home_fail("the deputy cannot make a memfd for the image");
+        return;
+    }
+    s_home_err = 0;
+    s_sigmask(SIG_BLOCK, ~0ULL);
+    s_flush_signals();
+    {
+        ssi_tunnel_home_req_t r = {.flags = 0, .pad = 0};
+        s_send(SSI_TUNNEL_HOME_REQ, 0, &r, sizeof(r));
+    }
+    s_home_state = 1;
+    s_home_deadline = s_now_ms() + S_HOME_TIMEOUT_MS;
+}
+
+static int s_home_own_fd(long fd, const long *extra, int nextra)
+{
+    int i;
+    if (fd == ssi_tunnel_link_fd(&s_link) || fd == s_pipe[0] || fd == s_pipe[1] ||
+        fd == s_home_req_fd || fd == s_home_mem)
+        return 1;
+    for (i = 0; i < nextra; i++)
+        if (fd == extra[i])
+            return 1;
+    return 0;
+}
+
+/* Before an exec of ssi-restore: every tunnel at its channel number and
+ * every descriptor of the program inheritable (the restorer sets
+ * FD_CLOEXEC again from the image); ours stay close-on-exec. Also lifts
+ * the soft RLIMIT_NOFILE to the hard one: the restorer keeps the image at
+ * fd 900+ (the image's own limit comes back at the end). */
+static void s_home_exec_fds(const long *extra, int nextra)
+{
+    static char buf[4096];
+    uint64_t rl[2];
+    long dfd, n;
+    int i;
+    for (i = 0; i < s_nchans; i++) {
+        /* (The tunnel's home fd may live in another slot than its
+         * channel number; put it back.) */
+        long chan = s_chans[i].fd;
+        if (s_chans[i].fd != chan)
+            ssi_sys3(SYS_dup3, s_chans[i].fd, chan, 0);
+    }
+    if (ssi_sys4(SYS_prlimit64, 0, RLIMIT_NOFILE, 0, (long)rl) == 0 && rl[0] < rl[1]) {
+        rl[0] = rl[1];
+        ssi_sys4(SYS_prlimit64, 0, RLIMIT_NOFILE, (long)rl, 0);
+    }
+    dfd = ssi_sys4(SYS_openat, AT_FDCWD, (long)"/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+    if (dfd < 0)
+        return;
+    while ((n = ssi_sys3(SYS_getdents64, dfd, (long)buf, sizeof(buf))) > 0) {
+        long off = 0;
+        while (off < n) {
+            struct {
+                uint64_t ino;
+                int64_t off;
+                unsigned short reclen;
+                unsigned char type;
+                char name[];
+            } *d = (void *)(buf + off);
+            const char *e;
+            if (d->name[0] >= '0' && d->name[0] <= '9') {
+                long fd = (long)ssi_sys_dec(d->name, &e);
+                if (fd != dfd && !s_home_own_fd(fd, extra, nextra))
+                    ssi_sys3(SYS_fcntl, fd, F_SETFD, 0);
+            }
+            off += d->reclen;
+        }
+    }
+    ssi_sys1(SYS_close, dfd);
+}
+
+/* The dry run: ssi-restore --check over the memfd, in a child that has our
+ * descriptors. Returns 0, or -1 with the reason in s_home_why. */
+static long s_home_check(void)
+{
+    static char msg[400];
+    int sp[2];
+    long pid, n = 0, r;
+    int st = 0;
+    if (ssi_sys2(SYS_pipe2, (long)sp, O_CLOEXEC) < 0) {
+        ssi_sys_strlcpy(s_home_why, "the deputy cannot make a pipe", sizeof(s_home_why));
+        return -1;
+    }
+    /* No exit signal: SIGCHLD may still have the program's handler. */
+    pid = ssi_sys5(SYS_clone, 0, 0, 0, 0, 0);
+    if (pid == 0) {
+        char a_st[24], a_fd[24];
+        const char *argv[] = {"ssi-restore", "--check", "--status-fd", a_st, "--fd", a_fd, 0};
+        const char *envp[] = {0};
+        long extra[2] = {sp[0], sp[1]}, mfd, sfd;
+        s_home_exec_fds(extra, 2);
+        mfd = ssi_sys3(SYS_fcntl, s_home_mem, F_DUPFD, 900);
+        sfd = ssi_sys3(SYS_fcntl, sp[1], F_DUPFD, 900);
+        if (mfd < 0 || sfd < 0)
+            ssi_sys1(SYS_exit_group, 126);
+        ssi_sys3(SYS_lseek, mfd, 0, 0);
+        ssi_sys_utoa(a_st, (uint64_t)sfd);
+        ssi_sys_utoa(a_fd, (uint64_t)mfd);
+        ssi_sys3(SYS_execve, (long)s_home_req.restore, (long)argv, (long)envp);
+        ssi_sys1(SYS_exit_group, 127);
+    }
+    ssi_sys1(SYS_close, sp[1]);
+    if (pid < 0) {
+        ssi_sys1(SYS_close, sp[0]);
+        ssi_sys_strlcpy(s_home_why, "the deputy cannot start ssi-restore --check", sizeof(s_home_why));
+        return -1;
+    }
+    for (;;) {
+        struct pollfd p = {.fd = sp[0], .events = POLLIN, .revents = 0};
+        struct timespec ts = {30, 0};
+        r = ssi_sys5(SYS_ppoll, (long)&p, 1, (long)&ts, 0, 8);
+        if (r == -EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        r = ssi_sys3(SYS_read, sp[0], (long)(msg + n), (long)(sizeof(msg) - 1 - (size_t)n));
+        if (r == -EINTR)
+            continue;
+        if (r <= 0 || (n += r) >= (long)sizeof(msg) - 1)
+            break;
+    }
+    msg[n] = 0;
+    ssi_sys1(SYS_close, sp[0]);
+    ssi_sys2(SYS_kill, pid, SIGKILL); /* a check that hung */
+    while (ssi_sys4(SYS_wait4, pid, (long)&st, 0x40000000 /* __WALL */, 0) == -EINTR)
+        ;
+    if (n >= 1 && msg[0] == 'O' && (st & 0x7f) == 0 && ((st >> 8) & 0xff) == 0)
+        return 0;
+    while (n > 1 && msg[n - 1] == '\n')
+        msg[--n] = 0;
+    ssi_sys_strlcpy(s_home_why, "the restore at home would fail: ", sizeof(s_home_why));
+    ssi_sys_strlcpy(s_home_why + ssi_sys_strlen(s_home_why),
+                    n > 1 ? msg + 1 : "ssi-restore --check did not run",
+                    sizeof(s_home_why) - ssi_sys_strlen(s_home_why));
+    return -1;
+}
+
+/* Committed and the body is gone: become the program again. */
+__attribute__((noreturn)) static void s_home_exec(void)
+{
+    char a_fd[24];
+    const char *argv[] = {"ssi-restore", "--in-place", "--fd", a_fd, 0};
+    const char *envp[] = {0};
+    long rc;
+    s_home_answer(SSI_IMAGE_HOME_OK, 0);
+    s_home_exec_fds(0, 0);
+    ssi_sys3(SYS_fcntl, s_home_mem, F_SETFD, 0);
+    ssi_sys3(SYS_lseek, s_home_mem, 0, 0);
+    ssi_sys_utoa(a_fd, (uint64_t)s_home_mem);
+    rc = ssi_sys3(SYS_execve, (long)s_home_req.restore, (long)argv, (long)envp);
+    ssi_sys_log("ssi-deputy: ", "cannot exec ssi-restore after the body ended; the process is lost: ",
+                s_home_req.restore, rc);
+    s_die_by(SIGKILL);
+}
+
+/* The deputy's loop calls this while a homecoming is under way. */
+static void s_home_step(void)
+{
+    /* Once committed, the agent answers DONE or REFUSE, or the link
+     * breaks: no timeout of ours. */
+    if (s_home_state < 3 && s_now_ms() > s_home_deadline) {
+        s_home_verdict(SSI_IMAGE_VERDICT_CONTINUE);
+        s_home_fail("the homecoming took too long; the body runs on where it was");
+        return;
+    }
+    if (s_home_state != 2 || !s_all_flushed())
+        return;
+    if (s_home_err) {
+        s_home_verdict(SSI_IMAGE_VERDICT_CONTINUE);
+        s_home_fail("the deputy could not keep the image (memfd write failed)");
+        return;
+    }
+    if (s_home_check() < 0) {
+        s_home_verdict(SSI_IMAGE_VERDICT_CONTINUE);
+        s_home_fail(s_home_why);
+        return;
+    }
+    s_home_verdict(SSI_IMAGE_VERDICT_EXIT);
+    s_home_state = 3;
+}
+
+/* HOME_* frames from the agent. Outside a homecoming they are stale
+ * (we gave up first) and ignored. */
+static void s_home_frame(const ssi_tunnel_hdr_t *h)
+{
+    if (!s_home_state)
+        return;
+    switch (h->type) {
+    case SSI_TUNNEL_HOME_REFUSE: {
+        uint32_t n = h->len < sizeof(s_home_why) - 1 ? h->len : (uint32_t)sizeof(s_home_why) - 1;
+        ssi_sys_memcopy(s_home_why, s_frame, n);
+        s_home_why[n] = 0;
+        s_home_fail(s_home_why);
+        return;
+    }
+    case SSI_TUNNEL_HOME_IMAGE: {
+        uint32_t off = 0;
+        while (off < h->len && !s_home_err) {
+            long w = ssi_sys3(SYS_write, s_home_mem, (long)(s_frame + off), h->len - off);
+            if (w == -EINTR)
+                continue;
+            if (w <= 0)
+                s_home_err = w ? w : -EIO;
+            else
+                off += (uint32_t)w;
+        }
+        return;
+    }
+    case SSI_TUNNEL_HOME_END:
+        if (s_home_state == 1)
+            s_home_state = 2;
+        return;
+    case SSI_TUNNEL_HOME_DONE:
+        if (s_home_state == 3)
+            s_home_exec();
+        s_lost(-EPROTO);
+    default:
+        return;
+    }
+}
+
+/* The body stopped: stop too, with the same signal, so that the shell at
+ * home sees the job stopped; SIGCONT then wakes us and is forwarded. A
+ * stop older than a SIGCONT we forwarded since is stale. */
+static void s_job_stopped(void)
+{
+    ssi_tunnel_stopped_t st;
+    int sig;
+    if (s_home_state)
+        return;
+    ssi_sys_memcopy(&st, s_frame, sizeof(st));
+    if (s_sigpend & (1ULL << (SIGCONT - 1)))
+        s_flush_signals();
+    if (st.conts < s_conts_sent)
+        return;
+    sig = st.sig == SIGTSTP || st.sig == SIGTTIN || st.sig == SIGTTOU ? st.sig : SIGSTOP;
+    if (sig != SIGSTOP)
+        s_sigaction(sig, SIG_DFL, 0);
+    ssi_sys2(SYS_kill, ssi_sys0(SYS_getpid), sig);
+    /* Continued (or the stop was discarded: orphaned process group). */
+    if (sig != SIGSTOP)
+        s_sigaction(sig, s_on_signal, ~0ULL);
+}
+
 __attribute__((noreturn)) static void s_finish(void)
 {
+    if (s_home_state)
+        s_home_answer(SSI_IMAGE_VERDICT_CONTINUE, "the program ended before it came home");
     ssi_tunnel_link_close(&s_link);
     if (s_exit_how == SSI_TUNNEL_SIGNALED)
         s_die_by(s_exit_value);
@@ -572,9 +948,10 @@ void ssi_deputy_run(void)
     }
     if (ssi_sys2(SYS_pipe2, (long)s_pipe, O_NONBLOCK | O_CLOEXEC) < 0)
         s_lost(-EMFILE); /* cannot forward signals: give the body up */
-    /* Nobody may freeze the deputy; a write to a closed home reader is an
-     * EPIPE we report per channel. */
-    s_sigaction(SSI_FREEZE_SIGNAL, SIG_IGN, 0);
+    /* Nobody may freeze the deputy: the freeze signal asks it to bring
+     * its body home. A write to a closed home reader is an EPIPE we
+     * report per channel. */
+    s_home_handler();
     s_sigaction(SIGPIPE, SIG_IGN, 0);
     for (sig = 1; sig <= 64; sig++)
         if (s_forwarded(sig))
@@ -593,6 +970,10 @@ void ssi_deputy_run(void)
 
         if (s_exit_how && s_all_flushed())
             s_finish();
+        if (s_home_token >= 0 && !s_home_state && !s_exit_how)
+            s_home_begin();
+        if (s_home_state)
+            s_home_step();
         p[n].fd = ssi_tunnel_link_fd(&s_link);
         p[n++].events = s_exit_how ? 0 : POLLIN;
         p[n].fd = s_pipe[0];
@@ -600,7 +981,8 @@ void ssi_deputy_run(void)
         for (i = 0; i < s_nchans; i++) {
             s_chan_t *c = &s_chans[i];
             short ev = 0;
-            if (!c->in_done && c->credit > 0 && !s_exit_how)
+            /* Coming home: the body must get no more home input. */
+            if (!c->in_done && c->credit > 0 && !s_exit_how && !s_home_state)
                 ev |= POLLIN;
             if (c->out_len && !c->out_done)
                 ev |= POLLOUT;
@@ -612,7 +994,11 @@ void ssi_deputy_run(void)
         }
         for (i = 0; i < n; i++)
             p[i].revents = 0;
-        rc = ssi_sys5(SYS_ppoll, (long)p, n, 0, 0, 8);
+        {
+            /* Coming home has a deadline: wake up to check it. */
+            struct timespec tick = {1, 0};
+            rc = ssi_sys5(SYS_ppoll, (long)p, n, s_home_state ? (long)&tick : 0, 0, 8);
+        }
         if (s_sigpend)
             s_flush_signals();
         if (rc <= 0)
@@ -637,7 +1023,7 @@ void ssi_deputy_run(void)
             if ((r & (POLLOUT | POLLERR)) && c->out_len && !c->out_done)
                 s_write_home(c);
             if ((r & (POLLIN | POLLHUP | POLLERR)) && !c->in_done && c->credit > 0 &&
-                (p[i].events & POLLIN))
+                (p[i].events & POLLIN) && !s_home_state)
                 s_read_home(c);
         }
     }

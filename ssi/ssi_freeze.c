@@ -84,6 +84,7 @@ static ssi_image_cpu_t s_cpu;
 static void (*s_restore_hook)(void);
 static void (*s_freeze_hook)(void);
 static uint32_t s_generation;
+static int s_restored_home; /* the last restore was in place, at home */
 
 /* Freeze-time state (static: the handler must not grow the app's stack
  * much, and must not allocate). */
@@ -917,6 +918,11 @@ static long s_freeze(int token)
     return rc;
 }
 
+/* How ssi_freeze_jmp_save() returned last: 0 at the save, 1 restored
+ * elsewhere, 2 restored in place at home. Static, not a local of the
+ * handler: no local of the handler is live across the jump. */
+static volatile int s_back;
+
 static void s_handler(int sig, siginfo_t *si, void *ucv)
 {
     long rc;
@@ -931,7 +937,8 @@ static void s_handler(int sig, siginfo_t *si, void *ucv)
     if (s_freeze_hook)
         s_freeze_hook();
     s_capture_thread(ucv);
-    if (ssi_freeze_jmp_save(&s_jmp) != 0) {
+    s_back = ssi_freeze_jmp_save(&s_jmp);
+    if (s_back != 0) {
         /* Restored in a new process by ssi-restore. Memory, fs base,
          * sigactions, timers and pending signals are back; the restorer
          * ran in the hole, so reserve it again (this also drops the
@@ -939,6 +946,9 @@ static void s_handler(int sig, siginfo_t *si, void *ucv)
         ssi_sys6(SYS_mmap, (long)s_hole_start, (long)s_hole_len, PROT_NONE,
                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
         s_generation++;
+        /* ssi-restore --in-place (the deputy brought its body home)
+         * jumps back with 2, a restore elsewhere with 1. */
+        s_restored_home = s_back == 2;
         s_nsigs = 0;
         s_busy = 0;
         if (s_restore_hook)
@@ -1033,6 +1043,16 @@ int ssi_freeze_init(void)
     }
     s_ready = 1;
     return 0;
+}
+
+int ssi_freeze_restored_home(void)
+{
+    return s_restored_home;
+}
+
+long ssi_freeze_connect(int token)
+{
+    return s_connect(token);
 }
 
 uint32_t ssi_freeze_generation(void)

@@ -36,6 +36,17 @@ int ssi_freeze_init(void);
  * process that was launched). */
 uint32_t ssi_freeze_generation(void);
 
+/* Non-zero when the last restore was ssi-restore --in-place: the body
+ * came home into its deputy (the process runs at home again); zero when
+ * it was restored on another node. Meaningful inside the restore hook. */
+int ssi_freeze_restored_home(void);
+
+/* Connects to the requester's socket $SSI_FREEZE_DIR/<token>.sock (the
+ * directory read at startup), checks its credentials (root or our uid)
+ * and returns the fd (close-on-exec) or -errno. The deputy answers a
+ * homecoming request this way. Raw system calls only. */
+long ssi_freeze_connect(int token) __attribute__((visibility("hidden")));
+
 /* Called in the restored process, inside the freeze handler, after memory
  * and kernel state are back and before the interrupted code resumes. Runs
  * in signal context: async-signal-safe code only. One hook; NULL clears. */

@@ -12,6 +12,14 @@
  *         [IPv6]:PORT); the 32-byte data key is read raw from fd N.
  *         Exit status 0: deputy; 3: it could not reach the agent and
  *         continues at home; 1: other failure (it continues at home).
+ *
+ *   ssi-freeze --home [--restore PATH] [-d DIR] PID
+ *     PID is the deputy of a body that runs elsewhere: bring the body home
+ *     (it runs on in this very process again). Exit status 0: it runs at
+ *     home; 3: it could not come home and runs on where it was (the
+ *     reason on stderr); 4: it ended while being restored at home (lost);
+ *     1: nothing happened (not a deputy, no answer). PATH: ssi-restore,
+ *     default the one next to this program.
  */
 #include "ssi_freezereq.h"
 
@@ -31,7 +39,8 @@
 
 #define USAGE                                                                                      \
     "usage: ssi-freeze [-o FILE] [-x] [-d DIR] [-t TOKEN] [-q] [--deputy ADDR:PORT --key-fd N] "  \
-    "PID\n"
+    "PID\n"                                                                                       \
+    "       ssi-freeze --home [--restore PATH] [-d DIR] PID\n"
 
 /* "1.2.3.4:5" or "[::1]:5" into d. */
 static int s_parse_addr(const char *s, ssi_image_deputy_t *d)
@@ -68,6 +77,8 @@ int main(int argc, char **argv)
 {
     static const struct option longopts[] = {{"deputy", required_argument, NULL, 'D'},
                                               {"key-fd", required_argument, NULL, 'K'},
+                                              {"home", no_argument, NULL, 'H'},
+                                              {"restore", required_argument, NULL, 'R'},
                                               {NULL, 0, NULL, 0}};
     ssi_image_deputy_t dep;
     const char *deputy = NULL;
@@ -77,7 +88,8 @@ int main(int argc, char **argv)
     ssi_freezereq_stats_t st;
     const char *out = NULL;
     char err[256] = "";
-    int c, fd = 1, quiet = 0, rc;
+    int c, fd = 1, quiet = 0, rc, home = 0;
+    char restore[4096] = "";
 
     /* A reader of -o that goes away is an error message, not a silent death. */
     signal(SIGPIPE, SIG_IGN);
@@ -90,6 +102,8 @@ int main(int argc, char **argv)
         case 'q': quiet = 1; break;
         case 'D': deputy = optarg; break;
         case 'K': key_fd = atoi(optarg); break;
+        case 'H': home = 1; break;
+        case 'R': snprintf(restore, sizeof(restore), "%s", optarg); break;
         default:
             fprintf(stderr, USAGE);
             return 2;
@@ -98,6 +112,22 @@ int main(int argc, char **argv)
     if (optind + 1 != argc || (deputy && key_fd < 0)) {
         fprintf(stderr, USAGE);
         return 2;
+    }
+    if (home) {
+        if (!restore[0]) {
+            ssize_t n = readlink("/proc/self/exe", restore, sizeof(restore) - 16);
+            char *slash;
+            restore[n > 0 ? n : 0] = 0;
+            slash = strrchr(restore, '/');
+            if (slash)
+                strcpy(slash + 1, "ssi-restore");
+        }
+        rc = ssi_freezereq_home((pid_t)atoi(argv[optind]), o.dir, restore, 120000, err, sizeof(err));
+        if (rc < 0)
+            fprintf(stderr, "ssi-freeze: %s\n", err[0] ? err : strerror(-rc));
+        else if (!quiet)
+            fprintf(stderr, "ssi-freeze: process %s runs at home again\n", argv[optind]);
+        return rc == 0 ? 0 : rc == -ECONNABORTED ? 3 : rc == -ESRCH ? 4 : 1;
     }
     if (deputy) {
         memset(&dep, 0, sizeof(dep));

@@ -268,3 +268,155 @@ out:
         *stats = st;
     return rc;
 }
+
+/* The state letter and comm of /proc/PID/stat; 0 if the process is gone. */
+static char s_proc_state(pid_t pid, char *comm, size_t cap)
+{
+    char path[64], buf[512];
+    ssize_t n;
+    int fd;
+    char *l, *r;
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = 0;
+    l = strchr(buf, '(');
+    r = strrchr(buf, ')');
+    if (!l || !r || r[1] != ' ')
+        return 0;
+    snprintf(comm, cap, "%.*s", (int)(r - l - 1), l + 1);
+    return r[2];
+}
+
+int ssi_freezereq_home(pid_t pid, const char *dir, const char *restore, int timeout_ms, char *err,
+                       size_t errlen)
+{
+    static int counter;
+    struct sockaddr_un sa;
+    ssi_image_home_t req;
+    int token, lfd = -1, cfd = -1, rc, r;
+    double end = s_now_ms() + (timeout_ms > 0 ? timeout_ms : 120000);
+    char answer[3], why[512], comm[64];
+
+    if (!dir)
+        dir = getenv("SSI_FREEZE_DIR");
+    if (!dir || !*dir)
+        dir = SSI_FREEZE_DIR_DEFAULT;
+    if (!restore || restore[0] != '/' || strlen(restore) >= sizeof(req.restore)) {
+        s_err(err, errlen, "bad ssi-restore path");
+        return -EINVAL;
+    }
+    token = (int)(((unsigned)getpid() << 8 | (unsigned)(counter++ & 0xff)) & 0x7fffffff);
+    memset(&sa, 0, sizeof(sa));
+    sa.sun_family = AF_UNIX;
+    if ((size_t)snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/%d.sock", dir, token) >=
+        sizeof(sa.sun_path)) {
+        s_err(err, errlen, "socket path too long");
+        return -ENAMETOOLONG;
+    }
+    s_mkdirs(dir);
+    unlink(sa.sun_path);
+    lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (lfd < 0 || bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(lfd, 1) < 0) {
+        rc = -errno;
+        s_err(err, errlen, "listen on %s: %s", sa.sun_path, strerror(errno));
+        goto out;
+    }
+    if (sigqueue(pid, SSI_FREEZE_SIGNAL, (union sigval){.sival_int = token}) < 0) {
+        rc = -errno;
+        s_err(err, errlen, "sigqueue %d: %s", (int)pid, strerror(errno));
+        goto out;
+    }
+    {
+        struct pollfd p = {.fd = lfd, .events = POLLIN};
+        r = poll(&p, 1, 10000);
+        if (r <= 0) {
+            rc = r == 0 ? -ETIMEDOUT : -errno;
+            s_err(err, errlen, "process %d did not answer (not the deputy of a body away?)", (int)pid);
+            goto out;
+        }
+    }
+    cfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+    if (cfd < 0) {
+        rc = -errno;
+        s_err(err, errlen, "accept: %s", strerror(errno));
+        goto out;
+    }
+    unlink(sa.sun_path);
+    memset(&req, 0, sizeof(req));
+    req.magic = SSI_IMAGE_HOME_MAGIC;
+    req.version = SSI_IMAGE_VERSION;
+    snprintf(req.restore, sizeof(req.restore), "%s", restore);
+    rc = ssi_io_write_full(cfd, &req, sizeof(req));
+    if (rc < 0) {
+        s_err(err, errlen, "sending the request: %s", strerror(-rc));
+        goto out;
+    }
+    {
+        struct pollfd p = {.fd = cfd, .events = POLLIN};
+        r = poll(&p, 1, (int)(end - s_now_ms()));
+        r = r == 1 ? (int)read(cfd, answer, 1) : 0;
+    }
+    if (r == 1 && answer[0] == SSI_IMAGE_VERDICT_CONTINUE) {
+        uint16_t n = 0;
+        if (ssi_io_read_full(cfd, answer + 1, 2) == 0) {
+            n = (uint16_t)((uint8_t)answer[1] | (uint8_t)answer[2] << 8);
+            if (n >= sizeof(why))
+                n = sizeof(why) - 1;
+            if (ssi_io_read_full(cfd, why, n) < 0)
+                n = 0;
+        }
+        why[n] = 0;
+        s_err(err, errlen, "%s", n ? why : "the deputy gave up");
+        rc = -ECONNABORTED;
+        goto out;
+    }
+    if (r != 1 || answer[0] != SSI_IMAGE_HOME_OK) {
+        s_err(err, errlen, "no answer from the deputy of %d", (int)pid);
+        rc = -ETIMEDOUT;
+        goto out;
+    }
+    /* Committed: the process execs ssi-restore (our socket closes then),
+     * which names itself after the program (PR_SET_NAME) just before it
+     * jumps back into it. */
+    {
+        struct pollfd p = {.fd = cfd, .events = POLLIN};
+        char b;
+        r = poll(&p, 1, (int)(end - s_now_ms()));
+        if (r != 1 || read(cfd, &b, 1) != 0) {
+            s_err(err, errlen, "process %d committed to come home but did not restore", (int)pid);
+            rc = -ETIMEDOUT;
+            goto out;
+        }
+    }
+    for (;;) {
+        char st = s_proc_state(pid, comm, sizeof(comm));
+        if (st == 0 || st == 'Z' || st == 'X') {
+            s_err(err, errlen, "process %d ended while it was being restored at home (its "
+                               "stderr says why); it is lost", (int)pid);
+            rc = -ESRCH;
+            goto out;
+        }
+        if (strcmp(comm, "ssi-restore") != 0)
+            break;
+        if (s_now_ms() > end) {
+            s_err(err, errlen, "process %d committed to come home but is not running yet", (int)pid);
+            rc = -ETIMEDOUT;
+            goto out;
+        }
+        usleep(5000);
+    }
+    rc = 0;
+out:
+    if (cfd >= 0)
+        close(cfd);
+    if (lfd >= 0)
+        close(lfd);
+    unlink(sa.sun_path);
+    return rc;
+}

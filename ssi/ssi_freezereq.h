@@ -42,4 +42,15 @@ typedef struct {
 int ssi_freezereq_run(pid_t pid, const ssi_freezereq_opts_t *o, int out_fd,
                       ssi_freezereq_stats_t *stats, char *err, size_t errlen);
 
+/* Brings the body of the deputy `pid` home: sigqueues it the freeze
+ * signal with a token, sends ssi_image_home_t (restore: the absolute path
+ * of ssi-restore) and waits for its answer; after 'H', waits until the
+ * process runs the program again (it no longer execs ssi-restore).
+ * Returns 0: the process runs at home; -ECONNABORTED: the body runs on
+ * where it was (err says why); -ESRCH: the process ended after the
+ * commit (its restore at home failed: lost); other -errno: nothing
+ * happened (not a deputy, no answer). timeout_ms bounds the whole. */
+int ssi_freezereq_home(pid_t pid, const char *dir, const char *restore, int timeout_ms, char *err,
+                       size_t errlen);
+
 #endif

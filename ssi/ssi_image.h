@@ -58,6 +58,23 @@
 #define SSI_IMAGE_VERDICT_DEPUTY 'D'
 #define SSI_IMAGE_DEPUTY_MAGIC 0x0a5045442d495353ULL /* "SSI-DEP\n" */
 
+/* Coming home: a deputy that gets the freeze signal (sigqueue with a
+ * token, as for a freeze) connects to the token's socket like a freeze
+ * does, reads ssi_image_home_t and brings its body home. It answers, on
+ * the same socket, one byte and a text: SSI_IMAGE_HOME_OK ('H': the body
+ * is gone, the process restores itself at home now; the socket then
+ * closes at the exec) or SSI_IMAGE_VERDICT_CONTINUE ('C' + u16 length +
+ * reason: the body runs on where it was). docs/ENGINE.md, "Coming home". */
+#define SSI_IMAGE_HOME_MAGIC 0x0a4d4f482d495353ULL /* "SSI-HOM\n" */
+#define SSI_IMAGE_HOME_OK 'H'
+
+typedef struct {
+    uint64_t magic;   /* SSI_IMAGE_HOME_MAGIC */
+    uint32_t version; /* SSI_IMAGE_VERSION */
+    uint32_t flags;   /* 0 */
+    char restore[512]; /* absolute path of ssi-restore at home */
+} ssi_image_home_t;
+
 typedef struct {
     uint64_t magic;   /* SSI_IMAGE_REQ_MAGIC */
     uint32_t version; /* SSI_IMAGE_VERSION */

@@ -3,6 +3,9 @@
  *
  *   ssi-restore [-v] [--fd N | IMAGE]     restore (image from fd N or file)
  *   ssi-restore --info IMAGE              print the image's header/records
+ *   ssi-restore --in-place --fd N         restore into this very process
+ *   ssi-restore --check [--status-fd S] --fd N
+ *                                         dry run of an in-place restore
  *
  * A static, libc-free, position-independent program (built with -static-pie
  * -nostdlib -fno-stack-protector; it has no relocations, so a byte copy of
@@ -30,6 +33,18 @@
  * (0/1/2 ...). The image fd and the status pipe live at high numbers and
  * are closed before the jump. Any failure before the jump exits the new
  * task with a message on stderr; the original process is untouched.
+ *
+ * --in-place: the deputy of a body that came home execs this program (the
+ * process keeps its pid, parent and descriptors; no clone, no namespace).
+ * The same steps run in this process; its descriptors are then made to
+ * match the image's FD records: those the image does not have are closed,
+ * null/zero/random/urandom are reopened if missing, FD_CLOEXEC and
+ * O_NONBLOCK are set as recorded. It jumps back with 2 instead of 1, so
+ * the freeze handler knows the process is at home again. A failure here
+ * loses the process: the deputy runs --check first (from a child that
+ * inherits its descriptors), which reads the whole image and checks
+ * everything that the in-place restore could refuse: header, CPU, vDSO,
+ * pid, addresses, mapped files, executable, cwd and descriptors.
  */
 #include "ssi_cpu.h"
 #include "ssi_image.h"
@@ -124,6 +139,18 @@ static long s_img_fd = -1, s_status_fd = -1, s_status_rd = -1;
 static int s_verbose;
 static uint64_t s_chunk;
 static uint64_t s_nrecords, s_page_bytes;
+/* 0: a new task (clone3); S_CHECK: dry run; S_IN_PLACE: this process. */
+static int s_mode;
+#define S_CHECK 1
+#define S_IN_PLACE 2
+#define S_MAX_FDS 4096
+typedef struct {
+    int32_t fd;
+    uint32_t fd_flags, fl_flags, kind;
+    uint64_t rdev;
+} s_fd_t;
+static s_fd_t s_fds[S_MAX_FDS];
+static int s_nfds;
 
 extern const char __ehdr_start[];
 extern char _end[];
@@ -321,9 +348,86 @@ static void s_check_header(void)
 
 /* ---- memory -------------------------------------------------------------- */
 
+/* --check: what s_map_vma would refuse, without mapping anything. */
+static void s_check_vma(const ssi_image_vma_t *v)
+{
+    s_vma_t *t;
+    if (s_nvmas >= S_MAX_VMAS)
+        s_die("too many VMAs", 0, 0);
+    if (v->start >= v->end || (v->start | v->end) & (S_PAGE - 1))
+        s_die("bad VMA in image", v->path, 0);
+    if (v->end > s_hdr.hole_start && v->start < s_hdr.hole_start + s_hdr.hole_len)
+        s_die("VMA overlaps the restore hole", v->path, 0);
+    if (s_nvmas && v->start < s_vmas[s_nvmas - 1].end)
+        s_die("VMAs overlap or are out of order", v->path, 0);
+    if ((v->flags & SSI_IMAGE_VMA_FILE) && !(v->flags & SSI_IMAGE_VMA_DELETED)) {
+        struct stat st;
+        int shared = (v->flags & SSI_IMAGE_VMA_SHARED) != 0;
+        long fd = s_open(v->path, shared && (v->prot & PROT_WRITE) ? O_RDWR : O_RDONLY), r;
+        if (fd < 0)
+            s_die("cannot open mapped file", v->path, fd);
+        r = ssi_sys2(SYS_fstat, fd, (long)&st);
+        ssi_sys1(SYS_close, fd);
+        if (r < 0 || (uint64_t)st.st_size != v->file_size ||
+            (uint64_t)st.st_mtim.tv_sec * 1000000000ULL + (uint64_t)st.st_mtim.tv_nsec !=
+                v->file_mtime_ns)
+            s_die("mapped file changed since the freeze:", v->path, 0);
+    }
+    t = &s_vmas[s_nvmas++];
+    t->start = v->start;
+    t->end = v->end;
+    t->prot = v->prot;
+    t->flags = v->flags;
+}
+
+/* Skips image bytes: a seek on a memfd or file, else a read. */
+static void s_skip_data(uint64_t len)
+{
+    if (len && !SSI_SYS_ERR(ssi_sys3(SYS_lseek, s_img_fd, (long)len, 1 /* SEEK_CUR */)))
+        return;
+    s_skip(len);
+}
+
+static int s_local_dev(uint64_t rdev)
+{
+    /* The kernel's stat encoding; major 1: null 3, zero 5, random 8, urandom 9. */
+    uint32_t ma = (uint32_t)(((rdev >> 8) & 0xfff) | ((rdev >> 32) & ~0xfffULL));
+    uint32_t mi = (uint32_t)((rdev & 0xff) | ((rdev >> 12) & ~0xffULL));
+    return ma == 1 && (mi == 3 || mi == 5 || mi == 8 || mi == 9) ? (int)mi : 0;
+}
+
+/* An FD record: --check makes sure this process has it (or can reopen
+ * it); --in-place keeps it for s_inplace_fds. */
+static void s_fd_record(const ssi_image_fd_t *f)
+{
+    s_fd_t *d;
+    if (s_mode == S_CHECK) {
+        int local = f->kind == SSI_IMAGE_FD_CHR && s_local_dev(f->rdev);
+        if (!local && (f->fd == s_img_fd || f->fd == s_status_fd ||
+                       ssi_sys2(SYS_fcntl, f->fd, F_GETFD) < 0)) {
+            char num[24];
+            ssi_sys_utoa(num, (uint64_t)f->fd);
+            s_die("this descriptor of the image is not open at home: fd", num, 0);
+        }
+        return;
+    }
+    if (s_nfds >= S_MAX_FDS)
+        s_die("too many descriptors in the image", 0, 0);
+    d = &s_fds[s_nfds++];
+    d->fd = f->fd;
+    d->fd_flags = f->fd_flags;
+    d->fl_flags = f->fl_flags;
+    d->kind = f->kind;
+    d->rdev = f->rdev;
+}
+
 static void s_map_vma(const ssi_image_vma_t *v)
 {
     uint64_t len = v->end - v->start;
+    if (s_mode == S_CHECK) {
+        s_check_vma(v);
+        return;
+    }
     long prot = (long)(v->prot | PROT_READ | PROT_WRITE), flags, fd = -1, r;
     s_vma_t *t;
 
@@ -382,6 +486,11 @@ static void s_fill_pages(const ssi_image_pages_t *pg, uint64_t data_len)
         s_die("PAGES outside any VMA", 0, 0);
     if ((s_vmas[i].flags & SSI_IMAGE_VMA_SHARED) && (s_vmas[i].flags & SSI_IMAGE_VMA_FILE))
         s_die("PAGES for a shared file mapping", 0, 0);
+    if (s_mode == S_CHECK) {
+        s_skip_data(pg->len);
+        s_page_bytes += pg->len;
+        return;
+    }
     /* Fault the range in with one call (MADV_POPULATE_WRITE, 23) instead of
      * one page fault per 4 KiB inside read(), under the pipe's lock. */
     ssi_sys3(SYS_madvise, (long)pg->addr, (long)pg->len, 23);
@@ -442,7 +551,13 @@ static void s_read_records(void)
                 s_die("image incomplete", 0, 0);
             return;
         }
-        default: /* FD (informational for now) and future record types */
+        case SSI_IMAGE_REC_FD:
+            if (r.size != sizeof(ssi_image_fd_t))
+                s_die("bad FD record", 0, 0);
+            s_fd_record((const ssi_image_fd_t *)s_rec_buf);
+            s_skip(r.data_len);
+            break;
+        default: /* future record types */
             s_skip(r.data_len);
             break;
         }
@@ -475,6 +590,13 @@ static void s_restore_mm(void)
         s_die("cannot open the executable", s_proc.exe, exe);
     m.exe_fd = (uint32_t)exe;
     r = ssi_sys5(SYS_prctl, PR_SET_MM, PR_SET_MM_MAP, (long)&m, sizeof(m), 0);
+    if (r == -EPERM && s_mode == S_IN_PLACE) {
+        /* Replacing /proc/self/exe needs CAP_CHECKPOINT_RESTORE, which a
+         * process of an ordinary user does not have: it then names
+         * ssi-restore; everything else is restored. */
+        m.exe_fd = (uint32_t)-1;
+        r = ssi_sys5(SYS_prctl, PR_SET_MM, PR_SET_MM_MAP, (long)&m, sizeof(m), 0);
+    }
     ssi_sys1(SYS_close, exe);
     if (r < 0)
         s_die("prctl(PR_SET_MM_MAP) failed", 0, r);
@@ -588,7 +710,7 @@ static void s_restore_thread_state(void)
 
 /* Loads the freeze handler's callee-saved registers and stack pointer and
  * "returns" 1 from ssi_freeze_jmp_save() in the restored code. */
-__attribute__((noreturn)) static void s_jump(const uint64_t *j)
+__attribute__((noreturn)) static void s_jump(const uint64_t *j, long back)
 {
     /* j is pinned to rdi: rax is overwritten before the final jump. */
     __asm__ volatile("mov 0(%%rdi), %%rbx\n"
@@ -598,15 +720,84 @@ __attribute__((noreturn)) static void s_jump(const uint64_t *j)
                      "mov 32(%%rdi), %%r14\n"
                      "mov 40(%%rdi), %%r15\n"
                      "mov 48(%%rdi), %%rsp\n"
-                     "mov $1, %%eax\n"
+                     "mov %%esi, %%eax\n"
                      "jmp *56(%%rdi)\n"
                      :
-                     : "D"(j)
+                     : "D"(j), "S"(back)
                      : "memory");
     __builtin_unreachable();
 }
 
 /* ---- the new task, running in the hole ----------------------------------- */
+
+/* The body's descriptors came inheritable through our exec: close-on-exec
+ * again where the image says so. */
+static void s_cloexec_fds(void)
+{
+    int j;
+    for (j = 0; j < s_nfds; j++)
+        if (s_fds[j].fd_flags & FD_CLOEXEC)
+            ssi_sys3(SYS_fcntl, s_fds[j].fd, F_SETFD, FD_CLOEXEC);
+}
+
+/* --in-place: makes this process's descriptors what the image recorded.
+ * The deputy cleared FD_CLOEXEC on the program's descriptors (so that they
+ * survived the exec) and closed its own. */
+static void s_inplace_fds(void)
+{
+    static char buf[8192];
+    static int open_fds[S_MAX_FDS];
+    int nopen = 0, i, j;
+    long dfd = s_open("/proc/self/fd", O_RDONLY | O_DIRECTORY), n;
+    if (dfd < 0)
+        s_die("cannot list descriptors", 0, dfd);
+    while ((n = ssi_sys3(SYS_getdents64, dfd, (long)buf, sizeof(buf))) > 0) {
+        long off = 0;
+        while (off < n) {
+            struct {
+                uint64_t ino;
+                int64_t off;
+                unsigned short reclen;
+                unsigned char type;
+                char name[];
+            } *d = (void *)(buf + off);
+            const char *e;
+            if (d->name[0] >= '0' && d->name[0] <= '9' && nopen < S_MAX_FDS)
+                open_fds[nopen++] = (int)ssi_sys_dec(d->name, &e);
+            off += d->reclen;
+        }
+    }
+    ssi_sys1(SYS_close, dfd);
+    for (i = 0; i < nopen; i++) {
+        int fd = open_fds[i], keep = fd == s_img_fd || fd == dfd;
+        for (j = 0; j < s_nfds && !keep; j++)
+            keep = s_fds[j].fd == fd;
+        if (!keep)
+            ssi_sys1(SYS_close, fd);
+    }
+    for (j = 0; j < s_nfds; j++) {
+        s_fd_t *f = &s_fds[j];
+        struct stat st;
+        long fl;
+        int dev = f->kind == SSI_IMAGE_FD_CHR ? s_local_dev(f->rdev) : 0;
+        if (dev && (ssi_sys2(SYS_fstat, f->fd, (long)&st) < 0 || st.st_rdev != f->rdev)) {
+            /* Opened where the body ran: a device of the same kind here. */
+            const char *path = dev == 3 ? "/dev/null" : dev == 5 ? "/dev/zero"
+                             : dev == 8 ? "/dev/random" : "/dev/urandom";
+            long fd = s_open(path, (int)(f->fl_flags & (O_ACCMODE | O_NONBLOCK | O_APPEND)));
+            if (fd < 0)
+                s_die("cannot open", path, fd);
+            if (fd != f->fd) {
+                ssi_sys3(SYS_dup3, fd, f->fd, O_CLOEXEC);
+                ssi_sys1(SYS_close, fd);
+            }
+        }
+        ssi_sys3(SYS_fcntl, f->fd, F_SETFD, f->fd_flags & FD_CLOEXEC);
+        fl = ssi_sys2(SYS_fcntl, f->fd, F_GETFL);
+        if (fl >= 0 && (fl & O_NONBLOCK) != (f->fl_flags & O_NONBLOCK))
+            ssi_sys3(SYS_fcntl, f->fd, F_SETFL, (fl & ~O_NONBLOCK) | (f->fl_flags & O_NONBLOCK));
+    }
+}
 
 static void s_unmap_all_but_chunk(void)
 {
@@ -650,6 +841,10 @@ __attribute__((noreturn, used)) static void s_stage2(void)
     s_log("memory restored", 0);
     s_restore_process_state();
     s_restore_thread_state();
+    if (s_mode == S_IN_PLACE)
+        s_inplace_fds();
+    else
+        s_cloexec_fds();
     s_restore_creds();
     ssi_sys1(SYS_close, s_img_fd);
     /* From here on nothing can fail: tell the launching half. */
@@ -658,7 +853,7 @@ __attribute__((noreturn, used)) static void s_stage2(void)
     ssi_sys2(SYS_arch_prctl, ARCH_SET_FS, (long)s_thread.fs_base);
     if (s_thread.gs_base)
         ssi_sys2(SYS_arch_prctl, ARCH_SET_GS, (long)s_thread.gs_base);
-    s_jump(s_thread.resume);
+    s_jump(s_thread.resume, s_mode == S_IN_PLACE ? 2 : 1);
 }
 
 /* Copies this program into a free chunk of the hole and continues there. */
@@ -791,6 +986,38 @@ static int s_restore(void)
     return s_exit_code(s_wait_status(pid));
 }
 
+/* --in-place: this process becomes the image (same pid: the deputy's). */
+static int s_restore_in_place(void)
+{
+    s_read_exact(&s_hdr, sizeof(s_hdr), "header");
+    s_check_header();
+    if (s_hdr.pid != ssi_sys0(SYS_getpid))
+        s_die("--in-place: the image is of another process", 0, 0);
+    s_child();
+}
+
+/* --check: everything an in-place restore would refuse, from a child of
+ * the deputy that inherited its descriptors. Prints "O" on the status fd
+ * when all is well. */
+static int s_check(void)
+{
+    s_read_exact(&s_hdr, sizeof(s_hdr), "header");
+    s_check_header();
+    if (s_hdr.pid != ssi_sys0(SYS_getppid))
+        s_die("the image is not of the process that asks (its pid differs)", 0, 0);
+    s_read_records();
+    {
+        long fd = s_open(s_proc.exe, O_RDONLY);
+        if (fd < 0)
+            s_die("cannot open the executable", s_proc.exe, fd);
+        ssi_sys1(SYS_close, fd);
+    }
+    if (ssi_sys1(SYS_chdir, (long)s_proc.cwd) < 0)
+        s_die("cannot chdir to", s_proc.cwd, 0);
+    s_puts(s_status_fd >= 0 ? s_status_fd : 1, "O");
+    return 0;
+}
+
 /* ---- --info -------------------------------------------------------------- */
 
 static int s_info(void)
@@ -866,7 +1093,9 @@ static int s_info(void)
 static void s_usage(void)
 {
     s_puts(2, "usage: ssi-restore [-v] [--fd N | IMAGE]\n"
-              "       ssi-restore --info IMAGE\n");
+              "       ssi-restore --info IMAGE\n"
+              "       ssi-restore --in-place --fd N\n"
+              "       ssi-restore --check [--status-fd S] --fd N\n");
     ssi_sys1(SYS_exit_group, 2);
 }
 
@@ -884,6 +1113,12 @@ __attribute__((used)) static int s_main(uint64_t *sp)
             info = 1;
         else if (s_streq(argv[i], "--fd") && i + 1 < argc)
             fd = (long)ssi_sys_dec(argv[++i], &e);
+        else if (s_streq(argv[i], "--status-fd") && i + 1 < argc)
+            s_status_fd = (long)ssi_sys_dec(argv[++i], &e);
+        else if (s_streq(argv[i], "--in-place"))
+            s_mode = S_IN_PLACE;
+        else if (s_streq(argv[i], "--check"))
+            s_mode = S_CHECK;
         else if (argv[i][0] != '-' && !path)
             path = argv[i];
         else
@@ -901,7 +1136,12 @@ __attribute__((used)) static int s_main(uint64_t *sp)
     if (s_img_fd < 0)
         s_die("cannot move the image fd", 0, s_img_fd);
     ssi_sys1(SYS_close, fd);
-    return info ? s_info() : s_restore();
+    if (s_mode && (info || path))
+        s_usage();
+    if (s_mode != S_CHECK)
+        s_status_fd = -1;
+    return info ? s_info() : s_mode == S_CHECK ? s_check() : s_mode == S_IN_PLACE ? s_restore_in_place()
+                                                                                 : s_restore();
 }
 
 __asm__(".text\n"

@@ -183,10 +183,13 @@ int ioctl(int fd, unsigned long req, ...)
 	return (int)syscall(SYS_ioctl, fd, req, arg);
 }
 
-/* Runs in the restored body, in signal context, before the program resumes. */
+/* Runs in the restored process, in signal context, before the program
+ * resumes: in a body on another node, or at home again when the body came
+ * back into its deputy (then the program's calls are plain system calls
+ * again; its ssid socket is the real one, which the deputy kept). */
 static void s_on_restore(void)
 {
-	s_away = 1;
+	s_away = !ssi_freeze_restored_home();
 }
 
 /* A forked child is a process of its own: it registers itself, and drops

@@ -62,7 +62,7 @@ long ssi_tunnel_recv(ssi_tunnel_link_t *l, ssi_tunnel_hdr_t *h, void *buf, uint3
         return -EPROTO;
     ssi_sys_memcopy(h, l->rbuf, sizeof(*h));
     if (h->len != (uint64_t)n - sizeof(*h) || h->len > cap || h->type == 0 ||
-        h->type > SSI_TUNNEL_WINSZ)
+        h->type > SSI_TUNNEL_TYPE_MAX)
         return -EPROTO;
     ssi_sys_memcopy(buf, l->rbuf + sizeof(*h), h->len);
     return 1;

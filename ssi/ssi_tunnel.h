@@ -48,7 +48,17 @@ enum {
     SSI_TUNNEL_SIGNAL = 8, /* D->A  int32 signo for the body */
     SSI_TUNNEL_EXIT = 9,   /* A->D  ssi_tunnel_exit_t, the last frame */
     SSI_TUNNEL_WINSZ = 10, /* D->A  ssi_tunnel_winsz_t for a tty channel */
+    /* Coming home (11..19; docs/ENGINE.md, "Coming home"). */
+    SSI_TUNNEL_HOME_REQ = 11,     /* D->A  ssi_tunnel_home_req_t: bring the body home */
+    SSI_TUNNEL_HOME_REFUSE = 12,  /* A->D  reason text: the body runs on where it is */
+    SSI_TUNNEL_HOME_IMAGE = 13,   /* A->D  the next bytes of the body's image */
+    SSI_TUNNEL_HOME_END = 14,     /* A->D  the image is complete, all output sent */
+    SSI_TUNNEL_HOME_VERDICT = 15, /* D->A  u8: 'X' end the body (commit), 'C' thaw it */
+    SSI_TUNNEL_HOME_DONE = 16,    /* A->D  the body is gone: restore at home now */
+    SSI_TUNNEL_STOPPED = 17,      /* A->D  ssi_tunnel_stopped_t: the body stopped */
 };
+/* The highest frame type a receiver accepts. */
+#define SSI_TUNNEL_TYPE_MAX SSI_TUNNEL_STOPPED
 
 typedef struct {
     uint8_t type;
@@ -95,6 +105,19 @@ typedef struct {
 typedef struct {
     uint16_t row, col, xpixel, ypixel; /* struct winsize */
 } ssi_tunnel_winsz_t;
+
+typedef struct {
+    uint32_t flags; /* 0 */
+    uint32_t pad;
+} ssi_tunnel_home_req_t;
+
+/* The body stopped with `sig`, after the agent had delivered `conts`
+ * SIGCONTs from the deputy: a deputy that has sent more since then was
+ * continued after this stop and ignores the frame. */
+typedef struct {
+    int32_t sig;
+    uint32_t conts;
+} ssi_tunnel_stopped_t;
 
 _Static_assert(sizeof(ssi_tunnel_hdr_t) == 8, "tunnel header");
 _Static_assert(sizeof(ssi_tunnel_chan_t) == 8, "tunnel chan");

@@ -51,6 +51,7 @@ typedef struct {
 	int away;       /* node index where its body runs, or -1: at home */
 	int pidfd;      /* away: the deputy, watched once its socket closes */
 	bool migrating; /* a migration is under way */
+	bool stop_sent; /* away: its deputy is stopped and the body was told */
 	size_t len;
 	uint8_t buf[CLIENT_BUF];
 } client_t;
@@ -325,6 +326,7 @@ static void s_put_procs(ssi_msg_writer_t *w)
 			fclose(f);
 		}
 		const char *st = c->migrating               ? "migrating"
+		                 : c->away >= 0 && (state == 'T' || state == 't') ? "stopped"
 		                 : c->away >= 0             ? "away"
 		                 : state == 'T' || state == 't' ? "stopped"
 		                 : state == 'Z'             ? "zombie"
@@ -347,6 +349,7 @@ static void s_on_mig_ready(int from, const ssi_msg_t *m);
 static void s_on_mig_fail(int from, const ssi_msg_t *m);
 static void s_on_peer_migrate(int from, const ssi_msg_t *m);
 static void s_on_mig_done(int from, const ssi_msg_t *m);
+static void s_on_body_signal(int from, const ssi_msg_t *m);
 
 static void s_ps_collect(uint64_t reqid, int from, const ssi_msg_t *m)
 {
@@ -430,6 +433,9 @@ static void s_peer_message(int from, const uint8_t *data, size_t len, zsock_t *r
 		break;
 	case SSI_MSG_MIG_FAIL:
 		s_on_mig_fail(from, &m);
+		break;
+	case SSI_MSG_BODY_SIGNAL:
+		s_on_body_signal(from, &m);
 		break;
 	case SSI_MSG_PS_REP: {
 		uint64_t reqid = 0;
@@ -646,6 +652,8 @@ typedef struct {
 } asker_t;
 
 static void s_on_migrate(const asker_t *a, const ssi_msg_t *m);
+static void s_home_start(const asker_t *a, client_t *p, int chain_to);
+static void s_mig_offer_start(const asker_t *a, client_t *p, int to, const char *note);
 
 typedef struct mig {
 	struct mig *next;
@@ -669,6 +677,9 @@ typedef struct mig {
 	size_t linelen;
 	char err[512];
 	size_t errlen;
+	bool homecoming;   /* home side: the body comes home (ssi-freeze --home) */
+	int chain_to;      /* homecoming: then move on to this node, or -1 */
+	char note[160];    /* said first in the final message */
 } mig_t;
 
 static mig_t *s_migs;
@@ -1008,13 +1019,17 @@ static void s_on_migrate(const asker_t *a, const ssi_msg_t *m)
 		s_answer(a, EPERM, why);
 		return;
 	}
-	if (p->away >= 0 || p->migrating) {
-		snprintf(why, sizeof why, "process %d is %s; moving it again is not supported yet", p->pid,
-		         p->migrating ? "being moved already" : "away");
+	if (p->migrating) {
+		snprintf(why, sizeof why, "process %d is being moved already; try again when that is done", p->pid);
 		s_answer(a, EBUSY, why);
 		return;
 	}
-	if (strcmp(dest, "home") == 0 || strcmp(dest, S.name) == 0) {
+	bool to_home = strcmp(dest, "home") == 0 || strcmp(dest, S.name) == 0;
+	if (p->away >= 0 && to_home) {
+		s_home_start(a, p, -1);
+		return;
+	}
+	if (to_home) {
 		snprintf(why, sizeof why, "process %d already runs at home on %s", p->pid, S.name);
 		s_answer(a, EALREADY, why);
 		return;
@@ -1030,15 +1045,35 @@ static void s_on_migrate(const asker_t *a, const ssi_msg_t *m)
 		s_answer(a, ENOENT, why);
 		return;
 	}
+	if (p->away >= 0 && to == p->away) {
+		snprintf(why, sizeof why, "process %d already runs on %s", p->pid, dest);
+		s_answer(a, EALREADY, why);
+		return;
+	}
 	if (!ssi_gossip_is_up(S.gossip, to, s_now())) {
 		snprintf(why, sizeof why, "node %s is down (see 'ssictl nodes'); the process was not touched", dest);
 		s_answer(a, EHOSTDOWN, why);
 		return;
 	}
+	if (p->away >= 0) {
+		/* A chained move: home first, then on as a first hop. */
+		s_home_start(a, p, to);
+		return;
+	}
+	s_mig_offer_start(a, p, to, "");
+}
+
+/* The first hop of a move to node `to`: checks, then MIG_OFFER. note is
+ * added to the final message (a chained move says where it came from). */
+static void s_mig_offer_start(const asker_t *a, client_t *p, int to, const char *note)
+{
+	char why[512];
+	const char *dest = ssi_cluster_node(S.cluster, (size_t)to)->name;
 	int rc = ssi_deputy_check(p->pid, why, sizeof why);
 	if (rc < 0) {
 		char text[640];
-		snprintf(text, sizeof text, "process %d cannot migrate: %s; it keeps running here", p->pid, why);
+		snprintf(text, sizeof text, "%sprocess %d cannot migrate: %s; it keeps running here on %s", note, p->pid,
+		         why, S.name);
 		s_answer(a, -rc, text);
 		return;
 	}
@@ -1058,6 +1093,7 @@ static void s_on_migrate(const asker_t *a, const ssi_msg_t *m)
 	randombytes_buf(g->key, sizeof g->key);
 	randombytes_buf(g->key2, sizeof g->key2);
 	g->deadline = s_now() + MIG_OFFER_MS;
+	snprintf(g->note, sizeof g->note, "%s", note);
 	g->next = s_migs;
 	s_migs = g;
 	p->migrating = true;
@@ -1295,6 +1331,212 @@ static void s_on_mig_fail(int from, const ssi_msg_t *m)
 	}
 }
 
+/* --- coming home ----------------------------------------------------------
+ *
+ * The process is away: its deputy brings the body home when ssi-freeze
+ * --home sigqueues it (docs/ENGINE.md, "Coming home"). ssi-freeze's exit
+ * status: 0 it runs here again; 3 it runs on where it was; 4 it ended
+ * while being restored here; other, nothing happened. A chained move
+ * (n2 -> n3) goes home first and then moves on as a first hop: the body
+ * crosses the network twice, but every step is one that already works
+ * and fails safe (docs/ARCHITECTURE.md says why). */
+static void s_home_start(const asker_t *a, client_t *p, int chain_to)
+{
+	const char *where = ssi_cluster_node(S.cluster, (size_t)p->away)->name;
+	mig_t *g = calloc(1, sizeof *g);
+	if (!g) {
+		s_answer(a, ENOMEM, "out of memory");
+		return;
+	}
+	g->reqid = ++S.next_reqid;
+	g->home_side = true;
+	g->homecoming = true;
+	g->chain_to = chain_to;
+	g->peer = p->away;
+	g->asker = *a;
+	g->pid = p->pid;
+	g->err_fd = -1;
+	g->status_fd = -1;
+	snprintf(g->home, sizeof g->home, "%s", S.name);
+	char restore[4200], pid_s[32];
+	snprintf(restore, sizeof restore, "%s/ssi-restore", S.bindir);
+	snprintf(pid_s, sizeof pid_s, "%d", p->pid);
+	int errw = -1;
+	if (s_mig_errpipe(g, &errw) < 0) {
+		free(g);
+		s_answer(a, EIO, "cannot make a pipe; the process was not touched");
+		return;
+	}
+	char *fargv[] = {"ssi-freeze", "-q", "--home", "--restore", restore, pid_s, NULL};
+	int ffds[] = {-1, -1, errw};
+	pid_t f = s_spawn(fargv, ffds, 3, false);
+	close(errw);
+	if (f < 0) {
+		close(g->err_fd);
+		free(g);
+		s_answer(a, EIO, "cannot start ssi-freeze; the process was not touched");
+		return;
+	}
+	g->helper[g->nhelpers++] = f;
+	g->next = s_migs;
+	s_migs = g;
+	p->migrating = true;
+	ssi_info("bringing process %d (%s) home from %s%s%s", p->pid, p->cmd, where,
+	         chain_to >= 0 ? " to move it on to " : "",
+	         chain_to >= 0 ? ssi_cluster_node(S.cluster, (size_t)chain_to)->name : "");
+}
+
+static void s_home_reaped(mig_t *g, client_t *p)
+{
+	int st = g->status[0];
+	int code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	const char *where = ssi_cluster_node(S.cluster, (size_t)g->peer)->name;
+	char text[900];
+	if (p)
+		p->migrating = false;
+	if (code == 0) {
+		if (p)
+			p->away = -1;
+		if (g->chain_to < 0) {
+			snprintf(text, sizeof text, "process %d came home from %s to %s", g->pid, where, S.name);
+			s_mig_finish(g, 0, text);
+			return;
+		}
+		/* The second leg, as a first hop from home. Its failures leave
+		 * the process here, and say so. */
+		asker_t a = g->asker;
+		int to = g->chain_to;
+		char note[160];
+		snprintf(note, sizeof note, "process %d came home from %s; then: ", g->pid, where);
+		ssi_info("process %d came home from %s", g->pid, where);
+		s_mig_free(g);
+		if (!p) {
+			s_answer(&a, ESRCH, "the process ended at home before it could move on");
+			return;
+		}
+		if (!ssi_gossip_is_up(S.gossip, to, s_now())) {
+			snprintf(text, sizeof text, "%snode %s is down; it keeps running on %s", note,
+			         ssi_cluster_node(S.cluster, (size_t)to)->name, S.name);
+			s_answer(&a, EHOSTDOWN, text);
+			return;
+		}
+		s_mig_offer_start(&a, p, to, note);
+		return;
+	}
+	if (code == 3) {
+		snprintf(text, sizeof text, "process %d could not come home: %s; it keeps running on %s", g->pid,
+		         s_mig_reason(g, "the deputy gave up"), where);
+		s_mig_finish(g, EAGAIN, text);
+	} else if (code == 4) {
+		if (p)
+			p->away = -1;
+		snprintf(text, sizeof text, "process %d came home from %s but its restore at home failed: %s",
+		         g->pid, where, s_mig_reason(g, "it ended"));
+		s_mig_finish(g, EIO, text);
+	} else {
+		snprintf(text, sizeof text, "bringing process %d home from %s failed (%s); it keeps running on %s",
+		         g->pid, where, s_mig_reason(g, "no answer"), where);
+		s_mig_finish(g, EIO, text);
+	}
+}
+
+/* --- job control of away processes ---------------------------------------
+ *
+ * A stop signal that the deputy can catch (TSTP, TTIN, TTOU) it forwards
+ * itself, and it stops itself when its body stops. SIGSTOP it cannot
+ * catch: we notice the stopped deputy here (state T, checked every 250 ms,
+ * away processes only) and ask the body's node to stop the body. SIGCONT
+ * wakes the deputy, whose handler forwards it. */
+#define JOB_WATCH_MS 250
+
+static void s_job_watch(void)
+{
+	for (int i = 0; i < S.nclients; i++) {
+		client_t *c = S.client[i];
+		if (!c->registered || c->away < 0 || c->migrating)
+			continue;
+		char path[64], buf[512], state = '?';
+		snprintf(path, sizeof path, "/proc/%d/stat", c->pid);
+		FILE *f = fopen(path, "r");
+		if (f) {
+			size_t n = fread(buf, 1, sizeof buf - 1, f);
+			buf[n] = 0;
+			char *rp = strrchr(buf, ')');
+			if (rp && rp[1])
+				state = rp[2];
+			fclose(f);
+		}
+		if (state != 'T') {
+			c->stop_sent = false;
+			continue;
+		}
+		if (c->stop_sent)
+			continue;
+		c->stop_sent = true;
+		uint8_t out[256];
+		ssi_msg_writer_t w;
+		ssi_msg_begin(&w, out, sizeof out, SSI_MSG_BODY_SIGNAL);
+		ssi_msg_put_str(&w, SSI_TAG_HOME, S.name);
+		ssi_msg_put_u64(&w, SSI_TAG_PID, (uint64_t)c->pid);
+		ssi_msg_put_u64(&w, SSI_TAG_SIGNO, SIGSTOP);
+		long n = ssi_msg_end(&w);
+		if (n > 0)
+			s_send_peer(c->away, out, (size_t)n);
+		ssi_info("process %d stopped at home: stopping its body on %s", c->pid,
+		         ssi_cluster_node(S.cluster, (size_t)c->away)->name);
+	}
+}
+
+/* The last number of the NSpid line of /proc/PID/status: the pid in the
+ * innermost namespace. */
+static long s_nspid_inner(pid_t pid)
+{
+	char path[64], line[256];
+	long inner = -1;
+	snprintf(path, sizeof path, "/proc/%d/status", pid);
+	FILE *f = fopen(path, "r");
+	while (f && fgets(line, sizeof line, f))
+		if (strncmp(line, "NSpid:", 6) == 0) {
+			char *e = strrchr(line, '\t');
+			inner = e ? strtol(e + 1, NULL, 10) : -1;
+		}
+	if (f)
+		fclose(f);
+	return inner;
+}
+
+/* Body's node: the home node asks us to stop a body (only SIGSTOP). */
+static void s_on_body_signal(int from, const ssi_msg_t *m)
+{
+	uint64_t pid = 0, sig = 0;
+	char home[SSI_NAME_MAX + 1];
+	if (ssi_field_u64(ssi_msg_find(m->field, m->nfields, SSI_TAG_PID), &pid) < 0 ||
+	    ssi_field_u64(ssi_msg_find(m->field, m->nfields, SSI_TAG_SIGNO), &sig) < 0 ||
+	    ssi_field_str(ssi_msg_find(m->field, m->nfields, SSI_TAG_HOME), home, sizeof home) < 0 ||
+	    sig != SIGSTOP)
+		return;
+	for (mig_t *g = s_migs; g; g = g->next) {
+		if (g->home_side || g->peer != from || g->pid != (pid_t)pid || strcmp(g->home, home) ||
+		    g->nhelpers < 2)
+			continue;
+		/* The agent (helper 1) is pid 1 of the body's namespace; the body
+		 * is its child whose pid there is the home pid. */
+		pid_t agent = g->helper[1];
+		char path[80];
+		snprintf(path, sizeof path, "/proc/%d/task/%d/children", agent, agent);
+		FILE *f = fopen(path, "r");
+		int kid;
+		while (f && fscanf(f, "%d", &kid) == 1)
+			if (s_nspid_inner(kid) == (long)pid) {
+				kill(kid, SIGSTOP);
+				ssi_info("stopped the body of %s:%llu (its deputy is stopped)", home,
+				         (unsigned long long)pid);
+			}
+		if (f)
+			fclose(f);
+	}
+}
+
 /* A helper exited. When all of a migration's have, decide. */
 static void s_mig_reaped(pid_t pid, int status)
 {
@@ -1306,6 +1548,10 @@ static void s_mig_reaped(pid_t pid, int status)
 			if (++g->nexited < g->nhelpers)
 				return;
 			client_t *p = s_proc_by_pid(g->pid);
+			if (g->home_side && g->homecoming) {
+				s_home_reaped(g, p);
+				return;
+			}
 			if (g->home_side) {
 				if (p)
 					p->migrating = false;
@@ -1315,11 +1561,12 @@ static void s_mig_reaped(pid_t pid, int status)
 				if (WIFEXITED(st) && WEXITSTATUS(st) == 0) {
 					if (p)
 						p->away = g->peer;
-					snprintf(text, sizeof text, "process %d moved from %s to %s", g->pid, S.name, dest);
+					snprintf(text, sizeof text, "%sprocess %d moved from %s to %s", g->note, g->pid, S.name,
+					         dest);
 					s_mig_finish(g, 0, text);
 				} else {
-					snprintf(text, sizeof text, "moving process %d to %s failed (%s); it keeps running on %s",
-					         g->pid, dest, s_mig_reason(g, "the image did not get through"), S.name);
+					snprintf(text, sizeof text, "%smoving process %d to %s failed (%s); it keeps running on %s",
+					         g->note, g->pid, dest, s_mig_reason(g, "the image did not get through"), S.name);
 					s_mig_finish(g, EIO, text);
 				}
 			} else {
@@ -1555,7 +1802,7 @@ static int s_setup_zmq(void)
 
 static int s_run(void)
 {
-	int64_t next_beat = 0, next_gossip = s_now() + GOSSIP_MS / 2;
+	int64_t next_beat = 0, next_gossip = s_now() + GOSSIP_MS / 2, next_job = 0;
 	zmq_pollitem_t items[4 + SSI_CLUSTER_MAX + MAX_CLIENTS + 64];
 	mig_t *mig_of[64];
 	bool mig_status[64];
@@ -1592,6 +1839,8 @@ static int s_run(void)
 
 		int64_t now = s_now();
 		int64_t wake = next_beat < next_gossip ? next_beat : next_gossip;
+		if (next_job < wake)
+			wake = next_job;
 		for (ps_req_t *r = S.ps; r; r = r->next)
 			if (r->deadline < wake)
 				wake = r->deadline;
@@ -1654,6 +1903,10 @@ static int s_run(void)
 			next_gossip = now + GOSSIP_MS - 50 + (int64_t)randombytes_uniform(100);
 		}
 		s_mig_timeouts(now);
+		if (now >= next_job) {
+			s_job_watch();
+			next_job = now + JOB_WATCH_MS;
+		}
 		for (ps_req_t *r = S.ps, *next; r; r = next) {
 			next = r->next;
 			if (now >= r->deadline)

@@ -31,7 +31,10 @@
 #           instruction to ssictl's return (negative: ssictl returned first;
 #           it waits for the deputy's connection, not for the body's return
 #           from the handler); perf's clock against `date` in n1, shifted;
-#   ratio   total / (image / bandwidth), against ssi-xfer's and raw TCP's.
+#   ratio   total / (image / bandwidth), against ssi-xfer's and raw TCP's;
+#   home    wall time of `ssictl migrate PID home` inside n1 afterwards (until
+#           it returns 0: the body came back and the process runs the
+#           program at home again; docs/ENGINE.md, "Coming home").
 # Without perf (apt-get install linux-perf) the freeze columns say "-".
 . "$(dirname "$0")/../integ/lib.sh"
 lab_require_root
@@ -192,13 +195,22 @@ migrate_one() {
 	else
 		fail "$tag ($pid) is not shown on n2: $(lab_exec n1 ssictl ps)"
 	fi
+	local home=-
+	out=$(lab_exec n1 sh -c 't0=$(date +%s%N); ssictl migrate '"$pid"' home; rc=$?; t1=$(date +%s%N); echo "t $t0 $t1"; exit $rc' 2>&1)
+	if [ $? = 0 ] && lab_exec n1 ssictl ps | awk -v p="$pid" '$2 == p && $3 == "n1" { f = 1 } END { exit !f }'; then
+		read -r t0 t1 <<<"$(echo "$out" | sed -n 's/^t //p')"
+		home=$(((t1 - t0) / 1000000))
+		ok "$tag ($pid) came home in $home ms"
+	else
+		fail "$tag ($pid) home: $out"
+	fi
 	lab_exec n1 kill "$pid"
 	wait_until 20 sh -c "! ssilab exec n1 -- ssictl ps | awk -v p=$pid '\$2 == p { f = 1 } END { exit !f }'" ||
 		note "$tag ($pid) still listed after kill"
 	for i in $(seq $((bw_reps / 2))); do baseline_run $bw_mib; done
 	baseline_result $bw_mib
-	note "$tag: image $image B, total $((total / 1000000)) ms, freeze $freeze ms; ssi-xfer $bw_xfer GiB/s, raw $bw_raw GiB/s"
-	rows+=("$tag $image $ckpt $total $freeze $before $after $bw_xfer $bw_raw")
+	note "$tag: image $image B, total $((total / 1000000)) ms, freeze $freeze ms, home $home ms; ssi-xfer $bw_xfer GiB/s, raw $bw_raw GiB/s"
+	rows+=("$tag $image $ckpt $total $freeze $before $after $bw_xfer $bw_raw $home")
 }
 
 for mib in $sizes; do
@@ -209,13 +221,13 @@ migrate_one python3 "" python3 -c "'import time; time.sleep(600)'"
 
 echo
 echo "migration n1 -> n2 ($(date -u +%F), $(nproc) CPUs); bandwidth (GiB/s) of ssi-xfer and raw TCP, image-sized"
-printf '%-12s %9s %8s %9s %9s %9s %8s %6s %6s %10s %9s\n' process image ckpt total freeze before after bwxfer bwraw "ratio xfer" "ratio raw"
+printf '%-12s %9s %8s %9s %9s %9s %8s %6s %6s %10s %9s %9s\n' process image ckpt total freeze before after bwxfer bwraw "ratio xfer" "ratio raw" home
 for r in "${rows[@]}"; do
-	read -r tag image ckpt total freeze before after bw_xfer bw_raw <<<"$r"
+	read -r tag image ckpt total freeze before after bw_xfer bw_raw home <<<"$r"
 	awk -v tag="$tag" -v img="$image" -v ck="$ckpt" -v tot="$total" -v fr="$freeze" -v be="$before" -v af="$after" \
-		-v bx="$bw_xfer" -v br="$bw_raw" 'BEGIN {
+		-v bx="$bw_xfer" -v br="$bw_raw" -v ho="$home" 'BEGIN {
 		t = tot / 1e9; g = img / 1073741824
-		printf "%-12s %7.1fMi %6.1fms %7.0fms %7sms %7sms %6sms %6.3f %6.3f %10.2f %9.2f\n", tag, img / 1048576, ck,
-			t * 1000, fr, be, af, bx, br, t / (g / bx), t / (g / br) }'
+		printf "%-12s %7.1fMi %6.1fms %7.0fms %7sms %7sms %6sms %6.3f %6.3f %10.2f %9.2f %7sms\n", tag, img / 1048576, ck,
+			t * 1000, fr, be, af, bx, br, t / (g / bx), t / (g / br), ho }'
 done
 finish

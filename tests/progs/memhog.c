@@ -1,7 +1,7 @@
 /*
  * memhog.c - test program for the migration engine.
  *
- *   memhog [MiB [ITERATIONS [INTERVAL_MS]]]      (defaults 64 40 50)
+ *   memhog [MiB [ITERATIONS [INTERVAL_MS [EXIT]]]]   (defaults 64 40 50 0)
  *
  * Holds MiB of patterned memory (mmap), a brk heap, TLS and stack data; an
  * interval timer's SIGALRM drives the iterations. Each iteration rewrites
@@ -13,7 +13,8 @@
  * brk, TLS) and exits with status 3 if not.
  * SIGUSR1 stays blocked; one that is pending is taken at the next
  * iteration and reported ("memhog got SIGUSR1"), so that a test can see a
- * signal reach a migrated body.
+ * signal reach a migrated body. It exits with EXIT (so that a test sees
+ * a migrated process's own status reach its parent).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -50,6 +51,7 @@ int main(int argc, char **argv)
     size_t mib = argc > 1 ? strtoul(argv[1], NULL, 0) : 64;
     long iters = argc > 2 ? strtol(argv[2], NULL, 0) : 40;
     long interval_ms = argc > 3 ? strtol(argv[3], NULL, 0) : 50;
+    int exit_code = argc > 4 ? atoi(argv[4]) : 0;
     size_t words = mib << 17, npages = mib << 8, i;
     uint64_t *mem, *heap, sum = 0;
     struct sigaction sa;
@@ -153,5 +155,5 @@ int main(int argc, char **argv)
     }
     printf("memhog done iters=%ld sum=%016llx\n", iters, (unsigned long long)sum);
     fflush(stdout);
-    return 0;
+    return exit_code;
 }
