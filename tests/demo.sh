@@ -32,7 +32,7 @@ mkdir -p "$SSILAB_DIR/files"
 cat >"$SSILAB_DIR/files/demo-ticker.py" <<'PY'
 import os, sys, time
 open("/tmp/ticker.pid", "w").write(str(os.getpid()))
-for i in range(1, 81):
+for i in range(1, 121):
     print("tick %2d  pid %d  parent %d  host %s" % (i, os.getpid(), os.getppid(), os.uname().nodename), flush=True)
     time.sleep(0.1)
 sys.exit(3)
@@ -51,6 +51,15 @@ run ssilab exec n3 -- ssictl ps
 sleep 1
 run ssilab exec n1 -- tail -n 3 /tmp/ticks
 echo "(the hostname it prints is n2 now: os.uname() is not forwarded yet)"
+
+step "Move it on to n3, then bring it home: nothing lost, nothing repeated"
+run ssilab exec n1 -- ssictl migrate "$pid" n3
+sleep 1
+run ssilab exec n1 -- tail -n 2 /tmp/ticks
+run ssilab exec n2 -- ssictl migrate "n1:$pid" home
+sleep 1
+run ssilab exec n1 -- tail -n 2 /tmp/ticks
+run ssilab exec n1 -- ssictl ps
 echo "waiting for it to finish..."
 while ! ssilab exec n1 -- grep -q "exit status" /tmp/ticks; do sleep 0.5; done
 run ssilab exec n1 -- tail -n 2 /tmp/ticks
