@@ -20,6 +20,7 @@
 #include "ssi_freeze.h"
 #include "ssi_sys.h"
 #include "ssi_tunnel.h"
+#include "ssi_vfs.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -42,7 +43,8 @@
 
 /* One tunnel as the deputy sees it: the home descriptor `fd`. */
 typedef struct {
-    int fd;
+    int chan;            /* the channel id: the fd number in the body (and here at freeze) */
+    int fd;              /* the home descriptor, moved to a high slot (s_fd_base) */
     uint8_t dir, flags;  /* SSI_TUNNEL_DIR_*, SSI_TUNNEL_CHAN_* */
     int in_done;         /* home -> body: EOF sent, or the body closed */
     uint32_t credit;     /* bytes we may still send on this channel */
@@ -62,6 +64,10 @@ static char s_maps[S_MAPS_BUF];
 static int s_pipe[2] = {-1, -1};
 static volatile uint64_t s_sigpend;
 static int s_exit_how, s_exit_value;
+/* The deputy's own descriptors (links, self-pipe, the tunnels' home fds)
+ * live at or above this: every lower number is the body's, whose home
+ * files (vfs-proxy) the deputy opens at the numbers the body picks. */
+static int s_fd_base;
 
 /* libssi.so's own extent: the deputy's code and static state live there
  * and must survive the memory release. */
@@ -152,7 +158,7 @@ static s_chan_t *s_chan(unsigned id)
 {
     int i;
     for (i = 0; i < s_nchans; i++)
-        if (s_chans[i].fd == (int)id)
+        if (s_chans[i].chan == (int)id)
             return &s_chans[i];
     return 0;
 }
@@ -173,6 +179,46 @@ static void s_send(unsigned type, unsigned chan, const void *p, uint32_t len)
 }
 
 /* ---- connect ------------------------------------------------------------- */
+
+/* Where the deputy keeps its own descriptors: above every number the body
+ * can use (its RLIMIT_NOFILE), so that files the body opens can take any
+ * lower number here too. */
+static void s_pick_fd_base(void)
+{
+    struct rlimit rl;
+    long soft;
+    if (s_fd_base)
+        return;
+    if (ssi_sys4(SYS_prlimit64, 0, RLIMIT_NOFILE, 0, (long)&rl) < 0) {
+        s_fd_base = 1024;
+        return;
+    }
+    soft = (long)rl.rlim_cur;
+    if (rl.rlim_max > rl.rlim_cur) {
+        struct rlimit up = {rl.rlim_max, rl.rlim_max};
+        if (rl.rlim_max > (1 << 20))
+            up.rlim_cur = up.rlim_max = 1 << 20;
+        if (up.rlim_cur > rl.rlim_cur && ssi_sys4(SYS_prlimit64, 0, RLIMIT_NOFILE, (long)&up, 0) == 0) {
+            s_fd_base = (int)soft;
+            return;
+        }
+    }
+    /* Cannot go above the body's limit: stay near its top. */
+    s_fd_base = soft > 1280 ? (int)soft - 256 : (soft > 64 ? (int)soft - 32 : (int)soft);
+}
+
+/* Moves fd to the deputy's range (closes the old number). */
+static long s_high_fd(long fd)
+{
+    long h;
+    if (fd < 0 || fd >= s_fd_base)
+        return fd;
+    h = ssi_sys3(SYS_fcntl, fd, F_DUPFD_CLOEXEC, s_fd_base);
+    if (h < 0)
+        return fd;
+    ssi_sys1(SYS_close, fd);
+    return h;
+}
 
 static long s_now_ms(void)
 {
@@ -208,9 +254,11 @@ static long s_tcp_connect(const ssi_image_deputy_t *d)
     } else {
         return -EAFNOSUPPORT;
     }
+    s_pick_fd_base();
     fd = ssi_sys3(SYS_socket, d->family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0)
         return fd;
+    fd = s_high_fd(fd);
     rc = ssi_sys3(SYS_connect, fd, (long)sa, salen);
     while (rc == -EINPROGRESS || rc == -EINTR) {
         struct pollfd p = {.fd = (int)fd, .events = POLLOUT, .revents = 0};
@@ -300,11 +348,25 @@ long ssi_deputy_connect(const ssi_image_deputy_t *d)
         ssi_tunnel_link_close(&s_link);
         return rc;
     }
+    /* The vfs-proxy's call link: a second connection to the agent, which
+     * hands it to the body; the handshake ends once the body runs it. */
+    fd = s_tcp_connect(d);
+    rc = fd < 0 ? fd
+                : ssi_vfs_deputy_attach((int)fd, d->key,
+                                        d->accept_timeout_ms ? (int)d->accept_timeout_ms : 30000);
+    if (rc < 0) {
+        if (fd >= 0)
+            ssi_sys1(SYS_close, fd);
+        ssi_sys_log("ssi-deputy: ", "no call link with the body; continuing at home", 0, rc);
+        ssi_tunnel_link_close(&s_link);
+        return rc;
+    }
     s_nchans = 0;
     for (i = 0; i < acc.nchans; i++) {
         ssi_tunnel_chan_t c;
         s_chan_t *ch = &s_chans[s_nchans++];
         ssi_sys_memcopy(&c, s_frame + sizeof(acc) + i * sizeof(c), sizeof(c));
+        ch->chan = c.chan;
         ch->fd = c.chan;
         ch->dir = c.dir;
         ch->flags = c.flags;
@@ -388,7 +450,7 @@ static void s_send_winsz(s_chan_t *c)
     w.col = ws.ws_col;
     w.xpixel = ws.ws_xpixel;
     w.ypixel = ws.ws_ypixel;
-    s_send(SSI_TUNNEL_WINSZ, (unsigned)c->fd, &w, sizeof(w));
+    s_send(SSI_TUNNEL_WINSZ, (unsigned)c->chan, &w, sizeof(w));
 }
 
 static void s_flush_signals(void)
@@ -496,9 +558,9 @@ static void s_write_home(s_chan_t *c)
         uint32_t drop = c->out_len + c->unacked;
         c->out_len = c->unacked = 0;
         c->out_done = 1;
-        s_send(SSI_TUNNEL_CLOSE, (unsigned)c->fd, 0, 0);
+        s_send(SSI_TUNNEL_CLOSE, (unsigned)c->chan, 0, 0);
         if (drop)
-            s_send(SSI_TUNNEL_WINDOW_UPD, (unsigned)c->fd, &drop, 4);
+            s_send(SSI_TUNNEL_WINDOW_UPD, (unsigned)c->chan, &drop, 4);
         return;
     }
     c->out_off += (uint32_t)n;
@@ -507,7 +569,7 @@ static void s_write_home(s_chan_t *c)
     if (c->out_len == 0)
         c->out_off = 0;
     if (c->unacked >= SSI_TUNNEL_WINDOW / 4 || c->out_len == 0) {
-        s_send(SSI_TUNNEL_WINDOW_UPD, (unsigned)c->fd, &c->unacked, 4);
+        s_send(SSI_TUNNEL_WINDOW_UPD, (unsigned)c->chan, &c->unacked, 4);
         c->unacked = 0;
     }
     if (c->out_len == 0 && c->out_eof)
@@ -523,11 +585,11 @@ static void s_read_home(s_chan_t *c)
         return;
     if (n <= 0) {
         c->in_done = 1;
-        s_send(SSI_TUNNEL_EOF, (unsigned)c->fd, 0, 0);
+        s_send(SSI_TUNNEL_EOF, (unsigned)c->chan, 0, 0);
         return;
     }
     c->credit -= (uint32_t)n;
-    s_send(SSI_TUNNEL_DATA, (unsigned)c->fd, s_rd, (uint32_t)n);
+    s_send(SSI_TUNNEL_DATA, (unsigned)c->chan, s_rd, (uint32_t)n);
 }
 
 static int s_all_flushed(void)
@@ -572,6 +634,12 @@ void ssi_deputy_run(void)
     }
     if (ssi_sys2(SYS_pipe2, (long)s_pipe, O_NONBLOCK | O_CLOEXEC) < 0)
         s_lost(-EMFILE); /* cannot forward signals: give the body up */
+    s_pipe[0] = (int)s_high_fd(s_pipe[0]);
+    s_pipe[1] = (int)s_high_fd(s_pipe[1]);
+    /* The tunnels' home descriptors move up too (chan keeps the number). */
+    for (i = 0; i < s_nchans; i++)
+        s_chans[i].fd = (int)s_high_fd(s_chans[i].fd);
+    ssi_vfs_deputy_set_base(s_fd_base);
     /* Nobody may freeze the deputy; a write to a closed home reader is an
      * EPIPE we report per channel. */
     s_sigaction(SSI_FREEZE_SIGNAL, SIG_IGN, 0);
@@ -587,8 +655,8 @@ void ssi_deputy_run(void)
         s_send_winsz(&s_chans[i]);
 
     for (;;) {
-        struct pollfd p[2 + SSI_TUNNEL_MAX_CHANS];
-        int idx[2 + SSI_TUNNEL_MAX_CHANS], n = 0;
+        struct pollfd p[3 + SSI_TUNNEL_MAX_CHANS];
+        int idx[3 + SSI_TUNNEL_MAX_CHANS], n = 0;
         long rc;
 
         if (s_exit_how && s_all_flushed())
@@ -597,6 +665,8 @@ void ssi_deputy_run(void)
         p[n++].events = s_exit_how ? 0 : POLLIN;
         p[n].fd = s_pipe[0];
         p[n++].events = POLLIN;
+        p[n].fd = ssi_vfs_deputy_fd();
+        p[n++].events = s_exit_how ? 0 : POLLIN;
         for (i = 0; i < s_nchans; i++) {
             s_chan_t *c = &s_chans[i];
             short ev = 0;
@@ -612,6 +682,10 @@ void ssi_deputy_run(void)
         }
         for (i = 0; i < n; i++)
             p[i].revents = 0;
+        /* A request already read ahead (with the handshake) polls as
+         * nothing: serve it first. */
+        if (!s_exit_how && ssi_vfs_deputy_pending())
+            ssi_vfs_deputy_serve();
         rc = ssi_sys5(SYS_ppoll, (long)p, n, 0, 0, 8);
         if (s_sigpend)
             s_flush_signals();
@@ -629,7 +703,14 @@ void ssi_deputy_run(void)
                 s_frame_in(&h);
             } while (!s_exit_how && ssi_tunnel_pending(&s_link));
         }
-        for (i = 2; i < n; i++) {
+        if (p[2].revents && !s_exit_how) {
+            /* Forwarded file calls. A blocking one (F_SETLKW, flock
+             * without LOCK_NB) stalls the tunnels meanwhile. */
+            /* A call link that ends is not the end of the body: its EXIT
+             * (or the data link's loss) says that. */
+            ssi_vfs_deputy_serve();
+        }
+        for (i = 3; i < n; i++) {
             s_chan_t *c = &s_chans[idx[i]];
             short r = p[i].revents;
             if (!r)

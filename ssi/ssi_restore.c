@@ -120,6 +120,8 @@ static char s_maps[S_MAPS_BUF];
 static unsigned char s_rec_buf[S_REC_BUF] __attribute__((aligned(64)));
 static long s_img_fd = -1, s_status_fd = -1, s_status_rd = -1;
 static int s_verbose;
+/* --home-cwd: the body's file calls run at home (vfs-proxy), cwd included. */
+static int s_home_cwd;
 static uint64_t s_chunk;
 static uint64_t s_nrecords, s_page_bytes;
 
@@ -487,6 +489,8 @@ static void s_restore_process_state(void)
     }
     s_restore_mm();
     r = ssi_sys1(SYS_chdir, (long)s_proc.cwd);
+    if (r < 0 && s_home_cwd)
+        r = ssi_sys1(SYS_chdir, (long)"/"); /* relative paths resolve at home anyway */
     if (r < 0)
         s_die("cannot chdir to", s_proc.cwd, r);
     ssi_sys1(SYS_umask, s_proc.umask);
@@ -826,7 +830,7 @@ static int s_info(void)
 
 static void s_usage(void)
 {
-    s_puts(2, "usage: ssi-restore [-v] [--fd N | IMAGE]\n"
+    s_puts(2, "usage: ssi-restore [-v] [--home-cwd] [--fd N | IMAGE]\n"
               "       ssi-restore --info IMAGE\n");
     ssi_sys1(SYS_exit_group, 2);
 }
@@ -843,6 +847,8 @@ __attribute__((used)) static int s_main(uint64_t *sp)
             s_verbose = 1;
         else if (s_streq(argv[i], "--info"))
             info = 1;
+        else if (s_streq(argv[i], "--home-cwd"))
+            s_home_cwd = 1;
         else if (s_streq(argv[i], "--fd") && i + 1 < argc)
             fd = (long)ssi_sys_dec(argv[++i], &e);
         else if (argv[i][0] != '-' && !path)
