@@ -145,12 +145,16 @@ static struct {
 
 static void s_on_freeze(void)
 {
+	/* The program may be between setting errno and reading it (sort checks
+	 * errno after strcoll): what we do here must not change it. */
+	int saved_errno = errno;
 	ssi_vfs_freeze_hook();
 	for (int fd = 0; fd < SSI_TTY_FDS; fd++) {
 		s_tty.is_tty[fd] = s_sys(SYS_ioctl, fd, TCGETS2, (long)&s_tty.tio[fd]) == 0;
 		if (s_tty.is_tty[fd] && s_sys(SYS_ioctl, fd, TIOCGWINSZ, (long)&s_tty.ws[fd]) != 0)
 			memset(&s_tty.ws[fd], 0, sizeof s_tty.ws[fd]);
 	}
+	errno = saved_errno;
 }
 
 static int s_away_tty(int fd)

@@ -22,19 +22,22 @@ for p in json.load(sys.stdin):
         print(p["pid"]); break' "$1"
 }
 
-# move_mid WORD [DELAY]: waits until WORD runs, lets it run DELAY s, then stops
-# it there (SIGSTOP) and asks for the move; SIGCONT lets the freeze signal in
-# before the program's next instruction, so even a fast program moves right
-# in the middle of its work.
-move_mid() {
-	local pid out
-	wait_until 20 sh -c "[ -n \"\$(ssilab exec n1 -- ssictl ps | grep -F -- '$1')\" ]"
-	pid=$(pid_of "$1")
-	sleep "${2:-0.5}"
-	lab_exec n1 kill -STOP "$pid"
-	lab_exec n1 sh -c "ssictl migrate $pid n2 > /tmp/vfs/mig.out 2>&1 & sleep 1; kill -CONT $pid; wait"
+# run_moved NAME DELAY CMD: runs CMD (stdout /tmp/vfs/NAME.out, a home file)
+# under ssirun, stops it after DELAY s of work (SIGSTOP), asks for the move
+# and lets it go on (SIGCONT): the freeze signal is taken before its next
+# instruction, so even a fast program moves right in the middle of its work.
+# Its exit status lands in /tmp/vfs/NAME.rc.
+run_moved() {
+	local name=$1 delay=$2 out
+	shift 2
+	lab_exec n1 rm -f "/tmp/vfs/$name.rc" "/tmp/vfs/$name.pid"
+	lab_exec n1 sh -c "{ ssirun $* > /tmp/vfs/$name.out 2>/tmp/vfs/$name.err & p=\$!
+		sleep $delay; kill -STOP \$p; echo \$p > /tmp/vfs/$name.pid; wait \$p; echo \$? > /tmp/vfs/$name.rc; } &"
+	wait_until 20 lab_exec n1 test -s "/tmp/vfs/$name.pid"
+	lab_exec n1 sh -c "p=\$(cat /tmp/vfs/$name.pid); ssictl migrate \$p n2 > /tmp/vfs/mig.out 2>&1 &
+		sleep 1; kill -CONT \$p; wait"
 	out=$(lab_exec n1 cat /tmp/vfs/mig.out)
-	check "$1 moved to n2 mid-run: $out" lab_exec n1 grep -q "moved from n1 to n2" /tmp/vfs/mig.out
+	check "$name moved to n2 mid-run: $out" lab_exec n1 grep -q "moved from n1 to n2" /tmp/vfs/mig.out
 }
 
 # done_ok FILE: waits for a run's exit status file; true if it is 0.
@@ -45,17 +48,21 @@ done_ok() {
 # Home files; the body's host gets same-named files with other contents.
 lab_exec n1 sh -c 'mkdir -p /tmp/vfs/sub /tmp/vfs/tree &&
 	head -c 200000000 /dev/urandom > /tmp/vfs/big &&
-	seq 1 600000 | sed "s/\$/ lorem ipsum dolor sit amet/" > /tmp/vfs/text &&
+	seq 1 1500000 | sed "s/\$/ lorem ipsum dolor sit amet/" > /tmp/vfs/text &&
 	seq 1 800000 | shuf --random-source=/tmp/vfs/big > /tmp/vfs/words &&
-	for d in $(seq 1 40); do mkdir -p /tmp/vfs/tree/d$d/e; for f in $(seq 1 25); do
-		head -c $((d * f * 37)) /tmp/vfs/text > /tmp/vfs/tree/d$d/e/f$f; done; done'
+	python3 -c "
+import os
+t = open(\"/tmp/vfs/text\", \"rb\").read(200000)
+for d in range(1, 101):
+    os.makedirs(\"/tmp/vfs/tree/d%d/e\" % d)
+    for f in range(1, 51):
+        open(\"/tmp/vfs/tree/d%d/%s/f%d\" % (d, \"e\" if f % 2 else \".\", f), \"wb\").write(t[: d * f * 37])"'
 lab_exec n2 sh -c 'mkdir -p /tmp/vfs && echo other > /tmp/vfs/big && echo other > /tmp/vfs/text &&
 	echo 3 > /tmp/vfs/words && echo away > /tmp/vfs/only-away.txt'
 
 # 1. sha256sum of a 200 MB home file.
 ref=$(lab_exec n1 sha256sum /tmp/vfs/big)
-lab_exec n1 sh -c '{ ssirun sha256sum /tmp/vfs/big > /tmp/vfs/sha.out 2>/tmp/vfs/sha.err; echo $? > /tmp/vfs/sha.rc; } &'
-move_mid "sha256sum /tmp/vfs/big"
+run_moved sha 0.5 sha256sum /tmp/vfs/big
 if done_ok /tmp/vfs/sha.rc && [ "$(lab_exec n1 cat /tmp/vfs/sha.out)" = "$ref" ]; then
 	ok "sha256sum of 200 MB read at home after the move: $ref"
 else
@@ -64,16 +71,14 @@ fi
 
 # 2. gzip -c text > text.gz (stdout a home file), then gunzip, compared.
 lab_exec n1 sh -c 'gzip -c /tmp/vfs/text > /tmp/vfs/ref.gz'
-lab_exec n1 sh -c '{ ssirun gzip -c /tmp/vfs/text > /tmp/vfs/text.gz 2>/tmp/vfs/gz.err; echo $? > /tmp/vfs/gz.rc; } &'
-move_mid "gzip -c /tmp/vfs/text" 0.2
-if done_ok /tmp/vfs/gz.rc && lab_exec n1 cmp -s /tmp/vfs/ref.gz /tmp/vfs/text.gz &&
-	lab_exec n1 sh -c 'gunzip -c /tmp/vfs/text.gz | cmp -s - /tmp/vfs/text'; then
+run_moved gz 0.2 gzip -c /tmp/vfs/text
+if done_ok /tmp/vfs/gz.rc && lab_exec n1 cmp -s /tmp/vfs/ref.gz /tmp/vfs/gz.out &&
+	lab_exec n1 sh -c 'gunzip -c /tmp/vfs/gz.out | cmp -s - /tmp/vfs/text'; then
 	ok "gzip -c > home file: identical to an unmoved run, gunzips to the input"
 else
-	fail "gzip: $(lab_exec n1 sh -c 'cat /tmp/vfs/gz.err; ls -l /tmp/vfs/ref.gz /tmp/vfs/text.gz')"
+	fail "gzip: $(lab_exec n1 sh -c 'cat /tmp/vfs/gz.err; ls -l /tmp/vfs/ref.gz /tmp/vfs/gz.out')"
 fi
-lab_exec n1 sh -c '{ ssirun gunzip -c /tmp/vfs/ref.gz > /tmp/vfs/gunz.out 2>/tmp/vfs/gunz.err; echo $? > /tmp/vfs/gunz.rc; } &'
-move_mid "gunzip -c /tmp/vfs/ref.gz" 0.05
+run_moved gunz 0.1 gunzip -c /tmp/vfs/ref.gz
 if done_ok /tmp/vfs/gunz.rc && lab_exec n1 cmp -s /tmp/vfs/gunz.out /tmp/vfs/text; then
 	ok "gunzip moved mid-run: output identical to the input"
 else
@@ -82,24 +87,23 @@ fi
 
 # 3. sort of a large file into an output file.
 lab_exec n1 sort --parallel=1 /tmp/vfs/words -o /tmp/vfs/sorted.ref
-lab_exec n1 sh -c '{ ssirun sort --parallel=1 /tmp/vfs/words -o /tmp/vfs/sorted.out 2>/tmp/vfs/sort.err; echo $? > /tmp/vfs/sort.rc; } &'
-move_mid "sort --parallel=1" 0.5
+run_moved sort 0.5 sort --parallel=1 /tmp/vfs/words -o /tmp/vfs/sorted.out
 if done_ok /tmp/vfs/sort.rc && lab_exec n1 cmp -s /tmp/vfs/sorted.ref /tmp/vfs/sorted.out; then
 	ok "sort -o home file: identical to an unmoved run"
 else
 	fail "sort: $(lab_exec n1 sh -c 'cat /tmp/vfs/sort.err; ls -l /tmp/vfs/sorted.*')"
 fi
 
-# 4. find and du over a home tree (1000 files in 80 directories).
-for t in "find /tmp/vfs/tree -printf %p_%s_%y\\n" "du -ab /tmp/vfs/tree"; do
+# 4. find and du over a home tree (5000 files in 200 directories).
+# du is quick: it walks the tree three times (-l: no deduplication).
+for t in "find /tmp/vfs/tree -ls" "du -abl /tmp/vfs/tree /tmp/vfs/tree /tmp/vfs/tree"; do
 	name=${t%% *}
-	lab_exec n1 sh -c "$t | sort > /tmp/vfs/$name.ref"
-	lab_exec n1 sh -c "{ ssirun $t > /tmp/vfs/$name.raw 2>/tmp/vfs/$name.err; echo \$? > /tmp/vfs/$name.rc; } &"
-	move_mid "$t" 0.05
-	if done_ok "/tmp/vfs/$name.rc" && lab_exec n1 sh -c "sort /tmp/vfs/$name.raw | cmp -s - /tmp/vfs/$name.ref"; then
-		ok "$name over a home tree: identical to an unmoved run ($(lab_exec n1 sh -c "wc -l < /tmp/vfs/$name.raw") lines)"
+	lab_exec n1 sh -c "$t > /tmp/vfs/$name.ref"
+	run_moved "$name" 0.03 "$t"
+	if done_ok "/tmp/vfs/$name.rc" && lab_exec n1 cmp -s "/tmp/vfs/$name.out" "/tmp/vfs/$name.ref"; then
+		ok "$name over a home tree: identical to an unmoved run ($(lab_exec n1 sh -c "wc -l < /tmp/vfs/$name.out") lines)"
 	else
-		fail "$name: $(lab_exec n1 sh -c "cat /tmp/vfs/$name.err; wc -l /tmp/vfs/$name.raw /tmp/vfs/$name.ref")"
+		fail "$name: $(lab_exec n1 sh -c "cat /tmp/vfs/$name.err; wc -l /tmp/vfs/$name.out /tmp/vfs/$name.ref")"
 	fi
 done
 
@@ -118,28 +122,23 @@ out.write(json.dumps({"d": str(decimal.Decimal(1) / 7)}) + "\n")
 out.close()
 PY
 lab_exec n1 python3 "$LAB_FILES/walk.py" /tmp/vfs/tree /tmp/vfs/walk.ref
-lab_exec n1 sh -c "{ ssirun python3 $LAB_FILES/walk.py /tmp/vfs/tree /tmp/vfs/walk.out 2>/tmp/vfs/walk.err; echo \$? > /tmp/vfs/walk.rc; } &"
-move_mid "walk.py" 0.5
+run_moved walk 0.5 python3 "$LAB_FILES/walk.py" /tmp/vfs/tree /tmp/vfs/walk.out
 if done_ok /tmp/vfs/walk.rc && lab_exec n1 cmp -s /tmp/vfs/walk.ref /tmp/vfs/walk.out; then
 	ok "python3 walking a home tree, writing a home file: identical to an unmoved run"
 else
 	fail "python3 walk: $(lab_exec n1 sh -c 'cat /tmp/vfs/walk.err; wc -l /tmp/vfs/walk.*')"
 fi
 
-# 6. sqlite3 inserting rows into a database at home (locks, pread/pwrite);
-# the SQL comes slowly through a pipe, so the move is mid-run.
-cat > "$LAB_FILES/sql.py" <<'PY'
-import sys, time
+# 6. sqlite3 inserting rows into a database at home, one transaction per
+# row (record locks, pread/pwrite, fsync, its journal); the SQL comes from a
+# home file on stdin.
+python3 -c '
 print("create table t(i integer primary key, v text);")
-for i in range(300):
-    print("insert into t(v) values ('row %d %s');" % (i, "x" * (i % 50)))
-    if i < 100:
-        sys.stdout.flush(); time.sleep(0.02)
-print("select count(*), sum(length(v)) from t;")
-PY
-lab_exec n1 sh -c "python3 $LAB_FILES/sql.py | sqlite3 /tmp/vfs/ref.db > /tmp/vfs/sql.ref"
-lab_exec n1 sh -c "{ python3 $LAB_FILES/sql.py | ssirun sqlite3 /tmp/vfs/moved.db > /tmp/vfs/sql.out 2>/tmp/vfs/sql.err; echo \$? > /tmp/vfs/sql.rc; } &"
-move_mid "sqlite3 /tmp/vfs/moved.db" 0.5
+for i in range(2000):
+    print("insert into t(v) values (\x27row %d %s\x27);" % (i, "x" * (i % 50)))
+print("select count(*), sum(length(v)) from t;")' > "$LAB_FILES/sql.txt"
+lab_exec n1 sh -c "sqlite3 /tmp/vfs/ref.db < $LAB_FILES/sql.txt > /tmp/vfs/sql.ref"
+run_moved sql 0.1 sqlite3 /tmp/vfs/moved.db "< $LAB_FILES/sql.txt"
 if done_ok /tmp/vfs/sql.rc && lab_exec n1 cmp -s /tmp/vfs/sql.ref /tmp/vfs/sql.out &&
 	[ "$(lab_exec n1 sqlite3 /tmp/vfs/moved.db 'select * from t' | md5sum)" = \
 	  "$(lab_exec n1 sqlite3 /tmp/vfs/ref.db 'select * from t' | md5sum)" ]; then
