@@ -32,6 +32,7 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <termios.h>
 #include <time.h>
@@ -44,6 +45,7 @@
 /* One tunnel as the deputy sees it: the home descriptor `fd`. */
 typedef struct {
     int chan;            /* the channel id: the fd number in the body (and here at freeze) */
+    uint64_t home_dev, home_ino; /* of fd 2, kept open at its number for log lines */
     int fd;              /* the home descriptor, moved to a high slot (s_fd_base) */
     uint8_t dir, flags;  /* SSI_TUNNEL_DIR_*, SSI_TUNNEL_CHAN_* */
     int in_done;         /* home -> body: EOF sent, or the body closed */
@@ -180,34 +182,24 @@ static void s_send(unsigned type, unsigned chan, const void *p, uint32_t len)
 
 /* ---- connect ------------------------------------------------------------- */
 
-/* Where the deputy keeps its own descriptors: above every number the body
- * can use (its RLIMIT_NOFILE), so that files the body opens can take any
- * lower number here too. */
+/* Where the deputy keeps its own descriptors: near the top of the body's
+ * RLIMIT_NOFILE (the same as ours), so that files the body opens can take
+ * every lower number here too. Not above it: raising our limit would change
+ * the process if the move fails and it thaws at home. */
 static void s_pick_fd_base(void)
 {
     struct rlimit rl;
     long soft;
     if (s_fd_base)
         return;
-    if (ssi_sys4(SYS_prlimit64, 0, RLIMIT_NOFILE, 0, (long)&rl) < 0) {
-        s_fd_base = 1024;
-        return;
-    }
+    if (ssi_sys4(SYS_prlimit64, 0, RLIMIT_NOFILE, 0, (long)&rl) < 0 || rl.rlim_cur > (1 << 20))
+        rl.rlim_cur = 1024;
     soft = (long)rl.rlim_cur;
-    if (rl.rlim_max > rl.rlim_cur) {
-        struct rlimit up = {rl.rlim_max, rl.rlim_max};
-        if (rl.rlim_max > (1 << 20))
-            up.rlim_cur = up.rlim_max = 1 << 20;
-        if (up.rlim_cur > rl.rlim_cur && ssi_sys4(SYS_prlimit64, 0, RLIMIT_NOFILE, (long)&up, 0) == 0) {
-            s_fd_base = (int)soft;
-            return;
-        }
-    }
-    /* Cannot go above the body's limit: stay near its top. */
-    s_fd_base = soft > 1280 ? (int)soft - 256 : (soft > 64 ? (int)soft - 32 : (int)soft);
+    s_fd_base = soft > 1280 ? (int)soft - 256 : (soft > 128 ? (int)soft - 64 : (int)soft / 2);
 }
 
-/* Moves fd to the deputy's range (closes the old number). */
+/* Moves fd to the deputy's range (closes the old number, but fd 2: the
+ * deputy's own last words go to the home stderr). */
 static long s_high_fd(long fd)
 {
     long h;
@@ -216,7 +208,8 @@ static long s_high_fd(long fd)
     h = ssi_sys3(SYS_fcntl, fd, F_DUPFD_CLOEXEC, s_fd_base);
     if (h < 0)
         return fd;
-    ssi_sys1(SYS_close, fd);
+    if (fd != 2)
+        ssi_sys1(SYS_close, fd);
     return h;
 }
 
@@ -481,6 +474,14 @@ static void s_close_home(s_chan_t *c)
         ssi_sys2(SYS_shutdown, c->fd, SHUT_WR);
     else if (c->dir == SSI_TUNNEL_DIR_OUT)
         ssi_sys1(SYS_close, c->fd);
+    if (c->chan == 2 && c->fd != 2) {
+        /* fd 2 was kept for our log lines: the reader waits for its EOF
+         * too, unless the body has put a home file there since. */
+        struct stat a;
+        if (c->out_done && ssi_sys2(SYS_fstat, 2, (long)&a) == 0 && a.st_ino == c->home_ino &&
+            a.st_dev == c->home_dev)
+            ssi_sys1(SYS_close, 2);
+    }
 }
 
 static void s_frame_in(const ssi_tunnel_hdr_t *h)
@@ -637,8 +638,14 @@ void ssi_deputy_run(void)
     s_pipe[0] = (int)s_high_fd(s_pipe[0]);
     s_pipe[1] = (int)s_high_fd(s_pipe[1]);
     /* The tunnels' home descriptors move up too (chan keeps the number). */
-    for (i = 0; i < s_nchans; i++)
+    for (i = 0; i < s_nchans; i++) {
+        struct stat st;
+        if (s_chans[i].fd == 2 && ssi_sys2(SYS_fstat, 2, (long)&st) == 0) {
+            s_chans[i].home_dev = st.st_dev;
+            s_chans[i].home_ino = st.st_ino;
+        }
         s_chans[i].fd = (int)s_high_fd(s_chans[i].fd);
+    }
     ssi_vfs_deputy_set_base(s_fd_base);
     /* Nobody may freeze the deputy; a write to a closed home reader is an
      * EPIPE we report per channel. */
