@@ -29,6 +29,7 @@
 #include "ssi_image.h"
 #include "ssi_io.h"
 #include "ssi_tunnel.h"
+#include "ssi_vfs.h"
 
 #include "ssi_freeze.h"
 
@@ -92,6 +93,18 @@ static s_chan_t s_chans[SSI_TUNNEL_MAX_CHANS];
 static int s_nchans;
 static s_dev_t s_devs[16];
 static int s_ndevs;
+/* Home files (vfs-proxy): a /dev/null placeholder at the same number with
+ * the same access mode; the deputy's fd of that number is the real one. */
+static s_dev_t s_fwds[SSI_VFS_MAX_FWD];
+/* The body's end of the control socket and of the call link (inodes): the
+ * homecoming check knows them as ours. */
+static unsigned long long s_ctl_ino, s_call_ino;
+static int s_nfwds;
+/* Every fd number in the image, to find the control socket's number. */
+static int s_image_fds[1024];
+static int s_nimage_fds;
+static int s_ctl[2] = {-1, -1}; /* [0] ours, [1] the body's, at s_ctl_num */
+static int s_ctl_num = -1;
 static ssi_image_hdr_t s_hdr;
 static pid_t s_body = -1;
 static int s_body_done, s_body_status;
@@ -246,6 +259,22 @@ static void s_plan_fd(const ssi_image_fd_t *f)
     const char *dev = NULL;
     s_chan_t *c;
 
+    if (s_nimage_fds < (int)(sizeof(s_image_fds) / sizeof(s_image_fds[0])))
+        s_image_fds[s_nimage_fds++] = f->fd;
+    if (f->kind == SSI_IMAGE_FD_FILE || f->kind == SSI_IMAGE_FD_DIR) {
+        /* A home file or directory, standard streams included (so that
+         * lseek, fstat and append mode stay the home file's): forwarded
+         * by the vfs-proxy. */
+        s_dev_t *d;
+        if (s_nfwds >= SSI_VFS_MAX_FWD)
+            s_fail("too many open files (max %d)", SSI_VFS_MAX_FWD);
+        d = &s_fwds[s_nfwds++];
+        d->fd = f->fd;
+        d->fd_flags = f->fd_flags;
+        d->fl_flags = f->fl_flags;
+        snprintf(d->path, sizeof(d->path), "/dev/null");
+        return;
+    }
     if (f->kind == SSI_IMAGE_FD_CHR && s_is_tty(f->rdev))
         flags |= SSI_TUNNEL_CHAN_TTY;
     if (f->kind == SSI_IMAGE_FD_SOCKET)
@@ -268,8 +297,6 @@ static void s_plan_fd(const ssi_image_fd_t *f)
         d->fl_flags = f->fl_flags;
         snprintf(d->path, sizeof(d->path), "%s", dev);
         return;
-    } else if (f->kind == SSI_IMAGE_FD_FILE || f->kind == SSI_IMAGE_FD_DIR) {
-        s_fail("fd %d (%s): open files are not forwarded yet", f->fd, f->path);
     } else if (f->kind == SSI_IMAGE_FD_CHR && !(flags & SSI_TUNNEL_CHAN_TTY)) {
         s_fail("fd %d (%s): a device other than null, zero, random, urandom or a terminal",
                f->fd, f->path);
@@ -396,7 +423,7 @@ static int s_feed(int in, int out, const uint8_t *prefix, size_t plen, ssi_image
  * and execs ssi-restore on the image pipe. Never returns. */
 __attribute__((noreturn)) static void s_exec_restorer(const char *restore, int img_rd, int verbose)
 {
-    int maxfd = 2, base, i, tmp[SSI_TUNNEL_MAX_CHANS], img;
+    int maxfd = 2, base, i, tmp[SSI_TUNNEL_MAX_CHANS], img, ctl;
     char fdarg[16];
     for (i = 0; i < s_nchans; i++)
         if (s_chans[i].chan > maxfd)
@@ -404,11 +431,17 @@ __attribute__((noreturn)) static void s_exec_restorer(const char *restore, int i
     for (i = 0; i < s_ndevs; i++)
         if (s_devs[i].fd > maxfd)
             maxfd = s_devs[i].fd;
+    for (i = 0; i < s_nfwds; i++)
+        if (s_fwds[i].fd > maxfd)
+            maxfd = s_fwds[i].fd;
+    if (s_ctl_num > maxfd)
+        maxfd = s_ctl_num;
     base = maxfd + 16;
     /* Out of the way first, so that no target number is still in use. */
     for (i = 0; i < s_nchans; i++)
         tmp[i] = fcntl(s_chans[i].body_fd, F_DUPFD_CLOEXEC, base);
     img = fcntl(img_rd, F_DUPFD_CLOEXEC, base);
+    ctl = fcntl(s_ctl[1], F_DUPFD_CLOEXEC, base);
     /* Nothing of ours may leak into the body. */
     syscall(SYS_close_range, 0U, ~0U, CLOSE_RANGE_CLOEXEC);
     for (i = 0; i < s_nchans; i++) {
@@ -425,14 +458,25 @@ __attribute__((noreturn)) static void s_exec_restorer(const char *restore, int i
         if (fd < 0 || dup3(fd, d->fd, 0) < 0)
             _exit(126);
     }
+    for (i = 0; i < s_nfwds; i++) {
+        s_dev_t *d = &s_fwds[i];
+        int acc = (d->fl_flags & O_PATH) ? O_PATH : (int)(d->fl_flags & O_ACCMODE);
+        int fd = open("/dev/null", acc | O_CLOEXEC);
+        if (fd < 0 || dup3(fd, d->fd, 0) < 0)
+            _exit(126);
+    }
+    if (ctl < 0 || dup3(ctl, s_ctl_num, 0) < 0)
+        _exit(126);
     /* ssi-restore moves the image fd to 900+ and closes it before the
      * jump; it only has to be inheritable. */
     fcntl(img, F_SETFD, 0);
     snprintf(fdarg, sizeof(fdarg), "%d", img);
+    /* --home-cwd: the body's cwd is its deputy's (forwarded); a cwd that
+     * does not exist on this node is no reason to refuse. */
     if (verbose)
-        execl(restore, "ssi-restore", "-v", "--fd", fdarg, (char *)NULL);
+        execl(restore, "ssi-restore", "-v", "--home-cwd", "--fd", fdarg, (char *)NULL);
     else
-        execl(restore, "ssi-restore", "--fd", fdarg, (char *)NULL);
+        execl(restore, "ssi-restore", "--home-cwd", "--fd", fdarg, (char *)NULL);
     _exit(127);
 }
 
@@ -465,6 +509,19 @@ static void s_start_body(int in, const char *restore)
     if (pipe2(pipefd, O_CLOEXEC) < 0)
         s_fail("pipe: %s", strerror(errno));
     fcntl(pipefd[1], F_SETPIPE_SZ, 1 << 20);
+    /* The vfs-proxy's control socket, at the number the body's shim
+     * computed at freeze: the lowest one from SSI_VFS_CTL_FD_MIN up that
+     * the image does not use. */
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, s_ctl) < 0)
+        s_fail("socketpair: %s", strerror(errno));
+    s_ctl_ino = s_ino(s_ctl[1]);
+    for (s_ctl_num = SSI_VFS_CTL_FD_MIN;; s_ctl_num++) {
+        int j, used = 0;
+        for (j = 0; j < s_nimage_fds; j++)
+            used |= s_image_fds[j] == s_ctl_num;
+        if (!used)
+            break;
+    }
     /* The restorer must not take the body's pid: we are pid 1 and the
      * body is usually pid 2, which a plain fork would get. */
     other = s_hdr.pid == 2 ? 3 : 2;
@@ -478,6 +535,8 @@ static void s_start_body(int in, const char *restore)
     if (pid == 0)
         s_exec_restorer(restore, pipefd[0], s_verbose);
     close(pipefd[0]);
+    close(s_ctl[1]);
+    s_ctl[1] = -1;
     for (i = 0; i < s_nchans; i++) {
         close(s_chans[i].body_fd);
         s_chans[i].body_fd = -1;
@@ -517,6 +576,63 @@ static void s_send(unsigned type, unsigned chan, const void *p, uint32_t len)
     long rc = ssi_tunnel_send(&s_link, type, chan, p, len);
     if (rc < 0)
         s_fail("deputy connection lost (%s); body killed", strerror((int)-rc));
+}
+
+/* The deputy's second connection is the vfs-proxy's call link: it goes to
+ * the body, with the key and the list of forwarded fds, over the control
+ * socket; the body runs the handshake itself (no agent in that path). */
+static void s_pass_call_link(int lfd, long deadline, const uint8_t *key)
+{
+    static ssi_vfs_ctl_t ctl;
+    union {
+        struct cmsghdr h;
+        char buf[CMSG_SPACE(sizeof(int))];
+    } cm;
+    struct iovec iov = {&ctl, sizeof(ctl)};
+    struct msghdr mh;
+    int fd = -1, one = 1, i;
+    ssize_t n;
+
+    while (fd < 0) {
+        struct pollfd p = {.fd = lfd, .events = POLLIN};
+        long left = deadline - s_now_ms();
+        if (left < 10000)
+            left = 10000; /* the deputy connects right after ACCEPT */
+        if (s_stop)
+            s_fail("stopped before the deputy's call link came");
+        if (poll(&p, 1, (int)left) <= 0)
+            s_fail("the deputy did not open its call link; body killed");
+        fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+    }
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+    memset(&ctl, 0, sizeof(ctl));
+    ctl.magic = SSI_VFS_CTL_MAGIC;
+    ctl.version = SSI_VFS_CTL_VERSION;
+    memcpy(ctl.key, key, sizeof(ctl.key));
+    ctl.timeout_ms = 10000;
+    ctl.nfwd = (uint32_t)s_nfwds;
+    for (i = 0; i < s_nfwds; i++)
+        ctl.fwd[i] = s_fwds[i].fd;
+    memset(&mh, 0, sizeof(mh));
+    memset(&cm, 0, sizeof(cm));
+    mh.msg_iov = &iov;
+    mh.msg_iovlen = 1;
+    mh.msg_control = cm.buf;
+    mh.msg_controllen = sizeof(cm.buf);
+    cm.h.cmsg_level = SOL_SOCKET;
+    cm.h.cmsg_type = SCM_RIGHTS;
+    cm.h.cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(&cm.h), &fd, sizeof(int));
+    s_call_ino = s_ino(fd);
+    n = sendmsg(s_ctl[0], &mh, MSG_NOSIGNAL);
+    memset(ctl.key, 0, sizeof(ctl.key));
+    close(fd);
+    close(s_ctl[0]);
+    s_ctl[0] = -1;
+    if (n != (ssize_t)sizeof(ctl))
+        s_fail("cannot pass the call link to the body: %s", n < 0 ? strerror(errno) : "short write");
+    s_log("call link passed to the body (%d forwarded fds)", s_nfwds);
 }
 
 static void s_accept_deputy(int lfd, int timeout_s, const uint8_t *key)
@@ -574,6 +690,7 @@ static void s_accept_deputy(int lfd, int timeout_s, const uint8_t *key)
         memcpy(msg + sizeof(acc) + i * sizeof(c), &c, sizeof(c));
     }
     s_send(SSI_TUNNEL_ACCEPT, 0, msg, (uint32_t)(sizeof(acc) + s_nchans * sizeof(ssi_tunnel_chan_t)));
+    s_pass_call_link(lfd, deadline, key);
     s_status("connected %d", hello.home_pid);
     /* ssid may have asked for SIGKILL when it dies (so that a migration
      * cut short by a dying ssid stops); a running body must outlive a
@@ -983,6 +1100,10 @@ static int s_home_check_body(char *why, size_t cap)
         c = s_chan((unsigned)fd);
         /* Our tunnel at its own number: the deputy has the real thing. */
         if (c && sscanf(link, "socket:[%llu]", &ino) == 1 && ino == c->body_ino)
+            continue;
+        /* The vfs-proxy's own sockets: not in the image, not brought home. */
+        if (sscanf(link, "socket:[%llu]", &ino) == 1 &&
+            (ino == (unsigned long long)s_ctl_ino || ino == (unsigned long long)s_call_ino))
             continue;
         if (!strcmp(link, "/dev/null") || !strcmp(link, "/dev/zero") ||
             !strcmp(link, "/dev/random") || !strcmp(link, "/dev/urandom"))

@@ -20,6 +20,7 @@
 #include "ssi_freeze.h"
 #include "ssi_sys.h"
 #include "ssi_tunnel.h"
+#include "ssi_vfs.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -31,6 +32,7 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <termios.h>
 #include <time.h>
@@ -42,7 +44,9 @@
 
 /* One tunnel as the deputy sees it: the home descriptor `fd`. */
 typedef struct {
-    int fd;
+    int chan;            /* the channel id: the fd number in the body (and here at freeze) */
+    uint64_t home_dev, home_ino; /* of fd 2, kept open at its number for log lines */
+    int fd;              /* the home descriptor, moved to a high slot (s_fd_base) */
     uint8_t dir, flags;  /* SSI_TUNNEL_DIR_*, SSI_TUNNEL_CHAN_* */
     int in_done;         /* home -> body: EOF sent, or the body closed */
     uint32_t credit;     /* bytes we may still send on this channel */
@@ -63,6 +67,10 @@ static int s_pipe[2] = {-1, -1};
 static volatile uint64_t s_sigpend;
 static int s_exit_how, s_exit_value;
 static uint32_t s_conts_sent; /* SIGCONTs forwarded (job control) */
+/* The deputy's own descriptors (links, self-pipe, the tunnels' home fds)
+ * live at or above this: every lower number is the body's, whose home
+ * files (vfs-proxy) the deputy opens at the numbers the body picks. */
+static int s_fd_base;
 
 /* libssi.so's own extent: the deputy's code and static state live there
  * and must survive the memory release. */
@@ -153,7 +161,7 @@ static s_chan_t *s_chan(unsigned id)
 {
     int i;
     for (i = 0; i < s_nchans; i++)
-        if (s_chans[i].fd == (int)id)
+        if (s_chans[i].chan == (int)id)
             return &s_chans[i];
     return 0;
 }
@@ -174,6 +182,37 @@ static void s_send(unsigned type, unsigned chan, const void *p, uint32_t len)
 }
 
 /* ---- connect ------------------------------------------------------------- */
+
+/* Where the deputy keeps its own descriptors: near the top of the body's
+ * RLIMIT_NOFILE (the same as ours), so that files the body opens can take
+ * every lower number here too. Not above it: raising our limit would change
+ * the process if the move fails and it thaws at home. */
+static void s_pick_fd_base(void)
+{
+    struct rlimit rl;
+    long soft;
+    if (s_fd_base)
+        return;
+    if (ssi_sys4(SYS_prlimit64, 0, RLIMIT_NOFILE, 0, (long)&rl) < 0 || rl.rlim_cur > (1 << 20))
+        rl.rlim_cur = 1024;
+    soft = (long)rl.rlim_cur;
+    s_fd_base = soft > 1280 ? (int)soft - 256 : (soft > 128 ? (int)soft - 64 : (int)soft / 2);
+}
+
+/* Moves fd to the deputy's range (closes the old number, but fd 2: the
+ * deputy's own last words go to the home stderr). */
+static long s_high_fd(long fd)
+{
+    long h;
+    if (fd < 0 || fd >= s_fd_base)
+        return fd;
+    h = ssi_sys3(SYS_fcntl, fd, F_DUPFD_CLOEXEC, s_fd_base);
+    if (h < 0)
+        return fd;
+    if (fd != 2)
+        ssi_sys1(SYS_close, fd);
+    return h;
+}
 
 static long s_now_ms(void)
 {
@@ -209,9 +248,11 @@ static long s_tcp_connect(const ssi_image_deputy_t *d)
     } else {
         return -EAFNOSUPPORT;
     }
+    s_pick_fd_base();
     fd = ssi_sys3(SYS_socket, d->family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0)
         return fd;
+    fd = s_high_fd(fd);
     rc = ssi_sys3(SYS_connect, fd, (long)sa, salen);
     while (rc == -EINPROGRESS || rc == -EINTR) {
         struct pollfd p = {.fd = (int)fd, .events = POLLOUT, .revents = 0};
@@ -301,11 +342,25 @@ long ssi_deputy_connect(const ssi_image_deputy_t *d)
         ssi_tunnel_link_close(&s_link);
         return rc;
     }
+    /* The vfs-proxy's call link: a second connection to the agent, which
+     * hands it to the body; the handshake ends once the body runs it. */
+    fd = s_tcp_connect(d);
+    rc = fd < 0 ? fd
+                : ssi_vfs_deputy_attach((int)fd, d->key,
+                                        d->accept_timeout_ms ? (int)d->accept_timeout_ms : 30000);
+    if (rc < 0) {
+        if (fd >= 0)
+            ssi_sys1(SYS_close, fd);
+        ssi_sys_log("ssi-deputy: ", "no call link with the body; continuing at home", 0, rc);
+        ssi_tunnel_link_close(&s_link);
+        return rc;
+    }
     s_nchans = 0;
     for (i = 0; i < acc.nchans; i++) {
         ssi_tunnel_chan_t c;
         s_chan_t *ch = &s_chans[s_nchans++];
         ssi_sys_memcopy(&c, s_frame + sizeof(acc) + i * sizeof(c), sizeof(c));
+        ch->chan = c.chan;
         ch->fd = c.chan;
         ch->dir = c.dir;
         ch->flags = c.flags;
@@ -389,7 +444,7 @@ static void s_send_winsz(s_chan_t *c)
     w.col = ws.ws_col;
     w.xpixel = ws.ws_xpixel;
     w.ypixel = ws.ws_ypixel;
-    s_send(SSI_TUNNEL_WINSZ, (unsigned)c->fd, &w, sizeof(w));
+    s_send(SSI_TUNNEL_WINSZ, (unsigned)c->chan, &w, sizeof(w));
 }
 
 static void s_flush_signals(void)
@@ -422,6 +477,14 @@ static void s_close_home(s_chan_t *c)
         ssi_sys2(SYS_shutdown, c->fd, SHUT_WR);
     else if (c->dir == SSI_TUNNEL_DIR_OUT)
         ssi_sys1(SYS_close, c->fd);
+    if (c->chan == 2 && c->fd != 2) {
+        /* fd 2 was kept for our log lines: the reader waits for its EOF
+         * too, unless the body has put a home file there since. */
+        struct stat a;
+        if (c->out_done && ssi_sys2(SYS_fstat, 2, (long)&a) == 0 && a.st_ino == c->home_ino &&
+            a.st_dev == c->home_dev)
+            ssi_sys1(SYS_close, 2);
+    }
 }
 
 static void s_home_frame(const ssi_tunnel_hdr_t *h);
@@ -513,9 +576,9 @@ static void s_write_home(s_chan_t *c)
         uint32_t drop = c->out_len + c->unacked;
         c->out_len = c->unacked = 0;
         c->out_done = 1;
-        s_send(SSI_TUNNEL_CLOSE, (unsigned)c->fd, 0, 0);
+        s_send(SSI_TUNNEL_CLOSE, (unsigned)c->chan, 0, 0);
         if (drop)
-            s_send(SSI_TUNNEL_WINDOW_UPD, (unsigned)c->fd, &drop, 4);
+            s_send(SSI_TUNNEL_WINDOW_UPD, (unsigned)c->chan, &drop, 4);
         return;
     }
     c->out_off += (uint32_t)n;
@@ -524,7 +587,7 @@ static void s_write_home(s_chan_t *c)
     if (c->out_len == 0)
         c->out_off = 0;
     if (c->unacked >= SSI_TUNNEL_WINDOW / 4 || c->out_len == 0) {
-        s_send(SSI_TUNNEL_WINDOW_UPD, (unsigned)c->fd, &c->unacked, 4);
+        s_send(SSI_TUNNEL_WINDOW_UPD, (unsigned)c->chan, &c->unacked, 4);
         c->unacked = 0;
     }
     if (c->out_len == 0 && c->out_eof)
@@ -540,11 +603,11 @@ static void s_read_home(s_chan_t *c)
         return;
     if (n <= 0) {
         c->in_done = 1;
-        s_send(SSI_TUNNEL_EOF, (unsigned)c->fd, 0, 0);
+        s_send(SSI_TUNNEL_EOF, (unsigned)c->chan, 0, 0);
         return;
     }
     c->credit -= (uint32_t)n;
-    s_send(SSI_TUNNEL_DATA, (unsigned)c->fd, s_rd, (uint32_t)n);
+    s_send(SSI_TUNNEL_DATA, (unsigned)c->chan, s_rd, (uint32_t)n);
 }
 
 static int s_all_flushed(void)
@@ -685,7 +748,7 @@ static int s_home_own_fd(long fd, const long *extra, int nextra)
 {
     int i;
     if (fd == ssi_tunnel_link_fd(&s_link) || fd == s_pipe[0] || fd == s_pipe[1] ||
-        fd == s_home_req_fd || fd == s_home_mem)
+        fd == s_home_req_fd || fd == s_home_mem || fd >= s_fd_base)
         return 1;
     for (i = 0; i < nextra; i++)
         if (fd == extra[i])
@@ -705,11 +768,15 @@ static void s_home_exec_fds(const long *extra, int nextra)
     long dfd, n;
     int i;
     for (i = 0; i < s_nchans; i++) {
-        /* (The tunnel's home fd may live in another slot than its
-         * channel number; put it back.) */
-        long chan = s_chans[i].fd;
-        if (s_chans[i].fd != chan)
-            ssi_sys3(SYS_dup3, s_chans[i].fd, chan, 0);
+        /* The tunnel's home fd lives in a high slot (the numbers below
+         * s_fd_base are the body's): put it back at its channel number.
+         * The high copy stays close-on-exec and goes with the exec. */
+        long chan = s_chans[i].chan;
+        s_chan_t *c = &s_chans[i];
+        if (c->out_done && c->dir == SSI_TUNNEL_DIR_OUT && !(c->flags & SSI_TUNNEL_CHAN_SOCKET))
+            continue; /* closed at the body's EOF: stays closed */
+        if (c->fd != chan)
+            ssi_sys3(SYS_dup3, c->fd, chan, 0);
     }
     if (ssi_sys4(SYS_prlimit64, 0, RLIMIT_NOFILE, 0, (long)rl) == 0 && rl[0] < rl[1]) {
         rl[0] = rl[1];
@@ -948,6 +1015,18 @@ void ssi_deputy_run(void)
     }
     if (ssi_sys2(SYS_pipe2, (long)s_pipe, O_NONBLOCK | O_CLOEXEC) < 0)
         s_lost(-EMFILE); /* cannot forward signals: give the body up */
+    s_pipe[0] = (int)s_high_fd(s_pipe[0]);
+    s_pipe[1] = (int)s_high_fd(s_pipe[1]);
+    /* The tunnels' home descriptors move up too (chan keeps the number). */
+    for (i = 0; i < s_nchans; i++) {
+        struct stat st;
+        if (s_chans[i].fd == 2 && ssi_sys2(SYS_fstat, 2, (long)&st) == 0) {
+            s_chans[i].home_dev = st.st_dev;
+            s_chans[i].home_ino = st.st_ino;
+        }
+        s_chans[i].fd = (int)s_high_fd(s_chans[i].fd);
+    }
+    ssi_vfs_deputy_set_base(s_fd_base);
     /* Nobody may freeze the deputy: the freeze signal asks it to bring
      * its body home. A write to a closed home reader is an EPIPE we
      * report per channel. */
@@ -964,8 +1043,8 @@ void ssi_deputy_run(void)
         s_send_winsz(&s_chans[i]);
 
     for (;;) {
-        struct pollfd p[2 + SSI_TUNNEL_MAX_CHANS];
-        int idx[2 + SSI_TUNNEL_MAX_CHANS], n = 0;
+        struct pollfd p[3 + SSI_TUNNEL_MAX_CHANS];
+        int idx[3 + SSI_TUNNEL_MAX_CHANS], n = 0;
         long rc;
 
         if (s_exit_how && s_all_flushed())
@@ -978,6 +1057,8 @@ void ssi_deputy_run(void)
         p[n++].events = s_exit_how ? 0 : POLLIN;
         p[n].fd = s_pipe[0];
         p[n++].events = POLLIN;
+        p[n].fd = ssi_vfs_deputy_fd();
+        p[n++].events = s_exit_how ? 0 : POLLIN;
         for (i = 0; i < s_nchans; i++) {
             s_chan_t *c = &s_chans[i];
             short ev = 0;
@@ -994,6 +1075,10 @@ void ssi_deputy_run(void)
         }
         for (i = 0; i < n; i++)
             p[i].revents = 0;
+        /* A request already read ahead (with the handshake) polls as
+         * nothing: serve it first. */
+        if (!s_exit_how && ssi_vfs_deputy_pending())
+            ssi_vfs_deputy_serve();
         {
             /* Coming home has a deadline: wake up to check it. */
             struct timespec tick = {1, 0};
@@ -1015,7 +1100,14 @@ void ssi_deputy_run(void)
                 s_frame_in(&h);
             } while (!s_exit_how && ssi_tunnel_pending(&s_link));
         }
-        for (i = 2; i < n; i++) {
+        if (p[2].revents && !s_exit_how) {
+            /* Forwarded file calls. A blocking one (F_SETLKW, flock
+             * without LOCK_NB) stalls the tunnels meanwhile. */
+            /* A call link that ends is not the end of the body: its EXIT
+             * (or the data link's loss) says that. */
+            ssi_vfs_deputy_serve();
+        }
+        for (i = 3; i < n; i++) {
             s_chan_t *c = &s_chans[idx[i]];
             short r = p[i].revents;
             if (!r)

@@ -24,6 +24,7 @@
 
 #include "ssi_cpu.h"
 #include "ssi_deputy.h"
+#include "ssi_vfs.h"
 #include "ssi_image.h"
 #include "ssi_sys.h"
 
@@ -501,7 +502,8 @@ static long s_capture_fd_list(long skip)
             const char *e;
             if (d->name[0] >= '0' && d->name[0] <= '9') {
                 long fd = (long)ssi_sys_dec(d->name, &e);
-                if (fd != dfd && fd != skip && s_nfds < S_MAX_FDS)
+                /* The vfs-proxy's call link is not the program's. */
+                if (fd != dfd && fd != skip && !ssi_vfs_hidden_fd((int)fd) && s_nfds < S_MAX_FDS)
                     s_fds[s_nfds++] = (int)fd;
             }
             off += d->reclen;

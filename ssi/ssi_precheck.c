@@ -152,10 +152,11 @@ static int s_check_fds(pid_t pid, char *why, size_t len)
 			continue; /* tunnelled to the deputy */
 		/* ssi-agent tunnels stdin/stdout/stderr whatever they are (the
 		 * deputy reads or writes the file at home), and named FIFOs. */
+		/* Regular files and directories are forwarded (vfs-proxy): the
+		 * deputy keeps them open at home. */
 		struct stat fst;
-		int fdnum = atoi(e->d_name);
 		if (stat(link, &fst) == 0 &&
-		    (S_ISFIFO(fst.st_mode) || (fdnum <= 2 && (S_ISREG(fst.st_mode) || S_ISDIR(fst.st_mode)))))
+		    (S_ISFIFO(fst.st_mode) || S_ISREG(fst.st_mode) || S_ISDIR(fst.st_mode)))
 			continue;
 		if (strcmp(target, "anon_inode:[io_uring]") == 0) {
 			snprintf(why, len, "it uses io_uring (fd %s), which ssi cannot move", e->d_name);
@@ -171,10 +172,8 @@ static int s_check_fds(pid_t pid, char *why, size_t len)
 				rc = -EBUSY;
 			}
 		} else {
-			struct stat st;
-			const char *what = stat(link, &st) == 0 && S_ISDIR(st.st_mode) ? "directory" : "file";
-			snprintf(why, len, "fd %s is the open %s %s; forwarding open files is not supported yet", e->d_name,
-			         what, target);
+			snprintf(why, len, "fd %s (%s) is a kind of descriptor that ssi cannot move yet", e->d_name,
+			         target);
 			rc = -EBUSY;
 		}
 	}

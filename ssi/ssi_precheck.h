@@ -10,7 +10,7 @@
 /* 0 if pid can migrate now; else -errno and, in why, what stands in the
  * way, in words a user can act on: several threads, being traced, writable
  * shared memory, io_uring, devices other than null/zero/random/urandom and
- * terminals, open regular files or directories (not forwarded yet), kernel
+ * terminals, kernel
  * objects such as epoll or eventfd. -ESRCH if it does not exist. */
 int ssi_deputy_check(pid_t pid, char *why, size_t len);
 

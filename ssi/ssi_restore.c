@@ -137,6 +137,8 @@ static char s_maps[S_MAPS_BUF];
 static unsigned char s_rec_buf[S_REC_BUF] __attribute__((aligned(64)));
 static long s_img_fd = -1, s_status_fd = -1, s_status_rd = -1;
 static int s_verbose;
+/* --home-cwd: the body's file calls run at home (vfs-proxy), cwd included. */
+static int s_home_cwd;
 static uint64_t s_chunk;
 static uint64_t s_nrecords, s_page_bytes;
 /* 0: a new task (clone3); S_CHECK: dry run; S_IN_PLACE: this process. */
@@ -617,6 +619,8 @@ static void s_restore_process_state(void)
     }
     s_restore_mm();
     r = ssi_sys1(SYS_chdir, (long)s_proc.cwd);
+    if (r < 0 && s_home_cwd)
+        r = ssi_sys1(SYS_chdir, (long)"/"); /* relative paths resolve at home anyway */
     if (r < 0)
         s_die("cannot chdir to", s_proc.cwd, r);
     ssi_sys1(SYS_umask, s_proc.umask);
@@ -780,7 +784,10 @@ static void s_inplace_fds(void)
         struct stat st;
         long fl;
         int dev = f->kind == SSI_IMAGE_FD_CHR ? s_local_dev(f->rdev) : 0;
-        if (dev && (ssi_sys2(SYS_fstat, f->fd, (long)&st) < 0 || st.st_rdev != f->rdev)) {
+        /* Only where nothing is open: the body's forwarded files were
+         * /dev/null placeholders there, standing for the very files the
+         * deputy holds at these numbers (vfs-proxy). */
+        if (dev && ssi_sys2(SYS_fstat, f->fd, (long)&st) == -EBADF) {
             /* Opened where the body ran: a device of the same kind here. */
             const char *path = dev == 3 ? "/dev/null" : dev == 5 ? "/dev/zero"
                              : dev == 8 ? "/dev/random" : "/dev/urandom";
@@ -1092,7 +1099,7 @@ static int s_info(void)
 
 static void s_usage(void)
 {
-    s_puts(2, "usage: ssi-restore [-v] [--fd N | IMAGE]\n"
+    s_puts(2, "usage: ssi-restore [-v] [--home-cwd] [--fd N | IMAGE]\n"
               "       ssi-restore --info IMAGE\n"
               "       ssi-restore --in-place --fd N\n"
               "       ssi-restore --check [--status-fd S] --fd N\n");
@@ -1111,6 +1118,8 @@ __attribute__((used)) static int s_main(uint64_t *sp)
             s_verbose = 1;
         else if (s_streq(argv[i], "--info"))
             info = 1;
+        else if (s_streq(argv[i], "--home-cwd"))
+            s_home_cwd = 1;
         else if (s_streq(argv[i], "--fd") && i + 1 < argc)
             fd = (long)ssi_sys_dec(argv[++i], &e);
         else if (s_streq(argv[i], "--status-fd") && i + 1 < argc)

@@ -6,6 +6,7 @@
  * Runs inside arbitrary programs: raw system calls, fixed buffers, no malloc,
  * no stdio; a failure leaves the program running, just unregistered. */
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -22,6 +23,8 @@
 
 #include "ssi_freeze.h"
 #include "ssi_msg.h"
+#include "ssi_sys.h"
+#include "ssi_vfs.h"
 
 #define SSI_SHIM_DEFAULT_SOCKET "/run/ssi/ssid.sock"
 
@@ -30,9 +33,17 @@ static volatile int s_away;  /* this process is a body restored elsewhere */
 static volatile pid_t s_home_ppid;
 static char s_path[108];
 
+/* Raw, from libssi.so's own text: away, the vfs-proxy's seccomp filter
+ * lets these through, and they are safe inside the freeze handler (where
+ * a trapped call would find SIGSYS blocked). */
 static long s_sys(long nr, long a, long b, long c)
 {
-	return syscall(nr, a, b, c);
+	long r = ssi_sys3(nr, a, b, c);
+	if (SSI_SYS_ERR(r)) {
+		errno = (int)-r;
+		return -1;
+	}
+	return r;
 }
 
 /* Move fd to a high slot, out of the way of programs that expect the lowest
@@ -134,11 +145,16 @@ static struct {
 
 static void s_on_freeze(void)
 {
+	/* The program may be between setting errno and reading it (sort checks
+	 * errno after strcoll): what we do here must not change it. */
+	int saved_errno = errno;
+	ssi_vfs_freeze_hook();
 	for (int fd = 0; fd < SSI_TTY_FDS; fd++) {
 		s_tty.is_tty[fd] = s_sys(SYS_ioctl, fd, TCGETS2, (long)&s_tty.tio[fd]) == 0;
 		if (s_tty.is_tty[fd] && s_sys(SYS_ioctl, fd, TIOCGWINSZ, (long)&s_tty.ws[fd]) != 0)
 			memset(&s_tty.ws[fd], 0, sizeof s_tty.ws[fd]);
 	}
+	errno = saved_errno;
 }
 
 static int s_away_tty(int fd)
@@ -189,7 +205,23 @@ int ioctl(int fd, unsigned long req, ...)
  * again; its ssid socket is the real one, which the deputy kept). */
 static void s_on_restore(void)
 {
-	s_away = !ssi_freeze_restored_home();
+	if (ssi_freeze_restored_home()) {
+		/* The deputy's descriptors are the real ones again: nothing is
+		 * forwarded, nothing is trapped (this process never had the
+		 * body's seccomp filter). */
+		s_away = 0;
+		ssi_vfs_home();
+		return;
+	}
+	s_away = 1;
+	/* Files: the vfs-proxy takes the call link from the agent and starts
+	 * trapping. Without its deputy the body must not run a single
+	 * instruction of the program (the agent kills it anyway). */
+	long rc = ssi_vfs_body_start();
+	if (rc < 0) {
+		ssi_sys_log("ssi-vfs: ", "no call link to the deputy; the body stops", 0, rc);
+		ssi_sys2(SYS_kill, ssi_sys0(SYS_getpid), SIGKILL);
+	}
 }
 
 /* A forked child is a process of its own: it registers itself, and drops
