@@ -720,14 +720,16 @@ static void s_home_begin(void)
             break;
         n += r;
     }
-    s_home_req_fd = fd;
+    /* Our own descriptors live above s_fd_base: every lower number is the
+     * body's to open a home file at (vfs-proxy), which would replace them. */
+    s_home_req_fd = fd = s_high_fd(fd);
     s_home_req.restore[sizeof(s_home_req.restore) - 1] = 0;
     if (n != (long)sizeof(s_home_req) || s_home_req.magic != SSI_IMAGE_HOME_MAGIC ||
         s_home_req.version != SSI_IMAGE_VERSION || s_home_req.restore[0] != '/') {
         s_home_fail("bad homecoming request");
         return;
     }
-    s_home_mem = ssi_sys2(SYS_memfd_create, (long)"ssi-home-image", MFD_CLOEXEC);
+    s_home_mem = s_high_fd(ssi_sys2(SYS_memfd_create, (long)"ssi-home-image", MFD_CLOEXEC));
     if (s_home_mem < 0) {
         s_home_mem = -1;
         s_home_fail("the deputy cannot make a memfd for the image");
@@ -748,8 +750,14 @@ static int s_home_own_fd(long fd, const long *extra, int nextra)
 {
     int i;
     if (fd == ssi_tunnel_link_fd(&s_link) || fd == s_pipe[0] || fd == s_pipe[1] ||
-        fd == s_home_req_fd || fd == s_home_mem || fd >= s_fd_base)
+        fd == s_home_req_fd || fd == s_home_mem || fd == ssi_vfs_deputy_fd())
         return 1;
+    /* A tunnel's high slot: its channel number holds it now. (Not "every
+     * fd above s_fd_base": the body may have its own up there, such as
+     * the shim's ssid socket.) */
+    for (i = 0; i < s_nchans; i++)
+        if (fd == s_chans[i].fd && s_chans[i].fd != s_chans[i].chan)
+            return 1;
     for (i = 0; i < nextra; i++)
         if (fd == extra[i])
             return 1;
@@ -819,6 +827,10 @@ static long s_home_check(void)
         ssi_sys_strlcpy(s_home_why, "the deputy cannot make a pipe", sizeof(s_home_why));
         return -1;
     }
+    /* Up with our other descriptors: the low numbers it got are channel
+     * numbers that s_home_exec_fds fills in the child. */
+    sp[0] = (int)s_high_fd(sp[0]);
+    sp[1] = (int)s_high_fd(sp[1]);
     /* No exit signal: SIGCHLD may still have the program's handler. */
     pid = ssi_sys5(SYS_clone, 0, 0, 0, 0, 0);
     if (pid == 0) {

@@ -897,8 +897,12 @@ void ssi_vfs_freeze_hook(void)
 void ssi_vfs_home(void)
 {
     ssi_sys_memzero(s_fwd, sizeof(s_fwd));
-    if (s_link_up || s_link_fd >= 0)
-        ssi_chan_close(&s_ch);
+    /* The program's own SIGSYS action again (away, ours stood in front). */
+    if (s_active)
+        ssi_sys4(SYS_rt_sigaction, SIGSYS, (long)s_prog_sigsys, 0, 8);
+    /* Wipe the link's keys but close nothing: the body's link fd number
+     * means nothing in the home process (the restore closed it there). */
+    ssi_sys_memzero(&s_ch, sizeof(s_ch));
     s_link_up = 0;
     s_link_fd = -1;
     s_active = 0;
