@@ -434,6 +434,15 @@ static void s_release_memory(void)
     }
 }
 
+long ssi_deputy_tty_fd(int chan)
+{
+    int i;
+    for (i = 0; i < s_nchans; i++)
+        if (s_chans[i].chan == chan && (s_chans[i].flags & SSI_TUNNEL_CHAN_TTY))
+            return s_chans[i].fd;
+    return -EBADF;
+}
+
 static void s_send_winsz(s_chan_t *c)
 {
     struct winsize ws;

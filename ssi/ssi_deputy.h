@@ -24,4 +24,8 @@ long ssi_deputy_connect(const ssi_image_deputy_t *d);
  * or as if killed by SIGKILL when the link to the agent breaks. */
 __attribute__((noreturn)) void ssi_deputy_run(void);
 
+/* The home descriptor of the tunnelled terminal whose channel (the body's
+ * fd number) is chan, or -EBADF: for the vfs-proxy's terminal requests. */
+long ssi_deputy_tty_fd(int chan);
+
 #endif

@@ -132,10 +132,10 @@ pid_t getppid(void)
 /* Terminals. Away, a terminal of the home node is a tunnel (a socketpair)
  * whose far end the deputy relays: the kernel would say "not a tty". The
  * freeze hook records, for each low fd that is a terminal, its settings and
- * window size; away, isatty() and ioctl(TCGETS / TIOCGWINSZ) answer from
- * that record. Known gaps: libc's internal checks (stdio's line buffering
- * decision, tcgetattr) call the kernel directly and are not answered yet;
- * the window size is the one at the move. */
+ * window size; away, isatty() answers from that record and terminal
+ * requests go to the home terminal through the vfs-proxy (which also
+ * catches libc's own calls, such as stdio's isatty check and tcsetattr);
+ * the record answers only if the deputy cannot be asked. */
 #define SSI_TTY_FDS 64
 static struct {
 	unsigned char is_tty[SSI_TTY_FDS];
@@ -184,6 +184,15 @@ int ioctl(int fd, unsigned long req, ...)
 	void *arg = va_arg(ap, void *);
 	va_end(ap);
 	if (s_away_tty(fd) && arg) {
+		/* The home terminal itself, through the deputy (settings, raw
+		 * mode, the window size now); the record only if that cannot be. */
+		long r = ssi_vfs_tty_ioctl(fd, req, arg);
+		if (r != -ENOSYS) {
+			if (r >= 0)
+				return (int)r;
+			errno = (int)-r;
+			return -1;
+		}
 		switch (req) {
 		case TIOCGWINSZ:
 			memcpy(arg, &s_tty.ws[fd], sizeof s_tty.ws[fd]);

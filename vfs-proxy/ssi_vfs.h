@@ -65,7 +65,15 @@ enum {
     SSI_VFS_OP_OPEN = 1000, /* dirfd, path, flags, mode, target fd: open, then dup3 to target */
     SSI_VFS_OP_LOCK = 1001, /* fd, cmd, struct flock in/out: fcntl record locks */
     SSI_VFS_OP_IOCTL = 1002, /* fd, request, out struct: the few read-only ioctls */
+    SSI_VFS_OP_TTY = 1003,   /* chan, request, struct in/out: a home terminal's settings */
 };
+
+/* termios2 requests by number: their macros need the kernel's struct
+ * termios2, whose header clashes with glibc's <termios.h>. */
+#define SSI_TCGETS2 0x802C542AUL
+#define SSI_TCSETS2 0x402C542BUL
+#define SSI_TCSETSW2 0x402C542CUL
+#define SSI_TCSETSF2 0x402C542DUL
 
 /* ---- the call table -------------------------------------------------- */
 
@@ -138,6 +146,13 @@ void ssi_vfs_home(void);
 
 /* 1 when fd is a placeholder of a home file (the body is away). */
 int ssi_vfs_forwarded(int fd);
+
+/* Away: a terminal request (TCGETS/TCSETS*, TCGETS2/TCSETS*2,
+ * TIOCGWINSZ/TIOCSWINSZ) on fd, which was a terminal at home and is a
+ * tunnel here, done on the home terminal by the deputy. -ENOSYS when fd is
+ * no such terminal, the request is another, or the link is down: the
+ * caller does what it would have done. Other -errno: the home answer. */
+long ssi_vfs_tty_ioctl(int fd, unsigned long req, void *arg);
 
 /* 1 when fd belongs to the vfs-proxy and must not be in an image's fd
  * table (the call link). */

@@ -521,15 +521,52 @@ static long s_fcntl(const int64_t *a, const ucontext_t *uc)
     }
 }
 
+/* Terminals of the home node. Away a home terminal is a tunnel (a
+ * socketpair): the kernel here would say "not a tty", stdio would choose
+ * full buffering and tcsetattr would change nothing. The freeze hook
+ * records which low fds were terminals at home; their terminal requests
+ * are done on the home terminal by the deputy, so that isatty, tcgetattr,
+ * raw mode and the window size (also after a resize at home) are home's. */
+#define S_TTY_FDS 64
+#define S_KTERMIOS 36  /* the kernel's struct termios (glibc's is 60) */
+#define S_KTERMIOS2 44 /* struct termios2 */
+static uint8_t s_tty[S_TTY_FDS];
+
+static long s_tty_size(unsigned long req)
+{
+    switch (req) {
+    case TCGETS: case TCSETS: case TCSETSW: case TCSETSF: return S_KTERMIOS;
+    case SSI_TCGETS2: case SSI_TCSETS2: case SSI_TCSETSW2: case SSI_TCSETSF2: return S_KTERMIOS2;
+    case TIOCGWINSZ: case TIOCSWINSZ: return sizeof(struct winsize);
+    default: return -1;
+    }
+}
+
+long ssi_vfs_tty_ioctl(int fd, unsigned long req, void *arg)
+{
+    static uint8_t buf[64];
+    long size = s_tty_size(req), r;
+    if (!s_active || !s_link_up || fd < 0 || fd >= S_TTY_FDS || !s_tty[fd] || size < 0 || !arg)
+        return -ENOSYS;
+    ssi_sys_memzero(buf, sizeof(buf));
+    ssi_sys_memcopy(buf, arg, (size_t)size);
+    r = s_fwd6(SSI_VFS_OP_TTY, fd, (int64_t)req, (int64_t)buf, 0, 0);
+    if (r >= 0)
+        ssi_sys_memcopy(arg, buf, (size_t)size);
+    return r;
+}
+
 static long s_ioctl(const int64_t *a, const ucontext_t *uc)
 {
     static uint8_t out[64];
     long fd = a[0], req = a[1], size, r;
-    if (!s_isfwd(fd))
-        return s_local(SYS_ioctl, a, uc);
+    if (!s_isfwd(fd)) {
+        r = ssi_vfs_tty_ioctl((int)fd, (unsigned long)req, (void *)a[2]);
+        return r != -ENOSYS ? r : s_local(SYS_ioctl, a, uc);
+    }
     switch (req) {
     case FIONREAD: size = sizeof(int); break;
-    case TCGETS: size = sizeof(struct termios); break;
+    case TCGETS: size = S_KTERMIOS; break;
     case TIOCGWINSZ: size = sizeof(struct winsize); break;
     case FIOCLEX: case FIONCLEX: size = 0; break;
     default: return -ENOTTY; /* what a regular file says */
@@ -885,7 +922,12 @@ static long s_install_filter(void)
 
 void ssi_vfs_freeze_hook(void)
 {
+    static uint8_t t[S_KTERMIOS2];
     long fd;
+    /* At home (the next move's terminals); in a body coming home there are
+     * none, and nothing is trapped at home. */
+    for (fd = 0; fd < S_TTY_FDS; fd++)
+        s_tty[fd] = ssi_sys3(SYS_ioctl, fd, SSI_TCGETS2, (long)t) == 0;
     /* The agent puts its control socket at the lowest free number from
      * SSI_VFS_CTL_FD_MIN up in the image's fd table: find the same one. */
     for (fd = SSI_VFS_CTL_FD_MIN; fd < SSI_VFS_CTL_FD_MIN + 4096; fd++)

@@ -99,6 +99,7 @@ static const ssi_vfs_call_t s_calls[] = {
     {SSI_VFS_OP_OPEN, 5, {F, S, I, I, F}, {0}, 1, 0, N, N},
     {SSI_VFS_OP_LOCK, 3, {F, I, IO}, {0, 0, 32}, N, 0, N, N},
     {SSI_VFS_OP_IOCTL, 3, {F, I, OF}, {0, 0, 64}, N, 0, N, N},
+    {SSI_VFS_OP_TTY, 3, {I, I, IO}, {0, 0, 64}, N, N, N, N},
 };
 
 const ssi_vfs_call_t *ssi_vfs_call(unsigned op)

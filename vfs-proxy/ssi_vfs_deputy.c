@@ -13,6 +13,8 @@
  */
 #include "ssi_vfs.h"
 
+#include "ssi_deputy.h"
+
 #include "ssi_chan.h"
 #include "ssi_sys.h"
 
@@ -78,7 +80,7 @@ static long s_ioctl_size(long req)
 {
     switch (req) {
     case FIONREAD: return sizeof(int);
-    case TCGETS: return sizeof(struct termios);
+    case TCGETS: return 36; /* the kernel's struct termios */
     case TIOCGWINSZ: return sizeof(struct winsize);
     case FIOCLEX: case FIONCLEX: return 0;
     default: return -1;
@@ -199,6 +201,22 @@ static uint32_t s_execute(uint32_t n)
             ret = -ENOTTY;
         else
             ret = ssi_sys3(SYS_ioctl, a[0], a[1], sz ? a[2] : 0);
+        break;
+    }
+    case SSI_VFS_OP_TTY: {
+        /* a[0] is the body's fd of a tunnelled terminal: the channel, whose
+         * home descriptor the deputy keeps elsewhere. Only terminal
+         * settings and window size (the body's s_tty_size list). */
+        long fd = ssi_deputy_tty_fd((int)a[0]);
+        switch (a[1]) {
+        case TCGETS: case TCSETS: case TCSETSW: case TCSETSF:
+        case SSI_TCGETS2: case SSI_TCSETS2: case SSI_TCSETSW2: case SSI_TCSETSF2:
+        case TIOCGWINSZ: case TIOCSWINSZ:
+            ret = fd < 0 ? -ENOTTY : ssi_sys3(SYS_ioctl, fd, a[1], a[2]);
+            break;
+        default:
+            ret = -ENOTTY;
+        }
         break;
     }
     case SYS_fcntl:

@@ -1,7 +1,9 @@
 #!/bin/bash
-# A program whose terminal is a pty at home keeps answering isatty() and
-# the window size as at home after it moves (python3's os.isatty and
-# os.get_terminal_size, which call isatty() and ioctl(TIOCGWINSZ)).
+# A program whose terminal is a pty at home keeps its terminal after it
+# moves: isatty() and the window size answer as at home (python3's
+# os.isatty and os.get_terminal_size, which call isatty() and
+# ioctl(TIOCGWINSZ)), libc's own tcgetattr works, a resize at home is seen,
+# and a tcsetattr away changes the home terminal.
 . "$(dirname "$0")/lib.sh"
 lab_require_root
 command -v script >/dev/null || skip "script (util-linux) is not installed"
@@ -9,25 +11,48 @@ command -v python3 >/dev/null || skip "python3 is not installed"
 lab_up 2
 mkdir -p "$LAB_FILES"
 cat >"$LAB_FILES/tty.py" <<'PY'
-import os, time
+import os, termios, time
+open("/tmp/tty.name", "w").write(os.ttyname(1))
 open("/tmp/tty.pid", "w").write(str(os.getpid()))
 for i in range(60):
     size = os.get_terminal_size(1)
-    print(i, os.isatty(0), os.isatty(1), size.columns, size.lines, flush=True)
+    canon = bool(termios.tcgetattr(1)[3] & termios.ICANON)  # libc's tcgetattr: ioctl(TCGETS) inside libc
+    print(i, os.isatty(0), os.isatty(1), size.columns, size.lines, canon, flush=True)
+    if i == 40:
+        a = termios.tcgetattr(1)
+        a[3] &= ~termios.ECHO
+        termios.tcsetattr(1, termios.TCSANOW, a)
     time.sleep(0.1)
+time.sleep(3)  # the terminal outlives the last line for the echo check
 PY
 # script(1) gives the program a pty of 97 columns and 31 lines at home.
 lab_exec n1 sh -c "script -qfec 'stty cols 97 rows 31; ssirun python3 $LAB_FILES/tty.py' /dev/null > /tmp/tty.out 2>&1 &"
 wait_until 10 lab_exec n1 test -s /tmp/tty.pid || { fail "the program did not start"; finish; }
+tty=$(lab_exec n1 cat /tmp/tty.name)
 sleep 1
 out=$(lab_exec n1 ssictl migrate "$(lab_exec n1 cat /tmp/tty.pid)" n2 2>&1)
 [ $? = 0 ] && ok "moved with a terminal: $out" || fail "moved with a terminal: $out"
+# Resized at home while it runs away: from line 30 on it must say 120x40.
+wait_until 10 sh -c "ssilab exec n1 -- grep -q '^25 ' /tmp/tty.out"
+lab_exec n1 stty -F "$tty" cols 120 rows 40
 wait_until 15 sh -c "ssilab exec n1 -- grep -q '^59 ' /tmp/tty.out"
-summary=$(lab_exec n1 sh -c "tr -d '\r' < /tmp/tty.out" | awk '$1 ~ /^[0-9]+$/ { print $2, $3, $4, $5 }' | sort | uniq -c)
-lines=$(lab_exec n1 sh -c "tr -d '\r' < /tmp/tty.out" | grep -c '^[0-9]')
-if [ "$lines" = 60 ] && [ "$(echo "$summary" | wc -l)" = 1 ] && echo "$summary" | grep -q "60 True True 97 31"; then
-	ok "all 60 lines, before and after the move, say: a tty, 97x31"
+table=$(lab_exec n1 sh -c "tr -d '\r' < /tmp/tty.out" | awk '$1 ~ /^[0-9]+$/')
+lines=$(echo "$table" | wc -l)
+before=$(echo "$table" | awk '$1 < 25 { print $2, $3, $4, $5, $6 }' | sort | uniq -c)
+after=$(echo "$table" | awk '$1 >= 30 { print $2, $3, $4, $5 }' | sort | uniq -c)
+if [ "$lines" = 60 ] && [ "$(echo "$before" | wc -l)" = 1 ] && echo "$before" | grep -q "25 True True 97 31 True"; then
+	ok "60 lines; before the resize, moved or not: a tty, 97x31, canonical (tcgetattr works away)"
 else
-	fail "isatty and window size across the move ($lines lines): $summary"
+	fail "isatty, size and tcgetattr across the move ($lines lines): $before"
+fi
+if [ "$(echo "$after" | wc -l)" = 1 ] && echo "$after" | grep -q "30 True True 120 40"; then
+	ok "a resize of the home terminal is seen away: 120x40"
+else
+	fail "after the resize at home: $after"
+fi
+if lab_exec n1 stty -F "$tty" -a | grep -q -- '-echo '; then
+	ok "tcsetattr away turned echo off on the home terminal"
+else
+	fail "tcsetattr away did not reach the home terminal: $(lab_exec n1 stty -F "$tty" -a | head -4 | tail -1)"
 fi
 finish
