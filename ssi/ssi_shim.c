@@ -122,8 +122,12 @@ static void s_register(void)
  * forwarding the call to the deputy will fix that. */
 pid_t getppid(void)
 {
-	if (s_away)
-		return s_home_ppid;
+	if (s_away) {
+		/* The deputy's parent is the process's: it may have died and
+		 * left the process to a reaper since the move. */
+		long p = ssi_vfs_getppid();
+		return p > 0 ? (pid_t)p : s_home_ppid;
+	}
 	pid_t p = (pid_t)s_sys(SYS_getppid, 0, 0, 0);
 	s_home_ppid = p;
 	return p;

@@ -50,7 +50,7 @@ run ssilab exec n1 -- ssictl migrate "$pid" n2
 run ssilab exec n3 -- ssictl ps
 sleep 1
 run ssilab exec n1 -- tail -n 3 /tmp/ticks
-echo "(the hostname it prints is n2 now: os.uname() is not forwarded yet)"
+echo "(it still prints host n1: like its files, pid and parent, uname() is its home's; ssictl ps says where it runs)"
 
 step "Move it on to n3, then bring it home: nothing lost, nothing repeated"
 run ssilab exec n1 -- ssictl migrate "$pid" n3

@@ -154,6 +154,10 @@ int ssi_vfs_forwarded(int fd);
  * caller does what it would have done. Other -errno: the home answer. */
 long ssi_vfs_tty_ioctl(int fd, unsigned long req, void *arg);
 
+/* Away: the home process's parent now (getppid at the deputy); -ENOSYS
+ * when the link is down. */
+long ssi_vfs_getppid(void);
+
 /* 1 when fd belongs to the vfs-proxy and must not be in an image's fd
  * table (the call link). */
 int ssi_vfs_hidden_fd(int fd);

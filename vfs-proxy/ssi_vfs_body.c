@@ -93,6 +93,7 @@ static const uint16_t s_trapped[] = {
     SYS_sync_file_range, SYS_utimensat, SYS_fallocate, SYS_dup3, SYS_preadv, SYS_pwritev,
     SYS_renameat2, SYS_copy_file_range, SYS_preadv2, SYS_pwritev2, SYS_statx,
     436 /* close_range */, 437 /* openat2 */, 439 /* faccessat2 */, 452 /* fchmodat2 */,
+    SYS_getppid, SYS_uname, SYS_kill,
     /* Beyond this issue: refused cleanly rather than run behind the link. */
     SYS_clone, SYS_fork, SYS_vfork, SYS_execve, SYS_execveat, 435 /* clone3 */,
     /* SIGSYS must stay deliverable and ours. */
@@ -542,6 +543,14 @@ static long s_tty_size(unsigned long req)
     }
 }
 
+long ssi_vfs_getppid(void)
+{
+    int64_t a[6] = {0};
+    if (!s_active || !s_link_up)
+        return -ENOSYS;
+    return s_forward(SYS_getppid, a);
+}
+
 long ssi_vfs_tty_ioctl(int fd, unsigned long req, void *arg)
 {
     static uint8_t buf[64];
@@ -836,6 +845,12 @@ static long s_dispatch(long nr, int64_t *a, ucontext_t *uc)
         return s_sigprocmask(a, uc);
     case SYS_rt_sigaction:
         return s_sigaction(a, uc);
+    case SYS_kill:
+        /* To itself: here, at once (its pid is the home pid). Any other
+         * pid, group (0, -pgid) or -1 means home's processes. */
+        if (a[0] == ssi_sys0(SYS_getpid))
+            return s_local(nr, a, uc);
+        break;
     }
     c = ssi_vfs_call((unsigned)nr);
     if (!c)

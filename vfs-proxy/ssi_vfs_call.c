@@ -100,6 +100,11 @@ static const ssi_vfs_call_t s_calls[] = {
     {SSI_VFS_OP_LOCK, 3, {F, I, IO}, {0, 0, 32}, N, 0, N, N},
     {SSI_VFS_OP_IOCTL, 3, {F, I, OF}, {0, 0, 64}, N, 0, N, N},
     {SSI_VFS_OP_TTY, 3, {I, I, IO}, {0, 0, 64}, N, N, N, N},
+    /* The process's identity is home's: its parent (who may have died
+     * since), its host name, and the processes its signals reach. */
+    {SYS_getppid, 0, {0}, {0}, N, N, N, N},
+    {SYS_uname, 1, {OF}, {390 /* struct utsname */}, N, N, N, N},
+    {SYS_kill, 2, {I, I}, {0}, N, N, N, N},
 };
 
 const ssi_vfs_call_t *ssi_vfs_call(unsigned op)

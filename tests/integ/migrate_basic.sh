@@ -140,15 +140,17 @@ for mode in threads shm; do
 	fi
 done
 
-# ssirun --node: the program starts on n2 before main runs (its hostname,
-# which is not forwarded yet, says where main ran); its output and status
-# come home. The real interpreter, not a wrapper script that execs it.
+# ssirun --node: the program starts on n2 before main runs (its network
+# namespace, which is local, says where main ran; uname is home's); its
+# output and status come home. The real interpreter, not a wrapper script
+# that execs it.
 py=$(python3 -c 'import sys; print(sys.executable)')
-out=$(lab_exec n1 sh -c "{ ssirun --node n2 $py -c 'import os, sys; print(os.uname().nodename, os.getppid() != 1); sys.exit(5)' 2>&1; echo rc=\$?; } | cat")
-if [ "$(echo "$out" | tr '\n' ' ')" = "n2 True rc=5 " ]; then
-	ok "ssirun --node n2: main runs on n2, sees its home parent, exit status comes home"
+n2net=$(lab_exec n2 readlink /proc/self/ns/net)
+out=$(lab_exec n1 sh -c "{ ssirun --node n2 $py -c 'import os, sys; print(os.readlink(\"/proc/self/ns/net\"), os.uname().nodename, os.getppid() != 1); sys.exit(5)' 2>&1; echo rc=\$?; } | cat")
+if [ "$(echo "$out" | tr '\n' ' ')" = "$n2net n1 True rc=5 " ]; then
+	ok "ssirun --node n2: main runs on n2, sees its home node's name and parent, exit status comes home"
 else
-	fail "ssirun --node n2: $out"
+	fail "ssirun --node n2 (n2 is $n2net): $out"
 fi
 out=$(lab_exec n1 sh -c "{ ssirun --node n9 $py -c 'print(\"ran\")' 2>&1; echo rc=\$?; } | cat")
 if echo "$out" | grep -q "unknown node 'n9'" && echo "$out" | grep -q "rc=125" && ! echo "$out" | grep -q ran; then
