@@ -93,6 +93,7 @@ static ssi_sys_jmp_t s_jmp;
 static ssi_image_thread_t s_thread;
 static unsigned char s_xsave[S_XSAVE_MAX] __attribute__((aligned(64)));
 static ssi_image_proc_t s_proc;
+static ssi_image_creds_t s_creds;
 static ssi_image_sig_t s_sigs[S_MAX_SIGS];
 static int s_nsigs;
 static s_vma_t s_vmas[S_MAX_VMAS];
@@ -352,6 +353,20 @@ static long s_capture_stat(ssi_image_proc_t *pr)
     return 0;
 }
 
+static long s_capture_creds(ssi_image_creds_t *c)
+{
+    long n;
+    ssi_sys_memzero(c, sizeof(*c));
+    ssi_sys3(SYS_getresuid, (long)&c->ruid, (long)&c->euid, (long)&c->suid);
+    ssi_sys3(SYS_getresgid, (long)&c->rgid, (long)&c->egid, (long)&c->sgid);
+    n = ssi_sys2(SYS_getgroups, SSI_IMAGE_NGROUPS, (long)c->groups);
+    if (n < 0)
+        return n == -EINVAL ? -E2BIG : n; /* more groups than an image holds */
+    c->ngroups = (uint32_t)n;
+    c->dumpable = (uint32_t)ssi_sys1(SYS_prctl, PR_GET_DUMPABLE);
+    return 0;
+}
+
 static long s_capture_proc(void)
 {
     ssi_image_proc_t *pr = &s_proc;
@@ -406,7 +421,7 @@ static long s_capture_proc(void)
     if (rc < 0)
         return rc;
     pr->exe[rc] = 0;
-    return 0;
+    return s_capture_creds(&s_creds);
 }
 
 /* "SigPnd/ShdPnd:\t0000000000000000" from /proc/self/status. */
@@ -726,6 +741,8 @@ static long s_write_image(long fd)
         rc = s_write_all(fd, s_xsave, s_thread.xsave_size);
     if (rc == 0)
         rc = s_rec(fd, SSI_IMAGE_REC_PROC, &s_proc, sizeof(s_proc), 0);
+    if (rc == 0)
+        rc = s_rec(fd, SSI_IMAGE_REC_CREDS, &s_creds, sizeof(s_creds), 0);
     for (i = 0; rc == 0 && i < s_nsigs; i++)
         rc = s_rec(fd, SSI_IMAGE_REC_SIG, &s_sigs[i], sizeof(s_sigs[i]), 0);
     for (i = 0; rc == 0 && i < s_nfds; i++) {

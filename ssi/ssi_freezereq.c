@@ -48,7 +48,8 @@ static int s_pass(int in, int out, uint64_t n, char *buf, size_t cap, uint64_t *
     return 0;
 }
 
-/* mkdir -p, mode 0700 (the socket directory is for root/ssid). */
+/* mkdir -p, mode 0711: only root lists or creates sockets there, but a
+ * user's process must reach the one socket made for it (see below). */
 static void s_mkdirs(const char *dir)
 {
     char p[sizeof(((struct sockaddr_un *)0)->sun_path)];
@@ -58,11 +59,37 @@ static void s_mkdirs(const char *dir)
     for (i = 1; p[i]; i++) {
         if (p[i] == '/') {
             p[i] = 0;
-            mkdir(p, 0700);
+            mkdir(p, 0711);
             p[i] = '/';
         }
     }
-    mkdir(p, 0700);
+    mkdir(p, 0711);
+    chmod(p, 0711);
+}
+
+/* The socket is made as the requester (root, mode from the umask: nobody
+ * else may connect); hand it to the target's owner, and to no one else. */
+static int s_give_socket(const char *path, pid_t pid)
+{
+    char proc[32];
+    struct stat st;
+    snprintf(proc, sizeof(proc), "/proc/%d", (int)pid);
+    if (stat(proc, &st) < 0)
+        return -errno;
+    if (chmod(path, 0600) < 0 || chown(path, st.st_uid, (gid_t)-1) < 0)
+        return -errno;
+    return 0;
+}
+
+/* Only the target itself may answer: another local process that raced to
+ * the socket would otherwise read the verdict and the agent's key. */
+static int s_peer_is(int fd, pid_t pid)
+{
+    struct ucred cr;
+    socklen_t len = sizeof(cr);
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0)
+        return 0;
+    return cr.pid == pid;
 }
 
 static double s_now_ms(void)
@@ -137,6 +164,11 @@ int ssi_freezereq_run(pid_t pid, const ssi_freezereq_opts_t *o, int out_fd,
         s_err(err, errlen, "listen on %s: %s", sa.sun_path, strerror(errno));
         goto out;
     }
+    rc = s_give_socket(sa.sun_path, pid);
+    if (rc < 0) {
+        s_err(err, errlen, "process %d: %s", (int)pid, strerror(-rc));
+        goto out;
+    }
     t0 = s_now_ms();
     if (sigqueue(pid, SSI_FREEZE_SIGNAL, (union sigval){.sival_int = token}) < 0) {
         rc = -errno;
@@ -159,6 +191,12 @@ int ssi_freezereq_run(pid_t pid, const ssi_freezereq_opts_t *o, int out_fd,
         goto out;
     }
     unlink(sa.sun_path);
+    if (!s_peer_is(cfd, pid)) {
+        rc = -EPERM;
+        s_err(err, errlen, "another process than %d answered the freeze; nothing was frozen",
+              (int)pid);
+        goto out;
+    }
     {
         ssi_image_req_t req = {.magic = SSI_IMAGE_REQ_MAGIC, .version = SSI_IMAGE_VERSION,
                                .flags = o->flags};

@@ -128,6 +128,7 @@ enum {
     SSI_IMAGE_REC_FD = 4,
     SSI_IMAGE_REC_VMA = 5,
     SSI_IMAGE_REC_PAGES = 6,
+    SSI_IMAGE_REC_CREDS = 16, /* after PROC; absent in older images */
     SSI_IMAGE_REC_END = 0x7fff,
 };
 
@@ -197,6 +198,18 @@ typedef struct {
     char cwd[SSI_IMAGE_PATH_MAX];
     char exe[SSI_IMAGE_PATH_MAX];
 } ssi_image_proc_t;
+
+/* Credentials. A body restored by a root agent takes them on last, so a
+ * user's process never runs as root on another node; in-place (the same
+ * process) they are already right. */
+#define SSI_IMAGE_NGROUPS 64
+typedef struct {
+    uint32_t ruid, euid, suid;
+    uint32_t rgid, egid, sgid;
+    uint32_t ngroups;  /* supplementary groups used in groups[] */
+    uint32_t dumpable; /* PR_GET_DUMPABLE: a uid change clears it */
+    uint32_t groups[SSI_IMAGE_NGROUPS];
+} ssi_image_creds_t;
 
 /* A pending signal, dequeued at freeze and re-queued to self at restore
  * (or at thaw, when the migration fails). */
@@ -271,6 +284,7 @@ _Static_assert(sizeof(ssi_image_hdr_t) % 8 == 0, "hdr padding");
 _Static_assert(sizeof(ssi_image_thread_t) % 8 == 0, "thread padding");
 _Static_assert(sizeof(ssi_image_proc_t) % 8 == 0, "proc padding");
 _Static_assert(sizeof(ssi_image_fd_t) % 8 == 0, "fd padding");
+_Static_assert(sizeof(ssi_image_creds_t) % 8 == 0, "creds padding");
 _Static_assert(sizeof(ssi_image_vma_t) % 8 == 0, "vma padding");
 _Static_assert(sizeof(ssi_image_rec_t) == 16, "rec header");
 _Static_assert(sizeof(ssi_image_deputy_t) == 72, "deputy info");

@@ -112,6 +112,8 @@ typedef struct {
 static ssi_image_hdr_t s_hdr;
 static ssi_image_thread_t s_thread;
 static ssi_image_proc_t s_proc;
+static ssi_image_creds_t s_creds;
+static int s_have_creds; /* images older than the CREDS record keep the restorer's */
 static ssi_image_sig_t s_sigs[S_MAX_SIGS];
 static int s_nsigs;
 static s_vma_t s_vmas[S_MAX_VMAS];
@@ -412,6 +414,12 @@ static void s_read_records(void)
             memcpy(&s_proc, s_rec_buf, sizeof(s_proc));
             have_proc = 1;
             break;
+        case SSI_IMAGE_REC_CREDS:
+            if (r.size != sizeof(s_creds))
+                s_die("bad CREDS record", 0, 0);
+            memcpy(&s_creds, s_rec_buf, sizeof(s_creds));
+            s_have_creds = 1;
+            break;
         case SSI_IMAGE_REC_SIG:
             if (r.size != sizeof(ssi_image_sig_t) || s_nsigs >= S_MAX_SIGS)
                 s_die("bad SIG record", 0, 0);
@@ -527,6 +535,36 @@ static void s_restore_process_state(void)
     }
 }
 
+/* Last of all (PR_SET_MM_MAP and raising rlimits needed root): the body
+ * of a user's process must not keep the agent's root. A restorer that is
+ * not root (in place, the process itself) has nothing to change. */
+static void s_restore_creds(void)
+{
+    const ssi_image_creds_t *c = &s_creds;
+    uint32_t ru, eu, su;
+    long r;
+    if (!s_have_creds)
+        return;
+    ssi_sys3(SYS_getresuid, (long)&ru, (long)&eu, (long)&su);
+    if (eu != 0) {
+        if (ru != c->ruid || eu != c->euid || su != c->suid)
+            s_die("restorer runs as another user than the image", 0, 0);
+        return;
+    }
+    if (c->ngroups > SSI_IMAGE_NGROUPS)
+        s_die("bad CREDS record", 0, 0);
+    r = ssi_sys2(SYS_setgroups, c->ngroups, (long)c->groups);
+    if (r == 0)
+        r = ssi_sys3(SYS_setresgid, c->rgid, c->egid, c->sgid);
+    if (r == 0)
+        r = ssi_sys3(SYS_setresuid, c->ruid, c->euid, c->suid);
+    if (r < 0)
+        s_die("cannot take on the process's user and groups", 0, r);
+    /* Changing uid cleared it; without it /proc/self/fd is root's and the
+     * next freeze could not read it. */
+    ssi_sys2(SYS_prctl, PR_SET_DUMPABLE, c->dumpable);
+}
+
 static void s_restore_thread_state(void)
 {
     ssi_image_thread_t *t = &s_thread;
@@ -616,6 +654,7 @@ __attribute__((noreturn, used)) static void s_stage2(void)
     s_log("memory restored", 0);
     s_restore_process_state();
     s_restore_thread_state();
+    s_restore_creds();
     ssi_sys1(SYS_close, s_img_fd);
     /* From here on nothing can fail: tell the launching half. */
     s_puts(s_status_fd, "O");

@@ -87,6 +87,24 @@ else
 	fail "nothing is left on n2: $(lab_exec n2 ps ax)"
 fi
 
+# A user's process stays that user's on the node it moves to (the agent that
+# restores it is root): Debian's own python3, since pyenv's lives under /root.
+if [ -x /usr/bin/python3 ]; then
+	lab_exec n1 sh -c "{ setpriv --reuid=nobody --regid=nogroup --clear-groups ssirun /usr/bin/python3 $prog 100 u 2>&1; echo \$? > /tmp/u.rc; } | cat > /tmp/u.out &"
+	wait_until 10 lab_exec n1 test -s /tmp/u.pid || fail "u did not start"
+	pid=$(lab_exec n1 cat /tmp/u.pid)
+	out=$(lab_exec n1 setpriv --reuid=nobody --regid=nogroup --clear-groups ssictl migrate "$pid" n2 2>&1)
+	[ $? = 0 ] && ok "nobody moves its own process: $out" || fail "nobody moves its own process: $out"
+	owner=$(lab_exec n2 ps -o user= -C python3)
+	[ "$owner" = nobody ] && ok "its body on n2 runs as nobody, not as the agent's root" ||
+		fail "its body on n2 runs as '$owner'"
+	if wait_until 20 lab_exec n1 test -s /tmp/u.rc && [ "$(lab_exec n1 cat /tmp/u.rc)" = 7 ] && output_ok u 100; then
+		ok "as nobody it runs to its end away, output complete, status 7"
+	else
+		fail "as nobody: status '$(lab_exec n1 cat /tmp/u.rc)', $(lab_exec n1 tail -2 /tmp/u.out)"
+	fi
+fi
+
 # A signal that kills: the home shell sees it. This one is moved from n2,
 # naming its home: ssictl migrate HOME:PID works from any node.
 pid=$(start b 400)
@@ -143,6 +161,9 @@ fi
 pid=$(start c 240)
 out=$(lab_exec n1 ssictl migrate "$pid" n9 2>&1)
 [ $? != 0 ] && echo "$out" | grep -q "unknown node 'n9'" && ok "unknown node: $out" || fail "unknown node: $out"
+out=$(lab_exec n1 setpriv --reuid=nobody --regid=nogroup --clear-groups ssictl migrate "$pid" n2 2>&1)
+[ $? != 0 ] && echo "$out" | grep -q "only its owner or root may move it" && ok "another user may not move it: $out" ||
+	fail "another user may not move it: $out"
 out=$(lab_exec n1 ssictl migrate 999999 n2 2>&1)
 [ $? != 0 ] && echo "$out" | grep -q "not an ssi process" && ok "unknown pid: $out" || fail "unknown pid: $out"
 out=$(lab_exec n2 ssictl migrate n1:999999 n3 2>&1)

@@ -6,7 +6,12 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -16,7 +21,8 @@
 #include "check_ssi.h"
 #include "ssi_precheck.h"
 
-enum { PLAIN, THREADS, SHARED, FILEFD, EVENTFD, DEVICE, PRIVATE_MAP, STDIO_FILES };
+enum { PLAIN, THREADS, SHARED, FILEFD, EVENTFD, DEVICE, PRIVATE_MAP, STDIO_FILES, TCP_LISTEN, UDP, UNIX_LISTEN,
+       UNIX_DGRAM, TCP_CONNECTED };
 
 static void *s_sleeper(void *arg)
 {
@@ -61,6 +67,37 @@ static pid_t s_child(int kind)
 			break;
 		}
 		case EVENTFD: eventfd(0, 0); break;
+		case TCP_LISTEN:
+		case UDP:
+		case TCP_CONNECTED: {
+			struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+			socklen_t al = sizeof a;
+			int l = socket(AF_INET, kind == UDP ? SOCK_DGRAM : SOCK_STREAM, 0);
+			bind(l, (struct sockaddr *)&a, sizeof a);
+			if (kind != UDP)
+				listen(l, 1);
+			if (kind == TCP_CONNECTED) {
+				/* A connected pair (both ends here), the listener closed. */
+				getsockname(l, (struct sockaddr *)&a, &al);
+				int c = socket(AF_INET, SOCK_STREAM, 0);
+				connect(c, (struct sockaddr *)&a, sizeof a);
+				accept(l, NULL, NULL);
+				close(l);
+			}
+			break;
+		}
+		case UNIX_LISTEN:
+		case UNIX_DGRAM: {
+			struct sockaddr_un a = {.sun_family = AF_UNIX};
+			snprintf(a.sun_path, sizeof a.sun_path, "/tmp/ssi-precheck-%d.sock", (int)getpid());
+			int l = socket(AF_UNIX, kind == UNIX_DGRAM ? SOCK_DGRAM : SOCK_STREAM, 0);
+			unlink(a.sun_path);
+			bind(l, (struct sockaddr *)&a, sizeof a);
+			if (kind == UNIX_LISTEN)
+				listen(l, 1);
+			unlink(a.sun_path);
+			break;
+		}
 		case DEVICE:
 			if (open("/dev/full", O_RDONLY) < 0)
 				open("/dev/kmsg", O_RDONLY);
@@ -142,6 +179,16 @@ START_TEST(test_precheck_refuses_devices)
 }
 END_TEST
 
+START_TEST(test_precheck_refuses_sockets_a_tunnel_cannot_carry)
+{
+	s_expect(TCP_LISTEN, -EBUSY, "TCP socket listening on port");
+	s_expect(UDP, -EBUSY, "UDP socket");
+	s_expect(UNIX_LISTEN, -EBUSY, "Unix socket listening on /tmp/ssi-precheck-");
+	s_expect(UNIX_DGRAM, -EBUSY, "Unix datagram socket");
+	s_expect(TCP_CONNECTED, 0, NULL);
+}
+END_TEST
+
 START_TEST(test_precheck_missing_process)
 {
 	char why[256];
@@ -163,6 +210,7 @@ Suite *suite_precheck(void)
 	tcase_add_test(tc, test_precheck_open_files_may_move);
 	tcase_add_test(tc, test_precheck_refuses_kernel_objects);
 	tcase_add_test(tc, test_precheck_refuses_devices);
+	tcase_add_test(tc, test_precheck_refuses_sockets_a_tunnel_cannot_carry);
 	tcase_add_test(tc, test_precheck_missing_process);
 	suite_add_tcase(s, tc);
 	return s;
