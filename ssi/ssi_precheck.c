@@ -66,8 +66,8 @@ static int s_allowed_device(const char *target)
 }
 
 /* A socket the tunnels would carry wrongly: a stream socketpair at the
- * body cannot stand for a listening socket (accept) nor keep datagram
- * boundaries. Looks its inode up in the process's own network namespace
+ * body cannot keep datagram boundaries (listening stream sockets are
+ * kept at home by the netproxy). Looks its inode up in the process's own network namespace
  * (/proc/PID/net/...). Writes a description into what and returns 1. */
 static int s_socket_unmovable(pid_t pid, unsigned long inode, char *what, size_t len)
 {
@@ -89,11 +89,10 @@ static int s_socket_unmovable(pid_t pid, unsigned long inode, char *what, size_t
 			if (sscanf(line, " %*d: %*[0-9A-Fa-f]:%x %*[0-9A-Fa-f]:%*x %x %*s %*s %*s %*u %*u %lu", &port,
 			           &st, &ino) == 3 &&
 			    ino == inode) {
+				(void)st; /* listening TCP sockets stay at home (netproxy) */
 				if (inet[i].udp)
 					snprintf(what, len, "a UDP socket (port %u)", port);
-				else if (st == 0x0A)
-					snprintf(what, len, "a TCP socket listening on port %u", port);
-				found = inet[i].udp || st == 0x0A ? 1 : -1;
+				found = inet[i].udp ? 1 : -1;
 			}
 		}
 		fclose(f);
@@ -112,11 +111,12 @@ static int s_socket_unmovable(pid_t pid, unsigned long inode, char *what, size_t
 		/* Num RefCount Protocol Flags Type St Inode Path */
 		if (sscanf(line, "%*s %*x %*x %lx %x %*x %lu %255s", &flags, &type, &ino, name) >= 3 &&
 		    ino == inode) {
-			if (flags & 0x10000) /* __SO_ACCEPTCON */
-				snprintf(what, len, "a Unix socket listening on %s", name[0] ? name : "(unnamed)");
-			else if (type != 1) /* SOCK_STREAM */
+			/* A listening stream socket (__SO_ACCEPTCON, 0x10000) stays
+			 * at home (netproxy); datagrams are not carried yet. */
+			(void)flags;
+			if (type != 1) /* SOCK_STREAM */
 				snprintf(what, len, "a Unix %s socket", type == 2 ? "datagram" : "seqpacket");
-			found = (flags & 0x10000) || type != 1 ? 1 : -1;
+			found = type != 1 ? 1 : -1;
 		}
 	}
 	fclose(f);

@@ -1,0 +1,330 @@
+/*
+ * ssi_net_body.c - the away body's side of the netproxy.
+ *
+ * Called from the vfs-proxy's SIGSYS dispatch (ssi_vfs_body.c) for the
+ * socket calls its seccomp filter traps. Per descriptor the body knows
+ * what its number stands for:
+ *   HOME    a stream socket created away, not connected yet: a local
+ *           placeholder (an unconnected AF_UNIX socket) whose real socket
+ *           is the deputy's fd of the same number; every call is forwarded;
+ *   TUNNEL  a connected stream socket: the body's end of a socketpair the
+ *           agent relays; I/O is native, control calls are forwarded to
+ *           the home socket, still at the same number in the deputy;
+ *   LISTEN  a listening socket: the body's end of a SOCK_SEQPACKET pair
+ *           on which accepted connections arrive (SCM_RIGHTS).
+ * Signal context, raw system calls, static buffers, no libc.
+ */
+#include "ssi_net.h"
+
+#include "ssi_sys.h"
+#include "ssi_vfs.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/uio.h>
+
+#define S_MAX_FD 65536
+#define S_FRZ_SCAN 1024
+
+enum { S_NONE = 0, S_HOME, S_TUNNEL, S_LISTEN };
+
+static uint8_t s_kind[S_MAX_FD];
+static uint8_t s_frz_listen[S_FRZ_SCAN / 8]; /* listening at freeze (home) */
+static int s_ctl = -1;
+
+static int s_get(long fd)
+{
+    return fd >= 0 && fd < S_MAX_FD ? s_kind[fd] : S_NONE;
+}
+
+static void s_set(long fd, int k)
+{
+    if (fd >= 0 && fd < S_MAX_FD)
+        s_kind[fd] = (uint8_t)k;
+}
+
+void ssi_net_freeze_hook(void)
+{
+    long fd;
+    ssi_sys_memzero(s_frz_listen, sizeof(s_frz_listen));
+    for (fd = 0; fd < S_FRZ_SCAN; fd++) {
+        int on = 0;
+        uint32_t l = sizeof(on);
+        if (fd == s_ctl)
+            continue;
+        if (s_get(fd) == S_LISTEN ||
+            (ssi_sys5(SYS_getsockopt, fd, SOL_SOCKET, SO_ACCEPTCONN, (long)&on, (long)&l) == 0 && on))
+            s_frz_listen[fd >> 3] |= (uint8_t)(1u << (fd & 7));
+    }
+}
+
+void ssi_net_body_start(int ctl_fd)
+{
+    struct timeval tv = {30, 0};
+    long fd, hi;
+    ssi_sys_memzero(s_kind, sizeof(s_kind));
+    for (fd = 0; fd < S_FRZ_SCAN; fd++)
+        if (s_frz_listen[fd >> 3] & (1u << (fd & 7)))
+            s_set(fd, S_LISTEN);
+    s_ctl = -1;
+    if (ctl_fd < 0)
+        return;
+    hi = ssi_sys3(SYS_fcntl, ctl_fd, F_DUPFD_CLOEXEC, 900 + 96);
+    if (hi >= 0) {
+        ssi_sys1(SYS_close, ctl_fd);
+        ctl_fd = (int)hi;
+    }
+    /* The agent sends a new channel's end right after the deputy's
+     * NEWCHAN; if it never comes the call fails instead of hanging. */
+    ssi_sys5(SYS_setsockopt, ctl_fd, SOL_SOCKET, SO_RCVTIMEO, (long)&tv, sizeof(tv));
+    s_ctl = ctl_fd;
+}
+
+void ssi_net_home(void)
+{
+    if (s_ctl >= 0)
+        ssi_sys1(SYS_close, s_ctl);
+    s_ctl = -1;
+    ssi_sys_memzero(s_kind, sizeof(s_kind));
+}
+
+int ssi_net_hidden_fd(int fd)
+{
+    return fd >= 0 && fd == s_ctl;
+}
+
+void ssi_net_replaced(int fd)
+{
+    int64_t q[6] = {fd, 0, 0, 0, 0, 0};
+    if (s_ctl < 0 || s_get(fd) == S_NONE)
+        return;
+    ssi_vfs_forward(SYS_close, q);
+    ssi_vfs_set_forwarded(fd, 0);
+    s_set(fd, S_NONE);
+}
+
+/* Receives one channel end (ssi_net_msg_t + SCM_RIGHTS) from sock. */
+static long s_recv_end(long sock, ssi_net_msg_t *m, long flags, const void *uc)
+{
+    union {
+        struct cmsghdr h;
+        char buf[CMSG_SPACE(sizeof(int))];
+    } cm;
+    struct iovec iov = {m, sizeof(*m)};
+    struct msghdr mh;
+    int64_t a[6];
+    long rc;
+    int fd = -1;
+    ssi_sys_memzero(&mh, sizeof(mh));
+    ssi_sys_memzero(&cm, sizeof(cm));
+    mh.msg_iov = &iov;
+    mh.msg_iovlen = 1;
+    mh.msg_control = cm.buf;
+    mh.msg_controllen = sizeof(cm.buf);
+    a[0] = sock;
+    a[1] = (int64_t)&mh;
+    a[2] = flags;
+    a[3] = a[4] = a[5] = 0;
+    /* With the program's mask when the program waits (accept): signals
+     * interrupt it as at home. */
+    rc = uc ? ssi_vfs_local(SYS_recvmsg, a, uc) : ssi_sys3(SYS_recvmsg, sock, (long)&mh, flags);
+    if (rc < 0)
+        return rc;
+    if (mh.msg_controllen >= CMSG_LEN(sizeof(int)) && cm.h.cmsg_level == SOL_SOCKET &&
+        cm.h.cmsg_type == SCM_RIGHTS)
+        ssi_sys_memcopy(&fd, CMSG_DATA(&cm.h), sizeof(int));
+    if (rc != (long)sizeof(*m) || m->magic != SSI_NET_MSG_MAGIC || fd < 0) {
+        if (fd >= 0)
+            ssi_sys1(SYS_close, fd);
+        return rc == 0 ? -ECONNABORTED : -EPROTO;
+    }
+    return fd;
+}
+
+/* The home socket at fd became a channel: put its end over the
+ * placeholder, with the placeholder's descriptor flag, the home socket's
+ * O_NONBLOCK and the timeouts the program set. */
+static long s_take_chan(long fd, int kind)
+{
+    ssi_net_msg_t m;
+    int64_t q[6] = {fd, F_GETFL, 0, 0, 0, 0};
+    long nfd = s_recv_end(s_ctl, &m, MSG_CMSG_CLOEXEC, 0), fl, fdfl, rc;
+    static const int tmo[2] = {SO_RCVTIMEO, SO_SNDTIMEO};
+    int i;
+    if (nfd < 0)
+        return nfd == -EAGAIN ? -ETIMEDOUT : nfd;
+    fl = ssi_vfs_forward(SYS_fcntl, q);
+    fdfl = ssi_sys2(SYS_fcntl, fd, F_GETFD);
+    for (i = 0; i < 2 && kind == S_TUNNEL; i++) {
+        struct timeval tv;
+        uint32_t l = sizeof(tv);
+        if (ssi_sys5(SYS_getsockopt, fd, SOL_SOCKET, tmo[i], (long)&tv, (long)&l) == 0 &&
+            (tv.tv_sec || tv.tv_usec))
+            ssi_sys5(SYS_setsockopt, nfd, SOL_SOCKET, tmo[i], (long)&tv, sizeof(tv));
+    }
+    rc = ssi_sys3(SYS_dup3, nfd, fd, fdfl > 0 && (fdfl & FD_CLOEXEC) ? O_CLOEXEC : 0);
+    ssi_sys1(SYS_close, nfd);
+    if (rc < 0)
+        return rc;
+    if (fl > 0 && (fl & O_NONBLOCK))
+        ssi_sys3(SYS_fcntl, fd, F_SETFL, O_NONBLOCK);
+    ssi_vfs_set_forwarded((int)fd, 0);
+    s_set(fd, kind);
+    return 0;
+}
+
+static long s_socket(const int64_t *a)
+{
+    long type = a[1], m, r;
+    int64_t q[6];
+    m = ssi_sys3(SYS_socket, AF_UNIX, SOCK_STREAM | (type & (SOCK_CLOEXEC | SOCK_NONBLOCK)), 0);
+    if (m < 0)
+        return m;
+    if (m >= S_MAX_FD) {
+        ssi_sys1(SYS_close, m);
+        return -EMFILE;
+    }
+    q[0] = a[0];
+    q[1] = type;
+    q[2] = a[2];
+    q[3] = m;
+    q[4] = q[5] = 0;
+    r = ssi_vfs_forward(SSI_NET_OP_SOCKET, q);
+    if (r < 0) {
+        ssi_sys1(SYS_close, m);
+        return r;
+    }
+    ssi_vfs_set_forwarded((int)m, 1);
+    s_set(m, S_HOME);
+    return m;
+}
+
+/* accept/accept4 on a listener: the next connection the agent passed. */
+static long s_accept(const int64_t *a, long flags, const void *uc)
+{
+    ssi_net_msg_t m;
+    long fd = s_recv_end(a[0], &m, flags & SOCK_CLOEXEC ? MSG_CMSG_CLOEXEC : 0, uc);
+    int64_t q[6];
+    if (fd < 0)
+        return fd;
+    if (fd >= S_MAX_FD) {
+        ssi_sys1(SYS_close, fd);
+        return -EMFILE;
+    }
+    if (flags & SOCK_NONBLOCK)
+        ssi_sys3(SYS_fcntl, fd, F_SETFL, O_NONBLOCK);
+    /* The home socket follows to the same number, so that control calls
+     * (getpeername, setsockopt) name it there. */
+    q[0] = m.chan;
+    q[1] = fd;
+    q[2] = q[3] = q[4] = q[5] = 0;
+    s_set(fd, ssi_vfs_forward(SSI_NET_OP_ATTACH, q) == 0 ? S_TUNNEL : S_NONE);
+    if (a[1] && a[2]) {
+        uint32_t cap, n = m.alen < sizeof(m.addr) ? m.alen : sizeof(m.addr);
+        ssi_sys_memcopy(&cap, (const void *)a[2], 4);
+        ssi_sys_memcopy((void *)a[1], m.addr, n < cap ? n : cap);
+        ssi_sys_memcopy((void *)a[2], &n, 4);
+    }
+    return fd;
+}
+
+/* getsockname/getpeername/getsockopt: home's answer, copied into the
+ * program's buffer within its length (as the kernel does). */
+static long s_name_or_opt(long nr, const int64_t *a)
+{
+    static uint8_t buf[256];
+    uint32_t cap, len;
+    int64_t q[6];
+    int vi = nr == SYS_getsockopt ? 3 : 1, li = vi + 1;
+    long r;
+    if (!a[li])
+        return -EFAULT;
+    ssi_sys_memcopy(&cap, (const void *)a[li], 4);
+    len = nr == SYS_getsockopt ? 256 : 128;
+    ssi_sys_memcopy(q, a, sizeof(q));
+    q[vi] = (int64_t)buf;
+    q[li] = (int64_t)&len;
+    r = ssi_vfs_forward((unsigned)nr, q);
+    if (r < 0)
+        return r;
+    if (a[vi])
+        ssi_sys_memcopy((void *)a[vi], buf, len < cap ? len : cap);
+    ssi_sys_memcopy((void *)a[li], &len, 4);
+    return r;
+}
+
+int ssi_net_body_call(long nr, int64_t *a, void *uc, long *ret)
+{
+    int k;
+    if (s_ctl < 0)
+        return 0;
+    switch (nr) {
+    case SYS_socket: {
+        long base = a[1] & 0xf;
+        a[0] = (int32_t)a[0];
+        if ((a[0] != AF_INET && a[0] != AF_INET6 && a[0] != AF_UNIX) || base != SOCK_STREAM)
+            return 0; /* datagram sockets stay local (not done yet) */
+        *ret = s_socket(a);
+        return 1;
+    }
+    case SYS_close:
+    case SYS_connect: case SYS_bind: case SYS_listen: case SYS_accept: case SYS_accept4:
+    case SYS_getsockname: case SYS_getpeername: case SYS_setsockopt: case SYS_getsockopt:
+        a[0] = (int32_t)a[0];
+        break;
+    default:
+        return 0;
+    }
+    k = s_get(a[0]);
+    if (k == S_NONE)
+        return 0;
+    switch (nr) {
+    case SYS_close: {
+        int64_t q[6] = {a[0], 0, 0, 0, 0, 0};
+        long r = ssi_vfs_forward(SYS_close, q);
+        ssi_vfs_set_forwarded((int)a[0], 0);
+        s_set(a[0], S_NONE);
+        *ret = ssi_sys1(SYS_close, a[0]);
+        if (*ret == 0 && k == S_HOME && r < 0 && r != -EIO)
+            *ret = r;
+        return 1;
+    }
+    case SYS_connect:
+        if (k != S_HOME)
+            *ret = k == S_TUNNEL ? -EISCONN : -EINVAL;
+        else if ((*ret = ssi_vfs_forward(SYS_connect, a)) == 0)
+            *ret = s_take_chan(a[0], S_TUNNEL);
+        return 1;
+    case SYS_bind:
+        *ret = k == S_HOME ? ssi_vfs_forward(SYS_bind, a) : -EINVAL;
+        return 1;
+    case SYS_listen:
+        if (k == S_TUNNEL)
+            *ret = -EINVAL;
+        else if ((*ret = ssi_vfs_forward(SYS_listen, a)) == 0 && k == S_HOME)
+            *ret = s_take_chan(a[0], S_LISTEN);
+        return 1;
+    case SYS_accept:
+    case SYS_accept4:
+        if (k != S_LISTEN)
+            *ret = -EINVAL;
+        else
+            *ret = s_accept(a, nr == SYS_accept4 ? a[3] : 0, uc);
+        return 1;
+    case SYS_getsockname:
+    case SYS_getpeername:
+    case SYS_getsockopt:
+        *ret = s_name_or_opt(nr, a);
+        return 1;
+    case SYS_setsockopt:
+        *ret = ssi_vfs_forward(SYS_setsockopt, a);
+        /* Timeouts act where the body blocks: on its own end too. */
+        if (*ret == 0 && a[1] == SOL_SOCKET && (a[2] == SO_RCVTIMEO || a[2] == SO_SNDTIMEO))
+            ssi_sys5(SYS_setsockopt, a[0], a[1], a[2], a[3], a[4]);
+        return 1;
+    }
+    return 0;
+}
