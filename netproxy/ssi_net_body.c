@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/uio.h>
@@ -270,7 +271,7 @@ int ssi_net_body_call(long nr, int64_t *a, void *uc, long *ret)
         *ret = s_socket(a);
         return 1;
     }
-    case SYS_close:
+    case SYS_close: case SYS_ioctl:
     case SYS_connect: case SYS_bind: case SYS_listen: case SYS_accept: case SYS_accept4:
     case SYS_getsockname: case SYS_getpeername: case SYS_setsockopt: case SYS_getsockopt:
         a[0] = (int32_t)a[0];
@@ -282,6 +283,27 @@ int ssi_net_body_call(long nr, int64_t *a, void *uc, long *ret)
     if (k == S_NONE)
         return 0;
     switch (nr) {
+    case SYS_ioctl:
+        /* FIONBIO (Python's settimeout) on a home socket: its O_NONBLOCK
+         * lives at home. Tunnels and listeners are local descriptors. */
+        if (k != S_HOME || a[1] != FIONBIO)
+            return 0;
+        {
+            int on = 0;
+            int64_t q[6] = {a[0], F_GETFL, 0, 0, 0, 0};
+            long fl = ssi_vfs_forward(SYS_fcntl, q);
+            if (!a[2])
+                *ret = -EFAULT;
+            else if (fl < 0)
+                *ret = fl;
+            else {
+                ssi_sys_memcopy(&on, (const void *)a[2], sizeof(on));
+                q[1] = F_SETFL;
+                q[2] = on ? (fl | O_NONBLOCK) : (fl & ~O_NONBLOCK);
+                *ret = ssi_vfs_forward(SYS_fcntl, q);
+            }
+        }
+        return 1;
     case SYS_close: {
         int64_t q[6] = {a[0], 0, 0, 0, 0, 0};
         long r = ssi_vfs_forward(SYS_close, q);
