@@ -6,7 +6,12 @@
   net_probe.py client PORT UPATH GO OUT a client: one TCP connection made before the move,
                                         then waits for file GO, then connects anew (TCP and
                                         Unix) and writes what it saw to OUT
+  net_probe.py sink PORT OUT            accepts one connection on 127.0.0.1:PORT, writes
+                                        "<sha256> <bytes>" of everything it received to OUT
+  net_probe.py source PORT MB MBPS OUT  sends MB MiB of random data to 127.0.0.1:PORT at
+                                        about MBPS MiB/s, writes "<sha256> <bytes>" to OUT
 """
+import hashlib
 import os
 import socket
 import sys
@@ -38,7 +43,48 @@ def ask(s, line):
     return buf.decode().strip()
 
 
+def sink(port, out):
+    l = socket.socket()
+    l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    l.bind(("127.0.0.1", port))
+    l.listen(1)
+    c, _ = l.accept()
+    h, n = hashlib.sha256(), 0
+    while True:
+        d = c.recv(1 << 16)
+        if not d:
+            break
+        h.update(d)
+        n += len(d)
+    with open(out, "w") as f:
+        f.write("%s %d\n" % (h.hexdigest(), n))
+
+
+def source(port, mb, mbps, out):
+    s = socket.create_connection(("127.0.0.1", port))
+    h, n, chunk = hashlib.sha256(), 0, 1 << 20
+    t0 = time.monotonic()
+    for i in range(mb):
+        d = os.urandom(chunk)
+        s.sendall(d)
+        h.update(d)
+        n += len(d)
+        ahead = t0 + (i + 1) / mbps - time.monotonic()
+        if ahead > 0:
+            time.sleep(ahead)
+    s.shutdown(socket.SHUT_WR)
+    s.recv(1)
+    with open(out, "w") as f:
+        f.write("%s %d\n" % (h.hexdigest(), n))
+
+
 def main():
+    if sys.argv[1] == "sink":
+        sink(int(sys.argv[2]), sys.argv[3])
+        return
+    if sys.argv[1] == "source":
+        source(int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), sys.argv[5])
+        return
     if sys.argv[1] == "server":
         name, port, upath = sys.argv[2], int(sys.argv[3]), sys.argv[4]
         t = socket.socket()
