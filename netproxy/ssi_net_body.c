@@ -11,7 +11,10 @@
  *           agent relays; I/O is native, control calls are forwarded to
  *           the home socket, still at the same number in the deputy;
  *   LISTEN  a listening socket: the body's end of a SOCK_SEQPACKET pair
- *           on which accepted connections arrive (SCM_RIGHTS).
+ *           on which accepted connections arrive (SCM_RIGHTS);
+ *   DGRAM   a datagram socket created away: a placeholder like HOME, and
+ *           every call (sendto, recvfrom, sendmsg, recvmsg, sendmmsg) is
+ *           forwarded, one datagram per call.
  * Signal context, raw system calls, static buffers, no libc.
  */
 #include "ssi_net.h"
@@ -30,7 +33,8 @@
 #define S_MAX_FD 65536
 #define S_FRZ_SCAN 1024
 
-enum { S_NONE = 0, S_HOME, S_TUNNEL, S_LISTEN };
+/* S_DGRAM: a datagram socket created away, at home; every call forwarded. */
+enum { S_NONE = 0, S_HOME, S_TUNNEL, S_LISTEN, S_DGRAM };
 
 static uint8_t s_kind[S_MAX_FD];
 static uint8_t s_frz_listen[S_FRZ_SCAN / 8]; /* listening at freeze (home) */
@@ -177,7 +181,7 @@ static long s_take_chan(long fd, int kind)
     return 0;
 }
 
-static long s_socket(const int64_t *a)
+static long s_socket(const int64_t *a, int kind)
 {
     long type = a[1], m, r;
     int64_t q[6];
@@ -199,7 +203,7 @@ static long s_socket(const int64_t *a)
         return r;
     }
     ssi_vfs_set_forwarded((int)m, 1);
-    s_set(m, S_HOME);
+    s_set(m, kind);
     return m;
 }
 
@@ -257,6 +261,97 @@ static long s_name_or_opt(long nr, const int64_t *a)
     return r;
 }
 
+/* One datagram at home. The data goes through s_dgbuf (datagrams fit
+ * one call-link message: SSI_VFS_IO_MAX; larger ones are cut, as a
+ * receive buffer that is too small cuts them). */
+static uint8_t s_dgbuf[SSI_VFS_IO_MAX];
+
+static long s_sendto(long fd, const void *buf, uint64_t len, long flags, const void *addr, long alen)
+{
+    int64_t q[6] = {fd, (int64_t)buf, (int64_t)len, flags, (int64_t)addr, addr ? alen : 0};
+    if (len > SSI_VFS_IO_MAX)
+        return -EMSGSIZE;
+    return ssi_vfs_forward(SYS_sendto, q);
+}
+
+/* recvfrom at home; the address comes back within *alen (as the kernel
+ * does) when addr is given. */
+static long s_recvfrom(long fd, void *buf, uint64_t len, long flags, void *addr, uint32_t *alen)
+{
+    static uint8_t sa[128];
+    uint32_t sl = sizeof(sa), cap = 0;
+    int64_t q[6] = {fd, (int64_t)buf, (int64_t)(len < SSI_VFS_IO_MAX ? len : SSI_VFS_IO_MAX), flags,
+                    (int64_t)sa, (int64_t)&sl};
+    long r = ssi_vfs_forward(SYS_recvfrom, q);
+    if (r < 0 || !addr || !alen)
+        return r;
+    ssi_sys_memcopy(&cap, alen, 4);
+    ssi_sys_memcopy(addr, sa, sl < cap ? sl : cap);
+    ssi_sys_memcopy(alen, &sl, 4);
+    return r;
+}
+
+static long s_sendmsg(long fd, const struct msghdr *m, long flags)
+{
+    uint64_t n = 0, i;
+    if (m->msg_controllen)
+        return -EOPNOTSUPP; /* ancillary data is not forwarded */
+    for (i = 0; i < m->msg_iovlen; i++) {
+        if (m->msg_iov[i].iov_len > sizeof(s_dgbuf) - n)
+            return -EMSGSIZE;
+        ssi_sys_memcopy(s_dgbuf + n, m->msg_iov[i].iov_base, m->msg_iov[i].iov_len);
+        n += m->msg_iov[i].iov_len;
+    }
+    return s_sendto(fd, s_dgbuf, n, flags, m->msg_name, m->msg_namelen);
+}
+
+static long s_dgram(long nr, const int64_t *a)
+{
+    switch (nr) {
+    case SYS_sendto:
+        return s_sendto(a[0], (const void *)a[1], (uint64_t)a[2], a[3], (const void *)a[4], a[5]);
+    case SYS_recvfrom:
+        return s_recvfrom(a[0], (void *)a[1], (uint64_t)a[2], a[3], (void *)a[4], (uint32_t *)a[5]);
+    case SYS_sendmsg:
+        return s_sendmsg(a[0], (const struct msghdr *)a[1], a[2]);
+    case SYS_sendmmsg: {
+        struct mmsghdr *v = (struct mmsghdr *)a[1];
+        long i, r = 0;
+        for (i = 0; i < a[2]; i++) {
+            r = s_sendmsg(a[0], &v[i].msg_hdr, a[3]);
+            if (r < 0)
+                break;
+            v[i].msg_len = (unsigned)r;
+        }
+        return i ? i : r;
+    }
+    case SYS_recvmsg: {
+        struct msghdr *m = (struct msghdr *)a[1];
+        uint64_t cap = 0, i, off = 0;
+        uint32_t nl = m->msg_namelen;
+        long r;
+        for (i = 0; i < m->msg_iovlen; i++)
+            cap += m->msg_iov[i].iov_len;
+        r = s_recvfrom(a[0], s_dgbuf, cap < sizeof(s_dgbuf) ? cap : sizeof(s_dgbuf), a[2] | MSG_TRUNC,
+                       m->msg_name, m->msg_name ? &nl : 0);
+        if (r < 0)
+            return r;
+        m->msg_namelen = m->msg_name ? nl : 0;
+        m->msg_controllen = 0;
+        m->msg_flags = (uint64_t)r > cap ? MSG_TRUNC : 0;
+        for (i = 0; i < m->msg_iovlen && off < (uint64_t)r && off < cap; i++) {
+            uint64_t k = m->msg_iov[i].iov_len;
+            if (k > (uint64_t)r - off)
+                k = (uint64_t)r - off;
+            ssi_sys_memcopy(m->msg_iov[i].iov_base, s_dgbuf + off, k);
+            off += k;
+        }
+        return a[2] & MSG_TRUNC ? r : (long)off;
+    }
+    }
+    return -ENOSYS;
+}
+
 int ssi_net_body_call(long nr, int64_t *a, void *uc, long *ret)
 {
     int k;
@@ -266,14 +361,16 @@ int ssi_net_body_call(long nr, int64_t *a, void *uc, long *ret)
     case SYS_socket: {
         long base = a[1] & 0xf;
         a[0] = (int32_t)a[0];
-        if ((a[0] != AF_INET && a[0] != AF_INET6 && a[0] != AF_UNIX) || base != SOCK_STREAM)
-            return 0; /* datagram sockets stay local (not done yet) */
-        *ret = s_socket(a);
+        if ((a[0] != AF_INET && a[0] != AF_INET6 && a[0] != AF_UNIX) ||
+            (base != SOCK_STREAM && base != SOCK_DGRAM))
+            return 0; /* raw, netlink, packet, seqpacket: local to this node */
+        *ret = s_socket(a, base == SOCK_STREAM ? S_HOME : S_DGRAM);
         return 1;
     }
     case SYS_close: case SYS_ioctl:
     case SYS_connect: case SYS_bind: case SYS_listen: case SYS_accept: case SYS_accept4:
     case SYS_getsockname: case SYS_getpeername: case SYS_setsockopt: case SYS_getsockopt:
+    case SYS_sendto: case SYS_recvfrom: case SYS_sendmsg: case SYS_recvmsg: case SYS_sendmmsg:
         a[0] = (int32_t)a[0];
         break;
     default:
@@ -286,7 +383,7 @@ int ssi_net_body_call(long nr, int64_t *a, void *uc, long *ret)
     case SYS_ioctl:
         /* FIONBIO (Python's settimeout) on a home socket: its O_NONBLOCK
          * lives at home. Tunnels and listeners are local descriptors. */
-        if (k != S_HOME || a[1] != FIONBIO)
+        if ((k != S_HOME && k != S_DGRAM) || a[1] != FIONBIO)
             return 0;
         {
             int on = 0;
@@ -310,18 +407,25 @@ int ssi_net_body_call(long nr, int64_t *a, void *uc, long *ret)
         ssi_vfs_set_forwarded((int)a[0], 0);
         s_set(a[0], S_NONE);
         *ret = ssi_sys1(SYS_close, a[0]);
-        if (*ret == 0 && k == S_HOME && r < 0 && r != -EIO)
+        if (*ret == 0 && (k == S_HOME || k == S_DGRAM) && r < 0 && r != -EIO)
             *ret = r;
         return 1;
     }
+    case SYS_sendto: case SYS_recvfrom: case SYS_sendmsg: case SYS_recvmsg: case SYS_sendmmsg:
+        if (k != S_HOME && k != S_DGRAM)
+            return 0; /* tunnels and listeners: local */
+        *ret = s_dgram(nr, a);
+        return 1;
     case SYS_connect:
-        if (k != S_HOME)
+        if (k == S_DGRAM)
+            *ret = ssi_vfs_forward(SYS_connect, a);
+        else if (k != S_HOME)
             *ret = k == S_TUNNEL ? -EISCONN : -EINVAL;
         else if ((*ret = ssi_vfs_forward(SYS_connect, a)) == 0)
             *ret = s_take_chan(a[0], S_TUNNEL);
         return 1;
     case SYS_bind:
-        *ret = k == S_HOME ? ssi_vfs_forward(SYS_bind, a) : -EINVAL;
+        *ret = k == S_HOME || k == S_DGRAM ? ssi_vfs_forward(SYS_bind, a) : -EINVAL;
         return 1;
     case SYS_listen:
         if (k == S_TUNNEL)

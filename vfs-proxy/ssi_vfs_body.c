@@ -96,7 +96,8 @@ static const uint16_t s_trapped[] = {
     436 /* close_range */, 437 /* openat2 */, 439 /* faccessat2 */, 452 /* fchmodat2 */,
     /* Sockets (netproxy, ssi_net_body.c). */
     SYS_socket, SYS_connect, SYS_accept, SYS_accept4, SYS_bind, SYS_listen, SYS_getsockname,
-    SYS_getpeername, SYS_setsockopt, SYS_getsockopt,
+    SYS_getpeername, SYS_setsockopt, SYS_getsockopt, SYS_sendto, SYS_recvfrom, SYS_sendmsg,
+    SYS_recvmsg, SYS_sendmmsg,
     /* Beyond this issue: refused cleanly rather than run behind the link. */
     SYS_clone, SYS_fork, SYS_vfork, SYS_execve, SYS_execveat, 435 /* clone3 */,
     /* SIGSYS must stay deliverable and ours. */

@@ -112,6 +112,8 @@ static const ssi_vfs_call_t s_calls[] = {
     {SYS_setsockopt, 5, {F, I, I, IN, I}, {0, 0, 0, 4}, N, 0, N, N},
     {SYS_getsockopt, 5, {F, I, I, OF, IO}, {0, 0, 0, 256, 4}, N, 0, N, N},
     {SYS_shutdown, 2, {F, I}, {0}, N, 0, N, N},
+    {SYS_sendto, 6, {F, IN, I, I, IN, I}, {0, 2, 0, 0, 5}, N, 0, N, N},
+    {SYS_recvfrom, 6, {F, OUT, I, I, OF, IO}, {0, 2, 0, 0, 128, 4}, N, 0, N, N},
 };
 
 const ssi_vfs_call_t *ssi_vfs_call(unsigned op)

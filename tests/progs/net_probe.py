@@ -8,6 +8,8 @@
                                         Unix) and writes what it saw to OUT
   net_probe.py sink PORT OUT            accepts one connection on 127.0.0.1:PORT, writes
                                         "<sha256> <bytes>" of everything it received to OUT
+  net_probe.py udpserver NAME PORT      UDP echo on 127.0.0.1:PORT: answers "NAME <datagram>"
+  net_probe.py udpclient PORT GO OUT    UDP requests after the file GO exists; results to OUT
   net_probe.py source PORT MB MBPS OUT  sends MB MiB of random data to 127.0.0.1:PORT at
                                         about MBPS MiB/s, writes "<sha256> <bytes>" to OUT
 """
@@ -78,7 +80,52 @@ def source(port, mb, mbps, out):
         f.write("%s %d\n" % (h.hexdigest(), n))
 
 
+def udpserver(name, port):
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    u.bind(("127.0.0.1", port))
+    while True:
+        d, a = u.recvfrom(65536)
+        u.sendto(name.encode() + b" " + d, a)
+
+
+def udpclient(port, go, out):
+    res = []
+    while not os.path.exists(go):
+        time.sleep(0.1)
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    u.settimeout(5)
+    u.sendto(b"one", ("127.0.0.1", port))
+    d, a = u.recvfrom(1000)
+    res.append("sendto %s from %s" % (d.decode(), a))
+    b = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    b.connect(("127.0.0.1", port))
+    res.append("sockname %s peer %s" % (b.getsockname()[0], b.getpeername()))
+    b.send(b"two")
+    res.append("connected %s" % b.recv(1000).decode())
+    b.sendmsg([b"thr", b"ee"])
+    d, _, flags, a = b.recvmsg(1000)
+    res.append("msg %s from %s" % (d.decode(), a))
+    b.send(b"x" * 3000)
+    res.append("big %d" % len(b.recv(10000)))
+    q = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    q.bind(("127.0.0.1", 0))
+    q.settimeout(0.5)
+    try:
+        q.recvfrom(100)
+        res.append("timeout no")
+    except socket.timeout:
+        res.append("timeout yes")
+    with open(out, "w") as f:
+        f.write("\n".join(res) + "\ndone\n")
+
+
 def main():
+    if sys.argv[1] == "udpserver":
+        udpserver(sys.argv[2], int(sys.argv[3]))
+        return
+    if sys.argv[1] == "udpclient":
+        udpclient(int(sys.argv[2]), sys.argv[3], sys.argv[4])
+        return
     if sys.argv[1] == "sink":
         sink(int(sys.argv[2]), sys.argv[3])
         return
