@@ -255,7 +255,10 @@ static void s_plan_fd(const ssi_image_fd_t *f)
 
     if (s_nimage_fds < (int)(sizeof(s_image_fds) / sizeof(s_image_fds[0])))
         s_image_fds[s_nimage_fds++] = f->fd;
-    if (f->kind == SSI_IMAGE_FD_FILE || f->kind == SSI_IMAGE_FD_DIR) {
+    if (f->kind == SSI_IMAGE_FD_FILE || f->kind == SSI_IMAGE_FD_DIR ||
+        (f->kind == SSI_IMAGE_FD_SOCKET && (f->pos & SSI_IMAGE_FD_SOCK_DGRAM) && f->fd > 2)) {
+        /* (A datagram socket too: it stays at home and the netproxy
+         * forwards its calls, one datagram each.) */
         /* A home file or directory, standard streams included (so that
          * lseek, fstat and append mode stay the home file's): forwarded
          * by the vfs-proxy. */

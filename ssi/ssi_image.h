@@ -249,6 +249,9 @@ typedef struct {
 /* pos of a SOCKET record: it listens (SO_ACCEPTCONN); the netproxy keeps
  * it at home and passes accepted connections to the body. */
 #define SSI_IMAGE_FD_SOCK_LISTENING 1ULL
+/* A datagram socket (SO_TYPE SOCK_DGRAM): kept at home, every call
+ * forwarded (netproxy). */
+#define SSI_IMAGE_FD_SOCK_DGRAM 2ULL
 
 /* VMA flags. */
 #define SSI_IMAGE_VMA_SHARED 0x001u    /* MAP_SHARED */

@@ -3,7 +3,9 @@
 # moved while the stream runs; the sink's checksum and byte count equal
 # the source's. The relay listens on n1's 127.0.0.1 and connects to a sink
 # there: both connections are open at the freeze and go on as tunnels, and
-# the end of stream (socat's shutdown) reaches the sink at home.
+# the end of stream (socat's shutdown) reaches the sink at home. socat also
+# holds a Unix datagram socket, which stays at home (every call forwarded).
+# (A second move of a body that is away is not supported yet: one move.)
 . "$(dirname "$0")/lib.sh"
 lab_require_root
 command -v python3 >/dev/null || skip "python3 is not installed"
@@ -29,6 +31,7 @@ lab_exec n1 sh -c "(python3 $probe source $in 200 40 /tmp/source.sum > /tmp/sour
 sleep 1.5
 mig=$(lab_exec n1 ssictl migrate "$pid" n2 2>&1)
 check "socat moved to n2 mid-stream: $mig" sh -c "echo '$mig' | grep -q 'moved from n1 to n2'"
+check "the stream was still running when it moved" sh -c "! ssilab exec n1 -- test -s /tmp/source.sum"
 check "its body runs on n2" sh -c "ssilab exec n2 -- pgrep -x socat >/dev/null"
 if wait_until 120 lab_exec n1 test -s /tmp/sink.sum && wait_until 20 lab_exec n1 test -s /tmp/source.sum; then
 	src=$(lab_exec n1 cat /tmp/source.sum)
