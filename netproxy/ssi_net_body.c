@@ -39,6 +39,7 @@ enum { S_NONE = 0, S_HOME, S_TUNNEL, S_LISTEN, S_DGRAM };
 static uint8_t s_kind[S_MAX_FD];
 static uint8_t s_frz_listen[S_FRZ_SCAN / 8]; /* listening at freeze (home) */
 static uint8_t s_frz_dgram[S_FRZ_SCAN / 8];  /* datagram sockets at freeze */
+static uint8_t s_frz_stream[S_FRZ_SCAN / 8]; /* other stream sockets: tunnels */
 static int s_ctl = -1;
 
 static int s_get(long fd)
@@ -57,22 +58,25 @@ void ssi_net_freeze_hook(void)
     long fd;
     ssi_sys_memzero(s_frz_listen, sizeof(s_frz_listen));
     ssi_sys_memzero(s_frz_dgram, sizeof(s_frz_dgram));
-    for (fd = 0; fd < S_FRZ_SCAN; fd++) {
-        int on = 0;
-        uint32_t l = sizeof(on);
-        if (fd == s_ctl)
-            continue;
-        /* Same rule as the agent's (image pos bits): fds 0-2 are tunnels. */
-        if (fd > 2 && ssi_sys5(SYS_getsockopt, fd, SOL_SOCKET, SO_TYPE, (long)&on, (long)&l) == 0 &&
-            on == SOCK_DGRAM) {
-            s_frz_dgram[fd >> 3] |= (uint8_t)(1u << (fd & 7));
-            continue;
-        }
-        l = sizeof(on);
-        on = 0;
-        if (s_get(fd) == S_LISTEN ||
-            (ssi_sys5(SYS_getsockopt, fd, SOL_SOCKET, SO_ACCEPTCONN, (long)&on, (long)&l) == 0 && on))
-            s_frz_listen[fd >> 3] |= (uint8_t)(1u << (fd & 7));
+    ssi_sys_memzero(s_frz_stream, sizeof(s_frz_stream));
+    /* The agent's rules (image FD pos bits, fds 0-2 always stream
+     * tunnels at their own place): the same descriptors, seen from here. */
+    for (fd = 3; fd < S_FRZ_SCAN; fd++) {
+        int type = 0, acc = 0;
+        uint32_t l = sizeof(type);
+        uint8_t bit = (uint8_t)(1u << (fd & 7));
+        if (fd == s_ctl ||
+            ssi_sys5(SYS_getsockopt, fd, SOL_SOCKET, SO_TYPE, (long)&type, (long)&l) < 0)
+            continue; /* not a socket */
+        l = sizeof(acc);
+        if (type == SOCK_DGRAM)
+            s_frz_dgram[fd >> 3] |= bit;
+        else if (ssi_sys5(SYS_getsockopt, fd, SOL_SOCKET, SO_ACCEPTCONN, (long)&acc, (long)&l) == 0 && acc)
+            s_frz_listen[fd >> 3] |= bit;
+        else if (type == SOCK_STREAM)
+            /* Connected: a tunnel whose home socket the deputy keeps at
+             * fd, so that control calls name it there. */
+            s_frz_stream[fd >> 3] |= bit;
     }
 }
 
@@ -86,6 +90,8 @@ void ssi_net_body_start(int ctl_fd)
             s_set(fd, S_LISTEN);
         else if (s_frz_dgram[fd >> 3] & (1u << (fd & 7)))
             s_set(fd, S_DGRAM); /* a placeholder the agent made; the deputy's fd is real */
+        else if (s_frz_stream[fd >> 3] & (1u << (fd & 7)))
+            s_set(fd, S_TUNNEL);
     s_ctl = -1;
     if (ctl_fd < 0)
         return;

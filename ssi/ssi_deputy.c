@@ -809,10 +809,12 @@ void ssi_deputy_run(void)
     s_pipe[1] = (int)s_high_fd(s_pipe[1]);
     /* The tunnels' home descriptors move up too (chan keeps the number). */
     for (i = 0; i < s_nchans; i++)
-        if (!(s_chans[i].flags & SSI_TUNNEL_CHAN_LISTEN))
+        if (!(s_chans[i].flags & (SSI_TUNNEL_CHAN_LISTEN | SSI_TUNNEL_CHAN_SOCKET)) ||
+            s_chans[i].chan <= 2)
             s_chans[i].fd = (int)s_high_fd(s_chans[i].fd);
-    /* A listener stays at the body's number: getsockname and friends
-     * name it there, and the body's close is forwarded (netproxy). */
+    /* A socket above 2 stays at the body's number: getsockname and friends
+     * name it there, and the body's close is forwarded (netproxy), which
+     * moves it up then. */
     ssi_vfs_deputy_set_base(s_fd_base);
     /* Nobody may freeze the deputy; a write to a closed home reader is an
      * EPIPE we report per channel. */

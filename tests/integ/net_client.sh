@@ -44,6 +44,7 @@ expect() {
 	if printf '%s\n' "$res" | grep -qx -- "$2"; then ok "$1"; else fail "$1: want '$2'"; fi
 }
 expect "a connection open before the move still reaches home" "old home two"
+expect "the connection open before the move: getpeername/getsockname at home" "old peername ('127.0.0.1', $port) sockname 127.0.0.1"
 expect "a TCP connection made away reaches n1's 127.0.0.1" "tcp home three"
 expect "getsockname/getpeername answer with home's view" "tcp sockname 127.0.0.1 peername ('127.0.0.1', $port)"
 expect "getsockopt(SO_TYPE) is home's stream socket" "tcp type 1"

@@ -155,6 +155,7 @@ def main():
     while not os.path.exists(go):
         time.sleep(0.1)
     res.append("old " + ask(old, "two"))
+    res.append("old peername %s sockname %s" % (old.getpeername(), old.getsockname()[0]))
     s = socket.create_connection(("127.0.0.1", port), timeout=10)
     res.append("tcp " + ask(s, "three"))
     res.append("tcp sockname %s peername %s" % (s.getsockname()[0], s.getpeername()))
