@@ -29,6 +29,7 @@
 #include "ssi_image.h"
 #include "ssi_io.h"
 #include "ssi_tunnel.h"
+#include "ssi_net.h"
 #include "ssi_vfs.h"
 
 #include "ssi_freeze.h"
@@ -78,6 +79,8 @@ typedef struct {
     uint8_t *buf;
     uint32_t off, len, unacked;
     int in_eof, wr_done;
+    int dynamic; /* added at run time (NEWCHAN): removed once done */
+    int dead;
 } s_chan_t;
 
 /* A device reopened locally at the same fd number. */
@@ -261,7 +264,10 @@ static void s_plan_fd(const ssi_image_fd_t *f)
 
     if (s_nimage_fds < (int)(sizeof(s_image_fds) / sizeof(s_image_fds[0])))
         s_image_fds[s_nimage_fds++] = f->fd;
-    if (f->kind == SSI_IMAGE_FD_FILE || f->kind == SSI_IMAGE_FD_DIR) {
+    if (f->kind == SSI_IMAGE_FD_FILE || f->kind == SSI_IMAGE_FD_DIR ||
+        (f->kind == SSI_IMAGE_FD_SOCKET && (f->pos & SSI_IMAGE_FD_SOCK_DGRAM) && f->fd > 2)) {
+        /* (A datagram socket too: it stays at home and the netproxy
+         * forwards its calls, one datagram each.) */
         /* A home file or directory, standard streams included (so that
          * lseek, fstat and append mode stay the home file's): forwarded
          * by the vfs-proxy. */
@@ -279,6 +285,12 @@ static void s_plan_fd(const ssi_image_fd_t *f)
         flags |= SSI_TUNNEL_CHAN_TTY;
     if (f->kind == SSI_IMAGE_FD_SOCKET)
         flags |= SSI_TUNNEL_CHAN_SOCKET;
+    if (f->kind == SSI_IMAGE_FD_SOCKET && (f->pos & SSI_IMAGE_FD_SOCK_LISTENING) && f->fd > 2) {
+        /* Stays listening at home; connections come over a seqpacket
+         * pair (netproxy). */
+        flags |= SSI_TUNNEL_CHAN_LISTEN;
+        dir = 0;
+    }
     if (f->kind == SSI_IMAGE_FD_CHR)
         dev = s_local_device(f->rdev);
     if (f->fd <= 2) {
@@ -316,6 +328,8 @@ static void s_plan_fd(const ssi_image_fd_t *f)
     c->rd_done = !(dir & SSI_TUNNEL_DIR_OUT);
     c->credit = SSI_TUNNEL_WINDOW;
     c->wr_done = !(dir & SSI_TUNNEL_DIR_IN);
+    if (flags & SSI_TUNNEL_CHAN_LISTEN)
+        c->rd_done = c->wr_done = 1;
     c->buf = malloc(SSI_TUNNEL_WINDOW);
     if (!c->buf)
         s_fail("out of memory");
@@ -499,7 +513,8 @@ static void s_start_body(int in, const char *restore)
 
     for (i = 0; i < s_nchans; i++) {
         int sp[2];
-        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0)
+        int type = s_chans[i].flags & SSI_TUNNEL_CHAN_LISTEN ? SOCK_SEQPACKET : SOCK_STREAM;
+        if (socketpair(AF_UNIX, type | SOCK_CLOEXEC, 0, sp) < 0)
             s_fail("socketpair: %s", strerror(errno));
         s_chans[i].fd = sp[0];
         s_chans[i].body_fd = sp[1];
@@ -628,8 +643,7 @@ static void s_pass_call_link(int lfd, long deadline, const uint8_t *key)
     n = sendmsg(s_ctl[0], &mh, MSG_NOSIGNAL);
     memset(ctl.key, 0, sizeof(ctl.key));
     close(fd);
-    close(s_ctl[0]);
-    s_ctl[0] = -1;
+    /* s_ctl[0] stays: the netproxy's new channels go to the body there. */
     if (n != (ssize_t)sizeof(ctl))
         s_fail("cannot pass the call link to the body: %s", n < 0 ? strerror(errno) : "short write");
     s_log("call link passed to the body (%d forwarded fds)", s_nfwds);
@@ -730,6 +744,103 @@ static void s_reap(void)
     }
 }
 
+/* NEWCHAN: a socket of the body became a channel at home (connected,
+ * listening, or accepted on a listener): make its socketpair and pass
+ * the body's end, over the control socket or the listener's pair. */
+static void s_new_chan(const ssi_tunnel_hdr_t *h)
+{
+    ssi_net_newchan_t m;
+    ssi_net_msg_t msg;
+    union {
+        struct cmsghdr h;
+        char buf[CMSG_SPACE(sizeof(int))];
+    } cm;
+    struct iovec iov = {&msg, sizeof(msg)};
+    struct msghdr mh;
+    s_chan_t *c, *parent = NULL;
+    int sp[2], via;
+    ssize_t n;
+
+    if (h->len != sizeof(m))
+        s_fail("protocol error: NEWCHAN");
+    memcpy(&m, s_frame, sizeof(m));
+    if (m.chan != h->chan || m.chan < SSI_NET_CHAN_MIN || s_chan(m.chan))
+        s_fail("protocol error: NEWCHAN for channel %u", h->chan);
+    if (m.parent != SSI_NET_NOPARENT) {
+        parent = s_chan(m.parent);
+        if (!parent || !(parent->flags & SSI_TUNNEL_CHAN_LISTEN))
+            s_fail("protocol error: NEWCHAN on channel %u, not a listener", m.parent);
+    }
+    if (s_nchans >= SSI_TUNNEL_MAX_CHANS)
+        s_fail("protocol error: too many channels");
+    if (socketpair(AF_UNIX, (m.flags & SSI_TUNNEL_CHAN_LISTEN ? SOCK_SEQPACKET : SOCK_STREAM) |
+                                SOCK_CLOEXEC, 0, sp) < 0)
+        s_fail("socketpair: %s", strerror(errno));
+    c = &s_chans[s_nchans++];
+    memset(c, 0, sizeof(*c));
+    c->chan = m.chan;
+    c->fd = sp[0];
+    c->body_fd = -1;
+    c->dir = m.dir;
+    c->flags = m.flags;
+    c->rd_done = !(m.dir & SSI_TUNNEL_DIR_OUT) || (m.flags & SSI_TUNNEL_CHAN_LISTEN);
+    c->wr_done = !(m.dir & SSI_TUNNEL_DIR_IN) || (m.flags & SSI_TUNNEL_CHAN_LISTEN);
+    c->credit = SSI_TUNNEL_WINDOW;
+    c->dynamic = 1;
+    c->buf = malloc(SSI_TUNNEL_WINDOW);
+    if (!c->buf)
+        s_fail("out of memory");
+    fcntl(sp[0], F_SETFL, O_NONBLOCK);
+    memset(&msg, 0, sizeof(msg));
+    msg.magic = SSI_NET_MSG_MAGIC;
+    msg.chan = m.chan;
+    msg.alen = m.alen <= sizeof(msg.addr) ? m.alen : sizeof(msg.addr);
+    memcpy(msg.addr, m.addr, msg.alen);
+    memset(&mh, 0, sizeof(mh));
+    memset(&cm, 0, sizeof(cm));
+    mh.msg_iov = &iov;
+    mh.msg_iovlen = 1;
+    mh.msg_control = cm.buf;
+    mh.msg_controllen = sizeof(cm.buf);
+    cm.h.cmsg_level = SOL_SOCKET;
+    cm.h.cmsg_type = SCM_RIGHTS;
+    cm.h.cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(&cm.h), &sp[1], sizeof(int));
+    via = parent ? parent->fd : s_ctl[0];
+    /* A listener whose queue is full (the body does not accept) drops the
+     * connection, like a full backlog; the body waits on the control
+     * socket for its own connect/listen, so that one never fills. */
+    n = sendmsg(via, &mh, MSG_NOSIGNAL | (parent ? MSG_DONTWAIT : 0));
+    close(sp[1]);
+    if (n != (ssize_t)sizeof(msg)) {
+        s_log("channel %u: cannot pass it to the body (%s); closed", m.chan,
+              n < 0 ? strerror(errno) : "short");
+        c->rd_done = c->wr_done = 1;
+        s_send(SSI_TUNNEL_CLOSE, m.chan, NULL, 0);
+        s_send(SSI_TUNNEL_EOF, m.chan, NULL, 0);
+        return;
+    }
+    s_log("channel %u added (%s%s)", m.chan, m.flags & SSI_TUNNEL_CHAN_LISTEN ? "listener" : "socket",
+          parent ? ", accepted" : "");
+}
+
+/* Removes run-time channels that are done both ways. */
+static void s_sweep(void)
+{
+    int i;
+    for (i = 0; i < s_nchans;) {
+        s_chan_t *c = &s_chans[i];
+        if (!c->dead && !(c->dynamic && c->rd_done && c->wr_done &&
+                          !(c->flags & SSI_TUNNEL_CHAN_LISTEN))) {
+            i++;
+            continue;
+        }
+        close(c->fd);
+        free(c->buf);
+        s_chans[i] = s_chans[--s_nchans];
+    }
+}
+
 static int s_job_signal(int sig);
 static int s_home_wanted, s_home_verdict;
 
@@ -738,6 +849,21 @@ static void s_frame_in(const ssi_tunnel_hdr_t *h)
     s_chan_t *c = s_chan(h->chan);
     uint32_t v;
     int32_t sig;
+    if (h->type == SSI_TUNNEL_NEWCHAN) {
+        s_new_chan(h);
+        return;
+    }
+    /* Late frames for a run-time channel that ended here. */
+    if (!c && h->chan >= SSI_NET_CHAN_MIN && h->type != SSI_TUNNEL_SIGNAL)
+        return;
+    if (c && (c->flags & SSI_TUNNEL_CHAN_LISTEN)) {
+        /* The body closed its listener: the deputy closed it at home. */
+        if (h->type == SSI_TUNNEL_CLOSE && c->dynamic)
+            c->dead = 1;
+        else if (h->type != SSI_TUNNEL_CLOSE)
+            s_fail("protocol error: frame %u on listener channel %u", h->type, h->chan);
+        return;
+    }
     switch (h->type) {
     case SSI_TUNNEL_DATA:
         if (!c || !(c->dir & SSI_TUNNEL_DIR_IN) || c->in_eof)
@@ -886,6 +1012,7 @@ static void s_relay(void)
         if (s_stop)
             s_fail("stopped by a signal; body killed");
         s_reap();
+        s_sweep();
         if (s_body_done && s_drained())
             break;
         if (s_home_wanted) {

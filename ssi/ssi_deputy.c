@@ -20,6 +20,7 @@
 #include "ssi_freeze.h"
 #include "ssi_sys.h"
 #include "ssi_tunnel.h"
+#include "ssi_net.h"
 #include "ssi_vfs.h"
 
 #include <errno.h>
@@ -54,6 +55,8 @@ typedef struct {
     uint32_t unacked;    /* written at home, credit not yet returned */
     int out_eof;         /* the body's side reached EOF: close after flushing */
     int out_done;        /* home side closed (EOF done or EPIPE) */
+    int dynamic;         /* added at run time (netproxy): removed once done */
+    int dead;            /* to be removed at the top of the loop */
     uint8_t out[SSI_TUNNEL_WINDOW];
 } s_chan_t;
 
@@ -368,6 +371,9 @@ long ssi_deputy_connect(const ssi_image_deputy_t *d)
         ch->credit = SSI_TUNNEL_WINDOW;
         ch->out_off = ch->out_len = ch->unacked = 0;
         ch->out_eof = ch->out_done = 0;
+        ch->dynamic = ch->dead = 0;
+        if (c.flags & SSI_TUNNEL_CHAN_LISTEN)
+            ch->in_done = ch->out_done = 1;
     }
     return 0;
 }
@@ -503,6 +509,10 @@ static void s_frame_in(const ssi_tunnel_hdr_t *h)
 {
     s_chan_t *c = s_chan(h->chan);
     uint32_t v = 0;
+    /* A run-time channel that ended here may still get a late credit or
+     * CLOSE from the agent: nothing to do. */
+    if (!c && h->chan >= SSI_NET_CHAN_MIN && h->type != SSI_TUNNEL_EXIT)
+        return;
     switch (h->type) {
     case SSI_TUNNEL_DATA:
         if (!c || !(c->dir & SSI_TUNNEL_DIR_OUT) || c->out_eof)
@@ -575,7 +585,16 @@ static void s_frame_in(const ssi_tunnel_hdr_t *h)
 static void s_write_home(s_chan_t *c)
 {
     uint32_t k = c->out_len < S_WRITE_CHUNK ? c->out_len : S_WRITE_CHUNK;
-    long n = ssi_sys3(SYS_write, c->fd, (long)(c->out + c->out_off), k);
+    long n;
+    /* A socket takes all it has room for without blocking (MSG_DONTWAIT,
+     * whatever the file's flags): one write per wakeup instead of 4 KiB. */
+    if (c->flags & SSI_TUNNEL_CHAN_SOCKET)
+        n = ssi_sys6(SYS_sendto, c->fd, (long)(c->out + c->out_off), c->out_len,
+                     MSG_DONTWAIT | MSG_NOSIGNAL, 0, 0);
+    else
+        n = ssi_sys3(SYS_write, c->fd, (long)(c->out + c->out_off), k);
+    if (n == -ENOTSOCK)
+        n = ssi_sys3(SYS_write, c->fd, (long)(c->out + c->out_off), k);
     if (n == -EINTR || n == -EAGAIN)
         return;
     if (n <= 0) {
@@ -617,6 +636,158 @@ static void s_read_home(s_chan_t *c)
     }
     c->credit -= (uint32_t)n;
     s_send(SSI_TUNNEL_DATA, (unsigned)c->chan, s_rd, (uint32_t)n);
+}
+
+/* ---- channels added at run time (netproxy) ------------------------------ */
+
+static unsigned s_next_chan = SSI_NET_CHAN_MIN;
+
+static s_chan_t *s_chan_by_fd(int fd)
+{
+    int i;
+    for (i = 0; i < s_nchans; i++)
+        if (s_chans[i].fd == fd && !s_chans[i].dead)
+            return &s_chans[i];
+    return 0;
+}
+
+/* Adds a channel for home socket fd and tells the agent (NEWCHAN). */
+static long s_chan_new(int fd, unsigned dir, unsigned flags, unsigned parent, const void *addr,
+                       uint32_t alen)
+{
+    ssi_net_newchan_t m;
+    s_chan_t *c;
+    unsigned id, tries;
+    if (s_nchans >= SSI_TUNNEL_MAX_CHANS)
+        return -EMFILE;
+    for (tries = 0;; tries++) {
+        id = s_next_chan++;
+        if (s_next_chan > 65535)
+            s_next_chan = SSI_NET_CHAN_MIN;
+        if (!s_chan(id))
+            break;
+        if (tries > 65536)
+            return -EMFILE;
+    }
+    c = &s_chans[s_nchans++];
+    c->chan = (int)id;
+    c->fd = fd;
+    c->dir = (uint8_t)dir;
+    c->flags = (uint8_t)flags;
+    c->in_done = (flags & SSI_TUNNEL_CHAN_LISTEN) || !(dir & SSI_TUNNEL_DIR_IN);
+    c->credit = SSI_TUNNEL_WINDOW;
+    c->out_off = c->out_len = c->unacked = 0;
+    c->out_eof = 0;
+    c->out_done = (flags & SSI_TUNNEL_CHAN_LISTEN) || !(dir & SSI_TUNNEL_DIR_OUT);
+    c->dynamic = 1;
+    c->dead = 0;
+    ssi_sys_memzero(&m, sizeof(m));
+    m.chan = (uint16_t)id;
+    m.dir = (uint8_t)dir;
+    m.flags = (uint8_t)flags;
+    m.parent = (uint16_t)parent;
+    if (addr && alen) {
+        m.alen = (uint16_t)(alen < sizeof(m.addr) ? alen : sizeof(m.addr));
+        ssi_sys_memcopy(m.addr, addr, m.alen);
+    }
+    s_send(SSI_TUNNEL_NEWCHAN, id, &m, sizeof(m));
+    return (long)id;
+}
+
+int ssi_deputy_chan_has_fd(int fd)
+{
+    return s_chan_by_fd(fd) != 0;
+}
+
+long ssi_deputy_chan_add(int fd, unsigned dir, unsigned flags)
+{
+    return s_chan_new(fd, dir, flags, SSI_NET_NOPARENT, 0, 0);
+}
+
+int ssi_deputy_chan_release_fd(int fd)
+{
+    s_chan_t *c = s_chan_by_fd(fd);
+    if (!c)
+        return 0;
+    if (c->flags & SSI_TUNNEL_CHAN_LISTEN) {
+        /* Nobody accepts any more: close at home, end the channel. */
+        ssi_sys1(SYS_close, fd);
+        c->fd = -1;
+        c->dead = 1;
+        s_send(SSI_TUNNEL_CLOSE, (unsigned)c->chan, 0, 0);
+        return 1;
+    }
+    /* The connection lives on until both directions are done (the body
+     * may hold a dup); the number is the body's again. */
+    {
+        long h = ssi_sys3(SYS_fcntl, fd, F_DUPFD_CLOEXEC, s_fd_base);
+        if (h >= 0) {
+            ssi_sys1(SYS_close, fd);
+            c->fd = (int)h;
+        }
+    }
+    return 1;
+}
+
+long ssi_deputy_chan_attach(unsigned chan, int fd)
+{
+    s_chan_t *c = s_chan(chan);
+    long rc;
+    if (!c || !c->dynamic || (c->flags & SSI_TUNNEL_CHAN_LISTEN) || fd < 0 || fd >= s_fd_base)
+        return -EBADF;
+    if (c->fd == fd)
+        return 0;
+    rc = ssi_sys3(SYS_dup3, c->fd, fd, O_CLOEXEC);
+    if (rc < 0)
+        return rc;
+    ssi_sys1(SYS_close, c->fd);
+    c->fd = fd;
+    return 0;
+}
+
+/* A listener polled readable: accept one connection at home and hand it
+ * to the body as a new channel. accept does not block: poll said there
+ * is one and only the deputy accepts on this socket. */
+static void s_accept_home(s_chan_t *l)
+{
+    uint8_t addr[128];
+    uint32_t alen = sizeof(addr);
+    long fd, h;
+    if (s_nchans >= SSI_TUNNEL_MAX_CHANS)
+        return;
+    fd = ssi_sys4(SYS_accept4, l->fd, (long)addr, (long)&alen, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (fd < 0)
+        return; /* EAGAIN (gone meanwhile), ECONNABORTED, EMFILE: try again later */
+    /* Blocking, like every other home descriptor the deputy relays. */
+    ssi_sys3(SYS_fcntl, fd, F_SETFL, 0);
+    h = s_high_fd(fd);
+    if (s_chan_new((int)h, SSI_TUNNEL_DIR_IN | SSI_TUNNEL_DIR_OUT, SSI_TUNNEL_CHAN_SOCKET,
+                   (unsigned)l->chan, addr, alen) < 0)
+        ssi_sys1(SYS_close, h);
+}
+
+/* Removes the run-time channels that are done both ways (and the dead). */
+static void s_sweep(void)
+{
+    int i;
+    for (i = 0; i < s_nchans;) {
+        s_chan_t *c = &s_chans[i];
+        if (c->dynamic && !(c->flags & SSI_TUNNEL_CHAN_LISTEN) && c->in_done && c->out_done)
+            c->dead = 1;
+        if (!c->dead) {
+            i++;
+            continue;
+        }
+        if (c->fd >= 0 && !(c->flags & SSI_TUNNEL_CHAN_LISTEN))
+            ssi_sys1(SYS_close, c->fd);
+        if (i != s_nchans - 1) {
+            /* Move the last one here (its out[] buffer too). */
+            s_chan_t *last = &s_chans[s_nchans - 1];
+            ssi_sys_memcopy(c, last, sizeof(*c) - sizeof(c->out));
+            ssi_sys_memcopy(c->out + c->out_off, last->out + last->out_off, last->out_len);
+        }
+        s_nchans--;
+    }
 }
 
 static int s_all_flushed(void)
@@ -1045,8 +1216,13 @@ void ssi_deputy_run(void)
             s_chans[i].home_dev = st.st_dev;
             s_chans[i].home_ino = st.st_ino;
         }
-        s_chans[i].fd = (int)s_high_fd(s_chans[i].fd);
+        if (!(s_chans[i].flags & (SSI_TUNNEL_CHAN_LISTEN | SSI_TUNNEL_CHAN_SOCKET)) ||
+            s_chans[i].chan <= 2)
+            s_chans[i].fd = (int)s_high_fd(s_chans[i].fd);
     }
+    /* A socket above 2 stays at the body's number: getsockname and friends
+     * name it there, and the body's close is forwarded (netproxy), which
+     * moves it up then. */
     ssi_vfs_deputy_set_base(s_fd_base);
     /* Nobody may freeze the deputy: the freeze signal asks it to bring
      * its body home. A write to a closed home reader is an EPIPE we
@@ -1074,6 +1250,7 @@ void ssi_deputy_run(void)
             s_home_begin();
         if (s_home_state)
             s_home_step();
+        s_sweep();
         p[n].fd = ssi_tunnel_link_fd(&s_link);
         p[n++].events = s_exit_how ? 0 : POLLIN;
         p[n].fd = s_pipe[0];
@@ -1083,6 +1260,9 @@ void ssi_deputy_run(void)
         for (i = 0; i < s_nchans; i++) {
             s_chan_t *c = &s_chans[i];
             short ev = 0;
+            if ((c->flags & SSI_TUNNEL_CHAN_LISTEN) && !c->dead && c->fd >= 0 && !s_exit_how &&
+                !s_home_state && s_nchans < SSI_TUNNEL_MAX_CHANS)
+                ev |= POLLIN;
             /* Coming home: the body must get no more home input. */
             if (!c->in_done && c->credit > 0 && !s_exit_how && !s_home_state)
                 ev |= POLLIN;
@@ -1133,6 +1313,11 @@ void ssi_deputy_run(void)
             short r = p[i].revents;
             if (!r)
                 continue;
+            if (c->flags & SSI_TUNNEL_CHAN_LISTEN) {
+                if (!c->dead && !s_exit_how)
+                    s_accept_home(c);
+                continue;
+            }
             if ((r & (POLLOUT | POLLERR)) && c->out_len && !c->out_done)
                 s_write_home(c);
             if ((r & (POLLIN | POLLHUP | POLLERR)) && !c->in_done && c->credit > 0 &&

@@ -567,6 +567,17 @@ static void s_fill_fd(ssi_image_fd_t *r, int fd)
                 p++;
         }
     }
+    if (r->kind == SSI_IMAGE_FD_SOCKET) {
+        int on = 0;
+        uint32_t ol = sizeof(on);
+        r->pos = 0;
+        if (ssi_sys5(SYS_getsockopt, fd, SOL_SOCKET, SO_ACCEPTCONN, (long)&on, (long)&ol) == 0 && on)
+            r->pos |= SSI_IMAGE_FD_SOCK_LISTENING;
+        ol = sizeof(on);
+        if (ssi_sys5(SYS_getsockopt, fd, SOL_SOCKET, SO_TYPE, (long)&on, (long)&ol) == 0 &&
+            on == SOCK_DGRAM)
+            r->pos |= SSI_IMAGE_FD_SOCK_DGRAM;
+    }
 }
 
 /* ---- memory ------------------------------------------------------------- */

@@ -254,7 +254,7 @@ typedef struct {
     uint32_t fd_flags; /* F_GETFD: FD_CLOEXEC */
     uint32_t fl_flags; /* fdinfo "flags" (octal O_*) */
     uint32_t kind;     /* SSI_IMAGE_FD_* */
-    uint64_t pos;
+    uint64_t pos;  /* file offset; for a socket: SSI_IMAGE_FD_SOCK_* bits */
     uint32_t mode; /* st_mode */
     int32_t mnt_id;
     uint64_t ino;
@@ -262,6 +262,13 @@ typedef struct {
     uint64_t rdev;
     char path[SSI_IMAGE_PATH_MAX]; /* readlink(/proc/self/fd/N) */
 } ssi_image_fd_t;
+
+/* pos of a SOCKET record: it listens (SO_ACCEPTCONN); the netproxy keeps
+ * it at home and passes accepted connections to the body. */
+#define SSI_IMAGE_FD_SOCK_LISTENING 1ULL
+/* A datagram socket (SO_TYPE SOCK_DGRAM): kept at home, every call
+ * forwarded (netproxy). */
+#define SSI_IMAGE_FD_SOCK_DGRAM 2ULL
 
 /* VMA flags. */
 #define SSI_IMAGE_VMA_SHARED 0x001u    /* MAP_SHARED */

@@ -65,41 +65,14 @@ static int s_allowed_device(const char *target)
 	return strncmp(target, "/dev/pts/", 9) == 0 || strncmp(target, "/dev/tty", 8) == 0;
 }
 
-/* A socket the tunnels would carry wrongly: a stream socketpair at the
- * body cannot stand for a listening socket (accept) nor keep datagram
- * boundaries. Looks its inode up in the process's own network namespace
- * (/proc/PID/net/...). Writes a description into what and returns 1. */
+/* A socket the netproxy cannot keep for the body yet: a Unix seqpacket
+ * socket (stream sockets, connected or listening, and datagram sockets
+ * stay at home). Looks its inode up in the process's own network
+ * namespace (/proc/PID/net/unix). Writes a description into what and
+ * returns 1. */
 static int s_socket_unmovable(pid_t pid, unsigned long inode, char *what, size_t len)
 {
-	static const struct {
-		const char *file, *name;
-		int udp;
-	} inet[] = {{"tcp", "TCP", 0}, {"tcp6", "TCP", 0}, {"udp", "UDP", 1}, {"udp6", "UDP", 1}};
 	char path[64], line[512];
-	for (size_t i = 0; i < sizeof inet / sizeof *inet; i++) {
-		snprintf(path, sizeof path, "/proc/%d/net/%s", (int)pid, inet[i].file);
-		FILE *f = fopen(path, "re");
-		if (!f)
-			continue;
-		int found = 0;
-		while (!found && fgets(line, sizeof line, f)) {
-			unsigned port, st;
-			unsigned long ino;
-			/* sl local:port rem:port st tx:rx tr:when retrnsmt uid timeout inode */
-			if (sscanf(line, " %*d: %*[0-9A-Fa-f]:%x %*[0-9A-Fa-f]:%*x %x %*s %*s %*s %*u %*u %lu", &port,
-			           &st, &ino) == 3 &&
-			    ino == inode) {
-				if (inet[i].udp)
-					snprintf(what, len, "a UDP socket (port %u)", port);
-				else if (st == 0x0A)
-					snprintf(what, len, "a TCP socket listening on port %u", port);
-				found = inet[i].udp || st == 0x0A ? 1 : -1;
-			}
-		}
-		fclose(f);
-		if (found)
-			return found > 0;
-	}
 	snprintf(path, sizeof path, "/proc/%d/net/unix", (int)pid);
 	FILE *f = fopen(path, "re");
 	if (!f)
@@ -112,11 +85,10 @@ static int s_socket_unmovable(pid_t pid, unsigned long inode, char *what, size_t
 		/* Num RefCount Protocol Flags Type St Inode Path */
 		if (sscanf(line, "%*s %*x %*x %lx %x %*x %lu %255s", &flags, &type, &ino, name) >= 3 &&
 		    ino == inode) {
-			if (flags & 0x10000) /* __SO_ACCEPTCON */
-				snprintf(what, len, "a Unix socket listening on %s", name[0] ? name : "(unnamed)");
-			else if (type != 1) /* SOCK_STREAM */
-				snprintf(what, len, "a Unix %s socket", type == 2 ? "datagram" : "seqpacket");
-			found = (flags & 0x10000) || type != 1 ? 1 : -1;
+			(void)flags;
+			if (type == 5) /* SOCK_SEQPACKET */
+				snprintf(what, len, "a Unix seqpacket socket");
+			found = type == 5 ? 1 : -1;
 		}
 	}
 	fclose(f);

@@ -34,7 +34,9 @@
  * every channel's window must fit in the TCP buffers so that two senders
  * can never block each other (see docs/ENGINE.md). */
 #define SSI_TUNNEL_WINDOW 32768
-#define SSI_TUNNEL_MAX_CHANS 32
+/* Static channels (open at freeze) plus those the netproxy adds at run
+ * time (connections, listeners): a server with many clients. */
+#define SSI_TUNNEL_MAX_CHANS 256
 #define SSI_TUNNEL_KEY_LEN 32
 
 enum {

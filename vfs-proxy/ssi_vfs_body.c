@@ -26,6 +26,7 @@
 #include "ssi_vfs.h"
 
 #include "ssi_chan.h"
+#include "ssi_net.h"
 #include "ssi_sys.h"
 
 #include <errno.h>
@@ -94,6 +95,10 @@ static const uint16_t s_trapped[] = {
     SYS_renameat2, SYS_copy_file_range, SYS_preadv2, SYS_pwritev2, SYS_statx,
     436 /* close_range */, 437 /* openat2 */, 439 /* faccessat2 */, 452 /* fchmodat2 */,
     SYS_getppid, SYS_uname, SYS_kill,
+    /* Sockets (netproxy, ssi_net_body.c). */
+    SYS_socket, SYS_connect, SYS_accept, SYS_accept4, SYS_bind, SYS_listen, SYS_getsockname,
+    SYS_getpeername, SYS_setsockopt, SYS_getsockopt, SYS_sendto, SYS_recvfrom, SYS_sendmsg,
+    SYS_recvmsg, SYS_sendmmsg,
     /* Beyond this issue: refused cleanly rather than run behind the link. */
     SYS_clone, SYS_fork, SYS_vfork, SYS_execve, SYS_execveat, 435 /* clone3 */,
     /* SIGSYS must stay deliverable and ours. */
@@ -124,7 +129,7 @@ int ssi_vfs_forwarded(int fd)
 
 int ssi_vfs_hidden_fd(int fd)
 {
-    return s_active && fd == s_link_fd;
+    return (s_active && fd == s_link_fd) || ssi_net_hidden_fd(fd);
 }
 
 static int s_prefix(const char *p, const char *pre)
@@ -274,6 +279,29 @@ static long s_fwd6(unsigned op, int64_t a0, int64_t a1, int64_t a2, int64_t a3, 
 }
 
 /* ---- local re-issue ----------------------------------------------------- */
+static long s_local(long nr, const int64_t *a, const ucontext_t *uc);
+
+/* For the netproxy (ssi_net.h). */
+long ssi_vfs_forward(unsigned op, const int64_t *a)
+{
+    return s_forward(op, a);
+}
+
+long ssi_vfs_local(long nr, const int64_t *a, const void *uc)
+{
+    return s_local(nr, a, uc);
+}
+
+void ssi_vfs_set_forwarded(int fd, int on)
+{
+    s_setfwd(fd, on);
+}
+
+int ssi_vfs_is_forwarded(int fd)
+{
+    return s_isfwd(fd);
+}
+
 
 /* Runs the call here, from libssi.so's text (the filter lets it pass),
  * with the program's signal mask so that a blocking call is interrupted
@@ -430,8 +458,11 @@ static long s_open_home(long dirfd, const char *path, long flags, long mode)
 static long s_close(long fd)
 {
     long r;
-    if (fd == s_link_fd)
+    int64_t na[6] = {fd, 0, 0, 0, 0, 0};
+    if (fd == s_link_fd || ssi_net_hidden_fd((int)fd))
         return -EBADF; /* ours, invisible to the program */
+    if (ssi_net_body_call(SYS_close, na, 0, &r))
+        return r; /* a socket (netproxy) */
     if (!s_isfwd(fd))
         return ssi_sys1(SYS_close, fd);
     r = s_fwd6(SYS_close, fd, 0, 0, 0, 0);
@@ -444,6 +475,7 @@ static long s_close(long fd)
  * home file, close it at home too. */
 static void s_replaced(long fd)
 {
+    ssi_net_replaced((int)fd); /* a home socket there (netproxy) */
     if (s_isfwd(fd)) {
         s_fwd6(SYS_close, fd, 0, 0, 0, 0);
         s_setfwd(fd, 0);
@@ -735,7 +767,10 @@ static long s_dispatch(long nr, int64_t *a, ucontext_t *uc)
 {
     const ssi_vfs_call_t *c;
     int side;
+    long net;
     s_fd_args(nr, a);
+    if (ssi_net_body_call(nr, a, uc, &net))
+        return net; /* sockets (netproxy) */
     switch (nr) {
     case SYS_read:
         return s_isfwd(a[0]) ? s_fwd_read(a[0], (char *)a[1], (uint64_t)a[2], 0, 0) : s_local(nr, a, uc);
@@ -939,6 +974,7 @@ void ssi_vfs_freeze_hook(void)
 {
     static uint8_t t[S_KTERMIOS2];
     long fd;
+    ssi_net_freeze_hook(); /* which sockets listen (netproxy) */
     /* At home (the next move's terminals); in a body coming home there are
      * none, and nothing is trapped at home. */
     for (fd = 0; fd < S_TTY_FDS; fd++)
@@ -953,6 +989,7 @@ void ssi_vfs_freeze_hook(void)
 
 void ssi_vfs_home(void)
 {
+    ssi_net_home();
     ssi_sys_memzero(s_fwd, sizeof(s_fwd));
     /* The program's own SIGSYS action again (away, ours stood in front). */
     if (s_active)
@@ -992,7 +1029,8 @@ long ssi_vfs_body_start(void)
     mh.msg_control = cm.buf;
     mh.msg_controllen = sizeof(cm.buf);
     rc = ssi_sys3(SYS_recvmsg, s_ctl_fd, (long)&mh, MSG_CMSG_CLOEXEC | MSG_WAITALL);
-    ssi_sys1(SYS_close, s_ctl_fd);
+    /* The control socket stays: the netproxy's new channels come there. */
+    ssi_net_body_start(s_ctl_fd);
     s_ctl_fd = -1;
     if (rc != (long)sizeof(ctl) || ctl.magic != SSI_VFS_CTL_MAGIC ||
         ctl.version != SSI_VFS_CTL_VERSION || ctl.nfwd > SSI_VFS_MAX_FWD)

@@ -4,6 +4,7 @@
  * serves them all. Adding a call that fits these kinds is one line here
  * (and one number in the body's filter list, ssi_vfs_body.c).
  */
+#include "ssi_net.h"
 #include "ssi_vfs.h"
 
 #include <sys/syscall.h>
@@ -105,6 +106,20 @@ static const ssi_vfs_call_t s_calls[] = {
     {SYS_getppid, 0, {0}, {0}, N, N, N, N},
     {SYS_uname, 1, {OF}, {390 /* struct utsname */}, N, N, N, N},
     {SYS_kill, 2, {I, I}, {0}, N, N, N, N},
+    /* Sockets (netproxy): the body passes its own buffers for the
+     * address/option out-arguments (128-byte sockaddr, 256-byte option). */
+    {SSI_NET_OP_SOCKET, 4, {I, I, I, F}, {0}, N, 3, N, N},
+    {SSI_NET_OP_ATTACH, 2, {I, F}, {0}, N, 1, N, N},
+    {SYS_connect, 3, {F, IN, I}, {0, 2}, N, 0, N, N},
+    {SYS_bind, 3, {F, IN, I}, {0, 2}, N, 0, N, N},
+    {SYS_listen, 2, {F, I}, {0}, N, 0, N, N},
+    {SYS_getsockname, 3, {F, OF, IO}, {0, 128, 4}, N, 0, N, N},
+    {SYS_getpeername, 3, {F, OF, IO}, {0, 128, 4}, N, 0, N, N},
+    {SYS_setsockopt, 5, {F, I, I, IN, I}, {0, 0, 0, 4}, N, 0, N, N},
+    {SYS_getsockopt, 5, {F, I, I, OF, IO}, {0, 0, 0, 256, 4}, N, 0, N, N},
+    {SYS_shutdown, 2, {F, I}, {0}, N, 0, N, N},
+    {SYS_sendto, 6, {F, IN, I, I, IN, I}, {0, 2, 0, 0, 5}, N, 0, N, N},
+    {SYS_recvfrom, 6, {F, OUT, I, I, OF, IO}, {0, 2, 0, 0, 128, 4}, N, 0, N, N},
 };
 
 const ssi_vfs_call_t *ssi_vfs_call(unsigned op)

@@ -16,6 +16,7 @@
 #include "ssi_deputy.h"
 
 #include "ssi_chan.h"
+#include "ssi_net.h"
 #include "ssi_sys.h"
 
 #include <errno.h>
@@ -184,6 +185,8 @@ static uint32_t s_execute(uint32_t n)
     if (off != n)
         goto bad;
 
+    if (ssi_net_deputy_exec(q.op, a, &ret))
+        goto done; /* sockets that become channels (netproxy) */
     switch (q.op) {
     case SSI_VFS_OP_OPEN:
         ret = s_open(a, (const char *)a[1]);
@@ -229,6 +232,7 @@ static uint32_t s_execute(uint32_t n)
         ret = ssi_sys6(q.op, a[0], a[1], a[2], a[3], a[4], a[5]);
         break;
     }
+done:
     r->ret = ret;
 
     /* Compact the out-arguments: u32 length + the bytes that matter. */

@@ -181,10 +181,11 @@ END_TEST
 
 START_TEST(test_precheck_refuses_sockets_a_tunnel_cannot_carry)
 {
-	s_expect(TCP_LISTEN, -EBUSY, "TCP socket listening on port");
-	s_expect(UDP, -EBUSY, "UDP socket");
-	s_expect(UNIX_LISTEN, -EBUSY, "Unix socket listening on /tmp/ssi-precheck-");
-	s_expect(UNIX_DGRAM, -EBUSY, "Unix datagram socket");
+	/* Listening stream sockets stay at home (netproxy): they may move. */
+	s_expect(TCP_LISTEN, 0, NULL);
+	s_expect(UDP, 0, NULL); /* datagram sockets too */
+	s_expect(UNIX_LISTEN, 0, NULL);
+	s_expect(UNIX_DGRAM, 0, NULL);
 	s_expect(TCP_CONNECTED, 0, NULL);
 }
 END_TEST

@@ -1,0 +1,115 @@
+/*
+ * ssi_net.h - the netproxy: an away body's sockets live at home.
+ *
+ * Builds on the vfs-proxy (seccomp trap, call link, deputy executor) and
+ * on the data link's tunnels:
+ *   - socket() away is forwarded: the deputy creates the socket at home at
+ *     the body's fd number (a placeholder in the body, as for files), and
+ *     bind/setsockopt/getsockname/... on it run at home;
+ *   - once a stream socket is connected (connect() runs at home), it
+ *     becomes a tunnel: the deputy adds a channel at run time (NEWCHAN),
+ *     the agent makes a socketpair and passes the body's end over the
+ *     control socket; the body dup3s it over its placeholder. Reads,
+ *     writes, poll/epoll/select, O_NONBLOCK are then native;
+ *   - a listening socket (listen() away, or listening at freeze) stays at
+ *     home; the body's descriptor is the body's end of a SOCK_SEQPACKET
+ *     socketpair on which the agent passes each connection the deputy
+ *     accepted (SCM_RIGHTS, peer address as data). accept/accept4 are
+ *     trapped and receive it; poll/epoll see the listener readable.
+ * Protocol and decisions: docs/ARCHITECTURE.md, "netproxy".
+ */
+#ifndef SSI_NET_H
+#define SSI_NET_H
+
+#include <stdint.h>
+
+/* Data link frame (ssi_tunnel.h framing), range 30..39 reserved here. */
+enum {
+    SSI_TUNNEL_NEWCHAN = 30, /* D->A  ssi_net_newchan_t: a channel added at run time */
+};
+
+/* Channel flag (with SSI_TUNNEL_CHAN_*): a listening socket; no data,
+ * the agent passes connections over its SOCK_SEQPACKET socketpair. */
+#define SSI_TUNNEL_CHAN_LISTEN 4u
+/* Dynamic channel ids (never fd numbers: the body may dup or close the
+ * descriptor) are taken from [SSI_NET_CHAN_MIN, 65535]; static channels
+ * (open at freeze) keep their fd number, always below. */
+#define SSI_NET_CHAN_MIN 32768u
+#define SSI_NET_NOPARENT 0xffffu
+
+typedef struct {
+    uint16_t chan;   /* the new channel */
+    uint8_t dir;     /* SSI_TUNNEL_DIR_* */
+    uint8_t flags;   /* SSI_TUNNEL_CHAN_* */
+    uint16_t parent; /* the listener channel it was accepted on, or SSI_NET_NOPARENT */
+    uint16_t alen;   /* peer address length (accepted connections) */
+    uint8_t addr[128];
+} ssi_net_newchan_t;
+
+/* Agent -> body, on the control socket (a connected or listening socket
+ * of the body: parent NOPARENT) or on a listener's socketpair (an
+ * accepted connection), one message with SCM_RIGHTS of the body's end. */
+#define SSI_NET_MSG_MAGIC 0x4e455431u /* "NET1" */
+typedef struct {
+    uint32_t magic;
+    uint16_t chan;
+    uint16_t alen;
+    uint8_t addr[128];
+} ssi_net_msg_t;
+
+/* Calls of the vfs-proxy's call link that are not one plain syscall. */
+enum {
+    SSI_NET_OP_SOCKET = 1010, /* domain, type, protocol, target fd: socket at home, at target */
+    SSI_NET_OP_ATTACH = 1011, /* chan, fd: the accepted channel's home socket moves to fd */
+};
+
+/* ---- body side (libssi.so) -------------------------------------------- */
+
+/* Freeze hook: records which descriptors are listening sockets (they
+ * become listener socketpairs away). Signal context. */
+void ssi_net_freeze_hook(void);
+
+/* The control socket from the agent (kept by the vfs-proxy's start):
+ * moved out of the program's way; new channels arrive there. */
+void ssi_net_body_start(int ctl_fd);
+
+/* Restored at home: forget everything. */
+void ssi_net_home(void);
+
+/* 1 when fd is the netproxy's own (not the program's). */
+int ssi_net_hidden_fd(int fd);
+
+/* Called first by the vfs-proxy's SIGSYS dispatch: 1 when the call was
+ * handled (*ret is its result), 0 to let the vfs-proxy handle it. */
+int ssi_net_body_call(long nr, int64_t *a, void *uc, long *ret);
+
+/* A local descriptor was put at fd (dup2/dup3 onto it): a home socket
+ * that was there is released at home. */
+void ssi_net_replaced(int fd);
+
+/* Provided by the vfs-proxy body (ssi_vfs_body.c) for the netproxy. */
+long ssi_vfs_forward(unsigned op, const int64_t *a);
+long ssi_vfs_local(long nr, const int64_t *a, const void *uc);
+void ssi_vfs_set_forwarded(int fd, int on);
+int ssi_vfs_is_forwarded(int fd);
+
+/* ---- deputy side (libssi.so) ------------------------------------------ */
+
+/* Executes a socket call of the call link. 1 when handled (*ret set),
+ * 0: let the vfs-proxy's generic executor run it. */
+int ssi_net_deputy_exec(unsigned op, const int64_t *a, long *ret);
+
+/* Provided by the deputy loop (ssi_deputy.c): the channel table. */
+/* Adds a channel for home socket fd (stays at fd); sends NEWCHAN.
+ * Returns the channel id or -errno. */
+long ssi_deputy_chan_add(int fd, unsigned dir, unsigned flags);
+/* The body closed its descriptor fd: a channel using home fd fd keeps
+ * running on a high copy (a listener is closed and its channel ends).
+ * Returns 1 when fd belonged to a channel. */
+int ssi_deputy_chan_release_fd(int fd);
+/* 1 when home fd fd is a channel's. */
+int ssi_deputy_chan_has_fd(int fd);
+/* Moves accepted channel chan's home socket to fd (the body's number). */
+long ssi_deputy_chan_attach(unsigned chan, int fd);
+
+#endif

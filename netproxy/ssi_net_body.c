@@ -1,0 +1,474 @@
+/*
+ * ssi_net_body.c - the away body's side of the netproxy.
+ *
+ * Called from the vfs-proxy's SIGSYS dispatch (ssi_vfs_body.c) for the
+ * socket calls its seccomp filter traps. Per descriptor the body knows
+ * what its number stands for:
+ *   HOME    a stream socket created away, not connected yet: a local
+ *           placeholder (an unconnected AF_UNIX socket) whose real socket
+ *           is the deputy's fd of the same number; every call is forwarded;
+ *   TUNNEL  a connected stream socket: the body's end of a socketpair the
+ *           agent relays; I/O is native, control calls are forwarded to
+ *           the home socket, still at the same number in the deputy;
+ *   LISTEN  a listening socket: the body's end of a SOCK_SEQPACKET pair
+ *           on which accepted connections arrive (SCM_RIGHTS);
+ *   DGRAM   a datagram socket created away: a placeholder like HOME, and
+ *           every call (sendto, recvfrom, sendmsg, recvmsg, sendmmsg) is
+ *           forwarded, one datagram per call.
+ * Signal context, raw system calls, static buffers, no libc.
+ */
+#include "ssi_net.h"
+
+#include "ssi_sys.h"
+#include "ssi_vfs.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/uio.h>
+
+#define S_MAX_FD 65536
+#define S_FRZ_SCAN 1024
+
+/* S_DGRAM: a datagram socket created away, at home; every call forwarded. */
+enum { S_NONE = 0, S_HOME, S_TUNNEL, S_LISTEN, S_DGRAM };
+
+static uint8_t s_kind[S_MAX_FD];
+static uint8_t s_frz_listen[S_FRZ_SCAN / 8]; /* listening at freeze (home) */
+static uint8_t s_frz_dgram[S_FRZ_SCAN / 8];  /* datagram sockets at freeze */
+static uint8_t s_frz_stream[S_FRZ_SCAN / 8]; /* other stream sockets: tunnels */
+static int s_ctl = -1;
+
+static int s_get(long fd)
+{
+    return fd >= 0 && fd < S_MAX_FD ? s_kind[fd] : S_NONE;
+}
+
+static void s_set(long fd, int k)
+{
+    if (fd >= 0 && fd < S_MAX_FD)
+        s_kind[fd] = (uint8_t)k;
+}
+
+void ssi_net_freeze_hook(void)
+{
+    long fd;
+    ssi_sys_memzero(s_frz_listen, sizeof(s_frz_listen));
+    ssi_sys_memzero(s_frz_dgram, sizeof(s_frz_dgram));
+    ssi_sys_memzero(s_frz_stream, sizeof(s_frz_stream));
+    /* The agent's rules (image FD pos bits, fds 0-2 always stream
+     * tunnels at their own place): the same descriptors, seen from here. */
+    for (fd = 3; fd < S_FRZ_SCAN; fd++) {
+        int type = 0, acc = 0;
+        uint32_t l = sizeof(type);
+        uint8_t bit = (uint8_t)(1u << (fd & 7));
+        if (fd == s_ctl ||
+            ssi_sys5(SYS_getsockopt, fd, SOL_SOCKET, SO_TYPE, (long)&type, (long)&l) < 0)
+            continue; /* not a socket */
+        l = sizeof(acc);
+        if (type == SOCK_DGRAM)
+            s_frz_dgram[fd >> 3] |= bit;
+        else if (ssi_sys5(SYS_getsockopt, fd, SOL_SOCKET, SO_ACCEPTCONN, (long)&acc, (long)&l) == 0 && acc)
+            s_frz_listen[fd >> 3] |= bit;
+        else if (type == SOCK_STREAM)
+            /* Connected: a tunnel whose home socket the deputy keeps at
+             * fd, so that control calls name it there. */
+            s_frz_stream[fd >> 3] |= bit;
+    }
+}
+
+void ssi_net_body_start(int ctl_fd)
+{
+    struct timeval tv = {30, 0};
+    long fd, hi;
+    ssi_sys_memzero(s_kind, sizeof(s_kind));
+    for (fd = 0; fd < S_FRZ_SCAN; fd++)
+        if (s_frz_listen[fd >> 3] & (1u << (fd & 7)))
+            s_set(fd, S_LISTEN);
+        else if (s_frz_dgram[fd >> 3] & (1u << (fd & 7)))
+            s_set(fd, S_DGRAM); /* a placeholder the agent made; the deputy's fd is real */
+        else if (s_frz_stream[fd >> 3] & (1u << (fd & 7)))
+            s_set(fd, S_TUNNEL);
+    s_ctl = -1;
+    if (ctl_fd < 0)
+        return;
+    hi = ssi_sys3(SYS_fcntl, ctl_fd, F_DUPFD_CLOEXEC, 900 + 96);
+    if (hi >= 0) {
+        ssi_sys1(SYS_close, ctl_fd);
+        ctl_fd = (int)hi;
+    }
+    /* The agent sends a new channel's end right after the deputy's
+     * NEWCHAN; if it never comes the call fails instead of hanging. */
+    ssi_sys5(SYS_setsockopt, ctl_fd, SOL_SOCKET, SO_RCVTIMEO, (long)&tv, sizeof(tv));
+    s_ctl = ctl_fd;
+}
+
+void ssi_net_home(void)
+{
+    if (s_ctl >= 0)
+        ssi_sys1(SYS_close, s_ctl);
+    s_ctl = -1;
+    ssi_sys_memzero(s_kind, sizeof(s_kind));
+}
+
+int ssi_net_hidden_fd(int fd)
+{
+    return fd >= 0 && fd == s_ctl;
+}
+
+void ssi_net_replaced(int fd)
+{
+    int64_t q[6] = {fd, 0, 0, 0, 0, 0};
+    if (s_ctl < 0 || s_get(fd) == S_NONE)
+        return;
+    ssi_vfs_forward(SYS_close, q);
+    ssi_vfs_set_forwarded(fd, 0);
+    s_set(fd, S_NONE);
+}
+
+/* Receives one channel end (ssi_net_msg_t + SCM_RIGHTS) from sock. */
+static long s_recv_end(long sock, ssi_net_msg_t *m, long flags, const void *uc)
+{
+    union {
+        struct cmsghdr h;
+        char buf[CMSG_SPACE(sizeof(int))];
+    } cm;
+    struct iovec iov = {m, sizeof(*m)};
+    struct msghdr mh;
+    int64_t a[6];
+    long rc;
+    int fd = -1;
+    ssi_sys_memzero(&mh, sizeof(mh));
+    ssi_sys_memzero(&cm, sizeof(cm));
+    mh.msg_iov = &iov;
+    mh.msg_iovlen = 1;
+    mh.msg_control = cm.buf;
+    mh.msg_controllen = sizeof(cm.buf);
+    a[0] = sock;
+    a[1] = (int64_t)&mh;
+    a[2] = flags;
+    a[3] = a[4] = a[5] = 0;
+    /* With the program's mask when the program waits (accept): signals
+     * interrupt it as at home. */
+    rc = uc ? ssi_vfs_local(SYS_recvmsg, a, uc) : ssi_sys3(SYS_recvmsg, sock, (long)&mh, flags);
+    if (rc < 0)
+        return rc;
+    if (mh.msg_controllen >= CMSG_LEN(sizeof(int)) && cm.h.cmsg_level == SOL_SOCKET &&
+        cm.h.cmsg_type == SCM_RIGHTS)
+        ssi_sys_memcopy(&fd, CMSG_DATA(&cm.h), sizeof(int));
+    if (rc != (long)sizeof(*m) || m->magic != SSI_NET_MSG_MAGIC || fd < 0) {
+        if (fd >= 0)
+            ssi_sys1(SYS_close, fd);
+        return rc == 0 ? -ECONNABORTED : -EPROTO;
+    }
+    return fd;
+}
+
+/* The home socket at fd became a channel: put its end over the
+ * placeholder, with the placeholder's descriptor flag, the home socket's
+ * O_NONBLOCK and the timeouts the program set. */
+static long s_take_chan(long fd, int kind)
+{
+    ssi_net_msg_t m;
+    int64_t q[6] = {fd, F_GETFL, 0, 0, 0, 0};
+    long nfd = s_recv_end(s_ctl, &m, MSG_CMSG_CLOEXEC, 0), fl, fdfl, rc;
+    static const int tmo[2] = {SO_RCVTIMEO, SO_SNDTIMEO};
+    int i;
+    if (nfd < 0)
+        return nfd == -EAGAIN ? -ETIMEDOUT : nfd;
+    fl = ssi_vfs_forward(SYS_fcntl, q);
+    fdfl = ssi_sys2(SYS_fcntl, fd, F_GETFD);
+    for (i = 0; i < 2 && kind == S_TUNNEL; i++) {
+        struct timeval tv;
+        uint32_t l = sizeof(tv);
+        if (ssi_sys5(SYS_getsockopt, fd, SOL_SOCKET, tmo[i], (long)&tv, (long)&l) == 0 &&
+            (tv.tv_sec || tv.tv_usec))
+            ssi_sys5(SYS_setsockopt, nfd, SOL_SOCKET, tmo[i], (long)&tv, sizeof(tv));
+    }
+    rc = ssi_sys3(SYS_dup3, nfd, fd, fdfl > 0 && (fdfl & FD_CLOEXEC) ? O_CLOEXEC : 0);
+    ssi_sys1(SYS_close, nfd);
+    if (rc < 0)
+        return rc;
+    if (fl > 0 && (fl & O_NONBLOCK))
+        ssi_sys3(SYS_fcntl, fd, F_SETFL, O_NONBLOCK);
+    ssi_vfs_set_forwarded((int)fd, 0);
+    s_set(fd, kind);
+    return 0;
+}
+
+static long s_socket(const int64_t *a, int kind)
+{
+    long type = a[1], m, r;
+    int64_t q[6];
+    m = ssi_sys3(SYS_socket, AF_UNIX, SOCK_STREAM | (type & (SOCK_CLOEXEC | SOCK_NONBLOCK)), 0);
+    if (m < 0)
+        return m;
+    if (m >= S_MAX_FD) {
+        ssi_sys1(SYS_close, m);
+        return -EMFILE;
+    }
+    q[0] = a[0];
+    q[1] = type;
+    q[2] = a[2];
+    q[3] = m;
+    q[4] = q[5] = 0;
+    r = ssi_vfs_forward(SSI_NET_OP_SOCKET, q);
+    if (r < 0) {
+        ssi_sys1(SYS_close, m);
+        return r;
+    }
+    ssi_vfs_set_forwarded((int)m, 1);
+    s_set(m, kind);
+    return m;
+}
+
+/* accept/accept4 on a listener: the next connection the agent passed. */
+static long s_accept(const int64_t *a, long flags, const void *uc)
+{
+    ssi_net_msg_t m;
+    long fd = s_recv_end(a[0], &m, flags & SOCK_CLOEXEC ? MSG_CMSG_CLOEXEC : 0, uc);
+    int64_t q[6];
+    if (fd < 0)
+        return fd;
+    if (fd >= S_MAX_FD) {
+        ssi_sys1(SYS_close, fd);
+        return -EMFILE;
+    }
+    if (flags & SOCK_NONBLOCK)
+        ssi_sys3(SYS_fcntl, fd, F_SETFL, O_NONBLOCK);
+    /* The home socket follows to the same number, so that control calls
+     * (getpeername, setsockopt) name it there. */
+    q[0] = m.chan;
+    q[1] = fd;
+    q[2] = q[3] = q[4] = q[5] = 0;
+    s_set(fd, ssi_vfs_forward(SSI_NET_OP_ATTACH, q) == 0 ? S_TUNNEL : S_NONE);
+    if (a[1] && a[2]) {
+        uint32_t cap, n = m.alen < sizeof(m.addr) ? m.alen : sizeof(m.addr);
+        ssi_sys_memcopy(&cap, (const void *)a[2], 4);
+        ssi_sys_memcopy((void *)a[1], m.addr, n < cap ? n : cap);
+        ssi_sys_memcopy((void *)a[2], &n, 4);
+    }
+    return fd;
+}
+
+/* getsockname/getpeername/getsockopt: home's answer, copied into the
+ * program's buffer within its length (as the kernel does). */
+static long s_name_or_opt(long nr, const int64_t *a)
+{
+    static uint8_t buf[256];
+    uint32_t cap, len;
+    int64_t q[6];
+    int vi = nr == SYS_getsockopt ? 3 : 1, li = vi + 1;
+    long r;
+    if (!a[li])
+        return -EFAULT;
+    ssi_sys_memcopy(&cap, (const void *)a[li], 4);
+    len = nr == SYS_getsockopt ? 256 : 128;
+    ssi_sys_memcopy(q, a, sizeof(q));
+    q[vi] = (int64_t)buf;
+    q[li] = (int64_t)&len;
+    r = ssi_vfs_forward((unsigned)nr, q);
+    if (r < 0)
+        return r;
+    if (a[vi])
+        ssi_sys_memcopy((void *)a[vi], buf, len < cap ? len : cap);
+    ssi_sys_memcopy((void *)a[li], &len, 4);
+    return r;
+}
+
+/* One datagram at home. The data goes through s_dgbuf (datagrams fit
+ * one call-link message: SSI_VFS_IO_MAX; larger ones are cut, as a
+ * receive buffer that is too small cuts them). */
+static uint8_t s_dgbuf[SSI_VFS_IO_MAX];
+
+static long s_sendto(long fd, const void *buf, uint64_t len, long flags, const void *addr, long alen)
+{
+    int64_t q[6] = {fd, (int64_t)buf, (int64_t)len, flags, (int64_t)addr, addr ? alen : 0};
+    if (len > SSI_VFS_IO_MAX)
+        return -EMSGSIZE;
+    return ssi_vfs_forward(SYS_sendto, q);
+}
+
+/* recvfrom at home; the address comes back within *alen (as the kernel
+ * does) when addr is given. */
+static long s_recvfrom(long fd, void *buf, uint64_t len, long flags, void *addr, uint32_t *alen)
+{
+    static uint8_t sa[128];
+    uint32_t sl = sizeof(sa), cap = 0;
+    int64_t q[6] = {fd, (int64_t)buf, (int64_t)(len < SSI_VFS_IO_MAX ? len : SSI_VFS_IO_MAX), flags,
+                    (int64_t)sa, (int64_t)&sl};
+    long r = ssi_vfs_forward(SYS_recvfrom, q);
+    if (r < 0 || !addr || !alen)
+        return r;
+    ssi_sys_memcopy(&cap, alen, 4);
+    ssi_sys_memcopy(addr, sa, sl < cap ? sl : cap);
+    ssi_sys_memcopy(alen, &sl, 4);
+    return r;
+}
+
+static long s_sendmsg(long fd, const struct msghdr *m, long flags)
+{
+    uint64_t n = 0, i;
+    if (m->msg_controllen)
+        return -EOPNOTSUPP; /* ancillary data is not forwarded */
+    for (i = 0; i < m->msg_iovlen; i++) {
+        if (m->msg_iov[i].iov_len > sizeof(s_dgbuf) - n)
+            return -EMSGSIZE;
+        ssi_sys_memcopy(s_dgbuf + n, m->msg_iov[i].iov_base, m->msg_iov[i].iov_len);
+        n += m->msg_iov[i].iov_len;
+    }
+    return s_sendto(fd, s_dgbuf, n, flags, m->msg_name, m->msg_namelen);
+}
+
+static long s_dgram(long nr, const int64_t *a)
+{
+    switch (nr) {
+    case SYS_sendto:
+        return s_sendto(a[0], (const void *)a[1], (uint64_t)a[2], a[3], (const void *)a[4], a[5]);
+    case SYS_recvfrom:
+        return s_recvfrom(a[0], (void *)a[1], (uint64_t)a[2], a[3], (void *)a[4], (uint32_t *)a[5]);
+    case SYS_sendmsg:
+        return s_sendmsg(a[0], (const struct msghdr *)a[1], a[2]);
+    case SYS_sendmmsg: {
+        struct mmsghdr *v = (struct mmsghdr *)a[1];
+        long i, r = 0;
+        for (i = 0; i < a[2]; i++) {
+            r = s_sendmsg(a[0], &v[i].msg_hdr, a[3]);
+            if (r < 0)
+                break;
+            v[i].msg_len = (unsigned)r;
+        }
+        return i ? i : r;
+    }
+    case SYS_recvmsg: {
+        struct msghdr *m = (struct msghdr *)a[1];
+        uint64_t cap = 0, i, off = 0;
+        uint32_t nl = m->msg_namelen;
+        long r;
+        for (i = 0; i < m->msg_iovlen; i++)
+            cap += m->msg_iov[i].iov_len;
+        r = s_recvfrom(a[0], s_dgbuf, cap < sizeof(s_dgbuf) ? cap : sizeof(s_dgbuf), a[2] | MSG_TRUNC,
+                       m->msg_name, m->msg_name ? &nl : 0);
+        if (r < 0)
+            return r;
+        m->msg_namelen = m->msg_name ? nl : 0;
+        m->msg_controllen = 0;
+        m->msg_flags = (uint64_t)r > cap ? MSG_TRUNC : 0;
+        for (i = 0; i < m->msg_iovlen && off < (uint64_t)r && off < cap; i++) {
+            uint64_t k = m->msg_iov[i].iov_len;
+            if (k > (uint64_t)r - off)
+                k = (uint64_t)r - off;
+            ssi_sys_memcopy(m->msg_iov[i].iov_base, s_dgbuf + off, k);
+            off += k;
+        }
+        return a[2] & MSG_TRUNC ? r : (long)off;
+    }
+    }
+    return -ENOSYS;
+}
+
+int ssi_net_body_call(long nr, int64_t *a, void *uc, long *ret)
+{
+    int k;
+    if (s_ctl < 0)
+        return 0;
+    switch (nr) {
+    case SYS_socket: {
+        long base = a[1] & 0xf;
+        a[0] = (int32_t)a[0];
+        if ((a[0] != AF_INET && a[0] != AF_INET6 && a[0] != AF_UNIX) ||
+            (base != SOCK_STREAM && base != SOCK_DGRAM))
+            return 0; /* raw, netlink, packet, seqpacket: local to this node */
+        *ret = s_socket(a, base == SOCK_STREAM ? S_HOME : S_DGRAM);
+        return 1;
+    }
+    case SYS_close: case SYS_ioctl:
+    case SYS_connect: case SYS_bind: case SYS_listen: case SYS_accept: case SYS_accept4:
+    case SYS_getsockname: case SYS_getpeername: case SYS_setsockopt: case SYS_getsockopt:
+    case SYS_sendto: case SYS_recvfrom: case SYS_sendmsg: case SYS_recvmsg: case SYS_sendmmsg:
+        a[0] = (int32_t)a[0];
+        break;
+    default:
+        return 0;
+    }
+    k = s_get(a[0]);
+    if (k == S_NONE)
+        return 0;
+    switch (nr) {
+    case SYS_ioctl:
+        /* FIONBIO (Python's settimeout) on a home socket: its O_NONBLOCK
+         * lives at home. Tunnels and listeners are local descriptors. */
+        if ((k != S_HOME && k != S_DGRAM) || a[1] != FIONBIO)
+            return 0;
+        {
+            int on = 0;
+            int64_t q[6] = {a[0], F_GETFL, 0, 0, 0, 0};
+            long fl = ssi_vfs_forward(SYS_fcntl, q);
+            if (!a[2])
+                *ret = -EFAULT;
+            else if (fl < 0)
+                *ret = fl;
+            else {
+                ssi_sys_memcopy(&on, (const void *)a[2], sizeof(on));
+                q[1] = F_SETFL;
+                q[2] = on ? (fl | O_NONBLOCK) : (fl & ~O_NONBLOCK);
+                *ret = ssi_vfs_forward(SYS_fcntl, q);
+            }
+        }
+        return 1;
+    case SYS_close: {
+        int64_t q[6] = {a[0], 0, 0, 0, 0, 0};
+        long r = ssi_vfs_forward(SYS_close, q);
+        ssi_vfs_set_forwarded((int)a[0], 0);
+        s_set(a[0], S_NONE);
+        *ret = ssi_sys1(SYS_close, a[0]);
+        if (*ret == 0 && (k == S_HOME || k == S_DGRAM) && r < 0 && r != -EIO)
+            *ret = r;
+        return 1;
+    }
+    case SYS_sendto: case SYS_recvfrom: case SYS_sendmsg: case SYS_recvmsg: case SYS_sendmmsg:
+        if (k != S_HOME && k != S_DGRAM)
+            return 0; /* tunnels and listeners: local */
+        *ret = s_dgram(nr, a);
+        return 1;
+    case SYS_connect:
+        if (k == S_DGRAM)
+            *ret = ssi_vfs_forward(SYS_connect, a);
+        else if (k != S_HOME)
+            *ret = k == S_TUNNEL ? -EISCONN : -EINVAL;
+        else if ((*ret = ssi_vfs_forward(SYS_connect, a)) == 0)
+            *ret = s_take_chan(a[0], S_TUNNEL);
+        return 1;
+    case SYS_bind:
+        *ret = k == S_HOME || k == S_DGRAM ? ssi_vfs_forward(SYS_bind, a) : -EINVAL;
+        return 1;
+    case SYS_listen:
+        if (k == S_TUNNEL)
+            *ret = -EINVAL;
+        else if ((*ret = ssi_vfs_forward(SYS_listen, a)) == 0 && k == S_HOME)
+            *ret = s_take_chan(a[0], S_LISTEN);
+        return 1;
+    case SYS_accept:
+    case SYS_accept4:
+        if (k != S_LISTEN)
+            *ret = -EINVAL;
+        else
+            *ret = s_accept(a, nr == SYS_accept4 ? a[3] : 0, uc);
+        return 1;
+    case SYS_getsockname:
+    case SYS_getpeername:
+    case SYS_getsockopt:
+        *ret = s_name_or_opt(nr, a);
+        return 1;
+    case SYS_setsockopt:
+        *ret = ssi_vfs_forward(SYS_setsockopt, a);
+        /* Timeouts act where the body blocks: on its own end too. */
+        if (*ret == 0 && a[1] == SOL_SOCKET && (a[2] == SO_RCVTIMEO || a[2] == SO_SNDTIMEO))
+            ssi_sys5(SYS_setsockopt, a[0], a[1], a[2], a[3], a[4]);
+        return 1;
+    }
+    return 0;
+}
