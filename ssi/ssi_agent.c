@@ -810,6 +810,7 @@ static void s_new_chan(const ssi_tunnel_hdr_t *h)
     /* A listener whose queue is full (the body does not accept) drops the
      * connection, like a full backlog; the body waits on the control
      * socket for its own connect/listen, so that one never fills. */
+    c->body_ino = s_ino(sp[1]); /* coming home: the body's fd is ours */
     n = sendmsg(via, &mh, MSG_NOSIGNAL | (parent ? MSG_DONTWAIT : 0));
     close(sp[1]);
     if (n != (ssize_t)sizeof(msg)) {
@@ -1224,9 +1225,17 @@ static int s_home_check_body(char *why, size_t cap)
         snprintf(lp, sizeof(lp), "%s/%d", path, fd);
         n = readlink(lp, link, sizeof(link) - 1);
         link[n > 0 ? n : 0] = 0;
-        c = s_chan((unsigned)fd);
-        /* Our tunnel at its own number: the deputy has the real thing. */
-        if (c && sscanf(link, "socket:[%llu]", &ino) == 1 && ino == c->body_ino)
+        /* One of our tunnels (at its own number, or a socket channel the
+         * netproxy added, whose home socket the deputy keeps at the body's
+         * number): the deputy has the real thing. */
+        c = NULL;
+        if (sscanf(link, "socket:[%llu]", &ino) == 1) {
+            int k;
+            for (k = 0; k < s_nchans && !c; k++)
+                if (s_chans[k].body_ino && s_chans[k].body_ino == ino)
+                    c = &s_chans[k];
+        }
+        if (c)
             continue;
         /* The vfs-proxy's own sockets: not in the image, not brought home. */
         if (sscanf(link, "socket:[%llu]", &ino) == 1 &&
@@ -1246,9 +1255,41 @@ static int s_home_check_body(char *why, size_t cap)
 
 /* Bytes of one IN channel that home has given away and the body has not
  * read: in our buffer and unread in the body's end of the socketpair. */
+/* The body's fd of channel c: its number for the channels of ACCEPT; for
+ * one the netproxy added, the fd whose socket is the channel's (found by
+ * inode in the body's fd table). -1 if none. */
+static int s_body_fd_of(const s_chan_t *c)
+{
+    char path[64], link[64], want[64];
+    struct dirent *e;
+    DIR *d;
+    int fd = -1;
+    if (!c->dynamic)
+        return (int)c->chan;
+    snprintf(path, sizeof(path), "/proc/%d/fd", (int)s_body_proc_pid());
+    snprintf(want, sizeof(want), "socket:[%llu]", (unsigned long long)c->body_ino);
+    d = opendir(path);
+    if (!d)
+        return -1;
+    while (fd < 0 && (e = readdir(d))) {
+        char lp[160];
+        ssize_t n;
+        if (e->d_name[0] < '0' || e->d_name[0] > '9')
+            continue;
+        snprintf(lp, sizeof(lp), "%s/%s", path, e->d_name);
+        n = readlink(lp, link, sizeof(link) - 1);
+        link[n > 0 ? n : 0] = 0;
+        if (!strcmp(link, want))
+            fd = atoi(e->d_name);
+    }
+    closedir(d);
+    return fd;
+}
+
 static uint32_t s_home_unread(const s_chan_t *c, int pidfd)
 {
-    int n = 0, fd = pidfd >= 0 ? (int)syscall(SYS_pidfd_getfd, pidfd, c->chan, 0) : -1;
+    int bfd = s_body_fd_of(c);
+    int n = 0, fd = pidfd >= 0 && bfd >= 0 ? (int)syscall(SYS_pidfd_getfd, pidfd, bfd, 0) : -1;
     if (fd >= 0) {
         if (s_ino(fd) != c->body_ino || ioctl(fd, FIONREAD, &n) < 0)
             n = 0;
@@ -1260,6 +1301,39 @@ static uint32_t s_home_unread(const s_chan_t *c, int pidfd)
 /* Home input that the deputy already read cannot be pushed back into a
  * home pipe or terminal: wait a little for the body to read it, else
  * refuse. Nothing new comes (the deputy stopped reading). */
+/* While the body is given time to read its input, its output keeps
+ * flowing home (with the deputy's credit): a relay that must write before
+ * it reads again would otherwise never read it. */
+static void s_home_pump_out(int ms)
+{
+    struct pollfd p[1 + SSI_TUNNEL_MAX_CHANS];
+    int idx[1 + SSI_TUNNEL_MAX_CHANS], n = 0, i;
+    p[n].fd = ssi_tunnel_link_fd(&s_link);
+    p[n++].events = POLLIN;
+    for (i = 0; i < s_nchans; i++) {
+        s_chan_t *c = &s_chans[i];
+        if (c->rd_done || c->credit == 0)
+            continue;
+        p[n].fd = c->fd;
+        p[n].events = POLLIN;
+        idx[n++] = i;
+    }
+    if (poll(p, (nfds_t)n, ssi_tunnel_pending(&s_link) ? 0 : ms) <= 0 && !ssi_tunnel_pending(&s_link))
+        return;
+    if (p[0].revents || ssi_tunnel_pending(&s_link)) {
+        do {
+            ssi_tunnel_hdr_t h;
+            long rc = ssi_tunnel_recv(&s_link, &h, s_frame, sizeof(s_frame));
+            if (rc < 0)
+                s_fail("deputy connection lost (%s); body killed", strerror((int)-rc));
+            s_frame_in(&h);
+        } while (ssi_tunnel_pending(&s_link));
+    }
+    for (i = 1; i < n; i++)
+        if (p[i].revents && !s_chans[idx[i]].rd_done && s_chans[idx[i]].credit > 0)
+            s_read_body(&s_chans[idx[i]]);
+}
+
 static int s_home_input_taken(int pidfd, char *why, size_t cap)
 {
     long end = s_now_ms() + 2000;
@@ -1284,7 +1358,7 @@ static int s_home_input_taken(int pidfd, char *why, size_t cap)
             return 0;
         if (s_now_ms() > end)
             return -1;
-        usleep(20000);
+        s_home_pump_out(20);
     }
 }
 

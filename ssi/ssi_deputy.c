@@ -909,6 +909,22 @@ static void s_home_begin(void)
         s_home_fail("bad homecoming request");
         return;
     }
+    {
+        /* Every live socket connection must have its home socket at the
+         * body's number (netproxy attaches it there): one the deputy
+         * accepted that the program has not accept()ed yet would be lost,
+         * one the program reaches only through a dup would be misplaced. */
+        int i;
+        for (i = 0; i < s_nchans; i++) {
+            s_chan_t *c = &s_chans[i];
+            if (c->dynamic && !c->dead && !(c->flags & SSI_TUNNEL_CHAN_LISTEN) &&
+                !(c->in_done && c->out_done) && c->fd >= s_fd_base) {
+                s_home_fail("a connection accepted at home is not taken by the program yet (or "
+                            "lives only in a dup); try again later");
+                return;
+            }
+        }
+    }
     s_home_mem = s_high_fd(ssi_sys2(SYS_memfd_create, (long)"ssi-home-image", MFD_CLOEXEC));
     if (s_home_mem < 0) {
         s_home_mem = -1;
@@ -936,7 +952,7 @@ static int s_home_own_fd(long fd, const long *extra, int nextra)
      * fd above s_fd_base": the body may have its own up there, such as
      * the shim's ssid socket.) */
     for (i = 0; i < s_nchans; i++)
-        if (fd == s_chans[i].fd && s_chans[i].fd != s_chans[i].chan)
+        if (!s_chans[i].dynamic && fd == s_chans[i].fd && s_chans[i].fd != s_chans[i].chan)
             return 1;
     for (i = 0; i < nextra; i++)
         if (fd == extra[i])
@@ -963,7 +979,10 @@ static void s_home_exec_fds(const long *extra, int nextra)
         s_chan_t *c = &s_chans[i];
         if (c->out_done && c->dir == SSI_TUNNEL_DIR_OUT && !(c->flags & SSI_TUNNEL_CHAN_SOCKET))
             continue; /* closed at the body's EOF: stays closed */
-        if (c->fd != chan)
+        /* Only into a free number: if the body closed this channel and
+         * reused its number (a home file, a socket the netproxy attached
+         * there), the number is that one's now. */
+        if (c->fd != chan && ssi_sys2(SYS_fcntl, chan, F_GETFD) == -EBADF)
             ssi_sys3(SYS_dup3, c->fd, chan, 0);
     }
     if (ssi_sys4(SYS_prlimit64, 0, RLIMIT_NOFILE, 0, (long)rl) == 0 && rl[0] < rl[1]) {

@@ -618,11 +618,16 @@ static void s_restore_process_state(void)
             s_die("mprotect failed", 0, r);
     }
     s_restore_mm();
-    r = ssi_sys1(SYS_chdir, (long)s_proc.cwd);
-    if (r < 0 && s_home_cwd)
-        r = ssi_sys1(SYS_chdir, (long)"/"); /* relative paths resolve at home anyway */
-    if (r < 0)
-        s_die("cannot chdir to", s_proc.cwd, r);
+    /* In place, the cwd is the deputy's, kept by the exec: an away body's
+     * chdir calls ran there (vfs-proxy), and its own kernel cwd, which the
+     * image recorded, meant nothing. */
+    if (s_mode != S_IN_PLACE) {
+        r = ssi_sys1(SYS_chdir, (long)s_proc.cwd);
+        if (r < 0 && s_home_cwd)
+            r = ssi_sys1(SYS_chdir, (long)"/"); /* relative paths resolve at home anyway */
+        if (r < 0)
+            s_die("cannot chdir to", s_proc.cwd, r);
+    }
     ssi_sys1(SYS_umask, s_proc.umask);
     if (s_proc.personality != 0xffffffffU)
         ssi_sys1(SYS_personality, s_proc.personality);
@@ -1019,8 +1024,6 @@ static int s_check(void)
             s_die("cannot open the executable", s_proc.exe, fd);
         ssi_sys1(SYS_close, fd);
     }
-    if (ssi_sys1(SYS_chdir, (long)s_proc.cwd) < 0)
-        s_die("cannot chdir to", s_proc.cwd, 0);
     s_puts(s_status_fd >= 0 ? s_status_fd : 1, "O");
     return 0;
 }

@@ -62,18 +62,22 @@ lab_exec n1 sh -c "curl -sf --max-time 60 --limit-rate 5M http://127.0.0.1:$port
 cpid=$!
 sleep 2
 out=$(lab_exec n2 ssictl migrate "n1:$pid" n3 2>&1)
-if echo "$out" | grep -q "moved"; then
-	ok "moved on to n3: $out"
-	wait $cpid
-	check "a download in flight during the move n2 -> n3 completes correctly" \
-		sh -c "[ \"\$(ssilab exec n1 -- cat /tmp/inflight)\" = $ref ]"
-	fetch "away on n3"
-else
-	note "a second move of a body away (n2 -> n3) is not possible yet: $out"
-	wait $cpid
-	check "a download in flight while the server stayed on n2 completes" \
-		sh -c "[ \"\$(ssilab exec n1 -- cat /tmp/inflight)\" = $ref ]"
-fi
+check "moved on to n3 (through home), mid-download: $out" sh -c "echo '$out' | grep -q 'moved from n1 to n3'"
+wait $cpid
+check "the download in flight during the move n2 -> n3 completes correctly" \
+	sh -c "[ \"\$(ssilab exec n1 -- cat /tmp/inflight)\" = $ref ]"
+check "its body runs on n3" sh -c "ssilab exec n3 -- pgrep -f http.server >/dev/null"
+fetch "away on n3"
+lab_exec n1 sh -c "curl -sf --max-time 60 --limit-rate 5M http://127.0.0.1:$port/big | sha256sum | cut -d' ' -f1 > /tmp/inflight3" &
+cpid=$!
+sleep 2
+out=$(lab_exec n1 ssictl migrate "$pid" home 2>&1)
+check "brought home, mid-download: $out" sh -c "echo '$out' | grep -q 'came home'"
+wait $cpid
+check "the download in flight during the move home completes correctly" \
+	sh -c "[ \"\$(ssilab exec n1 -- cat /tmp/inflight3)\" = $ref ]"
+check "nothing of it is left on n2 or n3" sh -c "! ssilab exec n2 -- pgrep -f http.server && ! ssilab exec n3 -- pgrep -f http.server"
+fetch "at home again"
 # (SIGINT is ignored by a background job of sh: SIGTERM.)
 lab_exec n1 kill -TERM "$pid"
 if wait_until 10 lab_exec n1 test -s /tmp/www.rc && [ "$(lab_exec n1 cat /tmp/www.rc)" = 143 ]; then

@@ -5,12 +5,12 @@
 # there: both connections are open at the freeze and go on as tunnels, and
 # the end of stream (socat's shutdown) reaches the sink at home. socat also
 # holds a Unix datagram socket, which stays at home (every call forwarded).
-# (A second move of a body that is away is not supported yet: one move.)
+# It moves twice during the stream: n1 -> n2, then n2 -> n3 (through home).
 . "$(dirname "$0")/lib.sh"
 lab_require_root
 command -v python3 >/dev/null || skip "python3 is not installed"
 command -v socat >/dev/null || skip "socat is not installed"
-lab_up 2
+lab_up 3
 mkdir -p "$LAB_FILES"
 cp "$lab_top/tests/progs/net_probe.py" "$LAB_FILES/"
 probe=$LAB_FILES/net_probe.py
@@ -31,13 +31,18 @@ for p in json.load(sys.stdin):
 }
 get_pid() { pid=$(pid_of 'socat'); [ -n "$pid" ]; }
 wait_until 20 get_pid || fail "socat is not in 'ssictl ps'"
-# 200 MiB at about 40 MiB/s: about 5 s, moved after 1.5 s.
-lab_exec n1 sh -c "(python3 $probe source $in 200 40 /tmp/source.sum > /tmp/source.log 2>&1 &)"
+# 200 MiB at about 25 MiB/s: about 8 s, moved after 1.5 s and 4 s.
+lab_exec n1 sh -c "(python3 $probe source $in 200 25 /tmp/source.sum > /tmp/source.log 2>&1 &)"
 sleep 1.5
 mig=$(lab_exec n1 ssictl migrate "$pid" n2 2>&1)
 check "socat moved to n2 mid-stream: $mig" sh -c "echo '$mig' | grep -q 'moved from n1 to n2'"
 check "the stream was still running when it moved" sh -c "! ssilab exec n1 -- test -s /tmp/source.sum"
 check "its body runs on n2" sh -c "ssilab exec n2 -- pgrep -x socat >/dev/null"
+sleep 2.5
+mig=$(lab_exec n2 ssictl migrate "n1:$pid" n3 2>&1)
+check "socat moved on to n3 mid-stream: $mig" sh -c "echo '$mig' | grep -q 'moved from n1 to n3'"
+check "the stream was still running when it moved again" sh -c "! ssilab exec n1 -- test -s /tmp/source.sum"
+check "its body runs on n3, none on n2" sh -c "ssilab exec n3 -- pgrep -x socat >/dev/null && ! ssilab exec n2 -- pgrep -x socat"
 if wait_until 120 lab_exec n1 test -s /tmp/sink.sum && wait_until 20 lab_exec n1 test -s /tmp/source.sum; then
 	src=$(lab_exec n1 cat /tmp/source.sum)
 	dst=$(lab_exec n1 cat /tmp/sink.sum)
