@@ -281,6 +281,19 @@ static void s_plan_fd(const ssi_image_fd_t *f)
         snprintf(d->path, sizeof(d->path), "/dev/null");
         return;
     }
+    if (f->kind == SSI_IMAGE_FD_ANON && !strcmp(f->path, "anon_inode:[eventpoll]") && f->fd > 2) {
+        /* An epoll instance: the body's restore hook makes it again at this
+         * number (ssi_epoll.c); until then a placeholder keeps the number. */
+        s_dev_t *d;
+        if (s_ndevs >= (int)(sizeof(s_devs) / sizeof(s_devs[0])))
+            s_fail("too many device descriptors");
+        d = &s_devs[s_ndevs++];
+        d->fd = f->fd;
+        d->fd_flags = f->fd_flags;
+        d->fl_flags = O_RDONLY;
+        snprintf(d->path, sizeof(d->path), "/dev/null");
+        return;
+    }
     if (f->kind == SSI_IMAGE_FD_CHR && s_is_tty(f->rdev))
         flags |= SSI_TUNNEL_CHAN_TTY;
     if (f->kind == SSI_IMAGE_FD_SOCKET)
@@ -1241,6 +1254,8 @@ static int s_home_check_body(char *why, size_t cap)
         if (sscanf(link, "socket:[%llu]", &ino) == 1 &&
             (ino == (unsigned long long)s_ctl_ino || ino == (unsigned long long)s_call_ino))
             continue;
+        if (!strcmp(link, "anon_inode:[eventpoll]")) /* made again at home (ssi_epoll.c) */
+            continue;
         if (!strcmp(link, "/dev/null") || !strcmp(link, "/dev/zero") ||
             !strcmp(link, "/dev/random") || !strcmp(link, "/dev/urandom"))
             continue;
@@ -1272,7 +1287,7 @@ static int s_body_fd_of(const s_chan_t *c)
     if (!d)
         return -1;
     while (fd < 0 && (e = readdir(d))) {
-        char lp[160];
+        char lp[320];
         ssize_t n;
         if (e->d_name[0] < '0' || e->d_name[0] > '9')
             continue;

@@ -133,6 +133,9 @@ static int s_check_fds(pid_t pid, char *why, size_t len)
 		if (strcmp(target, "anon_inode:[io_uring]") == 0) {
 			snprintf(why, len, "it uses io_uring (fd %s), which ssi cannot move", e->d_name);
 			rc = -EBUSY;
+		} else if (strcmp(target, "anon_inode:[eventpoll]") == 0) {
+			/* An epoll instance is made again where the process resumes
+			 * (ssi_epoll.c), with the same registrations. */
 		} else if (strncmp(target, "anon_inode:", 11) == 0) {
 			snprintf(why, len, "fd %s is a kernel object (%s) that ssi cannot move yet", e->d_name,
 			         target + 11);

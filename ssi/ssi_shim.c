@@ -21,6 +21,7 @@
 #include <unistd.h>
 #include <asm/termbits.h>
 
+#include "ssi_epoll.h"
 #include "ssi_freeze.h"
 #include "ssi_msg.h"
 #include "ssi_sys.h"
@@ -153,6 +154,7 @@ static void s_on_freeze(void)
 	 * errno after strcoll): what we do here must not change it. */
 	int saved_errno = errno;
 	ssi_vfs_freeze_hook();
+	ssi_epoll_freeze();
 	for (int fd = 0; fd < SSI_TTY_FDS; fd++) {
 		s_tty.is_tty[fd] = s_sys(SYS_ioctl, fd, TCGETS2, (long)&s_tty.tio[fd]) == 0;
 		if (s_tty.is_tty[fd] && s_sys(SYS_ioctl, fd, TIOCGWINSZ, (long)&s_tty.ws[fd]) != 0)
@@ -224,6 +226,7 @@ static void s_on_restore(void)
 		 * body's seccomp filter). */
 		s_away = 0;
 		ssi_vfs_home();
+		ssi_epoll_restore();
 		return;
 	}
 	s_away = 1;
@@ -235,6 +238,7 @@ static void s_on_restore(void)
 		ssi_sys_log("ssi-vfs: ", "no call link to the deputy; the body stops", 0, rc);
 		ssi_sys2(SYS_kill, ssi_sys0(SYS_getpid), SIGKILL);
 	}
+	ssi_epoll_restore();
 }
 
 /* A forked child is a process of its own: it registers itself, and drops

@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -22,7 +23,7 @@
 #include "ssi_precheck.h"
 
 enum { PLAIN, THREADS, SHARED, FILEFD, EVENTFD, DEVICE, PRIVATE_MAP, STDIO_FILES, TCP_LISTEN, UDP, UNIX_LISTEN,
-       UNIX_DGRAM, TCP_CONNECTED };
+       UNIX_DGRAM, TCP_CONNECTED, EPOLLFD };
 
 static void *s_sleeper(void *arg)
 {
@@ -67,6 +68,7 @@ static pid_t s_child(int kind)
 			break;
 		}
 		case EVENTFD: eventfd(0, 0); break;
+		case EPOLLFD: epoll_create1(0); break;
 		case TCP_LISTEN:
 		case UDP:
 		case TCP_CONNECTED: {
@@ -165,6 +167,12 @@ START_TEST(test_precheck_open_files_may_move)
 }
 END_TEST
 
+START_TEST(test_precheck_epoll_may_move)
+{
+	s_expect(EPOLLFD, 0, NULL); /* made again where it resumes (ssi_epoll.c) */
+}
+END_TEST
+
 START_TEST(test_precheck_refuses_kernel_objects)
 {
 	s_expect(EVENTFD, -EBUSY, "eventfd");
@@ -210,6 +218,7 @@ Suite *suite_precheck(void)
 	tcase_add_test(tc, test_precheck_refuses_writable_shared_memory);
 	tcase_add_test(tc, test_precheck_open_files_may_move);
 	tcase_add_test(tc, test_precheck_refuses_kernel_objects);
+	tcase_add_test(tc, test_precheck_epoll_may_move);
 	tcase_add_test(tc, test_precheck_refuses_devices);
 	tcase_add_test(tc, test_precheck_refuses_sockets_a_tunnel_cannot_carry);
 	tcase_add_test(tc, test_precheck_missing_process);
