@@ -968,8 +968,9 @@ static int s_home_own_fd(long fd, const long *extra, int nextra)
 static void s_home_exec_fds(const long *extra, int nextra)
 {
     static char buf[4096];
+    static int fds[4096];
     uint64_t rl[2];
-    long dfd, n;
+    long n;
     int i;
     for (i = 0; i < s_nchans; i++) {
         /* The tunnel's home fd lives in a high slot (the numbers below
@@ -989,29 +990,10 @@ static void s_home_exec_fds(const long *extra, int nextra)
         rl[0] = rl[1];
         ssi_sys4(SYS_prlimit64, 0, RLIMIT_NOFILE, (long)rl, 0);
     }
-    dfd = ssi_sys4(SYS_openat, AT_FDCWD, (long)"/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
-    if (dfd < 0)
-        return;
-    while ((n = ssi_sys3(SYS_getdents64, dfd, (long)buf, sizeof(buf))) > 0) {
-        long off = 0;
-        while (off < n) {
-            struct {
-                uint64_t ino;
-                int64_t off;
-                unsigned short reclen;
-                unsigned char type;
-                char name[];
-            } *d = (void *)(buf + off);
-            const char *e;
-            if (d->name[0] >= '0' && d->name[0] <= '9') {
-                long fd = (long)ssi_sys_dec(d->name, &e);
-                if (fd != dfd && !s_home_own_fd(fd, extra, nextra))
-                    ssi_sys3(SYS_fcntl, fd, F_SETFD, 0);
-            }
-            off += d->reclen;
-        }
-    }
-    ssi_sys1(SYS_close, dfd);
+    n = ssi_sys_list_fds(fds, sizeof(fds) / sizeof(fds[0]), buf, sizeof(buf));
+    for (i = 0; i < n; i++)
+        if (!s_home_own_fd(fds[i], extra, nextra))
+            ssi_sys3(SYS_fcntl, fds[i], F_SETFD, 0);
 }
 
 /* The dry run: ssi-restore --check over the memfd, in a child that has our

@@ -485,32 +485,16 @@ static void s_requeue_pending(void)
 static long s_capture_fd_list(long skip)
 {
     static char buf[8192];
-    long dfd = s_open("/proc/self/fd", O_RDONLY | O_DIRECTORY), n;
+    long n, i;
     s_nfds = 0;
-    if (dfd < 0)
-        return dfd;
-    while ((n = ssi_sys3(SYS_getdents64, dfd, (long)buf, sizeof(buf))) > 0) {
-        long off = 0;
-        while (off < n) {
-            struct {
-                uint64_t ino;
-                int64_t off;
-                unsigned short reclen;
-                unsigned char type;
-                char name[];
-            } *d = (void *)(buf + off);
-            const char *e;
-            if (d->name[0] >= '0' && d->name[0] <= '9') {
-                long fd = (long)ssi_sys_dec(d->name, &e);
-                /* The vfs-proxy's call link is not the program's. */
-                if (fd != dfd && fd != skip && !ssi_vfs_hidden_fd((int)fd) && s_nfds < S_MAX_FDS)
-                    s_fds[s_nfds++] = (int)fd;
-            }
-            off += d->reclen;
-        }
-    }
-    s_close(dfd);
-    return n < 0 ? n : 0;
+    n = ssi_sys_list_fds(s_fds, S_MAX_FDS, buf, sizeof(buf));
+    if (n < 0)
+        return n;
+    /* Not the program's: the freeze socket, the vfs-proxy's call link. */
+    for (i = 0; i < n; i++)
+        if (s_fds[i] != skip && !ssi_vfs_hidden_fd(s_fds[i]))
+            s_fds[s_nfds++] = s_fds[i];
+    return 0;
 }
 
 static void s_fill_fd(ssi_image_fd_t *r, int fd)

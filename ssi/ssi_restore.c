@@ -756,29 +756,12 @@ static void s_inplace_fds(void)
 {
     static char buf[8192];
     static int open_fds[S_MAX_FDS];
-    int nopen = 0, i, j;
-    long dfd = s_open("/proc/self/fd", O_RDONLY | O_DIRECTORY), n;
-    if (dfd < 0)
-        s_die("cannot list descriptors", 0, dfd);
-    while ((n = ssi_sys3(SYS_getdents64, dfd, (long)buf, sizeof(buf))) > 0) {
-        long off = 0;
-        while (off < n) {
-            struct {
-                uint64_t ino;
-                int64_t off;
-                unsigned short reclen;
-                unsigned char type;
-                char name[];
-            } *d = (void *)(buf + off);
-            const char *e;
-            if (d->name[0] >= '0' && d->name[0] <= '9' && nopen < S_MAX_FDS)
-                open_fds[nopen++] = (int)ssi_sys_dec(d->name, &e);
-            off += d->reclen;
-        }
-    }
-    ssi_sys1(SYS_close, dfd);
+    int i, j;
+    long nopen = ssi_sys_list_fds(open_fds, S_MAX_FDS, buf, sizeof(buf));
+    if (nopen < 0)
+        s_die("cannot list descriptors", 0, nopen);
     for (i = 0; i < nopen; i++) {
-        int fd = open_fds[i], keep = fd == s_img_fd || fd == dfd;
+        int fd = open_fds[i], keep = fd == s_img_fd;
         for (j = 0; j < s_nfds && !keep; j++)
             keep = s_fds[j].fd == fd;
         if (!keep)

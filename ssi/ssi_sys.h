@@ -9,6 +9,7 @@
 #ifndef SSI_SYS_H
 #define SSI_SYS_H
 
+#include <fcntl.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/syscall.h>
@@ -196,6 +197,39 @@ static inline void ssi_sys_requeue(long pid, long tid, int shared, int signo, co
 
 /* One line on stderr with one write(2): PREFIX A [B] [" (errno E)"]. The
  * logger of code in signal context (freeze handler, deputy, shim). */
+/* The open descriptors of this process, from /proc/self/fd (the listing's
+ * own fd left out): up to cap numbers into fds, buf (>= 1 KiB) as scratch
+ * for getdents64. Returns how many, or -errno if /proc cannot be read. */
+static inline long ssi_sys_list_fds(int *fds, long cap, char *buf, long bufsz)
+{
+    long dfd = ssi_sys4(SYS_openat, AT_FDCWD, (long)"/proc/self/fd",
+                        O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+    long n, count = 0;
+    if (dfd < 0)
+        return dfd;
+    while ((n = ssi_sys3(SYS_getdents64, dfd, (long)buf, bufsz)) > 0) {
+        long off = 0;
+        while (off < n) {
+            struct {
+                uint64_t ino;
+                int64_t off;
+                unsigned short reclen;
+                unsigned char type;
+                char name[];
+            } *d = (void *)(buf + off);
+            const char *e;
+            if (d->name[0] >= '0' && d->name[0] <= '9') {
+                long fd = (long)ssi_sys_dec(d->name, &e);
+                if (fd != dfd && count < cap)
+                    fds[count++] = (int)fd;
+            }
+            off += d->reclen;
+        }
+    }
+    ssi_sys1(SYS_close, dfd);
+    return count;
+}
+
 static inline void ssi_sys_log(const char *prefix, const char *a, const char *b, long err)
 {
     char buf[320];

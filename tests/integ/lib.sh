@@ -46,6 +46,16 @@ fail() {
     printf 'not ok - %s\n' "$*"
 }
 
+# lab_pid_of WORD: the home pid of the first ssi process of n1 whose command line contains WORD
+# (not a pyenv-style bash wrapper that execs the real program), or nothing.
+lab_pid_of() {
+	lab_exec n1 ssictl ps --json 2>/dev/null | python3 -c '
+import json, sys
+for p in json.load(sys.stdin):
+    if p["home"] == "n1" and sys.argv[1] in p["cmd"] and not p["cmd"].startswith("bash"):
+        print(p["pid"]); break' "$1"
+}
+
 # check DESCRIPTION CMD...: ok if CMD succeeds, else fail.
 check() {
     lab_d=$1

@@ -36,13 +36,6 @@ while True:
 PY
 slow="$py $LAB_FILES/slow.py"
 
-pid_of() {
-	lab_exec n1 ssictl ps --json | "$py" -c '
-import json, sys
-for p in json.load(sys.stdin):
-    if sys.argv[1] in p["cmd"]:
-        print(p["pid"]); break' "$1"
-}
 
 # flow NAME BODYCMD SINKCMD: input | ssirun BODYCMD | SINKCMD, moved after 1 s.
 flow() {
@@ -51,7 +44,7 @@ flow() {
 	lab_exec n1 sh -c "{ ssirun $body < /tmp/in 2>&1; echo \$? > /tmp/$name.rc; } | $sink > /tmp/$name.out &"
 	wait_until 10 sh -c "[ -n \"\$(ssilab exec n1 -- ssictl ps --json | grep -F '$body')\" ]"
 	local pid out
-	pid=$(pid_of "$body")
+	pid=$(lab_pid_of "$body")
 	sleep 1
 	out=$(lab_exec n1 ssictl migrate "$pid" n2 2>&1)
 	if [ $? = 0 ]; then ok "$name: moved mid-stream: $out"; else fail "$name: moved mid-stream: $out"; fi

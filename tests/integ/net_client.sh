@@ -19,15 +19,7 @@ wait_until 10 lab_exec n2 test -S /tmp/net/u.sock || fail "decoy servers did not
 
 lab_exec n1 sh -c "{ ssirun python3 $probe client $port /tmp/net/u.sock /tmp/net/go /tmp/net/out > /tmp/net/client.log 2>&1; echo \$? > /tmp/net/client.rc; } &"
 wait_until 20 sh -c "ssilab exec n1 -- ssictl ps | grep -q net_probe" || fail "client did not start"
-# The home pid of the ssi process whose command line has WORD (waits for it).
-pid_of() {
-	lab_exec n1 ssictl ps --json 2>/dev/null | python3 -c '
-import json, sys
-for p in json.load(sys.stdin):
-    if sys.argv[1] in p["cmd"] and not p["cmd"].startswith("bash"):  # not a pyenv wrapper
-        print(p["pid"]); break' "$1"
-}
-get_pid() { pid=$(pid_of 'net_probe'); [ -n "$pid" ]; }
+get_pid() { pid=$(lab_pid_of 'net_probe'); [ -n "$pid" ]; }
 wait_until 20 get_pid || fail "net_probe is not in 'ssictl ps'"
 sleep 1
 out=$(lab_exec n1 ssictl migrate "$pid" n2 2>&1)

@@ -20,15 +20,7 @@ lab_exec n1 sh -c "cd /tmp/www && { ssirun python3 -c 'import http.server as h, 
 h.test(HandlerClass=h.SimpleHTTPRequestHandler, ServerClass=h.HTTPServer, port=$port, bind=\"127.0.0.1\")' \
 	> /tmp/www.log 2>&1; echo \$? > /tmp/www.rc; } &"
 wait_until 20 lab_exec n1 curl -sf -o /dev/null "http://127.0.0.1:$port/p1.txt" || fail "http.server did not start"
-# The home pid of the ssi process whose command line has WORD (waits for it).
-pid_of() {
-	lab_exec n1 ssictl ps --json 2>/dev/null | python3 -c '
-import json, sys
-for p in json.load(sys.stdin):
-    if sys.argv[1] in p["cmd"] and not p["cmd"].startswith("bash"):  # not a pyenv wrapper
-        print(p["pid"]); break' "$1"
-}
-get_pid() { pid=$(pid_of 'http.server'); [ -n "$pid" ]; }
+get_pid() { pid=$(lab_pid_of 'http.server'); [ -n "$pid" ]; }
 wait_until 20 get_pid || fail "http.server is not in 'ssictl ps'"
 
 # fetch TAG: the big file and every small one; all must be right.

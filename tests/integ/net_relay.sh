@@ -21,15 +21,7 @@ lab_exec n1 sh -c "(python3 $probe sink $out /tmp/sink.sum > /tmp/sink.log 2>&1 
 sleep 0.5
 lab_exec n1 sh -c "{ ssirun socat TCP-LISTEN:$in,bind=127.0.0.1,reuseaddr TCP:127.0.0.1:$out > /tmp/relay.log 2>&1; echo \$? > /tmp/relay.rc; } &"
 wait_until 10 sh -c "ssilab exec n1 -- ss -ltn | grep -q :$in" || fail "relay did not listen"
-# The home pid of the ssi process whose command line has WORD (waits for it).
-pid_of() {
-	lab_exec n1 ssictl ps --json 2>/dev/null | python3 -c '
-import json, sys
-for p in json.load(sys.stdin):
-    if sys.argv[1] in p["cmd"] and not p["cmd"].startswith("bash"):  # not a pyenv wrapper
-        print(p["pid"]); break' "$1"
-}
-get_pid() { pid=$(pid_of 'socat'); [ -n "$pid" ]; }
+get_pid() { pid=$(lab_pid_of 'socat'); [ -n "$pid" ]; }
 wait_until 20 get_pid || fail "socat is not in 'ssictl ps'"
 # 200 MiB at about 25 MiB/s: about 8 s, moved after 1.5 s and 4 s.
 lab_exec n1 sh -c "(python3 $probe source $in 200 25 /tmp/source.sum > /tmp/source.log 2>&1 &)"

@@ -13,14 +13,6 @@ lab_up 2 --cpu 0.5
 mkdir -p "$LAB_FILES"
 cp "$lab_top/tests/progs/vfs_probe.py" "$LAB_FILES/"
 
-# pid_of WORD: the home pid of the ssi process whose command line has WORD.
-pid_of() {
-	lab_exec n1 ssictl ps --json | python3 -c '
-import json, sys
-for p in json.load(sys.stdin):
-    if p["home"] == "n1" and sys.argv[1] in p["cmd"]:
-        print(p["pid"]); break' "$1"
-}
 
 # run_moved NAME DELAY CMD: runs CMD (stdout /tmp/vfs/NAME.out, a home file)
 # under ssirun, stops it after DELAY s of work (SIGSTOP), asks for the move
