@@ -13,7 +13,6 @@ lab_up 2 --cpu 0.5
 mkdir -p "$LAB_FILES"
 cp "$lab_top/tests/progs/vfs_probe.py" "$LAB_FILES/"
 
-
 # run_moved NAME DELAY CMD: runs CMD (stdout /tmp/vfs/NAME.out, a home file)
 # under ssirun, stops it after DELAY s of work (SIGSTOP), asks for the move
 # and lets it go on (SIGCONT): the freeze signal is taken before its next
