@@ -1399,10 +1399,10 @@ static int s_home_freeze(long *deadline, char *why, size_t cap)
         for (i = 1; d2[i]; i++)
             if (d2[i] == '/') {
                 d2[i] = 0;
-                mkdir(d2, 0700);
+                mkdir(d2, 0711);
                 d2[i] = '/';
             }
-        mkdir(d2, 0700);
+        mkdir(d2, 0711);
     }
     randombytes_buf(&token, sizeof(token));
     token &= 0x7fffffff;
@@ -1420,6 +1420,20 @@ static int s_home_freeze(long *deadline, char *why, size_t cap)
             close(lfd);
         return -1;
     }
+    {
+        /* The body runs as its user: the socket is that user's alone (the
+         * directory lets it through, lists nothing). */
+        char proc[32];
+        struct stat pst;
+        snprintf(proc, sizeof(proc), "/proc/%d", (int)s_body_proc_pid());
+        if (stat(proc, &pst) < 0 || chmod(sa.sun_path, 0600) < 0 ||
+            chown(sa.sun_path, pst.st_uid, (gid_t)-1) < 0) {
+            snprintf(why, cap, "cannot hand the freeze socket to the body: %s", strerror(errno));
+            unlink(sa.sun_path);
+            close(lfd);
+            return -1;
+        }
+    }
     t0 = s_now_ms();
     cfd = -1;
     if (sigqueue(s_body, SSI_FREEZE_SIGNAL, (union sigval){.sival_int = token}) == 0) {
@@ -1430,6 +1444,16 @@ static int s_home_freeze(long *deadline, char *why, size_t cap)
     }
     unlink(sa.sun_path);
     close(lfd);
+    if (cfd >= 0) {
+        /* Only the body itself may answer (pids as this namespace sees them). */
+        struct ucred cr;
+        socklen_t crl = sizeof(cr);
+        if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cr, &crl) < 0 || cr.pid != s_body) {
+            close(cfd);
+            snprintf(why, cap, "another process than the body answered the freeze");
+            return -1;
+        }
+    }
     if (cfd < 0) {
         snprintf(why, cap, "the body did not freeze (%s)", strerror(errno ? errno : ETIMEDOUT));
         return -1;

@@ -130,19 +130,18 @@ static int s_deputy_answer(int cfd, const ssi_image_deputy_t *d, char *err, size
     return -ETIMEDOUT;
 }
 
-int ssi_freezereq_run(pid_t pid, const ssi_freezereq_opts_t *o, int out_fd,
-                      ssi_freezereq_stats_t *stats, char *err, size_t errlen)
+/* Asks pid to connect (the freeze signal with a token, a socket made for
+ * it alone) and returns the connected socket, or -errno with the reason in
+ * err. silent: what to say when nothing connects within timeout_ms. *t0 gets
+ * the time of the signal. The path is removed before returning. */
+static int s_summon(pid_t pid, const char *dir, int token, int timeout_ms, const char *silent,
+                    double *t0, char *err, size_t errlen)
 {
     static int counter;
-    ssi_freezereq_stats_t st;
     struct sockaddr_un sa;
-    const char *dir = o->dir;
-    int token = o->token, lfd = -1, cfd = -1, rc;
-    size_t cap = 1 << 20;
-    char *buf = NULL;
-    double t0;
+    struct pollfd p;
+    int lfd, cfd = -1, rc, r;
 
-    memset(&st, 0, sizeof(st));
     if (!dir)
         dir = getenv("SSI_FREEZE_DIR");
     if (!dir || !*dir)
@@ -169,20 +168,20 @@ int ssi_freezereq_run(pid_t pid, const ssi_freezereq_opts_t *o, int out_fd,
         s_err(err, errlen, "process %d: %s", (int)pid, strerror(-rc));
         goto out;
     }
-    t0 = s_now_ms();
+    if (t0)
+        *t0 = s_now_ms();
     if (sigqueue(pid, SSI_FREEZE_SIGNAL, (union sigval){.sival_int = token}) < 0) {
         rc = -errno;
         s_err(err, errlen, "sigqueue %d: %s", (int)pid, strerror(errno));
         goto out;
     }
-    {
-        struct pollfd p = {.fd = lfd, .events = POLLIN};
-        int r = poll(&p, 1, o->timeout_ms > 0 ? o->timeout_ms : 10000);
-        if (r <= 0) {
-            rc = r == 0 ? -ETIMEDOUT : -errno;
-            s_err(err, errlen, "process %d did not connect (no libssi.so?)", (int)pid);
-            goto out;
-        }
+    p.fd = lfd;
+    p.events = POLLIN;
+    r = poll(&p, 1, timeout_ms > 0 ? timeout_ms : 10000);
+    if (r <= 0) {
+        rc = r == 0 ? -ETIMEDOUT : -errno;
+        s_err(err, errlen, "process %d %s", (int)pid, silent);
+        goto out;
     }
     cfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
     if (cfd < 0) {
@@ -190,11 +189,34 @@ int ssi_freezereq_run(pid_t pid, const ssi_freezereq_opts_t *o, int out_fd,
         s_err(err, errlen, "accept: %s", strerror(errno));
         goto out;
     }
-    unlink(sa.sun_path);
     if (!s_peer_is(cfd, pid)) {
+        close(cfd);
+        cfd = -1;
         rc = -EPERM;
-        s_err(err, errlen, "another process than %d answered the freeze; nothing was frozen",
-              (int)pid);
+        s_err(err, errlen, "another process than %d answered; nothing was done", (int)pid);
+        goto out;
+    }
+    rc = cfd;
+out:
+    close(lfd);
+    unlink(sa.sun_path);
+    return rc;
+}
+
+int ssi_freezereq_run(pid_t pid, const ssi_freezereq_opts_t *o, int out_fd,
+                      ssi_freezereq_stats_t *stats, char *err, size_t errlen)
+{
+    ssi_freezereq_stats_t st;
+    int cfd = -1, rc;
+    size_t cap = 1 << 20;
+    char *buf = NULL;
+    double t0;
+
+    memset(&st, 0, sizeof(st));
+    cfd = s_summon(pid, o->dir, o->token, o->timeout_ms, "did not connect (no libssi.so?)", &t0,
+                   err, errlen);
+    if (cfd < 0) {
+        rc = cfd;
         goto out;
     }
     {
@@ -261,9 +283,6 @@ out:
     free(buf);
     if (cfd >= 0)
         close(cfd);
-    if (lfd >= 0)
-        close(lfd);
-    unlink(sa.sun_path);
     if (stats)
         *stats = st;
     return rc;
@@ -296,58 +315,19 @@ static char s_proc_state(pid_t pid, char *comm, size_t cap)
 int ssi_freezereq_home(pid_t pid, const char *dir, const char *restore, int timeout_ms, char *err,
                        size_t errlen)
 {
-    static int counter;
-    struct sockaddr_un sa;
     ssi_image_home_t req;
-    int token, lfd = -1, cfd = -1, rc, r;
+    int cfd = -1, rc, r;
     double end = s_now_ms() + (timeout_ms > 0 ? timeout_ms : 120000);
     char answer[3], why[512], comm[64];
 
-    if (!dir)
-        dir = getenv("SSI_FREEZE_DIR");
-    if (!dir || !*dir)
-        dir = SSI_FREEZE_DIR_DEFAULT;
     if (!restore || restore[0] != '/' || strlen(restore) >= sizeof(req.restore)) {
         s_err(err, errlen, "bad ssi-restore path");
         return -EINVAL;
     }
-    token = (int)(((unsigned)getpid() << 8 | (unsigned)(counter++ & 0xff)) & 0x7fffffff);
-    memset(&sa, 0, sizeof(sa));
-    sa.sun_family = AF_UNIX;
-    if ((size_t)snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/%d.sock", dir, token) >=
-        sizeof(sa.sun_path)) {
-        s_err(err, errlen, "socket path too long");
-        return -ENAMETOOLONG;
-    }
-    s_mkdirs(dir);
-    unlink(sa.sun_path);
-    lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (lfd < 0 || bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(lfd, 1) < 0) {
-        rc = -errno;
-        s_err(err, errlen, "listen on %s: %s", sa.sun_path, strerror(errno));
-        goto out;
-    }
-    if (sigqueue(pid, SSI_FREEZE_SIGNAL, (union sigval){.sival_int = token}) < 0) {
-        rc = -errno;
-        s_err(err, errlen, "sigqueue %d: %s", (int)pid, strerror(errno));
-        goto out;
-    }
-    {
-        struct pollfd p = {.fd = lfd, .events = POLLIN};
-        r = poll(&p, 1, 10000);
-        if (r <= 0) {
-            rc = r == 0 ? -ETIMEDOUT : -errno;
-            s_err(err, errlen, "process %d did not answer (not the deputy of a body away?)", (int)pid);
-            goto out;
-        }
-    }
-    cfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-    if (cfd < 0) {
-        rc = -errno;
-        s_err(err, errlen, "accept: %s", strerror(errno));
-        goto out;
-    }
-    unlink(sa.sun_path);
+    cfd = s_summon(pid, dir, -1, 10000, "did not answer (not the deputy of a body away?)", NULL,
+                   err, errlen);
+    if (cfd < 0)
+        return cfd;
     memset(&req, 0, sizeof(req));
     req.magic = SSI_IMAGE_HOME_MAGIC;
     req.version = SSI_IMAGE_VERSION;
@@ -415,8 +395,5 @@ int ssi_freezereq_home(pid_t pid, const char *dir, const char *restore, int time
 out:
     if (cfd >= 0)
         close(cfd);
-    if (lfd >= 0)
-        close(lfd);
-    unlink(sa.sun_path);
     return rc;
 }

@@ -98,8 +98,11 @@ if [ -x /usr/bin/python3 ]; then
 	owner=$(lab_exec n2 ps -o user= -C python3)
 	[ "$owner" = nobody ] && ok "its body on n2 runs as nobody, not as the agent's root" ||
 		fail "its body on n2 runs as '$owner'"
+	sleep 1
+	out=$(lab_exec n1 setpriv --reuid=nobody --regid=nogroup --clear-groups ssictl migrate "$pid" home 2>&1)
+	[ $? = 0 ] && ok "nobody brings its process home: $out" || fail "nobody brings its process home: $out"
 	if wait_until 20 lab_exec n1 test -s /tmp/u.rc && [ "$(lab_exec n1 cat /tmp/u.rc)" = 7 ] && output_ok u 100; then
-		ok "as nobody it runs to its end away, output complete, status 7"
+		ok "as nobody it runs on, away and at home again, output complete, status 7"
 	else
 		fail "as nobody: status '$(lab_exec n1 cat /tmp/u.rc)', $(lab_exec n1 tail -2 /tmp/u.out)"
 	fi
