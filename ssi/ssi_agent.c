@@ -1016,6 +1016,22 @@ static void s_home_run(int pidfd);
 
 /* Relays until the body has exited and its output is delivered; then
  * sends EXIT and returns. */
+/* The last frame is sent: end the stream and let the deputy read it all
+ * before the connection goes (a close with unread data from it would
+ * reset the connection); it closes first, or 5 s pass. */
+static void s_link_finish(void)
+{
+    int lf = ssi_tunnel_link_fd(&s_link);
+    struct pollfd p = {.fd = lf, .events = POLLIN};
+    char b[4096];
+    long end = s_now_ms() + 5000;
+    ssi_tunnel_shutdown(&s_link);
+    while (s_now_ms() < end && poll(&p, 1, 200) >= 0)
+        if ((p.revents & (POLLIN | POLLHUP | POLLERR)) && read(lf, b, sizeof(b)) <= 0)
+            break;
+    ssi_tunnel_link_close(&s_link);
+}
+
 static void s_relay(void)
 {
     int pidfd = (int)syscall(SYS_pidfd_open, s_body, 0);
@@ -1599,17 +1615,7 @@ __attribute__((noreturn)) static void s_home_commit(int cfd)
     s_body_done = 1;
     s_send(SSI_TUNNEL_HOME_DONE, 0, NULL, 0);
     s_status("home");
-    ssi_tunnel_shutdown(&s_link);
-    {
-        int lf = ssi_tunnel_link_fd(&s_link);
-        struct pollfd p = {.fd = lf, .events = POLLIN};
-        char b[4096];
-        long stop = s_now_ms() + 5000;
-        while (s_now_ms() < stop && poll(&p, 1, 200) >= 0)
-            if ((p.revents & (POLLIN | POLLHUP | POLLERR)) && read(lf, b, sizeof(b)) <= 0)
-                break;
-    }
-    ssi_tunnel_link_close(&s_link);
+    s_link_finish();
     exit(0);
 }
 
@@ -1754,19 +1760,7 @@ int main(int argc, char **argv)
         s_status("exited %d", x.value);
     }
     s_send(SSI_TUNNEL_EXIT, 0, &x, sizeof(x));
-    ssi_tunnel_shutdown(&s_link);
-    /* Let the deputy read EXIT before the connection goes: a close with
-     * unread data from it would reset the connection. It closes first. */
-    {
-        int lf = ssi_tunnel_link_fd(&s_link);
-        struct pollfd p = {.fd = lf, .events = POLLIN};
-        char b[4096];
-        long end = s_now_ms() + 5000;
-        while (s_now_ms() < end && poll(&p, 1, 200) >= 0)
-            if ((p.revents & (POLLIN | POLLHUP | POLLERR)) && read(lf, b, sizeof(b)) <= 0)
-                break;
-    }
-    ssi_tunnel_link_close(&s_link);
+    s_link_finish();
     return 0;
 usage:
     fprintf(stderr, "usage: ssi-agent --listen ADDR:PORT --key-fd N (--image-fd N | --image FILE)\n"

@@ -319,15 +319,19 @@ static long s_local(long nr, const int64_t *a, const ucontext_t *uc)
 
 /* ---- reads and writes ---------------------------------------------------- */
 
-/* read/pread on a forwarded fd, cut into pieces; stops at a short piece. */
-static long s_fwd_read(long fd, char *buf, uint64_t len, int64_t off, int positional)
+/* read/pread/write/pwrite on a forwarded fd, cut into SSI_VFS_IO_MAX
+ * pieces; stops at a short piece, and reports what was done before an
+ * error (as the kernel does for a partial transfer). */
+static long s_fwd_rw(long fd, char *buf, uint64_t len, int64_t off, int positional, int wr)
 {
+    long nr = wr ? (positional ? SYS_pwrite64 : SYS_write) : (positional ? SYS_pread64 : SYS_read);
     uint64_t done = 0;
+    if (len == 0 && wr) /* a 0-byte write still reports a bad fd or a closed pipe */
+        return s_fwd6((unsigned)nr, fd, (int64_t)buf, 0, off, 0);
     while (done < len) {
         uint64_t k = len - done < SSI_VFS_IO_MAX ? len - done : SSI_VFS_IO_MAX;
-        long n = positional ? s_fwd6(SYS_pread64, fd, (int64_t)(buf + done), (int64_t)k,
-                                     off + (int64_t)done, 0)
-                            : s_fwd6(SYS_read, fd, (int64_t)(buf + done), (int64_t)k, 0, 0);
+        long n = s_fwd6((unsigned)nr, fd, (int64_t)(buf + done), (int64_t)k,
+                        positional ? off + (int64_t)done : 0, 0);
         if (n < 0)
             return done ? (long)done : n;
         done += (uint64_t)n;
@@ -337,24 +341,14 @@ static long s_fwd_read(long fd, char *buf, uint64_t len, int64_t off, int positi
     return (long)done;
 }
 
+static long s_fwd_read(long fd, char *buf, uint64_t len, int64_t off, int positional)
+{
+    return s_fwd_rw(fd, buf, len, off, positional, 0);
+}
+
 static long s_fwd_write(long fd, const char *buf, uint64_t len, int64_t off, int positional)
 {
-    uint64_t done = 0;
-    if (len == 0)
-        return positional ? s_fwd6(SYS_pwrite64, fd, (int64_t)buf, 0, off, 0)
-                          : s_fwd6(SYS_write, fd, (int64_t)buf, 0, 0, 0);
-    while (done < len) {
-        uint64_t k = len - done < SSI_VFS_IO_MAX ? len - done : SSI_VFS_IO_MAX;
-        long n = positional ? s_fwd6(SYS_pwrite64, fd, (int64_t)(buf + done), (int64_t)k,
-                                     off + (int64_t)done, 0)
-                            : s_fwd6(SYS_write, fd, (int64_t)(buf + done), (int64_t)k, 0, 0);
-        if (n < 0)
-            return done ? (long)done : n;
-        done += (uint64_t)n;
-        if ((uint64_t)n < k)
-            break;
-    }
-    return (long)done;
+    return s_fwd_rw(fd, (char *)buf, len, off, positional, 1);
 }
 
 /* readv/writev and the p- and pv- variants on a forwarded fd: one piece
