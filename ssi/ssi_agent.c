@@ -23,8 +23,11 @@
  *   5. relay channels, deliver signals, wait for the body; send EXIT
  *                                   status: "exited CODE" | "killed SIG"
  * Any failure: status "failed: REASON", the body (if any) is killed, exit
- * status 1. A deputy that does not come within --accept-timeout, or a
- * link that breaks, kills the body: it never outlives its deputy.
+ * status 1. A deputy that does not come within --accept-timeout kills the
+ * body. A link that breaks gives the body a short grace (its forwarded
+ * calls fail with EIO, it may end by itself), then kills it: it never
+ * outlives its deputy by more than S_DEPUTY_GRACE_MS, and the status line
+ * says how it ended.
  */
 #include "ssi_image.h"
 #include "ssi_io.h"
@@ -599,11 +602,17 @@ static void s_start_body(int in, const char *restore)
 
 /* ---- the deputy ------------------------------------------------------------ */
 
+static int s_link_lost; /* the deputy is gone: s_deputy_lost runs */
+__attribute__((noreturn)) static void s_deputy_lost(int pidfd, long err);
+
 static void s_send(unsigned type, unsigned chan, const void *p, uint32_t len)
 {
-    long rc = ssi_tunnel_send(&s_link, type, chan, p, len);
+    long rc;
+    if (s_link_lost)
+        return;
+    rc = ssi_tunnel_send(&s_link, type, chan, p, len);
     if (rc < 0)
-        s_fail("deputy connection lost (%s); body killed", strerror((int)-rc));
+        s_deputy_lost(-1, rc);
 }
 
 /* The deputy's second connection is the vfs-proxy's call link: it goes to
@@ -1032,6 +1041,43 @@ static void s_link_finish(void)
     ssi_tunnel_link_close(&s_link);
 }
 
+/* The deputy is gone (its link broke; the body's call link broke with it,
+ * so the body's forwarded calls fail with EIO at once). The body gets
+ * S_DEPUTY_GRACE_MS to end by itself, as a program that handles the
+ * error would; then it is killed. The status line (ssid logs it) says
+ * how it ended, so what the program saw is observable. */
+#define S_DEPUTY_GRACE_MS 2000
+__attribute__((noreturn)) static void s_deputy_lost(int pidfd, long err)
+{
+    long end = s_now_ms() + S_DEPUTY_GRACE_MS;
+    int killed = 0;
+    char how[64];
+    s_link_lost = 1;
+    if (s_body <= 0)
+        s_fail("deputy connection lost (%s)", strerror((int)-err));
+    while (!s_body_done) {
+        struct pollfd p = {.fd = pidfd, .events = POLLIN};
+        long left = end - s_now_ms();
+        s_reap();
+        if (s_body_done)
+            break;
+        if (left <= 0 || s_stop) {
+            s_kill_body();
+            killed = 1;
+            break;
+        }
+        poll(&p, pidfd >= 0 ? 1 : 0, left < 100 ? (int)left : 100);
+    }
+    if (killed)
+        snprintf(how, sizeof(how), "killed after a %d ms grace", S_DEPUTY_GRACE_MS);
+    else if (WIFSIGNALED(s_body_status))
+        snprintf(how, sizeof(how), "ended by signal %d", WTERMSIG(s_body_status));
+    else
+        snprintf(how, sizeof(how), "exited with status %d", WEXITSTATUS(s_body_status));
+    s_status("failed: deputy connection lost (%s); the body %s", strerror((int)-err), how);
+    exit(1);
+}
+
 static void s_relay(void)
 {
     int pidfd = (int)syscall(SYS_pidfd_open, s_body, 0);
@@ -1079,7 +1125,7 @@ static void s_relay(void)
                 ssi_tunnel_hdr_t h;
                 long rc = ssi_tunnel_recv(&s_link, &h, s_frame, sizeof(s_frame));
                 if (rc < 0)
-                    s_fail("deputy connection lost (%s); body killed", strerror((int)-rc));
+                    s_deputy_lost(pidfd, rc);
                 s_frame_in(&h);
             } while (ssi_tunnel_pending(&s_link));
         }

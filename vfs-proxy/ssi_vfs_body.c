@@ -168,7 +168,7 @@ static int s_local_path(const char *p)
 /* ---- the call link ------------------------------------------------------ */
 
 /* The deputy is gone: forwarded calls fail with EIO from now on (the
- * agent kills the body anyway). */
+ * agent lets the body end by itself for a short grace, then kills it). */
 static long s_link_lost(void)
 {
     if (s_link_up) {
