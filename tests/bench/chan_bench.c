@@ -2,6 +2,10 @@
  * one run with the two alternating, so that both see the same machine noise.
  *
  *   chan_bench [REPS] [MIB]      (defaults 3 and 1024; chan.sh runs 2)
+ *   chan_bench serve ADDR PORT   (one ssi_chan peer for "path", in another
+ *                                 host's network namespace)
+ *   chan_bench path ADDR PORT [MIB]  (the same round trips and stream, both
+ *                                 ways, over a real path: a lab's veths)
  *
  * Throughput: MIB MiB one way, receiver timed from the first byte to the
  * last, into a freshly mmap'd buffer (as a restore writes) and into a buffer
@@ -237,8 +241,105 @@ static void s_rtt(int chan, int cpu_a, int cpu_b, double *med, double *p99)
 	*p99 = v[RTT_N * 99 / 100];
 }
 
+/* ---- a real path: two hosts (the lab's namespaces) ---- */
+
+/* Requests of the path client: a 64-byte record is echoed; 'R' + u32 MiB:
+ * the server streams that many MiB (ssi_chan_write, 1 MiB each); 'W' +
+ * u32 MiB: the client streams them, the server answers one byte. */
+__attribute__((noreturn)) static void s_serve(const char *addr, int port)
+{
+	static uint8_t buf[CHUNK];
+	uint16_t bound;
+	int l = ssi_chan_listen(addr, (uint16_t)port, &bound), r;
+	if (l < 0)
+		s_die("listen", l);
+	printf("listening %u\n", bound);
+	fflush(stdout);
+	for (;;) {
+		int fd = ssi_chan_accept(l, 0);
+		if (fd < 0)
+			s_die("accept", fd);
+		if ((r = ssi_chan_init(&ch, fd, key, SSI_CHAN_RESPONDER, 10000)) < 0)
+			s_die("serve init", r);
+		ssi_chan_set_timeout(&ch, 0);
+		for (;;) {
+			ssize_t n = ssi_chan_recv(&ch, buf, sizeof buf);
+			uint32_t mib;
+			if (n <= 0)
+				break;
+			if (n == 5)
+				memcpy(&mib, buf + 1, 4);
+			if (n == 5 && buf[0] == 'R') {
+				for (uint32_t i = 0; i < mib; i++)
+					if ((r = ssi_chan_write(&ch, buf, CHUNK)) < 0)
+						s_die("serve write", r);
+			} else if (n == 5 && buf[0] == 'W') {
+				for (uint32_t i = 0; i < mib; i++)
+					if ((r = ssi_chan_read(&ch, buf, CHUNK)) < 0)
+						s_die("serve read", r);
+				ssi_chan_send(&ch, buf, 1);
+			} else if ((r = ssi_chan_send(&ch, buf, (size_t)n)) < 0)
+				s_die("echo", r);
+		}
+		ssi_chan_close(&ch);
+	}
+}
+
+static int s_path(const char *addr, int port, uint32_t mib)
+{
+	static uint8_t buf[CHUNK];
+	static double v[RTT_N];
+	uint8_t req[5];
+	double t0, rd, wr;
+	int r, fd = ssi_chan_connect(addr, (uint16_t)port, 5000);
+	if (fd < 0)
+		s_die("connect", fd);
+	if ((r = ssi_chan_init(&ch, fd, key, SSI_CHAN_INITIATOR, 10000)) < 0)
+		s_die("path init", r);
+	for (int i = 0; i < RTT_WARM + RTT_N; i++) {
+		t0 = s_now();
+		if ((r = ssi_chan_send(&ch, buf, 64)) < 0 || (r = (int)ssi_chan_recv(&ch, buf, sizeof buf)) != 64)
+			s_die("ping", r);
+		if (i >= RTT_WARM)
+			v[i - RTT_WARM] = (s_now() - t0) * 1e6;
+	}
+	qsort(v, RTT_N, sizeof *v, s_cmp);
+	memcpy(req + 1, &mib, 4);
+	req[0] = 'R';
+	t0 = s_now();
+	if ((r = ssi_chan_send(&ch, req, 5)) < 0)
+		s_die("R", r);
+	for (uint32_t i = 0; i < mib; i++)
+		if ((r = ssi_chan_read(&ch, buf, CHUNK)) < 0)
+			s_die("read", r);
+	rd = s_now() - t0;
+	req[0] = 'W';
+	t0 = s_now();
+	if ((r = ssi_chan_send(&ch, req, 5)) < 0)
+		s_die("W", r);
+	for (uint32_t i = 0; i < mib; i++)
+		if ((r = ssi_chan_write(&ch, buf, CHUNK)) < 0)
+			s_die("write", r);
+	if ((r = (int)ssi_chan_recv(&ch, buf, sizeof buf)) != 1)
+		s_die("W ack", r);
+	wr = s_now() - t0;
+	ssi_chan_close(&ch);
+	printf("path_rtt64_us %.1f\npath_rtt64_p99_us %.1f\npath_from_server_MBps %.0f\npath_to_server_MBps %.0f\n",
+	       v[RTT_N / 2], v[RTT_N * 99 / 100], mib * (double)CHUNK / rd / 1e6, mib * (double)CHUNK / wr / 1e6);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc >= 4 && (!strcmp(argv[1], "serve") || !strcmp(argv[1], "path"))) {
+		if (sodium_init() < 0)
+			s_die("sodium_init", -EIO);
+		signal(SIGPIPE, SIG_IGN);
+		if (!strcmp(argv[1], "serve"))
+			s_serve(argv[2], atoi(argv[3]));
+		return s_path(argv[2], atoi(argv[3]), argc > 4 ? (uint32_t)atoi(argv[4]) : 256);
+	}
+
 	int reps = argc > 1 ? atoi(argv[1]) : 3;
 	size_t mib = argc > 2 ? strtoul(argv[2], NULL, 10) : 1024;
 	if (reps < 1 || reps > 50 || mib < 2) {

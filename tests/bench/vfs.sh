@@ -2,9 +2,13 @@
 # vfs-proxy costs, at home and away in the same run: forwarded stat and 4 KiB
 # pread latency, sequential read and write throughput (1 MiB calls, a 64 MiB
 # home file), the cost of a trapped call on a local fd (pipe write+read,
-# re-issued by the SIGSYS handler), and the raw ssi_chan 64 B round trip
-# (tests/bench/chan_bench on loopback) for reference.
-# Usage: tests/bench/vfs.sh   (root; SSILAB_INSTANCE as for the tests; ~40 s)
+# re-issued by the SIGSYS handler); then, in the same run, the raw ssi_chan
+# figures of the path the call link takes (n2 -> n1 through the lab's veths
+# and bridge: chan_bench path in n2 against chan_bench serve in n1): 64 B
+# round trip and 1 MiB-record throughput both ways; the ratios of the away
+# figures to them; and chan_bench's loopback round trips for reference.
+# Usage: tests/bench/vfs.sh   (root; SSILAB_INSTANCE as for the tests; ~50 s)
+# Needs build/tests/chan_bench (make bench, or make build/tests/chan_bench).
 . "$(dirname "$0")/../integ/lib.sh"
 lab_require_root
 lab_up 2
@@ -25,8 +29,27 @@ echo "figure                      home      away"
 lab_exec n1 sh -c 'join /tmp/vb/home /tmp/vb/away' | awk '{ printf "%-24s %9s %9s\n", $1, $2, $3 }'
 chan=${SSI_TESTDIR:-$lab_top/build/tests}/chan_bench
 if [ -x "$chan" ]; then
-	echo "ssi_chan (chan_bench 1 64, loopback):"
+	# The call link's path: the deputy's side in n1, the body's in n2.
+	lab_exec n1 sh -c "$chan serve $LAB_SUBNET.1 0 > /tmp/vb/serve 2>&1 & echo \$! > /tmp/vb/serve.pid"
+	wait_until 5 lab_exec n1 grep -q listening /tmp/vb/serve
+	port=$(lab_exec n1 awk '/listening/ {print $2}' /tmp/vb/serve)
+	lab_exec n2 "$chan" path "$LAB_SUBNET.1" "$port" 256 > "$LAB_FILES/path"
+	lab_exec n1 sh -c 'kill $(cat /tmp/vb/serve.pid)'
+	echo "ssi_chan on the call link's path (n2 -> n1, chan_bench path, same run):"
+	sed 's/^/  /' "$LAB_FILES/path"
+	lab_exec n1 cat /tmp/vb/away | cat - "$LAB_FILES/path" | awk '
+		{ v[$1] = $2 }
+		END {
+			printf "ratios (away / path, same run):\n"
+			printf "  stat_us / path_rtt64_us          %.2f\n", v["stat_us"] / v["path_rtt64_us"]
+			printf "  pread4k_us / path_rtt64_us       %.2f\n", v["pread4k_us"] / v["path_rtt64_us"]
+			printf "  seq_read / path_from_server      %.2f\n", v["seq_read_MBps"] / v["path_from_server_MBps"]
+			printf "  seq_write / path_to_server       %.2f\n", v["seq_write_MBps"] / v["path_to_server_MBps"]
+		}'
+	echo "ssi_chan on loopback, for reference (chan_bench 1 64):"
 	"$chan" 1 64 | grep -i "round\|rtt\|GiB\|MB/s" | sed 's/^/  /'
+else
+	echo "no $chan: make build/tests/chan_bench for the channel figures"
 fi
 lab_passed=1
 finish
