@@ -278,6 +278,10 @@ __attribute__((noreturn)) static void s_serve(const char *addr, int port)
 					if ((r = ssi_chan_read(&ch, buf, CHUNK)) < 0)
 						s_die("serve read", r);
 				ssi_chan_send(&ch, buf, 1);
+			} else if (n == 5 && buf[0] == 'P') {
+				/* a 4 KiB answer: a forwarded 4 KiB pread's sizes */
+				if ((r = ssi_chan_send(&ch, buf, mib)) < 0)
+					s_die("answer", r);
 			} else if ((r = ssi_chan_send(&ch, buf, (size_t)n)) < 0)
 				s_die("echo", r);
 		}
@@ -304,6 +308,21 @@ static int s_path(const char *addr, int port, uint32_t mib)
 			v[i - RTT_WARM] = (s_now() - t0) * 1e6;
 	}
 	qsort(v, RTT_N, sizeof *v, s_cmp);
+	printf("path_rtt64_us %.1f\npath_rtt64_p99_us %.1f\n", v[RTT_N / 2], v[RTT_N * 99 / 100]);
+	{
+		uint32_t k = 4096 + 20; /* a 4 KiB pread's answer: header, length, data */
+		req[0] = 'P';
+		memcpy(req + 1, &k, 4);
+		for (int i = 0; i < RTT_WARM + RTT_N; i++) {
+			t0 = s_now();
+			if ((r = ssi_chan_send(&ch, req, 5)) < 0 || (r = (int)ssi_chan_recv(&ch, buf, sizeof buf)) != (int)k)
+				s_die("ping 4k", r);
+			if (i >= RTT_WARM)
+				v[i - RTT_WARM] = (s_now() - t0) * 1e6;
+		}
+		qsort(v, RTT_N, sizeof *v, s_cmp);
+		printf("path_rtt4k_us %.1f\n", v[RTT_N / 2]);
+	}
 	memcpy(req + 1, &mib, 4);
 	req[0] = 'R';
 	t0 = s_now();
@@ -324,8 +343,8 @@ static int s_path(const char *addr, int port, uint32_t mib)
 		s_die("W ack", r);
 	wr = s_now() - t0;
 	ssi_chan_close(&ch);
-	printf("path_rtt64_us %.1f\npath_rtt64_p99_us %.1f\npath_from_server_MBps %.0f\npath_to_server_MBps %.0f\n",
-	       v[RTT_N / 2], v[RTT_N * 99 / 100], mib * (double)CHUNK / rd / 1e6, mib * (double)CHUNK / wr / 1e6);
+	printf("path_from_server_MBps %.0f\npath_to_server_MBps %.0f\n", mib * (double)CHUNK / rd / 1e6,
+	       mib * (double)CHUNK / wr / 1e6);
 	return 0;
 }
 

@@ -5,7 +5,8 @@
 # re-issued by the SIGSYS handler); then, in the same run, the raw ssi_chan
 # figures of the path the call link takes (n2 -> n1 through the lab's veths
 # and bridge: chan_bench path in n2 against chan_bench serve in n1): 64 B
-# round trip and 1 MiB-record throughput both ways; the ratios of the away
+# round trip, 64 B out and a 4 KiB record back (a 4 KiB pread's sizes),
+# and 1 MiB-record throughput both ways; the ratios of the away
 # figures to them; and chan_bench's loopback round trips for reference.
 # Usage: tests/bench/vfs.sh   (root; SSILAB_INSTANCE as for the tests; ~50 s)
 # Needs build/tests/chan_bench (make bench, or make build/tests/chan_bench).
@@ -42,7 +43,7 @@ if [ -x "$chan" ]; then
 		END {
 			printf "ratios (away / path, same run):\n"
 			printf "  stat_us / path_rtt64_us          %.2f\n", v["stat_us"] / v["path_rtt64_us"]
-			printf "  pread4k_us / path_rtt64_us       %.2f\n", v["pread4k_us"] / v["path_rtt64_us"]
+			printf "  pread4k_us / path_rtt4k_us       %.2f\n", v["pread4k_us"] / v["path_rtt4k_us"]
 			printf "  seq_read / path_from_server      %.2f\n", v["seq_read_MBps"] / v["path_from_server_MBps"]
 			printf "  seq_write / path_to_server       %.2f\n", v["seq_write_MBps"] / v["path_to_server_MBps"]
 		}'
