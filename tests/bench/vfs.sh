@@ -38,14 +38,17 @@ if [ -x "$chan" ]; then
 	lab_exec n1 sh -c 'kill $(cat /tmp/vb/serve.pid)'
 	echo "ssi_chan on the call link's path (n2 -> n1, chan_bench path, same run):"
 	sed 's/^/  /' "$LAB_FILES/path"
-	lab_exec n1 cat /tmp/vb/away | cat - "$LAB_FILES/path" | awk '
+	lab_exec n1 sh -c 'sed s/^/home_/ /tmp/vb/home; cat /tmp/vb/away' | cat - "$LAB_FILES/path" | awk '
+		/^home_/ { h[substr($1, 6)] = $2; next }
 		{ v[$1] = $2 }
 		END {
-			printf "ratios (away / path, same run):\n"
-			printf "  stat_us / path_rtt64_us          %.2f\n", v["stat_us"] / v["path_rtt64_us"]
-			printf "  pread4k_us / path_rtt4k_us       %.2f\n", v["pread4k_us"] / v["path_rtt4k_us"]
-			printf "  seq_read / path_from_server      %.2f\n", v["seq_read_MBps"] / v["path_from_server_MBps"]
-			printf "  seq_write / path_to_server       %.2f\n", v["seq_write_MBps"] / v["path_to_server_MBps"]
+			printf "ratios (away / path, same run; python figures are means, so are these round trips):\n"
+			printf "  stat_us / path_rtt64_mean_us                  %.2f\n", v["stat_us"] / v["path_rtt64_mean_us"]
+			printf "  (stat_us - home stat_us) / path_rtt64_mean_us %.2f\n", (v["stat_us"] - h["stat_us"]) / v["path_rtt64_mean_us"]
+			printf "  pread4k_us / path_rtt4k_mean_us               %.2f\n", v["pread4k_us"] / v["path_rtt4k_mean_us"]
+			printf "  (pread4k_us - home) / path_rtt4k_mean_us      %.2f\n", (v["pread4k_us"] - h["pread4k_us"]) / v["path_rtt4k_mean_us"]
+			printf "  seq_read / path_from_server                   %.2f\n", v["seq_read_MBps"] / v["path_from_server_MBps"]
+			printf "  seq_write / path_to_server                    %.2f\n", v["seq_write_MBps"] / v["path_to_server_MBps"]
 		}'
 	echo "ssi_chan on loopback, for reference (chan_bench 1 64):"
 	"$chan" 1 64 | grep -i "round\|rtt\|GiB\|MB/s" | sed 's/^/  /'
