@@ -54,9 +54,17 @@ typedef struct {
 } ssi_vfs_rep_t;
 
 #define SSI_VFS_NULL 0xffffffffu
-/* Largest message: one ssi_chan record. Reads and writes are cut into
- * SSI_VFS_IO_MAX pieces (the body loops, so the program sees one call). */
-#define SSI_VFS_MSG_MAX (256u * 1024)
+/* Largest message. A message longer than one ssi_chan record
+ * (SSI_CHAN_MAX_RECORD, 256 KiB) goes as several records back to back:
+ * the first starts with the header, whose len says how much follows
+ * (ssi_vfs_send_msg / ssi_vfs_recv_msg). So a 1 MiB read or write is one
+ * request and one answer, one read/write system call at home, while its
+ * records are pipelined: the sender encrypts the next record while the
+ * receiver decrypts the last. File reads and writes are cut into
+ * SSI_VFS_RW_MAX pieces (the body loops, so the program sees one call);
+ * other out-buffers (getdents, datagrams) get at most SSI_VFS_IO_MAX. */
+#define SSI_VFS_RW_MAX (1024u * 1024)
+#define SSI_VFS_MSG_MAX (SSI_VFS_RW_MAX + 4096)
 #define SSI_VFS_IO_MAX (128u * 1024)
 #define SSI_VFS_PATH_MAX 4096
 
@@ -74,6 +82,12 @@ enum {
 #define SSI_TCSETS2 0x402C542BUL
 #define SSI_TCSETSW2 0x402C542CUL
 #define SSI_TCSETSF2 0x402C542DUL
+
+/* One message (request or answer: both have their u32 len at byte 4) as
+ * one or more records. 0 / the message's length, or -errno (the link is
+ * unusable). ch is an ssi_chan_t. */
+long ssi_vfs_send_msg(void *ch, const uint8_t *msg, uint32_t len);
+long ssi_vfs_recv_msg(void *ch, uint8_t *msg, uint32_t cap, uint32_t hdr);
 
 /* ---- the call table -------------------------------------------------- */
 

@@ -178,6 +178,12 @@ static long s_link_lost(void)
     return -EIO;
 }
 
+/* The largest out-buffer of op that one answer carries. */
+static uint64_t s_out_max(unsigned op)
+{
+    return op == SYS_read || op == SYS_pread64 ? SSI_VFS_RW_MAX : SSI_VFS_IO_MAX;
+}
+
 /* Forwards one call described by c with arguments a. Out-arguments are
  * copied back to the program's pointers. Returns the home result. */
 static long s_forward(unsigned op, const int64_t *a)
@@ -200,8 +206,8 @@ static long s_forward(unsigned op, const int64_t *a)
     /* An out-buffer larger than one message gets what fits (getdents and
      * friends return less; reads are cut into pieces before this). */
     for (i = 0; i < c->nargs; i++)
-        if (c->kind[i] == SSI_VFS_A_OUT && (uint64_t)q.arg[c->aux[i]] > SSI_VFS_IO_MAX)
-            q.arg[c->aux[i]] = SSI_VFS_IO_MAX;
+        if (c->kind[i] == SSI_VFS_A_OUT && (uint64_t)q.arg[c->aux[i]] > s_out_max(op))
+            q.arg[c->aux[i]] = s_out_max(op);
     for (i = 0; i < c->nargs; i++) {
         uint8_t k = c->kind[i];
         const void *src = (const void *)a[i];
@@ -235,9 +241,9 @@ static long s_forward(unsigned op, const int64_t *a)
     }
     q.len = off - sizeof(q);
     ssi_sys_memcopy(s_msg, &q, sizeof(q));
-    if (ssi_chan_send(&s_ch, s_msg, off) < 0)
+    if (ssi_vfs_send_msg(&s_ch, s_msg, off) < 0)
         return s_link_lost();
-    n = ssi_chan_recv(&s_ch, s_msg, sizeof(s_msg));
+    n = ssi_vfs_recv_msg(&s_ch, s_msg, sizeof(s_msg), sizeof(r));
     if (n < (long)sizeof(r))
         return s_link_lost();
     ssi_sys_memcopy(&r, s_msg, sizeof(r));
@@ -319,7 +325,7 @@ static long s_local(long nr, const int64_t *a, const ucontext_t *uc)
 
 /* ---- reads and writes ---------------------------------------------------- */
 
-/* read/pread/write/pwrite on a forwarded fd, cut into SSI_VFS_IO_MAX
+/* read/pread/write/pwrite on a forwarded fd, cut into SSI_VFS_RW_MAX
  * pieces; stops at a short piece, and reports what was done before an
  * error (as the kernel does for a partial transfer). */
 static long s_fwd_rw(long fd, char *buf, uint64_t len, int64_t off, int positional, int wr)
@@ -329,7 +335,7 @@ static long s_fwd_rw(long fd, char *buf, uint64_t len, int64_t off, int position
     if (len == 0 && wr) /* a 0-byte write still reports a bad fd or a closed pipe */
         return s_fwd6((unsigned)nr, fd, (int64_t)buf, 0, off, 0);
     while (done < len) {
-        uint64_t k = len - done < SSI_VFS_IO_MAX ? len - done : SSI_VFS_IO_MAX;
+        uint64_t k = len - done < SSI_VFS_RW_MAX ? len - done : SSI_VFS_RW_MAX;
         long n = s_fwd6((unsigned)nr, fd, (int64_t)(buf + done), (int64_t)k,
                         positional ? off + (int64_t)done : 0, 0);
         if (n < 0)

@@ -278,9 +278,7 @@ long ssi_vfs_deputy_serve(void)
         return -EPIPE;
     do {
         uint32_t rl;
-        n = ssi_chan_recv(&s_ch, s_req, sizeof(s_req));
-        if (n == 0)
-            n = -EPIPE;
+        n = ssi_vfs_recv_msg(&s_ch, s_req, sizeof(s_req), sizeof(ssi_vfs_req_t));
         if (n < 0)
             break;
         if ((size_t)n < sizeof(ssi_vfs_req_t)) {
@@ -288,7 +286,7 @@ long ssi_vfs_deputy_serve(void)
             break;
         }
         rl = s_execute((uint32_t)n);
-        n = ssi_chan_send(&s_ch, s_rep, rl);
+        n = ssi_vfs_send_msg(&s_ch, s_rep, rl);
         if (n < 0)
             break;
     } while (ssi_chan_pending(&s_ch) > 0);
