@@ -85,6 +85,18 @@ with open("/tmp/vfs/pre.bin", "rb") as f:
     m = mmap.mmap(f.fileno(), 0, flags=mmap.MAP_PRIVATE, prot=mmap.PROT_READ)
     say("mmap", hashlib.sha256(m[:]).hexdigest(), len(m))
     m.close()
+# One read and one write larger than a call-link message (1 MiB, itself
+# several channel records), at odd sizes and offsets.
+import random
+big = random.Random(4).randbytes(3 * 1048576 + 4099)
+bf = os.open("/tmp/vfs/big.bin", os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
+say("big write", os.write(bf, big), os.lseek(bf, 0, os.SEEK_CUR))
+back = os.pread(bf, len(big) + 10, 0)
+say("big pread", len(back), back == big, hashlib.sha256(back).hexdigest())
+os.lseek(bf, 5, os.SEEK_SET)
+back = os.read(bf, 2 * 1048576 + 1)
+say("big read", len(back), back == big[5:5 + 2 * 1048576 + 1], os.lseek(bf, 0, os.SEEK_CUR))
+os.close(bf)
 # Local: /dev/null, /dev/zero and the process's own /proc/self.
 say("devnull", open("/dev/null", "rb").read(), len(open("/dev/zero", "rb").read(5)))
 say("proc self", open("/proc/self/status").read().split("\n")[0])
