@@ -3,7 +3,9 @@
  *
  *   chan_bench [REPS] [MIB]      (defaults 3 and 1024; chan.sh runs 2)
  *   chan_bench serve ADDR PORT   (one ssi_chan peer for "path", in another
- *                                 host's network namespace)
+ *                                 host's network namespace; CHAN_BENCH_POLL=1:
+ *                                 it waits in ppoll before each read, as the
+ *                                 deputy does)
  *   chan_bench path ADDR PORT [MIB]  (the same round trips and stream, both
  *                                 ways, over a real path: a lab's veths)
  *
@@ -16,6 +18,7 @@
  * receiver to CPU 0 (default: unpinned, as ssid runs). */
 #include <errno.h>
 #include <sched.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -250,7 +253,10 @@ __attribute__((noreturn)) static void s_serve(const char *addr, int port)
 {
 	static uint8_t buf[CHUNK];
 	uint16_t bound;
-	int l = ssi_chan_listen(addr, (uint16_t)port, &bound), r;
+	int l = ssi_chan_listen(addr, (uint16_t)port, &bound), r, pp[2];
+	int use_poll = getenv("CHAN_BENCH_POLL") != NULL;
+	if (pipe(pp) < 0)
+		s_die("pipe", -errno);
 	if (l < 0)
 		s_die("listen", l);
 	printf("listening %u\n", bound);
@@ -263,7 +269,15 @@ __attribute__((noreturn)) static void s_serve(const char *addr, int port)
 			s_die("serve init", r);
 		ssi_chan_set_timeout(&ch, 0);
 		for (;;) {
-			ssize_t n = ssi_chan_recv(&ch, buf, sizeof buf);
+			ssize_t n;
+			if (use_poll && !ssi_chan_pending(&ch)) {
+				/* As the deputy waits: ppoll over its link, its self-pipe and
+				 * the call link, then the read. */
+				struct pollfd p[3] = {{ch.fd, POLLIN, 0}, {pp[0], POLLIN, 0}, {pp[1], 0, 0}};
+				if (ppoll(p, 3, NULL, NULL) < 0 && errno != EINTR)
+					s_die("ppoll", -errno);
+			}
+			n = ssi_chan_recv(&ch, buf, sizeof buf);
 			uint32_t mib;
 			if (n <= 0)
 				break;

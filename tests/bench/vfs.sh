@@ -36,6 +36,13 @@ if [ -x "$chan" ]; then
 	port=$(lab_exec n1 awk '/listening/ {print $2}' /tmp/vb/serve)
 	lab_exec n2 "$chan" path "$LAB_SUBNET.1" "$port" 256 > "$LAB_FILES/path"
 	lab_exec n1 sh -c 'kill $(cat /tmp/vb/serve.pid)'
+	# The same with the server waiting in ppoll before each read, as the
+	# deputy does: what that wakeup adds to a round trip.
+	lab_exec n1 sh -c "CHAN_BENCH_POLL=1 $chan serve $LAB_SUBNET.1 0 > /tmp/vb/serve 2>&1 & echo \$! > /tmp/vb/serve.pid"
+	wait_until 5 lab_exec n1 grep -q listening /tmp/vb/serve
+	port=$(lab_exec n1 awk '/listening/ {print $2}' /tmp/vb/serve)
+	lab_exec n2 "$chan" path "$LAB_SUBNET.1" "$port" 16 | sed -n 's/^path_rtt/polled_rtt/p' >> "$LAB_FILES/path"
+	lab_exec n1 sh -c 'kill $(cat /tmp/vb/serve.pid)'
 	echo "ssi_chan on the call link's path (n2 -> n1, chan_bench path, same run):"
 	sed 's/^/  /' "$LAB_FILES/path"
 	lab_exec n1 sh -c 'sed s/^/home_/ /tmp/vb/home; cat /tmp/vb/away' | cat - "$LAB_FILES/path" | awk '
