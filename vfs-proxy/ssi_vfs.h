@@ -83,9 +83,10 @@ enum {
 #define SSI_TCSETSW2 0x402C542CUL
 #define SSI_TCSETSF2 0x402C542DUL
 
-/* One message (request or answer: both have their u32 len at byte 4) as
- * one or more records. 0 / the message's length, or -errno (the link is
- * unusable). ch is an ssi_chan_t. */
+/* One message (request or answer: both have their u32 len at byte 4, the
+ * payload after a header of hdr bytes) as one or more records. send: 0;
+ * recv: the message's length. Or -errno: the link is unusable (a message
+ * that breaks the rules is -EPROTO). ch is an ssi_chan_t. */
 long ssi_vfs_send_msg(void *ch, const uint8_t *msg, uint32_t len);
 long ssi_vfs_recv_msg(void *ch, uint8_t *msg, uint32_t cap, uint32_t hdr);
 

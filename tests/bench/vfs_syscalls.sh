@@ -47,7 +47,7 @@ sleep 1
 lab_exec n1 sh -c 'echo > /tmp/vb/go'
 wait_until 120 lab_exec n1 grep -q done /tmp/vb/out
 sleep 0.5
-kill -INT $sb $sd
+kill -INT $sb $sd 2>/dev/null # strace ends with its tracee
 wait $sb $sd 2>/dev/null
 echo "body (n2), $N x $what:"; cat "$LAB_FILES/body.strace"
 echo "deputy (n1), $N x $what:"; cat "$LAB_FILES/dep.strace"
