@@ -511,6 +511,7 @@ static void s_close_home(s_chan_t *c)
 static void s_home_frame(const ssi_tunnel_hdr_t *h);
 static void s_job_stopped(void);
 static void s_write_home(s_chan_t *c);
+static int s_no_block; /* s_write_home without POLLOUT: only what cannot block */
 
 static void s_frame_in(const ssi_tunnel_hdr_t *h)
 {
@@ -546,8 +547,11 @@ static void s_frame_in(const ssi_tunnel_hdr_t *h)
         c->out_len += h->len;
         /* A socket takes it without blocking (s_write_home): now, rather
          * than after one more poll. */
-        if (c->flags & SSI_TUNNEL_CHAN_SOCKET)
+        if (c->flags & SSI_TUNNEL_CHAN_SOCKET) {
+            s_no_block = 1;
             s_write_home(c);
+            s_no_block = 0;
+        }
         return;
     case SSI_TUNNEL_EOF:
         if (!c)
@@ -609,6 +613,8 @@ static void s_write_home(s_chan_t *c)
                      MSG_DONTWAIT | MSG_NOSIGNAL, 0, 0);
     else
         n = ssi_sys3(SYS_write, c->fd, (long)(c->out + c->out_off), k);
+    if (n == -ENOTSOCK && s_no_block)
+        return; /* not a socket after all: wait for POLLOUT */
     if (n == -ENOTSOCK)
         n = ssi_sys3(SYS_write, c->fd, (long)(c->out + c->out_off), k);
     if (n == -EINTR || n == -EAGAIN)
