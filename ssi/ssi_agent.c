@@ -74,6 +74,7 @@ typedef struct {
     int body_fd; /* the other end, until the restorer has it */
     uint64_t body_ino; /* its inode: tells our tunnel from a socket made away */
     uint8_t dir, flags;
+    uint32_t win; /* ssi_tunnel_window(flags) */
     uint32_t fd_flags, fl_flags; /* from the image */
     /* body -> home */
     int rd_done;
@@ -219,6 +220,7 @@ static int s_listen(const char *spec)
     if (fd < 0)
         s_fail("socket: %s", strerror(errno));
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    ssi_tunnel_sockbuf(fd); /* the deputy's connection inherits them */
     if (bind(fd, (struct sockaddr *)&ss, sl) < 0 || listen(fd, 4) < 0)
         s_fail("listen on %s: %s", spec, strerror(errno));
     sl = sizeof(ss);
@@ -342,11 +344,12 @@ static void s_plan_fd(const ssi_image_fd_t *f)
     c->fd_flags = f->fd_flags;
     c->fl_flags = f->fl_flags;
     c->rd_done = !(dir & SSI_TUNNEL_DIR_OUT);
-    c->credit = SSI_TUNNEL_WINDOW;
+    c->win = ssi_tunnel_window(flags);
+    c->credit = c->win;
     c->wr_done = !(dir & SSI_TUNNEL_DIR_IN);
     if (flags & SSI_TUNNEL_CHAN_LISTEN)
         c->rd_done = c->wr_done = 1;
-    c->buf = malloc(SSI_TUNNEL_WINDOW);
+    c->buf = malloc(c->win);
     if (!c->buf)
         s_fail("out of memory");
 }
@@ -807,9 +810,10 @@ static void s_new_chan(const ssi_tunnel_hdr_t *h)
     c->flags = m.flags;
     c->rd_done = !(m.dir & SSI_TUNNEL_DIR_OUT) || (m.flags & SSI_TUNNEL_CHAN_LISTEN);
     c->wr_done = !(m.dir & SSI_TUNNEL_DIR_IN) || (m.flags & SSI_TUNNEL_CHAN_LISTEN);
-    c->credit = SSI_TUNNEL_WINDOW;
+    c->win = ssi_tunnel_window(m.flags);
+    c->credit = c->win;
     c->dynamic = 1;
-    c->buf = malloc(SSI_TUNNEL_WINDOW);
+    c->buf = malloc(c->win);
     if (!c->buf)
         s_fail("out of memory");
     fcntl(sp[0], F_SETFL, O_NONBLOCK);
@@ -866,6 +870,7 @@ static void s_sweep(void)
 
 static int s_job_signal(int sig);
 static int s_home_wanted, s_home_verdict;
+static void s_write_body(s_chan_t *c);
 
 static void s_frame_in(const ssi_tunnel_hdr_t *h)
 {
@@ -896,14 +901,17 @@ static void s_frame_in(const ssi_tunnel_hdr_t *h)
             s_send(SSI_TUNNEL_WINDOW_UPD, h->chan, &v, 4);
             return;
         }
-        if (c->len + c->unacked + h->len > SSI_TUNNEL_WINDOW)
+        if (c->len + c->unacked + h->len > c->win)
             s_fail("protocol error: window overrun on channel %u", h->chan);
-        if (c->off + c->len + h->len > SSI_TUNNEL_WINDOW) {
+        if (c->off + c->len + h->len > c->win) {
             memmove(c->buf, c->buf + c->off, c->len);
             c->off = 0;
         }
         memcpy(c->buf + c->off + c->len, s_frame, h->len);
         c->len += h->len;
+        /* Our end is non-blocking: hand it over now rather than after
+         * one more poll. */
+        s_write_body(c);
         return;
     case SSI_TUNNEL_EOF:
         if (!c)
@@ -929,7 +937,7 @@ static void s_frame_in(const ssi_tunnel_hdr_t *h)
         if (!c || h->len != 4)
             s_fail("protocol error: WINDOW");
         memcpy(&v, s_frame, 4);
-        if (v > SSI_TUNNEL_WINDOW - c->credit)
+        if (v > c->win - c->credit)
             s_fail("protocol error: window credit overflow on channel %u", h->chan);
         c->credit += v;
         return;
@@ -960,10 +968,34 @@ static void s_frame_in(const ssi_tunnel_hdr_t *h)
     }
 }
 
-static void s_read_body(s_chan_t *c)
+/* DATA bytes sent on every channel and not yet credited back. */
+static uint32_t s_inflight(void)
+{
+    uint32_t t = 0;
+    int i;
+    for (i = 0; i < s_nchans; i++)
+        t += s_chans[i].win - s_chans[i].credit;
+    return t;
+}
+
+/* How much of c may be read and sent now: its credit, one frame, and what
+ * the link's budget has left (0: wait for credit). */
+static uint32_t s_read_cap(const s_chan_t *c)
 {
     uint32_t k = c->credit < sizeof(s_frame) ? c->credit : (uint32_t)sizeof(s_frame);
-    ssize_t n = read(c->fd, s_frame, k);
+    uint32_t used = s_inflight(), b = ssi_tunnel_budget(&s_link);
+    if (used >= b)
+        return 0;
+    return k < b - used ? k : b - used;
+}
+
+static void s_read_body(s_chan_t *c)
+{
+    uint32_t k = s_read_cap(c);
+    ssize_t n;
+    if (k == 0)
+        return;
+    n = read(c->fd, s_frame, k);
     if (n < 0 && (errno == EINTR || errno == EAGAIN)) {
         /* Once the body is dead, an empty queue is the end: anything it
          * wrote was already queued when it died. */
@@ -1002,7 +1034,10 @@ static void s_write_body(s_chan_t *c)
     c->unacked += (uint32_t)n;
     if (c->len == 0)
         c->off = 0;
-    if (c->unacked >= SSI_TUNNEL_WINDOW / 4 || c->len == 0) {
+    /* Credit at half a window only: a small request sends none (the
+     * sender has plenty left), a stream gets it while the other half is
+     * still in flight. */
+    if (c->unacked >= c->win / 2) {
         s_send(SSI_TUNNEL_WINDOW_UPD, (unsigned)c->chan, &c->unacked, 4);
         c->unacked = 0;
     }
@@ -1083,7 +1118,7 @@ static void s_relay(void)
     int pidfd = (int)syscall(SYS_pidfd_open, s_body, 0);
     for (;;) {
         struct pollfd p[2 + SSI_TUNNEL_MAX_CHANS];
-        int idx[2 + SSI_TUNNEL_MAX_CHANS], n = 0, i, r;
+        int idx[2 + SSI_TUNNEL_MAX_CHANS], n = 0, i, r, room;
 
         if (s_stop)
             s_fail("stopped by a signal; body killed");
@@ -1100,10 +1135,11 @@ static void s_relay(void)
         p[n++].events = POLLIN;
         p[n].fd = pidfd;
         p[n++].events = pidfd >= 0 && !s_body_done ? POLLIN : 0;
+        room = s_inflight() < ssi_tunnel_budget(&s_link);
         for (i = 0; i < s_nchans; i++) {
             s_chan_t *c = &s_chans[i];
             short ev = 0;
-            if (!c->rd_done && c->credit > 0)
+            if (!c->rd_done && c->credit > 0 && room)
                 ev |= POLLIN;
             if (c->len && !c->wr_done && !s_body_done)
                 ev |= POLLOUT;
@@ -1389,7 +1425,7 @@ static void s_home_pump_out(int ms)
     p[n++].events = POLLIN;
     for (i = 0; i < s_nchans; i++) {
         s_chan_t *c = &s_chans[i];
-        if (c->rd_done || c->credit == 0)
+        if (c->rd_done || s_read_cap(c) == 0)
             continue;
         p[n].fd = c->fd;
         p[n].events = POLLIN;
@@ -1550,8 +1586,8 @@ static int s_home_drain(long deadline, char *why, size_t cap)
         for (i = 0; i < s_nchans; i++) {
             s_chan_t *c = &s_chans[i];
             while (!c->rd_done && c->credit > 0) {
-                uint32_t k = c->credit < sizeof(s_frame) ? c->credit : (uint32_t)sizeof(s_frame);
-                ssize_t n = read(c->fd, s_frame, k);
+                uint32_t k = s_read_cap(c);
+                ssize_t n = k ? read(c->fd, s_frame, k) : (errno = EAGAIN, -1);
                 if (n < 0 && errno == EINTR)
                     continue;
                 if (n < 0)
@@ -1564,7 +1600,7 @@ static int s_home_drain(long deadline, char *why, size_t cap)
                 c->credit -= (uint32_t)n;
                 s_send(SSI_TUNNEL_DATA, (unsigned)c->chan, s_frame, (uint32_t)n);
             }
-            if (!c->rd_done && c->credit == 0)
+            if (!c->rd_done && s_read_cap(c) == 0)
                 busy = c->chan;
         }
         if (busy < 0)

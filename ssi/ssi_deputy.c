@@ -49,6 +49,7 @@ typedef struct {
     uint64_t home_dev, home_ino; /* of fd 2, kept open at its number for log lines */
     int fd;              /* the home descriptor, moved to a high slot (s_fd_base) */
     uint8_t dir, flags;  /* SSI_TUNNEL_DIR_*, SSI_TUNNEL_CHAN_* */
+    uint32_t win;        /* ssi_tunnel_window(flags) */
     int in_done;         /* home -> body: EOF sent, or the body closed */
     uint32_t credit;     /* bytes we may still send on this channel */
     uint32_t out_off, out_len; /* body -> home bytes waiting in out[] */
@@ -57,7 +58,9 @@ typedef struct {
     int out_done;        /* home side closed (EOF done or EPIPE) */
     int dynamic;         /* added at run time (netproxy): removed once done */
     int dead;            /* to be removed at the top of the loop */
-    uint8_t out[SSI_TUNNEL_WINDOW];
+    /* win bytes, mapped at the first DATA: after s_release_memory, which
+     * would take it, and only for channels that carry data. */
+    uint8_t *out;
 } s_chan_t;
 
 static ssi_tunnel_link_t s_link;
@@ -256,6 +259,7 @@ static long s_tcp_connect(const ssi_image_deputy_t *d)
     if (fd < 0)
         return fd;
     fd = s_high_fd(fd);
+    ssi_tunnel_sockbuf((int)fd);
     rc = ssi_sys3(SYS_connect, fd, (long)sa, salen);
     while (rc == -EINPROGRESS || rc == -EINTR) {
         struct pollfd p = {.fd = (int)fd, .events = POLLOUT, .revents = 0};
@@ -368,7 +372,9 @@ long ssi_deputy_connect(const ssi_image_deputy_t *d)
         ch->dir = c.dir;
         ch->flags = c.flags;
         ch->in_done = !(c.dir & SSI_TUNNEL_DIR_IN);
-        ch->credit = SSI_TUNNEL_WINDOW;
+        ch->win = ssi_tunnel_window(c.flags);
+        ch->credit = ch->win;
+        ch->out = 0;
         ch->out_off = ch->out_len = ch->unacked = 0;
         ch->out_eof = ch->out_done = 0;
         ch->dynamic = ch->dead = 0;
@@ -504,6 +510,8 @@ static void s_close_home(s_chan_t *c)
 
 static void s_home_frame(const ssi_tunnel_hdr_t *h);
 static void s_job_stopped(void);
+static void s_write_home(s_chan_t *c);
+static int s_no_block; /* s_write_home without POLLOUT: only what cannot block */
 
 static void s_frame_in(const ssi_tunnel_hdr_t *h)
 {
@@ -522,16 +530,28 @@ static void s_frame_in(const ssi_tunnel_hdr_t *h)
             s_send(SSI_TUNNEL_WINDOW_UPD, h->chan, &h->len, 4);
             return;
         }
-        if (c->out_len + c->unacked + h->len > SSI_TUNNEL_WINDOW)
+        if (c->out_len + c->unacked + h->len > c->win)
             s_lost(-EPROTO); /* the agent ignored our window */
-        if (c->out_off + c->out_len + h->len > SSI_TUNNEL_WINDOW) {
-            uint32_t i;
-            for (i = 0; i < c->out_len; i++)
-                c->out[i] = c->out[c->out_off + i];
+        if (!c->out) {
+            long m = ssi_sys6(SYS_mmap, 0, c->win, PROT_READ | PROT_WRITE,
+                              MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+            if (m < 0 && m > -4096)
+                s_lost(m);
+            c->out = (uint8_t *)m;
+        }
+        if (c->out_off + c->out_len + h->len > c->win) {
+            ssi_tunnel_copy(c->out, c->out + c->out_off, c->out_len);
             c->out_off = 0;
         }
-        ssi_sys_memcopy(c->out + c->out_off + c->out_len, s_frame, h->len);
+        ssi_tunnel_copy(c->out + c->out_off + c->out_len, s_frame, h->len);
         c->out_len += h->len;
+        /* A socket takes it without blocking (s_write_home): now, rather
+         * than after one more poll. */
+        if (c->flags & SSI_TUNNEL_CHAN_SOCKET) {
+            s_no_block = 1;
+            s_write_home(c);
+            s_no_block = 0;
+        }
         return;
     case SSI_TUNNEL_EOF:
         if (!c)
@@ -552,7 +572,7 @@ static void s_frame_in(const ssi_tunnel_hdr_t *h)
         if (!c || h->len != 4)
             s_lost(-EPROTO);
         ssi_sys_memcopy(&v, s_frame, 4);
-        if (v > SSI_TUNNEL_WINDOW - c->credit)
+        if (v > c->win - c->credit)
             s_lost(-EPROTO);
         c->credit += v;
         return;
@@ -593,6 +613,8 @@ static void s_write_home(s_chan_t *c)
                      MSG_DONTWAIT | MSG_NOSIGNAL, 0, 0);
     else
         n = ssi_sys3(SYS_write, c->fd, (long)(c->out + c->out_off), k);
+    if (n == -ENOTSOCK && s_no_block)
+        return; /* not a socket after all: wait for POLLOUT */
     if (n == -ENOTSOCK)
         n = ssi_sys3(SYS_write, c->fd, (long)(c->out + c->out_off), k);
     if (n == -EINTR || n == -EAGAIN)
@@ -614,7 +636,10 @@ static void s_write_home(s_chan_t *c)
     c->unacked += (uint32_t)n;
     if (c->out_len == 0)
         c->out_off = 0;
-    if (c->unacked >= SSI_TUNNEL_WINDOW / 4 || c->out_len == 0) {
+    /* Credit at half a window only: a small request sends none (the
+     * agent has plenty left), a stream gets it while the other half is
+     * still in flight. */
+    if (c->unacked >= c->win / 2) {
         s_send(SSI_TUNNEL_WINDOW_UPD, (unsigned)c->chan, &c->unacked, 4);
         c->unacked = 0;
     }
@@ -623,10 +648,26 @@ static void s_write_home(s_chan_t *c)
 }
 
 /* Reads home input for the body, within the channel's window. */
+static uint32_t s_inflight(void)
+{
+    uint32_t t = 0;
+    int i;
+    for (i = 0; i < s_nchans; i++)
+        t += s_chans[i].win - s_chans[i].credit;
+    return t;
+}
+
 static void s_read_home(s_chan_t *c)
 {
     uint32_t k = c->credit < sizeof(s_rd) ? c->credit : (uint32_t)sizeof(s_rd);
-    long n = ssi_sys3(SYS_read, c->fd, (long)s_rd, k);
+    uint32_t used = s_inflight(), b = ssi_tunnel_budget(&s_link);
+    long n;
+    /* The link's budget (ssi_tunnel.h): the rest waits for credit. */
+    if (used >= b)
+        return;
+    if (k > b - used)
+        k = b - used;
+    n = ssi_sys3(SYS_read, c->fd, (long)s_rd, k);
     if (n == -EINTR || n == -EAGAIN)
         return;
     if (n <= 0) {
@@ -675,7 +716,9 @@ static long s_chan_new(int fd, unsigned dir, unsigned flags, unsigned parent, co
     c->dir = (uint8_t)dir;
     c->flags = (uint8_t)flags;
     c->in_done = (flags & SSI_TUNNEL_CHAN_LISTEN) || !(dir & SSI_TUNNEL_DIR_IN);
-    c->credit = SSI_TUNNEL_WINDOW;
+    c->win = ssi_tunnel_window(flags);
+    c->credit = c->win;
+    c->out = 0;
     c->out_off = c->out_len = c->unacked = 0;
     c->out_eof = 0;
     c->out_done = (flags & SSI_TUNNEL_CHAN_LISTEN) || !(dir & SSI_TUNNEL_DIR_OUT);
@@ -780,12 +823,10 @@ static void s_sweep(void)
         }
         if (c->fd >= 0 && !(c->flags & SSI_TUNNEL_CHAN_LISTEN))
             ssi_sys1(SYS_close, c->fd);
-        if (i != s_nchans - 1) {
-            /* Move the last one here (its out[] buffer too). */
-            s_chan_t *last = &s_chans[s_nchans - 1];
-            ssi_sys_memcopy(c, last, sizeof(*c) - sizeof(c->out));
-            ssi_sys_memcopy(c->out + c->out_off, last->out + last->out_off, last->out_len);
-        }
+        if (c->out)
+            ssi_sys2(SYS_munmap, (long)c->out, c->win);
+        if (i != s_nchans - 1)
+            ssi_sys_memcopy(c, &s_chans[s_nchans - 1], sizeof(*c)); /* the last one moves here */
         s_nchans--;
     }
 }
@@ -1242,7 +1283,7 @@ void ssi_deputy_run(void)
 
     for (;;) {
         struct pollfd p[3 + SSI_TUNNEL_MAX_CHANS];
-        int idx[3 + SSI_TUNNEL_MAX_CHANS], n = 0;
+        int idx[3 + SSI_TUNNEL_MAX_CHANS], n = 0, room;
         long rc;
 
         if (s_exit_how && s_all_flushed())
@@ -1258,6 +1299,7 @@ void ssi_deputy_run(void)
         p[n++].events = POLLIN;
         p[n].fd = ssi_vfs_deputy_fd();
         p[n++].events = s_exit_how ? 0 : POLLIN;
+        room = s_inflight() < ssi_tunnel_budget(&s_link);
         for (i = 0; i < s_nchans; i++) {
             s_chan_t *c = &s_chans[i];
             short ev = 0;
@@ -1265,7 +1307,7 @@ void ssi_deputy_run(void)
                 !s_home_state && s_nchans < SSI_TUNNEL_MAX_CHANS)
                 ev |= POLLIN;
             /* Coming home: the body must get no more home input. */
-            if (!c->in_done && c->credit > 0 && !s_exit_how && !s_home_state)
+            if (!c->in_done && c->credit > 0 && room && !s_exit_how && !s_home_state)
                 ev |= POLLIN;
             if (c->out_len && !c->out_done)
                 ev |= POLLOUT;

@@ -10,6 +10,38 @@
 #include "ssi_sys.h"
 
 #include <errno.h>
+#include <sys/socket.h>
+
+void ssi_tunnel_sockbuf(int fd)
+{
+    int v = SSI_TUNNEL_SOCKBUF;
+    ssi_sys5(SYS_setsockopt, fd, SOL_SOCKET, SO_SNDBUF, (long)&v, sizeof(v));
+    ssi_sys5(SYS_setsockopt, fd, SOL_SOCKET, SO_RCVBUF, (long)&v, sizeof(v));
+}
+
+/* The kernel reports twice the payload it was asked for (the rest is its
+ * bookkeeping) and may have capped the request (net.core.wmem_max): half
+ * of the payload part leaves room for control frames and record headers. */
+static uint32_t s_budget(int fd)
+{
+    int v = 0;
+    uint32_t len = sizeof(v), b;
+    if (ssi_sys5(SYS_getsockopt, fd, SOL_SOCKET, SO_SNDBUF, (long)&v, (long)&len) < 0 || v <= 0)
+        v = 0;
+    b = (uint32_t)v / 4;
+    if (b > SSI_TUNNEL_BUDGET_MAX)
+        b = SSI_TUNNEL_BUDGET_MAX;
+    /* Never below one window: a channel must be able to use all of it
+     * (a small buffer then merely blocks for a while, as before). */
+    if (b < SSI_TUNNEL_WINDOW)
+        b = SSI_TUNNEL_WINDOW;
+    return b;
+}
+
+uint32_t ssi_tunnel_budget(const ssi_tunnel_link_t *l)
+{
+    return l->budget;
+}
 
 long ssi_tunnel_link_init(ssi_tunnel_link_t *l, int fd, const uint8_t *key, int initiator,
                           int timeout_ms)
@@ -21,6 +53,7 @@ long ssi_tunnel_link_init(ssi_tunnel_link_t *l, int fd, const uint8_t *key, int 
     if (rc < 0)
         return rc;
     l->up = 1;
+    l->budget = s_budget(fd);
     rc = ssi_chan_set_timeout(&l->ch, 0);
     if (rc < 0) {
         ssi_chan_close(&l->ch);
@@ -44,7 +77,7 @@ long ssi_tunnel_send(ssi_tunnel_link_t *l, unsigned type, unsigned chan, const v
         return -EMSGSIZE;
     ssi_sys_memcopy(l->tbuf, &h, sizeof(h));
     if (len)
-        ssi_sys_memcopy(l->tbuf + sizeof(h), p, len);
+        ssi_tunnel_copy(l->tbuf + sizeof(h), p, len);
     return ssi_chan_send(&l->ch, l->tbuf, sizeof(h) + len);
 }
 
@@ -66,7 +99,7 @@ long ssi_tunnel_recv(ssi_tunnel_link_t *l, ssi_tunnel_hdr_t *h, void *buf, uint3
      * receiver refuses what it does not know. */
     if (h->len != (uint64_t)n - sizeof(*h) || h->len > cap || h->type == 0 || h->type > 39)
         return -EPROTO;
-    ssi_sys_memcopy(buf, l->rbuf + sizeof(*h), h->len);
+    ssi_tunnel_copy(buf, l->rbuf + sizeof(*h), h->len);
     return 1;
 }
 

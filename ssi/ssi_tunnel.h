@@ -26,14 +26,25 @@
 #include <stdint.h>
 
 #define SSI_TUNNEL_MAGIC 0x314e55542d495353ULL /* "SSI-TUN1" */
-#define SSI_TUNNEL_VERSION 1
-#define SSI_TUNNEL_DATA_MAX 16384 /* payload bytes per frame */
+#define SSI_TUNNEL_VERSION 2 /* 2: per-channel windows, 128 KiB frames */
+#define SSI_TUNNEL_DATA_MAX (128 * 1024) /* payload bytes per frame */
 /* Flow control: a sender may have at most this many DATA bytes per
- * channel that the receiver has not yet written to its local descriptor.
- * Small on purpose: both ends send with blocking writes, and the sum of
- * every channel's window must fit in the TCP buffers so that two senders
- * can never block each other (see docs/ENGINE.md). */
+ * channel that the receiver has not yet written to its local descriptor:
+ * SSI_TUNNEL_SOCK_WINDOW for a socket channel (a stream needs several
+ * large frames in flight to fill the path), SSI_TUNNEL_WINDOW for the
+ * others (a terminal or a pipe does not need more). The receiver returns
+ * credit once half a window is written out, so a small request and its
+ * answer send no credit frame at all. Both ends send with blocking writes:
+ * besides the windows, each sender keeps the DATA bytes it has in flight
+ * on the whole link under its socket's send buffer (ssi_tunnel_budget), so
+ * that two senders can never block each other (see docs/ENGINE.md). */
 #define SSI_TUNNEL_WINDOW 32768
+#define SSI_TUNNEL_SOCK_WINDOW (512 * 1024)
+/* The link-wide DATA budget per direction, at most, and the socket buffers
+ * asked for the data connection (before connect/listen: the TCP window
+ * scale is chosen then). */
+#define SSI_TUNNEL_BUDGET_MAX (1024 * 1024)
+#define SSI_TUNNEL_SOCKBUF (2 * 1024 * 1024)
 /* Static channels (open at freeze) plus those the netproxy adds at run
  * time (connections, listeners): a server with many clients. */
 #define SSI_TUNNEL_MAX_CHANS 256
@@ -93,7 +104,7 @@ typedef struct {
     uint32_t version;
     int32_t body_pid; /* in the body's namespace (= the home pid) */
     uint32_t nchans;
-    uint32_t window; /* SSI_TUNNEL_WINDOW */
+    uint32_t window; /* SSI_TUNNEL_WINDOW (SSI_TUNNEL_SOCK_WINDOW for sockets) */
 } ssi_tunnel_accept_t;
 
 #define SSI_TUNNEL_EXITED 1   /* value = exit code */
@@ -129,9 +140,34 @@ _Static_assert(sizeof(ssi_tunnel_chan_t) == 8, "tunnel chan");
 typedef struct {
     ssi_chan_t ch;
     int up; /* ch is initialised */
+    uint32_t budget; /* ssi_tunnel_budget */
     uint8_t tbuf[sizeof(ssi_tunnel_hdr_t) + SSI_TUNNEL_DATA_MAX];
     uint8_t rbuf[sizeof(ssi_tunnel_hdr_t) + SSI_TUNNEL_DATA_MAX];
 } ssi_tunnel_link_t;
+
+/* Copies frame payloads: ssi_sys_memcopy goes a byte at a time, which
+ * cost the deputy more than the decryption (perf, a 128 KiB frame); `rep
+ * movsb` is the CPU's own fast copy and needs no libc. Copies forward, so
+ * it may also move bytes down within one buffer (dst < src). */
+static inline void ssi_tunnel_copy(void *dst, const void *src, size_t n)
+{
+    __asm__ volatile("rep movsb" : "+D"(dst), "+S"(src), "+c"(n) : : "memory");
+}
+
+/* The window of a channel with SSI_TUNNEL_CHAN_* flags. */
+static inline uint32_t ssi_tunnel_window(unsigned flags)
+{
+    return (flags & SSI_TUNNEL_CHAN_SOCKET) ? SSI_TUNNEL_SOCK_WINDOW : SSI_TUNNEL_WINDOW;
+}
+
+/* Asks for SSI_TUNNEL_SOCKBUF send and receive buffers on a TCP socket
+ * that is not yet connected (or listening: accepted sockets inherit). */
+void ssi_tunnel_sockbuf(int fd);
+
+/* The DATA bytes (all channels) this end may have sent and not yet got
+ * credit for: what its socket's send buffer surely holds, so that a send
+ * never blocks while the peer is itself blocked in a send. */
+uint32_t ssi_tunnel_budget(const ssi_tunnel_link_t *l);
 
 /* Runs the ssi_chan handshake on a connected stream socket with the data
  * key; initiator: 1 for the deputy, 0 for the agent. timeout_ms bounds the

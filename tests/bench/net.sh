@@ -15,10 +15,18 @@
 # loop between the two hosts over raw TCP (n1 client, a server on n2's lab
 # address): one round trip of the data connection's path, which every
 # request of the away server crosses once (client -> deputy -> agent ->
-# body and back).
+# body and back). "channel" is the data connection alone on the same path
+# (tests/bench/chan_net: ssi_chan, client on n1, server on n2): one round
+# trip of a 64-byte DATA frame, and a stream in records the size of the
+# tunnel's largest DATA frame for a socket and of ssi_chan's largest record.
 . "$(dirname "$0")/../integ/lib.sh"
 lab_require_root
 command -v python3 >/dev/null || skip "python3 is not installed"
+cprog=${SSI_TESTDIR:-$lab_top/build/tests}/chan_net
+[ -x "$cprog" ] || { echo "net.sh: $cprog not built: run 'make bench' or 'make build/tests/chan_net'" >&2; exit 1; }
+# The tunnel's largest DATA frame, with its header ("#define X (A * B)").
+frame=$(awk '/define SSI_TUNNEL_DATA_MAX/ { v = 1; for (i = 3; i <= NF && $i != "/*"; i++) {
+	gsub(/[()*]/, "", $i); if ($i != "") v *= $i }; print v + 8 }' "$lab_top/ssi/ssi_tunnel.h")
 reqs=${1:-2000}
 mib=${2:-200}
 REPS=${REPS:-3}
@@ -37,6 +45,7 @@ measure() { # HOST PORT -> "request_us stream_mibs"
 }
 
 lab_exec n2 sh -c "(python3 $prog server 0.0.0.0 $((port + 1)) > /dev/null 2>&1 &)"
+lab_exec n2 sh -c "($cprog server $((port + 2)) > /dev/null 2>&1 &)"
 lab_exec n1 sh -c "(ssirun python3 $prog server 127.0.0.1 $port > /dev/null 2>&1 &)"
 wait_until 10 sh -c "ssilab exec n1 -- python3 $prog rr 127.0.0.1 $port 1 >/dev/null 2>&1" ||
 	{ echo "server did not start" >&2; exit 1; }
@@ -52,12 +61,19 @@ lab_exec n1 ssictl migrate "$pid" n2 >/dev/null || { echo "migration failed" >&2
 away=$(measure 127.0.0.1 $port)
 path2=$(for i in $(seq "$REPS"); do lab_exec n1 python3 "$prog" rr "$LAB_SUBNET.2" $((port + 1)) "$reqs"; done | median)
 path=$(printf '%s\n%s\n' "$path" "$path2" | sort -n | head -1)
+crr=$(for i in $(seq "$REPS"); do lab_exec n1 "$cprog" rr "$LAB_SUBNET.2" $((port + 2)) "$reqs"; done | median)
+cst=$(for i in $(seq "$REPS"); do lab_exec n1 "$cprog" stream "$LAB_SUBNET.2" $((port + 2)) "$mib" "$frame"; done | median)
+cmax=$(for i in $(seq "$REPS"); do lab_exec n1 "$cprog" stream "$LAB_SUBNET.2" $((port + 2)) "$mib" 262144; done | median)
 set -- $home $away
 printf 'netproxy bench: %d requests of 64 B, %d MiB stream, medians of %d\n' "$reqs" "$mib" "$REPS"
 printf '%-28s %12s %14s\n' "" "request (us)" "stream (MiB/s)"
 printf '%-28s %12s %14s\n' "server at home (n1)" "$1" "$2"
 printf '%-28s %12s %14s\n' "same server moved to n2" "$3" "$4"
 printf '%-28s %12s\n' "raw TCP round trip n1<->n2" "$path"
-awk -v h="$1" -v a="$3" -v p="$path" -v hs="$2" -v as="$4" 'BEGIN {
-	printf "added per request: %.1f us = %.2f x the path round trip; stream away/home: %.2f\n",
-		a - h, (a - h) / p, as / hs }'
+printf '%-28s %12s %14s\n' "channel n1<->n2 ($frame B)" "$crr" "$cst"
+printf '%-28s %12s %14s\n' "channel n1<->n2 (256 KiB)" "" "$cmax"
+awk -v h="$1" -v a="$3" -v p="$path" -v c="$crr" -v hs="$2" -v as="$4" -v cs="$cst" -v cm="$cmax" 'BEGIN {
+	printf "added per request: %.1f us = %.2f x the path round trip = %.2f x the channel round trip\n",
+		a - h, (a - h) / p, (a - h) / c
+	printf "stream away/home: %.2f; away/channel: %.2f (%d B records), %.2f (256 KiB records); channel/home: %.2f\n",
+		as / hs, as / cs, '"$frame"', as / cm, cm / hs }'
