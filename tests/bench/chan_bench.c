@@ -6,8 +6,10 @@
  *                                 host's network namespace; CHAN_BENCH_POLL=1:
  *                                 it waits in ppoll before each read, as the
  *                                 deputy does)
- *   chan_bench path ADDR PORT [MIB]  (the same round trips and stream, both
- *                                 ways, over a real path: a lab's veths)
+ *   chan_bench path ADDR PORT [MIB [REC]]  (the same round trips and stream,
+ *                                 both ways, over a real path: a lab's veths;
+ *                                 REC: the server streams in records of REC
+ *                                 bytes, as a tunnel sends its DATA frames)
  *
  * Throughput: MIB MiB one way, receiver timed from the first byte to the
  * last, into a freshly mmap'd buffer (as a restore writes) and into a buffer
@@ -246,8 +248,9 @@ static void s_rtt(int chan, int cpu_a, int cpu_b, double *med, double *p99)
 
 /* ---- a real path: two hosts (the lab's namespaces) ---- */
 
-/* Requests of the path client: a 64-byte record is echoed; 'R' + u32 MiB:
- * the server streams that many MiB (ssi_chan_write, 1 MiB each); 'W' +
+/* Requests of the path client: a 64-byte record is echoed; 'R' + u32 MiB
+ * [+ u32 REC]: the server streams that many MiB (ssi_chan_write, 1 MiB each,
+ * or one record of REC bytes each ssi_chan_send); 'W' +
  * u32 MiB: the client streams them, the server answers one byte. */
 __attribute__((noreturn)) static void s_serve(const char *addr, int port)
 {
@@ -281,9 +284,20 @@ __attribute__((noreturn)) static void s_serve(const char *addr, int port)
 			uint32_t mib;
 			if (n <= 0)
 				break;
-			if (n == 5)
+			if (n == 5 || n == 9)
 				memcpy(&mib, buf + 1, 4);
-			if (n == 5 && buf[0] == 'R') {
+			if (n == 9 && buf[0] == 'R') {
+				uint32_t rec;
+				memcpy(&rec, buf + 5, 4);
+				if (rec < 1 || rec > SSI_CHAN_MAX_RECORD || rec > CHUNK)
+					s_die("record size", -EINVAL);
+				for (uint64_t left = (uint64_t)mib << 20; left;) {
+					size_t k = left < rec ? left : rec;
+					if ((r = ssi_chan_send(&ch, buf, k)) < 0)
+						s_die("serve send", r);
+					left -= k;
+				}
+			} else if (n == 5 && buf[0] == 'R') {
 				for (uint32_t i = 0; i < mib; i++)
 					if ((r = ssi_chan_write(&ch, buf, CHUNK)) < 0)
 						s_die("serve write", r);
@@ -312,11 +326,11 @@ static double s_mean(const double *v, int n)
 	return t / n;
 }
 
-static int s_path(const char *addr, int port, uint32_t mib)
+static int s_path(const char *addr, int port, uint32_t mib, uint32_t rec)
 {
 	static uint8_t buf[CHUNK];
 	static double v[RTT_N];
-	uint8_t req[5];
+	uint8_t req[9];
 	double t0, rd, wr;
 	int r, fd = ssi_chan_connect(addr, (uint16_t)port, 5000);
 	if (fd < 0)
@@ -348,13 +362,23 @@ static int s_path(const char *addr, int port, uint32_t mib)
 		printf("path_rtt4k_us %.1f\npath_rtt4k_mean_us %.1f\n", v[RTT_N / 2], s_mean(v, RTT_N));
 	}
 	memcpy(req + 1, &mib, 4);
+	memcpy(req + 5, &rec, 4);
 	req[0] = 'R';
 	t0 = s_now();
-	if ((r = ssi_chan_send(&ch, req, 5)) < 0)
+	if ((r = ssi_chan_send(&ch, req, rec ? 9 : 5)) < 0)
 		s_die("R", r);
-	for (uint32_t i = 0; i < mib; i++)
-		if ((r = ssi_chan_read(&ch, buf, CHUNK)) < 0)
-			s_die("read", r);
+	if (rec) {
+		for (uint64_t left = (uint64_t)mib << 20; left;) {
+			ssize_t n = ssi_chan_recv(&ch, buf, sizeof buf);
+			if (n <= 0 || (uint64_t)n > left)
+				s_die("recv", n < 0 ? (int)n : -EPROTO);
+			left -= (uint64_t)n;
+		}
+	} else {
+		for (uint32_t i = 0; i < mib; i++)
+			if ((r = ssi_chan_read(&ch, buf, CHUNK)) < 0)
+				s_die("read", r);
+	}
 	rd = s_now() - t0;
 	req[0] = 'W';
 	t0 = s_now();
@@ -369,6 +393,7 @@ static int s_path(const char *addr, int port, uint32_t mib)
 	ssi_chan_close(&ch);
 	printf("path_from_server_MBps %.0f\npath_to_server_MBps %.0f\n", mib * (double)CHUNK / rd / 1e6,
 	       mib * (double)CHUNK / wr / 1e6);
+	printf("path_from_server_MiBps %.0f\n", mib / rd);
 	return 0;
 }
 
@@ -380,7 +405,8 @@ int main(int argc, char **argv)
 		signal(SIGPIPE, SIG_IGN);
 		if (!strcmp(argv[1], "serve"))
 			s_serve(argv[2], atoi(argv[3]));
-		return s_path(argv[2], atoi(argv[3]), argc > 4 ? (uint32_t)atoi(argv[4]) : 256);
+		return s_path(argv[2], atoi(argv[3]), argc > 4 ? (uint32_t)atoi(argv[4]) : 256,
+			      argc > 5 ? (uint32_t)atoi(argv[5]) : 0);
 	}
 
 	int reps = argc > 1 ? atoi(argv[1]) : 3;

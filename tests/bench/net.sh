@@ -16,14 +16,14 @@
 # address): one round trip of the data connection's path, which every
 # request of the away server crosses once (client -> deputy -> agent ->
 # body and back). "channel" is the data connection alone on the same path
-# (tests/bench/chan_net: ssi_chan, client on n1, server on n2): one round
-# trip of a 64-byte DATA frame, and a stream in records the size of the
+# (chan_bench path on n1 against chan_bench serve on n2: ssi_chan): the mean
+# round trip of a 64-byte record (a small DATA frame), and a stream in records the size of the
 # tunnel's largest DATA frame for a socket and of ssi_chan's largest record.
 . "$(dirname "$0")/../integ/lib.sh"
 lab_require_root
 command -v python3 >/dev/null || skip "python3 is not installed"
-cprog=${SSI_TESTDIR:-$lab_top/build/tests}/chan_net
-[ -x "$cprog" ] || { echo "net.sh: $cprog not built: run 'make bench' or 'make build/tests/chan_net'" >&2; exit 1; }
+cprog=${SSI_TESTDIR:-$lab_top/build/tests}/chan_bench
+[ -x "$cprog" ] || { echo "net.sh: $cprog not built: run 'make bench' or 'make build/tests/chan_bench'" >&2; exit 1; }
 # The tunnel's largest DATA frame, with its header ("#define X (A * B)").
 frame=$(awk '/define SSI_TUNNEL_DATA_MAX/ { v = 1; for (i = 3; i <= NF && $i != "/*"; i++) {
 	gsub(/[()*]/, "", $i); if ($i != "") v *= $i }; print v + 8 }' "$lab_top/ssi/ssi_tunnel.h")
@@ -45,7 +45,7 @@ measure() { # HOST PORT -> "request_us stream_mibs"
 }
 
 lab_exec n2 sh -c "(python3 $prog server 0.0.0.0 $((port + 1)) > /dev/null 2>&1 &)"
-lab_exec n2 sh -c "($cprog server $((port + 2)) > /dev/null 2>&1 &)"
+lab_exec n2 sh -c "($cprog serve 0.0.0.0 $((port + 2)) > /dev/null 2>&1 &)"
 lab_exec n1 sh -c "(ssirun python3 $prog server 127.0.0.1 $port > /dev/null 2>&1 &)"
 wait_until 10 sh -c "ssilab exec n1 -- python3 $prog rr 127.0.0.1 $port 1 >/dev/null 2>&1" ||
 	{ echo "server did not start" >&2; exit 1; }
@@ -61,9 +61,18 @@ lab_exec n1 ssictl migrate "$pid" n2 >/dev/null || { echo "migration failed" >&2
 away=$(measure 127.0.0.1 $port)
 path2=$(for i in $(seq "$REPS"); do lab_exec n1 python3 "$prog" rr "$LAB_SUBNET.2" $((port + 1)) "$reqs"; done | median)
 path=$(printf '%s\n%s\n' "$path" "$path2" | sort -n | head -1)
-crr=$(for i in $(seq "$REPS"); do lab_exec n1 "$cprog" rr "$LAB_SUBNET.2" $((port + 2)) "$reqs"; done | median)
-cst=$(for i in $(seq "$REPS"); do lab_exec n1 "$cprog" stream "$LAB_SUBNET.2" $((port + 2)) "$mib" "$frame"; done | median)
-cmax=$(for i in $(seq "$REPS"); do lab_exec n1 "$cprog" stream "$LAB_SUBNET.2" $((port + 2)) "$mib" 262144; done | median)
+chan() { # RECORD -> per run "rtt64_mean_us from_server_MiBps"
+	local i
+	for i in $(seq "$REPS"); do
+		lab_exec n1 "$cprog" path "$LAB_SUBNET.2" $((port + 2)) "$mib" "$1" |
+			awk '$1 == "path_rtt64_mean_us" { r = $2 } $1 == "path_from_server_MiBps" { s = $2 }
+				END { print r, s }'
+	done
+}
+runs=$(chan "$frame")
+crr=$(echo "$runs" | awk '{ print $1 }' | median)
+cst=$(echo "$runs" | awk '{ print $2 }' | median)
+cmax=$(chan 262144 | awk '{ print $2 }' | median)
 set -- $home $away
 printf 'netproxy bench: %d requests of 64 B, %d MiB stream, medians of %d\n' "$reqs" "$mib" "$REPS"
 printf '%-28s %12s %14s\n' "" "request (us)" "stream (MiB/s)"
