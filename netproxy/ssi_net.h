@@ -26,6 +26,10 @@
 /* Data link frame (ssi_tunnel.h framing), range 30..39 reserved here. */
 enum {
     SSI_TUNNEL_NEWCHAN = 30, /* D->A  ssi_net_newchan_t: a channel added at run time */
+    /* D->A  no payload: the home peer of socket channel `chan` reset the
+     * connection (ECONNRESET at home). Like EOF for the home -> body
+     * direction, but the body's next read fails with ECONNRESET. */
+    SSI_TUNNEL_RESET = 36,
 };
 
 /* Channel flag (with SSI_TUNNEL_CHAN_*): a listening socket; no data,

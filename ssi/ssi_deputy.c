@@ -604,7 +604,13 @@ static void s_write_home(s_chan_t *c)
         uint32_t drop = c->out_len + c->unacked;
         c->out_len = c->unacked = 0;
         c->out_done = 1;
-        s_send(SSI_TUNNEL_CLOSE, (unsigned)c->chan, 0, 0);
+        if (n == -ECONNRESET && (c->flags & SSI_TUNNEL_CHAN_SOCKET) && !c->in_done) {
+            /* The peer reset: this write took the error, so the read
+             * side would only see EOF now. The agent ends both ways. */
+            c->in_done = 1;
+            s_send(SSI_TUNNEL_RESET, (unsigned)c->chan, 0, 0);
+        } else
+            s_send(SSI_TUNNEL_CLOSE, (unsigned)c->chan, 0, 0);
         if (drop)
             s_send(SSI_TUNNEL_WINDOW_UPD, (unsigned)c->chan, &drop, 4);
         return;
@@ -631,7 +637,10 @@ static void s_read_home(s_chan_t *c)
         return;
     if (n <= 0) {
         c->in_done = 1;
-        s_send(SSI_TUNNEL_EOF, (unsigned)c->chan, 0, 0);
+        /* A reset peer must read as a reset in the body, not as EOF. */
+        s_send(n == -ECONNRESET && (c->flags & SSI_TUNNEL_CHAN_SOCKET) ? SSI_TUNNEL_RESET
+                                                                      : SSI_TUNNEL_EOF,
+               (unsigned)c->chan, 0, 0);
         return;
     }
     c->credit -= (uint32_t)n;
