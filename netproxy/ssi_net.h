@@ -113,6 +113,9 @@ long ssi_deputy_chan_add(int fd, unsigned dir, unsigned flags);
 int ssi_deputy_chan_release_fd(int fd);
 /* 1 when home fd fd is a channel's. */
 int ssi_deputy_chan_has_fd(int fd);
+/* The home socket of static channel chan (0-2: kept above the body's
+ * range) when the channel is a socket's, else -1. */
+int ssi_deputy_chan_std_fd(unsigned chan);
 /* Moves accepted channel chan's home socket to fd (the body's number). */
 long ssi_deputy_chan_attach(unsigned chan, int fd);
 

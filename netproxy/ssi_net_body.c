@@ -14,7 +14,13 @@
  *           on which accepted connections arrive (SCM_RIGHTS);
  *   DGRAM   a datagram socket created away: a placeholder like HOME, and
  *           every call (sendto, recvfrom, sendmsg, recvmsg, sendmmsg) is
- *           forwarded, one datagram per call.
+ *           forwarded, one datagram per call;
+ *   STD     fds 0-2 that were connected stream sockets at freeze (inetd
+ *           style): static tunnels whose home socket the deputy keeps
+ *           elsewhere; only control calls are forwarded (the deputy finds
+ *           the socket by channel).
+ * A control call on a descriptor the body does not know (a dup of one of
+ * these) is forwarded for the one it duplicates, found by inode.
  * Signal context, raw system calls, static buffers, no libc.
  */
 #include "ssi_net.h"
@@ -27,6 +33,7 @@
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/uio.h>
 
@@ -34,12 +41,14 @@
 #define S_FRZ_SCAN 1024
 
 /* S_DGRAM: a datagram socket created away, at home; every call forwarded. */
-enum { S_NONE = 0, S_HOME, S_TUNNEL, S_LISTEN, S_DGRAM };
+enum { S_NONE = 0, S_HOME, S_TUNNEL, S_LISTEN, S_DGRAM, S_STD };
 
 static uint8_t s_kind[S_MAX_FD];
 static uint8_t s_frz_listen[S_FRZ_SCAN / 8]; /* listening at freeze (home) */
 static uint8_t s_frz_dgram[S_FRZ_SCAN / 8];  /* datagram sockets at freeze */
 static uint8_t s_frz_stream[S_FRZ_SCAN / 8]; /* other stream sockets: tunnels */
+static uint8_t s_frz_std;                     /* bits 0-2: fds 0-2 stream sockets */
+static long s_hi = -1;                        /* highest fd with a kind */
 static int s_ctl = -1;
 
 static int s_get(long fd)
@@ -51,6 +60,22 @@ static void s_set(long fd, int k)
 {
     if (fd >= 0 && fd < S_MAX_FD)
         s_kind[fd] = (uint8_t)k;
+    if (k != S_NONE && fd > s_hi)
+        s_hi = fd;
+}
+
+/* The descriptor of ours that fd duplicates (same socket inode), or -1. */
+static long s_alias(long fd)
+{
+    struct stat a, b;
+    long i;
+    if (ssi_sys2(SYS_fstat, fd, (long)&a) < 0 || !S_ISSOCK(a.st_mode))
+        return -1;
+    for (i = 0; i <= s_hi && i < S_MAX_FD; i++)
+        if (i != fd && s_kind[i] != S_NONE && ssi_sys2(SYS_fstat, i, (long)&b) == 0 &&
+            b.st_ino == a.st_ino && b.st_dev == a.st_dev)
+            return i;
+    return -1;
 }
 
 void ssi_net_freeze_hook(void)
@@ -59,6 +84,15 @@ void ssi_net_freeze_hook(void)
     ssi_sys_memzero(s_frz_listen, sizeof(s_frz_listen));
     ssi_sys_memzero(s_frz_dgram, sizeof(s_frz_dgram));
     ssi_sys_memzero(s_frz_stream, sizeof(s_frz_stream));
+    s_frz_std = 0;
+    for (fd = 0; fd < 3; fd++) {
+        int type = 0, acc = 0;
+        uint32_t l = sizeof(type), la = sizeof(acc);
+        if (ssi_sys5(SYS_getsockopt, fd, SOL_SOCKET, SO_TYPE, (long)&type, (long)&l) == 0 &&
+            type == SOCK_STREAM &&
+            ssi_sys5(SYS_getsockopt, fd, SOL_SOCKET, SO_ACCEPTCONN, (long)&acc, (long)&la) == 0 && !acc)
+            s_frz_std |= (uint8_t)(1u << fd);
+    }
     /* The agent's rules (image FD pos bits, fds 0-2 always stream
      * tunnels at their own place): the same descriptors, seen from here. */
     for (fd = 3; fd < S_FRZ_SCAN; fd++) {
@@ -85,6 +119,10 @@ void ssi_net_body_start(int ctl_fd)
     struct timeval tv = {30, 0};
     long fd, hi;
     ssi_sys_memzero(s_kind, sizeof(s_kind));
+    s_hi = -1;
+    for (fd = 0; fd < 3; fd++)
+        if (s_frz_std & (1u << fd))
+            s_set(fd, S_STD);
     for (fd = 0; fd < S_FRZ_SCAN; fd++)
         if (s_frz_listen[fd >> 3] & (1u << (fd & 7)))
             s_set(fd, S_LISTEN);
@@ -124,6 +162,10 @@ void ssi_net_replaced(int fd)
     int64_t q[6] = {fd, 0, 0, 0, 0, 0};
     if (s_ctl < 0 || s_get(fd) == S_NONE)
         return;
+    if (s_get(fd) == S_STD) {
+        s_set(fd, S_NONE); /* a static tunnel: the agent sees it close */
+        return;
+    }
     ssi_vfs_forward(SYS_close, q);
     ssi_vfs_set_forwarded(fd, 0);
     s_set(fd, S_NONE);
@@ -395,8 +437,29 @@ int ssi_net_body_call(long nr, int64_t *a, void *uc, long *ret)
         return 0;
     }
     k = s_get(a[0]);
-    if (k == S_NONE)
-        return 0;
+    if (k == S_NONE || k == S_STD) {
+        /* Only control calls, for fds 0-2 and for dups of our sockets. */
+        int64_t q[6];
+        long al = k == S_STD ? a[0] : -1;
+        if (nr != SYS_getsockname && nr != SYS_getpeername && nr != SYS_getsockopt &&
+            nr != SYS_setsockopt) {
+            if (k == S_STD && nr == SYS_close)
+                s_set(a[0], S_NONE);
+            return 0;
+        }
+        if (al < 0 && (al = s_alias(a[0])) < 0)
+            return 0;
+        ssi_sys_memcopy(q, a, sizeof(q));
+        q[0] = al;
+        if (nr != SYS_setsockopt) {
+            *ret = s_name_or_opt(nr, q);
+            return 1;
+        }
+        *ret = ssi_vfs_forward(SYS_setsockopt, q);
+        if (*ret == 0 && a[1] == SOL_SOCKET && (a[2] == SO_RCVTIMEO || a[2] == SO_SNDTIMEO))
+            ssi_sys5(SYS_setsockopt, a[0], a[1], a[2], a[3], a[4]);
+        return 1;
+    }
     switch (nr) {
     case SYS_ioctl:
         /* FIONBIO (Python's settimeout) on a home socket: its O_NONBLOCK

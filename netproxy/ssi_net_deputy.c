@@ -99,6 +99,19 @@ int ssi_net_deputy_exec(unsigned op, const int64_t *a, long *ret)
             return 0;
         *ret = 0;
         return 1;
+    case SYS_getsockname:
+    case SYS_getpeername:
+    case SYS_getsockopt:
+    case SYS_setsockopt:
+        /* fds 0-2: the home socket of that static channel lives above
+         * the body's range here; not a socket channel: not a socket. */
+        if (a[0] < 0 || a[0] > 2)
+            return 0;
+        {
+            long fd = ssi_deputy_chan_std_fd((unsigned)a[0]);
+            *ret = fd < 0 ? -ENOTSOCK : ssi_sys5(op, fd, a[1], a[2], a[3], a[4]);
+        }
+        return 1;
     case SSI_NET_OP_ATTACH:
         *ret = ssi_deputy_chan_attach((unsigned)a[0], (int)a[1]);
         return 1;

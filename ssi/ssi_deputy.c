@@ -708,6 +708,16 @@ int ssi_deputy_chan_has_fd(int fd)
     return s_chan_by_fd(fd) != 0;
 }
 
+int ssi_deputy_chan_std_fd(unsigned chan)
+{
+    int i;
+    for (i = 0; i < s_nchans; i++)
+        if (s_chans[i].chan == (int)chan && !s_chans[i].dynamic && !s_chans[i].dead &&
+            (s_chans[i].flags & SSI_TUNNEL_CHAN_SOCKET))
+            return s_chans[i].fd;
+    return -1;
+}
+
 long ssi_deputy_chan_add(int fd, unsigned dir, unsigned flags)
 {
     return s_chan_new(fd, dir, flags, SSI_NET_NOPARENT, 0, 0);

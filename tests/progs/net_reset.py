@@ -6,9 +6,12 @@ server PORT LOG: on 127.0.0.1:PORT; per connection the first line says what
     (an RST); "half" sends "hello", shuts its side down (SHUT_WR), reads
     what the client still sends and logs it to LOG; "count" reads to EOF
     and answers with the byte count, then closes.
-client PORT GO OUT: opens one connection, waits for the file GO (the test
+client PORT GO OUT: opens two connections, waits for the file GO (the test
     moves the process meanwhile), then exercises every case and writes one
-    line per result to OUT.
+    line per result to OUT (also control calls on dups of its sockets).
+inetd PORT GO OUT: connects to PORT and runs "ssirun python3 THIS std GO
+    OUT" with the connection as stdin (inetd style).
+std GO OUT: waits for GO, then writes what control calls on fd 0 say.
 """
 import os
 import socket
@@ -81,6 +84,7 @@ def reset_case(s, out, tag):
 
 def client(port, go, outp):
     pre = socket.create_connection(("127.0.0.1", port))
+    pre2 = socket.create_connection(("127.0.0.1", port))
     while not os.path.exists(go):
         time.sleep(0.1)
     with open(outp, "w") as out:
@@ -95,6 +99,12 @@ def client(port, go, outp):
         s.sendall(b"still-sending\n")
         s.close()
         s = socket.create_connection(("127.0.0.1", port))
+        d = socket.socket(fileno=os.dup(pre2.fileno()))
+        out.write("dup pre family %d peer %s\n" % (d.family, d.getpeername()))
+        d.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        out.write("dup pre keepalive %d\n" % pre2.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE))
+        d = socket.socket(fileno=os.dup(s.fileno()))
+        out.write("dup new family %d peer %s\n" % (d.family, d.getpeername()))
         s.sendall(b"count\n" + b"y" * 5000)
         s.shutdown(socket.SHUT_WR)
         d, how = recv_all(s)
@@ -102,8 +112,24 @@ def client(port, go, outp):
         s.close()
 
 
+def std(go, outp):
+    while not os.path.exists(go):
+        time.sleep(0.1)
+    s = socket.socket(fileno=0)
+    with open(outp, "w") as out:
+        out.write("std family %d peer %s type %d\n" % (
+            s.family, s.getpeername(), s.getsockopt(socket.SOL_SOCKET, socket.SO_TYPE)))
+    s.detach()
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "server":
         serve(int(sys.argv[2]), sys.argv[3])
+    elif sys.argv[1] == "inetd":
+        c = socket.create_connection(("127.0.0.1", int(sys.argv[2])))
+        os.dup2(c.fileno(), 0)
+        os.execvp("ssirun", ["ssirun", sys.executable, sys.argv[0], "std", sys.argv[3], sys.argv[4]])
+    elif sys.argv[1] == "std":
+        std(sys.argv[2], sys.argv[3])
     else:
         client(int(sys.argv[2]), sys.argv[3], sys.argv[4])
