@@ -15,6 +15,12 @@
  *   DGRAM   a datagram socket created away: a placeholder like HOME, and
  *           every call (sendto, recvfrom, sendmsg, recvmsg, sendmmsg) is
  *           forwarded, one datagram per call;
+ *   UDP     a datagram socket created away, once its home socket is a
+ *           DGRAM channel: the body's end of a SOCK_SEQPACKET pair on
+ *           which each datagram arrives with its source (ssi_net_dghdr_t
+ *           first); recvfrom/recvmsg/read/readv are trapped and unpack
+ *           it (locally: poll/select/epoll, O_NONBLOCK, SO_RCVTIMEO and
+ *           MSG_PEEK act on the pair); sends are forwarded as for DGRAM;
  *   STD     fds 0-2 that were connected stream sockets at freeze (inetd
  *           style): static tunnels whose home socket the deputy keeps
  *           elsewhere; only control calls are forwarded (the deputy finds
@@ -41,7 +47,7 @@
 #define S_FRZ_SCAN 1024
 
 /* S_DGRAM: a datagram socket created away, at home; every call forwarded. */
-enum { S_NONE = 0, S_HOME, S_TUNNEL, S_LISTEN, S_DGRAM, S_STD };
+enum { S_NONE = 0, S_HOME, S_TUNNEL, S_LISTEN, S_DGRAM, S_STD, S_UDP };
 
 static uint8_t s_kind[S_MAX_FD];
 static uint8_t s_frz_listen[S_FRZ_SCAN / 8]; /* listening at freeze (home) */
@@ -264,6 +270,15 @@ static long s_socket(const int64_t *a, int kind)
     }
     ssi_vfs_set_forwarded((int)m, 1);
     s_set(m, kind);
+    if (kind == S_DGRAM) {
+        /* Datagrams for it come down a tunnel, so that waiting for them
+         * (poll, epoll, a blocking recv) happens here. If that cannot be
+         * set up, every call stays forwarded. */
+        q[0] = m;
+        q[1] = q[2] = q[3] = 0;
+        if (ssi_vfs_forward(SSI_NET_OP_DGRAM, q) == 0)
+            s_take_chan(m, S_UDP);
+    }
     return m;
 }
 
@@ -365,6 +380,104 @@ static long s_sendmsg(long fd, const struct msghdr *m, long flags)
     return s_sendto(fd, s_dgbuf, n, flags, m->msg_name, m->msg_namelen);
 }
 
+/* One datagram from a UDP channel's pair, into iov: the head lands in
+ * h, the payload in the program's buffers, in one recvmsg (so MSG_PEEK
+ * and blocking act as on a socket). Returns what recvmsg would. */
+static struct iovec s_iov[1 + 64];
+
+static long s_udp_recv(long fd, const struct iovec *iov, uint64_t niov, long flags, void *name,
+                       uint32_t *nlen, int *mflags, const void *uc)
+{
+    static ssi_net_dghdr_t h;
+    struct msghdr mh;
+    int64_t q[6];
+    uint64_t i, cap = 0, got;
+    long r;
+    if (niov > 64)
+        return -EMSGSIZE;
+    s_iov[0].iov_base = &h;
+    s_iov[0].iov_len = sizeof(h);
+    for (i = 0; i < niov; i++) {
+        s_iov[i + 1] = iov[i];
+        cap += iov[i].iov_len;
+    }
+    ssi_sys_memzero(&mh, sizeof(mh));
+    mh.msg_iov = s_iov;
+    mh.msg_iovlen = niov + 1;
+    q[0] = fd;
+    q[1] = (int64_t)&mh;
+    q[2] = (flags & (MSG_PEEK | MSG_DONTWAIT)) | MSG_TRUNC;
+    q[3] = q[4] = q[5] = 0;
+    r = uc ? ssi_vfs_local(SYS_recvmsg, q, uc) : ssi_sys3(SYS_recvmsg, fd, (long)&mh, q[2]);
+    if (r <= 0)
+        return r; /* 0: the deputy ended the channel */
+    if ((uint64_t)r < sizeof(h))
+        return -EPROTO;
+    got = (uint64_t)r - sizeof(h); /* carried; h.len is the datagram at home */
+    if (got > cap)
+        got = cap;
+    if (name && nlen) {
+        uint32_t c = *nlen;
+        ssi_sys_memcopy(name, h.addr, h.alen < c ? h.alen : c);
+        *nlen = h.alen;
+    }
+    if (mflags)
+        *mflags = h.len > cap || h.len > (uint64_t)r - sizeof(h) ? MSG_TRUNC : 0;
+    return flags & MSG_TRUNC ? (long)h.len : (long)got;
+}
+
+static long s_udp(long nr, const int64_t *a, const void *uc)
+{
+    struct iovec one;
+    switch (nr) {
+    case SYS_read:
+        one.iov_base = (void *)a[1];
+        one.iov_len = (uint64_t)a[2];
+        return s_udp_recv(a[0], &one, 1, 0, 0, 0, 0, uc);
+    case SYS_readv:
+        return s_udp_recv(a[0], (const struct iovec *)a[1], (uint64_t)a[2], 0, 0, 0, 0, uc);
+    case SYS_recvfrom:
+        one.iov_base = (void *)a[1];
+        one.iov_len = (uint64_t)a[2];
+        return s_udp_recv(a[0], &one, 1, a[3], (void *)a[4], (uint32_t *)a[5], 0, uc);
+    case SYS_recvmsg: {
+        struct msghdr *m = (struct msghdr *)a[1];
+        uint32_t nl = m->msg_namelen;
+        int fl = 0;
+        long r = s_udp_recv(a[0], m->msg_iov, m->msg_iovlen, a[2], m->msg_name,
+                            m->msg_name ? &nl : 0, &fl, uc);
+        if (r >= 0) {
+            m->msg_namelen = m->msg_name ? nl : 0;
+            m->msg_controllen = 0;
+            m->msg_flags = fl;
+        }
+        return r;
+    }
+    case SYS_write:
+        return s_sendto(a[0], (const void *)a[1], (uint64_t)a[2], 0, 0, 0);
+    case SYS_writev: {
+        struct msghdr m;
+        ssi_sys_memzero(&m, sizeof(m));
+        m.msg_iov = (struct iovec *)a[1];
+        m.msg_iovlen = (uint64_t)a[2];
+        return s_sendmsg(a[0], &m, 0);
+    }
+    case SYS_ioctl: {
+        /* FIONREAD: the next datagram's size, without our head. */
+        int v = 0;
+        long r = ssi_sys3(SYS_ioctl, a[0], FIONREAD, (long)&v);
+        if (r < 0)
+            return r;
+        v = v > (int)sizeof(ssi_net_dghdr_t) ? v - (int)sizeof(ssi_net_dghdr_t) : 0;
+        if (!a[2])
+            return -EFAULT;
+        ssi_sys_memcopy((void *)a[2], &v, sizeof(v));
+        return 0;
+    }
+    }
+    return -ENOSYS;
+}
+
 static long s_dgram(long nr, const int64_t *a)
 {
     switch (nr) {
@@ -431,10 +544,18 @@ int ssi_net_body_call(long nr, int64_t *a, void *uc, long *ret)
     case SYS_connect: case SYS_bind: case SYS_listen: case SYS_accept: case SYS_accept4:
     case SYS_getsockname: case SYS_getpeername: case SYS_setsockopt: case SYS_getsockopt:
     case SYS_sendto: case SYS_recvfrom: case SYS_sendmsg: case SYS_recvmsg: case SYS_sendmmsg:
+    case SYS_read: case SYS_readv: case SYS_write: case SYS_writev:
         a[0] = (int32_t)a[0];
         break;
     default:
         return 0;
+    }
+    if (nr == SYS_read || nr == SYS_readv || nr == SYS_write || nr == SYS_writev) {
+        /* Only a UDP channel's pair needs its datagrams unpacked. */
+        if (s_get(a[0]) != S_UDP)
+            return 0;
+        *ret = s_udp(nr, a, uc);
+        return 1;
     }
     k = s_get(a[0]);
     if (k == S_NONE || k == S_STD) {
@@ -464,6 +585,10 @@ int ssi_net_body_call(long nr, int64_t *a, void *uc, long *ret)
     case SYS_ioctl:
         /* FIONBIO (Python's settimeout) on a home socket: its O_NONBLOCK
          * lives at home. Tunnels and listeners are local descriptors. */
+        if (k == S_UDP && a[1] == FIONREAD) {
+            *ret = s_udp(nr, a, uc);
+            return 1;
+        }
         if ((k != S_HOME && k != S_DGRAM) || a[1] != FIONBIO)
             return 0;
         {
@@ -493,12 +618,16 @@ int ssi_net_body_call(long nr, int64_t *a, void *uc, long *ret)
         return 1;
     }
     case SYS_sendto: case SYS_recvfrom: case SYS_sendmsg: case SYS_recvmsg: case SYS_sendmmsg:
-        if (k != S_HOME && k != S_DGRAM)
+        if (k == S_UDP && (nr == SYS_recvfrom || nr == SYS_recvmsg)) {
+            *ret = s_udp(nr, a, uc);
+            return 1;
+        }
+        if (k != S_HOME && k != S_DGRAM && k != S_UDP)
             return 0; /* tunnels and listeners: local */
         *ret = s_dgram(nr, a);
         return 1;
     case SYS_connect:
-        if (k == S_DGRAM)
+        if (k == S_DGRAM || k == S_UDP)
             *ret = ssi_vfs_forward(SYS_connect, a);
         else if (k != S_HOME)
             *ret = k == S_TUNNEL ? -EISCONN : -EINVAL;
@@ -506,7 +635,7 @@ int ssi_net_body_call(long nr, int64_t *a, void *uc, long *ret)
             *ret = s_take_chan(a[0], S_TUNNEL);
         return 1;
     case SYS_bind:
-        *ret = k == S_HOME || k == S_DGRAM ? ssi_vfs_forward(SYS_bind, a) : -EINVAL;
+        *ret = k == S_HOME || k == S_DGRAM || k == S_UDP ? ssi_vfs_forward(SYS_bind, a) : -EINVAL;
         return 1;
     case SYS_listen:
         if (k == S_TUNNEL)

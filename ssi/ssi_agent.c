@@ -787,7 +787,8 @@ static void s_new_chan(const ssi_tunnel_hdr_t *h)
     }
     if (s_nchans >= SSI_TUNNEL_MAX_CHANS)
         s_fail("protocol error: too many channels");
-    if (socketpair(AF_UNIX, (m.flags & SSI_TUNNEL_CHAN_LISTEN ? SOCK_SEQPACKET : SOCK_STREAM) |
+    if (socketpair(AF_UNIX, (m.flags & (SSI_TUNNEL_CHAN_LISTEN | SSI_TUNNEL_CHAN_DGRAM) ? SOCK_SEQPACKET
+                                                                                      : SOCK_STREAM) |
                                 SOCK_CLOEXEC, 0, sp) < 0)
         s_fail("socketpair: %s", strerror(errno));
     c = &s_chans[s_nchans++];
@@ -797,7 +798,7 @@ static void s_new_chan(const ssi_tunnel_hdr_t *h)
     c->body_fd = -1;
     c->dir = m.dir;
     c->flags = m.flags;
-    c->rd_done = !(m.dir & SSI_TUNNEL_DIR_OUT) || (m.flags & SSI_TUNNEL_CHAN_LISTEN);
+    c->rd_done = !(m.dir & SSI_TUNNEL_DIR_OUT) || (m.flags & (SSI_TUNNEL_CHAN_LISTEN | SSI_TUNNEL_CHAN_DGRAM));
     c->wr_done = !(m.dir & SSI_TUNNEL_DIR_IN) || (m.flags & SSI_TUNNEL_CHAN_LISTEN);
     c->credit = SSI_TUNNEL_WINDOW;
     c->dynamic = 1;
@@ -873,6 +874,20 @@ static void s_frame_in(const ssi_tunnel_hdr_t *h)
     /* Late frames for a run-time channel that ended here. */
     if (!c && h->chan >= SSI_NET_CHAN_MIN && h->type != SSI_TUNNEL_SIGNAL)
         return;
+    if (c && (c->flags & SSI_TUNNEL_CHAN_DGRAM)) {
+        /* One datagram per frame, written as one message; a body that
+         * does not read loses what its queue cannot hold, as with UDP. */
+        if (h->type == SSI_TUNNEL_DATA) {
+            if (!c->wr_done && !s_body_done)
+                send(c->fd, s_frame, h->len, MSG_DONTWAIT | MSG_NOSIGNAL);
+            v = h->len;
+            s_send(SSI_TUNNEL_WINDOW_UPD, h->chan, &v, 4);
+        } else if (h->type == SSI_TUNNEL_CLOSE)
+            c->dead = 1;
+        else
+            s_fail("protocol error: frame %u on datagram channel %u", h->type, h->chan);
+        return;
+    }
     if (c && (c->flags & SSI_TUNNEL_CHAN_LISTEN)) {
         /* The body closed its listener: the deputy closed it at home. */
         if (h->type == SSI_TUNNEL_CLOSE && c->dynamic)

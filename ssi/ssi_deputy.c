@@ -632,7 +632,18 @@ static void s_write_home(s_chan_t *c)
 static void s_read_home(s_chan_t *c)
 {
     uint32_t k = c->credit < sizeof(s_rd) ? c->credit : (uint32_t)sizeof(s_rd);
-    long n = ssi_sys3(SYS_read, c->fd, (long)s_rd, k);
+    long n;
+    if (c->flags & SSI_TUNNEL_CHAN_DGRAM) {
+        /* One datagram per frame, with its source (netproxy). UDP has no
+         * end: errors (ICMP's ECONNREFUSED, no credit yet) wait. */
+        n = ssi_net_dgram_read(c->fd, s_rd, c->credit);
+        if (n > 0) {
+            c->credit -= (uint32_t)n;
+            s_send(SSI_TUNNEL_DATA, (unsigned)c->chan, s_rd, (uint32_t)n);
+        }
+        return;
+    }
+    n = ssi_sys3(SYS_read, c->fd, (long)s_rd, k);
     if (n == -EINTR || n == -EAGAIN)
         return;
     if (n <= 0) {
@@ -728,8 +739,9 @@ int ssi_deputy_chan_release_fd(int fd)
     s_chan_t *c = s_chan_by_fd(fd);
     if (!c)
         return 0;
-    if (c->flags & SSI_TUNNEL_CHAN_LISTEN) {
-        /* Nobody accepts any more: close at home, end the channel. */
+    if (c->flags & (SSI_TUNNEL_CHAN_LISTEN | SSI_TUNNEL_CHAN_DGRAM)) {
+        /* Nobody accepts (receives) any more: close at home, end the
+         * channel. */
         ssi_sys1(SYS_close, fd);
         c->fd = -1;
         c->dead = 1;
