@@ -94,6 +94,10 @@ void ssi_net_freeze_hook(void);
  * moved out of the program's way; new channels arrive there. */
 void ssi_net_body_start(int ctl_fd);
 
+/* The call link is up (before the program resumes): datagram sockets
+ * open at freeze get their datagram tunnels. */
+void ssi_net_body_linked(void);
+
 /* Restored at home: forget everything. */
 void ssi_net_home(void);
 

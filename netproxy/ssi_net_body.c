@@ -150,6 +150,18 @@ void ssi_net_body_start(int ctl_fd)
     s_ctl = ctl_fd;
 }
 
+static long s_take_chan(long fd, int kind);
+
+void ssi_net_body_linked(void)
+{
+    long fd;
+    for (fd = 3; fd <= s_hi && fd < S_FRZ_SCAN; fd++) {
+        int64_t q[6] = {fd, 0, 0, 0, 0, 0};
+        if (s_get(fd) == S_DGRAM && ssi_vfs_forward(SSI_NET_OP_DGRAM, q) == 0)
+            s_take_chan(fd, S_UDP);
+    }
+}
+
 void ssi_net_home(void)
 {
     if (s_ctl >= 0)
@@ -215,6 +227,8 @@ static long s_recv_end(long sock, ssi_net_msg_t *m, long flags, const void *uc)
     return fd;
 }
 
+static long s_name_or_opt(long nr, const int64_t *a);
+
 /* The home socket at fd became a channel: put its end over the
  * placeholder, with the placeholder's descriptor flag, the home socket's
  * O_NONBLOCK and the timeouts the program set. */
@@ -229,10 +243,13 @@ static long s_take_chan(long fd, int kind)
         return nfd == -EAGAIN ? -ETIMEDOUT : nfd;
     fl = ssi_vfs_forward(SYS_fcntl, q);
     fdfl = ssi_sys2(SYS_fcntl, fd, F_GETFD);
-    for (i = 0; i < 2 && kind == S_TUNNEL; i++) {
+    for (i = 0; i < 2 && (kind == S_TUNNEL || kind == S_UDP); i++) {
         struct timeval tv;
         uint32_t l = sizeof(tv);
-        if (ssi_sys5(SYS_getsockopt, fd, SOL_SOCKET, tmo[i], (long)&tv, (long)&l) == 0 &&
+        /* A datagram socket open at freeze set them at home. */
+        int64_t g[6] = {fd, SOL_SOCKET, tmo[i], (int64_t)&tv, (int64_t)&l, 0};
+        if ((kind == S_UDP ? s_name_or_opt(SYS_getsockopt, g)
+                           : ssi_sys5(SYS_getsockopt, fd, SOL_SOCKET, tmo[i], (long)&tv, (long)&l)) == 0 &&
             (tv.tv_sec || tv.tv_usec))
             ssi_sys5(SYS_setsockopt, nfd, SOL_SOCKET, tmo[i], (long)&tv, sizeof(tv));
     }

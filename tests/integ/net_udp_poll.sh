@@ -7,6 +7,9 @@
 # recvmsg (MSG_TRUNC, source address) work, and while idle for 2 s the
 # server burns almost no CPU (its own CPU time, read before and after: a
 # spinning loop would burn about 2 s; not a benchmark).
+# Then the same with a server started at home, its socket bound there,
+# moved to n2 (the socket open at freeze gets its tunnel too), back home,
+# and to n2 again.
 . "$(dirname "$0")/lib.sh"
 lab_require_root
 command -v python3 >/dev/null || skip "python3 is not installed"
@@ -53,4 +56,34 @@ else
 fi
 check "a non-blocking read with nothing queued raised BlockingIOError (EAGAIN)" \
 	lab_exec n1 grep -qx "eagain ok" /tmp/up.log
+
+# A server whose socket is open when it moves.
+port=7442
+lab_exec n1 sh -c "{ ssirun $py $prog server $port > /tmp/up2.log 2>&1; echo \$? > /tmp/up2.rc; } &"
+get_pid() { pid=$(lab_pid_of 'net_udp_poll.py server'); [ -n "$pid" ]; }
+wait_until 20 get_pid || fail "the second server is not in 'ssictl ps'"
+wait_until 20 sh -c "ssilab exec n1 -- python3 $prog client $port ping 2>/dev/null | grep -q 'echo ping'" ||
+	fail "no answer from the second server at home"
+round() { # $1: where the server is now
+	res=$(ask "hello $1" "peek $1" cpu sleep cpu)
+	printf '%s\n' "$res" | sed 's/^/# /'
+	expect "server on $1 with a socket open since home: a datagram from n1 is answered" "echo hello $1"
+	expect "server on $1: MSG_PEEK then recvfrom" "peek same $1"
+	cpu=$(printf '%s\n' "$res" | awk '$1 == "cpu" { print $2 }' | tr '\n' ' ')
+	check "server on $1 idles without spinning (CPU seconds before/after 2 s idle: $cpu)" \
+		awk -v b="$cpu" 'BEGIN { exit !(split(b, v, " ") == 2 && v[2] - v[1] < 0.5) }'
+}
+for to in n2 n1 n2; do
+	out=$(lab_exec n1 ssictl migrate "$pid" $to 2>&1)
+	if [ $to = n1 ]; then want="came home|moved from n2 to n1|home"; else want="moved from n1 to $to"; fi
+	check "second server moved to $to: $out" sh -c "echo '$out' | grep -Eq '$want'"
+	round $to
+done
+res=$(ask quit)
+expect "the second server quits on request" "bye"
+if wait_until 20 lab_exec n1 test -s /tmp/up2.rc && [ "$(lab_exec n1 cat /tmp/up2.rc)" = 0 ]; then
+	ok "second server exited with status 0"
+else
+	fail "second server: $(lab_exec n1 sh -c 'cat /tmp/up2.rc /tmp/up2.log')"
+fi
 finish
