@@ -15,7 +15,13 @@
  *     home; the body's descriptor is the body's end of a SOCK_SEQPACKET
  *     socketpair on which the agent passes each connection the deputy
  *     accepted (SCM_RIGHTS, peer address as data). accept/accept4 are
- *     trapped and receive it; poll/epoll see the listener readable.
+ *     trapped and receive it; poll/epoll see the listener readable;
+ *   - a datagram socket (made away, or open at freeze once the call link
+ *     is up) stays at home as a DGRAM channel: the deputy reads each
+ *     datagram with its source and the agent writes it as one message to
+ *     a SOCK_SEQPACKET pair, whose end the body holds; receiving is local
+ *     (trapped, the head unpacked), sending stays forwarded;
+ *   - a peer that resets: RESET, and the body's read fails ECONNRESET.
  * Protocol and decisions: docs/ARCHITECTURE.md, "netproxy".
  */
 #ifndef SSI_NET_H
