@@ -7,7 +7,8 @@
 # half-closes -> the client reads EOF and can still send (the server logs
 # what it got); the client half-closes -> the server reads EOF and answers.
 # Control calls answer with home's view on a dup of a socket (made before
-# or after the move) and on a socket passed as stdin (inetd style).
+# or after the move) and on a socket passed as stdin (inetd style), whose
+# peer then resets it.
 . "$(dirname "$0")/lib.sh"
 lab_require_root
 command -v python3 >/dev/null || skip "python3 is not installed"
@@ -67,6 +68,8 @@ res=$(lab_exec n1 cat /tmp/nr/std 2>/dev/null)
 printf '%s\n' "$res" | sed 's/^/# /'
 expect "control calls on a socket at fd 0 (inetd style): home's view" \
 	"std family 2 peer ('127.0.0.1', $port) type 1"
+expect "the peer of the socket at fd 0 resets: data, then ConnectionResetError" \
+	"std data before-reset then ConnectionResetError"
 wait_until 10 sh -c "ssilab exec n1 -- grep -q 'half got still-sending' /tmp/nr/log"
 check "after the peer's half-close the client can still send to it" \
 	lab_exec n1 grep -qx "half got still-sending" /tmp/nr/log

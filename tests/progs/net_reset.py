@@ -11,7 +11,8 @@ client PORT GO OUT: opens two connections, waits for the file GO (the test
     line per result to OUT (also control calls on dups of its sockets).
 inetd PORT GO OUT: connects to PORT and runs "ssirun python3 THIS std GO
     OUT" with the connection as stdin (inetd style).
-std GO OUT: waits for GO, then writes what control calls on fd 0 say.
+std GO OUT: waits for GO, then writes what control calls on fd 0 say, and
+    what it reads there (the server resets that connection after GO).
 """
 import os
 import socket
@@ -32,6 +33,14 @@ def serve(port, log):
         what = f.readline().strip()
         if what == b"rst":
             c.sendall(b"before-reset\n")
+            time.sleep(0.5)
+            c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            c.close()
+        elif what == b"rstgo":
+            # Resets once the test says the client has moved.
+            c.sendall(b"before-reset\n")
+            while not os.path.exists(os.path.join(os.path.dirname(log), "go")):
+                time.sleep(0.1)
             time.sleep(0.5)
             c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             c.close()
@@ -119,6 +128,8 @@ def std(go, outp):
     with open(outp, "w") as out:
         out.write("std family %d peer %s type %d\n" % (
             s.family, s.getpeername(), s.getsockopt(socket.SOL_SOCKET, socket.SO_TYPE)))
+        d, how = recv_all(s)
+        out.write("std data %s then %s\n" % (d.decode().strip(), how))
     s.detach()
 
 
@@ -127,6 +138,7 @@ if __name__ == "__main__":
         serve(int(sys.argv[2]), sys.argv[3])
     elif sys.argv[1] == "inetd":
         c = socket.create_connection(("127.0.0.1", int(sys.argv[2])))
+        c.sendall(b"rstgo\n")
         os.dup2(c.fileno(), 0)
         os.execvp("ssirun", ["ssirun", sys.executable, sys.argv[0], "std", sys.argv[3], sys.argv[4]])
     elif sys.argv[1] == "std":
