@@ -15,7 +15,13 @@
  *     home; the body's descriptor is the body's end of a SOCK_SEQPACKET
  *     socketpair on which the agent passes each connection the deputy
  *     accepted (SCM_RIGHTS, peer address as data). accept/accept4 are
- *     trapped and receive it; poll/epoll see the listener readable.
+ *     trapped and receive it; poll/epoll see the listener readable;
+ *   - a datagram socket (made away, or open at freeze once the call link
+ *     is up) stays at home as a DGRAM channel: the deputy reads each
+ *     datagram with its source and the agent writes it as one message to
+ *     a SOCK_SEQPACKET pair, whose end the body holds; receiving is local
+ *     (trapped, the head unpacked), sending stays forwarded;
+ *   - a peer that resets: RESET, and the body's read fails ECONNRESET.
  * Protocol and decisions: docs/ARCHITECTURE.md, "netproxy".
  */
 #ifndef SSI_NET_H
@@ -26,11 +32,20 @@
 /* Data link frame (ssi_tunnel.h framing), range 30..39 reserved here. */
 enum {
     SSI_TUNNEL_NEWCHAN = 30, /* D->A  ssi_net_newchan_t: a channel added at run time */
+    /* D->A  no payload: the home peer of socket channel `chan` reset the
+     * connection (ECONNRESET at home). Like EOF for the home -> body
+     * direction, but the body's next read fails with ECONNRESET. */
+    SSI_TUNNEL_RESET = 36,
 };
 
 /* Channel flag (with SSI_TUNNEL_CHAN_*): a listening socket; no data,
  * the agent passes connections over its SOCK_SEQPACKET socketpair. */
 #define SSI_TUNNEL_CHAN_LISTEN 4u
+/* Channel flag: a datagram socket made away (home -> body only). Each
+ * DATA frame is one datagram: ssi_net_dghdr_t then the payload; the agent
+ * writes it as one message to a SOCK_SEQPACKET pair (dropped when the
+ * body's queue is full, as UDP drops) and returns the credit at once. */
+#define SSI_TUNNEL_CHAN_DGRAM 8u
 /* Dynamic channel ids (never fd numbers: the body may dup or close the
  * descriptor) are taken from [SSI_NET_CHAN_MIN, 65535]; static channels
  * (open at freeze) keep their fd number, always below. */
@@ -45,6 +60,17 @@ typedef struct {
     uint16_t alen;   /* peer address length (accepted connections) */
     uint8_t addr[128];
 } ssi_net_newchan_t;
+
+/* Head of a datagram on a DGRAM channel (and in the body's pair). */
+typedef struct {
+    uint32_t len;  /* the datagram's length at home (the payload may be cut) */
+    uint16_t alen; /* source address length */
+    uint16_t pad;
+    uint8_t addr[112];
+} ssi_net_dghdr_t;
+/* Payload bytes a datagram keeps through the tunnel; longer ones are cut
+ * (recvmsg reports MSG_TRUNC, MSG_TRUNC returns the real length). */
+#define SSI_NET_DGRAM_MAX (SSI_TUNNEL_DATA_MAX - sizeof(ssi_net_dghdr_t))
 
 /* Agent -> body, on the control socket (a connected or listening socket
  * of the body: parent NOPARENT) or on a listener's socketpair (an
@@ -61,6 +87,7 @@ typedef struct {
 enum {
     SSI_NET_OP_SOCKET = 1010, /* domain, type, protocol, target fd: socket at home, at target */
     SSI_NET_OP_ATTACH = 1011, /* chan, fd: the accepted channel's home socket moves to fd */
+    SSI_NET_OP_DGRAM = 1012,  /* fd: the home datagram socket at fd becomes a DGRAM channel */
 };
 
 /* ---- body side (libssi.so) -------------------------------------------- */
@@ -72,6 +99,10 @@ void ssi_net_freeze_hook(void);
 /* The control socket from the agent (kept by the vfs-proxy's start):
  * moved out of the program's way; new channels arrive there. */
 void ssi_net_body_start(int ctl_fd);
+
+/* The call link is up (before the program resumes): datagram sockets
+ * open at freeze get their datagram tunnels. */
+void ssi_net_body_linked(void);
 
 /* Restored at home: forget everything. */
 void ssi_net_home(void);
@@ -99,6 +130,11 @@ int ssi_vfs_is_forwarded(int fd);
  * 0: let the vfs-proxy's generic executor run it. */
 int ssi_net_deputy_exec(unsigned op, const int64_t *a, long *ret);
 
+/* Reads one datagram of home socket fd into frame (ssi_net_dghdr_t +
+ * payload, at most SSI_TUNNEL_DATA_MAX bytes) if it fits in credit.
+ * Returns the frame length, or -errno (-EAGAIN: none, or no credit). */
+long ssi_net_dgram_read(int fd, uint8_t *frame, uint32_t credit);
+
 /* Provided by the deputy loop (ssi_deputy.c): the channel table. */
 /* Adds a channel for home socket fd (stays at fd); sends NEWCHAN.
  * Returns the channel id or -errno. */
@@ -109,6 +145,9 @@ long ssi_deputy_chan_add(int fd, unsigned dir, unsigned flags);
 int ssi_deputy_chan_release_fd(int fd);
 /* 1 when home fd fd is a channel's. */
 int ssi_deputy_chan_has_fd(int fd);
+/* The home socket of static channel chan (0-2: kept above the body's
+ * range) when the channel is a socket's, else -1. */
+int ssi_deputy_chan_std_fd(unsigned chan);
 /* Moves accepted channel chan's home socket to fd (the body's number). */
 long ssi_deputy_chan_attach(unsigned chan, int fd);
 

@@ -14,7 +14,19 @@
  *           on which accepted connections arrive (SCM_RIGHTS);
  *   DGRAM   a datagram socket created away: a placeholder like HOME, and
  *           every call (sendto, recvfrom, sendmsg, recvmsg, sendmmsg) is
- *           forwarded, one datagram per call.
+ *           forwarded, one datagram per call;
+ *   UDP     a datagram socket created away, once its home socket is a
+ *           DGRAM channel: the body's end of a SOCK_SEQPACKET pair on
+ *           which each datagram arrives with its source (ssi_net_dghdr_t
+ *           first); recvfrom/recvmsg/read/readv are trapped and unpack
+ *           it (locally: poll/select/epoll, O_NONBLOCK, SO_RCVTIMEO and
+ *           MSG_PEEK act on the pair); sends are forwarded as for DGRAM;
+ *   STD     fds 0-2 that were connected stream sockets at freeze (inetd
+ *           style): static tunnels whose home socket the deputy keeps
+ *           elsewhere; only control calls are forwarded (the deputy finds
+ *           the socket by channel).
+ * A control call on a descriptor the body does not know (a dup of one of
+ * these) is forwarded for the one it duplicates, found by inode.
  * Signal context, raw system calls, static buffers, no libc.
  */
 #include "ssi_net.h"
@@ -27,6 +39,7 @@
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/uio.h>
 
@@ -34,12 +47,14 @@
 #define S_FRZ_SCAN 1024
 
 /* S_DGRAM: a datagram socket created away, at home; every call forwarded. */
-enum { S_NONE = 0, S_HOME, S_TUNNEL, S_LISTEN, S_DGRAM };
+enum { S_NONE = 0, S_HOME, S_TUNNEL, S_LISTEN, S_DGRAM, S_STD, S_UDP };
 
 static uint8_t s_kind[S_MAX_FD];
 static uint8_t s_frz_listen[S_FRZ_SCAN / 8]; /* listening at freeze (home) */
 static uint8_t s_frz_dgram[S_FRZ_SCAN / 8];  /* datagram sockets at freeze */
 static uint8_t s_frz_stream[S_FRZ_SCAN / 8]; /* other stream sockets: tunnels */
+static uint8_t s_frz_std;                     /* bits 0-2: fds 0-2 stream sockets */
+static long s_hi = -1;                        /* highest fd with a kind */
 static int s_ctl = -1;
 
 static int s_get(long fd)
@@ -51,6 +66,22 @@ static void s_set(long fd, int k)
 {
     if (fd >= 0 && fd < S_MAX_FD)
         s_kind[fd] = (uint8_t)k;
+    if (k != S_NONE && fd > s_hi)
+        s_hi = fd;
+}
+
+/* The descriptor of ours that fd duplicates (same socket inode), or -1. */
+static long s_alias(long fd)
+{
+    struct stat a, b;
+    long i;
+    if (ssi_sys2(SYS_fstat, fd, (long)&a) < 0 || !S_ISSOCK(a.st_mode))
+        return -1;
+    for (i = 0; i <= s_hi && i < S_MAX_FD; i++)
+        if (i != fd && s_kind[i] != S_NONE && ssi_sys2(SYS_fstat, i, (long)&b) == 0 &&
+            b.st_ino == a.st_ino && b.st_dev == a.st_dev)
+            return i;
+    return -1;
 }
 
 void ssi_net_freeze_hook(void)
@@ -59,6 +90,15 @@ void ssi_net_freeze_hook(void)
     ssi_sys_memzero(s_frz_listen, sizeof(s_frz_listen));
     ssi_sys_memzero(s_frz_dgram, sizeof(s_frz_dgram));
     ssi_sys_memzero(s_frz_stream, sizeof(s_frz_stream));
+    s_frz_std = 0;
+    for (fd = 0; fd < 3; fd++) {
+        int type = 0, acc = 0;
+        uint32_t l = sizeof(type), la = sizeof(acc);
+        if (ssi_sys5(SYS_getsockopt, fd, SOL_SOCKET, SO_TYPE, (long)&type, (long)&l) == 0 &&
+            type == SOCK_STREAM &&
+            ssi_sys5(SYS_getsockopt, fd, SOL_SOCKET, SO_ACCEPTCONN, (long)&acc, (long)&la) == 0 && !acc)
+            s_frz_std |= (uint8_t)(1u << fd);
+    }
     /* The agent's rules (image FD pos bits, fds 0-2 always stream
      * tunnels at their own place): the same descriptors, seen from here. */
     for (fd = 3; fd < S_FRZ_SCAN; fd++) {
@@ -85,6 +125,10 @@ void ssi_net_body_start(int ctl_fd)
     struct timeval tv = {30, 0};
     long fd, hi;
     ssi_sys_memzero(s_kind, sizeof(s_kind));
+    s_hi = -1;
+    for (fd = 0; fd < 3; fd++)
+        if (s_frz_std & (1u << fd))
+            s_set(fd, S_STD);
     for (fd = 0; fd < S_FRZ_SCAN; fd++)
         if (s_frz_listen[fd >> 3] & (1u << (fd & 7)))
             s_set(fd, S_LISTEN);
@@ -106,6 +150,18 @@ void ssi_net_body_start(int ctl_fd)
     s_ctl = ctl_fd;
 }
 
+static long s_take_chan(long fd, int kind);
+
+void ssi_net_body_linked(void)
+{
+    long fd;
+    for (fd = 3; fd <= s_hi && fd < S_FRZ_SCAN; fd++) {
+        int64_t q[6] = {fd, 0, 0, 0, 0, 0};
+        if (s_get(fd) == S_DGRAM && ssi_vfs_forward(SSI_NET_OP_DGRAM, q) == 0)
+            s_take_chan(fd, S_UDP);
+    }
+}
+
 void ssi_net_home(void)
 {
     if (s_ctl >= 0)
@@ -124,6 +180,10 @@ void ssi_net_replaced(int fd)
     int64_t q[6] = {fd, 0, 0, 0, 0, 0};
     if (s_ctl < 0 || s_get(fd) == S_NONE)
         return;
+    if (s_get(fd) == S_STD) {
+        s_set(fd, S_NONE); /* a static tunnel: the agent sees it close */
+        return;
+    }
     ssi_vfs_forward(SYS_close, q);
     ssi_vfs_set_forwarded(fd, 0);
     s_set(fd, S_NONE);
@@ -167,6 +227,8 @@ static long s_recv_end(long sock, ssi_net_msg_t *m, long flags, const void *uc)
     return fd;
 }
 
+static long s_name_or_opt(long nr, const int64_t *a);
+
 /* The home socket at fd became a channel: put its end over the
  * placeholder, with the placeholder's descriptor flag, the home socket's
  * O_NONBLOCK and the timeouts the program set. */
@@ -181,10 +243,13 @@ static long s_take_chan(long fd, int kind)
         return nfd == -EAGAIN ? -ETIMEDOUT : nfd;
     fl = ssi_vfs_forward(SYS_fcntl, q);
     fdfl = ssi_sys2(SYS_fcntl, fd, F_GETFD);
-    for (i = 0; i < 2 && kind == S_TUNNEL; i++) {
+    for (i = 0; i < 2 && (kind == S_TUNNEL || kind == S_UDP); i++) {
         struct timeval tv;
         uint32_t l = sizeof(tv);
-        if (ssi_sys5(SYS_getsockopt, fd, SOL_SOCKET, tmo[i], (long)&tv, (long)&l) == 0 &&
+        /* A datagram socket open at freeze set them at home. */
+        int64_t g[6] = {fd, SOL_SOCKET, tmo[i], (int64_t)&tv, (int64_t)&l, 0};
+        if ((kind == S_UDP ? s_name_or_opt(SYS_getsockopt, g)
+                           : ssi_sys5(SYS_getsockopt, fd, SOL_SOCKET, tmo[i], (long)&tv, (long)&l)) == 0 &&
             (tv.tv_sec || tv.tv_usec))
             ssi_sys5(SYS_setsockopt, nfd, SOL_SOCKET, tmo[i], (long)&tv, sizeof(tv));
     }
@@ -222,6 +287,15 @@ static long s_socket(const int64_t *a, int kind)
     }
     ssi_vfs_set_forwarded((int)m, 1);
     s_set(m, kind);
+    if (kind == S_DGRAM) {
+        /* Datagrams for it come down a tunnel, so that waiting for them
+         * (poll, epoll, a blocking recv) happens here. If that cannot be
+         * set up, every call stays forwarded. */
+        q[0] = m;
+        q[1] = q[2] = q[3] = 0;
+        if (ssi_vfs_forward(SSI_NET_OP_DGRAM, q) == 0)
+            s_take_chan(m, S_UDP);
+    }
     return m;
 }
 
@@ -323,6 +397,104 @@ static long s_sendmsg(long fd, const struct msghdr *m, long flags)
     return s_sendto(fd, s_dgbuf, n, flags, m->msg_name, m->msg_namelen);
 }
 
+/* One datagram from a UDP channel's pair, into iov: the head lands in
+ * h, the payload in the program's buffers, in one recvmsg (so MSG_PEEK
+ * and blocking act as on a socket). Returns what recvmsg would. */
+static struct iovec s_iov[1 + 64];
+
+static long s_udp_recv(long fd, const struct iovec *iov, uint64_t niov, long flags, void *name,
+                       uint32_t *nlen, int *mflags, const void *uc)
+{
+    static ssi_net_dghdr_t h;
+    struct msghdr mh;
+    int64_t q[6];
+    uint64_t i, cap = 0, got;
+    long r;
+    if (niov > 64)
+        return -EMSGSIZE;
+    s_iov[0].iov_base = &h;
+    s_iov[0].iov_len = sizeof(h);
+    for (i = 0; i < niov; i++) {
+        s_iov[i + 1] = iov[i];
+        cap += iov[i].iov_len;
+    }
+    ssi_sys_memzero(&mh, sizeof(mh));
+    mh.msg_iov = s_iov;
+    mh.msg_iovlen = niov + 1;
+    q[0] = fd;
+    q[1] = (int64_t)&mh;
+    q[2] = (flags & (MSG_PEEK | MSG_DONTWAIT)) | MSG_TRUNC;
+    q[3] = q[4] = q[5] = 0;
+    r = uc ? ssi_vfs_local(SYS_recvmsg, q, uc) : ssi_sys3(SYS_recvmsg, fd, (long)&mh, q[2]);
+    if (r <= 0)
+        return r; /* 0: the deputy ended the channel */
+    if ((uint64_t)r < sizeof(h))
+        return -EPROTO;
+    got = (uint64_t)r - sizeof(h); /* carried; h.len is the datagram at home */
+    if (got > cap)
+        got = cap;
+    if (name && nlen) {
+        uint32_t c = *nlen;
+        ssi_sys_memcopy(name, h.addr, h.alen < c ? h.alen : c);
+        *nlen = h.alen;
+    }
+    if (mflags)
+        *mflags = h.len > cap || h.len > (uint64_t)r - sizeof(h) ? MSG_TRUNC : 0;
+    return flags & MSG_TRUNC ? (long)h.len : (long)got;
+}
+
+static long s_udp(long nr, const int64_t *a, const void *uc)
+{
+    struct iovec one;
+    switch (nr) {
+    case SYS_read:
+        one.iov_base = (void *)a[1];
+        one.iov_len = (uint64_t)a[2];
+        return s_udp_recv(a[0], &one, 1, 0, 0, 0, 0, uc);
+    case SYS_readv:
+        return s_udp_recv(a[0], (const struct iovec *)a[1], (uint64_t)a[2], 0, 0, 0, 0, uc);
+    case SYS_recvfrom:
+        one.iov_base = (void *)a[1];
+        one.iov_len = (uint64_t)a[2];
+        return s_udp_recv(a[0], &one, 1, a[3], (void *)a[4], (uint32_t *)a[5], 0, uc);
+    case SYS_recvmsg: {
+        struct msghdr *m = (struct msghdr *)a[1];
+        uint32_t nl = m->msg_namelen;
+        int fl = 0;
+        long r = s_udp_recv(a[0], m->msg_iov, m->msg_iovlen, a[2], m->msg_name,
+                            m->msg_name ? &nl : 0, &fl, uc);
+        if (r >= 0) {
+            m->msg_namelen = m->msg_name ? nl : 0;
+            m->msg_controllen = 0;
+            m->msg_flags = fl;
+        }
+        return r;
+    }
+    case SYS_write:
+        return s_sendto(a[0], (const void *)a[1], (uint64_t)a[2], 0, 0, 0);
+    case SYS_writev: {
+        struct msghdr m;
+        ssi_sys_memzero(&m, sizeof(m));
+        m.msg_iov = (struct iovec *)a[1];
+        m.msg_iovlen = (uint64_t)a[2];
+        return s_sendmsg(a[0], &m, 0);
+    }
+    case SYS_ioctl: {
+        /* FIONREAD: the next datagram's size, without our head. */
+        int v = 0;
+        long r = ssi_sys3(SYS_ioctl, a[0], FIONREAD, (long)&v);
+        if (r < 0)
+            return r;
+        v = v > (int)sizeof(ssi_net_dghdr_t) ? v - (int)sizeof(ssi_net_dghdr_t) : 0;
+        if (!a[2])
+            return -EFAULT;
+        ssi_sys_memcopy((void *)a[2], &v, sizeof(v));
+        return 0;
+    }
+    }
+    return -ENOSYS;
+}
+
 static long s_dgram(long nr, const int64_t *a)
 {
     switch (nr) {
@@ -389,18 +561,51 @@ int ssi_net_body_call(long nr, int64_t *a, void *uc, long *ret)
     case SYS_connect: case SYS_bind: case SYS_listen: case SYS_accept: case SYS_accept4:
     case SYS_getsockname: case SYS_getpeername: case SYS_setsockopt: case SYS_getsockopt:
     case SYS_sendto: case SYS_recvfrom: case SYS_sendmsg: case SYS_recvmsg: case SYS_sendmmsg:
+    case SYS_read: case SYS_readv: case SYS_write: case SYS_writev:
         a[0] = (int32_t)a[0];
         break;
     default:
         return 0;
     }
+    if (nr == SYS_read || nr == SYS_readv || nr == SYS_write || nr == SYS_writev) {
+        /* Only a UDP channel's pair needs its datagrams unpacked. */
+        if (s_get(a[0]) != S_UDP)
+            return 0;
+        *ret = s_udp(nr, a, uc);
+        return 1;
+    }
     k = s_get(a[0]);
-    if (k == S_NONE)
-        return 0;
+    if (k == S_NONE || k == S_STD) {
+        /* Only control calls, for fds 0-2 and for dups of our sockets. */
+        int64_t q[6];
+        long al = k == S_STD ? a[0] : -1;
+        if (nr != SYS_getsockname && nr != SYS_getpeername && nr != SYS_getsockopt &&
+            nr != SYS_setsockopt) {
+            if (k == S_STD && nr == SYS_close)
+                s_set(a[0], S_NONE);
+            return 0;
+        }
+        if (al < 0 && (al = s_alias(a[0])) < 0)
+            return 0;
+        ssi_sys_memcopy(q, a, sizeof(q));
+        q[0] = al;
+        if (nr != SYS_setsockopt) {
+            *ret = s_name_or_opt(nr, q);
+            return 1;
+        }
+        *ret = ssi_vfs_forward(SYS_setsockopt, q);
+        if (*ret == 0 && a[1] == SOL_SOCKET && (a[2] == SO_RCVTIMEO || a[2] == SO_SNDTIMEO))
+            ssi_sys5(SYS_setsockopt, a[0], a[1], a[2], a[3], a[4]);
+        return 1;
+    }
     switch (nr) {
     case SYS_ioctl:
         /* FIONBIO (Python's settimeout) on a home socket: its O_NONBLOCK
          * lives at home. Tunnels and listeners are local descriptors. */
+        if (k == S_UDP && a[1] == FIONREAD) {
+            *ret = s_udp(nr, a, uc);
+            return 1;
+        }
         if ((k != S_HOME && k != S_DGRAM) || a[1] != FIONBIO)
             return 0;
         {
@@ -430,12 +635,16 @@ int ssi_net_body_call(long nr, int64_t *a, void *uc, long *ret)
         return 1;
     }
     case SYS_sendto: case SYS_recvfrom: case SYS_sendmsg: case SYS_recvmsg: case SYS_sendmmsg:
-        if (k != S_HOME && k != S_DGRAM)
+        if (k == S_UDP && (nr == SYS_recvfrom || nr == SYS_recvmsg)) {
+            *ret = s_udp(nr, a, uc);
+            return 1;
+        }
+        if (k != S_HOME && k != S_DGRAM && k != S_UDP)
             return 0; /* tunnels and listeners: local */
         *ret = s_dgram(nr, a);
         return 1;
     case SYS_connect:
-        if (k == S_DGRAM)
+        if (k == S_DGRAM || k == S_UDP)
             *ret = ssi_vfs_forward(SYS_connect, a);
         else if (k != S_HOME)
             *ret = k == S_TUNNEL ? -EISCONN : -EINVAL;
@@ -443,7 +652,7 @@ int ssi_net_body_call(long nr, int64_t *a, void *uc, long *ret)
             *ret = s_take_chan(a[0], S_TUNNEL);
         return 1;
     case SYS_bind:
-        *ret = k == S_HOME || k == S_DGRAM ? ssi_vfs_forward(SYS_bind, a) : -EINVAL;
+        *ret = k == S_HOME || k == S_DGRAM || k == S_UDP ? ssi_vfs_forward(SYS_bind, a) : -EINVAL;
         return 1;
     case SYS_listen:
         if (k == S_TUNNEL)

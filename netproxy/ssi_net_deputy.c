@@ -72,6 +72,27 @@ static long s_listen(const int64_t *a)
     return rc < 0 ? rc : 0;
 }
 
+long ssi_net_dgram_read(int fd, uint8_t *frame, uint32_t credit)
+{
+    ssi_net_dghdr_t h;
+    uint32_t alen = sizeof(h.addr);
+    /* Its size first: a datagram goes whole or waits for credit. */
+    long n = ssi_sys6(SYS_recvfrom, fd, 0, 0, MSG_PEEK | MSG_TRUNC | MSG_DONTWAIT, 0, 0);
+    if (n < 0)
+        return n;
+    if (sizeof(h) + (n < (long)SSI_NET_DGRAM_MAX ? (uint64_t)n : SSI_NET_DGRAM_MAX) > credit)
+        return -EAGAIN;
+    ssi_sys_memzero(&h, sizeof(h));
+    n = ssi_sys6(SYS_recvfrom, fd, (long)(frame + sizeof(h)), SSI_NET_DGRAM_MAX,
+                 MSG_TRUNC | MSG_DONTWAIT, (long)h.addr, (long)&alen);
+    if (n < 0)
+        return n;
+    h.len = (uint32_t)n;
+    h.alen = (uint16_t)(alen < sizeof(h.addr) ? alen : sizeof(h.addr));
+    ssi_sys_memcopy(frame, &h, sizeof(h));
+    return (long)sizeof(h) + (n < (long)SSI_NET_DGRAM_MAX ? n : (long)SSI_NET_DGRAM_MAX);
+}
+
 int ssi_net_deputy_exec(unsigned op, const int64_t *a, long *ret)
 {
     switch (op) {
@@ -98,6 +119,25 @@ int ssi_net_deputy_exec(unsigned op, const int64_t *a, long *ret)
         if (!ssi_deputy_chan_release_fd((int)a[0]))
             return 0;
         *ret = 0;
+        return 1;
+    case SYS_getsockname:
+    case SYS_getpeername:
+    case SYS_getsockopt:
+    case SYS_setsockopt:
+        /* fds 0-2: the home socket of that static channel lives above
+         * the body's range here; not a socket channel: not a socket. */
+        if (a[0] < 0 || a[0] > 2)
+            return 0;
+        {
+            long fd = ssi_deputy_chan_std_fd((unsigned)a[0]);
+            *ret = fd < 0 ? -ENOTSOCK : ssi_sys5(op, fd, a[1], a[2], a[3], a[4]);
+        }
+        return 1;
+    case SSI_NET_OP_DGRAM:
+        *ret = ssi_deputy_chan_add((int)a[0], SSI_TUNNEL_DIR_IN,
+                                   SSI_TUNNEL_CHAN_SOCKET | SSI_TUNNEL_CHAN_DGRAM);
+        if (*ret > 0)
+            *ret = 0;
         return 1;
     case SSI_NET_OP_ATTACH:
         *ret = ssi_deputy_chan_attach((unsigned)a[0], (int)a[1]);

@@ -83,6 +83,7 @@ typedef struct {
     uint8_t *buf;
     uint32_t off, len, unacked;
     int in_eof, wr_done;
+    int in_reset; /* RESET: end the body's side with ECONNRESET, not EOF */
     int dynamic; /* added at run time (NEWCHAN): removed once done */
     int dead;
 } s_chan_t;
@@ -798,7 +799,8 @@ static void s_new_chan(const ssi_tunnel_hdr_t *h)
     }
     if (s_nchans >= SSI_TUNNEL_MAX_CHANS)
         s_fail("protocol error: too many channels");
-    if (socketpair(AF_UNIX, (m.flags & SSI_TUNNEL_CHAN_LISTEN ? SOCK_SEQPACKET : SOCK_STREAM) |
+    if (socketpair(AF_UNIX, (m.flags & (SSI_TUNNEL_CHAN_LISTEN | SSI_TUNNEL_CHAN_DGRAM) ? SOCK_SEQPACKET
+                                                                                      : SOCK_STREAM) |
                                 SOCK_CLOEXEC, 0, sp) < 0)
         s_fail("socketpair: %s", strerror(errno));
     c = &s_chans[s_nchans++];
@@ -808,7 +810,7 @@ static void s_new_chan(const ssi_tunnel_hdr_t *h)
     c->body_fd = -1;
     c->dir = m.dir;
     c->flags = m.flags;
-    c->rd_done = !(m.dir & SSI_TUNNEL_DIR_OUT) || (m.flags & SSI_TUNNEL_CHAN_LISTEN);
+    c->rd_done = !(m.dir & SSI_TUNNEL_DIR_OUT) || (m.flags & (SSI_TUNNEL_CHAN_LISTEN | SSI_TUNNEL_CHAN_DGRAM));
     c->wr_done = !(m.dir & SSI_TUNNEL_DIR_IN) || (m.flags & SSI_TUNNEL_CHAN_LISTEN);
     c->win = ssi_tunnel_window(m.flags);
     c->credit = c->win;
@@ -862,13 +864,15 @@ static void s_sweep(void)
             i++;
             continue;
         }
-        close(c->fd);
+        if (c->fd >= 0)
+            close(c->fd);
         free(c->buf);
         s_chans[i] = s_chans[--s_nchans];
     }
 }
 
 static int s_job_signal(int sig);
+static void s_reset_body(s_chan_t *c);
 static int s_home_wanted, s_home_verdict;
 static void s_write_body(s_chan_t *c);
 
@@ -884,6 +888,20 @@ static void s_frame_in(const ssi_tunnel_hdr_t *h)
     /* Late frames for a run-time channel that ended here. */
     if (!c && h->chan >= SSI_NET_CHAN_MIN && h->type != SSI_TUNNEL_SIGNAL)
         return;
+    if (c && (c->flags & SSI_TUNNEL_CHAN_DGRAM)) {
+        /* One datagram per frame, written as one message; a body that
+         * does not read loses what its queue cannot hold, as with UDP. */
+        if (h->type == SSI_TUNNEL_DATA) {
+            if (!c->wr_done && !s_body_done)
+                send(c->fd, s_frame, h->len, MSG_DONTWAIT | MSG_NOSIGNAL);
+            v = h->len;
+            s_send(SSI_TUNNEL_WINDOW_UPD, h->chan, &v, 4);
+        } else if (h->type == SSI_TUNNEL_CLOSE)
+            c->dead = 1;
+        else
+            s_fail("protocol error: frame %u on datagram channel %u", h->type, h->chan);
+        return;
+    }
     if (c && (c->flags & SSI_TUNNEL_CHAN_LISTEN)) {
         /* The body closed its listener: the deputy closed it at home. */
         if (h->type == SSI_TUNNEL_CLOSE && c->dynamic)
@@ -921,6 +939,14 @@ static void s_frame_in(const ssi_tunnel_hdr_t *h)
             shutdown(c->fd, SHUT_WR);
             c->wr_done = 1;
         }
+        return;
+    case SSI_TUNNEL_RESET:
+        if (!c || !(c->flags & SSI_TUNNEL_CHAN_SOCKET))
+            s_fail("protocol error: RESET on channel %u", h->chan);
+        c->in_eof = 1;
+        c->in_reset = 1;
+        if (c->len == 0 && !c->wr_done)
+            s_reset_body(c);
         return;
     case SSI_TUNNEL_CLOSE:
         /* Nobody reads this at home any more: the body's next write must
@@ -1041,7 +1067,9 @@ static void s_write_body(s_chan_t *c)
         s_send(SSI_TUNNEL_WINDOW_UPD, (unsigned)c->chan, &c->unacked, 4);
         c->unacked = 0;
     }
-    if (c->len == 0 && c->in_eof && !c->wr_done) {
+    if (c->len == 0 && c->in_eof && !c->wr_done && c->in_reset)
+        s_reset_body(c);
+    else if (c->len == 0 && c->in_eof && !c->wr_done) {
         shutdown(c->fd, SHUT_WR);
         c->wr_done = 1;
     }
@@ -1398,6 +1426,45 @@ static int s_body_fd_of(const s_chan_t *c)
     closedir(d);
     return fd;
 }
+
+/* The home peer of c reset the connection and everything it sent before
+ * is written: the body's next read must fail with ECONNRESET, as at home.
+ * Linux gives an AF_UNIX stream socket exactly that (sk_err) when its
+ * peer is closed with unread data in the peer's receive queue. So: make
+ * sure our end holds one unread byte - sent from the body's end, which we
+ * borrow with pidfd_getfd (found by inode, as for the homecoming) - then
+ * close our end. The body then reads what was queued, then ECONNRESET
+ * once, then EOF; its writes fail with EPIPE (SIGPIPE unless
+ * MSG_NOSIGNAL), as after a reset at home. Nothing in the body changes:
+ * its read/recv stay native. If the body's end cannot be borrowed (it
+ * closed it) the body sees EOF instead. */
+static void s_reset_body(s_chan_t *c)
+{
+    int queued = 0;
+    if (ioctl(c->fd, FIONREAD, &queued) < 0 || queued <= 0) {
+        int pfd = (int)syscall(SYS_pidfd_open, s_body, 0);
+        int bfd = pfd >= 0 ? s_body_fd_of(c) : -1;
+        int fd = bfd >= 0 ? (int)syscall(SYS_pidfd_getfd, pfd, bfd, 0) : -1;
+        if (fd >= 0 && s_ino(fd) == c->body_ino &&
+            send(fd, "R", 1, MSG_DONTWAIT | MSG_NOSIGNAL) != 1)
+            s_log("channel %u: cannot mark the reset (%s): the body reads EOF", (unsigned)c->chan,
+                  strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        if (pfd >= 0)
+            close(pfd);
+    }
+    s_log("channel %u: the home peer reset the connection", (unsigned)c->chan);
+    close(c->fd);
+    c->fd = -1;
+    c->wr_done = 1;
+    c->len = 0;
+    if (!c->rd_done) {
+        c->rd_done = 1;
+        s_send(SSI_TUNNEL_EOF, (unsigned)c->chan, NULL, 0);
+    }
+}
+
 
 static uint32_t s_home_unread(const s_chan_t *c, int pidfd)
 {

@@ -626,7 +626,13 @@ static void s_write_home(s_chan_t *c)
         uint32_t drop = c->out_len + c->unacked;
         c->out_len = c->unacked = 0;
         c->out_done = 1;
-        s_send(SSI_TUNNEL_CLOSE, (unsigned)c->chan, 0, 0);
+        if (n == -ECONNRESET && (c->flags & SSI_TUNNEL_CHAN_SOCKET) && !c->in_done) {
+            /* The peer reset: this write took the error, so the read
+             * side would only see EOF now. The agent ends both ways. */
+            c->in_done = 1;
+            s_send(SSI_TUNNEL_RESET, (unsigned)c->chan, 0, 0);
+        } else
+            s_send(SSI_TUNNEL_CLOSE, (unsigned)c->chan, 0, 0);
         if (drop)
             s_send(SSI_TUNNEL_WINDOW_UPD, (unsigned)c->chan, &drop, 4);
         return;
@@ -667,12 +673,25 @@ static void s_read_home(s_chan_t *c)
         return;
     if (k > b - used)
         k = b - used;
+    if (c->flags & SSI_TUNNEL_CHAN_DGRAM) {
+        /* One datagram per frame, with its source (netproxy). UDP has no
+         * end: errors (ICMP's ECONNREFUSED, no credit yet) wait. */
+        n = ssi_net_dgram_read(c->fd, s_rd, k);
+        if (n > 0) {
+            c->credit -= (uint32_t)n;
+            s_send(SSI_TUNNEL_DATA, (unsigned)c->chan, s_rd, (uint32_t)n);
+        }
+        return;
+    }
     n = ssi_sys3(SYS_read, c->fd, (long)s_rd, k);
     if (n == -EINTR || n == -EAGAIN)
         return;
     if (n <= 0) {
         c->in_done = 1;
-        s_send(SSI_TUNNEL_EOF, (unsigned)c->chan, 0, 0);
+        /* A reset peer must read as a reset in the body, not as EOF. */
+        s_send(n == -ECONNRESET && (c->flags & SSI_TUNNEL_CHAN_SOCKET) ? SSI_TUNNEL_RESET
+                                                                      : SSI_TUNNEL_EOF,
+               (unsigned)c->chan, 0, 0);
         return;
     }
     c->credit -= (uint32_t)n;
@@ -742,6 +761,16 @@ int ssi_deputy_chan_has_fd(int fd)
     return s_chan_by_fd(fd) != 0;
 }
 
+int ssi_deputy_chan_std_fd(unsigned chan)
+{
+    int i;
+    for (i = 0; i < s_nchans; i++)
+        if (s_chans[i].chan == (int)chan && !s_chans[i].dynamic && !s_chans[i].dead &&
+            (s_chans[i].flags & SSI_TUNNEL_CHAN_SOCKET))
+            return s_chans[i].fd;
+    return -1;
+}
+
 long ssi_deputy_chan_add(int fd, unsigned dir, unsigned flags)
 {
     return s_chan_new(fd, dir, flags, SSI_NET_NOPARENT, 0, 0);
@@ -752,8 +781,9 @@ int ssi_deputy_chan_release_fd(int fd)
     s_chan_t *c = s_chan_by_fd(fd);
     if (!c)
         return 0;
-    if (c->flags & SSI_TUNNEL_CHAN_LISTEN) {
-        /* Nobody accepts any more: close at home, end the channel. */
+    if (c->flags & (SSI_TUNNEL_CHAN_LISTEN | SSI_TUNNEL_CHAN_DGRAM)) {
+        /* Nobody accepts (receives) any more: close at home, end the
+         * channel. */
         ssi_sys1(SYS_close, fd);
         c->fd = -1;
         c->dead = 1;

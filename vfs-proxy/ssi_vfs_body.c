@@ -1085,5 +1085,6 @@ long ssi_vfs_body_start(void)
         return rc;
     }
     s_active = 1;
+    ssi_net_body_linked();
     return 1;
 }

@@ -115,6 +115,7 @@ static const ssi_vfs_call_t s_calls[] = {
      * address/option out-arguments (128-byte sockaddr, 256-byte option). */
     {SSI_NET_OP_SOCKET, 4, {I, I, I, F}, {0}, N, 3, N, N},
     {SSI_NET_OP_ATTACH, 2, {I, F}, {0}, N, 1, N, N},
+    {SSI_NET_OP_DGRAM, 1, {F}, {0}, N, 0, N, N},
     {SYS_connect, 3, {F, IN, I}, {0, 2}, N, 0, N, N},
     {SYS_bind, 3, {F, IN, I}, {0, 2}, N, 0, N, N},
     {SYS_listen, 2, {F, I}, {0}, N, 0, N, N},
