@@ -36,7 +36,7 @@ ask() { lab_exec n1 python3 "$prog" client $port "$@" 2>&1; }
 wait_until 20 sh -c "ssilab exec n1 -- python3 $prog client $port ping 2>/dev/null | grep -q 'echo ping'" ||
 	fail "no answer from the server away: $(ask ping) $(lab_exec n1 cat /tmp/up.log)"
 check "the server runs on n2" sh -c "ssilab exec n1 -- ssictl ps | grep net_udp_poll | grep -q n2"
-res=$(ask hello "peek abc" "msg 123456789" cpu sleep cpu)
+res=$(ask hello "peek abc" "msg 123456789" big:60000 cpu sleep cpu)
 printf '%s\n' "$res" | sed 's/^/# /'
 expect() {
 	if printf '%s\n' "$res" | grep -qx -- "$2"; then ok "$1"; else fail "$1: want '$2'"; fi
@@ -44,6 +44,7 @@ expect() {
 expect "a datagram from n1 reaches the server away, answer from home's port" "echo hello"
 expect "MSG_PEEK then recvfrom see the same datagram" "peek same abc"
 expect "recvmsg: a short buffer reports MSG_TRUNC, the source is n1's 127.0.0.1" "msg msg 1 from ok trunc 1"
+expect "a 60000-byte datagram arrives whole and intact" "big 60000 same"
 cpu=$(printf '%s\n' "$res" | awk '$1 == "cpu" { print $2 }' | tr '\n' ' ')
 check "the server idles in its selector without spinning (CPU seconds before/after 2 s idle: $cpu)" \
 	awk -v b="$cpu" 'BEGIN { exit !(split(b, v, " ") == 2 && v[2] - v[1] < 0.5) }'
@@ -65,10 +66,11 @@ wait_until 20 get_pid || fail "the second server is not in 'ssictl ps'"
 wait_until 20 sh -c "ssilab exec n1 -- python3 $prog client $port ping 2>/dev/null | grep -q 'echo ping'" ||
 	fail "no answer from the second server at home"
 round() { # $1: where the server is now
-	res=$(ask "hello $1" "peek $1" cpu sleep cpu)
+	res=$(ask "hello $1" "peek $1" big:60000 cpu sleep cpu)
 	printf '%s\n' "$res" | sed 's/^/# /'
 	expect "server on $1 with a socket open since home: a datagram from n1 is answered" "echo hello $1"
 	expect "server on $1: MSG_PEEK then recvfrom" "peek same $1"
+	expect "server on $1: a 60000-byte datagram arrives whole and intact" "big 60000 same"
 	cpu=$(printf '%s\n' "$res" | awk '$1 == "cpu" { print $2 }' | tr '\n' ' ')
 	check "server on $1 idles without spinning (CPU seconds before/after 2 s idle: $cpu)" \
 		awk -v b="$cpu" 'BEGIN { exit !(split(b, v, " ") == 2 && v[2] - v[1] < 0.5) }'

@@ -7,11 +7,13 @@ server PORT: binds 127.0.0.1:PORT (made after the process moved, so the
       "cpu"        -> "cpu <seconds of CPU this process used>"
       "peek X"     -> peeks first (MSG_PEEK), then reads: "peek <same?> X"
       "msg X"      -> read with recvmsg: "msg X from <addr ok?> trunc <flags>"
+      "big " + data -> "big <length> <data as the client makes it?>"
       "quit"       -> "bye", exits
       anything     -> "echo <it>"
     reading until BlockingIOError (O_NONBLOCK -> EAGAIN) after each wakeup;
     "eagain ok" is logged to stdout once.
-client PORT REQ...: sends each request from n1 and prints each answer.
+client PORT REQ...: sends each request from n1 and prints each answer
+    ("big:N": a datagram of N bytes, "sleep": 2 s without a request).
 """
 import os
 import selectors
@@ -42,8 +44,10 @@ def server(port):
                 ans = b"msg %s from %s trunc %d" % (data, b"ok" if addr[0] == "127.0.0.1" else b"bad",
                                                   1 if flags & socket.MSG_TRUNC else 0)
             else:
-                data, addr = s.recvfrom(4096)
-                if data == b"cpu":
+                data, addr = s.recvfrom(65536)
+                if data.startswith(b"big "):
+                    ans = b"big %d %s" % (len(data), b"same" if data[4:] == pattern(len(data) - 4) else b"differ")
+                elif data == b"cpu":
                     t = os.times()
                     ans = b"cpu %.3f" % (t.user + t.system)
                 elif data.startswith(b"peek "):
@@ -56,6 +60,10 @@ def server(port):
             s.sendto(ans, addr)
 
 
+def pattern(n):
+    return bytes(i % 251 for i in range(n))
+
+
 def client(port, reqs):
     c = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     c.settimeout(10)
@@ -63,7 +71,10 @@ def client(port, reqs):
         if r == "sleep":
             time.sleep(2)
             continue
-        c.sendto(r.encode(), ("127.0.0.1", port))
+        if r.startswith("big:"):  # one datagram of that many bytes
+            c.sendto(b"big " + pattern(int(r[4:]) - 4), ("127.0.0.1", port))
+        else:
+            c.sendto(r.encode(), ("127.0.0.1", port))
         print(c.recvfrom(4096)[0].decode(), flush=True)
 
 
