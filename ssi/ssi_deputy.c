@@ -540,10 +540,10 @@ static void s_frame_in(const ssi_tunnel_hdr_t *h)
             c->out = (uint8_t *)m;
         }
         if (c->out_off + c->out_len + h->len > c->win) {
-            ssi_tunnel_copy(c->out, c->out + c->out_off, c->out_len);
+            ssi_sys_memcopy(c->out, c->out + c->out_off, c->out_len);
             c->out_off = 0;
         }
-        ssi_tunnel_copy(c->out + c->out_off + c->out_len, s_frame, h->len);
+        ssi_sys_memcopy(c->out + c->out_off + c->out_len, s_frame, h->len);
         c->out_len += h->len;
         /* A socket takes it without blocking (s_write_home): now, rather
          * than after one more poll. */

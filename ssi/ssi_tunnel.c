@@ -77,7 +77,7 @@ long ssi_tunnel_send(ssi_tunnel_link_t *l, unsigned type, unsigned chan, const v
         return -EMSGSIZE;
     ssi_sys_memcopy(l->tbuf, &h, sizeof(h));
     if (len)
-        ssi_tunnel_copy(l->tbuf + sizeof(h), p, len);
+        ssi_sys_memcopy(l->tbuf + sizeof(h), p, len);
     return ssi_chan_send(&l->ch, l->tbuf, sizeof(h) + len);
 }
 
@@ -99,7 +99,7 @@ long ssi_tunnel_recv(ssi_tunnel_link_t *l, ssi_tunnel_hdr_t *h, void *buf, uint3
      * receiver refuses what it does not know. */
     if (h->len != (uint64_t)n - sizeof(*h) || h->len > cap || h->type == 0 || h->type > 39)
         return -EPROTO;
-    ssi_tunnel_copy(buf, l->rbuf + sizeof(*h), h->len);
+    ssi_sys_memcopy(buf, l->rbuf + sizeof(*h), h->len);
     return 1;
 }
 

@@ -145,15 +145,6 @@ typedef struct {
     uint8_t rbuf[sizeof(ssi_tunnel_hdr_t) + SSI_TUNNEL_DATA_MAX];
 } ssi_tunnel_link_t;
 
-/* Copies frame payloads: ssi_sys_memcopy goes a byte at a time, which
- * cost the deputy more than the decryption (perf, a 128 KiB frame); `rep
- * movsb` is the CPU's own fast copy and needs no libc. Copies forward, so
- * it may also move bytes down within one buffer (dst < src). */
-static inline void ssi_tunnel_copy(void *dst, const void *src, size_t n)
-{
-    __asm__ volatile("rep movsb" : "+D"(dst), "+S"(src), "+c"(n) : : "memory");
-}
-
 /* The window of a channel with SSI_TUNNEL_CHAN_* flags. */
 static inline uint32_t ssi_tunnel_window(unsigned flags)
 {
