@@ -1146,7 +1146,7 @@ static void s_relay(void)
     int pidfd = (int)syscall(SYS_pidfd_open, s_body, 0);
     for (;;) {
         struct pollfd p[2 + SSI_TUNNEL_MAX_CHANS];
-        int idx[2 + SSI_TUNNEL_MAX_CHANS], n = 0, i, r, room;
+        int idx[2 + SSI_TUNNEL_MAX_CHANS], n = 0, i, r, room, drain = 0;
 
         if (s_stop)
             s_fail("stopped by a signal; body killed");
@@ -1173,13 +1173,17 @@ static void s_relay(void)
                 ev |= POLLOUT;
             /* After the body's death, drain what it left even if the
              * queue never signals again (read sees EAGAIN = done). */
+            if (s_body_done && !c->rd_done && c->credit > 0 && room)
+                drain = 1;
             if (!ev && !(s_body_done && !c->rd_done && c->credit > 0))
                 continue;
             p[n].fd = c->fd;
             p[n].events = ev ? ev : POLLIN;
             idx[n++] = i;
         }
-        r = poll(p, (nfds_t)n, s_body_done ? 0 : 200);
+        /* Once the body is gone, what it left is read without waiting;
+         * what waits for credit waits on the link, not in a busy loop. */
+        r = poll(p, (nfds_t)n, drain ? 0 : 200);
         if (r < 0 && errno != EINTR)
             s_fail("poll: %s", strerror(errno));
         if (r < 0)
