@@ -63,6 +63,21 @@ check() {
     if "$@"; then ok "$lab_d"; else fail "$lab_d"; fi
 }
 
+# expect DESCRIPTION LINE: ok if $res (a test's collected output) has LINE as a whole line.
+expect() {
+	if printf '%s\n' "$res" | grep -qx -- "$2"; then ok "$1"; else fail "$1: want '$2'"; fi
+}
+
+# lab_await_rc SECONDS PREFIX WHAT: waits for n1's PREFIX.rc (a background program's exit
+# status); ok "WHAT finished with status 0", else fail with PREFIX.rc and PREFIX.log.
+lab_await_rc() {
+	if wait_until "$1" lab_exec n1 test -s "$2.rc" && [ "$(lab_exec n1 cat "$2.rc")" = 0 ]; then
+		ok "$3 finished with status 0"
+	else
+		fail "$3: $(lab_exec n1 sh -c "cat '$2.rc' '$2.log'" 2>&1)"
+	fi
+}
+
 # Prints the tally and exits: 0 if nothing failed, 1 otherwise (the EXIT trap takes the lab down).
 finish() {
     printf '%d passed, %d failed\n' "$lab_passed" "$lab_failed"

@@ -34,16 +34,9 @@ check "client moved to n2 with a connection open: $out" sh -c "echo '$out' | gre
 out=$(lab_exec n1 ssictl migrate "$spid" n2 2>&1)
 check "inetd-style program moved to n2: $out" sh -c "echo '$out' | grep -q 'moved from n1 to n2'"
 lab_exec n1 touch /tmp/nr/go
-if wait_until 60 lab_exec n1 test -s /tmp/nr/client.rc && [ "$(lab_exec n1 cat /tmp/nr/client.rc)" = 0 ]; then
-	ok "client finished with status 0"
-else
-	fail "client: $(lab_exec n1 sh -c 'cat /tmp/nr/client.rc /tmp/nr/client.log')"
-fi
+lab_await_rc 60 /tmp/nr/client "client"
 res=$(lab_exec n1 cat /tmp/nr/out 2>/dev/null)
 printf '%s\n' "$res" | sed 's/^/# /'
-expect() {
-	if printf '%s\n' "$res" | grep -qx -- "$2"; then ok "$1"; else fail "$1: want '$2'"; fi
-}
 expect "connection open before the move, peer resets: data, then ConnectionResetError" \
 	"pre data before-reset then ConnectionResetError"
 expect "... then EOF" "pre second recv EOF"
@@ -59,11 +52,7 @@ expect "getpeername on a dup of a connection made before the move: home's" \
 expect "setsockopt on the dup acts on the home socket" "dup pre keepalive 1"
 expect "getpeername on a dup of a connection made away: home's" \
 	"dup new family 2 peer ('127.0.0.1', $port)"
-if wait_until 30 lab_exec n1 test -s /tmp/nr/std.rc && [ "$(lab_exec n1 cat /tmp/nr/std.rc)" = 0 ]; then
-	ok "inetd-style program finished with status 0"
-else
-	fail "inetd-style program: $(lab_exec n1 sh -c 'cat /tmp/nr/std.rc /tmp/nr/std.log')"
-fi
+lab_await_rc 30 /tmp/nr/std "inetd-style program"
 res=$(lab_exec n1 cat /tmp/nr/std 2>/dev/null)
 printf '%s\n' "$res" | sed 's/^/# /'
 expect "control calls on a socket at fd 0 (inetd style): home's view" \

@@ -22,16 +22,9 @@ sleep 0.5
 out=$(lab_exec n1 ssictl migrate "$pid" n2 2>&1)
 check "client moved to n2: $out" sh -c "echo '$out' | grep -q 'moved from n1 to n2'"
 lab_exec n1 touch /tmp/net/go
-if wait_until 60 lab_exec n1 test -s /tmp/net/client.rc && [ "$(lab_exec n1 cat /tmp/net/client.rc)" = 0 ]; then
-	ok "client finished with status 0"
-else
-	fail "client: $(lab_exec n1 sh -c 'cat /tmp/net/client.rc /tmp/net/client.log')"
-fi
+lab_await_rc 60 /tmp/net/client "client"
 res=$(lab_exec n1 cat /tmp/net/out 2>/dev/null)
 printf '%s\n' "$res" | sed 's/^/# /'
-expect() {
-	if printf '%s\n' "$res" | grep -qx -- "$2"; then ok "$1"; else fail "$1: want '$2'"; fi
-}
 expect "sendto/recvfrom reach n1's 127.0.0.1" "sendto home one from ('127.0.0.1', $port)"
 expect "getsockname/getpeername of a connected UDP socket: home's" "sockname 127.0.0.1 peer ('127.0.0.1', $port)"
 expect "connected UDP send/recv through home" "connected home two"
