@@ -39,6 +39,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <termios.h>
 #include <ucontext.h>
@@ -95,6 +96,8 @@ static const uint16_t s_trapped[] = {
     SYS_renameat2, SYS_copy_file_range, SYS_preadv2, SYS_pwritev2, SYS_statx,
     436 /* close_range */, 437 /* openat2 */, 439 /* faccessat2 */, 452 /* fchmodat2 */,
     SYS_getppid, SYS_uname, SYS_kill,
+    /* Read-ahead gives home its file offsets back first. */
+    SYS_exit_group,
     /* Sockets (netproxy, ssi_net_body.c). */
     SYS_socket, SYS_connect, SYS_accept, SYS_accept4, SYS_bind, SYS_listen, SYS_getsockname,
     SYS_getpeername, SYS_setsockopt, SYS_getsockopt, SYS_sendto, SYS_recvfrom, SYS_sendmsg,
@@ -355,6 +358,98 @@ static long s_fwd_read(long fd, char *buf, uint64_t len, int64_t off, int positi
 static long s_fwd_write(long fd, const char *buf, uint64_t len, int64_t off, int positional)
 {
     return s_fwd_rw(fd, (char *)buf, len, off, positional, 1);
+}
+
+/* ---- read-ahead ----------------------------------------------------------- */
+
+/* Small sequential reads of one home regular file (stdio's 4 KiB, cat's
+ * 128 KiB) would each cost a round trip. After two whole small reads in a
+ * row of the same fd, a read asks home for S_RA_SIZE bytes and the next
+ * reads are answered from here. The home offset then runs ahead of the
+ * program's by what is cached: any other trapped call that could look at
+ * it or at the file (anything forwarded, anything on that fd, exit, a
+ * freeze) first puts it back with one lseek (s_ra_drop), so home's file
+ * description (shared with a parent shell, a dup) is right whenever
+ * anybody can see it. The cost: bytes another process writes at home into
+ * the cached range after they were read ahead are not seen (as NFS). */
+#define S_RA_SMALL (128 * 1024) /* reads up to this size may start one */
+#define S_RA_SIZE (1024 * 1024) /* asked for at once: one SSI_VFS_RW_MAX */
+
+static uint8_t s_ra_buf[S_RA_SIZE];
+static long s_ra_fd = -1;   /* streaming from this fd (a home regular file) */
+static long s_ra_prev = -1; /* the last whole small read was on this fd */
+static uint32_t s_ra_pos, s_ra_len;
+
+static void s_ra_drop(void)
+{
+    uint32_t ahead = s_ra_len - s_ra_pos;
+    if (s_ra_fd >= 0 && ahead && s_link_up)
+        s_fwd6(SYS_lseek, s_ra_fd, -(int64_t)ahead, SEEK_CUR, 0, 0);
+    s_ra_fd = s_ra_prev = -1;
+    s_ra_pos = s_ra_len = 0;
+}
+
+/* Whether a trapped call leaves the stream alone: a read of the streamed
+ * fd, or I/O on a descriptor of this node (a pipe, a tunnel: cat's writes
+ * to its stdout). */
+static int s_ra_keeps(long nr, const int64_t *a)
+{
+    switch (nr) {
+    case SYS_read:
+    case SYS_readv:
+        if (a[0] == s_ra_fd || a[0] == s_ra_prev)
+            return nr == SYS_read;
+        return !s_isfwd(a[0]);
+    case SYS_write: case SYS_writev: case SYS_sendto: case SYS_recvfrom: case SYS_sendmsg:
+    case SYS_recvmsg:
+        return !s_isfwd(a[0]) && a[0] != s_ra_fd && a[0] != s_ra_prev;
+    default:
+        return 0;
+    }
+}
+
+static long s_ra_read(long fd, char *buf, uint64_t len)
+{
+    uint64_t done = 0;
+    if (fd != s_ra_fd) {
+        long n;
+        struct stat st;
+        if (len > S_RA_SMALL || fd != s_ra_prev) {
+            s_ra_drop();
+            n = s_fwd_read(fd, buf, len, 0, 0);
+            if (len <= S_RA_SMALL && len && n == (long)len)
+                s_ra_prev = fd; /* a whole small read: maybe a stream */
+            return n;
+        }
+        /* The second in a row: a stream if the file is a regular one
+         * (never read ahead from a pipe or a terminal at home). */
+        s_ra_prev = -1;
+        if (s_fwd6(SYS_fstat, fd, (int64_t)&st, 0, 0, 0) < 0 || !S_ISREG(st.st_mode))
+            return s_fwd_read(fd, buf, len, 0, 0);
+        s_ra_fd = fd;
+        s_ra_pos = s_ra_len = 0;
+    }
+    if (len > S_RA_SMALL) {
+        s_ra_drop();
+        return s_fwd_read(fd, buf, len, 0, 0);
+    }
+    while (done < len) {
+        uint32_t k;
+        if (s_ra_pos == s_ra_len) {
+            long n = s_fwd6(SYS_read, fd, (int64_t)s_ra_buf, S_RA_SIZE, 0, 0);
+            s_ra_pos = s_ra_len = 0;
+            if (n <= 0)
+                return done ? (long)done : n;
+            s_ra_len = (uint32_t)n;
+        }
+        k = s_ra_len - s_ra_pos;
+        if (k > len - done)
+            k = (uint32_t)(len - done);
+        ssi_sys_memcopy(buf + done, s_ra_buf + s_ra_pos, k);
+        s_ra_pos += k;
+        done += k;
+    }
+    return (long)done;
 }
 
 /* readv/writev and the p- and pv- variants on a forwarded fd: one piece
@@ -769,11 +864,13 @@ static long s_dispatch(long nr, int64_t *a, ucontext_t *uc)
     int side;
     long net;
     s_fd_args(nr, a);
+    if ((s_ra_fd >= 0 || s_ra_prev >= 0) && !s_ra_keeps(nr, a))
+        s_ra_drop();
     if (ssi_net_body_call(nr, a, uc, &net))
         return net; /* sockets (netproxy) */
     switch (nr) {
     case SYS_read:
-        return s_isfwd(a[0]) ? s_fwd_read(a[0], (char *)a[1], (uint64_t)a[2], 0, 0) : s_local(nr, a, uc);
+        return s_isfwd(a[0]) ? s_ra_read(a[0], (char *)a[1], (uint64_t)a[2]) : s_local(nr, a, uc);
     case SYS_write:
         return s_isfwd(a[0]) ? s_fwd_write(a[0], (const char *)a[1], (uint64_t)a[2], 0, 0)
                              : s_local(nr, a, uc);
@@ -974,6 +1071,7 @@ void ssi_vfs_freeze_hook(void)
 {
     static uint8_t t[S_KTERMIOS2];
     long fd;
+    s_ra_drop(); /* home's offsets as the program left them */
     ssi_net_freeze_hook(); /* which sockets listen (netproxy) */
     /* At home (the next move's terminals); in a body coming home there are
      * none, and nothing is trapped at home. */
