@@ -55,6 +55,8 @@ if [ -x "$chan" ]; then
 			printf "  pread4k_us / path_rtt4k_mean_us               %.2f\n", v["pread4k_us"] / v["path_rtt4k_mean_us"]
 			printf "  (pread4k_us - home) / path_rtt4k_mean_us      %.2f\n", (v["pread4k_us"] - h["pread4k_us"]) / v["path_rtt4k_mean_us"]
 			printf "  seq_read / path_from_server                   %.2f\n", v["seq_read_MBps"] / v["path_from_server_MBps"]
+			printf "  seq_read_8k / path_from_server                %.2f\n", v["seq_read_8k_MBps"] / v["path_from_server_MBps"]
+			printf "  seq_read_64k / path_from_server               %.2f\n", v["seq_read_64k_MBps"] / v["path_from_server_MBps"]
 			printf "  seq_write / path_to_server                    %.2f\n", v["seq_write_MBps"] / v["path_to_server_MBps"]
 		}'
 	echo "ssi_chan on loopback, for reference (chan_bench 1 64):"

@@ -34,6 +34,17 @@ while True:
         break
     n += len(b)
 print("seq_read_MBps %.0f" % (n / (time.perf_counter() - t) / 1e6), flush=True)
+# Small sequential reads (stdio's and cat's sizes): read-ahead's case.
+for small in (8192, 65536):
+    os.lseek(fd, 0, os.SEEK_SET)
+    t = time.perf_counter()
+    n = 0
+    while True:
+        b = os.read(fd, small)
+        if not b:
+            break
+        n += len(b)
+    print("seq_read_%dk_MBps %.0f" % (small // 1024, n / (time.perf_counter() - t) / 1e6), flush=True)
 buf = b"y" * chunk
 wfd = os.open(os.path.join(d, "out"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
 t = time.perf_counter()
