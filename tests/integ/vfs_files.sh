@@ -22,7 +22,10 @@ run_moved() {
 	local name=$1 delay=$2 out
 	shift 2
 	lab_exec n1 rm -f "/tmp/vfs/$name.rc" "/tmp/vfs/$name.pid"
+	# DELAY counts from its registration with ssid (the shim's constructor,
+	# slower than 30 ms on a loaded host with half a CPU), not from the fork.
 	lab_exec n1 sh -c "{ ssirun $* > /tmp/vfs/$name.out 2>/tmp/vfs/$name.err & p=\$!
+		while kill -0 \$p 2>/dev/null && ! ssictl ps --json | grep -q '\"pid\":'\$p','; do sleep 0.005; done
 		sleep $delay; kill -STOP \$p; echo \$p > /tmp/vfs/$name.pid; wait \$p; echo \$? > /tmp/vfs/$name.rc; } &"
 	wait_until 20 lab_exec n1 test -s "/tmp/vfs/$name.pid"
 	lab_exec n1 sh -c "p=\$(cat /tmp/vfs/$name.pid); ssictl migrate \$p n2 > /tmp/vfs/mig.out 2>&1 &
