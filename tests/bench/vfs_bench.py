@@ -25,26 +25,24 @@ def pipe_rt():
     os.read(r, 1)
 print("local_pipe_write_read_us %.2f" % per_call(pipe_rt, N * 5), flush=True)
 print("getpid_us %.2f" % per_call(os.getpid, N * 5), flush=True)
-chunk = 1 << 20
-t = time.perf_counter()
-n = 0
-while True:
-    b = os.read(fd, chunk)
-    if not b:
-        break
-    n += len(b)
-print("seq_read_MBps %.0f" % (n / (time.perf_counter() - t) / 1e6), flush=True)
-# Small sequential reads (stdio's and cat's sizes): read-ahead's case.
-for small in (8192, 65536):
+
+def seq_read(size):
+    """MB/s of reading the whole file from its start in calls of size bytes."""
     os.lseek(fd, 0, os.SEEK_SET)
     t = time.perf_counter()
     n = 0
     while True:
-        b = os.read(fd, small)
+        b = os.read(fd, size)
         if not b:
             break
         n += len(b)
-    print("seq_read_%dk_MBps %.0f" % (small // 1024, n / (time.perf_counter() - t) / 1e6), flush=True)
+    return n / (time.perf_counter() - t) / 1e6
+
+chunk = 1 << 20
+print("seq_read_MBps %.0f" % seq_read(chunk), flush=True)
+# Small sequential reads (stdio's and cat's sizes): read-ahead's case.
+for small in (8192, 65536):
+    print("seq_read_%dk_MBps %.0f" % (small // 1024, seq_read(small)), flush=True)
 buf = b"y" * chunk
 wfd = os.open(os.path.join(d, "out"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
 t = time.perf_counter()
