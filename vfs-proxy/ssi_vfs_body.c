@@ -378,6 +378,7 @@ static long s_fwd_write(long fd, const char *buf, uint64_t len, int64_t off, int
 static uint8_t s_ra_buf[S_RA_SIZE];
 static long s_ra_fd = -1;   /* streaming from this fd (a home regular file) */
 static long s_ra_prev = -1; /* the last whole small read was on this fd */
+static long s_ra_other = -1; /* found not to be a regular file (a FIFO at home) */
 static uint32_t s_ra_pos, s_ra_len;
 
 static void s_ra_drop(void)
@@ -385,7 +386,7 @@ static void s_ra_drop(void)
     uint32_t ahead = s_ra_len - s_ra_pos;
     if (s_ra_fd >= 0 && ahead && s_link_up)
         s_fwd6(SYS_lseek, s_ra_fd, -(int64_t)ahead, SEEK_CUR, 0, 0);
-    s_ra_fd = s_ra_prev = -1;
+    s_ra_fd = s_ra_prev = s_ra_other = -1;
     s_ra_pos = s_ra_len = 0;
 }
 
@@ -397,7 +398,7 @@ static int s_ra_keeps(long nr, const int64_t *a)
     switch (nr) {
     case SYS_read:
     case SYS_readv:
-        if (a[0] == s_ra_fd || a[0] == s_ra_prev)
+        if (a[0] == s_ra_fd || a[0] == s_ra_prev || a[0] == s_ra_other)
             return nr == SYS_read;
         return !s_isfwd(a[0]);
     case SYS_write: case SYS_writev: case SYS_sendto: case SYS_recvfrom: case SYS_sendmsg:
@@ -414,6 +415,8 @@ static long s_ra_read(long fd, char *buf, uint64_t len)
     if (fd != s_ra_fd) {
         long n;
         struct stat st;
+        if (fd == s_ra_other)
+            return s_fwd_read(fd, buf, len, 0, 0);
         if (len > S_RA_SMALL || fd != s_ra_prev) {
             s_ra_drop();
             n = s_fwd_read(fd, buf, len, 0, 0);
@@ -424,8 +427,10 @@ static long s_ra_read(long fd, char *buf, uint64_t len)
         /* The second in a row: a stream if the file is a regular one
          * (never read ahead from a pipe or a terminal at home). */
         s_ra_prev = -1;
-        if (s_fwd6(SYS_fstat, fd, (int64_t)&st, 0, 0, 0) < 0 || !S_ISREG(st.st_mode))
+        if (s_fwd6(SYS_fstat, fd, (int64_t)&st, 0, 0, 0) < 0 || !S_ISREG(st.st_mode)) {
+            s_ra_other = fd;
             return s_fwd_read(fd, buf, len, 0, 0);
+        }
         s_ra_fd = fd;
         s_ra_pos = s_ra_len = 0;
     }
@@ -864,7 +869,7 @@ static long s_dispatch(long nr, int64_t *a, ucontext_t *uc)
     int side;
     long net;
     s_fd_args(nr, a);
-    if ((s_ra_fd >= 0 || s_ra_prev >= 0) && !s_ra_keeps(nr, a))
+    if ((s_ra_fd >= 0 || s_ra_prev >= 0 || s_ra_other >= 0) && !s_ra_keeps(nr, a))
         s_ra_drop();
     if (ssi_net_body_call(nr, a, uc, &net))
         return net; /* sockets (netproxy) */

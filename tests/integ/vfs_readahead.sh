@@ -13,7 +13,8 @@
 #   4: 30 more reads, then it exits; the shell at home that started it runs
 #      cat on the same stdin, which must go on exactly where the program
 #      stopped (home's shared offset was put back at exit).
-# Every byte the program read is compared with the home file.
+# Every byte the program read is compared with the home file. Last, a FIFO
+# at home opened away is never read ahead (its bytes would be lost).
 . "$(dirname "$0")/lib.sh"
 lab_require_root
 [ -x /usr/bin/python3 ] || skip "Debian's python3 is not installed (pyenv's lives under /root)"
@@ -94,4 +95,24 @@ want=$(lab_exec n1 sh -c "tail -c +$((n + 1)) /tmp/ra/data | sha256sum | cut -d'
 got=$(lab_exec n1 sh -c "sha256sum < /tmp/ra/rest | cut -d' ' -f1")
 check "cat at home goes on where the program stopped ($(lab_exec n1 stat -c %s /tmp/ra/rest) bytes)" \
 	[ "$got" = "$want" ]
+
+# A FIFO at home is never read ahead: a program on n2 opens it by path, takes
+# 3 x 4 KiB and exits; a cat at home that opens it afterwards must get all
+# the rest (a sleeping reader keeps the writer from EPIPE meanwhile).
+lab_exec n1 sh -c 'mkfifo /tmp/ra/fifo; head -c 1048576 /tmp/ra/data > /tmp/ra/fifo.src'
+lab_exec n1 sh -c "sleep 60 < /tmp/ra/fifo & s=\$!
+	cat /tmp/ra/fifo.src > /tmp/ra/fifo &
+	ssirun --node n2 /usr/bin/python3 -c '
+import os
+fd = os.open(\"/tmp/ra/fifo\", os.O_RDONLY)
+for _ in range(3):
+    os.read(fd, 4096)
+os._exit(0)
+' 2> /tmp/ra/fifo.log
+	cat < /tmp/ra/fifo > /tmp/ra/fifo.rest & c=\$!
+	sleep 0.2; kill \$s; wait \$c"
+got=$(lab_exec n1 stat -c %s /tmp/ra/fifo.rest 2>/dev/null)
+want=$(lab_exec n1 sh -c "tail -c +12289 /tmp/ra/fifo.src | sha256sum")
+check "a home FIFO is not read ahead: a reader after the program gets the other $got bytes (1036288)" \
+	[ "$(lab_exec n1 sh -c 'sha256sum < /tmp/ra/fifo.rest')" = "$want" ]
 finish
