@@ -29,66 +29,8 @@
 
 #include <stdint.h>
 
-/* Data link frame (ssi_tunnel.h framing), range 30..39 reserved here. */
-enum {
-    SSI_TUNNEL_NEWCHAN = 30, /* D->A  ssi_net_newchan_t: a channel added at run time */
-    /* D->A  no payload: the home peer of socket channel `chan` reset the
-     * connection (ECONNRESET at home). Like EOF for the home -> body
-     * direction, but the body's next read fails with ECONNRESET. */
-    SSI_TUNNEL_RESET = 36,
-};
-
-/* Channel flag (with SSI_TUNNEL_CHAN_*): a listening socket; no data,
- * the agent passes connections over its SOCK_SEQPACKET socketpair. */
-#define SSI_TUNNEL_CHAN_LISTEN 4u
-/* Channel flag: a datagram socket made away (home -> body only). Each
- * DATA frame is one datagram: ssi_net_dghdr_t then the payload; the agent
- * writes it as one message to a SOCK_SEQPACKET pair (dropped when the
- * body's queue is full, as UDP drops) and returns the credit at once. */
-#define SSI_TUNNEL_CHAN_DGRAM 8u
-/* Dynamic channel ids (never fd numbers: the body may dup or close the
- * descriptor) are taken from [SSI_NET_CHAN_MIN, 65535]; static channels
- * (open at freeze) keep their fd number, always below. */
-#define SSI_NET_CHAN_MIN 32768u
-#define SSI_NET_NOPARENT 0xffffu
-
-typedef struct {
-    uint16_t chan;   /* the new channel */
-    uint8_t dir;     /* SSI_TUNNEL_DIR_* */
-    uint8_t flags;   /* SSI_TUNNEL_CHAN_* */
-    uint16_t parent; /* the listener channel it was accepted on, or SSI_NET_NOPARENT */
-    uint16_t alen;   /* peer address length (accepted connections) */
-    uint8_t addr[128];
-} ssi_net_newchan_t;
-
-/* Head of a datagram on a DGRAM channel (and in the body's pair). */
-typedef struct {
-    uint32_t len;  /* the datagram's length at home (the payload may be cut) */
-    uint16_t alen; /* source address length */
-    uint16_t pad;
-    uint8_t addr[112];
-} ssi_net_dghdr_t;
-/* Payload bytes a datagram keeps through the tunnel; longer ones are cut
- * (recvmsg reports MSG_TRUNC, MSG_TRUNC returns the real length). */
-#define SSI_NET_DGRAM_MAX (SSI_TUNNEL_DATA_MAX - sizeof(ssi_net_dghdr_t))
-
-/* Agent -> body, on the control socket (a connected or listening socket
- * of the body: parent NOPARENT) or on a listener's socketpair (an
- * accepted connection), one message with SCM_RIGHTS of the body's end. */
-#define SSI_NET_MSG_MAGIC 0x4e455431u /* "NET1" */
-typedef struct {
-    uint32_t magic;
-    uint16_t chan;
-    uint16_t alen;
-    uint8_t addr[128];
-} ssi_net_msg_t;
-
-/* Calls of the vfs-proxy's call link that are not one plain syscall. */
-enum {
-    SSI_NET_OP_SOCKET = 1010, /* domain, type, protocol, target fd: socket at home, at target */
-    SSI_NET_OP_ATTACH = 1011, /* chan, fd: the accepted channel's home socket moves to fd */
-    SSI_NET_OP_DGRAM = 1012,  /* fd: the home datagram socket at fd becomes a DGRAM channel */
-};
+#include "ssi_call.h"
+#include "ssi_tunnel.h"
 
 /* ---- body side (libssi.so) -------------------------------------------- */
 
@@ -130,7 +72,7 @@ int ssi_vfs_is_forwarded(int fd);
  * 0: let the vfs-proxy's generic executor run it. */
 int ssi_net_deputy_exec(unsigned op, const int64_t *a, long *ret);
 
-/* Reads one datagram of home socket fd into frame (ssi_net_dghdr_t +
+/* Reads one datagram of home socket fd into frame (ssi_tunnel_dghdr_t +
  * payload, at most SSI_TUNNEL_DATA_MAX bytes) if it fits in credit.
  * Returns the frame length, or -errno (-EAGAIN: none, or no credit). */
 long ssi_net_dgram_read(int fd, uint8_t *frame, uint32_t credit);

@@ -19,13 +19,11 @@
 #ifndef SSI_FREEZE_H
 #define SSI_FREEZE_H
 
+#include "ssi_image.h" /* SSI_FREEZE_SIGNAL, SSI_FREEZE_DIR_DEFAULT */
+
 #include <stdint.h>
 
-/* SIGRTMAX-1 (kernel numbering). glibc keeps 32 and 33 for itself; apps
- * that use real-time signals usually count up from SIGRTMIN. */
-#define SSI_FREEZE_SIGNAL 63
 #define SSI_FREEZE_HOLE_LEN (64UL << 20)
-#define SSI_FREEZE_DIR_DEFAULT "/run/ssi/freeze"
 
 /* Installs the freeze handler, reserves the restore hole and records the
  * vDSO block and CPU features. Called by this module's own constructor;

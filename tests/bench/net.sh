@@ -26,7 +26,7 @@ cprog=${SSI_TESTDIR:-$lab_top/build/tests}/chan_bench
 [ -x "$cprog" ] || { echo "net.sh: $cprog not built: run 'make bench' or 'make build/tests/chan_bench'" >&2; exit 1; }
 # The tunnel's largest DATA frame, with its header ("#define X (A * B)").
 frame=$(awk '/define SSI_TUNNEL_DATA_MAX/ { v = 1; for (i = 3; i <= NF && $i != "/*"; i++) {
-	gsub(/[()*]/, "", $i); if ($i != "") v *= $i }; print v + 8 }' "$lab_top/ssi/ssi_tunnel.h")
+	gsub(/[()*]/, "", $i); if ($i != "") v *= $i }; print v + 8 }' "$lab_top/wire/ssi_tunnel.h")
 reqs=${1:-2000}
 mib=${2:-200}
 REPS=${REPS:-3}

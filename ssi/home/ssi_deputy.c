@@ -19,7 +19,7 @@
 
 #include "ssi_freeze.h"
 #include "ssi_sys.h"
-#include "ssi_tunnel.h"
+#include "ssi_tunnel_link.h"
 #include "ssi_net.h"
 #include "ssi_vfs.h"
 
@@ -519,7 +519,7 @@ static void s_frame_in(const ssi_tunnel_hdr_t *h)
     uint32_t v = 0;
     /* A run-time channel that ended here may still get a late credit or
      * CLOSE from the agent: nothing to do. */
-    if (!c && h->chan >= SSI_NET_CHAN_MIN && h->type != SSI_TUNNEL_EXIT)
+    if (!c && h->chan >= SSI_TUNNEL_CHAN_DYN_MIN && h->type != SSI_TUNNEL_EXIT)
         return;
     switch (h->type) {
     case SSI_TUNNEL_DATA:
@@ -700,7 +700,7 @@ static void s_read_home(s_chan_t *c)
 
 /* ---- channels added at run time (netproxy) ------------------------------ */
 
-static unsigned s_next_chan = SSI_NET_CHAN_MIN;
+static unsigned s_next_chan = SSI_TUNNEL_CHAN_DYN_MIN;
 
 static s_chan_t *s_chan_by_fd(int fd)
 {
@@ -715,7 +715,7 @@ static s_chan_t *s_chan_by_fd(int fd)
 static long s_chan_new(int fd, unsigned dir, unsigned flags, unsigned parent, const void *addr,
                        uint32_t alen)
 {
-    ssi_net_newchan_t m;
+    ssi_tunnel_newchan_t m;
     s_chan_t *c;
     unsigned id, tries;
     if (s_nchans >= SSI_TUNNEL_MAX_CHANS)
@@ -723,7 +723,7 @@ static long s_chan_new(int fd, unsigned dir, unsigned flags, unsigned parent, co
     for (tries = 0;; tries++) {
         id = s_next_chan++;
         if (s_next_chan > 65535)
-            s_next_chan = SSI_NET_CHAN_MIN;
+            s_next_chan = SSI_TUNNEL_CHAN_DYN_MIN;
         if (!s_chan(id))
             break;
         if (tries > 65536)
@@ -773,7 +773,7 @@ int ssi_deputy_chan_std_fd(unsigned chan)
 
 long ssi_deputy_chan_add(int fd, unsigned dir, unsigned flags)
 {
-    return s_chan_new(fd, dir, flags, SSI_NET_NOPARENT, 0, 0);
+    return s_chan_new(fd, dir, flags, SSI_TUNNEL_NOPARENT, 0, 0);
 }
 
 int ssi_deputy_chan_release_fd(int fd)

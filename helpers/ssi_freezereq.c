@@ -4,7 +4,7 @@
  */
 #include "ssi_freezereq.h"
 
-#include "ssi_freeze.h"
+#include "ssi_image.h"
 #include "ssi_image.h"
 #include "ssi_io.h"
 

@@ -1,33 +1,27 @@
 /*
- * ssi_vfs_call.c - the vfs-proxy's call table: for each forwarded call,
- * what its arguments are, so that one marshalling routine on each side
- * serves them all. Adding a call that fits these kinds is one line here
- * (and one number in the body's filter list, ssi_vfs_body.c).
+ * ssi_call.c - the call table: for each forwarded call, what its
+ * arguments are, so that one marshalling routine on each side serves them
+ * all. Adding a call that fits these kinds is one line here (and one
+ * number in the trapping proxy's list of calls). Pure: no system calls.
  */
-#include "ssi_net.h"
-#include "ssi_vfs.h"
-
-#include "ssi_chan.h"
-#include "ssi_sys.h"
-
-#include <errno.h>
+#include "ssi_call.h"
 
 #include <sys/syscall.h>
 
-#define I SSI_VFS_A_INT
-#define F SSI_VFS_A_FD
-#define S SSI_VFS_A_STR
-#define IN SSI_VFS_A_IN
-#define OUT SSI_VFS_A_OUT
-#define OF SSI_VFS_A_OUTFIX
-#define IF SSI_VFS_A_INFIX
-#define IO SSI_VFS_A_INOUT
-#define N SSI_VFS_NO
+#define I SSI_CALL_A_INT
+#define F SSI_CALL_A_FD
+#define S SSI_CALL_A_STR
+#define IN SSI_CALL_A_IN
+#define OUT SSI_CALL_A_OUT
+#define OF SSI_CALL_A_OUTFIX
+#define IF SSI_CALL_A_INFIX
+#define IO SSI_CALL_A_INOUT
+#define N SSI_CALL_NO
 
 /* op, nargs, kinds, aux (length arg index or struct size), path, fd,
  * path2, fd2. struct stat 144, statfs 120, statx 256, timeval[2] and
  * timespec[2] 32, utimbuf 16, struct flock 32, loff_t 8. */
-static const ssi_vfs_call_t s_calls[] = {
+static const ssi_call_t s_calls[] = {
     {SYS_read, 3, {F, OUT, I}, {0, 2, 0}, N, 0, N, N},
     {SYS_write, 3, {F, IN, I}, {0, 2, 0}, N, 0, N, N},
     {SYS_stat, 2, {S, OF}, {0, 144}, 0, N, N, N},
@@ -102,10 +96,10 @@ static const ssi_vfs_call_t s_calls[] = {
     {SYS_close, 1, {F}, {0}, N, 0, N, N},
     {SYS_dup3, 3, {F, F, I}, {0}, N, 0, N, N},
     {SYS_fcntl, 3, {F, I, I}, {0}, N, 0, N, N},
-    {SSI_VFS_OP_OPEN, 5, {F, S, I, I, F}, {0}, 1, 0, N, N},
-    {SSI_VFS_OP_LOCK, 3, {F, I, IO}, {0, 0, 32}, N, 0, N, N},
-    {SSI_VFS_OP_IOCTL, 3, {F, I, OF}, {0, 0, 64}, N, 0, N, N},
-    {SSI_VFS_OP_TTY, 3, {I, I, IO}, {0, 0, 64}, N, N, N, N},
+    {SSI_CALL_OP_OPEN, 5, {F, S, I, I, F}, {0}, 1, 0, N, N},
+    {SSI_CALL_OP_LOCK, 3, {F, I, IO}, {0, 0, 32}, N, 0, N, N},
+    {SSI_CALL_OP_IOCTL, 3, {F, I, OF}, {0, 0, 64}, N, 0, N, N},
+    {SSI_CALL_OP_TTY, 3, {I, I, IO}, {0, 0, 64}, N, N, N, N},
     /* The process's identity is home's: its parent (who may have died
      * since), its host name, and the processes its signals reach. */
     {SYS_getppid, 0, {0}, {0}, N, N, N, N},
@@ -113,9 +107,9 @@ static const ssi_vfs_call_t s_calls[] = {
     {SYS_kill, 2, {I, I}, {0}, N, N, N, N},
     /* Sockets (netproxy): the body passes its own buffers for the
      * address/option out-arguments (128-byte sockaddr, 256-byte option). */
-    {SSI_NET_OP_SOCKET, 4, {I, I, I, F}, {0}, N, 3, N, N},
-    {SSI_NET_OP_ATTACH, 2, {I, F}, {0}, N, 1, N, N},
-    {SSI_NET_OP_DGRAM, 1, {F}, {0}, N, 0, N, N},
+    {SSI_CALL_OP_SOCKET, 4, {I, I, I, F}, {0}, N, 3, N, N},
+    {SSI_CALL_OP_ATTACH, 2, {I, F}, {0}, N, 1, N, N},
+    {SSI_CALL_OP_DGRAM, 1, {F}, {0}, N, 0, N, N},
     {SYS_connect, 3, {F, IN, I}, {0, 2}, N, 0, N, N},
     {SYS_bind, 3, {F, IN, I}, {0, 2}, N, 0, N, N},
     {SYS_listen, 2, {F, I}, {0}, N, 0, N, N},
@@ -128,52 +122,11 @@ static const ssi_vfs_call_t s_calls[] = {
     {SYS_recvfrom, 6, {F, OUT, I, I, OF, IO}, {0, 2, 0, 0, 128, 4}, N, 0, N, N},
 };
 
-const ssi_vfs_call_t *ssi_vfs_call(unsigned op)
+const ssi_call_t *ssi_call_find(unsigned op)
 {
     unsigned i;
     for (i = 0; i < sizeof(s_calls) / sizeof(s_calls[0]); i++)
         if (s_calls[i].op == op)
             return &s_calls[i];
     return 0;
-}
-
-long ssi_vfs_send_msg(void *chp, const uint8_t *msg, uint32_t len)
-{
-    ssi_chan_t *ch = chp;
-    uint32_t off = 0;
-    do {
-        uint32_t k = len - off < SSI_CHAN_MAX_RECORD ? len - off : SSI_CHAN_MAX_RECORD;
-        long rc = ssi_chan_send(ch, msg + off, k);
-        if (rc < 0)
-            return rc;
-        off += k;
-    } while (off < len);
-    return 0;
-}
-
-long ssi_vfs_recv_msg(void *chp, uint8_t *msg, uint32_t cap, uint32_t hdr)
-{
-    ssi_chan_t *ch = chp;
-    uint32_t total, len;
-    long n = ssi_chan_recv(ch, msg, cap);
-    if (n <= 0)
-        return n ? n : -EPIPE;
-    if ((uint32_t)n < hdr)
-        return -EPROTO;
-    ssi_sys_memcopy(&len, msg + 4, 4);
-    if (len > cap - hdr)
-        return -EPROTO;
-    total = hdr + len;
-    /* Only a full first record can have more behind it. */
-    if ((uint32_t)n > total || ((uint32_t)n < total && (uint32_t)n != SSI_CHAN_MAX_RECORD))
-        return -EPROTO;
-    while ((uint32_t)n < total) {
-        long m = ssi_chan_recv(ch, msg + n, total - (uint32_t)n);
-        if (m <= 0)
-            return m ? m : -EPIPE;
-        if ((uint32_t)n + (uint32_t)m < total && (uint32_t)m != SSI_CHAN_MAX_RECORD)
-            return -EPROTO;
-        n += m;
-    }
-    return n;
 }

@@ -25,6 +25,7 @@
  */
 #include "ssi_vfs.h"
 
+#include "ssi_call_link.h"
 #include "ssi_chan.h"
 #include "ssi_net.h"
 #include "ssi_sys.h"
@@ -69,7 +70,7 @@ static int s_link_up;        /* the call link works; else forwarded calls fail w
 static int s_link_fd = -1;
 static ssi_chan_t s_ch;
 static uint8_t s_fwd[S_MAX_FD / 8];
-static uint8_t s_msg[sizeof(ssi_vfs_req_t) + SSI_VFS_MSG_MAX];
+static uint8_t s_msg[sizeof(ssi_call_req_t) + SSI_CALL_MSG_MAX];
 static uint8_t s_copy[64 * 1024];
 static uint64_t s_prog_sigsys[4]; /* the program's own SIGSYS action, kept aside */
 static long s_pid;
@@ -184,16 +185,16 @@ static long s_link_lost(void)
 /* The largest out-buffer of op that one answer carries. */
 static uint64_t s_out_max(unsigned op)
 {
-    return op == SYS_read || op == SYS_pread64 ? SSI_VFS_RW_MAX : SSI_VFS_IO_MAX;
+    return op == SYS_read || op == SYS_pread64 ? SSI_CALL_RW_MAX : SSI_CALL_IO_MAX;
 }
 
 /* Forwards one call described by c with arguments a. Out-arguments are
  * copied back to the program's pointers. Returns the home result. */
 static long s_forward(unsigned op, const int64_t *a)
 {
-    const ssi_vfs_call_t *c = ssi_vfs_call(op);
-    ssi_vfs_req_t q;
-    ssi_vfs_rep_t r;
+    const ssi_call_t *c = ssi_call_find(op);
+    ssi_call_req_t q;
+    ssi_call_rep_t r;
     uint32_t off = sizeof(q), i;
     long n;
 
@@ -201,7 +202,7 @@ static long s_forward(unsigned op, const int64_t *a)
         return -ENOSYS;
     if (!s_link_up)
         return -EIO;
-    q.type = SSI_VFS_CALL;
+    q.type = SSI_TUNNEL_CALL;
     q.flags = 0;
     q.op = (uint16_t)op;
     for (i = 0; i < 6; i++)
@@ -209,26 +210,26 @@ static long s_forward(unsigned op, const int64_t *a)
     /* An out-buffer larger than one message gets what fits (getdents and
      * friends return less; reads are cut into pieces before this). */
     for (i = 0; i < c->nargs; i++)
-        if (c->kind[i] == SSI_VFS_A_OUT && (uint64_t)q.arg[c->aux[i]] > s_out_max(op))
+        if (c->kind[i] == SSI_CALL_A_OUT && (uint64_t)q.arg[c->aux[i]] > s_out_max(op))
             q.arg[c->aux[i]] = s_out_max(op);
     for (i = 0; i < c->nargs; i++) {
         uint8_t k = c->kind[i];
         const void *src = (const void *)a[i];
         uint64_t len;
-        if (k != SSI_VFS_A_STR && k != SSI_VFS_A_IN && k != SSI_VFS_A_INFIX &&
-            k != SSI_VFS_A_INOUT)
+        if (k != SSI_CALL_A_STR && k != SSI_CALL_A_IN && k != SSI_CALL_A_INFIX &&
+            k != SSI_CALL_A_INOUT)
             continue;
         if (!src) {
-            uint32_t nul = SSI_VFS_NULL;
+            uint32_t nul = SSI_CALL_NULL;
             ssi_sys_memcopy(s_msg + off, &nul, 4);
             off += 4;
             continue;
         }
-        if (k == SSI_VFS_A_STR) {
+        if (k == SSI_CALL_A_STR) {
             len = ssi_sys_strlen(src) + 1;
-            if (len > SSI_VFS_PATH_MAX)
+            if (len > SSI_CALL_PATH_MAX)
                 return -ENAMETOOLONG;
-        } else if (k == SSI_VFS_A_IN) {
+        } else if (k == SSI_CALL_A_IN) {
             len = (uint64_t)a[c->aux[i]];
         } else {
             len = c->aux[i];
@@ -244,13 +245,13 @@ static long s_forward(unsigned op, const int64_t *a)
     }
     q.len = off - sizeof(q);
     ssi_sys_memcopy(s_msg, &q, sizeof(q));
-    if (ssi_vfs_send_msg(&s_ch, s_msg, off) < 0)
+    if (ssi_call_send(&s_ch, s_msg, off) < 0)
         return s_link_lost();
-    n = ssi_vfs_recv_msg(&s_ch, s_msg, sizeof(s_msg), sizeof(r));
+    n = ssi_call_recv(&s_ch, s_msg, sizeof(s_msg), sizeof(r));
     if (n < (long)sizeof(r))
         return s_link_lost();
     ssi_sys_memcopy(&r, s_msg, sizeof(r));
-    if (r.type != SSI_VFS_RESULT || r.op != op || r.len != n - sizeof(r))
+    if (r.type != SSI_TUNNEL_RESULT || r.op != op || r.len != n - sizeof(r))
         return s_link_lost();
     if (r.ret < 0 && r.len == 0)
         return r.ret; /* refused before the call: no out-arguments */
@@ -258,18 +259,18 @@ static long s_forward(unsigned op, const int64_t *a)
     for (i = 0; i < c->nargs; i++) {
         uint8_t k = c->kind[i];
         uint32_t len;
-        if (k != SSI_VFS_A_OUT && k != SSI_VFS_A_OUTFIX && k != SSI_VFS_A_INOUT)
+        if (k != SSI_CALL_A_OUT && k != SSI_CALL_A_OUTFIX && k != SSI_CALL_A_INOUT)
             continue;
         if (off + 4 > (uint32_t)n)
             return s_link_lost();
         ssi_sys_memcopy(&len, s_msg + off, 4);
         off += 4;
-        if (len == SSI_VFS_NULL)
+        if (len == SSI_CALL_NULL)
             continue;
         if (len > (uint32_t)n - off)
             return s_link_lost();
         {
-            uint64_t cap = k == SSI_VFS_A_OUT ? (uint64_t)q.arg[c->aux[i]] : c->aux[i];
+            uint64_t cap = k == SSI_CALL_A_OUT ? (uint64_t)q.arg[c->aux[i]] : c->aux[i];
             if (len > cap)
                 return s_link_lost();
         }
@@ -328,7 +329,7 @@ static long s_local(long nr, const int64_t *a, const ucontext_t *uc)
 
 /* ---- reads and writes ---------------------------------------------------- */
 
-/* read/pread/write/pwrite on a forwarded fd, cut into SSI_VFS_RW_MAX
+/* read/pread/write/pwrite on a forwarded fd, cut into SSI_CALL_RW_MAX
  * pieces; stops at a short piece, and reports what was done before an
  * error (as the kernel does for a partial transfer). */
 static long s_fwd_rw(long fd, char *buf, uint64_t len, int64_t off, int positional, int wr)
@@ -338,7 +339,7 @@ static long s_fwd_rw(long fd, char *buf, uint64_t len, int64_t off, int position
     if (len == 0 && wr) /* a 0-byte write still reports a bad fd or a closed pipe */
         return s_fwd6((unsigned)nr, fd, (int64_t)buf, 0, off, 0);
     while (done < len) {
-        uint64_t k = len - done < SSI_VFS_RW_MAX ? len - done : SSI_VFS_RW_MAX;
+        uint64_t k = len - done < SSI_CALL_RW_MAX ? len - done : SSI_CALL_RW_MAX;
         long n = s_fwd6((unsigned)nr, fd, (int64_t)(buf + done), (int64_t)k,
                         positional ? off + (int64_t)done : 0, 0);
         if (n < 0)
@@ -373,7 +374,7 @@ static long s_fwd_write(long fd, const char *buf, uint64_t len, int64_t off, int
  * anybody can see it. The cost: bytes another process writes at home into
  * the cached range after they were read ahead are not seen (as NFS). */
 #define S_RA_SMALL (128 * 1024) /* reads up to this size may start one */
-#define S_RA_SIZE (1024 * 1024) /* asked for at once: one SSI_VFS_RW_MAX */
+#define S_RA_SIZE (1024 * 1024) /* asked for at once: one SSI_CALL_RW_MAX */
 
 static uint8_t s_ra_buf[S_RA_SIZE];
 static long s_ra_fd = -1;   /* streaming from this fd (a home regular file) */
@@ -546,7 +547,7 @@ static long s_open_home(long dirfd, const char *path, long flags, long mode)
         ssi_sys1(SYS_close, m);
         return -EMFILE;
     }
-    r = s_fwd6(SSI_VFS_OP_OPEN, dirfd, (int64_t)path, flags, mode, m);
+    r = s_fwd6(SSI_CALL_OP_OPEN, dirfd, (int64_t)path, flags, mode, m);
     if (r < 0) {
         ssi_sys1(SYS_close, m);
         return r;
@@ -648,7 +649,7 @@ static long s_fcntl(const int64_t *a, const ucontext_t *uc)
     }
     case F_GETLK: case F_SETLK: case F_SETLKW:
     case F_OFD_GETLK: case F_OFD_SETLK: case F_OFD_SETLKW:
-        return s_fwd6(SSI_VFS_OP_LOCK, fd, cmd, a[2], 0, 0);
+        return s_fwd6(SSI_CALL_OP_LOCK, fd, cmd, a[2], 0, 0);
     default:
         return s_fwd6(SYS_fcntl, fd, cmd, a[2], 0, 0);
     }
@@ -691,7 +692,7 @@ long ssi_vfs_tty_ioctl(int fd, unsigned long req, void *arg)
         return -ENOSYS;
     ssi_sys_memzero(buf, sizeof(buf));
     ssi_sys_memcopy(buf, arg, (size_t)size);
-    r = s_fwd6(SSI_VFS_OP_TTY, fd, (int64_t)req, (int64_t)buf, 0, 0);
+    r = s_fwd6(SSI_CALL_OP_TTY, fd, (int64_t)req, (int64_t)buf, 0, 0);
     if (r >= 0)
         ssi_sys_memcopy(arg, buf, (size_t)size);
     return r;
@@ -712,7 +713,7 @@ static long s_ioctl(const int64_t *a, const ucontext_t *uc)
     case FIOCLEX: case FIONCLEX: size = 0; break;
     default: return -ENOTTY; /* what a regular file says */
     }
-    r = s_fwd6(SSI_VFS_OP_IOCTL, fd, req, (int64_t)out, 0, 0);
+    r = s_fwd6(SSI_CALL_OP_IOCTL, fd, req, (int64_t)out, 0, 0);
     if (r >= 0 && size && a[2])
         ssi_sys_memcopy((void *)a[2], out, (size_t)size);
     return r;
@@ -751,23 +752,23 @@ static long s_mmap(const int64_t *a, const ucontext_t *uc)
 /* ---- the SIGSYS handler ------------------------------------------------- */
 
 /* Where a table call runs: 1 at home, 0 here, -EXDEV split. */
-static int s_side(const ssi_vfs_call_t *c, const int64_t *a)
+static int s_side(const ssi_call_t *c, const int64_t *a)
 {
     int s1 = 1, s2 = -1;
-    if (c->path != SSI_VFS_NO || c->fd != SSI_VFS_NO) {
-        const char *p = c->path != SSI_VFS_NO ? (const char *)a[c->path] : 0;
+    if (c->path != SSI_CALL_NO || c->fd != SSI_CALL_NO) {
+        const char *p = c->path != SSI_CALL_NO ? (const char *)a[c->path] : 0;
         if (p && p[0] == '/')
             s1 = !s_local_path(p);
-        else if (c->fd != SSI_VFS_NO && a[c->fd] != AT_FDCWD)
+        else if (c->fd != SSI_CALL_NO && a[c->fd] != AT_FDCWD)
             s1 = s_isfwd(a[c->fd]);
-        else if (c->path == SSI_VFS_NO || !p)
+        else if (c->path == SSI_CALL_NO || !p)
             s1 = 0;
     }
-    if (c->path2 != SSI_VFS_NO || c->fd2 != SSI_VFS_NO) {
-        const char *p = c->path2 != SSI_VFS_NO ? (const char *)a[c->path2] : 0;
+    if (c->path2 != SSI_CALL_NO || c->fd2 != SSI_CALL_NO) {
+        const char *p = c->path2 != SSI_CALL_NO ? (const char *)a[c->path2] : 0;
         if (p && p[0] == '/')
             s2 = !s_local_path(p);
-        else if (c->fd2 != SSI_VFS_NO && a[c->fd2] != AT_FDCWD)
+        else if (c->fd2 != SSI_CALL_NO && a[c->fd2] != AT_FDCWD)
             s2 = s_isfwd(a[c->fd2]);
         else
             s2 = 1;
@@ -834,7 +835,7 @@ static long s_sigaction(const int64_t *a, const ucontext_t *uc)
  * (AT_FDCWD is 0xffffff9c there). */
 static void s_fd_args(long nr, int64_t *a)
 {
-    const ssi_vfs_call_t *c;
+    const ssi_call_t *c;
     unsigned i;
     switch (nr) {
     case SYS_open: case SYS_creat: case SYS_clone: case SYS_fork: case SYS_vfork:
@@ -856,16 +857,16 @@ static void s_fd_args(long nr, int64_t *a)
         a[2] = (int32_t)a[2];
         return;
     }
-    c = ssi_vfs_call((unsigned)nr);
+    c = ssi_call_find((unsigned)nr);
     if (c)
         for (i = 0; i < c->nargs; i++)
-            if (c->kind[i] == SSI_VFS_A_FD)
+            if (c->kind[i] == SSI_CALL_A_FD)
                 a[i] = (int32_t)a[i];
 }
 
 static long s_dispatch(long nr, int64_t *a, ucontext_t *uc)
 {
-    const ssi_vfs_call_t *c;
+    const ssi_call_t *c;
     int side;
     long net;
     s_fd_args(nr, a);
@@ -989,7 +990,7 @@ static long s_dispatch(long nr, int64_t *a, ucontext_t *uc)
             return s_local(nr, a, uc);
         break;
     }
-    c = ssi_vfs_call((unsigned)nr);
+    c = ssi_call_find((unsigned)nr);
     if (!c)
         return s_local(nr, a, uc);
     side = s_side(c, a);
@@ -1083,8 +1084,8 @@ void ssi_vfs_freeze_hook(void)
     for (fd = 0; fd < S_TTY_FDS; fd++)
         s_tty[fd] = ssi_sys3(SYS_ioctl, fd, SSI_TCGETS2, (long)t) == 0;
     /* The agent puts its control socket at the lowest free number from
-     * SSI_VFS_CTL_FD_MIN up in the image's fd table: find the same one. */
-    for (fd = SSI_VFS_CTL_FD_MIN; fd < SSI_VFS_CTL_FD_MIN + 4096; fd++)
+     * SSI_TUNNEL_CTL_FD_MIN up in the image's fd table: find the same one. */
+    for (fd = SSI_TUNNEL_CTL_FD_MIN; fd < SSI_TUNNEL_CTL_FD_MIN + 4096; fd++)
         if (ssi_sys2(SYS_fcntl, fd, F_GETFD) == -EBADF && fd != s_link_fd)
             break;
     s_ctl_fd = (int)fd;
@@ -1107,7 +1108,7 @@ void ssi_vfs_home(void)
 
 long ssi_vfs_body_start(void)
 {
-    static ssi_vfs_ctl_t ctl;
+    static ssi_tunnel_ctl_t ctl;
     union {
         struct cmsghdr h;
         char buf[CMSG_SPACE(sizeof(int))];
@@ -1135,8 +1136,8 @@ long ssi_vfs_body_start(void)
     /* The control socket stays: the netproxy's new channels come there. */
     ssi_net_body_start(s_ctl_fd);
     s_ctl_fd = -1;
-    if (rc != (long)sizeof(ctl) || ctl.magic != SSI_VFS_CTL_MAGIC ||
-        ctl.version != SSI_VFS_CTL_VERSION || ctl.nfwd > SSI_VFS_MAX_FWD)
+    if (rc != (long)sizeof(ctl) || ctl.magic != SSI_TUNNEL_CTL_MAGIC ||
+        ctl.version != SSI_TUNNEL_CTL_VERSION || ctl.nfwd > SSI_TUNNEL_CTL_MAX_FWD)
         rc = -EPROTO;
     if (mh.msg_controllen >= CMSG_LEN(sizeof(int)) && cm.h.cmsg_level == SOL_SOCKET &&
         cm.h.cmsg_type == SCM_RIGHTS) {
@@ -1151,7 +1152,7 @@ long ssi_vfs_body_start(void)
         return rc < 0 ? rc : -EPROTO;
     }
     /* Out of the program's way, like the shim's other descriptors. */
-    hi = ssi_sys3(SYS_fcntl, fd, F_DUPFD_CLOEXEC, SSI_VFS_CTL_FD_MIN + 64);
+    hi = ssi_sys3(SYS_fcntl, fd, F_DUPFD_CLOEXEC, SSI_TUNNEL_CTL_FD_MIN + 64);
     if (hi >= 0) {
         ssi_sys1(SYS_close, fd);
         fd = hi;

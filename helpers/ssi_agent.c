@@ -31,11 +31,8 @@
  */
 #include "ssi_image.h"
 #include "ssi_io.h"
-#include "ssi_tunnel.h"
-#include "ssi_net.h"
-#include "ssi_vfs.h"
+#include "ssi_tunnel_link.h"
 
-#include "ssi_freeze.h"
 
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -103,7 +100,7 @@ static s_dev_t s_devs[16];
 static int s_ndevs;
 /* Home files (vfs-proxy): a /dev/null placeholder at the same number with
  * the same access mode; the deputy's fd of that number is the real one. */
-static s_dev_t s_fwds[SSI_VFS_MAX_FWD];
+static s_dev_t s_fwds[SSI_TUNNEL_CTL_MAX_FWD];
 /* The body's end of the control socket and of the call link (inodes): the
  * homecoming check knows them as ours. */
 static unsigned long long s_ctl_ino, s_call_ino;
@@ -278,8 +275,8 @@ static void s_plan_fd(const ssi_image_fd_t *f)
          * lseek, fstat and append mode stay the home file's): forwarded
          * by the vfs-proxy. */
         s_dev_t *d;
-        if (s_nfwds >= SSI_VFS_MAX_FWD)
-            s_fail("too many open files (max %d)", SSI_VFS_MAX_FWD);
+        if (s_nfwds >= SSI_TUNNEL_CTL_MAX_FWD)
+            s_fail("too many open files (max %d)", SSI_TUNNEL_CTL_MAX_FWD);
         d = &s_fwds[s_nfwds++];
         d->fd = f->fd;
         d->fd_flags = f->fd_flags;
@@ -545,12 +542,12 @@ static void s_start_body(int in, const char *restore)
         s_fail("pipe: %s", strerror(errno));
     fcntl(pipefd[1], F_SETPIPE_SZ, 1 << 20);
     /* The vfs-proxy's control socket, at the number the body's shim
-     * computed at freeze: the lowest one from SSI_VFS_CTL_FD_MIN up that
+     * computed at freeze: the lowest one from SSI_TUNNEL_CTL_FD_MIN up that
      * the image does not use. */
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, s_ctl) < 0)
         s_fail("socketpair: %s", strerror(errno));
     s_ctl_ino = s_ino(s_ctl[1]);
-    for (s_ctl_num = SSI_VFS_CTL_FD_MIN;; s_ctl_num++) {
+    for (s_ctl_num = SSI_TUNNEL_CTL_FD_MIN;; s_ctl_num++) {
         int j, used = 0;
         for (j = 0; j < s_nimage_fds; j++)
             used |= s_image_fds[j] == s_ctl_num;
@@ -624,7 +621,7 @@ static void s_send(unsigned type, unsigned chan, const void *p, uint32_t len)
  * socket; the body runs the handshake itself (no agent in that path). */
 static void s_pass_call_link(int lfd, long deadline, const uint8_t *key)
 {
-    static ssi_vfs_ctl_t ctl;
+    static ssi_tunnel_ctl_t ctl;
     union {
         struct cmsghdr h;
         char buf[CMSG_SPACE(sizeof(int))];
@@ -648,8 +645,8 @@ static void s_pass_call_link(int lfd, long deadline, const uint8_t *key)
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
     memset(&ctl, 0, sizeof(ctl));
-    ctl.magic = SSI_VFS_CTL_MAGIC;
-    ctl.version = SSI_VFS_CTL_VERSION;
+    ctl.magic = SSI_TUNNEL_CTL_MAGIC;
+    ctl.version = SSI_TUNNEL_CTL_VERSION;
     memcpy(ctl.key, key, sizeof(ctl.key));
     ctl.timeout_ms = 10000;
     ctl.nfwd = (uint32_t)s_nfwds;
@@ -775,8 +772,8 @@ static void s_reap(void)
  * the body's end, over the control socket or the listener's pair. */
 static void s_new_chan(const ssi_tunnel_hdr_t *h)
 {
-    ssi_net_newchan_t m;
-    ssi_net_msg_t msg;
+    ssi_tunnel_newchan_t m;
+    ssi_tunnel_pass_t msg;
     union {
         struct cmsghdr h;
         char buf[CMSG_SPACE(sizeof(int))];
@@ -790,9 +787,9 @@ static void s_new_chan(const ssi_tunnel_hdr_t *h)
     if (h->len != sizeof(m))
         s_fail("protocol error: NEWCHAN");
     memcpy(&m, s_frame, sizeof(m));
-    if (m.chan != h->chan || m.chan < SSI_NET_CHAN_MIN || s_chan(m.chan))
+    if (m.chan != h->chan || m.chan < SSI_TUNNEL_CHAN_DYN_MIN || s_chan(m.chan))
         s_fail("protocol error: NEWCHAN for channel %u", h->chan);
-    if (m.parent != SSI_NET_NOPARENT) {
+    if (m.parent != SSI_TUNNEL_NOPARENT) {
         parent = s_chan(m.parent);
         if (!parent || !(parent->flags & SSI_TUNNEL_CHAN_LISTEN))
             s_fail("protocol error: NEWCHAN on channel %u, not a listener", m.parent);
@@ -820,7 +817,7 @@ static void s_new_chan(const ssi_tunnel_hdr_t *h)
         s_fail("out of memory");
     fcntl(sp[0], F_SETFL, O_NONBLOCK);
     memset(&msg, 0, sizeof(msg));
-    msg.magic = SSI_NET_MSG_MAGIC;
+    msg.magic = SSI_TUNNEL_PASS_MAGIC;
     msg.chan = m.chan;
     msg.alen = m.alen <= sizeof(msg.addr) ? m.alen : sizeof(msg.addr);
     memcpy(msg.addr, m.addr, msg.alen);
@@ -886,7 +883,7 @@ static void s_frame_in(const ssi_tunnel_hdr_t *h)
         return;
     }
     /* Late frames for a run-time channel that ended here. */
-    if (!c && h->chan >= SSI_NET_CHAN_MIN && h->type != SSI_TUNNEL_SIGNAL)
+    if (!c && h->chan >= SSI_TUNNEL_CHAN_DYN_MIN && h->type != SSI_TUNNEL_SIGNAL)
         return;
     if (c && (c->flags & SSI_TUNNEL_CHAN_DGRAM)) {
         /* One datagram per frame, written as one message; a body that

@@ -11,7 +11,7 @@
 #include "ssi_net.h"
 
 #include "ssi_sys.h"
-#include "ssi_tunnel.h"
+#include "ssi_tunnel_link.h"
 #include "ssi_vfs.h"
 
 #include <errno.h>
@@ -74,29 +74,29 @@ static long s_listen(const int64_t *a)
 
 long ssi_net_dgram_read(int fd, uint8_t *frame, uint32_t credit)
 {
-    ssi_net_dghdr_t h;
+    ssi_tunnel_dghdr_t h;
     uint32_t alen = sizeof(h.addr);
     /* Its size first: a datagram goes whole or waits for credit. */
     long n = ssi_sys6(SYS_recvfrom, fd, 0, 0, MSG_PEEK | MSG_TRUNC | MSG_DONTWAIT, 0, 0);
     if (n < 0)
         return n;
-    if (sizeof(h) + (n < (long)SSI_NET_DGRAM_MAX ? (uint64_t)n : SSI_NET_DGRAM_MAX) > credit)
+    if (sizeof(h) + (n < (long)SSI_TUNNEL_DGRAM_MAX ? (uint64_t)n : SSI_TUNNEL_DGRAM_MAX) > credit)
         return -EAGAIN;
     ssi_sys_memzero(&h, sizeof(h));
-    n = ssi_sys6(SYS_recvfrom, fd, (long)(frame + sizeof(h)), SSI_NET_DGRAM_MAX,
+    n = ssi_sys6(SYS_recvfrom, fd, (long)(frame + sizeof(h)), SSI_TUNNEL_DGRAM_MAX,
                  MSG_TRUNC | MSG_DONTWAIT, (long)h.addr, (long)&alen);
     if (n < 0)
         return n;
     h.len = (uint32_t)n;
     h.alen = (uint16_t)(alen < sizeof(h.addr) ? alen : sizeof(h.addr));
     ssi_sys_memcopy(frame, &h, sizeof(h));
-    return (long)sizeof(h) + (n < (long)SSI_NET_DGRAM_MAX ? n : (long)SSI_NET_DGRAM_MAX);
+    return (long)sizeof(h) + (n < (long)SSI_TUNNEL_DGRAM_MAX ? n : (long)SSI_TUNNEL_DGRAM_MAX);
 }
 
 int ssi_net_deputy_exec(unsigned op, const int64_t *a, long *ret)
 {
     switch (op) {
-    case SSI_NET_OP_SOCKET: {
+    case SSI_CALL_OP_SOCKET: {
         long fd, target = a[3];
         fd = ssi_sys3(SYS_socket, a[0], a[1] | SOCK_CLOEXEC, a[2]);
         if (fd >= 0 && fd != target) {
@@ -133,13 +133,13 @@ int ssi_net_deputy_exec(unsigned op, const int64_t *a, long *ret)
             *ret = fd < 0 ? -ENOTSOCK : ssi_sys5(op, fd, a[1], a[2], a[3], a[4]);
         }
         return 1;
-    case SSI_NET_OP_DGRAM:
+    case SSI_CALL_OP_DGRAM:
         *ret = ssi_deputy_chan_add((int)a[0], SSI_TUNNEL_DIR_IN,
                                    SSI_TUNNEL_CHAN_SOCKET | SSI_TUNNEL_CHAN_DGRAM);
         if (*ret > 0)
             *ret = 0;
         return 1;
-    case SSI_NET_OP_ATTACH:
+    case SSI_CALL_OP_ATTACH:
         *ret = ssi_deputy_chan_attach((unsigned)a[0], (int)a[1]);
         return 1;
     }

@@ -1,11 +1,11 @@
 /*
- * ssi_tunnel.c - the data connection's transport; see ssi_tunnel.h.
+ * ssi_tunnel_link.c - the data link's transport; see ssi_tunnel_link.h.
  *
  * Built twice: into libssi.so (the deputy, signal context: raw system
  * calls only) and into ssi-agent. Every frame is one ssi_chan record, so
  * this file is all the deputy and the agent know about the network.
  */
-#include "ssi_tunnel.h"
+#include "ssi_tunnel_link.h"
 
 #include "ssi_sys.h"
 

@@ -15,6 +15,7 @@
 
 #include "ssi_deputy.h"
 
+#include "ssi_call_link.h"
 #include "ssi_chan.h"
 #include "ssi_net.h"
 #include "ssi_sys.h"
@@ -27,8 +28,8 @@
 static ssi_chan_t s_ch;
 static int s_up;
 static int s_base = 1 << 30;
-static uint8_t s_req[sizeof(ssi_vfs_req_t) + SSI_VFS_MSG_MAX];
-static uint8_t s_rep[SSI_VFS_MSG_MAX];
+static uint8_t s_req[sizeof(ssi_call_req_t) + SSI_CALL_MSG_MAX];
+static uint8_t s_rep[SSI_CALL_MSG_MAX];
 
 long ssi_vfs_deputy_attach(int fd, const uint8_t *key, int timeout_ms)
 {
@@ -111,21 +112,21 @@ static long s_open(const int64_t *a, const char *path)
 /* Executes one request; fills the reply. Returns the reply's length. */
 static uint32_t s_execute(uint32_t n)
 {
-    ssi_vfs_req_t q;
-    ssi_vfs_rep_t *r = (ssi_vfs_rep_t *)s_rep;
-    const ssi_vfs_call_t *c;
+    ssi_call_req_t q;
+    ssi_call_rep_t *r = (ssi_call_rep_t *)s_rep;
+    const ssi_call_t *c;
     int64_t a[6];
     void *outp[6];
     uint32_t outcap[6], off = sizeof(q), rl = sizeof(*r), i;
     long ret;
 
     ssi_sys_memcopy(&q, s_req, sizeof(q));
-    r->type = SSI_VFS_RESULT;
+    r->type = SSI_TUNNEL_RESULT;
     r->flags = 0;
     r->op = q.op;
     r->len = 0;
-    c = ssi_vfs_call(q.op);
-    if (!c || q.type != SSI_VFS_CALL || q.len != n - sizeof(q)) {
+    c = ssi_call_find(q.op);
+    if (!c || q.type != SSI_TUNNEL_CALL || q.len != n - sizeof(q)) {
         r->ret = -ENOSYS;
         return rl;
     }
@@ -139,47 +140,47 @@ static uint32_t s_execute(uint32_t n)
     for (i = 0; i < c->nargs; i++) {
         uint8_t k = c->kind[i];
         uint32_t len;
-        if (k == SSI_VFS_A_FD)
+        if (k == SSI_CALL_A_FD)
             a[i] = (int32_t)a[i]; /* an int in a register: AT_FDCWD arrives zero-extended */
-        if (k == SSI_VFS_A_FD && s_bad_fd(a[i])) {
+        if (k == SSI_CALL_A_FD && s_bad_fd(a[i])) {
             r->ret = -EBADF;
             return rl;
         }
-        if (k == SSI_VFS_A_STR || k == SSI_VFS_A_IN || k == SSI_VFS_A_INFIX ||
-            k == SSI_VFS_A_INOUT) {
+        if (k == SSI_CALL_A_STR || k == SSI_CALL_A_IN || k == SSI_CALL_A_INFIX ||
+            k == SSI_CALL_A_INOUT) {
             if (off + 4 > n)
                 goto bad;
             ssi_sys_memcopy(&len, s_req + off, 4);
             off += 4;
-            if (len == SSI_VFS_NULL) {
+            if (len == SSI_CALL_NULL) {
                 a[i] = 0;
             } else {
                 if (len > n - off)
                     goto bad;
-                if (k == SSI_VFS_A_STR && (len == 0 || s_req[off + len - 1] != 0))
+                if (k == SSI_CALL_A_STR && (len == 0 || s_req[off + len - 1] != 0))
                     goto bad;
-                if ((k == SSI_VFS_A_INFIX || k == SSI_VFS_A_INOUT) && len != c->aux[i])
+                if ((k == SSI_CALL_A_INFIX || k == SSI_CALL_A_INOUT) && len != c->aux[i])
                     goto bad;
-                if (k == SSI_VFS_A_IN && (uint64_t)a[c->aux[i]] != len)
+                if (k == SSI_CALL_A_IN && (uint64_t)a[c->aux[i]] != len)
                     goto bad;
                 a[i] = (int64_t)(s_req + off);
                 off += len;
             }
         }
-        if (k == SSI_VFS_A_OUT || k == SSI_VFS_A_OUTFIX ||
-            (k == SSI_VFS_A_INOUT && a[i])) {
-            uint64_t cap = k == SSI_VFS_A_OUT ? (uint64_t)a[c->aux[i]] : c->aux[i];
+        if (k == SSI_CALL_A_OUT || k == SSI_CALL_A_OUTFIX ||
+            (k == SSI_CALL_A_INOUT && a[i])) {
+            uint64_t cap = k == SSI_CALL_A_OUT ? (uint64_t)a[c->aux[i]] : c->aux[i];
             if (cap > sizeof(s_rep) - rl - 4)
                 goto bad;
-            if (k == SSI_VFS_A_INOUT)
+            if (k == SSI_CALL_A_INOUT)
                 ssi_sys_memcopy(s_rep + rl + 4, (const void *)a[i], cap);
             outp[i] = s_rep + rl + 4;
             outcap[i] = (uint32_t)cap;
-            if (k != SSI_VFS_A_INOUT || a[i])
+            if (k != SSI_CALL_A_INOUT || a[i])
                 a[i] = (int64_t)outp[i];
             rl += 4 + (uint32_t)cap;
-        } else if (k == SSI_VFS_A_INOUT) {
-            outcap[i] = SSI_VFS_NULL; /* NULL in, NULL out */
+        } else if (k == SSI_CALL_A_INOUT) {
+            outcap[i] = SSI_CALL_NULL; /* NULL in, NULL out */
         }
     }
     if (off != n)
@@ -188,17 +189,17 @@ static uint32_t s_execute(uint32_t n)
     if (ssi_net_deputy_exec(q.op, a, &ret))
         goto done; /* sockets that become channels (netproxy) */
     switch (q.op) {
-    case SSI_VFS_OP_OPEN:
+    case SSI_CALL_OP_OPEN:
         ret = s_open(a, (const char *)a[1]);
         break;
-    case SSI_VFS_OP_LOCK:
+    case SSI_CALL_OP_LOCK:
         if (a[1] != F_GETLK && a[1] != F_SETLK && a[1] != F_SETLKW && a[1] != F_OFD_GETLK &&
             a[1] != F_OFD_SETLK && a[1] != F_OFD_SETLKW)
             ret = -EINVAL;
         else
             ret = ssi_sys3(SYS_fcntl, a[0], a[1], a[2]);
         break;
-    case SSI_VFS_OP_IOCTL: {
+    case SSI_CALL_OP_IOCTL: {
         long sz = s_ioctl_size(a[1]);
         if (sz < 0)
             ret = -ENOTTY;
@@ -206,7 +207,7 @@ static uint32_t s_execute(uint32_t n)
             ret = ssi_sys3(SYS_ioctl, a[0], a[1], sz ? a[2] : 0);
         break;
     }
-    case SSI_VFS_OP_TTY: {
+    case SSI_CALL_OP_TTY: {
         /* a[0] is the body's fd of a tunnelled terminal: the channel, whose
          * home descriptor the deputy keeps elsewhere. Only terminal
          * settings and window size (the body's s_tty_size list). */
@@ -241,17 +242,17 @@ done:
         for (i = 0; i < c->nargs; i++) {
             uint8_t k = c->kind[i];
             uint32_t len;
-            if (!(k == SSI_VFS_A_OUT || k == SSI_VFS_A_OUTFIX || k == SSI_VFS_A_INOUT))
+            if (!(k == SSI_CALL_A_OUT || k == SSI_CALL_A_OUTFIX || k == SSI_CALL_A_INOUT))
                 continue;
-            if (outcap[i] == SSI_VFS_NULL) {
-                len = SSI_VFS_NULL;
+            if (outcap[i] == SSI_CALL_NULL) {
+                len = SSI_CALL_NULL;
                 ssi_sys_memcopy(s_rep + dst, &len, 4);
                 dst += 4;
                 continue;
             }
             if (ret < 0)
                 len = 0;
-            else if (k == SSI_VFS_A_OUT)
+            else if (k == SSI_CALL_A_OUT)
                 len = (uint64_t)ret < outcap[i] ? (uint32_t)ret : outcap[i];
             else
                 len = outcap[i];
@@ -278,15 +279,15 @@ long ssi_vfs_deputy_serve(void)
         return -EPIPE;
     do {
         uint32_t rl;
-        n = ssi_vfs_recv_msg(&s_ch, s_req, sizeof(s_req), sizeof(ssi_vfs_req_t));
+        n = ssi_call_recv(&s_ch, s_req, sizeof(s_req), sizeof(ssi_call_req_t));
         if (n < 0)
             break;
-        if ((size_t)n < sizeof(ssi_vfs_req_t)) {
+        if ((size_t)n < sizeof(ssi_call_req_t)) {
             n = -EPROTO;
             break;
         }
         rl = s_execute((uint32_t)n);
-        n = ssi_vfs_send_msg(&s_ch, s_rep, rl);
+        n = ssi_call_send(&s_ch, s_rep, rl);
         if (n < 0)
             break;
     } while (ssi_chan_pending(&s_ch) > 0);

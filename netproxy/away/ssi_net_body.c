@@ -17,7 +17,7 @@
  *           forwarded, one datagram per call;
  *   UDP     a datagram socket created away, once its home socket is a
  *           DGRAM channel: the body's end of a SOCK_SEQPACKET pair on
- *           which each datagram arrives with its source (ssi_net_dghdr_t
+ *           which each datagram arrives with its source (ssi_tunnel_dghdr_t
  *           first); recvfrom/recvmsg/read/readv are trapped and unpack
  *           it (locally: poll/select/epoll, O_NONBLOCK, SO_RCVTIMEO and
  *           MSG_PEEK act on the pair); sends are forwarded as for DGRAM;
@@ -157,7 +157,7 @@ void ssi_net_body_linked(void)
     long fd;
     for (fd = 3; fd <= s_hi && fd < S_FRZ_SCAN; fd++) {
         int64_t q[6] = {fd, 0, 0, 0, 0, 0};
-        if (s_get(fd) == S_DGRAM && ssi_vfs_forward(SSI_NET_OP_DGRAM, q) == 0)
+        if (s_get(fd) == S_DGRAM && ssi_vfs_forward(SSI_CALL_OP_DGRAM, q) == 0)
             s_take_chan(fd, S_UDP);
     }
 }
@@ -189,8 +189,8 @@ void ssi_net_replaced(int fd)
     s_set(fd, S_NONE);
 }
 
-/* Receives one channel end (ssi_net_msg_t + SCM_RIGHTS) from sock. */
-static long s_recv_end(long sock, ssi_net_msg_t *m, long flags, const void *uc)
+/* Receives one channel end (ssi_tunnel_pass_t + SCM_RIGHTS) from sock. */
+static long s_recv_end(long sock, ssi_tunnel_pass_t *m, long flags, const void *uc)
 {
     union {
         struct cmsghdr h;
@@ -219,7 +219,7 @@ static long s_recv_end(long sock, ssi_net_msg_t *m, long flags, const void *uc)
     if (mh.msg_controllen >= CMSG_LEN(sizeof(int)) && cm.h.cmsg_level == SOL_SOCKET &&
         cm.h.cmsg_type == SCM_RIGHTS)
         ssi_sys_memcopy(&fd, CMSG_DATA(&cm.h), sizeof(int));
-    if (rc != (long)sizeof(*m) || m->magic != SSI_NET_MSG_MAGIC || fd < 0) {
+    if (rc != (long)sizeof(*m) || m->magic != SSI_TUNNEL_PASS_MAGIC || fd < 0) {
         if (fd >= 0)
             ssi_sys1(SYS_close, fd);
         return rc == 0 ? -ECONNABORTED : -EPROTO;
@@ -234,7 +234,7 @@ static long s_name_or_opt(long nr, const int64_t *a);
  * O_NONBLOCK and the timeouts the program set. */
 static long s_take_chan(long fd, int kind)
 {
-    ssi_net_msg_t m;
+    ssi_tunnel_pass_t m;
     int64_t q[6] = {fd, F_GETFL, 0, 0, 0, 0};
     long nfd = s_recv_end(s_ctl, &m, MSG_CMSG_CLOEXEC, 0), fl, fdfl, rc;
     static const int tmo[2] = {SO_RCVTIMEO, SO_SNDTIMEO};
@@ -280,7 +280,7 @@ static long s_socket(const int64_t *a, int kind)
     q[2] = a[2];
     q[3] = m;
     q[4] = q[5] = 0;
-    r = ssi_vfs_forward(SSI_NET_OP_SOCKET, q);
+    r = ssi_vfs_forward(SSI_CALL_OP_SOCKET, q);
     if (r < 0) {
         ssi_sys1(SYS_close, m);
         return r;
@@ -293,7 +293,7 @@ static long s_socket(const int64_t *a, int kind)
          * set up, every call stays forwarded. */
         q[0] = m;
         q[1] = q[2] = q[3] = 0;
-        if (ssi_vfs_forward(SSI_NET_OP_DGRAM, q) == 0)
+        if (ssi_vfs_forward(SSI_CALL_OP_DGRAM, q) == 0)
             s_take_chan(m, S_UDP);
     }
     return m;
@@ -302,7 +302,7 @@ static long s_socket(const int64_t *a, int kind)
 /* accept/accept4 on a listener: the next connection the agent passed. */
 static long s_accept(const int64_t *a, long flags, const void *uc)
 {
-    ssi_net_msg_t m;
+    ssi_tunnel_pass_t m;
     long fd = s_recv_end(a[0], &m, flags & SOCK_CLOEXEC ? MSG_CMSG_CLOEXEC : 0, uc);
     int64_t q[6];
     if (fd < 0)
@@ -318,7 +318,7 @@ static long s_accept(const int64_t *a, long flags, const void *uc)
     q[0] = m.chan;
     q[1] = fd;
     q[2] = q[3] = q[4] = q[5] = 0;
-    s_set(fd, ssi_vfs_forward(SSI_NET_OP_ATTACH, q) == 0 ? S_TUNNEL : S_NONE);
+    s_set(fd, ssi_vfs_forward(SSI_CALL_OP_ATTACH, q) == 0 ? S_TUNNEL : S_NONE);
     if (a[1] && a[2]) {
         uint32_t cap, n = m.alen < sizeof(m.addr) ? m.alen : sizeof(m.addr);
         ssi_sys_memcopy(&cap, (const void *)a[2], 4);
@@ -354,14 +354,14 @@ static long s_name_or_opt(long nr, const int64_t *a)
 }
 
 /* One datagram at home. The data goes through s_dgbuf (datagrams fit
- * one call-link message: SSI_VFS_IO_MAX; larger ones are cut, as a
+ * one call-link message: SSI_CALL_IO_MAX; larger ones are cut, as a
  * receive buffer that is too small cuts them). */
-static uint8_t s_dgbuf[SSI_VFS_IO_MAX];
+static uint8_t s_dgbuf[SSI_CALL_IO_MAX];
 
 static long s_sendto(long fd, const void *buf, uint64_t len, long flags, const void *addr, long alen)
 {
     int64_t q[6] = {fd, (int64_t)buf, (int64_t)len, flags, (int64_t)addr, addr ? alen : 0};
-    if (len > SSI_VFS_IO_MAX)
+    if (len > SSI_CALL_IO_MAX)
         return -EMSGSIZE;
     return ssi_vfs_forward(SYS_sendto, q);
 }
@@ -372,7 +372,7 @@ static long s_recvfrom(long fd, void *buf, uint64_t len, long flags, void *addr,
 {
     static uint8_t sa[128];
     uint32_t sl = sizeof(sa), cap = 0;
-    int64_t q[6] = {fd, (int64_t)buf, (int64_t)(len < SSI_VFS_IO_MAX ? len : SSI_VFS_IO_MAX), flags,
+    int64_t q[6] = {fd, (int64_t)buf, (int64_t)(len < SSI_CALL_IO_MAX ? len : SSI_CALL_IO_MAX), flags,
                     (int64_t)sa, (int64_t)&sl};
     long r = ssi_vfs_forward(SYS_recvfrom, q);
     if (r < 0 || !addr || !alen)
@@ -405,7 +405,7 @@ static struct iovec s_iov[1 + 64];
 static long s_udp_recv(long fd, const struct iovec *iov, uint64_t niov, long flags, void *name,
                        uint32_t *nlen, int *mflags, const void *uc)
 {
-    static ssi_net_dghdr_t h;
+    static ssi_tunnel_dghdr_t h;
     struct msghdr mh;
     int64_t q[6];
     uint64_t i, cap = 0, got;
@@ -485,7 +485,7 @@ static long s_udp(long nr, const int64_t *a, const void *uc)
         long r = ssi_sys3(SYS_ioctl, a[0], FIONREAD, (long)&v);
         if (r < 0)
             return r;
-        v = v > (int)sizeof(ssi_net_dghdr_t) ? v - (int)sizeof(ssi_net_dghdr_t) : 0;
+        v = v > (int)sizeof(ssi_tunnel_dghdr_t) ? v - (int)sizeof(ssi_tunnel_dghdr_t) : 0;
         if (!a[2])
             return -EFAULT;
         ssi_sys_memcopy((void *)a[2], &v, sizeof(v));

@@ -1,27 +1,22 @@
 /*
- * ssi_tunnel.h - the data connection between a deputy (home) and the body
- * agent (ssi-agent, on the body's node): wire format and transport.
+ * ssi_tunnel.h - the data link's wire format: the frames a deputy (home)
+ * and its body agent (ssi-agent, on the body's node) exchange over one
+ * ssi_chan connection, and the messages the agent hands the body.
  *
  * One connection per migrated process carries every tunnelled descriptor
  * (stdin/stdout/stderr, pipes, FIFOs, ttys, sockets) as a channel, plus
- * signals (home -> body) and the body's exit status (body -> home). The
- * full protocol, with flow control and failure handling, is in
- * docs/ENGINE.md, "Deputy and body agent".
+ * signals (home -> body), the body's exit status (body -> home), coming
+ * home, and the call link's messages (wire/ssi_call.h). Every frame
+ * number is defined here, once. Protocol, flow control and failure
+ * handling: docs/ARCHITECTURE.md, "The data link".
  *
  * Frames: ssi_tunnel_hdr_t {type, flags, chan, len} then `len` payload
- * bytes (len <= SSI_TUNNEL_DATA_MAX), little-endian. The channel id is the
- * body's descriptor number.
- *
- * The transport (ssi_tunnel_link_*) is the one place that touches the
- * socket: every frame is one rpc/ssi_chan record (AEAD, keyed by the
- * migration's 32-byte data key; replayed, reordered or altered records
- * are refused). Code runs inside user processes (the deputy in
- * libssi.so): raw system calls, caller-owned buffers, no malloc, no stdio.
+ * bytes (len <= SSI_TUNNEL_DATA_MAX), little-endian. A static channel's id
+ * is the body's descriptor number; channels added at run time take ids
+ * from SSI_TUNNEL_CHAN_DYN_MIN up. Header only, no code.
  */
 #ifndef SSI_TUNNEL_H
 #define SSI_TUNNEL_H
-
-#include "ssi_chan.h"
 
 #include <stdint.h>
 
@@ -69,9 +64,16 @@ enum {
     SSI_TUNNEL_HOME_VERDICT = 15, /* D->A  u8: 'X' end the body (commit), 'C' thaw it */
     SSI_TUNNEL_HOME_DONE = 16,    /* A->D  the body is gone: restore at home now */
     SSI_TUNNEL_STOPPED = 17,      /* A->D  ssi_tunnel_stopped_t: the body stopped */
+    /* The call link (a second ssi_chan connection; wire/ssi_call.h). */
+    SSI_TUNNEL_CALL = 20,   /* body -> deputy: ssi_call_req_t + in-arguments */
+    SSI_TUNNEL_RESULT = 21, /* deputy -> body: ssi_call_rep_t + out-arguments */
+    /* Channels added at run time (netproxy). */
+    SSI_TUNNEL_NEWCHAN = 30, /* D->A  ssi_tunnel_newchan_t: a channel added at run time */
+    /* D->A  no payload: the home peer of socket channel `chan` reset the
+     * connection (ECONNRESET at home). Like EOF for the home -> body
+     * direction, but the body's next read fails with ECONNRESET. */
+    SSI_TUNNEL_RESET = 36,
 };
-/* The highest frame type a receiver accepts. */
-#define SSI_TUNNEL_TYPE_MAX SSI_TUNNEL_STOPPED
 
 typedef struct {
     uint8_t type;
@@ -92,6 +94,19 @@ typedef struct {
 /* Channel flags. */
 #define SSI_TUNNEL_CHAN_TTY 1u    /* the home fd is a terminal */
 #define SSI_TUNNEL_CHAN_SOCKET 2u /* the home fd is a socket */
+/* A listening socket; no data, the agent passes connections over its
+ * SOCK_SEQPACKET socketpair. */
+#define SSI_TUNNEL_CHAN_LISTEN 4u
+/* A datagram socket (home -> body only). Each DATA frame is one datagram:
+ * ssi_tunnel_dghdr_t then the payload; the agent writes it as one message
+ * to a SOCK_SEQPACKET pair (dropped when the body's queue is full, as UDP
+ * drops) and returns the credit at once. */
+#define SSI_TUNNEL_CHAN_DGRAM 8u
+/* Dynamic channel ids (never fd numbers: the body may dup or close the
+ * descriptor) are taken from [SSI_TUNNEL_CHAN_DYN_MIN, 65535]; static
+ * channels (open at freeze) keep their fd number, always below. */
+#define SSI_TUNNEL_CHAN_DYN_MIN 32768u
+#define SSI_TUNNEL_NOPARENT 0xffffu
 
 typedef struct {
     uint16_t chan; /* = the fd number, at home and in the body */
@@ -132,69 +147,62 @@ typedef struct {
     uint32_t conts;
 } ssi_tunnel_stopped_t;
 
+/* NEWCHAN: a channel the deputy added at run time. */
+typedef struct {
+    uint16_t chan;   /* the new channel */
+    uint8_t dir;     /* SSI_TUNNEL_DIR_* */
+    uint8_t flags;   /* SSI_TUNNEL_CHAN_* */
+    uint16_t parent; /* the listener channel it was accepted on, or SSI_TUNNEL_NOPARENT */
+    uint16_t alen;   /* peer address length (accepted connections) */
+    uint8_t addr[128];
+} ssi_tunnel_newchan_t;
+
+/* Head of a datagram on a DGRAM channel (and in the body's pair). */
+typedef struct {
+    uint32_t len;  /* the datagram's length at home (the payload may be cut) */
+    uint16_t alen; /* source address length */
+    uint16_t pad;
+    uint8_t addr[112];
+} ssi_tunnel_dghdr_t;
+/* Payload bytes a datagram keeps through the tunnel; longer ones are cut
+ * (recvmsg reports MSG_TRUNC, MSG_TRUNC returns the real length). */
+#define SSI_TUNNEL_DGRAM_MAX (SSI_TUNNEL_DATA_MAX - sizeof(ssi_tunnel_dghdr_t))
+
+/* ---- agent -> body, on local sockets ------------------------------------ */
+
+/* A channel's body end: on the control socket (a connected or listening
+ * socket of the body: parent NOPARENT) or on a listener's socketpair (an
+ * accepted connection), one message with SCM_RIGHTS of the body's end. */
+#define SSI_TUNNEL_PASS_MAGIC 0x4e455431u /* "NET1" */
+typedef struct {
+    uint32_t magic;
+    uint16_t chan;
+    uint16_t alen;
+    uint8_t addr[128];
+} ssi_tunnel_pass_t;
+
+/* ssi-agent passes the body its call link over a socketpair that it puts
+ * at the lowest fd number >= SSI_TUNNEL_CTL_FD_MIN that the image's fd
+ * table does not use (the body computed the same number at freeze): one
+ * ssi_tunnel_ctl_t with SCM_RIGHTS carrying the accepted TCP socket of the
+ * deputy's second connection. The body runs the ssi_chan handshake on it
+ * (responder, with the migration's data key) before the program resumes. */
+#define SSI_TUNNEL_CTL_FD_MIN 900
+#define SSI_TUNNEL_CTL_MAGIC 0x3153462d495353ULL /* "SSI-FS1" */
+#define SSI_TUNNEL_CTL_VERSION 1
+#define SSI_TUNNEL_CTL_MAX_FWD 256 /* descriptors forwarded at restore */
+
+typedef struct {
+    uint64_t magic;   /* SSI_TUNNEL_CTL_MAGIC */
+    uint32_t version; /* SSI_TUNNEL_CTL_VERSION */
+    uint32_t nfwd;
+    uint8_t key[32];  /* the migration's data key (secret) */
+    uint32_t timeout_ms; /* handshake */
+    uint32_t pad;
+    int32_t fwd[SSI_TUNNEL_CTL_MAX_FWD]; /* descriptors that are placeholders of home files */
+} ssi_tunnel_ctl_t;
+
 _Static_assert(sizeof(ssi_tunnel_hdr_t) == 8, "tunnel header");
 _Static_assert(sizeof(ssi_tunnel_chan_t) == 8, "tunnel chan");
-
-/* The transport: one ssi_chan record per frame. Caller-owned and large
- * (the channel is ~262 KiB): static storage, never a signal stack. */
-typedef struct {
-    ssi_chan_t ch;
-    int up; /* ch is initialised */
-    uint32_t budget; /* ssi_tunnel_budget */
-    uint8_t tbuf[sizeof(ssi_tunnel_hdr_t) + SSI_TUNNEL_DATA_MAX];
-    uint8_t rbuf[sizeof(ssi_tunnel_hdr_t) + SSI_TUNNEL_DATA_MAX];
-} ssi_tunnel_link_t;
-
-/* The window of a channel with SSI_TUNNEL_CHAN_* flags. */
-static inline uint32_t ssi_tunnel_window(unsigned flags)
-{
-    return (flags & SSI_TUNNEL_CHAN_SOCKET) ? SSI_TUNNEL_SOCK_WINDOW : SSI_TUNNEL_WINDOW;
-}
-
-/* Asks for SSI_TUNNEL_SOCKBUF send and receive buffers on a TCP socket
- * that is not yet connected (or listening: accepted sockets inherit). */
-void ssi_tunnel_sockbuf(int fd);
-
-/* The DATA bytes (all channels) this end may have sent and not yet got
- * credit for: what its socket's send buffer surely holds, so that a send
- * never blocks while the peer is itself blocked in a send. */
-uint32_t ssi_tunnel_budget(const ssi_tunnel_link_t *l);
-
-/* Runs the ssi_chan handshake on a connected stream socket with the data
- * key; initiator: 1 for the deputy, 0 for the agent. timeout_ms bounds the
- * handshake; afterwards the link has no inactivity timeout (an idle body
- * may say nothing for hours; TCP keepalive finds a dead peer). Returns 0
- * (the link owns fd) or -errno (-EKEYREJECTED: another key; the caller
- * still owns fd). */
-long ssi_tunnel_link_init(ssi_tunnel_link_t *l, int fd, const uint8_t *key, int initiator,
-                          int timeout_ms);
-
-/* The socket, for poll(). */
-int ssi_tunnel_link_fd(const ssi_tunnel_link_t *l);
-
-/* Sends one frame; blocks until it is written. Returns 0 or -errno
- * (-EPIPE, -ECONNRESET: the peer is gone). */
-long ssi_tunnel_send(ssi_tunnel_link_t *l, unsigned type, unsigned chan, const void *p,
-                     uint32_t len);
-
-/* Receives one frame (blocks until a whole one is in): copies its header
- * to *h and its payload to buf (cap >= SSI_TUNNEL_DATA_MAX). Returns 1,
- * -EPIPE when the peer closed the link, -EPROTO for a malformed frame, or
- * another -errno (-EBADMSG: forged or altered). */
-long ssi_tunnel_recv(ssi_tunnel_link_t *l, ssi_tunnel_hdr_t *h, void *buf, uint32_t cap);
-
-/* Like ssi_tunnel_recv, but gives up after timeout_ms (-ETIMEDOUT). */
-long ssi_tunnel_recv_wait(ssi_tunnel_link_t *l, ssi_tunnel_hdr_t *h, void *buf, uint32_t cap,
-                          int timeout_ms);
-
-/* Non-zero when bytes are already buffered: call ssi_tunnel_recv before
- * polling the fd again. */
-int ssi_tunnel_pending(const ssi_tunnel_link_t *l);
-
-/* Sends an authenticated end of stream (after the last frame). */
-void ssi_tunnel_shutdown(ssi_tunnel_link_t *l);
-
-/* Wipes the keys and closes the socket. Safe twice. */
-void ssi_tunnel_link_close(ssi_tunnel_link_t *l);
 
 #endif

@@ -39,6 +39,13 @@
 #define SSI_IMAGE_VERSION 1
 #define SSI_IMAGE_ARCH_X86_64 62 /* EM_X86_64 */
 
+/* Triggering a freeze: sigqueue() this signal with the token of a socket
+ * $SSI_FREEZE_DIR/<token>.sock that the requester listens on. SIGRTMAX-1
+ * (kernel numbering): glibc keeps 32 and 33 for itself; programs that use
+ * real-time signals usually count up from SIGRTMIN. */
+#define SSI_FREEZE_SIGNAL 63
+#define SSI_FREEZE_DIR_DEFAULT "/run/ssi/freeze"
+
 /* Header flags. */
 #define SSI_IMAGE_F_PAGEMAP_SCAN 0x1u /* pages were selected with PAGEMAP_SCAN */
 
