@@ -1,5 +1,5 @@
-/* ssictl: the user's view of the cluster: keys, nodes, processes, and (in a
- * later release) migration. Talks to the local ssid over its Unix socket. */
+/* ssictl: the user's view of the cluster: keys, nodes, processes, and moving a
+ * process (migrate). Talks to the local ssid over its Unix socket. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
