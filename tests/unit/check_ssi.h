@@ -11,5 +11,6 @@ Suite *suite_gossip(void);
 Suite *suite_chan(void);
 Suite *suite_precheck(void);
 Suite *suite_image(void);
+Suite *suite_cpu(void);
 
 #endif
