@@ -12,5 +12,6 @@ Suite *suite_chan(void);
 Suite *suite_precheck(void);
 Suite *suite_image(void);
 Suite *suite_cpu(void);
+Suite *suite_json(void);
 
 #endif
