@@ -5,7 +5,6 @@
 #include "ssi_freezereq.h"
 
 #include "ssi_image.h"
-#include "ssi_image.h"
 #include "ssi_io.h"
 
 #include <errno.h>
@@ -32,16 +31,56 @@ static void s_err(char *err, size_t len, const char *fmt, ...)
     va_end(ap);
 }
 
-/* Copies n bytes from in to out through buf. */
-static int s_pass(int in, int out, uint64_t n, char *buf, size_t cap, uint64_t *bytes)
+/* Reads n bytes: 0, or -EPIPE when the stream ends first (*got: how many
+ * came), or -errno. */
+static int s_read_got(int fd, void *buf, size_t n, size_t *got)
+{
+    *got = 0;
+    while (*got < n) {
+        ssize_t r = read(fd, (char *)buf + *got, n - *got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            return -errno;
+        if (r == 0)
+            return -EPIPE;
+        *got += (size_t)r;
+    }
+    return 0;
+}
+
+/* Reads one part of the image that c says is owed; a stream that ends
+ * early gets c's reason (where the image was cut). */
+static int s_read_part(int fd, void *buf, size_t n, ssi_image_check_t *c, char *err,
+                       size_t errlen)
+{
+    size_t got;
+    int rc = s_read_got(fd, buf, n, &got);
+    if (rc == -EPIPE) {
+        ssi_image_check_truncated(c, got);
+        s_err(err, errlen, "%s", c->why);
+    } else if (rc < 0) {
+        s_err(err, errlen, "reading the image: %s", strerror(-rc));
+    }
+    return rc;
+}
+
+/* Copies the current record's data (n bytes) from in to out through buf,
+ * accounting it to c. */
+static int s_pass(int in, int out, uint64_t n, char *buf, size_t cap, uint64_t *bytes,
+                  ssi_image_check_t *c, char *err, size_t errlen)
 {
     while (n) {
         size_t chunk = n < cap ? (size_t)n : cap;
-        int rc = ssi_io_read_full(in, buf, chunk);
-        if (rc == 0)
-            rc = ssi_io_write_full(out, buf, chunk);
+        int rc = s_read_part(in, buf, chunk, c, err, errlen);
         if (rc < 0)
             return rc;
+        rc = ssi_io_write_full(out, buf, chunk);
+        if (rc < 0) {
+            s_err(err, errlen, "writing the image: %s", strerror(-rc));
+            return rc;
+        }
+        ssi_image_check_data(c, chunk);
         n -= chunk;
         *bytes += chunk;
     }
@@ -224,23 +263,31 @@ int ssi_freezereq_run(pid_t pid, const ssi_freezereq_opts_t *o, int out_fd,
                                .flags = o->flags};
         ssi_image_hdr_t h;
         ssi_image_rec_t r;
+        /* Every part is checked before it is passed on: a verdict other
+         * than "continue" goes only with an image the restorer will take. */
+        ssi_image_check_t chk;
+        ssi_image_check_init(&chk);
         rc = ssi_io_write_full(cfd, &req, sizeof(req));
-        if (rc == 0)
-            rc = ssi_io_read_full(cfd, &h, sizeof(h));
         if (rc < 0) {
-            s_err(err, errlen, "reading image header: %s", strerror(-rc));
+            s_err(err, errlen, "sending the request: %s", strerror(-rc));
             goto out;
         }
-        if (h.magic != SSI_IMAGE_MAGIC || h.version != SSI_IMAGE_VERSION ||
-            h.hdr_size != sizeof(h)) {
-            rc = -EPROTO;
-            s_err(err, errlen, "bad image header (version %u)", h.version);
+        rc = s_read_part(cfd, &h, sizeof(h), &chk, err, errlen);
+        if (rc < 0)
+            goto out;
+        rc = ssi_image_check_hdr(&chk, &h);
+        if (rc < 0) {
+            s_err(err, errlen, "%s", chk.why);
             goto out;
         }
         st.nvmas = h.nvmas;
         st.pid = h.pid;
         (void)fcntl(out_fd, F_SETPIPE_SZ, 1 << 20); /* a pipe: 1 MiB, not 64 KiB of ping-pong */
         rc = ssi_io_write_full(out_fd, &h, sizeof(h));
+        if (rc < 0) {
+            s_err(err, errlen, "writing the image: %s", strerror(-rc));
+            goto out;
+        }
         st.bytes = sizeof(h);
         buf = malloc(cap);
         if (!buf) {
@@ -248,27 +295,33 @@ int ssi_freezereq_run(pid_t pid, const ssi_freezereq_opts_t *o, int out_fd,
             goto out;
         }
         for (;;) {
-            if (rc == 0)
-                rc = ssi_io_read_full(cfd, &r, sizeof(r));
-            if (rc == 0)
-                rc = ssi_io_write_full(out_fd, &r, sizeof(r));
+            rc = s_read_part(cfd, &r, sizeof(r), &chk, err, errlen);
+            if (rc < 0)
+                goto out;
+            rc = ssi_image_check_rec(&chk, &r);
+            if (rc == 0) {
+                rc = s_read_part(cfd, buf, r.size, &chk, err, errlen);
+                if (rc < 0)
+                    goto out;
+                rc = ssi_image_check_body(&chk, buf);
+            }
             if (rc < 0) {
-                s_err(err, errlen, "image stream: %s", strerror(-rc));
+                s_err(err, errlen, "%s", chk.why);
                 goto out;
             }
-            st.bytes += sizeof(r);
-            if (r.size > (1u << 20)) {
-                rc = -EPROTO;
-                s_err(err, errlen, "bad record size %u", r.size);
+            rc = ssi_io_write_full(out_fd, &r, sizeof(r));
+            if (rc == 0)
+                rc = ssi_io_write_full(out_fd, buf, r.size);
+            if (rc < 0) {
+                s_err(err, errlen, "writing the image: %s", strerror(-rc));
                 goto out;
             }
+            st.bytes += sizeof(r) + r.size;
             if (r.type == SSI_IMAGE_REC_PAGES)
                 st.page_bytes += r.data_len;
-            rc = s_pass(cfd, out_fd, r.size + r.data_len, buf, cap, &st.bytes);
-            if (rc < 0) {
-                s_err(err, errlen, "image stream: %s", strerror(-rc));
+            rc = s_pass(cfd, out_fd, r.data_len, buf, cap, &st.bytes, &chk, err, errlen);
+            if (rc < 0)
                 goto out;
-            }
             if (r.type == SSI_IMAGE_REC_END)
                 break;
         }

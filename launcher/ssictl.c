@@ -8,6 +8,7 @@
 
 #include "ssi_cert.h"
 #include "ssi_cluster.h"
+#include "ssi_json.h"
 #include "ssi_local.h"
 #include "ssi_msg.h"
 
@@ -34,19 +35,17 @@ static void usage(FILE *f)
 	        SSI_LOCAL_DEFAULT);
 }
 
-static void s_json_str(const char *s)
+/* Prints the finished --json document (ssi_json.h) and a newline. */
+static int s_json_print(ssi_json_t **pj)
 {
-	putchar('"');
-	for (; *s; s++) {
-		unsigned char ch = (unsigned char)*s;
-		if (ch == '"' || ch == '\\')
-			printf("\\%c", ch);
-		else if (ch < 0x20)
-			printf("\\u%04x", ch);
-		else
-			putchar(ch);
-	}
-	putchar('"');
+	const char *text = *pj ? ssi_json_text(*pj, NULL) : NULL;
+	if (!text)
+		fprintf(stderr, "ssictl: cannot write JSON: %s\n",
+		        strerror(*pj && ssi_json_error(*pj) ? -ssi_json_error(*pj) : ENOMEM));
+	else
+		printf("%s\n", text);
+	ssi_json_destroy(pj);
+	return text ? 0 : 1;
 }
 
 /* Send one request to ssid and read its reply into rep. */
@@ -104,12 +103,15 @@ static int cmd_nodes(int json)
 	long n = s_call(SSI_MSG_NODES, buf, sizeof buf);
 	if (n < 0 || s_parse_reply(buf, n, &m, SSI_MSG_NODES_REP) < 0)
 		return 1;
-	if (json)
-		printf("[");
-	else
+	ssi_json_t *j = NULL;
+	if (json) {
+		j = ssi_json_new();
+		if (j)
+			ssi_json_array_begin(j);
+	} else {
 		printf("%-16s %-5s %6s %6s %10s %6s %8s\n", "NODE", "STATE", "LOAD", "CPUS", "FREE-MiB", "PROCS",
 		       "AGE");
-	int first = 1;
+	}
 	for (size_t i = 0; i < m.nfields; i++) {
 		if (m.field[i].tag != SSI_TAG_LOAD)
 			continue;
@@ -128,17 +130,28 @@ static int cmd_nodes(int json)
 		ssi_field_u64(ssi_msg_find(f, (size_t)k, SSI_TAG_FREEKB), &freekb);
 		ssi_field_u64(ssi_msg_find(f, (size_t)k, SSI_TAG_NPROCS), &nprocs);
 		if (json) {
-			printf("%s{\"name\":", first ? "" : ",");
-			s_json_str(name);
-			printf(",\"state\":");
-			s_json_str(state);
-			if (known)
-				printf(",\"load\":%.2f,\"cpus\":%llu,\"cpu_share\":%.2f,\"free_mib\":%llu,"
-				       "\"procs\":%llu,\"age_ms\":%llu",
-				       loadm / 1000.0, (unsigned long long)ncpu, cpum / 1000.0,
-				       (unsigned long long)(freekb / 1024), (unsigned long long)nprocs,
-				       (unsigned long long)age);
-			printf("}");
+			if (!j)
+				continue;
+			ssi_json_object_begin(j);
+			ssi_json_key(j, "name");
+			ssi_json_str(j, name);
+			ssi_json_key(j, "state");
+			ssi_json_str(j, state);
+			if (known) {
+				ssi_json_key(j, "load");
+				ssi_json_fixed(j, loadm / 1000.0, 2);
+				ssi_json_key(j, "cpus");
+				ssi_json_u64(j, ncpu);
+				ssi_json_key(j, "cpu_share");
+				ssi_json_fixed(j, cpum / 1000.0, 2);
+				ssi_json_key(j, "free_mib");
+				ssi_json_u64(j, freekb / 1024);
+				ssi_json_key(j, "procs");
+				ssi_json_u64(j, nprocs);
+				ssi_json_key(j, "age_ms");
+				ssi_json_u64(j, age);
+			}
+			ssi_json_object_end(j);
 		} else if (known) {
 			char cpus[32];
 			if (cpum && cpum != ncpu * 1000)
@@ -150,10 +163,12 @@ static int cmd_nodes(int json)
 		} else {
 			printf("%-16s %-5s %6s %6s %10s %6s %8s\n", name, state, "-", "-", "-", "-", "never");
 		}
-		first = 0;
 	}
-	if (json)
-		printf("]\n");
+	if (json) {
+		if (j)
+			ssi_json_array_end(j);
+		return s_json_print(&j);
+	}
 	return 0;
 }
 
@@ -164,11 +179,14 @@ static int cmd_ps(int json)
 	long n = s_call(SSI_MSG_PS, buf, sizeof buf);
 	if (n < 0 || s_parse_reply(buf, n, &m, SSI_MSG_PS_REP) < 0)
 		return 1;
-	if (json)
-		printf("[");
-	else
+	ssi_json_t *j = NULL;
+	if (json) {
+		j = ssi_json_new();
+		if (j)
+			ssi_json_array_begin(j);
+	} else {
 		printf("%-12s %8s %-12s %-8s %6s  %s\n", "HOME", "PID", "NODE", "STATE", "UID", "COMMAND");
-	int first = 1;
+	}
 	for (size_t i = 0; i < m.nfields; i++) {
 		if (m.field[i].tag == SSI_TAG_TEXT) {
 			char node[SSI_NAME_MAX + 1];
@@ -192,23 +210,32 @@ static int cmd_ps(int json)
 		ssi_field_u64(ssi_msg_find(f, (size_t)k, SSI_TAG_PID), &pid);
 		ssi_field_u64(ssi_msg_find(f, (size_t)k, SSI_TAG_UID), &uid);
 		if (json) {
-			printf("%s{\"home\":", first ? "" : ",");
-			s_json_str(home);
-			printf(",\"pid\":%llu,\"node\":", (unsigned long long)pid);
-			s_json_str(node);
-			printf(",\"state\":");
-			s_json_str(state);
-			printf(",\"uid\":%llu,\"cmd\":", (unsigned long long)uid);
-			s_json_str(cmd);
-			printf("}");
+			if (!j)
+				continue;
+			ssi_json_object_begin(j);
+			ssi_json_key(j, "home");
+			ssi_json_str(j, home);
+			ssi_json_key(j, "pid");
+			ssi_json_u64(j, pid);
+			ssi_json_key(j, "node");
+			ssi_json_str(j, node);
+			ssi_json_key(j, "state");
+			ssi_json_str(j, state);
+			ssi_json_key(j, "uid");
+			ssi_json_u64(j, uid);
+			ssi_json_key(j, "cmd");
+			ssi_json_str(j, cmd);
+			ssi_json_object_end(j);
 		} else {
 			printf("%-12s %8llu %-12s %-8s %6llu  %s\n", home, (unsigned long long)pid, node, state,
 			       (unsigned long long)uid, cmd);
 		}
-		first = 0;
 	}
-	if (json)
-		printf("]\n");
+	if (json) {
+		if (j)
+			ssi_json_array_end(j);
+		return s_json_print(&j);
+	}
 	return 0;
 }
 

@@ -8,8 +8,8 @@
  *                                         dry run of an in-place restore
  *
  * A static, libc-free, position-independent program (built with -static-pie
- * -nostdlib -fno-stack-protector; it has no relocations, so a byte copy of
- * it runs anywhere). It must run inside a fresh PID namespace:
+ * -nostdlib -fno-stack-protector, with wire/ssi_image.c, which checks the
+ * image's format; it has no relocations, so a byte copy of it runs anywhere). It must run inside a fresh PID namespace:
  *
  *   - as pid 1 (e.g. `unshare --pid --fork ssi-restore ...`): it creates
  *     the body with clone3(set_tid = original pid) as its child and then
@@ -140,7 +140,10 @@ static int s_verbose;
 /* --home-cwd: the body's file calls run at home (vfs-proxy), cwd included. */
 static int s_home_cwd;
 static uint64_t s_chunk;
-static uint64_t s_nrecords, s_page_bytes;
+static uint64_t s_page_bytes;
+/* The format checks of every record (wire/ssi_image.c). */
+static ssi_image_check_t s_chk;
+_Static_assert(S_REC_BUF >= SSI_IMAGE_REC_MAX, "a record's struct fits s_rec_buf");
 /* 0: a new task (clone3); S_CHECK: dry run; S_IN_PLACE: this process. */
 static int s_mode;
 #define S_CHECK 1
@@ -220,26 +223,36 @@ __attribute__((noreturn)) static void s_die(const char *what, const char *detail
 
 /* ---- image reading ------------------------------------------------------- */
 
+/* Reads len bytes or dies. what names the part for --info; NULL: the
+ * checker (s_chk) knows which part of the image it was and says so. */
 static void s_read_exact(void *p, uint64_t len, const char *what)
 {
     char *c = p;
-    while (len) {
-        long n = ssi_sys3(SYS_read, s_img_fd, (long)c,
-                          (long)(len > (1UL << 30) ? (1UL << 30) : len));
+    uint64_t got = 0;
+    while (got < len) {
+        long n = ssi_sys3(SYS_read, s_img_fd, (long)(c + got),
+                          (long)(len - got > (1UL << 30) ? (1UL << 30) : len - got));
         if (n == -EINTR)
             continue;
-        if (n <= 0)
-            s_die("image truncated or unreadable while reading", what, n < 0 ? n : 0);
-        c += n;
-        len -= (uint64_t)n;
+        if (n < 0)
+            s_die("image unreadable", 0, n);
+        if (n == 0) {
+            if (what)
+                s_die("image truncated while reading", what, 0);
+            ssi_image_check_truncated(&s_chk, got);
+            s_die(s_chk.why, 0, 0);
+        }
+        got += (uint64_t)n;
     }
 }
 
-static void s_skip(uint64_t len)
+static void s_skip(uint64_t len, const char *what)
 {
     while (len) {
         uint64_t chunk = len > S_REC_BUF ? S_REC_BUF : len;
-        s_read_exact(s_rec_buf, chunk, "record data");
+        s_read_exact(s_rec_buf, chunk, what);
+        if (!what)
+            ssi_image_check_data(&s_chk, chunk);
         len -= chunk;
     }
 }
@@ -312,12 +325,8 @@ static void s_check_header(void)
     const char *name;
     char *p;
 
-    if (s_hdr.magic != SSI_IMAGE_MAGIC)
-        s_die("not an ssi image (bad magic)", 0, 0);
-    if (s_hdr.version != SSI_IMAGE_VERSION || s_hdr.hdr_size != sizeof(s_hdr))
-        s_die("unsupported image version", 0, 0);
-    if (s_hdr.arch != SSI_IMAGE_ARCH_X86_64 || s_hdr.page_size != S_PAGE)
-        s_die("image is for another architecture or page size", 0, 0);
+    if (ssi_image_check_hdr(&s_chk, &s_hdr) < 0)
+        s_die(s_chk.why, 0, 0);
     if (s_hdr.nthreads != 1)
         s_die("multi-threaded images are not supported yet", 0, 0);
     if (s_hdr.pid <= 1)
@@ -356,12 +365,8 @@ static void s_check_vma(const ssi_image_vma_t *v)
     s_vma_t *t;
     if (s_nvmas >= S_MAX_VMAS)
         s_die("too many VMAs", 0, 0);
-    if (v->start >= v->end || (v->start | v->end) & (S_PAGE - 1))
-        s_die("bad VMA in image", v->path, 0);
     if (v->end > s_hdr.hole_start && v->start < s_hdr.hole_start + s_hdr.hole_len)
         s_die("VMA overlaps the restore hole", v->path, 0);
-    if (s_nvmas && v->start < s_vmas[s_nvmas - 1].end)
-        s_die("VMAs overlap or are out of order", v->path, 0);
     if ((v->flags & SSI_IMAGE_VMA_FILE) && !(v->flags & SSI_IMAGE_VMA_DELETED)) {
         struct stat st;
         int shared = (v->flags & SSI_IMAGE_VMA_SHARED) != 0;
@@ -382,12 +387,14 @@ static void s_check_vma(const ssi_image_vma_t *v)
     t->flags = v->flags;
 }
 
-/* Skips image bytes: a seek on a memfd or file, else a read. */
+/* Skips a record's data: a seek on a memfd or file, else a read. */
 static void s_skip_data(uint64_t len)
 {
-    if (len && !SSI_SYS_ERR(ssi_sys3(SYS_lseek, s_img_fd, (long)len, 1 /* SEEK_CUR */)))
+    if (len && !SSI_SYS_ERR(ssi_sys3(SYS_lseek, s_img_fd, (long)len, 1 /* SEEK_CUR */))) {
+        ssi_image_check_data(&s_chk, len);
         return;
-    s_skip(len);
+    }
+    s_skip(len, 0);
 }
 
 static int s_local_dev(uint64_t rdev)
@@ -435,8 +442,6 @@ static void s_map_vma(const ssi_image_vma_t *v)
 
     if (s_nvmas >= S_MAX_VMAS)
         s_die("too many VMAs", 0, 0);
-    if (v->start >= v->end || (v->start | v->end) & (S_PAGE - 1))
-        s_die("bad VMA in image", v->path, 0);
     if (v->end > s_hdr.hole_start && v->start < s_hdr.hole_start + s_hdr.hole_len)
         s_die("VMA overlaps the restore hole", v->path, 0);
     if ((v->flags & SSI_IMAGE_VMA_FILE) && !(v->flags & SSI_IMAGE_VMA_DELETED)) {
@@ -475,11 +480,10 @@ static void s_map_vma(const ssi_image_vma_t *v)
     t->flags = v->flags;
 }
 
-static void s_fill_pages(const ssi_image_pages_t *pg, uint64_t data_len)
+/* pg was checked (length, alignment) by s_chk. */
+static void s_fill_pages(const ssi_image_pages_t *pg)
 {
     int i;
-    if (pg->len != data_len || (pg->addr | pg->len) & (S_PAGE - 1))
-        s_die("bad PAGES record", 0, 0);
     /* Only into memory the image itself declared. */
     for (i = 0; i < s_nvmas; i++)
         if (pg->addr >= s_vmas[i].start && pg->addr + pg->len <= s_vmas[i].end)
@@ -496,74 +500,57 @@ static void s_fill_pages(const ssi_image_pages_t *pg, uint64_t data_len)
     /* Fault the range in with one call (MADV_POPULATE_WRITE, 23) instead of
      * one page fault per 4 KiB inside read(), under the pipe's lock. */
     ssi_sys3(SYS_madvise, (long)pg->addr, (long)pg->len, 23);
-    s_read_exact((void *)pg->addr, pg->len, "pages");
+    s_read_exact((void *)pg->addr, pg->len, 0);
+    ssi_image_check_data(&s_chk, pg->len);
     s_page_bytes += pg->len;
 }
 
-/* Reads every record up to END, mapping and filling memory as it goes. */
+/* Reads every record up to END, mapping and filling memory as it goes.
+ * s_chk has checked each record's size, data and fields before it is used
+ * and, at END, every count (one THREAD, one PROC, the header's VMAs). */
 static void s_read_records(void)
 {
-    int nthreads = 0, have_proc = 0;
     for (;;) {
         ssi_image_rec_t r;
-        s_read_exact(&r, sizeof(r), "record header");
-        if (r.size > S_REC_BUF)
-            s_die("record too large", 0, 0);
-        s_read_exact(s_rec_buf, r.size, "record");
+        s_read_exact(&r, sizeof(r), 0);
+        if (ssi_image_check_rec(&s_chk, &r) < 0)
+            s_die(s_chk.why, 0, 0);
+        s_read_exact(s_rec_buf, r.size, 0);
+        if (ssi_image_check_body(&s_chk, s_rec_buf) < 0)
+            s_die(s_chk.why, 0, 0);
         switch (r.type) {
         case SSI_IMAGE_REC_THREAD:
-            if (r.size != sizeof(s_thread) || nthreads++)
-                s_die("bad THREAD record", 0, 0);
             memcpy(&s_thread, s_rec_buf, sizeof(s_thread));
-            s_skip(r.data_len); /* XSAVE copy: the frame on the stack is used */
+            s_skip(r.data_len, 0); /* XSAVE copy: the frame on the stack is used */
             break;
         case SSI_IMAGE_REC_PROC:
-            if (r.size != sizeof(s_proc))
-                s_die("bad PROC record", 0, 0);
             memcpy(&s_proc, s_rec_buf, sizeof(s_proc));
-            have_proc = 1;
             break;
         case SSI_IMAGE_REC_CREDS:
-            if (r.size != sizeof(s_creds))
-                s_die("bad CREDS record", 0, 0);
             memcpy(&s_creds, s_rec_buf, sizeof(s_creds));
             s_have_creds = 1;
             break;
         case SSI_IMAGE_REC_SIG:
-            if (r.size != sizeof(ssi_image_sig_t) || s_nsigs >= S_MAX_SIGS)
-                s_die("bad SIG record", 0, 0);
+            if (s_nsigs >= S_MAX_SIGS)
+                s_die("too many pending signals in the image", 0, 0);
             memcpy(&s_sigs[s_nsigs++], s_rec_buf, sizeof(ssi_image_sig_t));
             break;
         case SSI_IMAGE_REC_VMA:
-            if (r.size != sizeof(ssi_image_vma_t))
-                s_die("bad VMA record", 0, 0);
             ((ssi_image_vma_t *)s_rec_buf)->path[SSI_IMAGE_PATH_MAX - 1] = 0;
             s_map_vma((const ssi_image_vma_t *)s_rec_buf);
             break;
         case SSI_IMAGE_REC_PAGES:
-            if (r.size != sizeof(ssi_image_pages_t))
-                s_die("bad PAGES record", 0, 0);
-            s_fill_pages((const ssi_image_pages_t *)s_rec_buf, r.data_len);
+            s_fill_pages((const ssi_image_pages_t *)s_rec_buf);
             break;
-        case SSI_IMAGE_REC_END: {
-            const ssi_image_end_t *e = (const void *)s_rec_buf;
-            if (r.size != sizeof(*e) || e->nrecords != s_nrecords || e->page_bytes != s_page_bytes)
-                s_die("image END does not match its contents", 0, 0);
-            if (nthreads != 1 || !have_proc || s_nvmas != (int)s_hdr.nvmas)
-                s_die("image incomplete", 0, 0);
+        case SSI_IMAGE_REC_END:
             return;
-        }
         case SSI_IMAGE_REC_FD:
-            if (r.size != sizeof(ssi_image_fd_t))
-                s_die("bad FD record", 0, 0);
             s_fd_record((const ssi_image_fd_t *)s_rec_buf);
-            s_skip(r.data_len);
             break;
-        default: /* future record types */
-            s_skip(r.data_len);
+        default: /* record types this build skips */
+            s_skip(r.data_len, 0);
             break;
         }
-        s_nrecords++;
     }
 }
 
@@ -678,8 +665,6 @@ static void s_restore_creds(void)
             s_die("restorer runs as another user than the image", 0, 0);
         return;
     }
-    if (c->ngroups > SSI_IMAGE_NGROUPS)
-        s_die("bad CREDS record", 0, 0);
     r = ssi_sys2(SYS_setgroups, c->ngroups, (long)c->groups);
     if (r == 0)
         r = ssi_sys3(SYS_setresgid, c->rgid, c->egid, c->sgid);
@@ -931,7 +916,7 @@ static int s_restore(void)
     char msg[512];
     int init = ssi_sys0(SYS_getpid) == 1;
 
-    s_read_exact(&s_hdr, sizeof(s_hdr), "header");
+    s_read_exact(&s_hdr, sizeof(s_hdr), 0);
     s_check_header();
     if (ssi_sys2(SYS_pipe2, (long)fds, O_CLOEXEC) < 0)
         s_die("pipe2 failed", 0, 0);
@@ -984,7 +969,7 @@ static int s_restore(void)
 /* --in-place: this process becomes the image (same pid: the deputy's). */
 static int s_restore_in_place(void)
 {
-    s_read_exact(&s_hdr, sizeof(s_hdr), "header");
+    s_read_exact(&s_hdr, sizeof(s_hdr), 0);
     s_check_header();
     if (s_hdr.pid != ssi_sys0(SYS_getpid))
         s_die("--in-place: the image is of another process", 0, 0);
@@ -996,7 +981,7 @@ static int s_restore_in_place(void)
  * when all is well. */
 static int s_check(void)
 {
-    s_read_exact(&s_hdr, sizeof(s_hdr), "header");
+    s_read_exact(&s_hdr, sizeof(s_hdr), 0);
     s_check_header();
     if (s_hdr.pid != ssi_sys0(SYS_getppid))
         s_die("the image is not of the process that asks (its pid differs)", 0, 0);
@@ -1077,7 +1062,7 @@ static int s_info(void)
             s_puts(1, "\nend ok\n");
             return 0;
         }
-        s_skip(r.data_len);
+        s_skip(r.data_len, "record data");
     }
 }
 
@@ -1135,6 +1120,7 @@ __attribute__((used)) static int s_main(uint64_t *sp)
         s_usage();
     if (s_mode != S_CHECK)
         s_status_fd = -1;
+    ssi_image_check_init(&s_chk);
     return info ? s_info() : s_mode == S_CHECK ? s_check() : s_mode == S_IN_PLACE ? s_restore_in_place()
                                                                                  : s_restore();
 }

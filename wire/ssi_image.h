@@ -22,7 +22,13 @@
  * bytes of the fixed struct for that type follow, then `data_len` bytes of
  * raw data (XSAVE area, page contents). A reader skips unknown types, so
  * new record types do not need a version bump; changing an existing
- * struct does (SSI_IMAGE_VERSION).
+ * struct does (SSI_IMAGE_VERSION). Except: an unknown type with the bit
+ * SSI_IMAGE_REC_MUST set is one a reader may not skip (it changes how the
+ * rest is read) and refuses; type 0 is never valid.
+ *
+ * The checks every reader makes (header, each record, END's counts) are
+ * ssi_image_check_*() below, in wire/ssi_image.c: pure code without libc,
+ * used by the restorer and by the freeze requester as it passes a stream on.
  *
  * Freeze protocol on the stream socket (see docs/ENGINE.md):
  *   requester -> shim   ssi_image_req_t (magic, version, flags)
@@ -38,6 +44,7 @@
 #define SSI_IMAGE_REQ_MAGIC 0x0a5145522d495353ULL /* "SSI-REQ\n" */
 #define SSI_IMAGE_VERSION 1
 #define SSI_IMAGE_ARCH_X86_64 62 /* EM_X86_64 */
+#define SSI_IMAGE_PAGE_SIZE 4096
 
 /* Triggering a freeze: sigqueue() this signal with the token of a socket
  * $SSI_FREEZE_DIR/<token>.sock that the requester listens on. SIGRTMAX-1
@@ -155,6 +162,8 @@ enum {
     SSI_IMAGE_REC_CREDS = 16, /* after PROC; absent in older images */
     SSI_IMAGE_REC_END = 0x7fff,
 };
+/* An unknown record type with this bit may not be skipped (see above). */
+#define SSI_IMAGE_REC_MUST 0x4000u
 
 typedef struct {
     uint32_t type;     /* SSI_IMAGE_REC_* */
@@ -321,5 +330,75 @@ _Static_assert(sizeof(ssi_image_rec_t) == 16, "rec header");
 _Static_assert(sizeof(ssi_image_deputy_t) == 72, "deputy info");
 /* tests/engine pokes the CPU vendor at this offset to check refusal. */
 _Static_assert(__builtin_offsetof(ssi_image_hdr_t, cpu) == 120, "cpu offset");
+
+/* ---- checking a stream (wire/ssi_image.c) ----------------------------------
+ *
+ * A reader feeds the checker each part as it reads it: the header, then for
+ * every record its ssi_image_rec_t and its fixed struct (`size` bytes), and
+ * consumes the record's data itself. When the stream ends early it asks
+ * ssi_image_check_truncated() what was cut. Each call returns 0 or -errno
+ * and, on error, leaves a sentence for a user in c->why ("image truncated in
+ * VMA record 3", "unknown image version 7 (this build reads 1)"):
+ *   -EPROTO           not an ssi image (magic)
+ *   -EPROTONOSUPPORT  another version or header size
+ *   -ENOEXEC          another architecture or page size
+ *   -EBADMSG          a header count, record or END that is wrong
+ *   -EPIPE            the stream ended early (ssi_image_check_truncated)
+ *   -EINVAL           the calls came in the wrong order
+ * What only a given reader can judge (this CPU, the restore hole, where
+ * pages fall, its own table sizes) stays with that reader. */
+
+#define SSI_IMAGE_REC_MAX 65536            /* bytes of one record's struct */
+#define SSI_IMAGE_XSAVE_MAX (1u << 20)     /* THREAD data (XSAVE area) */
+#define SSI_IMAGE_SKIP_MAX (1ULL << 30)    /* data of a record a reader skips */
+#define SSI_IMAGE_MAX_THREADS 65536        /* header counts */
+#define SSI_IMAGE_MAX_VMAS (1u << 20)
+#define SSI_IMAGE_MAX_FDS (1u << 20)
+#define SSI_IMAGE_ADDR_LIMIT (1ULL << 57)  /* above any x86-64 user address */
+
+enum {
+    SSI_IMAGE_AT_HDR = 0, /* the header is owed */
+    SSI_IMAGE_AT_REC,     /* a record header (or nothing, after END) */
+    SSI_IMAGE_AT_BODY,    /* the current record's fixed struct */
+    SSI_IMAGE_AT_DATA,    /* the current record's data */
+    SSI_IMAGE_AT_DONE,    /* END was read and checked */
+};
+
+typedef struct {
+    int at;                /* SSI_IMAGE_AT_*: what the stream owes next */
+    uint32_t nthreads, nvmas, nfds; /* the header's counts */
+    uint64_t nrecords;     /* records before END, so far */
+    uint64_t page_bytes;   /* data of PAGES records, so far */
+    uint32_t seen[8];      /* records of each known type, by s_kind() */
+    uint32_t index;        /* the current record's number among its type */
+    uint64_t vma_end;      /* end of the last VMA: they ascend */
+    ssi_image_rec_t rec;   /* the current record */
+    uint64_t data_got;     /* bytes of its data consumed */
+    char why[192];         /* the reason of the last refusal */
+} ssi_image_check_t;
+
+/* Starts a stream: the header is owed first. */
+void ssi_image_check_init(ssi_image_check_t *c);
+/* The header: magic, version and size, architecture and page size, and
+ * counts within bounds. */
+int ssi_image_check_hdr(ssi_image_check_t *c, const ssi_image_hdr_t *h);
+/* A record header: its type known (then its size is that type's and its
+ * data within the type's bounds, and no more records of the type than the
+ * header counts) or skippable (not SSI_IMAGE_REC_MUST, size at most
+ * SSI_IMAGE_REC_MAX, data at most SSI_IMAGE_SKIP_MAX). */
+int ssi_image_check_rec(ssi_image_check_t *c, const ssi_image_rec_t *r);
+/* The record's struct (c->rec.size bytes; NULL when 0): what it says about
+ * itself (THREAD's XSAVE size, a VMA's bounds and order, PAGES' length,
+ * group and signal numbers) and, for END, every count of the image. The
+ * record's data, c->rec.data_len bytes, is owed next (see _data). */
+int ssi_image_check_body(ssi_image_check_t *c, const void *body);
+/* n more bytes of the current record's data were consumed; once all of
+ * them are, the next record header is owed. */
+int ssi_image_check_data(ssi_image_check_t *c, uint64_t n);
+/* The stream ended early: got is how many bytes of the part it owed had
+ * arrived (0 at a boundary). Always -EPIPE, with where it was cut. */
+int ssi_image_check_truncated(ssi_image_check_t *c, uint64_t got);
+/* Name of a record type ("VMA"), or NULL if this build does not know it. */
+const char *ssi_image_rec_name(uint32_t type);
 
 #endif

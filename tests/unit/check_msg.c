@@ -90,6 +90,41 @@ START_TEST(test_msg_rejects_truncated_frame)
 }
 END_TEST
 
+START_TEST(test_msg_rejects_truncated_at_every_byte)
+{
+	/* Both golden frames, cut at every byte: the header alone tells a
+	 * reader to wait (-EAGAIN) until 8 bytes and then how many it needs;
+	 * the parser refuses every cut. */
+	const struct {
+		const uint8_t *p;
+		size_t n;
+	} g[] = {{golden_register, sizeof golden_register}, {golden_gossip, sizeof golden_gossip}};
+	for (size_t k = 0; k < 2; k++)
+		for (size_t n = 0; n < g[k].n; n++) {
+			long want = n < SSI_MSG_HEADER ? -EAGAIN : (long)g[k].n;
+			ck_assert_int_eq(ssi_msg_frame_len(g[k].p, n), want);
+			ck_assert_int_eq(ssi_msg_parse(g[k].p, n, &m), -EBADMSG);
+		}
+	/* The nested LOAD record of the gossip frame, cut at every byte. */
+	ck_assert_int_eq(ssi_msg_parse(golden_gossip, sizeof golden_gossip, &m), 0);
+	const ssi_field_t *load = ssi_msg_find(m.field, m.nfields, SSI_TAG_LOAD);
+	ck_assert_ptr_nonnull(load);
+	ssi_field_t f[4];
+	for (size_t n = 0; n < load->len; n++) {
+		long want = n == 0 ? 0 : n == 5 ? 1 : -EBADMSG; /* 0 and 5: field boundaries */
+		ck_assert_int_eq(ssi_msg_fields(load->val, n, f, 4), want);
+	}
+	/* A frame whose outer field is whole but says its nested record is
+	 * longer than the bytes it holds. */
+	uint8_t bad[sizeof golden_gossip];
+	memcpy(bad, golden_gossip, sizeof bad);
+	bad[sizeof bad - 14] = 20; /* NODE n2 inside LOAD claims 20 of its 16 bytes */
+	ck_assert_int_eq(ssi_msg_parse(bad, sizeof bad, &m), 0);
+	load = ssi_msg_find(m.field, m.nfields, SSI_TAG_LOAD);
+	ck_assert_int_eq(ssi_msg_fields(load->val, load->len, f, 4), -EBADMSG);
+}
+END_TEST
+
 START_TEST(test_msg_rejects_unknown_type)
 {
 	uint8_t bad[sizeof golden_register];
@@ -208,6 +243,7 @@ Suite *suite_msg(void)
 	tcase_add_test(tc, test_msg_encodes_golden_nested);
 	tcase_add_test(tc, test_msg_decodes_golden);
 	tcase_add_test(tc, test_msg_rejects_truncated_frame);
+	tcase_add_test(tc, test_msg_rejects_truncated_at_every_byte);
 	tcase_add_test(tc, test_msg_rejects_unknown_type);
 	tcase_add_test(tc, test_msg_rejects_bad_magic_and_version);
 	tcase_add_test(tc, test_msg_rejects_oversize_field);

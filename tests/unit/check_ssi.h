@@ -10,5 +10,8 @@ Suite *suite_cert(void);
 Suite *suite_gossip(void);
 Suite *suite_chan(void);
 Suite *suite_precheck(void);
+Suite *suite_image(void);
+Suite *suite_cpu(void);
+Suite *suite_json(void);
 
 #endif
