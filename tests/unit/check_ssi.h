@@ -10,5 +10,8 @@ Suite *suite_cert(void);
 Suite *suite_gossip(void);
 Suite *suite_chan(void);
 Suite *suite_precheck(void);
+Suite *suite_flow(void);
+Suite *suite_tunnel(void);
+Suite *suite_fdpass(void);
 
 #endif
