@@ -89,6 +89,8 @@ long ssi_tunnel_recv(ssi_tunnel_link_t *l, ssi_tunnel_hdr_t *h, void *buf, uint3
     n = ssi_chan_recv(&l->ch, l->rbuf, sizeof(l->rbuf));
     if (n == 0)
         return -EPIPE;
+    if (n == -EMSGSIZE) /* a record longer than any frame: malformed */
+        return -EPROTO;
     if (n < 0)
         return n;
     if ((size_t)n < sizeof(*h))

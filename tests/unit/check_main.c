@@ -14,6 +14,9 @@ int main(void)
 	srunner_add_suite(sr, suite_image());
 	srunner_add_suite(sr, suite_cpu());
 	srunner_add_suite(sr, suite_json());
+	srunner_add_suite(sr, suite_flow());
+	srunner_add_suite(sr, suite_tunnel());
+	srunner_add_suite(sr, suite_fdpass());
 	srunner_run_all(sr, CK_NORMAL);
 	int failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

@@ -13,5 +13,8 @@ Suite *suite_precheck(void);
 Suite *suite_image(void);
 Suite *suite_cpu(void);
 Suite *suite_json(void);
+Suite *suite_flow(void);
+Suite *suite_tunnel(void);
+Suite *suite_fdpass(void);
 
 #endif
