@@ -11,6 +11,7 @@ int main(void)
 	srunner_add_suite(sr, suite_gossip());
 	srunner_add_suite(sr, suite_chan());
 	srunner_add_suite(sr, suite_precheck());
+	srunner_add_suite(sr, suite_call());
 	srunner_run_all(sr, CK_NORMAL);
 	int failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

@@ -10,5 +10,6 @@ Suite *suite_cert(void);
 Suite *suite_gossip(void);
 Suite *suite_chan(void);
 Suite *suite_precheck(void);
+Suite *suite_call(void);
 
 #endif
