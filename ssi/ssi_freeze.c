@@ -19,12 +19,15 @@
  * Handler rules: raw system calls only (ssi_sys.h), no malloc, no stdio,
  * no errno, static buffers, small stack. Single-threaded for now; the
  * image already carries per-thread records.
+ *
+ * It calls nothing above itself: what the shim, the trap core and the
+ * deputy must do at a freeze, a restore or a verdict 'D', and which
+ * descriptors are not the program's, it learns through hooks the shim
+ * sets.
  */
 #include "ssi_freeze.h"
 
 #include "ssi_cpu.h"
-#include "ssi_deputy.h"
-#include "ssi_vfs.h"
 #include "ssi_image.h"
 #include "ssi_sys.h"
 
@@ -84,6 +87,9 @@ static uint64_t s_vvar_len, s_vvar_vclock_len;
 static ssi_image_cpu_t s_cpu;
 static void (*s_restore_hook)(void);
 static void (*s_freeze_hook)(void);
+static long (*s_deputy_connect)(const ssi_image_deputy_t *d);
+static void (*s_deputy_become)(void);
+static int (*s_fd_hidden)(int fd);
 static uint32_t s_generation;
 static int s_restored_home; /* the last restore was in place, at home */
 
@@ -490,9 +496,9 @@ static long s_capture_fd_list(long skip)
     n = ssi_sys_list_fds(s_fds, S_MAX_FDS, buf, sizeof(buf));
     if (n < 0)
         return n;
-    /* Not the program's: the freeze socket, the vfs-proxy's call link. */
+    /* Not the program's: the freeze socket, the trap core's call link. */
     for (i = 0; i < n; i++)
-        if (s_fds[i] != skip && !ssi_vfs_hidden_fd(s_fds[i]))
+        if (s_fds[i] != skip && !(s_fd_hidden && s_fd_hidden(s_fds[i])))
             s_fds[s_nfds++] = s_fds[i];
     return 0;
 }
@@ -863,13 +869,13 @@ static long s_become_deputy(long fd)
     char answer = SSI_IMAGE_VERDICT_CONTINUE;
     long rc = s_read_all(fd, &d, sizeof(d));
     if (rc == 0)
-        rc = ssi_deputy_connect(&d);
+        rc = s_deputy_connect && s_deputy_become ? s_deputy_connect(&d) : -ENOSYS;
     ssi_sys_memzero(&d, sizeof(d));
     if (rc == 0) {
         answer = SSI_IMAGE_VERDICT_DEPUTY;
         s_write_all(fd, &answer, 1);
         s_close(fd);
-        ssi_deputy_run();
+        s_deputy_become(); /* never returns */
     }
     /* The requester learns that we go on at home; the agent, left without
      * a deputy, kills the body. Nothing was lost. */
@@ -1065,6 +1071,17 @@ void ssi_freeze_set_freeze_hook(void (*hook)(void))
 void ssi_freeze_set_restore_hook(void (*hook)(void))
 {
     s_restore_hook = hook;
+}
+
+void ssi_freeze_set_deputy_hook(long (*connect)(const ssi_image_deputy_t *d), void (*become)(void))
+{
+    s_deputy_connect = connect;
+    s_deputy_become = become;
+}
+
+void ssi_freeze_set_fd_hook(int (*hidden)(int fd))
+{
+    s_fd_hidden = hidden;
 }
 
 __attribute__((constructor)) static void s_freeze_ctor(void)
