@@ -1,8 +1,10 @@
 /*
  * ssi_net.h - the netproxy: an away body's sockets live at home.
  *
- * Builds on the vfs-proxy (seccomp trap, call link, deputy executor) and
- * on the data link's tunnels:
+ * Builds on the trap core (ssi/away/ssi_trap.h: seccomp trap, call link,
+ * forwarded fds), the deputy's call server and channel table
+ * (ssi/home/ssi_callsrv.h, ssi_chans.h) and the data link's tunnels; the
+ * shim wires both sides into their core:
  *   - socket() away is forwarded: the deputy creates the socket at home at
  *     the body's fd number (a placeholder in the body, as for files), and
  *     bind/setsockopt/getsockname/... on it run at home;
@@ -32,65 +34,45 @@
 #include "ssi_call.h"
 #include "ssi_tunnel.h"
 
-/* ---- body side (libssi.so) -------------------------------------------- */
+/* ---- body side: the trap core's handlers (ssi_trap_proxy_t) ---------- */
 
-/* Freeze hook: records which descriptors are listening sockets (they
- * become listener socketpairs away). Signal context. */
-void ssi_net_freeze_hook(void);
+/* The calls this proxy needs trapped. */
+extern const uint16_t ssi_net_body_calls[];
+extern const unsigned ssi_net_body_ncalls;
 
-/* The control socket from the agent (kept by the vfs-proxy's start):
- * moved out of the program's way; new channels arrive there. */
-void ssi_net_body_start(int ctl_fd);
-
-/* The call link is up (before the program resumes): datagram sockets
- * open at freeze get their datagram tunnels. */
-void ssi_net_body_linked(void);
-
-/* Restored at home: forget everything. */
-void ssi_net_home(void);
-
-/* 1 when fd is the netproxy's own (not the program's). */
-int ssi_net_hidden_fd(int fd);
-
-/* Called first by the vfs-proxy's SIGSYS dispatch: 1 when the call was
- * handled (*ret is its result), 0 to let the vfs-proxy handle it. */
+/* call: a trapped call, before the file proxy sees it: 1 when it was a
+ * socket's (*ret is its result), 0 to let the next proxy have it. */
 int ssi_net_body_call(long nr, int64_t *a, void *uc, long *ret);
 
-/* A local descriptor was put at fd (dup2/dup3 onto it): a home socket
- * that was there is released at home. */
-void ssi_net_replaced(int fd);
+/* freeze: records which descriptors are sockets, and which of those
+ * listen or are datagram sockets (they become socketpairs away). */
+void ssi_net_body_freeze(void);
 
-/* Provided by the vfs-proxy body (ssi_vfs_body.c) for the netproxy. */
-long ssi_vfs_forward(unsigned op, const int64_t *a);
-long ssi_vfs_local(long nr, const int64_t *a, const void *uc);
-void ssi_vfs_set_forwarded(int fd, int on);
-int ssi_vfs_is_forwarded(int fd);
+/* start: the control socket from the agent, moved out of the program's
+ * way and kept: new channels arrive there. */
+void ssi_net_body_start(int ctl_fd);
 
-/* ---- deputy side (libssi.so) ------------------------------------------ */
+/* linked: the call link is up (before the program resumes): datagram
+ * sockets open at freeze get their datagram tunnels. */
+void ssi_net_body_linked(void);
 
-/* Executes a socket call of the call link. 1 when handled (*ret set),
- * 0: let the vfs-proxy's generic executor run it. */
-int ssi_net_deputy_exec(unsigned op, const int64_t *a, long *ret);
+/* home: restored at home; forget everything. */
+void ssi_net_body_home(void);
 
-/* Reads one datagram of home socket fd into frame (ssi_tunnel_dghdr_t +
- * payload, at most SSI_TUNNEL_DATA_MAX bytes) if it fits in credit.
- * Returns the frame length, or -errno (-EAGAIN: none, or no credit). */
-long ssi_net_dgram_read(int fd, uint8_t *frame, uint32_t credit);
+/* own_fd: 1 when fd is the netproxy's own (the control socket). */
+int ssi_net_body_own_fd(int fd);
 
-/* Provided by the deputy loop (ssi_deputy.c): the channel table. */
-/* Adds a channel for home socket fd (stays at fd); sends NEWCHAN.
- * Returns the channel id or -errno. */
-long ssi_deputy_chan_add(int fd, unsigned dir, unsigned flags);
-/* The body closed its descriptor fd: a channel using home fd fd keeps
- * running on a high copy (a listener is closed and its channel ends).
- * Returns 1 when fd belonged to a channel. */
-int ssi_deputy_chan_release_fd(int fd);
-/* 1 when home fd fd is a channel's. */
-int ssi_deputy_chan_has_fd(int fd);
-/* The home socket of static channel chan (0-2: kept above the body's
- * range) when the channel is a socket's, else -1. */
-int ssi_deputy_chan_std_fd(unsigned chan);
-/* Moves accepted channel chan's home socket to fd (the body's number). */
-long ssi_deputy_chan_attach(unsigned chan, int fd);
+/* replaced: a local descriptor was put at fd (dup2/dup3 onto it): a home
+ * socket that was there is released at home. */
+void ssi_net_body_replaced(int fd);
+
+/* ---- home side: an executor of the call server ------------------------ */
+
+/* Executes a socket call that needs more than the plain system call
+ * (socket at a number, connect/listen that become channels, close of a
+ * channel's socket, control calls on fds 0-2, DGRAM, ATTACH): 1 with *ret,
+ * or 0 to let the next executor (at last the plain call) run it. Adds and
+ * releases channels in the deputy's table (ssi_chans.h), nothing else. */
+int ssi_net_exec(unsigned op, const int64_t *a, long *ret);
 
 #endif

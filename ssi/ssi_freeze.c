@@ -19,19 +19,21 @@
  * Handler rules: raw system calls only (ssi_sys.h), no malloc, no stdio,
  * no errno, static buffers, small stack. Single-threaded for now; the
  * image already carries per-thread records.
+ *
+ * It calls nothing above itself: what the shim, the trap core and the
+ * deputy must do at a freeze, a restore or a verdict 'D', and which
+ * descriptors are not the program's, it learns through hooks the shim
+ * sets.
  */
 #include "ssi_freeze.h"
 
 #include "ssi_cpu.h"
-#include "ssi_deputy.h"
-#include "ssi_vfs.h"
+#include "ssi_freeze_proc.h"
 #include "ssi_image.h"
 #include "ssi_sys.h"
 
-#include <asm/prctl.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/prctl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/auxv.h>
@@ -84,6 +86,9 @@ static uint64_t s_vvar_len, s_vvar_vclock_len;
 static ssi_image_cpu_t s_cpu;
 static void (*s_restore_hook)(void);
 static void (*s_freeze_hook)(void);
+static long (*s_deputy_connect)(const ssi_image_deputy_t *d);
+static void (*s_deputy_become)(void);
+static int (*s_fd_hidden)(int fd);
 static uint32_t s_generation;
 static int s_restored_home; /* the last restore was in place, at home */
 
@@ -144,31 +149,6 @@ static void s_close(long fd)
 {
     if (fd >= 0)
         ssi_sys1(SYS_close, fd);
-}
-
-/* Reads a whole /proc file into buf (NUL-terminated); returns length. */
-static long s_read_file(const char *path, char *buf, size_t cap)
-{
-    long fd = s_open(path, O_RDONLY), n, used = 0;
-    if (fd < 0)
-        return fd;
-    while ((size_t)used + 1 < cap) {
-        n = ssi_sys3(SYS_read, fd, (long)(buf + used), (long)(cap - 1 - used));
-        if (n == -EINTR)
-            continue;
-        if (n < 0) {
-            s_close(fd);
-            return n;
-        }
-        if (n == 0)
-            break;
-        used += n;
-    }
-    s_close(fd);
-    buf[used] = 0;
-    if ((size_t)used + 1 >= cap)
-        return -E2BIG;
-    return used;
 }
 
 /* Writes to the requester's socket. */
@@ -261,7 +241,7 @@ static char *s_parse_maps_line(char *p, s_vma_t *v, const char **path)
 /* Fills s_vmas from /proc/self/maps and classifies each VMA. */
 static long s_capture_vmas(void)
 {
-    long n = s_read_file("/proc/self/maps", s_maps, sizeof(s_maps));
+    long n = ssi_freeze_proc_read("/proc/self/maps", s_maps, sizeof(s_maps));
     char *p = s_maps;
     s_nvmas = 0;
     s_path_used = 0;
@@ -308,177 +288,7 @@ static long s_capture_vmas(void)
     return 0;
 }
 
-/* ---- process state ---------------------------------------------------- */
-
-/* /proc/self/stat fields after the comm: field k (1-based) is index k-3. */
-static long s_capture_stat(ssi_image_proc_t *pr)
-{
-    static char buf[2048];
-    const char *p, *e;
-    uint64_t f[64];
-    int i;
-    long n = s_read_file("/proc/self/stat", buf, sizeof(buf));
-    if (n < 0)
-        return n;
-    p = buf + n;
-    while (p > buf && *p != ')')
-        p--;
-    if (*p != ')')
-        return -EINVAL;
-    p += 2; /* ") " */
-    for (i = 3; i <= 52 && *p; i++) {
-        if (*p == '-') /* negative fields (priority, nice) */
-            p++;
-        if (i == 3) { /* state: a letter */
-            f[i - 3] = 0;
-            p++;
-        } else {
-            f[i - 3] = ssi_sys_dec(p, &e);
-            p = e;
-        }
-        if (*p == ' ')
-            p++;
-    }
-    if (i <= 51)
-        return -EINVAL;
-    pr->start_code = f[26 - 3];
-    pr->end_code = f[27 - 3];
-    pr->start_stack = f[28 - 3];
-    pr->start_data = f[45 - 3];
-    pr->end_data = f[46 - 3];
-    pr->start_brk = f[47 - 3];
-    pr->arg_start = f[48 - 3];
-    pr->arg_end = f[49 - 3];
-    pr->env_start = f[50 - 3];
-    pr->env_end = f[51 - 3];
-    return 0;
-}
-
-static long s_capture_creds(ssi_image_creds_t *c)
-{
-    long n;
-    ssi_sys_memzero(c, sizeof(*c));
-    ssi_sys3(SYS_getresuid, (long)&c->ruid, (long)&c->euid, (long)&c->suid);
-    ssi_sys3(SYS_getresgid, (long)&c->rgid, (long)&c->egid, (long)&c->sgid);
-    n = ssi_sys2(SYS_getgroups, SSI_IMAGE_NGROUPS, (long)c->groups);
-    if (n < 0)
-        return n == -EINVAL ? -E2BIG : n; /* more groups than an image holds */
-    c->ngroups = (uint32_t)n;
-    c->dumpable = (uint32_t)ssi_sys1(SYS_prctl, PR_GET_DUMPABLE);
-    return 0;
-}
-
-static long s_capture_proc(void)
-{
-    ssi_image_proc_t *pr = &s_proc;
-    long rc, fd, n;
-    int i;
-    ssi_sys_memzero(pr, sizeof(*pr));
-    rc = s_capture_stat(pr);
-    if (rc < 0)
-        return rc;
-    pr->brk = (uint64_t)ssi_sys1(SYS_brk, 0);
-    fd = s_open("/proc/self/auxv", O_RDONLY);
-    if (fd < 0)
-        return fd;
-    n = ssi_sys3(SYS_read, fd, (long)pr->auxv, sizeof(pr->auxv));
-    s_close(fd);
-    if (n < 0)
-        return n;
-    pr->auxv_size = (uint32_t)n;
-    rc = ssi_sys1(SYS_umask, 0);
-    ssi_sys1(SYS_umask, rc);
-    pr->umask = (uint32_t)rc;
-    pr->personality = (uint32_t)ssi_sys1(SYS_personality, 0xffffffffL);
-    pr->pgid = (int32_t)ssi_sys1(SYS_getpgid, 0);
-    pr->sid = (int32_t)ssi_sys1(SYS_getsid, 0);
-    for (i = 1; i <= SSI_IMAGE_NSIG; i++) {
-        if (i == SIGKILL || i == SIGSTOP)
-            continue;
-        rc = ssi_sys4(SYS_rt_sigaction, i, 0, (long)&pr->sigaction[i - 1], 8);
-        if (rc < 0)
-            return rc;
-    }
-    for (i = 0; i < SSI_IMAGE_NRLIMIT; i++) {
-        rc = ssi_sys4(SYS_prlimit64, 0, i, 0, (long)pr->rlimit[i]);
-        if (rc < 0)
-            return rc;
-    }
-    for (i = 0; i < 3; i++) {
-        struct itimerval it;
-        rc = ssi_sys2(SYS_getitimer, i, (long)&it);
-        if (rc < 0)
-            return rc;
-        pr->itimer[i].interval_sec = (uint64_t)it.it_interval.tv_sec;
-        pr->itimer[i].interval_usec = (uint64_t)it.it_interval.tv_usec;
-        pr->itimer[i].value_sec = (uint64_t)it.it_value.tv_sec;
-        pr->itimer[i].value_usec = (uint64_t)it.it_value.tv_usec;
-    }
-    rc = ssi_sys2(SYS_getcwd, (long)pr->cwd, sizeof(pr->cwd));
-    if (rc < 0)
-        return rc;
-    rc = ssi_sys4(SYS_readlinkat, AT_FDCWD, (long)"/proc/self/exe", (long)pr->exe,
-                  sizeof(pr->exe) - 1);
-    if (rc < 0)
-        return rc;
-    pr->exe[rc] = 0;
-    return s_capture_creds(&s_creds);
-}
-
-/* "SigPnd/ShdPnd:\t0000000000000000" from /proc/self/status. */
-static uint64_t s_status_mask(const char *buf, const char *key)
-{
-    const char *p = buf, *e;
-    size_t kl = ssi_sys_strlen(key);
-    while (*p) {
-        if (s_starts(p, key))
-            return ssi_sys_hex(p + kl, &e);
-        while (*p && *p != '\n')
-            p++;
-        if (*p)
-            p++;
-    }
-    return 0;
-}
-
-/* Dequeues every pending signal (except the freeze signal) into s_sigs so
- * they can be re-queued in the restored process - or back here if the
- * migration fails. All signals are blocked inside the handler. */
-static long s_capture_pending(int tid)
-{
-    static char buf[4096];
-    uint64_t shared = 0, set;
-    struct timespec zero = {0, 0};
-    if (s_read_file("/proc/self/status", buf, sizeof(buf)) >= 0)
-        shared = s_status_mask(buf, "ShdPnd:\t");
-    set = ~0ULL & ~(1ULL << (SSI_FREEZE_SIGNAL - 1)) & ~(1ULL << (SIGKILL - 1)) &
-          ~(1ULL << (SIGSTOP - 1));
-    s_nsigs = 0;
-    while (s_nsigs < S_MAX_SIGS) {
-        ssi_image_sig_t *s = &s_sigs[s_nsigs];
-        long r;
-        ssi_sys_memzero(s, sizeof(*s));
-        r = ssi_sys4(SYS_rt_sigtimedwait, (long)&set, (long)s->info, (long)&zero, 8);
-        if (r <= 0)
-            break;
-        s->signo = (int32_t)r;
-        s->shared = (shared >> (r - 1)) & 1;
-        s->tid = tid;
-        s_nsigs++;
-    }
-    return 0;
-}
-
-/* Puts dequeued signals back (thaw after a failed freeze, or restore). */
-static void s_requeue_pending(void)
-{
-    long pid = ssi_sys0(SYS_getpid), tid = ssi_sys0(SYS_gettid);
-    int i;
-    for (i = 0; i < s_nsigs; i++) {
-        ssi_sys_requeue(pid, tid, s_sigs[i].shared, s_sigs[i].signo, s_sigs[i].info);
-    }
-    s_nsigs = 0;
-}
+/* ---- process state: ssi_freeze_proc.c ------------------------------------- */
 
 /* ---- file descriptors --------------------------------------------------- */
 
@@ -490,9 +300,9 @@ static long s_capture_fd_list(long skip)
     n = ssi_sys_list_fds(s_fds, S_MAX_FDS, buf, sizeof(buf));
     if (n < 0)
         return n;
-    /* Not the program's: the freeze socket, the vfs-proxy's call link. */
+    /* Not the program's: the freeze socket, the trap core's call link. */
     for (i = 0; i < n; i++)
-        if (s_fds[i] != skip && !ssi_vfs_hidden_fd(s_fds[i]))
+        if (s_fds[i] != skip && !(s_fd_hidden && s_fd_hidden(s_fds[i])))
             s_fds[s_nfds++] = s_fds[i];
     return 0;
 }
@@ -534,7 +344,7 @@ static void s_fill_fd(ssi_image_fd_t *r, int fd)
     }
     n = ssi_sys_strlcpy(path, "/proc/self/fdinfo/", sizeof(path));
     ssi_sys_utoa(path + n, (uint64_t)fd);
-    if (s_read_file(path, buf, sizeof(buf)) > 0) {
+    if (ssi_freeze_proc_read(path, buf, sizeof(buf)) > 0) {
         for (p = buf; *p;) {
             if (s_starts(p, "pos:\t"))
                 r->pos = ssi_sys_dec(p + 5, &e);
@@ -809,51 +619,6 @@ static long s_connect(int token)
     return fd;
 }
 
-/* Captures the interrupted thread: the parts the signal frame does not
- * carry (fs/gs base, robust list, tid address, name), plus a copy of what
- * it does carry, for diagnostics and a later frame-building restorer. */
-static void s_capture_thread(ucontext_t *uc)
-{
-    ssi_image_thread_t *t = &s_thread;
-    stack_t ss;
-    uint64_t v = 0;
-    size_t len = 0;
-    ssi_sys_memzero(t, sizeof(*t));
-    t->tid = (int32_t)ssi_sys0(SYS_gettid);
-    ssi_sys2(SYS_arch_prctl, ARCH_GET_FS, (long)&v);
-    t->fs_base = v;
-    v = 0;
-    ssi_sys2(SYS_arch_prctl, ARCH_GET_GS, (long)&v);
-    t->gs_base = v;
-    ssi_sys_memcopy(&t->sigmask, &uc->uc_sigmask, 8);
-    if (ssi_sys2(SYS_sigaltstack, 0, (long)&ss) == 0) {
-        t->ss_sp = (uint64_t)ss.ss_sp;
-        t->ss_size = ss.ss_size;
-        t->ss_flags = ss.ss_flags;
-    }
-    v = 0;
-    ssi_sys3(SYS_get_robust_list, 0, (long)&v, (long)&len);
-    t->robust_list = v;
-    t->robust_len = len;
-    v = 0;
-    ssi_sys2(SYS_prctl, PR_GET_TID_ADDRESS, (long)&v);
-    t->clear_child_tid = v;
-    ssi_sys2(SYS_prctl, PR_GET_NAME, (long)t->name);
-    ssi_sys_memcopy(t->gregs, uc->uc_mcontext.gregs, sizeof(t->gregs));
-    t->xsave_size = 0;
-    if (uc->uc_mcontext.fpregs) {
-        const struct _fpx_sw_bytes *sw =
-            (const void *)((const char *)uc->uc_mcontext.fpregs + 464);
-        uint32_t sz = 512;
-        if (sw->magic1 == 0x46505853U /* FP_XSTATE_MAGIC1 */)
-            sz = sw->xstate_size;
-        if (sz <= S_XSAVE_MAX) {
-            ssi_sys_memcopy(s_xsave, uc->uc_mcontext.fpregs, sz);
-            t->xsave_size = sz;
-        }
-    }
-}
-
 /* Verdict 'D': reads where the body's agent is, connects to it and
  * answers the requester with one byte, 'D' (deputy from now on; this
  * never returns) or 'C' (thaw). Returns 'C' or -errno otherwise. */
@@ -863,13 +628,13 @@ static long s_become_deputy(long fd)
     char answer = SSI_IMAGE_VERDICT_CONTINUE;
     long rc = s_read_all(fd, &d, sizeof(d));
     if (rc == 0)
-        rc = ssi_deputy_connect(&d);
+        rc = s_deputy_connect && s_deputy_become ? s_deputy_connect(&d) : -ENOSYS;
     ssi_sys_memzero(&d, sizeof(d));
     if (rc == 0) {
         answer = SSI_IMAGE_VERDICT_DEPUTY;
         s_write_all(fd, &answer, 1);
         s_close(fd);
-        ssi_deputy_run();
+        s_deputy_become(); /* never returns */
     }
     /* The requester learns that we go on at home; the agent, left without
      * a deputy, kills the body. Nothing was lost. */
@@ -894,9 +659,9 @@ static long s_freeze(int token)
     if (rc == 0 && (req.magic != SSI_IMAGE_REQ_MAGIC || req.version != SSI_IMAGE_VERSION))
         rc = -EPROTO;
     if (rc == 0)
-        rc = s_capture_proc();
+        rc = ssi_freeze_proc_capture(&s_proc, &s_creds);
     if (rc == 0)
-        rc = s_capture_pending(s_thread.tid);
+        s_nsigs = ssi_freeze_proc_take_signals(s_sigs, S_MAX_SIGS, s_thread.tid);
     if (rc == 0)
         rc = s_capture_fd_list(fd);
     if (rc == 0)
@@ -933,7 +698,7 @@ static void s_handler(int sig, siginfo_t *si, void *ucv)
     s_busy = 1;
     if (s_freeze_hook)
         s_freeze_hook();
-    s_capture_thread(ucv);
+    ssi_freeze_proc_thread(&s_thread, s_xsave, S_XSAVE_MAX, ucv);
     s_back = ssi_freeze_jmp_save(&s_jmp);
     if (s_back != 0) {
         /* Restored in a new process by ssi-restore. Memory, fs base,
@@ -956,7 +721,8 @@ static void s_handler(int sig, siginfo_t *si, void *ucv)
     rc = s_freeze(si->si_value.sival_int);
     if (rc == SSI_IMAGE_VERDICT_EXIT)
         ssi_sys1(SYS_exit_group, 0);
-    s_requeue_pending();
+    ssi_freeze_proc_requeue(s_sigs, s_nsigs);
+    s_nsigs = 0;
     s_busy = 0;
 }
 
@@ -966,7 +732,7 @@ static void s_handler(int sig, siginfo_t *si, void *ucv)
 static long s_find_vdso(void)
 {
     char *p = s_maps;
-    long n = s_read_file("/proc/self/maps", s_maps, sizeof(s_maps));
+    long n = ssi_freeze_proc_read("/proc/self/maps", s_maps, sizeof(s_maps));
     if (n < 0)
         return n;
     s_vdso_start = (uint64_t)getauxval(AT_SYSINFO_EHDR);
@@ -1065,6 +831,17 @@ void ssi_freeze_set_freeze_hook(void (*hook)(void))
 void ssi_freeze_set_restore_hook(void (*hook)(void))
 {
     s_restore_hook = hook;
+}
+
+void ssi_freeze_set_deputy_hook(long (*connect)(const ssi_image_deputy_t *d), void (*become)(void))
+{
+    s_deputy_connect = connect;
+    s_deputy_become = become;
+}
+
+void ssi_freeze_set_fd_hook(int (*hidden)(int fd))
+{
+    s_fd_hidden = hidden;
 }
 
 __attribute__((constructor)) static void s_freeze_ctor(void)

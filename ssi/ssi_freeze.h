@@ -55,4 +55,16 @@ void ssi_freeze_set_restore_hook(void (*hook)(void));
  * context. One hook; NULL clears. */
 void ssi_freeze_set_freeze_hook(void (*hook)(void));
 
+/* Verdict 'D' (the body runs elsewhere now): connect(d) links this
+ * process to the body's agent (0, or -errno with nothing changed: the
+ * process thaws and goes on); once the requester has heard 'D', become()
+ * turns it into the deputy and never returns. Without hooks a 'D' thaws.
+ * Set by the shim (the deputy is ssi/home's). Signal context. */
+void ssi_freeze_set_deputy_hook(long (*connect)(const ssi_image_deputy_t *d), void (*become)(void));
+
+/* hidden(fd): 1 when fd is not the program's (the trap core's call link,
+ * a proxy's control socket away) and stays out of the image's fd table.
+ * Set by the shim. NULL: every descriptor is the program's. */
+void ssi_freeze_set_fd_hook(int (*hidden)(int fd));
+
 #endif

@@ -3,6 +3,11 @@
  * that stays open for the life of the process (ssid sees the process end when
  * the socket closes). At home nothing else is interposed: no per-call cost.
  *
+ * It is also the one place that wires libssi.so's layers together, which
+ * otherwise never call upwards: the proxies' handlers into the trap core
+ * (away), the executors into the deputy's call server (home), the trap
+ * core's and the deputy's entry points into the freeze module's hooks.
+ *
  * Runs inside arbitrary programs: raw system calls, fixed buffers, no malloc,
  * no stdio; a failure leaves the program running, just unregistered. */
 #include <errno.h>
@@ -21,13 +26,27 @@
 #include <unistd.h>
 #include <asm/termbits.h>
 
+#include "ssi_callsrv.h"
+#include "ssi_deputy.h"
 #include "ssi_epoll.h"
 #include "ssi_freeze.h"
 #include "ssi_msg.h"
+#include "ssi_net.h"
 #include "ssi_sys.h"
+#include "ssi_trap.h"
 #include "ssi_vfs.h"
 
 #define SSI_SHIM_DEFAULT_SOCKET "/run/ssi/ssid.sock"
+
+/* Away: the proxies of the trap core, in the order they see a call (set
+ * in s_wire: the lists' sizes are the proxies' own constants). */
+static ssi_trap_proxy_t s_proxies[2];
+
+/* At home: the executors of the deputy's call server, in order. */
+static const ssi_callsrv_exec_t s_execs[] = {
+    {.name = "netproxy", .exec = ssi_net_exec},
+    {.name = "vfs-proxy", .exec = ssi_vfs_exec},
+};
 
 static int s_fd = -1; /* our connection to ssid, in a high slot */
 static volatile int s_away;  /* this process is a body restored elsewhere */
@@ -153,7 +172,7 @@ static void s_on_freeze(void)
 	/* The program may be between setting errno and reading it (sort checks
 	 * errno after strcoll): what we do here must not change it. */
 	int saved_errno = errno;
-	ssi_vfs_freeze_hook();
+	ssi_trap_freeze();
 	ssi_epoll_freeze();
 	for (int fd = 0; fd < SSI_TTY_FDS; fd++) {
 		s_tty.is_tty[fd] = s_sys(SYS_ioctl, fd, TCGETS2, (long)&s_tty.tio[fd]) == 0;
@@ -225,15 +244,16 @@ static void s_on_restore(void)
 		 * forwarded, nothing is trapped (this process never had the
 		 * body's seccomp filter). */
 		s_away = 0;
-		ssi_vfs_home();
+		ssi_trap_home();
 		ssi_epoll_restore();
 		return;
 	}
 	s_away = 1;
-	/* Files: the vfs-proxy takes the call link from the agent and starts
-	 * trapping. Without its deputy the body must not run a single
-	 * instruction of the program (the agent kills it anyway). */
-	long rc = ssi_vfs_body_start();
+	/* The trap core takes the call link from the agent, starts the
+	 * proxies and starts trapping. Without its deputy the body must not
+	 * run a single instruction of the program (the agent kills it
+	 * anyway). */
+	long rc = ssi_trap_start();
 	if (rc < 0) {
 		ssi_sys_log("ssi-vfs: ", "no call link to the deputy; the body stops", 0, rc);
 		ssi_sys2(SYS_kill, ssi_sys0(SYS_getpid), SIGKILL);
@@ -321,6 +341,38 @@ static void s_migrate_self(const char *node)
 	s_sys(SYS_exit_group, 125, 0, 0);
 }
 
+/* Wires the layers: proxies into the trap core, executors into the call
+ * server, the trap core and the deputy into the freeze module. */
+static void s_wire(void)
+{
+	/* The netproxy first: a socket's close, read or ioctl is its; the
+	 * vfs-proxy last, which takes every call that reaches it. */
+	s_proxies[0] = (ssi_trap_proxy_t){.name = "netproxy",
+					  .calls = ssi_net_body_calls,
+					  .ncalls = ssi_net_body_ncalls,
+					  .call = ssi_net_body_call,
+					  .freeze = ssi_net_body_freeze,
+					  .start = ssi_net_body_start,
+					  .linked = ssi_net_body_linked,
+					  .home = ssi_net_body_home,
+					  .own_fd = ssi_net_body_own_fd,
+					  .replaced = ssi_net_body_replaced};
+	s_proxies[1] = (ssi_trap_proxy_t){.name = "vfs-proxy",
+					  .calls = ssi_vfs_body_calls,
+					  .ncalls = ssi_vfs_body_ncalls,
+					  .seen = ssi_vfs_body_seen,
+					  .call = ssi_vfs_body_call,
+					  .freeze = ssi_vfs_body_freeze,
+					  .start = ssi_vfs_body_start,
+					  .replaced = ssi_vfs_body_replaced};
+	ssi_trap_set_proxies(s_proxies, sizeof s_proxies / sizeof s_proxies[0]);
+	ssi_callsrv_set_execs(s_execs, sizeof s_execs / sizeof s_execs[0]);
+	ssi_freeze_set_fd_hook(ssi_trap_own_fd);
+	ssi_freeze_set_deputy_hook(ssi_deputy_connect, ssi_deputy_run);
+	ssi_freeze_set_restore_hook(s_on_restore);
+	ssi_freeze_set_freeze_hook(s_on_freeze);
+}
+
 __attribute__((constructor)) static void s_shim_init(void)
 {
 	const char *p = getenv("SSI_SOCKET");
@@ -328,8 +380,7 @@ __attribute__((constructor)) static void s_shim_init(void)
 		p = SSI_SHIM_DEFAULT_SOCKET;
 	strcpy(s_path, p);
 	s_home_ppid = (pid_t)s_sys(SYS_getppid, 0, 0, 0);
-	ssi_freeze_set_restore_hook(s_on_restore);
-	ssi_freeze_set_freeze_hook(s_on_freeze);
+	s_wire();
 	s_register();
 	pthread_atfork(NULL, NULL, s_atfork_child);
 	/* Only this process moves: its children start where they are. */

@@ -2,15 +2,17 @@
  * ssi_vfs.h - the vfs-proxy: an away body's file system calls, executed by
  * its deputy at home.
  *
- * Three parts share this header:
- *   - the body side (ssi_vfs_body.c, in libssi.so): a seccomp filter traps
- *     the file calls that do not come from libssi.so itself; the SIGSYS
- *     handler forwards them over the call link or re-issues them locally;
- *   - the deputy side (ssi_vfs_deputy.c, in libssi.so): executes forwarded
- *     calls with the home process's real descriptors and cwd;
- *   - the call table (ssi_vfs_call.c): per call, which arguments are
- *     strings, buffers and structs, used by both sides to marshal.
- * ssi-agent uses only the control message below (no code of this module).
+ * Two parts share this header:
+ *   - the body side (away/ssi_vfs_body.c): a proxy of the trap core
+ *     (ssi/away/ssi_trap.h); it decides, per trapped file call, whether it
+ *     goes home over the core's call link or runs locally, and handles by
+ *     hand what one table entry cannot say (placement of new fds, reads
+ *     and writes cut into pieces, read-ahead, mmap, terminals);
+ *   - the home side (home/ssi_vfs_exec.c): an executor of the deputy's
+ *     call server (ssi/home/ssi_callsrv.h) for the calls that are more
+ *     than one system call at home.
+ * The shim wires both into their core; the marshalling is
+ * wire/ssi_call.c's, the same for every call of the table.
  *
  * Code in user processes: raw system calls, static buffers, no malloc, no
  * stdio, no libc calls once trapping (libc's own syscalls would trap).
@@ -31,25 +33,32 @@
 #define SSI_TCSETSW2 0x402C542CUL
 #define SSI_TCSETSF2 0x402C542DUL
 
-/* ---- body side (libssi.so) ------------------------------------------- */
+/* ---- body side: the trap core's handlers (ssi_trap_proxy_t) ----------- */
 
-/* Freeze hook (home or away): remembers the control fd number for the
- * restore. Signal context. */
-void ssi_vfs_freeze_hook(void);
+/* The calls this proxy needs trapped. */
+extern const uint16_t ssi_vfs_body_calls[];
+extern const unsigned ssi_vfs_body_ncalls;
 
-/* Restore hook, away: takes the call link from the agent, marks the
- * forwarded descriptors, installs the SIGSYS handler and the seccomp
- * filter. Returns 1 when the vfs-proxy is active, 0 when there is no agent
- * control socket (plain restore: nothing installed), -errno on failure
- * (the caller must not let the program run: its deputy is not there). */
-long ssi_vfs_body_start(void);
+/* seen: every trapped call first; gives the read-ahead back unless the
+ * call leaves the stream alone. */
+void ssi_vfs_body_seen(long nr, const int64_t *a);
 
-/* Restored at home (into the deputy, which has no filter): every fd is
- * real again; forget the table and the link. Installs nothing. */
-void ssi_vfs_home(void);
+/* call: a trapped call no proxy before took; always handled (1): goes
+ * home, or runs here (ucontext_t uc: the program's mask). */
+int ssi_vfs_body_call(long nr, int64_t *a, void *uc, long *ret);
 
-/* 1 when fd is a placeholder of a home file (the body is away). */
-int ssi_vfs_forwarded(int fd);
+/* freeze (home or away): gives the read-ahead back and records which low
+ * fds are terminals (they become tunnels away). */
+void ssi_vfs_body_freeze(void);
+
+/* start: restored away. */
+void ssi_vfs_body_start(int ctl_fd);
+
+/* replaced: a local descriptor now sits at fd; a home file there is
+ * closed at home. */
+void ssi_vfs_body_replaced(int fd);
+
+/* ---- body side: for the shim's interposed functions ------------------- */
 
 /* Away: a terminal request (TCGETS/TCSETS*, TCGETS2/TCSETS*2,
  * TIOCGWINSZ/TIOCSWINSZ) on fd, which was a terminal at home and is a
@@ -62,29 +71,12 @@ long ssi_vfs_tty_ioctl(int fd, unsigned long req, void *arg);
  * when the link is down. */
 long ssi_vfs_getppid(void);
 
-/* 1 when fd belongs to the vfs-proxy and must not be in an image's fd
- * table (the call link). */
-int ssi_vfs_hidden_fd(int fd);
+/* ---- home side: an executor of the call server ------------------------ */
 
-/* ---- deputy side (libssi.so) ----------------------------------------- */
-
-/* Runs the handshake (initiator) on the deputy's second connection fd,
- * already connected to the agent. 0: the call link is up (it owns fd);
- * -errno: the caller closes fd. */
-long ssi_vfs_deputy_attach(int fd, const uint8_t *key, int timeout_ms);
-
-/* The call link's socket for poll(), or -1. */
-int ssi_vfs_deputy_fd(void);
-
-/* Non-zero when a request was already read ahead: serve before polling. */
-int ssi_vfs_deputy_pending(void);
-
-/* Descriptors >= base are the deputy's own (tunnels, links): forwarded
- * calls may not name them. */
-void ssi_vfs_deputy_set_base(int base);
-
-/* Serves every request that is waiting (at least one: call when the fd
- * polls readable). 0, or -errno when the link is gone. */
-long ssi_vfs_deputy_serve(void);
+/* Executes op with the rebuilt arguments a when it needs more than the
+ * plain system call (open at a number, record locks, the few ioctls,
+ * terminals, fcntl and dup3 within the body's numbers): 1 with *ret, or
+ * 0 to let the call server run it as itself. */
+int ssi_vfs_exec(unsigned op, const int64_t *a, long *ret);
 
 #endif

@@ -1,11 +1,19 @@
 /*
  * ssi_call.c - the call table: for each forwarded call, what its
  * arguments are, so that one marshalling routine on each side serves them
- * all. Adding a call that fits these kinds is one line here (and one
- * number in the trapping proxy's list of calls). Pure: no system calls.
+ * all; and those routines. Adding a call that fits these kinds is one line
+ * here (and one number in the trapping proxy's list of calls).
+ *
+ * Pure: no system calls, no allocation; only memcpy/memmove (no system
+ * calls either). Linked into libssi.so (the body's trap, the deputy's call
+ * server) and into the unit tests.
  */
 #include "ssi_call.h"
 
+#include "ssi_tunnel.h"
+
+#include <errno.h>
+#include <string.h>
 #include <sys/syscall.h>
 
 #define I SSI_CALL_A_INT
@@ -122,11 +130,261 @@ static const ssi_call_t s_calls[] = {
     {SYS_recvfrom, 6, {F, OUT, I, I, OF, IO}, {0, 2, 0, 0, 128, 4}, N, 0, N, N},
 };
 
+#define S_NCALLS (sizeof(s_calls) / sizeof(s_calls[0]))
+
 const ssi_call_t *ssi_call_find(unsigned op)
 {
     unsigned i;
-    for (i = 0; i < sizeof(s_calls) / sizeof(s_calls[0]); i++)
+    for (i = 0; i < S_NCALLS; i++)
         if (s_calls[i].op == op)
             return &s_calls[i];
+    return 0;
+}
+
+const ssi_call_t *ssi_call_nth(unsigned i)
+{
+    return i < S_NCALLS ? &s_calls[i] : 0;
+}
+
+uint32_t ssi_call_out_max(unsigned op)
+{
+    return op == SYS_read || op == SYS_pread64 ? SSI_CALL_RW_MAX : SSI_CALL_IO_MAX;
+}
+
+static int s_is_in(uint8_t k)
+{
+    return k == SSI_CALL_A_STR || k == SSI_CALL_A_IN || k == SSI_CALL_A_INFIX || k == SSI_CALL_A_INOUT;
+}
+
+static int s_is_out(uint8_t k)
+{
+    return k == SSI_CALL_A_OUT || k == SSI_CALL_A_OUTFIX || k == SSI_CALL_A_INOUT;
+}
+
+/* The length of string s with its NUL, or 0 when there is no NUL within
+ * max bytes (it is not read beyond). */
+static uint64_t s_strsize(const char *s, uint64_t max)
+{
+    uint64_t n;
+    for (n = 0; n < max; n++)
+        if (!s[n])
+            return n + 1;
+    return 0;
+}
+
+static void s_put32(uint8_t *p, uint32_t v)
+{
+    memcpy(p, &v, 4);
+}
+
+static uint32_t s_get32(const uint8_t *p)
+{
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+long ssi_call_pack_req(unsigned op, const int64_t *a, uint8_t *msg, uint32_t cap)
+{
+    const ssi_call_t *c = ssi_call_find(op);
+    ssi_call_req_t q;
+    uint32_t off = sizeof(q), i;
+
+    if (!c)
+        return -ENOSYS;
+    if (cap < sizeof(q))
+        return -EINVAL;
+    q.type = SSI_TUNNEL_CALL;
+    q.flags = 0;
+    q.op = (uint16_t)op;
+    for (i = 0; i < 6; i++)
+        q.arg[i] = i < c->nargs ? a[i] : 0;
+    /* An out-buffer larger than one answer gets what fits (getdents and
+     * friends return less; reads are cut into pieces before this). */
+    for (i = 0; i < c->nargs; i++)
+        if (c->kind[i] == SSI_CALL_A_OUT && (uint64_t)q.arg[c->aux[i]] > ssi_call_out_max(op))
+            q.arg[c->aux[i]] = ssi_call_out_max(op);
+    for (i = 0; i < c->nargs; i++) {
+        uint8_t k = c->kind[i];
+        const void *src = (const void *)a[i];
+        uint64_t len;
+        if (!s_is_in(k))
+            continue;
+        if (cap - off < 4)
+            return -EINVAL;
+        if (!src) {
+            s_put32(msg + off, SSI_CALL_NULL);
+            off += 4;
+            continue;
+        }
+        if (k == SSI_CALL_A_STR) {
+            len = s_strsize(src, SSI_CALL_PATH_MAX);
+            if (!len)
+                return -ENAMETOOLONG;
+        } else if (k == SSI_CALL_A_IN) {
+            len = (uint64_t)a[c->aux[i]];
+        } else {
+            len = c->aux[i];
+        }
+        if (len > cap - off - 4)
+            return -EINVAL;
+        s_put32(msg + off, (uint32_t)len);
+        memcpy(msg + off + 4, src, len);
+        off += 4 + (uint32_t)len;
+    }
+    q.len = off - sizeof(q);
+    memcpy(msg, &q, sizeof(q));
+    return off;
+}
+
+int ssi_call_unpack_req(const uint8_t *msg, uint32_t n, uint8_t *rep, uint32_t cap,
+                        ssi_call_args_t *u)
+{
+    const ssi_call_t *c;
+    ssi_call_req_t q;
+    uint32_t off = sizeof(q), rl = sizeof(ssi_call_rep_t), i;
+
+    if (n < sizeof(q) || cap < sizeof(ssi_call_rep_t))
+        return -EPROTO;
+    memcpy(&q, msg, sizeof(q));
+    c = ssi_call_find(q.op);
+    if (!c || q.type != SSI_TUNNEL_CALL || q.len != n - sizeof(q))
+        return -ENOSYS;
+    u->call = c;
+    u->op = q.op;
+    for (i = 0; i < 6; i++) {
+        u->a[i] = i < c->nargs ? q.arg[i] : 0;
+        u->outcap[i] = 0;
+    }
+    for (i = 0; i < c->nargs; i++) {
+        uint8_t k = c->kind[i];
+        if (k == SSI_CALL_A_FD)
+            u->a[i] = (int32_t)u->a[i]; /* an int in a register: AT_FDCWD arrives zero-extended */
+        if (s_is_in(k)) {
+            uint32_t len;
+            if (n - off < 4)
+                return -EPROTO;
+            len = s_get32(msg + off);
+            off += 4;
+            if (len == SSI_CALL_NULL) {
+                u->a[i] = 0;
+            } else {
+                if (len > n - off)
+                    return -EPROTO;
+                if (k == SSI_CALL_A_STR && (len == 0 || msg[off + len - 1] != 0))
+                    return -EPROTO;
+                if ((k == SSI_CALL_A_INFIX || k == SSI_CALL_A_INOUT) && len != c->aux[i])
+                    return -EPROTO;
+                if (k == SSI_CALL_A_IN && (uint64_t)u->a[c->aux[i]] != len)
+                    return -EPROTO;
+                u->a[i] = (int64_t)(msg + off);
+                off += len;
+            }
+        }
+        if (k == SSI_CALL_A_OUT || k == SSI_CALL_A_OUTFIX || (k == SSI_CALL_A_INOUT && u->a[i])) {
+            uint64_t room = k == SSI_CALL_A_OUT ? (uint64_t)u->a[c->aux[i]] : c->aux[i];
+            if (room > cap || (uint64_t)rl + 4 + room > cap)
+                return -EPROTO;
+            if (k == SSI_CALL_A_INOUT)
+                memcpy(rep + rl + 4, (const void *)u->a[i], room);
+            u->a[i] = (int64_t)(rep + rl + 4);
+            u->outcap[i] = (uint32_t)room;
+            rl += 4 + (uint32_t)room;
+        } else if (k == SSI_CALL_A_INOUT) {
+            u->outcap[i] = SSI_CALL_NULL; /* NULL in, NULL out */
+        }
+    }
+    if (off != n)
+        return -EPROTO;
+    return 0;
+}
+
+uint32_t ssi_call_pack_rep(const ssi_call_args_t *u, int64_t ret, uint8_t *rep)
+{
+    const ssi_call_t *c = u->call;
+    ssi_call_rep_t r;
+    uint32_t src = sizeof(r), dst = sizeof(r), i;
+
+    /* Compact the out-arguments: u32 length + the bytes that matter. The
+     * room unpack reserved is at src; dst <= src, hence memmove. */
+    for (i = 0; i < c->nargs; i++) {
+        uint8_t k = c->kind[i];
+        uint32_t len;
+        if (!s_is_out(k))
+            continue;
+        if (u->outcap[i] == SSI_CALL_NULL) {
+            s_put32(rep + dst, SSI_CALL_NULL);
+            dst += 4;
+            continue;
+        }
+        if (ret < 0)
+            len = 0;
+        else if (k == SSI_CALL_A_OUT)
+            len = (uint64_t)ret < u->outcap[i] ? (uint32_t)ret : u->outcap[i];
+        else
+            len = u->outcap[i];
+        s_put32(rep + dst, len);
+        if (dst != src)
+            memmove(rep + dst + 4, rep + src + 4, len);
+        src += 4 + u->outcap[i];
+        dst += 4 + len;
+    }
+    r.type = SSI_TUNNEL_RESULT;
+    r.flags = 0;
+    r.op = u->op;
+    r.len = dst - sizeof(r);
+    r.ret = ret;
+    memcpy(rep, &r, sizeof(r));
+    return dst;
+}
+
+uint32_t ssi_call_pack_err(unsigned op, int64_t ret, uint8_t *rep)
+{
+    ssi_call_rep_t r;
+    r.type = SSI_TUNNEL_RESULT;
+    r.flags = 0;
+    r.op = (uint16_t)op;
+    r.len = 0;
+    r.ret = ret;
+    memcpy(rep, &r, sizeof(r));
+    return sizeof(r);
+}
+
+int ssi_call_unpack_rep(const ssi_call_req_t *q, const int64_t *a, const uint8_t *rep, uint32_t n,
+                        int64_t *ret)
+{
+    const ssi_call_t *c = ssi_call_find(q->op);
+    ssi_call_rep_t r;
+    uint32_t off = sizeof(r), i;
+
+    if (!c || n < sizeof(r))
+        return -EPROTO;
+    memcpy(&r, rep, sizeof(r));
+    if (r.type != SSI_TUNNEL_RESULT || r.op != q->op || r.len != n - sizeof(r))
+        return -EPROTO;
+    *ret = r.ret;
+    if (r.ret < 0 && r.len == 0)
+        return 0; /* refused before the call: no out-arguments */
+    for (i = 0; i < c->nargs; i++) {
+        uint8_t k = c->kind[i];
+        uint32_t len;
+        uint64_t room;
+        if (!s_is_out(k))
+            continue;
+        if (n - off < 4)
+            return -EPROTO;
+        len = s_get32(rep + off);
+        off += 4;
+        if (len == SSI_CALL_NULL)
+            continue;
+        room = k == SSI_CALL_A_OUT ? (uint64_t)q->arg[c->aux[i]] : c->aux[i];
+        if (len > n - off || len > room)
+            return -EPROTO;
+        if (a[i] && len)
+            memcpy((void *)a[i], rep + off, len);
+        off += len;
+    }
+    if (off != n)
+        return -EPROTO;
     return 0;
 }

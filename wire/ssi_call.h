@@ -5,6 +5,12 @@
  * forwarded call, which arguments are strings, buffers and structs, so
  * that one marshalling routine on each side serves every call.
  *
+ * The marshalling both ways is here too, as pure functions: the body packs
+ * a request from the program's arguments and unpacks the answer into the
+ * program's buffers (ssi/away/ssi_trap.c); home unpacks the request into
+ * rebuilt pointers and packs the answer (ssi/home/ssi_callsrv.c). Every
+ * length that comes from the peer is checked here, once.
+ *
  * Pure: no system calls, no malloc; used by the trap in the body and by
  * the deputy's call server at home. How to add a call:
  * docs/ARCHITECTURE.md, "A forwarded call".
@@ -93,5 +99,57 @@ typedef struct {
 
 /* The entry of op, or NULL: not a forwarded call. */
 const ssi_call_t *ssi_call_find(unsigned op);
+
+/* The i-th entry of the table (i = 0, 1, ...), NULL past the last. */
+const ssi_call_t *ssi_call_nth(unsigned i);
+
+/* ---- marshalling ---------------------------------------------------------- */
+
+/* The largest out-buffer of op that one answer carries: SSI_CALL_RW_MAX
+ * for read and pread64, SSI_CALL_IO_MAX for every other call. */
+uint32_t ssi_call_out_max(unsigned op);
+
+/* Body: packs the request for op with the program's arguments a (its
+ * pointers) into msg (cap bytes): the header, whose out-buffer lengths are
+ * cut to what one answer carries (getdents and friends return less), then
+ * every in-argument. Returns the message's length, or -ENOSYS (op is not
+ * in the table), -ENAMETOOLONG (a string longer than SSI_CALL_PATH_MAX),
+ * -EINVAL (it does not fit in cap). */
+long ssi_call_pack_req(unsigned op, const int64_t *a, uint8_t *msg, uint32_t cap);
+
+/* Home: a request with its pointer arguments rebuilt. */
+typedef struct {
+    const ssi_call_t *call;
+    uint16_t op;
+    int64_t a[6];       /* descriptors sign-extended; pointers into the request or the answer */
+    uint32_t outcap[6]; /* room of each out-argument in the answer; SSI_CALL_NULL: a NULL in-out */
+} ssi_call_args_t;
+
+/* Home: checks the request msg (n bytes) against the call table and
+ * rebuilds its arguments in u: in-arguments point into msg, out-arguments
+ * into room reserved in rep (cap bytes; an in-out struct is copied there),
+ * where ssi_call_pack_rep then packs the answer. 0; -ENOSYS: not a call of
+ * the table (or a header whose length is not n's); -EPROTO: a length that
+ * breaks the rules (truncated, trailing bytes, a string without its NUL, a
+ * buffer whose length is not its length argument's, more out-room than
+ * rep holds). */
+int ssi_call_unpack_req(const uint8_t *msg, uint32_t n, uint8_t *rep, uint32_t cap,
+                        ssi_call_args_t *u);
+
+/* Home: the answer to u with result ret, in rep: each out-argument's bytes
+ * that matter (a buffer: ret of them; a struct: all when ret >= 0; none
+ * when ret < 0). Returns its length. */
+uint32_t ssi_call_pack_rep(const ssi_call_args_t *u, int64_t ret, uint8_t *rep);
+
+/* Home: an answer that refuses op before running it (ret < 0, no
+ * out-arguments at all). Returns its length. */
+uint32_t ssi_call_pack_err(unsigned op, int64_t ret, uint8_t *rep);
+
+/* Body: checks the answer rep (n bytes) to request q (the header as it was
+ * packed) and copies each out-argument to the program's pointer in a,
+ * never more than q said the program's buffer holds. 0 with *ret the home
+ * result; -EPROTO: the answer breaks the rules (the link is unusable). */
+int ssi_call_unpack_rep(const ssi_call_req_t *q, const int64_t *a, const uint8_t *rep, uint32_t n,
+                        int64_t *ret);
 
 #endif

@@ -1,9 +1,11 @@
 /*
  * ssi_net_body.c - the away body's side of the netproxy.
  *
- * Called from the vfs-proxy's SIGSYS dispatch (ssi_vfs_body.c) for the
- * socket calls its seccomp filter traps. Per descriptor the body knows
- * what its number stands for:
+ * A proxy of the trap core (ssi/away/ssi_trap.h): the core traps the calls
+ * of ssi_net_body_calls[] and hands each one here before the file proxy
+ * (a socket's close, read or ioctl is ours, a file's is not). Forwarding
+ * and the forwarded-fd table are the core's. Per descriptor the body
+ * knows what its number stands for:
  *   HOME    a stream socket created away, not connected yet: a local
  *           placeholder (an unconnected AF_UNIX socket) whose real socket
  *           is the deputy's fd of the same number; every call is forwarded;
@@ -31,8 +33,9 @@
  */
 #include "ssi_net.h"
 
+#include "ssi_fdpass.h"
 #include "ssi_sys.h"
-#include "ssi_vfs.h"
+#include "ssi_trap.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -56,6 +59,15 @@ static uint8_t s_frz_stream[S_FRZ_SCAN / 8]; /* other stream sockets: tunnels */
 static uint8_t s_frz_std;                     /* bits 0-2: fds 0-2 stream sockets */
 static long s_hi = -1;                        /* highest fd with a kind */
 static int s_ctl = -1;
+
+/* The calls this proxy needs trapped (read/write and friends: a UDP
+ * channel's datagrams are unpacked; close/ioctl: a home socket's). */
+const uint16_t ssi_net_body_calls[] = {
+    SYS_socket, SYS_connect, SYS_accept, SYS_accept4, SYS_bind, SYS_listen, SYS_getsockname,
+    SYS_getpeername, SYS_setsockopt, SYS_getsockopt, SYS_sendto, SYS_recvfrom, SYS_sendmsg,
+    SYS_recvmsg, SYS_sendmmsg, SYS_close, SYS_ioctl, SYS_read, SYS_readv, SYS_write, SYS_writev,
+};
+const unsigned ssi_net_body_ncalls = sizeof(ssi_net_body_calls) / sizeof(ssi_net_body_calls[0]);
 
 static int s_get(long fd)
 {
@@ -84,7 +96,7 @@ static long s_alias(long fd)
     return -1;
 }
 
-void ssi_net_freeze_hook(void)
+void ssi_net_body_freeze(void)
 {
     long fd;
     ssi_sys_memzero(s_frz_listen, sizeof(s_frz_listen));
@@ -157,12 +169,12 @@ void ssi_net_body_linked(void)
     long fd;
     for (fd = 3; fd <= s_hi && fd < S_FRZ_SCAN; fd++) {
         int64_t q[6] = {fd, 0, 0, 0, 0, 0};
-        if (s_get(fd) == S_DGRAM && ssi_vfs_forward(SSI_CALL_OP_DGRAM, q) == 0)
+        if (s_get(fd) == S_DGRAM && ssi_trap_forward(SSI_CALL_OP_DGRAM, q) == 0)
             s_take_chan(fd, S_UDP);
     }
 }
 
-void ssi_net_home(void)
+void ssi_net_body_home(void)
 {
     if (s_ctl >= 0)
         ssi_sys1(SYS_close, s_ctl);
@@ -170,12 +182,12 @@ void ssi_net_home(void)
     ssi_sys_memzero(s_kind, sizeof(s_kind));
 }
 
-int ssi_net_hidden_fd(int fd)
+int ssi_net_body_own_fd(int fd)
 {
     return fd >= 0 && fd == s_ctl;
 }
 
-void ssi_net_replaced(int fd)
+void ssi_net_body_replaced(int fd)
 {
     int64_t q[6] = {fd, 0, 0, 0, 0, 0};
     if (s_ctl < 0 || s_get(fd) == S_NONE)
@@ -184,41 +196,29 @@ void ssi_net_replaced(int fd)
         s_set(fd, S_NONE); /* a static tunnel: the agent sees it close */
         return;
     }
-    ssi_vfs_forward(SYS_close, q);
-    ssi_vfs_set_forwarded(fd, 0);
+    ssi_trap_forward(SYS_close, q);
+    ssi_trap_set_fwd(fd, 0);
     s_set(fd, S_NONE);
 }
 
 /* Receives one channel end (ssi_tunnel_pass_t + SCM_RIGHTS) from sock. */
 static long s_recv_end(long sock, ssi_tunnel_pass_t *m, long flags, const void *uc)
 {
-    union {
-        struct cmsghdr h;
-        char buf[CMSG_SPACE(sizeof(int))];
-    } cm;
-    struct iovec iov = {m, sizeof(*m)};
-    struct msghdr mh;
+    ssi_fdpass_t fp;
     int64_t a[6];
     long rc;
-    int fd = -1;
-    ssi_sys_memzero(&mh, sizeof(mh));
-    ssi_sys_memzero(&cm, sizeof(cm));
-    mh.msg_iov = &iov;
-    mh.msg_iovlen = 1;
-    mh.msg_control = cm.buf;
-    mh.msg_controllen = sizeof(cm.buf);
+    int fd;
+    ssi_fdpass_init(&fp, m, sizeof(*m));
     a[0] = sock;
-    a[1] = (int64_t)&mh;
+    a[1] = (int64_t)&fp.mh;
     a[2] = flags;
     a[3] = a[4] = a[5] = 0;
     /* With the program's mask when the program waits (accept): signals
      * interrupt it as at home. */
-    rc = uc ? ssi_vfs_local(SYS_recvmsg, a, uc) : ssi_sys3(SYS_recvmsg, sock, (long)&mh, flags);
+    rc = uc ? ssi_trap_local(SYS_recvmsg, a, uc) : ssi_sys3(SYS_recvmsg, sock, (long)&fp.mh, flags);
     if (rc < 0)
         return rc;
-    if (mh.msg_controllen >= CMSG_LEN(sizeof(int)) && cm.h.cmsg_level == SOL_SOCKET &&
-        cm.h.cmsg_type == SCM_RIGHTS)
-        ssi_sys_memcopy(&fd, CMSG_DATA(&cm.h), sizeof(int));
+    fd = ssi_fdpass_take(&fp);
     if (rc != (long)sizeof(*m) || m->magic != SSI_TUNNEL_PASS_MAGIC || fd < 0) {
         if (fd >= 0)
             ssi_sys1(SYS_close, fd);
@@ -241,7 +241,7 @@ static long s_take_chan(long fd, int kind)
     int i;
     if (nfd < 0)
         return nfd == -EAGAIN ? -ETIMEDOUT : nfd;
-    fl = ssi_vfs_forward(SYS_fcntl, q);
+    fl = ssi_trap_forward(SYS_fcntl, q);
     fdfl = ssi_sys2(SYS_fcntl, fd, F_GETFD);
     for (i = 0; i < 2 && (kind == S_TUNNEL || kind == S_UDP); i++) {
         struct timeval tv;
@@ -259,7 +259,7 @@ static long s_take_chan(long fd, int kind)
         return rc;
     if (fl > 0 && (fl & O_NONBLOCK))
         ssi_sys3(SYS_fcntl, fd, F_SETFL, O_NONBLOCK);
-    ssi_vfs_set_forwarded((int)fd, 0);
+    ssi_trap_set_fwd((int)fd, 0);
     s_set(fd, kind);
     return 0;
 }
@@ -280,12 +280,12 @@ static long s_socket(const int64_t *a, int kind)
     q[2] = a[2];
     q[3] = m;
     q[4] = q[5] = 0;
-    r = ssi_vfs_forward(SSI_CALL_OP_SOCKET, q);
+    r = ssi_trap_forward(SSI_CALL_OP_SOCKET, q);
     if (r < 0) {
         ssi_sys1(SYS_close, m);
         return r;
     }
-    ssi_vfs_set_forwarded((int)m, 1);
+    ssi_trap_set_fwd((int)m, 1);
     s_set(m, kind);
     if (kind == S_DGRAM) {
         /* Datagrams for it come down a tunnel, so that waiting for them
@@ -293,7 +293,7 @@ static long s_socket(const int64_t *a, int kind)
          * set up, every call stays forwarded. */
         q[0] = m;
         q[1] = q[2] = q[3] = 0;
-        if (ssi_vfs_forward(SSI_CALL_OP_DGRAM, q) == 0)
+        if (ssi_trap_forward(SSI_CALL_OP_DGRAM, q) == 0)
             s_take_chan(m, S_UDP);
     }
     return m;
@@ -318,7 +318,7 @@ static long s_accept(const int64_t *a, long flags, const void *uc)
     q[0] = m.chan;
     q[1] = fd;
     q[2] = q[3] = q[4] = q[5] = 0;
-    s_set(fd, ssi_vfs_forward(SSI_CALL_OP_ATTACH, q) == 0 ? S_TUNNEL : S_NONE);
+    s_set(fd, ssi_trap_forward(SSI_CALL_OP_ATTACH, q) == 0 ? S_TUNNEL : S_NONE);
     if (a[1] && a[2]) {
         uint32_t cap, n = m.alen < sizeof(m.addr) ? m.alen : sizeof(m.addr);
         ssi_sys_memcopy(&cap, (const void *)a[2], 4);
@@ -344,7 +344,7 @@ static long s_name_or_opt(long nr, const int64_t *a)
     ssi_sys_memcopy(q, a, sizeof(q));
     q[vi] = (int64_t)buf;
     q[li] = (int64_t)&len;
-    r = ssi_vfs_forward((unsigned)nr, q);
+    r = ssi_trap_forward((unsigned)nr, q);
     if (r < 0)
         return r;
     if (a[vi])
@@ -363,7 +363,7 @@ static long s_sendto(long fd, const void *buf, uint64_t len, long flags, const v
     int64_t q[6] = {fd, (int64_t)buf, (int64_t)len, flags, (int64_t)addr, addr ? alen : 0};
     if (len > SSI_CALL_IO_MAX)
         return -EMSGSIZE;
-    return ssi_vfs_forward(SYS_sendto, q);
+    return ssi_trap_forward(SYS_sendto, q);
 }
 
 /* recvfrom at home; the address comes back within *alen (as the kernel
@@ -374,7 +374,7 @@ static long s_recvfrom(long fd, void *buf, uint64_t len, long flags, void *addr,
     uint32_t sl = sizeof(sa), cap = 0;
     int64_t q[6] = {fd, (int64_t)buf, (int64_t)(len < SSI_CALL_IO_MAX ? len : SSI_CALL_IO_MAX), flags,
                     (int64_t)sa, (int64_t)&sl};
-    long r = ssi_vfs_forward(SYS_recvfrom, q);
+    long r = ssi_trap_forward(SYS_recvfrom, q);
     if (r < 0 || !addr || !alen)
         return r;
     ssi_sys_memcopy(&cap, alen, 4);
@@ -425,7 +425,7 @@ static long s_udp_recv(long fd, const struct iovec *iov, uint64_t niov, long fla
     q[1] = (int64_t)&mh;
     q[2] = (flags & (MSG_PEEK | MSG_DONTWAIT)) | MSG_TRUNC;
     q[3] = q[4] = q[5] = 0;
-    r = uc ? ssi_vfs_local(SYS_recvmsg, q, uc) : ssi_sys3(SYS_recvmsg, fd, (long)&mh, q[2]);
+    r = uc ? ssi_trap_local(SYS_recvmsg, q, uc) : ssi_sys3(SYS_recvmsg, fd, (long)&mh, q[2]);
     if (r <= 0)
         return r; /* 0: the deputy ended the channel */
     if ((uint64_t)r < sizeof(h))
@@ -593,7 +593,7 @@ int ssi_net_body_call(long nr, int64_t *a, void *uc, long *ret)
             *ret = s_name_or_opt(nr, q);
             return 1;
         }
-        *ret = ssi_vfs_forward(SYS_setsockopt, q);
+        *ret = ssi_trap_forward(SYS_setsockopt, q);
         if (*ret == 0 && a[1] == SOL_SOCKET && (a[2] == SO_RCVTIMEO || a[2] == SO_SNDTIMEO))
             ssi_sys5(SYS_setsockopt, a[0], a[1], a[2], a[3], a[4]);
         return 1;
@@ -611,7 +611,7 @@ int ssi_net_body_call(long nr, int64_t *a, void *uc, long *ret)
         {
             int on = 0;
             int64_t q[6] = {a[0], F_GETFL, 0, 0, 0, 0};
-            long fl = ssi_vfs_forward(SYS_fcntl, q);
+            long fl = ssi_trap_forward(SYS_fcntl, q);
             if (!a[2])
                 *ret = -EFAULT;
             else if (fl < 0)
@@ -620,14 +620,14 @@ int ssi_net_body_call(long nr, int64_t *a, void *uc, long *ret)
                 ssi_sys_memcopy(&on, (const void *)a[2], sizeof(on));
                 q[1] = F_SETFL;
                 q[2] = on ? (fl | O_NONBLOCK) : (fl & ~O_NONBLOCK);
-                *ret = ssi_vfs_forward(SYS_fcntl, q);
+                *ret = ssi_trap_forward(SYS_fcntl, q);
             }
         }
         return 1;
     case SYS_close: {
         int64_t q[6] = {a[0], 0, 0, 0, 0, 0};
-        long r = ssi_vfs_forward(SYS_close, q);
-        ssi_vfs_set_forwarded((int)a[0], 0);
+        long r = ssi_trap_forward(SYS_close, q);
+        ssi_trap_set_fwd((int)a[0], 0);
         s_set(a[0], S_NONE);
         *ret = ssi_sys1(SYS_close, a[0]);
         if (*ret == 0 && (k == S_HOME || k == S_DGRAM) && r < 0 && r != -EIO)
@@ -645,19 +645,19 @@ int ssi_net_body_call(long nr, int64_t *a, void *uc, long *ret)
         return 1;
     case SYS_connect:
         if (k == S_DGRAM || k == S_UDP)
-            *ret = ssi_vfs_forward(SYS_connect, a);
+            *ret = ssi_trap_forward(SYS_connect, a);
         else if (k != S_HOME)
             *ret = k == S_TUNNEL ? -EISCONN : -EINVAL;
-        else if ((*ret = ssi_vfs_forward(SYS_connect, a)) == 0)
+        else if ((*ret = ssi_trap_forward(SYS_connect, a)) == 0)
             *ret = s_take_chan(a[0], S_TUNNEL);
         return 1;
     case SYS_bind:
-        *ret = k == S_HOME || k == S_DGRAM || k == S_UDP ? ssi_vfs_forward(SYS_bind, a) : -EINVAL;
+        *ret = k == S_HOME || k == S_DGRAM || k == S_UDP ? ssi_trap_forward(SYS_bind, a) : -EINVAL;
         return 1;
     case SYS_listen:
         if (k == S_TUNNEL)
             *ret = -EINVAL;
-        else if ((*ret = ssi_vfs_forward(SYS_listen, a)) == 0 && k == S_HOME)
+        else if ((*ret = ssi_trap_forward(SYS_listen, a)) == 0 && k == S_HOME)
             *ret = s_take_chan(a[0], S_LISTEN);
         return 1;
     case SYS_accept:
@@ -673,7 +673,7 @@ int ssi_net_body_call(long nr, int64_t *a, void *uc, long *ret)
         *ret = s_name_or_opt(nr, a);
         return 1;
     case SYS_setsockopt:
-        *ret = ssi_vfs_forward(SYS_setsockopt, a);
+        *ret = ssi_trap_forward(SYS_setsockopt, a);
         /* Timeouts act where the body blocks: on its own end too. */
         if (*ret == 0 && a[1] == SOL_SOCKET && (a[2] == SO_RCVTIMEO || a[2] == SO_SNDTIMEO))
             ssi_sys5(SYS_setsockopt, a[0], a[1], a[2], a[3], a[4]);

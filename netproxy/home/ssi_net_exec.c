@@ -1,18 +1,21 @@
 /*
- * ssi_net_deputy.c - the home side of the netproxy: socket calls of the
- * away body that need more than the vfs-proxy's generic executor.
+ * ssi_net_exec.c - the home side of the netproxy: socket calls of the
+ * away body that need more than the plain system call.
  *
- * Runs in the deputy (libssi.so, signal context, raw system calls). The
- * home socket of the body's fd N is the deputy's fd N, as for files; a
- * socket that gets connected or starts listening becomes a channel of the
- * data link (ssi_deputy_chan_add) and stays at N, so that getsockname,
- * setsockopt and friends keep naming it there.
+ * An executor of the deputy's call server (ssi/home/ssi_callsrv.h), ahead
+ * of the vfs-proxy's. The home socket of the body's fd N is the deputy's
+ * fd N, as for files; a socket that gets connected or starts listening
+ * becomes a channel of the data link (ssi_chans_new) and stays at N, so
+ * that getsockname, setsockopt and friends keep naming it there. Calls
+ * only the channel table below it.
+ *
+ * Runs in the deputy (libssi.so, signal context, raw system calls).
  */
 #include "ssi_net.h"
 
+#include "ssi_chans.h"
 #include "ssi_sys.h"
 #include "ssi_tunnel_link.h"
-#include "ssi_vfs.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -57,7 +60,8 @@ static long s_connect(const int64_t *a)
         return rc;
     /* Connected: from now on a tunnel. The body waits for its end on the
      * control socket. */
-    rc = ssi_deputy_chan_add((int)fd, SSI_TUNNEL_DIR_IN | SSI_TUNNEL_DIR_OUT, SSI_TUNNEL_CHAN_SOCKET);
+    rc = ssi_chans_new((int)fd, SSI_TUNNEL_DIR_IN | SSI_TUNNEL_DIR_OUT, SSI_TUNNEL_CHAN_SOCKET,
+                       SSI_TUNNEL_NOPARENT, 0, 0);
     return rc < 0 ? rc : 0;
 }
 
@@ -66,34 +70,14 @@ static long s_listen(const int64_t *a)
     long fd = a[0], rc = ssi_sys2(SYS_listen, fd, a[1]);
     if (rc < 0 || !s_stream(fd))
         return rc;
-    if (ssi_deputy_chan_has_fd((int)fd))
+    if (ssi_chans_has_fd((int)fd))
         return rc; /* listen() again: a new backlog, the same listener */
-    rc = ssi_deputy_chan_add((int)fd, 0, SSI_TUNNEL_CHAN_SOCKET | SSI_TUNNEL_CHAN_LISTEN);
+    rc = ssi_chans_new((int)fd, 0, SSI_TUNNEL_CHAN_SOCKET | SSI_TUNNEL_CHAN_LISTEN,
+                       SSI_TUNNEL_NOPARENT, 0, 0);
     return rc < 0 ? rc : 0;
 }
 
-long ssi_net_dgram_read(int fd, uint8_t *frame, uint32_t credit)
-{
-    ssi_tunnel_dghdr_t h;
-    uint32_t alen = sizeof(h.addr);
-    /* Its size first: a datagram goes whole or waits for credit. */
-    long n = ssi_sys6(SYS_recvfrom, fd, 0, 0, MSG_PEEK | MSG_TRUNC | MSG_DONTWAIT, 0, 0);
-    if (n < 0)
-        return n;
-    if (sizeof(h) + (n < (long)SSI_TUNNEL_DGRAM_MAX ? (uint64_t)n : SSI_TUNNEL_DGRAM_MAX) > credit)
-        return -EAGAIN;
-    ssi_sys_memzero(&h, sizeof(h));
-    n = ssi_sys6(SYS_recvfrom, fd, (long)(frame + sizeof(h)), SSI_TUNNEL_DGRAM_MAX,
-                 MSG_TRUNC | MSG_DONTWAIT, (long)h.addr, (long)&alen);
-    if (n < 0)
-        return n;
-    h.len = (uint32_t)n;
-    h.alen = (uint16_t)(alen < sizeof(h.addr) ? alen : sizeof(h.addr));
-    ssi_sys_memcopy(frame, &h, sizeof(h));
-    return (long)sizeof(h) + (n < (long)SSI_TUNNEL_DGRAM_MAX ? n : (long)SSI_TUNNEL_DGRAM_MAX);
-}
-
-int ssi_net_deputy_exec(unsigned op, const int64_t *a, long *ret)
+int ssi_net_exec(unsigned op, const int64_t *a, long *ret)
 {
     switch (op) {
     case SSI_CALL_OP_SOCKET: {
@@ -116,7 +100,7 @@ int ssi_net_deputy_exec(unsigned op, const int64_t *a, long *ret)
         *ret = s_listen(a);
         return 1;
     case SYS_close:
-        if (!ssi_deputy_chan_release_fd((int)a[0]))
+        if (!ssi_chans_release_fd((int)a[0]))
             return 0;
         *ret = 0;
         return 1;
@@ -129,18 +113,18 @@ int ssi_net_deputy_exec(unsigned op, const int64_t *a, long *ret)
         if (a[0] < 0 || a[0] > 2)
             return 0;
         {
-            long fd = ssi_deputy_chan_std_fd((unsigned)a[0]);
+            long fd = ssi_chans_std_fd((unsigned)a[0]);
             *ret = fd < 0 ? -ENOTSOCK : ssi_sys5(op, fd, a[1], a[2], a[3], a[4]);
         }
         return 1;
     case SSI_CALL_OP_DGRAM:
-        *ret = ssi_deputy_chan_add((int)a[0], SSI_TUNNEL_DIR_IN,
-                                   SSI_TUNNEL_CHAN_SOCKET | SSI_TUNNEL_CHAN_DGRAM);
+        *ret = ssi_chans_new((int)a[0], SSI_TUNNEL_DIR_IN, SSI_TUNNEL_CHAN_SOCKET | SSI_TUNNEL_CHAN_DGRAM,
+                             SSI_TUNNEL_NOPARENT, 0, 0);
         if (*ret > 0)
             *ret = 0;
         return 1;
     case SSI_CALL_OP_ATTACH:
-        *ret = ssi_deputy_chan_attach((unsigned)a[0], (int)a[1]);
+        *ret = ssi_chans_attach((unsigned)a[0], (int)a[1]);
         return 1;
     }
     return 0;

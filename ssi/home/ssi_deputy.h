@@ -4,7 +4,8 @@
  * Part of libssi.so; runs inside the freeze handler of the home process
  * (signal context): raw system calls, static buffers, no malloc, no stdio.
  * After the verdict SSI_IMAGE_VERDICT_DEPUTY the handler calls
- * ssi_deputy_connect(); if that succeeds, ssi_deputy_run() releases the
+ * ssi_deputy_connect() through the deputy hook the shim set
+ * (ssi_freeze_set_deputy_hook); if that succeeds, ssi_deputy_run() releases the
  * program's memory and relays the tunnelled descriptors and signals to
  * the body agent until the body exits, then exits with the body's status.
  * Protocol: ssi_tunnel.h and docs/ENGINE.md, "Deputy and body agent".
@@ -23,9 +24,5 @@ long ssi_deputy_connect(const ssi_image_deputy_t *d);
 /* Becomes the deputy; never returns. Exits with the body's exit status,
  * or as if killed by SIGKILL when the link to the agent breaks. */
 __attribute__((noreturn)) void ssi_deputy_run(void);
-
-/* The home descriptor of the tunnelled terminal whose channel (the body's
- * fd number) is chan, or -EBADF: for the vfs-proxy's terminal requests. */
-long ssi_deputy_tty_fd(int chan);
 
 #endif

@@ -17,6 +17,7 @@ int main(void)
 	srunner_add_suite(sr, suite_flow());
 	srunner_add_suite(sr, suite_tunnel());
 	srunner_add_suite(sr, suite_fdpass());
+	srunner_add_suite(sr, suite_call());
 	srunner_run_all(sr, CK_NORMAL);
 	int failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

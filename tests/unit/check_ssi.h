@@ -16,5 +16,6 @@ Suite *suite_json(void);
 Suite *suite_flow(void);
 Suite *suite_tunnel(void);
 Suite *suite_fdpass(void);
+Suite *suite_call(void);
 
 #endif

@@ -1,0 +1,50 @@
+/*
+ * ssi_homecoming.h - the deputy brings its body home: the freeze signal
+ * asks (ssi-freeze --home), the agent sends the body's image, the deputy
+ * keeps it, dry-runs the restorer, commits, and execs ssi-restore
+ * --in-place once the body is gone (docs/ENGINE.md, "Coming home").
+ *
+ * Driven by the deputy loop (ssi_deputy.c), which it never calls: the
+ * loop asks whether a homecoming is wanted, begins it, blocks and forwards
+ * the signals already caught, asks, steps it and passes it the HOME_*
+ * frames. Part of libssi.so, home side, signal context: raw system calls,
+ * static buffers.
+ */
+#ifndef SSI_HOMECOMING_H
+#define SSI_HOMECOMING_H
+
+#include "ssi_tunnel.h"
+
+#include <stdint.h>
+
+/* Installs the freeze signal's handler (nobody may freeze the deputy: the
+ * signal asks for a homecoming) and takes the loop's self-pipe, which a
+ * request writes to and which is the deputy's own (never the program's). */
+void ssi_homecoming_init(int wake_rd, int wake_wr);
+
+/* 1 when a request came and no homecoming runs yet. */
+int ssi_homecoming_wanted(void);
+
+/* Reads the request and checks what can be checked at once. 1: under way;
+ * the caller must now block every signal, forward those already caught
+ * and call ssi_homecoming_ask. 0: refused (answered) or gone. */
+int ssi_homecoming_begin(void);
+
+/* Asks the agent for the body (HOME_REQ). */
+void ssi_homecoming_ask(void);
+
+/* 1 while a homecoming runs: the body gets no more home input. */
+int ssi_homecoming_active(void);
+
+/* The deputy loop calls this at every turn while one runs: deadline, dry
+ * run, commit. May exec ssi-restore (never returns then). */
+void ssi_homecoming_step(void);
+
+/* A HOME_* frame (h, its body). Outside a homecoming it is stale (we gave
+ * up first) and ignored. */
+void ssi_homecoming_frame(const ssi_tunnel_hdr_t *h, const uint8_t *body);
+
+/* The program ended while coming home: the requester hears why not. */
+void ssi_homecoming_ended(void);
+
+#endif

@@ -1,0 +1,270 @@
+/*
+ * ssi_freeze_proc.c - the process state of an image (see
+ * ssi_freeze_proc.h). Part of libssi.so, run inside the freeze handler:
+ * raw system calls only.
+ */
+#include "ssi_freeze_proc.h"
+
+#include "ssi_sys.h"
+
+#include <asm/prctl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/prctl.h>
+#include <signal.h>
+#include <sys/time.h>
+#include <ucontext.h>
+
+static long s_open(const char *path, int flags)
+{
+    return ssi_sys4(SYS_openat, AT_FDCWD, (long)path, flags | O_CLOEXEC, 0);
+}
+
+static void s_close(long fd)
+{
+    if (fd >= 0)
+        ssi_sys1(SYS_close, fd);
+}
+
+static int s_starts(const char *s, const char *p)
+{
+    while (*p)
+        if (*s++ != *p++)
+            return 0;
+    return 1;
+}
+
+/* Reads a whole /proc file into buf (NUL-terminated); returns length. */
+long ssi_freeze_proc_read(const char *path, char *buf, size_t cap)
+{
+    long fd = s_open(path, O_RDONLY), n, used = 0;
+    if (fd < 0)
+        return fd;
+    while ((size_t)used + 1 < cap) {
+        n = ssi_sys3(SYS_read, fd, (long)(buf + used), (long)(cap - 1 - used));
+        if (n == -EINTR)
+            continue;
+        if (n < 0) {
+            s_close(fd);
+            return n;
+        }
+        if (n == 0)
+            break;
+        used += n;
+    }
+    s_close(fd);
+    buf[used] = 0;
+    if ((size_t)used + 1 >= cap)
+        return -E2BIG;
+    return used;
+}
+
+/* /proc/self/stat fields after the comm: field k (1-based) is index k-3. */
+static long s_capture_stat(ssi_image_proc_t *pr)
+{
+    static char buf[2048];
+    const char *p, *e;
+    uint64_t f[64];
+    int i;
+    long n = ssi_freeze_proc_read("/proc/self/stat", buf, sizeof(buf));
+    if (n < 0)
+        return n;
+    p = buf + n;
+    while (p > buf && *p != ')')
+        p--;
+    if (*p != ')')
+        return -EINVAL;
+    p += 2; /* ") " */
+    for (i = 3; i <= 52 && *p; i++) {
+        if (*p == '-') /* negative fields (priority, nice) */
+            p++;
+        if (i == 3) { /* state: a letter */
+            f[i - 3] = 0;
+            p++;
+        } else {
+            f[i - 3] = ssi_sys_dec(p, &e);
+            p = e;
+        }
+        if (*p == ' ')
+            p++;
+    }
+    if (i <= 51)
+        return -EINVAL;
+    pr->start_code = f[26 - 3];
+    pr->end_code = f[27 - 3];
+    pr->start_stack = f[28 - 3];
+    pr->start_data = f[45 - 3];
+    pr->end_data = f[46 - 3];
+    pr->start_brk = f[47 - 3];
+    pr->arg_start = f[48 - 3];
+    pr->arg_end = f[49 - 3];
+    pr->env_start = f[50 - 3];
+    pr->env_end = f[51 - 3];
+    return 0;
+}
+
+static long s_capture_creds(ssi_image_creds_t *c)
+{
+    long n;
+    ssi_sys_memzero(c, sizeof(*c));
+    ssi_sys3(SYS_getresuid, (long)&c->ruid, (long)&c->euid, (long)&c->suid);
+    ssi_sys3(SYS_getresgid, (long)&c->rgid, (long)&c->egid, (long)&c->sgid);
+    n = ssi_sys2(SYS_getgroups, SSI_IMAGE_NGROUPS, (long)c->groups);
+    if (n < 0)
+        return n == -EINVAL ? -E2BIG : n; /* more groups than an image holds */
+    c->ngroups = (uint32_t)n;
+    c->dumpable = (uint32_t)ssi_sys1(SYS_prctl, PR_GET_DUMPABLE);
+    return 0;
+}
+
+long ssi_freeze_proc_capture(ssi_image_proc_t *pr, ssi_image_creds_t *creds)
+{
+    long rc, fd, n;
+    int i;
+    ssi_sys_memzero(pr, sizeof(*pr));
+    rc = s_capture_stat(pr);
+    if (rc < 0)
+        return rc;
+    pr->brk = (uint64_t)ssi_sys1(SYS_brk, 0);
+    fd = s_open("/proc/self/auxv", O_RDONLY);
+    if (fd < 0)
+        return fd;
+    n = ssi_sys3(SYS_read, fd, (long)pr->auxv, sizeof(pr->auxv));
+    s_close(fd);
+    if (n < 0)
+        return n;
+    pr->auxv_size = (uint32_t)n;
+    rc = ssi_sys1(SYS_umask, 0);
+    ssi_sys1(SYS_umask, rc);
+    pr->umask = (uint32_t)rc;
+    pr->personality = (uint32_t)ssi_sys1(SYS_personality, 0xffffffffL);
+    pr->pgid = (int32_t)ssi_sys1(SYS_getpgid, 0);
+    pr->sid = (int32_t)ssi_sys1(SYS_getsid, 0);
+    for (i = 1; i <= SSI_IMAGE_NSIG; i++) {
+        if (i == SIGKILL || i == SIGSTOP)
+            continue;
+        rc = ssi_sys4(SYS_rt_sigaction, i, 0, (long)&pr->sigaction[i - 1], 8);
+        if (rc < 0)
+            return rc;
+    }
+    for (i = 0; i < SSI_IMAGE_NRLIMIT; i++) {
+        rc = ssi_sys4(SYS_prlimit64, 0, i, 0, (long)pr->rlimit[i]);
+        if (rc < 0)
+            return rc;
+    }
+    for (i = 0; i < 3; i++) {
+        struct itimerval it;
+        rc = ssi_sys2(SYS_getitimer, i, (long)&it);
+        if (rc < 0)
+            return rc;
+        pr->itimer[i].interval_sec = (uint64_t)it.it_interval.tv_sec;
+        pr->itimer[i].interval_usec = (uint64_t)it.it_interval.tv_usec;
+        pr->itimer[i].value_sec = (uint64_t)it.it_value.tv_sec;
+        pr->itimer[i].value_usec = (uint64_t)it.it_value.tv_usec;
+    }
+    rc = ssi_sys2(SYS_getcwd, (long)pr->cwd, sizeof(pr->cwd));
+    if (rc < 0)
+        return rc;
+    rc = ssi_sys4(SYS_readlinkat, AT_FDCWD, (long)"/proc/self/exe", (long)pr->exe,
+                  sizeof(pr->exe) - 1);
+    if (rc < 0)
+        return rc;
+    pr->exe[rc] = 0;
+    return s_capture_creds(creds);
+}
+
+/* "SigPnd/ShdPnd:\t0000000000000000" from /proc/self/status. */
+static uint64_t s_status_mask(const char *buf, const char *key)
+{
+    const char *p = buf, *e;
+    size_t kl = ssi_sys_strlen(key);
+    while (*p) {
+        if (s_starts(p, key))
+            return ssi_sys_hex(p + kl, &e);
+        while (*p && *p != '\n')
+            p++;
+        if (*p)
+            p++;
+    }
+    return 0;
+}
+
+/* Dequeued so that they can be re-queued in the restored process - or
+ * back here if the migration fails. */
+int ssi_freeze_proc_take_signals(ssi_image_sig_t *sigs, int max, int tid)
+{
+    int nsigs = 0;
+    static char buf[4096];
+    uint64_t shared = 0, set;
+    struct timespec zero = {0, 0};
+    if (ssi_freeze_proc_read("/proc/self/status", buf, sizeof(buf)) >= 0)
+        shared = s_status_mask(buf, "ShdPnd:\t");
+    set = ~0ULL & ~(1ULL << (SSI_FREEZE_SIGNAL - 1)) & ~(1ULL << (SIGKILL - 1)) &
+          ~(1ULL << (SIGSTOP - 1));
+    while (nsigs < max) {
+        ssi_image_sig_t *s = &sigs[nsigs];
+        long r;
+        ssi_sys_memzero(s, sizeof(*s));
+        r = ssi_sys4(SYS_rt_sigtimedwait, (long)&set, (long)s->info, (long)&zero, 8);
+        if (r <= 0)
+            break;
+        s->signo = (int32_t)r;
+        s->shared = (shared >> (r - 1)) & 1;
+        s->tid = tid;
+        nsigs++;
+    }
+    return nsigs;
+}
+
+void ssi_freeze_proc_requeue(const ssi_image_sig_t *sigs, int n)
+{
+    long pid = ssi_sys0(SYS_getpid), tid = ssi_sys0(SYS_gettid);
+    int i;
+    for (i = 0; i < n; i++)
+        ssi_sys_requeue(pid, tid, sigs[i].shared, sigs[i].signo, sigs[i].info);
+}
+
+/* The copy of what the frame carries is for diagnostics and a later
+ * frame-building restorer. */
+void ssi_freeze_proc_thread(ssi_image_thread_t *t, void *xsave, uint32_t cap, const void *ucv)
+{
+    const ucontext_t *uc = ucv;
+    stack_t ss;
+    uint64_t v = 0;
+    size_t len = 0;
+    ssi_sys_memzero(t, sizeof(*t));
+    t->tid = (int32_t)ssi_sys0(SYS_gettid);
+    ssi_sys2(SYS_arch_prctl, ARCH_GET_FS, (long)&v);
+    t->fs_base = v;
+    v = 0;
+    ssi_sys2(SYS_arch_prctl, ARCH_GET_GS, (long)&v);
+    t->gs_base = v;
+    ssi_sys_memcopy(&t->sigmask, &uc->uc_sigmask, 8);
+    if (ssi_sys2(SYS_sigaltstack, 0, (long)&ss) == 0) {
+        t->ss_sp = (uint64_t)ss.ss_sp;
+        t->ss_size = ss.ss_size;
+        t->ss_flags = ss.ss_flags;
+    }
+    v = 0;
+    ssi_sys3(SYS_get_robust_list, 0, (long)&v, (long)&len);
+    t->robust_list = v;
+    t->robust_len = len;
+    v = 0;
+    ssi_sys2(SYS_prctl, PR_GET_TID_ADDRESS, (long)&v);
+    t->clear_child_tid = v;
+    ssi_sys2(SYS_prctl, PR_GET_NAME, (long)t->name);
+    ssi_sys_memcopy(t->gregs, uc->uc_mcontext.gregs, sizeof(t->gregs));
+    t->xsave_size = 0;
+    if (uc->uc_mcontext.fpregs) {
+        const struct _fpx_sw_bytes *sw =
+            (const void *)((const char *)uc->uc_mcontext.fpregs + 464);
+        uint32_t sz = 512;
+        if (sw->magic1 == 0x46505853U /* FP_XSTATE_MAGIC1 */)
+            sz = sw->xstate_size;
+        if (sz <= cap) {
+            ssi_sys_memcopy(xsave, uc->uc_mcontext.fpregs, sz);
+            t->xsave_size = sz;
+        }
+    }
+}
+

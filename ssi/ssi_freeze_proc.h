@@ -1,0 +1,38 @@
+/*
+ * ssi_freeze_proc.h - what of the process an image carries besides its
+ * memory and descriptors: the /proc/self/stat extents, credentials,
+ * signal actions, rlimits, itimers, cwd and exe; the pending signals
+ * (taken out during a freeze, put back after); the interrupted thread.
+ *
+ * Used by the freeze handler only (ssi_freeze.c). Signal context: raw
+ * system calls, no errno, static buffers.
+ */
+#ifndef SSI_FREEZE_PROC_H
+#define SSI_FREEZE_PROC_H
+
+#include "ssi_image.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Reads a whole /proc file into buf (NUL-terminated): its length,
+ * -E2BIG when it does not fit, or -errno. */
+long ssi_freeze_proc_read(const char *path, char *buf, size_t cap);
+
+/* Fills the process record and the credentials record. 0 or -errno. */
+long ssi_freeze_proc_capture(ssi_image_proc_t *pr, ssi_image_creds_t *creds);
+
+/* Dequeues every pending signal but the freeze signal (all are blocked
+ * inside the handler) into sigs, at most max, marked for thread tid or
+ * the process: how many. */
+int ssi_freeze_proc_take_signals(ssi_image_sig_t *sigs, int max, int tid);
+
+/* Puts n dequeued signals back (thaw after a failed freeze, or restore). */
+void ssi_freeze_proc_requeue(const ssi_image_sig_t *sigs, int n);
+
+/* The interrupted thread from its signal frame uc (a ucontext_t): what
+ * the frame does not carry (fs/gs base, robust list, tid address, name)
+ * and a copy of what it does; its XSAVE area into xsave (cap bytes). */
+void ssi_freeze_proc_thread(ssi_image_thread_t *t, void *xsave, uint32_t cap, const void *uc);
+
+#endif
