@@ -1,0 +1,79 @@
+/* ssid_client: the local socket's clients. A tool (ssictl) asks once; a
+ * shim registers its process and keeps its connection open for as long as
+ * the process lives, so the table of clients is also this node's table of
+ * ssi processes. Accepts, reads whole frames and hands each to the message
+ * handler the layer above set; answers. Uses ssid_node only. Runs in ssid. */
+#ifndef SSID_CLIENT_H
+#define SSID_CLIENT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "ssi_msg.h"
+
+#define SSID_CLIENT_MAX 4096
+#define SSID_CLIENT_BUF 65536
+
+/* One connection on the local socket. */
+typedef struct {
+	uint64_t id;    /* unique for ssid's life: an answer finds its asker by it */
+	int fd;         /* the socket; once a deputy closed it, the pidfd */
+	pid_t pid;      /* from SO_PEERCRED */
+	uid_t uid;
+	bool registered;
+	pid_t ppid;
+	char cmd[1024];
+	int away;       /* node index where its body runs, or -1: at home */
+	int pidfd;      /* the process, held from its first migration on */
+	bool migrating; /* a migration is under way */
+	bool stop_sent; /* away: its deputy is stopped and the body was told */
+	bool sock_gone; /* its socket closed: fd is the pidfd, no one to answer */
+	size_t len;
+	uint8_t buf[SSID_CLIENT_BUF];
+} ssid_client_t;
+
+/* What the layer above does with one whole frame from a client. */
+typedef void ssid_client_message_fn(ssid_client_t *c, const uint8_t *frame, size_t len);
+
+/* Watches the local listener (ssid_node.listen_fd) on ssid_node.loop;
+ * every frame a client sends goes to on_message. */
+int ssid_client_start(ssid_client_message_fn *on_message);
+
+/* Closes every client (at shutdown). */
+void ssid_client_close_all(void);
+
+/* The clients, for walking them: index 0 .. ssid_client_count() - 1. A
+ * client may be closed only from its own poller, so the order holds
+ * during a walk that closes none. */
+int ssid_client_count(void);
+ssid_client_t *ssid_client_at(int i);
+
+/* How many clients are registered ssi processes. */
+int ssid_client_nprocs(void);
+
+ssid_client_t *ssid_client_by_id(uint64_t id);
+
+/* The registered process whose pid is pid, or NULL. */
+ssid_client_t *ssid_client_by_pid(pid_t pid);
+
+/* REGISTER: the client is the shim of process c->pid; answers OK. */
+void ssid_client_register(ssid_client_t *c, const ssi_msg_t *m);
+
+/* From a migration on, ssid holds a pidfd on the process: the deputy may
+ * drop the socket it registered with, the pidfd then tells when it ends. */
+void ssid_client_hold(ssid_client_t *c);
+
+/* The state letter of /proc/PID/stat ('R', 'S', 'T', ...), '?' if unknown. */
+char ssid_client_state(pid_t pid);
+
+/* Answers: a whole frame, an ERROR, an OK with a text. A client that does
+ * not read its answer loses its connection rather than stall the daemon. */
+void ssid_client_reply(ssid_client_t *c, const void *buf, size_t len);
+void ssid_client_reply_error(ssid_client_t *c, int err, const char *text);
+void ssid_client_reply_ok(ssid_client_t *c, const char *text);
+
+/* Appends this node's processes as PROC records (for ps). */
+void ssid_client_put_procs(ssi_msg_writer_t *w);
+
+#endif

@@ -1,0 +1,24 @@
+/* ssid_load: this node's load and the cluster's membership. Measures the
+ * load (MOSIX style: smoothed run-queue length, CPU share, free memory,
+ * number of ssi processes), sends heartbeats to every peer and gossip to a
+ * random one, logs peers going up and down, answers NODES. The loop's
+ * timers call it. Uses ssid_node and ssid_client. Runs in ssid. */
+#ifndef SSID_LOAD_H
+#define SSID_LOAD_H
+
+#include "ssid_client.h"
+
+#define SSID_HEARTBEAT_MS 500
+#define SSID_GOSSIP_MS 500
+
+/* Every SSID_HEARTBEAT_MS: measure, heartbeat every peer, log changes of
+ * liveness. */
+void ssid_load_beat(void);
+
+/* Our entry and the freshest we know, to one random up peer. */
+void ssid_load_gossip(void);
+
+/* NODES from a local client: the node table. */
+void ssid_load_nodes(ssid_client_t *c);
+
+#endif
