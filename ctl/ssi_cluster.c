@@ -11,276 +11,284 @@
 #include "ssi_msg.h"
 
 struct ssi_cluster_t {
-	char name[SSI_NAME_MAX + 1];
-	size_t n;
-	ssi_node_conf_t node[SSI_CLUSTER_MAX];
+    char name[SSI_NAME_MAX + 1];
+    size_t n;
+    ssi_node_conf_t node[SSI_CLUSTER_MAX];
 };
 
 static void s_err(char *err, size_t errlen, const char *origin, int line, const char *fmt, ...)
 {
-	char text[256];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(text, sizeof text, fmt, ap);
-	va_end(ap);
-	if (err && errlen) {
-		if (line > 0)
-			snprintf(err, errlen, "%s:%d: %s", origin, line, text);
-		else
-			snprintf(err, errlen, "%s: %s", origin, text);
-	}
+    char text[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    if (err && errlen) {
+        if (line > 0)
+            snprintf(err, errlen, "%s:%d: %s", origin, line, text);
+        else
+            snprintf(err, errlen, "%s: %s", origin, text);
+    }
 }
 
 int ssi_cluster_valid_name(const char *name)
 {
-	return ssi_msg_valid_name(name);
+    return ssi_msg_valid_name(name);
 }
 
 /* tcp://HOST:PORT with a port in 1..65535. */
 static int s_valid_endpoint(const char *ep)
 {
-	if (strncmp(ep, "tcp://", 6) != 0)
-		return 0;
-	const char *colon = strrchr(ep + 6, ':');
-	if (colon == NULL || colon == ep + 6)
-		return 0;
-	char *end;
-	long port = strtol(colon + 1, &end, 10);
-	return *end == 0 && colon[1] && port > 0 && port < 65536;
+    if (strncmp(ep, "tcp://", 6) != 0)
+        return 0;
+    const char *colon = strrchr(ep + 6, ':');
+    if (colon == NULL || colon == ep + 6)
+        return 0;
+    char *end;
+    long port = strtol(colon + 1, &end, 10);
+    return *end == 0 && colon[1] && port > 0 && port < 65536;
 }
 
 /* Split "name = value" (value optional, maybe quoted) in place. */
 static int s_split(char *s, char **name, char **value)
 {
-	char *eq = strchr(s, '=');
-	char *v = NULL;
-	if (eq) {
-		*eq = 0;
-		v = eq + 1;
-		while (*v == ' ' || *v == '\t')
-			v++;
-	}
-	char *e = s + strlen(s);
-	while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
-		*--e = 0;
-	*name = s;
-	if (v) {
-		char *ve = v + strlen(v);
-		if (*v == '"' || *v == '\'') {
-			char q = *v++;
-			char *close = strchr(v, q);
-			if (close == NULL)
-				return -1;
-			*close = 0;
-			/* Only a comment may follow a quoted value. */
-			char *rest = close + 1;
-			while (*rest == ' ' || *rest == '\t')
-				rest++;
-			if (*rest && *rest != '#')
-				return -1;
-		} else {
-			char *hash = strchr(v, '#');
-			if (hash)
-				ve = hash;
-			while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
-				ve--;
-			*ve = 0;
-		}
-	}
-	*value = v;
-	return 0;
+    char *eq = strchr(s, '=');
+    char *v = NULL;
+    if (eq) {
+        *eq = 0;
+        v = eq + 1;
+        while (*v == ' ' || *v == '\t')
+            v++;
+    }
+    char *e = s + strlen(s);
+    while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
+        *--e = 0;
+    *name = s;
+    if (v) {
+        char *ve = v + strlen(v);
+        if (*v == '"' || *v == '\'') {
+            char q = *v++;
+            char *close = strchr(v, q);
+            if (close == NULL)
+                return -1;
+            *close = 0;
+            /* Only a comment may follow a quoted value. */
+            char *rest = close + 1;
+            while (*rest == ' ' || *rest == '\t')
+                rest++;
+            if (*rest && *rest != '#')
+                return -1;
+        } else {
+            char *hash = strchr(v, '#');
+            if (hash)
+                ve = hash;
+            while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
+                ve--;
+            *ve = 0;
+        }
+    }
+    *value = v;
+    return 0;
 }
 
 ssi_cluster_t *ssi_cluster_parse(const char *text, const char *origin, char *err, size_t errlen)
 {
-	ssi_cluster_t *self = calloc(1, sizeof *self);
-	char *copy = strdup(text);
-	if (!self || !copy) {
-		s_err(err, errlen, origin, 0, "out of memory");
-		goto fail;
-	}
-	ssi_node_conf_t *cur = NULL;
-	int line = 0;
-	for (char *l = copy, *next; l; l = next) {
-		/* One line at a time, so that empty lines still count. */
-		next = strchr(l, '\n');
-		if (next)
-			*next++ = 0;
-		line++;
-		size_t len = strlen(l);
-		if (len && l[len - 1] == '\r')
-			l[--len] = 0;
-		int indent = 0;
-		while (l[indent] == ' ')
-			indent++;
-		if (l[indent] == '\t') {
-			s_err(err, errlen, origin, line, "tab in indentation (use 4 spaces)");
-			goto fail;
-		}
-		char *body = l + indent;
-		if (*body == 0 || *body == '#')
-			continue;
-		char *name, *value;
-		if (s_split(body, &name, &value) < 0) {
-			s_err(err, errlen, origin, line, "unterminated or malformed quoted value");
-			goto fail;
-		}
-		if (indent == 0) {
-			cur = NULL;
-			if (strcmp(name, "cluster") == 0) {
-				if (!value || !*value || strlen(value) > SSI_NAME_MAX) {
-					s_err(err, errlen, origin, line, "'cluster' needs a name");
-					goto fail;
-				}
-				strcpy(self->name, value);
-			} else if (strcmp(name, "node") == 0) {
-				if (!value || !ssi_cluster_valid_name(value)) {
-					s_err(err, errlen, origin, line,
-					      "bad node name '%s' (letters, digits, '.', '_', '-'; at most %d; not 'home')",
-					      value ? value : "", SSI_NAME_MAX);
-					goto fail;
-				}
-				if (ssi_cluster_find(self, value)) {
-					s_err(err, errlen, origin, line, "node '%s' listed twice", value);
-					goto fail;
-				}
-				if (self->n == SSI_CLUSTER_MAX) {
-					s_err(err, errlen, origin, line, "more than %d nodes", SSI_CLUSTER_MAX);
-					goto fail;
-				}
-				cur = &self->node[self->n++];
-				strcpy(cur->name, value);
-			} else {
-				s_err(err, errlen, origin, line, "unknown setting '%s' (expected 'cluster' or 'node')", name);
-				goto fail;
-			}
-		} else if (indent == 4 && cur) {
-			if (!value) {
-				s_err(err, errlen, origin, line, "'%s' needs a value ('%s = ...')", name, name);
-				goto fail;
-			}
-			if (strcmp(name, "endpoint") == 0) {
-				if (!s_valid_endpoint(value) || strlen(value) > SSI_ENDPOINT_MAX) {
-					s_err(err, errlen, origin, line, "bad endpoint '%s' (expected tcp://HOST:PORT)", value);
-					goto fail;
-				}
-				strcpy(cur->endpoint, value);
-			} else if (strcmp(name, "key") == 0) {
-				if (strlen(value) != SSI_KEY_Z85 || !zmq_z85_decode(cur->key_bin, value)) {
-					s_err(err, errlen, origin, line,
-					      "bad key for node '%s' (expected the 40-character Z85 public key that 'ssictl keygen' prints)",
-					      cur->name);
-					goto fail;
-				}
-				strcpy(cur->key, value);
-			} else {
-				s_err(err, errlen, origin, line, "unknown node setting '%s' (expected 'endpoint' or 'key')", name);
-				goto fail;
-			}
-		} else {
-			s_err(err, errlen, origin, line, "unexpected indentation (settings go 4 spaces under 'node = NAME')");
-			goto fail;
-		}
-	}
-	if (self->n == 0) {
-		s_err(err, errlen, origin, 0, "no nodes (add 'node = NAME' entries)");
-		goto fail;
-	}
-	for (size_t i = 0; i < self->n; i++) {
-		ssi_node_conf_t *nd = &self->node[i];
-		if (!*nd->endpoint || !*nd->key) {
-			s_err(err, errlen, origin, 0, "node '%s' lacks %s", nd->name, !*nd->endpoint ? "an endpoint" : "a key");
-			goto fail;
-		}
-		for (size_t j = 0; j < i; j++)
-			if (memcmp(self->node[j].key_bin, nd->key_bin, 32) == 0) {
-				s_err(err, errlen, origin, 0, "nodes '%s' and '%s' share a key (each node needs its own)",
-				      self->node[j].name, nd->name);
-				goto fail;
-			}
-	}
-	free(copy);
-	return self;
+    ssi_cluster_t *self = calloc(1, sizeof *self);
+    char *copy = strdup(text);
+    if (!self || !copy) {
+        s_err(err, errlen, origin, 0, "out of memory");
+        goto fail;
+    }
+    ssi_node_conf_t *cur = NULL;
+    int line = 0;
+    for (char *l = copy, *next; l; l = next) {
+        /* One line at a time, so that empty lines still count. */
+        next = strchr(l, '\n');
+        if (next)
+            *next++ = 0;
+        line++;
+        size_t len = strlen(l);
+        if (len && l[len - 1] == '\r')
+            l[--len] = 0;
+        int indent = 0;
+        while (l[indent] == ' ')
+            indent++;
+        if (l[indent] == '\t') {
+            s_err(err, errlen, origin, line, "tab in indentation (use 4 spaces)");
+            goto fail;
+        }
+        char *body = l + indent;
+        if (*body == 0 || *body == '#')
+            continue;
+        char *name, *value;
+        if (s_split(body, &name, &value) < 0) {
+            s_err(err, errlen, origin, line, "unterminated or malformed quoted value");
+            goto fail;
+        }
+        if (indent == 0) {
+            cur = NULL;
+            if (strcmp(name, "cluster") == 0) {
+                if (!value || !*value || strlen(value) > SSI_NAME_MAX) {
+                    s_err(err, errlen, origin, line, "'cluster' needs a name");
+                    goto fail;
+                }
+                strcpy(self->name, value);
+            } else if (strcmp(name, "node") == 0) {
+                if (!value || !ssi_cluster_valid_name(value)) {
+                    s_err(
+                        err, errlen, origin, line,
+                        "bad node name '%s' (letters, digits, '.', '_', '-'; at most %d; not 'home')",
+                        value ? value : "", SSI_NAME_MAX);
+                    goto fail;
+                }
+                if (ssi_cluster_find(self, value)) {
+                    s_err(err, errlen, origin, line, "node '%s' listed twice", value);
+                    goto fail;
+                }
+                if (self->n == SSI_CLUSTER_MAX) {
+                    s_err(err, errlen, origin, line, "more than %d nodes", SSI_CLUSTER_MAX);
+                    goto fail;
+                }
+                cur = &self->node[self->n++];
+                strcpy(cur->name, value);
+            } else {
+                s_err(err, errlen, origin, line,
+                      "unknown setting '%s' (expected 'cluster' or 'node')", name);
+                goto fail;
+            }
+        } else if (indent == 4 && cur) {
+            if (!value) {
+                s_err(err, errlen, origin, line, "'%s' needs a value ('%s = ...')", name, name);
+                goto fail;
+            }
+            if (strcmp(name, "endpoint") == 0) {
+                if (!s_valid_endpoint(value) || strlen(value) > SSI_ENDPOINT_MAX) {
+                    s_err(err, errlen, origin, line, "bad endpoint '%s' (expected tcp://HOST:PORT)",
+                          value);
+                    goto fail;
+                }
+                strcpy(cur->endpoint, value);
+            } else if (strcmp(name, "key") == 0) {
+                if (strlen(value) != SSI_KEY_Z85 || !zmq_z85_decode(cur->key_bin, value)) {
+                    s_err(
+                        err, errlen, origin, line,
+                        "bad key for node '%s' (expected the 40-character Z85 public key that 'ssictl keygen' prints)",
+                        cur->name);
+                    goto fail;
+                }
+                strcpy(cur->key, value);
+            } else {
+                s_err(err, errlen, origin, line,
+                      "unknown node setting '%s' (expected 'endpoint' or 'key')", name);
+                goto fail;
+            }
+        } else {
+            s_err(err, errlen, origin, line,
+                  "unexpected indentation (settings go 4 spaces under 'node = NAME')");
+            goto fail;
+        }
+    }
+    if (self->n == 0) {
+        s_err(err, errlen, origin, 0, "no nodes (add 'node = NAME' entries)");
+        goto fail;
+    }
+    for (size_t i = 0; i < self->n; i++) {
+        ssi_node_conf_t *nd = &self->node[i];
+        if (!*nd->endpoint || !*nd->key) {
+            s_err(err, errlen, origin, 0, "node '%s' lacks %s", nd->name,
+                  !*nd->endpoint ? "an endpoint" : "a key");
+            goto fail;
+        }
+        for (size_t j = 0; j < i; j++)
+            if (memcmp(self->node[j].key_bin, nd->key_bin, 32) == 0) {
+                s_err(err, errlen, origin, 0,
+                      "nodes '%s' and '%s' share a key (each node needs its own)",
+                      self->node[j].name, nd->name);
+                goto fail;
+            }
+    }
+    free(copy);
+    return self;
 fail:
-	free(copy);
-	free(self);
-	return NULL;
+    free(copy);
+    free(self);
+    return NULL;
 }
 
 ssi_cluster_t *ssi_cluster_load(const char *path, char *err, size_t errlen)
 {
-	FILE *f = fopen(path, "r");
-	if (!f) {
-		s_err(err, errlen, path, 0, "cannot open cluster file: %s", strerror(errno));
-		return NULL;
-	}
-	char *text = NULL;
-	size_t size = 0;
-	FILE *mem = open_memstream(&text, &size);
-	char buf[4096];
-	size_t n;
-	while (mem && (n = fread(buf, 1, sizeof buf, f)) > 0)
-		fwrite(buf, 1, n, mem);
-	int bad = ferror(f);
-	fclose(f);
-	if (mem)
-		fclose(mem);
-	if (!mem || bad) {
-		free(text);
-		s_err(err, errlen, path, 0, "cannot read cluster file");
-		return NULL;
-	}
-	if (memchr(text, 0, size)) {
-		free(text);
-		s_err(err, errlen, path, 0, "cluster file holds a NUL byte");
-		return NULL;
-	}
-	ssi_cluster_t *self = ssi_cluster_parse(text, path, err, errlen);
-	free(text);
-	return self;
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        s_err(err, errlen, path, 0, "cannot open cluster file: %s", strerror(errno));
+        return NULL;
+    }
+    char *text = NULL;
+    size_t size = 0;
+    FILE *mem = open_memstream(&text, &size);
+    char buf[4096];
+    size_t n;
+    while (mem && (n = fread(buf, 1, sizeof buf, f)) > 0)
+        fwrite(buf, 1, n, mem);
+    int bad = ferror(f);
+    fclose(f);
+    if (mem)
+        fclose(mem);
+    if (!mem || bad) {
+        free(text);
+        s_err(err, errlen, path, 0, "cannot read cluster file");
+        return NULL;
+    }
+    if (memchr(text, 0, size)) {
+        free(text);
+        s_err(err, errlen, path, 0, "cluster file holds a NUL byte");
+        return NULL;
+    }
+    ssi_cluster_t *self = ssi_cluster_parse(text, path, err, errlen);
+    free(text);
+    return self;
 }
 
 void ssi_cluster_destroy(ssi_cluster_t **self_p)
 {
-	if (self_p && *self_p) {
-		free(*self_p);
-		*self_p = NULL;
-	}
+    if (self_p && *self_p) {
+        free(*self_p);
+        *self_p = NULL;
+    }
 }
 
 const char *ssi_cluster_name(const ssi_cluster_t *self)
 {
-	return self->name;
+    return self->name;
 }
 
 size_t ssi_cluster_size(const ssi_cluster_t *self)
 {
-	return self->n;
+    return self->n;
 }
 
 const ssi_node_conf_t *ssi_cluster_node(const ssi_cluster_t *self, size_t i)
 {
-	return i < self->n ? &self->node[i] : NULL;
+    return i < self->n ? &self->node[i] : NULL;
 }
 
 int ssi_cluster_index(const ssi_cluster_t *self, const char *name)
 {
-	for (size_t i = 0; i < self->n; i++)
-		if (strcmp(self->node[i].name, name) == 0)
-			return (int)i;
-	return -1;
+    for (size_t i = 0; i < self->n; i++)
+        if (strcmp(self->node[i].name, name) == 0)
+            return (int)i;
+    return -1;
 }
 
 const ssi_node_conf_t *ssi_cluster_find(const ssi_cluster_t *self, const char *name)
 {
-	int i = ssi_cluster_index(self, name);
-	return i < 0 ? NULL : &self->node[i];
+    int i = ssi_cluster_index(self, name);
+    return i < 0 ? NULL : &self->node[i];
 }
 
 const ssi_node_conf_t *ssi_cluster_find_key(const ssi_cluster_t *self, const unsigned char *key)
 {
-	for (size_t i = 0; i < self->n; i++)
-		if (memcmp(self->node[i].key_bin, key, 32) == 0)
-			return &self->node[i];
-	return NULL;
+    for (size_t i = 0; i < self->n; i++)
+        if (memcmp(self->node[i].key_bin, key, 32) == 0)
+            return &self->node[i];
+    return NULL;
 }

@@ -13,16 +13,16 @@
 
 #include <stddef.h>
 
-#define SSI_NAME_MAX 63     /* node name */
+#define SSI_NAME_MAX 63 /* node name */
 #define SSI_ENDPOINT_MAX 255
 #define SSI_KEY_Z85 40      /* CURVE public key, Z85 */
 #define SSI_CLUSTER_MAX 256 /* nodes */
 
 typedef struct {
-	char name[SSI_NAME_MAX + 1];
-	char endpoint[SSI_ENDPOINT_MAX + 1];
-	char key[SSI_KEY_Z85 + 1];
-	unsigned char key_bin[32];
+    char name[SSI_NAME_MAX + 1];
+    char endpoint[SSI_ENDPOINT_MAX + 1];
+    char key[SSI_KEY_Z85 + 1];
+    unsigned char key_bin[32];
 } ssi_node_conf_t;
 
 typedef struct ssi_cluster_t ssi_cluster_t;

@@ -21,10 +21,10 @@ void ssi_log_msg(int level, const char *prefix, const char *fmt, ...)
 #define ssi_error(...) ssi_log_msg(SSI_LOG_ERROR, SSI_LOG_PREFIX, __VA_ARGS__)
 #define ssi_warn(...) ssi_log_msg(SSI_LOG_WARN, SSI_LOG_PREFIX, __VA_ARGS__)
 #define ssi_info(...) ssi_log_msg(SSI_LOG_INFO, SSI_LOG_PREFIX, __VA_ARGS__)
-#define ssi_debug(...) \
-	do { \
-		if (ssi_log_level() >= SSI_LOG_DEBUG) \
-			ssi_log_msg(SSI_LOG_DEBUG, SSI_LOG_PREFIX, __VA_ARGS__); \
-	} while (0)
+#define ssi_debug(...)                                               \
+    do {                                                             \
+        if (ssi_log_level() >= SSI_LOG_DEBUG)                        \
+            ssi_log_msg(SSI_LOG_DEBUG, SSI_LOG_PREFIX, __VA_ARGS__); \
+    } while (0)
 
 #endif

@@ -112,8 +112,8 @@ static int s_listen(const char *spec)
     else
         inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, shown, sizeof(shown));
     ssi_agent_status("listening %s %u", shown,
-             ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
-                                           : ((struct sockaddr_in6 *)&ss)->sin6_port));
+                     ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
+                                                   : ((struct sockaddr_in6 *)&ss)->sin6_port));
     return fd;
 }
 
@@ -250,7 +250,8 @@ __attribute__((noreturn)) static void s_exec_restorer(const char *restore, int i
     }
     for (i = 0; i < ssi_agent.ndevs; i++) {
         ssi_agent_dev_t *d = &ssi_agent.devs[i];
-        int fd = open(d->path, (int)(d->fl_flags & (O_ACCMODE | O_NONBLOCK | O_APPEND)) | O_CLOEXEC);
+        int fd =
+            open(d->path, (int)(d->fl_flags & (O_ACCMODE | O_NONBLOCK | O_APPEND)) | O_CLOEXEC);
         if (fd < 0 || dup3(fd, d->fd, 0) < 0)
             _exit(126);
     }
@@ -346,7 +347,8 @@ static void s_start_body(int in, const char *restore)
         if (rc < 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0)
             ssi_agent_fail("image stream broke while restoring");
         ssi_agent_fail("restore failed (ssi-restore status %d)%s%s",
-               WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st), why[0] ? ": " : "", why);
+                       WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st), why[0] ? ": " : "",
+                       why);
     }
     ssi_agent.body = s_hdr.pid;
     if (kill(ssi_agent.body, 0) < 0)
@@ -411,8 +413,8 @@ static void s_accept_deputy(int lfd, int timeout_s, const uint8_t *key)
         long left = deadline - ssi_agent_now_ms();
         if (left <= 0 || ssi_agent.stop)
             ssi_agent_fail(ssi_agent.stop ? "stopped before the deputy came"
-                          : "no deputy connected within %d s; body killed",
-                   timeout_s);
+                                          : "no deputy connected within %d s; body killed",
+                           timeout_s);
         if (poll(&p, 1, (int)(left > 200 ? 200 : left)) <= 0)
             continue;
         fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
@@ -426,8 +428,8 @@ static void s_accept_deputy(int lfd, int timeout_s, const uint8_t *key)
     if (rc < 0) {
         close(fd);
         ssi_agent_fail(rc == -EKEYREJECTED ? "the deputy has another key; body killed"
-                                   : "no handshake with the deputy (%s); body killed",
-               strerror((int)-rc));
+                                           : "no handshake with the deputy (%s); body killed",
+                       strerror((int)-rc));
     }
     rc = ssi_tunnel_recv_wait(&ssi_agent.link, &h, ssi_agent.frame, sizeof(ssi_agent.frame), 10000);
     if (rc == 1 && h.type == SSI_TUNNEL_HELLO && h.len == sizeof(hello))
@@ -445,11 +447,14 @@ static void s_accept_deputy(int lfd, int timeout_s, const uint8_t *key)
     acc.window = SSI_TUNNEL_WINDOW;
     memcpy(msg, &acc, sizeof(acc));
     for (i = 0; i < ssi_agent.nchans; i++) {
-        ssi_tunnel_chan_t c = {.chan = (uint16_t)ssi_agent.chans[i].chan, .dir = ssi_agent.chans[i].dir,
-                               .flags = ssi_agent.chans[i].flags, .pad = 0};
+        ssi_tunnel_chan_t c = {.chan = (uint16_t)ssi_agent.chans[i].chan,
+                               .dir = ssi_agent.chans[i].dir,
+                               .flags = ssi_agent.chans[i].flags,
+                               .pad = 0};
         memcpy(msg + sizeof(acc) + i * sizeof(c), &c, sizeof(c));
     }
-    ssi_agent_link_send(SSI_TUNNEL_ACCEPT, 0, msg, (uint32_t)(sizeof(acc) + ssi_agent.nchans * sizeof(ssi_tunnel_chan_t)));
+    ssi_agent_link_send(SSI_TUNNEL_ACCEPT, 0, msg,
+                        (uint32_t)(sizeof(acc) + ssi_agent.nchans * sizeof(ssi_tunnel_chan_t)));
     s_pass_call_link(lfd, deadline, key);
     ssi_agent_status("connected %d", hello.home_pid);
     /* ssid may have asked for SIGKILL when it dies (so that a migration
@@ -466,12 +471,15 @@ static void s_on_stop(int sig)
 
 int main(int argc, char **argv)
 {
-    static const struct option lo[] = {
-        {"listen", required_argument, NULL, 'l'},     {"key-fd", required_argument, NULL, 'k'},
-        {"image-fd", required_argument, NULL, 'i'},   {"image", required_argument, NULL, 'I'},
-        {"status-fd", required_argument, NULL, 's'},  {"restore", required_argument, NULL, 'r'},
-        {"accept-timeout", required_argument, NULL, 't'}, {"verbose", no_argument, NULL, 'v'},
-        {NULL, 0, NULL, 0}};
+    static const struct option lo[] = {{"listen", required_argument, NULL, 'l'},
+                                       {"key-fd", required_argument, NULL, 'k'},
+                                       {"image-fd", required_argument, NULL, 'i'},
+                                       {"image", required_argument, NULL, 'I'},
+                                       {"status-fd", required_argument, NULL, 's'},
+                                       {"restore", required_argument, NULL, 'r'},
+                                       {"accept-timeout", required_argument, NULL, 't'},
+                                       {"verbose", no_argument, NULL, 'v'},
+                                       {NULL, 0, NULL, 0}};
     const char *listen_spec = NULL, *image = NULL;
     char restore[4096];
     int key_fd = -1, img_fd = -1, timeout_s = 30, c, lfd;
@@ -567,4 +575,3 @@ usage:
                     "[-v]\n");
     return 2;
 }
-

@@ -178,8 +178,9 @@ static int s_home_input_taken(int pidfd, char *why, size_t cap)
             n = s_home_unread(c, pidfd);
             if (n) {
                 busy = 1;
-                snprintf(why, cap, "fd %d has %u bytes of input already taken from home that "
-                                   "the program has not read yet; try again later",
+                snprintf(why, cap,
+                         "fd %d has %u bytes of input already taken from home that "
+                         "the program has not read yet; try again later",
                          c->chan, n);
             }
         }
@@ -434,7 +435,8 @@ void ssi_agent_home_run(int pidfd)
     if (ssi_agent.body_done)
         return; /* it is ending: EXIT follows, the deputy exits with it */
     ssi_agent_status("coming home");
-    if (s_home_check_body(why, sizeof(why)) < 0 || s_home_input_taken(pidfd, why, sizeof(why)) < 0) {
+    if (s_home_check_body(why, sizeof(why)) < 0 ||
+        s_home_input_taken(pidfd, why, sizeof(why)) < 0) {
         s_home_refuse("%s", why);
         return;
     }
@@ -444,7 +446,8 @@ void ssi_agent_home_run(int pidfd)
         return;
     }
     ssi_agent.home_verdict = 0;
-    if (s_home_drain(deadline, why, sizeof(why)) == 0 && s_home_stream(cfd, why, sizeof(why)) == 0) {
+    if (s_home_drain(deadline, why, sizeof(why)) == 0 &&
+        s_home_stream(cfd, why, sizeof(why)) == 0) {
         while (!ssi_agent.home_verdict && ssi_agent_now_ms() < deadline)
             s_home_pump(100);
         if (ssi_agent.home_verdict == SSI_IMAGE_VERDICT_EXIT)

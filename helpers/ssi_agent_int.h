@@ -41,7 +41,7 @@
 typedef struct {
     int chan; /* the body's fd number */
     int fd;
-    int body_fd; /* the other end, until the restorer has it */
+    int body_fd;       /* the other end, until the restorer has it */
     uint64_t body_ino; /* its inode: tells our tunnel from a socket made away */
     uint8_t dir, flags;
     uint32_t fd_flags, fl_flags; /* from the image */
@@ -55,7 +55,7 @@ typedef struct {
     uint32_t off;
     int in_eof, wr_done;
     int in_reset; /* RESET: end the body's side with ECONNRESET, not EOF */
-    int dynamic; /* added at run time (NEWCHAN): removed once done */
+    int dynamic;  /* added at run time (NEWCHAN): removed once done */
     int dead;
 } ssi_agent_chan_t;
 

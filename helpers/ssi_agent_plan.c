@@ -56,9 +56,9 @@ static int s_add_dev(ssi_agent_dev_t *tab, int *n, int max, const ssi_image_fd_t
 void ssi_agent_plan_fd(const ssi_image_fd_t *f)
 {
     unsigned acc = f->fl_flags & O_ACCMODE;
-    uint8_t dir = acc == O_RDONLY ? SSI_TUNNEL_DIR_IN
-                : acc == O_WRONLY ? SSI_TUNNEL_DIR_OUT
-                                  : SSI_TUNNEL_DIR_IN | SSI_TUNNEL_DIR_OUT;
+    uint8_t dir = acc == O_RDONLY   ? SSI_TUNNEL_DIR_IN
+                  : acc == O_WRONLY ? SSI_TUNNEL_DIR_OUT
+                                    : SSI_TUNNEL_DIR_IN | SSI_TUNNEL_DIR_OUT;
     uint8_t flags = 0;
     const char *dev = NULL;
     ssi_agent_chan_t *c;
@@ -104,7 +104,8 @@ void ssi_agent_plan_fd(const ssi_image_fd_t *f)
          * 0, 1 and 2 is read once. */
         dir = f->fd == 0 ? SSI_TUNNEL_DIR_IN : SSI_TUNNEL_DIR_OUT;
     } else if (dev) {
-        if (s_add_dev(ssi_agent.devs, &ssi_agent.ndevs, SSI_AGENT_MAX_DEVS, f, f->fl_flags, dev) < 0)
+        if (s_add_dev(ssi_agent.devs, &ssi_agent.ndevs, SSI_AGENT_MAX_DEVS, f, f->fl_flags, dev) <
+            0)
             ssi_agent_fail("too many device descriptors");
         return;
     } else if (f->kind == SSI_IMAGE_FD_CHR && !(flags & SSI_TUNNEL_CHAN_TTY)) {

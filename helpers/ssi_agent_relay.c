@@ -50,13 +50,16 @@ static void s_new_chan(const ssi_tunnel_hdr_t *h)
     }
     if (ssi_agent.nchans >= SSI_TUNNEL_MAX_CHANS)
         ssi_agent_fail("protocol error: too many channels");
-    if (socketpair(AF_UNIX, (m.flags & (SSI_TUNNEL_CHAN_LISTEN | SSI_TUNNEL_CHAN_DGRAM) ? SOCK_SEQPACKET
-                                                                                      : SOCK_STREAM) |
-                                SOCK_CLOEXEC, 0, sp) < 0)
+    if (socketpair(AF_UNIX,
+                   (m.flags & (SSI_TUNNEL_CHAN_LISTEN | SSI_TUNNEL_CHAN_DGRAM) ? SOCK_SEQPACKET
+                                                                               : SOCK_STREAM) |
+                       SOCK_CLOEXEC,
+                   0, sp) < 0)
         ssi_agent_fail("socketpair: %s", strerror(errno));
     c = ssi_agent_chan_add(m.chan, m.dir, m.flags);
     c->fd = sp[0];
-    c->rd_done = !(m.dir & SSI_TUNNEL_DIR_OUT) || (m.flags & (SSI_TUNNEL_CHAN_LISTEN | SSI_TUNNEL_CHAN_DGRAM));
+    c->rd_done = !(m.dir & SSI_TUNNEL_DIR_OUT) ||
+                 (m.flags & (SSI_TUNNEL_CHAN_LISTEN | SSI_TUNNEL_CHAN_DGRAM));
     c->wr_done = !(m.dir & SSI_TUNNEL_DIR_IN) || (m.flags & SSI_TUNNEL_CHAN_LISTEN);
     c->dynamic = 1;
     fcntl(sp[0], F_SETFL, O_NONBLOCK);
@@ -91,8 +94,8 @@ static void s_sweep(void)
     int i;
     for (i = 0; i < ssi_agent.nchans;) {
         ssi_agent_chan_t *c = &ssi_agent.chans[i];
-        if (!c->dead && !(c->dynamic && c->rd_done && c->wr_done &&
-                          !(c->flags & SSI_TUNNEL_CHAN_LISTEN))) {
+        if (!c->dead &&
+            !(c->dynamic && c->rd_done && c->wr_done && !(c->flags & SSI_TUNNEL_CHAN_LISTEN))) {
             i++;
             continue;
         }
@@ -206,9 +209,7 @@ void ssi_agent_relay_frame(const ssi_tunnel_hdr_t *h)
         return;
     }
     switch (h->type) {
-    case SSI_TUNNEL_DATA:
-        s_data_in(c, h);
-        return;
+    case SSI_TUNNEL_DATA: s_data_in(c, h); return;
     case SSI_TUNNEL_EOF:
         if (!c)
             ssi_agent_fail("protocol error: EOF on channel %u", h->chan);
@@ -253,9 +254,7 @@ void ssi_agent_relay_frame(const ssi_tunnel_hdr_t *h)
             kill(ssi_agent.body, ssi_agent_link_signal(sig));
         }
         return;
-    case SSI_TUNNEL_HOME_REQ:
-        ssi_agent.home_wanted = 1;
-        return;
+    case SSI_TUNNEL_HOME_REQ: ssi_agent.home_wanted = 1; return;
     case SSI_TUNNEL_HOME_VERDICT:
         /* Only while a homecoming waits for it; a late one is stale. */
         if (h->len == 1)
@@ -267,8 +266,7 @@ void ssi_agent_relay_frame(const ssi_tunnel_hdr_t *h)
             memcpy(&ssi_agent.winsz[c - ssi_agent.chans], ssi_agent.frame,
                    sizeof(ssi_tunnel_winsz_t));
         return;
-    default:
-        ssi_agent_fail("protocol error: frame type %u from the deputy", h->type);
+    default: ssi_agent_fail("protocol error: frame type %u from the deputy", h->type);
     }
 }
 
@@ -413,8 +411,8 @@ void ssi_agent_relay_run(void)
         if (p[0].revents) {
             do {
                 ssi_tunnel_hdr_t h;
-                long rc = ssi_tunnel_recv(&ssi_agent.link, &h, ssi_agent.frame,
-                                          sizeof(ssi_agent.frame));
+                long rc =
+                    ssi_tunnel_recv(&ssi_agent.link, &h, ssi_agent.frame, sizeof(ssi_agent.frame));
                 if (rc < 0)
                     ssi_agent_link_lost(pidfd, rc);
                 ssi_agent_relay_frame(&h);

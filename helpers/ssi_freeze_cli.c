@@ -37,9 +37,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#define USAGE                                                                                      \
-    "usage: ssi-freeze [-o FILE] [-x] [-d DIR] [-t TOKEN] [-q] [--deputy ADDR:PORT --key-fd N] "  \
-    "PID\n"                                                                                       \
+#define USAGE                                                                                    \
+    "usage: ssi-freeze [-o FILE] [-x] [-d DIR] [-t TOKEN] [-q] [--deputy ADDR:PORT --key-fd N] " \
+    "PID\n"                                                                                      \
     "       ssi-freeze --home [--restore PATH] [-d DIR] PID\n"
 
 /* "1.2.3.4:5" or "[::1]:5" into d. */
@@ -76,14 +76,17 @@ static int s_parse_addr(const char *s, ssi_image_deputy_t *d)
 int main(int argc, char **argv)
 {
     static const struct option longopts[] = {{"deputy", required_argument, NULL, 'D'},
-                                              {"key-fd", required_argument, NULL, 'K'},
-                                              {"home", no_argument, NULL, 'H'},
-                                              {"restore", required_argument, NULL, 'R'},
-                                              {NULL, 0, NULL, 0}};
+                                             {"key-fd", required_argument, NULL, 'K'},
+                                             {"home", no_argument, NULL, 'H'},
+                                             {"restore", required_argument, NULL, 'R'},
+                                             {NULL, 0, NULL, 0}};
     ssi_image_deputy_t dep;
     const char *deputy = NULL;
     int key_fd = -1;
-    ssi_freezereq_opts_t o = {.dir = NULL, .token = -1, .flags = 0, .timeout_ms = 10000,
+    ssi_freezereq_opts_t o = {.dir = NULL,
+                              .token = -1,
+                              .flags = 0,
+                              .timeout_ms = 10000,
                               .verdict = SSI_IMAGE_VERDICT_CONTINUE};
     ssi_freezereq_stats_t st;
     const char *out = NULL;
@@ -104,9 +107,7 @@ int main(int argc, char **argv)
         case 'K': key_fd = atoi(optarg); break;
         case 'H': home = 1; break;
         case 'R': snprintf(restore, sizeof(restore), "%s", optarg); break;
-        default:
-            fprintf(stderr, USAGE);
-            return 2;
+        default: fprintf(stderr, USAGE); return 2;
         }
     }
     if (optind + 1 != argc || (deputy && key_fd < 0)) {
@@ -122,7 +123,8 @@ int main(int argc, char **argv)
             if (slash)
                 strcpy(slash + 1, "ssi-restore");
         }
-        rc = ssi_freezereq_home((pid_t)atoi(argv[optind]), o.dir, restore, 120000, err, sizeof(err));
+        rc =
+            ssi_freezereq_home((pid_t)atoi(argv[optind]), o.dir, restore, 120000, err, sizeof(err));
         if (rc < 0)
             fprintf(stderr, "ssi-freeze: %s\n", err[0] ? err : strerror(-rc));
         else if (!quiet)

@@ -51,8 +51,7 @@ static int s_read_got(int fd, void *buf, size_t n, size_t *got)
 
 /* Reads one part of the image that c says is owed; a stream that ends
  * early gets c's reason (where the image was cut). */
-static int s_read_part(int fd, void *buf, size_t n, ssi_image_check_t *c, char *err,
-                       size_t errlen)
+static int s_read_part(int fd, void *buf, size_t n, ssi_image_check_t *c, char *err, size_t errlen)
 {
     size_t got;
     int rc = s_read_got(fd, buf, n, &got);
@@ -259,8 +258,8 @@ int ssi_freezereq_run(pid_t pid, const ssi_freezereq_opts_t *o, int out_fd,
         goto out;
     }
     {
-        ssi_image_req_t req = {.magic = SSI_IMAGE_REQ_MAGIC, .version = SSI_IMAGE_VERSION,
-                               .flags = o->flags};
+        ssi_image_req_t req = {
+            .magic = SSI_IMAGE_REQ_MAGIC, .version = SSI_IMAGE_VERSION, .flags = o->flags};
         ssi_image_hdr_t h;
         ssi_image_rec_t r;
         /* Every part is checked before it is passed on: a verdict other
@@ -430,15 +429,18 @@ int ssi_freezereq_home(pid_t pid, const char *dir, const char *restore, int time
     for (;;) {
         char st = s_proc_state(pid, comm, sizeof(comm));
         if (st == 0 || st == 'Z' || st == 'X') {
-            s_err(err, errlen, "process %d ended while it was being restored at home (its "
-                               "stderr says why); it is lost", (int)pid);
+            s_err(err, errlen,
+                  "process %d ended while it was being restored at home (its "
+                  "stderr says why); it is lost",
+                  (int)pid);
             rc = -ESRCH;
             goto out;
         }
         if (strcmp(comm, "ssi-restore") != 0)
             break;
         if (s_now_ms() > end) {
-            s_err(err, errlen, "process %d committed to come home but is not running yet", (int)pid);
+            s_err(err, errlen, "process %d committed to come home but is not running yet",
+                  (int)pid);
             rc = -ETIMEDOUT;
             goto out;
         }

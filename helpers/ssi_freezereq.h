@@ -15,11 +15,11 @@
 #include <sys/types.h>
 
 typedef struct {
-    const char *dir;   /* socket directory; NULL: $SSI_FREEZE_DIR or default */
-    int token;         /* >= 0; -1: derive from our pid and a counter */
-    uint32_t flags;    /* SSI_IMAGE_REQ_F_* */
-    int timeout_ms;    /* for the target to connect; <= 0: 10000 */
-    char verdict;      /* SSI_IMAGE_VERDICT_* sent after a complete image */
+    const char *dir; /* socket directory; NULL: $SSI_FREEZE_DIR or default */
+    int token;       /* >= 0; -1: derive from our pid and a counter */
+    uint32_t flags;  /* SSI_IMAGE_REQ_F_* */
+    int timeout_ms;  /* for the target to connect; <= 0: 10000 */
+    char verdict;    /* SSI_IMAGE_VERDICT_* sent after a complete image */
     /* For SSI_IMAGE_VERDICT_DEPUTY: where the body's agent listens and the
      * data key; sent after the verdict. The run then waits for the
      * process's answer (connect timeout + accept timeout + 5 s). */
@@ -30,7 +30,7 @@ typedef struct {
     uint64_t bytes;      /* image bytes written to out_fd */
     uint64_t page_bytes; /* memory content bytes */
     uint32_t nvmas;
-    int32_t pid; /* the process's pid in its own namespace */
+    int32_t pid;      /* the process's pid in its own namespace */
     double freeze_ms; /* signal sent -> END received */
 } ssi_freezereq_stats_t;
 

@@ -65,7 +65,7 @@
 #endif
 
 #define S_PAGE 4096UL
-#define S_CHUNK (16UL << 20)  /* the part of the hole this program uses */
+#define S_CHUNK (16UL << 20) /* the part of the hole this program uses */
 #define S_MAX_VMAS 8192
 #define S_MAX_SIGS 256
 #define S_MAPS_BUF (2 * 1024 * 1024)
@@ -451,8 +451,7 @@ static void s_map_vma(const ssi_image_vma_t *v)
         if (fd < 0)
             s_die("cannot open mapped file", v->path, fd);
         r = ssi_sys2(SYS_fstat, fd, (long)&st);
-        if (r < 0 ||
-            (uint64_t)st.st_size != v->file_size ||
+        if (r < 0 || (uint64_t)st.st_size != v->file_size ||
             (uint64_t)st.st_mtim.tv_sec * 1000000000ULL + (uint64_t)st.st_mtim.tv_nsec !=
                 v->file_mtime_ns)
             s_die("mapped file changed since the freeze:", v->path, 0);
@@ -523,9 +522,7 @@ static void s_read_records(void)
             memcpy(&s_thread, s_rec_buf, sizeof(s_thread));
             s_skip(r.data_len, 0); /* XSAVE copy: the frame on the stack is used */
             break;
-        case SSI_IMAGE_REC_PROC:
-            memcpy(&s_proc, s_rec_buf, sizeof(s_proc));
-            break;
+        case SSI_IMAGE_REC_PROC: memcpy(&s_proc, s_rec_buf, sizeof(s_proc)); break;
         case SSI_IMAGE_REC_CREDS:
             memcpy(&s_creds, s_rec_buf, sizeof(s_creds));
             s_have_creds = 1;
@@ -539,17 +536,10 @@ static void s_read_records(void)
             ((ssi_image_vma_t *)s_rec_buf)->path[SSI_IMAGE_PATH_MAX - 1] = 0;
             s_map_vma((const ssi_image_vma_t *)s_rec_buf);
             break;
-        case SSI_IMAGE_REC_PAGES:
-            s_fill_pages((const ssi_image_pages_t *)s_rec_buf);
-            break;
-        case SSI_IMAGE_REC_END:
-            return;
-        case SSI_IMAGE_REC_FD:
-            s_fd_record((const ssi_image_fd_t *)s_rec_buf);
-            break;
-        default: /* record types this build skips */
-            s_skip(r.data_len, 0);
-            break;
+        case SSI_IMAGE_REC_PAGES: s_fill_pages((const ssi_image_pages_t *)s_rec_buf); break;
+        case SSI_IMAGE_REC_END: return;
+        case SSI_IMAGE_REC_FD: s_fd_record((const ssi_image_fd_t *)s_rec_buf); break;
+        default: /* record types this build skips */ s_skip(r.data_len, 0); break;
         }
     }
 }
@@ -762,8 +752,10 @@ static void s_inplace_fds(void)
          * deputy holds at these numbers (vfs-proxy). */
         if (dev && ssi_sys2(SYS_fstat, f->fd, (long)&st) == -EBADF) {
             /* Opened where the body ran: a device of the same kind here. */
-            const char *path = dev == 3 ? "/dev/null" : dev == 5 ? "/dev/zero"
-                             : dev == 8 ? "/dev/random" : "/dev/urandom";
+            const char *path = dev == 3   ? "/dev/null"
+                               : dev == 5 ? "/dev/zero"
+                               : dev == 8 ? "/dev/random"
+                                          : "/dev/urandom";
             long fd = s_open(path, (int)(f->fl_flags & (O_ACCMODE | O_NONBLOCK | O_APPEND)));
             if (fd < 0)
                 s_die("cannot open", path, fd);
@@ -1121,8 +1113,10 @@ __attribute__((used)) static int s_main(uint64_t *sp)
     if (s_mode != S_CHECK)
         s_status_fd = -1;
     ssi_image_check_init(&s_chk);
-    return info ? s_info() : s_mode == S_CHECK ? s_check() : s_mode == S_IN_PLACE ? s_restore_in_place()
-                                                                                 : s_restore();
+    return info                   ? s_info()
+           : s_mode == S_CHECK    ? s_check()
+           : s_mode == S_IN_PLACE ? s_restore_in_place()
+                                  : s_restore();
 }
 
 __asm__(".text\n"

@@ -62,24 +62,24 @@ enum ssi_chan_aead { SSI_CHAN_AES256GCM = 1, SSI_CHAN_XCHACHA20 = 2 };
  * mostly the send buffer, whose pages are touched only by large records.
  * Touch no field except through the functions below (tests excepted). */
 typedef struct {
-	int fd;       /* owned by the channel from ssi_chan_init on */
-	int role;     /* enum ssi_chan_role */
-	int aead;     /* enum ssi_chan_aead, chosen at the handshake */
-	int err;      /* sticky error (< 0), or 0 */
-	int eof;      /* peer sent CLOSE */
-	int tx_done;  /* we sent CLOSE */
-	int timeout;  /* ms of peer inactivity before -ETIMEDOUT; <= 0: none */
-	uint64_t tx_seq; /* next record number sent */
-	uint64_t rx_seq; /* next record number expected */
-	uint8_t conn_id[24];      /* ours; also our hello's nonce */
-	uint8_t peer_conn_id[24]; /* theirs */
-	uint8_t tx_key[SSI_CHAN_KEY_BYTES];
-	uint8_t rx_key[SSI_CHAN_KEY_BYTES];
-	crypto_aead_aes256gcm_state tx_aes; /* expanded keys, when aead is AES */
-	crypto_aead_aes256gcm_state rx_aes;
-	size_t rpos, rlen; /* unread bytes in rbuf: rbuf[rpos .. rlen) */
-	uint8_t rbuf[SSI_CHAN_RBUF];
-	uint8_t tbuf[SSI_CHAN_HEADER + SSI_CHAN_MAX_RECORD + SSI_CHAN_TAG];
+    int fd;                   /* owned by the channel from ssi_chan_init on */
+    int role;                 /* enum ssi_chan_role */
+    int aead;                 /* enum ssi_chan_aead, chosen at the handshake */
+    int err;                  /* sticky error (< 0), or 0 */
+    int eof;                  /* peer sent CLOSE */
+    int tx_done;              /* we sent CLOSE */
+    int timeout;              /* ms of peer inactivity before -ETIMEDOUT; <= 0: none */
+    uint64_t tx_seq;          /* next record number sent */
+    uint64_t rx_seq;          /* next record number expected */
+    uint8_t conn_id[24];      /* ours; also our hello's nonce */
+    uint8_t peer_conn_id[24]; /* theirs */
+    uint8_t tx_key[SSI_CHAN_KEY_BYTES];
+    uint8_t rx_key[SSI_CHAN_KEY_BYTES];
+    crypto_aead_aes256gcm_state tx_aes; /* expanded keys, when aead is AES */
+    crypto_aead_aes256gcm_state rx_aes;
+    size_t rpos, rlen; /* unread bytes in rbuf: rbuf[rpos .. rlen) */
+    uint8_t rbuf[SSI_CHAN_RBUF];
+    uint8_t tbuf[SSI_CHAN_HEADER + SSI_CHAN_MAX_RECORD + SSI_CHAN_TAG];
 } ssi_chan_t;
 
 /* Takes the connected stream socket fd, makes it blocking with the given

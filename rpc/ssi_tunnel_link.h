@@ -21,7 +21,7 @@
  * (the channel is ~262 KiB): static storage, never a signal stack. */
 typedef struct {
     ssi_chan_t ch;
-    int up; /* ch is initialised */
+    int up;          /* ch is initialised */
     uint32_t budget; /* ssi_tunnel_budget */
     uint8_t tbuf[sizeof(ssi_tunnel_hdr_t) + SSI_TUNNEL_DATA_MAX];
     uint8_t rbuf[sizeof(ssi_tunnel_hdr_t) + SSI_TUNNEL_DATA_MAX];

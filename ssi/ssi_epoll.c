@@ -165,7 +165,8 @@ void ssi_epoll_restore(void)
             long r;
             ev.events = s_regs[s_eps[i].first + j].events;
             ev.data.u64 = s_regs[s_eps[i].first + j].data;
-            r = ssi_sys4(SYS_epoll_ctl, e, EPOLL_CTL_ADD, s_regs[s_eps[i].first + j].tfd, (long)&ev);
+            r = ssi_sys4(SYS_epoll_ctl, e, EPOLL_CTL_ADD, s_regs[s_eps[i].first + j].tfd,
+                         (long)&ev);
             if (r < 0)
                 ssi_sys_log("ssi: ", "an epoll registration could not be made again", 0, r);
         }

@@ -365,7 +365,8 @@ static void s_fill_fd(ssi_image_fd_t *r, int fd)
         int on = 0;
         uint32_t ol = sizeof(on);
         r->pos = 0;
-        if (ssi_sys5(SYS_getsockopt, fd, SOL_SOCKET, SO_ACCEPTCONN, (long)&on, (long)&ol) == 0 && on)
+        if (ssi_sys5(SYS_getsockopt, fd, SOL_SOCKET, SO_ACCEPTCONN, (long)&on, (long)&ol) == 0 &&
+            on)
             r->pos |= SSI_IMAGE_FD_SOCK_LISTENING;
         ol = sizeof(on);
         if (ssi_sys5(SYS_getsockopt, fd, SOL_SOCKET, SO_TYPE, (long)&on, (long)&ol) == 0 &&
@@ -436,7 +437,8 @@ static long s_dump_range(long fd, long pm, const s_vma_t *v)
         uint64_t npages = (v->end - addr) / S_PAGE, i, run = 0, run_start = 0;
         if (npages > 512)
             npages = 512;
-        rc = ssi_sys4(SYS_pread64, pm, (long)s_pm_buf, (long)(npages * 8), (long)(addr / S_PAGE * 8));
+        rc = ssi_sys4(SYS_pread64, pm, (long)s_pm_buf, (long)(npages * 8),
+                      (long)(addr / S_PAGE * 8));
         if (rc < (long)(npages * 8))
             return rc < 0 ? rc : -EIO;
         for (i = 0; i <= npages; i++) {
@@ -486,7 +488,8 @@ static long s_write_vma_rec(long fd, const s_vma_t *v)
         if (st.st_ino != v->ino)
             return -ESTALE;
         r->file_size = (uint64_t)st.st_size;
-        r->file_mtime_ns = (uint64_t)st.st_mtim.tv_sec * 1000000000ULL + (uint64_t)st.st_mtim.tv_nsec;
+        r->file_mtime_ns =
+            (uint64_t)st.st_mtim.tv_sec * 1000000000ULL + (uint64_t)st.st_mtim.tv_nsec;
     }
     return s_rec(fd, SSI_IMAGE_REC_VMA, r, sizeof(*r), 0);
 }
@@ -757,8 +760,8 @@ static long s_find_vdso(void)
             }
         }
     }
-    if (!s_vdso_start || !s_vdso_len || s_block_end - s_block_start !=
-                                             s_vvar_len + s_vvar_vclock_len + s_vdso_len)
+    if (!s_vdso_start || !s_vdso_len ||
+        s_block_end - s_block_start != s_vvar_len + s_vvar_vclock_len + s_vdso_len)
         return -ENOENT;
     return 0;
 }
@@ -787,10 +790,11 @@ int ssi_freeze_init(void)
         return (int)rc;
     }
     ssi_cpu_probe(&s_cpu);
-    hole = mmap(0, SSI_FREEZE_HOLE_LEN, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-                -1, 0);
+    hole =
+        mmap(0, SSI_FREEZE_HOLE_LEN, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (hole == MAP_FAILED) {
-        ssi_sys_log("ssi-freeze: ", "cannot reserve the restore hole; freezing disabled", 0, -ENOMEM);
+        ssi_sys_log("ssi-freeze: ", "cannot reserve the restore hole; freezing disabled", 0,
+                    -ENOMEM);
         return -ENOMEM;
     }
     s_hole_start = (uint64_t)hole;

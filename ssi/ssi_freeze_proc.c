@@ -256,8 +256,7 @@ void ssi_freeze_proc_thread(ssi_image_thread_t *t, void *xsave, uint32_t cap, co
     ssi_sys_memcopy(t->gregs, uc->uc_mcontext.gregs, sizeof(t->gregs));
     t->xsave_size = 0;
     if (uc->uc_mcontext.fpregs) {
-        const struct _fpx_sw_bytes *sw =
-            (const void *)((const char *)uc->uc_mcontext.fpregs + 464);
+        const struct _fpx_sw_bytes *sw = (const void *)((const char *)uc->uc_mcontext.fpregs + 464);
         uint32_t sz = 512;
         if (sw->magic1 == 0x46505853U /* FP_XSTATE_MAGIC1 */)
             sz = sw->xstate_size;
@@ -267,4 +266,3 @@ void ssi_freeze_proc_thread(ssi_image_thread_t *t, void *xsave, uint32_t cap, co
         }
     }
 }
-

@@ -48,8 +48,8 @@ static const ssi_callsrv_exec_t s_execs[] = {
     {.name = "vfs-proxy", .exec = ssi_vfs_exec},
 };
 
-static int s_fd = -1; /* our connection to ssid, in a high slot */
-static volatile int s_away;  /* this process is a body restored elsewhere */
+static int s_fd = -1;       /* our connection to ssid, in a high slot */
+static volatile int s_away; /* this process is a body restored elsewhere */
 static volatile pid_t s_home_ppid;
 static char s_path[108];
 
@@ -58,81 +58,82 @@ static char s_path[108];
  * a trapped call would find SIGSYS blocked). */
 static long s_sys(long nr, long a, long b, long c)
 {
-	long r = ssi_sys3(nr, a, b, c);
-	if (SSI_SYS_ERR(r)) {
-		errno = (int)-r;
-		return -1;
-	}
-	return r;
+    long r = ssi_sys3(nr, a, b, c);
+    if (SSI_SYS_ERR(r)) {
+        errno = (int)-r;
+        return -1;
+    }
+    return r;
 }
 
 /* Move fd to a high slot, out of the way of programs that expect the lowest
  * free descriptor numbers. */
 static int s_hide_fd(int fd)
 {
-	/* High, but not at the very top of RLIMIT_NOFILE: a restorer needs
+    /* High, but not at the very top of RLIMIT_NOFILE: a restorer needs
 	 * free slots above every fd of the process to shuffle them into place. */
-	struct rlimit rl;
-	long hi = 1000;
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && (long)rl.rlim_cur < 1064)
-		hi = rl.rlim_cur > 128 ? (long)rl.rlim_cur - 64 : 32;
-	int nfd = fcntl(fd, F_DUPFD_CLOEXEC, hi);
-	if (nfd < 0)
-		return fd;
-	close(fd);
-	return nfd;
+    struct rlimit rl;
+    long hi = 1000;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+        (long)rl.rlim_cur < 1064)
+        hi = rl.rlim_cur > 128 ? (long)rl.rlim_cur - 64 : 32;
+    int nfd = fcntl(fd, F_DUPFD_CLOEXEC, hi);
+    if (nfd < 0)
+        return fd;
+    close(fd);
+    return nfd;
 }
 
 /* The command line, NULs turned into spaces. */
 static size_t s_cmdline(char *buf, size_t cap)
 {
-	int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	ssize_t n = read(fd, buf, cap - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	while (n > 0 && buf[n - 1] == 0)
-		n--;
-	for (ssize_t i = 0; i < n; i++)
-		if (buf[i] == 0)
-			buf[i] = ' ';
-	buf[n] = 0;
-	return (size_t)n;
+    int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    ssize_t n = read(fd, buf, cap - 1);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    while (n > 0 && buf[n - 1] == 0)
+        n--;
+    for (ssize_t i = 0; i < n; i++)
+        if (buf[i] == 0)
+            buf[i] = ' ';
+    buf[n] = 0;
+    return (size_t)n;
 }
 
 static void s_register(void)
 {
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	memcpy(sa.sun_path, s_path, sizeof sa.sun_path - 1);
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
-		close(fd);
-		return;
-	}
-	fd = s_hide_fd(fd);
-	char cmd[1024];
-	uint8_t frame[1200];
-	ssi_msg_writer_t w;
-	s_cmdline(cmd, sizeof cmd);
-	ssi_msg_begin(&w, frame, sizeof frame, SSI_MSG_REGISTER);
-	ssi_msg_put_u64(&w, SSI_TAG_PID, (uint64_t)s_sys(SYS_getpid, 0, 0, 0));
-	ssi_msg_put_u64(&w, SSI_TAG_PPID, (uint64_t)s_sys(SYS_getppid, 0, 0, 0));
-	ssi_msg_put_str(&w, SSI_TAG_CMD, cmd);
-	long n = ssi_msg_end(&w);
-	/* Wait for ssid's answer, so that the process is listed by the time it
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    memcpy(sa.sun_path, s_path, sizeof sa.sun_path - 1);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return;
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+        close(fd);
+        return;
+    }
+    fd = s_hide_fd(fd);
+    char cmd[1024];
+    uint8_t frame[1200];
+    ssi_msg_writer_t w;
+    s_cmdline(cmd, sizeof cmd);
+    ssi_msg_begin(&w, frame, sizeof frame, SSI_MSG_REGISTER);
+    ssi_msg_put_u64(&w, SSI_TAG_PID, (uint64_t)s_sys(SYS_getpid, 0, 0, 0));
+    ssi_msg_put_u64(&w, SSI_TAG_PPID, (uint64_t)s_sys(SYS_getppid, 0, 0, 0));
+    ssi_msg_put_str(&w, SSI_TAG_CMD, cmd);
+    long n = ssi_msg_end(&w);
+    /* Wait for ssid's answer, so that the process is listed by the time it
 	 * runs its first instruction; never wait long. */
-	struct timeval tv = {.tv_sec = 2};
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-	if (n < 0 || send(fd, frame, (size_t)n, MSG_NOSIGNAL) != n ||
-	    recv(fd, frame, sizeof frame, 0) < SSI_MSG_HEADER) {
-		close(fd);
-		return;
-	}
-	s_fd = fd;
+    struct timeval tv = {.tv_sec = 2};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    if (n < 0 || send(fd, frame, (size_t)n, MSG_NOSIGNAL) != n ||
+        recv(fd, frame, sizeof frame, 0) < SSI_MSG_HEADER) {
+        close(fd);
+        return;
+    }
+    s_fd = fd;
 }
 
 /* Away, the kernel's parent is the body agent (pid 1 of the body's PID
@@ -142,15 +143,15 @@ static void s_register(void)
  * forwarding the call to the deputy will fix that. */
 pid_t getppid(void)
 {
-	if (s_away) {
-		/* The deputy's parent is the process's: it may have died and
+    if (s_away) {
+        /* The deputy's parent is the process's: it may have died and
 		 * left the process to a reaper since the move. */
-		long p = ssi_vfs_getppid();
-		return p > 0 ? (pid_t)p : s_home_ppid;
-	}
-	pid_t p = (pid_t)s_sys(SYS_getppid, 0, 0, 0);
-	s_home_ppid = p;
-	return p;
+        long p = ssi_vfs_getppid();
+        return p > 0 ? (pid_t)p : s_home_ppid;
+    }
+    pid_t p = (pid_t)s_sys(SYS_getppid, 0, 0, 0);
+    s_home_ppid = p;
+    return p;
 }
 
 /* Terminals. Away, a terminal of the home node is a tunnel (a socketpair)
@@ -162,41 +163,41 @@ pid_t getppid(void)
  * the record answers only if the deputy cannot be asked. */
 #define SSI_TTY_FDS 64
 static struct {
-	unsigned char is_tty[SSI_TTY_FDS];
-	struct termios2 tio[SSI_TTY_FDS];
-	struct winsize ws[SSI_TTY_FDS];
+    unsigned char is_tty[SSI_TTY_FDS];
+    struct termios2 tio[SSI_TTY_FDS];
+    struct winsize ws[SSI_TTY_FDS];
 } s_tty;
 
 static void s_on_freeze(void)
 {
-	/* The program may be between setting errno and reading it (sort checks
+    /* The program may be between setting errno and reading it (sort checks
 	 * errno after strcoll): what we do here must not change it. */
-	int saved_errno = errno;
-	ssi_trap_freeze();
-	ssi_epoll_freeze();
-	for (int fd = 0; fd < SSI_TTY_FDS; fd++) {
-		s_tty.is_tty[fd] = s_sys(SYS_ioctl, fd, TCGETS2, (long)&s_tty.tio[fd]) == 0;
-		if (s_tty.is_tty[fd] && s_sys(SYS_ioctl, fd, TIOCGWINSZ, (long)&s_tty.ws[fd]) != 0)
-			memset(&s_tty.ws[fd], 0, sizeof s_tty.ws[fd]);
-	}
-	errno = saved_errno;
+    int saved_errno = errno;
+    ssi_trap_freeze();
+    ssi_epoll_freeze();
+    for (int fd = 0; fd < SSI_TTY_FDS; fd++) {
+        s_tty.is_tty[fd] = s_sys(SYS_ioctl, fd, TCGETS2, (long)&s_tty.tio[fd]) == 0;
+        if (s_tty.is_tty[fd] && s_sys(SYS_ioctl, fd, TIOCGWINSZ, (long)&s_tty.ws[fd]) != 0)
+            memset(&s_tty.ws[fd], 0, sizeof s_tty.ws[fd]);
+    }
+    errno = saved_errno;
 }
 
 static int s_away_tty(int fd)
 {
-	return s_away && fd >= 0 && fd < SSI_TTY_FDS && s_tty.is_tty[fd];
+    return s_away && fd >= 0 && fd < SSI_TTY_FDS && s_tty.is_tty[fd];
 }
 
 int isatty(int fd)
 {
-	struct termios2 t;
-	if (s_away_tty(fd))
-		return 1;
-	if (syscall(SYS_ioctl, fd, TCGETS2, &t) == 0)
-		return 1;
-	if (errno != EBADF)
-		errno = ENOTTY;
-	return 0;
+    struct termios2 t;
+    if (s_away_tty(fd))
+        return 1;
+    if (syscall(SYS_ioctl, fd, TCGETS2, &t) == 0)
+        return 1;
+    if (errno != EBADF)
+        errno = ENOTTY;
+    return 0;
 }
 
 /* At home a plain system call; away, terminal queries of a home terminal
@@ -204,33 +205,27 @@ int isatty(int fd)
  * request. */
 int ioctl(int fd, unsigned long req, ...)
 {
-	va_list ap;
-	va_start(ap, req);
-	void *arg = va_arg(ap, void *);
-	va_end(ap);
-	if (s_away_tty(fd) && arg) {
-		/* The home terminal itself, through the deputy (settings, raw
+    va_list ap;
+    va_start(ap, req);
+    void *arg = va_arg(ap, void *);
+    va_end(ap);
+    if (s_away_tty(fd) && arg) {
+        /* The home terminal itself, through the deputy (settings, raw
 		 * mode, the window size now); the record only if that cannot be. */
-		long r = ssi_vfs_tty_ioctl(fd, req, arg);
-		if (r != -ENOSYS) {
-			if (r >= 0)
-				return (int)r;
-			errno = (int)-r;
-			return -1;
-		}
-		switch (req) {
-		case TIOCGWINSZ:
-			memcpy(arg, &s_tty.ws[fd], sizeof s_tty.ws[fd]);
-			return 0;
-		case TCGETS:
-			memcpy(arg, &s_tty.tio[fd], sizeof(struct termios));
-			return 0;
-		case TCGETS2:
-			memcpy(arg, &s_tty.tio[fd], sizeof s_tty.tio[fd]);
-			return 0;
-		}
-	}
-	return (int)syscall(SYS_ioctl, fd, req, arg);
+        long r = ssi_vfs_tty_ioctl(fd, req, arg);
+        if (r != -ENOSYS) {
+            if (r >= 0)
+                return (int)r;
+            errno = (int)-r;
+            return -1;
+        }
+        switch (req) {
+        case TIOCGWINSZ: memcpy(arg, &s_tty.ws[fd], sizeof s_tty.ws[fd]); return 0;
+        case TCGETS: memcpy(arg, &s_tty.tio[fd], sizeof(struct termios)); return 0;
+        case TCGETS2: memcpy(arg, &s_tty.tio[fd], sizeof s_tty.tio[fd]); return 0;
+        }
+    }
+    return (int)syscall(SYS_ioctl, fd, req, arg);
 }
 
 /* Runs in the restored process, in signal context, before the program
@@ -239,45 +234,45 @@ int ioctl(int fd, unsigned long req, ...)
  * again; its ssid socket is the real one, which the deputy kept). */
 static void s_on_restore(void)
 {
-	if (ssi_freeze_restored_home()) {
-		/* The deputy's descriptors are the real ones again: nothing is
+    if (ssi_freeze_restored_home()) {
+        /* The deputy's descriptors are the real ones again: nothing is
 		 * forwarded, nothing is trapped (this process never had the
 		 * body's seccomp filter). */
-		s_away = 0;
-		ssi_trap_home();
-		ssi_epoll_restore();
-		return;
-	}
-	s_away = 1;
-	/* The trap core takes the call link from the agent, starts the
+        s_away = 0;
+        ssi_trap_home();
+        ssi_epoll_restore();
+        return;
+    }
+    s_away = 1;
+    /* The trap core takes the call link from the agent, starts the
 	 * proxies and starts trapping. Without its deputy the body must not
 	 * run a single instruction of the program (the agent kills it
 	 * anyway). */
-	long rc = ssi_trap_start();
-	if (rc < 0) {
-		ssi_sys_log("ssi-vfs: ", "no call link to the deputy; the body stops", 0, rc);
-		ssi_sys2(SYS_kill, ssi_sys0(SYS_getpid), SIGKILL);
-	}
-	ssi_epoll_restore();
+    long rc = ssi_trap_start();
+    if (rc < 0) {
+        ssi_sys_log("ssi-vfs: ", "no call link to the deputy; the body stops", 0, rc);
+        ssi_sys2(SYS_kill, ssi_sys0(SYS_getpid), SIGKILL);
+    }
+    ssi_epoll_restore();
 }
 
 /* A forked child is a process of its own: it registers itself, and drops
  * the parent's registration it inherited. */
 static void s_atfork_child(void)
 {
-	if (s_fd >= 0) {
-		close(s_fd);
-		s_fd = -1;
-	}
-	s_register();
+    if (s_fd >= 0) {
+        close(s_fd);
+        s_fd = -1;
+    }
+    s_register();
 }
 
 static void s_say(const char *a, const char *b, const char *c)
 {
-	const char *parts[] = {a, b, c, "\n"};
-	for (size_t i = 0; i < 4; i++)
-		if (parts[i])
-			s_sys(SYS_write, 2, (long)parts[i], (long)strlen(parts[i]));
+    const char *parts[] = {a, b, c, "\n"};
+    for (size_t i = 0; i < 4; i++)
+        if (parts[i])
+            s_sys(SYS_write, 2, (long)parts[i], (long)strlen(parts[i]));
 }
 
 /* ssirun --node NODE: move before main runs. We ask our own ssid, over the
@@ -287,110 +282,110 @@ static void s_say(const char *a, const char *b, const char *c)
  * the user asked for NODE, not for this node. */
 static void s_migrate_self(const char *node)
 {
-	uint8_t frame[1200];
-	ssi_msg_writer_t w;
-	if (s_fd < 0) {
-		s_say("ssirun: cannot move to ", node, ": not registered with ssid");
-		s_sys(SYS_exit_group, 125, 0, 0);
-	}
-	ssi_freeze_init(); /* its constructor may not have run yet */
-	ssi_msg_begin(&w, frame, sizeof frame, SSI_MSG_MIGRATE);
-	ssi_msg_put_u64(&w, SSI_TAG_PID, (uint64_t)s_sys(SYS_getpid, 0, 0, 0));
-	ssi_msg_put_str(&w, SSI_TAG_NODE, node);
-	long n = ssi_msg_end(&w);
-	/* Short receive timeouts: the answer may never come to this copy of
+    uint8_t frame[1200];
+    ssi_msg_writer_t w;
+    if (s_fd < 0) {
+        s_say("ssirun: cannot move to ", node, ": not registered with ssid");
+        s_sys(SYS_exit_group, 125, 0, 0);
+    }
+    ssi_freeze_init(); /* its constructor may not have run yet */
+    ssi_msg_begin(&w, frame, sizeof frame, SSI_MSG_MIGRATE);
+    ssi_msg_put_u64(&w, SSI_TAG_PID, (uint64_t)s_sys(SYS_getpid, 0, 0, 0));
+    ssi_msg_put_str(&w, SSI_TAG_NODE, node);
+    long n = ssi_msg_end(&w);
+    /* Short receive timeouts: the answer may never come to this copy of
 	 * the process. Once restored on NODE (s_away), we are done; at home we
 	 * wait for ssid's verdict, at most 10 minutes. */
-	struct timeval tv = {.tv_usec = 100000};
-	setsockopt(s_fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-	if (n < 0 || send(s_fd, frame, (size_t)n, MSG_NOSIGNAL) != n) {
-		s_say("ssirun: cannot move to ", node, ": ssid does not listen");
-		s_sys(SYS_exit_group, 125, 0, 0);
-	}
-	size_t have = 0;
-	long want = SSI_MSG_HEADER;
-	for (int tries = 0; (long)have < want; tries++) {
-		if (s_away)
-			return;
-		ssize_t r = recv(s_fd, frame + have, (size_t)want - have, 0);
-		if (r < 0 && (errno == EINTR || errno == EAGAIN) && tries < 6000)
-			continue;
-		if (r <= 0) {
-			if (s_away)
-				return;
-			s_say("ssirun: cannot move to ", node, ": no answer from ssid");
-			s_sys(SYS_exit_group, 125, 0, 0);
-		}
-		have += (size_t)r;
-		if (have == SSI_MSG_HEADER) {
-			want = ssi_msg_frame_len(frame, have);
-			if (want < 0 || want > (long)sizeof frame) {
-				s_say("ssirun: cannot move to ", node, ": bad answer from ssid");
-				s_sys(SYS_exit_group, 125, 0, 0);
-			}
-		}
-	}
-	static ssi_msg_t m;
-	if (ssi_msg_parse(frame, have, &m) == 0 && m.type == SSI_MSG_OK)
-		return;
-	char text[1024] = "refused";
-	if (ssi_msg_parse(frame, have, &m) == 0)
-		ssi_field_str(ssi_msg_find(m.field, m.nfields, SSI_TAG_TEXT), text, sizeof text);
-	s_say("ssirun: cannot start on ", node, ":");
-	s_say("ssirun: ", text, NULL);
-	s_sys(SYS_exit_group, 125, 0, 0);
+    struct timeval tv = {.tv_usec = 100000};
+    setsockopt(s_fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    if (n < 0 || send(s_fd, frame, (size_t)n, MSG_NOSIGNAL) != n) {
+        s_say("ssirun: cannot move to ", node, ": ssid does not listen");
+        s_sys(SYS_exit_group, 125, 0, 0);
+    }
+    size_t have = 0;
+    long want = SSI_MSG_HEADER;
+    for (int tries = 0; (long)have < want; tries++) {
+        if (s_away)
+            return;
+        ssize_t r = recv(s_fd, frame + have, (size_t)want - have, 0);
+        if (r < 0 && (errno == EINTR || errno == EAGAIN) && tries < 6000)
+            continue;
+        if (r <= 0) {
+            if (s_away)
+                return;
+            s_say("ssirun: cannot move to ", node, ": no answer from ssid");
+            s_sys(SYS_exit_group, 125, 0, 0);
+        }
+        have += (size_t)r;
+        if (have == SSI_MSG_HEADER) {
+            want = ssi_msg_frame_len(frame, have);
+            if (want < 0 || want > (long)sizeof frame) {
+                s_say("ssirun: cannot move to ", node, ": bad answer from ssid");
+                s_sys(SYS_exit_group, 125, 0, 0);
+            }
+        }
+    }
+    static ssi_msg_t m;
+    if (ssi_msg_parse(frame, have, &m) == 0 && m.type == SSI_MSG_OK)
+        return;
+    char text[1024] = "refused";
+    if (ssi_msg_parse(frame, have, &m) == 0)
+        ssi_field_str(ssi_msg_find(m.field, m.nfields, SSI_TAG_TEXT), text, sizeof text);
+    s_say("ssirun: cannot start on ", node, ":");
+    s_say("ssirun: ", text, NULL);
+    s_sys(SYS_exit_group, 125, 0, 0);
 }
 
 /* Wires the layers: proxies into the trap core, executors into the call
  * server, the trap core and the deputy into the freeze module. */
 static void s_wire(void)
 {
-	/* The netproxy first: a socket's close, read or ioctl is its; the
+    /* The netproxy first: a socket's close, read or ioctl is its; the
 	 * vfs-proxy last, which takes every call that reaches it. */
-	s_proxies[0] = (ssi_trap_proxy_t){.name = "netproxy",
-					  .calls = ssi_net_body_calls,
-					  .ncalls = ssi_net_body_ncalls,
-					  .call = ssi_net_body_call,
-					  .freeze = ssi_net_body_freeze,
-					  .start = ssi_net_body_start,
-					  .linked = ssi_net_body_linked,
-					  .home = ssi_net_body_home,
-					  .own_fd = ssi_net_body_own_fd,
-					  .replaced = ssi_net_body_replaced};
-	s_proxies[1] = (ssi_trap_proxy_t){.name = "vfs-proxy",
-					  .calls = ssi_vfs_body_calls,
-					  .ncalls = ssi_vfs_body_ncalls,
-					  .seen = ssi_vfs_body_seen,
-					  .call = ssi_vfs_body_call,
-					  .freeze = ssi_vfs_body_freeze,
-					  .start = ssi_vfs_body_start,
-					  .replaced = ssi_vfs_body_replaced};
-	ssi_trap_set_proxies(s_proxies, sizeof s_proxies / sizeof s_proxies[0]);
-	ssi_callsrv_set_execs(s_execs, sizeof s_execs / sizeof s_execs[0]);
-	ssi_freeze_set_fd_hook(ssi_trap_own_fd);
-	ssi_freeze_set_deputy_hook(ssi_deputy_connect, ssi_deputy_run);
-	ssi_freeze_set_restore_hook(s_on_restore);
-	ssi_freeze_set_freeze_hook(s_on_freeze);
+    s_proxies[0] = (ssi_trap_proxy_t){.name = "netproxy",
+                                      .calls = ssi_net_body_calls,
+                                      .ncalls = ssi_net_body_ncalls,
+                                      .call = ssi_net_body_call,
+                                      .freeze = ssi_net_body_freeze,
+                                      .start = ssi_net_body_start,
+                                      .linked = ssi_net_body_linked,
+                                      .home = ssi_net_body_home,
+                                      .own_fd = ssi_net_body_own_fd,
+                                      .replaced = ssi_net_body_replaced};
+    s_proxies[1] = (ssi_trap_proxy_t){.name = "vfs-proxy",
+                                      .calls = ssi_vfs_body_calls,
+                                      .ncalls = ssi_vfs_body_ncalls,
+                                      .seen = ssi_vfs_body_seen,
+                                      .call = ssi_vfs_body_call,
+                                      .freeze = ssi_vfs_body_freeze,
+                                      .start = ssi_vfs_body_start,
+                                      .replaced = ssi_vfs_body_replaced};
+    ssi_trap_set_proxies(s_proxies, sizeof s_proxies / sizeof s_proxies[0]);
+    ssi_callsrv_set_execs(s_execs, sizeof s_execs / sizeof s_execs[0]);
+    ssi_freeze_set_fd_hook(ssi_trap_own_fd);
+    ssi_freeze_set_deputy_hook(ssi_deputy_connect, ssi_deputy_run);
+    ssi_freeze_set_restore_hook(s_on_restore);
+    ssi_freeze_set_freeze_hook(s_on_freeze);
 }
 
 __attribute__((constructor)) static void s_shim_init(void)
 {
-	const char *p = getenv("SSI_SOCKET");
-	if (!p || !*p || strlen(p) >= sizeof s_path)
-		p = SSI_SHIM_DEFAULT_SOCKET;
-	strcpy(s_path, p);
-	s_home_ppid = (pid_t)s_sys(SYS_getppid, 0, 0, 0);
-	s_wire();
-	s_register();
-	pthread_atfork(NULL, NULL, s_atfork_child);
-	/* Only this process moves: its children start where they are. */
-	const char *to = getenv("SSI_MIGRATE_TO");
-	if (to && *to) {
-		char node[64];
-		size_t len = strnlen(to, sizeof node - 1);
-		memcpy(node, to, len);
-		node[len] = 0;
-		unsetenv("SSI_MIGRATE_TO");
-		s_migrate_self(node);
-	}
+    const char *p = getenv("SSI_SOCKET");
+    if (!p || !*p || strlen(p) >= sizeof s_path)
+        p = SSI_SHIM_DEFAULT_SOCKET;
+    strcpy(s_path, p);
+    s_home_ppid = (pid_t)s_sys(SYS_getppid, 0, 0, 0);
+    s_wire();
+    s_register();
+    pthread_atfork(NULL, NULL, s_atfork_child);
+    /* Only this process moves: its children start where they are. */
+    const char *to = getenv("SSI_MIGRATE_TO");
+    if (to && *to) {
+        char node[64];
+        size_t len = strnlen(to, sizeof node - 1);
+        memcpy(node, to, len);
+        node[len] = 0;
+        unsetenv("SSI_MIGRATE_TO");
+        s_migrate_self(node);
+    }
 }

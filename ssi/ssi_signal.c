@@ -19,7 +19,8 @@ __asm__(".text\n"
         "  hlt\n"
         ".size ssi_signal_restorer, .-ssi_signal_restorer\n");
 
-long ssi_signal_action(int sig, void (*handler)(void), unsigned long flags, uint64_t mask, void *old)
+long ssi_signal_action(int sig, void (*handler)(void), unsigned long flags, uint64_t mask,
+                       void *old)
 {
     ssi_image_sigaction_t sa = {.handler = (uint64_t)handler,
                                 .flags = flags | S_SA_RESTORER,

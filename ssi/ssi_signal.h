@@ -19,6 +19,7 @@ void ssi_signal_restorer(void) __attribute__((visibility("hidden")));
  * added) and mask; the previous action (the kernel's 32-byte struct
  * sigaction) goes to old unless NULL. handler may be SIG_DFL or SIG_IGN.
  * 0 or -errno. */
-long ssi_signal_action(int sig, void (*handler)(void), unsigned long flags, uint64_t mask, void *old);
+long ssi_signal_action(int sig, void (*handler)(void), unsigned long flags, uint64_t mask,
+                       void *old);
 
 #endif

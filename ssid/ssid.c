@@ -32,194 +32,198 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-	        "Usage: ssid --cluster FILE --name NODE --keys DIR [OPTIONS]\n"
-	        "\n"
-	        "The ssi node daemon: one per node. Runs in the foreground.\n"
-	        "\n"
-	        "  -c, --cluster FILE   the cluster file (every node's name, endpoint, key)\n"
-	        "  -n, --name NODE      this node's name in the cluster file\n"
-	        "  -k, --keys DIR       this node's key pair (made by 'ssictl keygen DIR')\n"
-	        "  -s, --socket PATH    local socket for tools and shims [%s]\n"
-	        "  -l, --log SINK       stderr or syslog [stderr]\n"
-	        "  -v, --verbose        log more (repeat for czmq's own messages)\n"
-	        "  -h, --help           this help\n"
-	        "\n"
-	        "See ssid(8) and ssi-cluster(5).\n",
-	        SSI_LOCAL_DEFAULT);
+    fprintf(f,
+            "Usage: ssid --cluster FILE --name NODE --keys DIR [OPTIONS]\n"
+            "\n"
+            "The ssi node daemon: one per node. Runs in the foreground.\n"
+            "\n"
+            "  -c, --cluster FILE   the cluster file (every node's name, endpoint, key)\n"
+            "  -n, --name NODE      this node's name in the cluster file\n"
+            "  -k, --keys DIR       this node's key pair (made by 'ssictl keygen DIR')\n"
+            "  -s, --socket PATH    local socket for tools and shims [%s]\n"
+            "  -l, --log SINK       stderr or syslog [stderr]\n"
+            "  -v, --verbose        log more (repeat for czmq's own messages)\n"
+            "  -h, --help           this help\n"
+            "\n"
+            "See ssid(8) and ssi-cluster(5).\n",
+            SSI_LOCAL_DEFAULT);
 }
 
 /* The ZAP handler, the ROUTER (CURVE server on our endpoint) and one DEALER
  * per peer (CURVE client that knows the peer's key). */
 static int s_setup_zmq(void)
 {
-	const ssi_node_conf_t *me = ssi_cluster_node(ssid_node.cluster, (size_t)ssid_node.self);
-	/* The ZAP handler must be bound before the CURVE server exists, or
+    const ssi_node_conf_t *me = ssi_cluster_node(ssid_node.cluster, (size_t)ssid_node.self);
+    /* The ZAP handler must be bound before the CURVE server exists, or
 	 * libzmq lets every client in. */
-	ssid_node.zap = zsock_new_rep("inproc://zeromq.zap.01");
-	if (!ssid_node.zap) {
-		ssi_error("cannot bind the ZAP handler");
-		return -1;
-	}
-	zsock_t *r = ssid_node.router = zsock_new(ZMQ_ROUTER);
-	zsock_set_zap_domain(r, "ssi");
-	zcert_apply(ssid_node.cert, r);
-	zsock_set_curve_server(r, 1);
-	zsock_set_linger(r, 0);
-	zsock_set_sndtimeo(r, 0);
-	zsock_set_router_mandatory(r, 0);
-	zsock_set_heartbeat_ivl(r, 1000);
-	zsock_set_heartbeat_timeout(r, 3000);
-	if (zsock_bind(r, "%s", me->endpoint) < 0) {
-		ssi_error("cannot listen on %s: %s (is the endpoint one of this machine's addresses?)", me->endpoint,
-		          zmq_strerror(zmq_errno()));
-		return -1;
-	}
-	for (size_t i = 0; i < ssi_cluster_size(ssid_node.cluster); i++) {
-		if ((int)i == ssid_node.self)
-			continue;
-		const ssi_node_conf_t *n = ssi_cluster_node(ssid_node.cluster, i);
-		zsock_t *d = zsock_new(ZMQ_DEALER);
-		zcert_apply(ssid_node.cert, d);
-		zsock_set_curve_serverkey(d, n->key);
-		zsock_set_linger(d, 0);
-		zsock_set_immediate(d, 1);
-		zsock_set_sndhwm(d, 64);
-		zsock_set_reconnect_ivl(d, 200);
-		zsock_set_reconnect_ivl_max(d, 1000);
-		/* ZMTP heartbeats: a connection that went silent (a cut link) is
+    ssid_node.zap = zsock_new_rep("inproc://zeromq.zap.01");
+    if (!ssid_node.zap) {
+        ssi_error("cannot bind the ZAP handler");
+        return -1;
+    }
+    zsock_t *r = ssid_node.router = zsock_new(ZMQ_ROUTER);
+    zsock_set_zap_domain(r, "ssi");
+    zcert_apply(ssid_node.cert, r);
+    zsock_set_curve_server(r, 1);
+    zsock_set_linger(r, 0);
+    zsock_set_sndtimeo(r, 0);
+    zsock_set_router_mandatory(r, 0);
+    zsock_set_heartbeat_ivl(r, 1000);
+    zsock_set_heartbeat_timeout(r, 3000);
+    if (zsock_bind(r, "%s", me->endpoint) < 0) {
+        ssi_error("cannot listen on %s: %s (is the endpoint one of this machine's addresses?)",
+                  me->endpoint, zmq_strerror(zmq_errno()));
+        return -1;
+    }
+    for (size_t i = 0; i < ssi_cluster_size(ssid_node.cluster); i++) {
+        if ((int)i == ssid_node.self)
+            continue;
+        const ssi_node_conf_t *n = ssi_cluster_node(ssid_node.cluster, i);
+        zsock_t *d = zsock_new(ZMQ_DEALER);
+        zcert_apply(ssid_node.cert, d);
+        zsock_set_curve_serverkey(d, n->key);
+        zsock_set_linger(d, 0);
+        zsock_set_immediate(d, 1);
+        zsock_set_sndhwm(d, 64);
+        zsock_set_reconnect_ivl(d, 200);
+        zsock_set_reconnect_ivl_max(d, 1000);
+        /* ZMTP heartbeats: a connection that went silent (a cut link) is
 		 * dropped and redialled within seconds, instead of waiting out TCP's
 		 * retransmission backoff, which can hold messages for tens of seconds
 		 * after the link is back. */
-		zsock_set_heartbeat_ivl(d, 1000);
-		zsock_set_heartbeat_timeout(d, 3000);
-		if (zsock_connect(d, "%s", n->endpoint) < 0) {
-			ssi_error("cannot connect to %s at %s: %s", n->name, n->endpoint, zmq_strerror(zmq_errno()));
-			zsock_destroy(&d);
-			return -1;
-		}
-		ssid_node.dealer[i] = d;
-	}
-	ssi_info("node %s of cluster '%s' listening on %s (%zu nodes)", ssid_node.name,
-	         ssi_cluster_name(ssid_node.cluster), me->endpoint, ssi_cluster_size(ssid_node.cluster));
-	return 0;
+        zsock_set_heartbeat_ivl(d, 1000);
+        zsock_set_heartbeat_timeout(d, 3000);
+        if (zsock_connect(d, "%s", n->endpoint) < 0) {
+            ssi_error("cannot connect to %s at %s: %s", n->name, n->endpoint,
+                      zmq_strerror(zmq_errno()));
+            zsock_destroy(&d);
+            return -1;
+        }
+        ssid_node.dealer[i] = d;
+    }
+    ssi_info("node %s of cluster '%s' listening on %s (%zu nodes)", ssid_node.name,
+             ssi_cluster_name(ssid_node.cluster), me->endpoint,
+             ssi_cluster_size(ssid_node.cluster));
+    return 0;
 }
 
 /* Loads the cluster file and our keys, and checks that they agree. */
 static int s_setup_identity(const char *cluster_path, const char *keys)
 {
-	char err[512];
-	ssid_node.cluster = ssi_cluster_load(cluster_path, err, sizeof err);
-	if (!ssid_node.cluster) {
-		ssi_error("%s", err);
-		return -1;
-	}
-	ssid_node.self = ssi_cluster_index(ssid_node.cluster, ssid_node.name);
-	if (ssid_node.self < 0) {
-		ssi_error("node '%s' is not in %s; the nodes there are listed by 'grep ^node %s'", ssid_node.name,
-		          cluster_path, cluster_path);
-		return -1;
-	}
-	ssid_node.cert = ssi_cert_load(keys, err, sizeof err);
-	if (!ssid_node.cert) {
-		ssi_error("%s", err);
-		return -1;
-	}
-	if (strcmp(zcert_public_txt(ssid_node.cert), ssi_cluster_node(ssid_node.cluster, (size_t)ssid_node.self)->key) !=
-	    0) {
-		ssi_error("the key in %s/%s (%s) is not node %s's key in %s; fix the cluster file or --keys", keys,
-		          SSI_CERT_SECRET, zcert_public_txt(ssid_node.cert), ssid_node.name, cluster_path);
-		return -1;
-	}
-	ssid_node.gossip = ssi_gossip_new(ssid_node.cluster, ssid_node.name);
-	return 0;
+    char err[512];
+    ssid_node.cluster = ssi_cluster_load(cluster_path, err, sizeof err);
+    if (!ssid_node.cluster) {
+        ssi_error("%s", err);
+        return -1;
+    }
+    ssid_node.self = ssi_cluster_index(ssid_node.cluster, ssid_node.name);
+    if (ssid_node.self < 0) {
+        ssi_error("node '%s' is not in %s; the nodes there are listed by 'grep ^node %s'",
+                  ssid_node.name, cluster_path, cluster_path);
+        return -1;
+    }
+    ssid_node.cert = ssi_cert_load(keys, err, sizeof err);
+    if (!ssid_node.cert) {
+        ssi_error("%s", err);
+        return -1;
+    }
+    if (strcmp(zcert_public_txt(ssid_node.cert),
+               ssi_cluster_node(ssid_node.cluster, (size_t)ssid_node.self)->key) != 0) {
+        ssi_error(
+            "the key in %s/%s (%s) is not node %s's key in %s; fix the cluster file or --keys",
+            keys, SSI_CERT_SECRET, zcert_public_txt(ssid_node.cert), ssid_node.name, cluster_path);
+        return -1;
+    }
+    ssid_node.gossip = ssi_gossip_new(ssid_node.cluster, ssid_node.name);
+    return 0;
 }
 
 int main(int argc, char **argv)
 {
-	const char *cluster_path = NULL, *keys = NULL, *socket_path = NULL, *log = "stderr";
-	int verbose = 0;
-	static const struct option opts[] = {
-	    {"cluster", required_argument, 0, 'c'}, {"name", required_argument, 0, 'n'},
-	    {"keys", required_argument, 0, 'k'},    {"socket", required_argument, 0, 's'},
-	    {"log", required_argument, 0, 'l'},     {"verbose", no_argument, 0, 'v'},
-	    {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
-	int c;
-	while ((c = getopt_long(argc, argv, "c:n:k:s:l:vh", opts, NULL)) != -1) {
-		switch (c) {
-		case 'c': cluster_path = optarg; break;
-		case 'n': ssid_node.name = optarg; break;
-		case 'k': keys = optarg; break;
-		case 's': socket_path = optarg; break;
-		case 'l': log = optarg; break;
-		case 'v': verbose++; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
-		}
-	}
-	if (optind != argc || !cluster_path || !ssid_node.name || !keys) {
-		fprintf(stderr, "ssid: %s\n",
-		        optind != argc ? "unexpected argument" : "--cluster, --name and --keys are required");
-		usage(stderr);
-		return 2;
-	}
-	if (strcmp(log, "stderr") != 0 && strcmp(log, "syslog") != 0) {
-		fprintf(stderr, "ssid: --log takes 'stderr' or 'syslog', not '%s'\n", log);
-		return 2;
-	}
-	/* czmq must not install its own signal handlers: we read signals from a
+    const char *cluster_path = NULL, *keys = NULL, *socket_path = NULL, *log = "stderr";
+    int verbose = 0;
+    static const struct option opts[] = {
+        {"cluster", required_argument, 0, 'c'}, {"name", required_argument, 0, 'n'},
+        {"keys", required_argument, 0, 'k'},    {"socket", required_argument, 0, 's'},
+        {"log", required_argument, 0, 'l'},     {"verbose", no_argument, 0, 'v'},
+        {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
+    int c;
+    while ((c = getopt_long(argc, argv, "c:n:k:s:l:vh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c': cluster_path = optarg; break;
+        case 'n': ssid_node.name = optarg; break;
+        case 'k': keys = optarg; break;
+        case 's': socket_path = optarg; break;
+        case 'l': log = optarg; break;
+        case 'v': verbose++; break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (optind != argc || !cluster_path || !ssid_node.name || !keys) {
+        fprintf(stderr, "ssid: %s\n",
+                optind != argc ? "unexpected argument"
+                               : "--cluster, --name and --keys are required");
+        usage(stderr);
+        return 2;
+    }
+    if (strcmp(log, "stderr") != 0 && strcmp(log, "syslog") != 0) {
+        fprintf(stderr, "ssid: --log takes 'stderr' or 'syslog', not '%s'\n", log);
+        return 2;
+    }
+    /* czmq must not install its own signal handlers: we read signals from a
 	 * signalfd in the main loop. */
-	zsys_handler_set(NULL);
-	ssi_log_open("ssid", ssid_node.name, strcmp(log, "syslog") == 0);
-	ssi_log_set_level(verbose ? SSI_LOG_DEBUG : SSI_LOG_INFO);
-	if (sodium_init() < 0) {
-		ssi_error("libsodium failed to initialise");
-		return 1;
-	}
-	if (s_setup_identity(cluster_path, keys) < 0)
-		return 1;
-	ssize_t bl = readlink("/proc/self/exe", ssid_node.bindir, sizeof ssid_node.bindir - 1);
-	if (bl > 0) {
-		ssid_node.bindir[bl] = 0;
-		char *slash = strrchr(ssid_node.bindir, '/');
-		if (slash)
-			*slash = 0;
-	} else {
-		snprintf(ssid_node.bindir, sizeof ssid_node.bindir, ".");
-	}
-	sigset_t set;
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
-	sigaddset(&set, SIGCHLD);
-	sigprocmask(SIG_BLOCK, &set, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	ssid_node.signal_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
-	const char *path = socket_path ? socket_path : ssi_local_path();
-	char err[512];
-	ssid_node.listen_fd = ssi_local_listen(path, err, sizeof err);
-	if (ssid_node.listen_fd < 0) {
-		ssi_error("%s", err);
-		return 1;
-	}
-	zsys_set_linger(0);
-	ssid_node.loop = zloop_new();
-	int rc = s_setup_zmq();
-	if (rc == 0)
-		rc = ssid_loop_run();
-	unlink(path);
-	ssid_client_close_all();
-	ssid_ps_stop();
-	zloop_destroy(&ssid_node.loop);
-	for (size_t i = 0; i < ssi_cluster_size(ssid_node.cluster); i++)
-		zsock_destroy(&ssid_node.dealer[i]);
-	zsock_destroy(&ssid_node.router);
-	zsock_destroy(&ssid_node.zap);
-	zcert_destroy(&ssid_node.cert);
-	ssi_gossip_destroy(&ssid_node.gossip);
-	ssi_cluster_destroy(&ssid_node.cluster);
-	zsys_shutdown();
-	ssi_info("stopped");
-	return rc == 0 ? 0 : 1;
+    zsys_handler_set(NULL);
+    ssi_log_open("ssid", ssid_node.name, strcmp(log, "syslog") == 0);
+    ssi_log_set_level(verbose ? SSI_LOG_DEBUG : SSI_LOG_INFO);
+    if (sodium_init() < 0) {
+        ssi_error("libsodium failed to initialise");
+        return 1;
+    }
+    if (s_setup_identity(cluster_path, keys) < 0)
+        return 1;
+    ssize_t bl = readlink("/proc/self/exe", ssid_node.bindir, sizeof ssid_node.bindir - 1);
+    if (bl > 0) {
+        ssid_node.bindir[bl] = 0;
+        char *slash = strrchr(ssid_node.bindir, '/');
+        if (slash)
+            *slash = 0;
+    } else {
+        snprintf(ssid_node.bindir, sizeof ssid_node.bindir, ".");
+    }
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGCHLD);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    ssid_node.signal_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+    const char *path = socket_path ? socket_path : ssi_local_path();
+    char err[512];
+    ssid_node.listen_fd = ssi_local_listen(path, err, sizeof err);
+    if (ssid_node.listen_fd < 0) {
+        ssi_error("%s", err);
+        return 1;
+    }
+    zsys_set_linger(0);
+    ssid_node.loop = zloop_new();
+    int rc = s_setup_zmq();
+    if (rc == 0)
+        rc = ssid_loop_run();
+    unlink(path);
+    ssid_client_close_all();
+    ssid_ps_stop();
+    zloop_destroy(&ssid_node.loop);
+    for (size_t i = 0; i < ssi_cluster_size(ssid_node.cluster); i++)
+        zsock_destroy(&ssid_node.dealer[i]);
+    zsock_destroy(&ssid_node.router);
+    zsock_destroy(&ssid_node.zap);
+    zcert_destroy(&ssid_node.cert);
+    ssi_gossip_destroy(&ssid_node.gossip);
+    ssi_cluster_destroy(&ssid_node.cluster);
+    zsys_shutdown();
+    ssi_info("stopped");
+    return rc == 0 ? 0 : 1;
 }

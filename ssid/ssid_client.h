@@ -17,20 +17,20 @@
 
 /* One connection on the local socket. */
 typedef struct {
-	uint64_t id;    /* unique for ssid's life: an answer finds its asker by it */
-	int fd;         /* the socket; once a deputy closed it, the pidfd */
-	pid_t pid;      /* from SO_PEERCRED */
-	uid_t uid;
-	bool registered;
-	pid_t ppid;
-	char cmd[1024];
-	int away;       /* node index where its body runs, or -1: at home */
-	int pidfd;      /* the process, held from its first migration on */
-	bool migrating; /* a migration is under way */
-	bool stop_sent; /* away: its deputy is stopped and the body was told */
-	bool sock_gone; /* its socket closed: fd is the pidfd, no one to answer */
-	size_t len;
-	uint8_t buf[SSID_CLIENT_BUF];
+    uint64_t id; /* unique for ssid's life: an answer finds its asker by it */
+    int fd;      /* the socket; once a deputy closed it, the pidfd */
+    pid_t pid;   /* from SO_PEERCRED */
+    uid_t uid;
+    bool registered;
+    pid_t ppid;
+    char cmd[1024];
+    int away;       /* node index where its body runs, or -1: at home */
+    int pidfd;      /* the process, held from its first migration on */
+    bool migrating; /* a migration is under way */
+    bool stop_sent; /* away: its deputy is stopped and the body was told */
+    bool sock_gone; /* its socket closed: fd is the pidfd, no one to answer */
+    size_t len;
+    uint8_t buf[SSID_CLIENT_BUF];
 } ssid_client_t;
 
 /* What the layer above does with one whole frame from a client. */

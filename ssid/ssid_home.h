@@ -23,10 +23,10 @@
 
 /* What comes after a homecoming that was the first leg of a chained move. */
 typedef struct {
-	ssid_asker_t asker;
-	pid_t pid;
-	int to;         /* the node to move on to */
-	char note[160]; /* "process P came home from N; then: " */
+    ssid_asker_t asker;
+    pid_t pid;
+    int to;         /* the node to move on to */
+    char note[160]; /* "process P came home from N; then: " */
 } ssid_home_next_t;
 
 /* Brings process p home from the node its body runs on, for asker a; with

@@ -23,183 +23,183 @@ static bool s_was_up[SSI_CLUSTER_MAX];
 /* Runnable tasks in our PID namespace (our /proc), not counting ourselves. */
 static int s_runnable(void)
 {
-	DIR *proc = opendir("/proc");
-	if (!proc)
-		return 0;
-	int n = 0;
-	pid_t me = getpid();
-	struct dirent *d;
-	while ((d = readdir(proc))) {
-		char *end;
-		long pid = strtol(d->d_name, &end, 10);
-		if (*end || pid <= 0)
-			continue;
-		char path[64];
-		snprintf(path, sizeof path, "/proc/%ld/task", pid);
-		DIR *tasks = opendir(path);
-		if (!tasks)
-			continue;
-		struct dirent *t;
-		while ((t = readdir(tasks))) {
-			if (t->d_name[0] == '.')
-				continue;
-			char sp[300], buf[512];
-			snprintf(sp, sizeof sp, "/proc/%ld/task/%s/stat", pid, t->d_name);
-			FILE *f = fopen(sp, "r");
-			if (!f)
-				continue;
-			size_t len = fread(buf, 1, sizeof buf - 1, f);
-			fclose(f);
-			buf[len] = 0;
-			char *rp = strrchr(buf, ')');
-			if (rp && rp[1] == ' ' && rp[2] == 'R' && pid != me)
-				n++;
-		}
-		closedir(tasks);
-	}
-	closedir(proc);
-	return n;
+    DIR *proc = opendir("/proc");
+    if (!proc)
+        return 0;
+    int n = 0;
+    pid_t me = getpid();
+    struct dirent *d;
+    while ((d = readdir(proc))) {
+        char *end;
+        long pid = strtol(d->d_name, &end, 10);
+        if (*end || pid <= 0)
+            continue;
+        char path[64];
+        snprintf(path, sizeof path, "/proc/%ld/task", pid);
+        DIR *tasks = opendir(path);
+        if (!tasks)
+            continue;
+        struct dirent *t;
+        while ((t = readdir(tasks))) {
+            if (t->d_name[0] == '.')
+                continue;
+            char sp[300], buf[512];
+            snprintf(sp, sizeof sp, "/proc/%ld/task/%s/stat", pid, t->d_name);
+            FILE *f = fopen(sp, "r");
+            if (!f)
+                continue;
+            size_t len = fread(buf, 1, sizeof buf - 1, f);
+            fclose(f);
+            buf[len] = 0;
+            char *rp = strrchr(buf, ')');
+            if (rp && rp[1] == ' ' && rp[2] == 'R' && pid != me)
+                n++;
+        }
+        closedir(tasks);
+    }
+    closedir(proc);
+    return n;
 }
 
 static uint64_t s_meminfo_kb(const char *key)
 {
-	FILE *f = fopen("/proc/meminfo", "r");
-	char line[256];
-	uint64_t v = 0;
-	size_t kl = strlen(key);
-	while (f && fgets(line, sizeof line, f))
-		if (strncmp(line, key, kl) == 0 && line[kl] == ':') {
-			v = strtoull(line + kl + 1, NULL, 10);
-			break;
-		}
-	if (f)
-		fclose(f);
-	return v;
+    FILE *f = fopen("/proc/meminfo", "r");
+    char line[256];
+    uint64_t v = 0;
+    size_t kl = strlen(key);
+    while (f && fgets(line, sizeof line, f))
+        if (strncmp(line, key, kl) == 0 && line[kl] == ':') {
+            v = strtoull(line + kl + 1, NULL, 10);
+            break;
+        }
+    if (f)
+        fclose(f);
+    return v;
 }
 
 /* Our CPU share x 1000 from a cgroup quota (v2 cpu.max or v1 cfs), else the
  * number of CPUs we may run on x 1000. */
 static uint64_t s_cpu_share(uint64_t ncpu)
 {
-	FILE *f = fopen("/proc/self/cgroup", "r");
-	char line[512], path[600];
-	uint64_t share = ncpu * 1000;
-	while (f && fgets(line, sizeof line, f)) {
-		line[strcspn(line, "\n")] = 0;
-		char *ctl = strchr(line, ':');
-		char *cg = ctl ? strchr(ctl + 1, ':') : NULL;
-		if (!cg)
-			continue;
-		*cg++ = 0;
-		ctl++;
-		long long quota = -1, period = 0;
-		if (*ctl == 0) {
-			snprintf(path, sizeof path, "/sys/fs/cgroup%s/cpu.max", cg);
-			FILE *m = fopen(path, "r");
-			if (m) {
-				char q[32];
-				if (fscanf(m, "%31s %lld", q, &period) == 2 && strcmp(q, "max") != 0)
-					quota = atoll(q);
-				fclose(m);
-			}
-		} else if (strstr(ctl, "cpu") && !strstr(ctl, "cpuset")) {
-			snprintf(path, sizeof path, "/sys/fs/cgroup/cpu%s/cpu.cfs_quota_us", cg);
-			FILE *m = fopen(path, "r");
-			if (m) {
-				if (fscanf(m, "%lld", &quota) != 1)
-					quota = -1;
-				fclose(m);
-			}
-			snprintf(path, sizeof path, "/sys/fs/cgroup/cpu%s/cpu.cfs_period_us", cg);
-			m = fopen(path, "r");
-			if (m) {
-				if (fscanf(m, "%lld", &period) != 1)
-					period = 0;
-				fclose(m);
-			}
-		}
-		if (quota > 0 && period > 0 && (uint64_t)(quota * 1000 / period) < share)
-			share = (uint64_t)(quota * 1000 / period);
-	}
-	if (f)
-		fclose(f);
-	return share;
+    FILE *f = fopen("/proc/self/cgroup", "r");
+    char line[512], path[600];
+    uint64_t share = ncpu * 1000;
+    while (f && fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\n")] = 0;
+        char *ctl = strchr(line, ':');
+        char *cg = ctl ? strchr(ctl + 1, ':') : NULL;
+        if (!cg)
+            continue;
+        *cg++ = 0;
+        ctl++;
+        long long quota = -1, period = 0;
+        if (*ctl == 0) {
+            snprintf(path, sizeof path, "/sys/fs/cgroup%s/cpu.max", cg);
+            FILE *m = fopen(path, "r");
+            if (m) {
+                char q[32];
+                if (fscanf(m, "%31s %lld", q, &period) == 2 && strcmp(q, "max") != 0)
+                    quota = atoll(q);
+                fclose(m);
+            }
+        } else if (strstr(ctl, "cpu") && !strstr(ctl, "cpuset")) {
+            snprintf(path, sizeof path, "/sys/fs/cgroup/cpu%s/cpu.cfs_quota_us", cg);
+            FILE *m = fopen(path, "r");
+            if (m) {
+                if (fscanf(m, "%lld", &quota) != 1)
+                    quota = -1;
+                fclose(m);
+            }
+            snprintf(path, sizeof path, "/sys/fs/cgroup/cpu%s/cpu.cfs_period_us", cg);
+            m = fopen(path, "r");
+            if (m) {
+                if (fscanf(m, "%lld", &period) != 1)
+                    period = 0;
+                fclose(m);
+            }
+        }
+        if (quota > 0 && period > 0 && (uint64_t)(quota * 1000 / period) < share)
+            share = (uint64_t)(quota * 1000 / period);
+    }
+    if (f)
+        fclose(f);
+    return share;
 }
 
 static void s_measure(void)
 {
-	/* Exponential smoothing, as MOSIX does, so that one busy moment does not
+    /* Exponential smoothing, as MOSIX does, so that one busy moment does not
 	 * look like a loaded node. */
-	s_load = 0.7 * s_load + 0.3 * s_runnable();
-	cpu_set_t set;
-	uint64_t ncpu = 1;
-	if (sched_getaffinity(0, sizeof set, &set) == 0)
-		ncpu = (uint64_t)CPU_COUNT(&set);
-	ssi_gossip_entry_t own = {
-	    .loadm = (uint64_t)(s_load * 1000 + 0.5),
-	    .ncpu = ncpu,
-	    .cpum = s_cpu_share(ncpu),
-	    .freekb = s_meminfo_kb("MemAvailable"),
-	    .nprocs = (uint64_t)ssid_client_nprocs(),
-	};
-	ssi_gossip_set_own(ssid_node.gossip, &own, ssid_node_now());
+    s_load = 0.7 * s_load + 0.3 * s_runnable();
+    cpu_set_t set;
+    uint64_t ncpu = 1;
+    if (sched_getaffinity(0, sizeof set, &set) == 0)
+        ncpu = (uint64_t)CPU_COUNT(&set);
+    ssi_gossip_entry_t own = {
+        .loadm = (uint64_t)(s_load * 1000 + 0.5),
+        .ncpu = ncpu,
+        .cpum = s_cpu_share(ncpu),
+        .freekb = s_meminfo_kb("MemAvailable"),
+        .nprocs = (uint64_t)ssid_client_nprocs(),
+    };
+    ssi_gossip_set_own(ssid_node.gossip, &own, ssid_node_now());
 }
 
 static void s_heartbeat(void)
 {
-	ssi_msg_writer_t w;
-	ssi_msg_begin(&w, s_frame, sizeof s_frame, SSI_MSG_HEARTBEAT);
-	ssi_msg_put_str(&w, SSI_TAG_NODE, ssid_node.name);
-	ssi_msg_put_u64(&w, SSI_TAG_SEQ, ++s_seq);
-	long len = ssi_msg_end(&w);
-	for (size_t i = 0; i < ssi_cluster_size(ssid_node.cluster); i++)
-		if ((int)i != ssid_node.self && len > 0)
-			ssid_node_send((int)i, s_frame, (size_t)len);
+    ssi_msg_writer_t w;
+    ssi_msg_begin(&w, s_frame, sizeof s_frame, SSI_MSG_HEARTBEAT);
+    ssi_msg_put_str(&w, SSI_TAG_NODE, ssid_node.name);
+    ssi_msg_put_u64(&w, SSI_TAG_SEQ, ++s_seq);
+    long len = ssi_msg_end(&w);
+    for (size_t i = 0; i < ssi_cluster_size(ssid_node.cluster); i++)
+        if ((int)i != ssid_node.self && len > 0)
+            ssid_node_send((int)i, s_frame, (size_t)len);
 }
 
 static void s_check_liveness(void)
 {
-	int64_t now = ssid_node_now();
-	for (size_t i = 0; i < ssi_cluster_size(ssid_node.cluster); i++) {
-		if ((int)i == ssid_node.self)
-			continue;
-		bool up = ssi_gossip_is_up(ssid_node.gossip, (int)i, now);
-		if (up != s_was_up[i])
-			ssi_log_msg(up ? SSI_LOG_INFO : SSI_LOG_WARN, SSI_LOG_PREFIX, "node %s is %s",
-			            ssid_node_peer_name((int)i), up ? "up" : "down");
-		s_was_up[i] = up;
-	}
+    int64_t now = ssid_node_now();
+    for (size_t i = 0; i < ssi_cluster_size(ssid_node.cluster); i++) {
+        if ((int)i == ssid_node.self)
+            continue;
+        bool up = ssi_gossip_is_up(ssid_node.gossip, (int)i, now);
+        if (up != s_was_up[i])
+            ssi_log_msg(up ? SSI_LOG_INFO : SSI_LOG_WARN, SSI_LOG_PREFIX, "node %s is %s",
+                        ssid_node_peer_name((int)i), up ? "up" : "down");
+        s_was_up[i] = up;
+    }
 }
 
 void ssid_load_beat(void)
 {
-	s_measure();
-	s_heartbeat();
-	s_check_liveness();
+    s_measure();
+    s_heartbeat();
+    s_check_liveness();
 }
 
 void ssid_load_gossip(void)
 {
-	int to = ssi_gossip_pick(ssid_node.gossip, randombytes_random(), ssid_node_now());
-	if (to < 0)
-		return;
-	ssi_msg_writer_t w;
-	ssi_msg_begin(&w, s_frame, sizeof s_frame, SSI_MSG_GOSSIP);
-	ssi_msg_put_str(&w, SSI_TAG_NODE, ssid_node.name);
-	ssi_gossip_encode(ssid_node.gossip, &w, ssid_node_now(), false);
-	long len = ssi_msg_end(&w);
-	if (len > 0)
-		ssid_node_send(to, s_frame, (size_t)len);
+    int to = ssi_gossip_pick(ssid_node.gossip, randombytes_random(), ssid_node_now());
+    if (to < 0)
+        return;
+    ssi_msg_writer_t w;
+    ssi_msg_begin(&w, s_frame, sizeof s_frame, SSI_MSG_GOSSIP);
+    ssi_msg_put_str(&w, SSI_TAG_NODE, ssid_node.name);
+    ssi_gossip_encode(ssid_node.gossip, &w, ssid_node_now(), false);
+    long len = ssi_msg_end(&w);
+    if (len > 0)
+        ssid_node_send(to, s_frame, (size_t)len);
 }
 
 void ssid_load_nodes(ssid_client_t *c)
 {
-	ssi_msg_writer_t w;
-	ssi_msg_begin(&w, s_frame, sizeof s_frame, SSI_MSG_NODES_REP);
-	ssi_gossip_encode(ssid_node.gossip, &w, ssid_node_now(), true);
-	long n = ssi_msg_end(&w);
-	if (n > 0)
-		ssid_client_reply(c, s_frame, (size_t)n);
-	else
-		ssid_client_reply_error(c, (int)-n, "node table too large");
+    ssi_msg_writer_t w;
+    ssi_msg_begin(&w, s_frame, sizeof s_frame, SSI_MSG_NODES_REP);
+    ssi_gossip_encode(ssid_node.gossip, &w, ssid_node_now(), true);
+    long n = ssi_msg_end(&w);
+    if (n > 0)
+        ssid_client_reply(c, s_frame, (size_t)n);
+    else
+        ssid_client_reply_error(c, (int)-n, "node table too large");
 }

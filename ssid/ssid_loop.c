@@ -37,163 +37,148 @@
 #include "ssid_ps.h"
 #include "ssid_relay.h"
 
-static bool s_stopping;    /* a stop signal came */
+static bool s_stopping; /* a stop signal came */
 static int64_t s_last_refusal_log;
 
 /* --- peers --------------------------------------------------------------- */
 
 /* A message from a peer, already authenticated: from is its index. A PS
  * came on the ROUTER (reply_to, identity) and is answered there. */
-static void s_peer_message(int from, const uint8_t *data, size_t len, zsock_t *reply_to, zframe_t *identity)
+static void s_peer_message(int from, const uint8_t *data, size_t len, zsock_t *reply_to,
+                           zframe_t *identity)
 {
-	static ssi_msg_t m;
-	int rc = ssi_msg_parse(data, len, &m);
-	if (rc < 0) {
-		ssi_warn("dropped a malformed frame from %s: %s", ssid_node_peer_name(from), strerror(-rc));
-		return;
-	}
-	int64_t now = ssid_node_now();
-	ssi_gossip_heard(ssid_node.gossip, from, now);
-	switch (m.type) {
-	case SSI_MSG_HEARTBEAT:
-		break;
-	case SSI_MSG_GOSSIP:
-		if (ssi_gossip_apply(ssid_node.gossip, &m, now) < 0)
-			ssi_warn("dropped a malformed gossip from %s", ssid_node_peer_name(from));
-		break;
-	case SSI_MSG_PS:
-		if (reply_to)
-			ssid_ps_answer(&m, reply_to, identity);
-		break;
-	case SSI_MSG_PS_REP:
-		ssid_ps_collect(from, &m);
-		break;
-	case SSI_MSG_MIG_OFFER:
-		ssid_offer_received(from, &m);
-		break;
-	case SSI_MSG_MIG_READY:
-		ssid_offer_ready(from, &m);
-		break;
-	case SSI_MSG_MIG_FAIL:
-		ssid_offer_failed(from, &m);
-		break;
-	case SSI_MSG_MIGRATE:
-		ssid_move_relayed(from, &m);
-		break;
-	case SSI_MSG_MIG_DONE:
-		ssid_relay_done(from, &m);
-		break;
-	case SSI_MSG_BODY_SIGNAL:
-		ssid_home_body_signal(from, &m);
-		break;
-	default:
-		ssi_debug("ignored %s from %s", ssi_msg_type_name(m.type), ssid_node_peer_name(from));
-	}
+    static ssi_msg_t m;
+    int rc = ssi_msg_parse(data, len, &m);
+    if (rc < 0) {
+        ssi_warn("dropped a malformed frame from %s: %s", ssid_node_peer_name(from), strerror(-rc));
+        return;
+    }
+    int64_t now = ssid_node_now();
+    ssi_gossip_heard(ssid_node.gossip, from, now);
+    switch (m.type) {
+    case SSI_MSG_HEARTBEAT: break;
+    case SSI_MSG_GOSSIP:
+        if (ssi_gossip_apply(ssid_node.gossip, &m, now) < 0)
+            ssi_warn("dropped a malformed gossip from %s", ssid_node_peer_name(from));
+        break;
+    case SSI_MSG_PS:
+        if (reply_to)
+            ssid_ps_answer(&m, reply_to, identity);
+        break;
+    case SSI_MSG_PS_REP: ssid_ps_collect(from, &m); break;
+    case SSI_MSG_MIG_OFFER: ssid_offer_received(from, &m); break;
+    case SSI_MSG_MIG_READY: ssid_offer_ready(from, &m); break;
+    case SSI_MSG_MIG_FAIL: ssid_offer_failed(from, &m); break;
+    case SSI_MSG_MIGRATE: ssid_move_relayed(from, &m); break;
+    case SSI_MSG_MIG_DONE: ssid_relay_done(from, &m); break;
+    case SSI_MSG_BODY_SIGNAL: ssid_home_body_signal(from, &m); break;
+    default: ssi_debug("ignored %s from %s", ssi_msg_type_name(m.type), ssid_node_peer_name(from));
+    }
 }
 
 /* Who sent this frame: the node name our ZAP handler put in User-Id. */
 static int s_sender(zframe_t *frame)
 {
-	const char *user = zframe_meta(frame, "User-Id");
-	return user ? ssi_cluster_index(ssid_node.cluster, user) : -1;
+    const char *user = zframe_meta(frame, "User-Id");
+    return user ? ssi_cluster_index(ssid_node.cluster, user) : -1;
 }
 
 static void s_router_message(zsock_t *router)
 {
-	zmsg_t *msg = zmsg_recv(router);
-	if (!msg)
-		return;
-	zframe_t *id = zmsg_pop(msg);
-	zframe_t *body = zmsg_pop(msg);
-	if (id && body && zmsg_size(msg) == 0) {
-		int from = s_sender(body);
-		if (from >= 0 && from != ssid_node.self)
-			s_peer_message(from, zframe_data(body), zframe_size(body), router, id);
-	}
-	zframe_destroy(&id);
-	zframe_destroy(&body);
-	zmsg_destroy(&msg);
+    zmsg_t *msg = zmsg_recv(router);
+    if (!msg)
+        return;
+    zframe_t *id = zmsg_pop(msg);
+    zframe_t *body = zmsg_pop(msg);
+    if (id && body && zmsg_size(msg) == 0) {
+        int from = s_sender(body);
+        if (from >= 0 && from != ssid_node.self)
+            s_peer_message(from, zframe_data(body), zframe_size(body), router, id);
+    }
+    zframe_destroy(&id);
+    zframe_destroy(&body);
+    zmsg_destroy(&msg);
 }
 
 static int s_on_router(zloop_t *loop, zsock_t *router, void *arg)
 {
-	(void)loop;
-	(void)arg;
-	while (zsock_events(router) & ZMQ_POLLIN)
-		s_router_message(router);
-	return 0;
+    (void)loop;
+    (void)arg;
+    while (zsock_events(router) & ZMQ_POLLIN)
+        s_router_message(router);
+    return 0;
 }
 
 /* Replies on our own link to peer idx. */
 static int s_on_dealer(zloop_t *loop, zsock_t *dealer, void *arg)
 {
-	(void)loop;
-	int idx = (int)(intptr_t)arg;
-	while (zsock_events(dealer) & ZMQ_POLLIN) {
-		zframe_t *f = zframe_recv(dealer);
-		if (!f)
-			break;
-		/* They come from the server we authenticated by its key (CURVE),
+    (void)loop;
+    int idx = (int)(intptr_t)arg;
+    while (zsock_events(dealer) & ZMQ_POLLIN) {
+        zframe_t *f = zframe_recv(dealer);
+        if (!f)
+            break;
+        /* They come from the server we authenticated by its key (CURVE),
 		 * so the sender is idx. */
-		if (!zframe_more(f))
-			s_peer_message(idx, zframe_data(f), zframe_size(f), NULL, NULL);
-		else
-			while (zsock_rcvmore(dealer)) {
-				zframe_t *g = zframe_recv(dealer);
-				zframe_destroy(&g);
-			}
-		zframe_destroy(&f);
-	}
-	return 0;
+        if (!zframe_more(f))
+            s_peer_message(idx, zframe_data(f), zframe_size(f), NULL, NULL);
+        else
+            while (zsock_rcvmore(dealer)) {
+                zframe_t *g = zframe_recv(dealer);
+                zframe_destroy(&g);
+            }
+        zframe_destroy(&f);
+    }
+    return 0;
 }
 
 /* ZAP (RFC 27): let in a CURVE client only if its key is a cluster node's. */
 static int s_on_zap(zloop_t *loop, zsock_t *zap, void *arg)
 {
-	(void)loop;
-	(void)arg;
-	zmsg_t *req = zmsg_recv(zap);
-	if (!req)
-		return 0;
-	char *version = zmsg_popstr(req);
-	char *reqid = zmsg_popstr(req);
-	char *domain = zmsg_popstr(req);
-	char *address = zmsg_popstr(req);
-	char *identity = zmsg_popstr(req);
-	char *mechanism = zmsg_popstr(req);
-	zframe_t *key = zmsg_pop(req);
-	const ssi_node_conf_t *node = NULL;
-	if (mechanism && strcmp(mechanism, "CURVE") == 0 && key && zframe_size(key) == 32)
-		node = ssi_cluster_find_key(ssid_node.cluster, zframe_data(key));
-	if (!node) {
-		char z85[41] = "?";
-		if (key && zframe_size(key) == 32)
-			zmq_z85_encode(z85, zframe_data(key), 32);
-		int64_t now = ssid_node_now();
-		/* A refused peer retries every few hundred ms: say it, not forever. */
-		if (now - s_last_refusal_log > 5000) {
-			ssi_warn("refused a peer from %s: its key %s is not in the cluster file (%s)",
-			         address ? address : "?", z85, mechanism ? mechanism : "?");
-			s_last_refusal_log = now;
-		}
-	}
-	zmsg_t *rep = zmsg_new();
-	zmsg_addstr(rep, "1.0");
-	zmsg_addstr(rep, reqid ? reqid : "");
-	zmsg_addstr(rep, node ? "200" : "400");
-	zmsg_addstr(rep, node ? "OK" : "key not in cluster file");
-	zmsg_addstr(rep, node ? node->name : "");
-	zmsg_addmem(rep, NULL, 0);
-	zmsg_send(&rep, zap);
-	free(version);
-	free(reqid);
-	free(domain);
-	free(address);
-	free(identity);
-	free(mechanism);
-	zframe_destroy(&key);
-	zmsg_destroy(&req);
-	return 0;
+    (void)loop;
+    (void)arg;
+    zmsg_t *req = zmsg_recv(zap);
+    if (!req)
+        return 0;
+    char *version = zmsg_popstr(req);
+    char *reqid = zmsg_popstr(req);
+    char *domain = zmsg_popstr(req);
+    char *address = zmsg_popstr(req);
+    char *identity = zmsg_popstr(req);
+    char *mechanism = zmsg_popstr(req);
+    zframe_t *key = zmsg_pop(req);
+    const ssi_node_conf_t *node = NULL;
+    if (mechanism && strcmp(mechanism, "CURVE") == 0 && key && zframe_size(key) == 32)
+        node = ssi_cluster_find_key(ssid_node.cluster, zframe_data(key));
+    if (!node) {
+        char z85[41] = "?";
+        if (key && zframe_size(key) == 32)
+            zmq_z85_encode(z85, zframe_data(key), 32);
+        int64_t now = ssid_node_now();
+        /* A refused peer retries every few hundred ms: say it, not forever. */
+        if (now - s_last_refusal_log > 5000) {
+            ssi_warn("refused a peer from %s: its key %s is not in the cluster file (%s)",
+                     address ? address : "?", z85, mechanism ? mechanism : "?");
+            s_last_refusal_log = now;
+        }
+    }
+    zmsg_t *rep = zmsg_new();
+    zmsg_addstr(rep, "1.0");
+    zmsg_addstr(rep, reqid ? reqid : "");
+    zmsg_addstr(rep, node ? "200" : "400");
+    zmsg_addstr(rep, node ? "OK" : "key not in cluster file");
+    zmsg_addstr(rep, node ? node->name : "");
+    zmsg_addmem(rep, NULL, 0);
+    zmsg_send(&rep, zap);
+    free(version);
+    free(reqid);
+    free(domain);
+    free(address);
+    free(identity);
+    free(mechanism);
+    zframe_destroy(&key);
+    zmsg_destroy(&req);
+    return 0;
 }
 
 /* --- local clients ------------------------------------------------------- */
@@ -201,28 +186,19 @@ static int s_on_zap(zloop_t *loop, zsock_t *zap, void *arg)
 /* One whole frame from a local client (a tool or a shim). */
 static void s_client_message(ssid_client_t *c, const uint8_t *data, size_t len)
 {
-	static ssi_msg_t m;
-	int rc = ssi_msg_parse(data, len, &m);
-	if (rc < 0) {
-		ssid_client_reply_error(c, -rc, "malformed request");
-		return;
-	}
-	switch (m.type) {
-	case SSI_MSG_REGISTER:
-		ssid_client_register(c, &m);
-		break;
-	case SSI_MSG_NODES:
-		ssid_load_nodes(c);
-		break;
-	case SSI_MSG_PS:
-		ssid_ps_start(c);
-		break;
-	case SSI_MSG_MIGRATE:
-		ssid_move_request(c, &m);
-		break;
-	default:
-		ssid_client_reply_error(c, EPROTO, "unexpected request");
-	}
+    static ssi_msg_t m;
+    int rc = ssi_msg_parse(data, len, &m);
+    if (rc < 0) {
+        ssid_client_reply_error(c, -rc, "malformed request");
+        return;
+    }
+    switch (m.type) {
+    case SSI_MSG_REGISTER: ssid_client_register(c, &m); break;
+    case SSI_MSG_NODES: ssid_load_nodes(c); break;
+    case SSI_MSG_PS: ssid_ps_start(c); break;
+    case SSI_MSG_MIGRATE: ssid_move_request(c, &m); break;
+    default: ssid_client_reply_error(c, EPROTO, "unexpected request");
+    }
 }
 
 /* --- signals ------------------------------------------------------------- */
@@ -230,34 +206,34 @@ static void s_client_message(ssid_client_t *c, const uint8_t *data, size_t len)
 /* A helper exited: when it was a migration's last, that migration ends. */
 static void s_reap(void)
 {
-	int status;
-	pid_t pid;
-	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-		ssid_mig_t *g = ssid_mig_exited(pid, status);
-		if (g)
-			ssid_move_reaped(g);
-	}
+    int status;
+    pid_t pid;
+    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        ssid_mig_t *g = ssid_mig_exited(pid, status);
+        if (g)
+            ssid_move_reaped(g);
+    }
 }
 
 static int s_on_signal(zloop_t *loop, zmq_pollitem_t *item, void *arg)
 {
-	(void)loop;
-	(void)item;
-	(void)arg;
-	struct signalfd_siginfo si;
-	bool reap = false;
-	while (read(ssid_node.signal_fd, &si, sizeof si) == sizeof si) {
-		if (si.ssi_signo == SIGCHLD) {
-			reap = true;
-			continue;
-		}
-		ssi_info("caught signal %u, shutting down", si.ssi_signo);
-		s_stopping = true;
-		return -1;
-	}
-	if (reap)
-		s_reap();
-	return 0;
+    (void)loop;
+    (void)item;
+    (void)arg;
+    struct signalfd_siginfo si;
+    bool reap = false;
+    while (read(ssid_node.signal_fd, &si, sizeof si) == sizeof si) {
+        if (si.ssi_signo == SIGCHLD) {
+            reap = true;
+            continue;
+        }
+        ssi_info("caught signal %u, shutting down", si.ssi_signo);
+        s_stopping = true;
+        return -1;
+    }
+    if (reap)
+        s_reap();
+    return 0;
 }
 
 /* --- timers -------------------------------------------------------------- */
@@ -265,80 +241,81 @@ static int s_on_signal(zloop_t *loop, zmq_pollitem_t *item, void *arg)
 /* Sets a periodic timer's next turn: one-shot, in delay ms. */
 static int s_again(size_t delay, zloop_timer_fn *fn)
 {
-	if (zloop_timer(ssid_node.loop, delay, 1, fn, NULL) >= 0)
-		return 0;
-	ssi_error("cannot set a timer");
-	return -1;
+    if (zloop_timer(ssid_node.loop, delay, 1, fn, NULL) >= 0)
+        return 0;
+    ssi_error("cannot set a timer");
+    return -1;
 }
 
 static int s_on_beat(zloop_t *loop, int timer_id, void *arg)
 {
-	(void)loop;
-	(void)timer_id;
-	(void)arg;
-	ssid_load_beat();
-	/* Relays wait for their home as long as it is up (and not forever). */
-	ssid_relay_check(ssid_node_now());
-	return s_again(SSID_HEARTBEAT_MS, s_on_beat);
+    (void)loop;
+    (void)timer_id;
+    (void)arg;
+    ssid_load_beat();
+    /* Relays wait for their home as long as it is up (and not forever). */
+    ssid_relay_check(ssid_node_now());
+    return s_again(SSID_HEARTBEAT_MS, s_on_beat);
 }
 
 static int s_on_gossip(zloop_t *loop, int timer_id, void *arg)
 {
-	(void)loop;
-	(void)timer_id;
-	(void)arg;
-	ssid_load_gossip();
-	/* Jitter keeps the nodes from gossiping in lockstep. */
-	return s_again(SSID_GOSSIP_MS - 50 + randombytes_uniform(100), s_on_gossip);
+    (void)loop;
+    (void)timer_id;
+    (void)arg;
+    ssid_load_gossip();
+    /* Jitter keeps the nodes from gossiping in lockstep. */
+    return s_again(SSID_GOSSIP_MS - 50 + randombytes_uniform(100), s_on_gossip);
 }
 
 static int s_on_watch(zloop_t *loop, int timer_id, void *arg)
 {
-	(void)loop;
-	(void)timer_id;
-	(void)arg;
-	ssid_home_watch();
-	return s_again(SSID_HOME_WATCH_MS, s_on_watch);
+    (void)loop;
+    (void)timer_id;
+    (void)arg;
+    ssid_home_watch();
+    return s_again(SSID_HOME_WATCH_MS, s_on_watch);
 }
 
 /* --- the loop ------------------------------------------------------------ */
 
 int ssid_loop_run(void)
 {
-	zloop_t *loop = ssid_node.loop;
-	zloop_set_nonstop(loop, true);
-	zloop_set_max_timers(loop, 0); /* no limit (czmq's default, said here) */
-	zloop_set_ticket_delay(loop, SSID_OFFER_MS);
-	int rc = zloop_reader(loop, ssid_node.zap, s_on_zap, NULL);
-	rc |= zloop_reader(loop, ssid_node.router, s_on_router, NULL);
-	for (size_t i = 0; i < ssi_cluster_size(ssid_node.cluster); i++)
-		if (ssid_node.dealer[i])
-			rc |= zloop_reader(loop, ssid_node.dealer[i], s_on_dealer, (void *)(intptr_t)i);
-	rc |= ssid_node_watch(ssid_node.signal_fd, s_on_signal, NULL);
-	rc |= ssid_client_start(s_client_message);
-	if (rc != 0) {
-		ssi_error("cannot set up the event loop");
-		return -1;
-	}
-	/* zloop drops a reader after two errors in a row; ours stay. */
-	zloop_reader_set_tolerant(loop, ssid_node.zap);
-	zloop_reader_set_tolerant(loop, ssid_node.router);
-	for (size_t i = 0; i < ssi_cluster_size(ssid_node.cluster); i++)
-		if (ssid_node.dealer[i])
-			zloop_reader_set_tolerant(loop, ssid_node.dealer[i]);
-	/* The first heartbeat and watch now, the first gossip half a period on. */
-	if (s_on_beat(loop, 0, NULL) < 0 || s_on_watch(loop, 0, NULL) < 0 || s_again(SSID_GOSSIP_MS / 2, s_on_gossip) < 0)
-		return -1;
-	for (;;) {
-		rc = zloop_start(loop);
-		if (s_stopping)
-			return 0;
-		/* zloop returns 0 when zmq_poll fails, and -1 when a handler
+    zloop_t *loop = ssid_node.loop;
+    zloop_set_nonstop(loop, true);
+    zloop_set_max_timers(loop, 0); /* no limit (czmq's default, said here) */
+    zloop_set_ticket_delay(loop, SSID_OFFER_MS);
+    int rc = zloop_reader(loop, ssid_node.zap, s_on_zap, NULL);
+    rc |= zloop_reader(loop, ssid_node.router, s_on_router, NULL);
+    for (size_t i = 0; i < ssi_cluster_size(ssid_node.cluster); i++)
+        if (ssid_node.dealer[i])
+            rc |= zloop_reader(loop, ssid_node.dealer[i], s_on_dealer, (void *)(intptr_t)i);
+    rc |= ssid_node_watch(ssid_node.signal_fd, s_on_signal, NULL);
+    rc |= ssid_client_start(s_client_message);
+    if (rc != 0) {
+        ssi_error("cannot set up the event loop");
+        return -1;
+    }
+    /* zloop drops a reader after two errors in a row; ours stay. */
+    zloop_reader_set_tolerant(loop, ssid_node.zap);
+    zloop_reader_set_tolerant(loop, ssid_node.router);
+    for (size_t i = 0; i < ssi_cluster_size(ssid_node.cluster); i++)
+        if (ssid_node.dealer[i])
+            zloop_reader_set_tolerant(loop, ssid_node.dealer[i]);
+    /* The first heartbeat and watch now, the first gossip half a period on. */
+    if (s_on_beat(loop, 0, NULL) < 0 || s_on_watch(loop, 0, NULL) < 0 ||
+        s_again(SSID_GOSSIP_MS / 2, s_on_gossip) < 0)
+        return -1;
+    for (;;) {
+        rc = zloop_start(loop);
+        if (s_stopping)
+            return 0;
+        /* zloop returns 0 when zmq_poll fails, and -1 when a handler
 		 * asked it to (a timer that could not be set again). */
-		if (rc == 0 && zmq_errno() == EINTR)
-			continue;
-		if (rc == 0)
-			ssi_error("poll: %s", zmq_strerror(zmq_errno()));
-		return -1;
-	}
+        if (rc == 0 && zmq_errno() == EINTR)
+            continue;
+        if (rc == 0)
+            ssi_error("poll: %s", zmq_strerror(zmq_errno()));
+        return -1;
+    }
 }

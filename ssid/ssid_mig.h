@@ -23,37 +23,37 @@
 /* Who asked for a migration, and so who gets the answer: a local ssictl,
  * or another node that relays for its own ssictl (ssictl migrate HOME:PID). */
 typedef struct {
-	uint64_t client; /* a local client's id, or 0 */
-	int peer;        /* a relaying node, or -1 */
-	uint64_t reqid;  /* the relaying node's request id */
-	uid_t uid;       /* the user asking */
+    uint64_t client; /* a local client's id, or 0 */
+    int peer;        /* a relaying node, or -1 */
+    uint64_t reqid;  /* the relaying node's request id */
+    uid_t uid;       /* the user asking */
 } ssid_asker_t;
 
 typedef struct ssid_mig {
-	struct ssid_mig *next;
-	uint64_t reqid;
-	bool home_side;
-	int peer;          /* the other node's index */
-	ssid_asker_t asker; /* home side: who waits for the answer */
-	pid_t pid;         /* the process's home pid */
-	char home[SSI_NAME_MAX + 1];
-	uint8_t key[32];   /* image key */
-	uint8_t key2[32];  /* data key */
-	void *ticket;      /* home side: the offer's deadline (a zloop ticket), until MIG_READY */
-	pid_t helper[SSID_MIG_HELPER_MAX];
-	int status[SSID_MIG_HELPER_MAX];
-	int nhelpers, nexited;
-	int err_fd;        /* the helpers' stderr, for the reason of a failure */
-	int status_fd;     /* destination: ssi-agent's status lines */
-	uint16_t port;     /* destination: the image port */
-	bool ready_sent;   /* destination: MIG_READY went out */
-	char line[256];    /* destination: a partial status line */
-	size_t linelen;
-	char err[512];
-	size_t errlen;
-	bool homecoming;   /* home side: the body comes home (ssi-freeze --home) */
-	int chain_to;      /* homecoming: then move on to this node, or -1 */
-	char note[160];    /* said first in the final message */
+    struct ssid_mig *next;
+    uint64_t reqid;
+    bool home_side;
+    int peer;           /* the other node's index */
+    ssid_asker_t asker; /* home side: who waits for the answer */
+    pid_t pid;          /* the process's home pid */
+    char home[SSI_NAME_MAX + 1];
+    uint8_t key[32];  /* image key */
+    uint8_t key2[32]; /* data key */
+    void *ticket;     /* home side: the offer's deadline (a zloop ticket), until MIG_READY */
+    pid_t helper[SSID_MIG_HELPER_MAX];
+    int status[SSID_MIG_HELPER_MAX];
+    int nhelpers, nexited;
+    int err_fd;      /* the helpers' stderr, for the reason of a failure */
+    int status_fd;   /* destination: ssi-agent's status lines */
+    uint16_t port;   /* destination: the image port */
+    bool ready_sent; /* destination: MIG_READY went out */
+    char line[256];  /* destination: a partial status line */
+    size_t linelen;
+    char err[512];
+    size_t errlen;
+    bool homecoming; /* home side: the body comes home (ssi-freeze --home) */
+    int chain_to;    /* homecoming: then move on to this node, or -1 */
+    char note[160];  /* said first in the final message */
 } ssid_mig_t;
 
 /* A new record (fds -1, no peer, no asker), not yet in the list; NULL if

@@ -10,41 +10,41 @@ static uint64_t s_last_reqid;
 
 int64_t ssid_node_now(void)
 {
-	return zclock_mono();
+    return zclock_mono();
 }
 
 void ssid_node_send(int peer, const void *buf, size_t len)
 {
-	zsock_t *d = ssid_node.dealer[peer];
-	if (!d)
-		return;
-	/* Non-blocking: a peer that is down simply misses the message. */
-	zmq_send(zsock_resolve(d), buf, len, ZMQ_DONTWAIT);
+    zsock_t *d = ssid_node.dealer[peer];
+    if (!d)
+        return;
+    /* Non-blocking: a peer that is down simply misses the message. */
+    zmq_send(zsock_resolve(d), buf, len, ZMQ_DONTWAIT);
 }
 
 const char *ssid_node_peer_name(int idx)
 {
-	return ssi_cluster_node(ssid_node.cluster, (size_t)idx)->name;
+    return ssi_cluster_node(ssid_node.cluster, (size_t)idx)->name;
 }
 
 int ssid_node_watch(int fd, zloop_fn *handler, void *arg)
 {
-	zmq_pollitem_t item = {NULL, fd, ZMQ_POLLIN, 0};
-	if (zloop_poller(ssid_node.loop, &item, handler, arg) < 0)
-		return -ENOMEM;
-	/* zloop drops a poller after two POLLERRs in a row, and a hang-up is
+    zmq_pollitem_t item = {NULL, fd, ZMQ_POLLIN, 0};
+    if (zloop_poller(ssid_node.loop, &item, handler, arg) < 0)
+        return -ENOMEM;
+    /* zloop drops a poller after two POLLERRs in a row, and a hang-up is
 	 * one: ours are read to their end and closed by their owner. */
-	zloop_poller_set_tolerant(ssid_node.loop, &item);
-	return 0;
+    zloop_poller_set_tolerant(ssid_node.loop, &item);
+    return 0;
 }
 
 void ssid_node_unwatch(int fd)
 {
-	zmq_pollitem_t item = {NULL, fd, ZMQ_POLLIN, 0};
-	zloop_poller_end(ssid_node.loop, &item);
+    zmq_pollitem_t item = {NULL, fd, ZMQ_POLLIN, 0};
+    zloop_poller_end(ssid_node.loop, &item);
 }
 
 uint64_t ssid_node_new_reqid(void)
 {
-	return ++s_last_reqid;
+    return ++s_last_reqid;
 }

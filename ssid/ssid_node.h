@@ -17,18 +17,18 @@
 #define SSID_FRAME_MAX (SSI_MSG_HEADER + SSI_MSG_MAX_BODY)
 
 typedef struct {
-	const char *name;       /* this node's name in the cluster file */
-	ssi_cluster_t *cluster;
-	int self;               /* our index in the cluster */
-	zcert_t *cert;
-	ssi_gossip_t *gossip;   /* the node table: liveness and load */
-	zsock_t *router;        /* CURVE server: everything peers send us */
-	zsock_t *zap;           /* our ZAP handler: the allowlist */
-	zsock_t *dealer[SSI_CLUSTER_MAX]; /* our link to each peer, CURVE client */
-	zloop_t *loop;          /* the one event loop (ssid_loop.c) */
-	int listen_fd;          /* the local socket for tools and shims */
-	int signal_fd;          /* TERM, INT, HUP and CHLD */
-	char bindir[4096];      /* where ssid and its helpers live */
+    const char *name; /* this node's name in the cluster file */
+    ssi_cluster_t *cluster;
+    int self; /* our index in the cluster */
+    zcert_t *cert;
+    ssi_gossip_t *gossip;             /* the node table: liveness and load */
+    zsock_t *router;                  /* CURVE server: everything peers send us */
+    zsock_t *zap;                     /* our ZAP handler: the allowlist */
+    zsock_t *dealer[SSI_CLUSTER_MAX]; /* our link to each peer, CURVE client */
+    zloop_t *loop;                    /* the one event loop (ssid_loop.c) */
+    int listen_fd;                    /* the local socket for tools and shims */
+    int signal_fd;                    /* TERM, INT, HUP and CHLD */
+    char bindir[4096];                /* where ssid and its helpers live */
 } ssid_node_t;
 
 extern ssid_node_t ssid_node;

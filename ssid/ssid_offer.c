@@ -21,334 +21,341 @@
 /* The host part of a tcp://HOST:PORT endpoint. */
 static void s_endpoint_host(const char *ep, char *out, size_t cap)
 {
-	const char *h = ep + 6;
-	const char *colon = strrchr(h, ':');
-	size_t n = colon ? (size_t)(colon - h) : strlen(h);
-	if (n >= cap)
-		n = cap - 1;
-	memcpy(out, h, n);
-	out[n] = 0;
+    const char *h = ep + 6;
+    const char *colon = strrchr(h, ':');
+    size_t n = colon ? (size_t)(colon - h) : strlen(h);
+    if (n >= cap)
+        n = cap - 1;
+    memcpy(out, h, n);
+    out[n] = 0;
 }
 
 /* Home: the offer got no answer in time; the process was never touched. */
 static int s_on_offer_timeout(zloop_t *loop, int timer_id, void *arg)
 {
-	(void)loop;
-	(void)timer_id;
-	ssid_mig_t *g = arg;
-	g->ticket = NULL; /* the loop deletes a ticket that fired */
-	ssid_client_t *p = ssid_client_by_pid(g->pid);
-	if (p)
-		p->migrating = false;
-	char why[300];
-	snprintf(why, sizeof why, "%s did not answer the offer in %d s; the process keeps running here",
-	         ssid_node_peer_name(g->peer), SSID_OFFER_MS / 1000);
-	ssid_mig_finish(g, ETIMEDOUT, why);
-	return 0;
+    (void)loop;
+    (void)timer_id;
+    ssid_mig_t *g = arg;
+    g->ticket = NULL; /* the loop deletes a ticket that fired */
+    ssid_client_t *p = ssid_client_by_pid(g->pid);
+    if (p)
+        p->migrating = false;
+    char why[300];
+    snprintf(why, sizeof why, "%s did not answer the offer in %d s; the process keeps running here",
+             ssid_node_peer_name(g->peer), SSID_OFFER_MS / 1000);
+    ssid_mig_finish(g, ETIMEDOUT, why);
+    return 0;
 }
 
 void ssid_offer_start(const ssid_asker_t *a, ssid_client_t *p, int to, const char *note)
 {
-	char why[512];
-	const char *dest = ssid_node_peer_name(to);
-	int rc = ssi_deputy_check(p->pid, why, sizeof why);
-	if (rc < 0) {
-		char text[640];
-		snprintf(text, sizeof text, "%sprocess %d cannot migrate: %s; it keeps running here on %s", note, p->pid,
-		         why, ssid_node.name);
-		ssid_mig_answer(a, -rc, text);
-		return;
-	}
-	ssid_mig_t *g = ssid_mig_new();
-	if (g)
-		g->ticket = zloop_ticket(ssid_node.loop, s_on_offer_timeout, g);
-	if (!g || !g->ticket) {
-		free(g);
-		ssid_mig_answer(a, ENOMEM, "out of memory");
-		return;
-	}
-	g->reqid = ssid_node_new_reqid();
-	g->home_side = true;
-	g->peer = to;
-	g->asker = *a;
-	g->pid = p->pid;
-	snprintf(g->home, sizeof g->home, "%s", ssid_node.name);
-	randombytes_buf(g->key, sizeof g->key);
-	randombytes_buf(g->key2, sizeof g->key2);
-	snprintf(g->note, sizeof g->note, "%s", note);
-	ssid_mig_add(g);
-	p->migrating = true;
-	ssid_client_hold(p);
+    char why[512];
+    const char *dest = ssid_node_peer_name(to);
+    int rc = ssi_deputy_check(p->pid, why, sizeof why);
+    if (rc < 0) {
+        char text[640];
+        snprintf(text, sizeof text, "%sprocess %d cannot migrate: %s; it keeps running here on %s",
+                 note, p->pid, why, ssid_node.name);
+        ssid_mig_answer(a, -rc, text);
+        return;
+    }
+    ssid_mig_t *g = ssid_mig_new();
+    if (g)
+        g->ticket = zloop_ticket(ssid_node.loop, s_on_offer_timeout, g);
+    if (!g || !g->ticket) {
+        free(g);
+        ssid_mig_answer(a, ENOMEM, "out of memory");
+        return;
+    }
+    g->reqid = ssid_node_new_reqid();
+    g->home_side = true;
+    g->peer = to;
+    g->asker = *a;
+    g->pid = p->pid;
+    snprintf(g->home, sizeof g->home, "%s", ssid_node.name);
+    randombytes_buf(g->key, sizeof g->key);
+    randombytes_buf(g->key2, sizeof g->key2);
+    snprintf(g->note, sizeof g->note, "%s", note);
+    ssid_mig_add(g);
+    p->migrating = true;
+    ssid_client_hold(p);
 
-	uint8_t out[2048];
-	ssi_msg_writer_t w;
-	ssi_msg_begin(&w, out, sizeof out, SSI_MSG_MIG_OFFER);
-	ssi_msg_put_u64(&w, SSI_TAG_REQID, g->reqid);
-	ssi_msg_put_str(&w, SSI_TAG_HOME, ssid_node.name);
-	ssi_msg_put_u64(&w, SSI_TAG_PID, (uint64_t)p->pid);
-	ssi_msg_put_u64(&w, SSI_TAG_UID, p->uid);
-	ssi_msg_put_str_cut(&w, SSI_TAG_CMD, p->cmd);
-	/* The keys cross the CURVE-encrypted control plane only. */
-	ssi_msg_put_bytes(&w, SSI_TAG_KEY, g->key, 32);
-	ssi_msg_put_bytes(&w, SSI_TAG_KEY2, g->key2, 32);
-	long n = ssi_msg_end(&w);
-	if (n > 0)
-		ssid_node_send(to, out, (size_t)n);
-	sodium_memzero(out, sizeof out);
-	ssi_info("offering process %d (%s) to %s", p->pid, p->cmd, dest);
+    uint8_t out[2048];
+    ssi_msg_writer_t w;
+    ssi_msg_begin(&w, out, sizeof out, SSI_MSG_MIG_OFFER);
+    ssi_msg_put_u64(&w, SSI_TAG_REQID, g->reqid);
+    ssi_msg_put_str(&w, SSI_TAG_HOME, ssid_node.name);
+    ssi_msg_put_u64(&w, SSI_TAG_PID, (uint64_t)p->pid);
+    ssi_msg_put_u64(&w, SSI_TAG_UID, p->uid);
+    ssi_msg_put_str_cut(&w, SSI_TAG_CMD, p->cmd);
+    /* The keys cross the CURVE-encrypted control plane only. */
+    ssi_msg_put_bytes(&w, SSI_TAG_KEY, g->key, 32);
+    ssi_msg_put_bytes(&w, SSI_TAG_KEY2, g->key2, 32);
+    long n = ssi_msg_end(&w);
+    if (n > 0)
+        ssid_node_send(to, out, (size_t)n);
+    sodium_memzero(out, sizeof out);
+    ssi_info("offering process %d (%s) to %s", p->pid, p->cmd, dest);
 }
 
 /* Destination: a status line from ssi-agent. */
 static void s_status_line(ssid_mig_t *g, const char *line)
 {
-	unsigned port;
-	char addr[64];
-	if (sscanf(line, "listening %63s %u", addr, &port) == 2 && !g->ready_sent) {
-		uint8_t out[256];
-		ssi_msg_writer_t w;
-		ssi_msg_begin(&w, out, sizeof out, SSI_MSG_MIG_READY);
-		ssi_msg_put_u64(&w, SSI_TAG_REQID, g->reqid);
-		ssi_msg_put_u64(&w, SSI_TAG_PORT, g->port);
-		ssi_msg_put_u64(&w, SSI_TAG_DPORT, port);
-		long n = ssi_msg_end(&w);
-		if (n > 0)
-			ssid_node_send(g->peer, out, (size_t)n);
-		g->ready_sent = true;
-	} else if (strncmp(line, "failed", 6) == 0) {
-		ssi_warn("body of %s:%d: %s", g->home, g->pid, line);
-		if (!g->ready_sent)
-			ssid_mig_send_fail(g->peer, g->reqid, line);
-	} else {
-		ssi_info("body of %s:%d: %s", g->home, g->pid, line);
-	}
+    unsigned port;
+    char addr[64];
+    if (sscanf(line, "listening %63s %u", addr, &port) == 2 && !g->ready_sent) {
+        uint8_t out[256];
+        ssi_msg_writer_t w;
+        ssi_msg_begin(&w, out, sizeof out, SSI_MSG_MIG_READY);
+        ssi_msg_put_u64(&w, SSI_TAG_REQID, g->reqid);
+        ssi_msg_put_u64(&w, SSI_TAG_PORT, g->port);
+        ssi_msg_put_u64(&w, SSI_TAG_DPORT, port);
+        long n = ssi_msg_end(&w);
+        if (n > 0)
+            ssid_node_send(g->peer, out, (size_t)n);
+        g->ready_sent = true;
+    } else if (strncmp(line, "failed", 6) == 0) {
+        ssi_warn("body of %s:%d: %s", g->home, g->pid, line);
+        if (!g->ready_sent)
+            ssid_mig_send_fail(g->peer, g->reqid, line);
+    } else {
+        ssi_info("body of %s:%d: %s", g->home, g->pid, line);
+    }
 }
 
 /* Destination: reads what ssi-agent said, line by line. */
 static void s_read_status(ssid_mig_t *g)
 {
-	while (g->status_fd >= 0) {
-		ssize_t n = read(g->status_fd, g->line + g->linelen, sizeof g->line - 1 - g->linelen);
-		if (n <= 0) {
-			if (n == 0) {
-				ssid_node_unwatch(g->status_fd);
-				close(g->status_fd);
-				g->status_fd = -1;
-			}
-			return;
-		}
-		g->linelen += (size_t)n;
-		g->line[g->linelen] = 0;
-		char *nl;
-		while ((nl = strchr(g->line, '\n'))) {
-			*nl = 0;
-			s_status_line(g, g->line);
-			size_t used = (size_t)(nl + 1 - g->line);
-			memmove(g->line, nl + 1, g->linelen - used + 1);
-			g->linelen -= used;
-		}
-		if (g->linelen == sizeof g->line - 1)
-			g->linelen = 0; /* a line too long to be ours */
-	}
+    while (g->status_fd >= 0) {
+        ssize_t n = read(g->status_fd, g->line + g->linelen, sizeof g->line - 1 - g->linelen);
+        if (n <= 0) {
+            if (n == 0) {
+                ssid_node_unwatch(g->status_fd);
+                close(g->status_fd);
+                g->status_fd = -1;
+            }
+            return;
+        }
+        g->linelen += (size_t)n;
+        g->line[g->linelen] = 0;
+        char *nl;
+        while ((nl = strchr(g->line, '\n'))) {
+            *nl = 0;
+            s_status_line(g, g->line);
+            size_t used = (size_t)(nl + 1 - g->line);
+            memmove(g->line, nl + 1, g->linelen - used + 1);
+            g->linelen -= used;
+        }
+        if (g->linelen == sizeof g->line - 1)
+            g->linelen = 0; /* a line too long to be ours */
+    }
 }
 
 static int s_on_status(zloop_t *loop, zmq_pollitem_t *item, void *arg)
 {
-	(void)loop;
-	(void)item;
-	s_read_status(arg);
-	return 0;
+    (void)loop;
+    (void)item;
+    s_read_status(arg);
+    return 0;
 }
 
 void ssid_offer_received(int from, const ssi_msg_t *m)
 {
-	uint64_t reqid = 0, pid = 0, uid = 0;
-	const ssi_field_t *k = ssi_msg_find(m->field, m->nfields, SSI_TAG_KEY);
-	const ssi_field_t *k2 = ssi_msg_find(m->field, m->nfields, SSI_TAG_KEY2);
-	char home[SSI_NAME_MAX + 1];
-	if (ssi_field_u64(ssi_msg_find(m->field, m->nfields, SSI_TAG_REQID), &reqid) < 0 ||
-	    ssi_field_u64(ssi_msg_find(m->field, m->nfields, SSI_TAG_PID), &pid) < 0 ||
-	    ssi_field_u64(ssi_msg_find(m->field, m->nfields, SSI_TAG_UID), &uid) < 0 ||
-	    ssi_field_str(ssi_msg_find(m->field, m->nfields, SSI_TAG_HOME), home, sizeof home) < 0 || !k ||
-	    k->len != 32 || !k2 || k2->len != 32) {
-		ssi_warn("dropped a malformed migration offer from %s", ssid_node_peer_name(from));
-		return;
-	}
-	ssid_mig_t *g = ssid_mig_new();
-	if (!g) {
-		ssid_mig_send_fail(from, reqid, "destination out of memory");
-		return;
-	}
-	g->reqid = reqid;
-	g->peer = from;
-	g->pid = (pid_t)pid;
-	snprintf(g->home, sizeof g->home, "%s", home);
-	memcpy(g->key, k->val, 32);
-	memcpy(g->key2, k2->val, 32);
-	ssid_mig_add(g);
+    uint64_t reqid = 0, pid = 0, uid = 0;
+    const ssi_field_t *k = ssi_msg_find(m->field, m->nfields, SSI_TAG_KEY);
+    const ssi_field_t *k2 = ssi_msg_find(m->field, m->nfields, SSI_TAG_KEY2);
+    char home[SSI_NAME_MAX + 1];
+    if (ssi_field_u64(ssi_msg_find(m->field, m->nfields, SSI_TAG_REQID), &reqid) < 0 ||
+        ssi_field_u64(ssi_msg_find(m->field, m->nfields, SSI_TAG_PID), &pid) < 0 ||
+        ssi_field_u64(ssi_msg_find(m->field, m->nfields, SSI_TAG_UID), &uid) < 0 ||
+        ssi_field_str(ssi_msg_find(m->field, m->nfields, SSI_TAG_HOME), home, sizeof home) < 0 ||
+        !k || k->len != 32 || !k2 || k2->len != 32) {
+        ssi_warn("dropped a malformed migration offer from %s", ssid_node_peer_name(from));
+        return;
+    }
+    ssid_mig_t *g = ssid_mig_new();
+    if (!g) {
+        ssid_mig_send_fail(from, reqid, "destination out of memory");
+        return;
+    }
+    g->reqid = reqid;
+    g->peer = from;
+    g->pid = (pid_t)pid;
+    snprintf(g->home, sizeof g->home, "%s", home);
+    memcpy(g->key, k->val, 32);
+    memcpy(g->key2, k2->val, 32);
+    ssid_mig_add(g);
 
-	char host[256], why[512], listen[300];
-	s_endpoint_host(ssi_cluster_node(ssid_node.cluster, (size_t)ssid_node.self)->endpoint, host, sizeof host);
-	snprintf(listen, sizeof listen, "%s:0", host);
-	int lfd = ssi_chan_listen(host, 0, &g->port);
-	int errw = -1, pipefd[2] = {-1, -1}, st[2] = {-1, -1}, kfd = -1, k2fd = -1;
-	int rc = 0;
-	if (lfd < 0) {
-		snprintf(why, sizeof why, "destination cannot listen on %s: %s", host, strerror(-lfd));
-		rc = -1;
-	}
-	if (rc == 0 && (ssid_mig_errpipe(g, &errw) < 0 || pipe2(pipefd, O_CLOEXEC) < 0 || pipe2(st, O_CLOEXEC) < 0 ||
-	                (kfd = ssid_mig_keypipe(g->key)) < 0 || (k2fd = ssid_mig_keypipe(g->key2)) < 0)) {
-		snprintf(why, sizeof why, "destination cannot make pipes: %s", strerror(errno));
-		rc = -1;
-	}
-	if (rc == 0) {
-		fcntl(st[0], F_SETFL, O_NONBLOCK);
-		if (ssid_node_watch(st[0], s_on_status, g) == 0) {
-			g->status_fd = st[0];
-			st[0] = -1;
-		} else {
-			snprintf(why, sizeof why, "destination cannot watch its helpers: out of memory");
-			rc = -1;
-		}
-	}
-	if (rc == 0) {
-		char *xargv[] = {"ssi-xfer", "recv", "--listen-fd", "3", "--key-fd", "4", "--timeout", SSID_XFER_TIMEOUT,
-		                 NULL};
-		int xfds[] = {-1, pipefd[1], errw, lfd, kfd};
-		pid_t x = ssid_mig_spawn(xargv, xfds, 5, false);
-		/* The agent is pid 1 of a new PID namespace, so that the body gets
+    char host[256], why[512], listen[300];
+    s_endpoint_host(ssi_cluster_node(ssid_node.cluster, (size_t)ssid_node.self)->endpoint, host,
+                    sizeof host);
+    snprintf(listen, sizeof listen, "%s:0", host);
+    int lfd = ssi_chan_listen(host, 0, &g->port);
+    int errw = -1, pipefd[2] = {-1, -1}, st[2] = {-1, -1}, kfd = -1, k2fd = -1;
+    int rc = 0;
+    if (lfd < 0) {
+        snprintf(why, sizeof why, "destination cannot listen on %s: %s", host, strerror(-lfd));
+        rc = -1;
+    }
+    if (rc == 0 && (ssid_mig_errpipe(g, &errw) < 0 || pipe2(pipefd, O_CLOEXEC) < 0 ||
+                    pipe2(st, O_CLOEXEC) < 0 || (kfd = ssid_mig_keypipe(g->key)) < 0 ||
+                    (k2fd = ssid_mig_keypipe(g->key2)) < 0)) {
+        snprintf(why, sizeof why, "destination cannot make pipes: %s", strerror(errno));
+        rc = -1;
+    }
+    if (rc == 0) {
+        fcntl(st[0], F_SETFL, O_NONBLOCK);
+        if (ssid_node_watch(st[0], s_on_status, g) == 0) {
+            g->status_fd = st[0];
+            st[0] = -1;
+        } else {
+            snprintf(why, sizeof why, "destination cannot watch its helpers: out of memory");
+            rc = -1;
+        }
+    }
+    if (rc == 0) {
+        char *xargv[] = {"ssi-xfer", "recv",      "--listen-fd",     "3", "--key-fd",
+                         "4",        "--timeout", SSID_XFER_TIMEOUT, NULL};
+        int xfds[] = {-1, pipefd[1], errw, lfd, kfd};
+        pid_t x = ssid_mig_spawn(xargv, xfds, 5, false);
+        /* The agent is pid 1 of a new PID namespace, so that the body gets
 		 * its home pid back (clone3 set_tid). */
-		char *aargv[] = {"ssi-agent", "--listen", listen, "--key-fd", "3", "--image-fd", "0",
-		                 "--status-fd", "4", NULL};
-		int afds[] = {pipefd[0], errw, errw, k2fd, st[1]};
-		pid_t a = x > 0 ? ssid_mig_spawn(aargv, afds, 5, true) : -1;
-		if (x > 0)
-			g->helper[g->nhelpers++] = x;
-		if (a > 0)
-			g->helper[g->nhelpers++] = a;
-		if (x < 0 || a < 0) {
-			snprintf(why, sizeof why, "destination cannot start its helpers: %s", strerror(errno));
-			for (int i = 0; i < g->nhelpers; i++)
-				kill(g->helper[i], SIGKILL);
-			rc = -1;
-		}
-	}
-	int close_fds[] = {lfd, errw, pipefd[0], pipefd[1], st[0], st[1], kfd, k2fd};
-	for (size_t i = 0; i < sizeof close_fds / sizeof *close_fds; i++)
-		if (close_fds[i] >= 0)
-			close(close_fds[i]);
-	if (rc < 0) {
-		ssi_warn("refusing process %llu of %s: %s", (unsigned long long)pid, home, why);
-		ssid_mig_send_fail(from, reqid, why);
-		if (g->nhelpers == 0)
-			ssid_mig_free(g);
-		return;
-	}
-	ssi_info("receiving process %llu of %s (image port %u)", (unsigned long long)pid, home, g->port);
-	/* MIG_READY goes out when the agent says where it listens. */
+        char *aargv[] = {"ssi-agent",  "--listen", listen,        "--key-fd", "3",
+                         "--image-fd", "0",        "--status-fd", "4",        NULL};
+        int afds[] = {pipefd[0], errw, errw, k2fd, st[1]};
+        pid_t a = x > 0 ? ssid_mig_spawn(aargv, afds, 5, true) : -1;
+        if (x > 0)
+            g->helper[g->nhelpers++] = x;
+        if (a > 0)
+            g->helper[g->nhelpers++] = a;
+        if (x < 0 || a < 0) {
+            snprintf(why, sizeof why, "destination cannot start its helpers: %s", strerror(errno));
+            for (int i = 0; i < g->nhelpers; i++)
+                kill(g->helper[i], SIGKILL);
+            rc = -1;
+        }
+    }
+    int close_fds[] = {lfd, errw, pipefd[0], pipefd[1], st[0], st[1], kfd, k2fd};
+    for (size_t i = 0; i < sizeof close_fds / sizeof *close_fds; i++)
+        if (close_fds[i] >= 0)
+            close(close_fds[i]);
+    if (rc < 0) {
+        ssi_warn("refusing process %llu of %s: %s", (unsigned long long)pid, home, why);
+        ssid_mig_send_fail(from, reqid, why);
+        if (g->nhelpers == 0)
+            ssid_mig_free(g);
+        return;
+    }
+    ssi_info("receiving process %llu of %s (image port %u)", (unsigned long long)pid, home,
+             g->port);
+    /* MIG_READY goes out when the agent says where it listens. */
 }
 
 void ssid_offer_ready(int from, const ssi_msg_t *m)
 {
-	uint64_t reqid = 0, port = 0, dport = 0;
-	if (ssi_field_u64(ssi_msg_find(m->field, m->nfields, SSI_TAG_REQID), &reqid) < 0 ||
-	    ssi_field_u64(ssi_msg_find(m->field, m->nfields, SSI_TAG_PORT), &port) < 0 ||
-	    ssi_field_u64(ssi_msg_find(m->field, m->nfields, SSI_TAG_DPORT), &dport) < 0)
-		return;
-	ssid_mig_t *g = ssid_mig_find(reqid, true);
-	if (!g || g->peer != from || !g->ticket)
-		return;
-	zloop_ticket_delete(ssid_node.loop, g->ticket);
-	g->ticket = NULL;
-	char host[256], to[300], dep[300];
-	s_endpoint_host(ssi_cluster_node(ssid_node.cluster, (size_t)from)->endpoint, host, sizeof host);
-	snprintf(to, sizeof to, "%s:%llu", host, (unsigned long long)port);
-	snprintf(dep, sizeof dep, "%s:%llu", host, (unsigned long long)dport);
-	char pid_s[32];
-	snprintf(pid_s, sizeof pid_s, "%d", g->pid);
-	int errw = -1, pipefd[2] = {-1, -1}, kfd = -1, k2fd = -1;
-	if (ssid_mig_errpipe(g, &errw) < 0 || pipe2(pipefd, O_CLOEXEC) < 0 || (kfd = ssid_mig_keypipe(g->key)) < 0 ||
-	    (k2fd = ssid_mig_keypipe(g->key2)) < 0) {
-		ssid_mig_send_fail(from, reqid, "home cannot make pipes");
-		ssid_mig_finish(g, EIO, "cannot make pipes; the process was not touched");
-	} else {
-		char *fargv[] = {"ssi-freeze", "-q", "--deputy", dep, "--key-fd", "3", pid_s, NULL};
-		int ffds[] = {-1, pipefd[1], errw, k2fd};
-		char *xargv[] = {"ssi-xfer", "send", "--to", to, "--key-fd", "3", "--timeout", SSID_XFER_TIMEOUT, NULL};
-		int xfds[] = {pipefd[0], -1, errw, kfd};
-		/* helper[0] is ssi-freeze: its exit status decides. */
-		pid_t x = ssid_mig_spawn(xargv, xfds, 4, false);
-		pid_t f = x > 0 ? ssid_mig_spawn(fargv, ffds, 4, false) : -1;
-		if (f > 0) {
-			g->helper[g->nhelpers++] = f;
-			g->helper[g->nhelpers++] = x;
-		} else {
-			if (x > 0) {
-				kill(x, SIGKILL);
-				waitpid(x, NULL, 0);
-			}
-			ssid_mig_send_fail(from, reqid, "home cannot start its helpers");
-			ssid_mig_finish(g, EIO, "cannot start ssi-freeze; the process was not touched");
-		}
-	}
-	int close_fds[] = {errw, pipefd[0], pipefd[1], kfd, k2fd};
-	for (size_t i = 0; i < sizeof close_fds / sizeof *close_fds; i++)
-		if (close_fds[i] >= 0)
-			close(close_fds[i]);
+    uint64_t reqid = 0, port = 0, dport = 0;
+    if (ssi_field_u64(ssi_msg_find(m->field, m->nfields, SSI_TAG_REQID), &reqid) < 0 ||
+        ssi_field_u64(ssi_msg_find(m->field, m->nfields, SSI_TAG_PORT), &port) < 0 ||
+        ssi_field_u64(ssi_msg_find(m->field, m->nfields, SSI_TAG_DPORT), &dport) < 0)
+        return;
+    ssid_mig_t *g = ssid_mig_find(reqid, true);
+    if (!g || g->peer != from || !g->ticket)
+        return;
+    zloop_ticket_delete(ssid_node.loop, g->ticket);
+    g->ticket = NULL;
+    char host[256], to[300], dep[300];
+    s_endpoint_host(ssi_cluster_node(ssid_node.cluster, (size_t)from)->endpoint, host, sizeof host);
+    snprintf(to, sizeof to, "%s:%llu", host, (unsigned long long)port);
+    snprintf(dep, sizeof dep, "%s:%llu", host, (unsigned long long)dport);
+    char pid_s[32];
+    snprintf(pid_s, sizeof pid_s, "%d", g->pid);
+    int errw = -1, pipefd[2] = {-1, -1}, kfd = -1, k2fd = -1;
+    if (ssid_mig_errpipe(g, &errw) < 0 || pipe2(pipefd, O_CLOEXEC) < 0 ||
+        (kfd = ssid_mig_keypipe(g->key)) < 0 || (k2fd = ssid_mig_keypipe(g->key2)) < 0) {
+        ssid_mig_send_fail(from, reqid, "home cannot make pipes");
+        ssid_mig_finish(g, EIO, "cannot make pipes; the process was not touched");
+    } else {
+        char *fargv[] = {"ssi-freeze", "-q", "--deputy", dep, "--key-fd", "3", pid_s, NULL};
+        int ffds[] = {-1, pipefd[1], errw, k2fd};
+        char *xargv[] = {"ssi-xfer",        "send", "--to", to, "--key-fd", "3", "--timeout",
+                         SSID_XFER_TIMEOUT, NULL};
+        int xfds[] = {pipefd[0], -1, errw, kfd};
+        /* helper[0] is ssi-freeze: its exit status decides. */
+        pid_t x = ssid_mig_spawn(xargv, xfds, 4, false);
+        pid_t f = x > 0 ? ssid_mig_spawn(fargv, ffds, 4, false) : -1;
+        if (f > 0) {
+            g->helper[g->nhelpers++] = f;
+            g->helper[g->nhelpers++] = x;
+        } else {
+            if (x > 0) {
+                kill(x, SIGKILL);
+                waitpid(x, NULL, 0);
+            }
+            ssid_mig_send_fail(from, reqid, "home cannot start its helpers");
+            ssid_mig_finish(g, EIO, "cannot start ssi-freeze; the process was not touched");
+        }
+    }
+    int close_fds[] = {errw, pipefd[0], pipefd[1], kfd, k2fd};
+    for (size_t i = 0; i < sizeof close_fds / sizeof *close_fds; i++)
+        if (close_fds[i] >= 0)
+            close(close_fds[i]);
 }
 
 void ssid_offer_failed(int from, const ssi_msg_t *m)
 {
-	uint64_t reqid = 0;
-	char text[512] = "the destination gave up";
-	if (ssi_field_u64(ssi_msg_find(m->field, m->nfields, SSI_TAG_REQID), &reqid) < 0)
-		return;
-	ssi_field_str(ssi_msg_find(m->field, m->nfields, SSI_TAG_TEXT), text, sizeof text);
-	ssid_mig_t *g = ssid_mig_find(reqid, true);
-	if (g && g->peer == from && g->ticket) {
-		/* Nothing was frozen yet: the process never noticed. */
-		ssid_client_t *p = ssid_client_by_pid(g->pid);
-		if (p)
-			p->migrating = false;
-		char why[700];
-		snprintf(why, sizeof why, "%s refused: %s; the process keeps running here", ssid_node_peer_name(from),
-		         text);
-		ssid_mig_finish(g, ECONNREFUSED, why);
-	} else if ((g = ssid_mig_find(reqid, false)) && g->peer == from) {
-		/* The home side gave up: stop the receiving helpers. */
-		for (int i = 0; i < g->nhelpers; i++)
-			kill(g->helper[i], SIGKILL);
-	}
+    uint64_t reqid = 0;
+    char text[512] = "the destination gave up";
+    if (ssi_field_u64(ssi_msg_find(m->field, m->nfields, SSI_TAG_REQID), &reqid) < 0)
+        return;
+    ssi_field_str(ssi_msg_find(m->field, m->nfields, SSI_TAG_TEXT), text, sizeof text);
+    ssid_mig_t *g = ssid_mig_find(reqid, true);
+    if (g && g->peer == from && g->ticket) {
+        /* Nothing was frozen yet: the process never noticed. */
+        ssid_client_t *p = ssid_client_by_pid(g->pid);
+        if (p)
+            p->migrating = false;
+        char why[700];
+        snprintf(why, sizeof why, "%s refused: %s; the process keeps running here",
+                 ssid_node_peer_name(from), text);
+        ssid_mig_finish(g, ECONNREFUSED, why);
+    } else if ((g = ssid_mig_find(reqid, false)) && g->peer == from) {
+        /* The home side gave up: stop the receiving helpers. */
+        for (int i = 0; i < g->nhelpers; i++)
+            kill(g->helper[i], SIGKILL);
+    }
 }
 
 void ssid_offer_reaped(ssid_mig_t *g)
 {
-	if (!g->home_side) {
-		/* What the agent said last comes before its end. */
-		s_read_status(g);
-		ssid_mig_drain_err(g);
-		int st = g->status[g->nhelpers - 1];
-		if (g->errlen)
-			ssi_info("body of %s:%d: %s", g->home, g->pid, ssid_mig_reason(g, ""));
-		ssi_info("body of %s:%d ended (%s %d)", g->home, g->pid, WIFSIGNALED(st) ? "signal" : "status",
-		         WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
-		ssid_mig_free(g);
-		return;
-	}
-	ssid_client_t *p = ssid_client_by_pid(g->pid);
-	if (p)
-		p->migrating = false;
-	int st = g->status[0];
-	char text[700];
-	const char *dest = ssid_node_peer_name(g->peer);
-	if (WIFEXITED(st) && WEXITSTATUS(st) == 0) {
-		if (p)
-			p->away = g->peer;
-		snprintf(text, sizeof text, "%sprocess %d moved from %s to %s", g->note, g->pid, ssid_node.name, dest);
-		ssid_mig_finish(g, 0, text);
-	} else {
-		snprintf(text, sizeof text, "%smoving process %d to %s failed (%s); it keeps running on %s", g->note,
-		         g->pid, dest, ssid_mig_reason(g, "the image did not get through"), ssid_node.name);
-		ssid_mig_finish(g, EIO, text);
-	}
+    if (!g->home_side) {
+        /* What the agent said last comes before its end. */
+        s_read_status(g);
+        ssid_mig_drain_err(g);
+        int st = g->status[g->nhelpers - 1];
+        if (g->errlen)
+            ssi_info("body of %s:%d: %s", g->home, g->pid, ssid_mig_reason(g, ""));
+        ssi_info("body of %s:%d ended (%s %d)", g->home, g->pid,
+                 WIFSIGNALED(st) ? "signal" : "status",
+                 WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
+        ssid_mig_free(g);
+        return;
+    }
+    ssid_client_t *p = ssid_client_by_pid(g->pid);
+    if (p)
+        p->migrating = false;
+    int st = g->status[0];
+    char text[700];
+    const char *dest = ssid_node_peer_name(g->peer);
+    if (WIFEXITED(st) && WEXITSTATUS(st) == 0) {
+        if (p)
+            p->away = g->peer;
+        snprintf(text, sizeof text, "%sprocess %d moved from %s to %s", g->note, g->pid,
+                 ssid_node.name, dest);
+        ssid_mig_finish(g, 0, text);
+    } else {
+        snprintf(text, sizeof text, "%smoving process %d to %s failed (%s); it keeps running on %s",
+                 g->note, g->pid, dest, ssid_mig_reason(g, "the image did not get through"),
+                 ssid_node.name);
+        ssid_mig_finish(g, EIO, text);
+    }
 }

@@ -153,7 +153,8 @@ uint32_t ssi_call_out_max(unsigned op)
 
 static int s_is_in(uint8_t k)
 {
-    return k == SSI_CALL_A_STR || k == SSI_CALL_A_IN || k == SSI_CALL_A_INFIX || k == SSI_CALL_A_INOUT;
+    return k == SSI_CALL_A_STR || k == SSI_CALL_A_IN || k == SSI_CALL_A_INFIX ||
+           k == SSI_CALL_A_INOUT;
 }
 
 static int s_is_out(uint8_t k)

@@ -61,8 +61,8 @@ typedef struct {
 
 /* Operations that are not one plain system call. */
 enum {
-    SSI_CALL_OP_OPEN = 1000, /* dirfd, path, flags, mode, target fd: open, then dup3 to target */
-    SSI_CALL_OP_LOCK = 1001, /* fd, cmd, struct flock in/out: fcntl record locks */
+    SSI_CALL_OP_OPEN = 1000,  /* dirfd, path, flags, mode, target fd: open, then dup3 to target */
+    SSI_CALL_OP_LOCK = 1001,  /* fd, cmd, struct flock in/out: fcntl record locks */
     SSI_CALL_OP_IOCTL = 1002, /* fd, request, out struct: the few read-only ioctls */
     SSI_CALL_OP_TTY = 1003,   /* chan, request, struct in/out: a home terminal's settings */
     /* Sockets (netproxy). */
@@ -89,11 +89,11 @@ enum {
 #define SSI_CALL_NO 0xff
 
 typedef struct {
-    uint16_t op;       /* syscall number or SSI_CALL_OP_* */
+    uint16_t op; /* syscall number or SSI_CALL_OP_* */
     uint8_t nargs;
-    uint8_t kind[6];   /* SSI_CALL_A_* */
-    uint16_t aux[6];   /* length argument index, or struct size */
-    uint8_t path, fd;  /* the path and the fd/dirfd that decide local vs home */
+    uint8_t kind[6];    /* SSI_CALL_A_* */
+    uint16_t aux[6];    /* length argument index, or struct size */
+    uint8_t path, fd;   /* the path and the fd/dirfd that decide local vs home */
     uint8_t path2, fd2; /* a second path/fd (rename, link, copy_file_range) */
 } ssi_call_t;
 

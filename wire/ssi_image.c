@@ -121,7 +121,10 @@ static int s_say(ssi_image_check_t *c, int err, const char *fmt, ...)
         case 'u': s_putu(c->why, &n, va_arg(ap, uint64_t), 0); break;
         case 'x': s_putu(c->why, &n, va_arg(ap, uint64_t), 1); break;
         case 'r': s_putrec(c, c->why, &n); break;
-        default: one[0] = *fmt; s_put(c->why, &n, one); break;
+        default:
+            one[0] = *fmt;
+            s_put(c->why, &n, one);
+            break;
         }
     }
     va_end(ap);
@@ -158,8 +161,8 @@ int ssi_image_check_hdr(ssi_image_check_t *c, const ssi_image_hdr_t *h)
         return s_say(c, -ENOEXEC, "image has pages of %u bytes, this build %u",
                      (uint64_t)h->page_size, (uint64_t)SSI_IMAGE_PAGE_SIZE);
     if (h->nthreads < 1 || h->nthreads > SSI_IMAGE_MAX_THREADS)
-        return s_say(c, -EBADMSG, "image header counts %u threads (1 to %u)",
-                     (uint64_t)h->nthreads, (uint64_t)SSI_IMAGE_MAX_THREADS);
+        return s_say(c, -EBADMSG, "image header counts %u threads (1 to %u)", (uint64_t)h->nthreads,
+                     (uint64_t)SSI_IMAGE_MAX_THREADS);
     if (h->nvmas < 1 || h->nvmas > SSI_IMAGE_MAX_VMAS)
         return s_say(c, -EBADMSG, "image header counts %u VMAs (1 to %u)", (uint64_t)h->nvmas,
                      (uint64_t)SSI_IMAGE_MAX_VMAS);
@@ -203,8 +206,7 @@ int ssi_image_check_rec(ssi_image_check_t *c, const ssi_image_rec_t *r)
         if (r->type == 0)
             return s_say(c, -EBADMSG, "record %u of the image has type 0", c->nrecords);
         if (r->type & SSI_IMAGE_REC_MUST)
-            return s_say(c, -EBADMSG,
-                         "%r is of a kind this build does not know and may not skip");
+            return s_say(c, -EBADMSG, "%r is of a kind this build does not know and may not skip");
         if (r->size > SSI_IMAGE_REC_MAX)
             return s_say(c, -EBADMSG, "%r has %u bytes (at most %u)", (uint64_t)r->size,
                          (uint64_t)SSI_IMAGE_REC_MAX);
@@ -238,8 +240,8 @@ int ssi_image_check_rec(ssi_image_check_t *c, const ssi_image_rec_t *r)
 /* END: its own counts against what came, then what must have come. */
 static int s_check_end(ssi_image_check_t *c, const ssi_image_end_t *e)
 {
-    static const uint32_t types[] = {SSI_IMAGE_REC_THREAD, SSI_IMAGE_REC_PROC,
-                                     SSI_IMAGE_REC_VMA, SSI_IMAGE_REC_FD};
+    static const uint32_t types[] = {SSI_IMAGE_REC_THREAD, SSI_IMAGE_REC_PROC, SSI_IMAGE_REC_VMA,
+                                     SSI_IMAGE_REC_FD};
     unsigned i;
     if (e->nrecords != c->nrecords)
         return s_say(c, -EBADMSG, "END counts %u records, the image has %u", e->nrecords,
@@ -250,8 +252,8 @@ static int s_check_end(ssi_image_check_t *c, const ssi_image_end_t *e)
     for (i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
         uint32_t t = types[i], want = s_most(c, t), got = c->seen[s_kind(t)];
         if (got != want)
-            return s_say(c, -EBADMSG, "image incomplete: %u %s records, %u expected",
-                         (uint64_t)got, ssi_image_rec_name(t), (uint64_t)want);
+            return s_say(c, -EBADMSG, "image incomplete: %u %s records, %u expected", (uint64_t)got,
+                         ssi_image_rec_name(t), (uint64_t)want);
     }
     return 0;
 }
@@ -273,8 +275,8 @@ int ssi_image_check_body(ssi_image_check_t *c, const void *body)
     case SSI_IMAGE_REC_PROC: {
         const ssi_image_proc_t *p = body;
         if (p->auxv_size > sizeof(p->auxv))
-            rc = s_say(c, -EBADMSG, "%r has %u bytes of auxv (at most %u)",
-                       (uint64_t)p->auxv_size, (uint64_t)sizeof(p->auxv));
+            rc = s_say(c, -EBADMSG, "%r has %u bytes of auxv (at most %u)", (uint64_t)p->auxv_size,
+                       (uint64_t)sizeof(p->auxv));
         break;
     }
     case SSI_IMAGE_REC_CREDS: {
@@ -299,12 +301,11 @@ int ssi_image_check_body(ssi_image_check_t *c, const void *body)
     }
     case SSI_IMAGE_REC_VMA: {
         const ssi_image_vma_t *v = body;
-        if (v->start >= v->end || (v->start | v->end) & (page - 1) ||
-            v->end > SSI_IMAGE_ADDR_LIMIT)
+        if (v->start >= v->end || (v->start | v->end) & (page - 1) || v->end > SSI_IMAGE_ADDR_LIMIT)
             rc = s_say(c, -EBADMSG, "%r (%x-%x) is empty or not page aligned", v->start, v->end);
         else if (v->start < c->vma_end)
-            rc = s_say(c, -EBADMSG, "%r (%x-%x) overlaps or precedes the VMA before it",
-                       v->start, v->end);
+            rc = s_say(c, -EBADMSG, "%r (%x-%x) overlaps or precedes the VMA before it", v->start,
+                       v->end);
         else
             c->vma_end = v->end;
         break;
@@ -324,8 +325,7 @@ int ssi_image_check_body(ssi_image_check_t *c, const void *body)
         if (rc == 0)
             c->at = SSI_IMAGE_AT_DONE;
         return rc;
-    default: /* a type this build skips */
-        break;
+    default: /* a type this build skips */ break;
     }
     if (rc == 0)
         c->at = c->rec.data_len ? SSI_IMAGE_AT_DATA : SSI_IMAGE_AT_REC;
@@ -355,14 +355,11 @@ int ssi_image_check_truncated(ssi_image_check_t *c, uint64_t got)
                      c->data_got + got, c->rec.data_len);
     case SSI_IMAGE_AT_REC:
         if (got)
-            return s_say(c, -EPIPE, "image truncated in the header of record %u",
-                         c->nrecords + 1);
+            return s_say(c, -EPIPE, "image truncated in the header of record %u", c->nrecords + 1);
         if (!c->nrecords)
             return s_say(c, -EPIPE, "image truncated after its header: no records");
         return s_say(c, -EPIPE, "image truncated after record %u: no END record", c->nrecords);
-    case SSI_IMAGE_AT_BODY:
-        return s_say(c, -EPIPE, "image truncated in %r");
-    default:
-        return s_say(c, -EPIPE, "image stream read past its END record");
+    case SSI_IMAGE_AT_BODY: return s_say(c, -EPIPE, "image truncated in %r");
+    default: return s_say(c, -EPIPE, "image stream read past its END record");
     }
 }

@@ -40,7 +40,7 @@
 
 #include <stdint.h>
 
-#define SSI_IMAGE_MAGIC 0x0a474d492d495353ULL /* "SSI-IMG\n" */
+#define SSI_IMAGE_MAGIC 0x0a474d492d495353ULL     /* "SSI-IMG\n" */
 #define SSI_IMAGE_REQ_MAGIC 0x0a5145522d495353ULL /* "SSI-REQ\n" */
 #define SSI_IMAGE_VERSION 1
 #define SSI_IMAGE_ARCH_X86_64 62 /* EM_X86_64 */
@@ -83,9 +83,9 @@
 #define SSI_IMAGE_HOME_OK 'H'
 
 typedef struct {
-    uint64_t magic;   /* SSI_IMAGE_HOME_MAGIC */
-    uint32_t version; /* SSI_IMAGE_VERSION */
-    uint32_t flags;   /* 0 */
+    uint64_t magic;    /* SSI_IMAGE_HOME_MAGIC */
+    uint32_t version;  /* SSI_IMAGE_VERSION */
+    uint32_t flags;    /* 0 */
     char restore[512]; /* absolute path of ssi-restore at home */
 } ssi_image_home_t;
 
@@ -96,14 +96,14 @@ typedef struct {
 } ssi_image_req_t;
 
 typedef struct {
-    uint64_t magic;    /* SSI_IMAGE_DEPUTY_MAGIC */
-    uint16_t family;   /* AF_INET or AF_INET6 */
-    uint16_t port;     /* the agent's data port, host byte order */
+    uint64_t magic;              /* SSI_IMAGE_DEPUTY_MAGIC */
+    uint16_t family;             /* AF_INET or AF_INET6 */
+    uint16_t port;               /* the agent's data port, host byte order */
     uint32_t connect_timeout_ms; /* TCP connect; 0: 5000 */
-    uint8_t addr[16];  /* network order; IPv4 in the first 4 bytes */
-    uint8_t key[32];   /* the data key of this migration (secret) */
-    uint32_t accept_timeout_ms; /* connected -> ACCEPT from the agent; 0: 30000 */
-    uint32_t flags;    /* 0 */
+    uint8_t addr[16];            /* network order; IPv4 in the first 4 bytes */
+    uint8_t key[32];             /* the data key of this migration (secret) */
+    uint32_t accept_timeout_ms;  /* connected -> ACCEPT from the agent; 0: 30000 */
+    uint32_t flags;              /* 0 */
 } ssi_image_deputy_t;
 
 /* What the destination CPU must offer. The XSAVE area of a frozen thread
@@ -112,11 +112,11 @@ typedef struct {
  * offset; glibc also picked ifuncs from these CPUID bits at startup. */
 typedef struct {
     char vendor[12];
-    uint32_t xsave_size;  /* CPUID 0xD.0 EBX: size for XCR0 features */
-    uint64_t xcr0;        /* enabled XSAVE features */
-    uint32_t cpuid1_ecx;  /* CPUID 1: SSE3..AVX, XSAVE, ... */
+    uint32_t xsave_size; /* CPUID 0xD.0 EBX: size for XCR0 features */
+    uint64_t xcr0;       /* enabled XSAVE features */
+    uint32_t cpuid1_ecx; /* CPUID 1: SSE3..AVX, XSAVE, ... */
     uint32_t cpuid1_edx;
-    uint32_t cpuid7_ebx;  /* CPUID 7.0: AVX2, BMI, AVX-512F, ... */
+    uint32_t cpuid7_ebx; /* CPUID 7.0: AVX2, BMI, AVX-512F, ... */
     uint32_t cpuid7_ecx;
     uint32_t cpuid7_edx;
     uint32_t pad0;
@@ -270,8 +270,8 @@ typedef struct {
     uint32_t fd_flags; /* F_GETFD: FD_CLOEXEC */
     uint32_t fl_flags; /* fdinfo "flags" (octal O_*) */
     uint32_t kind;     /* SSI_IMAGE_FD_* */
-    uint64_t pos;  /* file offset; for a socket: SSI_IMAGE_FD_SOCK_* bits */
-    uint32_t mode; /* st_mode */
+    uint64_t pos;      /* file offset; for a socket: SSI_IMAGE_FD_SOCK_* bits */
+    uint32_t mode;     /* st_mode */
     int32_t mnt_id;
     uint64_t ino;
     uint64_t dev;
@@ -287,13 +287,13 @@ typedef struct {
 #define SSI_IMAGE_FD_SOCK_DGRAM 2ULL
 
 /* VMA flags. */
-#define SSI_IMAGE_VMA_SHARED 0x001u    /* MAP_SHARED */
-#define SSI_IMAGE_VMA_ANON 0x002u      /* no backing file (or a deleted one) */
-#define SSI_IMAGE_VMA_FILE 0x004u      /* map `path` at pgoff, overlay pages */
-#define SSI_IMAGE_VMA_HEAP 0x008u      /* [heap] */
-#define SSI_IMAGE_VMA_STACK 0x010u     /* [stack]: MAP_GROWSDOWN */
-#define SSI_IMAGE_VMA_DELETED 0x020u   /* file was deleted: restored as anon */
-#define SSI_IMAGE_VMA_ALLPAGES 0x040u  /* every page is in PAGES records */
+#define SSI_IMAGE_VMA_SHARED 0x001u   /* MAP_SHARED */
+#define SSI_IMAGE_VMA_ANON 0x002u     /* no backing file (or a deleted one) */
+#define SSI_IMAGE_VMA_FILE 0x004u     /* map `path` at pgoff, overlay pages */
+#define SSI_IMAGE_VMA_HEAP 0x008u     /* [heap] */
+#define SSI_IMAGE_VMA_STACK 0x010u    /* [stack]: MAP_GROWSDOWN */
+#define SSI_IMAGE_VMA_DELETED 0x020u  /* file was deleted: restored as anon */
+#define SSI_IMAGE_VMA_ALLPAGES 0x040u /* every page is in PAGES records */
 
 typedef struct {
     uint64_t start;
@@ -348,13 +348,13 @@ _Static_assert(__builtin_offsetof(ssi_image_hdr_t, cpu) == 120, "cpu offset");
  * What only a given reader can judge (this CPU, the restore hole, where
  * pages fall, its own table sizes) stays with that reader. */
 
-#define SSI_IMAGE_REC_MAX 65536            /* bytes of one record's struct */
-#define SSI_IMAGE_XSAVE_MAX (1u << 20)     /* THREAD data (XSAVE area) */
-#define SSI_IMAGE_SKIP_MAX (1ULL << 30)    /* data of a record a reader skips */
-#define SSI_IMAGE_MAX_THREADS 65536        /* header counts */
+#define SSI_IMAGE_REC_MAX 65536         /* bytes of one record's struct */
+#define SSI_IMAGE_XSAVE_MAX (1u << 20)  /* THREAD data (XSAVE area) */
+#define SSI_IMAGE_SKIP_MAX (1ULL << 30) /* data of a record a reader skips */
+#define SSI_IMAGE_MAX_THREADS 65536     /* header counts */
 #define SSI_IMAGE_MAX_VMAS (1u << 20)
 #define SSI_IMAGE_MAX_FDS (1u << 20)
-#define SSI_IMAGE_ADDR_LIMIT (1ULL << 57)  /* above any x86-64 user address */
+#define SSI_IMAGE_ADDR_LIMIT (1ULL << 57) /* above any x86-64 user address */
 
 enum {
     SSI_IMAGE_AT_HDR = 0, /* the header is owed */
@@ -365,16 +365,16 @@ enum {
 };
 
 typedef struct {
-    int at;                /* SSI_IMAGE_AT_*: what the stream owes next */
+    int at;                         /* SSI_IMAGE_AT_*: what the stream owes next */
     uint32_t nthreads, nvmas, nfds; /* the header's counts */
-    uint64_t nrecords;     /* records before END, so far */
-    uint64_t page_bytes;   /* data of PAGES records, so far */
-    uint32_t seen[8];      /* records of each known type, by s_kind() */
-    uint32_t index;        /* the current record's number among its type */
-    uint64_t vma_end;      /* end of the last VMA: they ascend */
-    ssi_image_rec_t rec;   /* the current record */
-    uint64_t data_got;     /* bytes of its data consumed */
-    char why[192];         /* the reason of the last refusal */
+    uint64_t nrecords;              /* records before END, so far */
+    uint64_t page_bytes;            /* data of PAGES records, so far */
+    uint32_t seen[8];               /* records of each known type, by s_kind() */
+    uint32_t index;                 /* the current record's number among its type */
+    uint64_t vma_end;               /* end of the last VMA: they ascend */
+    ssi_image_rec_t rec;            /* the current record */
+    uint64_t data_got;              /* bytes of its data consumed */
+    char why[192];                  /* the reason of the last refusal */
 } ssi_image_check_t;
 
 /* Starts a stream: the header is owed first. */

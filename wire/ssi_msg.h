@@ -18,77 +18,77 @@
 
 #define SSI_MSG_VERSION 1
 #define SSI_MSG_HEADER 8
-#define SSI_MSG_MAX_BODY (1u << 20)  /* a larger frame is refused */
-#define SSI_MSG_MAX_FIELD 4096       /* a larger field is refused */
-#define SSI_MSG_MAX_FIELDS 1024      /* fields in one frame or record */
+#define SSI_MSG_MAX_BODY (1u << 20) /* a larger frame is refused */
+#define SSI_MSG_MAX_FIELD 4096      /* a larger field is refused */
+#define SSI_MSG_MAX_FIELDS 1024     /* fields in one frame or record */
 
 enum ssi_msg_type {
-	SSI_MSG_ERROR = 1,     /* ERRNO, TEXT */
-	SSI_MSG_OK = 2,        /* reply with nothing to say */
-	SSI_MSG_HEARTBEAT = 3, /* NODE, SEQ: node to node, every 500 ms */
-	SSI_MSG_GOSSIP = 4,    /* NODE, LOAD...: node to one random peer */
-	SSI_MSG_REGISTER = 5,  /* PID, PPID, CMD: shim to its ssid */
-	SSI_MSG_NODES = 6,     /* tool asks for the node table */
-	SSI_MSG_NODES_REP = 7, /* LOAD... */
-	SSI_MSG_PS = 8,        /* REQID, SCOPE: list ssi processes */
-	SSI_MSG_PS_REP = 9,    /* REQID, NODE, PROC... */
-	SSI_MSG_MIGRATE = 10,  /* PID NODE [UID]: move a process (tool or node to home) */
-	SSI_MSG_MIG_OFFER = 11, /* REQID HOME PID UID CMD KEY KEY2: home to destination */
-	SSI_MSG_MIG_READY = 12, /* REQID PORT DPORT: destination waits for the image */
-	SSI_MSG_MIG_FAIL = 13,  /* REQID TEXT: either side gives up */
-	SSI_MSG_MIG_BODY = 14,  /* REQID HOME PID STATE: destination: the body runs or ended */
-	SSI_MSG_MIG_DONE = 15,  /* REQID ERRNO TEXT: home's answer to a relayed MIGRATE */
-	SSI_MSG_BODY_SIGNAL = 16, /* HOME PID SIGNO: home to the body's node: stop the body */
-	SSI_MSG_TYPE_MAX = 16
+    SSI_MSG_ERROR = 1,        /* ERRNO, TEXT */
+    SSI_MSG_OK = 2,           /* reply with nothing to say */
+    SSI_MSG_HEARTBEAT = 3,    /* NODE, SEQ: node to node, every 500 ms */
+    SSI_MSG_GOSSIP = 4,       /* NODE, LOAD...: node to one random peer */
+    SSI_MSG_REGISTER = 5,     /* PID, PPID, CMD: shim to its ssid */
+    SSI_MSG_NODES = 6,        /* tool asks for the node table */
+    SSI_MSG_NODES_REP = 7,    /* LOAD... */
+    SSI_MSG_PS = 8,           /* REQID, SCOPE: list ssi processes */
+    SSI_MSG_PS_REP = 9,       /* REQID, NODE, PROC... */
+    SSI_MSG_MIGRATE = 10,     /* PID NODE [UID]: move a process (tool or node to home) */
+    SSI_MSG_MIG_OFFER = 11,   /* REQID HOME PID UID CMD KEY KEY2: home to destination */
+    SSI_MSG_MIG_READY = 12,   /* REQID PORT DPORT: destination waits for the image */
+    SSI_MSG_MIG_FAIL = 13,    /* REQID TEXT: either side gives up */
+    SSI_MSG_MIG_BODY = 14,    /* REQID HOME PID STATE: destination: the body runs or ended */
+    SSI_MSG_MIG_DONE = 15,    /* REQID ERRNO TEXT: home's answer to a relayed MIGRATE */
+    SSI_MSG_BODY_SIGNAL = 16, /* HOME PID SIGNO: home to the body's node: stop the body */
+    SSI_MSG_TYPE_MAX = 16
 };
 
 enum ssi_msg_tag {
-	SSI_TAG_ERRNO = 1,   /* u64 */
-	SSI_TAG_TEXT = 2,    /* string */
-	SSI_TAG_NODE = 3,    /* string: a node name */
-	SSI_TAG_SEQ = 4,     /* u64 */
-	SSI_TAG_LOAD = 5,    /* record: NODE STATE LOADM NCPU FREEKB NPROCS AGEMS */
-	SSI_TAG_STATE = 6,   /* string */
-	SSI_TAG_LOADM = 7,   /* u64: run-queue length x 1000 */
-	SSI_TAG_NCPU = 8,    /* u64 */
-	SSI_TAG_FREEKB = 9,  /* u64: free memory in KiB */
-	SSI_TAG_NPROCS = 10, /* u64: ssi processes on the node */
-	SSI_TAG_AGEMS = 11,  /* u64: age of the information in ms */
-	SSI_TAG_PID = 12,    /* u64 */
-	SSI_TAG_PPID = 13,   /* u64 */
-	SSI_TAG_CMD = 14,    /* string */
-	SSI_TAG_REQID = 15,  /* u64 */
-	SSI_TAG_SCOPE = 16,  /* u64: 0 this node only, 1 the whole cluster */
-	SSI_TAG_PROC = 17,   /* record: HOME PID NODE STATE CMD UID */
-	SSI_TAG_HOME = 18,   /* string: a home node name */
-	SSI_TAG_UID = 19,    /* u64 */
-	SSI_TAG_CPUM = 20,   /* u64: CPU share x 1000 (quota), in LOAD */
-	SSI_TAG_KEY = 21,    /* 32 bytes: the image key of one migration */
-	SSI_TAG_KEY2 = 22,   /* 32 bytes: the data key (body to deputy) */
-	SSI_TAG_PORT = 23,   /* u64: a TCP port */
-	SSI_TAG_DPORT = 24,  /* u64: the body agent's data port */
-	SSI_TAG_SIGNO = 25,  /* u64: a signal number */
+    SSI_TAG_ERRNO = 1,   /* u64 */
+    SSI_TAG_TEXT = 2,    /* string */
+    SSI_TAG_NODE = 3,    /* string: a node name */
+    SSI_TAG_SEQ = 4,     /* u64 */
+    SSI_TAG_LOAD = 5,    /* record: NODE STATE LOADM NCPU FREEKB NPROCS AGEMS */
+    SSI_TAG_STATE = 6,   /* string */
+    SSI_TAG_LOADM = 7,   /* u64: run-queue length x 1000 */
+    SSI_TAG_NCPU = 8,    /* u64 */
+    SSI_TAG_FREEKB = 9,  /* u64: free memory in KiB */
+    SSI_TAG_NPROCS = 10, /* u64: ssi processes on the node */
+    SSI_TAG_AGEMS = 11,  /* u64: age of the information in ms */
+    SSI_TAG_PID = 12,    /* u64 */
+    SSI_TAG_PPID = 13,   /* u64 */
+    SSI_TAG_CMD = 14,    /* string */
+    SSI_TAG_REQID = 15,  /* u64 */
+    SSI_TAG_SCOPE = 16,  /* u64: 0 this node only, 1 the whole cluster */
+    SSI_TAG_PROC = 17,   /* record: HOME PID NODE STATE CMD UID */
+    SSI_TAG_HOME = 18,   /* string: a home node name */
+    SSI_TAG_UID = 19,    /* u64 */
+    SSI_TAG_CPUM = 20,   /* u64: CPU share x 1000 (quota), in LOAD */
+    SSI_TAG_KEY = 21,    /* 32 bytes: the image key of one migration */
+    SSI_TAG_KEY2 = 22,   /* 32 bytes: the data key (body to deputy) */
+    SSI_TAG_PORT = 23,   /* u64: a TCP port */
+    SSI_TAG_DPORT = 24,  /* u64: the body agent's data port */
+    SSI_TAG_SIGNO = 25,  /* u64: a signal number */
 };
 
 typedef struct {
-	uint8_t tag;
-	uint16_t len;
-	const uint8_t *val; /* borrowed from the parsed buffer */
+    uint8_t tag;
+    uint16_t len;
+    const uint8_t *val; /* borrowed from the parsed buffer */
 } ssi_field_t;
 
 typedef struct {
-	int type;
-	size_t nfields;
-	ssi_field_t field[SSI_MSG_MAX_FIELDS];
+    int type;
+    size_t nfields;
+    ssi_field_t field[SSI_MSG_MAX_FIELDS];
 } ssi_msg_t;
 
 /* A writer fills a caller's buffer; the first error sticks and is returned
  * by ssi_msg_end, so callers check once. */
 typedef struct {
-	uint8_t *buf;
-	size_t cap;
-	size_t len;
-	int err;
+    uint8_t *buf;
+    size_t cap;
+    size_t len;
+    int err;
 } ssi_msg_writer_t;
 
 void ssi_msg_begin(ssi_msg_writer_t *w, void *buf, size_t cap, int type);

@@ -21,8 +21,8 @@
 #include <stdint.h>
 
 #define SSI_TUNNEL_MAGIC 0x314e55542d495353ULL /* "SSI-TUN1" */
-#define SSI_TUNNEL_VERSION 2 /* 2: per-channel windows, 128 KiB frames */
-#define SSI_TUNNEL_DATA_MAX (128 * 1024) /* payload bytes per frame */
+#define SSI_TUNNEL_VERSION 2                   /* 2: per-channel windows, 128 KiB frames */
+#define SSI_TUNNEL_DATA_MAX (128 * 1024)       /* payload bytes per frame */
 /* Flow control: a sender may have at most this many DATA bytes per
  * channel that the receiver has not yet written to its local descriptor:
  * SSI_TUNNEL_SOCK_WINDOW for a socket channel (a stream needs several
@@ -46,16 +46,16 @@
 #define SSI_TUNNEL_KEY_LEN 32
 
 enum {
-    SSI_TUNNEL_HELLO = 1,  /* D->A  ssi_tunnel_hello_t */
-    SSI_TUNNEL_ACCEPT = 2, /* A->D  ssi_tunnel_accept_t + nchans x ssi_tunnel_chan_t */
-    SSI_TUNNEL_REFUSE = 3, /* A->D  reason text; the agent then closes */
-    SSI_TUNNEL_DATA = 4,   /* both  bytes for channel `chan` */
-    SSI_TUNNEL_EOF = 5,    /* both  the sender's side of `chan` reached end of file */
-    SSI_TUNNEL_CLOSE = 6,  /* both  the receiver's side of `chan` is gone: stop sending */
+    SSI_TUNNEL_HELLO = 1,      /* D->A  ssi_tunnel_hello_t */
+    SSI_TUNNEL_ACCEPT = 2,     /* A->D  ssi_tunnel_accept_t + nchans x ssi_tunnel_chan_t */
+    SSI_TUNNEL_REFUSE = 3,     /* A->D  reason text; the agent then closes */
+    SSI_TUNNEL_DATA = 4,       /* both  bytes for channel `chan` */
+    SSI_TUNNEL_EOF = 5,        /* both  the sender's side of `chan` reached end of file */
+    SSI_TUNNEL_CLOSE = 6,      /* both  the receiver's side of `chan` is gone: stop sending */
     SSI_TUNNEL_WINDOW_UPD = 7, /* both  uint32 bytes consumed: credit back */
-    SSI_TUNNEL_SIGNAL = 8, /* D->A  int32 signo for the body */
-    SSI_TUNNEL_EXIT = 9,   /* A->D  ssi_tunnel_exit_t, the last frame */
-    SSI_TUNNEL_WINSZ = 10, /* D->A  ssi_tunnel_winsz_t for a tty channel */
+    SSI_TUNNEL_SIGNAL = 8,     /* D->A  int32 signo for the body */
+    SSI_TUNNEL_EXIT = 9,       /* A->D  ssi_tunnel_exit_t, the last frame */
+    SSI_TUNNEL_WINSZ = 10,     /* D->A  ssi_tunnel_winsz_t for a tty channel */
     /* Coming home (11..19; docs/ENGINE.md, "Coming home"). */
     SSI_TUNNEL_HOME_REQ = 11,     /* D->A  ssi_tunnel_home_req_t: bring the body home */
     SSI_TUNNEL_HOME_REFUSE = 12,  /* A->D  reason text: the body runs on where it is */
@@ -196,7 +196,7 @@ typedef struct {
     uint64_t magic;   /* SSI_TUNNEL_CTL_MAGIC */
     uint32_t version; /* SSI_TUNNEL_CTL_VERSION */
     uint32_t nfwd;
-    uint8_t key[32];  /* the migration's data key (secret) */
+    uint8_t key[32];     /* the migration's data key (secret) */
     uint32_t timeout_ms; /* handshake */
     uint32_t pad;
     int32_t fwd[SSI_TUNNEL_CTL_MAX_FWD]; /* descriptors that are placeholders of home files */

@@ -56,16 +56,17 @@ static uint8_t s_kind[S_MAX_FD];
 static uint8_t s_frz_listen[S_FRZ_SCAN / 8]; /* listening at freeze (home) */
 static uint8_t s_frz_dgram[S_FRZ_SCAN / 8];  /* datagram sockets at freeze */
 static uint8_t s_frz_stream[S_FRZ_SCAN / 8]; /* other stream sockets: tunnels */
-static uint8_t s_frz_std;                     /* bits 0-2: fds 0-2 stream sockets */
-static long s_hi = -1;                        /* highest fd with a kind */
+static uint8_t s_frz_std;                    /* bits 0-2: fds 0-2 stream sockets */
+static long s_hi = -1;                       /* highest fd with a kind */
 static int s_ctl = -1;
 
 /* The calls this proxy needs trapped (read/write and friends: a UDP
  * channel's datagrams are unpacked; close/ioctl: a home socket's). */
 const uint16_t ssi_net_body_calls[] = {
-    SYS_socket, SYS_connect, SYS_accept, SYS_accept4, SYS_bind, SYS_listen, SYS_getsockname,
-    SYS_getpeername, SYS_setsockopt, SYS_getsockopt, SYS_sendto, SYS_recvfrom, SYS_sendmsg,
-    SYS_recvmsg, SYS_sendmmsg, SYS_close, SYS_ioctl, SYS_read, SYS_readv, SYS_write, SYS_writev,
+    SYS_socket,      SYS_connect,     SYS_accept,     SYS_accept4,    SYS_bind,   SYS_listen,
+    SYS_getsockname, SYS_getpeername, SYS_setsockopt, SYS_getsockopt, SYS_sendto, SYS_recvfrom,
+    SYS_sendmsg,     SYS_recvmsg,     SYS_sendmmsg,   SYS_close,      SYS_ioctl,  SYS_read,
+    SYS_readv,       SYS_write,       SYS_writev,
 };
 const unsigned ssi_net_body_ncalls = sizeof(ssi_net_body_calls) / sizeof(ssi_net_body_calls[0]);
 
@@ -108,7 +109,8 @@ void ssi_net_body_freeze(void)
         uint32_t l = sizeof(type), la = sizeof(acc);
         if (ssi_sys5(SYS_getsockopt, fd, SOL_SOCKET, SO_TYPE, (long)&type, (long)&l) == 0 &&
             type == SOCK_STREAM &&
-            ssi_sys5(SYS_getsockopt, fd, SOL_SOCKET, SO_ACCEPTCONN, (long)&acc, (long)&la) == 0 && !acc)
+            ssi_sys5(SYS_getsockopt, fd, SOL_SOCKET, SO_ACCEPTCONN, (long)&acc, (long)&la) == 0 &&
+            !acc)
             s_frz_std |= (uint8_t)(1u << fd);
     }
     /* The agent's rules (image FD pos bits, fds 0-2 always stream
@@ -123,7 +125,9 @@ void ssi_net_body_freeze(void)
         l = sizeof(acc);
         if (type == SOCK_DGRAM)
             s_frz_dgram[fd >> 3] |= bit;
-        else if (ssi_sys5(SYS_getsockopt, fd, SOL_SOCKET, SO_ACCEPTCONN, (long)&acc, (long)&l) == 0 && acc)
+        else if (ssi_sys5(SYS_getsockopt, fd, SOL_SOCKET, SO_ACCEPTCONN, (long)&acc, (long)&l) ==
+                     0 &&
+                 acc)
             s_frz_listen[fd >> 3] |= bit;
         else if (type == SOCK_STREAM)
             /* Connected: a tunnel whose home socket the deputy keeps at
@@ -248,8 +252,9 @@ static long s_take_chan(long fd, int kind)
         uint32_t l = sizeof(tv);
         /* A datagram socket open at freeze set them at home. */
         int64_t g[6] = {fd, SOL_SOCKET, tmo[i], (int64_t)&tv, (int64_t)&l, 0};
-        if ((kind == S_UDP ? s_name_or_opt(SYS_getsockopt, g)
-                           : ssi_sys5(SYS_getsockopt, fd, SOL_SOCKET, tmo[i], (long)&tv, (long)&l)) == 0 &&
+        if ((kind == S_UDP
+                 ? s_name_or_opt(SYS_getsockopt, g)
+                 : ssi_sys5(SYS_getsockopt, fd, SOL_SOCKET, tmo[i], (long)&tv, (long)&l)) == 0 &&
             (tv.tv_sec || tv.tv_usec))
             ssi_sys5(SYS_setsockopt, nfd, SOL_SOCKET, tmo[i], (long)&tv, sizeof(tv));
     }
@@ -358,7 +363,8 @@ static long s_name_or_opt(long nr, const int64_t *a)
  * receive buffer that is too small cuts them). */
 static uint8_t s_dgbuf[SSI_CALL_IO_MAX];
 
-static long s_sendto(long fd, const void *buf, uint64_t len, long flags, const void *addr, long alen)
+static long s_sendto(long fd, const void *buf, uint64_t len, long flags, const void *addr,
+                     long alen)
 {
     int64_t q[6] = {fd, (int64_t)buf, (int64_t)len, flags, (int64_t)addr, addr ? alen : 0};
     if (len > SSI_CALL_IO_MAX)
@@ -372,8 +378,8 @@ static long s_recvfrom(long fd, void *buf, uint64_t len, long flags, void *addr,
 {
     static uint8_t sa[128];
     uint32_t sl = sizeof(sa), cap = 0;
-    int64_t q[6] = {fd, (int64_t)buf, (int64_t)(len < SSI_CALL_IO_MAX ? len : SSI_CALL_IO_MAX), flags,
-                    (int64_t)sa, (int64_t)&sl};
+    int64_t q[6] = {fd,    (int64_t)buf, (int64_t)(len < SSI_CALL_IO_MAX ? len : SSI_CALL_IO_MAX),
+                    flags, (int64_t)sa,  (int64_t)&sl};
     long r = ssi_trap_forward(SYS_recvfrom, q);
     if (r < 0 || !addr || !alen)
         return r;
@@ -470,8 +476,7 @@ static long s_udp(long nr, const int64_t *a, const void *uc)
         }
         return r;
     }
-    case SYS_write:
-        return s_sendto(a[0], (const void *)a[1], (uint64_t)a[2], 0, 0, 0);
+    case SYS_write: return s_sendto(a[0], (const void *)a[1], (uint64_t)a[2], 0, 0, 0);
     case SYS_writev: {
         struct msghdr m;
         ssi_sys_memzero(&m, sizeof(m));
@@ -502,8 +507,7 @@ static long s_dgram(long nr, const int64_t *a)
         return s_sendto(a[0], (const void *)a[1], (uint64_t)a[2], a[3], (const void *)a[4], a[5]);
     case SYS_recvfrom:
         return s_recvfrom(a[0], (void *)a[1], (uint64_t)a[2], a[3], (void *)a[4], (uint32_t *)a[5]);
-    case SYS_sendmsg:
-        return s_sendmsg(a[0], (const struct msghdr *)a[1], a[2]);
+    case SYS_sendmsg: return s_sendmsg(a[0], (const struct msghdr *)a[1], a[2]);
     case SYS_sendmmsg: {
         struct mmsghdr *v = (struct mmsghdr *)a[1];
         long i, r = 0;
@@ -522,8 +526,8 @@ static long s_dgram(long nr, const int64_t *a)
         long r;
         for (i = 0; i < m->msg_iovlen; i++)
             cap += m->msg_iov[i].iov_len;
-        r = s_recvfrom(a[0], s_dgbuf, cap < sizeof(s_dgbuf) ? cap : sizeof(s_dgbuf), a[2] | MSG_TRUNC,
-                       m->msg_name, m->msg_name ? &nl : 0);
+        r = s_recvfrom(a[0], s_dgbuf, cap < sizeof(s_dgbuf) ? cap : sizeof(s_dgbuf),
+                       a[2] | MSG_TRUNC, m->msg_name, m->msg_name ? &nl : 0);
         if (r < 0)
             return r;
         m->msg_namelen = m->msg_name ? nl : 0;
@@ -557,15 +561,27 @@ int ssi_net_body_call(long nr, int64_t *a, void *uc, long *ret)
         *ret = s_socket(a, base == SOCK_STREAM ? S_HOME : S_DGRAM);
         return 1;
     }
-    case SYS_close: case SYS_ioctl:
-    case SYS_connect: case SYS_bind: case SYS_listen: case SYS_accept: case SYS_accept4:
-    case SYS_getsockname: case SYS_getpeername: case SYS_setsockopt: case SYS_getsockopt:
-    case SYS_sendto: case SYS_recvfrom: case SYS_sendmsg: case SYS_recvmsg: case SYS_sendmmsg:
-    case SYS_read: case SYS_readv: case SYS_write: case SYS_writev:
-        a[0] = (int32_t)a[0];
-        break;
-    default:
-        return 0;
+    case SYS_close:
+    case SYS_ioctl:
+    case SYS_connect:
+    case SYS_bind:
+    case SYS_listen:
+    case SYS_accept:
+    case SYS_accept4:
+    case SYS_getsockname:
+    case SYS_getpeername:
+    case SYS_setsockopt:
+    case SYS_getsockopt:
+    case SYS_sendto:
+    case SYS_recvfrom:
+    case SYS_sendmsg:
+    case SYS_recvmsg:
+    case SYS_sendmmsg:
+    case SYS_read:
+    case SYS_readv:
+    case SYS_write:
+    case SYS_writev: a[0] = (int32_t)a[0]; break;
+    default: return 0;
     }
     if (nr == SYS_read || nr == SYS_readv || nr == SYS_write || nr == SYS_writev) {
         /* Only a UDP channel's pair needs its datagrams unpacked. */
@@ -634,7 +650,11 @@ int ssi_net_body_call(long nr, int64_t *a, void *uc, long *ret)
             *ret = r;
         return 1;
     }
-    case SYS_sendto: case SYS_recvfrom: case SYS_sendmsg: case SYS_recvmsg: case SYS_sendmmsg:
+    case SYS_sendto:
+    case SYS_recvfrom:
+    case SYS_sendmsg:
+    case SYS_recvmsg:
+    case SYS_sendmmsg:
         if (k == S_UDP && (nr == SYS_recvfrom || nr == SYS_recvmsg)) {
             *ret = s_udp(nr, a, uc);
             return 1;
@@ -669,9 +689,7 @@ int ssi_net_body_call(long nr, int64_t *a, void *uc, long *ret)
         return 1;
     case SYS_getsockname:
     case SYS_getpeername:
-    case SYS_getsockopt:
-        *ret = s_name_or_opt(nr, a);
-        return 1;
+    case SYS_getsockopt: *ret = s_name_or_opt(nr, a); return 1;
     case SYS_setsockopt:
         *ret = ssi_trap_forward(SYS_setsockopt, a);
         /* Timeouts act where the body blocks: on its own end too. */

@@ -27,7 +27,8 @@ static int s_stream(long fd)
 {
     int v = 0;
     uint32_t l = sizeof(v);
-    if (ssi_sys5(SYS_getsockopt, fd, SOL_SOCKET, SO_TYPE, (long)&v, (long)&l) < 0 || v != SOCK_STREAM)
+    if (ssi_sys5(SYS_getsockopt, fd, SOL_SOCKET, SO_TYPE, (long)&v, (long)&l) < 0 ||
+        v != SOCK_STREAM)
         return 0;
     l = sizeof(v);
     if (ssi_sys5(SYS_getsockopt, fd, SOL_SOCKET, SO_DOMAIN, (long)&v, (long)&l) < 0)
@@ -93,12 +94,8 @@ int ssi_net_exec(unsigned op, const int64_t *a, long *ret)
         *ret = fd;
         return 1;
     }
-    case SYS_connect:
-        *ret = s_connect(a);
-        return 1;
-    case SYS_listen:
-        *ret = s_listen(a);
-        return 1;
+    case SYS_connect: *ret = s_connect(a); return 1;
+    case SYS_listen: *ret = s_listen(a); return 1;
     case SYS_close:
         if (!ssi_chans_release_fd((int)a[0]))
             return 0;
@@ -118,14 +115,13 @@ int ssi_net_exec(unsigned op, const int64_t *a, long *ret)
         }
         return 1;
     case SSI_CALL_OP_DGRAM:
-        *ret = ssi_chans_new((int)a[0], SSI_TUNNEL_DIR_IN, SSI_TUNNEL_CHAN_SOCKET | SSI_TUNNEL_CHAN_DGRAM,
-                             SSI_TUNNEL_NOPARENT, 0, 0);
+        *ret = ssi_chans_new((int)a[0], SSI_TUNNEL_DIR_IN,
+                             SSI_TUNNEL_CHAN_SOCKET | SSI_TUNNEL_CHAN_DGRAM, SSI_TUNNEL_NOPARENT, 0,
+                             0);
         if (*ret > 0)
             *ret = 0;
         return 1;
-    case SSI_CALL_OP_ATTACH:
-        *ret = ssi_chans_attach((unsigned)a[0], (int)a[1]);
-        return 1;
+    case SSI_CALL_OP_ATTACH: *ret = ssi_chans_attach((unsigned)a[0], (int)a[1]); return 1;
     }
     return 0;
 }

@@ -52,9 +52,9 @@
 
 static const ssi_trap_proxy_t *s_px;
 static unsigned s_npx;
-static int s_ctl_fd = -1;    /* the agent's control socket (chosen at freeze) */
-static int s_active;         /* the filter is installed */
-static int s_link_up;        /* the call link works; else forwarded calls fail with EIO */
+static int s_ctl_fd = -1; /* the agent's control socket (chosen at freeze) */
+static int s_active;      /* the filter is installed */
+static int s_link_up;     /* the call link works; else forwarded calls fail with EIO */
 static int s_link_fd = -1;
 static ssi_chan_t s_ch;
 static uint8_t s_fwd[S_MAX_FD / 8];
@@ -69,8 +69,8 @@ extern char __etext[] __attribute__((visibility("hidden")));
  * is beyond a migrated process for now, refused cleanly rather than run
  * behind the link. */
 static const uint16_t s_own[] = {
-    SYS_rt_sigaction, SYS_rt_sigprocmask,
-    SYS_clone, SYS_fork, SYS_vfork, SYS_execve, SYS_execveat, 435 /* clone3 */,
+    SYS_rt_sigaction, SYS_rt_sigprocmask, SYS_clone,    SYS_fork,
+    SYS_vfork,        SYS_execve,         SYS_execveat, 435 /* clone3 */,
 };
 
 void ssi_trap_set_proxies(const ssi_trap_proxy_t *proxies, unsigned n)
@@ -93,7 +93,7 @@ void ssi_trap_set_fwd(long fd, int on)
     if (on)
         s_fwd[fd >> 3] |= (uint8_t)(1u << (fd & 7));
     else
-        s_fwd[fd >> 3] &= (uint8_t)~(1u << (fd & 7));
+        s_fwd[fd >> 3] &= (uint8_t) ~(1u << (fd & 7));
 }
 
 int ssi_trap_own_fd(int fd)
@@ -128,7 +128,8 @@ static long s_link_lost(void)
 {
     if (s_link_up) {
         s_link_up = 0;
-        ssi_sys_log("ssi-vfs: ", "lost the call link to the deputy; file calls fail with EIO", 0, 0);
+        ssi_sys_log("ssi-vfs: ", "lost the call link to the deputy; file calls fail with EIO", 0,
+                    0);
     }
     return -EIO;
 }
@@ -150,7 +151,8 @@ long ssi_trap_forward(unsigned op, const int64_t *a)
     if (ssi_call_send(&s_ch, s_msg, (uint32_t)n) < 0)
         return s_link_lost();
     n = ssi_call_recv(&s_ch, s_msg, sizeof(s_msg), sizeof(ssi_call_rep_t));
-    if (n < (long)sizeof(ssi_call_rep_t) || ssi_call_unpack_rep(&q, a, s_msg, (uint32_t)n, &ret) < 0)
+    if (n < (long)sizeof(ssi_call_rep_t) ||
+        ssi_call_unpack_rep(&q, a, s_msg, (uint32_t)n, &ret) < 0)
         return s_link_lost();
     return (long)ret;
 }
@@ -243,20 +245,14 @@ static long s_dispatch(long nr, int64_t *a, ucontext_t *uc)
         if (s_px[i].seen)
             s_px[i].seen(nr, a);
     switch (nr) {
-    case SYS_rt_sigprocmask:
-        return s_sigprocmask(a, uc);
-    case SYS_rt_sigaction:
-        return s_sigaction(a, uc);
-    case SYS_clone:
-        return s_refuse("clone/fork");
-    case 435: /* clone3: glibc falls back to clone, which says why */
-        return -ENOSYS;
+    case SYS_rt_sigprocmask: return s_sigprocmask(a, uc);
+    case SYS_rt_sigaction: return s_sigaction(a, uc);
+    case SYS_clone: return s_refuse("clone/fork");
+    case 435: /* clone3: glibc falls back to clone, which says why */ return -ENOSYS;
     case SYS_fork:
-    case SYS_vfork:
-        return s_refuse("fork");
+    case SYS_vfork: return s_refuse("fork");
     case SYS_execve:
-    case SYS_execveat:
-        return s_refuse("execve");
+    case SYS_execveat: return s_refuse("execve");
     }
     return ssi_trap_call(nr, a, uc);
 }
@@ -318,7 +314,8 @@ static long s_install_filter(void)
     if (rc < 0)
         return rc;
 #define LD(off) f[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, (off))
-#define JMP(op, k, jt, jf) f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | (op) | BPF_K, (k), (jt), (jf))
+#define JMP(op, k, jt, jf) \
+    f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | (op) | BPF_K, (k), (jt), (jf))
 #define RET(k) f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, (k))
     /* Layout (jump offsets are relative to the next instruction):
      *  0 ld arch;  1 jeq X86_64 ? 2 : ALLOW(+..)
@@ -326,22 +323,22 @@ static long s_install_filter(void)
     LD(offsetof(struct seccomp_data, arch));
     JMP(BPF_JEQ, AUDIT_ARCH_X86_64, 1, 0);
     RET(SECCOMP_RET_ALLOW);
-    LD(offsetof(struct seccomp_data, instruction_pointer) + 4);   /* 3 */
-    JMP(BPF_JGT, lo_h, 3, 0);                                        /* 4: > lo_h: check hi */
-    JMP(BPF_JEQ, lo_h, 0, 8);                                        /* 5: < lo_h: not ours (->14) */
-    LD(offsetof(struct seccomp_data, instruction_pointer));          /* 6 */
-    JMP(BPF_JGE, lo_l, 0, 6);                                        /* 7: < lo: not ours (->14) */
-    LD(offsetof(struct seccomp_data, instruction_pointer) + 4);   /* 8 */
-    JMP(BPF_JGT, hi_h, 4, 0);                                        /* 9: > hi_h: not ours (->14) */
-    JMP(BPF_JEQ, hi_h, 0, 2);                                        /* 10: < hi_h: ours (->13) */
-    LD(offsetof(struct seccomp_data, instruction_pointer));          /* 11 */
-    JMP(BPF_JGE, hi_l, 1, 0);                                        /* 12: >= hi: not ours (->14) */
-    RET(SECCOMP_RET_ALLOW);                                          /* 13 */
-    LD(offsetof(struct seccomp_data, nr));                           /* 14 */
+    LD(offsetof(struct seccomp_data, instruction_pointer) + 4); /* 3 */
+    JMP(BPF_JGT, lo_h, 3, 0);                                   /* 4: > lo_h: check hi */
+    JMP(BPF_JEQ, lo_h, 0, 8);                                   /* 5: < lo_h: not ours (->14) */
+    LD(offsetof(struct seccomp_data, instruction_pointer));     /* 6 */
+    JMP(BPF_JGE, lo_l, 0, 6);                                   /* 7: < lo: not ours (->14) */
+    LD(offsetof(struct seccomp_data, instruction_pointer) + 4); /* 8 */
+    JMP(BPF_JGT, hi_h, 4, 0);                                   /* 9: > hi_h: not ours (->14) */
+    JMP(BPF_JEQ, hi_h, 0, 2);                                   /* 10: < hi_h: ours (->13) */
+    LD(offsetof(struct seccomp_data, instruction_pointer));     /* 11 */
+    JMP(BPF_JGE, hi_l, 1, 0);                                   /* 12: >= hi: not ours (->14) */
+    RET(SECCOMP_RET_ALLOW);                                     /* 13 */
+    LD(offsetof(struct seccomp_data, nr));                      /* 14 */
     if (mmap) {
         /* mmap: only with a file (MAP_ANONYMOUS clear): anonymous
          * memory is nobody's business but this node's. */
-        JMP(BPF_JEQ, SYS_mmap, 0, 4);                                /* -> the list */
+        JMP(BPF_JEQ, SYS_mmap, 0, 4); /* -> the list */
         LD(offsetof(struct seccomp_data, args) + 3 * 8);
         JMP(BPF_JSET, MAP_ANONYMOUS, 0, 1);
         RET(SECCOMP_RET_ALLOW);

@@ -51,9 +51,10 @@ void ssi_chans_die_by(int sig)
 
 void ssi_chans_lost(long err)
 {
-    ssi_sys_log("ssi-deputy: ", "lost the connection to the body's agent; the body is gone, exiting as killed by "
-          "SIGKILL",
-          0, err);
+    ssi_sys_log("ssi-deputy: ",
+                "lost the connection to the body's agent; the body is gone, exiting as killed by "
+                "SIGKILL",
+                0, err);
     ssi_chans_die_by(SIGKILL);
 }
 

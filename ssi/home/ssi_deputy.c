@@ -82,11 +82,18 @@ static void s_sigmask(int how, uint64_t set)
 static int s_forwarded(int sig)
 {
     switch (sig) {
-    case SIGKILL: case SIGSTOP: case SIGSEGV: case SIGBUS: case SIGFPE: case SIGILL:
-    case SIGTRAP: case SIGSYS: case SIGCHLD: case SIGPIPE: case SSI_FREEZE_SIGNAL:
-        return 0;
-    default:
-        return sig >= 1 && sig <= 64;
+    case SIGKILL:
+    case SIGSTOP:
+    case SIGSEGV:
+    case SIGBUS:
+    case SIGFPE:
+    case SIGILL:
+    case SIGTRAP:
+    case SIGSYS:
+    case SIGCHLD:
+    case SIGPIPE:
+    case SSI_FREEZE_SIGNAL: return 0;
+    default: return sig >= 1 && sig <= 64;
     }
 }
 
@@ -102,7 +109,8 @@ static void s_on_signal(int sig)
 __attribute__((constructor)) static void s_deputy_ctor(void)
 {
     if (sodium_init() < 0)
-        ssi_sys_log("ssi-deputy: ", "libsodium failed to initialise; migration will not connect", 0, 0);
+        ssi_sys_log("ssi-deputy: ", "libsodium failed to initialise; migration will not connect", 0,
+                    0);
 }
 
 static void s_send(unsigned type, unsigned chan, const void *p, uint32_t len)
@@ -210,9 +218,10 @@ long ssi_deputy_connect(const ssi_image_deputy_t *d)
     rc = ssi_tunnel_link_init(ssi_chans_link(), (int)fd, d->key, 1,
                               d->accept_timeout_ms ? (int)d->accept_timeout_ms : 30000);
     if (rc < 0) {
-        ssi_sys_log("ssi-deputy: ", rc == -EKEYREJECTED ? "the body's agent has another key; continuing at home"
-                                  : "no handshake with the body's agent; continuing at home",
-              0, rc);
+        ssi_sys_log("ssi-deputy: ",
+                    rc == -EKEYREJECTED ? "the body's agent has another key; continuing at home"
+                                        : "no handshake with the body's agent; continuing at home",
+                    0, rc);
         ssi_sys1(SYS_close, fd);
         return rc;
     }
@@ -237,7 +246,8 @@ long ssi_deputy_connect(const ssi_image_deputy_t *d)
     }
     if (rc < 0) {
         if (rc != -ECONNREFUSED)
-            ssi_sys_log("ssi-deputy: ", "no answer from the body's agent; continuing at home", 0, rc);
+            ssi_sys_log("ssi-deputy: ", "no answer from the body's agent; continuing at home", 0,
+                        rc);
         ssi_tunnel_link_close(ssi_chans_link());
         return rc;
     }
@@ -246,7 +256,7 @@ long ssi_deputy_connect(const ssi_image_deputy_t *d)
     fd = s_tcp_connect(d);
     rc = fd < 0 ? fd
                 : ssi_callsrv_attach((int)fd, d->key,
-                                        d->accept_timeout_ms ? (int)d->accept_timeout_ms : 30000);
+                                     d->accept_timeout_ms ? (int)d->accept_timeout_ms : 30000);
     if (rc < 0) {
         if (fd >= 0)
             ssi_sys1(SYS_close, fd);
@@ -279,7 +289,8 @@ static void s_release_memory(void)
     char *p;
     if (fd < 0)
         return;
-    while ((n = ssi_sys3(SYS_read, fd, (long)(s_maps + used), (long)(sizeof(s_maps) - 1 - used))) > 0)
+    while ((n = ssi_sys3(SYS_read, fd, (long)(s_maps + used), (long)(sizeof(s_maps) - 1 - used))) >
+           0)
         used += n;
     ssi_sys1(SYS_close, fd);
     s_maps[used] = 0;
@@ -299,8 +310,8 @@ static void s_release_memory(void)
         while (*e == ' ')
             e++;
         path = e;
-        anon = *path == '\n' || *path == 0 || (path[0] == '[' && (path[1] == 'h' || path[1] == 's' ||
-                                                                   path[1] == 'a'));
+        anon = *path == '\n' || *path == 0 ||
+               (path[0] == '[' && (path[1] == 'h' || path[1] == 's' || path[1] == 'a'));
         /* "[heap]", "[stack]", "[anon:...]"; not "[vdso]", "[vvar]". */
         while (*e && *e != '\n')
             e++;
@@ -458,16 +469,13 @@ static void s_frame_in(const ssi_tunnel_hdr_t *h)
     case SSI_TUNNEL_HOME_REFUSE:
     case SSI_TUNNEL_HOME_IMAGE:
     case SSI_TUNNEL_HOME_END:
-    case SSI_TUNNEL_HOME_DONE:
-        ssi_homecoming_frame(h, s_frame);
-        return;
+    case SSI_TUNNEL_HOME_DONE: ssi_homecoming_frame(h, s_frame); return;
     case SSI_TUNNEL_STOPPED:
         if (h->len != sizeof(ssi_tunnel_stopped_t))
             ssi_chans_lost(-EPROTO);
         s_job_stopped();
         return;
-    default:
-        ssi_chans_lost(-EPROTO);
+    default: ssi_chans_lost(-EPROTO);
     }
 }
 
@@ -570,7 +578,7 @@ static void s_read_home(ssi_chans_chan_t *c)
         c->in_done = 1;
         /* A reset peer must read as a reset in the body, not as EOF. */
         s_send(n == -ECONNRESET && (c->flags & SSI_TUNNEL_CHAN_SOCKET) ? SSI_TUNNEL_RESET
-                                                                      : SSI_TUNNEL_EOF,
+                                                                       : SSI_TUNNEL_EOF,
                (unsigned)c->chan, 0, 0);
         return;
     }
@@ -595,7 +603,7 @@ static void s_accept_home(ssi_chans_chan_t *l)
     ssi_sys3(SYS_fcntl, fd, F_SETFL, 0);
     h = ssi_chans_high_fd(fd);
     if (ssi_chans_new((int)h, SSI_TUNNEL_DIR_IN | SSI_TUNNEL_DIR_OUT, SSI_TUNNEL_CHAN_SOCKET,
-                   (unsigned)l->chan, addr, alen) < 0)
+                      (unsigned)l->chan, addr, alen) < 0)
         ssi_sys1(SYS_close, h);
 }
 

@@ -279,7 +279,8 @@ static long s_home_check(void)
     ssi_sys1(SYS_close, sp[1]);
     if (pid < 0) {
         ssi_sys1(SYS_close, sp[0]);
-        ssi_sys_strlcpy(s_home_why, "the deputy cannot start ssi-restore --check", sizeof(s_home_why));
+        ssi_sys_strlcpy(s_home_why, "the deputy cannot start ssi-restore --check",
+                        sizeof(s_home_why));
         return -1;
     }
     for (;;) {
@@ -325,8 +326,9 @@ __attribute__((noreturn)) static void s_home_exec(void)
     ssi_sys3(SYS_lseek, s_home_mem, 0, 0);
     ssi_sys_utoa(a_fd, (uint64_t)s_home_mem);
     rc = ssi_sys3(SYS_execve, (long)s_home_req.restore, (long)argv, (long)envp);
-    ssi_sys_log("ssi-deputy: ", "cannot exec ssi-restore after the body ended; the process is lost: ",
-                s_home_req.restore, rc);
+    ssi_sys_log(
+        "ssi-deputy: ", "cannot exec ssi-restore after the body ended; the process is lost: ",
+        s_home_req.restore, rc);
     ssi_chans_die_by(SIGKILL);
 }
 
@@ -388,8 +390,7 @@ void ssi_homecoming_frame(const ssi_tunnel_hdr_t *h, const uint8_t *body)
         if (s_home_state == 3)
             s_home_exec();
         ssi_chans_lost(-EPROTO);
-    default:
-        return;
+    default: return;
     }
 }
 

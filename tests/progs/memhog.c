@@ -142,8 +142,8 @@ int main(int argc, char **argv)
         getitimer(ITIMER_REAL, &it);
         if (it.it_interval.tv_usec != (interval_ms % 1000) * 1000)
             s_fail("itimer");
-        printf("memhog pid=%d ppid=%d iter=%ld sum=%016llx\n", (int)getpid(), (int)getppid(),
-               iter, (unsigned long long)sum);
+        printf("memhog pid=%d ppid=%d iter=%ld sum=%016llx\n", (int)getpid(), (int)getppid(), iter,
+               (unsigned long long)sum);
         fflush(stdout);
     }
     /* The heap still works after a restore (brk grows). */

@@ -11,136 +11,137 @@
 #define K1 "Yne@$w-vo<fVvi]a<NY6T1ed:M$fCG*[IaLV{hID"
 #define K2 "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7"
 
-static const char *good =
-    "# a comment\n"
-    "cluster = lab\n"
-    "\n"
-    "node = n1\n"
-    "    endpoint = tcp://198.18.0.1:7410   # trailing comment\n"
-    "    key = \"" K1 "\"\n"
-    "node = n2\n"
-    "    key = '" K2 "'\n"
-    "    endpoint = tcp://host-2.example:7410\n";
+static const char *good = "# a comment\n"
+                          "cluster = lab\n"
+                          "\n"
+                          "node = n1\n"
+                          "    endpoint = tcp://198.18.0.1:7410   # trailing comment\n"
+                          "    key = \"" K1 "\"\n"
+                          "node = n2\n"
+                          "    key = '" K2 "'\n"
+                          "    endpoint = tcp://host-2.example:7410\n";
 
 static char err[512];
 
 START_TEST(test_cluster_parses_nodes)
 {
-	ssi_cluster_t *c = ssi_cluster_parse(good, "good", err, sizeof err);
-	ck_assert_msg(c != NULL, "%s", err);
-	ck_assert_str_eq(ssi_cluster_name(c), "lab");
-	ck_assert_uint_eq(ssi_cluster_size(c), 2);
-	const ssi_node_conf_t *n2 = ssi_cluster_find(c, "n2");
-	ck_assert_ptr_nonnull(n2);
-	ck_assert_str_eq(n2->endpoint, "tcp://host-2.example:7410");
-	ck_assert_str_eq(n2->key, K2);
-	ck_assert_str_eq(ssi_cluster_node(c, 0)->endpoint, "tcp://198.18.0.1:7410");
-	ck_assert_int_eq(ssi_cluster_index(c, "n1"), 0);
-	ck_assert_ptr_null(ssi_cluster_find(c, "n3"));
-	ssi_cluster_destroy(&c);
-	ck_assert_ptr_null(c);
-	ssi_cluster_destroy(&c); /* safe twice */
+    ssi_cluster_t *c = ssi_cluster_parse(good, "good", err, sizeof err);
+    ck_assert_msg(c != NULL, "%s", err);
+    ck_assert_str_eq(ssi_cluster_name(c), "lab");
+    ck_assert_uint_eq(ssi_cluster_size(c), 2);
+    const ssi_node_conf_t *n2 = ssi_cluster_find(c, "n2");
+    ck_assert_ptr_nonnull(n2);
+    ck_assert_str_eq(n2->endpoint, "tcp://host-2.example:7410");
+    ck_assert_str_eq(n2->key, K2);
+    ck_assert_str_eq(ssi_cluster_node(c, 0)->endpoint, "tcp://198.18.0.1:7410");
+    ck_assert_int_eq(ssi_cluster_index(c, "n1"), 0);
+    ck_assert_ptr_null(ssi_cluster_find(c, "n3"));
+    ssi_cluster_destroy(&c);
+    ck_assert_ptr_null(c);
+    ssi_cluster_destroy(&c); /* safe twice */
 }
 END_TEST
 
 START_TEST(test_cluster_allowlist_by_key)
 {
-	ssi_cluster_t *c = ssi_cluster_parse(good, "good", err, sizeof err);
-	ck_assert_ptr_nonnull(c);
-	unsigned char key[32];
-	ck_assert_ptr_nonnull(zmq_z85_decode(key, K2));
-	const ssi_node_conf_t *n = ssi_cluster_find_key(c, key);
-	ck_assert_ptr_nonnull(n);
-	ck_assert_str_eq(n->name, "n2");
-	key[0] ^= 1;
-	ck_assert_ptr_null(ssi_cluster_find_key(c, key));
-	ssi_cluster_destroy(&c);
+    ssi_cluster_t *c = ssi_cluster_parse(good, "good", err, sizeof err);
+    ck_assert_ptr_nonnull(c);
+    unsigned char key[32];
+    ck_assert_ptr_nonnull(zmq_z85_decode(key, K2));
+    const ssi_node_conf_t *n = ssi_cluster_find_key(c, key);
+    ck_assert_ptr_nonnull(n);
+    ck_assert_str_eq(n->name, "n2");
+    key[0] ^= 1;
+    ck_assert_ptr_null(ssi_cluster_find_key(c, key));
+    ssi_cluster_destroy(&c);
 }
 END_TEST
 
 /* Each bad file is refused with a message naming what is wrong. */
 static void expect_bad(const char *text, const char *needle)
 {
-	ssi_cluster_t *c = ssi_cluster_parse(text, "f.conf", err, sizeof err);
-	ck_assert_msg(c == NULL, "accepted: %s", text);
-	ck_assert_msg(strstr(err, needle) != NULL, "error '%s' lacks '%s'", err, needle);
+    ssi_cluster_t *c = ssi_cluster_parse(text, "f.conf", err, sizeof err);
+    ck_assert_msg(c == NULL, "accepted: %s", text);
+    ck_assert_msg(strstr(err, needle) != NULL, "error '%s' lacks '%s'", err, needle);
 }
 
 START_TEST(test_cluster_rejects_bad_input)
 {
-	expect_bad("", "no nodes");
-	expect_bad("cluster = x\n", "no nodes");
-	expect_bad("node = n1\n    endpoint = tcp://a:1\n", "lacks a key");
-	expect_bad("node = n1\n    key = \"" K1 "\"\n", "lacks an endpoint");
-	expect_bad("node = n1\n    endpoint = udp://a:1\n    key = \"" K1 "\"\n", "f.conf:2: bad endpoint");
-	expect_bad("node = n1\n    endpoint = tcp://a:99999\n", "bad endpoint");
-	expect_bad("node = n1\n    endpoint = tcp://a:1\n    key = \"short\"\n", "f.conf:3: bad key");
-	expect_bad("node = n1\n    key = \"" K1 "\n", "f.conf:2: unterminated");
-	expect_bad("node = bad/name\n", "bad node name");
-	expect_bad("node = home\n", "bad node name");
-	expect_bad("node =\n", "bad node name");
-	expect_bad("nodes = n1\n", "f.conf:1: unknown setting 'nodes'");
-	expect_bad("node = n1\n    colour = red\n", "unknown node setting 'colour'");
-	expect_bad("node = n1\n  endpoint = tcp://a:1\n", "unexpected indentation");
-	expect_bad("    endpoint = tcp://a:1\n", "unexpected indentation");
-	expect_bad("node = n1\n\tendpoint = tcp://a:1\n", "tab in indentation");
-	expect_bad("node = n1\n    endpoint\n", "needs a value");
-	expect_bad("node = n1\n    endpoint = tcp://a:1\n    key = \"" K1 "\"\n"
-	           "node = n1\n",
-	           "f.conf:4: node 'n1' listed twice");
-	expect_bad("node = n1\n    endpoint = tcp://a:1\n    key = \"" K1 "\"\n"
-	           "node = n2\n    endpoint = tcp://b:1\n    key = \"" K1 "\"\n",
-	           "share a key");
+    expect_bad("", "no nodes");
+    expect_bad("cluster = x\n", "no nodes");
+    expect_bad("node = n1\n    endpoint = tcp://a:1\n", "lacks a key");
+    expect_bad("node = n1\n    key = \"" K1 "\"\n", "lacks an endpoint");
+    expect_bad("node = n1\n    endpoint = udp://a:1\n    key = \"" K1 "\"\n",
+               "f.conf:2: bad endpoint");
+    expect_bad("node = n1\n    endpoint = tcp://a:99999\n", "bad endpoint");
+    expect_bad("node = n1\n    endpoint = tcp://a:1\n    key = \"short\"\n", "f.conf:3: bad key");
+    expect_bad("node = n1\n    key = \"" K1 "\n", "f.conf:2: unterminated");
+    expect_bad("node = bad/name\n", "bad node name");
+    expect_bad("node = home\n", "bad node name");
+    expect_bad("node =\n", "bad node name");
+    expect_bad("nodes = n1\n", "f.conf:1: unknown setting 'nodes'");
+    expect_bad("node = n1\n    colour = red\n", "unknown node setting 'colour'");
+    expect_bad("node = n1\n  endpoint = tcp://a:1\n", "unexpected indentation");
+    expect_bad("    endpoint = tcp://a:1\n", "unexpected indentation");
+    expect_bad("node = n1\n\tendpoint = tcp://a:1\n", "tab in indentation");
+    expect_bad("node = n1\n    endpoint\n", "needs a value");
+    expect_bad("node = n1\n    endpoint = tcp://a:1\n    key = \"" K1 "\"\n"
+               "node = n1\n",
+               "f.conf:4: node 'n1' listed twice");
+    expect_bad("node = n1\n    endpoint = tcp://a:1\n    key = \"" K1 "\"\n"
+               "node = n2\n    endpoint = tcp://b:1\n    key = \"" K1 "\"\n",
+               "share a key");
 }
 END_TEST
 
 START_TEST(test_cluster_load_missing_file)
 {
-	ssi_cluster_t *c = ssi_cluster_load("/nonexistent/cluster.conf", err, sizeof err);
-	ck_assert_ptr_null(c);
-	ck_assert_msg(strstr(err, "cannot open cluster file") && strstr(err, "No such file"), "%s", err);
+    ssi_cluster_t *c = ssi_cluster_load("/nonexistent/cluster.conf", err, sizeof err);
+    ck_assert_ptr_null(c);
+    ck_assert_msg(strstr(err, "cannot open cluster file") && strstr(err, "No such file"), "%s",
+                  err);
 }
 END_TEST
 
 START_TEST(test_cluster_load_file)
 {
-	char path[] = "/tmp/ssi-cluster-XXXXXX";
-	int fd = mkstemp(path);
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(write(fd, good, strlen(good)), (ssize_t)strlen(good));
-	close(fd);
-	ssi_cluster_t *c = ssi_cluster_load(path, err, sizeof err);
-	unlink(path);
-	ck_assert_msg(c != NULL, "%s", err);
-	ck_assert_uint_eq(ssi_cluster_size(c), 2);
-	ssi_cluster_destroy(&c);
+    char path[] = "/tmp/ssi-cluster-XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, good, strlen(good)), (ssize_t)strlen(good));
+    close(fd);
+    ssi_cluster_t *c = ssi_cluster_load(path, err, sizeof err);
+    unlink(path);
+    ck_assert_msg(c != NULL, "%s", err);
+    ck_assert_uint_eq(ssi_cluster_size(c), 2);
+    ssi_cluster_destroy(&c);
 }
 END_TEST
 
 START_TEST(test_cluster_valid_names)
 {
-	ck_assert(ssi_cluster_valid_name("n1"));
-	ck_assert(ssi_cluster_valid_name("node-7.lab_a"));
-	ck_assert(!ssi_cluster_valid_name(""));
-	ck_assert(!ssi_cluster_valid_name("a b"));
-	ck_assert(!ssi_cluster_valid_name("home"));
-	char longname[70];
-	memset(longname, 'a', 64);
-	longname[64] = 0;
-	ck_assert(!ssi_cluster_valid_name(longname));
+    ck_assert(ssi_cluster_valid_name("n1"));
+    ck_assert(ssi_cluster_valid_name("node-7.lab_a"));
+    ck_assert(!ssi_cluster_valid_name(""));
+    ck_assert(!ssi_cluster_valid_name("a b"));
+    ck_assert(!ssi_cluster_valid_name("home"));
+    char longname[70];
+    memset(longname, 'a', 64);
+    longname[64] = 0;
+    ck_assert(!ssi_cluster_valid_name(longname));
 }
 END_TEST
 
 Suite *suite_cluster(void)
 {
-	Suite *s = suite_create("cluster");
-	TCase *tc = tcase_create("parse");
-	tcase_add_test(tc, test_cluster_parses_nodes);
-	tcase_add_test(tc, test_cluster_allowlist_by_key);
-	tcase_add_test(tc, test_cluster_rejects_bad_input);
-	tcase_add_test(tc, test_cluster_load_missing_file);
-	tcase_add_test(tc, test_cluster_load_file);
-	tcase_add_test(tc, test_cluster_valid_names);
-	suite_add_tcase(s, tc);
-	return s;
+    Suite *s = suite_create("cluster");
+    TCase *tc = tcase_create("parse");
+    tcase_add_test(tc, test_cluster_parses_nodes);
+    tcase_add_test(tc, test_cluster_allowlist_by_key);
+    tcase_add_test(tc, test_cluster_rejects_bad_input);
+    tcase_add_test(tc, test_cluster_load_missing_file);
+    tcase_add_test(tc, test_cluster_load_file);
+    tcase_add_test(tc, test_cluster_valid_names);
+    suite_add_tcase(s, tc);
+    return s;
 }

@@ -22,206 +22,225 @@
 #include "check_ssi.h"
 #include "ssi_precheck.h"
 
-enum { PLAIN, THREADS, SHARED, FILEFD, EVENTFD, DEVICE, PRIVATE_MAP, STDIO_FILES, TCP_LISTEN, UDP, UNIX_LISTEN,
-       UNIX_DGRAM, TCP_CONNECTED, EPOLLFD };
+enum {
+    PLAIN,
+    THREADS,
+    SHARED,
+    FILEFD,
+    EVENTFD,
+    DEVICE,
+    PRIVATE_MAP,
+    STDIO_FILES,
+    TCP_LISTEN,
+    UDP,
+    UNIX_LISTEN,
+    UNIX_DGRAM,
+    TCP_CONNECTED,
+    EPOLLFD
+};
 
 static void *s_sleeper(void *arg)
 {
-	(void)arg;
-	pause();
-	return NULL;
+    (void)arg;
+    pause();
+    return NULL;
 }
 
 /* A child set up as asked, stopped in pause() once ready. */
 static pid_t s_child(int kind)
 {
-	int p[2];
-	ck_assert_int_eq(pipe(p), 0);
-	pid_t pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		/* Only what we set up: stdio on /dev/null, the pipe at 3. */
-		int null = open("/dev/null", O_RDWR);
-		dup2(null, 0);
-		dup2(null, 1);
-		dup2(null, 2);
-		dup2(p[1], 3);
-		syscall(SYS_close_range, 4u, ~0u, 0u);
-		p[1] = 3;
-		pthread_t t;
-		switch (kind) {
-		case THREADS: pthread_create(&t, NULL, s_sleeper, NULL); break;
-		case SHARED: mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0); break;
-		case PRIVATE_MAP: mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0); break;
-		case FILEFD: open("/etc/hostname", O_RDONLY); break;
-		case STDIO_FILES: {
-			/* stdin a regular file, stdout a named FIFO at 4: tunnelled. */
-			char fifo[] = "/tmp/ssi-precheck-fifo-XXXXXX";
-			int f = open("/etc/hostname", O_RDONLY);
-			dup2(f, 0);
-			close(f);
-			int tmp = mkstemp(fifo);
-			if (tmp >= 0 && close(tmp) == 0 && unlink(fifo) == 0 && mkfifo(fifo, 0600) == 0) {
-				open(fifo, O_RDWR);
-				unlink(fifo);
-			}
-			break;
-		}
-		case EVENTFD: eventfd(0, 0); break;
-		case EPOLLFD: epoll_create1(0); break;
-		case TCP_LISTEN:
-		case UDP:
-		case TCP_CONNECTED: {
-			struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-			socklen_t al = sizeof a;
-			int l = socket(AF_INET, kind == UDP ? SOCK_DGRAM : SOCK_STREAM, 0);
-			bind(l, (struct sockaddr *)&a, sizeof a);
-			if (kind != UDP)
-				listen(l, 1);
-			if (kind == TCP_CONNECTED) {
-				/* A connected pair (both ends here), the listener closed. */
-				getsockname(l, (struct sockaddr *)&a, &al);
-				int c = socket(AF_INET, SOCK_STREAM, 0);
-				connect(c, (struct sockaddr *)&a, sizeof a);
-				accept(l, NULL, NULL);
-				close(l);
-			}
-			break;
-		}
-		case UNIX_LISTEN:
-		case UNIX_DGRAM: {
-			struct sockaddr_un a = {.sun_family = AF_UNIX};
-			snprintf(a.sun_path, sizeof a.sun_path, "/tmp/ssi-precheck-%d.sock", (int)getpid());
-			int l = socket(AF_UNIX, kind == UNIX_DGRAM ? SOCK_DGRAM : SOCK_STREAM, 0);
-			unlink(a.sun_path);
-			bind(l, (struct sockaddr *)&a, sizeof a);
-			if (kind == UNIX_LISTEN)
-				listen(l, 1);
-			unlink(a.sun_path);
-			break;
-		}
-		case DEVICE:
-			if (open("/dev/full", O_RDONLY) < 0)
-				open("/dev/kmsg", O_RDONLY);
-			break;
-		}
-		/* Nothing else open but stdio and the pipe (which is tunnelled). */
-		if (write(p[1], "x", 1) != 1)
-			_exit(1);
-		for (;;)
-			pause();
-	}
-	close(p[1]);
-	char c;
-	ck_assert_int_eq(read(p[0], &c, 1), 1);
-	close(p[0]);
-	return pid;
+    int p[2];
+    ck_assert_int_eq(pipe(p), 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        /* Only what we set up: stdio on /dev/null, the pipe at 3. */
+        int null = open("/dev/null", O_RDWR);
+        dup2(null, 0);
+        dup2(null, 1);
+        dup2(null, 2);
+        dup2(p[1], 3);
+        syscall(SYS_close_range, 4u, ~0u, 0u);
+        p[1] = 3;
+        pthread_t t;
+        switch (kind) {
+        case THREADS: pthread_create(&t, NULL, s_sleeper, NULL); break;
+        case SHARED:
+            mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+            break;
+        case PRIVATE_MAP:
+            mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+            break;
+        case FILEFD: open("/etc/hostname", O_RDONLY); break;
+        case STDIO_FILES: {
+            /* stdin a regular file, stdout a named FIFO at 4: tunnelled. */
+            char fifo[] = "/tmp/ssi-precheck-fifo-XXXXXX";
+            int f = open("/etc/hostname", O_RDONLY);
+            dup2(f, 0);
+            close(f);
+            int tmp = mkstemp(fifo);
+            if (tmp >= 0 && close(tmp) == 0 && unlink(fifo) == 0 && mkfifo(fifo, 0600) == 0) {
+                open(fifo, O_RDWR);
+                unlink(fifo);
+            }
+            break;
+        }
+        case EVENTFD: eventfd(0, 0); break;
+        case EPOLLFD: epoll_create1(0); break;
+        case TCP_LISTEN:
+        case UDP:
+        case TCP_CONNECTED: {
+            struct sockaddr_in a = {.sin_family = AF_INET,
+                                    .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+            socklen_t al = sizeof a;
+            int l = socket(AF_INET, kind == UDP ? SOCK_DGRAM : SOCK_STREAM, 0);
+            bind(l, (struct sockaddr *)&a, sizeof a);
+            if (kind != UDP)
+                listen(l, 1);
+            if (kind == TCP_CONNECTED) {
+                /* A connected pair (both ends here), the listener closed. */
+                getsockname(l, (struct sockaddr *)&a, &al);
+                int c = socket(AF_INET, SOCK_STREAM, 0);
+                connect(c, (struct sockaddr *)&a, sizeof a);
+                accept(l, NULL, NULL);
+                close(l);
+            }
+            break;
+        }
+        case UNIX_LISTEN:
+        case UNIX_DGRAM: {
+            struct sockaddr_un a = {.sun_family = AF_UNIX};
+            snprintf(a.sun_path, sizeof a.sun_path, "/tmp/ssi-precheck-%d.sock", (int)getpid());
+            int l = socket(AF_UNIX, kind == UNIX_DGRAM ? SOCK_DGRAM : SOCK_STREAM, 0);
+            unlink(a.sun_path);
+            bind(l, (struct sockaddr *)&a, sizeof a);
+            if (kind == UNIX_LISTEN)
+                listen(l, 1);
+            unlink(a.sun_path);
+            break;
+        }
+        case DEVICE:
+            if (open("/dev/full", O_RDONLY) < 0)
+                open("/dev/kmsg", O_RDONLY);
+            break;
+        }
+        /* Nothing else open but stdio and the pipe (which is tunnelled). */
+        if (write(p[1], "x", 1) != 1)
+            _exit(1);
+        for (;;)
+            pause();
+    }
+    close(p[1]);
+    char c;
+    ck_assert_int_eq(read(p[0], &c, 1), 1);
+    close(p[0]);
+    return pid;
 }
 
 static void s_reap(pid_t pid)
 {
-	kill(pid, SIGKILL);
-	waitpid(pid, NULL, 0);
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
 }
 
 static void s_expect(int kind, int err, const char *needle)
 {
-	char why[512] = "";
-	pid_t pid = s_child(kind);
-	int rc = ssi_deputy_check(pid, why, sizeof why);
-	s_reap(pid);
-	ck_assert_msg(rc == err, "kind %d: rc %d (%s)", kind, rc, why);
-	if (needle)
-		ck_assert_msg(strstr(why, needle) != NULL, "kind %d: '%s' lacks '%s'", kind, why, needle);
+    char why[512] = "";
+    pid_t pid = s_child(kind);
+    int rc = ssi_deputy_check(pid, why, sizeof why);
+    s_reap(pid);
+    ck_assert_msg(rc == err, "kind %d: rc %d (%s)", kind, rc, why);
+    if (needle)
+        ck_assert_msg(strstr(why, needle) != NULL, "kind %d: '%s' lacks '%s'", kind, why, needle);
 }
 
 START_TEST(test_precheck_plain_process_may_move)
 {
-	s_expect(PLAIN, 0, NULL);
-	s_expect(PRIVATE_MAP, 0, NULL);
+    s_expect(PLAIN, 0, NULL);
+    s_expect(PRIVATE_MAP, 0, NULL);
 }
 END_TEST
 
 START_TEST(test_precheck_stdio_files_and_fifos_may_move)
 {
-	s_expect(STDIO_FILES, 0, NULL);
+    s_expect(STDIO_FILES, 0, NULL);
 }
 END_TEST
 
 START_TEST(test_precheck_refuses_threads)
 {
-	s_expect(THREADS, -EBUSY, "2 threads");
+    s_expect(THREADS, -EBUSY, "2 threads");
 }
 END_TEST
 
 START_TEST(test_precheck_refuses_writable_shared_memory)
 {
-	s_expect(SHARED, -EBUSY, "writable shared memory");
+    s_expect(SHARED, -EBUSY, "writable shared memory");
 }
 END_TEST
 
 /* Open files and directories are forwarded by the vfs-proxy. */
 START_TEST(test_precheck_open_files_may_move)
 {
-	s_expect(FILEFD, 0, NULL);
+    s_expect(FILEFD, 0, NULL);
 }
 END_TEST
 
 START_TEST(test_precheck_epoll_may_move)
 {
-	s_expect(EPOLLFD, 0, NULL); /* made again where it resumes (ssi_epoll.c) */
+    s_expect(EPOLLFD, 0, NULL); /* made again where it resumes (ssi_epoll.c) */
 }
 END_TEST
 
 START_TEST(test_precheck_refuses_kernel_objects)
 {
-	s_expect(EVENTFD, -EBUSY, "eventfd");
+    s_expect(EVENTFD, -EBUSY, "eventfd");
 }
 END_TEST
 
 START_TEST(test_precheck_refuses_devices)
 {
-	if (access("/dev/full", R_OK) != 0 && access("/dev/kmsg", R_OK) != 0)
-		return; /* neither device exists here */
-	s_expect(DEVICE, -EBUSY, "device");
+    if (access("/dev/full", R_OK) != 0 && access("/dev/kmsg", R_OK) != 0)
+        return; /* neither device exists here */
+    s_expect(DEVICE, -EBUSY, "device");
 }
 END_TEST
 
 START_TEST(test_precheck_refuses_sockets_a_tunnel_cannot_carry)
 {
-	/* Listening stream sockets stay at home (netproxy): they may move. */
-	s_expect(TCP_LISTEN, 0, NULL);
-	s_expect(UDP, 0, NULL); /* datagram sockets too */
-	s_expect(UNIX_LISTEN, 0, NULL);
-	s_expect(UNIX_DGRAM, 0, NULL);
-	s_expect(TCP_CONNECTED, 0, NULL);
+    /* Listening stream sockets stay at home (netproxy): they may move. */
+    s_expect(TCP_LISTEN, 0, NULL);
+    s_expect(UDP, 0, NULL); /* datagram sockets too */
+    s_expect(UNIX_LISTEN, 0, NULL);
+    s_expect(UNIX_DGRAM, 0, NULL);
+    s_expect(TCP_CONNECTED, 0, NULL);
 }
 END_TEST
 
 START_TEST(test_precheck_missing_process)
 {
-	char why[256];
-	pid_t pid = s_child(PLAIN);
-	s_reap(pid);
-	ck_assert_int_eq(ssi_deputy_check(pid, why, sizeof why), -ESRCH);
-	ck_assert_msg(strstr(why, "does not exist"), "%s", why);
+    char why[256];
+    pid_t pid = s_child(PLAIN);
+    s_reap(pid);
+    ck_assert_int_eq(ssi_deputy_check(pid, why, sizeof why), -ESRCH);
+    ck_assert_msg(strstr(why, "does not exist"), "%s", why);
 }
 END_TEST
 
 Suite *suite_precheck(void)
 {
-	Suite *s = suite_create("precheck");
-	TCase *tc = tcase_create("proc");
-	tcase_add_test(tc, test_precheck_plain_process_may_move);
-	tcase_add_test(tc, test_precheck_stdio_files_and_fifos_may_move);
-	tcase_add_test(tc, test_precheck_refuses_threads);
-	tcase_add_test(tc, test_precheck_refuses_writable_shared_memory);
-	tcase_add_test(tc, test_precheck_open_files_may_move);
-	tcase_add_test(tc, test_precheck_refuses_kernel_objects);
-	tcase_add_test(tc, test_precheck_epoll_may_move);
-	tcase_add_test(tc, test_precheck_refuses_devices);
-	tcase_add_test(tc, test_precheck_refuses_sockets_a_tunnel_cannot_carry);
-	tcase_add_test(tc, test_precheck_missing_process);
-	suite_add_tcase(s, tc);
-	return s;
+    Suite *s = suite_create("precheck");
+    TCase *tc = tcase_create("proc");
+    tcase_add_test(tc, test_precheck_plain_process_may_move);
+    tcase_add_test(tc, test_precheck_stdio_files_and_fifos_may_move);
+    tcase_add_test(tc, test_precheck_refuses_threads);
+    tcase_add_test(tc, test_precheck_refuses_writable_shared_memory);
+    tcase_add_test(tc, test_precheck_open_files_may_move);
+    tcase_add_test(tc, test_precheck_refuses_kernel_objects);
+    tcase_add_test(tc, test_precheck_epoll_may_move);
+    tcase_add_test(tc, test_precheck_refuses_devices);
+    tcase_add_test(tc, test_precheck_refuses_sockets_a_tunnel_cannot_carry);
+    tcase_add_test(tc, test_precheck_missing_process);
+    suite_add_tcase(s, tc);
+    return s;
 }

@@ -47,6 +47,7 @@ static uint8_t s_copy[64 * 1024]; /* sendfile between sides */
 static long s_pid;                /* /proc/<pid> is local */
 
 /* The calls this proxy needs trapped. */
+/* clang-format off */
 const uint16_t ssi_vfs_body_calls[] = {
     SYS_read, SYS_write, SYS_open, SYS_close, SYS_stat, SYS_fstat, SYS_lstat, SYS_lseek,
     SYS_ioctl, SYS_pread64, SYS_pwrite64, SYS_readv, SYS_writev, SYS_access, SYS_dup, SYS_dup2,
@@ -67,6 +68,7 @@ const uint16_t ssi_vfs_body_calls[] = {
     /* Read-ahead gives home its file offsets back first. */
     SYS_exit_group,
 };
+/* clang-format on */
 const unsigned ssi_vfs_body_ncalls = sizeof(ssi_vfs_body_calls) / sizeof(ssi_vfs_body_calls[0]);
 
 /* ---- small helpers ------------------------------------------------------ */
@@ -179,8 +181,8 @@ static long s_fwd_write(long fd, const char *buf, uint64_t len, int64_t off, int
 #define S_RA_SIZE (1024 * 1024) /* asked for at once: one SSI_CALL_RW_MAX */
 
 static uint8_t s_ra_buf[S_RA_SIZE];
-static long s_ra_fd = -1;   /* streaming from this fd (a home regular file) */
-static long s_ra_prev = -1; /* the last whole small read was on this fd */
+static long s_ra_fd = -1;    /* streaming from this fd (a home regular file) */
+static long s_ra_prev = -1;  /* the last whole small read was on this fd */
 static long s_ra_other = -1; /* found not to be a regular file (a FIFO at home) */
 static uint32_t s_ra_pos, s_ra_len;
 
@@ -204,11 +206,13 @@ static int s_ra_keeps(long nr, const int64_t *a)
         if (a[0] == s_ra_fd || a[0] == s_ra_prev || a[0] == s_ra_other)
             return nr == SYS_read;
         return !s_isfwd(a[0]);
-    case SYS_write: case SYS_writev: case SYS_sendto: case SYS_recvfrom: case SYS_sendmsg:
-    case SYS_recvmsg:
-        return !s_isfwd(a[0]) && a[0] != s_ra_fd && a[0] != s_ra_prev;
-    default:
-        return 0;
+    case SYS_write:
+    case SYS_writev:
+    case SYS_sendto:
+    case SYS_recvfrom:
+    case SYS_sendmsg:
+    case SYS_recvmsg: return !s_isfwd(a[0]) && a[0] != s_ra_fd && a[0] != s_ra_prev;
+    default: return 0;
     }
 }
 
@@ -305,7 +309,8 @@ static long s_sendfile(const int64_t *a, const ucontext_t *uc)
     int64_t *offp = (int64_t *)a[2], off = offp ? *offp : 0;
     uint64_t count = (uint64_t)a[3];
     while ((uint64_t)total < count) {
-        uint64_t k = count - (uint64_t)total < sizeof(s_copy) ? count - (uint64_t)total : sizeof(s_copy);
+        uint64_t k =
+            count - (uint64_t)total < sizeof(s_copy) ? count - (uint64_t)total : sizeof(s_copy);
         long n = s_any_io(in, (char *)s_copy, k, offp ? &off : 0, 0, uc), w = 0;
         if (n <= 0) {
             if (n < 0 && !total)
@@ -447,11 +452,13 @@ static long s_fcntl(const int64_t *a, const ucontext_t *uc)
             ssi_sys3(SYS_fcntl, fd, cmd, a[2]);
         return r;
     }
-    case F_GETLK: case F_SETLK: case F_SETLKW:
-    case F_OFD_GETLK: case F_OFD_SETLK: case F_OFD_SETLKW:
-        return s_fwd6(SSI_CALL_OP_LOCK, fd, cmd, a[2], 0, 0);
-    default:
-        return s_fwd6(SYS_fcntl, fd, cmd, a[2], 0, 0);
+    case F_GETLK:
+    case F_SETLK:
+    case F_SETLKW:
+    case F_OFD_GETLK:
+    case F_OFD_SETLK:
+    case F_OFD_SETLKW: return s_fwd6(SSI_CALL_OP_LOCK, fd, cmd, a[2], 0, 0);
+    default: return s_fwd6(SYS_fcntl, fd, cmd, a[2], 0, 0);
     }
 }
 
@@ -469,9 +476,16 @@ static uint8_t s_tty[S_TTY_FDS];
 static long s_tty_size(unsigned long req)
 {
     switch (req) {
-    case TCGETS: case TCSETS: case TCSETSW: case TCSETSF: return S_KTERMIOS;
-    case SSI_TCGETS2: case SSI_TCSETS2: case SSI_TCSETSW2: case SSI_TCSETSF2: return S_KTERMIOS2;
-    case TIOCGWINSZ: case TIOCSWINSZ: return sizeof(struct winsize);
+    case TCGETS:
+    case TCSETS:
+    case TCSETSW:
+    case TCSETSF: return S_KTERMIOS;
+    case SSI_TCGETS2:
+    case SSI_TCSETS2:
+    case SSI_TCSETSW2:
+    case SSI_TCSETSF2: return S_KTERMIOS2;
+    case TIOCGWINSZ:
+    case TIOCSWINSZ: return sizeof(struct winsize);
     default: return -1;
     }
 }
@@ -510,7 +524,8 @@ static long s_ioctl(const int64_t *a, const ucontext_t *uc)
     case FIONREAD: size = sizeof(int); break;
     case TCGETS: size = S_KTERMIOS; break;
     case TIOCGWINSZ: size = sizeof(struct winsize); break;
-    case FIOCLEX: case FIONCLEX: size = 0; break;
+    case FIOCLEX:
+    case FIONCLEX: size = 0; break;
     default: return -ENOTTY; /* what a regular file says */
     }
     r = s_fwd6(SSI_CALL_OP_IOCTL, fd, req, (int64_t)out, 0, 0);
@@ -529,14 +544,16 @@ static long s_mmap(const int64_t *a, const ucontext_t *uc)
     if (!s_isfwd(fd))
         return s_local(SYS_mmap, a, uc);
     if ((flags & MAP_TYPE) != MAP_PRIVATE && (prot & PROT_WRITE)) {
-        ssi_sys_log("ssi-vfs: ", "a writable MAP_SHARED mapping of a home file is not supported away (ENODEV)",
+        ssi_sys_log("ssi-vfs: ",
+                    "a writable MAP_SHARED mapping of a home file is not supported away (ENODEV)",
                     0, 0);
         return -ENODEV;
     }
-    r = ssi_sys6(SYS_mmap, a[0], (long)len, PROT_READ | PROT_WRITE,
-                 (flags & (MAP_FIXED | MAP_FIXED_NOREPLACE | MAP_NORESERVE | MAP_32BIT | MAP_LOCKED)) |
-                     MAP_PRIVATE | MAP_ANONYMOUS,
-                 -1, 0);
+    r = ssi_sys6(
+        SYS_mmap, a[0], (long)len, PROT_READ | PROT_WRITE,
+        (flags & (MAP_FIXED | MAP_FIXED_NOREPLACE | MAP_NORESERVE | MAP_32BIT | MAP_LOCKED)) |
+            MAP_PRIVATE | MAP_ANONYMOUS,
+        -1, 0);
     if (SSI_SYS_ERR(r))
         return r;
     n = s_fwd_read(fd, (char *)r, len, a[5], 1);
@@ -585,16 +602,24 @@ static void s_fd_args(long nr, int64_t *a)
     const ssi_call_t *c;
     unsigned i;
     switch (nr) {
-    case SYS_open: case SYS_creat: case 436:
-        return;
-    case SYS_mmap:
-        a[4] = (int32_t)a[4];
-        return;
-    case SYS_openat: case 437: case SYS_close: case SYS_dup: case SYS_readv: case SYS_writev:
-    case SYS_preadv: case SYS_pwritev: case SYS_preadv2: case SYS_pwritev2: case SYS_ioctl:
-        a[0] = (int32_t)a[0];
-        return;
-    case SYS_dup2: case SYS_dup3: case SYS_sendfile:
+    case SYS_open:
+    case SYS_creat:
+    case 436: return;
+    case SYS_mmap: a[4] = (int32_t)a[4]; return;
+    case SYS_openat:
+    case 437:
+    case SYS_close:
+    case SYS_dup:
+    case SYS_readv:
+    case SYS_writev:
+    case SYS_preadv:
+    case SYS_pwritev:
+    case SYS_preadv2:
+    case SYS_pwritev2:
+    case SYS_ioctl: a[0] = (int32_t)a[0]; return;
+    case SYS_dup2:
+    case SYS_dup3:
+    case SYS_sendfile:
         a[0] = (int32_t)a[0];
         a[1] = (int32_t)a[1];
         return;
@@ -622,14 +647,16 @@ static long s_dispatch(long nr, int64_t *a, ucontext_t *uc)
         return s_isfwd(a[0]) ? s_fwd_write(a[0], (const char *)a[1], (uint64_t)a[2], 0, 0)
                              : s_local(nr, a, uc);
     case SYS_pread64:
-        return s_isfwd(a[0]) ? s_fwd_read(a[0], (char *)a[1], (uint64_t)a[2], a[3], 1) : s_local(nr, a, uc);
+        return s_isfwd(a[0]) ? s_fwd_read(a[0], (char *)a[1], (uint64_t)a[2], a[3], 1)
+                             : s_local(nr, a, uc);
     case SYS_pwrite64:
         return s_isfwd(a[0]) ? s_fwd_write(a[0], (const char *)a[1], (uint64_t)a[2], a[3], 1)
                              : s_local(nr, a, uc);
     case SYS_readv:
     case SYS_writev:
-        return s_isfwd(a[0]) ? s_fwd_rw_vec(a[0], (const struct iovec *)a[1], a[2], 0, 0, nr == SYS_writev)
-                             : s_local(nr, a, uc);
+        return s_isfwd(a[0])
+                   ? s_fwd_rw_vec(a[0], (const struct iovec *)a[1], a[2], 0, 0, nr == SYS_writev)
+                   : s_local(nr, a, uc);
     case SYS_preadv:
     case SYS_pwritev:
     case SYS_preadv2:
@@ -665,8 +692,7 @@ static long s_dispatch(long nr, int64_t *a, ucontext_t *uc)
         }
         return s_open_home(dirfd, path, flags, mode);
     }
-    case SYS_close:
-        return s_close(a[0]);
+    case SYS_close: return s_close(a[0]);
     case 436: { /* close_range(first, last, flags) */
         uint64_t fd, last = (uint64_t)a[1];
         if (a[0] < 0 || (uint64_t)a[0] > last)
@@ -694,16 +720,11 @@ static long s_dispatch(long nr, int64_t *a, ucontext_t *uc)
         if (!s_isfwd(a[0]))
             return s_local(nr, a, uc);
         return s_dup_from(a[0], ssi_sys1(SYS_dup, a[0]), 0);
-    case SYS_dup2:
-        return s_dup3(a[0], a[1], 0, 1);
-    case SYS_dup3:
-        return s_dup3(a[0], a[1], a[2], 0);
-    case SYS_fcntl:
-        return s_fcntl(a, uc);
-    case SYS_ioctl:
-        return s_ioctl(a, uc);
-    case SYS_mmap:
-        return s_mmap(a, uc);
+    case SYS_dup2: return s_dup3(a[0], a[1], 0, 1);
+    case SYS_dup3: return s_dup3(a[0], a[1], a[2], 0);
+    case SYS_fcntl: return s_fcntl(a, uc);
+    case SYS_ioctl: return s_ioctl(a, uc);
+    case SYS_mmap: return s_mmap(a, uc);
     case SYS_sendfile:
         if (!s_isfwd(a[0]) && !s_isfwd(a[1]))
             return s_local(nr, a, uc);

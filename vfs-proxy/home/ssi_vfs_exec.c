@@ -25,12 +25,22 @@
 static int s_fcntl_ok(long cmd)
 {
     switch (cmd) {
-    case F_GETFD: case F_SETFD: case F_GETFL: case F_SETFL: case F_GETOWN: case F_SETOWN:
-    case F_GETSIG: case F_SETSIG: case F_GETLEASE: case F_SETLEASE: case F_NOTIFY:
-    case F_GETPIPE_SZ: case F_SETPIPE_SZ: case F_GET_SEALS: case F_ADD_SEALS:
-        return 1;
-    default:
-        return 0;
+    case F_GETFD:
+    case F_SETFD:
+    case F_GETFL:
+    case F_SETFL:
+    case F_GETOWN:
+    case F_SETOWN:
+    case F_GETSIG:
+    case F_SETSIG:
+    case F_GETLEASE:
+    case F_SETLEASE:
+    case F_NOTIFY:
+    case F_GETPIPE_SZ:
+    case F_SETPIPE_SZ:
+    case F_GET_SEALS:
+    case F_ADD_SEALS: return 1;
+    default: return 0;
     }
 }
 
@@ -40,7 +50,8 @@ static long s_ioctl_size(long req)
     case FIONREAD: return sizeof(int);
     case TCGETS: return 36; /* the kernel's struct termios */
     case TIOCGWINSZ: return sizeof(struct winsize);
-    case FIOCLEX: case FIONCLEX: return 0;
+    case FIOCLEX:
+    case FIONCLEX: return 0;
     default: return -1;
     }
 }
@@ -68,9 +79,7 @@ static long s_open(const int64_t *a, const char *path)
 int ssi_vfs_exec(unsigned op, const int64_t *a, long *ret)
 {
     switch (op) {
-    case SSI_CALL_OP_OPEN:
-        *ret = s_open(a, (const char *)a[1]);
-        return 1;
+    case SSI_CALL_OP_OPEN: *ret = s_open(a, (const char *)a[1]); return 1;
     case SSI_CALL_OP_LOCK:
         if (a[1] != F_GETLK && a[1] != F_SETLK && a[1] != F_SETLKW && a[1] != F_OFD_GETLK &&
             a[1] != F_OFD_SETLK && a[1] != F_OFD_SETLKW)
@@ -89,22 +98,24 @@ int ssi_vfs_exec(unsigned op, const int64_t *a, long *ret)
          * settings and window size (the body's s_tty_size list). */
         long fd = ssi_chans_tty_fd((int)a[0]);
         switch (a[1]) {
-        case TCGETS: case TCSETS: case TCSETSW: case TCSETSF:
-        case SSI_TCGETS2: case SSI_TCSETS2: case SSI_TCSETSW2: case SSI_TCSETSF2:
-        case TIOCGWINSZ: case TIOCSWINSZ:
-            *ret = fd < 0 ? -ENOTTY : ssi_sys3(SYS_ioctl, fd, a[1], a[2]);
-            break;
-        default:
-            *ret = -ENOTTY;
+        case TCGETS:
+        case TCSETS:
+        case TCSETSW:
+        case TCSETSF:
+        case SSI_TCGETS2:
+        case SSI_TCSETS2:
+        case SSI_TCSETSW2:
+        case SSI_TCSETSF2:
+        case TIOCGWINSZ:
+        case TIOCSWINSZ: *ret = fd < 0 ? -ENOTTY : ssi_sys3(SYS_ioctl, fd, a[1], a[2]); break;
+        default: *ret = -ENOTTY;
         }
         return 1;
     }
     case SYS_fcntl:
         *ret = s_fcntl_ok(a[1]) ? ssi_sys3(SYS_fcntl, a[0], a[1], a[2]) : -EINVAL;
         return 1;
-    case SYS_dup3:
-        *ret = a[1] < 0 ? -EBADF : ssi_sys3(SYS_dup3, a[0], a[1], a[2]);
-        return 1;
+    case SYS_dup3: *ret = a[1] < 0 ? -EBADF : ssi_sys3(SYS_dup3, a[0], a[1], a[2]); return 1;
     }
     return 0;
 }
