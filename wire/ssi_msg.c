@@ -201,11 +201,28 @@ int ssi_field_str(const ssi_field_t *f, char *dst, size_t cap)
 
 const char *ssi_msg_type_name(int type)
 {
-    static const char *names[] = {"?",        "ERROR",      "OK",        "HEARTBEAT", "GOSSIP",
-                                  "REGISTER", "NODES",      "NODES_REP", "PS",        "PS_REP",
-                                  "MIGRATE",  "MIG_OFFER",  "MIG_READY", "MIG_FAIL",  "MIG_BODY",
-                                  "MIG_DONE", "BODY_SIGNAL"};
-    if (type < 1 || type > SSI_MSG_TYPE_MAX)
+    /* One name per line, so that new messages add lines. */
+    /* clang-format off */
+    static const char *const names[SSI_MSG_TYPE_MAX + 1] = {
+        [SSI_MSG_ERROR] = "ERROR",
+        [SSI_MSG_OK] = "OK",
+        [SSI_MSG_HEARTBEAT] = "HEARTBEAT",
+        [SSI_MSG_GOSSIP] = "GOSSIP",
+        [SSI_MSG_REGISTER] = "REGISTER",
+        [SSI_MSG_NODES] = "NODES",
+        [SSI_MSG_NODES_REP] = "NODES_REP",
+        [SSI_MSG_PS] = "PS",
+        [SSI_MSG_PS_REP] = "PS_REP",
+        [SSI_MSG_MIGRATE] = "MIGRATE",
+        [SSI_MSG_MIG_OFFER] = "MIG_OFFER",
+        [SSI_MSG_MIG_READY] = "MIG_READY",
+        [SSI_MSG_MIG_FAIL] = "MIG_FAIL",
+        [SSI_MSG_MIG_BODY] = "MIG_BODY",
+        [SSI_MSG_MIG_DONE] = "MIG_DONE",
+        [SSI_MSG_BODY_SIGNAL] = "BODY_SIGNAL",
+    };
+    /* clang-format on */
+    if (type < 1 || type > SSI_MSG_TYPE_MAX || !names[type])
         return "unknown";
     return names[type];
 }

@@ -39,7 +39,9 @@ enum ssi_msg_type {
     SSI_MSG_MIG_BODY = 14,    /* REQID HOME PID STATE: destination: the body runs or ended */
     SSI_MSG_MIG_DONE = 15,    /* REQID ERRNO TEXT: home's answer to a relayed MIGRATE */
     SSI_MSG_BODY_SIGNAL = 16, /* HOME PID SIGNO: home to the body's node: stop the body */
-    SSI_MSG_TYPE_MAX = 16
+    /* Numbers 17-54 are reserved for the messages of work in progress (ranges per branch);
+     * the decoder takes any number up to the maximum, the handlers refuse what they do not know. */
+    SSI_MSG_TYPE_MAX = 54
 };
 
 enum ssi_msg_tag {
