@@ -234,6 +234,23 @@ int ioctl(int fd, unsigned long req, ...)
  * again; its ssid socket is the real one, which the deputy kept). */
 static void s_on_restore(void)
 {
+    if (ssi_freeze_restored_home() && !s_away) {
+        /* Restarted from a checkpoint taken at home (ssi-ckpt restart; a
+         * body coming home had s_away set): our ssid socket came back as
+         * a placeholder whose peer is gone. Register again, so that ssid
+         * lists the process and can move it. */
+        char b;
+        long r =
+            s_fd < 0 ? 0 : ssi_sys6(SYS_recvfrom, s_fd, (long)&b, 1, MSG_PEEK | MSG_DONTWAIT, 0, 0);
+        if (r == 0 || r == -ECONNRESET || r == -ENOTCONN || r == -EBADF || r == -ENOTSOCK) {
+            if (s_fd >= 0 && r != -EBADF)
+                ssi_sys1(SYS_close, s_fd);
+            s_fd = -1;
+            s_register();
+        }
+        ssi_epoll_restore();
+        return;
+    }
     if (ssi_freeze_restored_home()) {
         /* The deputy's descriptors are the real ones again: nothing is
 		 * forwarded, nothing is trapped (this process never had the
