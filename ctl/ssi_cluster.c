@@ -12,6 +12,7 @@
 
 struct ssi_cluster_t {
     char name[SSI_NAME_MAX + 1];
+    char spool[SSI_SPOOL_MAX + 1]; /* checkpoints' directory; "" = the default */
     size_t n;
     ssi_node_conf_t node[SSI_CLUSTER_MAX];
 };
@@ -133,6 +134,12 @@ ssi_cluster_t *ssi_cluster_parse(const char *text, const char *origin, char *err
                     goto fail;
                 }
                 strcpy(self->name, value);
+            } else if (strcmp(name, "spool") == 0) {
+                if (!value || value[0] != '/' || strlen(value) > SSI_SPOOL_MAX) {
+                    s_err(err, errlen, origin, line, "'spool' needs an absolute directory");
+                    goto fail;
+                }
+                strcpy(self->spool, value);
             } else if (strcmp(name, "node") == 0) {
                 if (!value || !ssi_cluster_valid_name(value)) {
                     s_err(
@@ -153,7 +160,7 @@ ssi_cluster_t *ssi_cluster_parse(const char *text, const char *origin, char *err
                 strcpy(cur->name, value);
             } else {
                 s_err(err, errlen, origin, line,
-                      "unknown setting '%s' (expected 'cluster' or 'node')", name);
+                      "unknown setting '%s' (expected 'cluster', 'spool' or 'node')", name);
                 goto fail;
             }
         } else if (indent == 4 && cur) {
@@ -259,6 +266,11 @@ void ssi_cluster_destroy(ssi_cluster_t **self_p)
 const char *ssi_cluster_name(const ssi_cluster_t *self)
 {
     return self->name;
+}
+
+const char *ssi_cluster_spool(const ssi_cluster_t *self)
+{
+    return self->spool[0] ? self->spool : SSI_SPOOL_DEFAULT;
 }
 
 size_t ssi_cluster_size(const ssi_cluster_t *self)

@@ -3,6 +3,7 @@
  *
  *     # comment
  *     cluster = lab
+ *     spool = /var/lib/ssi/ckpt     (optional: checkpoints' default directory)
  *     node = n1
  *         endpoint = tcp://198.18.0.1:7410
  *         key = "Yne@$w-vo<fVvi]a<NY6T1ed:M$fCG*[IaLV{hID"
@@ -17,6 +18,8 @@
 #define SSI_ENDPOINT_MAX 255
 #define SSI_KEY_Z85 40      /* CURVE public key, Z85 */
 #define SSI_CLUSTER_MAX 256 /* nodes */
+#define SSI_SPOOL_MAX 255   /* spool = DIR: where checkpoints go by default */
+#define SSI_SPOOL_DEFAULT "/var/lib/ssi/ckpt"
 
 typedef struct {
     char name[SSI_NAME_MAX + 1];
@@ -34,6 +37,9 @@ ssi_cluster_t *ssi_cluster_load(const char *path, char *err, size_t errlen);
 void ssi_cluster_destroy(ssi_cluster_t **self_p);
 
 const char *ssi_cluster_name(const ssi_cluster_t *self);
+/* The directory of checkpoints by default ('spool = DIR'; else
+ * SSI_SPOOL_DEFAULT). */
+const char *ssi_cluster_spool(const ssi_cluster_t *self);
 size_t ssi_cluster_size(const ssi_cluster_t *self);
 const ssi_node_conf_t *ssi_cluster_node(const ssi_cluster_t *self, size_t i);
 const ssi_node_conf_t *ssi_cluster_find(const ssi_cluster_t *self, const char *name);

@@ -11,6 +11,7 @@
 #include "ssi_json.h"
 #include "ssi_local.h"
 #include "ssi_msg.h"
+#include "ssictl_ckpt.h"
 
 #define TIMEOUT_MS 5000
 #define MIGRATE_TIMEOUT_MS 600000
@@ -27,6 +28,7 @@ static void usage(FILE *f)
             "  nodes [--json]            every node: state, load, CPUs, free memory, processes\n"
             "  ps [--json]               every ssi process in the cluster\n"
             "  migrate [HOME:]PID NODE   move a process to NODE ('home' brings it back)\n"
+            "  checkpoint PID [FILE]     write a checkpoint of a process at home; it runs on\n"
             "\n"
             "  -s, --socket PATH         ssid's local socket [$SSI_SOCKET or %s]\n"
             "  -h, --help                this help\n"
@@ -383,6 +385,8 @@ int main(int argc, char **argv)
         return cmd_keygen(argc - i, argv + i);
     if (strcmp(cmd, "migrate") == 0)
         return cmd_migrate(argc - i, argv + i);
+    if (strcmp(cmd, "checkpoint") == 0)
+        return ssictl_checkpoint(argc - i, argv + i, s_socket);
     if (strcmp(cmd, "help") == 0) {
         usage(stdout);
         return 0;

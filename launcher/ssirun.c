@@ -20,6 +20,7 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "Usage: ssirun [--node NODE] [--auto|--no-auto] [--] PROG [ARGS...]\n"
+            "       ssirun --restart FILE [--node NODE]\n"
             "\n"
             "Run PROG as an ssi process whose home is this node.\n"
             "\n"
@@ -27,6 +28,8 @@ static void usage(FILE *f)
             "                it does not run at all (exit 125, with the reason)\n"
             "  --auto        let the load balancer move PROG (not active yet)\n"
             "  --no-auto     never move PROG automatically (the default)\n"
+            "  --restart FILE  start again, at home, the process of checkpoint FILE\n"
+            "                (ssictl checkpoint); with --node, then move it to NODE\n"
             "  -h, --help    this help\n"
             "\n"
             "Environment: SSI_SOCKET (ssid's socket, default %s), SSI_LIB (libssi.so).\n"
@@ -63,6 +66,31 @@ static int s_find_lib(char *out, size_t cap)
     return -1;
 }
 
+/* --restart FILE [--node NODE]: ssi-ckpt restart, beside us, does it
+ * and waits for the process (its exit status is ssirun's). */
+static int s_restart(const char *file, const char *node)
+{
+    char exe[PATH_MAX - 32], path[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n < 0)
+        return EXIT_SSIRUN;
+    exe[n] = 0;
+    char *slash = strrchr(exe, '/');
+    if (slash)
+        *slash = 0;
+    snprintf(path, sizeof path, "%s/ssi-ckpt", exe);
+    if (node && strcmp(node, "home") != 0 && !ssi_msg_valid_name(node)) {
+        fprintf(stderr, "ssirun: '%s' is not a node name\n", node);
+        return EXIT_SSIRUN;
+    }
+    if (node && strcmp(node, "home") != 0)
+        execl(path, "ssi-ckpt", "restart", "--node", node, file, (char *)NULL);
+    else
+        execl(path, "ssi-ckpt", "restart", file, (char *)NULL);
+    fprintf(stderr, "ssirun: cannot run %s: %s\n", path, strerror(errno));
+    return EXIT_SSIRUN;
+}
+
 static int s_prepend_env(const char *name, const char *value, const char *sep)
 {
     const char *old = getenv(name);
@@ -84,7 +112,7 @@ static int s_prepend_env(const char *name, const char *value, const char *sep)
 int main(int argc, char **argv)
 {
     int i = 1;
-    const char *node = NULL;
+    const char *node = NULL, *restart = NULL;
     for (; i < argc && argv[i][0] == '-'; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--") == 0) {
@@ -94,6 +122,8 @@ int main(int argc, char **argv)
             node = argv[++i];
         else if (strncmp(a, "--node=", 7) == 0)
             node = a + 7;
+        else if (strcmp(a, "--restart") == 0 && i + 1 < argc)
+            restart = argv[++i];
         else if (strcmp(a, "--auto") == 0 || strcmp(a, "--no-auto") == 0)
             ; /* parsed; the load balancer is not active yet */
         else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -105,12 +135,16 @@ int main(int argc, char **argv)
             return EXIT_SSIRUN;
         }
     }
-    if (i == argc) {
+    if (restart && i != argc) {
+        fprintf(stderr, "ssirun: --restart FILE runs the program of FILE; no PROG after it\n");
+        return EXIT_SSIRUN;
+    }
+    if (i == argc && !restart) {
         fprintf(stderr, "ssirun: no program to run\n");
         usage(stderr);
         return EXIT_SSIRUN;
     }
-    if (node) {
+    if (node && !restart) {
         if (!ssi_msg_valid_name(node) && strcmp(node, "home") != 0) {
             fprintf(stderr, "ssirun: '%s' is not a node name\n", node);
             return EXIT_SSIRUN;
@@ -135,6 +169,8 @@ int main(int argc, char **argv)
         return EXIT_SSIRUN;
     }
     close(fd);
+    if (restart)
+        return s_restart(restart, node);
 
     char lib[PATH_MAX];
     if (s_find_lib(lib, sizeof lib) < 0) {

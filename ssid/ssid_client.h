@@ -27,6 +27,7 @@ typedef struct {
     int away;       /* node index where its body runs, or -1: at home */
     int pidfd;      /* the process, held from its first migration on */
     bool migrating; /* a migration is under way */
+    bool ckpt;      /* a checkpoint is being written (ssid_ckpt) */
     bool stop_sent; /* away: its deputy is stopped and the body was told */
     bool sock_gone; /* its socket closed: fd is the pidfd, no one to answer */
     size_t len;

@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "ssi_log.h"
+#include "ssid_ckpt.h"
 #include "ssid_client.h"
 #include "ssid_home.h"
 #include "ssid_load.h"
@@ -197,6 +198,7 @@ static void s_client_message(ssid_client_t *c, const uint8_t *data, size_t len)
     case SSI_MSG_NODES: ssid_load_nodes(c); break;
     case SSI_MSG_PS: ssid_ps_start(c); break;
     case SSI_MSG_MIGRATE: ssid_move_request(c, &m); break;
+    case SSI_MSG_CHECKPOINT: ssid_ckpt_request(c, &m); break;
     default: ssid_client_reply_error(c, EPROTO, "unexpected request");
     }
 }

@@ -54,6 +54,7 @@ typedef struct ssid_mig {
     bool homecoming; /* home side: the body comes home (ssi-freeze --home) */
     int chain_to;    /* homecoming: then move on to this node, or -1 */
     char note[160];  /* said first in the final message */
+    bool checkpoint; /* a checkpoint (ssid_ckpt), not a move */
 } ssid_mig_t;
 
 /* A new record (fds -1, no peer, no asker), not yet in the list; NULL if

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "ssid_ckpt.h"
 #include "ssid_home.h"
 #include "ssid_offer.h"
 #include "ssid_relay.h"
@@ -42,7 +43,7 @@ static void s_request(const ssid_asker_t *a, const ssi_msg_t *m)
         ssid_mig_answer(a, EPERM, why);
         return;
     }
-    if (p->migrating) {
+    if (p->migrating || p->ckpt) {
         snprintf(why, sizeof why, "process %d is being moved already; try again when that is done",
                  p->pid);
         ssid_mig_answer(a, EBUSY, why);
@@ -106,6 +107,10 @@ void ssid_move_relayed(int from, const ssi_msg_t *m)
 
 void ssid_move_reaped(ssid_mig_t *g)
 {
+    if (g->checkpoint) {
+        ssid_ckpt_reaped(g);
+        return;
+    }
     if (!g->home_side || !g->homecoming) {
         ssid_offer_reaped(g);
         return;

@@ -40,9 +40,10 @@ int ssi_ckpt_check_hdr(const ssi_ckpt_hdr_t *h, uint64_t file_size, char *why, s
                         "not an ssi checkpoint: a bare migration image without a checkpoint "
                         "header (made by ssi-freeze, not by ssictl checkpoint)");
     if (h->magic != SSI_CKPT_MAGIC)
-        return s_refuse(EPROTO, why, cap,
-                        "not an ssi checkpoint (its first bytes are %016llx, not \"SSI-CKP\")",
-                        (unsigned long long)h->magic);
+        return s_refuse(
+            EPROTO, why, cap,
+            "not an ssi checkpoint (it does not start with \"SSI-CKP\"; first bytes %016llx)",
+            (unsigned long long)h->magic);
     if (file_size < 16)
         return s_refuse(EPIPE, why, cap,
                         "checkpoint truncated: %llu bytes, not even its header (%llu)",

@@ -39,6 +39,7 @@ enum ssi_msg_type {
     SSI_MSG_MIG_BODY = 14,    /* REQID HOME PID STATE: destination: the body runs or ended */
     SSI_MSG_MIG_DONE = 15,    /* REQID ERRNO TEXT: home's answer to a relayed MIGRATE */
     SSI_MSG_BODY_SIGNAL = 16, /* HOME PID SIGNO: home to the body's node: stop the body */
+    SSI_MSG_CHECKPOINT = 25,  /* PID [PATH]: tool to its ssid, the process's home (w-ckpt: 25-29) */
     /* Numbers 17-54 are reserved for the messages of work in progress (ranges per branch);
      * the decoder takes any number up to the maximum, the handlers refuse what they do not know. */
     SSI_MSG_TYPE_MAX = 54
@@ -70,6 +71,7 @@ enum ssi_msg_tag {
     SSI_TAG_PORT = 23,   /* u64: a TCP port */
     SSI_TAG_DPORT = 24,  /* u64: the body agent's data port */
     SSI_TAG_SIGNO = 25,  /* u64: a signal number */
+    SSI_TAG_PATH = 45,   /* string: a file's absolute path (w-ckpt: tags 45-54) */
 };
 
 typedef struct {

@@ -94,6 +94,24 @@ START_TEST(test_cluster_rejects_bad_input)
 }
 END_TEST
 
+/* spool = DIR: the checkpoints' directory, absolute; a default without it. */
+START_TEST(test_cluster_spool)
+{
+    ssi_cluster_t *c = ssi_cluster_parse(good, "good", err, sizeof err);
+    ck_assert_ptr_nonnull(c);
+    ck_assert_str_eq(ssi_cluster_spool(c), SSI_SPOOL_DEFAULT);
+    ssi_cluster_destroy(&c);
+    c = ssi_cluster_parse("spool = /srv/ckpt\nnode = n1\n    endpoint = tcp://a:1\n"
+                          "    key = \"" K1 "\"\n",
+                          "s", err, sizeof err);
+    ck_assert_msg(c != NULL, "%s", err);
+    ck_assert_str_eq(ssi_cluster_spool(c), "/srv/ckpt");
+    ssi_cluster_destroy(&c);
+    expect_bad("spool = ckpt\nnode = n1\n", "f.conf:1: 'spool' needs an absolute directory");
+    expect_bad("spool =\nnode = n1\n", "'spool' needs an absolute directory");
+}
+END_TEST
+
 START_TEST(test_cluster_load_missing_file)
 {
     ssi_cluster_t *c = ssi_cluster_load("/nonexistent/cluster.conf", err, sizeof err);
@@ -140,6 +158,7 @@ Suite *suite_cluster(void)
     tcase_add_test(tc, test_cluster_allowlist_by_key);
     tcase_add_test(tc, test_cluster_rejects_bad_input);
     tcase_add_test(tc, test_cluster_load_missing_file);
+    tcase_add_test(tc, test_cluster_spool);
     tcase_add_test(tc, test_cluster_load_file);
     tcase_add_test(tc, test_cluster_valid_names);
     suite_add_tcase(s, tc);
