@@ -1,0 +1,134 @@
+#!/bin/bash
+# Checkpoint and restart (issue #15). A python3 computation on n1 writes its
+# steps to a home file and its result to a pipe. `ssictl checkpoint` writes
+# its image while it runs on; it is killed; `ssirun --restart` starts it
+# again from the checkpoint at home, then again with --node n2 (restarted at
+# home, then moved): both times the result and the file are the ones of an
+# uninterrupted run, the restarted process is listed by `ssictl ps` (it
+# registered again) and runs where it should. Corrupt, truncated and
+# foreign checkpoints, and a home file that is gone or shorter than the
+# process's offset, are refused with a clear message, and nothing runs.
+. "$(dirname "$0")/lib.sh"
+lab_require_root
+PY=/usr/bin/python3
+[ -x "$PY" ] || skip "$PY is not installed"
+lab_up 2
+
+mkdir -p "$LAB_FILES"
+prog=$LAB_FILES/work.py
+cat >"$prog" <<'PY'
+import os, sys, time
+# work.py OUT N: N steps of a computation, each written to OUT (flushed);
+# the result on stdout at the end.
+out, n = sys.argv[1], int(sys.argv[2])
+x = 1
+with open(out, "w") as f:
+    for i in range(n):
+        for j in range(20000):
+            x = (x * 1103515245 + 12345 + j) % 2147483648
+        f.write("%d %d\n" % (i, x))
+        f.flush()
+        time.sleep(0.03)
+print("result", x, flush=True)
+PY
+N=200
+
+# The uninterrupted run, without ssi.
+lab_exec n1 sh -c "$PY $prog /tmp/ref.out $N > /tmp/ref.stdout"
+ref=$(lab_exec n1 cat /tmp/ref.stdout)
+case "$ref" in "result "*) ok "reference run: $ref" ;; *) fail "reference run: '$ref'"; finish ;; esac
+
+lines() { lab_exec n1 sh -c "wc -l < $1 2>/dev/null || echo 0"; }
+lab_exec n1 sh -c "{ ssirun $PY $prog /tmp/a.out $N 2>/tmp/a.err; echo \$? > /tmp/a.rc; } | cat > /tmp/a.stdout &"
+has_lines() { [ "$(lines "$1")" -ge "$2" ]; }
+wait_until 20 has_lines /tmp/a.out 20 || { fail "the computation did not start"; finish; }
+pid=$(lab_pid_of work.py)
+[ -n "$pid" ] || { fail "work.py is not in ssictl ps"; finish; }
+
+out=$(lab_exec n1 sh -c "cd /tmp && ssictl checkpoint $pid a.ckpt" 2>&1)
+if [ $? = 0 ] && echo "$out" | grep -q "written to /tmp/a.ckpt"; then
+	ok "ssictl checkpoint $pid a.ckpt (relative path): $out"
+else
+	fail "ssictl checkpoint: $out"
+	finish
+fi
+at=$(lines /tmp/a.out)
+wait_until 10 has_lines /tmp/a.out $((at + 5)) && ok "the process runs on after its checkpoint" ||
+	fail "the process stopped after its checkpoint ($(lines /tmp/a.out) lines)"
+out=$(lab_exec n1 ssi-ckpt info /tmp/a.ckpt 2>&1)
+echo "$out" | grep -q "node n1, pid $pid" && echo "$out" | grep -q "work.py /tmp/a.out" &&
+	ok "ssi-ckpt info: $(echo "$out" | head -1)" || fail "ssi-ckpt info: $out"
+lab_exec n1 kill -KILL "$pid"
+wait_until 10 lab_exec n1 test -s /tmp/a.rc && [ "$(lab_exec n1 cat /tmp/a.rc)" = 137 ] &&
+	ok "killed (status 137) with $(lines /tmp/a.out) lines written" || fail "kill: '$(lab_exec n1 cat /tmp/a.rc)'"
+grep_out() { lab_exec n1 grep -q "$2" "$1"; }
+
+# restart NAME [--node N]: ssirun --restart a.ckpt in the background, its
+# stdout into /tmp/NAME.stdout, stderr into NAME.err, status into NAME.rc.
+restart() {
+	n=$1
+	shift
+	lab_exec n1 sh -c "{ ssirun $* --restart /tmp/a.ckpt > /tmp/$n.stdout 2>/tmp/$n.err; echo \$? > /tmp/$n.rc; } &"
+}
+ps_shows() { lab_exec n1 ssictl ps --json | grep -q "\"home\":\"n1\",\"pid\":$pid,\"node\":\"$1\""; }
+
+# At home.
+restart r1
+if wait_until 10 ps_shows n1; then ok "restarted at home: ssictl ps lists pid $pid on n1"; else
+	fail "restarted at home: not in ssictl ps: $(lab_exec n1 ssictl ps) $(lab_exec n1 cat /tmp/r1.err)"; fi
+if wait_until 60 lab_exec n1 test -s /tmp/r1.rc && [ "$(lab_exec n1 cat /tmp/r1.rc)" = 0 ]; then
+	ok "the restarted process ended with status 0"
+else
+	fail "restart at home: status '$(lab_exec n1 cat /tmp/r1.rc)': $(lab_exec n1 cat /tmp/r1.err)"
+fi
+got=$(lab_exec n1 cat /tmp/r1.stdout)
+[ "$got" = "$ref" ] && ok "restarted at home: same result ($got)" || fail "restarted at home: '$got', want '$ref'"
+lab_exec n1 cmp /tmp/ref.out /tmp/a.out && ok "restarted at home: the home file is the uninterrupted run's" ||
+	fail "restarted at home: the home file differs"
+
+# On another node: restarted at home, then moved to n2.
+restart r2 --node n2
+if wait_until 15 ps_shows n2; then ok "restarted with --node n2: ssictl ps shows it on n2"; else
+	fail "restarted with --node n2: $(lab_exec n1 ssictl ps) $(lab_exec n1 cat /tmp/r2.err)"; fi
+lab_exec n2 pgrep -f "work.py /tmp/a.out" >/dev/null && ok "its body runs on n2" || fail "no body on n2"
+if wait_until 60 lab_exec n1 test -s /tmp/r2.rc && [ "$(lab_exec n1 cat /tmp/r2.rc)" = 0 ]; then
+	ok "the process restarted on n2 ended with status 0"
+else
+	fail "restart on n2: status '$(lab_exec n1 cat /tmp/r2.rc)': $(lab_exec n1 cat /tmp/r2.err)"
+fi
+got=$(lab_exec n1 cat /tmp/r2.stdout)
+[ "$got" = "$ref" ] && ok "restarted on n2: same result ($got)" || fail "restarted on n2: '$got', want '$ref'"
+lab_exec n1 cmp /tmp/ref.out /tmp/a.out && ok "restarted on n2: the home file is the uninterrupted run's" ||
+	fail "restarted on n2: the home file differs"
+
+# refused WHAT FILE NEEDLE: ssirun --restart FILE exits 125 with NEEDLE in its
+# message, and nothing of work.py runs.
+refused() {
+	out=$(lab_exec n1 ssirun --restart "$2" 2>&1)
+	rc=$?
+	if [ "$rc" = 125 ] && echo "$out" | grep -q "$3" && ! lab_exec n1 pgrep -f work.py >/dev/null; then
+		ok "$1 refused: $out"
+	else
+		fail "$1: exit $rc: $out"
+	fi
+}
+lab_exec n1 sh -c 'cp /tmp/a.ckpt /tmp/bad.ckpt && printf "\125" | dd of=/tmp/bad.ckpt bs=1 seek=200000 conv=notrunc 2>/dev/null'
+refused "a corrupt checkpoint (one byte changed)" /tmp/bad.ckpt "hash does not match"
+lab_exec n1 sh -c 'head -c 1000000 /tmp/a.ckpt > /tmp/cut.ckpt'
+refused "a truncated checkpoint" /tmp/cut.ckpt "checkpoint truncated"
+lab_exec n1 sh -c "head -c 65536 $PY > /tmp/foreign.ckpt"
+refused "a foreign file" /tmp/foreign.ckpt "not an ssi checkpoint"
+lab_exec n1 sh -c 'tail -c +409 /tmp/a.ckpt > /tmp/bare.ckpt'
+refused "a bare image without its header" /tmp/bare.ckpt "bare migration image"
+lab_exec n1 sh -c 'cp /tmp/a.out /tmp/a.keep && head -c 10 /tmp/a.keep > /tmp/a.out'
+refused "a home file now shorter than the offset" /tmp/a.ckpt "fewer than the offset"
+lab_exec n1 rm -f /tmp/a.out
+refused "a home file that is gone" /tmp/a.ckpt "/tmp/a.out cannot be reopened"
+lab_exec n1 cp /tmp/a.keep /tmp/a.out
+
+# Bad requests.
+out=$(lab_exec n1 ssictl checkpoint 999999 /tmp/x.ckpt 2>&1)
+[ $? != 0 ] && echo "$out" | grep -q "not an ssi process" && ok "unknown pid: $out" || fail "unknown pid: $out"
+lab_exec n1 test -e /tmp/x.ckpt && fail "a refused checkpoint left a file" || ok "a refused checkpoint leaves no file"
+
+finish
