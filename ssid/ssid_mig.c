@@ -69,6 +69,8 @@ void ssid_mig_free(ssid_mig_t *g)
     /* A deleted ticket is never called, and the loop frees it itself. */
     if (g->ticket)
         zloop_ticket_delete(ssid_node.loop, g->ticket);
+    if (g->resend)
+        zloop_timer_end(ssid_node.loop, g->resend);
     sodium_memzero(g->key, sizeof g->key);
     sodium_memzero(g->key2, sizeof g->key2);
     free(g);

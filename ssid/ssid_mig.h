@@ -55,6 +55,10 @@ typedef struct ssid_mig {
     int chain_to;    /* homecoming: then move on to this node, or -1 */
     char note[160];  /* said first in the final message */
     bool checkpoint; /* a checkpoint (ssid_ckpt), not a move */
+    int resend;      /* the timer that sends the offer (home) or READY again, or 0 */
+    int nresent;     /* destination: READYs sent again */
+    bool running;    /* destination: the agent said the body runs */
+    uint16_t dport;  /* destination: the agent's data port, for a repeated READY */
 } ssid_mig_t;
 
 /* A new record (fds -1, no peer, no asker), not yet in the list; NULL if

@@ -3,14 +3,27 @@
 #include "ssid_node.h"
 
 #include <errno.h>
+#include <sodium.h>
 
 ssid_node_t ssid_node;
 
 static uint64_t s_last_reqid;
+static int64_t s_started;
 
 int64_t ssid_node_now(void)
 {
     return zclock_mono();
+}
+
+/* When this ssid started (its first look at the clock, at start-up). */
+__attribute__((constructor)) static void s_start_clock(void)
+{
+    s_started = zclock_mono();
+}
+
+int64_t ssid_node_uptime(void)
+{
+    return zclock_mono() - s_started;
 }
 
 void ssid_node_send(int peer, const void *buf, size_t len)
@@ -46,5 +59,11 @@ void ssid_node_unwatch(int fd)
 
 uint64_t ssid_node_new_reqid(void)
 {
+    /* From a random start: a restarted ssid must not reuse the ids of its
+     * previous life, which peers may still hold (a body's record). */
+    if (s_last_reqid == 0) {
+        randombytes_buf(&s_last_reqid, sizeof s_last_reqid);
+        s_last_reqid = (s_last_reqid >> 2) | 1;
+    }
     return ++s_last_reqid;
 }

@@ -50,7 +50,11 @@ int ssid_node_watch(int fd, zloop_fn *handler, void *arg);
 /* Stops watching fd; call it before closing fd. */
 void ssid_node_unwatch(int fd);
 
-/* A fresh request id, unique for this ssid's life. */
+/* Milliseconds since this ssid started. */
+int64_t ssid_node_uptime(void);
+
+/* A fresh request id, unique for this ssid's life (and unlike those of its
+ * previous lives: the first is random). */
 uint64_t ssid_node_new_reqid(void);
 
 #endif

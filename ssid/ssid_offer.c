@@ -47,6 +47,67 @@ static int s_on_offer_timeout(zloop_t *loop, int timer_id, void *arg)
     return 0;
 }
 
+/* Home: MIG_OFFER of g (process p) to g->peer. */
+static void s_send_offer(ssid_mig_t *g, const ssid_client_t *p)
+{
+    uint8_t out[2048];
+    ssi_msg_writer_t w;
+    ssi_msg_begin(&w, out, sizeof out, SSI_MSG_MIG_OFFER);
+    ssi_msg_put_u64(&w, SSI_TAG_REQID, g->reqid);
+    ssi_msg_put_str(&w, SSI_TAG_HOME, ssid_node.name);
+    ssi_msg_put_u64(&w, SSI_TAG_PID, (uint64_t)p->pid);
+    ssi_msg_put_u64(&w, SSI_TAG_UID, p->uid);
+    ssi_msg_put_str_cut(&w, SSI_TAG_CMD, p->cmd);
+    /* The keys cross the CURVE-encrypted control plane only. */
+    ssi_msg_put_bytes(&w, SSI_TAG_KEY, g->key, 32);
+    ssi_msg_put_bytes(&w, SSI_TAG_KEY2, g->key2, 32);
+    long n = ssi_msg_end(&w);
+    if (n > 0)
+        ssid_node_send(g->peer, out, (size_t)n);
+    sodium_memzero(out, sizeof out);
+}
+
+/* Home: the offer again, while it waits for an answer. */
+static int s_on_resend(zloop_t *loop, int timer_id, void *arg)
+{
+    ssid_mig_t *g = arg;
+    ssid_client_t *p = ssid_client_by_pid(g->pid);
+    if (!g->ticket || !p) {
+        zloop_timer_end(loop, timer_id);
+        g->resend = 0;
+        return 0;
+    }
+    s_send_offer(g, p);
+    return 0;
+}
+
+/* Destination: MIG_READY of g (the image and the agent's ports). */
+static void s_send_ready(ssid_mig_t *g)
+{
+    uint8_t out[256];
+    ssi_msg_writer_t w;
+    ssi_msg_begin(&w, out, sizeof out, SSI_MSG_MIG_READY);
+    ssi_msg_put_u64(&w, SSI_TAG_REQID, g->reqid);
+    ssi_msg_put_u64(&w, SSI_TAG_PORT, g->port);
+    ssi_msg_put_u64(&w, SSI_TAG_DPORT, g->dport);
+    long n = ssi_msg_end(&w);
+    if (n > 0)
+        ssid_node_send(g->peer, out, (size_t)n);
+}
+
+/* Destination: READY again, until the body runs (or a minute passed). */
+static int s_on_ready_resend(zloop_t *loop, int timer_id, void *arg)
+{
+    ssid_mig_t *g = arg;
+    if (g->running || ++g->nresent > 60000 / SSID_OFFER_RESEND_MS) {
+        zloop_timer_end(loop, timer_id);
+        g->resend = 0;
+        return 0;
+    }
+    s_send_ready(g);
+    return 0;
+}
+
 void ssid_offer_start(const ssid_asker_t *a, ssid_client_t *p, int to, const char *note)
 {
     char why[512];
@@ -79,22 +140,12 @@ void ssid_offer_start(const ssid_asker_t *a, ssid_client_t *p, int to, const cha
     ssid_mig_add(g);
     p->migrating = true;
     ssid_client_hold(p);
-
-    uint8_t out[2048];
-    ssi_msg_writer_t w;
-    ssi_msg_begin(&w, out, sizeof out, SSI_MSG_MIG_OFFER);
-    ssi_msg_put_u64(&w, SSI_TAG_REQID, g->reqid);
-    ssi_msg_put_str(&w, SSI_TAG_HOME, ssid_node.name);
-    ssi_msg_put_u64(&w, SSI_TAG_PID, (uint64_t)p->pid);
-    ssi_msg_put_u64(&w, SSI_TAG_UID, p->uid);
-    ssi_msg_put_str_cut(&w, SSI_TAG_CMD, p->cmd);
-    /* The keys cross the CURVE-encrypted control plane only. */
-    ssi_msg_put_bytes(&w, SSI_TAG_KEY, g->key, 32);
-    ssi_msg_put_bytes(&w, SSI_TAG_KEY2, g->key2, 32);
-    long n = ssi_msg_end(&w);
-    if (n > 0)
-        ssid_node_send(to, out, (size_t)n);
-    sodium_memzero(out, sizeof out);
+    s_send_offer(g, p);
+    /* Sent again until the destination answers: a peer whose ssid has
+     * just restarted is not connected yet, and a message sent meanwhile
+     * is dropped. The destination answers each copy once. */
+    int t = zloop_timer(ssid_node.loop, SSID_OFFER_RESEND_MS, 0, s_on_resend, g);
+    g->resend = t > 0 ? t : 0;
     ssi_info("offering process %d (%s) to %s", p->pid, p->cmd, dest);
 }
 
@@ -104,16 +155,17 @@ static void s_status_line(ssid_mig_t *g, const char *line)
     unsigned port;
     char addr[64];
     if (sscanf(line, "listening %63s %u", addr, &port) == 2 && !g->ready_sent) {
-        uint8_t out[256];
-        ssi_msg_writer_t w;
-        ssi_msg_begin(&w, out, sizeof out, SSI_MSG_MIG_READY);
-        ssi_msg_put_u64(&w, SSI_TAG_REQID, g->reqid);
-        ssi_msg_put_u64(&w, SSI_TAG_PORT, g->port);
-        ssi_msg_put_u64(&w, SSI_TAG_DPORT, port);
-        long n = ssi_msg_end(&w);
-        if (n > 0)
-            ssid_node_send(g->peer, out, (size_t)n);
+        g->dport = (uint16_t)port;
+        s_send_ready(g);
         g->ready_sent = true;
+        /* Sent again until the body runs: a READY sent while our link to
+         * home is down (just restarted, or woken from a stop) is dropped,
+         * and home must see it to tell us when the offer is stale. */
+        int t = zloop_timer(ssid_node.loop, SSID_OFFER_RESEND_MS, 0, s_on_ready_resend, g);
+        g->resend = t > 0 ? t : 0;
+    } else if (strncmp(line, "running", 7) == 0) {
+        g->running = true;
+        ssi_info("body of %s:%d: %s", g->home, g->pid, line);
     } else if (strncmp(line, "failed", 6) == 0) {
         ssi_warn("body of %s:%d: %s", g->home, g->pid, line);
         if (!g->ready_sent)
@@ -173,7 +225,15 @@ void ssid_offer_received(int from, const ssi_msg_t *m)
         ssi_warn("dropped a malformed migration offer from %s", ssid_node_peer_name(from));
         return;
     }
-    ssid_mig_t *g = ssid_mig_new();
+    /* Home sends its offer until it is answered: answer a copy with the
+     * same READY (if it went out), never start twice. */
+    ssid_mig_t *g = ssid_mig_find(reqid, false);
+    if (g && g->peer == from) {
+        if (g->ready_sent)
+            s_send_ready(g);
+        return;
+    }
+    g = ssid_mig_new();
     if (!g) {
         ssid_mig_send_fail(from, reqid, "destination out of memory");
         return;
@@ -259,10 +319,22 @@ void ssid_offer_ready(int from, const ssi_msg_t *m)
         ssi_field_u64(ssi_msg_find(m->field, m->nfields, SSI_TAG_DPORT), &dport) < 0)
         return;
     ssid_mig_t *g = ssid_mig_find(reqid, true);
-    if (!g || g->peer != from || !g->ticket)
+    if (!g) {
+        /* An offer that timed out here (or that a previous life of this
+         * ssid made): the destination must not go on with it. */
+        ssid_mig_send_fail(from, reqid, "the offer is no longer valid (it timed out at home)");
+        ssi_info("%s answered an offer that is no longer valid; told it to give up",
+                 ssid_node_peer_name(from));
         return;
+    }
+    if (g->peer != from || !g->ticket)
+        return; /* a copy of the READY that started the move */
     zloop_ticket_delete(ssid_node.loop, g->ticket);
     g->ticket = NULL;
+    if (g->resend) {
+        zloop_timer_end(ssid_node.loop, g->resend);
+        g->resend = 0;
+    }
     char host[256], to[300], dep[300];
     s_endpoint_host(ssi_cluster_node(ssid_node.cluster, (size_t)from)->endpoint, host, sizeof host);
     snprintf(to, sizeof to, "%s:%llu", host, (unsigned long long)port);

@@ -19,6 +19,7 @@
 /* The destination must answer an offer by then. ssid's loop has one ticket
  * delay: this one. */
 #define SSID_OFFER_MS 10000
+#define SSID_OFFER_RESEND_MS 500 /* the offer is sent again until answered */
 
 /* Home: moves process p to node `to` for asker a: checks, then MIG_OFFER.
  * note is said first in the final message (a chained move says where the

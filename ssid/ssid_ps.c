@@ -77,7 +77,34 @@ static int s_on_deadline(zloop_t *loop, int timer_id, void *arg)
     return 0;
 }
 
+static void s_start(ssid_client_t *c);
+
+/* A look again, during the start-up wait, for the client that still
+ * waits for its ps. */
+static int s_on_startup(zloop_t *loop, int timer_id, void *arg)
+{
+    (void)loop;
+    (void)timer_id;
+    ssid_client_t *c = ssid_client_by_id((uint64_t)(uintptr_t)arg);
+    if (c)
+        ssid_ps_start(c);
+    return 0;
+}
+
 void ssid_ps_start(ssid_client_t *c)
+{
+    int64_t up = ssid_node_uptime(), now = ssid_node_now();
+    bool all = true;
+    for (size_t i = 0; i < ssi_cluster_size(ssid_node.cluster); i++)
+        if ((int)i != ssid_node.self && !ssi_gossip_is_up(ssid_node.gossip, (int)i, now))
+            all = false;
+    if (!all && up < SSID_PS_STARTUP_MS &&
+        zloop_timer(ssid_node.loop, 100, 1, s_on_startup, (void *)(uintptr_t)c->id) >= 0)
+        return;
+    s_start(c);
+}
+
+static void s_start(ssid_client_t *c)
 {
     ps_req_t *r = calloc(1, sizeof *r);
     if (!r) {

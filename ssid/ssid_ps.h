@@ -11,6 +11,9 @@
 #include "ssid_node.h"
 
 #define SSID_PS_WAIT_MS 1000
+/* A ps asked of an ssid younger than this, while some peer is not known to
+ * be up yet, waits until then: a restarted node has not heard its peers. */
+#define SSID_PS_STARTUP_MS (SSI_GOSSIP_DOWN_MS + 700)
 
 /* PS from a local client. */
 void ssid_ps_start(ssid_client_t *c);
