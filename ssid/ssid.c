@@ -29,6 +29,7 @@
 #include "ssid_loop.h"
 #include "ssid_node.h"
 #include "ssid_ps.h"
+#include "ssid_state.h"
 
 static void usage(FILE *f)
 {
@@ -207,6 +208,7 @@ int main(int argc, char **argv)
         ssi_error("%s", err);
         return 1;
     }
+    ssid_state_init(path);
     zsys_set_linger(0);
     ssid_node.loop = zloop_new();
     int rc = s_setup_zmq();

@@ -180,6 +180,33 @@ void ssid_client_register(ssid_client_t *c, const ssi_msg_t *m)
     ssid_client_reply(c, out, (size_t)n);
 }
 
+int ssid_client_adopt(pid_t pid, uid_t uid, pid_t ppid, const char *cmd, int away)
+{
+    if (s_nclients >= SSID_CLIENT_MAX)
+        return -ENOSPC;
+    int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+    if (fd < 0)
+        return -errno;
+    ssid_client_t *c = calloc(1, sizeof *c);
+    if (!c || ssid_node_watch(fd, s_on_client, c) < 0) {
+        free(c);
+        close(fd);
+        return -ENOMEM;
+    }
+    c->id = ++s_last_id;
+    c->fd = fd;
+    c->pidfd = -1;
+    c->sock_gone = true;
+    c->registered = true;
+    c->pid = pid;
+    c->uid = uid;
+    c->ppid = ppid;
+    c->away = away;
+    snprintf(c->cmd, sizeof c->cmd, "%s", cmd);
+    s_client[s_nclients++] = c;
+    return 0;
+}
+
 void ssid_client_hold(ssid_client_t *c)
 {
     if (c->pidfd < 0 && !c->sock_gone)

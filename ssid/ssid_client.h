@@ -61,6 +61,11 @@ ssid_client_t *ssid_client_by_pid(pid_t pid);
 /* REGISTER: the client is the shim of process c->pid; answers OK. */
 void ssid_client_register(ssid_client_t *c, const ssi_msg_t *m);
 
+/* A process that registered with a previous ssid (ssid_state): listed
+ * as registered, watched through a pidfd as if its socket had closed;
+ * away: the node its body runs on, or -1. 0 or -errno. */
+int ssid_client_adopt(pid_t pid, uid_t uid, pid_t ppid, const char *cmd, int away);
+
 /* From a migration on, ssid holds a pidfd on the process: the deputy may
  * drop the socket it registered with, the pidfd then tells when it ends. */
 void ssid_client_hold(ssid_client_t *c);

@@ -37,6 +37,7 @@
 #include "ssid_offer.h"
 #include "ssid_ps.h"
 #include "ssid_relay.h"
+#include "ssid_state.h"
 
 static bool s_stopping; /* a stop signal came */
 static int64_t s_last_refusal_log;
@@ -276,6 +277,7 @@ static int s_on_watch(zloop_t *loop, int timer_id, void *arg)
     (void)timer_id;
     (void)arg;
     ssid_home_watch();
+    ssid_state_save();
     return s_again(SSID_HOME_WATCH_MS, s_on_watch);
 }
 
@@ -294,6 +296,7 @@ int ssid_loop_run(void)
             rc |= zloop_reader(loop, ssid_node.dealer[i], s_on_dealer, (void *)(intptr_t)i);
     rc |= ssid_node_watch(ssid_node.signal_fd, s_on_signal, NULL);
     rc |= ssid_client_start(s_client_message);
+    ssid_state_load();
     if (rc != 0) {
         ssi_error("cannot set up the event loop");
         return -1;

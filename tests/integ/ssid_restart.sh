@@ -7,7 +7,9 @@
 # until answered). An offer that timed out at home because the destination
 # was only slow (its ssid stopped for longer than the offer's 10 s) is
 # never acted on: the destination's helpers are told to give up, the
-# process never froze and runs on at home.
+# process never froze and runs on at home. The home node's ssid killed and
+# restarted finds its processes again (one at home, one away: ssictl ps is
+# right), each can then move, and an ended one leaves the table.
 . "$(dirname "$0")/lib.sh"
 lab_require_root
 PY=/usr/bin/python3
@@ -113,5 +115,34 @@ if wait_until 40 lab_exec n1 test -s /tmp/c.rc && output_ok c 400; then
 else
 	fail "process c: rc '$(lab_exec n1 cat /tmp/c.rc)'"
 fi
+
+# 4. The home node's ssid killed and restarted: its processes are found again.
+pa=$(start d 250)
+pb=$(start e 250)
+out=$(lab_exec n1 ssictl migrate "$pb" n2 2>&1)
+[ $? = 0 ] && ok "e moved to n2: $out" || fail "e moved to n2: $out"
+sleep 0.5 # the table is written every 250 ms
+restart_ssid n1
+if ps_shows n1 "$pa" n1 && ps_shows n1 "$pb" n2; then
+	ok "after n1's ssid restarted, ssictl ps on n1 shows d at home and e on n2"
+else
+	fail "ps on n1 after its restart: $(lab_exec n1 ssictl ps 2>&1)"
+fi
+grep -q "found 2 ssi processes of a previous ssid again" "$(lab_log n1)" &&
+	ok "n1 logged that it found them again" || fail "n1's log: $(tail -3 "$(lab_log n1)")"
+out=$(lab_exec n1 ssictl migrate "$pa" n2 2>&1)
+[ $? = 0 ] && ok "d moves to n2 after the restart: $out" || fail "d after the restart: $out"
+out=$(lab_exec n1 ssictl migrate "$pb" home 2>&1)
+[ $? = 0 ] && ok "e comes home after the restart: $out" || fail "e after the restart: $out"
+for t in d e; do
+	if wait_until 30 lab_exec n1 test -s /tmp/$t.rc && [ "$(lab_exec n1 cat /tmp/$t.rc)" = 7 ] && output_ok $t 250; then
+		ok "$t ended with status 7, output complete"
+	else
+		fail "$t: rc '$(lab_exec n1 cat /tmp/$t.rc)'"
+	fi
+done
+gone() { ! lab_exec n1 ssictl ps --json | grep -q "\"pid\":$1,"; }
+wait_until 5 gone "$pa" && wait_until 5 gone "$pb" && ok "both left ssictl ps when they ended" ||
+	fail "ps still lists them: $(lab_exec n1 ssictl ps)"
 
 finish
