@@ -17,6 +17,15 @@ struct ssi_cluster_t {
     ssi_node_conf_t node[SSI_CLUSTER_MAX];
 };
 
+/* Index of name, a removed entry included, or -1. */
+static int ssi_cluster_index_any(const ssi_cluster_t *self, const char *name)
+{
+    for (size_t i = 0; i < self->n; i++)
+        if (strcmp(self->node[i].name, name) == 0)
+            return (int)i;
+    return -1;
+}
+
 static void s_err(char *err, size_t errlen, const char *origin, int line, const char *fmt, ...)
 {
     char text[256];
@@ -148,7 +157,7 @@ ssi_cluster_t *ssi_cluster_parse(const char *text, const char *origin, char *err
                         value ? value : "", SSI_NAME_MAX);
                     goto fail;
                 }
-                if (ssi_cluster_find(self, value)) {
+                if (ssi_cluster_index_any(self, value) >= 0) {
                     s_err(err, errlen, origin, line, "node '%s' listed twice", value);
                     goto fail;
                 }
@@ -286,9 +295,53 @@ const ssi_node_conf_t *ssi_cluster_node(const ssi_cluster_t *self, size_t i)
 int ssi_cluster_index(const ssi_cluster_t *self, const char *name)
 {
     for (size_t i = 0; i < self->n; i++)
-        if (strcmp(self->node[i].name, name) == 0)
+        if (strcmp(self->node[i].name, name) == 0 && self->node[i].endpoint[0])
             return (int)i;
     return -1;
+}
+
+int ssi_cluster_removed(const ssi_cluster_t *self, size_t i)
+{
+    return i < self->n && !self->node[i].endpoint[0];
+}
+
+int ssi_cluster_update(ssi_cluster_t *self, const ssi_cluster_t *fresh,
+                       unsigned char what[SSI_CLUSTER_MAX], char *err, size_t errlen)
+{
+    size_t n = self->n, i, j;
+    for (j = 0; j < fresh->n; j++) {
+        for (i = 0; i < self->n && strcmp(self->node[i].name, fresh->node[j].name) != 0; i++)
+            ;
+        if (i == self->n && n == SSI_CLUSTER_MAX) {
+            snprintf(err, errlen, "more than %d nodes, removed ones included", SSI_CLUSTER_MAX);
+            return -ENOSPC;
+        }
+        if (i == self->n)
+            n++;
+    }
+    memset(what, SSI_CLUSTER_SAME, SSI_CLUSTER_MAX);
+    for (i = 0; i < self->n; i++) {
+        ssi_node_conf_t *o = &self->node[i];
+        const ssi_node_conf_t *f = ssi_cluster_find(fresh, o->name);
+        if (!f) {
+            if (o->endpoint[0])
+                what[i] = SSI_CLUSTER_REMOVED;
+            o->endpoint[0] = 0;
+            o->key[0] = 0;
+            memset(o->key_bin, 0, sizeof o->key_bin);
+        } else if (strcmp(o->endpoint, f->endpoint) || strcmp(o->key, f->key)) {
+            what[i] = o->endpoint[0] ? SSI_CLUSTER_CHANGED : SSI_CLUSTER_ADDED;
+            *o = *f;
+        }
+    }
+    for (j = 0; j < fresh->n; j++)
+        if (ssi_cluster_index_any(self, fresh->node[j].name) < 0) {
+            self->node[self->n] = fresh->node[j];
+            what[self->n++] = SSI_CLUSTER_ADDED;
+        }
+    memcpy(self->name, fresh->name, sizeof self->name);
+    memcpy(self->spool, fresh->spool, sizeof self->spool);
+    return 0;
 }
 
 const ssi_node_conf_t *ssi_cluster_find(const ssi_cluster_t *self, const char *name)
@@ -300,7 +353,7 @@ const ssi_node_conf_t *ssi_cluster_find(const ssi_cluster_t *self, const char *n
 const ssi_node_conf_t *ssi_cluster_find_key(const ssi_cluster_t *self, const unsigned char *key)
 {
     for (size_t i = 0; i < self->n; i++)
-        if (memcmp(self->node[i].key_bin, key, 32) == 0)
+        if (self->node[i].key[0] && memcmp(self->node[i].key_bin, key, 32) == 0)
             return &self->node[i];
     return NULL;
 }

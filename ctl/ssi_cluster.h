@@ -48,6 +48,21 @@ const ssi_node_conf_t *ssi_cluster_find_key(const ssi_cluster_t *self, const uns
 /* Index of a node, or -1. */
 int ssi_cluster_index(const ssi_cluster_t *self, const char *name);
 
+/* What ssi_cluster_update did to each index. */
+enum { SSI_CLUSTER_SAME = 0, SSI_CLUSTER_ADDED, SSI_CLUSTER_CHANGED, SSI_CLUSTER_REMOVED };
+
+/* Makes self what fresh says (a cluster file read again) without moving
+ * any node to another index: a node still there keeps its index (its
+ * endpoint or key may change), a node gone stays as a removed entry (no
+ * endpoint, no key: no index lookup, no allowlist finds it), a new node is
+ * appended (or takes back its removed entry). what[i] says what happened
+ * to index i. 0, or -ENOSPC (more than SSI_CLUSTER_MAX entries) with err. */
+int ssi_cluster_update(ssi_cluster_t *self, const ssi_cluster_t *fresh,
+                       unsigned char what[SSI_CLUSTER_MAX], char *err, size_t errlen);
+
+/* Is index i a removed entry? */
+int ssi_cluster_removed(const ssi_cluster_t *self, size_t i);
+
 /* Is name usable as a node name ([A-Za-z0-9._-], 1..63, not "home")? */
 int ssi_cluster_valid_name(const char *name);
 

@@ -108,7 +108,8 @@ void ssi_gossip_encode(const ssi_gossip_t *self, ssi_msg_writer_t *w, int64_t no
 {
     if (all) {
         for (int i = 0; i < self->n; i++)
-            s_put_entry(self, w, i, now, true);
+            if (!ssi_cluster_removed(self->cluster, (size_t)i))
+                s_put_entry(self, w, i, now, true);
         return;
     }
     s_put_entry(self, w, self->self, now, false);
@@ -154,6 +155,17 @@ int ssi_gossip_apply(ssi_gossip_t *self, const ssi_msg_t *m, int64_t now)
         taken += ssi_gossip_merge(self, ssi_cluster_index(self->cluster, name), &e, age, now);
     }
     return taken;
+}
+
+void ssi_gossip_resize(ssi_gossip_t *self)
+{
+    self->n = (int)ssi_cluster_size(self->cluster);
+}
+
+void ssi_gossip_forget(ssi_gossip_t *self, int idx)
+{
+    if (idx >= 0 && idx < self->n && idx != self->self)
+        memset(&self->e[idx], 0, sizeof self->e[idx]);
 }
 
 int ssi_gossip_pick(const ssi_gossip_t *self, uint32_t r, int64_t now)

@@ -51,6 +51,10 @@ void ssi_gossip_encode(const ssi_gossip_t *self, ssi_msg_writer_t *w, int64_t no
 /* Merge every LOAD record of a message: how many were taken, or -errno for
  * a malformed record. Records about unknown nodes are skipped. */
 int ssi_gossip_apply(ssi_gossip_t *self, const ssi_msg_t *m, int64_t now);
+/* The cluster grew (ssi_cluster_update appended nodes): cover them. */
+void ssi_gossip_resize(ssi_gossip_t *self);
+/* Forget all about node idx (removed from, or changed in, the cluster). */
+void ssi_gossip_forget(ssi_gossip_t *self, int idx);
 /* Pick a random up peer (not self) with r a random number: idx or -1. */
 int ssi_gossip_pick(const ssi_gossip_t *self, uint32_t r, int64_t now);
 

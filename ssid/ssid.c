@@ -79,27 +79,9 @@ static int s_setup_zmq(void)
     for (size_t i = 0; i < ssi_cluster_size(ssid_node.cluster); i++) {
         if ((int)i == ssid_node.self)
             continue;
-        const ssi_node_conf_t *n = ssi_cluster_node(ssid_node.cluster, i);
-        zsock_t *d = zsock_new(ZMQ_DEALER);
-        zcert_apply(ssid_node.cert, d);
-        zsock_set_curve_serverkey(d, n->key);
-        zsock_set_linger(d, 0);
-        zsock_set_immediate(d, 1);
-        zsock_set_sndhwm(d, 64);
-        zsock_set_reconnect_ivl(d, 200);
-        zsock_set_reconnect_ivl_max(d, 1000);
-        /* ZMTP heartbeats: a connection that went silent (a cut link) is
-		 * dropped and redialled within seconds, instead of waiting out TCP's
-		 * retransmission backoff, which can hold messages for tens of seconds
-		 * after the link is back. */
-        zsock_set_heartbeat_ivl(d, 1000);
-        zsock_set_heartbeat_timeout(d, 3000);
-        if (zsock_connect(d, "%s", n->endpoint) < 0) {
-            ssi_error("cannot connect to %s at %s: %s", n->name, n->endpoint,
-                      zmq_strerror(zmq_errno()));
-            zsock_destroy(&d);
+        zsock_t *d = ssid_node_dealer_open((int)i);
+        if (!d)
             return -1;
-        }
         ssid_node.dealer[i] = d;
     }
     ssi_info("node %s of cluster '%s' listening on %s (%zu nodes)", ssid_node.name,
@@ -183,6 +165,7 @@ int main(int argc, char **argv)
     }
     if (s_setup_identity(cluster_path, keys) < 0)
         return 1;
+    ssid_node.cluster_path = cluster_path;
     ssize_t bl = readlink("/proc/self/exe", ssid_node.bindir, sizeof ssid_node.bindir - 1);
     if (bl > 0) {
         ssid_node.bindir[bl] = 0;

@@ -148,13 +148,20 @@ static void s_measure(void)
 static void s_heartbeat(void)
 {
     ssi_msg_writer_t w;
-    ssi_msg_begin(&w, s_frame, sizeof s_frame, SSI_MSG_HEARTBEAT);
-    ssi_msg_put_str(&w, SSI_TAG_NODE, ssid_node.name);
-    ssi_msg_put_u64(&w, SSI_TAG_SEQ, ++s_seq);
-    long len = ssi_msg_end(&w);
-    for (size_t i = 0; i < ssi_cluster_size(ssid_node.cluster); i++)
-        if ((int)i != ssid_node.self && len > 0)
+    int64_t now = ssid_node_now();
+    ++s_seq;
+    for (size_t i = 0; i < ssi_cluster_size(ssid_node.cluster); i++) {
+        if ((int)i == ssid_node.self)
+            continue;
+        ssi_msg_begin(&w, s_frame, sizeof s_frame, SSI_MSG_HEARTBEAT);
+        ssi_msg_put_str(&w, SSI_TAG_NODE, ssid_node.name);
+        ssi_msg_put_u64(&w, SSI_TAG_SEQ, s_seq);
+        /* Whether we hear that peer: a peer we do not hear dials us again. */
+        ssi_msg_put_u64(&w, SSI_TAG_HEARD, ssi_gossip_is_up(ssid_node.gossip, (int)i, now));
+        long len = ssi_msg_end(&w);
+        if (len > 0)
             ssid_node_send((int)i, s_frame, (size_t)len);
+    }
 }
 
 static void s_check_liveness(void)

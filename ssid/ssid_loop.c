@@ -44,6 +44,8 @@ static int64_t s_last_refusal_log;
 
 /* --- peers --------------------------------------------------------------- */
 
+static void s_heard_us(int from, const ssi_msg_t *m, int64_t now);
+
 /* A message from a peer, already authenticated: from is its index. A PS
  * came on the ROUTER (reply_to, identity) and is answered there. */
 static void s_peer_message(int from, const uint8_t *data, size_t len, zsock_t *reply_to,
@@ -58,7 +60,7 @@ static void s_peer_message(int from, const uint8_t *data, size_t len, zsock_t *r
     int64_t now = ssid_node_now();
     ssi_gossip_heard(ssid_node.gossip, from, now);
     switch (m.type) {
-    case SSI_MSG_HEARTBEAT: break;
+    case SSI_MSG_HEARTBEAT: s_heard_us(from, &m, now); break;
     case SSI_MSG_GOSSIP:
         if (ssi_gossip_apply(ssid_node.gossip, &m, now) < 0)
             ssi_warn("dropped a malformed gossip from %s", ssid_node_peer_name(from));
@@ -206,6 +208,92 @@ static void s_client_message(ssid_client_t *c, const uint8_t *data, size_t len)
 
 /* --- signals ------------------------------------------------------------- */
 
+/* A fresh link to peer i (none if it was removed from the cluster). */
+static void s_redial(int i)
+{
+    if (ssid_node.dealer[i]) {
+        zloop_reader_end(ssid_node.loop, ssid_node.dealer[i]);
+        zsock_destroy(&ssid_node.dealer[i]);
+    }
+    if (ssi_cluster_removed(ssid_node.cluster, (size_t)i))
+        return;
+    ssid_node.dealer[i] = ssid_node_dealer_open(i);
+    if (ssid_node.dealer[i] &&
+        zloop_reader(ssid_node.loop, ssid_node.dealer[i], s_on_dealer, (void *)(intptr_t)i) == 0)
+        zloop_reader_set_tolerant(ssid_node.loop, ssid_node.dealer[i]);
+}
+
+/* A heartbeat from peer `from` says whether it hears ours (HEARD). If we
+ * hear it and it has not heard us for SSID_DEAF_MS, our link to it is
+ * dead: libzmq does not dial again a peer that refused our key once (a
+ * node added to the cluster file before the others reloaded it), so we
+ * dial it afresh, at most every SSID_REDIAL_MS. */
+#define SSID_DEAF_MS 3000
+#define SSID_REDIAL_MS 5000
+static void s_heard_us(int from, const ssi_msg_t *m, int64_t now)
+{
+    static int64_t deaf_since[SSI_CLUSTER_MAX], redialed[SSI_CLUSTER_MAX];
+    uint64_t heard = 1;
+    ssi_field_u64(ssi_msg_find(m->field, m->nfields, SSI_TAG_HEARD), &heard);
+    if (heard) {
+        deaf_since[from] = 0;
+        return;
+    }
+    if (!deaf_since[from])
+        deaf_since[from] = now;
+    if (now - deaf_since[from] < SSID_DEAF_MS || now - redialed[from] < SSID_REDIAL_MS)
+        return;
+    ssi_info("%s does not hear us: dialling it afresh", ssid_node_peer_name(from));
+    redialed[from] = now;
+    deaf_since[from] = 0;
+    s_redial(from);
+}
+
+/* SIGHUP: the cluster file again. Nodes added get a link, nodes removed
+ * lose theirs (and the allowlist forgets their key), nodes whose endpoint
+ * or key changed are dialled again; every other node keeps its index, its
+ * link and what is known of it. A file that does not parse, or that
+ * changes or drops this node, changes nothing. */
+static void s_reload(void)
+{
+    char err[512];
+    unsigned char what[SSI_CLUSTER_MAX];
+    ssi_cluster_t *fresh = ssi_cluster_load(ssid_node.cluster_path, err, sizeof err);
+    if (!fresh) {
+        ssi_warn("SIGHUP: %s; the cluster stays as it was", err);
+        return;
+    }
+    const ssi_node_conf_t *me = ssi_cluster_find(fresh, ssid_node.name);
+    const ssi_node_conf_t *was = ssi_cluster_node(ssid_node.cluster, (size_t)ssid_node.self);
+    if (!me || strcmp(me->endpoint, was->endpoint) || strcmp(me->key, was->key)) {
+        ssi_warn("SIGHUP: %s %s this node; restart ssid for that. The cluster stays as it was",
+                 ssid_node.cluster_path, me ? "changes the endpoint or key of" : "no longer lists");
+        ssi_cluster_destroy(&fresh);
+        return;
+    }
+    int rc = ssi_cluster_update(ssid_node.cluster, fresh, what, err, sizeof err);
+    ssi_cluster_destroy(&fresh);
+    if (rc < 0) {
+        ssi_warn("SIGHUP: %s; the cluster stays as it was", err);
+        return;
+    }
+    ssi_gossip_resize(ssid_node.gossip);
+    int n[4] = {0, 0, 0, 0};
+    for (size_t i = 0; i < ssi_cluster_size(ssid_node.cluster); i++) {
+        if (what[i] == SSI_CLUSTER_SAME || (int)i == ssid_node.self)
+            continue;
+        n[what[i]]++;
+        ssi_info("SIGHUP: node %s %s", ssid_node_peer_name((int)i),
+                 what[i] == SSI_CLUSTER_ADDED     ? "added"
+                 : what[i] == SSI_CLUSTER_REMOVED ? "removed"
+                                                  : "changed");
+        ssi_gossip_forget(ssid_node.gossip, (int)i);
+        s_redial((int)i);
+    }
+    ssi_info("reloaded %s: %d added, %d changed, %d removed", ssid_node.cluster_path,
+             n[SSI_CLUSTER_ADDED], n[SSI_CLUSTER_CHANGED], n[SSI_CLUSTER_REMOVED]);
+}
+
 /* A helper exited: when it was a migration's last, that migration ends. */
 static void s_reap(void)
 {
@@ -228,6 +316,10 @@ static int s_on_signal(zloop_t *loop, zmq_pollitem_t *item, void *arg)
     while (read(ssid_node.signal_fd, &si, sizeof si) == sizeof si) {
         if (si.ssi_signo == SIGCHLD) {
             reap = true;
+            continue;
+        }
+        if (si.ssi_signo == SIGHUP) {
+            s_reload();
             continue;
         }
         ssi_info("caught signal %u, shutting down", si.ssi_signo);

@@ -63,6 +63,8 @@ static void s_request(const ssid_asker_t *a, const ssi_msg_t *m)
     if (to < 0) {
         char names[256] = "";
         for (size_t i = 0; i < ssi_cluster_size(ssid_node.cluster); i++) {
+            if (ssi_cluster_removed(ssid_node.cluster, i))
+                continue;
             strncat(names, " ", sizeof names - strlen(names) - 1);
             strncat(names, ssid_node_peer_name((int)i), sizeof names - strlen(names) - 1);
         }

@@ -2,8 +2,12 @@
  * (see ssid_node.h). Runs in ssid only. */
 #include "ssid_node.h"
 
+#define SSI_LOG_PREFIX "node"
+
 #include <errno.h>
 #include <sodium.h>
+
+#include "ssi_log.h"
 
 ssid_node_t ssid_node;
 
@@ -33,6 +37,34 @@ void ssid_node_send(int peer, const void *buf, size_t len)
         return;
     /* Non-blocking: a peer that is down simply misses the message. */
     zmq_send(zsock_resolve(d), buf, len, ZMQ_DONTWAIT);
+}
+
+zsock_t *ssid_node_dealer_open(int idx)
+{
+    const ssi_node_conf_t *n = ssi_cluster_node(ssid_node.cluster, (size_t)idx);
+    zsock_t *d = zsock_new(ZMQ_DEALER);
+    if (!d)
+        return NULL;
+    zcert_apply(ssid_node.cert, d);
+    zsock_set_curve_serverkey(d, n->key);
+    zsock_set_linger(d, 0);
+    zsock_set_immediate(d, 1);
+    zsock_set_sndhwm(d, 64);
+    zsock_set_reconnect_ivl(d, 200);
+    zsock_set_reconnect_ivl_max(d, 1000);
+    /* ZMTP heartbeats: a connection that went silent (a cut link) is
+     * dropped and redialled within seconds, instead of waiting out TCP's
+     * retransmission backoff, which can hold messages for tens of seconds
+     * after the link is back. */
+    zsock_set_heartbeat_ivl(d, 1000);
+    zsock_set_heartbeat_timeout(d, 3000);
+    if (zsock_connect(d, "%s", n->endpoint) < 0) {
+        ssi_error("cannot connect to %s at %s: %s", n->name, n->endpoint,
+                  zmq_strerror(zmq_errno()));
+        zsock_destroy(&d);
+        return NULL;
+    }
+    return d;
 }
 
 const char *ssid_node_peer_name(int idx)

@@ -29,6 +29,7 @@ typedef struct {
     int listen_fd;                    /* the local socket for tools and shims */
     int signal_fd;                    /* TERM, INT, HUP and CHLD */
     char bindir[4096];                /* where ssid and its helpers live */
+    const char *cluster_path;         /* the cluster file, read again on SIGHUP */
 } ssid_node_t;
 
 extern ssid_node_t ssid_node;
@@ -49,6 +50,10 @@ int ssid_node_watch(int fd, zloop_fn *handler, void *arg);
 
 /* Stops watching fd; call it before closing fd. */
 void ssid_node_unwatch(int fd);
+
+/* A DEALER to peer idx (CURVE client of its key, at its endpoint), or
+ * NULL (logged). */
+zsock_t *ssid_node_dealer_open(int idx);
 
 /* Milliseconds since this ssid started. */
 int64_t ssid_node_uptime(void);

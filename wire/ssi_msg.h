@@ -25,7 +25,7 @@
 enum ssi_msg_type {
     SSI_MSG_ERROR = 1,        /* ERRNO, TEXT */
     SSI_MSG_OK = 2,           /* reply with nothing to say */
-    SSI_MSG_HEARTBEAT = 3,    /* NODE, SEQ: node to node, every 500 ms */
+    SSI_MSG_HEARTBEAT = 3,    /* NODE, SEQ [HEARD]: node to node, every 500 ms */
     SSI_MSG_GOSSIP = 4,       /* NODE, LOAD...: node to one random peer */
     SSI_MSG_REGISTER = 5,     /* PID, PPID, CMD: shim to its ssid */
     SSI_MSG_NODES = 6,        /* tool asks for the node table */
@@ -72,6 +72,7 @@ enum ssi_msg_tag {
     SSI_TAG_DPORT = 24,  /* u64: the body agent's data port */
     SSI_TAG_SIGNO = 25,  /* u64: a signal number */
     SSI_TAG_PATH = 45,   /* string: a file's absolute path (w-ckpt: tags 45-54) */
+    SSI_TAG_HEARD = 46,  /* u64: in HEARTBEAT, 1 if the sender hears the receiver */
 };
 
 typedef struct {

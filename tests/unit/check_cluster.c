@@ -112,6 +112,65 @@ START_TEST(test_cluster_spool)
 }
 END_TEST
 
+/* The text of a cluster of the given nodes, each with its own fresh key. */
+static char s_keys[5][41];
+static void s_text(char *out, size_t cap, const char *nodes, const char *n3_endpoint)
+{
+    size_t len = 0;
+    for (const char *p = nodes; *p; p++) {
+        int i = *p - '0';
+        len += (size_t)snprintf(out + len, cap - len,
+                                "node = n%d\n    endpoint = %s\n    key = \"%s\"\n", i,
+                                i == 3 && n3_endpoint ? n3_endpoint : "tcp://a:1", s_keys[i]);
+    }
+}
+
+/* A cluster file read again: indices stay, removed nodes leave the lookups
+ * and the allowlist, new ones are appended, a removed one comes back. */
+START_TEST(test_cluster_update)
+{
+    char text[2048], secret[41];
+    unsigned char what[SSI_CLUSTER_MAX];
+    unsigned char bin[32];
+    for (int i = 1; i <= 4; i++)
+        ck_assert_int_eq(zmq_curve_keypair(s_keys[i], secret), 0);
+    s_text(text, sizeof text, "123", NULL);
+    ssi_cluster_t *c = ssi_cluster_parse(text, "a", err, sizeof err);
+    ck_assert_msg(c != NULL, "%s", err);
+    s_text(text, sizeof text, "134", "tcp://b:2");
+    ssi_cluster_t *f = ssi_cluster_parse(text, "b", err, sizeof err);
+    ck_assert_msg(f != NULL, "%s", err);
+    ck_assert_int_eq(ssi_cluster_update(c, f, what, err, sizeof err), 0);
+    ssi_cluster_destroy(&f);
+    ck_assert_uint_eq(ssi_cluster_size(c), 4);
+    ck_assert_int_eq(what[0], SSI_CLUSTER_SAME);
+    ck_assert_int_eq(what[1], SSI_CLUSTER_REMOVED);
+    ck_assert_int_eq(what[2], SSI_CLUSTER_CHANGED);
+    ck_assert_int_eq(what[3], SSI_CLUSTER_ADDED);
+    ck_assert_int_eq(ssi_cluster_index(c, "n1"), 0);
+    ck_assert_int_eq(ssi_cluster_index(c, "n2"), -1);
+    ck_assert_int_eq(ssi_cluster_index(c, "n3"), 2);
+    ck_assert_int_eq(ssi_cluster_index(c, "n4"), 3);
+    ck_assert(ssi_cluster_removed(c, 1));
+    ck_assert_str_eq(ssi_cluster_node(c, 2)->endpoint, "tcp://b:2");
+    zmq_z85_decode(bin, s_keys[2]);
+    ck_assert_ptr_null(ssi_cluster_find_key(c, bin));
+    zmq_z85_decode(bin, s_keys[4]);
+    ck_assert_ptr_eq(ssi_cluster_find_key(c, bin), ssi_cluster_node(c, 3));
+    /* n2 comes back at its old index. */
+    s_text(text, sizeof text, "1234", "tcp://b:2");
+    f = ssi_cluster_parse(text, "c", err, sizeof err);
+    ck_assert_int_eq(ssi_cluster_update(c, f, what, err, sizeof err), 0);
+    ssi_cluster_destroy(&f);
+    ck_assert_uint_eq(ssi_cluster_size(c), 4);
+    ck_assert_int_eq(what[1], SSI_CLUSTER_ADDED);
+    ck_assert_int_eq(what[0] + what[2] + what[3], 0);
+    ck_assert_int_eq(ssi_cluster_index(c, "n2"), 1);
+    ck_assert(!ssi_cluster_removed(c, 1));
+    ssi_cluster_destroy(&c);
+}
+END_TEST
+
 START_TEST(test_cluster_load_missing_file)
 {
     ssi_cluster_t *c = ssi_cluster_load("/nonexistent/cluster.conf", err, sizeof err);
@@ -159,6 +218,7 @@ Suite *suite_cluster(void)
     tcase_add_test(tc, test_cluster_rejects_bad_input);
     tcase_add_test(tc, test_cluster_load_missing_file);
     tcase_add_test(tc, test_cluster_spool);
+    tcase_add_test(tc, test_cluster_update);
     tcase_add_test(tc, test_cluster_load_file);
     tcase_add_test(tc, test_cluster_valid_names);
     suite_add_tcase(s, tc);
