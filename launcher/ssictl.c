@@ -214,6 +214,9 @@ static int cmd_ps(int json)
         ssi_field_str(ssi_msg_find(f, (size_t)k, SSI_TAG_CMD), cmd, sizeof cmd);
         ssi_field_u64(ssi_msg_find(f, (size_t)k, SSI_TAG_PID), &pid);
         ssi_field_u64(ssi_msg_find(f, (size_t)k, SSI_TAG_UID), &uid);
+        uint64_t ckpt_age = 0;
+        int has_ckpt =
+            ssi_field_u64(ssi_msg_find(f, (size_t)k, SSI_TAG_CKPT_AGEMS), &ckpt_age) == 0;
         if (json) {
             if (!j)
                 continue;
@@ -230,10 +233,17 @@ static int cmd_ps(int json)
             ssi_json_u64(j, uid);
             ssi_json_key(j, "cmd");
             ssi_json_str(j, cmd);
+            if (has_ckpt) {
+                ssi_json_key(j, "checkpoint_age_ms");
+                ssi_json_u64(j, ckpt_age);
+            }
             ssi_json_object_end(j);
         } else {
-            printf("%-12s %8llu %-12s %-8s %6llu  %s\n", home, (unsigned long long)pid, node, state,
+            printf("%-12s %8llu %-12s %-8s %6llu  %s", home, (unsigned long long)pid, node, state,
                    (unsigned long long)uid, cmd);
+            if (has_ckpt)
+                printf("  [checkpoint %.1fs ago]", ckpt_age / 1000.0);
+            printf("\n");
         }
     }
     if (json) {

@@ -28,6 +28,8 @@ static void usage(FILE *f)
             "                it does not run at all (exit 125, with the reason)\n"
             "  --auto        let the load balancer move PROG (not active yet)\n"
             "  --no-auto     never move PROG automatically (the default)\n"
+            "  --checkpoint-every SECONDS  ssid checkpoints PROG this often into its\n"
+            "                spool, keeping the last 3 (ssictl ps shows the age)\n"
             "  --restart FILE  start again, at home, the process of checkpoint FILE\n"
             "                (ssictl checkpoint); with --node, then move it to NODE\n"
             "  -h, --help    this help\n"
@@ -124,7 +126,15 @@ int main(int argc, char **argv)
             node = a + 7;
         else if (strcmp(a, "--restart") == 0 && i + 1 < argc)
             restart = argv[++i];
-        else if (strcmp(a, "--auto") == 0 || strcmp(a, "--no-auto") == 0)
+        else if (strcmp(a, "--checkpoint-every") == 0 && i + 1 < argc) {
+            char *end;
+            long s = strtol(argv[++i], &end, 10);
+            if (*end || s <= 0 || s > 86400 * 365) {
+                fprintf(stderr, "ssirun: --checkpoint-every wants seconds, not '%s'\n", argv[i]);
+                return EXIT_SSIRUN;
+            }
+            setenv("SSI_CHECKPOINT_EVERY", argv[i], 1);
+        } else if (strcmp(a, "--auto") == 0 || strcmp(a, "--no-auto") == 0)
             ; /* parsed; the load balancer is not active yet */
         else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             usage(stdout);

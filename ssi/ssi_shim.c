@@ -48,8 +48,9 @@ static const ssi_callsrv_exec_t s_execs[] = {
     {.name = "vfs-proxy", .exec = ssi_vfs_exec},
 };
 
-static int s_fd = -1;       /* our connection to ssid, in a high slot */
-static volatile int s_away; /* this process is a body restored elsewhere */
+static int s_fd = -1;         /* our connection to ssid, in a high slot */
+static uint64_t s_ckpt_every; /* ssirun --checkpoint-every: seconds, this process only */
+static volatile int s_away;   /* this process is a body restored elsewhere */
 static volatile pid_t s_home_ppid;
 static char s_path[108];
 
@@ -123,6 +124,8 @@ static void s_register(void)
     ssi_msg_put_u64(&w, SSI_TAG_PID, (uint64_t)s_sys(SYS_getpid, 0, 0, 0));
     ssi_msg_put_u64(&w, SSI_TAG_PPID, (uint64_t)s_sys(SYS_getppid, 0, 0, 0));
     ssi_msg_put_str(&w, SSI_TAG_CMD, cmd);
+    if (s_ckpt_every)
+        ssi_msg_put_u64(&w, SSI_TAG_CKPT_EVERY, s_ckpt_every);
     long n = ssi_msg_end(&w);
     /* Wait for ssid's answer, so that the process is listed by the time it
 	 * runs its first instruction; never wait long. */
@@ -277,6 +280,7 @@ static void s_on_restore(void)
  * the parent's registration it inherited. */
 static void s_atfork_child(void)
 {
+    s_ckpt_every = 0; /* the parent's checkpoints are not the child's */
     if (s_fd >= 0) {
         close(s_fd);
         s_fd = -1;
@@ -393,6 +397,11 @@ __attribute__((constructor)) static void s_shim_init(void)
     strcpy(s_path, p);
     s_home_ppid = (pid_t)s_sys(SYS_getppid, 0, 0, 0);
     s_wire();
+    const char *every = getenv("SSI_CHECKPOINT_EVERY");
+    if (every && *every) {
+        s_ckpt_every = strtoull(every, NULL, 10);
+        unsetenv("SSI_CHECKPOINT_EVERY");
+    }
     s_register();
     pthread_atfork(NULL, NULL, s_atfork_child);
     /* Only this process moves: its children start where they are. */

@@ -49,6 +49,79 @@ static gid_t s_gid_of(pid_t pid)
     return stat(path, &st) == 0 ? st.st_gid : 0;
 }
 
+/* Runs ssi-ckpt save for process p into path; the answer goes to client
+ * `client` (0: none). Answers it at once on failure. */
+static void s_start(ssid_client_t *p, uint64_t client, uid_t asker_uid, const char *path,
+                    bool periodic)
+{
+    ssid_client_t *c = client ? ssid_client_by_id(client) : NULL;
+    ssid_mig_t *g = ssid_mig_new();
+    int wr = -1;
+    if (!g || ssid_mig_errpipe(g, &wr) < 0) {
+        if (g)
+            ssid_mig_free(g);
+        if (c)
+            ssid_client_reply_error(c, ENOMEM, "cannot start the checkpoint");
+        return;
+    }
+    g->checkpoint = true;
+    g->periodic = periodic;
+    g->reqid = ssid_node_new_reqid();
+    g->home_side = true;
+    g->pid = p->pid;
+    g->asker = (ssid_asker_t){.client = client, .peer = -1, .uid = asker_uid};
+    snprintf(g->home, sizeof g->home, "%s", ssid_node.name);
+    char num[24], node[SSI_NAME_MAX + 1], file[1024];
+    snprintf(num, sizeof num, "%d", p->pid);
+    snprintf(node, sizeof node, "%s", ssid_node.name);
+    snprintf(file, sizeof file, "%s", path);
+    char *argv[] = {"ssi-ckpt", "save", "--node", node, num, file, NULL};
+    int fds[3] = {-1, wr, wr};
+    pid_t h = ssid_mig_spawn(argv, fds, 3, false);
+    close(wr);
+    if (h < 0) {
+        ssid_mig_free(g);
+        if (c)
+            ssid_client_reply_error(c, -h, "cannot start ssi-ckpt");
+        return;
+    }
+    g->helper[0] = h;
+    g->nhelpers = 1;
+    ssid_mig_add(g);
+    p->ckpt = true;
+    ssi_info("checkpoint of process %d (%s) to %s", p->pid, p->cmd, path);
+}
+
+/* The file of periodic checkpoint seq of process p. */
+static int s_periodic_path(const ssid_client_t *p, uint32_t seq, char *out, size_t cap)
+{
+    char dir[700];
+    int rc = s_spool_dir(p->uid, s_gid_of(p->pid), dir, sizeof dir);
+    if (rc < 0)
+        return rc;
+    snprintf(out, cap, "%s/%s-%d-periodic-%u.ckpt", dir, ssid_node.name, p->pid, (unsigned)seq);
+    return 0;
+}
+
+void ssid_ckpt_periodic(void)
+{
+    int64_t now = ssid_node_now();
+    for (int i = 0; i < ssid_client_count(); i++) {
+        ssid_client_t *p = ssid_client_at(i);
+        char path[1024];
+        if (!p->registered || !p->ckpt_every || p->away >= 0 || p->migrating || p->ckpt ||
+            now < p->ckpt_due)
+            continue;
+        p->ckpt_due = now + (int64_t)p->ckpt_every * 1000;
+        if (s_periodic_path(p, p->ckpt_seq + 1, path, sizeof path) < 0) {
+            ssi_warn("no spool directory for the checkpoints of process %d", p->pid);
+            continue;
+        }
+        p->ckpt_seq++;
+        s_start(p, 0, 0, path, true);
+    }
+}
+
 void ssid_ckpt_request(ssid_client_t *c, const ssi_msg_t *m)
 {
     uint64_t pid = 0;
@@ -106,37 +179,7 @@ void ssid_ckpt_request(ssid_client_t *c, const ssi_msg_t *m)
         strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%S", gmtime(&now));
         snprintf(path, sizeof path, "%s/%s-%d-%s.ckpt", dir, ssid_node.name, p->pid, stamp);
     }
-    ssid_mig_t *g = ssid_mig_new();
-    int wr = -1;
-    if (!g || ssid_mig_errpipe(g, &wr) < 0) {
-        if (g)
-            ssid_mig_free(g);
-        ssid_client_reply_error(c, ENOMEM, "cannot start the checkpoint");
-        return;
-    }
-    g->checkpoint = true;
-    g->reqid = ssid_node_new_reqid();
-    g->home_side = true;
-    g->pid = p->pid;
-    g->asker = (ssid_asker_t){.client = c->id, .peer = -1, .uid = c->uid};
-    snprintf(g->home, sizeof g->home, "%s", ssid_node.name);
-    char num[24], node[SSI_NAME_MAX + 1];
-    snprintf(num, sizeof num, "%d", p->pid);
-    snprintf(node, sizeof node, "%s", ssid_node.name);
-    char *argv[] = {"ssi-ckpt", "save", "--node", node, num, path, NULL};
-    int fds[3] = {-1, wr, wr};
-    pid_t h = ssid_mig_spawn(argv, fds, 3, false);
-    close(wr);
-    if (h < 0) {
-        ssid_mig_free(g);
-        ssid_client_reply_error(c, -h, "cannot start ssi-ckpt");
-        return;
-    }
-    g->helper[0] = h;
-    g->nhelpers = 1;
-    ssid_mig_add(g);
-    p->ckpt = true;
-    ssi_info("checkpoint of process %d (%s) to %s", p->pid, p->cmd, path);
+    s_start(p, c->id, c->uid, path, false);
 }
 
 void ssid_ckpt_reaped(ssid_mig_t *g)
@@ -148,6 +191,13 @@ void ssid_ckpt_reaped(ssid_mig_t *g)
     const char *why = ssid_mig_reason(g, "ssi-ckpt failed");
     if (WIFEXITED(st) && WEXITSTATUS(st) == 0) {
         ssi_info("%s", why);
+        if (p)
+            p->ckpt_done = ssid_node_now();
+        /* Periodic: keep the last SSID_CKPT_KEEP. */
+        char old[1024];
+        if (p && g->periodic && p->ckpt_seq > SSID_CKPT_KEEP &&
+            s_periodic_path(p, p->ckpt_seq - SSID_CKPT_KEEP, old, sizeof old) == 0)
+            unlink(old);
         ssid_mig_answer(&g->asker, 0, why);
     } else {
         ssi_warn("checkpoint of process %d failed: %s", g->pid, why);

@@ -13,6 +13,13 @@
 /* CHECKPOINT (PID [PATH]) from a local client. */
 void ssid_ckpt_request(ssid_client_t *c, const ssi_msg_t *m);
 
+#define SSID_CKPT_KEEP 3 /* periodic checkpoints kept per process */
+
+/* From the loop's watch timer: starts the periodic checkpoints that are
+ * due (ssirun --checkpoint-every), into the spool as
+ * NODE-PID-periodic-SEQ.ckpt, keeping the last SSID_CKPT_KEEP. */
+void ssid_ckpt_periodic(void);
+
 /* The helper of checkpoint g exited: answers and frees g. */
 void ssid_ckpt_reaped(ssid_mig_t *g);
 

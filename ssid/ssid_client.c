@@ -172,6 +172,12 @@ void ssid_client_register(ssid_client_t *c, const ssi_msg_t *m)
     if (ssi_field_str(cmd, c->cmd, sizeof c->cmd) < 0)
         snprintf(c->cmd, sizeof c->cmd, "?");
     c->registered = true;
+    uint64_t every = 0;
+    if (ssi_field_u64(ssi_msg_find(m->field, m->nfields, SSI_TAG_CKPT_EVERY), &every) == 0 &&
+        every > 0 && every <= 86400 * 365) {
+        c->ckpt_every = (uint32_t)every;
+        c->ckpt_due = ssid_node_now() + (int64_t)every * 1000;
+    }
     ssi_info("process %d (uid %u) started: %s", c->pid, (unsigned)c->uid, c->cmd);
     uint8_t out[64];
     ssi_msg_writer_t w;
@@ -283,6 +289,8 @@ void ssid_client_put_procs(ssi_msg_writer_t *w)
         ssi_msg_put_str(w, SSI_TAG_STATE, st);
         ssi_msg_put_u64(w, SSI_TAG_UID, c->uid);
         ssi_msg_put_str_cut(w, SSI_TAG_CMD, c->cmd);
+        if (c->ckpt_done)
+            ssi_msg_put_u64(w, SSI_TAG_CKPT_AGEMS, (uint64_t)(ssid_node_now() - c->ckpt_done));
         ssi_msg_close(w, mark);
     }
 }

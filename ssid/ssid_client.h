@@ -24,12 +24,16 @@ typedef struct {
     bool registered;
     pid_t ppid;
     char cmd[1024];
-    int away;       /* node index where its body runs, or -1: at home */
-    int pidfd;      /* the process, held from its first migration on */
-    bool migrating; /* a migration is under way */
-    bool ckpt;      /* a checkpoint is being written (ssid_ckpt) */
-    bool stop_sent; /* away: its deputy is stopped and the body was told */
-    bool sock_gone; /* its socket closed: fd is the pidfd, no one to answer */
+    int away;            /* node index where its body runs, or -1: at home */
+    int pidfd;           /* the process, held from its first migration on */
+    bool migrating;      /* a migration is under way */
+    bool ckpt;           /* a checkpoint is being written (ssid_ckpt) */
+    uint32_t ckpt_every; /* seconds between periodic checkpoints, or 0 */
+    uint32_t ckpt_seq;   /* periodic checkpoints started */
+    int64_t ckpt_due;    /* when the next periodic one is due (ms) */
+    int64_t ckpt_done;   /* when the last checkpoint was written (ms), or 0 */
+    bool stop_sent;      /* away: its deputy is stopped and the body was told */
+    bool sock_gone;      /* its socket closed: fd is the pidfd, no one to answer */
     size_t len;
     uint8_t buf[SSID_CLIENT_BUF];
 } ssid_client_t;

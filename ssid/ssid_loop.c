@@ -370,6 +370,7 @@ static int s_on_watch(zloop_t *loop, int timer_id, void *arg)
     (void)arg;
     ssid_home_watch();
     ssid_state_save();
+    ssid_ckpt_periodic();
     return s_again(SSID_HOME_WATCH_MS, s_on_watch);
 }
 

@@ -55,6 +55,7 @@ typedef struct ssid_mig {
     int chain_to;    /* homecoming: then move on to this node, or -1 */
     char note[160];  /* said first in the final message */
     bool checkpoint; /* a checkpoint (ssid_ckpt), not a move */
+    bool periodic;   /* checkpoint: a periodic one */
     int resend;      /* the timer that sends the offer (home) or READY again, or 0 */
     int nresent;     /* destination: READYs sent again */
     bool running;    /* destination: the agent said the body runs */

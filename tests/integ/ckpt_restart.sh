@@ -126,6 +126,40 @@ lab_exec n1 rm -f /tmp/a.out
 refused "a home file that is gone" /tmp/a.ckpt "/tmp/a.out cannot be reopened"
 lab_exec n1 cp /tmp/a.keep /tmp/a.out
 
+# Periodic checkpoints: the spool in the lab host's private /tmp (the
+# cluster file's spool, taken in by SIGHUP), every second, the last 3 kept,
+# their age in ssictl ps; the newest restarts the process.
+sed -i '1i spool = /tmp/spool' "$SSILAB_DIR/cluster.conf"
+lab_exec n1 kill -HUP "$(lab_ssid_pid n1)"
+wait_until 3 grep -q "reloaded" "$(lab_log n1)" || fail "n1 did not reload its cluster file"
+lab_exec n1 sh -c "{ ssirun --checkpoint-every 1 $PY $prog /tmp/p.out $N > /tmp/p.stdout 2>/tmp/p.err; echo \$? > /tmp/p.rc; } &"
+wait_until 20 has_lines /tmp/p.out 5 || { fail "the periodic computation did not start"; finish; }
+ppid=$(lab_pid_of "work.py /tmp/p.out")
+four() { lab_exec n1 test -e "/tmp/spool/0/n1-$ppid-periodic-4.ckpt"; }
+if wait_until 15 four; then
+	files=$(lab_exec n1 sh -c "ls /tmp/spool/0/ | grep -c 'n1-$ppid-periodic-'")
+	[ "$files" = 3 ] && ok "periodic checkpoints every second, the last 3 kept ($(lab_exec n1 ls /tmp/spool/0 | tr '\n' ' '))" ||
+		fail "periodic: $files files: $(lab_exec n1 ls /tmp/spool/0)"
+else
+	fail "no 4th periodic checkpoint: $(lab_exec n1 ls /tmp/spool/0 2>&1) $(tail -3 "$(lab_log n1)")"
+fi
+age=$(lab_exec n1 ssictl ps --json | python3 -c '
+import json, sys
+for p in json.load(sys.stdin):
+    if p["pid"] == int(sys.argv[1]): print(p.get("checkpoint_age_ms", "none"))' "$ppid")
+case "$age" in none | "") fail "ssictl ps --json has no checkpoint age" ;;
+*) [ "$age" -lt 3000 ] && ok "ssictl ps shows the last checkpoint's age (${age} ms)" || fail "age $age ms" ;; esac
+lab_exec n1 ssictl ps | grep -q "checkpoint .*s ago" && ok "and says it in its table" || fail "ps table: $(lab_exec n1 ssictl ps)"
+lab_exec n1 kill -KILL "$ppid"
+wait_until 10 lab_exec n1 test -s /tmp/p.rc
+last=$(lab_exec n1 sh -c "ls /tmp/spool/0/n1-$ppid-periodic-*.ckpt | sort -t- -k4 -n | tail -1")
+lab_exec n1 sh -c "ssirun --restart $last > /tmp/p2.stdout 2>/tmp/p2.err; echo \$? > /tmp/p2.rc"
+# Its stdout was a file (/tmp/p.stdout): reopened at its offset, the result goes there.
+got=$(lab_exec n1 cat /tmp/p.stdout)
+[ "$(lab_exec n1 cat /tmp/p2.rc)" = 0 ] && [ "$got" = "$ref" ] && lab_exec n1 cmp -s /tmp/ref.out /tmp/p.out &&
+	ok "restarted from the newest periodic checkpoint ($(basename "$last")): same result and file" ||
+	fail "restart from $last: '$got' rc $(lab_exec n1 cat /tmp/p2.rc): $(lab_exec n1 cat /tmp/p2.err)"
+
 # Bad requests.
 out=$(lab_exec n1 ssictl checkpoint 999999 /tmp/x.ckpt 2>&1)
 [ $? != 0 ] && echo "$out" | grep -q "not an ssi process" && ok "unknown pid: $out" || fail "unknown pid: $out"
