@@ -1,7 +1,9 @@
 /* ssirun: start a program as an ssi process. It sets LD_PRELOAD to libssi.so
  * and execs the program in place: no extra process, so the shell's $!, wait
  * and exit status are the program's own. */
+#include <elf.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,6 +83,64 @@ static int s_prepend_env(const char *name, const char *value, const char *sep)
     return setenv(name, value, 1);
 }
 
+/* PROG's path as execvp will find it: as given when it holds a '/', else the first executable
+ * match in $PATH. */
+static int s_resolve(const char *prog, char *out, size_t cap)
+{
+    if (strchr(prog, '/'))
+        return snprintf(out, cap, "%s", prog) < (int)cap ? 0 : -1;
+    const char *path = getenv("PATH");
+    if (!path || !*path)
+        path = "/usr/local/bin:/usr/bin:/bin";
+    for (const char *p = path; *p;) {
+        size_t n = strcspn(p, ":");
+        if (snprintf(out, cap, "%.*s/%s", (int)(n ? n : 1), n ? p : ".", prog) < (int)cap &&
+            access(out, X_OK) == 0)
+            return 0;
+        p += n + (p[n] == ':');
+    }
+    return -1;
+}
+
+/* 1 when the file at PATH is an ELF program without a dynamic loader (PT_INTERP): the shim
+ * (an LD_PRELOAD library) cannot enter it. A script is judged by its interpreter, one level
+ * deep. 0 otherwise, and when the file cannot be read (execvp will say why). */
+static int s_is_static(const char *path, int depth)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    Elf64_Ehdr eh;
+    ssize_t n = pread(fd, &eh, sizeof eh, 0);
+    int res = 0;
+    if (n >= 2 && memcmp(&eh, "#!", 2) == 0 && depth == 0) {
+        char line[PATH_MAX + 3] = {0};
+        n = pread(fd, line, sizeof line - 1, 0);
+        char *interp = line + 2 + strspn(line + 2, " \t");
+        interp[strcspn(interp, " \t\n")] = 0;
+        close(fd);
+        return *interp ? s_is_static(interp, 1) : 0;
+    }
+    if (n == (ssize_t)sizeof eh && memcmp(eh.e_ident, ELFMAG, SELFMAG) == 0 &&
+        eh.e_ident[EI_CLASS] == ELFCLASS64 && eh.e_phentsize == sizeof(Elf64_Phdr)) {
+        res = 1;
+        for (int i = 0; i < eh.e_phnum; i++) {
+            Elf64_Phdr ph;
+            if (pread(fd, &ph, sizeof ph, (off_t)(eh.e_phoff + (uint64_t)i * sizeof ph)) !=
+                (ssize_t)sizeof ph) {
+                res = 0;
+                break;
+            }
+            if (ph.p_type == PT_INTERP) {
+                res = 0;
+                break;
+            }
+        }
+    }
+    close(fd);
+    return res;
+}
+
 int main(int argc, char **argv)
 {
     int i = 1;
@@ -121,6 +181,28 @@ int main(int argc, char **argv)
             fprintf(stderr, "ssirun: cannot set the environment: %s\n", strerror(errno));
             return EXIT_SSIRUN;
         }
+    }
+
+    /* A static program never loads libssi.so: it would run unregistered, and --node would
+     * silently run it at home. Say so; refuse --node. */
+    char path[PATH_MAX];
+    if (s_resolve(argv[i], path, sizeof path) == 0 && s_is_static(path, 0)) {
+        if (node && strcmp(node, "home") != 0) {
+            fprintf(stderr,
+                    "ssirun: %s is statically linked: ssi cannot enter it, so it cannot move to "
+                    "%s; not run.\n"
+                    "ssirun: run a dynamically linked build of it, or run it without --node.\n",
+                    argv[i], node);
+            return EXIT_SSIRUN;
+        }
+        fprintf(stderr,
+                "ssirun: warning: %s is statically linked: it runs here as a plain process, "
+                "not an ssi process (not listed, never moved)\n",
+                argv[i]);
+        execv(path, argv + i);
+        int e = errno;
+        fprintf(stderr, "ssirun: cannot run %s: %s\n", argv[i], strerror(e));
+        return e == ENOENT ? 127 : 126;
     }
 
     const char *sock = ssi_local_path();
