@@ -109,7 +109,10 @@ int ssi_paths_find(const char *self_dir, const char *build_rel, const char *inst
             s_try(cand, name, mode, dir, cap) == 0)
             return 0;
     }
-    if (self_dir && build_rel) {
+    if (self_dir && build_rel && strcmp(build_rel, ".") == 0 &&
+        s_try(self_dir, name, mode, dir, cap) == 0)
+        return 0;
+    if (self_dir && build_rel && strcmp(build_rel, ".") != 0) {
         if (snprintf(cand, sizeof cand, "%s/%s", self_dir, build_rel) < (int)sizeof cand &&
             s_try(cand, name, mode, dir, cap) == 0)
             return 0;

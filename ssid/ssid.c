@@ -158,6 +158,7 @@ static int s_setup_identity(const char *cluster_path, const char *keys)
         return -1;
     }
     ssid_node.gossip = ssi_gossip_new(ssid_node.cluster, ssid_node.name);
+    ssi_gossip_set_version(ssid_node.gossip, ssid_node.self, SSI_VERSION);
     return 0;
 }
 
