@@ -62,6 +62,9 @@ static int s_find_helpers(void)
     if (rc == 0)
         rc = ssi_paths_find(self, ".", SSI_INST_SBINDIR, SSI_INST_PKGLIBEXECDIR, "ssi-agent", X_OK,
                             ssid_node.bindir, sizeof ssid_node.bindir);
+    char real[sizeof ssid_node.bindir];
+    if (rc == 0 && realpath(ssid_node.bindir, real)) /* for the log: no "sbin/../lib" */
+        snprintf(ssid_node.bindir, sizeof ssid_node.bindir, "%s", real);
     if (rc < 0) {
         ssi_error("cannot find the helpers (ssi-agent, ssi-freeze, ssi-xfer, ssi-restore) in %s, "
                   "nor beside ssid in %s: reinstall ssi",
