@@ -12,6 +12,7 @@
 
 #include "ssi_local.h"
 #include "ssi_msg.h"
+#include "ssi_paths.h"
 
 /* ssirun's own failures use the codes env(1) and the shell use, so they do
  * not pass for the program's: 125 ssirun failed, 126 cannot execute, 127 not
@@ -29,6 +30,7 @@ static void usage(FILE *f)
             "                it does not run at all (exit 125, with the reason)\n"
             "  --auto        let the load balancer move PROG (not active yet)\n"
             "  --no-auto     never move PROG automatically (the default)\n"
+            "  -V, --version print the version and exit\n"
             "  -h, --help    this help\n"
             "\n"
             "Environment: SSI_SOCKET (ssid's socket, default %s), SSI_LIB (libssi.so).\n"
@@ -36,7 +38,9 @@ static void usage(FILE *f)
             SSI_LOCAL_DEFAULT);
 }
 
-/* libssi.so: $SSI_LIB, else beside us (build tree: ../lib, installed: ../lib). */
+/* libssi.so: $SSI_LIB, else where 'make install' put it (reached from our
+ * own directory, then the configured absolute one), else the build tree's
+ * ../lib (ssi_paths.h). */
 static int s_find_lib(char *out, size_t cap)
 {
     const char *env = getenv("SSI_LIB");
@@ -44,25 +48,18 @@ static int s_find_lib(char *out, size_t cap)
         snprintf(out, cap, "%s", env);
         return access(out, R_OK);
     }
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n < 0)
+    char self[PATH_MAX], dir[PATH_MAX];
+    if (ssi_paths_self_dir(self, sizeof self) < 0 ||
+        ssi_paths_find(self, "../lib", SSI_INST_BINDIR, SSI_INST_PKGLIBDIR, "libssi.so", R_OK, dir,
+                       sizeof dir) < 0)
         return -1;
-    exe[n] = 0;
-    char *slash = strrchr(exe, '/');
-    if (slash)
-        *slash = 0;
-    static const char *rel[] = {"/../lib/libssi.so", "/libssi.so", "/../lib/ssi/libssi.so"};
-    for (size_t i = 0; i < sizeof rel / sizeof *rel; i++) {
-        snprintf(out, cap, "%s%s", exe, rel[i]);
-        if (access(out, R_OK) == 0) {
-            char real[PATH_MAX];
-            if (realpath(out, real))
-                snprintf(out, cap, "%s", real);
-            return 0;
-        }
-    }
-    return -1;
+    char path[PATH_MAX + 16];
+    snprintf(path, sizeof path, "%s/libssi.so", dir);
+    /* LD_PRELOAD wants a path that holds wherever the program chdirs. */
+    if (!realpath(path, out))
+        return -1;
+    (void)cap;
+    return 0;
 }
 
 static int s_prepend_env(const char *name, const char *value, const char *sep)
@@ -159,6 +156,9 @@ int main(int argc, char **argv)
         else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             usage(stdout);
             return 0;
+        } else if (strcmp(a, "--version") == 0 || strcmp(a, "-V") == 0) {
+            printf("ssirun (ssi) %s\n", SSI_VERSION);
+            return 0;
         } else {
             fprintf(stderr, "ssirun: unknown option '%s'\n", a);
             usage(stderr);
@@ -220,9 +220,10 @@ int main(int argc, char **argv)
 
     char lib[PATH_MAX];
     if (s_find_lib(lib, sizeof lib) < 0) {
-        fprintf(
-            stderr,
-            "ssirun: cannot find libssi.so (looked beside ssirun and in ../lib); set SSI_LIB\n");
+        fprintf(stderr,
+                "ssirun: cannot find libssi.so (looked in %s, in the same place "
+                "relative to ssirun, and in ../lib beside it); set SSI_LIB\n",
+                SSI_INST_PKGLIBDIR);
         return EXIT_SSIRUN;
     }
     /* rseq off: the restorer does not need to re-register it per thread. */

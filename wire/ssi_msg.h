@@ -70,6 +70,9 @@ enum ssi_msg_tag {
     SSI_TAG_PORT = 23,   /* u64: a TCP port */
     SSI_TAG_DPORT = 24,  /* u64: the body agent's data port */
     SSI_TAG_SIGNO = 25,  /* u64: a signal number */
+    /* 26-34: install and versions (issue #16) */
+    SSI_TAG_VERSION = 26, /* string: the sender's ssi version (HEARTBEAT; LOAD in NODES_REP) */
+    SSI_TAG_PROTO = 27,   /* u64: a node's protocol version (LOAD in NODES_REP) */
 };
 
 typedef struct {
@@ -109,6 +112,12 @@ long ssi_msg_end(ssi_msg_writer_t *w);
  * -EAGAIN if fewer than SSI_MSG_HEADER bytes, -EPROTO for a bad magic or
  * version, -EMSGSIZE for a body over SSI_MSG_MAX_BODY. */
 long ssi_msg_frame_len(const void *buf, size_t len);
+
+/* The protocol version in the header of the frame at buf, whatever it is:
+ * -EAGAIN if fewer than SSI_MSG_HEADER bytes, -EPROTO if the magic is not
+ * there. Lets a receiver tell "another version of ssi" from "garbage"
+ * without reading anything else of a frame it cannot parse. */
+int ssi_msg_version(const void *buf, size_t len);
 
 /* Parse one complete frame of exactly len bytes into m. -EBADMSG when
  * truncated or trailing bytes, -EPROTO bad magic/version, -ENOMSG unknown
