@@ -94,6 +94,17 @@ grep -qx "KillMode=process" "$unit" && grep -q "^ExecStart=.*exec /usr/sbin/ssid
 	! grep -q @ "$unit" && ok "ssid.service runs /usr/sbin/ssid with /etc/ssi, KillMode=process" ||
 	fail "ssid.service: $(grep -E '^(ExecStart|KillMode)' "$unit")"
 
+# systemd's own check of the unit, when there is one (any complaint fails it; it reads the
+# installed man pages its Documentation= names).
+if command -v systemd-analyze >/dev/null 2>&1; then
+	v=$(MANPATH=$root/usr/share/man timeout 30 systemd-analyze verify "$unit" 2>&1)
+	rc=$?
+	[ "$rc" = 0 ] && [ -z "$v" ] && ok "systemd-analyze verify: the unit is clean" ||
+		fail "systemd-analyze verify (exit $rc): $v"
+else
+	note "systemd-analyze not installed: the unit's syntax is not checked"
+fi
+
 # Every tool and helper, installed, says the same version.
 want_v=$(sed -n 1p "$top/VERSION")
 bad=""
