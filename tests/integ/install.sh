@@ -19,6 +19,13 @@ PATH=$root/usr/sbin:$PATH
 export SSI_BINDIR PATH
 . "$top/tests/integ/lib.sh"
 trap 'rm -rf "$work"' EXIT
+# lab_up replaces the EXIT trap and calls finish when it fails: finish removes the copy too.
+finish() {
+	rm -rf "$work"
+	printf '%d passed, %d failed\n' "$lab_passed" "$lab_failed"
+	[ "$lab_failed" = 0 ] && exit 0
+	exit 1
+}
 [ "$(uname -m)" = x86_64 ] || skip "the restorer is x86-64 only"
 
 # A copy of the sources (not build/, not the configured Makefile).
