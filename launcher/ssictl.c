@@ -72,6 +72,13 @@ static long s_call(int type, uint8_t *rep, size_t cap)
     if (rc == 0)
         n = ssi_local_recv(fd, rep, cap, TIMEOUT_MS);
     close(fd);
+    if (rc == 0 && n == -EPROTO && ssi_msg_version(rep, SSI_MSG_HEADER) >= 0) {
+        fprintf(stderr,
+                "ssictl: ssid at %s speaks protocol %d and this ssictl (ssi %s) protocol %d; use "
+                "the ssictl installed with that ssid\n",
+                s_socket, ssi_msg_version(rep, SSI_MSG_HEADER), SSI_VERSION, SSI_MSG_VERSION);
+        return n;
+    }
     if (rc < 0 || n < 0) {
         fprintf(stderr, "ssictl: no answer from ssid at %s: %s\n", s_socket,
                 strerror(rc < 0 ? -rc : (int)-n));

@@ -19,6 +19,13 @@ PATH=$root/usr/sbin:$PATH
 export SSI_BINDIR PATH
 . "$top/tests/integ/lib.sh"
 trap 'rm -rf "$work"' EXIT
+# lab_up replaces the EXIT trap and calls finish when it fails: finish removes the copy too.
+finish() {
+	rm -rf "$work"
+	printf '%d passed, %d failed\n' "$lab_passed" "$lab_failed"
+	[ "$lab_failed" = 0 ] && exit 0
+	exit 1
+}
 [ "$(uname -m)" = x86_64 ] || skip "the restorer is x86-64 only"
 
 # A copy of the sources (not build/, not the configured Makefile).
@@ -93,6 +100,17 @@ unit=$root/usr/lib/systemd/system/ssid.service
 grep -qx "KillMode=process" "$unit" && grep -q "^ExecStart=.*exec /usr/sbin/ssid --cluster /etc/ssi/cluster.conf" "$unit" &&
 	! grep -q @ "$unit" && ok "ssid.service runs /usr/sbin/ssid with /etc/ssi, KillMode=process" ||
 	fail "ssid.service: $(grep -E '^(ExecStart|KillMode)' "$unit")"
+
+# systemd's own check of the unit, when there is one (any complaint fails it; it reads the
+# installed man pages its Documentation= names).
+if command -v systemd-analyze >/dev/null 2>&1; then
+	v=$(MANPATH=$root/usr/share/man timeout 30 systemd-analyze verify "$unit" 2>&1)
+	rc=$?
+	[ "$rc" = 0 ] && [ -z "$v" ] && ok "systemd-analyze verify: the unit is clean" ||
+		fail "systemd-analyze verify (exit $rc): $v"
+else
+	note "systemd-analyze not installed: the unit's syntax is not checked"
+fi
 
 # Every tool and helper, installed, says the same version.
 want_v=$(sed -n 1p "$top/VERSION")

@@ -53,6 +53,41 @@ else
 	fail "ssictl nodes: $res"
 fi
 
+# Local tools of another protocol: ssictl facing an ssid of protocol 2 says so, and ssid
+# facing a client of protocol 2 closes it with a reason in its log; neither reads the frame.
+mkdir -p "$LAB_FILES"
+cat >"$LAB_FILES/proto2.py" <<'PY'
+import os, socket, sys, time
+if sys.argv[1] == "server":
+    # An "ssid" of protocol 2: answers one request with a NODES_REP stamped 2.
+    s = socket.socket(socket.AF_UNIX)
+    s.bind(sys.argv[2])
+    s.listen(1)
+    c, _ = s.accept()
+    c.recv(64)
+    c.sendall(b"SI\x02\x07\x00\x00\x00\x00")
+    c.close()
+else:
+    # A client of protocol 2: a NODES request stamped 2; ssid must hang up.
+    c = socket.socket(socket.AF_UNIX)
+    c.connect(sys.argv[2])
+    c.sendall(b"SI\x02\x06\x00\x00\x00\x00")
+    c.settimeout(5)
+    print("closed" if c.recv(64) == b"" else "answered")
+PY
+res=$(lab_exec n1 sh -c "python3 $LAB_FILES/proto2.py server /tmp/p2.sock & sleep 0.5; ssictl --socket /tmp/p2.sock nodes 2>&1; echo rc=\$?")
+case "$res" in
+*"ssid at /tmp/p2.sock speaks protocol 2 and this ssictl (ssi $want) protocol 1"*"rc=1")
+	ok "ssictl facing an ssid of protocol 2 says so and exits 1" ;;
+*) fail "ssictl facing protocol 2: $res" ;;
+esac
+res=$(lab_exec n1 python3 "$LAB_FILES/proto2.py" client /run/ssi/ssid.sock 2>&1)
+if [ "$res" = closed ] && grep -q "closing local client .*: it speaks protocol 2 and this ssid (ssi $want) protocol 1" "$(lab_log n1)"; then
+	ok "ssid hangs up on a local client of protocol 2 and logs why"
+else
+	fail "ssid facing a client of protocol 2: $res; log: $(grep 'local client' "$(lab_log n1)")"
+fi
+
 # n2 now speaks protocol 2.
 log1=$(lab_log n1)
 lab_kill_ssid n2
@@ -75,7 +110,7 @@ res=$(lab_exec n1 ssictl nodes)
 printf '%s\n' "$res" | grep -q "^n2 .*incompatible (protocol 2)" &&
 	ok "ssictl nodes (text) shows it too" || fail "ssictl nodes: $res"
 n=$(grep -c "node n2 speaks protocol 2 and this node (ssi $want) protocol 1: everything it sends is refused" "$log1")
-[ "$n" = 1 ] && ok "n1's log says why, once: $(grep 'speaks protocol' "$log1")" ||
+[ "$n" = 1 ] && ok "n1's log says why, once: $(grep 'node n2 speaks protocol' "$log1")" ||
 	fail "n1's log has $n refusal lines"
 grep -q "malformed" "$log1" && fail "n1 logged n2's frames as malformed: $(grep malformed "$log1" | head -n 2)" ||
 	ok "n2's frames were never read as malformed ones"
