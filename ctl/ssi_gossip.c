@@ -2,6 +2,7 @@
 #include "ssi_gossip.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,6 +11,10 @@ struct ssi_gossip_t {
     int self;
     int n;
     ssi_gossip_entry_t e[SSI_CLUSTER_MAX];
+    /* Versions: kept beside the entries, which gossip overwrites. */
+    char version[SSI_CLUSTER_MAX][SSI_GOSSIP_VERSION_MAX];
+    int alien_proto[SSI_CLUSTER_MAX];     /* another protocol heard, 0 none */
+    int64_t alien_heard[SSI_CLUSTER_MAX]; /* when last (ms) */
 };
 
 ssi_gossip_t *ssi_gossip_new(const ssi_cluster_t *cluster, const char *self_name)
@@ -55,8 +60,51 @@ void ssi_gossip_set_own(ssi_gossip_t *self, const ssi_gossip_entry_t *own, int64
 
 void ssi_gossip_heard(ssi_gossip_t *self, int idx, int64_t now)
 {
-    if (idx >= 0 && idx < self->n)
+    if (idx >= 0 && idx < self->n) {
         self->e[idx].heard = now;
+        self->alien_proto[idx] = 0;
+    }
+}
+
+void ssi_gossip_set_version(ssi_gossip_t *self, int idx, const char *version)
+{
+    if (idx >= 0 && idx < self->n)
+        snprintf(self->version[idx], sizeof self->version[idx], "%s", version);
+}
+
+const char *ssi_gossip_version(const ssi_gossip_t *self, int idx)
+{
+    return idx >= 0 && idx < self->n ? self->version[idx] : "";
+}
+
+int ssi_gossip_alien(ssi_gossip_t *self, int idx, int proto, int64_t now)
+{
+    if (idx < 0 || idx >= self->n || idx == self->self || proto <= 0)
+        return 0;
+    int was = ssi_gossip_alien_proto(self, idx, now);
+    self->alien_proto[idx] = proto;
+    self->alien_heard[idx] = now;
+    /* What it said in our protocol no longer holds: not up, version unknown. */
+    self->e[idx].heard = 0;
+    self->version[idx][0] = 0;
+    return was != proto;
+}
+
+int ssi_gossip_alien_proto(const ssi_gossip_t *self, int idx, int64_t now)
+{
+    if (idx < 0 || idx >= self->n || self->alien_proto[idx] == 0)
+        return 0;
+    return now - self->alien_heard[idx] <= SSI_GOSSIP_DOWN_MS ? self->alien_proto[idx] : 0;
+}
+
+const char *ssi_gossip_state(const ssi_gossip_t *self, int idx, int64_t now, char *buf, size_t cap)
+{
+    int alien = ssi_gossip_alien_proto(self, idx, now);
+    if (alien)
+        snprintf(buf, cap, "incompatible (protocol %d)", alien);
+    else
+        snprintf(buf, cap, "%s", ssi_gossip_is_up(self, idx, now) ? "up" : "down");
+    return buf;
 }
 
 bool ssi_gossip_is_up(const ssi_gossip_t *self, int idx, int64_t now)
@@ -85,14 +133,22 @@ int ssi_gossip_merge(ssi_gossip_t *self, int idx, const ssi_gossip_entry_t *in, 
     return 1;
 }
 
+/* With proto > 0 (a table for a local tool): STATE, VERSION, PROTO too. */
 static void s_put_entry(const ssi_gossip_t *self, ssi_msg_writer_t *w, int idx, int64_t now,
-                        bool with_state)
+                        int proto)
 {
     const ssi_gossip_entry_t *e = &self->e[idx];
     size_t mark = ssi_msg_open(w, SSI_TAG_LOAD);
     ssi_msg_put_str(w, SSI_TAG_NODE, ssi_cluster_node(self->cluster, (size_t)idx)->name);
-    if (with_state)
-        ssi_msg_put_str(w, SSI_TAG_STATE, ssi_gossip_is_up(self, idx, now) ? "up" : "down");
+    if (proto > 0) {
+        char state[64];
+        int alien = ssi_gossip_alien_proto(self, idx, now);
+        ssi_msg_put_str(w, SSI_TAG_STATE, ssi_gossip_state(self, idx, now, state, sizeof state));
+        if (self->version[idx][0])
+            ssi_msg_put_str(w, SSI_TAG_VERSION, self->version[idx]);
+        if (alien || ssi_gossip_is_up(self, idx, now))
+            ssi_msg_put_u64(w, SSI_TAG_PROTO, (uint64_t)(alien ? alien : proto));
+    }
     if (e->known) {
         ssi_msg_put_u64(w, SSI_TAG_LOADM, e->loadm);
         ssi_msg_put_u64(w, SSI_TAG_NCPU, e->ncpu);
@@ -104,15 +160,20 @@ static void s_put_entry(const ssi_gossip_t *self, ssi_msg_writer_t *w, int idx, 
     ssi_msg_close(w, mark);
 }
 
+void ssi_gossip_encode_table(const ssi_gossip_t *self, ssi_msg_writer_t *w, int64_t now, int proto)
+{
+    for (int i = 0; i < self->n; i++)
+        if (!ssi_cluster_removed(self->cluster, (size_t)i))
+            s_put_entry(self, w, i, now, proto > 0 ? proto : SSI_MSG_VERSION);
+}
+
 void ssi_gossip_encode(const ssi_gossip_t *self, ssi_msg_writer_t *w, int64_t now, bool all)
 {
     if (all) {
-        for (int i = 0; i < self->n; i++)
-            if (!ssi_cluster_removed(self->cluster, (size_t)i))
-                s_put_entry(self, w, i, now, true);
+        ssi_gossip_encode_table(self, w, now, SSI_MSG_VERSION);
         return;
     }
-    s_put_entry(self, w, self->self, now, false);
+    s_put_entry(self, w, self->self, now, 0);
     /* The freshest others: a selection of at most WINDOW-1 by stamp. */
     bool used[SSI_CLUSTER_MAX] = {false};
     used[self->self] = true;
@@ -125,7 +186,7 @@ void ssi_gossip_encode(const ssi_gossip_t *self, ssi_msg_writer_t *w, int64_t no
         if (best < 0)
             break;
         used[best] = true;
-        s_put_entry(self, w, best, now, false);
+        s_put_entry(self, w, best, now, 0);
     }
 }
 
@@ -164,8 +225,12 @@ void ssi_gossip_resize(ssi_gossip_t *self)
 
 void ssi_gossip_forget(ssi_gossip_t *self, int idx)
 {
-    if (idx >= 0 && idx < self->n && idx != self->self)
+    if (idx >= 0 && idx < self->n && idx != self->self) {
         memset(&self->e[idx], 0, sizeof self->e[idx]);
+        self->version[idx][0] = 0;
+        self->alien_proto[idx] = 0;
+        self->alien_heard[idx] = 0;
+    }
 }
 
 int ssi_gossip_pick(const ssi_gossip_t *self, uint32_t r, int64_t now)

@@ -15,6 +15,7 @@
 #define SSI_GOSSIP_WINDOW 8       /* entries per gossip message */
 #define SSI_GOSSIP_DOWN_MS 1800   /* no heartbeat for this long: down */
 #define SSI_GOSSIP_MAX_AGE 600000 /* older claims are ignored */
+#define SSI_GOSSIP_VERSION_MAX 32 /* bytes of a node's version string, NUL included */
 
 typedef struct {
     bool known;      /* any load information at all */
@@ -46,11 +47,30 @@ bool ssi_gossip_is_up(const ssi_gossip_t *self, int idx, int64_t now);
 int ssi_gossip_merge(ssi_gossip_t *self, int idx, const ssi_gossip_entry_t *e, uint64_t age_ms,
                      int64_t now);
 /* Write our own entry and the freshest others (up to SSI_GOSSIP_WINDOW in
- * all) as LOAD records. With all, write every node, with its STATE. */
+ * all) as LOAD records. With all, write every node, with its STATE, its
+ * VERSION when known and its PROTO (ours for a node that is up, the other
+ * one for an incompatible node) for a local tool; with proto our protocol
+ * version. */
 void ssi_gossip_encode(const ssi_gossip_t *self, ssi_msg_writer_t *w, int64_t now, bool all);
+/* The same as encode(all) with the protocol this node speaks. */
+void ssi_gossip_encode_table(const ssi_gossip_t *self, ssi_msg_writer_t *w, int64_t now, int proto);
 /* Merge every LOAD record of a message: how many were taken, or -errno for
  * a malformed record. Records about unknown nodes are skipped. */
 int ssi_gossip_apply(ssi_gossip_t *self, const ssi_msg_t *m, int64_t now);
+/* Versions (issue #16). A node's ssi version, as its heartbeat says (ours
+ * as ssid sets it); a longer string is cut. "" until known. */
+void ssi_gossip_set_version(ssi_gossip_t *self, int idx, const char *version);
+const char *ssi_gossip_version(const ssi_gossip_t *self, int idx);
+/* A frame of protocol proto, which is not ours, came from node idx: it is
+ * incompatible until SSI_GOSSIP_DOWN_MS pass without another such frame or
+ * a frame of our protocol comes (ssi_gossip_heard). Returns 1 if it was
+ * not incompatible with that protocol before (the caller logs it once). */
+int ssi_gossip_alien(ssi_gossip_t *self, int idx, int proto, int64_t now);
+/* The protocol node idx speaks if it is incompatible now, else 0. */
+int ssi_gossip_alien_proto(const ssi_gossip_t *self, int idx, int64_t now);
+/* "up", "down" or "incompatible (protocol N)" into buf; returns buf. */
+const char *ssi_gossip_state(const ssi_gossip_t *self, int idx, int64_t now, char *buf, size_t cap);
+
 /* The cluster grew (ssi_cluster_update appended nodes): cover them. */
 void ssi_gossip_resize(ssi_gossip_t *self);
 /* Forget all about node idx (removed from, or changed in, the cluster). */

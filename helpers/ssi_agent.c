@@ -36,6 +36,7 @@
  */
 #include "ssi_agent_int.h"
 #include "ssi_fdpass.h"
+#include "ssi_helper.h"
 #include "ssi_io.h"
 
 #include <arpa/inet.h>
@@ -487,6 +488,8 @@ int main(int argc, char **argv)
     struct sigaction sa;
     ssi_tunnel_exit_t x;
 
+    if (ssi_helper_about(argc, argv, "ssi-agent", "runs a moved process on its new node"))
+        return 0;
     ssi_agent_init();
     restore[0] = 0;
     /* The body's fds may sit near its own RLIMIT_NOFILE (the shim keeps

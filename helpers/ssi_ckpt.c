@@ -27,6 +27,7 @@
 #include "ssi_ckpt.h"
 #include "ssi_ckpt_file.h"
 #include "ssi_freezereq.h"
+#include "ssi_helper.h"
 #include "ssi_image.h"
 #include "ssi_io.h"
 
@@ -545,7 +546,11 @@ static void s_move(pid_t pid, const char *node, const char *restore)
         if (c == 0) {
             dup2(p[1], 1);
             dup2(p[1], 2);
-            execl(ctl, "ssictl", "migrate", num, node, (char *)NULL);
+            /* Beside us in a build tree; installed, ssictl is on the PATH
+             * and we are among the helpers. */
+            if (access(ctl, X_OK) == 0)
+                execl(ctl, "ssictl", "migrate", num, node, (char *)NULL);
+            execlp("ssictl", "ssictl", "migrate", num, node, (char *)NULL);
             _exit(127);
         }
         close(p[1]);
@@ -650,6 +655,10 @@ static int s_restart(int argc, char **argv)
 int main(int argc, char **argv)
 {
     signal(SIGPIPE, SIG_IGN);
+    if (ssi_helper_about(argc, argv, "ssi-ckpt",
+                         "writes, checks and restarts checkpoint files (ssictl checkpoint, "
+                         "ssirun --restart)"))
+        return 0;
     if (argc >= 2 && strcmp(argv[1], "save") == 0)
         return s_save(argc - 1, argv + 1);
     if (argc >= 2 && strcmp(argv[1], "info") == 0)

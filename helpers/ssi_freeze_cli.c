@@ -22,6 +22,7 @@
  *     default the one next to this program.
  */
 #include "ssi_freezereq.h"
+#include "ssi_helper.h"
 
 #include "ssi_image.h"
 #include "ssi_io.h"
@@ -94,6 +95,9 @@ int main(int argc, char **argv)
     int c, fd = 1, quiet = 0, rc, home = 0;
     char restore[4096] = "";
 
+    if (ssi_helper_about(argc, argv, "ssi-freeze",
+                         "freezes a process into an image, or brings it home"))
+        return 0;
     /* A reader of -o that goes away is an error message, not a silent death. */
     signal(SIGPIPE, SIG_IGN);
     while ((c = getopt_long(argc, argv, "o:xd:t:q", longopts, NULL)) != -1) {

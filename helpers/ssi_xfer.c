@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "ssi_chan.h"
+#include "ssi_helper.h"
 #include "ssi_io.h"
 
 static ssi_chan_t s_chan;
@@ -157,6 +158,8 @@ int main(int argc, char **argv)
 {
     const char *to = NULL;
     int key_fd = -1, listen_fd = -1, timeout = 30000;
+    if (ssi_helper_about(argc, argv, "ssi-xfer", "carries a frozen process's image between nodes"))
+        return 0;
     if (argc < 2)
         return s_usage();
     for (int i = 2; i < argc; i++) {

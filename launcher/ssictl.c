@@ -11,6 +11,7 @@
 #include "ssi_json.h"
 #include "ssi_local.h"
 #include "ssi_msg.h"
+#include "ssi_paths.h"
 #include "ssictl_ckpt.h"
 
 #define TIMEOUT_MS 5000
@@ -31,6 +32,7 @@ static void usage(FILE *f)
             "  checkpoint PID [FILE]     write a checkpoint of a process at home; it runs on\n"
             "\n"
             "  -s, --socket PATH         ssid's local socket [$SSI_SOCKET or %s]\n"
+            "  -V, --version             print the version and exit\n"
             "  -h, --help                this help\n"
             "\n"
             "See ssictl(1).\n",
@@ -72,6 +74,13 @@ static long s_call(int type, uint8_t *rep, size_t cap)
     if (rc == 0)
         n = ssi_local_recv(fd, rep, cap, TIMEOUT_MS);
     close(fd);
+    if (rc == 0 && n == -EPROTO && ssi_msg_version(rep, SSI_MSG_HEADER) >= 0) {
+        fprintf(stderr,
+                "ssictl: ssid at %s speaks protocol %d and this ssictl (ssi %s) protocol %d; use "
+                "the ssictl installed with that ssid\n",
+                s_socket, ssi_msg_version(rep, SSI_MSG_HEADER), SSI_VERSION, SSI_MSG_VERSION);
+        return n;
+    }
     if (rc < 0 || n < 0) {
         fprintf(stderr, "ssictl: no answer from ssid at %s: %s\n", s_socket,
                 strerror(rc < 0 ? -rc : (int)-n));
@@ -113,16 +122,16 @@ static int cmd_nodes(int json)
         if (j)
             ssi_json_array_begin(j);
     } else {
-        printf("%-16s %-5s %6s %6s %10s %6s %8s\n", "NODE", "STATE", "LOAD", "CPUS", "FREE-MiB",
-               "PROCS", "AGE");
+        printf("%-16s %-5s %6s %6s %10s %6s %8s %s\n", "NODE", "STATE", "LOAD", "CPUS", "FREE-MiB",
+               "PROCS", "AGE", "VERSION");
     }
     for (size_t i = 0; i < m.nfields; i++) {
         if (m.field[i].tag != SSI_TAG_LOAD)
             continue;
         ssi_field_t f[16];
         long k = ssi_msg_fields(m.field[i].val, m.field[i].len, f, 16);
-        char name[SSI_NAME_MAX + 1] = "?", state[16] = "?";
-        uint64_t loadm = 0, ncpu = 0, cpum = 0, freekb = 0, nprocs = 0, age = 0;
+        char name[SSI_NAME_MAX + 1] = "?", state[40] = "?", version[64] = "";
+        uint64_t loadm = 0, ncpu = 0, cpum = 0, freekb = 0, nprocs = 0, age = 0, proto = 0;
         if (k < 0)
             continue;
         ssi_field_str(ssi_msg_find(f, (size_t)k, SSI_TAG_NODE), name, sizeof name);
@@ -133,6 +142,9 @@ static int cmd_nodes(int json)
         ssi_field_u64(ssi_msg_find(f, (size_t)k, SSI_TAG_CPUM), &cpum);
         ssi_field_u64(ssi_msg_find(f, (size_t)k, SSI_TAG_FREEKB), &freekb);
         ssi_field_u64(ssi_msg_find(f, (size_t)k, SSI_TAG_NPROCS), &nprocs);
+        /* The node's ssi version and protocol (issue #16). */
+        ssi_field_str(ssi_msg_find(f, (size_t)k, SSI_TAG_VERSION), version, sizeof version);
+        int has_proto = ssi_field_u64(ssi_msg_find(f, (size_t)k, SSI_TAG_PROTO), &proto) == 0;
         if (json) {
             if (!j)
                 continue;
@@ -141,6 +153,15 @@ static int cmd_nodes(int json)
             ssi_json_str(j, name);
             ssi_json_key(j, "state");
             ssi_json_str(j, state);
+            /* Absent when not known (a node never heard, or incompatible). */
+            if (version[0]) {
+                ssi_json_key(j, "version");
+                ssi_json_str(j, version);
+            }
+            if (has_proto) {
+                ssi_json_key(j, "protocol");
+                ssi_json_u64(j, proto);
+            }
             if (known) {
                 ssi_json_key(j, "load");
                 ssi_json_fixed(j, loadm / 1000.0, 2);
@@ -162,10 +183,12 @@ static int cmd_nodes(int json)
                 snprintf(cpus, sizeof cpus, "%.2f", cpum / 1000.0);
             else
                 snprintf(cpus, sizeof cpus, "%llu", (unsigned long long)ncpu);
-            printf("%-16s %-5s %6.2f %6s %10llu %6llu %7.1fs\n", name, state, loadm / 1000.0, cpus,
-                   (unsigned long long)(freekb / 1024), (unsigned long long)nprocs, age / 1000.0);
+            printf("%-16s %-5s %6.2f %6s %10llu %6llu %7.1fs %s\n", name, state, loadm / 1000.0,
+                   cpus, (unsigned long long)(freekb / 1024), (unsigned long long)nprocs,
+                   age / 1000.0, version[0] ? version : "-");
         } else {
-            printf("%-16s %-5s %6s %6s %10s %6s %8s\n", name, state, "-", "-", "-", "-", "never");
+            printf("%-16s %-5s %6s %6s %10s %6s %8s %s\n", name, state, "-", "-", "-", "-", "never",
+                   version[0] ? version : "-");
         }
     }
     if (json) {
@@ -364,6 +387,9 @@ int main(int argc, char **argv)
             s_socket = argv[i] + 9;
         else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             usage(stdout);
+            return 0;
+        } else if (strcmp(argv[i], "--version") == 0 || strcmp(argv[i], "-V") == 0) {
+            printf("ssictl (ssi) %s\n", SSI_VERSION);
             return 0;
         } else {
             fprintf(stderr, "ssictl: unknown option '%s'\n", argv[i]);

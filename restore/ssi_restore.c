@@ -1060,6 +1060,10 @@ static int s_info(void)
 
 /* ---- entry ---------------------------------------------------------------- */
 
+#ifndef SSI_VERSION
+#define SSI_VERSION "unknown"
+#endif
+
 static void s_usage(void)
 {
     s_puts(2, "usage: ssi-restore [-v] [--home-cwd] [--fd N | IMAGE]\n"
@@ -1076,6 +1080,17 @@ __attribute__((used)) static int s_main(uint64_t *sp)
     const char *path = 0, *e;
     long fd = -1;
 
+    /* --help and --version: what ssi_helper.h prints for the other
+     * helpers (no stdio here). */
+    if (argc == 2 && (s_streq(argv[1], "--version") || s_streq(argv[1], "-V"))) {
+        s_puts(1, "ssi-restore (ssi) " SSI_VERSION "\n");
+        return 0;
+    }
+    if (argc == 2 && (s_streq(argv[1], "--help") || s_streq(argv[1], "-h"))) {
+        s_puts(1, "ssi-restore: rebuilds a frozen process from its image; an internal helper of "
+                  "ssi that ssid starts, not run by users (see ssi-helpers(8)).\n");
+        return 0;
+    }
     for (i = 1; i < argc; i++) {
         if (s_streq(argv[i], "-v"))
             s_verbose = 1;

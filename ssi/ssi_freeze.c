@@ -377,7 +377,7 @@ static void s_fill_fd(ssi_image_fd_t *r, int fd)
 
 /* ---- memory ------------------------------------------------------------- */
 
-static long s_write_pages(long fd, uint64_t addr, uint64_t len)
+static long s_write_run(long fd, uint64_t addr, uint64_t len)
 {
     ssi_image_pages_t pg = {.addr = addr, .len = len};
     long rc = s_rec(fd, SSI_IMAGE_REC_PAGES, &pg, sizeof(pg), len);
@@ -387,12 +387,44 @@ static long s_write_pages(long fd, uint64_t addr, uint64_t len)
     return rc;
 }
 
+static int s_page_is_zero(uint64_t addr)
+{
+    const uint64_t *w = (const uint64_t *)addr;
+    for (unsigned i = 0; i < S_PAGE / sizeof(*w); i++)
+        if (w[i])
+            return 0;
+    return 1;
+}
+
+/* Writes [addr, addr+len) as PAGES records. In private anonymous memory a page of zeroes is
+ * left out: the restorer maps such memory fresh (zero-filled), so its absence is the mark.
+ * Anywhere else (a private file mapping's copied page) a zero page must overlay the file's
+ * bytes and is sent. A non-zero page usually fails the test at its first word. */
+static long s_write_pages(long fd, uint64_t addr, uint64_t len, int skip_zero)
+{
+    if (!skip_zero)
+        return s_write_run(fd, addr, len);
+    uint64_t end = addr + len, run = addr;
+    for (uint64_t a = addr; a < end; a += S_PAGE) {
+        if (!s_page_is_zero(a))
+            continue;
+        if (a > run) {
+            long rc = s_write_run(fd, run, a - run);
+            if (rc < 0)
+                return rc;
+        }
+        run = a + S_PAGE;
+    }
+    return run < end ? s_write_run(fd, run, end - run) : 0;
+}
+
 /* Writes the present pages of [start,end) that match the VMA's policy:
  * anonymous memory: present or swapped; private file mappings: only the
  * pages that are no longer file pages (copied on write). */
 static long s_dump_range(long fd, long pm, const s_vma_t *v)
 {
     int file_private = (v->flags & SSI_IMAGE_VMA_FILE) && !(v->flags & SSI_IMAGE_VMA_SHARED);
+    int skip_zero = !(v->flags & (SSI_IMAGE_VMA_FILE | SSI_IMAGE_VMA_SHARED));
     uint64_t addr;
     long rc;
 
@@ -420,7 +452,7 @@ static long s_dump_range(long fd, long pm, const s_vma_t *v)
                 uint64_t s = s_scan_vec[i].start, e = s_scan_vec[i].end;
                 while (i + 1 < nreg && s_scan_vec[i + 1].start == e)
                     e = s_scan_vec[++i].end;
-                rc = s_write_pages(fd, s, e - s);
+                rc = s_write_pages(fd, s, e - s, skip_zero);
                 if (rc < 0)
                     return rc;
             }
@@ -454,7 +486,7 @@ static long s_dump_range(long fd, long pm, const s_vma_t *v)
                     run_start = addr + i * S_PAGE;
                 run++;
             } else if (run) {
-                rc = s_write_pages(fd, run_start, run * S_PAGE);
+                rc = s_write_pages(fd, run_start, run * S_PAGE, skip_zero);
                 if (rc < 0)
                     return rc;
                 run = 0;

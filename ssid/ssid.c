@@ -18,6 +18,7 @@
 #include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
@@ -25,6 +26,7 @@
 #include "ssi_cert.h"
 #include "ssi_local.h"
 #include "ssi_log.h"
+#include "ssi_paths.h"
 #include "ssid_client.h"
 #include "ssid_loop.h"
 #include "ssid_node.h"
@@ -44,10 +46,34 @@ static void usage(FILE *f)
             "  -s, --socket PATH    local socket for tools and shims [%s]\n"
             "  -l, --log SINK       stderr or syslog [stderr]\n"
             "  -v, --verbose        log more (repeat for czmq's own messages)\n"
+            "  -V, --version        print the version and protocol, and exit\n"
             "  -h, --help           this help\n"
             "\n"
             "See ssid(8) and ssi-cluster(5).\n",
             SSI_LOCAL_DEFAULT);
+}
+
+/* Where the helpers are (ssi_paths.h: installed, reached from our own
+ * directory through the configured ones, or beside us in the build tree).
+ * They are installed together: finding ssi-agent finds them all. */
+static int s_find_helpers(void)
+{
+    char self[4096];
+    int rc = ssi_paths_self_dir(self, sizeof self);
+    if (rc == 0)
+        rc = ssi_paths_find(self, ".", SSI_INST_SBINDIR, SSI_INST_PKGLIBEXECDIR, "ssi-agent", X_OK,
+                            ssid_node.bindir, sizeof ssid_node.bindir);
+    char real[sizeof ssid_node.bindir];
+    if (rc == 0 && realpath(ssid_node.bindir, real)) /* for the log: no "sbin/../lib" */
+        snprintf(ssid_node.bindir, sizeof ssid_node.bindir, "%s", real);
+    if (rc < 0) {
+        ssi_error("cannot find the helpers (ssi-agent, ssi-freeze, ssi-xfer, ssi-restore) in %s, "
+                  "nor beside ssid in %s: reinstall ssi",
+                  SSI_INST_PKGLIBEXECDIR, self);
+        return -1;
+    }
+    ssi_info("ssi %s, protocol %d, helpers in %s", SSI_VERSION, ssid_node.proto, ssid_node.bindir);
+    return 0;
 }
 
 /* The ZAP handler, the ROUTER (CURVE server on our endpoint) and one DEALER
@@ -118,6 +144,7 @@ static int s_setup_identity(const char *cluster_path, const char *keys)
         return -1;
     }
     ssid_node.gossip = ssi_gossip_new(ssid_node.cluster, ssid_node.name);
+    ssi_gossip_set_version(ssid_node.gossip, ssid_node.self, SSI_VERSION);
     return 0;
 }
 
@@ -126,12 +153,21 @@ int main(int argc, char **argv)
     const char *cluster_path = NULL, *keys = NULL, *socket_path = NULL, *log = "stderr";
     int verbose = 0;
     static const struct option opts[] = {
-        {"cluster", required_argument, 0, 'c'}, {"name", required_argument, 0, 'n'},
-        {"keys", required_argument, 0, 'k'},    {"socket", required_argument, 0, 's'},
-        {"log", required_argument, 0, 'l'},     {"verbose", no_argument, 0, 'v'},
-        {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
+        {"cluster", required_argument, 0, 'c'},
+        {"name", required_argument, 0, 'n'},
+        {"keys", required_argument, 0, 'k'},
+        {"socket", required_argument, 0, 's'},
+        {"log", required_argument, 0, 'l'},
+        {"verbose", no_argument, 0, 'v'},
+        {"help", no_argument, 0, 'h'},
+        {"version", no_argument, 0, 'V'},
+        /* For tests only (ssid(8), TESTING): speak protocol N to peers. */
+        {"test-protocol", required_argument, 0, 'P'},
+        {0, 0, 0, 0}};
     int c;
-    while ((c = getopt_long(argc, argv, "c:n:k:s:l:vh", opts, NULL)) != -1) {
+    char *end;
+    long proto;
+    while ((c = getopt_long(argc, argv, "c:n:k:s:l:vhV", opts, NULL)) != -1) {
         switch (c) {
         case 'c': cluster_path = optarg; break;
         case 'n': ssid_node.name = optarg; break;
@@ -140,6 +176,16 @@ int main(int argc, char **argv)
         case 'l': log = optarg; break;
         case 'v': verbose++; break;
         case 'h': usage(stdout); return 0;
+        case 'V': printf("ssid (ssi) %s, protocol %d\n", SSI_VERSION, SSI_MSG_VERSION); return 0;
+        case 'P':
+            proto = strtol(optarg, &end, 10);
+            if (*optarg == 0 || *end || proto < 1 || proto > 255) {
+                fprintf(stderr, "ssid: --test-protocol takes a number from 1 to 255, not '%s'\n",
+                        optarg);
+                return 2;
+            }
+            ssid_node.proto = (int)proto;
+            break;
         default: usage(stderr); return 2;
         }
     }
@@ -166,15 +212,8 @@ int main(int argc, char **argv)
     if (s_setup_identity(cluster_path, keys) < 0)
         return 1;
     ssid_node.cluster_path = cluster_path;
-    ssize_t bl = readlink("/proc/self/exe", ssid_node.bindir, sizeof ssid_node.bindir - 1);
-    if (bl > 0) {
-        ssid_node.bindir[bl] = 0;
-        char *slash = strrchr(ssid_node.bindir, '/');
-        if (slash)
-            *slash = 0;
-    } else {
-        snprintf(ssid_node.bindir, sizeof ssid_node.bindir, ".");
-    }
+    if (s_find_helpers() < 0)
+        return 1;
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);

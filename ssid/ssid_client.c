@@ -15,6 +15,7 @@
 
 #include "ssi_local.h"
 #include "ssi_log.h"
+#include "ssi_paths.h"
 #include "ssid_node.h"
 
 static ssid_client_t *s_client[SSID_CLIENT_MAX];
@@ -71,6 +72,15 @@ static int s_on_client(zloop_t *loop, zmq_pollitem_t *item, void *arg)
         long want = ssi_msg_frame_len(c->buf, c->len);
         if (want == -EAGAIN || (want > 0 && (size_t)want > c->len && (size_t)want <= sizeof c->buf))
             return 0;
+        int proto = ssi_msg_version(c->buf, c->len);
+        if (want == -EPROTO && proto >= 0) {
+            /* A tool or libssi.so of another ssi version: say so, read nothing. */
+            ssi_warn("closing local client %d: it speaks protocol %d and this ssid (ssi %s) "
+                     "protocol %d; use the tools and libssi.so installed with this ssid",
+                     c->pid, proto, SSI_VERSION, SSI_MSG_VERSION);
+            s_close(c);
+            return 0;
+        }
         if (want < 0 || (size_t)want > sizeof c->buf) {
             ssi_warn("closing local client %d: bad frame (%s)", c->pid,
                      want < 0 ? strerror((int)-want) : "too large");

@@ -5,6 +5,7 @@
 #include "ssid_load.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <sched.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -13,6 +14,7 @@
 #include <unistd.h>
 
 #include "ssi_log.h"
+#include "ssi_paths.h"
 #include "ssid_node.h"
 
 static uint8_t s_frame[SSID_FRAME_MAX];
@@ -156,6 +158,7 @@ static void s_heartbeat(void)
         ssi_msg_begin(&w, s_frame, sizeof s_frame, SSI_MSG_HEARTBEAT);
         ssi_msg_put_str(&w, SSI_TAG_NODE, ssid_node.name);
         ssi_msg_put_u64(&w, SSI_TAG_SEQ, s_seq);
+        ssi_msg_put_str(&w, SSI_TAG_VERSION, SSI_VERSION);
         /* Whether we hear that peer: a peer we do not hear dials us again. */
         ssi_msg_put_u64(&w, SSI_TAG_HEARD, ssi_gossip_is_up(ssid_node.gossip, (int)i, now));
         long len = ssi_msg_end(&w);
@@ -171,11 +174,36 @@ static void s_check_liveness(void)
         if ((int)i == ssid_node.self)
             continue;
         bool up = ssi_gossip_is_up(ssid_node.gossip, (int)i, now);
-        if (up != s_was_up[i])
+        /* An incompatible node is logged as such (ssid_load_alien). */
+        if (up != s_was_up[i] && !ssi_gossip_alien_proto(ssid_node.gossip, (int)i, now))
             ssi_log_msg(up ? SSI_LOG_INFO : SSI_LOG_WARN, SSI_LOG_PREFIX, "node %s is %s",
                         ssid_node_peer_name((int)i), up ? "up" : "down");
         s_was_up[i] = up;
     }
+}
+
+void ssid_load_heartbeat(int from, const ssi_msg_t *m)
+{
+    char version[SSI_GOSSIP_VERSION_MAX] = "";
+    const ssi_field_t *f = ssi_msg_find(m->field, m->nfields, SSI_TAG_VERSION);
+    /* A version too long or with a NUL is shown cut or not at all. */
+    if (f && ssi_field_str(f, version, sizeof version) == -EMSGSIZE) {
+        size_t n = f->len < sizeof version - 1 ? f->len : sizeof version - 1;
+        memcpy(version, f->val, n);
+        version[n] = 0;
+        if (memchr(version, 0, n))
+            version[0] = 0;
+    }
+    ssi_gossip_set_version(ssid_node.gossip, from, version);
+}
+
+void ssid_load_alien(int from, int proto)
+{
+    if (ssi_gossip_alien(ssid_node.gossip, from, proto, ssid_node_now()))
+        ssi_error("node %s speaks protocol %d and this node (ssi %s) protocol %d: everything it "
+                  "sends is refused and it is shown as incompatible until both run the same "
+                  "protocol (install the same ssi version on every node)",
+                  ssid_node_peer_name(from), proto, SSI_VERSION, ssid_node.proto);
 }
 
 void ssid_load_beat(void)
@@ -203,7 +231,7 @@ void ssid_load_nodes(ssid_client_t *c)
 {
     ssi_msg_writer_t w;
     ssi_msg_begin(&w, s_frame, sizeof s_frame, SSI_MSG_NODES_REP);
-    ssi_gossip_encode(ssid_node.gossip, &w, ssid_node_now(), true);
+    ssi_gossip_encode_table(ssid_node.gossip, &w, ssid_node_now(), ssid_node.proto);
     long n = ssi_msg_end(&w);
     if (n > 0)
         ssid_client_reply(c, s_frame, (size_t)n);

@@ -15,6 +15,14 @@
  * liveness. */
 void ssid_load_beat(void);
 
+/* A HEARTBEAT from peer from (parsed): records the version it runs. */
+void ssid_load_heartbeat(int from, const ssi_msg_t *m);
+
+/* A frame of protocol proto, not ours, came from peer from: it is shown as
+ * incompatible, and the first time it is logged why nothing it sends is
+ * read. */
+void ssid_load_alien(int from, int proto);
+
 /* Our entry and the freshest we know, to one random up peer. */
 void ssid_load_gossip(void);
 

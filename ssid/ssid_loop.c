@@ -52,6 +52,13 @@ static void s_peer_message(int from, const uint8_t *data, size_t len, zsock_t *r
                            zframe_t *identity)
 {
     static ssi_msg_t m;
+    /* Another protocol version: shown and refused, never read further. */
+    int proto = ssi_msg_version(data, len);
+    if (proto >= 0 && proto != ssid_node.proto) {
+        ssid_load_alien(from, proto);
+        return;
+    }
+    data = ssid_node_received(data, len);
     int rc = ssi_msg_parse(data, len, &m);
     if (rc < 0) {
         ssi_warn("dropped a malformed frame from %s: %s", ssid_node_peer_name(from), strerror(-rc));
@@ -60,7 +67,10 @@ static void s_peer_message(int from, const uint8_t *data, size_t len, zsock_t *r
     int64_t now = ssid_node_now();
     ssi_gossip_heard(ssid_node.gossip, from, now);
     switch (m.type) {
-    case SSI_MSG_HEARTBEAT: s_heard_us(from, &m, now); break;
+    case SSI_MSG_HEARTBEAT:
+        ssid_load_heartbeat(from, &m);
+        s_heard_us(from, &m, now);
+        break;
     case SSI_MSG_GOSSIP:
         if (ssi_gossip_apply(ssid_node.gossip, &m, now) < 0)
             ssi_warn("dropped a malformed gossip from %s", ssid_node_peer_name(from));

@@ -78,8 +78,10 @@ static void s_request(const ssid_asker_t *a, const ssi_msg_t *m)
         return;
     }
     if (!ssi_gossip_is_up(ssid_node.gossip, to, ssid_node_now())) {
-        snprintf(why, sizeof why,
-                 "node %s is down (see 'ssictl nodes'); the process was not touched", dest);
+        char state[64]; /* down, or incompatible (protocol N) */
+        snprintf(why, sizeof why, "node %s is %s (see 'ssictl nodes'); the process was not touched",
+                 dest,
+                 ssi_gossip_state(ssid_node.gossip, to, ssid_node_now(), state, sizeof state));
         ssid_mig_answer(a, EHOSTDOWN, why);
         return;
     }

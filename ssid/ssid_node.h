@@ -28,7 +28,8 @@ typedef struct {
     zloop_t *loop;                    /* the one event loop (ssid_loop.c) */
     int listen_fd;                    /* the local socket for tools and shims */
     int signal_fd;                    /* TERM, INT, HUP and CHLD */
-    char bindir[4096];                /* where ssid and its helpers live */
+    char bindir[4096];                /* where its helpers live (ssi_paths.h) */
+    int proto;                        /* the protocol version spoken with peers */
     const char *cluster_path;         /* the cluster file, read again on SIGHUP */
 } ssid_node_t;
 
@@ -40,6 +41,15 @@ int64_t ssid_node_now(void);
 /* Sends one frame to a peer without blocking: a peer that is down (or whose
  * queue is full) simply misses it. */
 void ssid_node_send(int peer, const void *buf, size_t len);
+
+/* The same on the ROUTER, to the peer whose identity frame is identity
+ * (a reply to a request that came in there). */
+void ssid_node_reply(zsock_t *router, zframe_t *identity, const void *buf, size_t len);
+
+/* A frame from a peer, as the parser of this build reads it: the frame
+ * itself, or under --test-protocol a copy with SSI_MSG_VERSION in its
+ * header (borrowed, valid until the next call). */
+const uint8_t *ssid_node_received(const uint8_t *buf, size_t len);
 
 /* The name of node idx of the cluster file (borrowed). */
 const char *ssid_node_peer_name(int idx);

@@ -177,11 +177,8 @@ void ssid_ps_answer(const ssi_msg_t *m, zsock_t *router, zframe_t *identity)
     ssi_msg_put_str(&w, SSI_TAG_NODE, ssid_node.name);
     ssid_client_put_procs(&w);
     long n = ssi_msg_end(&w);
-    if (n > 0) {
-        zframe_t *id = zframe_dup(identity);
-        zframe_send(&id, router, ZFRAME_MORE);
-        zmq_send(zsock_resolve(router), s_out, (size_t)n, ZMQ_DONTWAIT);
-    }
+    if (n > 0)
+        ssid_node_reply(router, identity, s_out, (size_t)n);
 }
 
 void ssid_ps_stop(void)

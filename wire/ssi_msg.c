@@ -124,6 +124,16 @@ long ssi_msg_frame_len(const void *buf, size_t len)
     return (long)(SSI_MSG_HEADER + body);
 }
 
+int ssi_msg_version(const void *buf, size_t len)
+{
+    const uint8_t *p = buf;
+    if (len < SSI_MSG_HEADER)
+        return -EAGAIN;
+    if (p[0] != 'S' || p[1] != 'I')
+        return -EPROTO;
+    return p[2];
+}
+
 long ssi_msg_fields(const uint8_t *p, size_t len, ssi_field_t *out, size_t cap)
 {
     size_t off = 0, n = 0;

@@ -46,32 +46,36 @@ enum ssi_msg_type {
 };
 
 enum ssi_msg_tag {
-    SSI_TAG_ERRNO = 1,       /* u64 */
-    SSI_TAG_TEXT = 2,        /* string */
-    SSI_TAG_NODE = 3,        /* string: a node name */
-    SSI_TAG_SEQ = 4,         /* u64 */
-    SSI_TAG_LOAD = 5,        /* record: NODE STATE LOADM NCPU FREEKB NPROCS AGEMS */
-    SSI_TAG_STATE = 6,       /* string */
-    SSI_TAG_LOADM = 7,       /* u64: run-queue length x 1000 */
-    SSI_TAG_NCPU = 8,        /* u64 */
-    SSI_TAG_FREEKB = 9,      /* u64: free memory in KiB */
-    SSI_TAG_NPROCS = 10,     /* u64: ssi processes on the node */
-    SSI_TAG_AGEMS = 11,      /* u64: age of the information in ms */
-    SSI_TAG_PID = 12,        /* u64 */
-    SSI_TAG_PPID = 13,       /* u64 */
-    SSI_TAG_CMD = 14,        /* string */
-    SSI_TAG_REQID = 15,      /* u64 */
-    SSI_TAG_SCOPE = 16,      /* u64: 0 this node only, 1 the whole cluster */
-    SSI_TAG_PROC = 17,       /* record: HOME PID NODE STATE CMD UID */
-    SSI_TAG_HOME = 18,       /* string: a home node name */
-    SSI_TAG_UID = 19,        /* u64 */
-    SSI_TAG_CPUM = 20,       /* u64: CPU share x 1000 (quota), in LOAD */
-    SSI_TAG_KEY = 21,        /* 32 bytes: the image key of one migration */
-    SSI_TAG_KEY2 = 22,       /* 32 bytes: the data key (body to deputy) */
-    SSI_TAG_PORT = 23,       /* u64: a TCP port */
-    SSI_TAG_DPORT = 24,      /* u64: the body agent's data port */
-    SSI_TAG_SIGNO = 25,      /* u64: a signal number */
-    SSI_TAG_PATH = 45,       /* string: a file's absolute path (w-ckpt: tags 45-54) */
+    SSI_TAG_ERRNO = 1,   /* u64 */
+    SSI_TAG_TEXT = 2,    /* string */
+    SSI_TAG_NODE = 3,    /* string: a node name */
+    SSI_TAG_SEQ = 4,     /* u64 */
+    SSI_TAG_LOAD = 5,    /* record: NODE STATE LOADM NCPU FREEKB NPROCS AGEMS */
+    SSI_TAG_STATE = 6,   /* string */
+    SSI_TAG_LOADM = 7,   /* u64: run-queue length x 1000 */
+    SSI_TAG_NCPU = 8,    /* u64 */
+    SSI_TAG_FREEKB = 9,  /* u64: free memory in KiB */
+    SSI_TAG_NPROCS = 10, /* u64: ssi processes on the node */
+    SSI_TAG_AGEMS = 11,  /* u64: age of the information in ms */
+    SSI_TAG_PID = 12,    /* u64 */
+    SSI_TAG_PPID = 13,   /* u64 */
+    SSI_TAG_CMD = 14,    /* string */
+    SSI_TAG_REQID = 15,  /* u64 */
+    SSI_TAG_SCOPE = 16,  /* u64: 0 this node only, 1 the whole cluster */
+    SSI_TAG_PROC = 17,   /* record: HOME PID NODE STATE CMD UID */
+    SSI_TAG_HOME = 18,   /* string: a home node name */
+    SSI_TAG_UID = 19,    /* u64 */
+    SSI_TAG_CPUM = 20,   /* u64: CPU share x 1000 (quota), in LOAD */
+    SSI_TAG_KEY = 21,    /* 32 bytes: the image key of one migration */
+    SSI_TAG_KEY2 = 22,   /* 32 bytes: the data key (body to deputy) */
+    SSI_TAG_PORT = 23,   /* u64: a TCP port */
+    SSI_TAG_DPORT = 24,  /* u64: the body agent's data port */
+    SSI_TAG_SIGNO = 25,  /* u64: a signal number */
+    /* 26-34: install and versions (issue #16) */
+    SSI_TAG_VERSION = 26, /* string: the sender's ssi version (HEARTBEAT; LOAD in NODES_REP) */
+    SSI_TAG_PROTO = 27,   /* u64: a node's protocol version (LOAD in NODES_REP) */
+    /* 45-54: checkpoints, daemons that restart (issue #15) */
+    SSI_TAG_PATH = 45,       /* string: a file's absolute path */
     SSI_TAG_HEARD = 46,      /* u64: in HEARTBEAT, 1 if the sender hears the receiver */
     SSI_TAG_CKPT_EVERY = 47, /* u64: in REGISTER, seconds between periodic checkpoints */
     SSI_TAG_CKPT_AGEMS = 48, /* u64: in PROC, age of the last checkpoint (ms) */
@@ -114,6 +118,12 @@ long ssi_msg_end(ssi_msg_writer_t *w);
  * -EAGAIN if fewer than SSI_MSG_HEADER bytes, -EPROTO for a bad magic or
  * version, -EMSGSIZE for a body over SSI_MSG_MAX_BODY. */
 long ssi_msg_frame_len(const void *buf, size_t len);
+
+/* The protocol version in the header of the frame at buf, whatever it is:
+ * -EAGAIN if fewer than SSI_MSG_HEADER bytes, -EPROTO if the magic is not
+ * there. Lets a receiver tell "another version of ssi" from "garbage"
+ * without reading anything else of a frame it cannot parse. */
+int ssi_msg_version(const void *buf, size_t len);
 
 /* Parse one complete frame of exactly len bytes into m. -EBADMSG when
  * truncated or trailing bytes, -EPROTO bad magic/version, -ENOMSG unknown

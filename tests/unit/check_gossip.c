@@ -178,6 +178,89 @@ START_TEST(test_gossip_window_is_bounded_and_fresh_first)
 }
 END_TEST
 
+/* The node table for a tool: each node's STATE, VERSION and PROTO. */
+static void s_table_row(int idx, int64_t now, char *state, char *version, uint64_t *proto)
+{
+    static uint8_t buf[4096];
+    ssi_msg_writer_t w;
+    ssi_msg_begin(&w, buf, sizeof buf, SSI_MSG_NODES_REP);
+    ssi_gossip_encode_table(g, &w, now, SSI_MSG_VERSION);
+    long n = ssi_msg_end(&w);
+    ck_assert_int_gt(n, 0);
+    ck_assert_int_eq(ssi_msg_parse(buf, (size_t)n, &m), 0);
+    ck_assert_uint_eq(m.nfields, 3);
+    ssi_field_t f[16];
+    long k = ssi_msg_fields(m.field[idx].val, m.field[idx].len, f, 16);
+    ck_assert_int_gt(k, 0);
+    ck_assert_int_eq(ssi_field_str(ssi_msg_find(f, (size_t)k, SSI_TAG_STATE), state, 64), 0);
+    version[0] = 0;
+    ssi_field_str(ssi_msg_find(f, (size_t)k, SSI_TAG_VERSION), version, 64);
+    *proto = 0;
+    ssi_field_u64(ssi_msg_find(f, (size_t)k, SSI_TAG_PROTO), proto);
+}
+
+START_TEST(test_gossip_table_shows_versions)
+{
+    char state[64], version[64];
+    uint64_t proto;
+    ssi_gossip_set_version(g, 0, "1.2.3");
+    ssi_gossip_heard(g, 1, 1000);
+    ssi_gossip_set_version(g, 1, "1.2.4");
+    s_table_row(0, 1000, state, version, &proto);
+    ck_assert_str_eq(state, "up");
+    ck_assert_str_eq(version, "1.2.3");
+    ck_assert_uint_eq(proto, SSI_MSG_VERSION);
+    s_table_row(1, 1000, state, version, &proto);
+    ck_assert_str_eq(state, "up");
+    ck_assert_str_eq(version, "1.2.4");
+    ck_assert_uint_eq(proto, SSI_MSG_VERSION);
+    /* Never heard: down, no version, no protocol. */
+    s_table_row(2, 1000, state, version, &proto);
+    ck_assert_str_eq(state, "down");
+    ck_assert_str_eq(version, "");
+    ck_assert_uint_eq(proto, 0);
+    /* A version longer than the table keeps is cut, not dropped. */
+    ssi_gossip_set_version(g, 2, "0123456789012345678901234567890123456789");
+    ck_assert_uint_eq(strlen(ssi_gossip_version(g, 2)), SSI_GOSSIP_VERSION_MAX - 1);
+}
+END_TEST
+
+START_TEST(test_gossip_other_protocol_is_incompatible)
+{
+    char state[64], version[64];
+    uint64_t proto;
+    ssi_gossip_heard(g, 1, 1000);
+    ssi_gossip_set_version(g, 1, "1.2.4");
+    ck_assert(ssi_gossip_is_up(g, 1, 1000));
+    /* The first frame of protocol 2 is news (logged once); the next is not. */
+    ck_assert_int_eq(ssi_gossip_alien(g, 1, 2, 1100), 1);
+    ck_assert_int_eq(ssi_gossip_alien(g, 1, 2, 1600), 0);
+    ck_assert_int_eq(ssi_gossip_alien_proto(g, 1, 1700), 2);
+    /* Shown as such, never as up, and what it said before no longer holds. */
+    ck_assert(!ssi_gossip_is_up(g, 1, 1700));
+    ck_assert_int_eq(ssi_gossip_pick(g, 0, 1700), -1);
+    s_table_row(1, 1700, state, version, &proto);
+    ck_assert_str_eq(state, "incompatible (protocol 2)");
+    ck_assert_str_eq(version, "");
+    ck_assert_uint_eq(proto, 2);
+    /* Another protocol again is news again. */
+    ck_assert_int_eq(ssi_gossip_alien(g, 1, 3, 1800), 1);
+    /* Silent for longer than the down time: down, not incompatible. */
+    s_table_row(1, 1800 + SSI_GOSSIP_DOWN_MS + 1, state, version, &proto);
+    ck_assert_str_eq(state, "down");
+    ck_assert_int_eq(ssi_gossip_alien(g, 1, 3, 1800 + SSI_GOSSIP_DOWN_MS + 2), 1);
+    /* A frame of our protocol (after an upgrade): up again at once. */
+    ssi_gossip_heard(g, 1, 5000);
+    s_table_row(1, 5000, state, version, &proto);
+    ck_assert_str_eq(state, "up");
+    ck_assert_uint_eq(proto, SSI_MSG_VERSION);
+    /* Ourselves and unknown nodes are never marked. */
+    ck_assert_int_eq(ssi_gossip_alien(g, 0, 2, 5000), 0);
+    ck_assert_int_eq(ssi_gossip_alien(g, 7, 2, 5000), 0);
+    ck_assert_int_eq(ssi_gossip_alien_proto(g, 0, 5000), 0);
+}
+END_TEST
+
 Suite *suite_gossip(void)
 {
     Suite *s = suite_create("gossip");
@@ -190,6 +273,8 @@ Suite *suite_gossip(void)
     tcase_add_test(tc, test_gossip_roundtrip_through_codec);
     tcase_add_test(tc, test_gossip_rejects_malformed_records);
     tcase_add_test(tc, test_gossip_window_is_bounded_and_fresh_first);
+    tcase_add_test(tc, test_gossip_table_shows_versions);
+    tcase_add_test(tc, test_gossip_other_protocol_is_incompatible);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -148,6 +148,23 @@ START_TEST(test_msg_rejects_bad_magic_and_version)
 }
 END_TEST
 
+/* A frame of another protocol is told apart from garbage by its header
+ * alone, and still never parsed. */
+START_TEST(test_msg_version_reads_only_the_header)
+{
+    uint8_t bad[sizeof golden_register];
+    memcpy(bad, golden_register, sizeof bad);
+    ck_assert_int_eq(ssi_msg_version(bad, sizeof bad), SSI_MSG_VERSION);
+    bad[2] = 7;
+    ck_assert_int_eq(ssi_msg_version(bad, sizeof bad), 7);
+    ck_assert_int_eq(ssi_msg_version(bad, SSI_MSG_HEADER), 7);
+    ck_assert_int_eq(ssi_msg_parse(bad, sizeof bad, &m), -EPROTO);
+    ck_assert_int_eq(ssi_msg_version(bad, SSI_MSG_HEADER - 1), -EAGAIN);
+    bad[1] = 'X';
+    ck_assert_int_eq(ssi_msg_version(bad, sizeof bad), -EPROTO);
+}
+END_TEST
+
 START_TEST(test_msg_rejects_oversize_field)
 {
     static uint8_t buf[SSI_MSG_MAX_FIELD * 2];
@@ -251,6 +268,7 @@ Suite *suite_msg(void)
     tcase_add_test(tc, test_msg_rejects_truncated_at_every_byte);
     tcase_add_test(tc, test_msg_rejects_unknown_type);
     tcase_add_test(tc, test_msg_rejects_bad_magic_and_version);
+    tcase_add_test(tc, test_msg_version_reads_only_the_header);
     tcase_add_test(tc, test_msg_rejects_oversize_field);
     tcase_add_test(tc, test_msg_rejects_bad_field_values);
     tcase_add_test(tc, test_msg_rejects_too_many_fields);

@@ -17,6 +17,7 @@ Suite *suite_flow(void);
 Suite *suite_tunnel(void);
 Suite *suite_fdpass(void);
 Suite *suite_call(void);
+Suite *suite_paths(void);
 Suite *suite_ckpt(void);
 
 #endif
