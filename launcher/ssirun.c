@@ -232,7 +232,7 @@ int main(int argc, char **argv)
     /* A static program never loads libssi.so: it would run unregistered, and --node would
      * silently run it at home. Say so; refuse --node. */
     char path[PATH_MAX];
-    if (s_resolve(argv[i], path, sizeof path) == 0 && s_is_static(path, 0)) {
+    if (!restart && s_resolve(argv[i], path, sizeof path) == 0 && s_is_static(path, 0)) {
         if (node && strcmp(node, "home") != 0) {
             fprintf(stderr,
                     "ssirun: %s is statically linked: ssi cannot enter it, so it cannot move to "
