@@ -85,12 +85,8 @@ size_t ssictl_missing(const ssi_msg_t *m, const char *what, char names[][SSI_NAM
 ssi_json_t *ssictl_json_begin(void)
 {
     ssi_json_t *j = ssi_json_new();
-    if (j) {
-        ssi_json_object_begin(j);
-        ssi_json_key(j, "format");
-        ssi_json_u64(j, SSICTL_JSON_FORMAT);
-        ssi_json_key(j, "data");
-    }
+    if (j)
+        ssi_json_envelope_begin(j, SSICTL_JSON_FORMAT);
     return j;
 }
 
@@ -98,12 +94,10 @@ int ssictl_json_end(ssi_json_t **pj, char names[][SSI_NAME_MAX + 1], size_t nmis
 {
     ssi_json_t *j = *pj;
     if (j) {
-        ssi_json_key(j, "missing");
-        ssi_json_array_begin(j);
-        for (size_t i = 0; i < nmissing; i++)
-            ssi_json_str(j, names[i]);
-        ssi_json_array_end(j);
-        ssi_json_object_end(j);
+        const char *miss[SSI_CLUSTER_MAX];
+        for (size_t i = 0; i < nmissing && i < SSI_CLUSTER_MAX; i++)
+            miss[i] = names[i];
+        ssi_json_envelope_end(j, miss, nmissing < SSI_CLUSTER_MAX ? nmissing : SSI_CLUSTER_MAX);
     }
     const char *text = j ? ssi_json_text(j, NULL) : NULL;
     if (!text)
