@@ -4,8 +4,8 @@
  * (NODES: up, load, CPUs, free memory, ssi processes) is this node's view;
  * the counters (migrations by outcome, bytes moved, freeze times, guests)
  * come from each node's ssid in the PS fan-out (ssid_stats). */
-#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ssi_cluster.h"
@@ -43,7 +43,7 @@ static void s_sample(const char *name, const char *node, const char *extra, doub
 {
     printf("%s{node=\"", name);
     s_label(node);
-    printf("\"%s} %.17g\n", extra ? extra : "", v);
+    printf("\"%s} %.15g\n", extra ? extra : "", v);
 }
 
 /* One STATS record into st: 0, or -1 if it is not one. */
@@ -84,6 +84,11 @@ static int s_read_stats(const ssi_field_t *rec, stats_t *st)
     if (st->nbuckets && st->le_us[st->nbuckets - 1] != UINT64_MAX)
         st->nbuckets = 0;
     return 0;
+}
+
+static int s_by_name(const void *a, const void *b)
+{
+    return strcmp(((const stats_t *)a)->name, ((const stats_t *)b)->name);
 }
 
 static void s_print_nodes(const ssi_msg_t *m)
@@ -202,6 +207,7 @@ int ssictl_metrics(int argc, char **argv)
     for (size_t i = 0; i < pm.nfields && nst < SSI_CLUSTER_MAX; i++)
         if (pm.field[i].tag == SSI_TAG_STATS && s_read_stats(&pm.field[i], &st[nst]) == 0)
             nst++;
+    qsort(st, nst, sizeof *st, s_by_name);
     s_print_nodes(&nm);
     s_print_stats(st, nst);
     s_head("ssi_node_answered", "gauge",
