@@ -18,5 +18,6 @@ Suite *suite_tunnel(void);
 Suite *suite_fdpass(void);
 Suite *suite_call(void);
 Suite *suite_paths(void);
+Suite *suite_stats(void);
 
 #endif
