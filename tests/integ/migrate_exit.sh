@@ -1,6 +1,7 @@
 #!/bin/bash
 # ssictl migrate's exit statuses (ssictl(1), EXIT STATUS), each produced by
-# its real case on a 3-host lab: usage (2), no such ssi process (9), refused
+# its real case on a 3-host lab: usage (2), no such ssi process (9, also relayed
+# from another node as HOME:PID, as is an unknown node), refused
 # by the precheck (4: two threads), unknown node (5), permission (6: nobody
 # moving root's process), timeout (8: --timeout 1 while the destination's
 # ssid is stopped), failed on the way (7: the destination's ssid killed while
@@ -54,6 +55,16 @@ code 2 "usage error" ssictl migrate "$pid"
 code 2 "bad --timeout" ssictl migrate --timeout 0 "$pid" n2
 code 9 "no such ssi process" ssictl migrate 999999 n2
 code 5 "unknown node" ssictl migrate "$pid" n9
+# Relayed from n3 (HOME:PID): the home's class comes back through n3.
+out=$(lab_exec n3 ssictl migrate "n1:$pid" n9 2>&1)
+rc=$?
+[ "$rc" = 5 ] && ok "relayed from n3, unknown node: exit 5 ($out)" || fail "relayed, unknown node: exit $rc: $out"
+out=$(lab_exec n3 ssictl migrate "n1:999999" n2 2>&1)
+rc=$?
+[ "$rc" = 9 ] && ok "relayed from n3, no such process: exit 9 ($out)" || fail "relayed, no such process: exit $rc: $out"
+out=$(lab_exec n3 ssictl migrate "n8:$pid" n2 2>&1)
+rc=$?
+[ "$rc" = 5 ] && ok "unknown home node: exit 5 ($out)" || fail "unknown home node: exit $rc: $out"
 code 6 "permission: nobody moves root's process" \
 	setpriv --reuid=65534 --regid=65534 --clear-groups ssictl migrate "$pid" n2
 at_home "$pid" && ok "after those, it runs at home" || fail "after those: $(lab_exec n1 ssictl ps)"
