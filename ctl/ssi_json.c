@@ -275,6 +275,24 @@ void ssi_json_fixed(ssi_json_t *j, double v, int decimals)
     s_put(j, b, (size_t)n);
 }
 
+void ssi_json_envelope_begin(ssi_json_t *j, uint64_t format)
+{
+    ssi_json_object_begin(j);
+    ssi_json_key(j, "format");
+    ssi_json_u64(j, format);
+    ssi_json_key(j, "data");
+}
+
+void ssi_json_envelope_end(ssi_json_t *j, const char *const *missing, size_t n)
+{
+    ssi_json_key(j, "missing");
+    ssi_json_array_begin(j);
+    for (size_t i = 0; i < n; i++)
+        ssi_json_str(j, missing[i]);
+    ssi_json_array_end(j);
+    ssi_json_object_end(j);
+}
+
 int ssi_json_error(const ssi_json_t *j)
 {
     return j->err;

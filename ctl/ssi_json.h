@@ -41,6 +41,13 @@ void ssi_json_u64(ssi_json_t *j, uint64_t v);
 /* v with `decimals` digits after the point ("%.*f"); null if not finite. */
 void ssi_json_fixed(ssi_json_t *j, double v, int decimals);
 
+/* The envelope of a tool's answer (ssictl(1), JSON OUTPUT):
+ *   {"format":F,"data":<what the caller writes next>,"missing":["n3",...]}
+ * begin opens it up to "data"; the caller writes exactly one value; end
+ * closes it with the names of the n nodes that did not answer. */
+void ssi_json_envelope_begin(ssi_json_t *j, uint64_t format);
+void ssi_json_envelope_end(ssi_json_t *j, const char *const *missing, size_t n);
+
 /* 0, or the first error: -ENOMEM, -EINVAL (a value where a key is due, a
  * close that does not match, nesting deeper than SSI_JSON_MAX_DEPTH). */
 int ssi_json_error(const ssi_json_t *j);

@@ -58,6 +58,9 @@ void ssi_log_msg(int level, const char *prefix, const char *fmt, ...)
     struct tm tm;
     clock_gettime(CLOCK_REALTIME, &ts);
     localtime_r(&ts.tv_sec, &tm);
-    fprintf(stderr, "%02d:%02d:%02d.%03ld %s%s%s %s: %s: %s\n", tm.tm_hour, tm.tm_min, tm.tm_sec,
-            ts.tv_nsec / 1000000, s_ident, *s_tag ? " " : "", s_tag, names[level], prefix, text);
+    /* The date too, so that logs of several nodes merge into one timeline
+     * (ssilab log) and a log that spans midnight stays in order. */
+    fprintf(stderr, "%04d-%02d-%02dT%02d:%02d:%02d.%03ld %s%s%s %s: %s: %s\n", tm.tm_year + 1900,
+            tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000,
+            s_ident, *s_tag ? " " : "", s_tag, names[level], prefix, text);
 }

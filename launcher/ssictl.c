@@ -12,113 +12,44 @@
 #include "ssi_local.h"
 #include "ssi_msg.h"
 #include "ssi_paths.h"
+#include "ssictl_call.h"
 #include "ssictl_ckpt.h"
 
-#define TIMEOUT_MS 5000
-#define MIGRATE_TIMEOUT_MS 600000
-
-static const char *s_socket;
+#define MIGRATE_TIMEOUT_S 600
+#define MISSING_MAX SSI_CLUSTER_MAX
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "Usage: ssictl [--socket PATH] COMMAND [ARGS]\n"
-            "\n"
-            "Commands:\n"
-            "  keygen DIR [--name NODE]  make a node key pair in DIR; prints the public key\n"
-            "  nodes [--json]            every node: state, load, CPUs, free memory, processes\n"
-            "  ps [--json]               every ssi process in the cluster\n"
-            "  migrate [HOME:]PID NODE   move a process to NODE ('home' brings it back)\n"
-            "  checkpoint PID [FILE]     write a checkpoint of a process at home; it runs on\n"
-            "\n"
-            "  -s, --socket PATH         ssid's local socket [$SSI_SOCKET or %s]\n"
-            "  -V, --version             print the version and exit\n"
-            "  -h, --help                this help\n"
-            "\n"
-            "See ssictl(1).\n",
-            SSI_LOCAL_DEFAULT);
-}
-
-/* Prints the finished --json document (ssi_json.h) and a newline. */
-static int s_json_print(ssi_json_t **pj)
-{
-    const char *text = *pj ? ssi_json_text(*pj, NULL) : NULL;
-    if (!text)
-        fprintf(stderr, "ssictl: cannot write JSON: %s\n",
-                strerror(*pj && ssi_json_error(*pj) ? -ssi_json_error(*pj) : ENOMEM));
-    else
-        printf("%s\n", text);
-    ssi_json_destroy(pj);
-    return text ? 0 : 1;
-}
-
-/* Send one request to ssid and read its reply into rep. */
-static long s_call(int type, uint8_t *rep, size_t cap)
-{
-    int fd = ssi_local_connect(s_socket);
-    if (fd < 0) {
-        fprintf(
-            stderr,
-            "ssictl: cannot reach ssid at %s: %s\n"
-            "ssictl: is ssid running on this node? Start it with: ssid --cluster FILE --name NODE --keys DIR\n",
-            s_socket, strerror(-fd));
-        return fd;
-    }
-    uint8_t req[64];
-    ssi_msg_writer_t w;
-    ssi_msg_begin(&w, req, sizeof req, type);
-    if (type == SSI_MSG_PS)
-        ssi_msg_put_u64(&w, SSI_TAG_SCOPE, 1);
-    long n = ssi_msg_end(&w);
-    int rc = ssi_local_send(fd, req, (size_t)n);
-    if (rc == 0)
-        n = ssi_local_recv(fd, rep, cap, TIMEOUT_MS);
-    close(fd);
-    if (rc == 0 && n == -EPROTO && ssi_msg_version(rep, SSI_MSG_HEADER) >= 0) {
-        fprintf(stderr,
-                "ssictl: ssid at %s speaks protocol %d and this ssictl (ssi %s) protocol %d; use "
-                "the ssictl installed with that ssid\n",
-                s_socket, ssi_msg_version(rep, SSI_MSG_HEADER), SSI_VERSION, SSI_MSG_VERSION);
-        return n;
-    }
-    if (rc < 0 || n < 0) {
-        fprintf(stderr, "ssictl: no answer from ssid at %s: %s\n", s_socket,
-                strerror(rc < 0 ? -rc : (int)-n));
-        return rc < 0 ? rc : n;
-    }
-    return n;
-}
-
-static int s_parse_reply(const uint8_t *buf, long len, ssi_msg_t *m, int want)
-{
-    int rc = ssi_msg_parse(buf, (size_t)len, m);
-    if (rc < 0) {
-        fprintf(stderr, "ssictl: malformed reply from ssid: %s\n", strerror(-rc));
-        return -1;
-    }
-    if (m->type == SSI_MSG_ERROR) {
-        char text[512] = "?";
-        ssi_field_str(ssi_msg_find(m->field, m->nfields, SSI_TAG_TEXT), text, sizeof text);
-        fprintf(stderr, "ssictl: %s\n", text);
-        return -1;
-    }
-    if (m->type != want) {
-        fprintf(stderr, "ssictl: unexpected %s reply from ssid\n", ssi_msg_type_name(m->type));
-        return -1;
-    }
-    return 0;
+    fprintf(
+        f,
+        "Usage: ssictl [--socket PATH] COMMAND [ARGS]\n"
+        "\n"
+        "Commands:\n"
+        "  keygen DIR [--name NODE]  make a node key pair in DIR; prints the public key\n"
+        "  nodes [--json]            every node: state, load, CPUs, free memory, processes\n"
+        "  ps [--json] [--partial-ok]  every ssi process in the cluster\n"
+        "  migrate [--timeout S] [HOME:]PID NODE  move a process to NODE ('home' brings it back)\n"
+        "  metrics [--partial-ok]    the cluster's state and counters (Prometheus text format)\n"
+        "  checkpoint PID [FILE]     write a checkpoint of a process at home; it runs on\n"
+        "\n"
+        "  -s, --socket PATH         ssid's local socket [$SSI_SOCKET or %s]\n"
+        "  -V, --version             print the version and exit\n"
+        "  -h, --help                this help\n"
+        "\n"
+        "See ssictl(1).\n",
+        SSI_LOCAL_DEFAULT);
 }
 
 static int cmd_nodes(int json)
 {
     static uint8_t buf[SSI_MSG_HEADER + SSI_MSG_MAX_BODY];
     static ssi_msg_t m;
-    long n = s_call(SSI_MSG_NODES, buf, sizeof buf);
-    if (n < 0 || s_parse_reply(buf, n, &m, SSI_MSG_NODES_REP) < 0)
-        return 1;
+    long n = ssictl_call(SSI_MSG_NODES, buf, sizeof buf);
+    if (n < 0 || ssictl_parse_reply(buf, n, &m, SSI_MSG_NODES_REP, NULL) < 0)
+        return SSICTL_EXIT_ERROR;
     ssi_json_t *j = NULL;
     if (json) {
-        j = ssi_json_new();
+        j = ssictl_json_begin();
         if (j)
             ssi_json_array_begin(j);
     } else {
@@ -153,15 +84,6 @@ static int cmd_nodes(int json)
             ssi_json_str(j, name);
             ssi_json_key(j, "state");
             ssi_json_str(j, state);
-            /* Absent when not known (a node never heard, or incompatible). */
-            if (version[0]) {
-                ssi_json_key(j, "version");
-                ssi_json_str(j, version);
-            }
-            if (has_proto) {
-                ssi_json_key(j, "protocol");
-                ssi_json_u64(j, proto);
-            }
             if (known) {
                 ssi_json_key(j, "load");
                 ssi_json_fixed(j, loadm / 1000.0, 2);
@@ -175,6 +97,15 @@ static int cmd_nodes(int json)
                 ssi_json_u64(j, nprocs);
                 ssi_json_key(j, "age_ms");
                 ssi_json_u64(j, age);
+            }
+            /* Absent when not known (a node never heard, or incompatible). */
+            if (version[0]) {
+                ssi_json_key(j, "version");
+                ssi_json_str(j, version);
+            }
+            if (has_proto) {
+                ssi_json_key(j, "protocol");
+                ssi_json_u64(j, proto);
             }
             ssi_json_object_end(j);
         } else if (known) {
@@ -191,37 +122,34 @@ static int cmd_nodes(int json)
                    version[0] ? version : "-");
         }
     }
+    /* The table is this ssid's own (down nodes are in it, as down): no
+     * node can be missing from it. */
     if (json) {
         if (j)
             ssi_json_array_end(j);
-        return s_json_print(&j);
+        return ssictl_json_end(&j, NULL, 0);
     }
     return 0;
 }
 
-static int cmd_ps(int json)
+static int cmd_ps(int json, int partial_ok)
 {
     static uint8_t buf[SSI_MSG_HEADER + SSI_MSG_MAX_BODY];
     static ssi_msg_t m;
-    long n = s_call(SSI_MSG_PS, buf, sizeof buf);
-    if (n < 0 || s_parse_reply(buf, n, &m, SSI_MSG_PS_REP) < 0)
-        return 1;
+    static char missing[MISSING_MAX][SSI_NAME_MAX + 1];
+    long n = ssictl_call(SSI_MSG_PS, buf, sizeof buf);
+    if (n < 0 || ssictl_parse_reply(buf, n, &m, SSI_MSG_PS_REP, NULL) < 0)
+        return SSICTL_EXIT_ERROR;
+    size_t nmissing = ssictl_missing(&m, "its processes are missing", missing, MISSING_MAX);
     ssi_json_t *j = NULL;
     if (json) {
-        j = ssi_json_new();
+        j = ssictl_json_begin();
         if (j)
             ssi_json_array_begin(j);
     } else {
         printf("%-12s %8s %-12s %-8s %6s  %s\n", "HOME", "PID", "NODE", "STATE", "UID", "COMMAND");
     }
     for (size_t i = 0; i < m.nfields; i++) {
-        if (m.field[i].tag == SSI_TAG_TEXT) {
-            char node[SSI_NAME_MAX + 1];
-            if (ssi_field_str(&m.field[i], node, sizeof node) == 0)
-                fprintf(stderr, "ssictl: node %s did not answer; its processes are missing\n",
-                        node);
-            continue;
-        }
         if (m.field[i].tag != SSI_TAG_PROC)
             continue;
         ssi_field_t f[16];
@@ -269,27 +197,75 @@ static int cmd_ps(int json)
             printf("\n");
         }
     }
+    int rc = ssictl_partial_exit(nmissing, partial_ok);
     if (json) {
         if (j)
             ssi_json_array_end(j);
-        return s_json_print(&j);
+        if (ssictl_json_end(&j, missing, nmissing))
+            return SSICTL_EXIT_ERROR;
     }
-    return 0;
+    return rc;
 }
 
-/* ssictl migrate [HOME:]PID NODE */
+/* ssictl's exit status for a MIGRATE's outcome class (ssictl(1)). */
+static int s_migrate_exit(int outcome)
+{
+    switch (outcome) {
+    case SSI_OUTCOME_OK: return SSICTL_EXIT_OK;
+    case SSI_OUTCOME_REFUSED: return SSICTL_EXIT_REFUSED;
+    case SSI_OUTCOME_NODE: return SSICTL_EXIT_NODE;
+    case SSI_OUTCOME_PERM: return SSICTL_EXIT_PERM;
+    case SSI_OUTCOME_FAILED: return SSICTL_EXIT_FAILED;
+    case SSI_OUTCOME_NOPROC: return SSICTL_EXIT_NOPROC;
+    default: return SSICTL_EXIT_ERROR;
+    }
+}
+
+#define MIGRATE_USAGE "Usage: ssictl migrate [--timeout SECONDS] [HOME:]PID NODE\n"
+
+/* ssictl migrate [--timeout SECONDS] [HOME:]PID NODE */
 static int cmd_migrate(int argc, char **argv)
 {
-    if (argc == 1 && (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0)) {
-        printf(
-            "Usage: ssictl migrate [HOME:]PID NODE\n"
-            "Move ssi process PID (its home pid, as 'ssictl ps' shows) to NODE, or back with NODE 'home'.\n");
-        return 0;
+    long timeout_s = MIGRATE_TIMEOUT_S;
+    char *pos[2];
+    int npos = 0;
+    for (int i = 0; i < argc; i++) {
+        const char *val = NULL;
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            printf(
+                MIGRATE_USAGE
+                "Move ssi process PID (its home pid, as 'ssictl ps' shows) to NODE, or back with NODE 'home'.\n"
+                "  --timeout SECONDS  give up waiting after SECONDS (default %d); the move may go on\n",
+                MIGRATE_TIMEOUT_S);
+            return 0;
+        } else if (strcmp(argv[i], "--timeout") == 0 && i + 1 < argc) {
+            val = argv[++i];
+        } else if (strncmp(argv[i], "--timeout=", 10) == 0) {
+            val = argv[i] + 10;
+        } else if (argv[i][0] == '-' && !(argv[i][1] >= '0' && argv[i][1] <= '9')) {
+            fprintf(stderr, "ssictl migrate: unknown option '%s'\n" MIGRATE_USAGE, argv[i]);
+            return SSICTL_EXIT_USAGE;
+        } else if (npos < 2) {
+            pos[npos++] = argv[i];
+            continue;
+        } else {
+            fprintf(stderr, "ssictl migrate: unexpected argument '%s'\n" MIGRATE_USAGE, argv[i]);
+            return SSICTL_EXIT_USAGE;
+        }
+        char *end;
+        timeout_s = strtol(val, &end, 10);
+        if (*val == 0 || *end || timeout_s <= 0 || timeout_s > 86400) {
+            fprintf(stderr,
+                    "ssictl migrate: --timeout wants whole seconds from 1 to 86400, not '%s'\n",
+                    val);
+            return SSICTL_EXIT_USAGE;
+        }
     }
-    if (argc != 2) {
-        fprintf(stderr, "Usage: ssictl migrate [HOME:]PID NODE\n");
-        return 2;
+    if (npos != 2) {
+        fprintf(stderr, MIGRATE_USAGE);
+        return SSICTL_EXIT_USAGE;
     }
+    argv = pos;
     char home[SSI_NAME_MAX + 1] = "";
     const char *pid_s = argv[0];
     const char *colon = strchr(argv[0], ':');
@@ -322,24 +298,33 @@ static int cmd_migrate(int argc, char **argv)
     if (*home)
         ssi_msg_put_str(&w, SSI_TAG_HOME, home);
     long n = ssi_msg_end(&w);
-    int fd = ssi_local_connect(s_socket);
+    int fd = ssi_local_connect(ssictl_socket);
     if (fd < 0) {
-        fprintf(stderr, "ssictl: cannot reach ssid at %s: %s\n", s_socket, strerror(-fd));
-        return 1;
+        fprintf(stderr, "ssictl: cannot reach ssid at %s: %s\n", ssictl_socket, strerror(-fd));
+        return SSICTL_EXIT_ERROR;
     }
-    /* A large process takes a while to move: wait as long as ssid works. */
+    /* A large process takes a while to move: wait as long as ssid works,
+     * up to --timeout. */
     int rc = ssi_local_send(fd, req, (size_t)n);
     if (rc == 0)
-        n = ssi_local_recv(fd, rep, sizeof rep, MIGRATE_TIMEOUT_MS);
+        n = ssi_local_recv(fd, rep, sizeof rep, (int)(timeout_s * 1000));
     close(fd);
+    if (rc == 0 && n == -ETIMEDOUT) {
+        fprintf(stderr,
+                "ssictl migrate: no answer within %ld s; the move may still be under way: "
+                "see 'ssictl ps'\n",
+                timeout_s);
+        return SSICTL_EXIT_TIMEOUT;
+    }
     if (rc < 0 || n < 0) {
         fprintf(stderr, "ssictl migrate: no answer from ssid: %s\n",
                 strerror(rc < 0 ? -rc : (int)-n));
-        return 1;
+        return SSICTL_EXIT_ERROR;
     }
     static ssi_msg_t m;
-    if (s_parse_reply(rep, n, &m, SSI_MSG_OK) < 0)
-        return 1;
+    int outcome;
+    if (ssictl_parse_reply(rep, n, &m, SSI_MSG_OK, &outcome) < 0)
+        return m.type == SSI_MSG_ERROR ? s_migrate_exit(outcome) : SSICTL_EXIT_ERROR;
     char text[1024] = "";
     ssi_field_str(ssi_msg_find(m.field, m.nfields, SSI_TAG_TEXT), text, sizeof text);
     if (*text)
@@ -379,12 +364,12 @@ static int cmd_keygen(int argc, char **argv)
 int main(int argc, char **argv)
 {
     int i = 1;
-    s_socket = ssi_local_path();
+    ssictl_socket = ssi_local_path();
     for (; i < argc && argv[i][0] == '-'; i++) {
         if ((strcmp(argv[i], "--socket") == 0 || strcmp(argv[i], "-s") == 0) && i + 1 < argc)
-            s_socket = argv[++i];
+            ssictl_socket = argv[++i];
         else if (strncmp(argv[i], "--socket=", 9) == 0)
-            s_socket = argv[i] + 9;
+            ssictl_socket = argv[i] + 9;
         else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             usage(stdout);
             return 0;
@@ -402,27 +387,31 @@ int main(int argc, char **argv)
         return 2;
     }
     const char *cmd = argv[i++];
-    int json = 0;
-    if (strcmp(cmd, "nodes") == 0 || strcmp(cmd, "ps") == 0) {
+    int json = 0, partial_ok = 0, ps = strcmp(cmd, "ps") == 0;
+    if (strcmp(cmd, "nodes") == 0 || ps) {
         for (; i < argc; i++) {
             if (strcmp(argv[i], "--json") == 0)
                 json = 1;
+            else if (ps && strcmp(argv[i], "--partial-ok") == 0)
+                partial_ok = 1;
             else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-                printf("Usage: ssictl %s [--json]\n", cmd);
+                printf("Usage: ssictl %s [--json]%s\n", cmd, ps ? " [--partial-ok]" : "");
                 return 0;
             } else {
                 fprintf(stderr, "ssictl %s: unexpected argument '%s'\n", cmd, argv[i]);
-                return 2;
+                return SSICTL_EXIT_USAGE;
             }
         }
-        return strcmp(cmd, "nodes") == 0 ? cmd_nodes(json) : cmd_ps(json);
+        return ps ? cmd_ps(json, partial_ok) : cmd_nodes(json);
     }
+    if (strcmp(cmd, "metrics") == 0)
+        return ssictl_metrics(argc - i, argv + i);
     if (strcmp(cmd, "keygen") == 0)
         return cmd_keygen(argc - i, argv + i);
     if (strcmp(cmd, "migrate") == 0)
         return cmd_migrate(argc - i, argv + i);
     if (strcmp(cmd, "checkpoint") == 0)
-        return ssictl_checkpoint(argc - i, argv + i, s_socket);
+        return ssictl_checkpoint(argc - i, argv + i, ssictl_socket);
     if (strcmp(cmd, "help") == 0) {
         usage(stdout);
         return 0;

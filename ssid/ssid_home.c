@@ -94,7 +94,8 @@ int ssid_home_reaped(ssid_mig_t *g, ssid_home_next_t *next)
         snprintf(text, sizeof text,
                  "process %d came home from %s but its restore at home failed: %s", g->pid, where,
                  ssid_mig_reason(g, "it ended"));
-        ssid_mig_finish(g, EIO, text);
+        /* Not EIO: the process did not stay where it was. */
+        ssid_mig_finish(g, ENOTRECOVERABLE, text);
     } else {
         snprintf(text, sizeof text,
                  "bringing process %d home from %s failed (%s); it keeps running on %s", g->pid,

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "ssi_log.h"
+#include "ssid_stats.h"
 
 static ssid_mig_t *s_migs;
 
@@ -76,25 +77,35 @@ void ssid_mig_free(ssid_mig_t *g)
     free(g);
 }
 
-void ssid_mig_answer(const ssid_asker_t *a, int err, const char *text)
+void ssid_mig_pass_on(const ssid_asker_t *a, int err, const char *text)
 {
     ssid_client_t *c = a->client ? ssid_client_by_id(a->client) : NULL;
-    if (c) {
-        if (err)
-            ssid_client_reply_error(c, err, text);
-        else
-            ssid_client_reply_ok(c, text);
-    } else if (a->peer >= 0) {
-        uint8_t out[1200];
-        ssi_msg_writer_t w;
-        ssi_msg_begin(&w, out, sizeof out, SSI_MSG_MIG_DONE);
-        ssi_msg_put_u64(&w, SSI_TAG_REQID, a->reqid);
-        ssi_msg_put_u64(&w, SSI_TAG_ERRNO, (uint64_t)err);
-        ssi_msg_put_str_cut(&w, SSI_TAG_TEXT, text);
-        long n = ssi_msg_end(&w);
-        if (n > 0)
-            ssid_node_send(a->peer, out, (size_t)n);
+    int outcome = ssid_stats_outcome(err);
+    uint8_t out[1200];
+    ssi_msg_writer_t w;
+    if (c && !err) {
+        ssid_client_reply_ok(c, text);
+        return;
     }
+    if (!c && a->peer < 0)
+        return;
+    ssi_msg_begin(&w, out, sizeof out, c ? SSI_MSG_ERROR : SSI_MSG_MIG_DONE);
+    if (!c)
+        ssi_msg_put_u64(&w, SSI_TAG_REQID, a->reqid);
+    ssi_msg_put_u64(&w, SSI_TAG_ERRNO, (uint64_t)err);
+    ssi_msg_put_str_cut(&w, SSI_TAG_TEXT, text);
+    ssi_msg_put_u64(&w, SSI_TAG_OUTCOME, (uint64_t)outcome);
+    long n = ssi_msg_end(&w);
+    if (n > 0 && c)
+        ssid_client_reply(c, out, (size_t)n);
+    else if (n > 0)
+        ssid_node_send(a->peer, out, (size_t)n);
+}
+
+void ssid_mig_answer(const ssid_asker_t *a, int err, const char *text)
+{
+    ssid_stats_count(ssid_stats_outcome(err));
+    ssid_mig_pass_on(a, err, text);
 }
 
 void ssid_mig_finish(ssid_mig_t *g, int err, const char *text)

@@ -79,8 +79,14 @@ ssid_mig_t *ssid_mig_find(uint64_t reqid, bool home_side);
  * ends its ticket, wipes its keys, frees it. */
 void ssid_mig_free(ssid_mig_t *g);
 
-/* Tells whoever asked how it ended. */
+/* Tells whoever asked how it ended, and counts the answer by its outcome
+ * class (ssid_stats_outcome: the errno decides the class, and so ssictl's
+ * exit status: choose it by what happened to the process). */
 void ssid_mig_answer(const ssid_asker_t *a, int err, const char *text);
+
+/* Like ssid_mig_answer, without counting: for a relayed answer, which its
+ * home counted already. */
+void ssid_mig_pass_on(const ssid_asker_t *a, int err, const char *text);
 
 /* Logs the end, answers whoever asked, frees g. */
 void ssid_mig_finish(ssid_mig_t *g, int err, const char *text);

@@ -17,6 +17,7 @@
 #include "ssi_chan.h"
 #include "ssi_log.h"
 #include "ssi_precheck.h"
+#include "ssid_stats.h"
 
 /* The host part of a tcp://HOST:PORT endpoint. */
 static void s_endpoint_host(const char *ep, char *out, size_t cap)
@@ -113,6 +114,10 @@ void ssid_offer_start(const ssid_asker_t *a, ssid_client_t *p, int to, const cha
     char why[512];
     const char *dest = ssid_node_peer_name(to);
     int rc = ssi_deputy_check(p->pid, why, sizeof why);
+    /* What the precheck could not inspect was not touched: a failure (EIO)
+	 * whatever its errno, not a refusal or a permission (ssid_stats). */
+    if (rc < 0 && rc != -EBUSY && rc != -ESRCH)
+        rc = -EIO;
     if (rc < 0) {
         char text[640];
         snprintf(text, sizeof text, "%sprocess %d cannot migrate: %s; it keeps running here on %s",
@@ -347,7 +352,8 @@ void ssid_offer_ready(int from, const ssi_msg_t *m)
         ssid_mig_send_fail(from, reqid, "home cannot make pipes");
         ssid_mig_finish(g, EIO, "cannot make pipes; the process was not touched");
     } else {
-        char *fargv[] = {"ssi-freeze", "-q", "--deputy", dep, "--key-fd", "3", pid_s, NULL};
+        char *fargv[] = {"ssi-freeze", "-q", "--stats", "--deputy", dep,
+                         "--key-fd",   "3",  pid_s,     NULL};
         int ffds[] = {-1, pipefd[1], errw, k2fd};
         char *xargv[] = {"ssi-xfer",        "send", "--to", to, "--key-fd", "3", "--timeout",
                          SSID_XFER_TIMEOUT, NULL};
@@ -421,6 +427,13 @@ void ssid_offer_reaped(ssid_mig_t *g)
     if (WIFEXITED(st) && WEXITSTATUS(st) == 0) {
         if (p)
             p->away = g->peer;
+        /* ssi-freeze --stats said last what it moved (ssid_stats). */
+        unsigned long long bytes, freeze_us;
+        if (sscanf(ssid_mig_reason(g, ""), "ssi-freeze: stats bytes=%llu freeze_us=%llu", &bytes,
+                   &freeze_us) == 2)
+            ssid_stats_moved(bytes, freeze_us);
+        else
+            ssi_warn("ssi-freeze did not say what it moved; the counters miss move %d", g->pid);
         snprintf(text, sizeof text, "%sprocess %d moved from %s to %s", g->note, g->pid,
                  ssid_node.name, dest);
         ssid_mig_finish(g, 0, text);

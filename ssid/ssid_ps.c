@@ -6,7 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* A `ssictl ps` in flight: waiting for the peers' answers. */
+#include "ssid_mig.h"
+#include "ssid_stats.h"
+
+/* A `ssictl ps` (or `ssictl metrics`) in flight: waiting for the peers' answers. */
 typedef struct ps_req {
     struct ps_req *next;
     uint64_t reqid;
@@ -16,10 +19,20 @@ typedef struct ps_req {
     bool asked[SSI_CLUSTER_MAX]; /* peers we asked */
     bool answered[SSI_CLUSTER_MAX];
     size_t nbytes;
-    uint8_t *records; /* PROC fields, back to back, ready to copy */
+    uint8_t *records; /* PROC and STATS fields, back to back, ready to copy */
 } ps_req_t;
 
 static ps_req_t *s_reqs;
+
+/* This node's STATS record (ssid_stats), with its guests: the bodies that
+ * ssi-agents run here for other homes. */
+static void s_put_stats(ssi_msg_writer_t *w)
+{
+    uint64_t guests = 0;
+    for (ssid_mig_t *g = ssid_mig_first(); g; g = g->next)
+        guests += !g->home_side;
+    ssid_stats_put(w, ssid_node.name, guests);
+}
 static uint8_t s_out[SSID_FRAME_MAX];
 
 static ps_req_t *s_find(uint64_t reqid)
@@ -40,6 +53,7 @@ static void s_finish(ps_req_t *r)
         ssi_msg_put_u64(&w, SSI_TAG_REQID, r->reqid);
         ssi_msg_put_str(&w, SSI_TAG_NODE, ssid_node.name);
         ssid_client_put_procs(&w);
+        s_put_stats(&w);
         if (!w.err && w.len + r->nbytes <= w.cap) {
             memcpy(w.buf + w.len, r->records, r->nbytes);
             w.len += r->nbytes;
@@ -151,7 +165,8 @@ void ssid_ps_collect(int from, const ssi_msg_t *m)
     r->answered[from] = true;
     for (size_t i = 0; i < m->nfields; i++) {
         const ssi_field_t *f = &m->field[i];
-        if (f->tag != SSI_TAG_PROC || r->nbytes + 3 + f->len > SSI_MSG_MAX_BODY / 2)
+        if ((f->tag != SSI_TAG_PROC && f->tag != SSI_TAG_STATS) ||
+            r->nbytes + 3 + f->len > SSI_MSG_MAX_BODY / 2)
             continue;
         uint8_t *nb = realloc(r->records, r->nbytes + 3 + f->len);
         if (!nb)
@@ -176,6 +191,7 @@ void ssid_ps_answer(const ssi_msg_t *m, zsock_t *router, zframe_t *identity)
     ssi_msg_put_u64(&w, SSI_TAG_REQID, reqid);
     ssi_msg_put_str(&w, SSI_TAG_NODE, ssid_node.name);
     ssid_client_put_procs(&w);
+    s_put_stats(&w);
     long n = ssi_msg_end(&w);
     if (n > 0)
         ssid_node_reply(router, identity, s_out, (size_t)n);

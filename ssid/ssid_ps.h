@@ -2,7 +2,8 @@
  * every up peer; the answer, sent when all have answered or after
  * SSID_PS_WAIT_MS, lists this node's processes, every process the peers
  * sent and the names of the peers that did not answer. Also answers a
- * peer's PS with this node's processes. Uses ssid_node and ssid_client.
+ * peer's PS with this node's processes. Each node's answer also carries
+ * its counters (a STATS record, ssid_stats), which `ssictl metrics` reads. Uses ssid_node and ssid_client.
  * Runs in ssid. */
 #ifndef SSID_PS_H
 #define SSID_PS_H

@@ -80,7 +80,7 @@ void ssid_relay_done(int from, const ssi_msg_t *m)
     for (relay_t *r = s_relays; r; r = r->next)
         if (r->reqid == reqid && r->home == from) {
             ssid_asker_t a = {.client = r->client, .peer = -1};
-            ssid_mig_answer(&a, (int)err, text);
+            ssid_mig_pass_on(&a, (int)err, text);
             s_free(r);
             return;
         }
@@ -92,7 +92,9 @@ void ssid_relay_check(int64_t now)
         next = r->next;
         if (now >= r->deadline || !ssi_gossip_is_up(ssid_node.gossip, r->home, now)) {
             ssid_asker_t a = {.client = r->client, .peer = -1};
-            ssid_mig_answer(&a, ETIMEDOUT,
+            /* Not ETIMEDOUT (a failure that kept the process where it
+			 * was): whether the move happened is not known here. */
+            ssid_mig_answer(&a, ENOLINK,
                             now >= r->deadline ? "the home node did not answer in time"
                                                : "the home node went down before it answered");
             s_free(r);

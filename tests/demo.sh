@@ -90,3 +90,5 @@ run ssilab down
 trap - EXIT
 echo
 echo "demo finished"
+echo "Next: docs/labs/01-moving-a-program.md, a handout that moves a program while it writes a"
+echo "file and serves HTTP, with questions to answer (docs/labs/README.md lists all three)."

@@ -251,3 +251,14 @@ int ssi_msg_valid_name(const char *name)
     }
     return 1;
 }
+
+const char *ssi_outcome_name(int outcome)
+{
+    static const char *const names[SSI_OUTCOME_MAX + 1] = {
+        [SSI_OUTCOME_OK] = "ok",         [SSI_OUTCOME_REFUSED] = "refused",
+        [SSI_OUTCOME_NODE] = "node",     [SSI_OUTCOME_PERM] = "permission",
+        [SSI_OUTCOME_FAILED] = "failed", [SSI_OUTCOME_NOPROC] = "noproc",
+        [SSI_OUTCOME_OTHER] = "other",
+    };
+    return outcome < 0 || outcome > SSI_OUTCOME_MAX ? "other" : names[outcome];
+}

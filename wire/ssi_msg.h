@@ -79,6 +79,29 @@ enum ssi_msg_tag {
     SSI_TAG_HEARD = 46,      /* u64: in HEARTBEAT, 1 if the sender hears the receiver */
     SSI_TAG_CKPT_EVERY = 47, /* u64: in REGISTER, seconds between periodic checkpoints */
     SSI_TAG_CKPT_AGEMS = 48, /* u64: in PROC, age of the last checkpoint (ms) */
+    /* Reporting (issue #16): a migration's outcome class, and each node's counters. */
+    SSI_TAG_OUTCOME = 95, /* u64: enum ssi_outcome, in ERROR and MIG_DONE answers to MIGRATE */
+    SSI_TAG_STATS = 96,   /* record in PS_REP: NODE GUESTS MIGS... BYTES FREEZE... FRZSUM */
+    SSI_TAG_GUESTS = 97,  /* u64: bodies of other homes' processes running on the node */
+    SSI_TAG_MIGS = 98,    /* record: OUTCOME SEQ (how many answers of that class) */
+    SSI_TAG_BYTES = 99,   /* u64: image bytes of the moves out of home that succeeded */
+    SSI_TAG_FREEZE = 100, /* record: LEUS SEQ (a freeze-time bucket, not cumulative) */
+    SSI_TAG_LEUS = 101,   /* u64: a bucket's upper bound in µs; UINT64_MAX for +Inf */
+    SSI_TAG_FRZSUM = 102, /* u64: sum of the freeze times in µs */
+};
+
+/* The class of a MIGRATE's answer (SSI_TAG_OUTCOME), decided by the home's ssid from the
+ * errno it answers with (ssid_mig.h says which errno means what); ssictl's exit status and
+ * ssid's migration counters follow it. */
+enum ssi_outcome {
+    SSI_OUTCOME_OK = 0,      /* moved */
+    SSI_OUTCOME_REFUSED = 1, /* the process cannot move (precheck), or is moving already */
+    SSI_OUTCOME_NODE = 2,    /* the node (or the home node) is unknown or down */
+    SSI_OUTCOME_PERM = 3,    /* the user may not move that process */
+    SSI_OUTCOME_FAILED = 4,  /* failed on the way; the process runs where it was */
+    SSI_OUTCOME_NOPROC = 5,  /* no such ssi process */
+    SSI_OUTCOME_OTHER = 6,   /* anything else (malformed, out of memory, process lost, ...) */
+    SSI_OUTCOME_MAX = 6
 };
 
 typedef struct {
@@ -145,5 +168,9 @@ const char *ssi_msg_type_name(int type);
 /* Is name usable as a node name: [A-Za-z0-9._-], 1..63 bytes, not "home"
  * (which ssictl migrate reserves for a process's home node)? */
 int ssi_msg_valid_name(const char *name);
+
+/* The name of an outcome class ("ok", "refused", "node", "permission", "failed", "noproc",
+ * "other"), as ssictl metrics labels it; "other" for a number out of range. */
+const char *ssi_outcome_name(int outcome);
 
 #endif

@@ -54,7 +54,7 @@ path=$(for i in $(seq "$REPS"); do lab_exec n1 python3 "$prog" rr "$LAB_SUBNET.2
 home=$(measure 127.0.0.1 $port)
 pid=$(lab_exec n1 ssictl ps --json | python3 -c '
 import json, sys
-for p in json.load(sys.stdin):
+for p in json.load(sys.stdin)["data"]:
     if "net.py server" in p["cmd"]:
         print(p["pid"]); break')
 lab_exec n1 ssictl migrate "$pid" n2 >/dev/null || { echo "migration failed" >&2; exit 1; }

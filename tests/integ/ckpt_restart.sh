@@ -145,7 +145,7 @@ else
 fi
 age=$(lab_exec n1 ssictl ps --json | python3 -c '
 import json, sys
-for p in json.load(sys.stdin):
+for p in json.load(sys.stdin)["data"]:
     if p["pid"] == int(sys.argv[1]): print(p.get("checkpoint_age_ms", "none"))' "$ppid")
 case "$age" in none | "") fail "ssictl ps --json has no checkpoint age" ;;
 *) [ "$age" -lt 3000 ] && ok "ssictl ps shows the last checkpoint's age (${age} ms)" || fail "age $age ms" ;; esac

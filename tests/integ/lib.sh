@@ -51,7 +51,7 @@ fail() {
 lab_pid_of() {
 	lab_exec n1 ssictl ps --json 2>/dev/null | python3 -c '
 import json, sys
-for p in json.load(sys.stdin):
+for p in json.load(sys.stdin)["data"]:
     if p["home"] == "n1" and sys.argv[1] in p["cmd"] and not p["cmd"].startswith("bash"):
         print(p["pid"]); break' "$1"
 }

@@ -29,7 +29,7 @@ gen="python3 $LAB_FILES/gen.py"
 pid_of() {
 	lab_exec n1 ssictl ps --json | python3 -c '
 import json, sys
-for p in json.load(sys.stdin):
+for p in json.load(sys.stdin)["data"]:
     if p["cmd"].split()[0].endswith("/" + sys.argv[1]) or p["cmd"].split()[0] == sys.argv[1]:
         print(p["pid"]); break' "$1"
 }

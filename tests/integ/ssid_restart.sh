@@ -35,7 +35,7 @@ start() {
 	wait_until 10 lab_exec n1 test -s "/tmp/$1.out" || { fail "$1 did not start"; finish; }
 	lab_exec n1 ssictl ps --json | python3 -c '
 import json, sys
-for p in json.load(sys.stdin):
+for p in json.load(sys.stdin)["data"]:
     if p["cmd"].endswith(" " + sys.argv[1]): print(p["pid"]); break' "$2 $1"
 }
 output_ok() {

@@ -233,6 +233,30 @@ START_TEST(test_json_writes_structure)
 }
 END_TEST
 
+START_TEST(test_json_envelope_holds_data_and_missing)
+{
+    ssi_json_t *j = ssi_json_new();
+    ck_assert_ptr_nonnull(j);
+    ssi_json_envelope_begin(j, 1);
+    ssi_json_array_begin(j);
+    ssi_json_u64(j, 7);
+    ssi_json_array_end(j);
+    const char *missing[] = {"n3", "n\xff"
+                                   "4"};
+    ssi_json_envelope_end(j, missing, 2);
+    ck_assert_str_eq(ssi_json_text(j, NULL),
+                     "{\"format\":1,\"data\":[7],\"missing\":[\"n3\",\"n\\ufffd4\"]}");
+    ssi_json_destroy(&j);
+    /* Nothing missing: an empty array, and the data may be any value. */
+    j = ssi_json_new();
+    ssi_json_envelope_begin(j, 2);
+    ssi_json_str(j, "x");
+    ssi_json_envelope_end(j, NULL, 0);
+    ck_assert_str_eq(ssi_json_text(j, NULL), "{\"format\":2,\"data\":\"x\",\"missing\":[]}");
+    ssi_json_destroy(&j);
+}
+END_TEST
+
 START_TEST(test_json_rejects_misuse)
 {
     ssi_json_t *j;
@@ -286,6 +310,7 @@ Suite *suite_json(void)
     tcase_add_test(tc, test_json_replaces_invalid_utf8);
     tcase_add_test(tc, test_json_random_bytes_parse);
     tcase_add_test(tc, test_json_writes_structure);
+    tcase_add_test(tc, test_json_envelope_holds_data_and_missing);
     tcase_add_test(tc, test_json_rejects_misuse);
     suite_add_tcase(s, tc);
     return s;

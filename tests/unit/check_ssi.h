@@ -18,6 +18,7 @@ Suite *suite_tunnel(void);
 Suite *suite_fdpass(void);
 Suite *suite_call(void);
 Suite *suite_paths(void);
+Suite *suite_stats(void);
 Suite *suite_ckpt(void);
 
 #endif
