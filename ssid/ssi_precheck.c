@@ -3,11 +3,35 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+/* Every obstacle found, one sentence each, joined with "; ". */
+typedef struct {
+    char *buf;
+    size_t len, used;
+    int count;
+} s_why_t;
+
+__attribute__((format(printf, 2, 3))) static void s_obstacle(s_why_t *w, const char *fmt, ...)
+{
+    if (w->used + 3 >= w->len) {
+        w->count++;
+        return;
+    }
+    if (w->count++ > 0)
+        w->used += (size_t)snprintf(w->buf + w->used, w->len - w->used, "; ");
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(w->buf + w->used, w->len - w->used, fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        w->used += (size_t)n < w->len - w->used ? (size_t)n : w->len - w->used - 1;
+}
 
 static int s_status_field(pid_t pid, const char *key, long *out)
 {
@@ -29,7 +53,7 @@ static int s_status_field(pid_t pid, const char *key, long *out)
 }
 
 /* Writable MAP_SHARED mappings: their other users would stay behind. */
-static int s_check_maps(pid_t pid, char *why, size_t len)
+static int s_check_maps(pid_t pid, s_why_t *w)
 {
     char path[64], line[4352];
     snprintf(path, sizeof path, "/proc/%d/maps", (int)pid);
@@ -45,10 +69,8 @@ static int s_check_maps(pid_t pid, char *why, size_t len)
             char *n = name;
             while (*n == ' ')
                 n++;
-            snprintf(why, len, "it has writable shared memory (%s), which ssi cannot move yet",
-                     *n ? n : "anonymous");
-            rc = -EBUSY;
-            break;
+            s_obstacle(w, "it has writable shared memory (%s), which ssi cannot move yet",
+                       *n ? n : "anonymous");
         }
     }
     fclose(f);
@@ -95,7 +117,7 @@ static int s_socket_unmovable(pid_t pid, unsigned long inode, char *what, size_t
     return found > 0;
 }
 
-static int s_check_fds(pid_t pid, char *why, size_t len)
+static int s_check_fds(pid_t pid, s_why_t *w)
 {
     char dir[64];
     snprintf(dir, sizeof dir, "/proc/%d/fd", (int)pid);
@@ -104,7 +126,7 @@ static int s_check_fds(pid_t pid, char *why, size_t len)
         return -errno;
     int rc = 0;
     struct dirent *e;
-    while (rc == 0 && (e = readdir(d))) {
+    while ((e = readdir(d))) {
         if (e->d_name[0] == '.')
             continue;
         char link[400], target[4096];
@@ -116,8 +138,7 @@ static int s_check_fds(pid_t pid, char *why, size_t len)
         char sock[300];
         if (strncmp(target, "socket:[", 8) == 0 &&
             s_socket_unmovable(pid, strtoul(target + 8, NULL, 10), sock, sizeof sock)) {
-            snprintf(why, len, "fd %s is %s, which ssi cannot move yet", e->d_name, sock);
-            rc = -EBUSY;
+            s_obstacle(w, "fd %s is %s, which ssi cannot move yet", e->d_name, sock);
             continue;
         }
         if (strncmp(target, "pipe:", 5) == 0 || strncmp(target, "socket:", 7) == 0)
@@ -131,27 +152,23 @@ static int s_check_fds(pid_t pid, char *why, size_t len)
             (S_ISFIFO(fst.st_mode) || S_ISREG(fst.st_mode) || S_ISDIR(fst.st_mode)))
             continue;
         if (strcmp(target, "anon_inode:[io_uring]") == 0) {
-            snprintf(why, len, "it uses io_uring (fd %s), which ssi cannot move", e->d_name);
-            rc = -EBUSY;
+            s_obstacle(w, "it uses io_uring (fd %s), which ssi cannot move", e->d_name);
         } else if (strcmp(target, "anon_inode:[eventpoll]") == 0) {
             /* An epoll instance is made again where the process resumes
 			 * (ssi_epoll.c), with the same registrations. */
         } else if (strncmp(target, "anon_inode:", 11) == 0) {
-            snprintf(why, len, "fd %s is a kernel object (%s) that ssi cannot move yet", e->d_name,
-                     target + 11);
-            rc = -EBUSY;
+            s_obstacle(w, "fd %s is a kernel object (%s) that ssi cannot move yet", e->d_name,
+                       target + 11);
         } else if (strncmp(target, "/dev/", 5) == 0) {
             if (!s_allowed_device(target)) {
-                snprintf(
-                    why, len,
+                s_obstacle(
+                    w,
                     "fd %s is the device %s; only null, zero, random, urandom and terminals can move",
                     e->d_name, target);
-                rc = -EBUSY;
             }
         } else {
-            snprintf(why, len, "fd %s (%s) is a kind of descriptor that ssi cannot move yet",
-                     e->d_name, target);
-            rc = -EBUSY;
+            s_obstacle(w, "fd %s (%s) is a kind of descriptor that ssi cannot move yet", e->d_name,
+                       target);
         }
     }
     closedir(d);
@@ -161,6 +178,7 @@ static int s_check_fds(pid_t pid, char *why, size_t len)
 int ssi_deputy_check(pid_t pid, char *why, size_t len)
 {
     long threads = 0, tracer = 0;
+    s_why_t w = {.buf = why, .len = len};
     int rc = s_status_field(pid, "Threads", &threads);
     if (rc == 0)
         rc = s_status_field(pid, "TracerPid", &tracer);
@@ -168,24 +186,24 @@ int ssi_deputy_check(pid_t pid, char *why, size_t len)
         snprintf(why, len, "process %d does not exist", (int)pid);
         return -ESRCH;
     }
-    if (threads > 1) {
-        snprintf(why, len, "it has %ld threads; multi-threaded processes cannot move yet", threads);
-        return -EBUSY;
-    }
-    if (tracer != 0) {
-        snprintf(why, len, "it is being traced (ptrace) by process %ld", tracer);
-        return -EBUSY;
-    }
-    rc = s_check_maps(pid, why, len);
+    if (len)
+        why[0] = 0;
+    /* Every obstacle, not only the first: the user can remove them all
+     * before trying again. */
+    if (threads > 1)
+        s_obstacle(&w, "it has %ld threads; multi-threaded processes cannot move yet", threads);
+    if (tracer != 0)
+        s_obstacle(&w, "it is being traced (ptrace) by process %ld", tracer);
+    rc = s_check_maps(pid, &w);
     if (rc == 0)
-        rc = s_check_fds(pid, why, len);
+        rc = s_check_fds(pid, &w);
     if (rc == -ENOENT || rc == -ESRCH) {
         snprintf(why, len, "process %d does not exist", (int)pid);
         return -ESRCH;
     }
-    if (rc < 0 && rc != -EBUSY) {
+    if (rc < 0) {
         snprintf(why, len, "cannot inspect process %d: %s", (int)pid, strerror(-rc));
         return rc;
     }
-    return rc;
+    return w.count ? -EBUSY : 0;
 }

@@ -14,6 +14,7 @@
 #include <sys/un.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/inotify.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -36,7 +37,8 @@ enum {
     UNIX_LISTEN,
     UNIX_DGRAM,
     TCP_CONNECTED,
-    EPOLLFD
+    EPOLLFD,
+    TWO_OBSTACLES
 };
 
 static void *s_sleeper(void *arg)
@@ -86,6 +88,10 @@ static pid_t s_child(int kind)
             break;
         }
         case EVENTFD: eventfd(0, 0); break;
+        case TWO_OBSTACLES:
+            pthread_create(&t, NULL, s_sleeper, NULL);
+            inotify_init1(0);
+            break;
         case EPOLLFD: epoll_create1(0); break;
         case TCP_LISTEN:
         case UDP:
@@ -217,6 +223,19 @@ START_TEST(test_precheck_refuses_sockets_a_tunnel_cannot_carry)
 }
 END_TEST
 
+/* A refusal names every obstacle, not only the first found. */
+START_TEST(test_precheck_names_every_obstacle)
+{
+    char why[512] = "";
+    pid_t pid = s_child(TWO_OBSTACLES);
+    int rc = ssi_deputy_check(pid, why, sizeof why);
+    s_reap(pid);
+    ck_assert_int_eq(rc, -EBUSY);
+    ck_assert_msg(strstr(why, "2 threads") && strstr(why, "inotify") && strstr(why, "; "),
+                  "both obstacles named: '%s'", why);
+}
+END_TEST
+
 START_TEST(test_precheck_missing_process)
 {
     char why[256];
@@ -240,6 +259,7 @@ Suite *suite_precheck(void)
     tcase_add_test(tc, test_precheck_epoll_may_move);
     tcase_add_test(tc, test_precheck_refuses_devices);
     tcase_add_test(tc, test_precheck_refuses_sockets_a_tunnel_cannot_carry);
+    tcase_add_test(tc, test_precheck_names_every_obstacle);
     tcase_add_test(tc, test_precheck_missing_process);
     suite_add_tcase(s, tc);
     return s;
