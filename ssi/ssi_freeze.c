@@ -622,6 +622,25 @@ static long s_connect(int token)
     return fd;
 }
 
+/* Tells the requester, instead of the image, that what could not be
+ * captured; the process thaws. */
+static void s_send_fail(long fd, const char *what, long err)
+{
+    static ssi_image_fail_t f;
+    size_t n = 0;
+    ssi_sys_memzero(&f, sizeof(f));
+    f.magic = SSI_IMAGE_FAIL_MAGIC;
+    f.err = (int32_t)err;
+    n += ssi_sys_strlcpy(f.text + n, "the process could not capture ", sizeof(f.text) - n);
+    n += ssi_sys_strlcpy(f.text + n, what, sizeof(f.text) - n);
+    n += ssi_sys_strlcpy(f.text + n, " (errno ", sizeof(f.text) - n);
+    if (n + 24 < sizeof(f.text))
+        n += ssi_sys_utoa(f.text + n, (uint64_t)(err < 0 ? -err : err));
+    n += ssi_sys_strlcpy(f.text + n, ")", sizeof(f.text) - n);
+    f.len = (uint32_t)n;
+    s_write_all(fd, &f, sizeof(f));
+}
+
 /* Verdict 'D': reads where the body's agent is, connects to it and
  * answers the requester with one byte, 'D' (deputy from now on; this
  * never returns) or 'C' (thaw). Returns 'C' or -errno otherwise. */
@@ -653,22 +672,23 @@ static long s_freeze(int token)
     long fd, rc;
     char verdict = 0;
 
+    /* Nothing here writes into the program's stderr: the requester, not
+     * the program, hears why a freeze failed (s_send_fail, or the broken
+     * stream it sees itself). */
     fd = s_connect(token);
-    if (fd < 0) {
-        ssi_sys_log("ssi-freeze: ", "cannot reach requester", 0, fd);
+    if (fd < 0)
         return fd;
-    }
     rc = s_read_all(fd, &req, sizeof(req));
     if (rc == 0 && (req.magic != SSI_IMAGE_REQ_MAGIC || req.version != SSI_IMAGE_VERSION))
         rc = -EPROTO;
-    if (rc == 0)
-        rc = ssi_freeze_proc_capture(&s_proc, &s_creds);
+    if (rc == 0 && (rc = ssi_freeze_proc_capture(&s_proc, &s_creds)) < 0)
+        s_send_fail(fd, "its process state", rc);
     if (rc == 0)
         s_nsigs = ssi_freeze_proc_take_signals(s_sigs, S_MAX_SIGS, s_thread.tid);
-    if (rc == 0)
-        rc = s_capture_fd_list(fd);
-    if (rc == 0)
-        rc = s_capture_vmas();
+    if (rc == 0 && (rc = s_capture_fd_list(fd)) < 0)
+        s_send_fail(fd, "its descriptors", rc);
+    if (rc == 0 && (rc = s_capture_vmas()) < 0)
+        s_send_fail(fd, "its memory map", rc);
     if (rc == 0)
         rc = s_write_image(fd);
     if (rc == 0) {
@@ -677,8 +697,6 @@ static long s_freeze(int token)
     }
     if (rc == SSI_IMAGE_VERDICT_DEPUTY)
         rc = s_become_deputy(fd);
-    if (rc < 0)
-        ssi_sys_log("ssi-freeze: ", "freeze failed, thawing", 0, rc);
     s_close(fd);
     return rc;
 }

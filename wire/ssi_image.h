@@ -72,6 +72,19 @@
 #define SSI_IMAGE_VERDICT_DEPUTY 'D'
 #define SSI_IMAGE_DEPUTY_MAGIC 0x0a5045442d495353ULL /* "SSI-DEP\n" */
 
+/* A freeze that cannot capture the process sends this instead of the
+ * image header (then closes; the process thaws): the requester reports
+ * the text to the user. A process never writes the reason to its own
+ * stderr. */
+#define SSI_IMAGE_FAIL_MAGIC 0x0a5252452d495353ULL /* "SSI-ERR\n" */
+
+typedef struct {
+    uint64_t magic; /* SSI_IMAGE_FAIL_MAGIC */
+    int32_t err;    /* -errno */
+    uint32_t len;   /* bytes of text used */
+    char text[240]; /* what could not be captured */
+} ssi_image_fail_t;
+
 /* Coming home: a deputy that gets the freeze signal (sigqueue with a
  * token, as for a freeze) connects to the token's socket like a freeze
  * does, reads ssi_image_home_t and brings its body home. It answers, on

@@ -209,19 +209,15 @@ long ssi_deputy_connect(const ssi_image_deputy_t *d)
     if (d->magic != SSI_IMAGE_DEPUTY_MAGIC)
         return -EPROTO;
     fd = s_tcp_connect(d);
-    if (fd < 0) {
-        ssi_sys_log("ssi-deputy: ", "cannot reach the body's agent; continuing at home", 0, fd);
+    /* Failures are not written into the program's stderr: the
+     * requester hears 'C' and the destination says why. */
+    if (fd < 0)
         return fd;
-    }
     /* The agent answers the handshake only once the body runs, so the
      * handshake may take as long as the restore. */
     rc = ssi_tunnel_link_init(ssi_chans_link(), (int)fd, d->key, 1,
                               d->accept_timeout_ms ? (int)d->accept_timeout_ms : 30000);
     if (rc < 0) {
-        ssi_sys_log("ssi-deputy: ",
-                    rc == -EKEYREJECTED ? "the body's agent has another key; continuing at home"
-                                        : "no handshake with the body's agent; continuing at home",
-                    0, rc);
         ssi_sys1(SYS_close, fd);
         return rc;
     }
@@ -233,8 +229,6 @@ long ssi_deputy_connect(const ssi_image_deputy_t *d)
         rc = ssi_tunnel_recv_wait(ssi_chans_link(), &h, s_frame, sizeof(s_frame),
                                   d->accept_timeout_ms ? (int)d->accept_timeout_ms : 30000);
     if (rc == 1 && h.type == SSI_TUNNEL_REFUSE) {
-        s_frame[h.len < sizeof(s_frame) ? h.len : sizeof(s_frame) - 1] = 0;
-        ssi_sys_log("ssi-deputy: ", "the body's agent refused: ", (const char *)s_frame, 0);
         rc = -ECONNREFUSED;
     } else if (rc == 1) {
         ssi_sys_memcopy(&acc, s_frame, sizeof(acc) <= h.len ? sizeof(acc) : 0);
@@ -245,9 +239,6 @@ long ssi_deputy_connect(const ssi_image_deputy_t *d)
             rc = -EPROTO;
     }
     if (rc < 0) {
-        if (rc != -ECONNREFUSED)
-            ssi_sys_log("ssi-deputy: ", "no answer from the body's agent; continuing at home", 0,
-                        rc);
         ssi_tunnel_link_close(ssi_chans_link());
         return rc;
     }
@@ -260,7 +251,6 @@ long ssi_deputy_connect(const ssi_image_deputy_t *d)
     if (rc < 0) {
         if (fd >= 0)
             ssi_sys1(SYS_close, fd);
-        ssi_sys_log("ssi-deputy: ", "no call link with the body; continuing at home", 0, rc);
         ssi_tunnel_link_close(ssi_chans_link());
         return rc;
     }

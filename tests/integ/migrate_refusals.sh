@@ -1,0 +1,79 @@
+#!/bin/bash
+# Refusals and failures say everything, to the user, and leave nothing
+# behind. (1) A process with two obstacles (a second thread, an inotify
+# descriptor) is refused with both named in ssictl's message. (2) A move
+# that fails at the destination (the process maps a file of its home's
+# /tmp, which the destination lacks, so the restore fails there) tells
+# the user the destination's reason, not "Broken pipe". Neither writes a
+# byte into the program's own stderr, the process runs on at home, and
+# the destination's process list holds neither body nor agent.
+. "$(dirname "$0")/lib.sh"
+lab_require_root
+command -v python3 >/dev/null || skip "python3 is not installed"
+lab_up 2
+mkdir -p "$LAB_FILES"
+
+cat >"$LAB_FILES/obstacles.py" <<'PY'
+import ctypes, sys, threading, time
+if sys.argv[1] == "two":
+    threading.Thread(target=time.sleep, args=(600,), daemon=True).start()
+    ctypes.CDLL(None, use_errno=True).inotify_init1(0)
+else:
+    import mmap
+    f = open("/tmp/st-mapped", "rb")
+    m = mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ)
+    f.close()
+for i in range(600):
+    print(i, flush=True)
+    time.sleep(0.1)
+PY
+
+# lines FILE: how many lines n1's FILE has; grows FILE N: more than N.
+lines() { lab_exec n1 sh -c "wc -l < $1"; }
+grows() { [ "$(lines "$1")" -gt "$2" ]; }
+
+# nothing_on_n2: n2 runs only its ssid and the lab's own processes.
+nothing_on_n2() {
+	! lab_exec n2 ps -eo args= | grep -Eq 'ssi-agent|ssi-restore|ssi-xfer|obstacles'
+}
+
+# 1. Two obstacles, both named.
+lab_exec n1 sh -c "ssirun python3 $LAB_FILES/obstacles.py two >/tmp/two.out 2>/tmp/two.err &"
+wait_until 10 lab_exec n1 test -s /tmp/two.out
+pid=$(lab_pid_of obstacles.py)
+out=$(lab_exec n1 ssictl migrate "$pid" n2 2>&1)
+rc=$?
+if [ $rc != 0 ] && echo "$out" | grep -q "2 threads" && echo "$out" | grep -q "inotify"; then
+	ok "both obstacles named in ssictl's refusal: $out"
+else
+	fail "both obstacles named in ssictl's refusal (status $rc): $out"
+fi
+n=$(lines /tmp/two.out)
+wait_until 5 grows /tmp/two.out $((n + 3)) &&
+	ok "the refused process runs on at home" || fail "the refused process stopped: $(lab_exec n1 tail -2 /tmp/two.out)"
+[ -z "$(lab_exec n1 cat /tmp/two.err)" ] &&
+	ok "the program's stderr holds nothing from ssi" || fail "the program's stderr: $(lab_exec n1 cat /tmp/two.err)"
+
+# 2. The restore fails at the destination: its reason reaches the user.
+lab_exec n1 sh -c "head -c 8192 /dev/urandom >/tmp/st-mapped"
+lab_exec n2 rm -f /tmp/st-mapped
+lab_exec n1 sh -c "ssirun python3 $LAB_FILES/obstacles.py map >/tmp/map.out 2>/tmp/map.err &"
+wait_until 10 lab_exec n1 test -s /tmp/map.out
+pid=$(lab_pid_of "obstacles.py map")
+out=$(lab_exec n1 ssictl migrate "$pid" n2 2>&1)
+rc=$?
+if [ $rc != 0 ] && echo "$out" | grep -q "cannot open mapped file /tmp/st-mapped" &&
+	echo "$out" | grep -q "keeps running on n1"; then
+	ok "a restore that fails at the destination says why: $out"
+else
+	fail "a restore that fails at the destination says why (status $rc): $out"
+fi
+n=$(lines /tmp/map.out)
+wait_until 5 grows /tmp/map.out $((n + 3)) &&
+	ok "the process runs on at home after the failed move" || fail "the process stopped: $(lab_exec n1 tail -2 /tmp/map.out)"
+[ -z "$(lab_exec n1 cat /tmp/map.err)" ] && ok "the program's stderr holds nothing from ssi" ||
+	fail "the program's stderr: $(lab_exec n1 cat /tmp/map.err)"
+wait_until 5 nothing_on_n2 && ok "nothing is left on n2 (no body, no agent)" ||
+	fail "left on n2: $(lab_exec n2 ps -eo pid,args)"
+
+finish
