@@ -310,6 +310,11 @@ static void s_finish_failed(ssid_mig_t *g)
     char text[1100];
     const char *dest = ssid_node_peer_name(g->peer);
     const char *here = ssid_mig_reason(g, "the image did not get through");
+    /* The destination stops its helpers and whatever body they made: a
+     * failed move leaves nothing there (without this, a stalled transfer
+     * or a body no deputy will reach stayed). */
+    if (!g->remote[0])
+        ssid_mig_send_fail(g->peer, g->reqid, here);
     if (g->remote[0])
         snprintf(text, sizeof text,
                  "%smoving process %d to %s failed (%s: %s; here: %s); it keeps running on %s",

@@ -1,12 +1,15 @@
 #!/bin/bash
 # Refusals and failures say everything, to the user, and leave nothing
-# behind. (1) A process with two obstacles (a second thread, an inotify
+# behind (#17). (1) A process with two obstacles (a second thread, an inotify
 # descriptor) is refused with both named in ssictl's message. (2) A move
 # that fails at the destination (the process maps a file of its home's
 # /tmp, which the destination lacks, so the restore fails there) tells
 # the user the destination's reason, not "Broken pipe". Neither writes a
 # byte into the program's own stderr, the process runs on at home, and
-# the destination's process list holds neither body nor agent.
+# the destination's process list holds neither body nor agent. (3) A
+# destination that stalls mid-transfer (its ssi-xfer stopped): the move
+# fails at home, and home's MIG_FAIL makes the destination drop its
+# helpers at once (they used to stay, stopped, for good).
 . "$(dirname "$0")/lib.sh"
 lab_require_root
 command -v python3 >/dev/null || skip "python3 is not installed"
@@ -34,7 +37,7 @@ grows() { [ "$(lines "$1")" -gt "$2" ]; }
 
 # nothing_on_n2: n2 runs only its ssid and the lab's own processes.
 nothing_on_n2() {
-	! lab_exec n2 ps -eo args= | grep -Eq 'ssi-agent|ssi-restore|ssi-xfer|obstacles'
+	! lab_exec n2 ps -eo args= | grep -Eq 'ssi-agent|ssi-restore|ssi-xfer|obstacles|memhog'
 }
 
 # 1. Two obstacles, both named.
@@ -75,5 +78,35 @@ wait_until 5 grows /tmp/map.out $((n + 3)) &&
 	fail "the program's stderr: $(lab_exec n1 cat /tmp/map.err)"
 wait_until 5 nothing_on_n2 && ok "nothing is left on n2 (no body, no agent)" ||
 	fail "left on n2: $(lab_exec n2 ps -eo pid,args)"
+
+# 3. The destination stalls mid-transfer.
+memhog=${SSI_TESTDIR:-$lab_top/build/tests}/memhog
+if [ -x "$memhog" ]; then
+	lab_exec n1 sh -c "ssirun $memhog 512 600 100 >/tmp/hog.out 2>/tmp/hog.err &"
+	wait_until 10 lab_exec n1 grep -q '^memhog pid=' /tmp/hog.out
+	pid=$(lab_exec n1 sed -n 's/^memhog start pid=\([0-9]*\).*/\1/p' /tmp/hog.out)
+	lab_exec n1 sh -c "ssictl migrate $pid n2 >/tmp/hog.mig 2>&1; echo \$? >>/tmp/hog.mig" &
+	mig=$!
+	if wait_until 10 lab_exec n2 pgrep -f 'ssi-xfer recv'; then
+		lab_exec n2 pkill -STOP -f 'ssi-xfer recv'
+		wait "$mig"
+		out=$(lab_exec n1 cat /tmp/hog.mig)
+		[ "$(echo "$out" | tail -1)" != 0 ] && echo "$out" | grep -q "keeps running on n1" &&
+			ok "a stalled destination: the move fails: $(echo "$out" | head -1)" ||
+			fail "a stalled destination: $out"
+		wait_until 5 nothing_on_n2 && ok "nothing is left on n2 after the stalled move" ||
+			fail "left on n2 after the stalled move: $(lab_exec n2 ps -eo pid,stat,args)"
+	else
+		wait "$mig"
+		fail "the transfer to n2 never started: $(lab_exec n1 cat /tmp/hog.mig)"
+	fi
+	n=$(lines /tmp/hog.out)
+	wait_until 5 grows /tmp/hog.out $((n + 3)) && ok "memhog runs on at home" ||
+		fail "memhog stopped: $(lab_exec n1 tail -2 /tmp/hog.out)"
+	[ -z "$(lab_exec n1 cat /tmp/hog.err)" ] && ok "memhog's stderr holds nothing from ssi" ||
+		fail "memhog's stderr: $(lab_exec n1 cat /tmp/hog.err)"
+else
+	fail "$memhog is missing (make check builds it)"
+fi
 
 finish
