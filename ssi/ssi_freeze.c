@@ -387,6 +387,39 @@ static long s_write_pages(long fd, uint64_t addr, uint64_t len)
     return rc;
 }
 
+/* Shared anonymous memory that only we map (ssid's precheck saw to that):
+ * its pages live in an shmem inode and need not be in our page tables (a
+ * parent that has exited wrote them), so page residency comes from
+ * mincore, which looks at the inode's page cache. */
+static long s_dump_shmem(long fd, const s_vma_t *v)
+{
+    static unsigned char vec[4096];
+    uint64_t addr = v->start;
+    long rc;
+    while (addr < v->end) {
+        uint64_t npages = (v->end - addr) / S_PAGE, i, run = 0, run_start = 0;
+        if (npages > sizeof(vec))
+            npages = sizeof(vec);
+        rc = ssi_sys3(SYS_mincore, (long)addr, (long)(npages * S_PAGE), (long)vec);
+        if (rc < 0)
+            return rc;
+        for (i = 0; i <= npages; i++) {
+            if (i < npages && (vec[i] & 1)) {
+                if (!run)
+                    run_start = addr + i * S_PAGE;
+                run++;
+            } else if (run) {
+                rc = s_write_pages(fd, run_start, run * S_PAGE);
+                if (rc < 0)
+                    return rc;
+                run = 0;
+            }
+        }
+        addr += npages * S_PAGE;
+    }
+    return 0;
+}
+
 /* Writes the present pages of [start,end) that match the VMA's policy:
  * anonymous memory: present or swapped; private file mappings: only the
  * pages that are no longer file pages (copied on write). */
@@ -395,6 +428,9 @@ static long s_dump_range(long fd, long pm, const s_vma_t *v)
     int file_private = (v->flags & SSI_IMAGE_VMA_FILE) && !(v->flags & SSI_IMAGE_VMA_SHARED);
     uint64_t addr;
     long rc;
+
+    if ((v->flags & SSI_IMAGE_VMA_SHARED) && (v->flags & SSI_IMAGE_VMA_ANON))
+        return s_dump_shmem(fd, v);
 
     if (s_use_scan) {
         struct pm_scan_arg a;

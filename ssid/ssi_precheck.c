@@ -52,7 +52,54 @@ static int s_status_field(pid_t pid, const char *key, long *out)
     return rc;
 }
 
-/* Writable MAP_SHARED mappings: their other users would stay behind. */
+/* Shared anonymous memory (MAP_SHARED|MAP_ANONYMOUS: "/dev/zero (deleted)"
+ * or "[anon_shmem:NAME]" in maps) lives in an shmem inode of its own. */
+static int s_is_shared_anon(const char *name)
+{
+    return strcmp(name, "/dev/zero (deleted)") == 0 || strncmp(name, "[anon_shmem:", 12) == 0;
+}
+
+/* Does a process other than pid map the shmem inode dev:ino? Looked up in
+ * every process's maps (this node's PID namespace: only a process forked
+ * from a mapper, or one it passed the memory to, can map it). */
+static int s_other_mapper(pid_t pid, const char *dev, unsigned long ino, pid_t *who)
+{
+    DIR *d = opendir("/proc");
+    if (!d)
+        return -errno;
+    struct dirent *e;
+    int found = 0;
+    char line[4352];
+    while (!found && (e = readdir(d))) {
+        char *end;
+        long other = strtol(e->d_name, &end, 10);
+        if (*end || other <= 0 || other == pid)
+            continue;
+        char path[64];
+        snprintf(path, sizeof path, "/proc/%ld/maps", other);
+        FILE *f = fopen(path, "re");
+        if (!f)
+            continue; /* gone meanwhile */
+        while (fgets(line, sizeof line, f)) {
+            char odev[32] = "", name[4096] = "";
+            unsigned long oino = 0;
+            if (sscanf(line, "%*s %*s %*s %31s %lu %4095[^\n]", odev, &oino, name) == 3 &&
+                oino == ino && strcmp(odev, dev) == 0 && s_is_shared_anon(name)) {
+                found = 1;
+                *who = (pid_t)other;
+                break;
+            }
+        }
+        fclose(f);
+    }
+    closedir(d);
+    return found;
+}
+
+/* Writable MAP_SHARED mappings: their other users would stay behind. Shared
+ * anonymous memory that no other process maps any more (a parent's
+ * handshake page, the parent gone) is private in all but name: it moves
+ * (the freeze copies its pages, the restorer maps it shared again). */
 static int s_check_maps(pid_t pid, s_why_t *w)
 {
     char path[64], line[4352];
@@ -62,13 +109,26 @@ static int s_check_maps(pid_t pid, s_why_t *w)
         return -errno;
     int rc = 0;
     while (fgets(line, sizeof line, f)) {
-        char perms[8] = "", name[4096] = "";
-        if (sscanf(line, "%*s %7s %*s %*s %*s %4095[^\n]", perms, name) < 1)
+        char perms[8] = "", dev[32] = "", name[4096] = "";
+        unsigned long ino = 0;
+        if (sscanf(line, "%*s %7s %*s %31s %lu %4095[^\n]", perms, dev, &ino, name) < 1)
             continue;
         if (perms[1] == 'w' && perms[3] == 's') {
             char *n = name;
             while (*n == ' ')
                 n++;
+            if (s_is_shared_anon(n)) {
+                pid_t who = 0;
+                int r = s_other_mapper(pid, dev, ino, &who);
+                if (r == 0)
+                    continue;
+                if (r > 0) {
+                    s_obstacle(
+                        w, "it shares anonymous memory with process %d, which ssi cannot move yet",
+                        (int)who);
+                    continue;
+                }
+            }
             s_obstacle(w, "it has writable shared memory (%s), which ssi cannot move yet",
                        *n ? n : "anonymous");
         }

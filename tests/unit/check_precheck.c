@@ -16,6 +16,7 @@
 #include <sys/eventfd.h>
 #include <sys/inotify.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -38,7 +39,8 @@ enum {
     UNIX_DGRAM,
     TCP_CONNECTED,
     EPOLLFD,
-    TWO_OBSTACLES
+    TWO_OBSTACLES,
+    SHARED_WITH_CHILD
 };
 
 static void *s_sleeper(void *arg)
@@ -69,6 +71,15 @@ static pid_t s_child(int kind)
         case THREADS: pthread_create(&t, NULL, s_sleeper, NULL); break;
         case SHARED:
             mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+            break;
+        case SHARED_WITH_CHILD:
+            /* A child that keeps mapping it, and dies with us. */
+            mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+            if (fork() == 0) {
+                prctl(PR_SET_PDEATHSIG, SIGKILL);
+                for (;;)
+                    pause();
+            }
             break;
         case PRIVATE_MAP:
             mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -179,9 +190,16 @@ START_TEST(test_precheck_refuses_threads)
 }
 END_TEST
 
-START_TEST(test_precheck_refuses_writable_shared_memory)
+/* Shared anonymous memory nobody else maps is private in all but name. */
+START_TEST(test_precheck_shared_anon_alone_may_move)
 {
-    s_expect(SHARED, -EBUSY, "writable shared memory");
+    s_expect(SHARED, 0, NULL);
+}
+END_TEST
+
+START_TEST(test_precheck_refuses_shared_anon_another_process_maps)
+{
+    s_expect(SHARED_WITH_CHILD, -EBUSY, "shares anonymous memory with process");
 }
 END_TEST
 
@@ -253,7 +271,8 @@ Suite *suite_precheck(void)
     tcase_add_test(tc, test_precheck_plain_process_may_move);
     tcase_add_test(tc, test_precheck_stdio_files_and_fifos_may_move);
     tcase_add_test(tc, test_precheck_refuses_threads);
-    tcase_add_test(tc, test_precheck_refuses_writable_shared_memory);
+    tcase_add_test(tc, test_precheck_shared_anon_alone_may_move);
+    tcase_add_test(tc, test_precheck_refuses_shared_anon_another_process_maps);
     tcase_add_test(tc, test_precheck_open_files_may_move);
     tcase_add_test(tc, test_precheck_refuses_kernel_objects);
     tcase_add_test(tc, test_precheck_epoll_may_move);
