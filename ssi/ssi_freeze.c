@@ -741,6 +741,7 @@ static long s_freeze(int token)
  * elsewhere, 2 restored in place at home. Static, not a local of the
  * handler: no local of the handler is live across the jump. */
 static volatile int s_back;
+static void *volatile s_uc; /* the freeze signal's frame */
 
 static void s_handler(int sig, siginfo_t *si, void *ucv)
 {
@@ -755,6 +756,10 @@ static void s_handler(int sig, siginfo_t *si, void *ucv)
     s_busy = 1;
     if (s_freeze_hook)
         s_freeze_hook();
+    /* The frame is on the stack, which the image carries: its address
+     * stays valid after a restore (ucv, a local, does not). */
+    s_uc = ucv;
+    ssi_freeze_proc_sleep_note(ucv);
     ssi_freeze_proc_thread(&s_thread, s_xsave, S_XSAVE_MAX, ucv);
     s_back = ssi_freeze_jmp_save(&s_jmp);
     if (s_back != 0) {
@@ -772,6 +777,7 @@ static void s_handler(int sig, siginfo_t *si, void *ucv)
         s_busy = 0;
         if (s_restore_hook)
             s_restore_hook();
+        ssi_freeze_proc_sleep_restart(s_uc);
         return; /* rt_sigreturn: registers, XSAVE, mask from the frame */
     }
     ssi_sys_memcopy(s_thread.resume, &s_jmp, sizeof(s_jmp));
@@ -780,6 +786,7 @@ static void s_handler(int sig, siginfo_t *si, void *ucv)
         ssi_sys1(SYS_exit_group, 0);
     ssi_freeze_proc_requeue(s_sigs, s_nsigs);
     s_nsigs = 0;
+    ssi_freeze_proc_sleep_restart(ucv);
     s_busy = 0;
 }
 
