@@ -96,7 +96,9 @@ static int s_home_check_body(char *why, size_t cap)
         if (sscanf(link, "socket:[%llu]", &ino) == 1 &&
             (ino == ssi_agent.ctl_ino || ino == ssi_agent.call_ino))
             continue;
-        if (!strcmp(link, "anon_inode:[eventpoll]")) /* made again at home (ssi_epoll.c) */
+        /* Made again at home (ssi_epoll.c, ssi_kobj.c). */
+        if (!strcmp(link, "anon_inode:[eventpoll]") || !strcmp(link, "anon_inode:[eventfd]") ||
+            !strcmp(link, "anon_inode:[timerfd]") || !strcmp(link, "anon_inode:[signalfd]"))
             continue;
         if (!strcmp(link, "/dev/null") || !strcmp(link, "/dev/zero") ||
             !strcmp(link, "/dev/random") || !strcmp(link, "/dev/urandom"))

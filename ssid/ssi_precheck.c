@@ -213,9 +213,13 @@ static int s_check_fds(pid_t pid, s_why_t *w)
             continue;
         if (strcmp(target, "anon_inode:[io_uring]") == 0) {
             s_obstacle(w, "it uses io_uring (fd %s), which ssi cannot move", e->d_name);
-        } else if (strcmp(target, "anon_inode:[eventpoll]") == 0) {
-            /* An epoll instance is made again where the process resumes
-			 * (ssi_epoll.c), with the same registrations. */
+        } else if (strcmp(target, "anon_inode:[eventpoll]") == 0 ||
+                   strcmp(target, "anon_inode:[eventfd]") == 0 ||
+                   strcmp(target, "anon_inode:[timerfd]") == 0 ||
+                   strcmp(target, "anon_inode:[signalfd]") == 0) {
+            /* An epoll instance (with its registrations), an eventfd, a
+             * timerfd or a signalfd (with their state) is made again where
+             * the process resumes (ssi_epoll.c, ssi_kobj.c). */
         } else if (strncmp(target, "anon_inode:", 11) == 0) {
             s_obstacle(w, "fd %s is a kernel object (%s) that ssi cannot move yet", e->d_name,
                        target + 11);

@@ -14,6 +14,8 @@
 #include <sys/un.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
 #include <sys/inotify.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -40,6 +42,8 @@ enum {
     TCP_CONNECTED,
     EPOLLFD,
     TWO_OBSTACLES,
+    INOTIFY,
+    TIMER_SIGNAL_FDS,
     SHARED_WITH_CHILD
 };
 
@@ -99,6 +103,15 @@ static pid_t s_child(int kind)
             break;
         }
         case EVENTFD: eventfd(0, 0); break;
+        case INOTIFY: inotify_init1(0); break;
+        case TIMER_SIGNAL_FDS: {
+            sigset_t m;
+            sigemptyset(&m);
+            sigaddset(&m, SIGUSR1);
+            timerfd_create(CLOCK_MONOTONIC, 0);
+            signalfd(-1, &m, 0);
+            break;
+        }
         case TWO_OBSTACLES:
             pthread_create(&t, NULL, s_sleeper, NULL);
             inotify_init1(0);
@@ -218,7 +231,15 @@ END_TEST
 
 START_TEST(test_precheck_refuses_kernel_objects)
 {
-    s_expect(EVENTFD, -EBUSY, "eventfd");
+    s_expect(INOTIFY, -EBUSY, "inotify");
+}
+END_TEST
+
+/* Made again with their state where the process resumes (ssi_kobj.c). */
+START_TEST(test_precheck_eventfd_timerfd_signalfd_may_move)
+{
+    s_expect(EVENTFD, 0, NULL);
+    s_expect(TIMER_SIGNAL_FDS, 0, NULL);
 }
 END_TEST
 
@@ -275,6 +296,7 @@ Suite *suite_precheck(void)
     tcase_add_test(tc, test_precheck_refuses_shared_anon_another_process_maps);
     tcase_add_test(tc, test_precheck_open_files_may_move);
     tcase_add_test(tc, test_precheck_refuses_kernel_objects);
+    tcase_add_test(tc, test_precheck_eventfd_timerfd_signalfd_may_move);
     tcase_add_test(tc, test_precheck_epoll_may_move);
     tcase_add_test(tc, test_precheck_refuses_devices);
     tcase_add_test(tc, test_precheck_refuses_sockets_a_tunnel_cannot_carry);
