@@ -605,6 +605,8 @@ static void s_restore_process_state(void)
         r = ssi_sys1(SYS_chdir, (long)s_proc.cwd);
         if (r < 0 && s_home_cwd)
             r = ssi_sys1(SYS_chdir, (long)"/"); /* relative paths resolve at home anyway */
+        if (r < 0 && !s_proc.cwd[0])
+            s_die("the process's cwd had been deleted at the freeze", 0, 0);
         if (r < 0)
             s_die("cannot chdir to", s_proc.cwd, r);
     }

@@ -164,7 +164,10 @@ long ssi_freeze_proc_capture(ssi_image_proc_t *pr, ssi_image_creds_t *creds)
         pr->itimer[i].value_usec = (uint64_t)it.it_value.tv_usec;
     }
     rc = ssi_sys2(SYS_getcwd, (long)pr->cwd, sizeof(pr->cwd));
-    if (rc < 0)
+    if (rc == -ENOENT)
+        pr->cwd[0] = 0; /* a deleted cwd: no path; away, the deputy's cwd (that directory) is the
+                         * one that counts, and a restore elsewhere refuses "" clearly */
+    else if (rc < 0)
         return rc;
     rc = ssi_sys4(SYS_readlinkat, AT_FDCWD, (long)"/proc/self/exe", (long)pr->exe,
                   sizeof(pr->exe) - 1);
