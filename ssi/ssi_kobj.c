@@ -16,6 +16,13 @@
  * counted as ticks) + TFD_IOC_SET_TICKS, signalfd4 with the mask. As CRIU
  * (criu/eventfd.c, timerfd.c, signalfd.c) does, from the same sources.
  *
+ * POSIX timers (timer_create) likewise: /proc/self/timers gives each
+ * timer's id, signal, value and clock, timer_gettime its time left; the
+ * restore hook makes each again with the same id
+ * (PR_TIMER_CREATE_RESTORE_IDS) and the time left less the time frozen,
+ * and the deputy at home deletes its own copies, which would only send
+ * spurious signals to be forwarded.
+ *
  * Runs in the freeze handler and the restore hook: raw system calls,
  * static buffers, no libc.
  */
@@ -49,6 +56,23 @@ static struct {
     uint64_t sigmask; /* signalfd */
 } s_objs[S_MAX_KOBJS];
 static int s_nobjs, s_lost;
+
+#define S_MAX_TIMERS 64
+#define S_PR_TIMER_CREATE_RESTORE_IDS 77
+#define S_SIGEV_THREAD_ID 4
+
+/* POSIX timers (kernel ids). */
+static struct {
+    int32_t id;
+    int32_t signo;
+    uint64_t value; /* sigev_value */
+    int32_t notify; /* SIGEV_SIGNAL or SIGEV_NONE, | SIGEV_THREAD_ID */
+    int32_t clockid;
+    struct timespec left;
+    struct timespec interval;
+} s_timers[S_MAX_TIMERS];
+static int s_ntimers;
+static char s_tbuf[8192];
 static uint64_t s_frozen_ns;
 static char s_buf[1024];
 
@@ -179,11 +203,87 @@ static void s_record(long fd, int kind)
     s_nobjs++;
 }
 
+/* The number after the first `key` at or after p (hex if base 16, an
+ * optional "0x" skipped); *next past it. */
+static uint64_t s_num_after(const char *p, const char *key, int base, const char **next)
+{
+    size_t k = ssi_sys_strlen(key);
+    uint64_t v = 0;
+    while (*p && !s_eq(p, key, k))
+        p++;
+    if (!*p) {
+        *next = p;
+        return 0;
+    }
+    p += k;
+    while (*p == ' ')
+        p++;
+    if (base == 16 && p[0] == '0' && p[1] == 'x')
+        p += 2;
+    for (;; p++) {
+        char c = *p;
+        int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : 99;
+        if (d >= base)
+            break;
+        v = v * (uint64_t)base + (uint64_t)d;
+    }
+    *next = p;
+    return v;
+}
+
+/* "ID: 0\nsignal: 10/000000000000dead\nnotify: signal/pid.12\nClockID: 1\n" */
+static void s_record_timers(void)
+{
+    long dfd = ssi_sys4(SYS_openat, AT_FDCWD, (long)"/proc/self/timers", O_RDONLY | O_CLOEXEC, 0);
+    long n = 0, r;
+    const char *p, *q;
+    s_ntimers = 0;
+    if (dfd < 0)
+        return;
+    while ((size_t)n < sizeof(s_tbuf) - 1 &&
+           (r = ssi_sys3(SYS_read, dfd, (long)(s_tbuf + n), (long)(sizeof(s_tbuf) - 1 - n))) > 0)
+        n += r;
+    ssi_sys1(SYS_close, dfd);
+    s_tbuf[n] = 0;
+    for (p = s_tbuf; (q = p, *p);) {
+        struct {
+            struct timespec interval, value;
+        } its;
+        const char *id_at = q;
+        while (*id_at && !s_eq(id_at, "ID:", 3))
+            id_at++;
+        if (!*id_at)
+            break;
+        if (s_ntimers >= S_MAX_TIMERS) {
+            s_lost = 1;
+            break;
+        }
+        s_timers[s_ntimers].id = (int32_t)s_num_after(id_at, "ID:", 10, &p);
+        s_timers[s_ntimers].signo = (int32_t)s_num_after(p, "signal:", 10, &p);
+        s_timers[s_ntimers].value = s_num_after(p, "/", 16, &p);
+        q = p;
+        while (*q == '\n' || *q == ' ')
+            q++;
+        s_timers[s_ntimers].notify = s_eq(q, "notify: none", 12) ? SIGEV_NONE : SIGEV_SIGNAL;
+        while (*q && *q != '\n' && *q != '.')
+            q++;
+        if (q - p > 4 && s_eq(q - 3, "tid", 3))
+            s_timers[s_ntimers].notify |= S_SIGEV_THREAD_ID;
+        s_timers[s_ntimers].clockid = (int32_t)s_num_after(p, "ClockID:", 10, &p);
+        if (ssi_sys2(SYS_timer_gettime, s_timers[s_ntimers].id, (long)&its) < 0)
+            continue;
+        s_timers[s_ntimers].left = its.value;
+        s_timers[s_ntimers].interval = its.interval;
+        s_ntimers++;
+    }
+}
+
 void ssi_kobj_freeze(void)
 {
     long fd;
     int kind;
     s_nobjs = s_lost = 0;
+    s_record_timers();
     s_frozen_ns = s_realtime_ns();
     /* The program's descriptors; the shim's own live far above. */
     for (fd = 0; fd < 1024; fd++)
@@ -224,11 +324,70 @@ static long s_timerfd(int i, uint64_t frozen, long flags)
     return t;
 }
 
+/* The POSIX timers again, with their ids. A timer that fell due while
+ * frozen fires at once (its overruns meanwhile are not counted). */
+static void s_restore_timers(uint64_t frozen)
+{
+    int i;
+    if (!s_ntimers)
+        return;
+    if (ssi_sys5(SYS_prctl, S_PR_TIMER_CREATE_RESTORE_IDS, 1, 0, 0, 0) < 0) {
+        ssi_sys_log("ssi: ", "this kernel cannot give POSIX timers their ids again", 0, 0);
+        return;
+    }
+    for (i = 0; i < s_ntimers; i++) {
+        struct {
+            uint64_t value;
+            int32_t signo, notify, tid, pad[11];
+        } sev;
+        struct {
+            struct timespec interval, value;
+        } its;
+        int32_t id = s_timers[i].id;
+        uint64_t left = s_ns(&s_timers[i].left);
+        long r;
+        ssi_sys_memzero(&sev, sizeof(sev));
+        sev.value = s_timers[i].value;
+        sev.signo = s_timers[i].signo;
+        sev.notify = s_timers[i].notify;
+        sev.tid = (int32_t)ssi_sys0(SYS_gettid); /* one thread: the same tid */
+        r = ssi_sys3(SYS_timer_create, s_timers[i].clockid, (long)&sev, (long)&id);
+        if (r < 0 || id != s_timers[i].id) {
+            ssi_sys_log("ssi: ", "a POSIX timer could not be made again with its id", 0, r);
+            continue;
+        }
+        if (left)
+            left = left > frozen ? left - frozen : 1;
+        its.value = s_ts(left);
+        its.interval = s_timers[i].interval;
+        if (left)
+            ssi_sys4(SYS_timer_settime, id, 0, (long)&its, 0);
+    }
+    ssi_sys5(SYS_prctl, S_PR_TIMER_CREATE_RESTORE_IDS, 0, 0, 0, 0);
+}
+
+void ssi_kobj_deputy(void)
+{
+    int i;
+    for (i = 0; i < s_ntimers; i++) {
+        uint64_t set = 1ULL << (s_timers[i].signo - 1);
+        struct timespec now = {0, 0};
+        ssi_sys1(SYS_timer_delete, s_timers[i].id);
+        /* A signal it sent after the image was taken belongs to the
+         * body's copy of the timer: dropped, not forwarded. */
+        if (s_timers[i].signo > 0 && s_timers[i].signo <= 64 &&
+            (s_timers[i].notify & ~S_SIGEV_THREAD_ID) == SIGEV_SIGNAL)
+            while (ssi_sys4(SYS_rt_sigtimedwait, (long)&set, 0, (long)&now, 8) > 0)
+                ;
+    }
+}
+
 void ssi_kobj_restore(void)
 {
     int i;
     uint64_t now = s_realtime_ns();
     uint64_t frozen = now > s_frozen_ns ? now - s_frozen_ns : 0;
+    s_restore_timers(frozen);
     if (s_lost)
         ssi_sys_log("ssi: ", "more eventfd/timerfd/signalfd descriptors than recorded", 0, 0);
     for (i = 0; i < s_nobjs; i++) {

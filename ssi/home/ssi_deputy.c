@@ -24,6 +24,7 @@
 #include "ssi_callsrv.h"
 #include "ssi_chans.h"
 #include "ssi_homecoming.h"
+#include "ssi_kobj.h"
 #include "ssi_signal.h"
 #include "ssi_sys.h"
 #include "ssi_tunnel_link.h"
@@ -652,6 +653,7 @@ void ssi_deputy_run(void)
                 ;
         }
     }
+    ssi_kobj_deputy(); /* the POSIX timers, likewise */
     if (ssi_sys2(SYS_pipe2, (long)s_pipe, O_NONBLOCK | O_CLOEXEC) < 0)
         ssi_chans_lost(-EMFILE); /* cannot forward signals: give the body up */
     s_pipe[0] = (int)ssi_chans_high_fd(s_pipe[0]);
