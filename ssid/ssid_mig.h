@@ -49,7 +49,7 @@ typedef struct ssid_mig {
     bool ready_sent; /* destination: MIG_READY went out */
     char line[256];  /* destination: a partial status line */
     size_t linelen;
-    char err[512];
+    char err[2048];
     size_t errlen;
     bool homecoming;  /* home side: the body comes home (ssi-freeze --home) */
     int chain_to;     /* homecoming: then move on to this node, or -1 */

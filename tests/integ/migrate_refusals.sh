@@ -9,7 +9,8 @@
 # the destination's process list holds neither body nor agent. (3) A
 # destination that stalls mid-transfer (its ssi-xfer stopped): the move
 # fails at home, and home's MIG_FAIL makes the destination drop its
-# helpers at once (they used to stay, stopped, for good).
+# helpers at once (they used to stay, stopped, for good). (4) A homecoming
+# refused for descriptors made away names each of them.
 . "$(dirname "$0")/lib.sh"
 lab_require_root
 command -v python3 >/dev/null || skip "python3 is not installed"
@@ -17,16 +18,21 @@ lab_up 2
 mkdir -p "$LAB_FILES"
 
 cat >"$LAB_FILES/obstacles.py" <<'PY'
-import ctypes, sys, threading, time
+import ctypes, os, sys, threading, time
 if sys.argv[1] == "two":
     threading.Thread(target=time.sleep, args=(600,), daemon=True).start()
     ctypes.CDLL(None, use_errno=True).inotify_init1(0)
+elif sys.argv[1] == "away":
+    pass
 else:
     import mmap
     f = open("/tmp/st-mapped", "rb")
     m = mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ)
     f.close()
+fds = None
 for i in range(600):
+    if sys.argv[1] == "away" and fds is None and os.path.exists("/tmp/make-pipes"):
+        fds = os.pipe() + os.pipe()  # made away: they cannot come home
     print(i, flush=True)
     time.sleep(0.1)
 PY
@@ -78,6 +84,29 @@ wait_until 5 grows /tmp/map.out $((n + 3)) &&
 	fail "the program's stderr: $(lab_exec n1 cat /tmp/map.err)"
 wait_until 5 nothing_on_n2 && ok "nothing is left on n2 (no body, no agent)" ||
 	fail "left on n2: $(lab_exec n2 ps -eo pid,args)"
+
+# 4. A homecoming with several obstacles names them all.
+lab_exec n1 sh -c "ssirun python3 $LAB_FILES/obstacles.py away >/tmp/away.out 2>/tmp/away.err &"
+wait_until 10 lab_exec n1 test -s /tmp/away.out
+pid=$(lab_pid_of "obstacles.py away")
+out=$(lab_exec n1 ssictl migrate "$pid" n2 2>&1) || fail "moved to n2: $out"
+lab_exec n1 touch /tmp/make-pipes
+sleep 1
+out=$(lab_exec n1 ssictl migrate "$pid" home 2>&1)
+rc=$?
+if [ $rc != 0 ] && [ "$(echo "$out" | grep -o 'pipe:\[' | wc -l)" -ge 4 ] &&
+	echo "$out" | grep -q "were opened on this node"; then
+	ok "a refused homecoming names every descriptor made away: $out"
+else
+	fail "a refused homecoming names every descriptor made away (status $rc): $out"
+fi
+n=$(lines /tmp/away.out)
+wait_until 5 grows /tmp/away.out $((n + 3)) && ok "it runs on where it was" ||
+	fail "it stopped: $(lab_exec n1 tail -2 /tmp/away.out)"
+[ -z "$(lab_exec n1 cat /tmp/away.err)" ] && ok "its stderr holds nothing from ssi" ||
+	fail "its stderr: $(lab_exec n1 cat /tmp/away.err)"
+lab_exec n1 kill -KILL "$pid"
+wait_until 10 nothing_on_n2 || fail "the process killed at home still runs on n2"
 
 # 3. The destination stalls mid-transfer.
 memhog=${SSI_TESTDIR:-$lab_top/build/tests}/memhog
