@@ -669,6 +669,8 @@ static void s_send_fail(long fd, const char *what, long err)
     f.err = (int32_t)err;
     n += ssi_sys_strlcpy(f.text + n, "the process could not capture ", sizeof(f.text) - n);
     n += ssi_sys_strlcpy(f.text + n, what, sizeof(f.text) - n);
+    if (err == -E2BIG)
+        n += ssi_sys_strlcpy(f.text + n, ": more than an image holds", sizeof(f.text) - n);
     n += ssi_sys_strlcpy(f.text + n, " (errno ", sizeof(f.text) - n);
     if (n + 24 < sizeof(f.text))
         n += ssi_sys_utoa(f.text + n, (uint64_t)(err < 0 ? -err : err));

@@ -315,7 +315,16 @@ static void s_finish_failed(ssid_mig_t *g)
      * or a body no deputy will reach stayed). */
     if (!g->remote[0])
         ssid_mig_send_fail(g->peer, g->reqid, here);
-    if (g->remote[0])
+    /* The destination's reason first, unless all it saw was the image
+     * stream ending (then the cause is here: a process that could not be
+     * captured, a helper that died). */
+    bool remote_first = g->remote[0] && strncmp(g->remote, "cannot read the image", 21) != 0 &&
+                        strncmp(g->remote, "image stream broke", 18) != 0;
+    if (g->remote[0] && !remote_first)
+        snprintf(text, sizeof text,
+                 "%smoving process %d to %s failed (%s; %s: %s); it keeps running on %s", g->note,
+                 g->pid, dest, here, dest, g->remote, ssid_node.name);
+    else if (g->remote[0])
         snprintf(text, sizeof text,
                  "%smoving process %d to %s failed (%s: %s; here: %s); it keeps running on %s",
                  g->note, g->pid, dest, dest, g->remote, here, ssid_node.name);

@@ -10,7 +10,10 @@
 # destination that stalls mid-transfer (its ssi-xfer stopped): the move
 # fails at home, and home's MIG_FAIL makes the destination drop its
 # helpers at once (they used to stay, stopped, for good). (4) A homecoming
-# refused for descriptors made away names each of them.
+# refused for descriptors made away names each of them. (5) A process the
+# freeze cannot capture (5000 descriptors, more than an image holds) is
+# refused with that reason, not the destination's "cannot read the image
+# header".
 . "$(dirname "$0")/lib.sh"
 lab_require_root
 command -v python3 >/dev/null || skip "python3 is not installed"
@@ -24,6 +27,8 @@ if sys.argv[1] == "two":
     ctypes.CDLL(None, use_errno=True).inotify_init1(0)
 elif sys.argv[1] == "away":
     pass
+elif sys.argv[1] == "fds":
+    many = [os.open("/dev/null", os.O_RDONLY) for _ in range(5000)]
 else:
     import mmap
     f = open("/tmp/st-mapped", "rb")
@@ -107,6 +112,25 @@ wait_until 5 grows /tmp/away.out $((n + 3)) && ok "it runs on where it was" ||
 	fail "its stderr: $(lab_exec n1 cat /tmp/away.err)"
 lab_exec n1 kill -KILL "$pid"
 wait_until 10 nothing_on_n2 || fail "the process killed at home still runs on n2"
+
+# 5. The freeze cannot capture the process: its reason leads.
+lab_exec n1 sh -c "ulimit -n 8192; ssirun python3 $LAB_FILES/obstacles.py fds >/tmp/fds.out 2>/tmp/fds.err &"
+wait_until 10 lab_exec n1 test -s /tmp/fds.out
+pid=$(lab_pid_of "obstacles.py fds")
+out=$(lab_exec n1 ssictl migrate "$pid" n2 2>&1)
+rc=$?
+if [ $rc != 0 ] && echo "$out" | grep -q "failed (ssi-freeze: the process could not capture its descriptors: more than an image holds"; then
+	ok "a process the freeze cannot capture: the reason leads: $out"
+else
+	fail "a process the freeze cannot capture (status $rc): $out"
+fi
+n=$(lines /tmp/fds.out)
+wait_until 5 grows /tmp/fds.out $((n + 3)) && ok "it runs on at home" ||
+	fail "it stopped: $(lab_exec n1 tail -2 /tmp/fds.out)"
+[ -z "$(lab_exec n1 cat /tmp/fds.err)" ] && ok "its stderr holds nothing from ssi" ||
+	fail "its stderr: $(lab_exec n1 cat /tmp/fds.err)"
+wait_until 5 nothing_on_n2 && ok "nothing is left on n2" || fail "left on n2: $(lab_exec n2 ps -eo pid,args)"
+lab_exec n1 kill -KILL "$pid"
 
 # 3. The destination stalls mid-transfer.
 memhog=${SSI_TESTDIR:-$lab_top/build/tests}/memhog
