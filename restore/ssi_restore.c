@@ -408,13 +408,24 @@ static int s_local_dev(uint64_t rdev)
     return ma == 1 && (mi == 3 || mi == 5 || mi == 8 || mi == 9) ? (int)mi : 0;
 }
 
+static int s_remade_anon(const ssi_image_fd_t *f)
+{
+    return f->kind == SSI_IMAGE_FD_ANON &&
+           (s_streq(f->path, "anon_inode:[eventpoll]") ||
+            s_streq(f->path, "anon_inode:[eventfd]") || s_streq(f->path, "anon_inode:[timerfd]") ||
+            s_streq(f->path, "anon_inode:[signalfd]"));
+}
+
 /* An FD record: --check makes sure this process has it (or can reopen
  * it); --in-place keeps it for s_inplace_fds. */
 static void s_fd_record(const ssi_image_fd_t *f)
 {
     s_fd_t *d;
     if (s_mode == S_CHECK) {
-        int local = f->kind == SSI_IMAGE_FD_CHR && s_local_dev(f->rdev);
+        /* A local device is opened again; an epoll instance, eventfd,
+         * timerfd or signalfd made away is made again by libssi.so's
+         * restore hook (ssi_epoll.c, ssi_kobj.c). */
+        int local = (f->kind == SSI_IMAGE_FD_CHR && s_local_dev(f->rdev)) || s_remade_anon(f);
         if (!local && (f->fd == s_img_fd || f->fd == s_status_fd ||
                        ssi_sys2(SYS_fcntl, f->fd, F_GETFD) < 0)) {
             char num[24];

@@ -5,7 +5,8 @@
 # timer and a signalfd, at fixed numbers. It checks them all at home, away
 # on n2 and at home again (n1 -> n2 -> home): counts, time left against
 # the wall clock (the frozen time counts), unread ticks, the signal mask,
-# O_NONBLOCK and FD_CLOEXEC.
+# O_NONBLOCK and FD_CLOEXEC. An eventfd it makes away comes home with its
+# count.
 . "$(dirname "$0")/lib.sh"
 lab_require_root
 kobjs=${SSI_TESTDIR:-$lab_top/build/tests}/kobjs

@@ -16,6 +16,8 @@
  * and its clock is CLOCK_MONOTONIC; fd 13 reads 1 tick on the second check
  * (the first after a move) and then nothing; fd 14 has ticked since the last check; a SIGUSR1 sent
  * to itself is read from fd 15; each keeps its O_NONBLOCK and FD_CLOEXEC.
+ * The second check also makes an eventfd holding 9 at fd 20 (away, in the
+ * test); later checks read 9 from it (at home again).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -168,6 +170,18 @@ int main(int argc, char **argv)
         s_flags(11, 1, 1);
         s_flags(12, 1, 0);
         s_flags(15, 1, 0);
+        /* An eventfd made away (at the first check after a move) comes
+         * home with its count. */
+        if (k == 1)
+            s_at(eventfd(9, EFD_NONBLOCK), 20);
+        if (k >= 2) {
+            v = s_read64(20, &err);
+            if (err || v != 9)
+                s_fail("eventfd made away read %ld (errno %d); ", (long)v, err);
+            v = 9;
+            if (write(20, &v, sizeof v) != sizeof v)
+                s_fail("eventfd made away: write errno %d; ", errno);
+        }
         if (s_bad)
             printf("check %d FAIL: %s\n", k, s_why);
         else
