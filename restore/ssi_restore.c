@@ -66,7 +66,7 @@
 
 #define S_PAGE 4096UL
 #define S_CHUNK (16UL << 20) /* the part of the hole this program uses */
-#define S_MAX_VMAS 8192
+#define S_MAX_VMAS SSI_IMAGE_FREEZE_MAX_VMAS
 #define S_MAX_SIGS 256
 #define S_MAPS_BUF (2 * 1024 * 1024)
 #define S_REC_BUF (64 * 1024)
@@ -151,7 +151,7 @@ _Static_assert(S_REC_BUF >= SSI_IMAGE_REC_MAX, "a record's struct fits s_rec_buf
 static int s_mode;
 #define S_CHECK 1
 #define S_IN_PLACE 2
-#define S_MAX_FDS 4096
+#define S_MAX_FDS SSI_IMAGE_FREEZE_MAX_FDS
 typedef struct {
     int32_t fd;
     uint32_t fd_flags, fl_flags, kind;

@@ -62,11 +62,11 @@ struct pm_scan_arg {
 #endif
 
 #define S_PAGE 4096UL
-#define S_MAX_VMAS 8192
+#define S_MAX_VMAS SSI_IMAGE_FREEZE_MAX_VMAS
 #define S_PATH_POOL (512 * 1024)
 #define S_MAPS_BUF (2 * 1024 * 1024)
 #define S_MAX_SIGS 256
-#define S_MAX_FDS 4096
+#define S_MAX_FDS SSI_IMAGE_FREEZE_MAX_FDS
 #define S_XSAVE_MAX 16384
 #define S_SCAN_VEC 512
 

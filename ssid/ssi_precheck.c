@@ -1,6 +1,8 @@
 /* ssi_precheck: what a process holds that ssi cannot move (yet). */
 #include "ssi_precheck.h"
 
+#include "ssi_image.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -108,8 +110,10 @@ static int s_check_maps(pid_t pid, s_why_t *w)
     if (!f)
         return -errno;
     int rc = 0;
+    long nvmas = 0;
     while (fgets(line, sizeof line, f)) {
         char perms[8] = "", dev[32] = "", name[4096] = "";
+        nvmas++;
         unsigned long ino = 0;
         if (sscanf(line, "%*s %7s %*s %31s %lu %4095[^\n]", perms, dev, &ino, name) < 1)
             continue;
@@ -134,6 +138,10 @@ static int s_check_maps(pid_t pid, s_why_t *w)
         }
     }
     fclose(f);
+    /* The freeze handler's table holds every line of maps. */
+    if (nvmas > SSI_IMAGE_FREEZE_MAX_VMAS)
+        s_obstacle(w, "it has %ld memory mappings; at most %d can move", nvmas,
+                   SSI_IMAGE_FREEZE_MAX_VMAS);
     return rc;
 }
 
@@ -185,10 +193,12 @@ static int s_check_fds(pid_t pid, s_why_t *w)
     if (!d)
         return -errno;
     int rc = 0;
+    long nfds = 0;
     struct dirent *e;
     while ((e = readdir(d))) {
         if (e->d_name[0] == '.')
             continue;
+        nfds++;
         char link[400], target[4096];
         snprintf(link, sizeof link, "%s/%s", dir, e->d_name);
         ssize_t n = readlink(link, target, sizeof target - 1);
@@ -236,6 +246,10 @@ static int s_check_fds(pid_t pid, s_why_t *w)
         }
     }
     closedir(d);
+    /* The freeze handler's table also holds its own socket. */
+    if (nfds >= SSI_IMAGE_FREEZE_MAX_FDS)
+        s_obstacle(w, "it has %ld open descriptors; at most %d can move", nfds,
+                   SSI_IMAGE_FREEZE_MAX_FDS - 1);
     return rc;
 }
 

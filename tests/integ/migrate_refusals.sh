@@ -10,8 +10,9 @@
 # destination that stalls mid-transfer (its ssi-xfer stopped): the move
 # fails at home, and home's MIG_FAIL makes the destination drop its
 # helpers at once (they used to stay, stopped, for good). (4) A homecoming
-# refused for descriptors made away names each of them. (5) A process the
-# freeze cannot capture (5000 descriptors, more than an image holds) is
+# refused for descriptors made away names each of them. (5) More
+# descriptors than an image holds are refused up front; a process the
+# freeze cannot capture (3000 mappings of a file with a long name) is
 # refused with that reason, not the destination's "cannot read the image
 # header".
 . "$(dirname "$0")/lib.sh"
@@ -29,6 +30,15 @@ elif sys.argv[1] == "away":
     pass
 elif sys.argv[1] == "fds":
     many = [os.open("/dev/null", os.O_RDONLY) for _ in range(5000)]
+elif sys.argv[1] == "maps":
+    import mmap
+    # 3000 mappings of a file with a long name: more path than the
+    # freeze's table holds (the count itself would pass the precheck).
+    name = "/tmp/" + "m" * 200
+    with open(name, "wb") as f:
+        f.write(b"x" * 4096)
+    f = open(name, "rb")
+    maps = [mmap.mmap(f.fileno(), 4096, prot=mmap.PROT_READ) for _ in range(3000)]
 else:
     import mmap
     f = open("/tmp/st-mapped", "rb")
@@ -113,22 +123,32 @@ wait_until 5 grows /tmp/away.out $((n + 3)) && ok "it runs on where it was" ||
 lab_exec n1 kill -KILL "$pid"
 wait_until 10 nothing_on_n2 || fail "the process killed at home still runs on n2"
 
-# 5. The freeze cannot capture the process: its reason leads.
+# 5. Too many descriptors: refused up front. The freeze cannot capture the
+# process (too much mapped-file path): its reason leads.
 lab_exec n1 sh -c "ulimit -n 8192; ssirun python3 $LAB_FILES/obstacles.py fds >/tmp/fds.out 2>/tmp/fds.err &"
 wait_until 10 lab_exec n1 test -s /tmp/fds.out
 pid=$(lab_pid_of "obstacles.py fds")
 out=$(lab_exec n1 ssictl migrate "$pid" n2 2>&1)
 rc=$?
-if [ $rc != 0 ] && echo "$out" | grep -q "failed (ssi-freeze: the process could not capture its descriptors: more than an image holds"; then
-	ok "a process the freeze cannot capture: the reason leads: $out"
+[ $rc != 0 ] && echo "$out" | grep -q "cannot migrate: it has 50[0-9][0-9] open descriptors; at most 4095 can move" &&
+	ok "more descriptors than an image holds: refused up front: $out" ||
+	fail "more descriptors than an image holds (status $rc): $out"
+lab_exec n1 kill -KILL "$pid"
+lab_exec n1 sh -c "ssirun python3 $LAB_FILES/obstacles.py maps >/tmp/maps.out 2>/tmp/maps.err &"
+wait_until 20 lab_exec n1 test -s /tmp/maps.out
+pid=$(lab_pid_of "obstacles.py maps")
+out=$(lab_exec n1 ssictl migrate "$pid" n2 2>&1)
+rc=$?
+if [ $rc != 0 ] && echo "$out" | grep -q "failed (ssi-freeze: the process could not capture its memory map"; then
+	ok "a process the freeze cannot capture: its reason leads: $out"
 else
 	fail "a process the freeze cannot capture (status $rc): $out"
 fi
-n=$(lines /tmp/fds.out)
-wait_until 5 grows /tmp/fds.out $((n + 3)) && ok "it runs on at home" ||
-	fail "it stopped: $(lab_exec n1 tail -2 /tmp/fds.out)"
-[ -z "$(lab_exec n1 cat /tmp/fds.err)" ] && ok "its stderr holds nothing from ssi" ||
-	fail "its stderr: $(lab_exec n1 cat /tmp/fds.err)"
+n=$(lines /tmp/maps.out)
+wait_until 5 grows /tmp/maps.out $((n + 3)) && ok "it runs on at home" ||
+	fail "it stopped: $(lab_exec n1 tail -2 /tmp/maps.out)"
+[ -z "$(lab_exec n1 cat /tmp/maps.err)" ] && ok "its stderr holds nothing from ssi" ||
+	fail "its stderr: $(lab_exec n1 cat /tmp/maps.err)"
 wait_until 5 nothing_on_n2 && ok "nothing is left on n2" || fail "left on n2: $(lab_exec n2 ps -eo pid,args)"
 lab_exec n1 kill -KILL "$pid"
 

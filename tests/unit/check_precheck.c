@@ -19,6 +19,7 @@
 #include <sys/inotify.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -44,7 +45,8 @@ enum {
     TWO_OBSTACLES,
     INOTIFY,
     TIMER_SIGNAL_FDS,
-    SHARED_WITH_CHILD
+    SHARED_WITH_CHILD,
+    TOO_MANY
 };
 
 static void *s_sleeper(void *arg)
@@ -76,6 +78,17 @@ static pid_t s_child(int kind)
         case SHARED:
             mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
             break;
+        case TOO_MANY: {
+            /* More descriptors and mappings than an image holds. */
+            struct rlimit rl = {8192, 8192};
+            setrlimit(RLIMIT_NOFILE, &rl);
+            for (int i = 0; i < 4200; i++)
+                open("/dev/null", O_RDONLY);
+            char *m = mmap(NULL, 8400 * 2 * 4096L, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+            for (long i = 0; m != MAP_FAILED && i < 8400; i++)
+                mprotect(m + i * 2 * 4096L, 4096, PROT_READ); /* one VMA each, not merged */
+            break;
+        }
         case SHARED_WITH_CHILD:
             /* A child that keeps mapping it, and dies with us. */
             mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -275,6 +288,17 @@ START_TEST(test_precheck_names_every_obstacle)
 }
 END_TEST
 
+/* More than the freeze's tables hold is refused up front, both named. */
+START_TEST(test_precheck_refuses_more_than_an_image_holds)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_max < 8192)
+        return; /* cannot open that many here */
+    s_expect(TOO_MANY, -EBUSY, "open descriptors; at most 4095");
+    s_expect(TOO_MANY, -EBUSY, "memory mappings; at most 8192");
+}
+END_TEST
+
 START_TEST(test_precheck_missing_process)
 {
     char why[256];
@@ -301,6 +325,7 @@ Suite *suite_precheck(void)
     tcase_add_test(tc, test_precheck_refuses_devices);
     tcase_add_test(tc, test_precheck_refuses_sockets_a_tunnel_cannot_carry);
     tcase_add_test(tc, test_precheck_names_every_obstacle);
+    tcase_add_test(tc, test_precheck_refuses_more_than_an_image_holds);
     tcase_add_test(tc, test_precheck_missing_process);
     suite_add_tcase(s, tc);
     return s;
