@@ -387,10 +387,12 @@ static long s_write_pages(long fd, uint64_t addr, uint64_t len)
     return rc;
 }
 
-/* Shared anonymous memory that only we map (ssid's precheck saw to that):
- * its pages live in an shmem inode and need not be in our page tables (a
- * parent that has exited wrote them), so page residency comes from
- * mincore, which looks at the inode's page cache. */
+/* Shared anonymous memory that only we map (ssid's precheck saw to that),
+ * or a mapping of a deleted file: its pages live in an inode's page cache
+ * and need not be in our page tables (a parent that has exited wrote
+ * them; we never read them), so page residency comes from mincore, which
+ * looks at our page tables and then the inode's page cache (so never past
+ * the file's end). Pages swapped out are not seen (not handled yet). */
 static long s_dump_shmem(long fd, const s_vma_t *v)
 {
     static unsigned char vec[4096];
@@ -429,7 +431,11 @@ static long s_dump_range(long fd, long pm, const s_vma_t *v)
     uint64_t addr;
     long rc;
 
-    if ((v->flags & SSI_IMAGE_VMA_SHARED) && (v->flags & SSI_IMAGE_VMA_ANON))
+    /* Shared anonymous memory, and mappings of a deleted file (restored
+     * as anonymous memory: the file is gone by name), hold pages we never
+     * faulted in: every page in the page cache goes too. */
+    if (((v->flags & SSI_IMAGE_VMA_SHARED) && (v->flags & SSI_IMAGE_VMA_ANON)) ||
+        (v->flags & SSI_IMAGE_VMA_DELETED))
         return s_dump_shmem(fd, v);
 
     if (s_use_scan) {
