@@ -392,10 +392,11 @@ static long s_write_pages(long fd, uint64_t addr, uint64_t len)
  * and need not be in our page tables (a parent that has exited wrote
  * them; we never read them), so page residency comes from mincore, which
  * looks at our page tables and then the inode's page cache (so never past
- * the file's end). Pages swapped out are not seen (not handled yet). */
-static long s_dump_shmem(long fd, const s_vma_t *v)
+ * the file's end), and our own copies that were swapped out (pagemap).
+ * Pages of the inode swapped out (shmem) are not seen (not handled yet). */
+static long s_dump_shmem(long fd, long pm, const s_vma_t *v)
 {
-    static unsigned char vec[4096];
+    static unsigned char vec[512];
     uint64_t addr = v->start;
     long rc;
     while (addr < v->end) {
@@ -405,6 +406,11 @@ static long s_dump_shmem(long fd, const s_vma_t *v)
         rc = ssi_sys3(SYS_mincore, (long)addr, (long)(npages * S_PAGE), (long)vec);
         if (rc < 0)
             return rc;
+        /* Our own copies that were swapped out (pagemap bit 62) too. */
+        if (ssi_sys4(SYS_pread64, pm, (long)s_pm_buf, (long)(npages * 8),
+                     (long)(addr / S_PAGE * 8)) == (long)(npages * 8))
+            for (i = 0; i < npages; i++)
+                vec[i] |= (unsigned char)((s_pm_buf[i] >> 62) & 1);
         for (i = 0; i <= npages; i++) {
             if (i < npages && (vec[i] & 1)) {
                 if (!run)
@@ -436,7 +442,7 @@ static long s_dump_range(long fd, long pm, const s_vma_t *v)
      * faulted in: every page in the page cache goes too. */
     if (((v->flags & SSI_IMAGE_VMA_SHARED) && (v->flags & SSI_IMAGE_VMA_ANON)) ||
         (v->flags & SSI_IMAGE_VMA_DELETED))
-        return s_dump_shmem(fd, v);
+        return s_dump_shmem(fd, pm, v);
 
     if (s_use_scan) {
         struct pm_scan_arg a;
