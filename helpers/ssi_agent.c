@@ -218,10 +218,11 @@ static int s_feed(int in, int out, const uint8_t *prefix, size_t plen, ssi_image
 
 /* The child: puts each tunnel's body end and each device at its fd number
  * and execs ssi-restore on the image pipe. Never returns. */
-__attribute__((noreturn)) static void s_exec_restorer(const char *restore, int img_rd, int verbose)
+__attribute__((noreturn)) static void s_exec_restorer(const char *restore, int img_rd, int err_wr,
+                                                      int verbose)
 {
-    int maxfd = 2, base, i, tmp[SSI_TUNNEL_MAX_CHANS], img, ctl;
-    char fdarg[16];
+    int maxfd = 2, base, i, tmp[SSI_TUNNEL_MAX_CHANS], img, ctl, errfd;
+    char fdarg[16], errarg[16];
     for (i = 0; i < ssi_agent.nchans; i++)
         if (ssi_agent.chans[i].chan > maxfd)
             maxfd = ssi_agent.chans[i].chan;
@@ -239,6 +240,7 @@ __attribute__((noreturn)) static void s_exec_restorer(const char *restore, int i
         tmp[i] = fcntl(ssi_agent.chans[i].body_fd, F_DUPFD_CLOEXEC, base);
     img = fcntl(img_rd, F_DUPFD_CLOEXEC, base);
     ctl = fcntl(ssi_agent.ctl[1], F_DUPFD_CLOEXEC, base);
+    errfd = fcntl(err_wr, F_DUPFD_CLOEXEC, base);
     /* Nothing of ours may leak into the body. */
     syscall(SYS_close_range, 0U, ~0U, CLOSE_RANGE_CLOEXEC);
     for (i = 0; i < ssi_agent.nchans; i++) {
@@ -269,12 +271,18 @@ __attribute__((noreturn)) static void s_exec_restorer(const char *restore, int i
      * jump; it only has to be inheritable. */
     fcntl(img, F_SETFD, 0);
     snprintf(fdarg, sizeof(fdarg), "%d", img);
+    /* Its messages come to us (the reason of a failure goes to the user),
+     * never into the body's stderr tunnel. */
+    fcntl(errfd, F_SETFD, 0);
+    snprintf(errarg, sizeof(errarg), "%d", errfd);
     /* --home-cwd: the body's cwd is its deputy's (forwarded); a cwd that
      * does not exist on this node is no reason to refuse. */
     if (verbose)
-        execl(restore, "ssi-restore", "-v", "--home-cwd", "--fd", fdarg, (char *)NULL);
+        execl(restore, "ssi-restore", "-v", "--home-cwd", "--err-fd", errarg, "--fd", fdarg,
+              (char *)NULL);
     else
-        execl(restore, "ssi-restore", "--home-cwd", "--fd", fdarg, (char *)NULL);
+        execl(restore, "ssi-restore", "--home-cwd", "--err-fd", errarg, "--fd", fdarg,
+              (char *)NULL);
     _exit(127);
 }
 
@@ -286,7 +294,7 @@ static void s_start_body(int in, const char *restore)
     uint8_t *prefix = s_read_prefix(in, &plen, &last);
     struct clone_args ca;
     pid_t other;
-    int pipefd[2], i, st, rc;
+    int pipefd[2], errp[2], i, st, rc;
     long pid;
 
     for (i = 0; i < ssi_agent.nchans; i++) {
@@ -299,7 +307,7 @@ static void s_start_body(int in, const char *restore)
         ssi_agent.chans[i].body_ino = ssi_agent_ino(sp[1]);
         fcntl(sp[0], F_SETFL, O_NONBLOCK);
     }
-    if (pipe2(pipefd, O_CLOEXEC) < 0)
+    if (pipe2(pipefd, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC | O_NONBLOCK) < 0)
         ssi_agent_fail("pipe: %s", strerror(errno));
     fcntl(pipefd[1], F_SETPIPE_SZ, 1 << 20);
     /* The vfs-proxy's control socket, at the number the body's shim
@@ -320,8 +328,9 @@ static void s_start_body(int in, const char *restore)
     if (pid < 0)
         ssi_agent_fail("cannot start ssi-restore: %s", strerror(errno));
     if (pid == 0)
-        s_exec_restorer(restore, pipefd[0], ssi_agent.verbose);
+        s_exec_restorer(restore, pipefd[0], errp[1], ssi_agent.verbose);
     close(pipefd[0]);
+    close(errp[1]);
     close(ssi_agent.ctl[1]);
     ssi_agent.ctl[1] = -1;
     for (i = 0; i < ssi_agent.nchans; i++) {
@@ -334,23 +343,31 @@ static void s_start_body(int in, const char *restore)
     while (waitpid((pid_t)pid, &st, __WALL) < 0 && errno == EINTR)
         ;
     if (rc < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-        /* ssi-restore wrote its reason to its stderr: the body's stderr
-         * tunnel, which nobody reads yet. */
-        char why[300] = "";
-        for (i = 0; i < ssi_agent.nchans; i++) {
-            if (ssi_agent.chans[i].chan == 2) {
-                ssize_t n = read(ssi_agent.chans[i].fd, why, sizeof(why) - 1);
-                why[n > 0 ? n : 0] = 0;
-                while (n > 0 && (why[n - 1] == '\n'))
-                    why[--n] = 0;
-            }
-        }
+        /* ssi-restore wrote its reason on our pipe: its last line. */
+        char why[400] = "", *line = why;
+        ssize_t n = read(errp[0], why, sizeof(why) - 1);
+        why[n > 0 ? n : 0] = 0;
+        while (n > 0 && why[n - 1] == '\n')
+            why[--n] = 0;
+        if (strrchr(why, '\n'))
+            line = strrchr(why, '\n') + 1;
+        if (strncmp(line, "ssi-restore: ", 13) == 0)
+            line += 13;
+        if (strncmp(line, "restore failed: ", 16) == 0)
+            line += 16;
         if (rc < 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0)
             ssi_agent_fail("image stream broke while restoring");
-        ssi_agent_fail("restore failed (ssi-restore status %d)%s%s",
-                       WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st), why[0] ? ": " : "",
-                       why);
+        ssi_agent_fail("restore failed%s%s (ssi-restore status %d)", line[0] ? ": " : "", line,
+                       WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
     }
+    /* The verbose restorer's notes, for the log. */
+    {
+        char note[400];
+        ssize_t n = read(errp[0], note, sizeof(note));
+        if (n > 0 && ssi_agent.verbose)
+            fprintf(stderr, "%.*s", (int)n, note);
+    }
+    close(errp[0]);
     ssi_agent.body = s_hdr.pid;
     if (kill(ssi_agent.body, 0) < 0)
         ssi_agent_fail("the restored body %d is not there", (int)ssi_agent.body);

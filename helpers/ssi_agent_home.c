@@ -42,14 +42,31 @@ static void s_home_refuse(const char *fmt, ...)
     ssi_agent_link_send(SSI_TUNNEL_HOME_REFUSE, 0, why, (uint32_t)strlen(why));
 }
 
-/* What cannot come home: children made here, descriptors opened here. */
+__attribute__((format(printf, 4, 5))) static void s_obstacle(char *why, size_t cap, int *n,
+                                                             const char *fmt, ...)
+{
+    size_t used = strlen(why);
+    va_list ap;
+    if ((*n)++ > 0 && used + 3 < cap) {
+        memcpy(why + used, "; ", 3);
+        used += 2;
+    }
+    va_start(ap, fmt);
+    if (used + 1 < cap)
+        vsnprintf(why + used, cap - used, fmt, ap);
+    va_end(ap);
+}
+
+/* What cannot come home (every obstacle): children made here, descriptors
+ * opened here. */
 static int s_home_check_body(char *why, size_t cap)
 {
     char path[80], link[300];
     struct dirent *e;
     DIR *d;
     FILE *f;
-    int kid = 0;
+    int kid = 0, nobst = 0, nfds = 0;
+    char fds[300] = "";
 
     snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)ssi_agent_proc_pid(),
              (int)ssi_agent_proc_pid());
@@ -58,10 +75,11 @@ static int s_home_check_body(char *why, size_t cap)
         kid = fscanf(f, "%d", &kid) == 1 ? kid : 0;
         fclose(f);
     }
-    if (kid > 0) {
-        snprintf(why, cap, "it has child processes where it runs; they cannot follow it home");
-        return -1;
-    }
+    /* Every obstacle, joined with "; ": the user can remove them all. */
+    why[0] = 0;
+    if (kid > 0)
+        s_obstacle(why, cap, &nobst,
+                   "it has child processes where it runs; they cannot follow it home");
     snprintf(path, sizeof(path), "/proc/%d/fd", (int)ssi_agent_proc_pid());
     d = opendir(path);
     if (!d) {
@@ -96,18 +114,21 @@ static int s_home_check_body(char *why, size_t cap)
         if (sscanf(link, "socket:[%llu]", &ino) == 1 &&
             (ino == ssi_agent.ctl_ino || ino == ssi_agent.call_ino))
             continue;
-        if (!strcmp(link, "anon_inode:[eventpoll]")) /* made again at home (ssi_epoll.c) */
+        /* Made again at home (ssi_epoll.c, ssi_kobj.c). */
+        if (!strcmp(link, "anon_inode:[eventpoll]") || !strcmp(link, "anon_inode:[eventfd]") ||
+            !strcmp(link, "anon_inode:[timerfd]") || !strcmp(link, "anon_inode:[signalfd]"))
             continue;
         if (!strcmp(link, "/dev/null") || !strcmp(link, "/dev/zero") ||
             !strcmp(link, "/dev/random") || !strcmp(link, "/dev/urandom"))
             continue;
-        snprintf(why, cap, "fd %d (%s) was opened on this node and cannot be brought home", fd,
-                 link);
-        closedir(d);
-        return -1;
+        n = (ssize_t)strlen(fds);
+        snprintf(fds + n, sizeof(fds) - (size_t)n, "%s%d (%.60s)", nfds++ ? ", " : "", fd, link);
     }
     closedir(d);
-    return 0;
+    if (nfds)
+        s_obstacle(why, cap, &nobst, "%s %s %s opened on this node and cannot be brought home",
+                   nfds > 1 ? "fds" : "fd", fds, nfds > 1 ? "were" : "was");
+    return nobst ? -1 : 0;
 }
 
 /* Bytes of one IN channel that home has given away and the body has not

@@ -77,9 +77,12 @@ void ssi_agent_plan_fd(const ssi_image_fd_t *f)
             ssi_agent_fail("too many open files (max %d)", SSI_TUNNEL_CTL_MAX_FWD);
         return;
     }
-    if (f->kind == SSI_IMAGE_FD_ANON && !strcmp(f->path, "anon_inode:[eventpoll]") && f->fd > 2) {
-        /* An epoll instance: the body's restore hook makes it again at this
-         * number (ssi_epoll.c); until then a placeholder keeps the number. */
+    if (f->kind == SSI_IMAGE_FD_ANON && f->fd > 2 &&
+        (!strcmp(f->path, "anon_inode:[eventpoll]") || !strcmp(f->path, "anon_inode:[eventfd]") ||
+         !strcmp(f->path, "anon_inode:[timerfd]") || !strcmp(f->path, "anon_inode:[signalfd]"))) {
+        /* An epoll instance, an eventfd, a timerfd or a signalfd: the
+         * body's restore hook makes it again at this number (ssi_epoll.c,
+         * ssi_kobj.c); until then a placeholder keeps the number. */
         if (s_add_dev(ssi_agent.devs, &ssi_agent.ndevs, SSI_AGENT_MAX_DEVS, f, O_RDONLY,
                       "/dev/null") < 0)
             ssi_agent_fail("too many device descriptors");

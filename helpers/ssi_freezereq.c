@@ -271,7 +271,22 @@ int ssi_freezereq_run(pid_t pid, const ssi_freezereq_opts_t *o, int out_fd,
             s_err(err, errlen, "sending the request: %s", strerror(-rc));
             goto out;
         }
-        rc = s_read_part(cfd, &h, sizeof(h), &chk, err, errlen);
+        /* The first 8 bytes say which: the image, or why there is none. */
+        rc = s_read_part(cfd, &h, sizeof(h.magic), &chk, err, errlen);
+        if (rc == 0 && h.magic == SSI_IMAGE_FAIL_MAGIC) {
+            ssi_image_fail_t f;
+            rc = s_read_part(cfd, (char *)&f + sizeof(f.magic), sizeof(f) - sizeof(f.magic), &chk,
+                             err, errlen);
+            if (rc == 0) {
+                s_err(err, errlen, "%.*s", (int)(f.len < sizeof(f.text) ? f.len : sizeof(f.text)),
+                      f.text);
+                rc = f.err < 0 ? f.err : -EIO;
+            }
+            goto out;
+        }
+        if (rc == 0)
+            rc = s_read_part(cfd, (char *)&h + sizeof(h.magic), sizeof(h) - sizeof(h.magic), &chk,
+                             err, errlen);
         if (rc < 0)
             goto out;
         rc = ssi_image_check_hdr(&chk, &h);

@@ -66,7 +66,7 @@
 
 #define S_PAGE 4096UL
 #define S_CHUNK (16UL << 20) /* the part of the hole this program uses */
-#define S_MAX_VMAS 8192
+#define S_MAX_VMAS SSI_IMAGE_FREEZE_MAX_VMAS
 #define S_MAX_SIGS 256
 #define S_MAPS_BUF (2 * 1024 * 1024)
 #define S_REC_BUF (64 * 1024)
@@ -136,6 +136,9 @@ static int s_nvmas;
 static char s_maps[S_MAPS_BUF];
 static unsigned char s_rec_buf[S_REC_BUF] __attribute__((aligned(64)));
 static long s_img_fd = -1, s_status_fd = -1, s_status_rd = -1;
+/* Where messages go: stderr, or --err-fd (ssi-agent's pipe, so that the
+ * reason of a failure reaches the user and not the program's stderr). */
+static long s_err_fd = 2;
 static int s_verbose;
 /* --home-cwd: the body's file calls run at home (vfs-proxy), cwd included. */
 static int s_home_cwd;
@@ -148,7 +151,7 @@ _Static_assert(S_REC_BUF >= SSI_IMAGE_REC_MAX, "a record's struct fits s_rec_buf
 static int s_mode;
 #define S_CHECK 1
 #define S_IN_PLACE 2
-#define S_MAX_FDS 4096
+#define S_MAX_FDS SSI_IMAGE_FREEZE_MAX_FDS
 typedef struct {
     int32_t fd;
     uint32_t fd_flags, fl_flags, kind;
@@ -190,18 +193,18 @@ static void s_log(const char *a, const char *b)
 {
     if (!s_verbose)
         return;
-    s_puts(2, "ssi-restore: ");
-    s_puts(2, a);
+    s_puts(s_err_fd, "ssi-restore: ");
+    s_puts(s_err_fd, a);
     if (b)
-        s_puts(2, b);
-    s_puts(2, "\n");
+        s_puts(s_err_fd, b);
+    s_puts(s_err_fd, "\n");
 }
 
 /* Fails the restore: the message goes to the status pipe (the launching
  * half prints it) or to stderr, and this task exits. */
 __attribute__((noreturn)) static void s_die(const char *what, const char *detail, long err)
 {
-    long fd = s_status_fd >= 0 ? s_status_fd : 2;
+    long fd = s_status_fd >= 0 ? s_status_fd : s_err_fd;
     if (s_status_fd >= 0)
         s_puts(fd, "E");
     else
@@ -405,13 +408,24 @@ static int s_local_dev(uint64_t rdev)
     return ma == 1 && (mi == 3 || mi == 5 || mi == 8 || mi == 9) ? (int)mi : 0;
 }
 
+static int s_remade_anon(const ssi_image_fd_t *f)
+{
+    return f->kind == SSI_IMAGE_FD_ANON &&
+           (s_streq(f->path, "anon_inode:[eventpoll]") ||
+            s_streq(f->path, "anon_inode:[eventfd]") || s_streq(f->path, "anon_inode:[timerfd]") ||
+            s_streq(f->path, "anon_inode:[signalfd]"));
+}
+
 /* An FD record: --check makes sure this process has it (or can reopen
  * it); --in-place keeps it for s_inplace_fds. */
 static void s_fd_record(const ssi_image_fd_t *f)
 {
     s_fd_t *d;
     if (s_mode == S_CHECK) {
-        int local = f->kind == SSI_IMAGE_FD_CHR && s_local_dev(f->rdev);
+        /* A local device is opened again; an epoll instance, eventfd,
+         * timerfd or signalfd made away is made again by libssi.so's
+         * restore hook (ssi_epoll.c, ssi_kobj.c). */
+        int local = (f->kind == SSI_IMAGE_FD_CHR && s_local_dev(f->rdev)) || s_remade_anon(f);
         if (!local && (f->fd == s_img_fd || f->fd == s_status_fd ||
                        ssi_sys2(SYS_fcntl, f->fd, F_GETFD) < 0)) {
             char num[24];
@@ -602,6 +616,8 @@ static void s_restore_process_state(void)
         r = ssi_sys1(SYS_chdir, (long)s_proc.cwd);
         if (r < 0 && s_home_cwd)
             r = ssi_sys1(SYS_chdir, (long)"/"); /* relative paths resolve at home anyway */
+        if (r < 0 && !s_proc.cwd[0])
+            s_die("the process's cwd had been deleted at the freeze", 0, 0);
         if (r < 0)
             s_die("cannot chdir to", s_proc.cwd, r);
     }
@@ -822,6 +838,8 @@ __attribute__((noreturn, used)) static void s_stage2(void)
     /* From here on nothing can fail: tell the launching half. */
     s_puts(s_status_fd, "O");
     ssi_sys1(SYS_close, s_status_fd);
+    if (s_err_fd != 2)
+        ssi_sys1(SYS_close, s_err_fd);
     ssi_sys2(SYS_arch_prctl, ARCH_SET_FS, (long)s_thread.fs_base);
     if (s_thread.gs_base)
         ssi_sys2(SYS_arch_prctl, ARCH_SET_GS, (long)s_thread.gs_base);
@@ -946,8 +964,8 @@ static int s_restore(void)
     msg[n] = 0;
     ssi_sys1(SYS_close, fds[0]);
     if (n == 0 || msg[0] != 'O') {
-        s_puts(2, "ssi-restore: restore failed: ");
-        s_puts(2, n > 1 ? msg + 1 : "the new task died before resuming\n");
+        s_puts(s_err_fd, "ssi-restore: restore failed: ");
+        s_puts(s_err_fd, n > 1 ? msg + 1 : "the new task died before resuming\n");
         if (init)
             s_wait_status(pid);
         return 1;
@@ -1066,7 +1084,7 @@ static int s_info(void)
 
 static void s_usage(void)
 {
-    s_puts(2, "usage: ssi-restore [-v] [--home-cwd] [--fd N | IMAGE]\n"
+    s_puts(2, "usage: ssi-restore [-v] [--home-cwd] [--err-fd N] [--fd N | IMAGE]\n"
               "       ssi-restore --info IMAGE\n"
               "       ssi-restore --in-place --fd N\n"
               "       ssi-restore --check [--status-fd S] --fd N\n");
@@ -1100,7 +1118,15 @@ __attribute__((used)) static int s_main(uint64_t *sp)
             s_home_cwd = 1;
         else if (s_streq(argv[i], "--fd") && i + 1 < argc)
             fd = (long)ssi_sys_dec(argv[++i], &e);
-        else if (s_streq(argv[i], "--status-fd") && i + 1 < argc)
+        else if (s_streq(argv[i], "--err-fd") && i + 1 < argc) {
+            /* Out of the body's fd numbers, closed before the jump. */
+            long e2 = (long)ssi_sys_dec(argv[++i], &e);
+            long moved = ssi_sys3(SYS_fcntl, e2, F_DUPFD_CLOEXEC, S_HIGH_FD + 8);
+            if (moved >= 0) {
+                ssi_sys1(SYS_close, e2);
+                s_err_fd = moved;
+            }
+        } else if (s_streq(argv[i], "--status-fd") && i + 1 < argc)
             s_status_fd = (long)ssi_sys_dec(argv[++i], &e);
         else if (s_streq(argv[i], "--in-place"))
             s_mode = S_IN_PLACE;

@@ -62,11 +62,11 @@ struct pm_scan_arg {
 #endif
 
 #define S_PAGE 4096UL
-#define S_MAX_VMAS 8192
+#define S_MAX_VMAS SSI_IMAGE_FREEZE_MAX_VMAS
 #define S_PATH_POOL (512 * 1024)
 #define S_MAPS_BUF (2 * 1024 * 1024)
 #define S_MAX_SIGS 256
-#define S_MAX_FDS 4096
+#define S_MAX_FDS SSI_IMAGE_FREEZE_MAX_FDS
 #define S_XSAVE_MAX 16384
 #define S_SCAN_VEC 512
 
@@ -418,6 +418,47 @@ static long s_write_pages(long fd, uint64_t addr, uint64_t len, int skip_zero)
     return run < end ? s_write_run(fd, run, end - run) : 0;
 }
 
+/* Shared anonymous memory that only we map (ssid's precheck saw to that),
+ * or a mapping of a deleted file: its pages live in an inode's page cache
+ * and need not be in our page tables (a parent that has exited wrote
+ * them; we never read them), so page residency comes from mincore, which
+ * looks at our page tables and then the inode's page cache (so never past
+ * the file's end), and our own copies that were swapped out (pagemap).
+ * Pages of the inode swapped out (shmem) are not seen (not handled yet). */
+static long s_dump_shmem(long fd, long pm, const s_vma_t *v)
+{
+    static unsigned char vec[512];
+    uint64_t addr = v->start;
+    long rc;
+    while (addr < v->end) {
+        uint64_t npages = (v->end - addr) / S_PAGE, i, run = 0, run_start = 0;
+        if (npages > sizeof(vec))
+            npages = sizeof(vec);
+        rc = ssi_sys3(SYS_mincore, (long)addr, (long)(npages * S_PAGE), (long)vec);
+        if (rc < 0)
+            return rc;
+        /* Our own copies that were swapped out (pagemap bit 62) too. */
+        if (ssi_sys4(SYS_pread64, pm, (long)s_pm_buf, (long)(npages * 8),
+                     (long)(addr / S_PAGE * 8)) == (long)(npages * 8))
+            for (i = 0; i < npages; i++)
+                vec[i] |= (unsigned char)((s_pm_buf[i] >> 62) & 1);
+        for (i = 0; i <= npages; i++) {
+            if (i < npages && (vec[i] & 1)) {
+                if (!run)
+                    run_start = addr + i * S_PAGE;
+                run++;
+            } else if (run) {
+                rc = s_write_pages(fd, run_start, run * S_PAGE, 0);
+                if (rc < 0)
+                    return rc;
+                run = 0;
+            }
+        }
+        addr += npages * S_PAGE;
+    }
+    return 0;
+}
+
 /* Writes the present pages of [start,end) that match the VMA's policy:
  * anonymous memory: present or swapped; private file mappings: only the
  * pages that are no longer file pages (copied on write). */
@@ -427,6 +468,13 @@ static long s_dump_range(long fd, long pm, const s_vma_t *v)
     int skip_zero = !(v->flags & (SSI_IMAGE_VMA_FILE | SSI_IMAGE_VMA_SHARED));
     uint64_t addr;
     long rc;
+
+    /* Shared anonymous memory, and mappings of a deleted file (restored
+     * as anonymous memory: the file is gone by name), hold pages we never
+     * faulted in: every page in the page cache goes too. */
+    if (((v->flags & SSI_IMAGE_VMA_SHARED) && (v->flags & SSI_IMAGE_VMA_ANON)) ||
+        (v->flags & SSI_IMAGE_VMA_DELETED))
+        return s_dump_shmem(fd, pm, v);
 
     if (s_use_scan) {
         struct pm_scan_arg a;
@@ -654,6 +702,27 @@ static long s_connect(int token)
     return fd;
 }
 
+/* Tells the requester, instead of the image, that what could not be
+ * captured; the process thaws. */
+static void s_send_fail(long fd, const char *what, long err)
+{
+    static ssi_image_fail_t f;
+    size_t n = 0;
+    ssi_sys_memzero(&f, sizeof(f));
+    f.magic = SSI_IMAGE_FAIL_MAGIC;
+    f.err = (int32_t)err;
+    n += ssi_sys_strlcpy(f.text + n, "the process could not capture ", sizeof(f.text) - n);
+    n += ssi_sys_strlcpy(f.text + n, what, sizeof(f.text) - n);
+    if (err == -E2BIG)
+        n += ssi_sys_strlcpy(f.text + n, ": more than an image holds", sizeof(f.text) - n);
+    n += ssi_sys_strlcpy(f.text + n, " (errno ", sizeof(f.text) - n);
+    if (n + 24 < sizeof(f.text))
+        n += ssi_sys_utoa(f.text + n, (uint64_t)(err < 0 ? -err : err));
+    n += ssi_sys_strlcpy(f.text + n, ")", sizeof(f.text) - n);
+    f.len = (uint32_t)n;
+    s_write_all(fd, &f, sizeof(f));
+}
+
 /* Verdict 'D': reads where the body's agent is, connects to it and
  * answers the requester with one byte, 'D' (deputy from now on; this
  * never returns) or 'C' (thaw). Returns 'C' or -errno otherwise. */
@@ -685,22 +754,23 @@ static long s_freeze(int token)
     long fd, rc;
     char verdict = 0;
 
+    /* Nothing here writes into the program's stderr: the requester, not
+     * the program, hears why a freeze failed (s_send_fail, or the broken
+     * stream it sees itself). */
     fd = s_connect(token);
-    if (fd < 0) {
-        ssi_sys_log("ssi-freeze: ", "cannot reach requester", 0, fd);
+    if (fd < 0)
         return fd;
-    }
     rc = s_read_all(fd, &req, sizeof(req));
     if (rc == 0 && (req.magic != SSI_IMAGE_REQ_MAGIC || req.version != SSI_IMAGE_VERSION))
         rc = -EPROTO;
-    if (rc == 0)
-        rc = ssi_freeze_proc_capture(&s_proc, &s_creds);
+    if (rc == 0 && (rc = ssi_freeze_proc_capture(&s_proc, &s_creds)) < 0)
+        s_send_fail(fd, "its process state", rc);
     if (rc == 0)
         s_nsigs = ssi_freeze_proc_take_signals(s_sigs, S_MAX_SIGS, s_thread.tid);
-    if (rc == 0)
-        rc = s_capture_fd_list(fd);
-    if (rc == 0)
-        rc = s_capture_vmas();
+    if (rc == 0 && (rc = s_capture_fd_list(fd)) < 0)
+        s_send_fail(fd, "its descriptors", rc);
+    if (rc == 0 && (rc = s_capture_vmas()) < 0)
+        s_send_fail(fd, "its memory map", rc);
     if (rc == 0)
         rc = s_write_image(fd);
     if (rc == 0) {
@@ -709,8 +779,6 @@ static long s_freeze(int token)
     }
     if (rc == SSI_IMAGE_VERDICT_DEPUTY)
         rc = s_become_deputy(fd);
-    if (rc < 0)
-        ssi_sys_log("ssi-freeze: ", "freeze failed, thawing", 0, rc);
     s_close(fd);
     return rc;
 }
@@ -719,6 +787,7 @@ static long s_freeze(int token)
  * elsewhere, 2 restored in place at home. Static, not a local of the
  * handler: no local of the handler is live across the jump. */
 static volatile int s_back;
+static void *volatile s_uc; /* the freeze signal's frame */
 
 static void s_handler(int sig, siginfo_t *si, void *ucv)
 {
@@ -733,6 +802,10 @@ static void s_handler(int sig, siginfo_t *si, void *ucv)
     s_busy = 1;
     if (s_freeze_hook)
         s_freeze_hook();
+    /* The frame is on the stack, which the image carries: its address
+     * stays valid after a restore (ucv, a local, does not). */
+    s_uc = ucv;
+    ssi_freeze_proc_sleep_note(ucv);
     ssi_freeze_proc_thread(&s_thread, s_xsave, S_XSAVE_MAX, ucv);
     s_back = ssi_freeze_jmp_save(&s_jmp);
     if (s_back != 0) {
@@ -750,6 +823,7 @@ static void s_handler(int sig, siginfo_t *si, void *ucv)
         s_busy = 0;
         if (s_restore_hook)
             s_restore_hook();
+        ssi_freeze_proc_sleep_restart(s_uc);
         return; /* rt_sigreturn: registers, XSAVE, mask from the frame */
     }
     ssi_sys_memcopy(s_thread.resume, &s_jmp, sizeof(s_jmp));
@@ -758,6 +832,7 @@ static void s_handler(int sig, siginfo_t *si, void *ucv)
         ssi_sys1(SYS_exit_group, 0);
     ssi_freeze_proc_requeue(s_sigs, s_nsigs);
     s_nsigs = 0;
+    ssi_freeze_proc_sleep_restart(ucv);
     s_busy = 0;
 }
 

@@ -13,6 +13,7 @@
 #include <linux/prctl.h>
 #include <signal.h>
 #include <sys/time.h>
+#include <time.h>
 #include <ucontext.h>
 
 static long s_open(const char *path, int flags)
@@ -163,7 +164,10 @@ long ssi_freeze_proc_capture(ssi_image_proc_t *pr, ssi_image_creds_t *creds)
         pr->itimer[i].value_usec = (uint64_t)it.it_value.tv_usec;
     }
     rc = ssi_sys2(SYS_getcwd, (long)pr->cwd, sizeof(pr->cwd));
-    if (rc < 0)
+    if (rc == -ENOENT)
+        pr->cwd[0] = 0; /* a deleted cwd: no path; away, the deputy's cwd (that directory) is the
+                         * one that counts, and a restore elsewhere refuses "" clearly */
+    else if (rc < 0)
         return rc;
     rc = ssi_sys4(SYS_readlinkat, AT_FDCWD, (long)"/proc/self/exe", (long)pr->exe,
                   sizeof(pr->exe) - 1);
@@ -265,4 +269,74 @@ void ssi_freeze_proc_thread(ssi_image_thread_t *t, void *xsave, uint32_t cap, co
             t->xsave_size = sz;
         }
     }
+}
+
+/* ---- sleeps the freeze interrupted ----------------------------------------- */
+
+enum { S_SLEEP_NONE, S_SLEEP_NANO, S_SLEEP_CLOCK };
+static int s_sleep;
+static uint64_t s_frozen_ns;
+
+static uint64_t s_realtime_ns(void)
+{
+    struct timespec ts = {0, 0};
+    /* CLOCK_REALTIME: the nodes' clocks agree, their monotonic ones don't. */
+    ssi_sys2(SYS_clock_gettime, CLOCK_REALTIME, (long)&ts);
+    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+void ssi_freeze_proc_sleep_note(const void *ucv)
+{
+    const ucontext_t *uc = ucv;
+    const unsigned char *p;
+    uint64_t rip = (uint64_t)uc->uc_mcontext.gregs[REG_RIP];
+    s_sleep = S_SLEEP_NONE;
+    s_frozen_ns = s_realtime_ns();
+    if (uc->uc_mcontext.gregs[REG_RAX] != -EINTR || (rip & 4095) < 7)
+        return;
+    /* The call is known by the instruction that chose it, just before
+     * the syscall (glibc: "mov $NR,%eax; syscall"): the frame keeps no
+     * orig_rax. Same page as rip, so readable. */
+    p = (const unsigned char *)rip - 7;
+    if (p[0] != 0xb8 || p[2] || p[3] || p[4] || p[5] != 0x0f || p[6] != 0x05)
+        return;
+    if (p[1] == SYS_nanosleep)
+        s_sleep = S_SLEEP_NANO;
+    else if (p[1] == SYS_clock_nanosleep)
+        s_sleep = S_SLEEP_CLOCK;
+}
+
+void ssi_freeze_proc_sleep_restart(void *ucv)
+{
+    ucontext_t *uc = ucv;
+    greg_t *g = uc->uc_mcontext.gregs;
+    struct timespec *rem;
+    int kind = s_sleep;
+    s_sleep = S_SLEEP_NONE;
+    if (kind == S_SLEEP_NONE)
+        return;
+    if (kind == S_SLEEP_CLOCK && (g[REG_RSI] & TIMER_ABSTIME)) {
+        /* Absolute: the same call again ends when it would have. */
+        g[REG_RAX] = SYS_clock_nanosleep;
+        g[REG_RIP] -= 2;
+        return;
+    }
+    rem = (struct timespec *)(kind == S_SLEEP_NANO ? g[REG_RSI] : g[REG_R10]);
+    if (!rem)
+        return;
+    /* The time spent frozen counts, as across SIGSTOP and SIGCONT. */
+    uint64_t now = s_realtime_ns(), left;
+    uint64_t frozen = now > s_frozen_ns ? now - s_frozen_ns : 0;
+    left = (uint64_t)rem->tv_sec * 1000000000ULL + (uint64_t)rem->tv_nsec;
+    left = left > frozen ? left - frozen : 0;
+    rem->tv_sec = (time_t)(left / 1000000000ULL);
+    rem->tv_nsec = (long)(left % 1000000000ULL);
+    if (kind == S_SLEEP_NANO) {
+        g[REG_RDI] = (greg_t)rem; /* req = rem: the kernel reads it before writing rem */
+        g[REG_RAX] = SYS_nanosleep;
+    } else {
+        g[REG_RDX] = (greg_t)rem;
+        g[REG_RAX] = SYS_clock_nanosleep;
+    }
+    g[REG_RIP] -= 2;
 }

@@ -35,4 +35,16 @@ void ssi_freeze_proc_requeue(const ssi_image_sig_t *sigs, int n);
  * and a copy of what it does; its XSAVE area into xsave (cap bytes). */
 void ssi_freeze_proc_thread(ssi_image_thread_t *t, void *xsave, uint32_t cap, const void *uc);
 
+/* A freeze must be invisible to a sleep: the freeze signal makes an
+ * interrupted nanosleep or clock_nanosleep return EINTR (the kernel never
+ * restarts them for a handler). sleep_note, at the freeze, remembers
+ * whether the frame uc shows one and when the freeze began; sleep_restart,
+ * as the handler returns (thawed, restored elsewhere or at home), rewrites
+ * the frame so that the call is made again: an absolute sleep with the
+ * same arguments, a relative one with the remaining time the kernel wrote
+ * into its rem, less the time spent frozen. A relative sleep without rem
+ * still returns EINTR (nothing says how much was left). */
+void ssi_freeze_proc_sleep_note(const void *uc);
+void ssi_freeze_proc_sleep_restart(void *uc);
+
 #endif

@@ -29,6 +29,7 @@
 #include "ssi_callsrv.h"
 #include "ssi_deputy.h"
 #include "ssi_epoll.h"
+#include "ssi_kobj.h"
 #include "ssi_freeze.h"
 #include "ssi_msg.h"
 #include "ssi_net.h"
@@ -177,6 +178,7 @@ static void s_on_freeze(void)
 	 * errno after strcoll): what we do here must not change it. */
     int saved_errno = errno;
     ssi_trap_freeze();
+    ssi_kobj_freeze();
     ssi_epoll_freeze();
     for (int fd = 0; fd < SSI_TTY_FDS; fd++) {
         s_tty.is_tty[fd] = s_sys(SYS_ioctl, fd, TCGETS2, (long)&s_tty.tio[fd]) == 0;
@@ -260,6 +262,7 @@ static void s_on_restore(void)
 		 * body's seccomp filter). */
         s_away = 0;
         ssi_trap_home();
+        ssi_kobj_restore(); /* before the epoll instances that may watch them */
         ssi_epoll_restore();
         return;
     }
@@ -273,6 +276,7 @@ static void s_on_restore(void)
         ssi_sys_log("ssi-vfs: ", "no call link to the deputy; the body stops", 0, rc);
         ssi_sys2(SYS_kill, ssi_sys0(SYS_getpid), SIGKILL);
     }
+    ssi_kobj_restore();
     ssi_epoll_restore();
 }
 

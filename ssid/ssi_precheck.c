@@ -1,13 +1,39 @@
 /* ssi_precheck: what a process holds that ssi cannot move (yet). */
 #include "ssi_precheck.h"
 
+#include "ssi_image.h"
+
 #include <dirent.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+/* Every obstacle found, one sentence each, joined with "; ". */
+typedef struct {
+    char *buf;
+    size_t len, used;
+    int count;
+} s_why_t;
+
+__attribute__((format(printf, 2, 3))) static void s_obstacle(s_why_t *w, const char *fmt, ...)
+{
+    if (w->used + 3 >= w->len) {
+        w->count++;
+        return;
+    }
+    if (w->count++ > 0)
+        w->used += (size_t)snprintf(w->buf + w->used, w->len - w->used, "; ");
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(w->buf + w->used, w->len - w->used, fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        w->used += (size_t)n < w->len - w->used ? (size_t)n : w->len - w->used - 1;
+}
 
 static int s_status_field(pid_t pid, const char *key, long *out)
 {
@@ -28,8 +54,55 @@ static int s_status_field(pid_t pid, const char *key, long *out)
     return rc;
 }
 
-/* Writable MAP_SHARED mappings: their other users would stay behind. */
-static int s_check_maps(pid_t pid, char *why, size_t len)
+/* Shared anonymous memory (MAP_SHARED|MAP_ANONYMOUS: "/dev/zero (deleted)"
+ * or "[anon_shmem:NAME]" in maps) lives in an shmem inode of its own. */
+static int s_is_shared_anon(const char *name)
+{
+    return strcmp(name, "/dev/zero (deleted)") == 0 || strncmp(name, "[anon_shmem:", 12) == 0;
+}
+
+/* Does a process other than pid map the shmem inode dev:ino? Looked up in
+ * every process's maps (this node's PID namespace: only a process forked
+ * from a mapper, or one it passed the memory to, can map it). */
+static int s_other_mapper(pid_t pid, const char *dev, unsigned long ino, pid_t *who)
+{
+    DIR *d = opendir("/proc");
+    if (!d)
+        return -errno;
+    struct dirent *e;
+    int found = 0;
+    char line[4352];
+    while (!found && (e = readdir(d))) {
+        char *end;
+        long other = strtol(e->d_name, &end, 10);
+        if (*end || other <= 0 || other == pid)
+            continue;
+        char path[64];
+        snprintf(path, sizeof path, "/proc/%ld/maps", other);
+        FILE *f = fopen(path, "re");
+        if (!f)
+            continue; /* gone meanwhile */
+        while (fgets(line, sizeof line, f)) {
+            char odev[32] = "", name[4096] = "";
+            unsigned long oino = 0;
+            if (sscanf(line, "%*s %*s %*s %31s %lu %4095[^\n]", odev, &oino, name) == 3 &&
+                oino == ino && strcmp(odev, dev) == 0 && s_is_shared_anon(name)) {
+                found = 1;
+                *who = (pid_t)other;
+                break;
+            }
+        }
+        fclose(f);
+    }
+    closedir(d);
+    return found;
+}
+
+/* Writable MAP_SHARED mappings: their other users would stay behind. Shared
+ * anonymous memory that no other process maps any more (a parent's
+ * handshake page, the parent gone) is private in all but name: it moves
+ * (the freeze copies its pages, the restorer maps it shared again). */
+static int s_check_maps(pid_t pid, s_why_t *w)
 {
     char path[64], line[4352];
     snprintf(path, sizeof path, "/proc/%d/maps", (int)pid);
@@ -37,21 +110,38 @@ static int s_check_maps(pid_t pid, char *why, size_t len)
     if (!f)
         return -errno;
     int rc = 0;
+    long nvmas = 0;
     while (fgets(line, sizeof line, f)) {
-        char perms[8] = "", name[4096] = "";
-        if (sscanf(line, "%*s %7s %*s %*s %*s %4095[^\n]", perms, name) < 1)
+        char perms[8] = "", dev[32] = "", name[4096] = "";
+        nvmas++;
+        unsigned long ino = 0;
+        if (sscanf(line, "%*s %7s %*s %31s %lu %4095[^\n]", perms, dev, &ino, name) < 1)
             continue;
         if (perms[1] == 'w' && perms[3] == 's') {
             char *n = name;
             while (*n == ' ')
                 n++;
-            snprintf(why, len, "it has writable shared memory (%s), which ssi cannot move yet",
-                     *n ? n : "anonymous");
-            rc = -EBUSY;
-            break;
+            if (s_is_shared_anon(n)) {
+                pid_t who = 0;
+                int r = s_other_mapper(pid, dev, ino, &who);
+                if (r == 0)
+                    continue;
+                if (r > 0) {
+                    s_obstacle(
+                        w, "it shares anonymous memory with process %d, which ssi cannot move yet",
+                        (int)who);
+                    continue;
+                }
+            }
+            s_obstacle(w, "it has writable shared memory (%s), which ssi cannot move yet",
+                       *n ? n : "anonymous");
         }
     }
     fclose(f);
+    /* The freeze handler's table holds every line of maps. */
+    if (nvmas > SSI_IMAGE_FREEZE_MAX_VMAS)
+        s_obstacle(w, "it has %ld memory mappings; at most %d can move", nvmas,
+                   SSI_IMAGE_FREEZE_MAX_VMAS);
     return rc;
 }
 
@@ -95,7 +185,7 @@ static int s_socket_unmovable(pid_t pid, unsigned long inode, char *what, size_t
     return found > 0;
 }
 
-static int s_check_fds(pid_t pid, char *why, size_t len)
+static int s_check_fds(pid_t pid, s_why_t *w)
 {
     char dir[64];
     snprintf(dir, sizeof dir, "/proc/%d/fd", (int)pid);
@@ -103,10 +193,12 @@ static int s_check_fds(pid_t pid, char *why, size_t len)
     if (!d)
         return -errno;
     int rc = 0;
+    long nfds = 0;
     struct dirent *e;
-    while (rc == 0 && (e = readdir(d))) {
+    while ((e = readdir(d))) {
         if (e->d_name[0] == '.')
             continue;
+        nfds++;
         char link[400], target[4096];
         snprintf(link, sizeof link, "%s/%s", dir, e->d_name);
         ssize_t n = readlink(link, target, sizeof target - 1);
@@ -116,8 +208,7 @@ static int s_check_fds(pid_t pid, char *why, size_t len)
         char sock[300];
         if (strncmp(target, "socket:[", 8) == 0 &&
             s_socket_unmovable(pid, strtoul(target + 8, NULL, 10), sock, sizeof sock)) {
-            snprintf(why, len, "fd %s is %s, which ssi cannot move yet", e->d_name, sock);
-            rc = -EBUSY;
+            s_obstacle(w, "fd %s is %s, which ssi cannot move yet", e->d_name, sock);
             continue;
         }
         if (strncmp(target, "pipe:", 5) == 0 || strncmp(target, "socket:", 7) == 0)
@@ -131,36 +222,41 @@ static int s_check_fds(pid_t pid, char *why, size_t len)
             (S_ISFIFO(fst.st_mode) || S_ISREG(fst.st_mode) || S_ISDIR(fst.st_mode)))
             continue;
         if (strcmp(target, "anon_inode:[io_uring]") == 0) {
-            snprintf(why, len, "it uses io_uring (fd %s), which ssi cannot move", e->d_name);
-            rc = -EBUSY;
-        } else if (strcmp(target, "anon_inode:[eventpoll]") == 0) {
-            /* An epoll instance is made again where the process resumes
-			 * (ssi_epoll.c), with the same registrations. */
+            s_obstacle(w, "it uses io_uring (fd %s), which ssi cannot move", e->d_name);
+        } else if (strcmp(target, "anon_inode:[eventpoll]") == 0 ||
+                   strcmp(target, "anon_inode:[eventfd]") == 0 ||
+                   strcmp(target, "anon_inode:[timerfd]") == 0 ||
+                   strcmp(target, "anon_inode:[signalfd]") == 0) {
+            /* An epoll instance (with its registrations), an eventfd, a
+             * timerfd or a signalfd (with their state) is made again where
+             * the process resumes (ssi_epoll.c, ssi_kobj.c). */
         } else if (strncmp(target, "anon_inode:", 11) == 0) {
-            snprintf(why, len, "fd %s is a kernel object (%s) that ssi cannot move yet", e->d_name,
-                     target + 11);
-            rc = -EBUSY;
+            s_obstacle(w, "fd %s is a kernel object (%s) that ssi cannot move yet", e->d_name,
+                       target + 11);
         } else if (strncmp(target, "/dev/", 5) == 0) {
             if (!s_allowed_device(target)) {
-                snprintf(
-                    why, len,
+                s_obstacle(
+                    w,
                     "fd %s is the device %s; only null, zero, random, urandom and terminals can move",
                     e->d_name, target);
-                rc = -EBUSY;
             }
         } else {
-            snprintf(why, len, "fd %s (%s) is a kind of descriptor that ssi cannot move yet",
-                     e->d_name, target);
-            rc = -EBUSY;
+            s_obstacle(w, "fd %s (%s) is a kind of descriptor that ssi cannot move yet", e->d_name,
+                       target);
         }
     }
     closedir(d);
+    /* The freeze handler's table also holds its own socket. */
+    if (nfds >= SSI_IMAGE_FREEZE_MAX_FDS)
+        s_obstacle(w, "it has %ld open descriptors; at most %d can move", nfds,
+                   SSI_IMAGE_FREEZE_MAX_FDS - 1);
     return rc;
 }
 
 int ssi_deputy_check(pid_t pid, char *why, size_t len)
 {
     long threads = 0, tracer = 0;
+    s_why_t w = {.buf = why, .len = len};
     int rc = s_status_field(pid, "Threads", &threads);
     if (rc == 0)
         rc = s_status_field(pid, "TracerPid", &tracer);
@@ -168,24 +264,24 @@ int ssi_deputy_check(pid_t pid, char *why, size_t len)
         snprintf(why, len, "process %d does not exist", (int)pid);
         return -ESRCH;
     }
-    if (threads > 1) {
-        snprintf(why, len, "it has %ld threads; multi-threaded processes cannot move yet", threads);
-        return -EBUSY;
-    }
-    if (tracer != 0) {
-        snprintf(why, len, "it is being traced (ptrace) by process %ld", tracer);
-        return -EBUSY;
-    }
-    rc = s_check_maps(pid, why, len);
+    if (len)
+        why[0] = 0;
+    /* Every obstacle, not only the first: the user can remove them all
+     * before trying again. */
+    if (threads > 1)
+        s_obstacle(&w, "it has %ld threads; multi-threaded processes cannot move yet", threads);
+    if (tracer != 0)
+        s_obstacle(&w, "it is being traced (ptrace) by process %ld", tracer);
+    rc = s_check_maps(pid, &w);
     if (rc == 0)
-        rc = s_check_fds(pid, why, len);
+        rc = s_check_fds(pid, &w);
     if (rc == -ENOENT || rc == -ESRCH) {
         snprintf(why, len, "process %d does not exist", (int)pid);
         return -ESRCH;
     }
-    if (rc < 0 && rc != -EBUSY) {
+    if (rc < 0) {
         snprintf(why, len, "cannot inspect process %d: %s", (int)pid, strerror(-rc));
         return rc;
     }
-    return rc;
+    return w.count ? -EBUSY : 0;
 }

@@ -7,11 +7,11 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-/* 0 if pid can migrate now; else -errno and, in why, what stands in the
- * way, in words a user can act on: several threads, being traced, writable
+/* 0 if pid can migrate now; else -errno and, in why, everything that stands
+ * in the way (each obstacle, joined with "; "), in words a user can act on: several threads, being traced, writable
  * shared memory, io_uring, devices other than null/zero/random/urandom and
  * terminals, kernel
- * objects such as epoll or eventfd. -ESRCH if it does not exist. */
+ * objects such as inotify. -ESRCH if it does not exist. */
 int ssi_deputy_check(pid_t pid, char *why, size_t len);
 
 #endif

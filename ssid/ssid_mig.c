@@ -67,6 +67,8 @@ void ssid_mig_free(ssid_mig_t *g)
         ssid_node_unwatch(g->status_fd);
         close(g->status_fd);
     }
+    if (g->waiting)
+        zloop_timer_end(ssid_node.loop, g->wait_timer);
     /* A deleted ticket is never called, and the loop frees it itself. */
     if (g->ticket)
         zloop_ticket_delete(ssid_node.loop, g->ticket);

@@ -49,17 +49,20 @@ typedef struct ssid_mig {
     bool ready_sent; /* destination: MIG_READY went out */
     char line[256];  /* destination: a partial status line */
     size_t linelen;
-    char err[512];
+    char err[2048];
     size_t errlen;
-    bool homecoming; /* home side: the body comes home (ssi-freeze --home) */
-    int chain_to;    /* homecoming: then move on to this node, or -1 */
-    char note[160];  /* said first in the final message */
-    bool checkpoint; /* a checkpoint (ssid_ckpt), not a move */
-    bool periodic;   /* checkpoint: a periodic one */
-    int resend;      /* the timer that sends the offer (home) or READY again, or 0 */
-    int nresent;     /* destination: READYs sent again */
-    bool running;    /* destination: the agent said the body runs */
-    uint16_t dport;  /* destination: the agent's data port, for a repeated READY */
+    bool homecoming;  /* home side: the body comes home (ssi-freeze --home) */
+    int chain_to;     /* homecoming: then move on to this node, or -1 */
+    char note[160];   /* said first in the final message */
+    char remote[400]; /* home side: why the destination failed (its MIG_FAIL), or "" */
+    bool waiting;     /* home side: failed here, waiting a moment for remote */
+    int wait_timer;   /* the zloop timer of that wait */
+    bool checkpoint;  /* a checkpoint (ssid_ckpt), not a move */
+    bool periodic;    /* checkpoint: a periodic one */
+    int resend;       /* the timer that sends the offer (home) or READY again, or 0 */
+    int nresent;      /* destination: READYs sent again */
+    bool running;     /* destination: the agent said the body runs */
+    uint16_t dport;   /* destination: the agent's data port, for a repeated READY */
 } ssid_mig_t;
 
 /* A new record (fds -1, no peer, no asker), not yet in the list; NULL if

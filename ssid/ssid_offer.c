@@ -173,8 +173,8 @@ static void s_status_line(ssid_mig_t *g, const char *line)
         ssi_info("body of %s:%d: %s", g->home, g->pid, line);
     } else if (strncmp(line, "failed", 6) == 0) {
         ssi_warn("body of %s:%d: %s", g->home, g->pid, line);
-        if (!g->ready_sent)
-            ssid_mig_send_fail(g->peer, g->reqid, line);
+        /* Before or during the transfer: home tells the user why. */
+        ssid_mig_send_fail(g->peer, g->reqid, strncmp(line, "failed: ", 8) == 0 ? line + 8 : line);
     } else {
         ssi_info("body of %s:%d: %s", g->home, g->pid, line);
     }
@@ -379,6 +379,49 @@ void ssid_offer_ready(int from, const ssi_msg_t *m)
             close(close_fds[i]);
 }
 
+#define SSID_REMOTE_WAIT_MS 1500
+
+/* Home: the move failed; says why, with the destination's reason when it
+ * sent one. */
+static void s_finish_failed(ssid_mig_t *g)
+{
+    char text[1100];
+    const char *dest = ssid_node_peer_name(g->peer);
+    const char *here = ssid_mig_reason(g, "the image did not get through");
+    /* The destination stops its helpers and whatever body they made: a
+     * failed move leaves nothing there (without this, a stalled transfer
+     * or a body no deputy will reach stayed). */
+    if (!g->remote[0])
+        ssid_mig_send_fail(g->peer, g->reqid, here);
+    /* The destination's reason first, unless all it saw was the image
+     * stream ending (then the cause is here: a process that could not be
+     * captured, a helper that died). */
+    bool remote_first = g->remote[0] && strncmp(g->remote, "cannot read the image", 21) != 0 &&
+                        strncmp(g->remote, "image stream broke", 18) != 0;
+    if (g->remote[0] && !remote_first)
+        snprintf(text, sizeof text,
+                 "%smoving process %d to %s failed (%s; %s: %s); it keeps running on %s", g->note,
+                 g->pid, dest, here, dest, g->remote, ssid_node.name);
+    else if (g->remote[0])
+        snprintf(text, sizeof text,
+                 "%smoving process %d to %s failed (%s: %s; here: %s); it keeps running on %s",
+                 g->note, g->pid, dest, dest, g->remote, here, ssid_node.name);
+    else
+        snprintf(text, sizeof text, "%smoving process %d to %s failed (%s); it keeps running on %s",
+                 g->note, g->pid, dest, here, ssid_node.name);
+    ssid_mig_finish(g, EIO, text);
+}
+
+static int s_on_remote_wait(zloop_t *loop, int timer_id, void *arg)
+{
+    (void)loop;
+    (void)timer_id;
+    ssid_mig_t *g = arg;
+    g->waiting = false; /* the loop ends a timer that ran its times */
+    s_finish_failed(g);
+    return 0;
+}
+
 void ssid_offer_failed(int from, const ssi_msg_t *m)
 {
     uint64_t reqid = 0;
@@ -396,6 +439,12 @@ void ssid_offer_failed(int from, const ssi_msg_t *m)
         snprintf(why, sizeof why, "%s refused: %s; the process keeps running here",
                  ssid_node_peer_name(from), text);
         ssid_mig_finish(g, ECONNREFUSED, why);
+    } else if (g && g->peer == from) {
+        /* The transfer had begun: the destination's reason is what the
+         * user reads, with ours (often just a broken stream). */
+        snprintf(g->remote, sizeof g->remote, "%s", text);
+        if (g->waiting)
+            s_finish_failed(g);
     } else if ((g = ssid_mig_find(reqid, false)) && g->peer == from) {
         /* The home side gave up: stop the receiving helpers. */
         for (int i = 0; i < g->nhelpers; i++)
@@ -437,10 +486,17 @@ void ssid_offer_reaped(ssid_mig_t *g)
         snprintf(text, sizeof text, "%sprocess %d moved from %s to %s", g->note, g->pid,
                  ssid_node.name, dest);
         ssid_mig_finish(g, 0, text);
+    } else if (!g->remote[0] && ssi_gossip_is_up(ssid_node.gossip, g->peer, ssid_node_now())) {
+        /* The destination's reason (a failed restore, say) may be on its
+         * way: wait a moment for it before answering. */
+        int id = zloop_timer(ssid_node.loop, SSID_REMOTE_WAIT_MS, 1, s_on_remote_wait, g);
+        if (id < 0) {
+            s_finish_failed(g);
+            return;
+        }
+        g->wait_timer = id;
+        g->waiting = true;
     } else {
-        snprintf(text, sizeof text, "%smoving process %d to %s failed (%s); it keeps running on %s",
-                 g->note, g->pid, dest, ssid_mig_reason(g, "the image did not get through"),
-                 ssid_node.name);
-        ssid_mig_finish(g, EIO, text);
+        s_finish_failed(g);
     }
 }

@@ -72,6 +72,19 @@
 #define SSI_IMAGE_VERDICT_DEPUTY 'D'
 #define SSI_IMAGE_DEPUTY_MAGIC 0x0a5045442d495353ULL /* "SSI-DEP\n" */
 
+/* A freeze that cannot capture the process sends this instead of the
+ * image header (then closes; the process thaws): the requester reports
+ * the text to the user. A process never writes the reason to its own
+ * stderr. */
+#define SSI_IMAGE_FAIL_MAGIC 0x0a5252452d495353ULL /* "SSI-ERR\n" */
+
+typedef struct {
+    uint64_t magic; /* SSI_IMAGE_FAIL_MAGIC */
+    int32_t err;    /* -errno */
+    uint32_t len;   /* bytes of text used */
+    char text[240]; /* what could not be captured */
+} ssi_image_fail_t;
+
 /* Coming home: a deputy that gets the freeze signal (sigqueue with a
  * token, as for a freeze) connects to the token's socket like a freeze
  * does, reads ssi_image_home_t and brings its body home. It answers, on
@@ -354,6 +367,10 @@ _Static_assert(__builtin_offsetof(ssi_image_hdr_t, cpu) == 120, "cpu offset");
 #define SSI_IMAGE_MAX_THREADS 65536     /* header counts */
 #define SSI_IMAGE_MAX_VMAS (1u << 20)
 #define SSI_IMAGE_MAX_FDS (1u << 20)
+/* What the freeze handler's and the restorer's static tables hold: ssid's
+ * precheck refuses a process with more, up front. */
+#define SSI_IMAGE_FREEZE_MAX_VMAS 8192
+#define SSI_IMAGE_FREEZE_MAX_FDS 4096
 #define SSI_IMAGE_ADDR_LIMIT (1ULL << 57) /* above any x86-64 user address */
 
 enum {

@@ -24,6 +24,7 @@
 #include "ssi_callsrv.h"
 #include "ssi_chans.h"
 #include "ssi_homecoming.h"
+#include "ssi_kobj.h"
 #include "ssi_signal.h"
 #include "ssi_sys.h"
 #include "ssi_tunnel_link.h"
@@ -209,19 +210,15 @@ long ssi_deputy_connect(const ssi_image_deputy_t *d)
     if (d->magic != SSI_IMAGE_DEPUTY_MAGIC)
         return -EPROTO;
     fd = s_tcp_connect(d);
-    if (fd < 0) {
-        ssi_sys_log("ssi-deputy: ", "cannot reach the body's agent; continuing at home", 0, fd);
+    /* Failures are not written into the program's stderr: the
+     * requester hears 'C' and the destination says why. */
+    if (fd < 0)
         return fd;
-    }
     /* The agent answers the handshake only once the body runs, so the
      * handshake may take as long as the restore. */
     rc = ssi_tunnel_link_init(ssi_chans_link(), (int)fd, d->key, 1,
                               d->accept_timeout_ms ? (int)d->accept_timeout_ms : 30000);
     if (rc < 0) {
-        ssi_sys_log("ssi-deputy: ",
-                    rc == -EKEYREJECTED ? "the body's agent has another key; continuing at home"
-                                        : "no handshake with the body's agent; continuing at home",
-                    0, rc);
         ssi_sys1(SYS_close, fd);
         return rc;
     }
@@ -233,8 +230,6 @@ long ssi_deputy_connect(const ssi_image_deputy_t *d)
         rc = ssi_tunnel_recv_wait(ssi_chans_link(), &h, s_frame, sizeof(s_frame),
                                   d->accept_timeout_ms ? (int)d->accept_timeout_ms : 30000);
     if (rc == 1 && h.type == SSI_TUNNEL_REFUSE) {
-        s_frame[h.len < sizeof(s_frame) ? h.len : sizeof(s_frame) - 1] = 0;
-        ssi_sys_log("ssi-deputy: ", "the body's agent refused: ", (const char *)s_frame, 0);
         rc = -ECONNREFUSED;
     } else if (rc == 1) {
         ssi_sys_memcopy(&acc, s_frame, sizeof(acc) <= h.len ? sizeof(acc) : 0);
@@ -245,9 +240,6 @@ long ssi_deputy_connect(const ssi_image_deputy_t *d)
             rc = -EPROTO;
     }
     if (rc < 0) {
-        if (rc != -ECONNREFUSED)
-            ssi_sys_log("ssi-deputy: ", "no answer from the body's agent; continuing at home", 0,
-                        rc);
         ssi_tunnel_link_close(ssi_chans_link());
         return rc;
     }
@@ -260,7 +252,6 @@ long ssi_deputy_connect(const ssi_image_deputy_t *d)
     if (rc < 0) {
         if (fd >= 0)
             ssi_sys1(SYS_close, fd);
-        ssi_sys_log("ssi-deputy: ", "no call link with the body; continuing at home", 0, rc);
         ssi_tunnel_link_close(ssi_chans_link());
         return rc;
     }
@@ -662,6 +653,7 @@ void ssi_deputy_run(void)
                 ;
         }
     }
+    ssi_kobj_deputy(); /* the POSIX timers, likewise */
     if (ssi_sys2(SYS_pipe2, (long)s_pipe, O_NONBLOCK | O_CLOEXEC) < 0)
         ssi_chans_lost(-EMFILE); /* cannot forward signals: give the body up */
     s_pipe[0] = (int)ssi_chans_high_fd(s_pipe[0]);

@@ -302,7 +302,9 @@ check "failed connect: ssi-freeze says the process continues at home (rc $MRC)" 
 home_wait fc
 check "failed connect: program exits 0 at home ($st)" [ "$st" = 0 ]
 check "failed connect: output identical to the unmigrated run" cmp -s "$WORK/ref.out" "$WORK/fc.out"
-check "failed connect: the process said why" grep -q 'cannot reach the body' "$WORK/fc.err"
+# The reason goes to the requester, never into the program's stderr (#17).
+check "failed connect: the requester says why" grep -q 'could not reach the agent' "$WORK/fc.ferr"
+check "failed connect: nothing from ssi in the program's stderr" sh -c "! grep -q 'ssi' '$WORK/fc.err'"
 
 if [ $nfail != 0 ]; then
 	for f in "$WORK"/*.err "$WORK"/*.aerr "$WORK"/*.astatus "$WORK"/*.ferr; do

@@ -14,7 +14,12 @@
 #include <sys/un.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+#include <sys/inotify.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -36,7 +41,12 @@ enum {
     UNIX_LISTEN,
     UNIX_DGRAM,
     TCP_CONNECTED,
-    EPOLLFD
+    EPOLLFD,
+    TWO_OBSTACLES,
+    INOTIFY,
+    TIMER_SIGNAL_FDS,
+    SHARED_WITH_CHILD,
+    TOO_MANY
 };
 
 static void *s_sleeper(void *arg)
@@ -68,6 +78,26 @@ static pid_t s_child(int kind)
         case SHARED:
             mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
             break;
+        case TOO_MANY: {
+            /* More descriptors and mappings than an image holds. */
+            struct rlimit rl = {8192, 8192};
+            setrlimit(RLIMIT_NOFILE, &rl);
+            for (int i = 0; i < 4200; i++)
+                open("/dev/null", O_RDONLY);
+            char *m = mmap(NULL, 8400 * 2 * 4096L, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+            for (long i = 0; m != MAP_FAILED && i < 8400; i++)
+                mprotect(m + i * 2 * 4096L, 4096, PROT_READ); /* one VMA each, not merged */
+            break;
+        }
+        case SHARED_WITH_CHILD:
+            /* A child that keeps mapping it, and dies with us. */
+            mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+            if (fork() == 0) {
+                prctl(PR_SET_PDEATHSIG, SIGKILL);
+                for (;;)
+                    pause();
+            }
+            break;
         case PRIVATE_MAP:
             mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
             break;
@@ -86,6 +116,19 @@ static pid_t s_child(int kind)
             break;
         }
         case EVENTFD: eventfd(0, 0); break;
+        case INOTIFY: inotify_init1(0); break;
+        case TIMER_SIGNAL_FDS: {
+            sigset_t m;
+            sigemptyset(&m);
+            sigaddset(&m, SIGUSR1);
+            timerfd_create(CLOCK_MONOTONIC, 0);
+            signalfd(-1, &m, 0);
+            break;
+        }
+        case TWO_OBSTACLES:
+            pthread_create(&t, NULL, s_sleeper, NULL);
+            inotify_init1(0);
+            break;
         case EPOLLFD: epoll_create1(0); break;
         case TCP_LISTEN:
         case UDP:
@@ -173,9 +216,16 @@ START_TEST(test_precheck_refuses_threads)
 }
 END_TEST
 
-START_TEST(test_precheck_refuses_writable_shared_memory)
+/* Shared anonymous memory nobody else maps is private in all but name. */
+START_TEST(test_precheck_shared_anon_alone_may_move)
 {
-    s_expect(SHARED, -EBUSY, "writable shared memory");
+    s_expect(SHARED, 0, NULL);
+}
+END_TEST
+
+START_TEST(test_precheck_refuses_shared_anon_another_process_maps)
+{
+    s_expect(SHARED_WITH_CHILD, -EBUSY, "shares anonymous memory with process");
 }
 END_TEST
 
@@ -194,7 +244,15 @@ END_TEST
 
 START_TEST(test_precheck_refuses_kernel_objects)
 {
-    s_expect(EVENTFD, -EBUSY, "eventfd");
+    s_expect(INOTIFY, -EBUSY, "inotify");
+}
+END_TEST
+
+/* Made again with their state where the process resumes (ssi_kobj.c). */
+START_TEST(test_precheck_eventfd_timerfd_signalfd_may_move)
+{
+    s_expect(EVENTFD, 0, NULL);
+    s_expect(TIMER_SIGNAL_FDS, 0, NULL);
 }
 END_TEST
 
@@ -217,6 +275,30 @@ START_TEST(test_precheck_refuses_sockets_a_tunnel_cannot_carry)
 }
 END_TEST
 
+/* A refusal names every obstacle, not only the first found. */
+START_TEST(test_precheck_names_every_obstacle)
+{
+    char why[512] = "";
+    pid_t pid = s_child(TWO_OBSTACLES);
+    int rc = ssi_deputy_check(pid, why, sizeof why);
+    s_reap(pid);
+    ck_assert_int_eq(rc, -EBUSY);
+    ck_assert_msg(strstr(why, "2 threads") && strstr(why, "inotify") && strstr(why, "; "),
+                  "both obstacles named: '%s'", why);
+}
+END_TEST
+
+/* More than the freeze's tables hold is refused up front, both named. */
+START_TEST(test_precheck_refuses_more_than_an_image_holds)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_max < 8192)
+        return; /* cannot open that many here */
+    s_expect(TOO_MANY, -EBUSY, "open descriptors; at most 4095");
+    s_expect(TOO_MANY, -EBUSY, "memory mappings; at most 8192");
+}
+END_TEST
+
 START_TEST(test_precheck_missing_process)
 {
     char why[256];
@@ -234,12 +316,16 @@ Suite *suite_precheck(void)
     tcase_add_test(tc, test_precheck_plain_process_may_move);
     tcase_add_test(tc, test_precheck_stdio_files_and_fifos_may_move);
     tcase_add_test(tc, test_precheck_refuses_threads);
-    tcase_add_test(tc, test_precheck_refuses_writable_shared_memory);
+    tcase_add_test(tc, test_precheck_shared_anon_alone_may_move);
+    tcase_add_test(tc, test_precheck_refuses_shared_anon_another_process_maps);
     tcase_add_test(tc, test_precheck_open_files_may_move);
     tcase_add_test(tc, test_precheck_refuses_kernel_objects);
+    tcase_add_test(tc, test_precheck_eventfd_timerfd_signalfd_may_move);
     tcase_add_test(tc, test_precheck_epoll_may_move);
     tcase_add_test(tc, test_precheck_refuses_devices);
     tcase_add_test(tc, test_precheck_refuses_sockets_a_tunnel_cannot_carry);
+    tcase_add_test(tc, test_precheck_names_every_obstacle);
+    tcase_add_test(tc, test_precheck_refuses_more_than_an_image_holds);
     tcase_add_test(tc, test_precheck_missing_process);
     suite_add_tcase(s, tc);
     return s;

@@ -99,13 +99,33 @@ static int s_streq(const char *a, const char *b)
     return *a == *b;
 }
 
+/* "fd/N" exactly, N a forwarded descriptor: its link (readlink) and its
+ * reopening are the home file's, which the deputy holds at N. */
+static int s_fwd_fd_link(const char *rest)
+{
+    long fd = 0;
+    if (rest[0] != '/' || rest[1] != 'f' || rest[2] != 'd' || rest[3] != '/' || !rest[4])
+        return 0;
+    for (rest += 4; *rest; rest++) {
+        if (*rest < '0' || *rest > '9' || fd > 1000000)
+            return 0;
+        fd = fd * 10 + (*rest - '0');
+    }
+    return s_isfwd(fd);
+}
+
 /* Paths that answer for this node or for the body itself: the local
- * class of DESIGN.md. */
+ * class of DESIGN.md. /proc/self/fd/N of a forwarded descriptor is home's
+ * (the deputy's /proc/self is the same pid's). */
 static int s_local_path(const char *p)
 {
     char me[32];
     size_t n;
     if (!p || p[0] != '/')
+        return 0;
+    if (s_prefix(p, "/proc/self") && s_fwd_fd_link(p + 10))
+        return 0;
+    if (s_prefix(p, "/proc/thread-self") && s_fwd_fd_link(p + 17))
         return 0;
     if (s_streq(p, "/dev/null") || s_streq(p, "/dev/zero") || s_streq(p, "/dev/urandom") ||
         s_streq(p, "/dev/random") || s_streq(p, "/dev/full"))
@@ -113,7 +133,9 @@ static int s_local_path(const char *p)
     if (s_prefix(p, "/proc/self") || s_prefix(p, "/proc/thread-self"))
         return 1;
     n = ssi_sys_strlcpy(me, "/proc/", sizeof(me));
-    ssi_sys_utoa(me + n, (uint64_t)s_pid);
+    n += ssi_sys_utoa(me + n, (uint64_t)s_pid);
+    if (s_prefix(p, me) && s_fwd_fd_link(p + n))
+        return 0;
     return s_prefix(p, me);
 }
 

@@ -1,0 +1,43 @@
+#!/bin/bash
+# POSIX timers move with their ids and state (#17): tests/progs/ptimers
+# has a periodic timer (100 ms, SIGUSR1 with value 42) and a one-shot one
+# (60 s). It checks them at home, away on n2 and at home again
+# (n1 -> n2 -> home): both ids still answer, the one-shot's time left
+# matches the wall clock (frozen time counts), the periodic one ticks at
+# its rate with its value and not twice as often (the deputy's copy is
+# deleted).
+. "$(dirname "$0")/lib.sh"
+lab_require_root
+ptimers=${SSI_TESTDIR:-$lab_top/build/tests}/ptimers
+[ -x "$ptimers" ] || { echo "not ok - $ptimers is missing (make check builds it)"; exit 1; }
+lab_up 2
+
+lab_exec n1 sh -c "{ ssirun $ptimers 3 2>/tmp/k.err; echo status=\$?; } >/tmp/k.out &"
+wait_until 10 lab_exec n1 grep -q '^ptimers ready' /tmp/k.out
+pid=$(lab_pid_of ptimers)
+
+# check K WHERE: asks for check K (SIGUSR2 at home reaches the body) and
+# waits for its line.
+check() {
+	lab_exec n1 kill -USR2 "$pid"
+	if wait_until 10 lab_exec n1 grep -q "^check $1 " /tmp/k.out; then
+		line=$(lab_exec n1 grep "^check $1 " /tmp/k.out)
+		echo "$line" | grep -q "^check $1 ok" && ok "$2: both timers are right: $line" || fail "$2: $line"
+	else
+		fail "$2: no answer to check $1: $(lab_exec n1 cat /tmp/k.out /tmp/k.err)"
+	fi
+}
+
+check 0 "at home, before moving"
+out=$(lab_exec n1 ssictl migrate "$pid" n2 2>&1) && ok "moved with two POSIX timers: $out" ||
+	fail "moved with two POSIX timers: $out"
+sleep 1
+check 1 "away on n2"
+out=$(lab_exec n1 ssictl migrate "$pid" home 2>&1) && ok "came home: $out" || fail "came home: $out"
+sleep 1
+check 2 "at home again"
+wait_until 10 lab_exec n1 grep -q '^status=' /tmp/k.out
+[ "$(lab_exec n1 grep '^status=' /tmp/k.out)" = status=0 ] && ok "it ended with status 0" ||
+	fail "it ended: $(lab_exec n1 cat /tmp/k.out)"
+[ -z "$(lab_exec n1 cat /tmp/k.err)" ] && ok "nothing on its stderr" || fail "its stderr: $(lab_exec n1 cat /tmp/k.err)"
+finish
