@@ -18,6 +18,7 @@ int main(void)
     srunner_add_suite(sr, suite_tunnel());
     srunner_add_suite(sr, suite_fdpass());
     srunner_add_suite(sr, suite_call());
+    srunner_add_suite(sr, suite_policy());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);

@@ -17,5 +17,6 @@ Suite *suite_flow(void);
 Suite *suite_tunnel(void);
 Suite *suite_fdpass(void);
 Suite *suite_call(void);
+Suite *suite_policy(void);
 
 #endif

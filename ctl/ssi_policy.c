@@ -1,0 +1,158 @@
+/* ssi_policy: the balancer's decision rule (see ssi_policy.h). */
+#include "ssi_policy.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* The CPU share a CPU-bound process gets among runq runnable ones. */
+static double s_share(double cap, double runq)
+{
+    if (runq < 1)
+        runq = 1;
+    double s = cap / runq;
+    return s > 1 ? 1 : s;
+}
+
+/* What one move of p from c to t would bring: 0 and *net (CPU-s per s
+ * gained) and *score (CPU-s over the horizon, less the cost), or -1 with
+ * the reason in why. */
+static int s_weigh(const ssi_balance_conf_t *conf, const ssi_policy_node_t *nodes, int home,
+                   const ssi_policy_proc_t *p, int t, double bandwidth, double *net, double *score,
+                   char *why, size_t cap)
+{
+    int c = p->node;
+    double now = s_share(nodes[c].cap, nodes[c].runq);
+    double then = s_share(nodes[t].cap, nodes[t].runq + 1);
+    if (p->pinned) {
+        snprintf(why, cap, "%s", p->pinned);
+        return -1;
+    }
+    if (p->demand < 0.5) {
+        snprintf(why, cap, "not CPU-bound (runnable %.0f%% of the last period)", p->demand * 100);
+        return -1;
+    }
+    if (c == home && t != home && p->io_rate > conf->io_limit / 2) {
+        snprintf(why, cap, "I/O-heavy at home (%.0f calls/s > io_limit/2 = %.0f)", p->io_rate,
+                 conf->io_limit / 2);
+        return -1;
+    }
+    if (then < now * (1 + conf->margin)) {
+        snprintf(why, cap, "gain %.0f%% below the margin %.0f%%", (then / now - 1) * 100,
+                 conf->margin * 100);
+        return -1;
+    }
+    double calls = p->io_rate * conf->call_ms / 1000; /* s of waiting per s away */
+    double io = c == home && t != home ? calls : c != home && t == home ? -calls : 0;
+    *net = then - now - io;
+    double horizon =
+        p->age_s > conf->residence_ms / 1000.0 ? p->age_s : conf->residence_ms / 1000.0;
+    double cost = now * (SSI_POLICY_FIXED_S + p->image_mb / bandwidth);
+    *score = *net * horizon - cost;
+    if (*score <= 0) {
+        snprintf(why, cap,
+                 "gain %.2f CPU-s over %.0f s (forwarded calls %.0f/s) does not pay the move's "
+                 "%.2f CPU-s",
+                 *net * horizon, horizon, p->io_rate, cost);
+        return -1;
+    }
+    return 0;
+}
+
+/* May p go to t at all (up, takes guests, not where it is)? */
+static bool s_target(const ssi_policy_node_t *nodes, int home, const ssi_policy_proc_t *p, int t)
+{
+    return t != p->node && nodes[t].up && (t == home || nodes[t].accepts);
+}
+
+void ssi_policy_decide(const ssi_balance_conf_t *conf, const ssi_policy_node_t *nodes,
+                       const char *const *names, int nnodes, int home,
+                       const ssi_policy_proc_t *procs, int nprocs, double bandwidth, uint32_t rnd,
+                       ssi_policy_decision_t *out)
+{
+    memset(out, 0, sizeof *out);
+    out->kind = SSI_POLICY_NONE;
+    out->proc = out->to = -1;
+    if (bandwidth <= 0)
+        bandwidth = conf->bandwidth;
+
+    /* A process away that became I/O-heavy comes home first. */
+    int heavy = -1;
+    for (int i = 0; i < nprocs; i++) {
+        const ssi_policy_proc_t *p = &procs[i];
+        if (p->node != home && p->node >= 0 && p->node < nnodes && !p->pinned &&
+            p->io_rate > conf->io_limit && (heavy < 0 || p->io_rate > procs[heavy].io_rate))
+            heavy = i;
+    }
+    if (heavy >= 0) {
+        out->kind = SSI_POLICY_HOME;
+        out->proc = heavy;
+        out->to = home;
+        snprintf(out->why, sizeof out->why,
+                 "process %d on %s makes %.0f forwarded calls/s (io_limit %.0f): home to %s",
+                 procs[heavy].pid, names[procs[heavy].node], procs[heavy].io_rate, conf->io_limit,
+                 names[home]);
+        return;
+    }
+
+    /* The process that gains most, and the best declined chance. */
+    int best = -1;
+    double best_score = 0, best_net = 0, declined_ratio = 0;
+    char why[200];
+    for (int i = 0; i < nprocs; i++) {
+        const ssi_policy_proc_t *p = &procs[i];
+        int c = p->node;
+        if (c < 0 || c >= nnodes || !nodes[c].up)
+            continue;
+        double now = s_share(nodes[c].cap, nodes[c].runq);
+        for (int t = 0; t < nnodes; t++) {
+            if (!s_target(nodes, home, p, t))
+                continue;
+            double then = s_share(nodes[t].cap, nodes[t].runq + 1);
+            if (then <= now)
+                continue; /* no chance at all */
+            double net, score;
+            if (s_weigh(conf, nodes, home, p, t, bandwidth, &net, &score, why, sizeof why) < 0) {
+                if (then / now > declined_ratio) {
+                    declined_ratio = then / now;
+                    snprintf(out->why, sizeof out->why,
+                             "declined: process %d %s -> %s (CPU share %.2f -> %.2f): %s", p->pid,
+                             names[c], names[t], now, then, why);
+                }
+                continue;
+            }
+            if (best < 0 || score > best_score) {
+                best = i;
+                best_score = score;
+                best_net = net;
+            }
+        }
+    }
+    if (best < 0)
+        return;
+
+    /* Its targets within `near` of the best: one at random. */
+    const ssi_policy_proc_t *p = &procs[best];
+    int near[SSI_CLUSTER_MAX], n = 0, best_t = -1;
+    for (int t = 0; t < nnodes && n < SSI_CLUSTER_MAX; t++) {
+        double net, score;
+        if (!s_target(nodes, home, p, t) ||
+            s_weigh(conf, nodes, home, p, t, bandwidth, &net, &score, why, sizeof why) < 0)
+            continue;
+        if (net >= best_net * (1 - conf->near))
+            near[n++] = t;
+        if (net >= best_net && best_t < 0)
+            best_t = t;
+    }
+    int to = n ? near[rnd % (uint32_t)n] : best_t;
+    out->kind = to == home ? SSI_POLICY_HOME : SSI_POLICY_MOVE;
+    out->proc = best;
+    out->to = to;
+    out->share_now = s_share(nodes[p->node].cap, nodes[p->node].runq);
+    out->share_then = s_share(nodes[to].cap, nodes[to].runq + 1);
+    snprintf(out->why, sizeof out->why,
+             "process %d %s -> %s: CPU share %.2f -> %.2f (load %.2f -> %.2f per CPU), gain "
+             "%.2f CPU-s over the move's cost; chosen among %d near-best target%s",
+             p->pid, names[p->node], names[to], out->share_now, out->share_then,
+             nodes[p->node].runq / nodes[p->node].cap, (nodes[to].runq + 1) / nodes[to].cap,
+             best_score, n, n == 1 ? "" : "s");
+}
