@@ -187,7 +187,8 @@ static int cmd_ps(int json)
         if (j)
             ssi_json_array_begin(j);
     } else {
-        printf("%-12s %8s %-12s %-8s %6s  %s\n", "HOME", "PID", "NODE", "STATE", "UID", "COMMAND");
+        printf("%-12s %8s %-12s %-8s %6s %5s %8s  %s\n", "HOME", "PID", "NODE", "STATE", "UID",
+               "MOVES", "ON-NODE", "COMMAND");
     }
     for (size_t i = 0; i < m.nfields; i++) {
         if (m.field[i].tag == SSI_TAG_TEXT) {
@@ -205,7 +206,10 @@ static int cmd_ps(int json)
             continue;
         char home[SSI_NAME_MAX + 1] = "?", node[SSI_NAME_MAX + 1] = "?", state[32] = "?";
         char cmd[SSI_MSG_MAX_FIELD + 1] = "?";
-        uint64_t pid = 0, uid = 0;
+        uint64_t pid = 0, uid = 0, moves = 0, onms = 0, stay = 0;
+        ssi_field_u64(ssi_msg_find(f, (size_t)k, SSI_TAG_MOVES), &moves);
+        ssi_field_u64(ssi_msg_find(f, (size_t)k, SSI_TAG_ONNODEMS), &onms);
+        ssi_field_u64(ssi_msg_find(f, (size_t)k, SSI_TAG_STAY), &stay);
         ssi_field_str(ssi_msg_find(f, (size_t)k, SSI_TAG_HOME), home, sizeof home);
         ssi_field_str(ssi_msg_find(f, (size_t)k, SSI_TAG_NODE), node, sizeof node);
         ssi_field_str(ssi_msg_find(f, (size_t)k, SSI_TAG_STATE), state, sizeof state);
@@ -228,10 +232,19 @@ static int cmd_ps(int json)
             ssi_json_u64(j, uid);
             ssi_json_key(j, "cmd");
             ssi_json_str(j, cmd);
+            ssi_json_key(j, "moves");
+            ssi_json_u64(j, moves);
+            ssi_json_key(j, "on_node_ms");
+            ssi_json_u64(j, onms);
+            ssi_json_key(j, "stay");
+            ssi_json_u64(j, stay != 0);
             ssi_json_object_end(j);
         } else {
-            printf("%-12s %8llu %-12s %-8s %6llu  %s\n", home, (unsigned long long)pid, node, state,
-                   (unsigned long long)uid, cmd);
+            char on[16];
+            snprintf(on, sizeof on, "%.1fs", onms / 1000.0);
+            printf("%-12s %8llu %-12s %-8s %6llu %5llu %8s  %s%s\n", home, (unsigned long long)pid,
+                   node, state, (unsigned long long)uid, (unsigned long long)moves, on,
+                   stay ? "[stay] " : "", cmd);
         }
     }
     if (json) {

@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "ssi_log.h"
+#include "ssid_balance.h"
 #include "ssid_client.h"
 #include "ssid_home.h"
 #include "ssid_load.h"
@@ -277,6 +278,14 @@ static int s_on_watch(zloop_t *loop, int timer_id, void *arg)
     return s_again(SSID_HOME_WATCH_MS, s_on_watch);
 }
 
+static int s_on_balance(zloop_t *loop, int timer_id, void *arg)
+{
+    (void)loop;
+    (void)timer_id;
+    (void)arg;
+    return s_again(ssid_balance_tick(), s_on_balance);
+}
+
 /* --- the loop ------------------------------------------------------------ */
 
 int ssid_loop_run(void)
@@ -304,7 +313,8 @@ int ssid_loop_run(void)
             zloop_reader_set_tolerant(loop, ssid_node.dealer[i]);
     /* The first heartbeat and watch now, the first gossip half a period on. */
     if (s_on_beat(loop, 0, NULL) < 0 || s_on_watch(loop, 0, NULL) < 0 ||
-        s_again(SSID_GOSSIP_MS / 2, s_on_gossip) < 0)
+        s_again(SSID_GOSSIP_MS / 2, s_on_gossip) < 0 ||
+        s_again(ssi_cluster_balance(ssid_node.cluster)->period_ms, s_on_balance) < 0)
         return -1;
     for (;;) {
         rc = zloop_start(loop);

@@ -29,6 +29,7 @@ ssid_mig_t *ssid_mig_new(void)
     g->err_fd = -1;
     g->status_fd = -1;
     g->chain_to = -1;
+    g->started = ssid_node_now();
     return g;
 }
 

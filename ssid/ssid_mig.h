@@ -54,6 +54,7 @@ typedef struct ssid_mig {
     bool homecoming; /* home side: the body comes home (ssi-freeze --home) */
     int chain_to;    /* homecoming: then move on to this node, or -1 */
     char note[160];  /* said first in the final message */
+    int64_t started; /* when the record was made (ssid_node_now) */
 } ssid_mig_t;
 
 /* A new record (fds -1, no peer, no asker), not yet in the list; NULL if

@@ -348,7 +348,7 @@ void ssid_offer_reaped(ssid_mig_t *g)
     const char *dest = ssid_node_peer_name(g->peer);
     if (WIFEXITED(st) && WEXITSTATUS(st) == 0) {
         if (p)
-            p->away = g->peer;
+            ssid_client_moved(p, g->peer, ssid_node_now() - g->started);
         snprintf(text, sizeof text, "%sprocess %d moved from %s to %s", g->note, g->pid,
                  ssid_node.name, dest);
         ssid_mig_finish(g, 0, text);

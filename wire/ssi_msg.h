@@ -70,6 +70,10 @@ enum ssi_msg_tag {
     SSI_TAG_PORT = 23,   /* u64: a TCP port */
     SSI_TAG_DPORT = 24,  /* u64: the body agent's data port */
     SSI_TAG_SIGNO = 25,  /* u64: a signal number */
+    /* 35-44: the load balancer (w-bal) */
+    SSI_TAG_STAY = 35,     /* u64 1: the balancer leaves this process where it is */
+    SSI_TAG_MOVES = 36,    /* u64: how many times a process moved */
+    SSI_TAG_ONNODEMS = 37, /* u64: ms since a process arrived where it runs */
 };
 
 typedef struct {
