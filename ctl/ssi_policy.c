@@ -61,7 +61,8 @@ static int s_weigh(const ssi_balance_conf_t *conf, const ssi_policy_node_t *node
 /* May p go to t at all (up, takes guests, not where it is)? */
 static bool s_target(const ssi_policy_node_t *nodes, int home, const ssi_policy_proc_t *p, int t)
 {
-    return t != p->node && nodes[t].up && (t == home || nodes[t].accepts);
+    (void)home;
+    return t != p->node && nodes[t].up && nodes[t].accepts;
 }
 
 void ssi_policy_decide(const ssi_balance_conf_t *conf, const ssi_policy_node_t *nodes,
@@ -80,7 +81,8 @@ void ssi_policy_decide(const ssi_balance_conf_t *conf, const ssi_policy_node_t *
     for (int i = 0; i < nprocs; i++) {
         const ssi_policy_proc_t *p = &procs[i];
         if (p->node != home && p->node >= 0 && p->node < nnodes && !p->pinned &&
-            p->io_rate > conf->io_limit && (heavy < 0 || p->io_rate > procs[heavy].io_rate))
+            nodes[home].accepts && p->io_rate > conf->io_limit &&
+            (heavy < 0 || p->io_rate > procs[heavy].io_rate))
             heavy = i;
     }
     if (heavy >= 0) {

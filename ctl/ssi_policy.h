@@ -34,7 +34,7 @@
 
 typedef struct {
     bool up;      /* up, and its load known and fresh */
-    bool accepts; /* takes guests (not blocked); home always takes its own */
+    bool accepts; /* takes guests (not blocked); home: takes its own back (not draining) */
     double runq;  /* smoothed run-queue length, moves in flight counted */
     double cap;   /* CPU capacity: share (quota or CPUs) x speed */
 } ssi_policy_node_t;

@@ -11,6 +11,7 @@
 #include "ssi_json.h"
 #include "ssi_local.h"
 #include "ssi_msg.h"
+#include "ssictl_admin.h"
 
 #define TIMEOUT_MS 5000
 #define MIGRATE_TIMEOUT_MS 600000
@@ -27,12 +28,13 @@ static void usage(FILE *f)
             "  nodes [--json]            every node: state, load, CPUs, free memory, processes\n"
             "  ps [--json]               every ssi process in the cluster\n"
             "  migrate [HOME:]PID NODE   move a process to NODE ('home' brings it back)\n"
+            "%s"
             "\n"
             "  -s, --socket PATH         ssid's local socket [$SSI_SOCKET or %s]\n"
             "  -h, --help                this help\n"
             "\n"
             "See ssictl(1).\n",
-            SSI_LOCAL_DEFAULT);
+            ssictl_admin_usage, SSI_LOCAL_DEFAULT);
 }
 
 /* Prints the finished --json document (ssi_json.h) and a newline. */
@@ -111,7 +113,7 @@ static int cmd_nodes(int json)
         if (j)
             ssi_json_array_begin(j);
     } else {
-        printf("%-16s %-5s %6s %6s %10s %6s %8s\n", "NODE", "STATE", "LOAD", "CPUS", "FREE-MiB",
+        printf("%-16s %-8s %6s %6s %10s %6s %8s\n", "NODE", "STATE", "LOAD", "CPUS", "FREE-MiB",
                "PROCS", "AGE");
     }
     for (size_t i = 0; i < m.nfields; i++) {
@@ -120,9 +122,11 @@ static int cmd_nodes(int json)
         ssi_field_t f[16];
         long k = ssi_msg_fields(m.field[i].val, m.field[i].len, f, 16);
         char name[SSI_NAME_MAX + 1] = "?", state[16] = "?";
-        uint64_t loadm = 0, ncpu = 0, cpum = 0, freekb = 0, nprocs = 0, age = 0;
+        uint64_t loadm = 0, ncpu = 0, cpum = 0, freekb = 0, nprocs = 0, age = 0, blocked = 0;
         if (k < 0)
             continue;
+        ssi_field_u64(ssi_msg_find(f, (size_t)k, SSI_TAG_BLOCKED), &blocked);
+        const char *admin = blocked == 2 ? "draining" : blocked ? "blocked" : "open";
         ssi_field_str(ssi_msg_find(f, (size_t)k, SSI_TAG_NODE), name, sizeof name);
         ssi_field_str(ssi_msg_find(f, (size_t)k, SSI_TAG_STATE), state, sizeof state);
         int known = ssi_field_u64(ssi_msg_find(f, (size_t)k, SSI_TAG_AGEMS), &age) == 0;
@@ -139,6 +143,8 @@ static int cmd_nodes(int json)
             ssi_json_str(j, name);
             ssi_json_key(j, "state");
             ssi_json_str(j, state);
+            ssi_json_key(j, "guests");
+            ssi_json_str(j, admin);
             if (known) {
                 ssi_json_key(j, "load");
                 ssi_json_fixed(j, loadm / 1000.0, 2);
@@ -160,10 +166,11 @@ static int cmd_nodes(int json)
                 snprintf(cpus, sizeof cpus, "%.2f", cpum / 1000.0);
             else
                 snprintf(cpus, sizeof cpus, "%llu", (unsigned long long)ncpu);
-            printf("%-16s %-5s %6.2f %6s %10llu %6llu %7.1fs\n", name, state, loadm / 1000.0, cpus,
+            printf("%-16s %-8s %6.2f %6s %10llu %6llu %7.1fs\n", name,
+                   strcmp(state, "up") == 0 && blocked ? admin : state, loadm / 1000.0, cpus,
                    (unsigned long long)(freekb / 1024), (unsigned long long)nprocs, age / 1000.0);
         } else {
-            printf("%-16s %-5s %6s %6s %10s %6s %8s\n", name, state, "-", "-", "-", "-", "never");
+            printf("%-16s %-8s %6s %6s %10s %6s %8s\n", name, state, "-", "-", "-", "-", "never");
         }
     }
     if (json) {
@@ -396,6 +403,9 @@ int main(int argc, char **argv)
         return cmd_keygen(argc - i, argv + i);
     if (strcmp(cmd, "migrate") == 0)
         return cmd_migrate(argc - i, argv + i);
+    int admin = ssictl_admin_main(s_socket, cmd, argc - i, argv + i);
+    if (admin >= 0)
+        return admin;
     if (strcmp(cmd, "help") == 0) {
         usage(stdout);
         return 0;

@@ -232,7 +232,9 @@ unsigned ssid_balance_tick(void)
         names[i] = ssid_node_peer_name(i);
         nodes[i].up = ssi_gossip_is_up(ssid_node.gossip, i, now) && e->known &&
                       now - e->stamp <= S_FRESH_MS && e->cpum > 0;
-        nodes[i].accepts = true;
+        /* Home takes its own back unless it drains; others take guests
+		 * unless blocked. */
+        nodes[i].accepts = i == ssid_node.self ? !ssid_node.draining : e->blocked == 0;
         nodes[i].cap = e->cpum / 1000.0 * speed;
         nodes[i].runq = e->loadm / 1000.0 + s_pending_at(i, now);
         if (nodes[i].runq < 0)

@@ -141,6 +141,9 @@ static void s_measure(void)
         .cpum = s_cpu_share(ncpu),
         .freekb = s_meminfo_kb("MemAvailable"),
         .nprocs = (uint64_t)ssid_client_nprocs(),
+        .blocked = ssid_node.draining  ? 2
+                   : ssid_node.blocked ? 1
+                                       : 0,
     };
     ssi_gossip_set_own(ssid_node.gossip, &own, ssid_node_now());
 }

@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "ssi_log.h"
+#include "ssid_admin.h"
 #include "ssid_balance.h"
 #include "ssid_client.h"
 #include "ssid_home.h"
@@ -73,6 +74,8 @@ static void s_peer_message(int from, const uint8_t *data, size_t len, zsock_t *r
     case SSI_MSG_MIGRATE: ssid_move_relayed(from, &m); break;
     case SSI_MSG_MIG_DONE: ssid_relay_done(from, &m); break;
     case SSI_MSG_BODY_SIGNAL: ssid_home_body_signal(from, &m); break;
+    case SSI_MSG_ADMIN: ssid_admin_relayed(from, &m); break;
+    case SSI_MSG_ADMIN_DONE: ssid_admin_done(from, &m); break;
     default: ssi_debug("ignored %s from %s", ssi_msg_type_name(m.type), ssid_node_peer_name(from));
     }
 }
@@ -198,6 +201,7 @@ static void s_client_message(ssid_client_t *c, const uint8_t *data, size_t len)
     case SSI_MSG_NODES: ssid_load_nodes(c); break;
     case SSI_MSG_PS: ssid_ps_start(c); break;
     case SSI_MSG_MIGRATE: ssid_move_request(c, &m); break;
+    case SSI_MSG_ADMIN: ssid_admin_request(c, &m); break;
     default: ssid_client_reply_error(c, EPROTO, "unexpected request");
     }
 }

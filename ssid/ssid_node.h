@@ -29,6 +29,8 @@ typedef struct {
     int listen_fd;                    /* the local socket for tools and shims */
     int signal_fd;                    /* TERM, INT, HUP and CHLD */
     char bindir[4096];                /* where ssid and its helpers live */
+    bool blocked;                     /* ssictl block: no new guests */
+    bool draining;                    /* ssictl drain: blocked, and our own processes away */
 } ssid_node_t;
 
 extern ssid_node_t ssid_node;

@@ -173,6 +173,14 @@ void ssid_offer_received(int from, const ssi_msg_t *m)
         ssi_warn("dropped a malformed migration offer from %s", ssid_node_peer_name(from));
         return;
     }
+    if (ssid_node.blocked) {
+        char why[200];
+        snprintf(why, sizeof why, "%s is %s: it takes no guests (ssictl unblock %s)",
+                 ssid_node.name, ssid_node.draining ? "draining" : "blocked", ssid_node.name);
+        ssi_info("refused process %llu of %s: %s", (unsigned long long)pid, home, why);
+        ssid_mig_send_fail(from, reqid, why);
+        return;
+    }
     ssid_mig_t *g = ssid_mig_new();
     if (!g) {
         ssid_mig_send_fail(from, reqid, "destination out of memory");

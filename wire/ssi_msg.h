@@ -39,6 +39,9 @@ enum ssi_msg_type {
     SSI_MSG_MIG_BODY = 14,    /* REQID HOME PID STATE: destination: the body runs or ended */
     SSI_MSG_MIG_DONE = 15,    /* REQID ERRNO TEXT: home's answer to a relayed MIGRATE */
     SSI_MSG_BODY_SIGNAL = 16, /* HOME PID SIGNO: home to the body's node: stop the body */
+    /* 20-24: the load balancer (w-bal) */
+    SSI_MSG_ADMIN = 20,      /* OP [NODE] [PID] [REQID UID]: block, expel, stay...; tool or node */
+    SSI_MSG_ADMIN_DONE = 21, /* REQID ERRNO TEXT: a node's answer to a relayed ADMIN */
     /* Numbers 17-54 are reserved for the messages of work in progress (ranges per branch);
      * the decoder takes any number up to the maximum, the handlers refuse what they do not know. */
     SSI_MSG_TYPE_MAX = 54
@@ -74,6 +77,8 @@ enum ssi_msg_tag {
     SSI_TAG_STAY = 35,     /* u64 1: the balancer leaves this process where it is */
     SSI_TAG_MOVES = 36,    /* u64: how many times a process moved */
     SSI_TAG_ONNODEMS = 37, /* u64: ms since a process arrived where it runs */
+    SSI_TAG_OP = 38,       /* string: an ADMIN operation (block, unblock, expel, drain, stay...) */
+    SSI_TAG_BLOCKED = 39,  /* u64 in LOAD: 1 the node takes no guests, 2 it drains */
 };
 
 typedef struct {

@@ -175,6 +175,10 @@ START_TEST(test_policy_io_heavy_come_home)
     ck_assert_int_eq(d.proc, 3);
     ck_assert_int_eq(d.to, 0);
     ck_assert_msg(strstr(d.why, "500 forwarded calls/s"), "%s", d.why);
+    /* Nor to a home that drains. */
+    nodes[0].accepts = false;
+    ck_assert_int_ne(s_decide(8, 0).kind, SSI_POLICY_HOME);
+    nodes[0].accepts = true;
     /* A pinned one does not (it is being moved already, say). */
     procs[3].pinned = "migrating";
     ck_assert_int_ne(s_decide(8, 0).kind, SSI_POLICY_HOME);
