@@ -153,7 +153,7 @@ ssi_cluster_t *ssi_cluster_parse(const char *text, const char *origin, char *err
         goto fail;
     }
     self->balance = (ssi_balance_conf_t){.on = 1,
-                                         .period_ms = 1000,
+                                         .period_ms = 500,
                                          .margin = 0.25,
                                          .residence_ms = 3000,
                                          .near = 0.1,

@@ -33,9 +33,9 @@ typedef struct {
  * file, its settings 4 spaces under it; every one has a default. */
 typedef struct {
     int on;                /* balance = on|off: default on */
-    unsigned period_ms;    /* period = MS: one decision per period (1000) */
+    unsigned period_ms;    /* period = MS: one decision per period (500) */
     double margin;         /* margin = F: CPU share gained, relative (0.25) */
-    unsigned residence_ms; /* residence = MS: minimum time on a node (3000) */
+    unsigned residence_ms; /* residence = MS: minimum time on a node after a move (3000) */
     double near;           /* near = F: targets within F of the best (0.1) */
     double bandwidth;      /* bandwidth = MB/s: until a move is measured (50) */
     double io_limit;       /* io_limit = N: forwarded calls/s above which a

@@ -262,7 +262,10 @@ unsigned ssid_balance_tick(void)
             pin = "it is being moved";
         else if (f->failed && now - f->failed < S_FAILED_MS)
             pin = "its last move failed";
-        else if (now - c->since < (int64_t)conf->residence_ms) {
+        /* The residence keeps a moved process from bouncing; one that
+		 * never moved may go as soon as it was measured (the horizon of
+		 * the rule still keeps short-lived ones home). */
+        else if (c->moves > 0 && now - c->since < (int64_t)conf->residence_ms) {
             snprintf(pins[np], sizeof pins[np], "on its node for less than the residence of %u ms",
                      conf->residence_ms);
             pin = pins[np];

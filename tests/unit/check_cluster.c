@@ -101,13 +101,13 @@ START_TEST(test_cluster_balance_settings)
     ck_assert_ptr_nonnull(c);
     const ssi_balance_conf_t *b = ssi_cluster_balance(c);
     ck_assert_int_eq(b->on, 1);
-    ck_assert_uint_eq(b->period_ms, 1000);
+    ck_assert_uint_eq(b->period_ms, 500);
     ck_assert_uint_eq(b->residence_ms, 3000);
     ck_assert_double_eq_tol(b->margin, 0.25, 1e-9);
     ck_assert_double_eq_tol(ssi_cluster_node(c, 1)->speed, 1, 1e-9);
     ssi_cluster_destroy(&c);
     c = ssi_cluster_parse("balance = off\n"
-                          "    period = 500\n"
+                          "    period = 700\n"
                           "    margin = 0.5\n"
                           "    residence = 4000\n"
                           "    near = 0.2\n"
@@ -122,7 +122,7 @@ START_TEST(test_cluster_balance_settings)
     ck_assert_msg(c != NULL, "%s", err);
     b = ssi_cluster_balance(c);
     ck_assert_int_eq(b->on, 0);
-    ck_assert_uint_eq(b->period_ms, 500);
+    ck_assert_uint_eq(b->period_ms, 700);
     ck_assert_uint_eq(b->residence_ms, 4000);
     ck_assert_double_eq_tol(b->margin, 0.5, 1e-9);
     ck_assert_double_eq_tol(b->near, 0.2, 1e-9);
