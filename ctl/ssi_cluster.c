@@ -73,7 +73,7 @@ static int s_balance_setting(ssi_balance_conf_t *b, const char *name, const char
         {"period", 100, 600000, "milliseconds"},   {"margin", 0, 10, "a fraction (0.25: 25%)"},
         {"residence", 0, 3600000, "milliseconds"}, {"near", 0, 1, "a fraction from 0 to 1"},
         {"bandwidth", 0.01, 1e6, "MB/s"},          {"io_limit", 0, 1e7, "calls per second"},
-        {"call_ms", 0, 1000, "milliseconds"},
+        {"call_ms", 0, 1000, "milliseconds"},      {"mem_min", 0, 1e7, "MiB"},
     };
     for (size_t i = 0; i < sizeof knobs / sizeof *knobs; i++) {
         if (strcmp(name, knobs[i].name) != 0)
@@ -91,13 +91,14 @@ static int s_balance_setting(ssi_balance_conf_t *b, const char *name, const char
         case 3: b->near = v; break;
         case 4: b->bandwidth = v; break;
         case 5: b->io_limit = v; break;
-        default: b->call_ms = v; break;
+        case 6: b->call_ms = v; break;
+        default: b->mem_min = v; break;
         }
         return 0;
     }
     s_err(err, errlen, origin, line,
           "unknown balance setting '%s' (expected period, margin, residence, near, bandwidth, "
-          "io_limit or call_ms)",
+          "io_limit, call_ms or mem_min)",
           name);
     return -1;
 }
@@ -159,7 +160,8 @@ ssi_cluster_t *ssi_cluster_parse(const char *text, const char *origin, char *err
                                          .near = 0.1,
                                          .bandwidth = 50,
                                          .io_limit = 200,
-                                         .call_ms = 0.2};
+                                         .call_ms = 0.2,
+                                         .mem_min = 64};
     ssi_node_conf_t *cur = NULL;
     int in_balance = 0, seen_balance = 0;
     int line = 0;

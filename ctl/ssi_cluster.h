@@ -41,6 +41,8 @@ typedef struct {
     double io_limit;       /* io_limit = N: forwarded calls/s above which a
 	                          process belongs at home (200) */
     double call_ms;        /* call_ms = F: time one forwarded call costs (0.2) */
+    double mem_min;        /* mem_min = MiB: free memory a node keeps; below it, guests
+	                          leave and offers are refused (64) */
 } ssi_balance_conf_t;
 
 typedef struct ssi_cluster_t ssi_cluster_t;

@@ -36,6 +36,11 @@ static int s_weigh(const ssi_balance_conf_t *conf, const ssi_policy_node_t *node
                  conf->io_limit / 2);
         return -1;
     }
+    if (nodes[t].free_mb - p->image_mb < conf->mem_min) {
+        snprintf(why, cap, "%.0f MiB free there: no room for %.0f MiB and mem_min %.0f",
+                 nodes[t].free_mb, p->image_mb, conf->mem_min);
+        return -1;
+    }
     if (then < now * (1 + conf->margin)) {
         snprintf(why, cap, "gain %.0f%% below the margin %.0f%%", (then / now - 1) * 100,
                  conf->margin * 100);
@@ -75,6 +80,48 @@ void ssi_policy_decide(const ssi_balance_conf_t *conf, const ssi_policy_node_t *
     out->proc = out->to = -1;
     if (bandwidth <= 0)
         bandwidth = conf->bandwidth;
+
+    /* Memory ushering first: our biggest process on a node short of
+	 * memory goes where there is the most room. */
+    int big = -1;
+    for (int i = 0; i < nprocs; i++) {
+        const ssi_policy_proc_t *p = &procs[i];
+        if (p->node >= 0 && p->node < nnodes && !p->pinned && nodes[p->node].up &&
+            nodes[p->node].free_mb < conf->mem_min &&
+            (big < 0 || p->image_mb > procs[big].image_mb))
+            big = i;
+    }
+    if (big >= 0) {
+        const ssi_policy_proc_t *p = &procs[big];
+        int to = -1, n = 0;
+        double most = 0;
+        for (int t = 0; t < nnodes; t++)
+            if (s_target(nodes, home, p, t) && nodes[t].free_mb - p->image_mb >= conf->mem_min &&
+                nodes[t].free_mb > most) {
+                most = nodes[t].free_mb;
+                to = t;
+            }
+        for (int t = 0; to >= 0 && t < nnodes; t++)
+            if (s_target(nodes, home, p, t) && nodes[t].free_mb - p->image_mb >= conf->mem_min &&
+                nodes[t].free_mb >= most * (1 - conf->near) && rnd % (uint32_t)++n == 0)
+                to = t;
+        if (to >= 0) {
+            out->kind = to == home ? SSI_POLICY_HOME : SSI_POLICY_MOVE;
+            out->proc = big;
+            out->to = to;
+            snprintf(out->why, sizeof out->why,
+                     "%s is short of memory (%.0f MiB free < mem_min %.0f): process %d (%.0f "
+                     "MiB) %s -> %s (%.0f MiB free)",
+                     names[p->node], nodes[p->node].free_mb, conf->mem_min, p->pid, p->image_mb,
+                     names[p->node], names[to], nodes[to].free_mb);
+            return;
+        }
+        snprintf(out->why, sizeof out->why,
+                 "declined: %s is short of memory (%.0f MiB free < mem_min %.0f) but no node has "
+                 "room for process %d (%.0f MiB)",
+                 names[p->node], nodes[p->node].free_mb, conf->mem_min, p->pid, p->image_mb);
+        return;
+    }
 
     /* A process away that became I/O-heavy comes home first. */
     int heavy = -1;

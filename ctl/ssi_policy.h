@@ -20,8 +20,11 @@
  *     (rate x call_ms), a move home saves them.
  * Among the targets whose net gain is within `near` of the best, one is
  * picked at random; among processes, the one that gains most moves.
- * Before any of that, a process away whose forwarded calls exceed io_limit
- * comes home. */
+ * Before any of that: memory ushering, a node with less than mem_min MiB
+ * free sends our biggest process there to the node with the most free
+ * memory that has room for it (mem_min left after its image); then a
+ * process away whose forwarded calls exceed io_limit comes home. No move
+ * goes to a node that would be left with less than mem_min free. */
 #ifndef SSI_POLICY_H
 #define SSI_POLICY_H
 
@@ -33,10 +36,11 @@
 #define SSI_POLICY_FIXED_S 0.3 /* a move's cost beyond its image: freeze, offer, restore */
 
 typedef struct {
-    bool up;      /* up, and its load known and fresh */
-    bool accepts; /* takes guests (not blocked); home: takes its own back (not draining) */
-    double runq;  /* smoothed run-queue length, moves in flight counted */
-    double cap;   /* CPU capacity: share (quota or CPUs) x speed */
+    bool up;        /* up, and its load known and fresh */
+    bool accepts;   /* takes guests (not blocked); home: takes its own back (not draining) */
+    double runq;    /* smoothed run-queue length, moves in flight counted */
+    double cap;     /* CPU capacity: share (quota or CPUs) x speed */
+    double free_mb; /* free memory (MiB) */
 } ssi_policy_node_t;
 
 typedef struct {

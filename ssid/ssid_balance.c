@@ -42,7 +42,8 @@ typedef struct {
 static s_fact_t s_facts[SSID_CLIENT_MAX];
 static struct {
     int node;
-    double delta;
+    double delta; /* run queue */
+    double mb;    /* free memory */
     int64_t t;
 } s_pending[S_PENDING_MAX];
 static double s_bandwidth; /* measured MB/s, 0 until a move was measured */
@@ -163,37 +164,43 @@ static void s_follow(s_fact_t *f, const ssid_client_t *c, int64_t now)
     }
 }
 
-/* Loads count the moves we started until the gossip shows them. */
-static double s_pending_at(int node, int64_t now)
+/* Loads and free memory count the moves we started until the gossip shows
+ * them: the run queue's change is returned, the memory's added to *mb. */
+static double s_pending_at(int node, int64_t now, double *mb)
 {
     double sum = 0;
     for (int i = 0; i < S_PENDING_MAX; i++) {
-        if (s_pending[i].delta == 0 || s_pending[i].node != node)
+        if ((s_pending[i].delta == 0 && s_pending[i].mb == 0) || s_pending[i].node != node)
             continue;
         int64_t age = now - s_pending[i].t;
         /* As the gossiped load is smoothed: 0.7 per 500 ms. */
         double w = 1;
         for (int64_t t = S_PENDING_HOLD; t < age && w >= 0.05; t += 500)
             w *= 0.7;
-        if (w < 0.05)
-            s_pending[i].delta = 0;
-        else
+        if (w < 0.05) {
+            s_pending[i].delta = s_pending[i].mb = 0;
+        } else {
             sum += s_pending[i].delta * w;
+            *mb += s_pending[i].mb * w;
+        }
     }
     return sum;
 }
 
-static void s_pend(int node, double delta, int64_t now)
+static void s_pend(int node, double delta, double mb, int64_t now)
 {
     int slot = 0;
-    for (int i = 0; i < S_PENDING_MAX; i++)
-        if (s_pending[i].delta == 0 || s_pending[i].t < s_pending[slot].t) {
+    for (int i = 0; i < S_PENDING_MAX; i++) {
+        bool unused = s_pending[i].delta == 0 && s_pending[i].mb == 0;
+        if (unused || s_pending[i].t < s_pending[slot].t) {
             slot = i;
-            if (s_pending[i].delta == 0)
+            if (unused)
                 break;
         }
+    }
     s_pending[slot].node = node;
     s_pending[slot].delta = delta;
+    s_pending[slot].mb = mb;
     s_pending[slot].t = now;
 }
 
@@ -236,7 +243,8 @@ unsigned ssid_balance_tick(void)
 		 * unless blocked. */
         nodes[i].accepts = i == ssid_node.self ? !ssid_node.draining : e->blocked == 0;
         nodes[i].cap = e->cpum / 1000.0 * speed;
-        nodes[i].runq = e->loadm / 1000.0 + s_pending_at(i, now);
+        nodes[i].free_mb = e->freekb / 1024.0;
+        nodes[i].runq = e->loadm / 1000.0 + s_pending_at(i, now, &nodes[i].free_mb);
         if (nodes[i].runq < 0)
             nodes[i].runq = 0;
     }
@@ -308,9 +316,8 @@ unsigned ssid_balance_tick(void)
     f->moves = p->moves;
     ssid_asker_t a = {.client = 0, .peer = -1, .uid = 0}; /* no one waits for the answer */
     int from = procs[d.proc].node;
-    s_pend(from, -procs[d.proc].demand, now);
-    if (d.to != ssid_node.self)
-        s_pend(d.to, 1, now);
+    s_pend(from, -procs[d.proc].demand, procs[d.proc].image_mb, now);
+    s_pend(d.to, 1, -procs[d.proc].image_mb, now);
     if (d.kind == SSI_POLICY_HOME)
         ssid_home_start(&a, p, -1);
     else if (p->away >= 0)

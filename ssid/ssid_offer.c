@@ -47,6 +47,24 @@ static int s_on_offer_timeout(zloop_t *loop, int timer_id, void *arg)
     return 0;
 }
 
+/* The resident memory of pid in KiB (what its image will roughly be), 0
+ * if unknown. */
+static uint64_t s_rss_kb(pid_t pid)
+{
+    char path[64], line[256];
+    uint64_t kb = 0;
+    snprintf(path, sizeof path, "/proc/%d/status", pid);
+    FILE *f = fopen(path, "r");
+    while (f && fgets(line, sizeof line, f))
+        if (strncmp(line, "VmRSS:", 6) == 0) {
+            kb = strtoull(line + 6, NULL, 10);
+            break;
+        }
+    if (f)
+        fclose(f);
+    return kb;
+}
+
 void ssid_offer_start(const ssid_asker_t *a, ssid_client_t *p, int to, const char *note)
 {
     char why[512];
@@ -88,6 +106,7 @@ void ssid_offer_start(const ssid_asker_t *a, ssid_client_t *p, int to, const cha
     ssi_msg_put_u64(&w, SSI_TAG_PID, (uint64_t)p->pid);
     ssi_msg_put_u64(&w, SSI_TAG_UID, p->uid);
     ssi_msg_put_str_cut(&w, SSI_TAG_CMD, p->cmd);
+    ssi_msg_put_u64(&w, SSI_TAG_IMAGEKB, s_rss_kb(p->pid));
     /* The keys cross the CURVE-encrypted control plane only. */
     ssi_msg_put_bytes(&w, SSI_TAG_KEY, g->key, 32);
     ssi_msg_put_bytes(&w, SSI_TAG_KEY2, g->key2, 32);
@@ -177,6 +196,22 @@ void ssid_offer_received(int from, const ssi_msg_t *m)
         char why[200];
         snprintf(why, sizeof why, "%s is %s: it takes no guests (ssictl unblock %s)",
                  ssid_node.name, ssid_node.draining ? "draining" : "blocked", ssid_node.name);
+        ssi_info("refused process %llu of %s: %s", (unsigned long long)pid, home, why);
+        ssid_mig_send_fail(from, reqid, why);
+        return;
+    }
+    /* Memory: a guest must leave us mem_min free (ushering's rule). */
+    uint64_t imagekb = 0;
+    ssi_field_u64(ssi_msg_find(m->field, m->nfields, SSI_TAG_IMAGEKB), &imagekb);
+    const ssi_gossip_entry_t *own = ssi_gossip_entry(ssid_node.gossip, ssid_node.self);
+    double min_kb = ssi_cluster_balance(ssid_node.cluster)->mem_min * 1024;
+    if (imagekb && own->known && (double)own->freekb - (double)imagekb < min_kb) {
+        char why[200];
+        snprintf(why, sizeof why,
+                 "%s has %llu MiB free: no room for %llu MiB and the %.0f MiB it keeps free "
+                 "(mem_min)",
+                 ssid_node.name, (unsigned long long)(own->freekb / 1024),
+                 (unsigned long long)(imagekb / 1024), min_kb / 1024);
         ssi_info("refused process %llu of %s: %s", (unsigned long long)pid, home, why);
         ssid_mig_send_fail(from, reqid, why);
         return;

@@ -114,6 +114,7 @@ START_TEST(test_cluster_balance_settings)
                           "    bandwidth = 12.5\n"
                           "    io_limit = 80\n"
                           "    call_ms = 0.3\n"
+                          "    mem_min = 48\n"
                           "node = n1\n"
                           "    endpoint = tcp://a:1\n"
                           "    key = \"" K1 "\"\n"
@@ -129,6 +130,7 @@ START_TEST(test_cluster_balance_settings)
     ck_assert_double_eq_tol(b->bandwidth, 12.5, 1e-9);
     ck_assert_double_eq_tol(b->io_limit, 80, 1e-9);
     ck_assert_double_eq_tol(b->call_ms, 0.3, 1e-9);
+    ck_assert_double_eq_tol(b->mem_min, 48, 1e-9);
     ck_assert_double_eq_tol(ssi_cluster_node(c, 0)->speed, 2.5, 1e-9);
     ssi_cluster_destroy(&c);
 }

@@ -19,9 +19,11 @@ static void s_setup(void)
                                 .near = 0.1,
                                 .bandwidth = 50,
                                 .io_limit = 200,
-                                .call_ms = 0.2};
+                                .call_ms = 0.2,
+                                .mem_min = 64};
     for (int i = 0; i < 4; i++)
-        nodes[i] = (ssi_policy_node_t){.up = true, .accepts = true, .runq = 0, .cap = 0.3};
+        nodes[i] = (ssi_policy_node_t){
+            .up = true, .accepts = true, .runq = 0, .cap = 0.3, .free_mb = 1000};
     nodes[0].runq = 8;
     for (int i = 0; i < 8; i++)
         procs[i] = (ssi_policy_proc_t){
@@ -147,6 +149,8 @@ START_TEST(test_policy_cost_of_a_big_image)
     nodes[0].runq = 2; /* 0.15 -> 0.3 */
     for (int i = 0; i < 2; i++)
         procs[i].image_mb = 4000; /* 80 s at 50 MB/s */
+    for (int i = 0; i < 4; i++)
+        nodes[i].free_mb = 1e6;
     ssi_policy_decision_t d = s_decide(2, 0);
     ck_assert_int_eq(d.kind, SSI_POLICY_NONE);
     ck_assert_msg(strstr(d.why, "does not pay"), "%s", d.why);
@@ -185,6 +189,44 @@ START_TEST(test_policy_io_heavy_come_home)
 }
 END_TEST
 
+START_TEST(test_policy_memory_ushering)
+{
+    s_setup();
+    /* n2 is short of memory: the biggest of ours there goes to the node
+	 * with the most room, whatever the CPU loads say. */
+    procs[1].node = procs[2].node = 1;
+    procs[1].image_mb = 30;
+    procs[2].image_mb = 90;
+    nodes[1].runq = 2;
+    nodes[1].free_mb = 40;
+    nodes[0].free_mb = 100; /* home: no room for 90 + 64 */
+    nodes[2].free_mb = 160; /* room */
+    nodes[3].free_mb = 100; /* not */
+    ssi_policy_decision_t d = s_decide(8, 5);
+    ck_assert_int_eq(d.kind, SSI_POLICY_MOVE);
+    ck_assert_int_eq(d.proc, 2);
+    ck_assert_int_eq(d.to, 2);
+    ck_assert_msg(strstr(d.why, "n2 is short of memory (40 MiB free < mem_min 64): process 102 (90 "
+                                "MiB) n2 -> n3 (160 MiB free)"),
+                  "%s", d.why);
+    /* Home has the most room: it comes home. */
+    nodes[0].free_mb = 500;
+    d = s_decide(8, 5);
+    ck_assert_int_eq(d.kind, SSI_POLICY_HOME);
+    ck_assert_int_eq(d.to, 0);
+    /* Nowhere has room: declined, with the reason. */
+    nodes[0].free_mb = nodes[2].free_mb = nodes[3].free_mb = 100;
+    d = s_decide(8, 5);
+    ck_assert_int_eq(d.kind, SSI_POLICY_NONE);
+    ck_assert_msg(strstr(d.why, "no node has room for process 102"), "%s", d.why);
+    /* A CPU move never goes where it leaves less than mem_min. */
+    s_setup();
+    nodes[1].free_mb = nodes[2].free_mb = 60;
+    for (uint32_t r = 0; r < 20; r++)
+        ck_assert_int_eq(s_decide(8, r).to, 3);
+}
+END_TEST
+
 Suite *suite_policy(void)
 {
     Suite *s = suite_create("policy");
@@ -197,6 +239,7 @@ Suite *suite_policy(void)
     tcase_add_test(tc, test_policy_near_best_only);
     tcase_add_test(tc, test_policy_cost_of_a_big_image);
     tcase_add_test(tc, test_policy_io_heavy_come_home);
+    tcase_add_test(tc, test_policy_memory_ushering);
     suite_add_tcase(s, tc);
     return s;
 }
