@@ -70,11 +70,33 @@ static int s_balance_setting(ssi_balance_conf_t *b, const char *name, const char
         double lo, hi;
         const char *unit;
     } knobs[] = {
-        {"period", 100, 600000, "milliseconds"},   {"margin", 0, 10, "a fraction (0.25: 25%)"},
-        {"residence", 0, 3600000, "milliseconds"}, {"near", 0, 1, "a fraction from 0 to 1"},
-        {"bandwidth", 0.01, 1e6, "MB/s"},          {"io_limit", 0, 1e7, "calls per second"},
-        {"call_ms", 0, 1000, "milliseconds"},      {"mem_min", 0, 1e7, "MiB"},
+        {"period", 100, 600000, "milliseconds"},
+        {"margin", 0, 10, "a fraction (0.25: 25%)"},
+        {"residence", 0, 3600000, "milliseconds"},
+        {"near", 0, 1, "a fraction from 0 to 1"},
+        {"bandwidth", 0.01, 1e6, "MB/s"},
+        {"io_limit", 0, 1e7, "calls per second"},
+        {"call_ms", 0, 1000, "milliseconds"},
+        {"mem_min", 0, 1e7, "MiB"},
+        {"empty_after", 0, 86400000, "milliseconds"},
     };
+    if (strcmp(name, "consolidate") == 0) {
+        if (strcmp(value, "on") != 0 && strcmp(value, "off") != 0) {
+            s_err(err, errlen, origin, line, "'consolidate' is 'on' or 'off', not '%s'", value);
+            return -1;
+        }
+        b->consolidate = strcmp(value, "on") == 0;
+        return 0;
+    }
+    if (strcmp(name, "empty_command") == 0) {
+        if (strlen(value) >= sizeof b->empty_command) {
+            s_err(err, errlen, origin, line, "empty_command longer than %zu bytes",
+                  sizeof b->empty_command - 1);
+            return -1;
+        }
+        strcpy(b->empty_command, value);
+        return 0;
+    }
     for (size_t i = 0; i < sizeof knobs / sizeof *knobs; i++) {
         if (strcmp(name, knobs[i].name) != 0)
             continue;
@@ -92,13 +114,14 @@ static int s_balance_setting(ssi_balance_conf_t *b, const char *name, const char
         case 4: b->bandwidth = v; break;
         case 5: b->io_limit = v; break;
         case 6: b->call_ms = v; break;
-        default: b->mem_min = v; break;
+        case 7: b->mem_min = v; break;
+        default: b->empty_after_ms = (unsigned)v; break;
         }
         return 0;
     }
     s_err(err, errlen, origin, line,
           "unknown balance setting '%s' (expected period, margin, residence, near, bandwidth, "
-          "io_limit, call_ms or mem_min)",
+          "io_limit, call_ms, mem_min, consolidate, empty_after or empty_command)",
           name);
     return -1;
 }
@@ -161,7 +184,8 @@ ssi_cluster_t *ssi_cluster_parse(const char *text, const char *origin, char *err
                                          .bandwidth = 50,
                                          .io_limit = 200,
                                          .call_ms = 0.2,
-                                         .mem_min = 64};
+                                         .mem_min = 64,
+                                         .empty_after_ms = 60000};
     ssi_node_conf_t *cur = NULL;
     int in_balance = 0, seen_balance = 0;
     int line = 0;

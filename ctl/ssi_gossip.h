@@ -24,6 +24,7 @@ typedef struct {
     uint64_t freekb;  /* free memory, KiB */
     uint64_t nprocs;  /* ssi processes on the node */
     uint64_t blocked; /* 0; 1 it takes no guests (ssictl block); 2 it drains */
+    uint64_t emptyms; /* it runs no ssi process, for this long (ms); 0 it does */
     int64_t stamp;    /* when it was measured, in the local clock (ms) */
     int64_t heard;    /* last heartbeat or message from it (ms), 0 never */
 } ssi_gossip_entry_t;

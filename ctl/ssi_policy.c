@@ -70,6 +70,44 @@ static bool s_target(const ssi_policy_node_t *nodes, int home, const ssi_policy_
     return t != p->node && nodes[t].up && nodes[t].accepts;
 }
 
+/* Consolidation: a process goes to the first node (in the cluster file's
+ * order) that has room for it, if that comes before the node it is on, so
+ * that the last nodes empty. Room: the node's run queue plus this process's
+ * demand stays within its capacity (nothing there gets less CPU), and mem_min
+ * free after its image. Moves only go towards the front: no cycles. The
+ * process on the last node goes first. */
+static void s_consolidate(const ssi_balance_conf_t *conf, const ssi_policy_node_t *nodes,
+                          const char *const *names, int nnodes, int home,
+                          const ssi_policy_proc_t *procs, int nprocs, ssi_policy_decision_t *out)
+{
+    int best = -1, best_to = -1;
+    for (int i = 0; i < nprocs; i++) {
+        const ssi_policy_proc_t *p = &procs[i];
+        if (p->pinned || p->node < 0 || p->node >= nnodes ||
+            (best >= 0 && p->node <= procs[best].node))
+            continue;
+        for (int t = 0; t < p->node; t++)
+            if (s_target(nodes, home, p, t) &&
+                nodes[t].runq + (p->demand > 0.1 ? p->demand : 0.1) <= nodes[t].cap &&
+                nodes[t].free_mb - p->image_mb >= conf->mem_min) {
+                best = i;
+                best_to = t;
+                break;
+            }
+    }
+    if (best < 0)
+        return;
+    const ssi_policy_proc_t *p = &procs[best];
+    out->kind = best_to == home ? SSI_POLICY_HOME : SSI_POLICY_MOVE;
+    out->proc = best;
+    out->to = best_to;
+    snprintf(out->why, sizeof out->why,
+             "consolidate: process %d %s -> %s (room there: load %.2f of %.2f CPUs), so that %s "
+             "can empty",
+             p->pid, names[p->node], names[best_to], nodes[best_to].runq, nodes[best_to].cap,
+             names[p->node]);
+}
+
 void ssi_policy_decide(const ssi_balance_conf_t *conf, const ssi_policy_node_t *nodes,
                        const char *const *names, int nnodes, int home,
                        const ssi_policy_proc_t *procs, int nprocs, double bandwidth, uint32_t rnd,
@@ -176,8 +214,11 @@ void ssi_policy_decide(const ssi_balance_conf_t *conf, const ssi_policy_node_t *
             }
         }
     }
-    if (best < 0)
+    if (best < 0) {
+        if (conf->consolidate)
+            s_consolidate(conf, nodes, names, nnodes, home, procs, nprocs, out);
         return;
+    }
 
     /* Its targets within `near` of the best: one at random. */
     const ssi_policy_proc_t *p = &procs[best];

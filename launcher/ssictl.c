@@ -113,8 +113,8 @@ static int cmd_nodes(int json)
         if (j)
             ssi_json_array_begin(j);
     } else {
-        printf("%-16s %-8s %6s %6s %10s %6s %8s\n", "NODE", "STATE", "LOAD", "CPUS", "FREE-MiB",
-               "PROCS", "AGE");
+        printf("%-16s %-8s %6s %6s %10s %6s %8s %8s\n", "NODE", "STATE", "LOAD", "CPUS", "FREE-MiB",
+               "PROCS", "AGE", "EMPTY");
     }
     for (size_t i = 0; i < m.nfields; i++) {
         if (m.field[i].tag != SSI_TAG_LOAD)
@@ -126,6 +126,8 @@ static int cmd_nodes(int json)
         if (k < 0)
             continue;
         ssi_field_u64(ssi_msg_find(f, (size_t)k, SSI_TAG_BLOCKED), &blocked);
+        uint64_t emptyms = 0;
+        ssi_field_u64(ssi_msg_find(f, (size_t)k, SSI_TAG_EMPTYMS), &emptyms);
         const char *admin = blocked == 2 ? "draining" : blocked ? "blocked" : "open";
         ssi_field_str(ssi_msg_find(f, (size_t)k, SSI_TAG_NODE), name, sizeof name);
         ssi_field_str(ssi_msg_find(f, (size_t)k, SSI_TAG_STATE), state, sizeof state);
@@ -158,6 +160,8 @@ static int cmd_nodes(int json)
                 ssi_json_u64(j, nprocs);
                 ssi_json_key(j, "age_ms");
                 ssi_json_u64(j, age);
+                ssi_json_key(j, "empty_ms");
+                ssi_json_u64(j, emptyms);
             }
             ssi_json_object_end(j);
         } else if (known) {
@@ -166,11 +170,16 @@ static int cmd_nodes(int json)
                 snprintf(cpus, sizeof cpus, "%.2f", cpum / 1000.0);
             else
                 snprintf(cpus, sizeof cpus, "%llu", (unsigned long long)ncpu);
-            printf("%-16s %-8s %6.2f %6s %10llu %6llu %7.1fs\n", name,
+            char empty[24] = "-";
+            if (emptyms)
+                snprintf(empty, sizeof empty, "%.1fs", emptyms / 1000.0);
+            printf("%-16s %-8s %6.2f %6s %10llu %6llu %7.1fs %8s\n", name,
                    strcmp(state, "up") == 0 && blocked ? admin : state, loadm / 1000.0, cpus,
-                   (unsigned long long)(freekb / 1024), (unsigned long long)nprocs, age / 1000.0);
+                   (unsigned long long)(freekb / 1024), (unsigned long long)nprocs, age / 1000.0,
+                   empty);
         } else {
-            printf("%-16s %-8s %6s %6s %10s %6s %8s\n", name, state, "-", "-", "-", "-", "never");
+            printf("%-16s %-8s %6s %6s %10s %6s %8s %8s\n", name, state, "-", "-", "-", "-",
+                   "never", "-");
         }
     }
     if (json) {

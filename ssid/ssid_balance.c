@@ -4,16 +4,19 @@
 
 #include "ssid_balance.h"
 
+#include <errno.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ssi_log.h"
 #include "ssi_policy.h"
 #include "ssi_precheck.h"
 #include "ssid_client.h"
 #include "ssid_home.h"
+#include "ssid_mig.h"
 #include "ssid_node.h"
 #include "ssid_offer.h"
 
@@ -34,6 +37,7 @@ typedef struct {
     double io_rate;    /* calls per second */
     double image_mb;   /* resident memory when last at home */
     bool rated;        /* demand and io_rate are from two samples */
+    bool home_rated;   /* demand was measured at home at least once */
     unsigned moves;    /* the client's count when we tried to move it */
     bool tried;        /* we asked for a move and wait for its end */
     int64_t failed;    /* when our last move of it failed, or 0 */
@@ -131,7 +135,14 @@ static void s_sample(s_fact_t *f, const ssid_client_t *c, int64_t now)
     double dt = (now - f->t) / 1000.0;
     f->rated = false;
     if (f->node == node && dt > 0.05 && !c->migrating) {
-        f->demand = c->away >= 0 ? 1 : (double)(sched - f->sched_ns) / 1e9 / dt;
+        /* Away, its CPU is the other node's: we keep what it used at
+		 * home, or take it as CPU-bound if it never ran here long. */
+        if (c->away < 0) {
+            f->demand = (double)(sched - f->sched_ns) / 1e9 / dt;
+            f->home_rated = true;
+        } else if (!f->home_rated) {
+            f->demand = 1;
+        }
         if (f->demand > 1)
             f->demand = 1;
         f->io_rate = calls >= f->calls ? (double)(calls - f->calls) / dt : 0;
@@ -220,9 +231,46 @@ static void s_declined(const char *why)
         ssi_info("%s", why);
 }
 
+/* Whether this node runs no ssi process (no guest, none of ours at home,
+ * no move under way), and since when; with consolidation, a node empty for
+ * empty_after runs empty_command once (to suspend it, say). */
+static void s_track_empty(const ssi_balance_conf_t *conf, int64_t now)
+{
+    static bool s_ran;
+    bool empty = ssid_mig_first() == NULL;
+    for (int i = 0; empty && i < ssid_client_count(); i++) {
+        ssid_client_t *c = ssid_client_at(i);
+        empty = !c->registered || (c->away >= 0 && !c->migrating);
+    }
+    if (!empty) {
+        if (ssid_node.empty_since)
+            ssi_info("%s runs ssi processes again", ssid_node.name);
+        ssid_node.empty_since = 0;
+        s_ran = false;
+        return;
+    }
+    if (!ssid_node.empty_since)
+        ssid_node.empty_since = now;
+    if (s_ran || !conf->on || !conf->consolidate || !*conf->empty_command ||
+        now - ssid_node.empty_since < (int64_t)conf->empty_after_ms)
+        return;
+    s_ran = true;
+    ssi_info("%s has been empty for %lld ms: running empty_command: %s", ssid_node.name,
+             (long long)(now - ssid_node.empty_since), conf->empty_command);
+    pid_t pid = fork();
+    if (pid == 0) {
+        setenv("SSI_NODE", ssid_node.name, 1);
+        execl("/bin/sh", "sh", "-c", conf->empty_command, (char *)NULL);
+        _exit(127);
+    }
+    if (pid < 0)
+        ssi_warn("cannot run empty_command: %s", strerror(errno));
+}
+
 unsigned ssid_balance_tick(void)
 {
     const ssi_balance_conf_t *conf = ssi_cluster_balance(ssid_node.cluster);
+    s_track_empty(conf, ssid_node_now());
     if (!conf->on) {
         if (!s_said_off)
             ssi_info("balancing is off (cluster file: balance = off)");
@@ -317,7 +365,8 @@ unsigned ssid_balance_tick(void)
     ssid_asker_t a = {.client = 0, .peer = -1, .uid = 0}; /* no one waits for the answer */
     int from = procs[d.proc].node;
     s_pend(from, -procs[d.proc].demand, procs[d.proc].image_mb, now);
-    s_pend(d.to, 1, -procs[d.proc].image_mb, now);
+    s_pend(d.to, procs[d.proc].demand > 0.1 ? procs[d.proc].demand : 0.1, -procs[d.proc].image_mb,
+           now);
     if (d.kind == SSI_POLICY_HOME)
         ssid_home_start(&a, p, -1);
     else if (p->away >= 0)

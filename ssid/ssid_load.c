@@ -218,6 +218,8 @@ static void s_measure(void)
         .blocked = ssid_node.draining  ? 2
                    : ssid_node.blocked ? 1
                                        : 0,
+        .emptyms =
+            ssid_node.empty_since ? (uint64_t)(ssid_node_now() - ssid_node.empty_since) + 1 : 0,
     };
     ssi_gossip_set_own(ssid_node.gossip, &own, ssid_node_now());
 }

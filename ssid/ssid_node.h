@@ -31,6 +31,7 @@ typedef struct {
     char bindir[4096];                /* where ssid and its helpers live */
     bool blocked;                     /* ssictl block: no new guests */
     bool draining;                    /* ssictl drain: blocked, and our own processes away */
+    int64_t empty_since;              /* runs no ssi process since (ssid_node_now), or 0 */
 } ssid_node_t;
 
 extern ssid_node_t ssid_node;

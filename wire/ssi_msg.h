@@ -80,6 +80,7 @@ enum ssi_msg_tag {
     SSI_TAG_OP = 38,       /* string: an ADMIN operation (block, unblock, expel, drain, stay...) */
     SSI_TAG_BLOCKED = 39,  /* u64 in LOAD: 1 the node takes no guests, 2 it drains */
     SSI_TAG_IMAGEKB = 40,  /* u64 in MIG_OFFER: the process's resident memory, KiB */
+    SSI_TAG_EMPTYMS = 41,  /* u64 in LOAD: the node has run no ssi process for this long */
 };
 
 typedef struct {

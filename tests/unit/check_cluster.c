@@ -115,6 +115,9 @@ START_TEST(test_cluster_balance_settings)
                           "    io_limit = 80\n"
                           "    call_ms = 0.3\n"
                           "    mem_min = 48\n"
+                          "    consolidate = on\n"
+                          "    empty_after = 3000\n"
+                          "    empty_command = \"systemctl suspend\"\n"
                           "node = n1\n"
                           "    endpoint = tcp://a:1\n"
                           "    key = \"" K1 "\"\n"
@@ -131,6 +134,9 @@ START_TEST(test_cluster_balance_settings)
     ck_assert_double_eq_tol(b->io_limit, 80, 1e-9);
     ck_assert_double_eq_tol(b->call_ms, 0.3, 1e-9);
     ck_assert_double_eq_tol(b->mem_min, 48, 1e-9);
+    ck_assert_int_eq(b->consolidate, 1);
+    ck_assert_uint_eq(b->empty_after_ms, 3000);
+    ck_assert_str_eq(b->empty_command, "systemctl suspend");
     ck_assert_double_eq_tol(ssi_cluster_node(c, 0)->speed, 2.5, 1e-9);
     ssi_cluster_destroy(&c);
 }
@@ -146,6 +152,7 @@ START_TEST(test_cluster_balance_rejects_bad_input)
     expect_bad("balance = on\n    near = 1x\n" N1, "bad balance near '1x'");
     expect_bad("balance = on\n    bandwidth = 0\n" N1, "bad balance bandwidth '0'");
     expect_bad("balance = on\n    speed = 2\n" N1, "unknown balance setting 'speed'");
+    expect_bad("balance = on\n    consolidate = yes\n" N1, "'consolidate' is 'on' or 'off'");
     expect_bad("balance = on\n    period =\n" N1, "f.conf:2: 'period' needs a value");
     expect_bad("balance = on\nbalance = off\n" N1, "f.conf:2: 'balance' given twice");
     expect_bad(N1 "    speed = 0\n", "f.conf:4: bad speed '0' for node 'n1'");

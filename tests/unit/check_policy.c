@@ -227,6 +227,36 @@ START_TEST(test_policy_memory_ushering)
 }
 END_TEST
 
+START_TEST(test_policy_consolidation)
+{
+    s_setup();
+    for (int i = 0; i < 4; i++)
+        nodes[i] = (ssi_policy_node_t){
+            .up = true, .accepts = true, .runq = 0.2, .cap = 2, .free_mb = 1000};
+    /* Light processes, one per node. */
+    for (int i = 0; i < 4; i++)
+        procs[i].node = i, procs[i].demand = 0.05;
+    ssi_policy_decision_t d = s_decide(4, 0);
+    ck_assert_int_eq(d.kind, SSI_POLICY_NONE); /* off by default */
+    conf.consolidate = 1;
+    d = s_decide(4, 0);
+    ck_assert_int_eq(d.kind, SSI_POLICY_HOME); /* the last node's, to the first with room */
+    ck_assert_int_eq(d.proc, 3);
+    ck_assert_int_eq(d.to, 0);
+    ck_assert_msg(strstr(d.why, "consolidate: process 103 n4 -> n1"), "%s", d.why);
+    /* n1 full: to n2; never backwards. */
+    nodes[0].runq = 1.98;
+    d = s_decide(4, 0);
+    ck_assert_int_eq(d.kind, SSI_POLICY_MOVE);
+    ck_assert_int_eq(d.to, 1);
+    procs[3].node = 1;
+    procs[2].node = 1;
+    nodes[1].runq = 1.98; /* n2 now full too: the one on n2... stays; nothing goes to n3, n4 */
+    d = s_decide(4, 0);
+    ck_assert_int_eq(d.kind, SSI_POLICY_NONE);
+}
+END_TEST
+
 Suite *suite_policy(void)
 {
     Suite *s = suite_create("policy");
@@ -240,6 +270,7 @@ Suite *suite_policy(void)
     tcase_add_test(tc, test_policy_cost_of_a_big_image);
     tcase_add_test(tc, test_policy_io_heavy_come_home);
     tcase_add_test(tc, test_policy_memory_ushering);
+    tcase_add_test(tc, test_policy_consolidation);
     suite_add_tcase(s, tc);
     return s;
 }
