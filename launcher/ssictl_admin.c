@@ -11,6 +11,7 @@
 #include "ssi_cluster.h"
 #include "ssi_local.h"
 #include "ssi_msg.h"
+#include "ssictl_events.h"
 
 #define S_TIMEOUT_MS 10000
 
@@ -20,7 +21,8 @@ const char ssictl_admin_usage[] =
     "  expel [NODE]              send its guests home (root)\n"
     "  drain [NODE]              block, send guests home, move its own processes away (root)\n"
     "  stay [HOME:]PID           the balancer leaves PID where it is (owner or root)\n"
-    "  nostay [HOME:]PID         the balancer may move PID again (owner or root)\n";
+    "  nostay [HOME:]PID         the balancer may move PID again (owner or root)\n"
+    "  events [--follow] [--json]  the cluster's migrations, decisions, refusals, node changes\n";
 
 static int s_usage(const char *cmd, FILE *f)
 {
@@ -31,6 +33,8 @@ static int s_usage(const char *cmd, FILE *f)
 
 int ssictl_admin_main(const char *socket, const char *cmd, int argc, char **argv)
 {
+    if (strcmp(cmd, "events") == 0)
+        return ssictl_events_main(socket, argc, argv);
     static const char *const ops[] = {"block", "unblock", "expel", "drain", "stay", "nostay"};
     bool known = false;
     for (size_t i = 0; i < sizeof ops / sizeof *ops; i++)

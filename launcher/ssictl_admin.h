@@ -1,5 +1,5 @@
 /* ssictl_admin: ssictl's node administration commands (block, unblock,
- * expel, drain, stay, nostay). Kept apart from ssictl.c, which calls
+ * expel, drain, stay, nostay), and events (ssictl_events.c). Kept apart from ssictl.c, which calls
  * ssictl_admin_main once. */
 #ifndef SSICTL_ADMIN_H
 #define SSICTL_ADMIN_H

@@ -12,6 +12,7 @@
 
 #include "ssi_log.h"
 #include "ssi_precheck.h"
+#include "ssid_events.h"
 #include "ssid_mig.h"
 #include "ssid_node.h"
 #include "ssid_offer.h"
@@ -142,6 +143,7 @@ static int s_exec(const char *op, uint64_t pid, uid_t uid, char *text, size_t ca
                          : "process %d may be moved by the balancer again",
                  p->pid);
         ssi_info("%s (asked by uid %u)", text, (unsigned)uid);
+        ssid_events_note("admin", "%s (asked by uid %u)", text, (unsigned)uid);
         return 0;
     }
     bool known = strcmp(op, "block") == 0 || strcmp(op, "unblock") == 0 ||
@@ -173,6 +175,7 @@ static int s_exec(const char *op, uint64_t pid, uid_t uid, char *text, size_t ca
         s_drain(text, cap);
     }
     ssi_info("%s", text);
+    ssid_events_note("admin", "%s", text);
     return 0;
 }
 

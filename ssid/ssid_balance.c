@@ -15,6 +15,7 @@
 #include "ssi_policy.h"
 #include "ssi_precheck.h"
 #include "ssid_client.h"
+#include "ssid_events.h"
 #include "ssid_home.h"
 #include "ssid_mig.h"
 #include "ssid_node.h"
@@ -227,8 +228,10 @@ static void s_declined(const char *why)
                  s_repeats == 1 ? "" : "s");
     s_repeats = 0;
     snprintf(s_last_why, sizeof s_last_why, "%s", why);
-    if (*why)
+    if (*why) {
         ssi_info("%s", why);
+        ssid_events_note("declined", "%s", why);
+    }
 }
 
 /* Whether this node runs no ssi process (no guest, none of ours at home,
@@ -359,6 +362,8 @@ unsigned ssid_balance_tick(void)
     }
     s_declined("");
     ssi_info("%s: %s", d.kind == SSI_POLICY_HOME ? "bringing home" : "moving", d.why);
+    ssid_events_note("balance", "%s: %s", d.kind == SSI_POLICY_HOME ? "bringing home" : "moving",
+                     d.why);
     s_fact_t *f = s_fact(p);
     f->tried = true;
     f->moves = p->moves;

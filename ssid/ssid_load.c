@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "ssi_log.h"
+#include "ssid_events.h"
 #include "ssid_node.h"
 
 static uint8_t s_frame[SSID_FRAME_MAX];
@@ -243,9 +244,12 @@ static void s_check_liveness(void)
         if ((int)i == ssid_node.self)
             continue;
         bool up = ssi_gossip_is_up(ssid_node.gossip, (int)i, now);
-        if (up != s_was_up[i])
+        if (up != s_was_up[i]) {
             ssi_log_msg(up ? SSI_LOG_INFO : SSI_LOG_WARN, SSI_LOG_PREFIX, "node %s is %s",
                         ssid_node_peer_name((int)i), up ? "up" : "down");
+            ssid_events_note("node", "%s sees node %s %s", ssid_node.name,
+                             ssid_node_peer_name((int)i), up ? "up" : "down");
+        }
         s_was_up[i] = up;
     }
 }

@@ -30,6 +30,7 @@
 #include "ssid_admin.h"
 #include "ssid_balance.h"
 #include "ssid_client.h"
+#include "ssid_events.h"
 #include "ssid_home.h"
 #include "ssid_load.h"
 #include "ssid_mig.h"
@@ -76,6 +77,7 @@ static void s_peer_message(int from, const uint8_t *data, size_t len, zsock_t *r
     case SSI_MSG_BODY_SIGNAL: ssid_home_body_signal(from, &m); break;
     case SSI_MSG_ADMIN: ssid_admin_relayed(from, &m); break;
     case SSI_MSG_ADMIN_DONE: ssid_admin_done(from, &m); break;
+    case SSI_MSG_EVENT: ssid_events_received(from, &m); break;
     default: ssi_debug("ignored %s from %s", ssi_msg_type_name(m.type), ssid_node_peer_name(from));
     }
 }
@@ -202,6 +204,7 @@ static void s_client_message(ssid_client_t *c, const uint8_t *data, size_t len)
     case SSI_MSG_PS: ssid_ps_start(c); break;
     case SSI_MSG_MIGRATE: ssid_move_request(c, &m); break;
     case SSI_MSG_ADMIN: ssid_admin_request(c, &m); break;
+    case SSI_MSG_EVENTS: ssid_events_list(c, &m); break;
     default: ssid_client_reply_error(c, EPROTO, "unexpected request");
     }
 }

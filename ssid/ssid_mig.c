@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "ssi_log.h"
+#include "ssid_events.h"
 
 static ssid_mig_t *s_migs;
 
@@ -102,6 +103,11 @@ void ssid_mig_finish(ssid_mig_t *g, int err, const char *text)
         ssi_warn("migration of %d to %s failed: %s", g->pid, ssid_node_peer_name(g->peer), text);
     else
         ssi_info("%s", text);
+    if (err)
+        ssid_events_note("failed", "migration of %d to %s failed: %s", g->pid,
+                         ssid_node_peer_name(g->peer), text);
+    else
+        ssid_events_note("migrated", "%s", text);
     ssid_mig_answer(&g->asker, err, text);
     ssid_mig_free(g);
 }

@@ -4,6 +4,8 @@
 
 #include "ssid_offer.h"
 
+#include "ssid_events.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -197,6 +199,8 @@ void ssid_offer_received(int from, const ssi_msg_t *m)
         snprintf(why, sizeof why, "%s is %s: it takes no guests (ssictl unblock %s)",
                  ssid_node.name, ssid_node.draining ? "draining" : "blocked", ssid_node.name);
         ssi_info("refused process %llu of %s: %s", (unsigned long long)pid, home, why);
+        ssid_events_note("refused", "refused process %llu of %s: %s", (unsigned long long)pid, home,
+                         why);
         ssid_mig_send_fail(from, reqid, why);
         return;
     }
@@ -213,6 +217,8 @@ void ssid_offer_received(int from, const ssi_msg_t *m)
                  ssid_node.name, (unsigned long long)(own->freekb / 1024),
                  (unsigned long long)(imagekb / 1024), min_kb / 1024);
         ssi_info("refused process %llu of %s: %s", (unsigned long long)pid, home, why);
+        ssid_events_note("refused", "refused process %llu of %s: %s", (unsigned long long)pid, home,
+                         why);
         ssid_mig_send_fail(from, reqid, why);
         return;
     }

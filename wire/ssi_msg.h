@@ -42,6 +42,9 @@ enum ssi_msg_type {
     /* 20-24: the load balancer (w-bal) */
     SSI_MSG_ADMIN = 20,      /* OP [NODE] [PID] [REQID UID]: block, expel, stay...; tool or node */
     SSI_MSG_ADMIN_DONE = 21, /* REQID ERRNO TEXT: a node's answer to a relayed ADMIN */
+    SSI_MSG_EVENT = 22,      /* KIND TIMEMS TEXT: something happened here (node to every peer) */
+    SSI_MSG_EVENTS = 23,     /* [SEQ]: tool asks for the events after SEQ */
+    SSI_MSG_EVENTS_REP = 24, /* EVENT... SEQ (the last one listed) */
     /* Numbers 17-54 are reserved for the messages of work in progress (ranges per branch);
      * the decoder takes any number up to the maximum, the handlers refuse what they do not know. */
     SSI_MSG_TYPE_MAX = 54
@@ -81,6 +84,9 @@ enum ssi_msg_tag {
     SSI_TAG_BLOCKED = 39,  /* u64 in LOAD: 1 the node takes no guests, 2 it drains */
     SSI_TAG_IMAGEKB = 40,  /* u64 in MIG_OFFER: the process's resident memory, KiB */
     SSI_TAG_EMPTYMS = 41,  /* u64 in LOAD: the node has run no ssi process for this long */
+    SSI_TAG_KIND = 42,     /* string: an event's kind (migrated, balance, admin, node...) */
+    SSI_TAG_TIMEMS = 43,   /* u64: wall-clock time, ms since 1970 */
+    SSI_TAG_EVENT = 44,    /* record: SEQ TIMEMS NODE KIND TEXT */
 };
 
 typedef struct {
