@@ -12,6 +12,7 @@
 #include "ssi_local.h"
 #include "ssi_msg.h"
 #include "ssictl_events.h"
+#include "ssictl_top.h"
 
 #define S_TIMEOUT_MS 10000
 
@@ -22,7 +23,8 @@ const char ssictl_admin_usage[] =
     "  drain [NODE]              block, send guests home, move its own processes away (root)\n"
     "  stay [HOME:]PID           the balancer leaves PID where it is (owner or root)\n"
     "  nostay [HOME:]PID         the balancer may move PID again (owner or root)\n"
-    "  events [--follow] [--json]  the cluster's migrations, decisions, refusals, node changes\n";
+    "  events [--follow] [--json]  the cluster's migrations, decisions, refusals, node changes\n"
+    "  top [-n FRAMES]           live view: nodes, busiest processes, latest migrations\n";
 
 static int s_usage(const char *cmd, FILE *f)
 {
@@ -35,6 +37,8 @@ int ssictl_admin_main(const char *socket, const char *cmd, int argc, char **argv
 {
     if (strcmp(cmd, "events") == 0)
         return ssictl_events_main(socket, argc, argv);
+    if (strcmp(cmd, "top") == 0)
+        return ssictl_top_main(socket, argc, argv);
     static const char *const ops[] = {"block", "unblock", "expel", "drain", "stay", "nostay"};
     bool known = false;
     for (size_t i = 0; i < sizeof ops / sizeof *ops; i++)

@@ -314,6 +314,7 @@ unsigned ssid_balance_tick(void)
             continue;
         s_follow(f, c, now);
         s_sample(f, c, now);
+        c->demand = f->demand;
         const char *pin = NULL;
         if (c->stay)
             pin = "it stays (ssirun --stay)";

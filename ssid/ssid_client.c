@@ -270,6 +270,8 @@ void ssid_client_put_procs(ssi_msg_writer_t *w)
         ssi_msg_put_u64(w, SSI_TAG_UID, c->uid);
         ssi_msg_put_str_cut(w, SSI_TAG_CMD, c->cmd);
         ssi_msg_put_u64(w, SSI_TAG_MOVES, c->moves);
+        /* LOADM in a PROC record: its CPU demand x 1000 (runnable share). */
+        ssi_msg_put_u64(w, SSI_TAG_LOADM, (uint64_t)(c->demand * 1000 + 0.5));
         ssi_msg_put_u64(w, SSI_TAG_ONNODEMS, (uint64_t)(ssid_node_now() - c->since));
         if (c->stay)
             ssi_msg_put_u64(w, SSI_TAG_STAY, 1);

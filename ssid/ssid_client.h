@@ -34,6 +34,7 @@ typedef struct {
     int64_t since;   /* when it arrived where it runs (ssid_node_now) */
     int64_t started; /* when it registered */
     int64_t move_ms; /* how long its last move took */
+    double demand;   /* CPU demand the balancer measured (0..1), for ps and top */
     size_t len;
     uint8_t buf[SSID_CLIENT_BUF];
 } ssid_client_t;

@@ -57,7 +57,7 @@ enum ssi_msg_tag {
     SSI_TAG_SEQ = 4,     /* u64 */
     SSI_TAG_LOAD = 5,    /* record: NODE STATE LOADM NCPU FREEKB NPROCS AGEMS */
     SSI_TAG_STATE = 6,   /* string */
-    SSI_TAG_LOADM = 7,   /* u64: run-queue length x 1000 */
+    SSI_TAG_LOADM = 7,   /* u64: run-queue length x 1000; in PROC: CPU demand x 1000 */
     SSI_TAG_NCPU = 8,    /* u64 */
     SSI_TAG_FREEKB = 9,  /* u64: free memory in KiB */
     SSI_TAG_NPROCS = 10, /* u64: ssi processes on the node */
