@@ -61,4 +61,5 @@ for h in n1 n2 n3; do
     check "nothing was OOM-killed on $h ($(oom $h))" [ "$(oom $h)" = 0 ]
 done
 
+[ "$lab_failed" = 0 ] || for i in 1 2; do note "m$i.out: $(lab_exec n1 tail -n 3 /tmp/m$i.out | tr "\n" " ")"; done
 finish
