@@ -5,6 +5,7 @@
 #include "ssid_balance.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -262,6 +263,10 @@ static void s_track_empty(const ssi_balance_conf_t *conf, int64_t now)
              (long long)(now - ssid_node.empty_since), conf->empty_command);
     pid_t pid = fork();
     if (pid == 0) {
+        /* ssid blocks the signals its signalfd reads: not the command's. */
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
         setenv("SSI_NODE", ssid_node.name, 1);
         execl("/bin/sh", "sh", "-c", conf->empty_command, (char *)NULL);
         _exit(127);
