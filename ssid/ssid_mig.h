@@ -57,6 +57,7 @@ typedef struct ssid_mig {
     char remote[400]; /* home side: why the destination failed (its MIG_FAIL), or "" */
     bool waiting;     /* home side: failed here, waiting a moment for remote */
     int wait_timer;   /* the zloop timer of that wait */
+    int64_t started;  /* when the record was made (ssid_node_now) */
 } ssid_mig_t;
 
 /* A new record (fds -1, no peer, no asker), not yet in the list; NULL if

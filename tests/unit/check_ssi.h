@@ -19,5 +19,6 @@ Suite *suite_fdpass(void);
 Suite *suite_call(void);
 Suite *suite_paths(void);
 Suite *suite_stats(void);
+Suite *suite_policy(void);
 
 #endif
