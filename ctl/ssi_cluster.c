@@ -14,6 +14,7 @@ struct ssi_cluster_t {
     char name[SSI_NAME_MAX + 1];
     char spool[SSI_SPOOL_MAX + 1]; /* checkpoints' directory; "" = the default */
     size_t n;
+    ssi_balance_conf_t balance;
     ssi_node_conf_t node[SSI_CLUSTER_MAX];
 };
 
@@ -57,6 +58,82 @@ static int s_valid_endpoint(const char *ep)
     char *end;
     long port = strtol(colon + 1, &end, 10);
     return *end == 0 && colon[1] && port > 0 && port < 65536;
+}
+
+/* A number in [lo, hi], the whole of text: 0, else -1. */
+static int s_number(const char *text, double lo, double hi, double *out)
+{
+    char *end;
+    double v = strtod(text, &end);
+    if (end == text || *end || !(v >= lo && v <= hi))
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* One setting under 'balance = ...': 0, or -1 with the reason in err. */
+static int s_balance_setting(ssi_balance_conf_t *b, const char *name, const char *value, char *err,
+                             size_t errlen, const char *origin, int line)
+{
+    static const struct {
+        const char *name;
+        double lo, hi;
+        const char *unit;
+    } knobs[] = {
+        {"period", 100, 600000, "milliseconds"},
+        {"margin", 0, 10, "a fraction (0.25: 25%)"},
+        {"residence", 0, 3600000, "milliseconds"},
+        {"near", 0, 1, "a fraction from 0 to 1"},
+        {"bandwidth", 0.01, 1e6, "MB/s"},
+        {"io_limit", 0, 1e7, "calls per second"},
+        {"call_ms", 0, 1000, "milliseconds"},
+        {"mem_min", 0, 1e7, "MiB"},
+        {"empty_after", 0, 86400000, "milliseconds"},
+    };
+    if (strcmp(name, "consolidate") == 0) {
+        if (strcmp(value, "on") != 0 && strcmp(value, "off") != 0) {
+            s_err(err, errlen, origin, line, "'consolidate' is 'on' or 'off', not '%s'", value);
+            return -1;
+        }
+        b->consolidate = strcmp(value, "on") == 0;
+        return 0;
+    }
+    if (strcmp(name, "empty_command") == 0) {
+        if (strlen(value) >= sizeof b->empty_command) {
+            s_err(err, errlen, origin, line, "empty_command longer than %zu bytes",
+                  sizeof b->empty_command - 1);
+            return -1;
+        }
+        strcpy(b->empty_command, value);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof knobs / sizeof *knobs; i++) {
+        if (strcmp(name, knobs[i].name) != 0)
+            continue;
+        double v;
+        if (s_number(value, knobs[i].lo, knobs[i].hi, &v) < 0) {
+            s_err(err, errlen, origin, line, "bad balance %s '%s' (expected %s, %g to %g)", name,
+                  value, knobs[i].unit, knobs[i].lo, knobs[i].hi);
+            return -1;
+        }
+        switch (i) {
+        case 0: b->period_ms = (unsigned)v; break;
+        case 1: b->margin = v; break;
+        case 2: b->residence_ms = (unsigned)v; break;
+        case 3: b->near = v; break;
+        case 4: b->bandwidth = v; break;
+        case 5: b->io_limit = v; break;
+        case 6: b->call_ms = v; break;
+        case 7: b->mem_min = v; break;
+        default: b->empty_after_ms = (unsigned)v; break;
+        }
+        return 0;
+    }
+    s_err(err, errlen, origin, line,
+          "unknown balance setting '%s' (expected period, margin, residence, near, bandwidth, "
+          "io_limit, call_ms, mem_min, consolidate, empty_after or empty_command)",
+          name);
+    return -1;
 }
 
 /* Split "name = value" (value optional, maybe quoted) in place. */
@@ -109,7 +186,18 @@ ssi_cluster_t *ssi_cluster_parse(const char *text, const char *origin, char *err
         s_err(err, errlen, origin, 0, "out of memory");
         goto fail;
     }
+    self->balance = (ssi_balance_conf_t){.on = 1,
+                                         .period_ms = 500,
+                                         .margin = 0.25,
+                                         .residence_ms = 3000,
+                                         .near = 0.1,
+                                         .bandwidth = 50,
+                                         .io_limit = 200,
+                                         .call_ms = 0.2,
+                                         .mem_min = 64,
+                                         .empty_after_ms = 60000};
     ssi_node_conf_t *cur = NULL;
+    int in_balance = 0, seen_balance = 0;
     int line = 0;
     for (char *l = copy, *next; l; l = next) {
         /* One line at a time, so that empty lines still count. */
@@ -137,7 +225,20 @@ ssi_cluster_t *ssi_cluster_parse(const char *text, const char *origin, char *err
         }
         if (indent == 0) {
             cur = NULL;
-            if (strcmp(name, "cluster") == 0) {
+            in_balance = 0;
+            if (strcmp(name, "balance") == 0) {
+                if (seen_balance) {
+                    s_err(err, errlen, origin, line, "'balance' given twice");
+                    goto fail;
+                }
+                if (!value || (strcmp(value, "on") != 0 && strcmp(value, "off") != 0)) {
+                    s_err(err, errlen, origin, line, "'balance' is 'on' or 'off', not '%s'",
+                          value ? value : "");
+                    goto fail;
+                }
+                self->balance.on = strcmp(value, "on") == 0;
+                in_balance = seen_balance = 1;
+            } else if (strcmp(name, "cluster") == 0) {
                 if (!value || !*value || strlen(value) > SSI_NAME_MAX) {
                     s_err(err, errlen, origin, line, "'cluster' needs a name");
                     goto fail;
@@ -167,11 +268,20 @@ ssi_cluster_t *ssi_cluster_parse(const char *text, const char *origin, char *err
                 }
                 cur = &self->node[self->n++];
                 strcpy(cur->name, value);
+                cur->speed = 1;
             } else {
                 s_err(err, errlen, origin, line,
-                      "unknown setting '%s' (expected 'cluster', 'spool' or 'node')", name);
+                      "unknown setting '%s' (expected 'cluster', 'spool', 'node' or 'balance')",
+                      name);
                 goto fail;
             }
+        } else if (indent == 4 && in_balance) {
+            if (!value || !*value) {
+                s_err(err, errlen, origin, line, "'%s' needs a value ('%s = ...')", name, name);
+                goto fail;
+            }
+            if (s_balance_setting(&self->balance, name, value, err, errlen, origin, line) < 0)
+                goto fail;
         } else if (indent == 4 && cur) {
             if (!value) {
                 s_err(err, errlen, origin, line, "'%s' needs a value ('%s = ...')", name, name);
@@ -193,14 +303,23 @@ ssi_cluster_t *ssi_cluster_parse(const char *text, const char *origin, char *err
                     goto fail;
                 }
                 strcpy(cur->key, value);
+            } else if (strcmp(name, "speed") == 0) {
+                if (s_number(value, 0.01, 1000, &cur->speed) < 0) {
+                    s_err(err, errlen, origin, line,
+                          "bad speed '%s' for node '%s' (a relative CPU speed, 0.01 to 1000; 1 "
+                          "is the default)",
+                          value, cur->name);
+                    goto fail;
+                }
             } else {
                 s_err(err, errlen, origin, line,
-                      "unknown node setting '%s' (expected 'endpoint' or 'key')", name);
+                      "unknown node setting '%s' (expected 'endpoint', 'key' or 'speed')", name);
                 goto fail;
             }
         } else {
             s_err(err, errlen, origin, line,
-                  "unexpected indentation (settings go 4 spaces under 'node = NAME')");
+                  "unexpected indentation (settings go 4 spaces under 'node = NAME' or "
+                  "'balance = on|off')");
             goto fail;
         }
     }
@@ -290,6 +409,11 @@ size_t ssi_cluster_size(const ssi_cluster_t *self)
 const ssi_node_conf_t *ssi_cluster_node(const ssi_cluster_t *self, size_t i)
 {
     return i < self->n ? &self->node[i] : NULL;
+}
+
+const ssi_balance_conf_t *ssi_cluster_balance(const ssi_cluster_t *self)
+{
+    return &self->balance;
 }
 
 int ssi_cluster_index(const ssi_cluster_t *self, const char *name)

@@ -7,6 +7,9 @@
  *     node = n1
  *         endpoint = tcp://198.18.0.1:7410
  *         key = "Yne@$w-vo<fVvi]a<NY6T1ed:M$fCG*[IaLV{hID"
+ *         speed = 1.5
+ *     balance = on
+ *         period = 1000
  *
  * Every error names the file and line. Nothing here logs. */
 #ifndef SSI_CLUSTER_H
@@ -26,7 +29,27 @@ typedef struct {
     char endpoint[SSI_ENDPOINT_MAX + 1];
     char key[SSI_KEY_Z85 + 1];
     unsigned char key_bin[32];
+    double speed; /* relative CPU speed (speed = F; default 1) */
 } ssi_node_conf_t;
+
+/* The load balancer's knobs: a 'balance = on|off' block of the cluster
+ * file, its settings 4 spaces under it; every one has a default. */
+typedef struct {
+    int on;                  /* balance = on|off: default on */
+    unsigned period_ms;      /* period = MS: one decision per period (500) */
+    double margin;           /* margin = F: CPU share gained, relative (0.25) */
+    unsigned residence_ms;   /* residence = MS: minimum time on a node after a move (3000) */
+    double near;             /* near = F: targets within F of the best (0.1) */
+    double bandwidth;        /* bandwidth = MB/s: until a move is measured (50) */
+    double io_limit;         /* io_limit = N: forwarded calls/s above which a
+	                          process belongs at home (200) */
+    double call_ms;          /* call_ms = F: time one forwarded call costs (0.2) */
+    double mem_min;          /* mem_min = MiB: free memory a node keeps; below it, guests
+	                          leave and offers are refused (64) */
+    int consolidate;         /* consolidate = on|off: pack work onto the fewest nodes (off) */
+    unsigned empty_after_ms; /* empty_after = MS: a node empty this long runs ... (60000) */
+    char empty_command[256]; /* empty_command = CMD: ... this, with SSI_NODE set ("") */
+} ssi_balance_conf_t;
 
 typedef struct ssi_cluster_t ssi_cluster_t;
 
@@ -45,6 +68,9 @@ const ssi_node_conf_t *ssi_cluster_node(const ssi_cluster_t *self, size_t i);
 const ssi_node_conf_t *ssi_cluster_find(const ssi_cluster_t *self, const char *name);
 /* The node whose public key is key (32 bytes), or NULL: the allowlist. */
 const ssi_node_conf_t *ssi_cluster_find_key(const ssi_cluster_t *self, const unsigned char *key);
+/* The balancer's knobs (defaults where the file says nothing). */
+const ssi_balance_conf_t *ssi_cluster_balance(const ssi_cluster_t *self);
+
 /* Index of a node, or -1. */
 int ssi_cluster_index(const ssi_cluster_t *self, const char *name);
 

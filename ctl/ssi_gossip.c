@@ -156,6 +156,10 @@ static void s_put_entry(const ssi_gossip_t *self, ssi_msg_writer_t *w, int idx, 
         ssi_msg_put_u64(w, SSI_TAG_FREEKB, e->freekb);
         ssi_msg_put_u64(w, SSI_TAG_NPROCS, e->nprocs);
         ssi_msg_put_u64(w, SSI_TAG_AGEMS, now > e->stamp ? (uint64_t)(now - e->stamp) : 0);
+        if (e->blocked)
+            ssi_msg_put_u64(w, SSI_TAG_BLOCKED, e->blocked);
+        if (e->emptyms)
+            ssi_msg_put_u64(w, SSI_TAG_EMPTYMS, e->emptyms);
     }
     ssi_msg_close(w, mark);
 }
@@ -213,6 +217,9 @@ int ssi_gossip_apply(ssi_gossip_t *self, const ssi_msg_t *m, int64_t now)
             ssi_field_u64(ssi_msg_find(f, (size_t)n, SSI_TAG_FREEKB), &e.freekb) < 0 ||
             ssi_field_u64(ssi_msg_find(f, (size_t)n, SSI_TAG_NPROCS), &e.nprocs) < 0)
             return -EBADMSG;
+        /* Optional: absent from nodes that predate it, and when 0. */
+        ssi_field_u64(ssi_msg_find(f, (size_t)n, SSI_TAG_BLOCKED), &e.blocked);
+        ssi_field_u64(ssi_msg_find(f, (size_t)n, SSI_TAG_EMPTYMS), &e.emptyms);
         taken += ssi_gossip_merge(self, ssi_cluster_index(self->cluster, name), &e, age, now);
     }
     return taken;

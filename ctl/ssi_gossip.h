@@ -18,14 +18,16 @@
 #define SSI_GOSSIP_VERSION_MAX 32 /* bytes of a node's version string, NUL included */
 
 typedef struct {
-    bool known;      /* any load information at all */
-    uint64_t loadm;  /* smoothed run-queue length x 1000 */
-    uint64_t ncpu;   /* CPUs */
-    uint64_t cpum;   /* CPU share x 1000 (a quota of half a CPU: 500) */
-    uint64_t freekb; /* free memory, KiB */
-    uint64_t nprocs; /* ssi processes on the node */
-    int64_t stamp;   /* when it was measured, in the local clock (ms) */
-    int64_t heard;   /* last heartbeat or message from it (ms), 0 never */
+    bool known;       /* any load information at all */
+    uint64_t loadm;   /* smoothed run-queue length x 1000 */
+    uint64_t ncpu;    /* CPUs */
+    uint64_t cpum;    /* CPU share x 1000 (a quota of half a CPU: 500) */
+    uint64_t freekb;  /* free memory, KiB */
+    uint64_t nprocs;  /* ssi processes on the node */
+    uint64_t blocked; /* 0; 1 it takes no guests (ssictl block); 2 it drains */
+    uint64_t emptyms; /* it runs no ssi process, for this long (ms); 0 it does */
+    int64_t stamp;    /* when it was measured, in the local clock (ms) */
+    int64_t heard;    /* last heartbeat or message from it (ms), 0 never */
 } ssi_gossip_entry_t;
 
 typedef struct ssi_gossip_t ssi_gossip_t;

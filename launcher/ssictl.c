@@ -12,6 +12,7 @@
 #include "ssi_local.h"
 #include "ssi_msg.h"
 #include "ssi_paths.h"
+#include "ssictl_admin.h"
 #include "ssictl_call.h"
 #include "ssictl_ckpt.h"
 
@@ -31,13 +32,14 @@ static void usage(FILE *f)
         "  migrate [--timeout S] [HOME:]PID NODE  move a process to NODE ('home' brings it back)\n"
         "  metrics [--partial-ok]    the cluster's state and counters (Prometheus text format)\n"
         "  checkpoint PID [FILE]     write a checkpoint of a process at home; it runs on\n"
+        "%s"
         "\n"
         "  -s, --socket PATH         ssid's local socket [$SSI_SOCKET or %s]\n"
         "  -V, --version             print the version and exit\n"
         "  -h, --help                this help\n"
         "\n"
         "See ssictl(1).\n",
-        SSI_LOCAL_DEFAULT);
+        ssictl_admin_usage, SSI_LOCAL_DEFAULT);
 }
 
 static int cmd_nodes(int json)
@@ -53,8 +55,8 @@ static int cmd_nodes(int json)
         if (j)
             ssi_json_array_begin(j);
     } else {
-        printf("%-16s %-5s %6s %6s %10s %6s %8s %s\n", "NODE", "STATE", "LOAD", "CPUS", "FREE-MiB",
-               "PROCS", "AGE", "VERSION");
+        printf("%-16s %-8s %6s %6s %10s %6s %8s %8s %s\n", "NODE", "STATE", "LOAD", "CPUS",
+               "FREE-MiB", "PROCS", "AGE", "EMPTY", "VERSION");
     }
     for (size_t i = 0; i < m.nfields; i++) {
         if (m.field[i].tag != SSI_TAG_LOAD)
@@ -63,8 +65,13 @@ static int cmd_nodes(int json)
         long k = ssi_msg_fields(m.field[i].val, m.field[i].len, f, 16);
         char name[SSI_NAME_MAX + 1] = "?", state[40] = "?", version[64] = "";
         uint64_t loadm = 0, ncpu = 0, cpum = 0, freekb = 0, nprocs = 0, age = 0, proto = 0;
+        uint64_t blocked = 0;
         if (k < 0)
             continue;
+        ssi_field_u64(ssi_msg_find(f, (size_t)k, SSI_TAG_BLOCKED), &blocked);
+        uint64_t emptyms = 0;
+        ssi_field_u64(ssi_msg_find(f, (size_t)k, SSI_TAG_EMPTYMS), &emptyms);
+        const char *admin = blocked == 2 ? "draining" : blocked ? "blocked" : "open";
         ssi_field_str(ssi_msg_find(f, (size_t)k, SSI_TAG_NODE), name, sizeof name);
         ssi_field_str(ssi_msg_find(f, (size_t)k, SSI_TAG_STATE), state, sizeof state);
         int known = ssi_field_u64(ssi_msg_find(f, (size_t)k, SSI_TAG_AGEMS), &age) == 0;
@@ -84,6 +91,8 @@ static int cmd_nodes(int json)
             ssi_json_str(j, name);
             ssi_json_key(j, "state");
             ssi_json_str(j, state);
+            ssi_json_key(j, "guests");
+            ssi_json_str(j, admin);
             if (known) {
                 ssi_json_key(j, "load");
                 ssi_json_fixed(j, loadm / 1000.0, 2);
@@ -97,6 +106,8 @@ static int cmd_nodes(int json)
                 ssi_json_u64(j, nprocs);
                 ssi_json_key(j, "age_ms");
                 ssi_json_u64(j, age);
+                ssi_json_key(j, "empty_ms");
+                ssi_json_u64(j, emptyms);
             }
             /* Absent when not known (a node never heard, or incompatible). */
             if (version[0]) {
@@ -114,12 +125,16 @@ static int cmd_nodes(int json)
                 snprintf(cpus, sizeof cpus, "%.2f", cpum / 1000.0);
             else
                 snprintf(cpus, sizeof cpus, "%llu", (unsigned long long)ncpu);
-            printf("%-16s %-5s %6.2f %6s %10llu %6llu %7.1fs %s\n", name, state, loadm / 1000.0,
-                   cpus, (unsigned long long)(freekb / 1024), (unsigned long long)nprocs,
-                   age / 1000.0, version[0] ? version : "-");
+            char empty[24] = "-";
+            if (emptyms)
+                snprintf(empty, sizeof empty, "%.1fs", emptyms / 1000.0);
+            printf("%-16s %-8s %6.2f %6s %10llu %6llu %7.1fs %8s %s\n", name,
+                   strcmp(state, "up") == 0 && blocked ? admin : state, loadm / 1000.0, cpus,
+                   (unsigned long long)(freekb / 1024), (unsigned long long)nprocs, age / 1000.0,
+                   empty, version[0] ? version : "-");
         } else {
-            printf("%-16s %-5s %6s %6s %10s %6s %8s %s\n", name, state, "-", "-", "-", "-", "never",
-                   version[0] ? version : "-");
+            printf("%-16s %-8s %6s %6s %10s %6s %8s %8s %s\n", name, state, "-", "-", "-", "-",
+                   "never", "-", version[0] ? version : "-");
         }
     }
     /* The table is this ssid's own (down nodes are in it, as down): no
@@ -147,7 +162,8 @@ static int cmd_ps(int json, int partial_ok)
         if (j)
             ssi_json_array_begin(j);
     } else {
-        printf("%-12s %8s %-12s %-8s %6s  %s\n", "HOME", "PID", "NODE", "STATE", "UID", "COMMAND");
+        printf("%-12s %8s %-12s %-8s %6s %5s %8s  %s\n", "HOME", "PID", "NODE", "STATE", "UID",
+               "MOVES", "ON-NODE", "COMMAND");
     }
     for (size_t i = 0; i < m.nfields; i++) {
         if (m.field[i].tag != SSI_TAG_PROC)
@@ -158,7 +174,10 @@ static int cmd_ps(int json, int partial_ok)
             continue;
         char home[SSI_NAME_MAX + 1] = "?", node[SSI_NAME_MAX + 1] = "?", state[32] = "?";
         char cmd[SSI_MSG_MAX_FIELD + 1] = "?";
-        uint64_t pid = 0, uid = 0;
+        uint64_t pid = 0, uid = 0, moves = 0, onms = 0, stay = 0;
+        ssi_field_u64(ssi_msg_find(f, (size_t)k, SSI_TAG_MOVES), &moves);
+        ssi_field_u64(ssi_msg_find(f, (size_t)k, SSI_TAG_ONNODEMS), &onms);
+        ssi_field_u64(ssi_msg_find(f, (size_t)k, SSI_TAG_STAY), &stay);
         ssi_field_str(ssi_msg_find(f, (size_t)k, SSI_TAG_HOME), home, sizeof home);
         ssi_field_str(ssi_msg_find(f, (size_t)k, SSI_TAG_NODE), node, sizeof node);
         ssi_field_str(ssi_msg_find(f, (size_t)k, SSI_TAG_STATE), state, sizeof state);
@@ -184,14 +203,23 @@ static int cmd_ps(int json, int partial_ok)
             ssi_json_u64(j, uid);
             ssi_json_key(j, "cmd");
             ssi_json_str(j, cmd);
+            ssi_json_key(j, "moves");
+            ssi_json_u64(j, moves);
+            ssi_json_key(j, "on_node_ms");
+            ssi_json_u64(j, onms);
+            ssi_json_key(j, "stay");
+            ssi_json_u64(j, stay != 0);
             if (has_ckpt) {
                 ssi_json_key(j, "checkpoint_age_ms");
                 ssi_json_u64(j, ckpt_age);
             }
             ssi_json_object_end(j);
         } else {
-            printf("%-12s %8llu %-12s %-8s %6llu  %s", home, (unsigned long long)pid, node, state,
-                   (unsigned long long)uid, cmd);
+            char on[16];
+            snprintf(on, sizeof on, "%.1fs", onms / 1000.0);
+            printf("%-12s %8llu %-12s %-8s %6llu %5llu %8s  %s%s", home, (unsigned long long)pid,
+                   node, state, (unsigned long long)uid, (unsigned long long)moves, on,
+                   stay ? "[stay] " : "", cmd);
             if (has_ckpt)
                 printf("  [checkpoint %.1fs ago]", ckpt_age / 1000.0);
             printf("\n");
@@ -412,6 +440,9 @@ int main(int argc, char **argv)
         return cmd_migrate(argc - i, argv + i);
     if (strcmp(cmd, "checkpoint") == 0)
         return ssictl_checkpoint(argc - i, argv + i, ssictl_socket);
+    int admin = ssictl_admin_main(ssictl_socket, cmd, argc - i, argv + i);
+    if (admin >= 0)
+        return admin;
     if (strcmp(cmd, "help") == 0) {
         usage(stdout);
         return 0;

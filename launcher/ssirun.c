@@ -22,15 +22,16 @@
 static void usage(FILE *f)
 {
     fprintf(f,
-            "Usage: ssirun [--node NODE] [--auto|--no-auto] [--] PROG [ARGS...]\n"
+            "Usage: ssirun [--node NODE] [--stay] [--] PROG [ARGS...]\n"
             "       ssirun --restart FILE [--node NODE]\n"
             "\n"
             "Run PROG as an ssi process whose home is this node.\n"
             "\n"
             "  --node NODE   move PROG to NODE before main runs; if it cannot move,\n"
             "                it does not run at all (exit 125, with the reason)\n"
-            "  --auto        let the load balancer move PROG (not active yet)\n"
-            "  --no-auto     never move PROG automatically (the default)\n"
+            "  --stay        the load balancer never moves PROG (nor its children);\n"
+            "                by default it may, when the cluster file says 'balance = on'\n"
+            "                (the default); --no-auto is the same as --stay, --auto the default\n"
             "  --checkpoint-every SECONDS  ssid checkpoints PROG this often into its\n"
             "                spool, keeping the last 3 (ssictl ps shows the age)\n"
             "  --restart FILE  start again, at home, the process of checkpoint FILE\n"
@@ -174,6 +175,7 @@ int main(int argc, char **argv)
 {
     int i = 1;
     const char *node = NULL, *restart = NULL;
+    int stay = 0;
     for (; i < argc && argv[i][0] == '-'; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--") == 0) {
@@ -193,8 +195,10 @@ int main(int argc, char **argv)
                 return EXIT_SSIRUN;
             }
             setenv("SSI_CHECKPOINT_EVERY", argv[i], 1);
-        } else if (strcmp(a, "--auto") == 0 || strcmp(a, "--no-auto") == 0)
-            ; /* parsed; the load balancer is not active yet */
+        } else if (strcmp(a, "--stay") == 0 || strcmp(a, "--no-auto") == 0)
+            stay = 1;
+        else if (strcmp(a, "--auto") == 0)
+            stay = 0;
         else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             usage(stdout);
             return 0;
@@ -249,6 +253,13 @@ int main(int argc, char **argv)
         int e = errno;
         fprintf(stderr, "ssirun: cannot run %s: %s\n", argv[i], strerror(e));
         return e == ENOENT ? 127 : 126;
+    }
+
+    /* The shim tells ssid when it registers; a --stay of an outer ssirun
+	 * holds for the programs it starts, as MOSIX's children inherit it. */
+    if (stay && setenv("SSI_STAY", "1", 1) < 0) {
+        fprintf(stderr, "ssirun: cannot set the environment: %s\n", strerror(errno));
+        return EXIT_SSIRUN;
     }
 
     const char *sock = ssi_local_path();

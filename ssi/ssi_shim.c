@@ -105,6 +105,10 @@ static size_t s_cmdline(char *buf, size_t cap)
     return (size_t)n;
 }
 
+/* SSI_STAY=1 (ssirun --stay): the balancer leaves this process, and its
+ * children, where they are. Read once by the constructor. */
+static int s_stay;
+
 static void s_register(void)
 {
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
@@ -125,6 +129,8 @@ static void s_register(void)
     ssi_msg_put_u64(&w, SSI_TAG_PID, (uint64_t)s_sys(SYS_getpid, 0, 0, 0));
     ssi_msg_put_u64(&w, SSI_TAG_PPID, (uint64_t)s_sys(SYS_getppid, 0, 0, 0));
     ssi_msg_put_str(&w, SSI_TAG_CMD, cmd);
+    if (s_stay)
+        ssi_msg_put_u64(&w, SSI_TAG_STAY, 1);
     if (s_ckpt_every)
         ssi_msg_put_u64(&w, SSI_TAG_CKPT_EVERY, s_ckpt_every);
     long n = ssi_msg_end(&w);
@@ -401,6 +407,8 @@ __attribute__((constructor)) static void s_shim_init(void)
     strcpy(s_path, p);
     s_home_ppid = (pid_t)s_sys(SYS_getppid, 0, 0, 0);
     s_wire();
+    const char *stay = getenv("SSI_STAY");
+    s_stay = stay && strcmp(stay, "1") == 0;
     const char *every = getenv("SSI_CHECKPOINT_EVERY");
     if (every && *every) {
         s_ckpt_every = strtoull(every, NULL, 10);

@@ -181,6 +181,10 @@ void ssid_client_register(ssid_client_t *c, const ssi_msg_t *m)
     const ssi_field_t *cmd = ssi_msg_find(m->field, m->nfields, SSI_TAG_CMD);
     if (ssi_field_str(cmd, c->cmd, sizeof c->cmd) < 0)
         snprintf(c->cmd, sizeof c->cmd, "?");
+    uint64_t stay = 0;
+    ssi_field_u64(ssi_msg_find(m->field, m->nfields, SSI_TAG_STAY), &stay);
+    c->stay = stay != 0;
+    c->since = c->started = ssid_node_now();
     c->registered = true;
     uint64_t every = 0;
     if (ssi_field_u64(ssi_msg_find(m->field, m->nfields, SSI_TAG_CKPT_EVERY), &every) == 0 &&
@@ -188,12 +192,21 @@ void ssid_client_register(ssid_client_t *c, const ssi_msg_t *m)
         c->ckpt_every = (uint32_t)every;
         c->ckpt_due = ssid_node_now() + (int64_t)every * 1000;
     }
-    ssi_info("process %d (uid %u) started: %s", c->pid, (unsigned)c->uid, c->cmd);
+    ssi_info("process %d (uid %u) started%s: %s", c->pid, (unsigned)c->uid,
+             c->stay ? " (stays)" : "", c->cmd);
     uint8_t out[64];
     ssi_msg_writer_t w;
     ssi_msg_begin(&w, out, sizeof out, SSI_MSG_OK);
     long n = ssi_msg_end(&w);
     ssid_client_reply(c, out, (size_t)n);
+}
+
+void ssid_client_moved(ssid_client_t *c, int to, int64_t ms)
+{
+    c->away = to;
+    c->moves++;
+    c->since = ssid_node_now();
+    c->move_ms = ms;
 }
 
 int ssid_client_adopt(pid_t pid, uid_t uid, pid_t ppid, const char *cmd, int away)
@@ -299,6 +312,12 @@ void ssid_client_put_procs(ssi_msg_writer_t *w)
         ssi_msg_put_str(w, SSI_TAG_STATE, st);
         ssi_msg_put_u64(w, SSI_TAG_UID, c->uid);
         ssi_msg_put_str_cut(w, SSI_TAG_CMD, c->cmd);
+        ssi_msg_put_u64(w, SSI_TAG_MOVES, c->moves);
+        /* LOADM in a PROC record: its CPU demand x 1000 (runnable share). */
+        ssi_msg_put_u64(w, SSI_TAG_LOADM, (uint64_t)(c->demand * 1000 + 0.5));
+        ssi_msg_put_u64(w, SSI_TAG_ONNODEMS, (uint64_t)(ssid_node_now() - c->since));
+        if (c->stay)
+            ssi_msg_put_u64(w, SSI_TAG_STAY, 1);
         if (c->ckpt_done)
             ssi_msg_put_u64(w, SSI_TAG_CKPT_AGEMS, (uint64_t)(ssid_node_now() - c->ckpt_done));
         ssi_msg_close(w, mark);

@@ -27,13 +27,19 @@ typedef struct {
     int away;            /* node index where its body runs, or -1: at home */
     int pidfd;           /* the process, held from its first migration on */
     bool migrating;      /* a migration is under way */
+    bool stop_sent;      /* away: its deputy is stopped and the body was told */
+    bool sock_gone;      /* its socket closed: fd is the pidfd, no one to answer */
+    bool stay;           /* the balancer leaves it where it is (ssirun --stay) */
+    unsigned moves;      /* moves that ended with it somewhere else */
+    int64_t since;       /* when it arrived where it runs (ssid_node_now) */
+    int64_t started;     /* when it registered */
+    int64_t move_ms;     /* how long its last move took */
+    double demand;       /* CPU demand the balancer measured (0..1), for ps and top */
     bool ckpt;           /* a checkpoint is being written (ssid_ckpt) */
     uint32_t ckpt_every; /* seconds between periodic checkpoints, or 0 */
     uint32_t ckpt_seq;   /* periodic checkpoints started */
     int64_t ckpt_due;    /* when the next periodic one is due (ms) */
     int64_t ckpt_done;   /* when the last checkpoint was written (ms), or 0 */
-    bool stop_sent;      /* away: its deputy is stopped and the body was told */
-    bool sock_gone;      /* its socket closed: fd is the pidfd, no one to answer */
     size_t len;
     uint8_t buf[SSID_CLIENT_BUF];
 } ssid_client_t;
@@ -73,6 +79,9 @@ int ssid_client_adopt(pid_t pid, uid_t uid, pid_t ppid, const char *cmd, int awa
 /* From a migration on, ssid holds a pidfd on the process: the deputy may
  * drop the socket it registered with, the pidfd then tells when it ends. */
 void ssid_client_hold(ssid_client_t *c);
+
+/* A move of c ended with it on node `to` (-1: home) after ms milliseconds. */
+void ssid_client_moved(ssid_client_t *c, int to, int64_t ms);
 
 /* The state letter of /proc/PID/stat ('R', 'S', 'T', ...), '?' if unknown. */
 char ssid_client_state(pid_t pid);

@@ -67,7 +67,7 @@ int ssid_home_reaped(ssid_mig_t *g, ssid_home_next_t *next)
         p->migrating = false;
     if (code == 0) {
         if (p)
-            p->away = -1;
+            ssid_client_moved(p, -1, ssid_node_now() - g->started);
         if (g->chain_to < 0) {
             snprintf(text, sizeof text, "process %d came home from %s to %s", g->pid, where,
                      ssid_node.name);
@@ -90,7 +90,7 @@ int ssid_home_reaped(ssid_mig_t *g, ssid_home_next_t *next)
         ssid_mig_finish(g, EAGAIN, text);
     } else if (code == 4) {
         if (p)
-            p->away = -1;
+            ssid_client_moved(p, -1, ssid_node_now() - g->started);
         snprintf(text, sizeof text,
                  "process %d came home from %s but its restore at home failed: %s", g->pid, where,
                  ssid_mig_reason(g, "it ended"));

@@ -15,6 +15,7 @@
 
 #include "ssi_log.h"
 #include "ssi_paths.h"
+#include "ssid_events.h"
 #include "ssid_node.h"
 
 static uint8_t s_frame[SSID_FRAME_MAX];
@@ -128,6 +129,80 @@ static uint64_t s_cpu_share(uint64_t ncpu)
     return share;
 }
 
+/* The first number after key (a line "key N") in file, or -1. */
+static long long s_keyed(const char *path, const char *key)
+{
+    FILE *f = fopen(path, "r");
+    char line[256];
+    long long v = -1;
+    size_t kl = strlen(key);
+    while (f && fgets(line, sizeof line, f))
+        if (strncmp(line, key, kl) == 0 && line[kl] == ' ') {
+            v = atoll(line + kl + 1);
+            break;
+        }
+    if (f)
+        fclose(f);
+    return v;
+}
+
+/* One number from a file ("max" and errors: -1). */
+static long long s_number(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    char buf[64] = "";
+    if (f) {
+        if (!fgets(buf, sizeof buf, f))
+            buf[0] = 0;
+        fclose(f);
+    }
+    return buf[0] >= '0' && buf[0] <= '9' ? atoll(buf) : -1;
+}
+
+/* Free memory in KiB: MemAvailable, or less under a cgroup memory limit
+ * (v1 memory.limit_in_bytes, v2 memory.max): the limit less what is used,
+ * not counting inactive file pages (the kernel reclaims them first). */
+static uint64_t s_free_kb(void)
+{
+    uint64_t avail = s_meminfo_kb("MemAvailable");
+    FILE *f = fopen("/proc/self/cgroup", "r");
+    char line[512], path[700];
+    while (f && fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\n")] = 0;
+        char *ctl = strchr(line, ':');
+        char *cg = ctl ? strchr(ctl + 1, ':') : NULL;
+        if (!cg)
+            continue;
+        *cg++ = 0;
+        ctl++;
+        long long limit = -1, used = -1, inactive = -1;
+        if (*ctl == 0) {
+            snprintf(path, sizeof path, "/sys/fs/cgroup%s/memory.max", cg);
+            limit = s_number(path);
+            snprintf(path, sizeof path, "/sys/fs/cgroup%s/memory.current", cg);
+            used = s_number(path);
+            snprintf(path, sizeof path, "/sys/fs/cgroup%s/memory.stat", cg);
+            inactive = s_keyed(path, "inactive_file");
+        } else if (strstr(ctl, "memory")) {
+            snprintf(path, sizeof path, "/sys/fs/cgroup/memory%s/memory.limit_in_bytes", cg);
+            limit = s_number(path);
+            snprintf(path, sizeof path, "/sys/fs/cgroup/memory%s/memory.usage_in_bytes", cg);
+            used = s_number(path);
+            snprintf(path, sizeof path, "/sys/fs/cgroup/memory%s/memory.stat", cg);
+            inactive = s_keyed(path, "total_inactive_file");
+        }
+        if (limit <= 0 || used < 0 || (uint64_t)limit / 1024 >= avail + (uint64_t)used / 1024)
+            continue; /* no limit, or one above what the machine has */
+        used -= inactive > 0 && inactive < used ? inactive : 0;
+        uint64_t room = limit > used ? (uint64_t)(limit - used) / 1024 : 0;
+        if (room < avail)
+            avail = room;
+    }
+    if (f)
+        fclose(f);
+    return avail;
+}
+
 static void s_measure(void)
 {
     /* Exponential smoothing, as MOSIX does, so that one busy moment does not
@@ -141,8 +216,13 @@ static void s_measure(void)
         .loadm = (uint64_t)(s_load * 1000 + 0.5),
         .ncpu = ncpu,
         .cpum = s_cpu_share(ncpu),
-        .freekb = s_meminfo_kb("MemAvailable"),
+        .freekb = s_free_kb(),
         .nprocs = (uint64_t)ssid_client_nprocs(),
+        .blocked = ssid_node.draining  ? 2
+                   : ssid_node.blocked ? 1
+                                       : 0,
+        .emptyms =
+            ssid_node.empty_since ? (uint64_t)(ssid_node_now() - ssid_node.empty_since) + 1 : 0,
     };
     ssi_gossip_set_own(ssid_node.gossip, &own, ssid_node_now());
 }
@@ -175,9 +255,12 @@ static void s_check_liveness(void)
             continue;
         bool up = ssi_gossip_is_up(ssid_node.gossip, (int)i, now);
         /* An incompatible node is logged as such (ssid_load_alien). */
-        if (up != s_was_up[i] && !ssi_gossip_alien_proto(ssid_node.gossip, (int)i, now))
+        if (up != s_was_up[i] && !ssi_gossip_alien_proto(ssid_node.gossip, (int)i, now)) {
             ssi_log_msg(up ? SSI_LOG_INFO : SSI_LOG_WARN, SSI_LOG_PREFIX, "node %s is %s",
                         ssid_node_peer_name((int)i), up ? "up" : "down");
+            ssid_events_note("node", "%s sees node %s %s", ssid_node.name,
+                             ssid_node_peer_name((int)i), up ? "up" : "down");
+        }
         s_was_up[i] = up;
     }
 }

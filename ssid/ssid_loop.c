@@ -27,8 +27,11 @@
 #include <unistd.h>
 
 #include "ssi_log.h"
+#include "ssid_admin.h"
+#include "ssid_balance.h"
 #include "ssid_ckpt.h"
 #include "ssid_client.h"
+#include "ssid_events.h"
 #include "ssid_home.h"
 #include "ssid_load.h"
 #include "ssid_mig.h"
@@ -86,6 +89,9 @@ static void s_peer_message(int from, const uint8_t *data, size_t len, zsock_t *r
     case SSI_MSG_MIGRATE: ssid_move_relayed(from, &m); break;
     case SSI_MSG_MIG_DONE: ssid_relay_done(from, &m); break;
     case SSI_MSG_BODY_SIGNAL: ssid_home_body_signal(from, &m); break;
+    case SSI_MSG_ADMIN: ssid_admin_relayed(from, &m); break;
+    case SSI_MSG_ADMIN_DONE: ssid_admin_done(from, &m); break;
+    case SSI_MSG_EVENT: ssid_events_received(from, &m); break;
     default: ssi_debug("ignored %s from %s", ssi_msg_type_name(m.type), ssid_node_peer_name(from));
     }
 }
@@ -211,6 +217,8 @@ static void s_client_message(ssid_client_t *c, const uint8_t *data, size_t len)
     case SSI_MSG_NODES: ssid_load_nodes(c); break;
     case SSI_MSG_PS: ssid_ps_start(c); break;
     case SSI_MSG_MIGRATE: ssid_move_request(c, &m); break;
+    case SSI_MSG_ADMIN: ssid_admin_request(c, &m); break;
+    case SSI_MSG_EVENTS: ssid_events_list(c, &m); break;
     case SSI_MSG_CHECKPOINT: ssid_ckpt_request(c, &m); break;
     default: ssid_client_reply_error(c, EPROTO, "unexpected request");
     }
@@ -384,6 +392,14 @@ static int s_on_watch(zloop_t *loop, int timer_id, void *arg)
     return s_again(SSID_HOME_WATCH_MS, s_on_watch);
 }
 
+static int s_on_balance(zloop_t *loop, int timer_id, void *arg)
+{
+    (void)loop;
+    (void)timer_id;
+    (void)arg;
+    return s_again(ssid_balance_tick(), s_on_balance);
+}
+
 /* --- the loop ------------------------------------------------------------ */
 
 int ssid_loop_run(void)
@@ -412,7 +428,8 @@ int ssid_loop_run(void)
             zloop_reader_set_tolerant(loop, ssid_node.dealer[i]);
     /* The first heartbeat and watch now, the first gossip half a period on. */
     if (s_on_beat(loop, 0, NULL) < 0 || s_on_watch(loop, 0, NULL) < 0 ||
-        s_again(SSID_GOSSIP_MS / 2, s_on_gossip) < 0)
+        s_again(SSID_GOSSIP_MS / 2, s_on_gossip) < 0 ||
+        s_again(ssi_cluster_balance(ssid_node.cluster)->period_ms, s_on_balance) < 0)
         return -1;
     for (;;) {
         rc = zloop_start(loop);

@@ -17,6 +17,7 @@
 
 #include "ssi_log.h"
 #include "ssid_stats.h"
+#include "ssid_events.h"
 
 static ssid_mig_t *s_migs;
 
@@ -30,6 +31,7 @@ ssid_mig_t *ssid_mig_new(void)
     g->err_fd = -1;
     g->status_fd = -1;
     g->chain_to = -1;
+    g->started = ssid_node_now();
     return g;
 }
 
@@ -116,6 +118,11 @@ void ssid_mig_finish(ssid_mig_t *g, int err, const char *text)
         ssi_warn("migration of %d to %s failed: %s", g->pid, ssid_node_peer_name(g->peer), text);
     else
         ssi_info("%s", text);
+    if (err)
+        ssid_events_note("failed", "migration of %d to %s failed: %s", g->pid,
+                         ssid_node_peer_name(g->peer), text);
+    else
+        ssid_events_note("migrated", "%s", text);
     ssid_mig_answer(&g->asker, err, text);
     ssid_mig_free(g);
 }

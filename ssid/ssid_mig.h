@@ -57,6 +57,7 @@ typedef struct ssid_mig {
     char remote[400]; /* home side: why the destination failed (its MIG_FAIL), or "" */
     bool waiting;     /* home side: failed here, waiting a moment for remote */
     int wait_timer;   /* the zloop timer of that wait */
+    int64_t started;  /* when the record was made (ssid_node_now) */
     bool checkpoint;  /* a checkpoint (ssid_ckpt), not a move */
     bool periodic;    /* checkpoint: a periodic one */
     int resend;       /* the timer that sends the offer (home) or READY again, or 0 */

@@ -30,6 +30,9 @@ typedef struct {
     int signal_fd;                    /* TERM, INT, HUP and CHLD */
     char bindir[4096];                /* where its helpers live (ssi_paths.h) */
     int proto;                        /* the protocol version spoken with peers */
+    bool blocked;                     /* ssictl block: no new guests */
+    bool draining;                    /* ssictl drain: blocked, and our own processes away */
+    int64_t empty_since;              /* runs no ssi process since (ssid_node_now), or 0 */
     const char *cluster_path;         /* the cluster file, read again on SIGHUP */
 } ssid_node_t;
 

@@ -4,6 +4,8 @@
 
 #include "ssid_offer.h"
 
+#include "ssid_events.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -48,6 +50,24 @@ static int s_on_offer_timeout(zloop_t *loop, int timer_id, void *arg)
     return 0;
 }
 
+/* The resident memory of pid in KiB (what its image will roughly be), 0
+ * if unknown. */
+static uint64_t s_rss_kb(pid_t pid)
+{
+    char path[64], line[256];
+    uint64_t kb = 0;
+    snprintf(path, sizeof path, "/proc/%d/status", pid);
+    FILE *f = fopen(path, "r");
+    while (f && fgets(line, sizeof line, f))
+        if (strncmp(line, "VmRSS:", 6) == 0) {
+            kb = strtoull(line + 6, NULL, 10);
+            break;
+        }
+    if (f)
+        fclose(f);
+    return kb;
+}
+
 /* Home: MIG_OFFER of g (process p) to g->peer. */
 static void s_send_offer(ssid_mig_t *g, const ssid_client_t *p)
 {
@@ -59,6 +79,7 @@ static void s_send_offer(ssid_mig_t *g, const ssid_client_t *p)
     ssi_msg_put_u64(&w, SSI_TAG_PID, (uint64_t)p->pid);
     ssi_msg_put_u64(&w, SSI_TAG_UID, p->uid);
     ssi_msg_put_str_cut(&w, SSI_TAG_CMD, p->cmd);
+    ssi_msg_put_u64(&w, SSI_TAG_IMAGEKB, s_rss_kb(p->pid));
     /* The keys cross the CURVE-encrypted control plane only. */
     ssi_msg_put_bytes(&w, SSI_TAG_KEY, g->key, 32);
     ssi_msg_put_bytes(&w, SSI_TAG_KEY2, g->key2, 32);
@@ -236,6 +257,34 @@ void ssid_offer_received(int from, const ssi_msg_t *m)
     if (g && g->peer == from) {
         if (g->ready_sent)
             s_send_ready(g);
+        return;
+    }
+    if (ssid_node.blocked) {
+        char why[200];
+        snprintf(why, sizeof why, "%s is %s: it takes no guests (ssictl unblock %s)",
+                 ssid_node.name, ssid_node.draining ? "draining" : "blocked", ssid_node.name);
+        ssi_info("refused process %llu of %s: %s", (unsigned long long)pid, home, why);
+        ssid_events_note("refused", "refused process %llu of %s: %s", (unsigned long long)pid, home,
+                         why);
+        ssid_mig_send_fail(from, reqid, why);
+        return;
+    }
+    /* Memory: a guest must leave us mem_min free (ushering's rule). */
+    uint64_t imagekb = 0;
+    ssi_field_u64(ssi_msg_find(m->field, m->nfields, SSI_TAG_IMAGEKB), &imagekb);
+    const ssi_gossip_entry_t *own = ssi_gossip_entry(ssid_node.gossip, ssid_node.self);
+    double min_kb = ssi_cluster_balance(ssid_node.cluster)->mem_min * 1024;
+    if (imagekb && own->known && (double)own->freekb - (double)imagekb < min_kb) {
+        char why[200];
+        snprintf(why, sizeof why,
+                 "%s has %llu MiB free: no room for %llu MiB and the %.0f MiB it keeps free "
+                 "(mem_min)",
+                 ssid_node.name, (unsigned long long)(own->freekb / 1024),
+                 (unsigned long long)(imagekb / 1024), min_kb / 1024);
+        ssi_info("refused process %llu of %s: %s", (unsigned long long)pid, home, why);
+        ssid_events_note("refused", "refused process %llu of %s: %s", (unsigned long long)pid, home,
+                         why);
+        ssid_mig_send_fail(from, reqid, why);
         return;
     }
     g = ssid_mig_new();
@@ -475,7 +524,7 @@ void ssid_offer_reaped(ssid_mig_t *g)
     const char *dest = ssid_node_peer_name(g->peer);
     if (WIFEXITED(st) && WEXITSTATUS(st) == 0) {
         if (p)
-            p->away = g->peer;
+            ssid_client_moved(p, g->peer, ssid_node_now() - g->started);
         /* ssi-freeze --stats said last what it moved (ssid_stats). */
         unsigned long long bytes, freeze_us;
         if (sscanf(ssid_mig_reason(g, ""), "ssi-freeze: stats bytes=%llu freeze_us=%llu", &bytes,

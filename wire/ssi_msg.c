@@ -230,6 +230,11 @@ const char *ssi_msg_type_name(int type)
         [SSI_MSG_MIG_BODY] = "MIG_BODY",
         [SSI_MSG_MIG_DONE] = "MIG_DONE",
         [SSI_MSG_BODY_SIGNAL] = "BODY_SIGNAL",
+        [SSI_MSG_ADMIN] = "ADMIN",
+        [SSI_MSG_ADMIN_DONE] = "ADMIN_DONE",
+        [SSI_MSG_EVENT] = "EVENT",
+        [SSI_MSG_EVENTS] = "EVENTS",
+        [SSI_MSG_EVENTS_REP] = "EVENTS_REP",
         [SSI_MSG_CHECKPOINT] = "CHECKPOINT",
     };
     /* clang-format on */

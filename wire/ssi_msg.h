@@ -39,7 +39,13 @@ enum ssi_msg_type {
     SSI_MSG_MIG_BODY = 14,    /* REQID HOME PID STATE: destination: the body runs or ended */
     SSI_MSG_MIG_DONE = 15,    /* REQID ERRNO TEXT: home's answer to a relayed MIGRATE */
     SSI_MSG_BODY_SIGNAL = 16, /* HOME PID SIGNO: home to the body's node: stop the body */
-    SSI_MSG_CHECKPOINT = 25,  /* PID [PATH]: tool to its ssid, the process's home (w-ckpt: 25-29) */
+    /* 20-24: the load balancer (w-bal) */
+    SSI_MSG_ADMIN = 20,      /* OP [NODE] [PID] [REQID UID]: block, expel, stay...; tool or node */
+    SSI_MSG_ADMIN_DONE = 21, /* REQID ERRNO TEXT: a node's answer to a relayed ADMIN */
+    SSI_MSG_EVENT = 22,      /* KIND TIMEMS TEXT: something happened here (node to every peer) */
+    SSI_MSG_EVENTS = 23,     /* [SEQ]: tool asks for the events after SEQ */
+    SSI_MSG_EVENTS_REP = 24, /* EVENT... SEQ (the last one listed) */
+    SSI_MSG_CHECKPOINT = 25, /* PID [PATH]: tool to its ssid, the process's home (w-ckpt: 25-29) */
     /* Numbers 17-54 are reserved for the messages of work in progress (ranges per branch);
      * the decoder takes any number up to the maximum, the handlers refuse what they do not know. */
     SSI_MSG_TYPE_MAX = 54
@@ -52,7 +58,7 @@ enum ssi_msg_tag {
     SSI_TAG_SEQ = 4,     /* u64 */
     SSI_TAG_LOAD = 5,    /* record: NODE STATE LOADM NCPU FREEKB NPROCS AGEMS */
     SSI_TAG_STATE = 6,   /* string */
-    SSI_TAG_LOADM = 7,   /* u64: run-queue length x 1000 */
+    SSI_TAG_LOADM = 7,   /* u64: run-queue length x 1000; in PROC: CPU demand x 1000 */
     SSI_TAG_NCPU = 8,    /* u64 */
     SSI_TAG_FREEKB = 9,  /* u64: free memory in KiB */
     SSI_TAG_NPROCS = 10, /* u64: ssi processes on the node */
@@ -74,6 +80,17 @@ enum ssi_msg_tag {
     /* 26-34: install and versions (issue #16) */
     SSI_TAG_VERSION = 26, /* string: the sender's ssi version (HEARTBEAT; LOAD in NODES_REP) */
     SSI_TAG_PROTO = 27,   /* u64: a node's protocol version (LOAD in NODES_REP) */
+    /* 35-44: the load balancer (w-bal) */
+    SSI_TAG_STAY = 35,     /* u64 1: the balancer leaves this process where it is */
+    SSI_TAG_MOVES = 36,    /* u64: how many times a process moved */
+    SSI_TAG_ONNODEMS = 37, /* u64: ms since a process arrived where it runs */
+    SSI_TAG_OP = 38,       /* string: an ADMIN operation (block, unblock, expel, drain, stay...) */
+    SSI_TAG_BLOCKED = 39,  /* u64 in LOAD: 1 the node takes no guests, 2 it drains */
+    SSI_TAG_IMAGEKB = 40,  /* u64 in MIG_OFFER: the process's resident memory, KiB */
+    SSI_TAG_EMPTYMS = 41,  /* u64 in LOAD: the node has run no ssi process for this long */
+    SSI_TAG_KIND = 42,     /* string: an event's kind (migrated, balance, admin, node...) */
+    SSI_TAG_TIMEMS = 43,   /* u64: wall-clock time, ms since 1970 */
+    SSI_TAG_EVENT = 44,    /* record: SEQ TIMEMS NODE KIND TEXT */
     /* 45-54: checkpoints, daemons that restart (issue #15) */
     SSI_TAG_PATH = 45,       /* string: a file's absolute path */
     SSI_TAG_HEARD = 46,      /* u64: in HEARTBEAT, 1 if the sender hears the receiver */

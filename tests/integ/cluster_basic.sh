@@ -29,7 +29,7 @@ fi
 lab_exec n1 sh -c 'ssirun sleep 30 >/dev/null 2>&1 & echo $! > /tmp/sleep.pid'
 pid=$(lab_exec n1 cat /tmp/sleep.pid)
 ps_has_sleep() {
-	lab_exec n2 ssictl ps --json | grep -q "{\"home\":\"n1\",\"pid\":$pid,\"node\":\"n1\",\"state\":\"[a-z]*\",\"uid\":0,\"cmd\":\"sleep 30\"}"
+	lab_exec n2 ssictl ps --json | grep -q "{\"home\":\"n1\",\"pid\":$pid,\"node\":\"n1\",\"state\":\"[a-z]*\",\"uid\":0,\"cmd\":\"sleep 30\"[,}]"
 }
 if wait_until 5 ps_has_sleep; then
 	ok "ssictl ps --json on n2 shows 'ssirun sleep 30' of n1 (pid $pid)"

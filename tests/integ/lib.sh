@@ -6,6 +6,7 @@
 #   . "$(dirname "$0")/lib.sh"
 #   lab_require_root            # SKIP (exit 77) unless root with working namespaces
 #   lab_up 3                    # ssilab up 3; 'ssilab down' runs at exit, whatever happens
+#                               # (balancer off unless LAB_BALANCE=on[,KNOB=VALUE...])
 #   lab_exec n1 CMD...          # run CMD inside host n1
 #   wait_until 5 CMD...         # poll CMD every 100 ms for at most 5 s
 #   ok "..." / fail "..."       # print "ok - ..." / "not ok - ..." and count
@@ -132,7 +133,9 @@ lab_up() {
     # them, removed with the lab.
     LAB_FILES=$SSILAB_DIR/files
     # ssilab up leaves no process holding its output, so capturing it cannot hang.
-    lab_out=$(ssilab up "$@" 2>&1)
+    # The balancer is off unless a test asks for it (LAB_BALANCE, e.g. "on,residence=2000"):
+    # the others move processes by hand and check where they are.
+    lab_out=$(ssilab up "$@" --balance "${LAB_BALANCE:-off}" 2>&1)
     lab_rc=$?
     printf '%s\n' "$lab_out" | sed 's/^/# /'
     if [ "$lab_rc" != 0 ]; then

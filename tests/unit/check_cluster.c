@@ -171,6 +171,73 @@ START_TEST(test_cluster_update)
 }
 END_TEST
 
+/* The balancer's block: defaults, every knob read, node speeds. */
+START_TEST(test_cluster_balance_settings)
+{
+    ssi_cluster_t *c = ssi_cluster_parse(good, "good", err, sizeof err);
+    ck_assert_ptr_nonnull(c);
+    const ssi_balance_conf_t *b = ssi_cluster_balance(c);
+    ck_assert_int_eq(b->on, 1);
+    ck_assert_uint_eq(b->period_ms, 500);
+    ck_assert_uint_eq(b->residence_ms, 3000);
+    ck_assert_double_eq_tol(b->margin, 0.25, 1e-9);
+    ck_assert_double_eq_tol(ssi_cluster_node(c, 1)->speed, 1, 1e-9);
+    ssi_cluster_destroy(&c);
+    c = ssi_cluster_parse("balance = off\n"
+                          "    period = 700\n"
+                          "    margin = 0.5\n"
+                          "    residence = 4000\n"
+                          "    near = 0.2\n"
+                          "    bandwidth = 12.5\n"
+                          "    io_limit = 80\n"
+                          "    call_ms = 0.3\n"
+                          "    mem_min = 48\n"
+                          "    consolidate = on\n"
+                          "    empty_after = 3000\n"
+                          "    empty_command = \"systemctl suspend\"\n"
+                          "node = n1\n"
+                          "    endpoint = tcp://a:1\n"
+                          "    key = \"" K1 "\"\n"
+                          "    speed = 2.5\n",
+                          "b", err, sizeof err);
+    ck_assert_msg(c != NULL, "%s", err);
+    b = ssi_cluster_balance(c);
+    ck_assert_int_eq(b->on, 0);
+    ck_assert_uint_eq(b->period_ms, 700);
+    ck_assert_uint_eq(b->residence_ms, 4000);
+    ck_assert_double_eq_tol(b->margin, 0.5, 1e-9);
+    ck_assert_double_eq_tol(b->near, 0.2, 1e-9);
+    ck_assert_double_eq_tol(b->bandwidth, 12.5, 1e-9);
+    ck_assert_double_eq_tol(b->io_limit, 80, 1e-9);
+    ck_assert_double_eq_tol(b->call_ms, 0.3, 1e-9);
+    ck_assert_double_eq_tol(b->mem_min, 48, 1e-9);
+    ck_assert_int_eq(b->consolidate, 1);
+    ck_assert_uint_eq(b->empty_after_ms, 3000);
+    ck_assert_str_eq(b->empty_command, "systemctl suspend");
+    ck_assert_double_eq_tol(ssi_cluster_node(c, 0)->speed, 2.5, 1e-9);
+    ssi_cluster_destroy(&c);
+}
+END_TEST
+
+START_TEST(test_cluster_balance_rejects_bad_input)
+{
+#define N1 "node = n1\n    endpoint = tcp://a:1\n    key = \"" K1 "\"\n"
+    expect_bad("balance = maybe\n" N1, "f.conf:1: 'balance' is 'on' or 'off', not 'maybe'");
+    expect_bad("balance\n" N1, "'balance' is 'on' or 'off'");
+    expect_bad("balance = on\n    period = 10\n" N1, "f.conf:2: bad balance period '10'");
+    expect_bad("balance = on\n    margin = -1\n" N1, "bad balance margin '-1'");
+    expect_bad("balance = on\n    near = 1x\n" N1, "bad balance near '1x'");
+    expect_bad("balance = on\n    bandwidth = 0\n" N1, "bad balance bandwidth '0'");
+    expect_bad("balance = on\n    speed = 2\n" N1, "unknown balance setting 'speed'");
+    expect_bad("balance = on\n    consolidate = yes\n" N1, "'consolidate' is 'on' or 'off'");
+    expect_bad("balance = on\n    period =\n" N1, "f.conf:2: 'period' needs a value");
+    expect_bad("balance = on\nbalance = off\n" N1, "f.conf:2: 'balance' given twice");
+    expect_bad(N1 "    speed = 0\n", "f.conf:4: bad speed '0' for node 'n1'");
+    expect_bad(N1 "    speed = fast\n", "bad speed 'fast'");
+#undef N1
+}
+END_TEST
+
 START_TEST(test_cluster_load_missing_file)
 {
     ssi_cluster_t *c = ssi_cluster_load("/nonexistent/cluster.conf", err, sizeof err);
@@ -215,6 +282,8 @@ Suite *suite_cluster(void)
     TCase *tc = tcase_create("parse");
     tcase_add_test(tc, test_cluster_parses_nodes);
     tcase_add_test(tc, test_cluster_allowlist_by_key);
+    tcase_add_test(tc, test_cluster_balance_settings);
+    tcase_add_test(tc, test_cluster_balance_rejects_bad_input);
     tcase_add_test(tc, test_cluster_rejects_bad_input);
     tcase_add_test(tc, test_cluster_load_missing_file);
     tcase_add_test(tc, test_cluster_spool);

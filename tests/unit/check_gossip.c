@@ -87,6 +87,8 @@ START_TEST(test_gossip_roundtrip_through_codec)
 {
     /* n1 knows itself and n3; n2 decodes n1's gossip and learns both. */
     ssi_gossip_entry_t own = entry(1500), e3 = entry(250);
+    own.blocked = 2; /* n1 drains: its state travels */
+    own.emptyms = 4500;
     ssi_gossip_set_own(g, &own, 5000);
     ssi_gossip_merge(g, 2, &e3, 1000, 5000); /* n3 measured at 4000 */
     uint8_t buf[1024];
@@ -101,7 +103,10 @@ START_TEST(test_gossip_roundtrip_through_codec)
     ck_assert_int_eq(ssi_gossip_apply(g2, &m, 100000), 2);
     ck_assert_uint_eq(ssi_gossip_entry(g2, 0)->loadm, 1500);
     ck_assert_int_eq(ssi_gossip_entry(g2, 0)->stamp, 100000 - 200);
+    ck_assert_uint_eq(ssi_gossip_entry(g2, 0)->blocked, 2);
+    ck_assert_uint_eq(ssi_gossip_entry(g2, 0)->emptyms, 4500);
     ck_assert_uint_eq(ssi_gossip_entry(g2, 2)->loadm, 250);
+    ck_assert_uint_eq(ssi_gossip_entry(g2, 2)->blocked, 0);
     ck_assert_int_eq(ssi_gossip_entry(g2, 2)->stamp, 100000 - 1200);
     /* The same message again brings nothing new. */
     ck_assert_int_eq(ssi_gossip_apply(g2, &m, 100000), 0);

@@ -20,6 +20,7 @@ int main(void)
     srunner_add_suite(sr, suite_call());
     srunner_add_suite(sr, suite_paths());
     srunner_add_suite(sr, suite_stats());
+    srunner_add_suite(sr, suite_policy());
     srunner_add_suite(sr, suite_ckpt());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);

@@ -19,6 +19,7 @@ Suite *suite_fdpass(void);
 Suite *suite_call(void);
 Suite *suite_paths(void);
 Suite *suite_stats(void);
+Suite *suite_policy(void);
 Suite *suite_ckpt(void);
 
 #endif

@@ -1,0 +1,388 @@
+/* ssid_balance: facts for the balancer's rule, and its moves (see
+ * ssid_balance.h). Runs in ssid. */
+#define SSI_LOG_PREFIX "balance"
+
+#include "ssid_balance.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ssi_log.h"
+#include "ssi_policy.h"
+#include "ssi_precheck.h"
+#include "ssid_client.h"
+#include "ssid_events.h"
+#include "ssid_home.h"
+#include "ssid_mig.h"
+#include "ssid_node.h"
+#include "ssid_offer.h"
+
+#define S_FRESH_MS 5000     /* a load older than this is not trusted */
+#define S_FAILED_MS 30000   /* a process whose move failed is left alone this long */
+#define S_PENDING_MAX 64    /* moves in flight counted in the loads */
+#define S_PENDING_HOLD 1500 /* ms a move's effect is counted in full */
+
+/* What we measured of one process at the last period. */
+typedef struct {
+    uint64_t id; /* the client's id; 0: a free slot */
+    pid_t pid;
+    int node;          /* where it ran */
+    int64_t t;         /* when */
+    uint64_t sched_ns; /* at home: run + wait on a run queue (schedstat) */
+    uint64_t calls;    /* at home: read/write calls; away: the deputy's wake-ups */
+    double demand;     /* runnable fraction of the last period */
+    double io_rate;    /* calls per second */
+    double image_mb;   /* resident memory when last at home */
+    bool rated;        /* demand and io_rate are from two samples */
+    bool home_rated;   /* demand was measured at home at least once */
+    unsigned moves;    /* the client's count when we tried to move it */
+    bool tried;        /* we asked for a move and wait for its end */
+    int64_t failed;    /* when our last move of it failed, or 0 */
+} s_fact_t;
+
+static s_fact_t s_facts[SSID_CLIENT_MAX];
+static struct {
+    int node;
+    double delta; /* run queue */
+    double mb;    /* free memory */
+    int64_t t;
+} s_pending[S_PENDING_MAX];
+static double s_bandwidth; /* measured MB/s, 0 until a move was measured */
+static char s_last_why[320];
+static unsigned s_repeats;
+static bool s_said_off;
+
+static s_fact_t *s_fact(const ssid_client_t *c)
+{
+    s_fact_t *free_slot = NULL;
+    for (int i = 0; i < SSID_CLIENT_MAX; i++) {
+        if (s_facts[i].id == c->id)
+            return &s_facts[i];
+        if (!s_facts[i].id && !free_slot)
+            free_slot = &s_facts[i];
+    }
+    if (free_slot)
+        *free_slot = (s_fact_t){.id = c->id, .pid = c->pid, .node = -2};
+    return free_slot;
+}
+
+/* Forgets processes that are gone. */
+static void s_sweep(void)
+{
+    for (int i = 0; i < SSID_CLIENT_MAX; i++)
+        if (s_facts[i].id) {
+            ssid_client_t *c = ssid_client_by_id(s_facts[i].id);
+            if (!c || !c->registered)
+                s_facts[i].id = 0;
+        }
+}
+
+/* The first number after key in /proc/PID/<file>, or -1. */
+static long long s_proc_field(pid_t pid, const char *file, const char *key)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/%s", pid, file);
+    FILE *f = fopen(path, "r");
+    long long v = -1;
+    size_t kl = strlen(key);
+    while (f && fgets(line, sizeof line, f))
+        if (strncmp(line, key, kl) == 0) {
+            v = strtoll(line + kl, NULL, 10);
+            break;
+        }
+    if (f)
+        fclose(f);
+    return v;
+}
+
+/* Run time + time waiting on a run queue, ns; 0 if unreadable. */
+static uint64_t s_schedstat(pid_t pid)
+{
+    char path[64];
+    unsigned long long run = 0, wait = 0;
+    snprintf(path, sizeof path, "/proc/%d/schedstat", pid);
+    FILE *f = fopen(path, "r");
+    if (f) {
+        if (fscanf(f, "%llu %llu", &run, &wait) != 2)
+            run = wait = 0;
+        fclose(f);
+    }
+    return run + wait;
+}
+
+/* Samples c: at home its CPU demand (schedstat) and the read and write
+ * calls it makes, which would be forwarded away; away the wake-ups of its
+ * deputy, one per forwarded call or relayed message. */
+static void s_sample(s_fact_t *f, const ssid_client_t *c, int64_t now)
+{
+    int node = c->away >= 0 ? c->away : ssid_node.self;
+    uint64_t sched = 0, calls;
+    if (c->away < 0) {
+        sched = s_schedstat(c->pid);
+        long long r = s_proc_field(c->pid, "io", "syscr:");
+        long long w = s_proc_field(c->pid, "io", "syscw:");
+        calls = (uint64_t)(r > 0 ? r : 0) + (uint64_t)(w > 0 ? w : 0);
+        long long rss = s_proc_field(c->pid, "status", "VmRSS:");
+        if (rss > 0)
+            f->image_mb = rss / 1024.0;
+    } else {
+        long long v = s_proc_field(c->pid, "status", "voluntary_ctxt_switches:");
+        calls = v > 0 ? (uint64_t)v : 0;
+    }
+    double dt = (now - f->t) / 1000.0;
+    f->rated = false;
+    if (f->node == node && dt > 0.05 && !c->migrating) {
+        /* Away, its CPU is the other node's: we keep what it used at
+		 * home, or take it as CPU-bound if it never ran here long. */
+        if (c->away < 0) {
+            f->demand = (double)(sched - f->sched_ns) / 1e9 / dt;
+            f->home_rated = true;
+        } else if (!f->home_rated) {
+            f->demand = 1;
+        }
+        if (f->demand > 1)
+            f->demand = 1;
+        f->io_rate = calls >= f->calls ? (double)(calls - f->calls) / dt : 0;
+        f->rated = true;
+    }
+    f->node = node;
+    f->t = now;
+    f->sched_ns = sched;
+    f->calls = calls;
+}
+
+/* A move we asked for ended: measure the bandwidth, or note the failure. */
+static void s_follow(s_fact_t *f, const ssid_client_t *c, int64_t now)
+{
+    if (!f->tried || c->migrating)
+        return;
+    f->tried = false;
+    if (c->moves == f->moves) {
+        f->failed = now;
+        ssi_info("the move of process %d failed; it is left alone for %d s", c->pid,
+                 S_FAILED_MS / 1000);
+        return;
+    }
+    double s = c->move_ms / 1000.0 - SSI_POLICY_FIXED_S;
+    if (s > 0.01 && f->image_mb > 0) {
+        double bw = f->image_mb / s;
+        s_bandwidth = s_bandwidth > 0 ? 0.7 * s_bandwidth + 0.3 * bw : bw;
+        ssi_debug("move of %.1f MB in %lld ms: bandwidth now %.1f MB/s", f->image_mb,
+                  (long long)c->move_ms, s_bandwidth);
+    }
+}
+
+/* Loads and free memory count the moves we started until the gossip shows
+ * them: the run queue's change is returned, the memory's added to *mb. */
+static double s_pending_at(int node, int64_t now, double *mb)
+{
+    double sum = 0;
+    for (int i = 0; i < S_PENDING_MAX; i++) {
+        if ((s_pending[i].delta == 0 && s_pending[i].mb == 0) || s_pending[i].node != node)
+            continue;
+        int64_t age = now - s_pending[i].t;
+        /* As the gossiped load is smoothed: 0.7 per 500 ms. */
+        double w = 1;
+        for (int64_t t = S_PENDING_HOLD; t < age && w >= 0.05; t += 500)
+            w *= 0.7;
+        if (w < 0.05) {
+            s_pending[i].delta = s_pending[i].mb = 0;
+        } else {
+            sum += s_pending[i].delta * w;
+            *mb += s_pending[i].mb * w;
+        }
+    }
+    return sum;
+}
+
+static void s_pend(int node, double delta, double mb, int64_t now)
+{
+    int slot = 0;
+    for (int i = 0; i < S_PENDING_MAX; i++) {
+        bool unused = s_pending[i].delta == 0 && s_pending[i].mb == 0;
+        if (unused || s_pending[i].t < s_pending[slot].t) {
+            slot = i;
+            if (unused)
+                break;
+        }
+    }
+    s_pending[slot].node = node;
+    s_pending[slot].delta = delta;
+    s_pending[slot].mb = mb;
+    s_pending[slot].t = now;
+}
+
+/* Logs a declined chance, once per run of the same reason. */
+static void s_declined(const char *why)
+{
+    if (strcmp(why, s_last_why) == 0) {
+        s_repeats++;
+        return;
+    }
+    if (s_repeats)
+        ssi_info("(the last reason held for %u more period%s)", s_repeats,
+                 s_repeats == 1 ? "" : "s");
+    s_repeats = 0;
+    snprintf(s_last_why, sizeof s_last_why, "%s", why);
+    if (*why) {
+        ssi_info("%s", why);
+        ssid_events_note("declined", "%s", why);
+    }
+}
+
+/* Whether this node runs no ssi process (no guest, none of ours at home,
+ * no move under way), and since when; with consolidation, a node empty for
+ * empty_after runs empty_command once (to suspend it, say). */
+static void s_track_empty(const ssi_balance_conf_t *conf, int64_t now)
+{
+    static bool s_ran;
+    bool empty = ssid_mig_first() == NULL;
+    for (int i = 0; empty && i < ssid_client_count(); i++) {
+        ssid_client_t *c = ssid_client_at(i);
+        empty = !c->registered || (c->away >= 0 && !c->migrating);
+    }
+    if (!empty) {
+        if (ssid_node.empty_since)
+            ssi_info("%s runs ssi processes again", ssid_node.name);
+        ssid_node.empty_since = 0;
+        s_ran = false;
+        return;
+    }
+    if (!ssid_node.empty_since)
+        ssid_node.empty_since = now;
+    if (s_ran || !conf->on || !conf->consolidate || !*conf->empty_command ||
+        now - ssid_node.empty_since < (int64_t)conf->empty_after_ms)
+        return;
+    s_ran = true;
+    ssi_info("%s has been empty for %lld ms: running empty_command: %s", ssid_node.name,
+             (long long)(now - ssid_node.empty_since), conf->empty_command);
+    pid_t pid = fork();
+    if (pid == 0) {
+        /* ssid blocks the signals its signalfd reads: not the command's. */
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        setenv("SSI_NODE", ssid_node.name, 1);
+        execl("/bin/sh", "sh", "-c", conf->empty_command, (char *)NULL);
+        _exit(127);
+    }
+    if (pid < 0)
+        ssi_warn("cannot run empty_command: %s", strerror(errno));
+}
+
+unsigned ssid_balance_tick(void)
+{
+    const ssi_balance_conf_t *conf = ssi_cluster_balance(ssid_node.cluster);
+    s_track_empty(conf, ssid_node_now());
+    if (!conf->on) {
+        if (!s_said_off)
+            ssi_info("balancing is off (cluster file: balance = off)");
+        s_said_off = true;
+        return conf->period_ms;
+    }
+    int64_t now = ssid_node_now();
+    int nnodes = (int)ssi_cluster_size(ssid_node.cluster);
+    static ssi_policy_node_t nodes[SSI_CLUSTER_MAX];
+    static const char *names[SSI_CLUSTER_MAX];
+    for (int i = 0; i < nnodes; i++) {
+        const ssi_gossip_entry_t *e = ssi_gossip_entry(ssid_node.gossip, i);
+        double speed = ssi_cluster_node(ssid_node.cluster, (size_t)i)->speed;
+        names[i] = ssid_node_peer_name(i);
+        nodes[i].up = ssi_gossip_is_up(ssid_node.gossip, i, now) && e->known &&
+                      now - e->stamp <= S_FRESH_MS && e->cpum > 0;
+        /* Home takes its own back unless it drains; others take guests
+		 * unless blocked. */
+        nodes[i].accepts = i == ssid_node.self ? !ssid_node.draining : e->blocked == 0;
+        nodes[i].cap = e->cpum / 1000.0 * speed;
+        nodes[i].free_mb = e->freekb / 1024.0;
+        nodes[i].runq = e->loadm / 1000.0 + s_pending_at(i, now, &nodes[i].free_mb);
+        if (nodes[i].runq < 0)
+            nodes[i].runq = 0;
+    }
+
+    s_sweep();
+    static ssi_policy_proc_t procs[SSID_CLIENT_MAX];
+    static ssid_client_t *who[SSID_CLIENT_MAX];
+    static char pins[SSID_CLIENT_MAX][80];
+    int np = 0;
+    for (int i = 0; i < ssid_client_count(); i++) {
+        ssid_client_t *c = ssid_client_at(i);
+        if (!c->registered)
+            continue;
+        s_fact_t *f = s_fact(c);
+        if (!f)
+            continue;
+        s_follow(f, c, now);
+        s_sample(f, c, now);
+        c->demand = f->demand;
+        const char *pin = NULL;
+        if (c->stay)
+            pin = "it stays (ssirun --stay)";
+        else if (c->migrating)
+            pin = "it is being moved";
+        else if (f->failed && now - f->failed < S_FAILED_MS)
+            pin = "its last move failed";
+        /* The residence keeps a moved process from bouncing; one that
+		 * never moved may go as soon as it was measured (the horizon of
+		 * the rule still keeps short-lived ones home). */
+        else if (c->moves > 0 && now - c->since < (int64_t)conf->residence_ms) {
+            snprintf(pins[np], sizeof pins[np], "on its node for less than the residence of %u ms",
+                     conf->residence_ms);
+            pin = pins[np];
+        } else if (!f->rated)
+            pin = "not measured yet";
+        who[np] = c;
+        procs[np++] = (ssi_policy_proc_t){
+            .pid = c->pid,
+            .node = c->away >= 0 ? c->away : ssid_node.self,
+            .pinned = pin,
+            .demand = f->demand,
+            .io_rate = f->io_rate,
+            .image_mb = f->image_mb,
+            .age_s = (now - c->started) / 1000.0,
+        };
+    }
+    if (np == 0)
+        return conf->period_ms;
+
+    ssi_policy_decision_t d;
+    ssi_policy_decide(conf, nodes, names, nnodes, ssid_node.self, procs, np, s_bandwidth,
+                      randombytes_random(), &d);
+    if (d.kind == SSI_POLICY_NONE) {
+        s_declined(d.why);
+        return conf->period_ms;
+    }
+    ssid_client_t *p = who[d.proc];
+    char why[512];
+    /* What cannot move (threads, shared memory...) is refused here,
+	 * before anything is touched, and left alone for a while. */
+    if (d.kind == SSI_POLICY_MOVE && p->away < 0 && ssi_deputy_check(p->pid, why, sizeof why) < 0) {
+        ssi_info("declined: process %d cannot migrate: %s", p->pid, why);
+        s_fact(p)->failed = now;
+        return conf->period_ms;
+    }
+    s_declined("");
+    ssi_info("%s: %s", d.kind == SSI_POLICY_HOME ? "bringing home" : "moving", d.why);
+    ssid_events_note("balance", "%s: %s", d.kind == SSI_POLICY_HOME ? "bringing home" : "moving",
+                     d.why);
+    s_fact_t *f = s_fact(p);
+    f->tried = true;
+    f->moves = p->moves;
+    ssid_asker_t a = {.client = 0, .peer = -1, .uid = 0}; /* no one waits for the answer */
+    int from = procs[d.proc].node;
+    s_pend(from, -procs[d.proc].demand, procs[d.proc].image_mb, now);
+    s_pend(d.to, procs[d.proc].demand > 0.1 ? procs[d.proc].demand : 0.1, -procs[d.proc].image_mb,
+           now);
+    if (d.kind == SSI_POLICY_HOME)
+        ssid_home_start(&a, p, -1);
+    else if (p->away >= 0)
+        ssid_home_start(&a, p, d.to); /* a chained move goes through home */
+    else
+        ssid_offer_start(&a, p, d.to, "");
+    return conf->period_ms;
+}

@@ -1,0 +1,17 @@
+/* ssid_balance: the load balancer of one home node (MOSIX style). Every
+ * decision period (the cluster file's 'balance' block) it gathers the
+ * node table's loads (run queue over CPU share x speed, as gossiped) and
+ * its own processes' facts (CPU demand from /proc/PID/schedstat, the calls
+ * that go or would go home, image size), asks ssi_policy for a decision
+ * and carries it out: at most one move out of this home per period, as a
+ * first hop (ssid_offer), a homecoming or a chained move (ssid_home).
+ * Every decision and every declined chance is logged with its reason.
+ * Uses ssid_node, ssid_client, ssid_offer, ssid_home, ssi_precheck.
+ * Runs in ssid. */
+#ifndef SSID_BALANCE_H
+#define SSID_BALANCE_H
+
+/* One decision period: returns the ms until the next one. */
+unsigned ssid_balance_tick(void);
+
+#endif
