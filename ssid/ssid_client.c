@@ -6,6 +6,7 @@
 #include "ssid_client.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,10 @@
 #include "ssi_local.h"
 #include "ssi_log.h"
 #include "ssid_node.h"
+
+#ifndef SO_PEERPIDFD
+#define SO_PEERPIDFD 77 /* Linux 6.5 */
+#endif
 
 static ssid_client_t *s_client[SSID_CLIENT_MAX];
 static int s_nclients;
@@ -46,6 +51,8 @@ static void s_close(ssid_client_t *c)
     }
     if (c->pidfd >= 0)
         close(c->pidfd);
+    if (c->proc >= 0)
+        close(c->proc);
     if (c->registered)
         ssi_info("process %d left (%s)", c->pid, c->cmd);
     close(c->fd);
@@ -83,6 +90,53 @@ static int s_on_client(zloop_t *loop, zmq_pollitem_t *item, void *arg)
     }
 }
 
+/* Start time of process pid in clock ticks since boot (field 22 of
+ * /proc/PID/stat), 0 if there is no such process. */
+static uint64_t s_start_time(pid_t pid)
+{
+    char path[64], buf[1024];
+    unsigned long long v = 0;
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    /* The command (field 2) may hold spaces and parentheses: count from
+	 * the last ')'. Field 3 follows it; 22 is 19 fields on. */
+    char *p = strrchr(buf, ')');
+    if (!p)
+        return 0;
+    p++;
+    for (int field = 2; field < 21 && p; field++)
+        p = strchr(p + 1, ' ');
+    if (!p || sscanf(p, " %llu", &v) != 1)
+        return 0;
+    return v;
+}
+
+/* The process at the other end of a new connection: its pidfd (exactly
+ * that process, from the kernel) or, on kernels before 6.5, one opened by
+ * pid; and its start time, so that a pid taken again later never matches. */
+static void s_bind(ssid_client_t *c, int fd)
+{
+    socklen_t len = sizeof c->proc;
+    c->proc = -1;
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERPIDFD, &c->proc, &len) < 0)
+        c->proc = (int)syscall(SYS_pidfd_open, c->pid, 0);
+    else
+        fcntl(c->proc, F_SETFD, FD_CLOEXEC);
+    c->start = s_start_time(c->pid);
+}
+
+bool ssid_client_alive(const ssid_client_t *c)
+{
+    if (c->proc >= 0 && syscall(SYS_pidfd_send_signal, c->proc, 0, NULL, 0) < 0)
+        return false;
+    return c->start != 0 && s_start_time(c->pid) == c->start;
+}
+
 static int s_on_accept(zloop_t *loop, zmq_pollitem_t *item, void *arg)
 {
     (void)loop;
@@ -112,6 +166,7 @@ static int s_on_accept(zloop_t *loop, zmq_pollitem_t *item, void *arg)
         c->pidfd = -1;
         c->pid = cred.pid;
         c->uid = cred.uid;
+        s_bind(c, fd);
         s_client[s_nclients++] = c;
     }
 }
@@ -158,14 +213,29 @@ ssid_client_t *ssid_client_by_id(uint64_t id)
 ssid_client_t *ssid_client_by_pid(pid_t pid)
 {
     for (int i = 0; i < s_nclients; i++)
-        if (s_client[i]->registered && s_client[i]->pid == pid)
-            return s_client[i];
+        if (s_client[i]->registered && s_client[i]->pid == pid) {
+            if (ssid_client_alive(s_client[i]))
+                return s_client[i];
+            ssi_warn("process %d of uid %u is gone: its stale record matches nothing", pid,
+                     (unsigned)s_client[i]->uid);
+        }
     return NULL;
 }
 
 void ssid_client_register(ssid_client_t *c, const ssi_msg_t *m)
 {
     uint64_t ppid = 0;
+    if (c->registered) {
+        ssid_client_reply_error(c, EALREADY, "this connection registered its process already");
+        return;
+    }
+    if (!ssid_client_alive(c)) {
+        ssi_warn("refused a registration for process %d (uid %u): that process has ended", c->pid,
+                 (unsigned)c->uid);
+        ssid_client_reply_error(
+            c, ESRCH, "the process that opened this connection has ended: registration refused");
+        return;
+    }
     ssi_field_u64(ssi_msg_find(m->field, m->nfields, SSI_TAG_PPID), &ppid);
     c->ppid = (pid_t)ppid;
     const ssi_field_t *cmd = ssi_msg_find(m->field, m->nfields, SSI_TAG_CMD);
@@ -182,8 +252,10 @@ void ssid_client_register(ssid_client_t *c, const ssi_msg_t *m)
 
 void ssid_client_hold(ssid_client_t *c)
 {
+    /* The process itself, never whichever has its pid now. */
     if (c->pidfd < 0 && !c->sock_gone)
-        c->pidfd = (int)syscall(SYS_pidfd_open, c->pid, 0);
+        c->pidfd = c->proc >= 0 ? fcntl(c->proc, F_DUPFD_CLOEXEC, 3)
+                                : (int)syscall(SYS_pidfd_open, c->pid, 0);
 }
 
 char ssid_client_state(pid_t pid)
@@ -239,7 +311,7 @@ void ssid_client_put_procs(ssi_msg_writer_t *w)
 {
     for (int i = 0; i < s_nclients; i++) {
         ssid_client_t *c = s_client[i];
-        if (!c->registered)
+        if (!c->registered || !ssid_client_alive(c))
             continue;
         char state = ssid_client_state(c->pid);
         const char *st = c->migrating                                     ? "migrating"
