@@ -13,6 +13,15 @@
 #include "ssi_msg.h"
 
 #define SSID_CLIENT_MAX 4096
+/* Limits on local clients other than root's, so that no user can lock
+ * another, or root, out of ssid: connections per uid (each ssi process
+ * holds one for its life), the last slots of the table kept for root, and
+ * requests per second per uid (REGISTER excepted: bounded by connections),
+ * with a burst. Root is always served while the table has room. */
+#define SSID_CLIENT_PER_UID 1024
+#define SSID_CLIENT_ROOT_RESERVE 64
+#define SSID_CLIENT_RATE 50
+#define SSID_CLIENT_BURST 100
 #define SSID_CLIENT_BUF 65536
 
 /* One connection on the local socket. */

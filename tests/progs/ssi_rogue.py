@@ -12,6 +12,9 @@ local socket ($SSI_SOCKET, default /run/ssi/ssid.sock).
   ssi_rogue.py flood N OUT     opens N idle connections; writes to OUT how
                                many ssid accepted and kept, then holds them
                                for 300 s
+  ssi_rogue.py spam N          sends N NODES requests on one connection as
+                               fast as it can; prints how many were answered
+                               and how many refused as too many
 """
 import os, socket, struct, sys, time
 
@@ -46,7 +49,7 @@ def answer(s):
     body = b""
     while len(body) < n:
         body += s.recv(n - len(body))
-    if hdr[3] == OK:
+    if hdr[3] != ERROR:
         return "OK"
     text = b""
     i = 0
@@ -118,6 +121,20 @@ def main():
         with open(out, "w") as f:
             f.write("%d %d\n" % (len(socks), kept))
         time.sleep(300)
+    elif mode == "spam":
+        n = int(sys.argv[2])
+        s = connect()
+        s.sendall(frame(6, b"") * n)
+        answered = refused = 0
+        for i in range(n):
+            a = answer(s)
+            if a == "closed":
+                break
+            if a.startswith("ERROR") and "too many requests" in a:
+                refused += 1
+            else:
+                answered += 1
+        print("answered %d refused %d" % (answered, refused), flush=True)
     else:
         sys.exit("usage: see the top of this file")
 
