@@ -9,6 +9,82 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ssi_image.h"
+#include "ssi_tunnel.h"
+
+/* Local devices and epoll instances the agent reopens (SSI_AGENT_MAX_DEVS
+ * in helpers/ssi_agent_int.h, which ssid does not include). */
+#define S_MAX_LOCAL 16
+
+/* What a process holds, against the limits that remain on a move. */
+typedef struct {
+    long fds;      /* descriptors */
+    long tunnels;  /* pipes, FIFOs, sockets, terminals, fds 0-2: one channel each */
+    long local;    /* /dev/null & co. above fd 2, epoll instances */
+    long max_file; /* highest fd of a forwarded file or directory, -1 none */
+    long max_fd;   /* highest fd */
+} s_count_t;
+
+/* The soft RLIMIT_NOFILE of pid (/proc/PID/limits), or -1. */
+static long s_nofile(pid_t pid)
+{
+    char path[64], line[256];
+    long soft = -1;
+    snprintf(path, sizeof path, "/proc/%d/limits", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, "Max open files", 14) == 0) {
+            char *p = line + 14;
+            while (*p == ' ')
+                p++;
+            soft = strncmp(p, "unlimited", 9) == 0 ? -1 : strtol(p, NULL, 10);
+            break;
+        }
+    fclose(f);
+    return soft;
+}
+
+/* Every limit that remains, each with its own sentence. */
+static int s_check_limits(pid_t pid, const s_count_t *n, char *why, size_t len)
+{
+    if (n->max_fd >= SSI_IMAGE_FD_LIMIT) {
+        snprintf(why, len,
+                 "it has fd %ld open; a process that moves may use descriptors below %d only",
+                 n->max_fd, SSI_IMAGE_FD_LIMIT);
+        return -EMFILE;
+    }
+    if (n->tunnels > SSI_TUNNEL_MAX_CHANS) {
+        snprintf(why, len,
+                 "it has %ld pipes, sockets and terminals (standard streams included); at most %d "
+                 "can be tunnelled",
+                 n->tunnels, SSI_TUNNEL_MAX_CHANS);
+        return -EMFILE;
+    }
+    if (n->local > S_MAX_LOCAL) {
+        snprintf(why, len,
+                 "it has %ld descriptors of null, zero, random, urandom or epoll above fd 2; at "
+                 "most %d can move",
+                 n->local, S_MAX_LOCAL);
+        return -EMFILE;
+    }
+    /* Its deputy keeps the files at the body's numbers and its own
+     * descriptors from a base near the soft limit up (ssi_chans.c). */
+    long soft = s_nofile(pid);
+    if (soft > 0 && n->max_file >= 0) {
+        long base = soft > 1280 ? soft - 256 : (soft > 128 ? soft - 64 : soft / 2);
+        if (n->max_file >= base) {
+            snprintf(why, len,
+                     "it has a file open at fd %ld, where its deputy would keep its own "
+                     "descriptors (from %ld up: RLIMIT_NOFILE %ld less %ld); raise its limit",
+                     n->max_file, base, soft, soft - base);
+            return -EMFILE;
+        }
+    }
+    return 0;
+}
+
 static int s_status_field(pid_t pid, const char *key, long *out)
 {
     char path[64], line[256];
@@ -95,7 +171,7 @@ static int s_socket_unmovable(pid_t pid, unsigned long inode, char *what, size_t
     return found > 0;
 }
 
-static int s_check_fds(pid_t pid, char *why, size_t len)
+static int s_check_fds(pid_t pid, char *why, size_t len, s_count_t *cnt)
 {
     char dir[64];
     snprintf(dir, sizeof dir, "/proc/%d/fd", (int)pid);
@@ -113,6 +189,10 @@ static int s_check_fds(pid_t pid, char *why, size_t len)
         if (n < 0)
             continue; /* closed meanwhile */
         target[n] = 0;
+        long fdn = strtol(e->d_name, NULL, 10);
+        cnt->fds++;
+        if (fdn > cnt->max_fd)
+            cnt->max_fd = fdn;
         char sock[300];
         if (strncmp(target, "socket:[", 8) == 0 &&
             s_socket_unmovable(pid, strtoul(target + 8, NULL, 10), sock, sizeof sock)) {
@@ -120,27 +200,42 @@ static int s_check_fds(pid_t pid, char *why, size_t len)
             rc = -EBUSY;
             continue;
         }
-        if (strncmp(target, "pipe:", 5) == 0 || strncmp(target, "socket:", 7) == 0)
-            continue; /* tunnelled to the deputy */
+        if (fdn <= 2 || strncmp(target, "pipe:", 5) == 0 || strncmp(target, "socket:", 7) == 0) {
+            cnt->tunnels++; /* tunnelled to the deputy */
+            if (fdn > 2 || strncmp(target, "pipe:", 5) == 0 || strncmp(target, "socket:", 7) == 0)
+                continue;
+        }
         /* ssi-agent tunnels stdin/stdout/stderr whatever they are (the
 		 * deputy reads or writes the file at home), and named FIFOs. */
         /* Regular files and directories are forwarded (vfs-proxy): the
 		 * deputy keeps them open at home. */
         struct stat fst;
         if (stat(link, &fst) == 0 &&
-            (S_ISFIFO(fst.st_mode) || S_ISREG(fst.st_mode) || S_ISDIR(fst.st_mode)))
+            (S_ISFIFO(fst.st_mode) || S_ISREG(fst.st_mode) || S_ISDIR(fst.st_mode))) {
+            if (S_ISFIFO(fst.st_mode) && fdn > 2)
+                cnt->tunnels++;
+            else if (!S_ISFIFO(fst.st_mode) && fdn > cnt->max_file)
+                cnt->max_file = fdn;
             continue;
+        }
         if (strcmp(target, "anon_inode:[io_uring]") == 0) {
             snprintf(why, len, "it uses io_uring (fd %s), which ssi cannot move", e->d_name);
             rc = -EBUSY;
         } else if (strcmp(target, "anon_inode:[eventpoll]") == 0) {
             /* An epoll instance is made again where the process resumes
 			 * (ssi_epoll.c), with the same registrations. */
+            cnt->local += fdn > 2;
         } else if (strncmp(target, "anon_inode:", 11) == 0) {
             snprintf(why, len, "fd %s is a kernel object (%s) that ssi cannot move yet", e->d_name,
                      target + 11);
             rc = -EBUSY;
         } else if (strncmp(target, "/dev/", 5) == 0) {
+            if (fdn > 2 && strncmp(target, "/dev/pts/", 9) != 0 &&
+                strncmp(target, "/dev/tty", 8) != 0 && strcmp(target, "/dev/ptmx") != 0 &&
+                strcmp(target, "/dev/console") != 0)
+                cnt->local++;
+            else if (fdn > 2)
+                cnt->tunnels++;
             if (!s_allowed_device(target)) {
                 snprintf(
                     why, len,
@@ -176,14 +271,17 @@ int ssi_deputy_check(pid_t pid, char *why, size_t len)
         snprintf(why, len, "it is being traced (ptrace) by process %ld", tracer);
         return -EBUSY;
     }
+    s_count_t cnt = {0, 0, 0, -1, -1};
     rc = s_check_maps(pid, why, len);
     if (rc == 0)
-        rc = s_check_fds(pid, why, len);
+        rc = s_check_fds(pid, why, len, &cnt);
+    if (rc == 0)
+        rc = s_check_limits(pid, &cnt, why, len);
     if (rc == -ENOENT || rc == -ESRCH) {
         snprintf(why, len, "process %d does not exist", (int)pid);
         return -ESRCH;
     }
-    if (rc < 0 && rc != -EBUSY) {
+    if (rc < 0 && rc != -EBUSY && rc != -EMFILE) {
         snprintf(why, len, "cannot inspect process %d: %s", (int)pid, strerror(-rc));
         return rc;
     }
