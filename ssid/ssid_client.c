@@ -197,6 +197,11 @@ static void s_bind(ssid_client_t *c, int fd)
     c->start = s_start_time(c->pid);
 }
 
+int ssid_client_pidfd(const ssid_client_t *c)
+{
+    return c->proc >= 0 ? c->proc : c->pidfd;
+}
+
 bool ssid_client_alive(const ssid_client_t *c)
 {
     if (c->proc >= 0 && syscall(SYS_pidfd_send_signal, c->proc, 0, NULL, 0) < 0)

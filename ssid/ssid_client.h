@@ -72,6 +72,9 @@ ssid_client_t *ssid_client_by_id(uint64_t id);
  * process). */
 ssid_client_t *ssid_client_by_pid(pid_t pid);
 
+/* A pidfd of c's process (borrowed), or -1 if ssid has none. */
+int ssid_client_pidfd(const ssid_client_t *c);
+
 /* Does the process that opened c's connection still exist (a zombie
  * counts) under c->pid? */
 bool ssid_client_alive(const ssid_client_t *c);
