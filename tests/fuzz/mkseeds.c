@@ -197,6 +197,13 @@ static void s_tunnel(void)
     s_write_mode("tunnel", "window", 0, b,
                  s_frame(b, SSI_TUNNEL_WINDOW_UPD, 1, &credit, sizeof credit));
     s_write_mode("tunnel", "signal", 4, b, s_frame(b, SSI_TUNNEL_SIGNAL, 0, &sig, sizeof sig));
+    /* A well-formed DATA frame longer than the reader's room (1 KiB). */
+    {
+        static uint8_t big[1500];
+        memset(big, 'd', sizeof big);
+        s_write_mode("tunnel", "data_over_room", 2, b,
+                     s_frame(b, SSI_TUNNEL_DATA, 1, big, sizeof big));
+    }
     /* Raw bytes on the socket: a record header (length 12, type 0) and
      * bytes that do not authenticate. */
     memset(b, 0, 40);
