@@ -402,12 +402,21 @@ static void s_pass_call_link(int lfd, long deadline, const uint8_t *key)
     memcpy(ctl.key, key, sizeof(ctl.key));
     ctl.timeout_ms = 10000;
     ctl.nfwd = (uint32_t)ssi_agent.nfwds;
-    for (i = 0; i < ssi_agent.nfwds; i++)
-        ctl.fwd[i] = ssi_agent.fwds[i].fd;
     ssi_agent.call_ino = ssi_agent_ino(fd);
     n = ssi_fdpass_send(ssi_agent.ctl[0], &ctl, sizeof(ctl), fd, 0);
     memset(ctl.key, 0, sizeof(ctl.key));
     close(fd);
+    /* Then the forwarded fds' numbers, right behind it. */
+    if (n == (long)sizeof(ctl) && ssi_agent.nfwds) {
+        int32_t *list = malloc((size_t)ssi_agent.nfwds * sizeof(*list));
+        if (!list)
+            ssi_agent_fail("out of memory");
+        for (i = 0; i < ssi_agent.nfwds; i++)
+            list[i] = ssi_agent.fwds[i].fd;
+        if (ssi_io_write_full(ssi_agent.ctl[0], list, (size_t)ssi_agent.nfwds * sizeof(*list)) < 0)
+            n = -EPIPE;
+        free(list);
+    }
     /* ssi_agent.ctl[0] stays: the netproxy's new channels go to the body there. */
     if (n != (long)sizeof(ctl))
         ssi_agent_fail("cannot pass the call link to the body: %s",

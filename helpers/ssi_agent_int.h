@@ -83,8 +83,8 @@ typedef struct {
     int nchans;
     ssi_agent_dev_t devs[SSI_AGENT_MAX_DEVS];
     int ndevs;
-    ssi_agent_dev_t fwds[SSI_TUNNEL_CTL_MAX_FWD];
-    int nfwds;
+    ssi_agent_dev_t *fwds; /* grown as needed (malloc), up to SSI_TUNNEL_CTL_MAX_FWD */
+    int nfwds, cap_fwds;
     /* The control socket: [0] ours, [1] the body's, at number ctl_num. The
      * body's end of it and of the call link (inodes): the homecoming check
      * knows them as ours. */

@@ -11,12 +11,13 @@
 
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/sysmacros.h>
 
-/* Every fd number in the image, to find the control socket's number. */
-static int s_image_fds[1024];
-static int s_nimage_fds;
+/* Every fd number in the image (one bit each), to find the control
+ * socket's number. */
+static uint8_t s_image_fds[SSI_IMAGE_FD_LIMIT / 8];
 
 static int s_is_tty(uint64_t rdev)
 {
@@ -53,6 +54,20 @@ static int s_add_dev(ssi_agent_dev_t *tab, int *n, int max, const ssi_image_fd_t
     return 0;
 }
 
+/* Plans a home file's placeholder at number f->fd (the table grows). */
+static void s_add_fwd(const ssi_image_fd_t *f)
+{
+    if (ssi_agent.nfwds == ssi_agent.cap_fwds) {
+        int cap = ssi_agent.cap_fwds ? ssi_agent.cap_fwds * 2 : 256;
+        ssi_agent_dev_t *t = realloc(ssi_agent.fwds, (size_t)cap * sizeof(*t));
+        if (!t)
+            ssi_agent_fail("out of memory for %d forwarded descriptors", ssi_agent.nfwds + 1);
+        ssi_agent.fwds = t;
+        ssi_agent.cap_fwds = cap;
+    }
+    s_add_dev(ssi_agent.fwds, &ssi_agent.nfwds, ssi_agent.cap_fwds, f, f->fl_flags, "/dev/null");
+}
+
 void ssi_agent_plan_fd(const ssi_image_fd_t *f)
 {
     unsigned acc = f->fl_flags & O_ACCMODE;
@@ -63,8 +78,10 @@ void ssi_agent_plan_fd(const ssi_image_fd_t *f)
     const char *dev = NULL;
     ssi_agent_chan_t *c;
 
-    if (s_nimage_fds < (int)(sizeof(s_image_fds) / sizeof(s_image_fds[0])))
-        s_image_fds[s_nimage_fds++] = f->fd;
+    if (f->fd < 0 || f->fd >= SSI_IMAGE_FD_LIMIT)
+        ssi_agent_fail("fd %d: a moved process's descriptors must be below %d", f->fd,
+                       SSI_IMAGE_FD_LIMIT);
+    s_image_fds[f->fd / 8] |= (uint8_t)(1u << (f->fd % 8));
     if (f->kind == SSI_IMAGE_FD_FILE || f->kind == SSI_IMAGE_FD_DIR ||
         (f->kind == SSI_IMAGE_FD_SOCKET && (f->pos & SSI_IMAGE_FD_SOCK_DGRAM) && f->fd > 2)) {
         /* (A datagram socket too: it stays at home and the netproxy
@@ -72,9 +89,7 @@ void ssi_agent_plan_fd(const ssi_image_fd_t *f)
         /* A home file or directory, standard streams included (so that
          * lseek, fstat and append mode stay the home file's): forwarded
          * by the vfs-proxy. */
-        if (s_add_dev(ssi_agent.fwds, &ssi_agent.nfwds, SSI_TUNNEL_CTL_MAX_FWD, f, f->fl_flags,
-                      "/dev/null") < 0)
-            ssi_agent_fail("too many open files (max %d)", SSI_TUNNEL_CTL_MAX_FWD);
+        s_add_fwd(f);
         return;
     }
     if (f->kind == SSI_IMAGE_FD_ANON && f->fd > 2 &&
@@ -131,11 +146,9 @@ void ssi_agent_plan_fd(const ssi_image_fd_t *f)
 
 int ssi_agent_plan_ctl_num(void)
 {
-    int num, j, used;
-    for (num = SSI_TUNNEL_CTL_FD_MIN;; num++) {
-        for (used = 0, j = 0; j < s_nimage_fds; j++)
-            used |= s_image_fds[j] == num;
-        if (!used)
+    int num;
+    for (num = SSI_TUNNEL_CTL_FD_MIN; num < SSI_IMAGE_FD_LIMIT; num++)
+        if (!(s_image_fds[num / 8] & (1u << (num % 8))))
             return num;
-    }
+    return SSI_IMAGE_FD_LIMIT; /* every number taken: the body's trap finds none either */
 }

@@ -80,10 +80,13 @@ static int s_parse_addr(const char *s, ssi_image_deputy_t *d)
 
 int main(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"deputy", required_argument, NULL, 'D'}, {"key-fd", required_argument, NULL, 'K'},
-        {"home", no_argument, NULL, 'H'},         {"restore", required_argument, NULL, 'R'},
-        {"stats", no_argument, NULL, 'S'},        {NULL, 0, NULL, 0}};
+    static const struct option longopts[] = {{"deputy", required_argument, NULL, 'D'},
+                                             {"key-fd", required_argument, NULL, 'K'},
+                                             {"home", no_argument, NULL, 'H'},
+                                             {"restore", required_argument, NULL, 'R'},
+                                             {"stats", no_argument, NULL, 'S'},
+                                             {"pidfd", required_argument, NULL, 'P'},
+                                             {NULL, 0, NULL, 0}};
     ssi_image_deputy_t dep;
     const char *deputy = NULL;
     int key_fd = -1;
@@ -115,6 +118,7 @@ int main(int argc, char **argv)
         case 'H': home = 1; break;
         case 'S': stats = 1; break;
         case 'R': snprintf(restore, sizeof(restore), "%s", optarg); break;
+        case 'P': ssi_freezereq_bind(atoi(optarg)); break;
         default: fprintf(stderr, USAGE); return 2;
         }
     }

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -168,6 +169,29 @@ static int s_deputy_answer(int cfd, const ssi_image_deputy_t *d, char *err, size
     return -ETIMEDOUT;
 }
 
+static int s_pidfd = -1;
+
+void ssi_freezereq_bind(int pidfd)
+{
+    s_pidfd = pidfd;
+}
+
+/* The freeze signal with token, as sigqueue(3) sends it, through the bound
+ * pidfd if there is one. */
+static int s_signal(pid_t pid, int token)
+{
+    siginfo_t si;
+    if (s_pidfd < 0)
+        return sigqueue(pid, SSI_FREEZE_SIGNAL, (union sigval){.sival_int = token});
+    memset(&si, 0, sizeof(si));
+    si.si_signo = SSI_FREEZE_SIGNAL;
+    si.si_code = SI_QUEUE;
+    si.si_pid = getpid();
+    si.si_uid = getuid();
+    si.si_value.sival_int = token;
+    return (int)syscall(SYS_pidfd_send_signal, s_pidfd, SSI_FREEZE_SIGNAL, &si, 0);
+}
+
 /* Asks pid to connect (the freeze signal with a token, a socket made for
  * it alone) and returns the connected socket, or -errno with the reason in
  * err. silent: what to say when nothing connects within timeout_ms. *t0 gets
@@ -208,7 +232,7 @@ static int s_summon(pid_t pid, const char *dir, int token, int timeout_ms, const
     }
     if (t0)
         *t0 = s_now_ms();
-    if (sigqueue(pid, SSI_FREEZE_SIGNAL, (union sigval){.sival_int = token}) < 0) {
+    if (s_signal(pid, token) < 0) {
         rc = -errno;
         s_err(err, errlen, "sigqueue %d: %s", (int)pid, strerror(errno));
         goto out;

@@ -42,6 +42,11 @@ typedef struct {
 int ssi_freezereq_run(pid_t pid, const ssi_freezereq_opts_t *o, int out_fd,
                       ssi_freezereq_stats_t *stats, char *err, size_t errlen);
 
+/* From now on the freeze signal goes through pidfd (pidfd_send_signal),
+ * which names the very process ssid registered: never another one that got
+ * its pid since. -1: by pid (sigqueue), as before. */
+void ssi_freezereq_bind(int pidfd);
+
 /* Brings the body of the deputy `pid` home: sigqueues it the freeze
  * signal with a token, sends ssi_image_home_t (restore: the absolute path
  * of ssi-restore) and waits for its answer; after 'H', waits until the

@@ -151,7 +151,7 @@ _Static_assert(S_REC_BUF >= SSI_IMAGE_REC_MAX, "a record's struct fits s_rec_buf
 static int s_mode;
 #define S_CHECK 1
 #define S_IN_PLACE 2
-#define S_MAX_FDS SSI_IMAGE_FREEZE_MAX_FDS
+#define S_MAX_FDS SSI_IMAGE_FD_LIMIT
 typedef struct {
     int32_t fd;
     uint32_t fd_flags, fl_flags, kind;
@@ -751,6 +751,8 @@ static void s_inplace_fds(void)
     long nopen = ssi_sys_list_fds(open_fds, S_MAX_FDS, buf, sizeof(buf));
     if (nopen < 0)
         s_die("cannot list descriptors", 0, nopen);
+    if (nopen > S_MAX_FDS)
+        s_die("too many open descriptors", 0, 0);
     for (i = 0; i < nopen; i++) {
         int fd = open_fds[i], keep = fd == s_img_fd;
         for (j = 0; j < s_nfds && !keep; j++)

@@ -194,8 +194,9 @@ static inline void ssi_sys_requeue(long pid, long tid, int shared, int signo, co
  * logger of code in signal context (freeze handler, deputy, shim). */
 /* The open descriptors of this process, from /proc/self/fd (the listing's
  * own fd left out): up to cap numbers into fds, buf (>= 1 KiB) as scratch
- * for getdents64. Returns how many, -E2BIG if there are more than cap, or
- * -errno if /proc cannot be read. */
+ * for getdents64. Returns how many there are (more than cap: only cap were
+ * stored, which a caller must refuse rather than lose some), or -errno if
+ * /proc cannot be read. */
 static inline long ssi_sys_list_fds(int *fds, long cap, char *buf, long bufsz)
 {
     long dfd = ssi_sys4(SYS_openat, AT_FDCWD, (long)"/proc/self/fd",
@@ -216,14 +217,10 @@ static inline long ssi_sys_list_fds(int *fds, long cap, char *buf, long bufsz)
             const char *e;
             if (d->name[0] >= '0' && d->name[0] <= '9') {
                 long fd = (long)ssi_sys_dec(d->name, &e);
-                if (fd != dfd && count >= cap) {
-                    /* Never a silent cut: a table without some of them
-                     * would lose descriptors. */
-                    ssi_sys1(SYS_close, dfd);
-                    return -E2BIG;
-                }
+                if (fd != dfd && count < cap)
+                    fds[count] = (int)fd;
                 if (fd != dfd)
-                    fds[count++] = (int)fd;
+                    count++;
             }
             off += d->reclen;
         }

@@ -66,7 +66,7 @@ struct pm_scan_arg {
 #define S_PATH_POOL (512 * 1024)
 #define S_MAPS_BUF (2 * 1024 * 1024)
 #define S_MAX_SIGS 256
-#define S_MAX_FDS SSI_IMAGE_FREEZE_MAX_FDS
+#define S_MAX_FDS SSI_IMAGE_FD_LIMIT
 #define S_XSAVE_MAX 16384
 #define S_SCAN_VEC 512
 
@@ -300,6 +300,8 @@ static long s_capture_fd_list(long skip)
     n = ssi_sys_list_fds(s_fds, S_MAX_FDS, buf, sizeof(buf));
     if (n < 0)
         return n;
+    if (n > S_MAX_FDS)
+        return -EMFILE; /* the precheck says so first */
     /* Not the program's: the freeze socket, the trap core's call link. */
     for (i = 0; i < n; i++)
         if (s_fds[i] != skip && !(s_fd_hidden && s_fd_hidden(s_fds[i])))

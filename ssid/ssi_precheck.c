@@ -2,6 +2,7 @@
 #include "ssi_precheck.h"
 
 #include "ssi_image.h"
+#include "ssi_tunnel.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -185,7 +186,69 @@ static int s_socket_unmovable(pid_t pid, unsigned long inode, char *what, size_t
     return found > 0;
 }
 
-static int s_check_fds(pid_t pid, s_why_t *w)
+/* Local devices and epoll instances the agent reopens (SSI_AGENT_MAX_DEVS
+ * in helpers/ssi_agent_int.h, which ssid does not include). */
+#define S_MAX_LOCAL 16
+
+/* What a process holds, against the limits that remain on a move. */
+typedef struct {
+    long tunnels;  /* pipes, FIFOs, sockets, terminals, fds 0-2: one channel each */
+    long local;    /* /dev/null & co. above fd 2, epoll instances */
+    long max_file; /* highest fd of a forwarded file or directory, -1 none */
+    long max_fd;   /* highest fd */
+} s_count_t;
+
+/* The soft RLIMIT_NOFILE of pid (/proc/PID/limits), or -1. */
+static long s_nofile(pid_t pid)
+{
+    char path[64], line[256];
+    long soft = -1;
+    snprintf(path, sizeof path, "/proc/%d/limits", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, "Max open files", 14) == 0) {
+            char *p = line + 14;
+            while (*p == ' ')
+                p++;
+            soft = strncmp(p, "unlimited", 9) == 0 ? -1 : strtol(p, NULL, 10);
+            break;
+        }
+    fclose(f);
+    return soft;
+}
+
+/* Every limit that remains, each with its own sentence. */
+static void s_check_limits(pid_t pid, const s_count_t *n, s_why_t *w)
+{
+    if (n->max_fd >= SSI_IMAGE_FD_LIMIT)
+        s_obstacle(w, "it has fd %ld open; a process that moves may use descriptors below %d only",
+                   n->max_fd, SSI_IMAGE_FD_LIMIT);
+    if (n->tunnels > SSI_TUNNEL_MAX_CHANS)
+        s_obstacle(w,
+                   "it has %ld pipes, sockets and terminals (standard streams included); at most "
+                   "%d can be tunnelled",
+                   n->tunnels, SSI_TUNNEL_MAX_CHANS);
+    if (n->local > S_MAX_LOCAL)
+        s_obstacle(w,
+                   "it has %ld descriptors of null, zero, random, urandom or epoll above fd 2; at "
+                   "most %d can move",
+                   n->local, S_MAX_LOCAL);
+    /* Its deputy keeps the files at the body's numbers and its own
+     * descriptors from a base near the soft limit up (ssi_chans.c). */
+    long soft = s_nofile(pid);
+    if (soft > 0 && n->max_file >= 0) {
+        long base = soft > 1280 ? soft - 256 : (soft > 128 ? soft - 64 : soft / 2);
+        if (n->max_file >= base)
+            s_obstacle(w,
+                       "it has a file open at fd %ld, where its deputy would keep its own "
+                       "descriptors (from %ld up: RLIMIT_NOFILE %ld less %ld); raise its limit",
+                       n->max_file, base, soft, soft - base);
+    }
+}
+
+static int s_check_fds(pid_t pid, s_why_t *w, s_count_t *cnt)
 {
     char dir[64];
     snprintf(dir, sizeof dir, "/proc/%d/fd", (int)pid);
@@ -199,6 +262,9 @@ static int s_check_fds(pid_t pid, s_why_t *w)
         if (e->d_name[0] == '.')
             continue;
         nfds++;
+        long fdn = strtol(e->d_name, NULL, 10);
+        if (fdn > cnt->max_fd)
+            cnt->max_fd = fdn;
         char link[400], target[4096];
         snprintf(link, sizeof link, "%s/%s", dir, e->d_name);
         ssize_t n = readlink(link, target, sizeof target - 1);
@@ -211,16 +277,24 @@ static int s_check_fds(pid_t pid, s_why_t *w)
             s_obstacle(w, "fd %s is %s, which ssi cannot move yet", e->d_name, sock);
             continue;
         }
-        if (strncmp(target, "pipe:", 5) == 0 || strncmp(target, "socket:", 7) == 0)
-            continue; /* tunnelled to the deputy */
+        if (fdn <= 2 || strncmp(target, "pipe:", 5) == 0 || strncmp(target, "socket:", 7) == 0) {
+            cnt->tunnels++; /* tunnelled to the deputy */
+            if (fdn > 2 || strncmp(target, "pipe:", 5) == 0 || strncmp(target, "socket:", 7) == 0)
+                continue;
+        }
         /* ssi-agent tunnels stdin/stdout/stderr whatever they are (the
 		 * deputy reads or writes the file at home), and named FIFOs. */
         /* Regular files and directories are forwarded (vfs-proxy): the
 		 * deputy keeps them open at home. */
         struct stat fst;
         if (stat(link, &fst) == 0 &&
-            (S_ISFIFO(fst.st_mode) || S_ISREG(fst.st_mode) || S_ISDIR(fst.st_mode)))
+            (S_ISFIFO(fst.st_mode) || S_ISREG(fst.st_mode) || S_ISDIR(fst.st_mode))) {
+            if (S_ISFIFO(fst.st_mode) && fdn > 2)
+                cnt->tunnels++;
+            else if (!S_ISFIFO(fst.st_mode) && fdn > cnt->max_file)
+                cnt->max_file = fdn;
             continue;
+        }
         if (strcmp(target, "anon_inode:[io_uring]") == 0) {
             s_obstacle(w, "it uses io_uring (fd %s), which ssi cannot move", e->d_name);
         } else if (strcmp(target, "anon_inode:[eventpoll]") == 0 ||
@@ -229,11 +303,20 @@ static int s_check_fds(pid_t pid, s_why_t *w)
                    strcmp(target, "anon_inode:[signalfd]") == 0) {
             /* An epoll instance (with its registrations), an eventfd, a
              * timerfd or a signalfd (with their state) is made again where
-             * the process resumes (ssi_epoll.c, ssi_kobj.c). */
+             * the process resumes (ssi_epoll.c, ssi_kobj.c). The agent
+             * reopens epoll instances among its local descriptors. */
+            if (strcmp(target, "anon_inode:[eventpoll]") == 0)
+                cnt->local += fdn > 2;
         } else if (strncmp(target, "anon_inode:", 11) == 0) {
             s_obstacle(w, "fd %s is a kernel object (%s) that ssi cannot move yet", e->d_name,
                        target + 11);
         } else if (strncmp(target, "/dev/", 5) == 0) {
+            if (fdn > 2 && strncmp(target, "/dev/pts/", 9) != 0 &&
+                strncmp(target, "/dev/tty", 8) != 0 && strcmp(target, "/dev/ptmx") != 0 &&
+                strcmp(target, "/dev/console") != 0)
+                cnt->local++;
+            else if (fdn > 2)
+                cnt->tunnels++;
             if (!s_allowed_device(target)) {
                 s_obstacle(
                     w,
@@ -272,9 +355,12 @@ int ssi_deputy_check(pid_t pid, char *why, size_t len)
         s_obstacle(&w, "it has %ld threads; multi-threaded processes cannot move yet", threads);
     if (tracer != 0)
         s_obstacle(&w, "it is being traced (ptrace) by process %ld", tracer);
+    s_count_t cnt = {0, 0, -1, -1};
     rc = s_check_maps(pid, &w);
     if (rc == 0)
-        rc = s_check_fds(pid, &w);
+        rc = s_check_fds(pid, &w, &cnt);
+    if (rc == 0)
+        s_check_limits(pid, &cnt, &w);
     if (rc == -ENOENT || rc == -ESRCH) {
         snprintf(why, len, "process %d does not exist", (int)pid);
         return -ESRCH;

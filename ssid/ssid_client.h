@@ -13,6 +13,15 @@
 #include "ssi_msg.h"
 
 #define SSID_CLIENT_MAX 4096
+/* Limits on local clients other than root's, so that no user can lock
+ * another, or root, out of ssid: connections per uid (each ssi process
+ * holds one for its life), the last slots of the table kept for root, and
+ * requests per second per uid (REGISTER excepted: bounded by connections),
+ * with a burst. Root is always served while the table has room. */
+#define SSID_CLIENT_PER_UID 1024
+#define SSID_CLIENT_ROOT_RESERVE 64
+#define SSID_CLIENT_RATE 50
+#define SSID_CLIENT_BURST 100
 #define SSID_CLIENT_BUF 65536
 
 /* One connection on the local socket. */
@@ -21,6 +30,8 @@ typedef struct {
     int fd;      /* the socket; once a deputy closed it, the pidfd */
     pid_t pid;   /* from SO_PEERCRED */
     uid_t uid;
+    int proc;       /* pidfd of the very process that connected (SO_PEERPIDFD), or -1 */
+    uint64_t start; /* that process's start time (/proc/PID/stat field 22), 0 unknown */
     bool registered;
     pid_t ppid;
     char cmd[1024];
@@ -65,8 +76,19 @@ int ssid_client_nprocs(void);
 
 ssid_client_t *ssid_client_by_id(uint64_t id);
 
-/* The registered process whose pid is pid, or NULL. */
+/* The registered process whose pid is pid, or NULL. A record is bound to
+ * the process that connected (its pidfd and its start time): once that
+ * process has ended, the record never matches, even when another process
+ * got the same pid (a stale registration cannot reach someone else's
+ * process). */
 ssid_client_t *ssid_client_by_pid(pid_t pid);
+
+/* A pidfd of c's process (borrowed), or -1 if ssid has none. */
+int ssid_client_pidfd(const ssid_client_t *c);
+
+/* Does the process that opened c's connection still exist (a zombie
+ * counts) under c->pid? */
+bool ssid_client_alive(const ssid_client_t *c);
 
 /* REGISTER: the client is the shim of process c->pid; answers OK. */
 void ssid_client_register(ssid_client_t *c, const ssi_msg_t *m);

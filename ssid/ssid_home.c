@@ -39,9 +39,16 @@ void ssid_home_start(const ssid_asker_t *a, ssid_client_t *p, int chain_to)
         ssid_mig_answer(a, EIO, "cannot make a pipe; the process was not touched");
         return;
     }
-    char *fargv[] = {"ssi-freeze", "-q", "--home", "--restore", restore, pid_s, NULL};
-    int ffds[] = {-1, -1, errw};
-    pid_t f = ssid_mig_spawn(fargv, ffds, 3, false);
+    /* The signal goes to the registered process itself (its pidfd). */
+    int pfd = ssid_client_pidfd(p);
+    char *fargv[] = {"ssi-freeze", "-q", "--home", "--restore", restore, pid_s, NULL, NULL, NULL};
+    int ffds[] = {-1, -1, errw, pfd};
+    if (pfd >= 0) {
+        fargv[5] = "--pidfd";
+        fargv[6] = "3";
+        fargv[7] = pid_s;
+    }
+    pid_t f = ssid_mig_spawn(fargv, ffds, pfd >= 0 ? 4 : 3, false);
     close(errw);
     if (f < 0) {
         ssid_mig_free(g);

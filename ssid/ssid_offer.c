@@ -396,20 +396,33 @@ void ssid_offer_ready(int from, const ssi_msg_t *m)
     char pid_s[32];
     snprintf(pid_s, sizeof pid_s, "%d", g->pid);
     int errw = -1, pipefd[2] = {-1, -1}, kfd = -1, k2fd = -1;
+    /* The signal goes to the registered process itself (its pidfd). */
+    ssid_client_t *proc = ssid_client_by_pid(g->pid);
+    if (!proc) {
+        ssid_mig_send_fail(from, reqid, "the process ended");
+        ssid_mig_finish(g, ESRCH, "the process ended before it could be frozen");
+        return;
+    }
     if (ssid_mig_errpipe(g, &errw) < 0 || pipe2(pipefd, O_CLOEXEC) < 0 ||
         (kfd = ssid_mig_keypipe(g->key)) < 0 || (k2fd = ssid_mig_keypipe(g->key2)) < 0) {
         ssid_mig_send_fail(from, reqid, "home cannot make pipes");
         ssid_mig_finish(g, EIO, "cannot make pipes; the process was not touched");
     } else {
-        char *fargv[] = {"ssi-freeze", "-q", "--stats", "--deputy", dep,
-                         "--key-fd",   "3",  pid_s,     NULL};
-        int ffds[] = {-1, pipefd[1], errw, k2fd};
+        int pfd = ssid_client_pidfd(proc);
+        char *fargv[] = {"ssi-freeze", "-q",  "--stats", "--deputy", dep, "--key-fd",
+                         "3",          pid_s, NULL,      NULL,       NULL};
+        int ffds[] = {-1, pipefd[1], errw, k2fd, pfd};
+        if (pfd >= 0) {
+            fargv[7] = "--pidfd";
+            fargv[8] = "4";
+            fargv[9] = pid_s;
+        }
         char *xargv[] = {"ssi-xfer",        "send", "--to", to, "--key-fd", "3", "--timeout",
                          SSID_XFER_TIMEOUT, NULL};
         int xfds[] = {pipefd[0], -1, errw, kfd};
         /* helper[0] is ssi-freeze: its exit status decides. */
         pid_t x = ssid_mig_spawn(xargv, xfds, 4, false);
-        pid_t f = x > 0 ? ssid_mig_spawn(fargv, ffds, 4, false) : -1;
+        pid_t f = x > 0 ? ssid_mig_spawn(fargv, ffds, pfd >= 0 ? 5 : 4, false) : -1;
         if (f > 0) {
             g->helper[g->nhelpers++] = f;
             g->helper[g->nhelpers++] = x;

@@ -367,10 +367,16 @@ _Static_assert(__builtin_offsetof(ssi_image_hdr_t, cpu) == 120, "cpu offset");
 #define SSI_IMAGE_MAX_THREADS 65536     /* header counts */
 #define SSI_IMAGE_MAX_VMAS (1u << 20)
 #define SSI_IMAGE_MAX_FDS (1u << 20)
+/* The descriptors a process that moves may hold: numbers below this (the
+ * body's tables, in the trap core and the proxies, are indexed by fd
+ * number), so at most this many; the freeze, the restorer and ssid's
+ * precheck hold to it. */
+#define SSI_IMAGE_FD_LIMIT 65536
+
 /* What the freeze handler's and the restorer's static tables hold: ssid's
  * precheck refuses a process with more, up front. */
 #define SSI_IMAGE_FREEZE_MAX_VMAS 8192
-#define SSI_IMAGE_FREEZE_MAX_FDS 4096
+#define SSI_IMAGE_FREEZE_MAX_FDS SSI_IMAGE_FD_LIMIT
 #define SSI_IMAGE_ADDR_LIMIT (1ULL << 57) /* above any x86-64 user address */
 
 enum {

@@ -186,20 +186,22 @@ typedef struct {
  * table does not use (the body computed the same number at freeze): one
  * ssi_tunnel_ctl_t with SCM_RIGHTS carrying the accepted TCP socket of the
  * deputy's second connection. The body runs the ssi_chan handshake on it
- * (responder, with the migration's data key) before the program resumes. */
+ * (responder, with the migration's data key) before the program resumes.
+ * Right behind it on the same socket come nfwd int32 numbers: the
+ * descriptors that are placeholders of home files (as many as the body may
+ * hold, SSI_TUNNEL_CTL_MAX_FWD; version 1 had a fixed table of 256). */
 #define SSI_TUNNEL_CTL_FD_MIN 900
 #define SSI_TUNNEL_CTL_MAGIC 0x3153462d495353ULL /* "SSI-FS1" */
-#define SSI_TUNNEL_CTL_VERSION 1
-#define SSI_TUNNEL_CTL_MAX_FWD 256 /* descriptors forwarded at restore */
+#define SSI_TUNNEL_CTL_VERSION 2
+#define SSI_TUNNEL_CTL_MAX_FWD 65536 /* = SSI_IMAGE_FD_LIMIT: fds below it, so at most as many */
 
 typedef struct {
-    uint64_t magic;   /* SSI_TUNNEL_CTL_MAGIC */
-    uint32_t version; /* SSI_TUNNEL_CTL_VERSION */
-    uint32_t nfwd;
+    uint64_t magic;      /* SSI_TUNNEL_CTL_MAGIC */
+    uint32_t version;    /* SSI_TUNNEL_CTL_VERSION */
+    uint32_t nfwd;       /* int32 fd numbers that follow */
     uint8_t key[32];     /* the migration's data key (secret) */
     uint32_t timeout_ms; /* handshake */
     uint32_t pad;
-    int32_t fwd[SSI_TUNNEL_CTL_MAX_FWD]; /* descriptors that are placeholders of home files */
 } ssi_tunnel_ctl_t;
 
 _Static_assert(sizeof(ssi_tunnel_hdr_t) == 8, "tunnel header");

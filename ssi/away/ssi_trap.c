@@ -368,7 +368,7 @@ void ssi_trap_freeze(void)
             s_px[i].freeze();
     /* The agent puts its control socket at the lowest free number from
      * SSI_TUNNEL_CTL_FD_MIN up in the image's fd table: find the same one. */
-    for (fd = SSI_TUNNEL_CTL_FD_MIN; fd < SSI_TUNNEL_CTL_FD_MIN + 4096; fd++)
+    for (fd = SSI_TUNNEL_CTL_FD_MIN; fd < S_MAX_FD; fd++)
         if (ssi_sys2(SYS_fcntl, fd, F_GETFD) == -EBADF && fd != s_link_fd)
             break;
     s_ctl_fd = (int)fd;
@@ -392,6 +392,25 @@ void ssi_trap_home(void)
     s_active = 0;
 }
 
+/* The forwarded fds' numbers that follow the control message: n int32,
+ * read in pieces (no malloc here), each marked forwarded. 0 or -errno. */
+static long s_take_fwds(uint32_t n)
+{
+    static int32_t piece[1024];
+    ssi_sys_memzero(s_fwd, sizeof(s_fwd));
+    while (n) {
+        uint32_t k = n < 1024 ? n : 1024, i;
+        long got =
+            ssi_sys6(SYS_recvfrom, s_ctl_fd, (long)piece, k * sizeof(piece[0]), MSG_WAITALL, 0, 0);
+        if (got != (long)(k * sizeof(piece[0])))
+            return got < 0 ? got : -EPROTO;
+        for (i = 0; i < k; i++)
+            ssi_trap_set_fwd(piece[i], 1);
+        n -= k;
+    }
+    return 0;
+}
+
 /* The control message from the agent: the call link's socket (returned)
  * and, in ctl, its key and the forwarded fds. -errno on failure. The
  * control socket then goes to the proxies, which may keep it. */
@@ -400,13 +419,15 @@ static long s_take_link(ssi_tunnel_ctl_t *ctl)
     int fd = -1;
     long rc = ssi_fdpass_recv(s_ctl_fd, ctl, sizeof(*ctl), MSG_WAITALL, &fd);
     unsigned i;
+    if (rc != (long)sizeof(*ctl) || ctl->magic != SSI_TUNNEL_CTL_MAGIC ||
+        ctl->version != SSI_TUNNEL_CTL_VERSION || ctl->nfwd > SSI_TUNNEL_CTL_MAX_FWD)
+        rc = -EPROTO;
+    else
+        rc = s_take_fwds(ctl->nfwd);
     for (i = 0; i < s_npx; i++)
         if (s_px[i].start)
             s_px[i].start(s_ctl_fd);
     s_ctl_fd = -1;
-    if (rc != (long)sizeof(*ctl) || ctl->magic != SSI_TUNNEL_CTL_MAGIC ||
-        ctl->version != SSI_TUNNEL_CTL_VERSION || ctl->nfwd > SSI_TUNNEL_CTL_MAX_FWD)
-        rc = -EPROTO;
     if (rc < 0 || fd < 0) {
         if (fd >= 0)
             ssi_sys1(SYS_close, fd);
@@ -449,9 +470,6 @@ long ssi_trap_start(void)
     ssi_chan_set_timeout(&s_ch, 0);
     s_link_fd = (int)fd;
     s_link_up = 1;
-    ssi_sys_memzero(s_fwd, sizeof(s_fwd));
-    for (i = 0; i < ctl.nfwd; i++)
-        ssi_trap_set_fwd(ctl.fwd[i], 1);
 
     /* The handler: every signal blocked inside (forwarded calls run one at
      * a time); SIGSYS stays deliverable everywhere else. */

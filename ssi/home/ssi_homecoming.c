@@ -25,6 +25,7 @@
 #include "ssi_callsrv.h"
 #include "ssi_chans.h"
 #include "ssi_freeze.h"
+#include "ssi_image.h"
 #include "ssi_signal.h"
 #include "ssi_sys.h"
 
@@ -214,7 +215,7 @@ static int s_home_own_fd(long fd, const long *extra, int nextra)
 static void s_home_exec_fds(const long *extra, int nextra)
 {
     static char buf[4096];
-    static int fds[4096];
+    static int fds[SSI_IMAGE_FD_LIMIT];
     uint64_t rl[2];
     long n;
     int i;
@@ -237,6 +238,8 @@ static void s_home_exec_fds(const long *extra, int nextra)
         ssi_sys4(SYS_prlimit64, 0, RLIMIT_NOFILE, (long)rl, 0);
     }
     n = ssi_sys_list_fds(fds, sizeof(fds) / sizeof(fds[0]), buf, sizeof(buf));
+    if (n > (long)(sizeof(fds) / sizeof(fds[0])))
+        n = sizeof(fds) / sizeof(fds[0]); /* more than a move allows: the precheck refused */
     for (i = 0; i < n; i++)
         if (!s_home_own_fd(fds[i], extra, nextra))
             ssi_sys3(SYS_fcntl, fds[i], F_SETFD, 0);

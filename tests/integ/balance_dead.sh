@@ -16,8 +16,8 @@ JOBS=8 BLOCKS=300
 ref=$("$cpuhog" "$BLOCKS" 7)
 LAB_BALANCE=on,residence=1000 lab_up 4 --cpu 0.3
 
-# Seconds since midnight of a log line's stamp (HH:MM:SS.mmm), or of now.
-secs() { awk -F: '{ printf "%.3f\n", $1 * 3600 + $2 * 60 + $3 }'; }
+# Seconds since midnight of a log line's stamp ([YYYY-MM-DDT]HH:MM:SS.mmm), or of now.
+secs() { sed 's/^.*T//' | awk -F: '{ printf "%.3f\n", $1 * 3600 + $2 * 60 + $3 }'; }
 t0=$(date +%H:%M:%S.%N | cut -c1-12 | secs)
 kill -KILL "$(lab_holder_pid n4)"
 lab_exec n1 sh -c "for i in \$(seq $JOBS); do

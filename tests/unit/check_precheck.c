@@ -46,8 +46,23 @@ enum {
     INOTIFY,
     TIMER_SIGNAL_FDS,
     SHARED_WITH_CHILD,
-    TOO_MANY
+    TOO_MANY,
+    MANY_PIPES,
+    MANY_FILES,
+    HIGH_FILE,
+    MANY_DEVS,
+    FD_LIMIT
 };
+
+/* RLIMIT_NOFILE soft to n (within the hard limit); 0 if it could. */
+static int s_nofile(rlim_t n)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < n))
+        return -1;
+    rl.rlim_cur = n;
+    return setrlimit(RLIMIT_NOFILE, &rl);
+}
 
 static void *s_sleeper(void *arg)
 {
@@ -162,6 +177,34 @@ static pid_t s_child(int kind)
             unlink(a.sun_path);
             break;
         }
+        case MANY_PIPES: /* 130 pipes: 260 tunnels with 0-2 and the pipe at 3 */
+            for (int i = 0; i < 130; i++) {
+                int q[2];
+                if (pipe(q) < 0)
+                    _exit(1);
+            }
+            break;
+        case MANY_FILES: /* 5,000 home files with room under the limit */
+            if (s_nofile(8192) < 0)
+                _exit(1);
+            for (int i = 0; i < 5000; i++)
+                if (open("/etc/hostname", O_RDONLY) < 0)
+                    _exit(1);
+            break;
+        case HIGH_FILE: /* a file where the deputy would keep its own fds */
+            if (s_nofile(1024) < 0)
+                _exit(1);
+            dup2(open("/etc/hostname", O_RDONLY), 1000);
+            break;
+        case MANY_DEVS:
+            for (int i = 0; i < 20; i++)
+                open("/dev/null", O_RDONLY);
+            break;
+        case FD_LIMIT: /* a descriptor number above what a move carries */
+            if (s_nofile(70000) < 0)
+                _exit(1);
+            dup2(0, 65536);
+            break;
         case DEVICE:
             if (open("/dev/full", O_RDONLY) < 0)
                 open("/dev/kmsg", O_RDONLY);
@@ -288,14 +331,28 @@ START_TEST(test_precheck_names_every_obstacle)
 }
 END_TEST
 
-/* More than the freeze's tables hold is refused up front, both named. */
+/* More mappings than the freeze's tables hold is refused up front (descriptors: FD_LIMIT). */
 START_TEST(test_precheck_refuses_more_than_an_image_holds)
 {
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_max < 8192)
         return; /* cannot open that many here */
-    s_expect(TOO_MANY, -EBUSY, "open descriptors; at most 4095");
     s_expect(TOO_MANY, -EBUSY, "memory mappings; at most 8192");
+}
+END_TEST
+
+/* Every limit that remains on a move is checked up front and named. */
+START_TEST(test_precheck_names_each_limit)
+{
+    struct rlimit rl;
+    s_expect(MANY_PIPES, -EBUSY, "at most 256 can be tunnelled");
+    s_expect(MANY_DEVS, -EBUSY, "at most 16 can move");
+    getrlimit(RLIMIT_NOFILE, &rl);
+    if (rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= 8192)
+        s_expect(MANY_FILES, 0, NULL); /* no small fixed limit on files */
+    s_expect(HIGH_FILE, -EBUSY, "file open at fd 1000");
+    if (rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= 70000)
+        s_expect(FD_LIMIT, -EBUSY, "below 65536");
 }
 END_TEST
 
@@ -327,6 +384,7 @@ Suite *suite_precheck(void)
     tcase_add_test(tc, test_precheck_names_every_obstacle);
     tcase_add_test(tc, test_precheck_refuses_more_than_an_image_holds);
     tcase_add_test(tc, test_precheck_missing_process);
+    tcase_add_test(tc, test_precheck_names_each_limit);
     suite_add_tcase(s, tc);
     return s;
 }
