@@ -9,7 +9,9 @@
 #   sh tests/syscall_table.sh --update   rewrites it in docs/ARCHITECTURE.md
 #                                        (between the two markers)
 #   sh tests/syscall_table.sh --check    fails if docs/ARCHITECTURE.md's copy
-#                                        differs (tests/run-all runs this)
+#                                        differs, or if libssi.so's away code
+#                                        names a call (SYS_x) its own text may
+#                                        not make (tests/run-all runs this)
 #
 # Needs a build (make) and /usr/bin/python3. SSI_LIBDIR overrides build/lib.
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -86,4 +88,31 @@ elif new != src:
     sys.exit(1)
 else:
     print("ok - syscall table: docs/ARCHITECTURE.md matches the filter (%d calls)" % len(rows))
+if mode == "--check":
+    # Every call libssi.so's away code names (SYS_x in the sources that run in
+    # a body) must be one its text may make, or it would fail with ENOSYS away;
+    # the core's own trapped calls (fork, exec: answered, never made) aside.
+    import glob, os, re
+    top = os.path.dirname(os.path.dirname(os.path.abspath(doc)))
+    srcs = []
+    for pat in ("ssi/*.c", "ssi/*.h", "ssi/away/*.c", "vfs-proxy/away/*.c", "netproxy/away/*.c",
+                "rpc/*.c", "rpc/*.h", "wire/*.c"):
+        srcs += glob.glob(os.path.join(top, pat))
+    bynr = {}
+    for nr in range(1024):
+        n = so.ssi_trap_sys_name(nr)
+        if n is not None:
+            bynr[n.decode()] = nr
+    missing = set()
+    for f in srcs:
+        for name in re.findall(r"\bSYS_([a-z0-9_]+)", open(f).read()):
+            nr = bynr.get(name)
+            if nr is None or (not so.ssi_trap_shim_may(nr) and so.ssi_trap_class(nr, None) != 2):
+                missing.add("%s (%s)" % (name, os.path.relpath(f, top)))
+    if missing:
+        print("not ok - syscall table: libssi.so's away code makes calls its text may not make "
+              "(flag L in ssi/away/ssi_systab.c): " + ", ".join(sorted(missing)))
+        sys.exit(1)
+    print("ok - syscall table: every call libssi.so's away code names may pass from its text "
+          "(%d source files)" % len(srcs))
 PY
