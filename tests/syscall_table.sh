@@ -50,7 +50,7 @@ for nr in range(0, 1024):
     c = so.ssi_trap_class(nr, ctypes.byref(mask))
     what = {
         0: "runs",
-        1: "runs on itself only (first argument its own pid), else refused",
+        1: "runs on itself only (first argument 0 or its own pid), else refused",
         2: "trapped: the trap core answers",
         3: "trapped: %s" % who(mask.value),
         4: "file mappings trapped (%s), anonymous ones run" % who(mask.value),

@@ -5,8 +5,9 @@
  * R: safe on the node the body runs on (memory, futexes, clocks, its own
  *    signals and scheduling, descriptors that are local by nature: pipes,
  *    eventfd, epoll...): runs untouched.
- * SELF: runs only when aimed at the process itself (first argument its own
- *    pid): signals to itself; anything else is refused.
+ * SELF: runs only when aimed at the process itself (first argument 0 or
+ *    its own pid): signals, scheduling and limits of itself; aimed at
+ *    another process of the node (the agent) it is refused.
  * L: libssi.so's own text makes this call away (the shim, the freeze
  *    handler, the proxies, the call link); besides these, libssi.so's text
  *    may re-issue any call a proxy traps.
@@ -130,7 +131,7 @@ const ssi_systab_t ssi_systab[SSI_SYSTAB_N] = {
     [106] = {"setgid", R},
     [107] = {"geteuid", R},
     [108] = {"getegid", R},
-    [109] = {"setpgid", R},
+    [109] = {"setpgid", SELF},
     [110] = {"getppid", L},
     [111] = {"getpgrp", R},
     [112] = {"setsid", R},
@@ -163,13 +164,13 @@ const ssi_systab_t ssi_systab[SSI_SYSTAB_N] = {
     [139] = {"sysfs", 0},
     [140] = {"getpriority", R},
     [141] = {"setpriority", R},
-    [142] = {"sched_setparam", R},
-    [143] = {"sched_getparam", R},
-    [144] = {"sched_setscheduler", R},
-    [145] = {"sched_getscheduler", R},
+    [142] = {"sched_setparam", SELF},
+    [143] = {"sched_getparam", SELF},
+    [144] = {"sched_setscheduler", SELF},
+    [145] = {"sched_getscheduler", SELF},
     [146] = {"sched_get_priority_max", R},
     [147] = {"sched_get_priority_min", R},
-    [148] = {"sched_rr_get_interval", R},
+    [148] = {"sched_rr_get_interval", SELF},
     [149] = {"mlock", R},
     [150] = {"munlock", R},
     [151] = {"mlockall", R},
@@ -224,8 +225,8 @@ const ssi_systab_t ssi_systab[SSI_SYSTAB_N] = {
     [200] = {"tkill", SELF},
     [201] = {"time", R},
     [202] = {"futex", R},
-    [203] = {"sched_setaffinity", R},
-    [204] = {"sched_getaffinity", R},
+    [203] = {"sched_setaffinity", SELF},
+    [204] = {"sched_getaffinity", SELF},
     [205] = {"set_thread_area", 0},
     [206] = {"io_setup", 0},
     [207] = {"io_destroy", 0},
@@ -323,7 +324,7 @@ const ssi_systab_t ssi_systab[SSI_SYSTAB_N] = {
     [299] = {"recvmmsg", R},
     [300] = {"fanotify_init", 0},
     [301] = {"fanotify_mark", 0},
-    [302] = {"prlimit64", R|L},
+    [302] = {"prlimit64", SELF|L},
     [303] = {"name_to_handle_at", 0},
     [304] = {"open_by_handle_at", 0},
     [305] = {"clock_adjtime", 0},
@@ -335,8 +336,8 @@ const ssi_systab_t ssi_systab[SSI_SYSTAB_N] = {
     [311] = {"process_vm_writev", 0},
     [312] = {"kcmp", 0},
     [313] = {"finit_module", 0},
-    [314] = {"sched_setattr", R},
-    [315] = {"sched_getattr", R},
+    [314] = {"sched_setattr", SELF},
+    [315] = {"sched_getattr", SELF},
     [316] = {"renameat2", L},
     [317] = {"seccomp", R|L},
     [318] = {"getrandom", R|L},

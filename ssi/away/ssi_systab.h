@@ -14,7 +14,7 @@
 #define SSI_SYSTAB_N 470
 
 #define SSI_SYS_RUN 1u  /* safe locally: runs untouched */
-#define SSI_SYS_SELF 2u /* runs when its first argument is the process's own pid */
+#define SSI_SYS_SELF 2u /* runs when its first argument is 0 or the process's own pid */
 #define SSI_SYS_SHIM 4u /* libssi.so's own text makes it away */
 
 typedef struct {

@@ -417,11 +417,12 @@ static void s_leaf(unsigned act)
     case S_TRAP: RET(SECCOMP_RET_TRAP | S_TRAP_DATA); break;
     case S_ERRNO: RET(SECCOMP_RET_ERRNO | S_REFUSE_ERR); break;
     case S_SELF:
-        /* Its first argument (a pid, an int) is our own pid: runs. */
+        /* Its first argument (a pid, an int) is 0 or our own pid: runs. */
         LD(offsetof(struct seccomp_data, args));
-        JMP(BPF_JEQ, s_pid, 0, 1);
-        RET(SECCOMP_RET_ALLOW);
+        JMP(BPF_JEQ, 0, 2, 0);
+        JMP(BPF_JEQ, s_pid, 1, 0);
         RET(SECCOMP_RET_TRAP | S_REFUSE_DATA);
+        RET(SECCOMP_RET_ALLOW);
         break;
     default: RET(SECCOMP_RET_TRAP | S_REFUSE_DATA); break;
     }

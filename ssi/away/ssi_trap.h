@@ -125,7 +125,7 @@ void ssi_trap_replaced(int fd);
  * proxies set with ssi_trap_set_proxies and ssi_systab.c treats it.
  * *proxies (may be NULL): bit i set when proxy i lists it. */
 #define SSI_TRAP_RUNS 0    /* runs untouched */
-#define SSI_TRAP_SELF 1    /* runs when aimed at the process itself, else refused */
+#define SSI_TRAP_SELF 1    /* runs when its first argument is 0 or its own pid, else refused */
 #define SSI_TRAP_CORE 2    /* trapped; the core answers (signals; fork, exec refused) */
 #define SSI_TRAP_PROXY 3   /* trapped; the listing proxies forward or re-issue it */
 #define SSI_TRAP_FILEMAP 4 /* mmap: trapped when it maps a file, else runs */

@@ -2,8 +2,9 @@
 # The away body's allow-list (docs/ARCHITECTURE.md, "Every system call
 # accounted for"): tests/progs/escape.c, moved to n2 as root and as nobody,
 # tries io_uring, open_tree then openat, open_by_handle_at, inotify, bpf,
-# perf_event_open, an i386 open through int $0x80, an x32 open and raw
-# syscall instructions in libssi.so's text. Each fails with ENOSYS, a file
+# perf_event_open, an i386 open through int $0x80, an x32 open, raw
+# syscall instructions in libssi.so's text, and prlimit64, tgkill and
+# sched_getaffinity aimed at its agent (pid 1 there; the same on itself run). Each fails with ENOSYS, a file
 # that exists only on n2 is never read, each refusal is logged once, and the
 # program runs on and comes home.
 . "$(dirname "$0")/lib.sh"
@@ -47,6 +48,7 @@ run() {
 	o=$(lab_exec n1 cat "/tmp/$tag.out")
 	printf '%s\n' "$o" | sed "s/^/# $tag: /"
 	names="io_uring_setup open_tree inotify_init1 bpf perf_event_open int80_open x32_open"
+	names="$names prlimit_agent tgkill_agent sched_getaffinity_agent"
 	[ -n "$handle" ] && names="$names open_by_handle_at"
 	printf '%s\n' "$o" | grep -q '^libssi_gadget none' ||
 		names="$names libssi_io_uring_setup libssi_inotify_init1"
@@ -57,6 +59,10 @@ run() {
 		else
 			fail "$tag: $n: $(printf '%s\n' "$o" | grep "^$n " | tr '\n' ' ')"
 		fi
+	done
+	for n in prlimit_self tgkill_self; do
+		printf '%s\n' "$o" | grep -qx "$n rc=0 errno=0" && ok "$tag: $n runs" ||
+			fail "$tag: $n: $(printf '%s\n' "$o" | grep "^$n ")"
 	done
 	if printf '%s\n' "$o" | grep -q "$secret\|read=[1-9]"; then
 		fail "$tag: a byte of n2's own file was read: $(printf '%s\n' "$o" | grep 'read=')"

@@ -2,8 +2,9 @@
  * escape.c - tries, once its body runs away, the ways out of the body that
  * the trap core's allow-list must close (tests/integ/confine_syscalls.sh):
  * io_uring, open_tree then openat, open_by_handle_at, inotify, bpf,
- * perf_event_open, an i386 open through int $0x80, an x32 open, and raw
- * syscall instructions found in libssi.so's own text. MARKER is a file that
+ * perf_event_open, an i386 open through int $0x80, an x32 open, raw
+ * syscall instructions found in libssi.so's own text, and calls aimed at
+ * the agent (pid 1 of the body's PID namespace). MARKER is a file that
  * exists only on the node the body runs on: its bytes must never be read.
  *
  *   escape PIDFILE GOFILE HOMEFILE MARKER [HANDLE]
@@ -230,6 +231,23 @@ int main(int argc, char **argv)
     say("x32_open", rc, errno);
     if (rc >= 0)
         leak("x32_open", (int)rc);
+
+    /* Aimed at pid 1 of the body's PID namespace (the agent that serves
+     * it, root's): refused; aimed at itself: runs. */
+    struct rlimit64 {
+        uint64_t cur, max;
+    } rl;
+    rc = syscall(SYS_prlimit64, 1, 7 /* RLIMIT_NOFILE */, NULL, &rl);
+    say("prlimit_agent", rc, errno);
+    rc = syscall(SYS_tgkill, 1, 1, 0);
+    say("tgkill_agent", rc, errno);
+    unsigned char cpus[128];
+    rc = syscall(SYS_sched_getaffinity, 1, sizeof cpus, cpus);
+    say("sched_getaffinity_agent", rc < 0 ? rc : 0, errno);
+    rc = syscall(SYS_prlimit64, 0, 7, NULL, &rl);
+    say("prlimit_self", rc, errno);
+    rc = syscall(SYS_tgkill, getpid(), getpid(), 0);
+    say("tgkill_self", rc, errno);
 
     /* A raw syscall instruction in libssi.so's text: only the calls the
      * shim makes may pass there. */
