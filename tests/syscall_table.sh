@@ -115,4 +115,18 @@ if mode == "--check":
         sys.exit(1)
     print("ok - syscall table: every call libssi.so's away code names may pass from its text "
           "(%d source files)" % len(srcs))
+    # The table's numbers are the kernel's: every call the installed
+    # <asm/unistd_64.h> defines has that name at that number.
+    hdr = "/usr/include/x86_64-linux-gnu/asm/unistd_64.h"
+    if os.path.exists(hdr):
+        wrong = []
+        for line in open(hdr):
+            m = re.match(r"#define __NR_(\w+) (\d+)$", line.strip())
+            if m and bynr.get(m.group(1)) != int(m.group(2)):
+                wrong.append("%s=%s" % (m.group(1), m.group(2)))
+        if wrong:
+            print("not ok - syscall table: ssi/away/ssi_systab.c disagrees with %s: %s"
+                  % (hdr, ", ".join(wrong)))
+            sys.exit(1)
+        print("ok - syscall table: every number agrees with %s" % hdr)
 PY
