@@ -55,6 +55,7 @@ for nr in range(0, 1024):
         3: "trapped: %s" % who(mask.value),
         4: "file mappings trapped (%s), anonymous ones run" % who(mask.value),
         5: "**refused**",
+        6: "runs on itself only (which: one process; who: 0 or its own pid), else refused",
     }[c]
     key = what.split(":")[0].split(" (")[0]
     counts[key] = counts.get(key, 0) + 1

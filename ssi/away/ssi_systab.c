@@ -8,6 +8,8 @@
  * SELF: runs only when aimed at the process itself (first argument 0 or
  *    its own pid): signals, scheduling and limits of itself; aimed at
  *    another process of the node (the agent) it is refused.
+ * WHO: (which, who, ...): runs only when which names one process
+ *    (PRIO_PROCESS, IOPRIO_WHO_PROCESS) and who is 0 or its own pid.
  * L: libssi.so's own text makes this call away (the shim, the freeze
  *    handler, the proxies, the call link); besides these, libssi.so's text
  *    may re-issue any call a proxy traps.
@@ -18,6 +20,7 @@
 
 #define R SSI_SYS_RUN
 #define SELF SSI_SYS_SELF
+#define WHO SSI_SYS_WHO
 #define L SSI_SYS_SHIM
 
 /* clang-format off */
@@ -163,7 +166,7 @@ const ssi_systab_t ssi_systab[SSI_SYSTAB_N] = {
     [138] = {"fstatfs", L},
     [139] = {"sysfs", 0},
     [140] = {"getpriority", R},
-    [141] = {"setpriority", R},
+    [141] = {"setpriority", WHO},
     [142] = {"sched_setparam", SELF},
     [143] = {"sched_getparam", SELF},
     [144] = {"sched_setscheduler", SELF},
@@ -273,7 +276,7 @@ const ssi_systab_t ssi_systab[SSI_SYSTAB_N] = {
     [248] = {"add_key", 0},
     [249] = {"request_key", 0},
     [250] = {"keyctl", 0},
-    [251] = {"ioprio_set", R},
+    [251] = {"ioprio_set", WHO},
     [252] = {"ioprio_get", R},
     [253] = {"inotify_init", 0},
     [254] = {"inotify_add_watch", 0},
@@ -296,7 +299,7 @@ const ssi_systab_t ssi_systab[SSI_SYSTAB_N] = {
     [271] = {"ppoll", R},
     [272] = {"unshare", 0},
     [273] = {"set_robust_list", R},
-    [274] = {"get_robust_list", R|L},
+    [274] = {"get_robust_list", SELF|L},
     [275] = {"splice", L},
     [276] = {"tee", R},
     [277] = {"sync_file_range", L},

@@ -16,6 +16,7 @@
 #define SSI_SYS_RUN 1u  /* safe locally: runs untouched */
 #define SSI_SYS_SELF 2u /* runs when its first argument is 0 or the process's own pid */
 #define SSI_SYS_SHIM 4u /* libssi.so's own text makes it away */
+#define SSI_SYS_WHO 8u  /* (which, who): one process (which), 0 or its own pid (who) */
 
 typedef struct {
     const char *name; /* NULL: no such call on x86_64 */

@@ -365,6 +365,8 @@ unsigned ssi_trap_class(long nr, unsigned *proxies)
         return SSI_TRAP_RUNS;
     if (ssi_systab[nr].flags & SSI_SYS_SELF)
         return SSI_TRAP_SELF;
+    if (ssi_systab[nr].flags & SSI_SYS_WHO)
+        return SSI_TRAP_WHO;
     return SSI_TRAP_REFUSED;
 }
 
@@ -390,7 +392,7 @@ const char *ssi_trap_proxy_name(unsigned i)
 
 #define S_MAX_INSNS 2048 /* of BPF_MAXINSNS 4096 */
 /* Leaf actions of the decision trees. */
-enum { S_ALLOW, S_TRAP, S_REFUSE, S_ERRNO, S_SELF };
+enum { S_ALLOW, S_TRAP, S_REFUSE, S_ERRNO, S_SELF, S_WHO };
 
 static struct sock_filter s_f[S_MAX_INSNS];
 static unsigned s_n;
@@ -410,7 +412,7 @@ static void s_emit(uint16_t code, uint32_t k, uint8_t jt, uint8_t jf)
 #define RET(k) s_emit(BPF_RET | BPF_K, (k), 0, 0)
 #define JA(k) s_emit(BPF_JMP | BPF_JA, (k), 0, 0)
 
-static void s_leaf(unsigned act)
+static void s_leaf(unsigned act, uint32_t nr)
 {
     switch (act) {
     case S_ALLOW: RET(SECCOMP_RET_ALLOW); break;
@@ -419,6 +421,18 @@ static void s_leaf(unsigned act)
     case S_SELF:
         /* Its first argument (a pid, an int) is 0 or our own pid: runs. */
         LD(offsetof(struct seccomp_data, args));
+        JMP(BPF_JEQ, 0, 2, 0);
+        JMP(BPF_JEQ, s_pid, 1, 0);
+        RET(SECCOMP_RET_TRAP | S_REFUSE_DATA);
+        RET(SECCOMP_RET_ALLOW);
+        break;
+    case S_WHO:
+        /* (which, who): which is "one process" (PRIO_PROCESS 0 for
+         * setpriority, IOPRIO_WHO_PROCESS 1 for ioprio_set), who is 0 or
+         * our own pid: runs. */
+        LD(offsetof(struct seccomp_data, args));
+        JMP(BPF_JEQ, nr == 141 /* setpriority */ ? 0 : 1, 0, 3);
+        LD(offsetof(struct seccomp_data, args) + 8);
         JMP(BPF_JEQ, 0, 2, 0);
         JMP(BPF_JEQ, s_pid, 1, 0);
         RET(SECCOMP_RET_TRAP | S_REFUSE_DATA);
@@ -434,7 +448,7 @@ static void s_tree(unsigned lo, unsigned hi)
 {
     unsigned mid, ja;
     if (hi - lo == 1) {
-        s_leaf(s_run_act[lo]);
+        s_leaf(s_run_act[lo], s_run_start[lo]);
         return;
     }
     mid = (lo + hi) / 2;
@@ -461,11 +475,12 @@ static void s_side(int shim)
             case SSI_TRAP_RUNS:
             case SSI_TRAP_FILEMAP: act = S_ALLOW; break; /* mmap: tested before */
             case SSI_TRAP_SELF: act = S_SELF; break;
+            case SSI_TRAP_WHO: act = S_WHO; break;
             case SSI_TRAP_CORE:
             case SSI_TRAP_PROXY: act = S_TRAP; break;
             default: act = S_REFUSE; break;
             }
-        if (act != last || act == S_SELF) {
+        if (act != last || act == S_SELF || act == S_WHO) {
             s_run_start[nruns] = nr;
             s_run_act[nruns++] = (uint8_t)act;
             last = act;

@@ -130,6 +130,7 @@ void ssi_trap_replaced(int fd);
 #define SSI_TRAP_PROXY 3   /* trapped; the listing proxies forward or re-issue it */
 #define SSI_TRAP_FILEMAP 4 /* mmap: trapped when it maps a file, else runs */
 #define SSI_TRAP_REFUSED 5 /* trapped, logged once per process and number, ENOSYS */
+#define SSI_TRAP_WHO 6     /* (which, who): runs on itself only, else refused */
 unsigned ssi_trap_class(long nr, unsigned *proxies);
 
 /* 1 when libssi.so's own text may make call nr away (the shim's own calls

@@ -48,7 +48,7 @@ run() {
 	o=$(lab_exec n1 cat "/tmp/$tag.out")
 	printf '%s\n' "$o" | sed "s/^/# $tag: /"
 	names="io_uring_setup open_tree inotify_init1 bpf perf_event_open int80_open x32_open"
-	names="$names prlimit_agent tgkill_agent sched_getaffinity_agent"
+	names="$names prlimit_agent tgkill_agent sched_getaffinity_agent setpriority_agent setpriority_user"
 	[ -n "$handle" ] && names="$names open_by_handle_at"
 	printf '%s\n' "$o" | grep -q '^libssi_gadget none' ||
 		names="$names libssi_io_uring_setup libssi_inotify_init1"
@@ -60,7 +60,7 @@ run() {
 			fail "$tag: $n: $(printf '%s\n' "$o" | grep "^$n " | tr '\n' ' ')"
 		fi
 	done
-	for n in prlimit_self tgkill_self; do
+	for n in prlimit_self tgkill_self setpriority_self; do
 		printf '%s\n' "$o" | grep -qx "$n rc=0 errno=0" && ok "$tag: $n runs" ||
 			fail "$tag: $n: $(printf '%s\n' "$o" | grep "^$n ")"
 	done

@@ -244,6 +244,14 @@ int main(int argc, char **argv)
     unsigned char cpus[128];
     rc = syscall(SYS_sched_getaffinity, 1, sizeof cpus, cpus);
     say("sched_getaffinity_agent", rc < 0 ? rc : 0, errno);
+    rc = syscall(SYS_setpriority, 0 /* PRIO_PROCESS */, 1, 0);
+    say("setpriority_agent", rc, errno);
+    rc = syscall(SYS_setpriority, 2 /* PRIO_USER */, 0, 0);
+    say("setpriority_user", rc, errno);
+    errno = 0;
+    long prio = 20 - syscall(SYS_getpriority, 0, 0); /* the kernel's 40..1 */
+    rc = syscall(SYS_setpriority, 0, 0, prio);
+    say("setpriority_self", rc, errno);
     rc = syscall(SYS_prlimit64, 0, 7, NULL, &rl);
     say("prlimit_self", rc, errno);
     rc = syscall(SYS_tgkill, getpid(), getpid(), 0);
