@@ -26,6 +26,7 @@
 #include "ssi_fdpass.h"
 #include "ssi_signal.h"
 #include "ssi_sys.h"
+#include "ssi_systab.h"
 #include "ssi_tunnel.h"
 
 #include <errno.h>
@@ -46,9 +47,17 @@
 #ifndef AUDIT_ARCH_X86_64
 #define AUDIT_ARCH_X86_64 0xc000003eU
 #endif
-#define S_TRAP_DATA 0x55f5 /* SECCOMP_RET_DATA of our traps: si_errno */
+#ifndef AUDIT_ARCH_I386
+#define AUDIT_ARCH_I386 0x40000003U
+#endif
+#ifndef __X32_SYSCALL_BIT
+#define __X32_SYSCALL_BIT 0x40000000U
+#endif
+#define S_TRAP_DATA 0x55f5   /* SECCOMP_RET_DATA of our traps: si_errno */
+#define S_REFUSE_DATA 0x55f6 /* of a refused call: logged once, ENOSYS */
+#define S_REFUSE_ERR ENOSYS  /* what a refused call returns */
+#define S_SAID_MAX 1024      /* refusals logged once per number below this */
 #define S_MAX_FD 65536
-#define S_MAX_TRAPPED 250 /* a BPF jump reaches 255 instructions ahead */
 
 static const ssi_trap_proxy_t *s_px;
 static unsigned s_npx;
@@ -59,7 +68,10 @@ static int s_link_fd = -1;
 static ssi_chan_t s_ch;
 static uint8_t s_fwd[S_MAX_FD / 8];
 static uint8_t s_msg[sizeof(ssi_call_req_t) + SSI_CALL_MSG_MAX];
-static uint64_t s_prog_sigsys[4]; /* the program's own SIGSYS action, kept aside */
+static uint64_t s_prog_sigsys[4];         /* the program's own SIGSYS action, kept aside */
+static uint8_t s_said[3][S_SAID_MAX / 8]; /* refusals logged: x86_64, i386, x32 */
+
+static long s_refused(uint32_t arch, long nr);
 
 /* libssi.so's extent: calls from there pass the filter. */
 extern char __ehdr_start[] __attribute__((visibility("hidden")));
@@ -263,6 +275,10 @@ static void s_on_sigsys(int sig, siginfo_t *si, void *ucv)
     greg_t *g = uc->uc_mcontext.gregs;
     int64_t a[6];
     (void)sig;
+    if (si->si_code == SYS_SECCOMP && si->si_errno == S_REFUSE_DATA) {
+        g[REG_RAX] = s_refused(si->si_arch, si->si_syscall);
+        return;
+    }
     if (si->si_code != SYS_SECCOMP || si->si_errno != S_TRAP_DATA)
         return; /* not ours: a stray SIGSYS is dropped */
     a[0] = g[REG_RDI];
@@ -274,90 +290,268 @@ static void s_on_sigsys(int sig, siginfo_t *si, void *ucv)
     g[REG_RAX] = s_dispatch(si->si_syscall, a, uc);
 }
 
-/* ---- installing ------------------------------------------------------------------ */
+/* ---- refused calls ---------------------------------------------------------------- */
 
-/* Adds nr to list (n entries, no duplicates). mmap is apart: *mmap = 1. */
-static long s_add_call(uint16_t *list, unsigned *n, uint16_t nr, int *mmap)
+/* A call the filter refuses (S_REFUSE_DATA): one line on stderr the first
+ * time each number is refused in this process, then -ENOSYS. arch and nr
+ * as the kernel saw them (si_arch, si_syscall). */
+static long s_refused(uint32_t arch, long nr)
 {
-    unsigned i;
-    if (nr == SYS_mmap) {
-        *mmap = 1;
-        return 0;
+    static char line[160];
+    const char *abi = "";
+    unsigned k = 0;
+    uint64_t num = (uint64_t)nr;
+    size_t n = 0;
+    if (arch == AUDIT_ARCH_X86_64 && (num & __X32_SYSCALL_BIT)) {
+        k = 2;
+        abi = " of the x32 ABI";
+        num &= ~(uint64_t)__X32_SYSCALL_BIT;
+    } else if (arch != AUDIT_ARCH_X86_64) {
+        k = 1;
+        abi = arch == AUDIT_ARCH_I386 ? " of the i386 ABI (int $0x80)" : " of a foreign ABI";
     }
-    for (i = 0; i < *n; i++)
-        if (list[i] == nr)
-            return 0;
-    if (*n >= S_MAX_TRAPPED)
-        return -E2BIG;
-    list[(*n)++] = nr;
-    return 0;
+    if (num >= S_SAID_MAX)
+        num = S_SAID_MAX - 1; /* all unknown large numbers: one line */
+    if (s_said[k][num >> 3] & (1u << (num & 7)))
+        return -S_REFUSE_ERR;
+    s_said[k][num >> 3] |= (uint8_t)(1u << (num & 7));
+    n += ssi_sys_strlcpy(line + n, "ssi: system call ", sizeof(line) - n);
+    n += ssi_sys_utoa(line + n, (uint64_t)nr & 0xffffffffu);
+    if (k == 0 && (uint64_t)nr < SSI_SYSTAB_N && ssi_systab[nr].name) {
+        n += ssi_sys_strlcpy(line + n, " (", sizeof(line) - n);
+        n += ssi_sys_strlcpy(line + n, ssi_systab[nr].name, sizeof(line) - n);
+        n += ssi_sys_strlcpy(line + n, ")", sizeof(line) - n);
+    }
+    n += ssi_sys_strlcpy(line + n, abi, sizeof(line) - n);
+    ssi_sys_log("", line, " is refused in a migrated process (ENOSYS)", 0);
+    return -S_REFUSE_ERR;
 }
 
+/* ---- what the filter does with each call --------------------------------------- */
+
+static const ssi_trap_proxy_t *s_lister(long nr, unsigned *mask)
+{
+    const ssi_trap_proxy_t *first = 0;
+    unsigned i, j;
+    *mask = 0;
+    for (i = 0; i < s_npx; i++)
+        for (j = 0; j < s_px[i].ncalls; j++)
+            if (s_px[i].calls[j] == nr) {
+                *mask |= 1u << i;
+                if (!first)
+                    first = &s_px[i];
+            }
+    return first;
+}
+
+unsigned ssi_trap_class(long nr, unsigned *proxies)
+{
+    unsigned i, mask = 0;
+    if (proxies)
+        *proxies = 0;
+    if (nr < 0)
+        return SSI_TRAP_REFUSED;
+    for (i = 0; i < sizeof(s_own) / sizeof(s_own[0]); i++)
+        if (s_own[i] == nr)
+            return SSI_TRAP_CORE;
+    if (s_lister(nr, &mask)) {
+        if (proxies)
+            *proxies = mask;
+        return nr == SYS_mmap ? SSI_TRAP_FILEMAP : SSI_TRAP_PROXY;
+    }
+    if (nr >= SSI_SYSTAB_N)
+        return SSI_TRAP_REFUSED;
+    if (ssi_systab[nr].flags & SSI_SYS_RUN)
+        return SSI_TRAP_RUNS;
+    if (ssi_systab[nr].flags & SSI_SYS_SELF)
+        return SSI_TRAP_SELF;
+    if (ssi_systab[nr].flags & SSI_SYS_WHO)
+        return SSI_TRAP_WHO;
+    return SSI_TRAP_REFUSED;
+}
+
+int ssi_trap_shim_may(long nr)
+{
+    unsigned c = ssi_trap_class(nr, 0);
+    if (c == SSI_TRAP_PROXY || c == SSI_TRAP_FILEMAP)
+        return 1; /* re-issued here (ssi_trap_local) */
+    return nr >= 0 && nr < SSI_SYSTAB_N && (ssi_systab[nr].flags & SSI_SYS_SHIM);
+}
+
+const char *ssi_trap_sys_name(long nr)
+{
+    return nr >= 0 && nr < SSI_SYSTAB_N ? ssi_systab[nr].name : 0;
+}
+
+const char *ssi_trap_proxy_name(unsigned i)
+{
+    return i < s_npx ? s_px[i].name : 0;
+}
+
+/* ---- installing ------------------------------------------------------------------ */
+
+#define S_MAX_INSNS 2048 /* of BPF_MAXINSNS 4096 */
+/* Leaf actions of the decision trees. */
+enum { S_ALLOW, S_TRAP, S_REFUSE, S_ERRNO, S_SELF, S_WHO };
+
+static struct sock_filter s_f[S_MAX_INSNS];
+static unsigned s_n;
+static uint32_t s_run_start[SSI_SYSTAB_N + 1];
+static uint8_t s_run_act[SSI_SYSTAB_N + 1];
+static uint32_t s_pid;
+
+static void s_emit(uint16_t code, uint32_t k, uint8_t jt, uint8_t jf)
+{
+    if (s_n < S_MAX_INSNS)
+        s_f[s_n] = (struct sock_filter){code, jt, jf, k};
+    s_n++;
+}
+
+#define LD(off) s_emit(BPF_LD | BPF_W | BPF_ABS, (off), 0, 0)
+#define JMP(op, k, jt, jf) s_emit(BPF_JMP | (op) | BPF_K, (k), (jt), (jf))
+#define RET(k) s_emit(BPF_RET | BPF_K, (k), 0, 0)
+#define JA(k) s_emit(BPF_JMP | BPF_JA, (k), 0, 0)
+
+static void s_leaf(unsigned act, uint32_t nr)
+{
+    switch (act) {
+    case S_ALLOW: RET(SECCOMP_RET_ALLOW); break;
+    case S_TRAP: RET(SECCOMP_RET_TRAP | S_TRAP_DATA); break;
+    case S_ERRNO: RET(SECCOMP_RET_ERRNO | S_REFUSE_ERR); break;
+    case S_SELF:
+        /* Its first argument (a pid, an int) is 0 or our own pid: runs. */
+        LD(offsetof(struct seccomp_data, args));
+        JMP(BPF_JEQ, 0, 2, 0);
+        JMP(BPF_JEQ, s_pid, 1, 0);
+        RET(SECCOMP_RET_TRAP | S_REFUSE_DATA);
+        RET(SECCOMP_RET_ALLOW);
+        break;
+    case S_WHO:
+        /* (which, who): which is "one process" (PRIO_PROCESS 0 for
+         * setpriority, IOPRIO_WHO_PROCESS 1 for ioprio_set), who is 0 or
+         * our own pid: runs. */
+        LD(offsetof(struct seccomp_data, args));
+        JMP(BPF_JEQ, nr == 141 /* setpriority */ ? 0 : 1, 0, 3);
+        LD(offsetof(struct seccomp_data, args) + 8);
+        JMP(BPF_JEQ, 0, 2, 0);
+        JMP(BPF_JEQ, s_pid, 1, 0);
+        RET(SECCOMP_RET_TRAP | S_REFUSE_DATA);
+        RET(SECCOMP_RET_ALLOW);
+        break;
+    default: RET(SECCOMP_RET_TRAP | S_REFUSE_DATA); break;
+    }
+}
+
+/* A binary search over runs [lo, hi) of equal action on the call number
+ * in A (forward jumps only; BPF_JA for the long ones). */
+static void s_tree(unsigned lo, unsigned hi)
+{
+    unsigned mid, ja;
+    if (hi - lo == 1) {
+        s_leaf(s_run_act[lo], s_run_start[lo]);
+        return;
+    }
+    mid = (lo + hi) / 2;
+    JMP(BPF_JGE, s_run_start[mid], 0, 1);
+    ja = s_n;
+    JA(0);
+    s_tree(lo, mid);
+    if (ja < S_MAX_INSNS)
+        s_f[ja].k = s_n - ja - 1;
+    s_tree(mid, hi);
+}
+
+/* The tree of one side: the program's calls (shim 0) or libssi.so's. */
+static void s_side(int shim)
+{
+    unsigned nr, nruns = 0, act, last = ~0u;
+    for (nr = 0; nr <= SSI_SYSTAB_N; nr++) {
+        if (nr == SSI_SYSTAB_N)
+            act = shim ? S_ERRNO : S_REFUSE; /* every number above the table */
+        else if (shim)
+            act = ssi_trap_shim_may(nr) ? S_ALLOW : S_ERRNO;
+        else
+            switch (ssi_trap_class(nr, 0)) {
+            case SSI_TRAP_RUNS:
+            case SSI_TRAP_FILEMAP: act = S_ALLOW; break; /* mmap: tested before */
+            case SSI_TRAP_SELF: act = S_SELF; break;
+            case SSI_TRAP_WHO: act = S_WHO; break;
+            case SSI_TRAP_CORE:
+            case SSI_TRAP_PROXY: act = S_TRAP; break;
+            default: act = S_REFUSE; break;
+            }
+        if (act != last || act == S_SELF || act == S_WHO) {
+            s_run_start[nruns] = nr;
+            s_run_act[nruns++] = (uint8_t)act;
+            last = act;
+        }
+    }
+    s_tree(0, nruns);
+}
+
+/* The filter:
+ *  - another ABI than x86_64 (int $0x80), or an x32 call: refused;
+ *  - from libssi.so's text (__ehdr_start .. __etext): the calls the shim
+ *    makes and those it re-issues run, anything else fails with ENOSYS
+ *    (no trap: SIGSYS is blocked in the handler);
+ *  - from anywhere else: mmap of a file is trapped (anonymous runs), then
+ *    each number as ssi_trap_class says: runs, trapped, runs if aimed at
+ *    itself, or refused (trapped to s_refused). */
 static long s_install_filter(void)
 {
-    static struct sock_filter f[32 + S_MAX_TRAPPED];
-    static uint16_t trapped[S_MAX_TRAPPED];
     struct sock_fprog prog;
     uint64_t lo = (uint64_t)__ehdr_start, hi = (uint64_t)__etext;
     uint32_t lo_h = (uint32_t)(lo >> 32), lo_l = (uint32_t)lo, hi_h = (uint32_t)(hi >> 32),
              hi_l = (uint32_t)hi;
-    unsigned n = 0, i, j, ntrap = 0;
-    int mmap = 0;
-    long rc = 0;
+    unsigned ours, mmap_trapped = ssi_trap_class(SYS_mmap, 0) == SSI_TRAP_FILEMAP;
 
-    /* The calls: ours, then every proxy's, once each. */
-    for (i = 0; rc == 0 && i < sizeof(s_own) / sizeof(s_own[0]); i++)
-        rc = s_add_call(trapped, &ntrap, s_own[i], &mmap);
-    for (i = 0; rc == 0 && i < s_npx; i++)
-        for (j = 0; rc == 0 && j < s_px[i].ncalls; j++)
-            rc = s_add_call(trapped, &ntrap, s_px[i].calls[j], &mmap);
-    if (rc < 0)
-        return rc;
-#define LD(off) f[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, (off))
-#define JMP(op, k, jt, jf) \
-    f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | (op) | BPF_K, (k), (jt), (jf))
-#define RET(k) f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, (k))
-    /* Layout (jump offsets are relative to the next instruction):
-     *  0 ld arch;  1 jeq X86_64 ? 2 : ALLOW(+..)
-     *  IP range [lo, hi): calls from libssi.so's text are allowed. */
-    LD(offsetof(struct seccomp_data, arch));
-    JMP(BPF_JEQ, AUDIT_ARCH_X86_64, 1, 0);
-    RET(SECCOMP_RET_ALLOW);
-    LD(offsetof(struct seccomp_data, instruction_pointer) + 4); /* 3 */
-    JMP(BPF_JGT, lo_h, 3, 0);                                   /* 4: > lo_h: check hi */
-    JMP(BPF_JEQ, lo_h, 0, 8);                                   /* 5: < lo_h: not ours (->14) */
-    LD(offsetof(struct seccomp_data, instruction_pointer));     /* 6 */
-    JMP(BPF_JGE, lo_l, 0, 6);                                   /* 7: < lo: not ours (->14) */
-    LD(offsetof(struct seccomp_data, instruction_pointer) + 4); /* 8 */
-    JMP(BPF_JGT, hi_h, 4, 0);                                   /* 9: > hi_h: not ours (->14) */
-    JMP(BPF_JEQ, hi_h, 0, 2);                                   /* 10: < hi_h: ours (->13) */
-    LD(offsetof(struct seccomp_data, instruction_pointer));     /* 11 */
-    JMP(BPF_JGE, hi_l, 1, 0);                                   /* 12: >= hi: not ours (->14) */
-    RET(SECCOMP_RET_ALLOW);                                     /* 13 */
-    LD(offsetof(struct seccomp_data, nr));                      /* 14 */
-    if (mmap) {
+    s_n = 0;
+    s_pid = (uint32_t)ssi_sys0(SYS_getpid);
+    LD(offsetof(struct seccomp_data, arch));                    /* 0 */
+    JMP(BPF_JEQ, AUDIT_ARCH_X86_64, 1, 0);                      /* 1 */
+    RET(SECCOMP_RET_TRAP | S_REFUSE_DATA);                      /* 2 */
+    LD(offsetof(struct seccomp_data, nr));                      /* 3 */
+    JMP(BPF_JSET, __X32_SYSCALL_BIT, 0, 1);                     /* 4 */
+    RET(SECCOMP_RET_TRAP | S_REFUSE_DATA);                      /* 5 */
+    LD(offsetof(struct seccomp_data, instruction_pointer) + 4); /* 6 */
+    JMP(BPF_JGT, lo_h, 3, 0);                                   /* 7: > lo_h: check hi */
+    JMP(BPF_JEQ, lo_h, 0, 8);                                   /* 8: < lo_h: not ours (->17) */
+    LD(offsetof(struct seccomp_data, instruction_pointer));     /* 9 */
+    JMP(BPF_JGE, lo_l, 0, 6);                                   /* 10: < lo: not ours (->17) */
+    LD(offsetof(struct seccomp_data, instruction_pointer) + 4); /* 11 */
+    JMP(BPF_JGT, hi_h, 4, 0);                                   /* 12: > hi_h: not ours (->17) */
+    JMP(BPF_JEQ, hi_h, 0, 2);                                   /* 13: < hi_h: ours (->16) */
+    LD(offsetof(struct seccomp_data, instruction_pointer));     /* 14 */
+    JMP(BPF_JGE, hi_l, 1, 0);                                   /* 15: >= hi: not ours (->17) */
+    ours = s_n;
+    JA(0);                                 /* 16: -> libssi.so's tree */
+    LD(offsetof(struct seccomp_data, nr)); /* 17 */
+    if (mmap_trapped) {
         /* mmap: only with a file (MAP_ANONYMOUS clear): anonymous
          * memory is nobody's business but this node's. */
-        JMP(BPF_JEQ, SYS_mmap, 0, 4); /* -> the list */
+        JMP(BPF_JEQ, SYS_mmap, 0, 5);
         LD(offsetof(struct seccomp_data, args) + 3 * 8);
         JMP(BPF_JSET, MAP_ANONYMOUS, 0, 1);
         RET(SECCOMP_RET_ALLOW);
         RET(SECCOMP_RET_TRAP | S_TRAP_DATA);
+        LD(offsetof(struct seccomp_data, nr)); /* the other calls */
     }
-    /* The trapped list; each match jumps to the final TRAP. */
-    for (i = 0; i < ntrap; i++)
-        JMP(BPF_JEQ, trapped[i], (uint8_t)(ntrap - i), 0);
-    RET(SECCOMP_RET_ALLOW);
-    RET(SECCOMP_RET_TRAP | S_TRAP_DATA);
-#undef LD
-#undef JMP
-#undef RET
-    prog.len = (unsigned short)n;
-    prog.filter = f;
+    s_side(0);
+    s_f[ours].k = s_n - ours - 1;
+    LD(offsetof(struct seccomp_data, nr));
+    s_side(1);
+    if (s_n > S_MAX_INSNS)
+        return -E2BIG;
+    prog.len = (unsigned short)s_n;
+    prog.filter = s_f;
     if (ssi_sys5(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
         return -EPERM;
     return ssi_sys3(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, (long)&prog);
 }
+#undef LD
+#undef JMP
+#undef RET
+#undef JA
 
 void ssi_trap_freeze(void)
 {

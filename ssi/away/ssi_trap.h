@@ -5,9 +5,11 @@
  * here as if nothing had happened. It knows nothing of files or sockets.
  *
  * What it owns:
- *   - the seccomp filter, built from the calls the proxies list plus its
- *     own (calls made from libssi.so's own text always pass; mmap is
- *     trapped only when it maps a file);
+ *   - the seccomp filter, an allow-list built from the calls the proxies
+ *     list, its own, and the table of every call (ssi_systab.c): other
+ *     ABIs and unknown or unsafe calls are refused (logged once, ENOSYS);
+ *     calls from libssi.so's own text pass only if the shim makes or
+ *     re-issues them; mmap is trapped only when it maps a file;
  *   - the SIGSYS handler, and the program's own SIGSYS action, kept aside:
  *     the program's rt_sigaction and rt_sigprocmask are trapped so that
  *     SIGSYS stays deliverable and ours;
@@ -116,5 +118,27 @@ void ssi_trap_set_fwd(long fd, int on);
 
 /* Tells every proxy that a local descriptor now sits at fd. */
 void ssi_trap_replaced(int fd);
+
+/* ---- the allow-list: what the filter does with each call ----------------- */
+
+/* Call nr (x86_64) made by the program away, as the filter built from the
+ * proxies set with ssi_trap_set_proxies and ssi_systab.c treats it.
+ * *proxies (may be NULL): bit i set when proxy i lists it. */
+#define SSI_TRAP_RUNS 0    /* runs untouched */
+#define SSI_TRAP_SELF 1    /* runs when its first argument is 0 or its own pid, else refused */
+#define SSI_TRAP_CORE 2    /* trapped; the core answers (signals; fork, exec refused) */
+#define SSI_TRAP_PROXY 3   /* trapped; the listing proxies forward or re-issue it */
+#define SSI_TRAP_FILEMAP 4 /* mmap: trapped when it maps a file, else runs */
+#define SSI_TRAP_REFUSED 5 /* trapped, logged once per process and number, ENOSYS */
+#define SSI_TRAP_WHO 6     /* (which, who): runs on itself only, else refused */
+unsigned ssi_trap_class(long nr, unsigned *proxies);
+
+/* 1 when libssi.so's own text may make call nr away (the shim's own calls
+ * and the trapped calls it re-issues); else it fails with ENOSYS. */
+int ssi_trap_shim_may(long nr);
+
+/* The name of call nr (NULL if unknown), of proxy i (NULL past the last). */
+const char *ssi_trap_sys_name(long nr);
+const char *ssi_trap_proxy_name(unsigned i);
 
 #endif

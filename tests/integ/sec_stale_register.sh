@@ -66,7 +66,7 @@ if [ "$before" = "$after" ] && lab_exec n1 grep -q '^sleep' /proc/"$dead"/comm; 
 else
 	fail "the victim: before '$before', after '$after'"
 fi
-if lab_exec n1 ssictl ps --json | python3 -c 'import json,sys; sys.exit(any(p["pid"] == int(sys.argv[1]) for p in json.load(sys.stdin)))' "$dead"; then
+if lab_exec n1 ssictl ps --json | /usr/bin/python3 -c 'import json,sys; sys.exit(any(p["pid"] == int(sys.argv[1]) for p in json.load(sys.stdin)["data"]))' "$dead"; then
 	ok "ssictl ps does not list the stale record's pid"
 else
 	fail "ssictl ps lists pid $dead: $(lab_exec n1 ssictl ps)"
