@@ -12,6 +12,7 @@
 #include "ssi_local.h"
 #include "ssi_msg.h"
 #include "ssictl_events.h"
+#include "ssictl_call.h"
 #include "ssictl_top.h"
 
 #define S_TIMEOUT_MS 10000
@@ -90,22 +91,11 @@ int ssictl_admin_main(const char *socket, const char *cmd, int argc, char **argv
     if (pid)
         ssi_msg_put_u64(&w, SSI_TAG_PID, (uint64_t)pid);
     long n = ssi_msg_end(&w);
-    int fd = ssi_local_connect(socket);
-    if (fd < 0) {
-        fprintf(stderr, "ssictl: cannot reach ssid at %s: %s\n", socket, strerror(-fd));
+    n = ssictl_exchange(req, (size_t)n, rep, sizeof rep, S_TIMEOUT_MS, false);
+    if (n < 0)
         return 1;
-    }
-    int rc = ssi_local_send(fd, req, (size_t)n);
-    if (rc == 0)
-        n = ssi_local_recv(fd, rep, sizeof rep, S_TIMEOUT_MS);
-    close(fd);
-    if (rc < 0 || n < 0) {
-        fprintf(stderr, "ssictl %s: no answer from ssid: %s\n", cmd,
-                strerror(rc < 0 ? -rc : (int)-n));
-        return 1;
-    }
     static ssi_msg_t m;
-    rc = ssi_msg_parse(rep, (size_t)n, &m);
+    int rc = ssi_msg_parse(rep, (size_t)n, &m);
     char text[1024] = "";
     if (rc == 0)
         ssi_field_str(ssi_msg_find(m.field, m.nfields, SSI_TAG_TEXT), text, sizeof text);

@@ -11,40 +11,51 @@
 
 const char *ssictl_socket;
 
-long ssictl_call(int type, uint8_t *rep, size_t cap)
+long ssictl_exchange(const uint8_t *req, size_t len, uint8_t *rep, size_t cap, int timeout_ms,
+                     bool quiet)
 {
     int fd = ssi_local_connect(ssictl_socket);
     if (fd < 0) {
-        fprintf(
-            stderr,
-            "ssictl: cannot reach ssid at %s: %s\n"
-            "ssictl: is ssid running on this node? Start it with: ssid --cluster FILE --name NODE --keys DIR\n",
-            ssictl_socket, strerror(-fd));
+        if (!quiet)
+            fprintf(
+                stderr,
+                "ssictl: cannot reach ssid at %s: %s\n"
+                "ssictl: is ssid running on this node? Start it with: ssid --cluster FILE --name NODE --keys DIR\n",
+                ssictl_socket, strerror(-fd));
         return fd;
     }
+    long n = 0;
+    int rc = ssi_local_send(fd, req, len);
+    if (rc == 0)
+        n = ssi_local_recv(fd, rep, cap, timeout_ms);
+    close(fd);
+    if (rc == 0 && n == -EPROTO && ssi_msg_version(rep, SSI_MSG_HEADER) >= 0) {
+        if (!quiet)
+            fprintf(stderr,
+                    "ssictl: ssid at %s speaks protocol %d and this ssictl (ssi %s) protocol %d; "
+                    "use the ssictl installed with that ssid\n",
+                    ssictl_socket, ssi_msg_version(rep, SSI_MSG_HEADER), SSI_VERSION,
+                    SSI_MSG_VERSION);
+        return n;
+    }
+    if (rc < 0 || n < 0) {
+        if (!quiet)
+            fprintf(stderr, "ssictl: no answer from ssid at %s: %s\n", ssictl_socket,
+                    strerror(rc < 0 ? -rc : (int)-n));
+        return rc < 0 ? rc : n;
+    }
+    return n;
+}
+
+long ssictl_call(int type, uint8_t *rep, size_t cap)
+{
     uint8_t req[64];
     ssi_msg_writer_t w;
     ssi_msg_begin(&w, req, sizeof req, type);
     if (type == SSI_MSG_PS)
         ssi_msg_put_u64(&w, SSI_TAG_SCOPE, 1);
     long n = ssi_msg_end(&w);
-    int rc = ssi_local_send(fd, req, (size_t)n);
-    if (rc == 0)
-        n = ssi_local_recv(fd, rep, cap, SSICTL_TIMEOUT_MS);
-    close(fd);
-    if (rc == 0 && n == -EPROTO && ssi_msg_version(rep, SSI_MSG_HEADER) >= 0) {
-        fprintf(stderr,
-                "ssictl: ssid at %s speaks protocol %d and this ssictl (ssi %s) protocol %d; use "
-                "the ssictl installed with that ssid\n",
-                ssictl_socket, ssi_msg_version(rep, SSI_MSG_HEADER), SSI_VERSION, SSI_MSG_VERSION);
-        return n;
-    }
-    if (rc < 0 || n < 0) {
-        fprintf(stderr, "ssictl: no answer from ssid at %s: %s\n", ssictl_socket,
-                strerror(rc < 0 ? -rc : (int)-n));
-        return rc < 0 ? rc : n;
-    }
-    return n;
+    return ssictl_exchange(req, (size_t)n, rep, cap, SSICTL_TIMEOUT_MS, false);
 }
 
 int ssictl_parse_reply(const uint8_t *buf, long len, ssi_msg_t *m, int want, int *outcome)

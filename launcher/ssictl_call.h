@@ -7,6 +7,7 @@
 #ifndef SSICTL_CALL_H
 #define SSICTL_CALL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -32,6 +33,12 @@ enum {
 
 /* ssid's local socket (set by main). */
 extern const char *ssictl_socket;
+
+/* Sends the request req (len bytes, from ssi_msg_end) to the local ssid and
+ * reads its reply into rep, waiting at most timeout_ms: the reply's length, or
+ * -errno (said on stderr unless quiet). */
+long ssictl_exchange(const uint8_t *req, size_t len, uint8_t *rep, size_t cap, int timeout_ms,
+                     bool quiet);
 
 /* Sends one request of `type` (PS asks for the whole cluster) and reads the
  * reply into rep: its length, or -errno (said on stderr). */

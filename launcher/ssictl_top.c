@@ -20,6 +20,7 @@
 #include "ssi_cluster.h"
 #include "ssi_local.h"
 #include "ssi_msg.h"
+#include "ssictl_call.h"
 
 #define S_TIMEOUT_MS 3000
 #define S_PROCS 10 /* the busiest processes shown */
@@ -37,8 +38,7 @@ static void s_on_signal(int sig)
 }
 
 /* One request, its reply parsed into m: 0, or -1 (said on stderr). */
-static int s_ask(const char *socket, int type, uint64_t seq, uint8_t *rep, size_t cap, ssi_msg_t *m,
-                 int want)
+static int s_ask(int type, uint64_t seq, uint8_t *rep, size_t cap, ssi_msg_t *m, int want)
 {
     uint8_t req[64];
     ssi_msg_writer_t w;
@@ -48,14 +48,8 @@ static int s_ask(const char *socket, int type, uint64_t seq, uint8_t *rep, size_
     if (type == SSI_MSG_EVENTS)
         ssi_msg_put_u64(&w, SSI_TAG_SEQ, seq);
     long n = ssi_msg_end(&w);
-    int fd = ssi_local_connect(socket);
-    if (fd < 0)
-        return -1;
-    int rc = ssi_local_send(fd, req, (size_t)n);
-    if (rc == 0)
-        n = ssi_local_recv(fd, rep, cap, S_TIMEOUT_MS);
-    close(fd);
-    if (rc < 0 || n < 0 || ssi_msg_parse(rep, (size_t)n, m) < 0 || m->type != want)
+    n = ssictl_exchange(req, (size_t)n, rep, cap, S_TIMEOUT_MS, true);
+    if (n < 0 || ssi_msg_parse(rep, (size_t)n, m) < 0 || m->type != want)
         return -1;
     return 0;
 }
@@ -111,15 +105,15 @@ static void s_take_events(const ssi_msg_t *m)
 }
 
 /* One frame on stdout: 0, or -1 if ssid did not answer. */
-static int s_frame(const char *socket)
+static int s_frame(void)
 {
     static uint8_t rep[SSI_MSG_HEADER + SSI_MSG_MAX_BODY];
     static ssi_msg_t m;
     static s_proc_t procs[1024];
     int np = 0;
-    if (s_ask(socket, SSI_MSG_EVENTS, s_seq, rep, sizeof rep, &m, SSI_MSG_EVENTS_REP) == 0)
+    if (s_ask(SSI_MSG_EVENTS, s_seq, rep, sizeof rep, &m, SSI_MSG_EVENTS_REP) == 0)
         s_take_events(&m);
-    if (s_ask(socket, SSI_MSG_PS, 0, rep, sizeof rep, &m, SSI_MSG_PS_REP) < 0)
+    if (s_ask(SSI_MSG_PS, 0, rep, sizeof rep, &m, SSI_MSG_PS_REP) < 0)
         return -1;
     for (size_t i = 0; i < m.nfields && np < 1024; i++) {
         if (m.field[i].tag != SSI_TAG_PROC)
@@ -153,7 +147,7 @@ static int s_frame(const char *socket)
            np, s_tty ? "  (q quits)" : "");
     printf("%-12s %-8s %-*s %6s %6s %9s %6s\n", "NODE", "STATE", S_BAR + 2, "LOAD", "", "CPUS",
            "FREE-MiB", "GUESTS");
-    if (s_ask(socket, SSI_MSG_NODES, 0, rep, sizeof rep, &m, SSI_MSG_NODES_REP) < 0)
+    if (s_ask(SSI_MSG_NODES, 0, rep, sizeof rep, &m, SSI_MSG_NODES_REP) < 0)
         return -1;
     for (size_t i = 0; i < m.nfields; i++) {
         if (m.field[i].tag != SSI_TAG_LOAD)
@@ -249,7 +243,7 @@ int ssictl_top_main(const char *socket, int argc, char **argv)
     for (long f = 0; !s_stop && (frames < 0 || f < frames); f++) {
         if (s_tty)
             fputs("\033[H\033[2J", stdout);
-        if (s_frame(socket) < 0) {
+        if (s_frame() < 0) {
             s_restore();
             fprintf(stderr, "ssictl top: no answer from ssid at %s\n", socket);
             return 1;
