@@ -7,6 +7,7 @@
 # with --json, asked from n2 for n1's process (HOME:PID, relayed), the
 # envelope with pid, outcome, from, to, mode, rounds, bytes, freeze_ms and
 # total_ms, parsed by python and consistent (freeze_ms <= total_ms); a
+# chained move's (n2 -> home -> n3) total time only, no leg's figures; a
 # refused move's --json has its outcome and no figures. Without a terminal
 # there is no progress line; under `script` (a pty) a 512 MiB move shows
 # "moving process ...: N.N s" on stderr and clears it before the report.
@@ -82,6 +83,10 @@ if kind == "refused":
     sys.exit(0)
 need(d.get("outcome") == "ok", "outcome")
 need(isinstance(d.get("total_ms"), int) and d["total_ms"] > 0, "total_ms")
+if kind == "chained":
+    need(not figs - {"total_ms"} & set(d), "figures of one leg for a chained move")
+    need("then: process %d moved from n1 to n3" % pid in d.get("text", ""), "text")
+    sys.exit(0)
 if kind == "home":
     need(d.get("from") == "n3" and d.get("to") == "n1", "from/to")
     need("bytes" not in d and "freeze_ms" not in d, "bytes for a homecoming")
@@ -101,6 +106,14 @@ out=$(lab_exec n1 ssictl migrate --json "$pid" home 2>&1)
 rc=$?
 why=$(printf '%s' "$out" | /usr/bin/python3 "$LAB_FILES/check.py" "$pid" "$rss" home 2>&1) &&
 	[ "$rc" = 0 ] && ok "--json of a homecoming: $out" || fail "--json homecoming (exit $rc): $why"
+
+# A chained move (n2 -> n3 through home): its total time only, not one leg's figures.
+lab_exec n1 ssictl migrate "$pid" n2 >/dev/null 2>&1 || fail "moved to n2 again"
+out=$(lab_exec n1 ssictl migrate --json "$pid" n3 2>&1)
+rc=$?
+why=$(printf '%s' "$out" | /usr/bin/python3 "$LAB_FILES/check.py" "$pid" "$rss" chained 2>&1) &&
+	[ "$rc" = 0 ] && ok "--json of a chained move: $out" || fail "--json chained (exit $rc): $why"
+lab_exec n1 ssictl migrate "$pid" home >/dev/null 2>&1 || fail "home again"
 
 # A refused move (two threads): its outcome, no figures, exit 4.
 cat >"$LAB_FILES/threads.py" <<'PY'
