@@ -29,7 +29,7 @@ static void usage(FILE *f)
         "  keygen DIR [--name NODE]  make a node key pair in DIR; prints the public key\n"
         "  nodes [--json]            every node: state, load, CPUs, free memory, processes\n"
         "  ps [--json] [--partial-ok]  every ssi process in the cluster\n"
-        "  migrate [--timeout S] [HOME:]PID NODE  move a process to NODE ('home' brings it back)\n"
+        "  migrate [--json] [--timeout S] [HOME:]PID NODE  move a process to NODE ('home' brings it back)\n"
         "  metrics [--partial-ok]    the cluster's state and counters (Prometheus text format)\n"
         "  checkpoint PID [FILE]     write a checkpoint of a process at home; it runs on\n"
         "%s"
@@ -249,12 +249,13 @@ static int s_migrate_exit(int outcome)
     }
 }
 
-#define MIGRATE_USAGE "Usage: ssictl migrate [--timeout SECONDS] [HOME:]PID NODE\n"
+#define MIGRATE_USAGE "Usage: ssictl migrate [--json] [--timeout SECONDS] [HOME:]PID NODE\n"
 
-/* ssictl migrate [--timeout SECONDS] [HOME:]PID NODE */
+/* ssictl migrate [--json] [--timeout SECONDS] [HOME:]PID NODE */
 static int cmd_migrate(int argc, char **argv)
 {
     long timeout_s = MIGRATE_TIMEOUT_S;
+    int json = 0;
     char *pos[2];
     int npos = 0;
     for (int i = 0; i < argc; i++) {
@@ -263,9 +264,13 @@ static int cmd_migrate(int argc, char **argv)
             printf(
                 MIGRATE_USAGE
                 "Move ssi process PID (its home pid, as 'ssictl ps' shows) to NODE, or back with NODE 'home'.\n"
+                "  --json             what the move did as JSON (ssictl(1))\n"
                 "  --timeout SECONDS  give up waiting after SECONDS (default %d); the move may go on\n",
                 MIGRATE_TIMEOUT_S);
             return 0;
+        } else if (strcmp(argv[i], "--json") == 0) {
+            json = 1;
+            continue;
         } else if (strcmp(argv[i], "--timeout") == 0 && i + 1 < argc) {
             val = argv[++i];
         } else if (strncmp(argv[i], "--timeout=", 10) == 0) {
@@ -333,9 +338,13 @@ static int cmd_migrate(int argc, char **argv)
     }
     /* A large process takes a while to move: wait as long as ssid works,
      * up to --timeout. */
+    int64_t t0 = ssictl_migrate_clock();
     int rc = ssi_local_send(fd, req, (size_t)n);
+    char what[200];
+    snprintf(what, sizeof what, "moving process %s to %s", argv[0], node);
     if (rc == 0)
-        n = ssi_local_recv(fd, rep, sizeof rep, (int)(timeout_s * 1000));
+        n = ssictl_migrate_wait(fd, rep, sizeof rep, timeout_s * 1000, what);
+    int64_t total_ms = ssictl_migrate_clock() - t0;
     close(fd);
     if (rc == 0 && n == -ETIMEDOUT) {
         fprintf(stderr,
@@ -351,13 +360,14 @@ static int cmd_migrate(int argc, char **argv)
     }
     static ssi_msg_t m;
     int outcome;
-    if (ssictl_parse_reply(rep, n, &m, SSI_MSG_OK, &outcome) < 0)
-        return m.type == SSI_MSG_ERROR ? s_migrate_exit(outcome) : SSICTL_EXIT_ERROR;
-    char text[1024] = "";
-    ssi_field_str(ssi_msg_find(m.field, m.nfields, SSI_TAG_TEXT), text, sizeof text);
-    if (*text)
-        printf("%s\n", text);
-    return 0;
+    if (ssictl_parse_reply(rep, n, &m, SSI_MSG_OK, &outcome) < 0) {
+        if (m.type != SSI_MSG_ERROR)
+            return SSICTL_EXIT_ERROR;
+        ssictl_migrate_report(&m, 0, outcome, pid, json, total_ms);
+        return s_migrate_exit(outcome);
+    }
+    return ssictl_migrate_report(&m, 1, SSI_OUTCOME_OK, pid, json, total_ms) ? SSICTL_EXIT_ERROR
+                                                                             : 0;
 }
 
 static int cmd_keygen(int argc, char **argv)

@@ -64,6 +64,22 @@ int ssictl_json_end(ssi_json_t **pj, char names[][SSI_NAME_MAX + 1], size_t nmis
 /* The exit status for a partial answer: PARTIAL, unless partial_ok. */
 int ssictl_partial_exit(size_t nmissing, int partial_ok);
 
+/* `ssictl migrate`'s wait and report (ssictl_migrate.c). */
+/* A monotonic clock in ms. */
+int64_t ssictl_migrate_clock(void);
+/* Reads the answer to a MIGRATE sent on fd within timeout_ms, like
+ * ssi_local_recv; when stderr is a terminal and it takes over a second,
+ * shows "what" and the elapsed time there, updated every 200 ms and cleared
+ * at the end. */
+long ssictl_migrate_wait(int fd, uint8_t *rep, size_t cap, long timeout_ms, const char *what);
+/* Prints what the move did (ok: the answer m was an OK; else an ERROR of
+ * class outcome, already said on stderr): one line, or with json the
+ * envelope around {pid, outcome, text, from, to, total_ms, mode, rounds,
+ * bytes, freeze_ms}, each figure only when known. 0, or 1 when it could
+ * not be written. */
+int ssictl_migrate_report(const ssi_msg_t *m, int ok, int outcome, long pid, int json,
+                          int64_t total_ms);
+
 /* `ssictl metrics` (ssictl_metrics.c). */
 int ssictl_metrics(int argc, char **argv);
 

@@ -78,6 +78,10 @@ int ssid_home_reaped(ssid_mig_t *g, ssid_home_next_t *next)
         if (g->chain_to < 0) {
             snprintf(text, sizeof text, "process %d came home from %s to %s", g->pid, where,
                      ssid_node.name);
+            /* Where from and to; ssi-freeze --home does not count bytes. */
+            g->have_figs = true;
+            snprintf(g->figs.from, sizeof g->figs.from, "%s", where);
+            snprintf(g->figs.to, sizeof g->figs.to, "%s", ssid_node.name);
             ssid_mig_finish(g, 0, text);
             return 0;
         }

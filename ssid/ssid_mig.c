@@ -81,24 +81,30 @@ void ssid_mig_free(ssid_mig_t *g)
     free(g);
 }
 
-void ssid_mig_pass_on(const ssid_asker_t *a, int err, const char *text)
+void ssid_mig_pass_on(const ssid_asker_t *a, int err, const char *text, const ssid_mig_figs_t *figs)
 {
     ssid_client_t *c = a->client ? ssid_client_by_id(a->client) : NULL;
     int outcome = ssid_stats_outcome(err);
     uint8_t out[1200];
     ssi_msg_writer_t w;
-    if (c && !err) {
-        ssid_client_reply_ok(c, text);
-        return;
-    }
     if (!c && a->peer < 0)
         return;
-    ssi_msg_begin(&w, out, sizeof out, c ? SSI_MSG_ERROR : SSI_MSG_MIG_DONE);
+    ssi_msg_begin(&w, out, sizeof out, c ? (err ? SSI_MSG_ERROR : SSI_MSG_OK) : SSI_MSG_MIG_DONE);
     if (!c)
         ssi_msg_put_u64(&w, SSI_TAG_REQID, a->reqid);
-    ssi_msg_put_u64(&w, SSI_TAG_ERRNO, (uint64_t)err);
+    if (!c || err)
+        ssi_msg_put_u64(&w, SSI_TAG_ERRNO, (uint64_t)err);
     ssi_msg_put_str_cut(&w, SSI_TAG_TEXT, text);
-    ssi_msg_put_u64(&w, SSI_TAG_OUTCOME, (uint64_t)outcome);
+    if (!c || err)
+        ssi_msg_put_u64(&w, SSI_TAG_OUTCOME, (uint64_t)outcome);
+    if (figs && !err) {
+        ssi_msg_put_str(&w, SSI_TAG_MFROM, figs->from);
+        ssi_msg_put_str(&w, SSI_TAG_MTO, figs->to);
+    }
+    if (figs && !err && figs->have_bytes) {
+        ssi_msg_put_u64(&w, SSI_TAG_MBYTES, figs->bytes);
+        ssi_msg_put_u64(&w, SSI_TAG_MFREEZE, figs->freeze_us);
+    }
     long n = ssi_msg_end(&w);
     if (n > 0 && c)
         ssid_client_reply(c, out, (size_t)n);
@@ -106,10 +112,15 @@ void ssid_mig_pass_on(const ssid_asker_t *a, int err, const char *text)
         ssid_node_send(a->peer, out, (size_t)n);
 }
 
-void ssid_mig_answer(const ssid_asker_t *a, int err, const char *text)
+static void s_answer(const ssid_asker_t *a, int err, const char *text, const ssid_mig_figs_t *figs)
 {
     ssid_stats_count(ssid_stats_outcome(err));
-    ssid_mig_pass_on(a, err, text);
+    ssid_mig_pass_on(a, err, text, figs);
+}
+
+void ssid_mig_answer(const ssid_asker_t *a, int err, const char *text)
+{
+    s_answer(a, err, text, NULL);
 }
 
 void ssid_mig_finish(ssid_mig_t *g, int err, const char *text)
@@ -123,7 +134,7 @@ void ssid_mig_finish(ssid_mig_t *g, int err, const char *text)
                          ssid_node_peer_name(g->peer), text);
     else
         ssid_events_note("migrated", "%s", text);
-    ssid_mig_answer(&g->asker, err, text);
+    s_answer(&g->asker, err, text, g->have_figs ? &g->figs : NULL);
     ssid_mig_free(g);
 }
 

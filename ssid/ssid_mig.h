@@ -29,6 +29,17 @@ typedef struct {
     uid_t uid;       /* the user asking */
 } ssid_asker_t;
 
+/* What one move did, carried in its answer: where from and to (SSI_TAG_MFROM,
+ * SSI_TAG_MTO), and for a move out of home the image bytes and freeze time
+ * ssi-freeze --stats said (SSI_TAG_MBYTES, SSI_TAG_MFREEZE). */
+typedef struct {
+    char from[SSI_NAME_MAX + 1];
+    char to[SSI_NAME_MAX + 1];
+    bool have_bytes;
+    uint64_t bytes;     /* image bytes sent */
+    uint64_t freeze_us; /* time the process stayed frozen */
+} ssid_mig_figs_t;
+
 typedef struct ssid_mig {
     struct ssid_mig *next;
     uint64_t reqid;
@@ -64,6 +75,8 @@ typedef struct ssid_mig {
     int nresent;      /* destination: READYs sent again */
     bool running;     /* destination: the agent said the body runs */
     uint16_t dport;   /* destination: the agent's data port, for a repeated READY */
+    bool have_figs;   /* home side: figs are this move's own, for the answer */
+    ssid_mig_figs_t figs;
 } ssid_mig_t;
 
 /* A new record (fds -1, no peer, no asker), not yet in the list; NULL if
@@ -89,10 +102,11 @@ void ssid_mig_free(ssid_mig_t *g);
 void ssid_mig_answer(const ssid_asker_t *a, int err, const char *text);
 
 /* Like ssid_mig_answer, without counting: for a relayed answer, which its
- * home counted already. */
-void ssid_mig_pass_on(const ssid_asker_t *a, int err, const char *text);
+ * home counted already. figs (NULL: none) go with a success. */
+void ssid_mig_pass_on(const ssid_asker_t *a, int err, const char *text,
+                      const ssid_mig_figs_t *figs);
 
-/* Logs the end, answers whoever asked, frees g. */
+/* Logs the end, answers whoever asked (with g's figures if it has them), frees g. */
 void ssid_mig_finish(ssid_mig_t *g, int err, const char *text);
 
 /* MIG_FAIL (reqid, text) to node `to`. */

@@ -541,9 +541,17 @@ void ssid_offer_reaped(ssid_mig_t *g)
         /* ssi-freeze --stats said last what it moved (ssid_stats). */
         unsigned long long bytes, freeze_us;
         if (sscanf(ssid_mig_reason(g, ""), "ssi-freeze: stats bytes=%llu freeze_us=%llu", &bytes,
-                   &freeze_us) == 2)
+                   &freeze_us) == 2) {
             ssid_stats_moved(bytes, freeze_us);
-        else
+            /* The second leg of a chained move: its figures are not the
+             * whole move's, so its answer has none. */
+            g->have_figs = !g->note[0];
+            g->figs.have_bytes = true;
+            g->figs.bytes = bytes;
+            g->figs.freeze_us = freeze_us;
+            snprintf(g->figs.from, sizeof g->figs.from, "%s", ssid_node.name);
+            snprintf(g->figs.to, sizeof g->figs.to, "%s", dest);
+        } else
             ssi_warn("ssi-freeze did not say what it moved; the counters miss move %d", g->pid);
         snprintf(text, sizeof text, "%sprocess %d moved from %s to %s", g->note, g->pid,
                  ssid_node.name, dest);

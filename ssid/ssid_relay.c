@@ -80,7 +80,17 @@ void ssid_relay_done(int from, const ssi_msg_t *m)
     for (relay_t *r = s_relays; r; r = r->next)
         if (r->reqid == reqid && r->home == from) {
             ssid_asker_t a = {.client = r->client, .peer = -1};
-            ssid_mig_pass_on(&a, (int)err, text);
+            ssid_mig_figs_t figs = {0};
+            const ssi_field_t *f = m->field;
+            size_t nf = m->nfields;
+            bool have =
+                ssi_field_str(ssi_msg_find(f, nf, SSI_TAG_MFROM), figs.from, sizeof figs.from) >=
+                    0 &&
+                ssi_field_str(ssi_msg_find(f, nf, SSI_TAG_MTO), figs.to, sizeof figs.to) >= 0;
+            figs.have_bytes =
+                ssi_field_u64(ssi_msg_find(f, nf, SSI_TAG_MBYTES), &figs.bytes) == 0 &&
+                ssi_field_u64(ssi_msg_find(f, nf, SSI_TAG_MFREEZE), &figs.freeze_us) == 0;
+            ssid_mig_pass_on(&a, (int)err, text, have ? &figs : NULL);
             s_free(r);
             return;
         }

@@ -105,6 +105,12 @@ enum ssi_msg_tag {
     SSI_TAG_FREEZE = 100, /* record: LEUS SEQ (a freeze-time bucket, not cumulative) */
     SSI_TAG_LEUS = 101,   /* u64: a bucket's upper bound in µs; UINT64_MAX for +Inf */
     SSI_TAG_FRZSUM = 102, /* u64: sum of the freeze times in µs */
+    /* What one move did (issue #14), in the OK and MIG_DONE answers to a MIGRATE that moved a
+     * process out of home (stop-and-copy); absent when not known (a homecoming). */
+    SSI_TAG_MBYTES = 103,  /* u64: the image bytes this move sent */
+    SSI_TAG_MFREEZE = 104, /* u64: how long this move kept the process frozen, in µs */
+    SSI_TAG_MFROM = 105,   /* string: the node the process left */
+    SSI_TAG_MTO = 106,     /* string: the node it runs on now */
 };
 
 /* The class of a MIGRATE's answer (SSI_TAG_OUTCOME), decided by the home's ssid from the
