@@ -169,6 +169,15 @@ case " $comp " in
 *" $pid "*"n1:$pid "*) ok "the installed completion offers $pid and n1:$pid" ;;
 *) fail "completion of 'ssictl migrate ': '$comp'" ;;
 esac
+# After an option and its value, the pid is still the first argument, the node the second.
+comp=$(lab_exec n1 bash -c ". $root/usr/share/bash-completion/completions/ssictl
+	COMP_WORDS=(ssictl migrate --timeout 30 ''); COMP_CWORD=4; _ssictl; echo \${COMPREPLY[*]}
+	COMP_WORDS=(ssictl migrate --json $pid ''); COMP_CWORD=4; _ssictl; echo \${COMPREPLY[*]}")
+comp=$(echo $comp)
+case " $comp " in
+*" $pid "*n1:$pid*home*n2*) ok "completion skips migrate's options: '$comp'" ;;
+*) fail "completion after options: '$comp'" ;;
+esac
 out=$(lab_exec n1 ssictl migrate "$pid" n2 2>&1) && ok "installed copy: migrate to n2: $out" ||
 	fail "migrate to n2: $out"
 sleep 0.5
