@@ -46,6 +46,7 @@ typedef struct {
     int64_t started; /* when it registered */
     int64_t move_ms; /* how long its last move took */
     double demand;   /* CPU demand the balancer measured (0..1), for ps and top */
+    uint64_t calls;  /* forwarded calls its deputy said it served (CALLS) */
     size_t len;
     uint8_t buf[SSID_CLIENT_BUF];
 } ssid_client_t;

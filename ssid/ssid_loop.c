@@ -39,6 +39,7 @@
 #include "ssid_offer.h"
 #include "ssid_ps.h"
 #include "ssid_relay.h"
+#include "ssid_stats.h"
 
 static bool s_stopping; /* a stop signal came */
 static int64_t s_last_refusal_log;
@@ -196,6 +197,19 @@ static int s_on_zap(zloop_t *loop, zsock_t *zap, void *arg)
 
 /* --- local clients ------------------------------------------------------- */
 
+/* A deputy's count of the calls it served so far (CALLS, no answer): the
+ * rise since its last count goes to the node's counter. Only from a
+ * registered process, and never backwards. */
+static void s_client_calls(ssid_client_t *c, const ssi_msg_t *m)
+{
+    uint64_t n;
+    if (!c->registered ||
+        ssi_field_u64(ssi_msg_find(m->field, m->nfields, SSI_TAG_CALLS), &n) < 0 || n <= c->calls)
+        return;
+    ssid_stats_calls(n - c->calls);
+    c->calls = n;
+}
+
 /* One whole frame from a local client (a tool or a shim). */
 static void s_client_message(ssid_client_t *c, const uint8_t *data, size_t len)
 {
@@ -212,6 +226,7 @@ static void s_client_message(ssid_client_t *c, const uint8_t *data, size_t len)
     case SSI_MSG_MIGRATE: ssid_move_request(c, &m); break;
     case SSI_MSG_ADMIN: ssid_admin_request(c, &m); break;
     case SSI_MSG_EVENTS: ssid_events_list(c, &m); break;
+    case SSI_MSG_CALLS: s_client_calls(c, &m); break;
     default: ssid_client_reply_error(c, EPROTO, "unexpected request");
     }
 }

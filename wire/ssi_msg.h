@@ -45,6 +45,9 @@ enum ssi_msg_type {
     SSI_MSG_EVENT = 22,      /* KIND TIMEMS TEXT: something happened here (node to every peer) */
     SSI_MSG_EVENTS = 23,     /* [SEQ]: tool asks for the events after SEQ */
     SSI_MSG_EVENTS_REP = 24, /* EVENT... SEQ (the last one listed) */
+    /* 50-54: reporting (#16) */
+    SSI_MSG_CALLS =
+        50, /* CALLS: a deputy to its home ssid: the calls it served so far (no answer) */
     /* Numbers 17-54 are reserved for the messages of work in progress (ranges per branch);
      * the decoder takes any number up to the maximum, the handlers refuse what they do not know. */
     SSI_MSG_TYPE_MAX = 54
@@ -99,6 +102,7 @@ enum ssi_msg_tag {
     SSI_TAG_FREEZE = 100, /* record: LEUS SEQ (a freeze-time bucket, not cumulative) */
     SSI_TAG_LEUS = 101,   /* u64: a bucket's upper bound in µs; UINT64_MAX for +Inf */
     SSI_TAG_FRZSUM = 102, /* u64: sum of the freeze times in µs */
+    SSI_TAG_CALLS = 111,  /* u64: forwarded calls served (CALLS: one deputy's; STATS: the node's) */
 };
 
 /* The class of a MIGRATE's answer (SSI_TAG_OUTCOME), decided by the home's ssid from the
