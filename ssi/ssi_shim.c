@@ -20,7 +20,6 @@
 #include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/un.h>
@@ -51,7 +50,6 @@ static const ssi_callsrv_exec_t s_execs[] = {
 };
 
 static int s_fd = -1;       /* our connection to ssid, in a high slot */
-static struct stat s_fd_st; /* its identity: the program may have closed it since */
 static volatile int s_away; /* this process is a body restored elsewhere */
 static volatile pid_t s_home_ppid;
 static char s_path[108];
@@ -143,8 +141,6 @@ static void s_register(void)
         return;
     }
     s_fd = fd;
-    if (fstat(fd, &s_fd_st) < 0)
-        s_fd_st.st_ino = 0;
 }
 
 /* Away, the kernel's parent is the body agent (pid 1 of the body's PID
@@ -351,15 +347,11 @@ static void s_migrate_self(const char *node)
 }
 
 
-/* The deputy reports its forwarded calls on our connection to ssid. */
+/* The deputy reports its forwarded calls to our ssid (if we registered). */
 static void s_become_deputy(void)
 {
-    /* Only if that slot still holds our socket (signal context: the raw
-     * call), never another descriptor the program opened there. */
-    struct stat st;
-    if (s_fd >= 0 && s_fd_st.st_ino && s_sys(SYS_fstat, s_fd, (long)&st, 0) == 0 &&
-        st.st_ino == s_fd_st.st_ino && st.st_dev == s_fd_st.st_dev)
-        ssi_deputy_set_ssid_fd(s_fd);
+    if (s_fd >= 0)
+        ssi_deputy_set_ssid_path(s_path);
     ssi_deputy_run();
 }
 

@@ -197,17 +197,19 @@ static int s_on_zap(zloop_t *loop, zsock_t *zap, void *arg)
 
 /* --- local clients ------------------------------------------------------- */
 
-/* A deputy's count of the calls it served so far (CALLS, no answer): the
- * rise since its last count goes to the node's counter. Only from a
- * registered process, and never backwards. */
+/* A deputy's count of the calls it served so far (CALLS, no answer), on a
+ * connection of its own: the rise since its last count goes to the node's
+ * counter. Only for a registered process (the one with the sender's pid,
+ * from the kernel), and never backwards. */
 static void s_client_calls(ssid_client_t *c, const ssi_msg_t *m)
 {
+    ssid_client_t *p = c->registered ? c : ssid_client_by_pid(c->pid);
     uint64_t n;
-    if (!c->registered ||
-        ssi_field_u64(ssi_msg_find(m->field, m->nfields, SSI_TAG_CALLS), &n) < 0 || n <= c->calls)
+    if (!p || ssi_field_u64(ssi_msg_find(m->field, m->nfields, SSI_TAG_CALLS), &n) < 0 ||
+        n <= p->calls)
         return;
-    ssid_stats_calls(n - c->calls);
-    c->calls = n;
+    ssid_stats_calls(n - p->calls);
+    p->calls = n;
 }
 
 /* One whole frame from a local client (a tool or a shim). */

@@ -42,6 +42,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <sys/un.h>
 #include <termios.h>
 #include <time.h>
 
@@ -624,13 +625,36 @@ static void s_job_stopped(void)
 
 /* ---- forwarded calls, counted for ssictl metrics ----------------------- */
 
-static int s_ssid_fd = -1;  /* the process's connection to its ssid, or -1 */
-static uint64_t s_reported; /* calls served that ssid was told of */
-static long s_report_ms;    /* when it was last told */
+static const char *s_ssid_path; /* ssid's local socket, or NULL: no reports */
+static int s_ssid_fd = -1;      /* our own connection to it, made at the first report */
+static uint64_t s_reported;     /* calls served that ssid was told of */
+static long s_report_ms;        /* when it was last told */
 
-void ssi_deputy_set_ssid_fd(int fd)
+void ssi_deputy_set_ssid_path(const char *path)
 {
-    s_ssid_fd = fd;
+    s_ssid_path = path;
+}
+
+/* A connection of our own to ssid (never the one the process registered
+ * with: the body's copy of that one is tunnelled through us, and a frame of
+ * ours could land inside one of its frames). ssid knows us by our pid. */
+static int s_ssid_connect(void)
+{
+    struct sockaddr_un sa;
+    size_t n;
+    long fd;
+    ssi_sys_memzero(&sa, sizeof(sa));
+    sa.sun_family = AF_UNIX;
+    for (n = 0; s_ssid_path[n] && n < sizeof(sa.sun_path) - 1; n++)
+        sa.sun_path[n] = s_ssid_path[n];
+    fd = ssi_sys3(SYS_socket, AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    if (ssi_sys3(SYS_connect, fd, (long)&sa, sizeof(sa)) < 0) {
+        ssi_sys1(SYS_close, fd);
+        return -1;
+    }
+    return (int)ssi_chans_high_fd(fd);
 }
 
 /* Tells ssid how many calls the call server answered so far (CALLS), when
@@ -644,10 +668,14 @@ static long s_report_calls(int force)
     static uint8_t frame[64];
     ssi_msg_writer_t w;
     long n, sent = 0;
-    if (s_ssid_fd < 0 || served == s_reported)
+    if (!s_ssid_path || served == s_reported)
         return -1;
     if (!force && wait > 0)
         return wait;
+    if (s_ssid_fd < 0 && (s_ssid_fd = s_ssid_connect()) < 0) {
+        s_ssid_path = NULL; /* no ssid to tell: no more reports */
+        return -1;
+    }
     ssi_msg_begin(&w, frame, sizeof(frame), SSI_MSG_CALLS);
     ssi_msg_put_u64(&w, SSI_TAG_CALLS, served);
     n = ssi_msg_end(&w);
@@ -662,7 +690,7 @@ static long s_report_calls(int force)
         sent += rc;
     }
     if (sent < n && sent > 0)
-        s_ssid_fd = -1; /* the stream is out of step: no more reports */
+        s_ssid_path = NULL; /* the stream is out of step: no more reports */
     s_report_ms = now;
     s_reported = served;
     return -1;

@@ -21,10 +21,10 @@
  * The key is copied; the caller wipes d. */
 long ssi_deputy_connect(const ssi_image_deputy_t *d);
 
-/* The process's connection to its ssid (the shim's, or -1): the deputy
- * reports there, at most once a second and at its end, how many calls it
- * served (SSI_MSG_CALLS, no answer). */
-void ssi_deputy_set_ssid_fd(int fd);
+/* ssid's local socket (NULL: none; the string must stay): the deputy
+ * connects there and reports, at most once a second and at its end, how
+ * many calls it served (SSI_MSG_CALLS, no answer). */
+void ssi_deputy_set_ssid_path(const char *path);
 
 /* Becomes the deputy; never returns. Exits with the body's exit status,
  * or as if killed by SIGKILL when the link to the agent breaks. */

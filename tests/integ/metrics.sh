@@ -248,6 +248,25 @@ if lab_exec n1 ssictl migrate "$spid" n2 >/dev/null; then
 else
 	fail "cannot move the stat loop to n2"
 fi
+# The same loop, then the process ends at once: the deputy's last report (at its
+# end, not the once-a-second one) carries the calls.
+sed 's/^    open(.*/&\n    os._exit(0)/' "$LAB_FILES/stater.py" >"$LAB_FILES/stater_end.py"
+lab_exec n1 sh -c "ssirun /usr/bin/python3 $LAB_FILES/stater_end.py >/dev/null 2>&1 &"
+wait_until 10 has_pid stater_end.py
+spid=$(lab_pid_of stater_end.py)
+if lab_exec n1 ssictl migrate "$spid" n2 >/dev/null; then
+	c0=$(metric n1 "$S_CALLS")
+	lab_exec n1 kill -USR1 "$spid"
+	gone() { [ -z "$(lab_pid_of stater_end.py)" ]; }
+	wait_until 20 gone
+	c1=$(metric n1 "$S_CALLS")
+	d=$((${c1%%.*} - ${c0%%.*}))
+	[ "$d" -ge $N ] && [ "$d" -le $((N + 200)) ] &&
+		ok "$N calls, then the end: the deputy's last report counts them ($c0 -> $c1)" ||
+		fail "$N calls, then the end: n1's forwarded calls $c0 -> $c1"
+else
+	fail "cannot move the second stat loop to n2"
+fi
 
 # n3 stopped: it does not answer; exit 3, and 0 with --partial-ok.
 partial() {
