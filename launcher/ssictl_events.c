@@ -15,13 +15,33 @@
 #include "ssi_json.h"
 #include "ssi_local.h"
 #include "ssi_msg.h"
+#include "ssictl_call.h"
 
 #define S_TIMEOUT_MS 5000
 #define S_FOLLOW_MS 500
 
-/* Prints the events of one EVENTS_REP; *seq gets the last one's number.
- * Returns 0, or -1 if stdout is gone. */
-static int s_print(const ssi_msg_t *m, bool json, uint64_t *seq)
+/* One event as a JSON object into j. */
+static void s_event_json(ssi_json_t *j, uint64_t s, uint64_t t, const char *node, const char *kind,
+                         const char *text)
+{
+    ssi_json_object_begin(j);
+    ssi_json_key(j, "seq");
+    ssi_json_u64(j, s);
+    ssi_json_key(j, "time_ms");
+    ssi_json_u64(j, t);
+    ssi_json_key(j, "node");
+    ssi_json_str(j, node);
+    ssi_json_key(j, "kind");
+    ssi_json_str(j, kind);
+    ssi_json_key(j, "text");
+    ssi_json_str(j, text);
+    ssi_json_object_end(j);
+}
+
+/* Prints the events of one EVENTS_REP (into arr when not NULL: the data of
+ * the --json envelope; else one JSON line per event when json, or text);
+ * *seq gets the last one's number. Returns 0, or -1 if stdout is gone. */
+static int s_print(const ssi_msg_t *m, bool json, ssi_json_t *arr, uint64_t *seq)
 {
     for (size_t i = 0; i < m->nfields; i++) {
         if (m->field[i].tag == SSI_TAG_SEQ) {
@@ -43,22 +63,13 @@ static int s_print(const ssi_msg_t *m, bool json, uint64_t *seq)
         ssi_field_str(ssi_msg_find(f, (size_t)k, SSI_TAG_NODE), node, sizeof node);
         ssi_field_str(ssi_msg_find(f, (size_t)k, SSI_TAG_KIND), kind, sizeof kind);
         ssi_field_str(ssi_msg_find(f, (size_t)k, SSI_TAG_TEXT), text, sizeof text);
-        if (json) {
+        if (arr) {
+            s_event_json(arr, s, t, node, kind, text);
+        } else if (json) {
             ssi_json_t *j = ssi_json_new();
             if (!j)
                 return -1;
-            ssi_json_object_begin(j);
-            ssi_json_key(j, "seq");
-            ssi_json_u64(j, s);
-            ssi_json_key(j, "time_ms");
-            ssi_json_u64(j, t);
-            ssi_json_key(j, "node");
-            ssi_json_str(j, node);
-            ssi_json_key(j, "kind");
-            ssi_json_str(j, kind);
-            ssi_json_key(j, "text");
-            ssi_json_str(j, text);
-            ssi_json_object_end(j);
+            s_event_json(j, s, t, node, kind, text);
             const char *out = ssi_json_text(j, NULL);
             if (out)
                 printf("%s\n", out);
@@ -96,6 +107,17 @@ int ssictl_events_main(const char *socket, int argc, char **argv)
     static uint8_t rep[SSI_MSG_HEADER + SSI_MSG_MAX_BODY];
     static ssi_msg_t m;
     uint64_t seq = 0;
+    /* --json without --follow: one envelope whose data lists the events
+     * (the local ring holds every node's: nothing is missing). */
+    ssi_json_t *arr = NULL;
+    if (json && !follow) {
+        arr = ssictl_json_begin();
+        if (!arr) {
+            fprintf(stderr, "ssictl events: out of memory\n");
+            return 1;
+        }
+        ssi_json_array_begin(arr);
+    }
     for (;;) {
         uint8_t req[64];
         ssi_msg_writer_t w;
@@ -105,6 +127,7 @@ int ssictl_events_main(const char *socket, int argc, char **argv)
         int fd = ssi_local_connect(socket);
         if (fd < 0) {
             fprintf(stderr, "ssictl: cannot reach ssid at %s: %s\n", socket, strerror(-fd));
+            ssi_json_destroy(&arr);
             return 1;
         }
         int rc = ssi_local_send(fd, req, (size_t)n);
@@ -114,13 +137,20 @@ int ssictl_events_main(const char *socket, int argc, char **argv)
         if (rc < 0 || n < 0 || ssi_msg_parse(rep, (size_t)n, &m) < 0 ||
             m.type != SSI_MSG_EVENTS_REP) {
             fprintf(stderr, "ssictl events: no answer from ssid at %s\n", socket);
+            ssi_json_destroy(&arr);
             return 1;
         }
         uint64_t before = seq;
-        if (s_print(&m, json, &seq) < 0)
+        if (s_print(&m, json, arr, &seq) < 0) {
+            ssi_json_destroy(&arr);
             return 1;
-        if (!follow && seq == before)
-            return 0; /* all listed */
+        }
+        if (!follow && seq == before) { /* all listed */
+            if (!arr)
+                return 0;
+            ssi_json_array_end(arr);
+            return ssictl_json_end(&arr, NULL, 0);
+        }
         if (follow && seq == before)
             usleep(S_FOLLOW_MS * 1000);
     }

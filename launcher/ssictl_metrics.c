@@ -2,7 +2,8 @@
  * counters in the Prometheus text exposition format (version 0.0.4), for
  * node_exporter's textfile collector or a scrape wrapper. The node table
  * (NODES: up, load, CPUs, free memory, ssi processes) is this node's view;
- * the counters (migrations by outcome, bytes moved, freeze times, guests)
+ * the counters (migrations by outcome, bytes moved, freeze times, guests,
+ * forwarded calls)
  * come from each node's ssid in the PS fan-out (ssid_stats). */
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,7 +16,8 @@
 
 typedef struct {
     char name[SSI_NAME_MAX + 1];
-    uint64_t guests, bytes, freeze_sum_us;
+    uint64_t guests, bytes, freeze_sum_us, calls;
+    int has_calls; /* the node counts forwarded calls */
     uint64_t outcome[SSI_OUTCOME_MAX + 1];
     uint64_t le_us[STATS_BUCKETS_MAX], count[STATS_BUCKETS_MAX];
     size_t nbuckets;
@@ -58,6 +60,7 @@ static int s_read_stats(const ssi_field_t *rec, stats_t *st)
     ssi_field_u64(ssi_msg_find(f, (size_t)k, SSI_TAG_GUESTS), &st->guests);
     ssi_field_u64(ssi_msg_find(f, (size_t)k, SSI_TAG_BYTES), &st->bytes);
     ssi_field_u64(ssi_msg_find(f, (size_t)k, SSI_TAG_FRZSUM), &st->freeze_sum_us);
+    st->has_calls = ssi_field_u64(ssi_msg_find(f, (size_t)k, SSI_TAG_CALLS), &st->calls) == 0;
     for (long i = 0; i < k; i++) {
         ssi_field_t g[4];
         uint64_t a, b;
@@ -175,6 +178,11 @@ static void s_print_stats(const stats_t *st, size_t n)
         s_sample("ssi_freeze_seconds_sum", st[i].name, NULL, st[i].freeze_sum_us / 1e6);
         s_sample("ssi_freeze_seconds_count", st[i].name, NULL, (double)cum);
     }
+    s_head("ssi_forwarded_calls_total", "counter",
+           "Calls of processes away that their deputies at the node (their home) served.");
+    for (size_t i = 0; i < n; i++)
+        if (st[i].has_calls)
+            s_sample("ssi_forwarded_calls_total", st[i].name, NULL, (double)st[i].calls);
 }
 
 int ssictl_metrics(int argc, char **argv)

@@ -367,6 +367,15 @@ static void s_migrate_self(const char *node)
     s_sys(SYS_exit_group, 125, 0, 0);
 }
 
+
+/* The deputy reports its forwarded calls to our ssid (if we registered). */
+static void s_become_deputy(void)
+{
+    if (s_fd >= 0)
+        ssi_deputy_set_ssid_path(s_path);
+    ssi_deputy_run();
+}
+
 /* Wires the layers: proxies into the trap core, executors into the call
  * server, the trap core and the deputy into the freeze module. */
 static void s_wire(void)
@@ -394,7 +403,7 @@ static void s_wire(void)
     ssi_trap_set_proxies(s_proxies, sizeof s_proxies / sizeof s_proxies[0]);
     ssi_callsrv_set_execs(s_execs, sizeof s_execs / sizeof s_execs[0]);
     ssi_freeze_set_fd_hook(ssi_trap_own_fd);
-    ssi_freeze_set_deputy_hook(ssi_deputy_connect, ssi_deputy_run);
+    ssi_freeze_set_deputy_hook(ssi_deputy_connect, s_become_deputy);
     ssi_freeze_set_restore_hook(s_on_restore);
     ssi_freeze_set_freeze_hook(s_on_freeze);
 }

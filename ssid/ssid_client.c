@@ -157,7 +157,8 @@ static int s_on_client(zloop_t *loop, zmq_pollitem_t *item, void *arg)
             s_close(c);
             return 0;
         }
-        if (c->buf[3] == SSI_MSG_REGISTER || s_may_ask(c))
+        /* A deputy's CALLS (no answer, once a second) costs no tokens. */
+        if (c->buf[3] == SSI_MSG_REGISTER || c->buf[3] == SSI_MSG_CALLS || s_may_ask(c))
             s_on_message(c, c->buf, (size_t)want);
         else
             ssid_client_reply_error(c, EAGAIN,

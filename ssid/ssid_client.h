@@ -51,6 +51,7 @@ typedef struct {
     uint32_t ckpt_seq;   /* periodic checkpoints started */
     int64_t ckpt_due;    /* when the next periodic one is due (ms) */
     int64_t ckpt_done;   /* when the last checkpoint was written (ms), or 0 */
+    uint64_t calls;      /* forwarded calls its deputy said it served (CALLS) */
     size_t len;
     uint8_t buf[SSID_CLIENT_BUF];
 } ssid_client_t;

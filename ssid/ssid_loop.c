@@ -41,6 +41,7 @@
 #include "ssid_ps.h"
 #include "ssid_relay.h"
 #include "ssid_state.h"
+#include "ssid_stats.h"
 
 static bool s_stopping; /* a stop signal came */
 static int64_t s_last_refusal_log;
@@ -203,6 +204,21 @@ static int s_on_zap(zloop_t *loop, zsock_t *zap, void *arg)
 
 /* --- local clients ------------------------------------------------------- */
 
+/* A deputy's count of the calls it served so far (CALLS, no answer), on a
+ * connection of its own: the rise since its last count goes to the node's
+ * counter. Only for a registered process (the one with the sender's pid,
+ * from the kernel), and never backwards. */
+static void s_client_calls(ssid_client_t *c, const ssi_msg_t *m)
+{
+    ssid_client_t *p = c->registered ? c : ssid_client_by_pid(c->pid);
+    uint64_t n;
+    if (!p || ssi_field_u64(ssi_msg_find(m->field, m->nfields, SSI_TAG_CALLS), &n) < 0 ||
+        n <= p->calls)
+        return;
+    ssid_stats_calls(n - p->calls);
+    p->calls = n;
+}
+
 /* One whole frame from a local client (a tool or a shim). */
 static void s_client_message(ssid_client_t *c, const uint8_t *data, size_t len)
 {
@@ -220,6 +236,7 @@ static void s_client_message(ssid_client_t *c, const uint8_t *data, size_t len)
     case SSI_MSG_ADMIN: ssid_admin_request(c, &m); break;
     case SSI_MSG_EVENTS: ssid_events_list(c, &m); break;
     case SSI_MSG_CHECKPOINT: ssid_ckpt_request(c, &m); break;
+    case SSI_MSG_CALLS: s_client_calls(c, &m); break;
     default: ssid_client_reply_error(c, EPROTO, "unexpected request");
     }
 }

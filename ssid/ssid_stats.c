@@ -11,6 +11,7 @@ static uint64_t s_outcomes[SSI_OUTCOME_MAX + 1];
 static uint64_t s_bytes;
 static uint64_t s_bucket[SSID_STATS_BUCKETS + 1]; /* the last one: above every bound */
 static uint64_t s_freeze_sum_us;
+static uint64_t s_calls;
 
 int ssid_stats_outcome(int err)
 {
@@ -47,6 +48,11 @@ void ssid_stats_moved(uint64_t bytes, uint64_t freeze_us)
     s_bucket[i]++;
 }
 
+void ssid_stats_calls(uint64_t n)
+{
+    s_calls += n;
+}
+
 void ssid_stats_put(ssi_msg_writer_t *w, const char *node, uint64_t guests)
 {
     size_t mark = ssi_msg_open(w, SSI_TAG_STATS);
@@ -66,5 +72,6 @@ void ssid_stats_put(ssi_msg_writer_t *w, const char *node, uint64_t guests)
         ssi_msg_close(w, m);
     }
     ssi_msg_put_u64(w, SSI_TAG_FRZSUM, s_freeze_sum_us);
+    ssi_msg_put_u64(w, SSI_TAG_CALLS, s_calls);
     ssi_msg_close(w, mark);
 }

@@ -1,5 +1,6 @@
 /* ssid_stats: this node's counters for `ssictl metrics`: migration answers
- * by outcome class, image bytes moved out, and a histogram of freeze times.
+ * by outcome class, image bytes moved out, a histogram of freeze times, and
+ * the forwarded calls its deputies served.
  * They count from ssid's start (Prometheus counters: a restart resets
  * them). They travel in every PS_REP as one STATS record (wire/ssi_msg.h).
  * A leaf module: it calls nothing of ssid's. Runs in ssid. */
@@ -30,6 +31,9 @@ void ssid_stats_count(int outcome);
 
 /* One move out of home succeeded: its image bytes and freeze time. */
 void ssid_stats_moved(uint64_t bytes, uint64_t freeze_us);
+
+/* N more forwarded calls served by the deputies of this home. */
+void ssid_stats_calls(uint64_t n);
 
 /* Puts the STATS record (NODE node, GUESTS guests, the counters) into w. */
 void ssid_stats_put(ssi_msg_writer_t *w, const char *node, uint64_t guests);

@@ -236,6 +236,7 @@ const char *ssi_msg_type_name(int type)
         [SSI_MSG_EVENTS] = "EVENTS",
         [SSI_MSG_EVENTS_REP] = "EVENTS_REP",
         [SSI_MSG_CHECKPOINT] = "CHECKPOINT",
+        [SSI_MSG_CALLS] = "CALLS",
     };
     /* clang-format on */
     if (type < 1 || type > SSI_MSG_TYPE_MAX || !names[type])

@@ -46,6 +46,9 @@ enum ssi_msg_type {
     SSI_MSG_EVENTS = 23,     /* [SEQ]: tool asks for the events after SEQ */
     SSI_MSG_EVENTS_REP = 24, /* EVENT... SEQ (the last one listed) */
     SSI_MSG_CHECKPOINT = 25, /* PID [PATH]: tool to its ssid, the process's home (w-ckpt: 25-29) */
+    /* 50-54: reporting (#16). CALLS: a deputy to its home ssid, the calls it served so far
+     * (no answer). */
+    SSI_MSG_CALLS = 50,
     /* Numbers 17-54 are reserved for the messages of work in progress (ranges per branch);
      * the decoder takes any number up to the maximum, the handlers refuse what they do not know. */
     SSI_MSG_TYPE_MAX = 54
@@ -111,6 +114,7 @@ enum ssi_msg_tag {
     SSI_TAG_MFREEZE = 104, /* u64: how long this move kept the process frozen, in µs */
     SSI_TAG_MFROM = 105,   /* string: the node the process left */
     SSI_TAG_MTO = 106,     /* string: the node it runs on now */
+    SSI_TAG_CALLS = 111, /* u64: forwarded calls served (CALLS: one deputy's; STATS: the node's) */
 };
 
 /* The class of a MIGRATE's answer (SSI_TAG_OUTCOME), decided by the home's ssid from the

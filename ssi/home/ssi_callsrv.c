@@ -24,6 +24,7 @@ static ssi_chan_t s_ch;
 static int s_up;
 static uint8_t s_req[sizeof(ssi_call_req_t) + SSI_CALL_MSG_MAX];
 static uint8_t s_rep[SSI_CALL_MSG_MAX];
+static uint64_t s_served; /* requests answered, for ssictl metrics */
 
 void ssi_callsrv_set_execs(const ssi_callsrv_exec_t *execs, unsigned n)
 {
@@ -48,6 +49,11 @@ long ssi_callsrv_attach(int fd, const uint8_t *key, int timeout_ms)
 int ssi_callsrv_fd(void)
 {
     return s_up ? s_ch.fd : -1;
+}
+
+uint64_t ssi_callsrv_served(void)
+{
+    return s_served;
 }
 
 int ssi_callsrv_pending(void)
@@ -106,6 +112,7 @@ long ssi_callsrv_serve(void)
         n = ssi_call_send(&s_ch, s_rep, rl);
         if (n < 0)
             break;
+        s_served++;
     } while (ssi_chan_pending(&s_ch) > 0);
     if (n < 0) {
         /* The body is gone (or misbehaved): no more calls. */

@@ -35,6 +35,10 @@ long ssi_callsrv_attach(int fd, const uint8_t *key, int timeout_ms);
 /* The call link's socket for poll(), or -1. */
 int ssi_callsrv_fd(void);
 
+/* How many requests this call server answered (errors included) since
+ * the process started: the forwarded calls of ssictl metrics. */
+uint64_t ssi_callsrv_served(void);
+
 /* Non-zero when a request was already read ahead: serve before polling. */
 int ssi_callsrv_pending(void);
 

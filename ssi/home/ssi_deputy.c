@@ -25,6 +25,7 @@
 #include "ssi_chans.h"
 #include "ssi_homecoming.h"
 #include "ssi_kobj.h"
+#include "ssi_msg.h"
 #include "ssi_signal.h"
 #include "ssi_sys.h"
 #include "ssi_tunnel_link.h"
@@ -41,6 +42,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <sys/un.h>
 #include <termios.h>
 #include <time.h>
 
@@ -621,8 +623,82 @@ static void s_job_stopped(void)
         s_sigaction(sig, s_on_signal, ~0ULL);
 }
 
+/* ---- forwarded calls, counted for ssictl metrics ----------------------- */
+
+static const char *s_ssid_path; /* ssid's local socket, or NULL: no reports */
+static int s_ssid_fd = -1;      /* our own connection to it, made at the first report */
+static uint64_t s_reported;     /* calls served that ssid was told of */
+static long s_report_ms;        /* when it was last told */
+
+void ssi_deputy_set_ssid_path(const char *path)
+{
+    s_ssid_path = path;
+}
+
+/* A connection of our own to ssid (never the one the process registered
+ * with: the body's copy of that one is tunnelled through us, and a frame of
+ * ours could land inside one of its frames). ssid knows us by our pid. */
+static int s_ssid_connect(void)
+{
+    struct sockaddr_un sa;
+    size_t n;
+    long fd;
+    ssi_sys_memzero(&sa, sizeof(sa));
+    sa.sun_family = AF_UNIX;
+    for (n = 0; s_ssid_path[n] && n < sizeof(sa.sun_path) - 1; n++)
+        sa.sun_path[n] = s_ssid_path[n];
+    fd = ssi_sys3(SYS_socket, AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    if (ssi_sys3(SYS_connect, fd, (long)&sa, sizeof(sa)) < 0) {
+        ssi_sys1(SYS_close, fd);
+        return -1;
+    }
+    return (int)ssi_chans_high_fd(fd);
+}
+
+/* Tells ssid how many calls the call server answered so far (CALLS), when
+ * that changed and FORCE or a second passed since the last time. Returns
+ * the ms until a report is due (-1: none is). Best effort: a full socket
+ * or a gone ssid loses the report, never the body. */
+static long s_report_calls(int force)
+{
+    uint64_t served = ssi_callsrv_served();
+    long now = s_now_ms(), wait = s_report_ms + 1000 - now;
+    static uint8_t frame[64];
+    ssi_msg_writer_t w;
+    long n, sent = 0;
+    if (!s_ssid_path || served == s_reported)
+        return -1;
+    if (!force && wait > 0)
+        return wait;
+    if (s_ssid_fd < 0 && (s_ssid_fd = s_ssid_connect()) < 0) {
+        s_ssid_path = NULL; /* no ssid to tell: no more reports */
+        return -1;
+    }
+    ssi_msg_begin(&w, frame, sizeof(frame), SSI_MSG_CALLS);
+    ssi_msg_put_u64(&w, SSI_TAG_CALLS, served);
+    n = ssi_msg_end(&w);
+    while (n > 0 && sent < n) {
+        /* Whole or nothing: a frame cut short would garble the next. */
+        long rc = ssi_sys6(SYS_sendto, s_ssid_fd, (long)(frame + sent), n - sent,
+                           MSG_NOSIGNAL | (sent ? 0 : MSG_DONTWAIT), 0, 0);
+        if (rc == -EINTR)
+            continue;
+        if (rc <= 0)
+            break;
+        sent += rc;
+    }
+    if (sent < n && sent > 0)
+        s_ssid_path = NULL; /* the stream is out of step: no more reports */
+    s_report_ms = now;
+    s_reported = served;
+    return -1;
+}
+
 __attribute__((noreturn)) static void s_finish(void)
 {
+    s_report_calls(1);
     ssi_homecoming_ended();
     ssi_tunnel_link_close(ssi_chans_link());
     if (s_exit_how == SSI_TUNNEL_SIGNALED)
@@ -701,6 +777,7 @@ void ssi_deputy_run(void)
              * already caught go to the body first. */
             s_sigmask(SIG_BLOCK, ~0ULL);
             s_flush_signals();
+            s_report_calls(1);
             ssi_homecoming_ask();
         }
         home = ssi_homecoming_active();
@@ -740,9 +817,15 @@ void ssi_deputy_run(void)
         if (!s_exit_how && ssi_callsrv_pending())
             ssi_callsrv_serve();
         {
-            /* Coming home has a deadline: wake up to check it. */
+            /* Coming home has a deadline: wake up to check it; a count of
+             * calls not yet reported is due within a second. */
             struct timespec tick = {1, 0};
-            rc = ssi_sys5(SYS_ppoll, (long)p, n, home ? (long)&tick : 0, 0, 8);
+            long due = s_report_calls(0);
+            if (due >= 0 && !home) {
+                tick.tv_sec = due / 1000;
+                tick.tv_nsec = (due % 1000) * 1000000L;
+            }
+            rc = ssi_sys5(SYS_ppoll, (long)p, n, home || due >= 0 ? (long)&tick : 0, 0, 8);
         }
         if (s_sigpend)
             s_flush_signals();

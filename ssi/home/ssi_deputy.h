@@ -21,6 +21,11 @@
  * The key is copied; the caller wipes d. */
 long ssi_deputy_connect(const ssi_image_deputy_t *d);
 
+/* ssid's local socket (NULL: none; the string must stay): the deputy
+ * connects there and reports, at most once a second and at its end, how
+ * many calls it served (SSI_MSG_CALLS, no answer). */
+void ssi_deputy_set_ssid_path(const char *path);
+
 /* Becomes the deputy; never returns. Exits with the body's exit status,
  * or as if killed by SIGKILL when the link to the agent breaks. */
 __attribute__((noreturn)) void ssi_deputy_run(void);

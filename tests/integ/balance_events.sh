@@ -4,7 +4,8 @@
 # --json' runs on n3 from the start; meanwhile n1 moves a memhog to n2 by hand, n2 is blocked
 # (and refuses an offer) and unblocked, and n1's balancer moves CPU-bound jobs. The follower
 # on n3 must have seen each, attributed to the node where it happened, as valid JSON lines, and
-# 'ssictl events' on n2 lists the same stream as text.
+# 'ssictl events' on n2 lists the same stream as text, and 'ssictl events --json' as one
+# envelope {format, data, missing}.
 . "$(dirname "$0")/lib.sh"
 lab_require_root
 memhog=${SSI_TESTDIR:-$lab_top/build/tests}/memhog
@@ -51,6 +52,23 @@ if printf '%s\n' "$text" | grep -q "^[0-9:.]* n1 *migrated *process $m moved fro
     ok "ssictl events on n2 lists the same as text"
 else
     fail "ssictl events on n2 lists the same as text: $text"
+fi
+# Without --follow, --json is one envelope {format, data, missing} like every --json answer.
+if err=$(lab_exec n2 ssictl events --json | python3 -c '
+import json, sys
+env = json.load(sys.stdin)
+assert set(env) == {"format", "data", "missing"}, sorted(env)
+assert env["format"] == 1 and env["missing"] == [], env
+ev = env["data"]
+assert any(e["node"] == "n1" and e["kind"] == "migrated" and
+           e["text"].endswith("process %s moved from n1 to n2" % sys.argv[1]) for e in ev), "no migration"
+seqs = [e["seq"] for e in ev]
+assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs), "seq not rising"
+for e in ev:
+    assert set(e) == {"seq", "time_ms", "node", "kind", "text"}, e' "$m" 2>&1); then
+    ok "ssictl events --json on n2: one envelope listing the same events"
+else
+    fail "ssictl events --json on n2: $err"
 fi
 lab_exec n3 sh -c 'kill $(cat /tmp/ev.pid)'
 check "the follower wrote no error" lab_exec n3 test ! -s /tmp/ev.err

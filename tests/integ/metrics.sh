@@ -8,7 +8,9 @@
 # three moves (out, home, out again) add exactly 3 to n1's ok migrations and
 # 2 to its freeze-time count, and bytes; a refused move (two threads) adds 1
 # to refused, an unknown node 1 to node. A stopped node is reported as not
-# answering, and the exit status is 3 unless --partial-ok.
+# answering, and the exit status is 3 unless --partial-ok. A process away
+# that makes 1000 forwarded calls raises its home's forwarded-call counter by
+# at least 1000 and at most 200 more.
 . "$(dirname "$0")/lib.sh"
 lab_require_root
 [ -x /usr/bin/python3 ] || skip "/usr/bin/python3 is not installed"
@@ -214,6 +216,57 @@ set -- $after
 [ "${5%%.*}" -gt "${b_bytes%%.*}" ] && ok "bytes moved went up ($b_bytes -> $5)" || fail "bytes: $b_bytes -> $5"
 g=$(metric n1 'ssi_node_guests{node="n3"}')
 [ "$g" = 1 ] && ok "n3 runs 1 guest" || fail "n3's guests: $g"
+
+# Forwarded calls: a process away makes N os.stat calls on a home file when
+# SIGUSR1 comes (forwarded by its deputy); its home counts them.
+S_CALLS='ssi_forwarded_calls_total{node="n1"}'
+N=1000
+cat >"$LAB_FILES/stater.py" <<PY
+import os, signal, time
+def go(sig, frame):
+    for i in range($N):
+        os.stat("$LAB_FILES/stater.py")
+    open("$LAB_FILES/stater.done", "w").close()
+signal.signal(signal.SIGUSR1, go)
+time.sleep(120)
+PY
+rm -f "$LAB_FILES/stater.done"
+lab_exec n1 sh -c "ssirun /usr/bin/python3 $LAB_FILES/stater.py >/dev/null 2>&1 &"
+wait_until 10 has_pid stater.py
+spid=$(lab_pid_of stater.py)
+if lab_exec n1 ssictl migrate "$spid" n2 >/dev/null; then
+	c0=$(metric n1 "$S_CALLS")
+	lab_exec n1 kill -USR1 "$spid"
+	wait_until 20 test -e "$LAB_FILES/stater.done"
+	rose() { c1=$(metric n1 "$S_CALLS") && [ "${c1%%.*}" -ge $((${c0%%.*} + N)) ]; }
+	wait_until 5 rose
+	c1=$(metric n1 "$S_CALLS")
+	d=$((${c1%%.*} - ${c0%%.*}))
+	[ "$d" -ge $N ] && [ "$d" -le $((N + 200)) ] &&
+		ok "$N os.stat calls away: n1's forwarded calls rose by $d ($c0 -> $c1)" ||
+		fail "$N os.stat calls away: n1's forwarded calls $c0 -> $c1"
+else
+	fail "cannot move the stat loop to n2"
+fi
+# The same loop, then the process ends at once: the deputy's last report (at its
+# end, not the once-a-second one) carries the calls.
+sed 's/^    open(.*/&\n    os._exit(0)/' "$LAB_FILES/stater.py" >"$LAB_FILES/stater_end.py"
+lab_exec n1 sh -c "ssirun /usr/bin/python3 $LAB_FILES/stater_end.py >/dev/null 2>&1 &"
+wait_until 10 has_pid stater_end.py
+spid=$(lab_pid_of stater_end.py)
+if lab_exec n1 ssictl migrate "$spid" n2 >/dev/null; then
+	c0=$(metric n1 "$S_CALLS")
+	lab_exec n1 kill -USR1 "$spid"
+	gone() { [ -z "$(lab_pid_of stater_end.py)" ]; }
+	wait_until 20 gone
+	c1=$(metric n1 "$S_CALLS")
+	d=$((${c1%%.*} - ${c0%%.*}))
+	[ "$d" -ge $N ] && [ "$d" -le $((N + 200)) ] &&
+		ok "$N calls, then the end: the deputy's last report counts them ($c0 -> $c1)" ||
+		fail "$N calls, then the end: n1's forwarded calls $c0 -> $c1"
+else
+	fail "cannot move the second stat loop to n2"
+fi
 
 # n3 stopped: it does not answer; exit 3, and 0 with --partial-ok.
 partial() {

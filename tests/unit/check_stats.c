@@ -37,7 +37,7 @@ END_TEST
 /* The STATS record of this process's counters, decoded: guests, the count
  * of each outcome, bytes, each bucket (bound, count) and the sum. */
 typedef struct {
-    uint64_t guests, outcome[SSI_OUTCOME_MAX + 1], bytes, sum;
+    uint64_t guests, outcome[SSI_OUTCOME_MAX + 1], bytes, sum, calls;
     uint64_t le[SSID_STATS_BUCKETS + 1], n[SSID_STATS_BUCKETS + 1];
     size_t nb;
 } decoded_t;
@@ -64,6 +64,7 @@ static void s_decode(decoded_t *d)
     ssi_field_u64(ssi_msg_find(f, (size_t)k, SSI_TAG_GUESTS), &d->guests);
     ssi_field_u64(ssi_msg_find(f, (size_t)k, SSI_TAG_BYTES), &d->bytes);
     ssi_field_u64(ssi_msg_find(f, (size_t)k, SSI_TAG_FRZSUM), &d->sum);
+    ck_assert_int_eq(ssi_field_u64(ssi_msg_find(f, (size_t)k, SSI_TAG_CALLS), &d->calls), 0);
     for (long i = 0; i < k; i++) {
         ssi_field_t g[4];
         uint64_t a = 0, b = 0;
@@ -96,7 +97,10 @@ START_TEST(test_stats_record_holds_counts)
     ssid_stats_moved(24, 1000); /* on the first bound: in its bucket */
     ssid_stats_moved(1, 1001);  /* just above: the next */
     ssid_stats_moved(1, 20000000);
+    ssid_stats_calls(1000);
+    ssid_stats_calls(5);
     s_decode(&d);
+    ck_assert_uint_eq(d.calls, 1005);
     ck_assert_uint_eq(d.guests, 3);
     ck_assert_uint_eq(d.outcome[SSI_OUTCOME_OK], 2);
     ck_assert_uint_eq(d.outcome[SSI_OUTCOME_REFUSED], 1);
