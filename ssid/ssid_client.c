@@ -170,7 +170,7 @@ static int s_on_client(zloop_t *loop, zmq_pollitem_t *item, void *arg)
 
 /* Start time of process pid in clock ticks since boot (field 22 of
  * /proc/PID/stat), 0 if there is no such process. */
-static uint64_t s_start_time(pid_t pid)
+uint64_t ssid_client_start_time(pid_t pid)
 {
     char path[64], buf[1024];
     unsigned long long v = 0;
@@ -205,7 +205,7 @@ static void s_bind(ssid_client_t *c, int fd)
         c->proc = (int)syscall(SYS_pidfd_open, c->pid, 0);
     else
         fcntl(c->proc, F_SETFD, FD_CLOEXEC);
-    c->start = s_start_time(c->pid);
+    c->start = ssid_client_start_time(c->pid);
 }
 
 int ssid_client_pidfd(const ssid_client_t *c)
@@ -217,7 +217,7 @@ bool ssid_client_alive(const ssid_client_t *c)
 {
     if (c->proc >= 0 && syscall(SYS_pidfd_send_signal, c->proc, 0, NULL, 0) < 0)
         return false;
-    return c->start != 0 && s_start_time(c->pid) == c->start;
+    return c->start != 0 && ssid_client_start_time(c->pid) == c->start;
 }
 
 /* Why a client of uid may not have a slot now, or NULL. */
@@ -425,7 +425,7 @@ int ssid_client_adopt(pid_t pid, uid_t uid, pid_t ppid, const char *cmd, int awa
     /* Bound to that very process, as a connection's record is (its start
      * time was checked against the file's by the caller). */
     c->proc = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-    c->start = s_start_time(pid);
+    c->start = ssid_client_start_time(pid);
     c->since = c->started = ssid_node_now();
     snprintf(c->cmd, sizeof c->cmd, "%s", cmd);
     s_client[s_nclients++] = c;

@@ -118,4 +118,8 @@ void ssid_client_reply_ok(ssid_client_t *c, const char *text);
 /* Appends this node's processes as PROC records (for ps). */
 void ssid_client_put_procs(ssi_msg_writer_t *w);
 
+/* Start time of process pid in clock ticks since boot (field 22 of /proc/PID/stat), 0 if
+ * there is no such process: with the pid, it names one process for good. */
+uint64_t ssid_client_start_time(pid_t pid);
+
 #endif

@@ -24,28 +24,6 @@ void ssid_state_init(const char *socket_path)
     snprintf(s_path, sizeof s_path, "%.*s%sssid.procs", n, socket_path, slash ? "/" : "");
 }
 
-/* Field 22 of /proc/PID/stat: when the process started (clock ticks after
- * boot); 0 if it does not exist. Guards against a pid used again. */
-static unsigned long long s_starttime(pid_t pid)
-{
-    char path[64], buf[1024];
-    unsigned long long t = 0;
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return 0;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = 0;
-    char *p = strrchr(buf, ')');
-    /* After the command: state is field 3, starttime field 22. */
-    for (int field = 2; p && field < 22; field++)
-        p = strchr(p + 1, ' ');
-    if (p)
-        t = strtoull(p + 1, NULL, 10);
-    return t;
-}
-
 void ssid_state_save(void)
 {
     if (!s_path[0])
@@ -61,8 +39,8 @@ void ssid_state_save(void)
             continue;
         char line[1200];
         int n = snprintf(line, sizeof line, "%d %llu %u %d %s %s\n", (int)c->pid,
-                         s_starttime(c->pid), (unsigned)c->uid, (int)c->ppid,
-                         c->away >= 0 ? ssid_node_peer_name(c->away) : "-", c->cmd);
+                         (unsigned long long)ssid_client_start_time(c->pid), (unsigned)c->uid,
+                         (int)c->ppid, c->away >= 0 ? ssid_node_peer_name(c->away) : "-", c->cmd);
         if (n <= 0 || (size_t)n >= sizeof line)
             continue;
         if (len + (size_t)n + 1 > cap) {
@@ -109,7 +87,7 @@ void ssid_state_load(void)
         if (sscanf(line, "%d %llu %u %d %64s %n", &pid, &start, &uid, &ppid, node, &off) < 5 ||
             off == 0 || pid <= 0)
             continue;
-        if (start == 0 || s_starttime(pid) != start || ssid_client_by_pid(pid)) {
+        if (start == 0 || ssid_client_start_time(pid) != start || ssid_client_by_pid(pid)) {
             gone++;
             continue;
         }
