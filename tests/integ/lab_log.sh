@@ -14,6 +14,15 @@ wait_until 10 has_pid
 pid=$(lab_pid_of sleep)
 lab_exec n1 ssictl migrate "$pid" n2 >/dev/null && ok "moved $pid to n2" || fail "moving $pid to n2"
 
+# The logs must hold still while they are compared: the move's last lines (the body running on
+# n2) may still be on their way. Wait until no line was added for a second.
+nlines() { cat "$SSILAB_DIR"/n[123]/ssid.log | wc -l; }
+still() {
+	a=$(nlines)
+	sleep 1
+	[ "$(nlines)" = "$a" ]
+}
+wait_until 15 still
 out=$(ssilab log)
 rc=$?
 [ "$rc" = 0 ] && ok "ssilab log exits 0" || fail "ssilab log exits $rc"
