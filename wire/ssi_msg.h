@@ -49,9 +49,9 @@ enum ssi_msg_type {
     /* 50-54: reporting (#16). CALLS: a deputy to its home ssid, the calls it served so far
      * (no answer). */
     SSI_MSG_CALLS = 50,
-    /* Numbers 17-54 are reserved for the messages of work in progress (ranges per branch);
+    /* Numbers 17-79 are reserved for the messages of work in progress (ranges per branch);
      * the decoder takes any number up to the maximum, the handlers refuse what they do not know. */
-    SSI_MSG_TYPE_MAX = 54
+    SSI_MSG_TYPE_MAX = 79
 };
 
 enum ssi_msg_tag {
