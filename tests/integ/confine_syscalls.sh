@@ -4,7 +4,9 @@
 # tries io_uring, open_tree then openat, open_by_handle_at, inotify, bpf,
 # perf_event_open, an i386 open through int $0x80, an x32 open, raw
 # syscall instructions in libssi.so's text, and prlimit64, tgkill and
-# sched_getaffinity aimed at its agent (pid 1 there; the same on itself run). Each fails with ENOSYS, a file
+# sched_getaffinity aimed at its agent (pid 1 there; the same on itself run), and opens
+# through /proc/self/root and cwd (by path, by a directory fd, with . and ..), which are
+# home's. Each call fails with ENOSYS (the opens with ENOENT, the marker being n2's), a file
 # that exists only on n2 is never read, each refusal is logged once, and the
 # program runs on and comes home.
 . "$(dirname "$0")/lib.sh"
@@ -59,6 +61,13 @@ run() {
 		else
 			fail "$tag: $n: $(printf '%s\n' "$o" | grep "^$n " | tr '\n' ' ')"
 		fi
+	done
+	# /proc/self's root and cwd links, by path or directory fd: home's (where
+	# the marker does not exist), never this node's.
+	for n in proc_root proc_thread_root proc_dot_root proc_dotdot_root proc_pid_root \
+		proc_task_root proc_dirfd_root proc_taskfd_root proc_cwd; do
+		printf '%s\n' "$o" | grep -qx "$n rc=-1 errno=2" && ok "$tag: $n is home's (ENOENT there)" ||
+			fail "$tag: $n: $(printf '%s\n' "$o" | grep "^$n " | tr '\n' ' ')"
 	done
 	for n in prlimit_self tgkill_self setpriority_self; do
 		printf '%s\n' "$o" | grep -qx "$n rc=0 errno=0" && ok "$tag: $n runs" ||

@@ -3,8 +3,9 @@
  * the trap core's allow-list must close (tests/integ/confine_syscalls.sh):
  * io_uring, open_tree then openat, open_by_handle_at, inotify, bpf,
  * perf_event_open, an i386 open through int $0x80, an x32 open, raw
- * syscall instructions found in libssi.so's own text, and calls aimed at
- * the agent (pid 1 of the body's PID namespace). MARKER is a file that
+ * syscall instructions found in libssi.so's own text, calls aimed at
+ * the agent (pid 1 of the body's PID namespace), and /proc/self's links
+ * into the file system (root, cwd) reached by path or directory fd. MARKER is a file that
  * exists only on the node the body runs on: its bytes must never be read.
  *
  *   escape PIDFILE GOFILE HOMEFILE MARKER [HANDLE]
@@ -256,6 +257,55 @@ int main(int argc, char **argv)
     say("prlimit_self", rc, errno);
     rc = syscall(SYS_tgkill, getpid(), getpid(), 0);
     say("tgkill_self", rc, errno);
+
+    /* /proc/self's links into the file system, and the ways to them:
+     * each names MARKER through this node's root if resolved here. */
+    {
+        char path[1200];
+        const char *via[] = {"/proc/self/root", "/proc/thread-self/root", "/proc/self/./root",
+                             "/proc/self/task/../self/root", NULL};
+        const char *name[] = {"proc_root", "proc_thread_root", "proc_dot_root", "proc_dotdot_root"};
+        for (int i = 0; via[i]; i++) {
+            snprintf(path, sizeof path, "%s%s", via[i], marker);
+            fd = open(path, O_RDONLY);
+            say(name[i], fd, errno);
+            if (fd >= 0)
+                leak(name[i], fd);
+        }
+        snprintf(path, sizeof path, "/proc/%d/root%s", (int)getpid(), marker);
+        fd = open(path, O_RDONLY);
+        say("proc_pid_root", fd, errno);
+        if (fd >= 0)
+            leak("proc_pid_root", fd);
+        snprintf(path, sizeof path, "/proc/self/task/%d/root%s", (int)getpid(), marker);
+        fd = open(path, O_RDONLY);
+        say("proc_task_root", fd, errno);
+        if (fd >= 0)
+            leak("proc_task_root", fd);
+        /* Through directory descriptors of /proc/self and its task/. */
+        int dir = open("/proc/self", O_RDONLY | O_DIRECTORY);
+        snprintf(path, sizeof path, "root%s", marker);
+        fd = dir >= 0 ? openat(dir, path, O_RDONLY) : -1;
+        say("proc_dirfd_root", fd, errno);
+        if (fd >= 0)
+            leak("proc_dirfd_root", fd);
+        if (dir >= 0)
+            close(dir);
+        dir = open("/proc/self/task", O_RDONLY | O_DIRECTORY);
+        snprintf(path, sizeof path, "%d/root%s", (int)getpid(), marker);
+        fd = dir >= 0 ? openat(dir, path, O_RDONLY) : -1;
+        say("proc_taskfd_root", fd, errno);
+        if (fd >= 0)
+            leak("proc_taskfd_root", fd);
+        if (dir >= 0)
+            close(dir);
+        /* The cwd link, up to this node's root. */
+        snprintf(path, sizeof path, "/proc/self/cwd/../../../../../..%s", marker);
+        fd = open(path, O_RDONLY);
+        say("proc_cwd", fd, errno);
+        if (fd >= 0)
+            leak("proc_cwd", fd);
+    }
 
     /* A raw syscall instruction in libssi.so's text: only the calls the
      * shim makes may pass there. */

@@ -114,18 +114,63 @@ static int s_fwd_fd_link(const char *rest)
     return s_isfwd(fd);
 }
 
+/* What follows /proc/self (or /proc/thread-self, /proc/PID) in a path
+ * that must be home's although /proc/self is local: the links into the
+ * file system ("root", "cwd", "exe", also under "task/TID"), whose
+ * targets the kernel would resolve in this node's tree, a way out of the
+ * home view; the directories that hold them (so that no local directory fd
+ * reaches them by openat); a path through a link in "fd/" ("fd/N/..."); and
+ * any "." or ".." component, which could lead back to them. The deputy is
+ * the same pid at home, with home's root, the cwd the body's chdir calls
+ * set, and the program's binary. */
+static int s_home_proc(const char *rest)
+{
+    static const char *const links[] = {"/root", "/cwd", "/exe"};
+    const char *c;
+    for (c = rest; *c; c++)
+        if (c[0] == '/' && c[1] == '.' &&
+            (c[2] == 0 || c[2] == '/' || (c[2] == '.' && (c[3] == 0 || c[3] == '/'))))
+            return 1;
+    if (!rest[0] || s_streq(rest, "/"))
+        return 1;
+    if (s_prefix(rest, "/fd")) {
+        c = rest + 3;
+        if (*c++ != '/')
+            return 0;
+        while (*c >= '0' && *c <= '9')
+            c++;
+        return *c == '/' && c[1];
+    }
+    if (s_prefix(rest, "/task")) {
+        rest += 5;
+        if (!rest[0] || s_streq(rest, "/"))
+            return 1;
+        if (*rest++ != '/' || *rest < '0' || *rest > '9')
+            return 0;
+        while (*rest >= '0' && *rest <= '9')
+            rest++;
+        if (!rest[0] || s_streq(rest, "/"))
+            return 1;
+    }
+    for (unsigned i = 0; i < sizeof links / sizeof *links; i++)
+        if (s_prefix(rest, links[i]))
+            return 1;
+    return 0;
+}
+
 /* Paths that answer for this node or for the body itself: the local
- * class of DESIGN.md. /proc/self/fd/N of a forwarded descriptor is home's
- * (the deputy's /proc/self is the same pid's). */
+ * class of DESIGN.md. /proc/self/fd/N of a forwarded descriptor, and what
+ * s_home_proc names, are home's (the deputy's /proc/self is the same
+ * pid's). */
 static int s_local_path(const char *p)
 {
     char me[32];
     size_t n;
     if (!p || p[0] != '/')
         return 0;
-    if (s_prefix(p, "/proc/self") && s_fwd_fd_link(p + 10))
+    if (s_prefix(p, "/proc/self") && (s_fwd_fd_link(p + 10) || s_home_proc(p + 10)))
         return 0;
-    if (s_prefix(p, "/proc/thread-self") && s_fwd_fd_link(p + 17))
+    if (s_prefix(p, "/proc/thread-self") && (s_fwd_fd_link(p + 17) || s_home_proc(p + 17)))
         return 0;
     if (s_streq(p, "/dev/null") || s_streq(p, "/dev/zero") || s_streq(p, "/dev/urandom") ||
         s_streq(p, "/dev/random") || s_streq(p, "/dev/full"))
@@ -134,7 +179,7 @@ static int s_local_path(const char *p)
         return 1;
     n = ssi_sys_strlcpy(me, "/proc/", sizeof(me));
     n += ssi_sys_utoa(me + n, (uint64_t)s_pid);
-    if (s_prefix(p, me) && s_fwd_fd_link(p + n))
+    if (s_prefix(p, me) && (s_fwd_fd_link(p + n) || s_home_proc(p + n)))
         return 0;
     return s_prefix(p, me);
 }
