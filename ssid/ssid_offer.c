@@ -508,7 +508,18 @@ void ssid_offer_failed(int from, const ssi_msg_t *m)
         if (g->waiting)
             s_finish_failed(g);
     } else if ((g = ssid_mig_find(reqid, false)) && g->peer == from) {
-        /* The home side gave up: stop the receiving helpers. */
+        /* The home side gave up: stop the receiving helpers, unless the
+         * body runs (read what the agent said up to now first). Then home
+         * did send its image, and this is home's answer to a copy of our
+         * READY that crossed the end of the move: the body's fate is its
+         * deputy's to decide (the agent kills it if no deputy connects),
+         * and killing the agent would kill a process that moved. */
+        s_read_status(g);
+        if (g->running) {
+            ssi_info("ignored %s's give-up for process %d: its body runs here",
+                     ssid_node_peer_name(from), g->pid);
+            return;
+        }
         for (int i = 0; i < g->nhelpers; i++)
             kill(g->helper[i], SIGKILL);
     }

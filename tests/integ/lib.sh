@@ -157,6 +157,11 @@ lab_down() {
             [ -f "$lab_log" ] || continue
             note "--- tail of $lab_log"
             tail -n 15 "$lab_log" | sed 's/^/# /'
+            # LAB_KEEP=DIR: the whole logs of a failed test, for a post-mortem.
+            if [ -n "$LAB_KEEP" ]; then
+                lab_k=$LAB_KEEP/$(basename "$0" .sh).$$
+                mkdir -p "$lab_k" && cp "$lab_log" "$lab_k/$(basename "$(dirname "$lab_log")").log"
+            fi
         done
     fi
     rm -rf "$SSILAB_DIR/files"
