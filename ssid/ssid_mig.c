@@ -78,6 +78,7 @@ void ssid_mig_free(ssid_mig_t *g)
         zloop_timer_end(ssid_node.loop, g->resend);
     sodium_memzero(g->key, sizeof g->key);
     sodium_memzero(g->key2, sizeof g->key2);
+    free(g->mapfiles);
     free(g);
 }
 

@@ -62,20 +62,22 @@ typedef struct ssid_mig {
     size_t linelen;
     char err[2048];
     size_t errlen;
-    bool homecoming;  /* home side: the body comes home (ssi-freeze --home) */
-    int chain_to;     /* homecoming: then move on to this node, or -1 */
-    char note[160];   /* said first in the final message */
-    char remote[400]; /* home side: why the destination failed (its MIG_FAIL), or "" */
-    bool waiting;     /* home side: failed here, waiting a moment for remote */
-    int wait_timer;   /* the zloop timer of that wait */
-    int64_t started;  /* when the record was made (ssid_node_now) */
-    bool checkpoint;  /* a checkpoint (ssid_ckpt), not a move */
-    bool periodic;    /* checkpoint: a periodic one */
-    int resend;       /* the timer that sends the offer (home) or READY again, or 0 */
-    int nresent;      /* destination: READYs sent again */
-    bool running;     /* destination: the agent said the body runs */
-    uint16_t dport;   /* destination: the agent's data port, for a repeated READY */
-    bool have_figs;   /* home side: figs are this move's own, for the answer */
+    bool homecoming;   /* home side: the body comes home (ssi-freeze --home) */
+    int chain_to;      /* homecoming: then move on to this node, or -1 */
+    char note[160];    /* said first in the final message */
+    char remote[400];  /* home side: why the destination failed (its MIG_FAIL), or "" */
+    bool waiting;      /* home side: failed here, waiting a moment for remote */
+    int wait_timer;    /* the zloop timer of that wait */
+    int64_t started;   /* when the record was made (ssid_node_now) */
+    bool checkpoint;   /* a checkpoint (ssid_ckpt), not a move */
+    bool periodic;     /* checkpoint: a periodic one */
+    int resend;        /* the timer that sends the offer (home) or READY again, or 0 */
+    int nresent;       /* destination: READYs sent again */
+    bool running;      /* destination: the agent said the body runs */
+    uint16_t dport;    /* destination: the agent's data port, for a repeated READY */
+    bool have_figs;    /* home side: figs are this move's own, for the answer */
+    uint8_t *mapfiles; /* home side: the files the process maps, for the offer (ssid_mapfiles) */
+    size_t mapfiles_len;
     ssid_mig_figs_t figs;
 } ssid_mig_t;
 

@@ -19,6 +19,7 @@
 #include "ssi_chan.h"
 #include "ssi_log.h"
 #include "ssi_precheck.h"
+#include "ssid_mapfiles.h"
 #include "ssid_stats.h"
 
 /* The host part of a tcp://HOST:PORT endpoint. */
@@ -71,9 +72,13 @@ static uint64_t s_rss_kb(pid_t pid)
 /* Home: MIG_OFFER of g (process p) to g->peer. */
 static void s_send_offer(ssid_mig_t *g, const ssid_client_t *p)
 {
-    uint8_t out[2048];
+    /* The fixed fields, then the mapped files (each with a 4-byte field head at most). */
+    size_t cap = 2048 + g->mapfiles_len + 2 * SSID_MAPFILES_MAX;
+    uint8_t *out = malloc(cap);
     ssi_msg_writer_t w;
-    ssi_msg_begin(&w, out, sizeof out, SSI_MSG_MIG_OFFER);
+    if (!out)
+        return; /* sent again by the resend timer */
+    ssi_msg_begin(&w, out, cap, SSI_MSG_MIG_OFFER);
     ssi_msg_put_u64(&w, SSI_TAG_REQID, g->reqid);
     ssi_msg_put_str(&w, SSI_TAG_HOME, ssid_node.name);
     ssi_msg_put_u64(&w, SSI_TAG_PID, (uint64_t)p->pid);
@@ -83,10 +88,14 @@ static void s_send_offer(ssid_mig_t *g, const ssid_client_t *p)
     /* The keys cross the CURVE-encrypted control plane only. */
     ssi_msg_put_bytes(&w, SSI_TAG_KEY, g->key, 32);
     ssi_msg_put_bytes(&w, SSI_TAG_KEY2, g->key2, 32);
+    ssid_mapfiles_put(&w, g->mapfiles, g->mapfiles_len);
     long n = ssi_msg_end(&w);
     if (n > 0)
         ssid_node_send(g->peer, out, (size_t)n);
-    sodium_memzero(out, sizeof out);
+    else
+        ssi_warn("cannot make the offer of process %d (%s)", p->pid, strerror((int)-n));
+    sodium_memzero(out, cap);
+    free(out);
 }
 
 /* Home: the offer again, while it waits for an answer. */
@@ -146,14 +155,28 @@ void ssid_offer_start(const ssid_asker_t *a, ssid_client_t *p, int to, const cha
         ssid_mig_answer(a, -rc, text);
         return;
     }
+    /* The files it maps, hashed, for the destination to compare with its own. */
+    uint8_t *maps = NULL;
+    size_t maps_len = 0, nmaps = 0;
+    rc = ssid_mapfiles_collect(p->pid, &maps, &maps_len, &nmaps, why, sizeof why);
+    if (rc < 0) {
+        char text[640];
+        snprintf(text, sizeof text, "%sprocess %d cannot migrate: %s; it keeps running here on %s",
+                 note, p->pid, why, ssid_node.name);
+        ssid_mig_answer(a, rc == -ENOMEM ? ENOMEM : EBUSY, text);
+        return;
+    }
     ssid_mig_t *g = ssid_mig_new();
     if (g)
         g->ticket = zloop_ticket(ssid_node.loop, s_on_offer_timeout, g);
     if (!g || !g->ticket) {
         free(g);
+        free(maps);
         ssid_mig_answer(a, ENOMEM, "out of memory");
         return;
     }
+    g->mapfiles = maps;
+    g->mapfiles_len = maps_len;
     g->reqid = ssid_node_new_reqid();
     g->home_side = true;
     g->peer = to;
@@ -285,6 +308,15 @@ void ssid_offer_received(int from, const ssi_msg_t *m)
         ssid_events_note("refused", "refused process %llu of %s: %s", (unsigned long long)pid, home,
                          why);
         ssid_mig_send_fail(from, reqid, why);
+        return;
+    }
+    /* The files it maps: the restorer maps ours, so they must be home's. */
+    char mwhy[600];
+    if (ssid_mapfiles_verify(m, ssid_node.name, mwhy, sizeof mwhy) < 0) {
+        ssi_info("refused process %llu of %s: %s", (unsigned long long)pid, home, mwhy);
+        ssid_events_note("refused", "refused process %llu of %s: %s", (unsigned long long)pid, home,
+                         mwhy);
+        ssid_mig_send_fail(from, reqid, mwhy);
         return;
     }
     g = ssid_mig_new();

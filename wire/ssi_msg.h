@@ -115,6 +115,10 @@ enum ssi_msg_tag {
     SSI_TAG_MFROM = 105,   /* string: the node the process left */
     SSI_TAG_MTO = 106,     /* string: the node it runs on now */
     SSI_TAG_CALLS = 111, /* u64: forwarded calls served (CALLS: one deputy's; STATS: the node's) */
+    /* 152-155: the lead's. MAPFILE, in a MIG_OFFER, once per file the process maps: its
+     * BLAKE2b-256, size and mtime (ns, u64 each, host order) as home has them, then its path
+     * (ssid/ssid_mapfiles.h). */
+    SSI_TAG_MAPFILE = 152,
 };
 
 /* The class of a MIGRATE's answer (SSI_TAG_OUTCOME), decided by the home's ssid from the
