@@ -46,6 +46,8 @@
  * everything that the in-place restore could refuse: header, CPU, vDSO,
  * pid, addresses, mapped files, executable, cwd and descriptors.
  */
+#include "ssi_restore.h"
+
 #include "ssi_cpu.h"
 #include "ssi_image.h"
 #include "ssi_sys.h"
@@ -129,6 +131,8 @@ static ssi_image_thread_t s_thread;
 static ssi_image_proc_t s_proc;
 static ssi_image_creds_t s_creds;
 static int s_have_creds; /* images older than the CREDS record keep the restorer's */
+static ssi_image_caps_t s_caps;
+static int s_have_caps; /* images older than the CAPS record keep the restorer's */
 static ssi_image_sig_t s_sigs[S_MAX_SIGS];
 static int s_nsigs;
 static s_vma_t s_vmas[S_MAX_VMAS];
@@ -222,6 +226,11 @@ __attribute__((noreturn)) static void s_die(const char *what, const char *detail
     s_puts(fd, "\n");
     ssi_sys1(SYS_exit_group, 127);
     __builtin_unreachable();
+}
+
+void ssi_restore_die(const char *what, const char *detail, long err)
+{
+    s_die(what, detail, err);
 }
 
 /* ---- image reading ------------------------------------------------------- */
@@ -541,6 +550,10 @@ static void s_read_records(void)
             memcpy(&s_creds, s_rec_buf, sizeof(s_creds));
             s_have_creds = 1;
             break;
+        case SSI_IMAGE_REC_CAPS:
+            memcpy(&s_caps, s_rec_buf, sizeof(s_caps));
+            s_have_caps = 1;
+            break;
         case SSI_IMAGE_REC_SIG:
             if (s_nsigs >= S_MAX_SIGS)
                 s_die("too many pending signals in the image", 0, 0);
@@ -653,34 +666,6 @@ static void s_restore_process_state(void)
         if (r < 0)
             s_die("prlimit failed", 0, r);
     }
-}
-
-/* Last of all (PR_SET_MM_MAP and raising rlimits needed root): the body
- * of a user's process must not keep the agent's root. A restorer that is
- * not root (in place, the process itself) has nothing to change. */
-static void s_restore_creds(void)
-{
-    const ssi_image_creds_t *c = &s_creds;
-    uint32_t ru, eu, su;
-    long r;
-    if (!s_have_creds)
-        return;
-    ssi_sys3(SYS_getresuid, (long)&ru, (long)&eu, (long)&su);
-    if (eu != 0) {
-        if (ru != c->ruid || eu != c->euid || su != c->suid)
-            s_die("restorer runs as another user than the image", 0, 0);
-        return;
-    }
-    r = ssi_sys2(SYS_setgroups, c->ngroups, (long)c->groups);
-    if (r == 0)
-        r = ssi_sys3(SYS_setresgid, c->rgid, c->egid, c->sgid);
-    if (r == 0)
-        r = ssi_sys3(SYS_setresuid, c->ruid, c->euid, c->suid);
-    if (r < 0)
-        s_die("cannot take on the process's user and groups", 0, r);
-    /* Changing uid cleared it; without it /proc/self/fd is root's and the
-     * next freeze could not read it. */
-    ssi_sys2(SYS_prctl, PR_SET_DUMPABLE, c->dumpable);
 }
 
 static void s_restore_thread_state(void)
@@ -835,7 +820,8 @@ __attribute__((noreturn, used)) static void s_stage2(void)
         s_inplace_fds();
     else
         s_cloexec_fds();
-    s_restore_creds();
+    if (s_have_creds)
+        ssi_restore_creds(&s_creds, s_have_caps ? &s_caps : NULL);
     ssi_sys1(SYS_close, s_img_fd);
     /* From here on nothing can fail: tell the launching half. */
     s_puts(s_status_fd, "O");

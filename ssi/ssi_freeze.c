@@ -100,6 +100,13 @@ static ssi_image_thread_t s_thread;
 static unsigned char s_xsave[S_XSAVE_MAX] __attribute__((aligned(64)));
 static ssi_image_proc_t s_proc;
 static ssi_image_creds_t s_creds;
+static ssi_image_caps_t s_caps;
+static int s_program_nnp = -1; /* ssi_freeze_set_program_nnp */
+
+void ssi_freeze_set_program_nnp(int nnp)
+{
+    s_program_nnp = nnp;
+}
 static ssi_image_sig_t s_sigs[S_MAX_SIGS];
 static int s_nsigs;
 static s_vma_t s_vmas[S_MAX_VMAS];
@@ -634,6 +641,8 @@ static long s_write_image(long fd)
         rc = s_rec(fd, SSI_IMAGE_REC_PROC, &s_proc, sizeof(s_proc), 0);
     if (rc == 0)
         rc = s_rec(fd, SSI_IMAGE_REC_CREDS, &s_creds, sizeof(s_creds), 0);
+    if (rc == 0)
+        rc = s_rec(fd, SSI_IMAGE_REC_CAPS, &s_caps, sizeof(s_caps), 0);
     for (i = 0; rc == 0 && i < s_nsigs; i++)
         rc = s_rec(fd, SSI_IMAGE_REC_SIG, &s_sigs[i], sizeof(s_sigs[i]), 0);
     for (i = 0; rc == 0 && i < s_nfds; i++) {
@@ -767,6 +776,10 @@ static long s_freeze(int token)
         rc = -EPROTO;
     if (rc == 0 && (rc = ssi_freeze_proc_capture(&s_proc, &s_creds)) < 0)
         s_send_fail(fd, "its process state", rc);
+    if (rc == 0 && (rc = ssi_freeze_proc_capture_caps(&s_caps)) < 0)
+        s_send_fail(fd, "its capabilities", rc);
+    if (rc == 0 && s_program_nnp >= 0)
+        s_caps.no_new_privs = (uint32_t)s_program_nnp;
     if (rc == 0)
         s_nsigs = ssi_freeze_proc_take_signals(s_sigs, S_MAX_SIGS, s_thread.tid);
     if (rc == 0 && (rc = s_capture_fd_list(fd)) < 0)

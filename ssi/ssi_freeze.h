@@ -62,6 +62,11 @@ void ssi_freeze_set_freeze_hook(void (*hook)(void));
  * Set by the shim (the deputy is ssi/home's). Signal context. */
 void ssi_freeze_set_deputy_hook(long (*connect)(const ssi_image_deputy_t *d), void (*become)(void));
 
+/* The program's own no_new_privs (0 or 1), which the image records instead
+ * of the process's when ssi set it away (the trap's filter needs it); -1:
+ * the process's. Set by the shim. */
+void ssi_freeze_set_program_nnp(int nnp);
+
 /* hidden(fd): 1 when fd is not the program's (the trap core's call link,
  * a proxy's control socket away) and stays out of the image's fd table.
  * Set by the shim. NULL: every descriptor is the program's. */

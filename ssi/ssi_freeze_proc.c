@@ -118,6 +118,51 @@ static long s_capture_creds(ssi_image_creds_t *c)
     return 0;
 }
 
+long ssi_freeze_proc_capture_caps(ssi_image_caps_t *k)
+{
+    struct {
+        uint32_t version;
+        int pid;
+    } hdr = {0x20080522 /* _LINUX_CAPABILITY_VERSION_3 */, 0};
+    struct {
+        uint32_t effective, permitted, inheritable;
+    } data[2];
+    long r;
+    uint32_t cap;
+    ssi_sys_memzero(k, sizeof(*k));
+    r = ssi_sys2(SYS_capget, (long)&hdr, (long)data);
+    if (r < 0)
+        return r;
+    for (int i = 0; i < 2; i++) {
+        k->effective[i] = data[i].effective;
+        k->permitted[i] = data[i].permitted;
+        k->inheritable[i] = data[i].inheritable;
+    }
+    /* The bounding set up to the last capability this kernel knows (EINVAL
+     * beyond it). */
+    for (cap = 0; cap < 64; cap++) {
+        r = ssi_sys2(SYS_prctl, PR_CAPBSET_READ, cap);
+        if (r < 0)
+            break;
+        if (r == 1)
+            k->bounding |= 1ULL << cap;
+        if (ssi_sys5(SYS_prctl, PR_CAP_AMBIENT, PR_CAP_AMBIENT_IS_SET, cap, 0, 0) == 1)
+            k->ambient |= 1ULL << cap;
+    }
+    if (cap == 0)
+        return r;
+    k->last_cap = cap - 1;
+    r = ssi_sys1(SYS_prctl, PR_GET_SECUREBITS);
+    if (r < 0)
+        return r;
+    k->securebits = (uint32_t)r;
+    r = ssi_sys5(SYS_prctl, PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0);
+    if (r < 0)
+        return r;
+    k->no_new_privs = (uint32_t)r;
+    return 0;
+}
+
 long ssi_freeze_proc_capture(ssi_image_proc_t *pr, ssi_image_creds_t *creds)
 {
     long rc, fd, n;

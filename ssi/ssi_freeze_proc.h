@@ -22,6 +22,9 @@ long ssi_freeze_proc_read(const char *path, char *buf, size_t cap);
 /* Fills the process record and the credentials record. 0 or -errno. */
 long ssi_freeze_proc_capture(ssi_image_proc_t *pr, ssi_image_creds_t *creds);
 
+/* Fills the capabilities record (the calling thread's). 0 or -errno. */
+long ssi_freeze_proc_capture_caps(ssi_image_caps_t *k);
+
 /* Dequeues every pending signal but the freeze signal (all are blocked
  * inside the handler) into sigs, at most max, marked for thread tid or
  * the process: how many. */

@@ -282,6 +282,7 @@ static void s_on_restore(void)
         ssi_sys_log("ssi-vfs: ", "no call link to the deputy; the body stops", 0, rc);
         ssi_sys2(SYS_kill, ssi_sys0(SYS_getpid), SIGKILL);
     }
+    ssi_freeze_set_program_nnp(ssi_trap_program_nnp());
     ssi_kobj_restore();
     ssi_epoll_restore();
 }

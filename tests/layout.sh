@@ -242,7 +242,7 @@ PARTS = [
     ("netproxy/", LIBSSI, "INC_LIBSSI"),
     ("ssid/", ["wire", "rpc", "ctl", "ssid"], "INC_SSID"),
     ("helpers/", ["wire", "rpc", "helpers"], "INC_HELPERS"),
-    ("restore/", ["wire", "rpc"], "INC_RESTORE"),
+    ("restore/", ["wire", "rpc", "restore"], "INC_RESTORE"),
     ("launcher/", ["wire", "ctl"], "INC_TOOLS"),
     ("tests/bench/", ["wire", "rpc"], "INC_RPC"),
     ("tests/", ["wire", "rpc", "ctl", "ssid", "helpers"], "INC_TESTS"),

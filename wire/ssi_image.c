@@ -26,6 +26,7 @@ static int s_kind(uint32_t type)
     case SSI_IMAGE_REC_PAGES: return 5;
     case SSI_IMAGE_REC_CREDS: return 6;
     case SSI_IMAGE_REC_END: return 7;
+    case SSI_IMAGE_REC_CAPS: return 8;
     default: return -1;
     }
 }
@@ -41,6 +42,7 @@ const char *ssi_image_rec_name(uint32_t type)
     case SSI_IMAGE_REC_PAGES: return "PAGES";
     case SSI_IMAGE_REC_CREDS: return "CREDS";
     case SSI_IMAGE_REC_END: return "END";
+    case SSI_IMAGE_REC_CAPS: return "CAPS";
     default: return NULL;
     }
 }
@@ -56,6 +58,7 @@ static uint32_t s_size(uint32_t type)
     case SSI_IMAGE_REC_VMA: return sizeof(ssi_image_vma_t);
     case SSI_IMAGE_REC_PAGES: return sizeof(ssi_image_pages_t);
     case SSI_IMAGE_REC_CREDS: return sizeof(ssi_image_creds_t);
+    case SSI_IMAGE_REC_CAPS: return sizeof(ssi_image_caps_t);
     default: return sizeof(ssi_image_end_t);
     }
 }
@@ -183,6 +186,7 @@ static uint32_t s_most(const ssi_image_check_t *c, uint32_t type)
     case SSI_IMAGE_REC_THREAD: return c->nthreads;
     case SSI_IMAGE_REC_PROC: return 1;
     case SSI_IMAGE_REC_CREDS: return 1;
+    case SSI_IMAGE_REC_CAPS: return 1;
     case SSI_IMAGE_REC_VMA: return c->nvmas;
     case SSI_IMAGE_REC_FD: return c->nfds;
     default: return 0;
@@ -284,6 +288,13 @@ int ssi_image_check_body(ssi_image_check_t *c, const void *body)
         if (cr->ngroups > SSI_IMAGE_NGROUPS)
             rc = s_say(c, -EBADMSG, "%r has %u groups (at most %u)", (uint64_t)cr->ngroups,
                        (uint64_t)SSI_IMAGE_NGROUPS);
+        break;
+    }
+    case SSI_IMAGE_REC_CAPS: {
+        const ssi_image_caps_t *k = body;
+        if (k->last_cap > 63)
+            rc = s_say(c, -EBADMSG, "%r knows capabilities up to %u (at most 63)",
+                       (uint64_t)k->last_cap);
         break;
     }
     case SSI_IMAGE_REC_SIG: {

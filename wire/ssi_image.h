@@ -173,6 +173,9 @@ enum {
     SSI_IMAGE_REC_VMA = 5,
     SSI_IMAGE_REC_PAGES = 6,
     SSI_IMAGE_REC_CREDS = 16, /* after PROC; absent in older images */
+    /* After CREDS; a reader that does not know it must refuse the image: it would give the
+     * body the agent's capabilities. */
+    SSI_IMAGE_REC_CAPS = 0x4000 | 17,
     SSI_IMAGE_REC_END = 0x7fff,
 };
 /* An unknown record type with this bit may not be skipped (see above). */
@@ -256,6 +259,20 @@ typedef struct {
     uint32_t dumpable; /* PR_GET_DUMPABLE: a uid change clears it */
     uint32_t groups[SSI_IMAGE_NGROUPS];
 } ssi_image_creds_t;
+
+/* Capabilities and what governs them, as the freezing thread has them:
+ * a body restored by a root agent would otherwise hold every capability
+ * (a root process that dropped some gets them back), and a user's process
+ * with ambient or kept capabilities would lose them. */
+typedef struct {
+    uint32_t effective[2], permitted[2], inheritable[2]; /* capget, version 3 */
+    uint32_t securebits;                                 /* PR_GET_SECUREBITS */
+    uint32_t no_new_privs;                               /* PR_GET_NO_NEW_PRIVS */
+    uint64_t bounding;                                   /* bit n: capability n is in the set */
+    uint64_t ambient;                                    /* bit n: capability n is ambient */
+    uint32_t last_cap; /* the highest capability this kernel knows */
+    uint32_t pad0;
+} ssi_image_caps_t;
 
 /* A pending signal, dequeued at freeze and re-queued to self at restore
  * (or at thaw, when the migration fails). */
@@ -392,7 +409,7 @@ typedef struct {
     uint32_t nthreads, nvmas, nfds; /* the header's counts */
     uint64_t nrecords;              /* records before END, so far */
     uint64_t page_bytes;            /* data of PAGES records, so far */
-    uint32_t seen[8];               /* records of each known type, by s_kind() */
+    uint32_t seen[16];              /* records of each known type, by s_kind() */
     uint32_t index;                 /* the current record's number among its type */
     uint64_t vma_end;               /* end of the last VMA: they ascend */
     ssi_image_rec_t rec;            /* the current record */

@@ -497,6 +497,13 @@ static void s_side(int shim)
  *  - from anywhere else: mmap of a file is trapped (anonymous runs), then
  *    each number as ssi_trap_class says: runs, trapped, runs if aimed at
  *    itself, or refused (trapped to s_refused). */
+static int s_program_nnp = -1;
+
+int ssi_trap_program_nnp(void)
+{
+    return s_program_nnp;
+}
+
 static long s_install_filter(void)
 {
     struct sock_fprog prog;
@@ -544,6 +551,8 @@ static long s_install_filter(void)
         return -E2BIG;
     prog.len = (unsigned short)s_n;
     prog.filter = s_f;
+    /* The program's own no_new_privs, for its image (ssi's is not its). */
+    s_program_nnp = (int)ssi_sys5(SYS_prctl, PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0);
     if (ssi_sys5(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
         return -EPERM;
     return ssi_sys3(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, (long)&prog);

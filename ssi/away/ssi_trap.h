@@ -137,6 +137,10 @@ unsigned ssi_trap_class(long nr, unsigned *proxies);
  * and the trapped calls it re-issues); else it fails with ENOSYS. */
 int ssi_trap_shim_may(long nr);
 
+/* The program's no_new_privs before the trap set it (a seccomp filter needs
+ * it), 0 or 1; -1 when not trapping. */
+int ssi_trap_program_nnp(void);
+
 /* The name of call nr (NULL if unknown), of proxy i (NULL past the last). */
 const char *ssi_trap_sys_name(long nr);
 const char *ssi_trap_proxy_name(unsigned i);

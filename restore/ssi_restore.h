@@ -1,0 +1,20 @@
+/*
+ * ssi_restore.h - what the restorer's parts share (restore/ssi_restore.c is
+ * the restorer; this folder is built as one static-pie program with no libc).
+ */
+#ifndef SSI_RESTORE_H
+#define SSI_RESTORE_H
+
+#include "ssi_image.h"
+
+/* Ends the restore: writes "ssi-restore: WHAT DETAIL (errno)" where the
+ * restorer reports, and exits 1 (the body never runs). */
+__attribute__((noreturn)) void ssi_restore_die(const char *what, const char *detail, long err);
+
+/* Last of all: the process's user, groups and, if the image has them (caps
+ * not NULL), capabilities, bounding and ambient sets, securebits and
+ * no_new_privs (restore/ssi_restore_creds.c). A restorer that is not root
+ * (in place: the process itself) only checks that the user is the image's. */
+void ssi_restore_creds(const ssi_image_creds_t *c, const ssi_image_caps_t *caps);
+
+#endif
