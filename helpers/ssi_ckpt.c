@@ -3,9 +3,14 @@
  * used at a process's home. ssid runs `save` for `ssictl checkpoint`;
  * `ssirun --restart` runs `restart`.
  *
- *   ssi-ckpt save [--node NAME] [-d DIR] PID FILE
+ *   ssi-ckpt save [--node NAME] [--away] [--cmd CMD] [-d DIR] PID FILE
  *     Freezes PID (a libssi.so process at home) for as long as its image
  *     takes to write, lets it run on (verdict 'C'), and writes FILE: the
+ *     header, then the image. With --away PID is the deputy of a body that
+ *     runs on another node: the deputy has its agent freeze the body and
+ *     send the image home, which is written with the deputy's real
+ *     descriptors in place of the body's placeholders (ssi_ckpt_away.c);
+ *     CMD is the command ssid knows (the deputy's memory is released). The
  *     header, then the image. The file is made as the process's owner
  *     (fsuid), under a temporary name, sealed (hash), fsync'ed and renamed:
  *     FILE is either the whole checkpoint or untouched.
@@ -25,6 +30,7 @@
  * program's, or 125 when it could not be restarted (reason on stderr).
  */
 #include "ssi_ckpt.h"
+#include "ssi_ckpt_away.h"
 #include "ssi_ckpt_file.h"
 #include "ssi_freezereq.h"
 #include "ssi_helper.h"
@@ -52,9 +58,9 @@
 #define EXIT_RESTART 125
 #define S_MAX_FDS 1024
 
-#define USAGE                                                \
-    "usage: ssi-ckpt save [--node NAME] [-d DIR] PID FILE\n" \
-    "       ssi-ckpt info FILE\n"                            \
+#define USAGE                                                                     \
+    "usage: ssi-ckpt save [--node NAME] [--away] [--cmd CMD] [-d DIR] PID FILE\n" \
+    "       ssi-ckpt info FILE\n"                                                 \
     "       ssi-ckpt restart [--node NODE] FILE\n"
 
 /* A program beside this one (ssi-restore, ssictl). */
@@ -110,10 +116,45 @@ static int s_proc_facts(pid_t pid, char *cmd, size_t cap, uid_t *uid, gid_t *gid
 
 /* ---- save ---------------------------------------------------------------- */
 
+static double s_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/* The body of deputy pid runs away: its image comes home through the
+ * deputy (wire/ssi_image.h, SSI_IMAGE_HOME_F_CKPT) and goes to fd with the
+ * deputy's descriptors in place of the body's placeholders, read while the
+ * body is still frozen. freeze_ms: from the request to the deputy's 'K',
+ * which bounds the body's freeze. */
+static int s_save_away(pid_t pid, const char *dir, int fd, ssi_freezereq_stats_t *st, char *err,
+                       size_t errlen)
+{
+    double t0 = s_ms();
+    int cfd = ssi_freezereq_ckpt_away(pid, dir, 30000, err, errlen), rc;
+    if (cfd < 0)
+        return cfd;
+    memset(st, 0, sizeof(*st));
+    st->pid = pid;
+    rc = ssi_ckpt_away_copy(cfd, pid, fd, err, errlen);
+    if (rc < 0) {
+        close(cfd);
+        return rc;
+    }
+    rc = ssi_freezereq_ckpt_end(cfd, 30000, err, errlen);
+    st->freeze_ms = s_ms() - t0;
+    return rc;
+}
+
 static int s_save(int argc, char **argv)
 {
     static const struct option longopts[] = {{"node", required_argument, NULL, 'n'},
+                                             {"away", no_argument, NULL, 'a'},
+                                             {"cmd", required_argument, NULL, 'c'},
                                              {NULL, 0, NULL, 0}};
+    const char *given_cmd = NULL;
+    int away = 0;
     ssi_freezereq_opts_t o = {.dir = NULL,
                               .token = -1,
                               .flags = 0,
@@ -132,6 +173,8 @@ static int s_save(int argc, char **argv)
         switch (c) {
         case 'n': node = optarg; break;
         case 'd': o.dir = optarg; break;
+        case 'a': away = 1; break;
+        case 'c': given_cmd = optarg; break;
         default: fprintf(stderr, USAGE); return 2;
         }
     }
@@ -145,6 +188,8 @@ static int s_save(int argc, char **argv)
         fprintf(stderr, "ssi-ckpt: no process %s here\n", argv[optind]);
         return 1;
     }
+    if (given_cmd)
+        snprintf(cmd, sizeof(cmd), "%s", given_cmd);
     snprintf(tmp, sizeof(tmp), "%s.tmp%d", file, (int)getpid());
     /* As the process's owner: root writes nothing where that user could
      * not, and the user owns the checkpoint. */
@@ -163,7 +208,10 @@ static int s_save(int argc, char **argv)
         fprintf(stderr, "ssi-ckpt: cannot write %s: %s\n", tmp, strerror(errno));
         goto fail;
     }
-    rc = ssi_freezereq_run(pid, &o, fd, &st, err, sizeof(err));
+    if (away)
+        rc = s_save_away(pid, o.dir, fd, &st, err, sizeof(err));
+    else
+        rc = ssi_freezereq_run(pid, &o, fd, &st, err, sizeof(err));
     if (rc < 0) {
         fprintf(stderr, "ssi-ckpt: %s\n", err[0] ? err : strerror(-rc));
         goto fail;
@@ -509,7 +557,7 @@ static void s_become(int img, const char *restore)
     signal(SIGTERM, SIG_DFL);
     signal(SIGHUP, SIG_DFL);
     signal(SIGQUIT, SIG_DFL);
-    execl(restore, "ssi-restore", "--in-place", "--fd", num, (char *)NULL);
+    execl(restore, "ssi-restore", "--in-place", "--restart", "--fd", num, (char *)NULL);
     fprintf(stderr, "ssi-ckpt: cannot run %s: %s\n", restore, strerror(errno));
     _exit(EXIT_RESTART);
 }

@@ -245,10 +245,18 @@ int ioctl(int fd, unsigned long req, ...)
  * again; its ssid socket is the real one, which the deputy kept). */
 static void s_on_restore(void)
 {
+    if (ssi_freeze_restarted() && s_away) {
+        /* Restarted from the checkpoint of a body away: nothing is
+         * forwarded or trapped any more, as after a homecoming; then it
+         * registers again like any restart. */
+        s_away = 0;
+        ssi_trap_home();
+        ssi_kobj_restore();
+    }
     if (ssi_freeze_restored_home() && !s_away) {
-        /* Restarted from a checkpoint taken at home (ssi-ckpt restart; a
-         * body coming home had s_away set): our ssid socket came back as
-         * a placeholder whose peer is gone. Register again, so that ssid
+        /* Restarted from a checkpoint (ssi-ckpt restart; a body coming
+         * home has s_away set): our ssid socket came back as a
+         * placeholder whose peer is gone. Register again, so that ssid
          * lists the process and can move it. */
         char b;
         long r =

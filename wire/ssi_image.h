@@ -95,10 +95,23 @@ typedef struct {
 #define SSI_IMAGE_HOME_MAGIC 0x0a4d4f482d495353ULL /* "SSI-HOM\n" */
 #define SSI_IMAGE_HOME_OK 'H'
 
+/* A checkpoint of a body away (flags SSI_IMAGE_HOME_F_CKPT): the deputy
+ * has its agent freeze the body and send its image, and relays it on this
+ * socket: 'I' and the image stream as the body's freeze wrote it, or 'C'
+ * + u16 length + reason. Once the requester has read the image up to END
+ * (and what it needs of the deputy's descriptors, unchanged while the body
+ * is frozen) it writes 'G'; the deputy thaws the body and answers 'K', or
+ * 'C' + u16 + reason. The body runs on where it was in every case.
+ * docs/ARCHITECTURE.md, "Checkpoints of a process away". */
+#define SSI_IMAGE_HOME_F_CKPT 1u
+#define SSI_IMAGE_HOME_IMAGE 'I'
+#define SSI_IMAGE_HOME_GO 'G'
+#define SSI_IMAGE_HOME_CKPT_OK 'K'
+
 typedef struct {
     uint64_t magic;    /* SSI_IMAGE_HOME_MAGIC */
     uint32_t version;  /* SSI_IMAGE_VERSION */
-    uint32_t flags;    /* 0 */
+    uint32_t flags;    /* 0, or SSI_IMAGE_HOME_F_CKPT */
     char restore[512]; /* absolute path of ssi-restore at home */
 } ssi_image_home_t;
 

@@ -46,6 +46,8 @@ static long s_home_req_fd = -1, s_home_mem = -1, s_home_err;
 static long s_home_deadline;
 static ssi_image_home_t s_home_req;
 static char s_home_why[400];
+static int s_home_ckpt;     /* a checkpoint: the image goes to the requester, the body thaws */
+static int s_home_sent_any; /* a checkpoint: 'I' and image bytes went to the requester */
 static int s_wake_rd = -1, s_wake_wr = -1; /* the deputy loop's self-pipe */
 
 static void s_sigmask(int how, uint64_t set)
@@ -119,6 +121,7 @@ static void s_home_fail(const char *why)
     s_home_req_fd = s_home_mem = -1;
     s_home_state = 0;
     s_home_token = -1;
+    s_home_ckpt = 0;
     /* The signals that waited are forwarded now. */
     s_sigmask(SIG_SETMASK, 0);
 }
@@ -153,6 +156,14 @@ int ssi_homecoming_begin(void)
         s_home_fail("bad homecoming request");
         return 0;
     }
+    s_home_ckpt = (s_home_req.flags & SSI_IMAGE_HOME_F_CKPT) != 0;
+    s_home_sent_any = 0;
+    if (s_home_ckpt) {
+        /* The image goes to the requester as it comes; nothing comes home,
+         * so nothing here must be fit to come home. */
+        s_home_err = 0;
+        return 1;
+    }
     {
         /* Every live socket connection must have its home socket at the
          * body's number (netproxy attaches it there): one the deputy
@@ -181,7 +192,7 @@ int ssi_homecoming_begin(void)
 
 void ssi_homecoming_ask(void)
 {
-    ssi_tunnel_home_req_t r = {.flags = 0, .pad = 0};
+    ssi_tunnel_home_req_t r = {.flags = s_home_ckpt ? SSI_TUNNEL_HOME_F_CKPT : 0, .pad = 0};
     ssi_chans_send(SSI_TUNNEL_HOME_REQ, 0, &r, sizeof(r));
     s_home_state = 1;
     s_home_deadline = s_now_ms() + S_HOME_TIMEOUT_MS;
@@ -335,6 +346,50 @@ __attribute__((noreturn)) static void s_home_exec(void)
     ssi_chans_die_by(SIGKILL);
 }
 
+/* Writes n bytes to the requester (a checkpoint's image). */
+static long s_home_to_req(const void *p, size_t n)
+{
+    const char *b = p;
+    while (n) {
+        long w = ssi_sys6(SYS_sendto, s_home_req_fd, (long)b, (long)n, MSG_NOSIGNAL, 0, 0);
+        if (w == -EINTR)
+            continue;
+        if (w <= 0)
+            return w ? w : -EIO;
+        b += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* A checkpoint's image is all with the requester and the body's output all
+ * written out here: wait for its 'G' (it reads our descriptors while the
+ * body is still frozen), thaw the body, answer 'K'. */
+static void s_home_ckpt_done(void)
+{
+    struct pollfd p = {.fd = (int)s_home_req_fd, .events = POLLIN, .revents = 0};
+    struct timespec ts = {10, 0};
+    char g = 0, k = SSI_IMAGE_HOME_CKPT_OK;
+    long r;
+    do
+        r = ssi_sys5(SYS_ppoll, (long)&p, 1, (long)&ts, 0, 8);
+    while (r == -EINTR);
+    if (r == 1)
+        r = ssi_sys3(SYS_read, s_home_req_fd, (long)&g, 1);
+    s_home_verdict(SSI_IMAGE_VERDICT_CONTINUE);
+    if (r != 1 || g != SSI_IMAGE_HOME_GO) {
+        s_home_fail("the checkpoint's requester did not confirm the image");
+        return;
+    }
+    s_home_to_req(&k, 1);
+    ssi_sys1(SYS_close, s_home_req_fd);
+    s_home_req_fd = -1;
+    s_home_state = 0;
+    s_home_token = -1;
+    s_home_ckpt = 0;
+    s_sigmask(SIG_SETMASK, 0);
+}
+
 void ssi_homecoming_step(void)
 {
     /* Once committed, the agent answers DONE or REFUSE, or the link
@@ -346,6 +401,15 @@ void ssi_homecoming_step(void)
     }
     if (s_home_state != 2 || !ssi_chans_all_flushed())
         return;
+    if (s_home_ckpt && s_home_err) {
+        s_home_verdict(SSI_IMAGE_VERDICT_CONTINUE);
+        s_home_fail("the deputy could not pass the image on (the requester went away)");
+        return;
+    }
+    if (s_home_ckpt) {
+        s_home_ckpt_done();
+        return;
+    }
     if (s_home_err) {
         s_home_verdict(SSI_IMAGE_VERDICT_CONTINUE);
         s_home_fail("the deputy could not keep the image (memfd write failed)");
@@ -374,6 +438,15 @@ void ssi_homecoming_frame(const ssi_tunnel_hdr_t *h, const uint8_t *body)
     }
     case SSI_TUNNEL_HOME_IMAGE: {
         uint32_t off = 0;
+        if (s_home_ckpt) {
+            static const char img = SSI_IMAGE_HOME_IMAGE;
+            if (!s_home_err && s_home_state == 1 && !s_home_sent_any)
+                s_home_err = s_home_to_req(&img, 1);
+            s_home_sent_any = 1;
+            if (!s_home_err)
+                s_home_err = s_home_to_req(body, h->len);
+            return;
+        }
         while (off < h->len && !s_home_err) {
             long w = ssi_sys3(SYS_write, s_home_mem, (long)(body + off), h->len - off);
             if (w == -EINTR)
@@ -400,5 +473,7 @@ void ssi_homecoming_frame(const ssi_tunnel_hdr_t *h, const uint8_t *body)
 void ssi_homecoming_ended(void)
 {
     if (s_home_state)
-        s_home_answer(SSI_IMAGE_VERDICT_CONTINUE, "the program ended before it came home");
+        s_home_answer(SSI_IMAGE_VERDICT_CONTINUE, s_home_ckpt
+                                                      ? "the program ended during its checkpoint"
+                                                      : "the program ended before it came home");
 }
