@@ -18,6 +18,14 @@
  *   ssi-ckpt info FILE
  *     Verifies FILE (header, hash, the image's header) and prints it.
  *
+ *   ssi-ckpt restart --self FILE
+ *     Run by a deputy whose body was lost with its node (exec, same pid):
+ *     this process becomes the program of FILE, a checkpoint of itself,
+ *     without a new task. Descriptors that are no file and that the
+ *     process has open stay (its real pipes, terminal, sockets at home);
+ *     files are reopened at their offsets. Any failure kills it with
+ *     SIGKILL, as a lost process: nothing is left half-alive.
+ *
  *   ssi-ckpt restart [--node NODE] FILE
  *     Verifies FILE, reopens the process's descriptors as the image
  *     recorded them (docs/ARCHITECTURE.md, "Checkpoints and restart"),
@@ -61,7 +69,8 @@
 #define USAGE                                                                     \
     "usage: ssi-ckpt save [--node NAME] [--away] [--cmd CMD] [-d DIR] PID FILE\n" \
     "       ssi-ckpt info FILE\n"                                                 \
-    "       ssi-ckpt restart [--node NODE] FILE\n"
+    "       ssi-ckpt restart [--node NODE] FILE\n"                                \
+    "       ssi-ckpt restart --self FILE\n"
 
 /* A program beside this one (ssi-restore, ssictl). */
 static void s_beside(const char *name, char *out, size_t cap)
@@ -128,9 +137,12 @@ static double s_ms(void)
  * deputy's descriptors in place of the body's placeholders, read while the
  * body is still frozen. freeze_ms: from the request to the deputy's 'K',
  * which bounds the body's freeze. */
-static int s_save_away(pid_t pid, const char *dir, int fd, ssi_freezereq_stats_t *st, char *err,
-                       size_t errlen)
+static int s_save_away(pid_t pid, const char *dir, int fd, const char *file,
+                       ssi_freezereq_stats_t *st, char *err, size_t errlen)
 {
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    self[n > 0 ? n : 0] = 0;
     double t0 = s_ms();
     int cfd = ssi_freezereq_ckpt_away(pid, dir, 30000, err, errlen), rc;
     if (cfd < 0)
@@ -142,7 +154,8 @@ static int s_save_away(pid_t pid, const char *dir, int fd, ssi_freezereq_stats_t
         close(cfd);
         return rc;
     }
-    rc = ssi_freezereq_ckpt_end(cfd, 30000, err, errlen);
+    /* The deputy recovers from this file should its body's node die. */
+    rc = ssi_freezereq_ckpt_end(cfd, self, file, 30000, err, errlen);
     st->freeze_ms = s_ms() - t0;
     return rc;
 }
@@ -209,7 +222,7 @@ static int s_save(int argc, char **argv)
         goto fail;
     }
     if (away)
-        rc = s_save_away(pid, o.dir, fd, &st, err, sizeof(err));
+        rc = s_save_away(pid, o.dir, fd, file, &st, err, sizeof(err));
     else
         rc = ssi_freezereq_run(pid, &o, fd, &st, err, sizeof(err));
     if (rc < 0) {
@@ -302,6 +315,7 @@ typedef struct {
 
 static s_place_t s_places[S_MAX_FDS];
 static int s_nplaces;
+static int s_self; /* restart --self: this process becomes the program */
 
 static int s_keep(int fd, int tmp)
 {
@@ -357,6 +371,11 @@ static int s_plan_fd(const ssi_image_fd_t *f)
     /* The standard streams that are no file come from whoever restarts
      * it (its terminal or pipes), as with DMTCP. */
     if (f->fd <= 2 && f->kind != SSI_IMAGE_FD_FILE && f->kind != SSI_IMAGE_FD_DIR)
+        return 0;
+    /* A deputy becoming its program again keeps the real thing it holds
+     * at that number (a pipe, terminal or socket home): as a homecoming. */
+    if (s_self && f->kind != SSI_IMAGE_FD_FILE && f->kind != SSI_IMAGE_FD_DIR &&
+        fcntl(f->fd, F_GETFD) >= 0)
         return 0;
     switch (f->kind) {
     case SSI_IMAGE_FD_FILE:
@@ -532,6 +551,15 @@ static void s_forward(int sig)
         kill(s_child, sig);
 }
 
+/* A failure in the new task: a restart exits 125; a deputy recovering
+ * (--self) dies as a lost process would. */
+static void s_give_up(void)
+{
+    if (s_self)
+        kill(getpid(), SIGKILL);
+    _exit(EXIT_RESTART);
+}
+
 /* The new task: descriptors into place, then ssi-restore --in-place. */
 static void s_become(int img, const char *restore)
 {
@@ -539,7 +567,7 @@ static void s_become(int img, const char *restore)
     int i, nimg;
     for (i = 0; i < s_nplaces; i++)
         if (dup2(s_places[i].tmp, s_places[i].fd) < 0)
-            _exit(EXIT_RESTART);
+            s_give_up();
     for (i = 0; i < s_nplaces; i++)
         close(s_places[i].tmp);
     /* The image fd where nothing of the process is: ssi-restore moves it
@@ -551,7 +579,7 @@ static void s_become(int img, const char *restore)
             i = -1;
         }
     if (nimg < 0 || lseek(nimg, sizeof(ssi_ckpt_hdr_t), SEEK_SET) < 0)
-        _exit(EXIT_RESTART);
+        s_give_up();
     snprintf(num, sizeof(num), "%d", nimg);
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
@@ -559,7 +587,7 @@ static void s_become(int img, const char *restore)
     signal(SIGQUIT, SIG_DFL);
     execl(restore, "ssi-restore", "--in-place", "--restart", "--fd", num, (char *)NULL);
     fprintf(stderr, "ssi-ckpt: cannot run %s: %s\n", restore, strerror(errno));
-    _exit(EXIT_RESTART);
+    s_give_up();
 }
 
 /* Once the restored process runs its program again (it no longer is
@@ -625,9 +653,34 @@ static void s_move(pid_t pid, const char *node, const char *restore)
     fprintf(stderr, "ssi-ckpt: the process runs at home; it could not be moved to %s\n", node);
 }
 
+/* restart --self: this very process (a deputy that lost its body) becomes
+ * the program of FILE. Returns only on failure, with a message. */
+static void s_restart_self(const char *file)
+{
+    char restore[PATH_MAX];
+    ssi_ckpt_hdr_t h;
+    int fd;
+    if (s_open_verified(file, &fd, &h) < 0)
+        return;
+    if (h.pid != getpid()) {
+        fprintf(stderr, "ssi-ckpt: %s is the checkpoint of pid %d, not of this process (%d)\n",
+                file, h.pid, (int)getpid());
+        return;
+    }
+    if (s_plan(fd) < 0)
+        return;
+    if (s_lift_tmps(&fd) < 0) {
+        fprintf(stderr, "ssi-ckpt: out of descriptors\n");
+        return;
+    }
+    s_beside("ssi-restore", restore, sizeof(restore));
+    s_become(fd, restore);
+}
+
 static int s_restart(int argc, char **argv)
 {
     static const struct option longopts[] = {{"node", required_argument, NULL, 'n'},
+                                             {"self", no_argument, NULL, 's'},
                                              {NULL, 0, NULL, 0}};
     const char *node = NULL;
     char restore[PATH_MAX];
@@ -639,12 +692,21 @@ static int s_restart(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         switch (c) {
         case 'n': node = optarg; break;
+        case 's': s_self = 1; break;
         default: fprintf(stderr, USAGE); return 2;
         }
     }
-    if (optind + 1 != argc) {
+    if (optind + 1 != argc || (s_self && node)) {
         fprintf(stderr, USAGE);
         return 2;
+    }
+    if (s_self) {
+        s_restart_self(argv[optind]);
+        fprintf(stderr, "ssi-ckpt: pid %d could not be recovered from %s; it is lost\n",
+                (int)getpid(), argv[optind]);
+        fflush(stderr);
+        kill(getpid(), SIGKILL);
+        return EXIT_RESTART;
     }
     if (s_open_verified(argv[optind], &fd, &h) < 0)
         return EXIT_RESTART;

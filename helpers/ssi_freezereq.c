@@ -553,11 +553,18 @@ int ssi_freezereq_ckpt_away(pid_t pid, const char *dir, int timeout_ms, char *er
     return rc;
 }
 
-int ssi_freezereq_ckpt_end(int cfd, int timeout_ms, char *err, size_t errlen)
+int ssi_freezereq_ckpt_end(int cfd, const char *prog, const char *file, int timeout_ms, char *err,
+                           size_t errlen)
 {
     char g = SSI_IMAGE_HOME_GO, b;
+    ssi_image_recover_t rec;
     int rc = 0;
-    if (write(cfd, &g, 1) != 1) {
+    memset(&rec, 0, sizeof(rec));
+    if (prog && file && strlen(prog) < sizeof(rec.prog) && strlen(file) < sizeof(rec.file)) {
+        memcpy(rec.prog, prog, strlen(prog));
+        memcpy(rec.file, file, strlen(file));
+    }
+    if (write(cfd, &g, 1) != 1 || ssi_io_write_full(cfd, &rec, sizeof(rec)) < 0) {
         s_err(err, errlen, "the deputy went away after the image: %s", strerror(errno));
         close(cfd);
         return -EPIPE;

@@ -353,19 +353,33 @@ ssid_client_t *ssid_client_by_pid(pid_t pid)
     return NULL;
 }
 
-void ssid_client_register(ssid_client_t *c, const ssi_msg_t *m)
+int ssid_client_register(ssid_client_t *c, const ssi_msg_t *m)
 {
     uint64_t ppid = 0;
+    int was_away = -1;
     if (c->registered) {
         ssid_client_reply_error(c, EALREADY, "this connection registered its process already");
-        return;
+        return -1;
     }
     if (!ssid_client_alive(c)) {
         ssi_warn("refused a registration for process %d (uid %u): that process has ended", c->pid,
                  (unsigned)c->uid);
         ssid_client_reply_error(
             c, ESRCH, "the process that opened this connection has ended: registration refused");
-        return;
+        return -1;
+    }
+    /* The same process registered before (its start time is the same: it
+     * is this very process, restarted in place from a checkpoint): this
+     * record replaces that one, which nobody finds any more. */
+    ssid_client_t *old = ssid_client_by_pid(c->pid);
+    if (old && old != c && old->start == c->start && !old->migrating) {
+        was_away = old->away;
+        old->registered = false;
+        c->ckpt_seq = old->ckpt_seq;
+        c->ckpt_done = old->ckpt_done;
+        c->moves = old->moves;
+        ssi_info("process %d registered again (restarted from a checkpoint)%s", c->pid,
+                 was_away >= 0 ? "; its body away is gone" : "");
     }
     ssi_field_u64(ssi_msg_find(m->field, m->nfields, SSI_TAG_PPID), &ppid);
     c->ppid = (pid_t)ppid;
@@ -390,6 +404,7 @@ void ssid_client_register(ssid_client_t *c, const ssi_msg_t *m)
     ssi_msg_begin(&w, out, sizeof out, SSI_MSG_OK);
     long n = ssi_msg_end(&w);
     ssid_client_reply(c, out, (size_t)n);
+    return was_away;
 }
 
 void ssid_client_moved(ssid_client_t *c, int to, int64_t ms)

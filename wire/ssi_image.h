@@ -108,6 +108,23 @@ typedef struct {
 #define SSI_IMAGE_HOME_GO 'G'
 #define SSI_IMAGE_HOME_CKPT_OK 'K'
 
+/* Sent right after 'G': where the checkpoint goes, and the ssi-ckpt that
+ * can restart it. The deputy keeps both: should its link to the body break
+ * (the body's node died), it execs `PROG restart --self FILE` and becomes
+ * the program again at home from that checkpoint instead of dying.
+ * docs/ARCHITECTURE.md, "Recovery when a node dies". */
+typedef struct {
+    char prog[256];  /* absolute path of ssi-ckpt at home */
+    char file[1024]; /* absolute path of the checkpoint file */
+} ssi_image_recover_t;
+
+/* The freeze signal with this value, from root or the owner, asks a deputy
+ * to probe its link (its body's node was declared down): a frame that must
+ * be acknowledged within SSI_IMAGE_PROBE_MS, or the link is given up as
+ * lost. Processes that are no deputy ignore it (negative values). */
+#define SSI_IMAGE_PROBE_VALUE (-2)
+#define SSI_IMAGE_PROBE_MS 2000
+
 typedef struct {
     uint64_t magic;    /* SSI_IMAGE_HOME_MAGIC */
     uint32_t version;  /* SSI_IMAGE_VERSION */
