@@ -392,8 +392,10 @@ int ssid_client_register(ssid_client_t *c, const ssi_msg_t *m)
     c->since = c->started = ssid_node_now();
     c->registered = true;
     uint64_t every = 0;
-    if (ssi_field_u64(ssi_msg_find(m->field, m->nfields, SSI_TAG_CKPT_EVERY), &every) == 0 &&
-        every > 0 && every <= 86400 * 365) {
+    /* Its own period (ssirun --checkpoint-every), else the cluster's. */
+    if (ssi_field_u64(ssi_msg_find(m->field, m->nfields, SSI_TAG_CKPT_EVERY), &every) < 0)
+        every = ssi_cluster_checkpoint_every(ssid_node.cluster);
+    if (every > 0 && every <= 86400 * 365) {
         c->ckpt_every = (uint32_t)every;
         c->ckpt_due = ssid_node_now() + (int64_t)every * 1000;
     }

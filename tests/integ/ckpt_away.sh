@@ -6,7 +6,8 @@
 # written at home with the home file's real offset (the body has only a
 # placeholder for it). The process runs on, on n2; it is killed, restarted
 # from the checkpoint at home and then with --node n3: both times the result
-# and the file are the ones of an uninterrupted run.
+# and the file are the ones of an uninterrupted run. Last, a period given in
+# the cluster file applies to a process started without one.
 . "$(dirname "$0")/lib.sh"
 lab_require_root
 PY=/usr/bin/python3
@@ -103,5 +104,23 @@ got=$(lab_exec n1 cat /tmp/r3.stdout)
 [ "$got" = "$ref" ] && ok "restarted on n3: same result ($got)" || fail "restarted on n3: '$got', want '$ref'"
 lab_exec n1 cmp /tmp/ref.out /tmp/a.out && ok "restarted on n3: the home file is the uninterrupted run's" ||
 	fail "restarted on n3: the home file differs"
+
+# The cluster file's default period (checkpoint_every, taken in by SIGHUP):
+# a process started without --checkpoint-every is checkpointed periodically,
+# also while it runs away.
+sed -i -e '1i spool = /tmp/spool' -e '1i checkpoint_every = 1' "$SSILAB_DIR/cluster.conf"
+lab_exec n1 kill -HUP "$(lab_ssid_pid n1)"
+wait_until 3 grep -q "reloaded" "$(lab_log n1)" || fail "n1 did not reload its cluster file"
+lab_exec n1 sh -c "{ ssirun $PY $prog /tmp/c.out $N > /dev/null 2>/tmp/c.err; } &"
+wait_until 20 has_lines /tmp/c.out 5 || { fail "the third computation did not start"; finish; }
+pid=$(lab_pid_of "work.py /tmp/c.out")
+lab_exec n1 ssictl migrate "$pid" n2 >/dev/null 2>&1
+periodic() { lab_exec n1 test -e "/tmp/spool/0/n1-$pid-periodic-$1.ckpt"; }
+if wait_until 15 periodic 3 && ps_shows n2; then
+	ok "checkpoint_every = 1 in the cluster file: periodic checkpoints without --checkpoint-every, on n2 too ($(lab_exec n1 ls /tmp/spool/0 | tr '\n' ' '))"
+else
+	fail "cluster-file default period: $(lab_exec n1 ls /tmp/spool/0 2>&1) $(tail -3 "$(lab_log n1)")"
+fi
+lab_exec n1 kill -KILL "$pid" 2>/dev/null
 
 finish
