@@ -13,6 +13,7 @@
 struct ssi_cluster_t {
     char name[SSI_NAME_MAX + 1];
     char spool[SSI_SPOOL_MAX + 1]; /* checkpoints' directory; "" = the default */
+    unsigned ckpt_every;           /* checkpoint_every = S; 0 = none */
     size_t n;
     ssi_balance_conf_t balance;
     ssi_node_conf_t node[SSI_CLUSTER_MAX];
@@ -250,6 +251,16 @@ ssi_cluster_t *ssi_cluster_parse(const char *text, const char *origin, char *err
                     goto fail;
                 }
                 strcpy(self->spool, value);
+            } else if (strcmp(name, "checkpoint_every") == 0) {
+                char *end = NULL;
+                unsigned long v = value && *value ? strtoul(value, &end, 10) : 0;
+                if (!value || !*value || *end || value[0] == '-' || v > SSI_CKPT_EVERY_MAX) {
+                    s_err(err, errlen, origin, line,
+                          "'checkpoint_every' is a number of seconds from 0 to %d, not '%s'",
+                          SSI_CKPT_EVERY_MAX, value ? value : "");
+                    goto fail;
+                }
+                self->ckpt_every = (unsigned)v;
             } else if (strcmp(name, "node") == 0) {
                 if (!value || !ssi_cluster_valid_name(value)) {
                     s_err(
@@ -271,7 +282,8 @@ ssi_cluster_t *ssi_cluster_parse(const char *text, const char *origin, char *err
                 cur->speed = 1;
             } else {
                 s_err(err, errlen, origin, line,
-                      "unknown setting '%s' (expected 'cluster', 'spool', 'node' or 'balance')",
+                      "unknown setting '%s' (expected 'cluster', 'spool', 'checkpoint_every', "
+                      "'node' or 'balance')",
                       name);
                 goto fail;
             }
@@ -396,6 +408,11 @@ const char *ssi_cluster_name(const ssi_cluster_t *self)
     return self->name;
 }
 
+unsigned ssi_cluster_checkpoint_every(const ssi_cluster_t *self)
+{
+    return self->ckpt_every;
+}
+
 const char *ssi_cluster_spool(const ssi_cluster_t *self)
 {
     return self->spool[0] ? self->spool : SSI_SPOOL_DEFAULT;
@@ -465,6 +482,7 @@ int ssi_cluster_update(ssi_cluster_t *self, const ssi_cluster_t *fresh,
         }
     memcpy(self->name, fresh->name, sizeof self->name);
     memcpy(self->spool, fresh->spool, sizeof self->spool);
+    self->ckpt_every = fresh->ckpt_every;
     return 0;
 }
 

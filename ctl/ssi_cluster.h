@@ -4,6 +4,7 @@
  *     # comment
  *     cluster = lab
  *     spool = /var/lib/ssi/ckpt     (optional: checkpoints' default directory)
+ *     checkpoint_every = 600        (optional: default checkpoint period, s)
  *     node = n1
  *         endpoint = tcp://198.18.0.1:7410
  *         key = "Yne@$w-vo<fVvi]a<NY6T1ed:M$fCG*[IaLV{hID"
@@ -23,6 +24,7 @@
 #define SSI_CLUSTER_MAX 256 /* nodes */
 #define SSI_SPOOL_MAX 255   /* spool = DIR: where checkpoints go by default */
 #define SSI_SPOOL_DEFAULT "/var/lib/ssi/ckpt"
+#define SSI_CKPT_EVERY_MAX 31536000 /* checkpoint_every: at most a year */
 
 typedef struct {
     char name[SSI_NAME_MAX + 1];
@@ -63,6 +65,9 @@ const char *ssi_cluster_name(const ssi_cluster_t *self);
 /* The directory of checkpoints by default ('spool = DIR'; else
  * SSI_SPOOL_DEFAULT). */
 const char *ssi_cluster_spool(const ssi_cluster_t *self);
+/* Seconds between periodic checkpoints of a process that did not ask for
+ * its own period ('checkpoint_every = S'), or 0: none. */
+unsigned ssi_cluster_checkpoint_every(const ssi_cluster_t *self);
 size_t ssi_cluster_size(const ssi_cluster_t *self);
 const ssi_node_conf_t *ssi_cluster_node(const ssi_cluster_t *self, size_t i);
 const ssi_node_conf_t *ssi_cluster_find(const ssi_cluster_t *self, const char *name);

@@ -452,12 +452,16 @@ void ssi_agent_home_run(int pidfd)
     int cfd;
     char c = SSI_IMAGE_VERDICT_CONTINUE;
 
+    int ckpt = (ssi_agent.home_flags & SSI_TUNNEL_HOME_F_CKPT) != 0;
+
     ssi_agent_link_reap();
     if (ssi_agent.body_done)
         return; /* it is ending: EXIT follows, the deputy exits with it */
-    ssi_agent_status("coming home");
-    if (s_home_check_body(why, sizeof(why)) < 0 ||
-        s_home_input_taken(pidfd, why, sizeof(why)) < 0) {
+    ssi_agent_status(ckpt ? "checkpoint" : "coming home");
+    /* A checkpoint brings nothing home: what could not come home does not
+     * matter, and input already taken stays the body's. */
+    if (!ckpt && (s_home_check_body(why, sizeof(why)) < 0 ||
+                  s_home_input_taken(pidfd, why, sizeof(why)) < 0)) {
         s_home_refuse("%s", why);
         return;
     }
@@ -471,8 +475,17 @@ void ssi_agent_home_run(int pidfd)
         s_home_stream(cfd, why, sizeof(why)) == 0) {
         while (!ssi_agent.home_verdict && ssi_agent_now_ms() < deadline)
             s_home_pump(100);
-        if (ssi_agent.home_verdict == SSI_IMAGE_VERDICT_EXIT)
+        if (ssi_agent.home_verdict == SSI_IMAGE_VERDICT_EXIT && !ckpt)
             s_home_commit(cfd);
+        if (ckpt && ssi_agent.home_verdict) {
+            /* Its image is at home: the body runs on. */
+            if (write(cfd, &c, 1) != 1)
+                ssi_agent_log("the body thawed by itself");
+            close(cfd);
+            ssi_agent.home_verdict = 0;
+            ssi_agent_status("checkpoint sent home");
+            return;
+        }
         if (ssi_agent.home_verdict == 0)
             snprintf(why, sizeof(why), "no verdict from home in time (is the link to home down?)");
         else

@@ -97,6 +97,7 @@ typedef struct {
     uint8_t frame[SSI_TUNNEL_DATA_MAX];
     /* Set by frames from the deputy, read by the homecoming. */
     int home_wanted, home_verdict;
+    uint32_t home_flags; /* the last HOME_REQ's: SSI_TUNNEL_HOME_F_CKPT */
     ssi_tunnel_winsz_t winsz[SSI_TUNNEL_MAX_CHANS];
 } ssi_agent_t;
 

@@ -254,7 +254,14 @@ void ssi_agent_relay_frame(const ssi_tunnel_hdr_t *h)
             kill(ssi_agent.body, ssi_agent_link_signal(sig));
         }
         return;
-    case SSI_TUNNEL_HOME_REQ: ssi_agent.home_wanted = 1; return;
+    case SSI_TUNNEL_HOME_REQ: {
+        ssi_tunnel_home_req_t r = {0, 0};
+        if (h->len == sizeof(r))
+            memcpy(&r, ssi_agent.frame, sizeof(r));
+        ssi_agent.home_flags = r.flags;
+        ssi_agent.home_wanted = 1;
+        return;
+    }
     case SSI_TUNNEL_HOME_VERDICT:
         /* Only while a homecoming waits for it; a late one is stale. */
         if (h->len == 1)

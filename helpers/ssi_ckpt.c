@@ -3,15 +3,28 @@
  * used at a process's home. ssid runs `save` for `ssictl checkpoint`;
  * `ssirun --restart` runs `restart`.
  *
- *   ssi-ckpt save [--node NAME] [-d DIR] PID FILE
+ *   ssi-ckpt save [--node NAME] [--away] [--cmd CMD] [-d DIR] PID FILE
  *     Freezes PID (a libssi.so process at home) for as long as its image
  *     takes to write, lets it run on (verdict 'C'), and writes FILE: the
+ *     header, then the image. With --away PID is the deputy of a body that
+ *     runs on another node: the deputy has its agent freeze the body and
+ *     send the image home, which is written with the deputy's real
+ *     descriptors in place of the body's placeholders (ssi_ckpt_away.c);
+ *     CMD is the command ssid knows (the deputy's memory is released). The
  *     header, then the image. The file is made as the process's owner
  *     (fsuid), under a temporary name, sealed (hash), fsync'ed and renamed:
  *     FILE is either the whole checkpoint or untouched.
  *
  *   ssi-ckpt info FILE
  *     Verifies FILE (header, hash, the image's header) and prints it.
+ *
+ *   ssi-ckpt restart --self FILE
+ *     Run by a deputy whose body was lost with its node (exec, same pid):
+ *     this process becomes the program of FILE, a checkpoint of itself,
+ *     without a new task. Descriptors that are no file and that the
+ *     process has open stay (its real pipes, terminal, sockets at home);
+ *     files are reopened at their offsets. Any failure kills it with
+ *     SIGKILL, as a lost process: nothing is left half-alive.
  *
  *   ssi-ckpt restart [--node NODE] FILE
  *     Verifies FILE, reopens the process's descriptors as the image
@@ -25,6 +38,7 @@
  * program's, or 125 when it could not be restarted (reason on stderr).
  */
 #include "ssi_ckpt.h"
+#include "ssi_ckpt_away.h"
 #include "ssi_ckpt_file.h"
 #include "ssi_freezereq.h"
 #include "ssi_helper.h"
@@ -52,10 +66,11 @@
 #define EXIT_RESTART 125
 #define S_MAX_FDS 1024
 
-#define USAGE                                                \
-    "usage: ssi-ckpt save [--node NAME] [-d DIR] PID FILE\n" \
-    "       ssi-ckpt info FILE\n"                            \
-    "       ssi-ckpt restart [--node NODE] FILE\n"
+#define USAGE                                                                     \
+    "usage: ssi-ckpt save [--node NAME] [--away] [--cmd CMD] [-d DIR] PID FILE\n" \
+    "       ssi-ckpt info FILE\n"                                                 \
+    "       ssi-ckpt restart [--node NODE] FILE\n"                                \
+    "       ssi-ckpt restart --self FILE\n"
 
 /* A program beside this one (ssi-restore, ssictl). */
 static void s_beside(const char *name, char *out, size_t cap)
@@ -110,10 +125,49 @@ static int s_proc_facts(pid_t pid, char *cmd, size_t cap, uid_t *uid, gid_t *gid
 
 /* ---- save ---------------------------------------------------------------- */
 
+static double s_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/* The body of deputy pid runs away: its image comes home through the
+ * deputy (wire/ssi_image.h, SSI_IMAGE_HOME_F_CKPT) and goes to fd with the
+ * deputy's descriptors in place of the body's placeholders, read while the
+ * body is still frozen. freeze_ms: from the request to the deputy's 'K',
+ * which bounds the body's freeze. */
+static int s_save_away(pid_t pid, const char *dir, int fd, const char *file,
+                       ssi_freezereq_stats_t *st, char *err, size_t errlen)
+{
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    self[n > 0 ? n : 0] = 0;
+    double t0 = s_ms();
+    int cfd = ssi_freezereq_ckpt_away(pid, dir, 30000, err, errlen), rc;
+    if (cfd < 0)
+        return cfd;
+    memset(st, 0, sizeof(*st));
+    st->pid = pid;
+    rc = ssi_ckpt_away_copy(cfd, pid, fd, err, errlen);
+    if (rc < 0) {
+        close(cfd);
+        return rc;
+    }
+    /* The deputy recovers from this file should its body's node die. */
+    rc = ssi_freezereq_ckpt_end(cfd, self, file, 30000, err, errlen);
+    st->freeze_ms = s_ms() - t0;
+    return rc;
+}
+
 static int s_save(int argc, char **argv)
 {
     static const struct option longopts[] = {{"node", required_argument, NULL, 'n'},
+                                             {"away", no_argument, NULL, 'a'},
+                                             {"cmd", required_argument, NULL, 'c'},
                                              {NULL, 0, NULL, 0}};
+    const char *given_cmd = NULL;
+    int away = 0;
     ssi_freezereq_opts_t o = {.dir = NULL,
                               .token = -1,
                               .flags = 0,
@@ -132,6 +186,8 @@ static int s_save(int argc, char **argv)
         switch (c) {
         case 'n': node = optarg; break;
         case 'd': o.dir = optarg; break;
+        case 'a': away = 1; break;
+        case 'c': given_cmd = optarg; break;
         default: fprintf(stderr, USAGE); return 2;
         }
     }
@@ -145,6 +201,8 @@ static int s_save(int argc, char **argv)
         fprintf(stderr, "ssi-ckpt: no process %s here\n", argv[optind]);
         return 1;
     }
+    if (given_cmd)
+        snprintf(cmd, sizeof(cmd), "%s", given_cmd);
     snprintf(tmp, sizeof(tmp), "%s.tmp%d", file, (int)getpid());
     /* As the process's owner: root writes nothing where that user could
      * not, and the user owns the checkpoint. */
@@ -163,7 +221,10 @@ static int s_save(int argc, char **argv)
         fprintf(stderr, "ssi-ckpt: cannot write %s: %s\n", tmp, strerror(errno));
         goto fail;
     }
-    rc = ssi_freezereq_run(pid, &o, fd, &st, err, sizeof(err));
+    if (away)
+        rc = s_save_away(pid, o.dir, fd, file, &st, err, sizeof(err));
+    else
+        rc = ssi_freezereq_run(pid, &o, fd, &st, err, sizeof(err));
     if (rc < 0) {
         fprintf(stderr, "ssi-ckpt: %s\n", err[0] ? err : strerror(-rc));
         goto fail;
@@ -254,6 +315,7 @@ typedef struct {
 
 static s_place_t s_places[S_MAX_FDS];
 static int s_nplaces;
+static int s_self; /* restart --self: this process becomes the program */
 
 static int s_keep(int fd, int tmp)
 {
@@ -309,6 +371,11 @@ static int s_plan_fd(const ssi_image_fd_t *f)
     /* The standard streams that are no file come from whoever restarts
      * it (its terminal or pipes), as with DMTCP. */
     if (f->fd <= 2 && f->kind != SSI_IMAGE_FD_FILE && f->kind != SSI_IMAGE_FD_DIR)
+        return 0;
+    /* A deputy becoming its program again keeps the real thing it holds
+     * at that number (a pipe, terminal or socket home): as a homecoming. */
+    if (s_self && f->kind != SSI_IMAGE_FD_FILE && f->kind != SSI_IMAGE_FD_DIR &&
+        fcntl(f->fd, F_GETFD) >= 0)
         return 0;
     switch (f->kind) {
     case SSI_IMAGE_FD_FILE:
@@ -484,6 +551,15 @@ static void s_forward(int sig)
         kill(s_child, sig);
 }
 
+/* A failure in the new task: a restart exits 125; a deputy recovering
+ * (--self) dies as a lost process would. */
+static void s_give_up(void)
+{
+    if (s_self)
+        kill(getpid(), SIGKILL);
+    _exit(EXIT_RESTART);
+}
+
 /* The new task: descriptors into place, then ssi-restore --in-place. */
 static void s_become(int img, const char *restore)
 {
@@ -491,7 +567,7 @@ static void s_become(int img, const char *restore)
     int i, nimg;
     for (i = 0; i < s_nplaces; i++)
         if (dup2(s_places[i].tmp, s_places[i].fd) < 0)
-            _exit(EXIT_RESTART);
+            s_give_up();
     for (i = 0; i < s_nplaces; i++)
         close(s_places[i].tmp);
     /* The image fd where nothing of the process is: ssi-restore moves it
@@ -503,15 +579,15 @@ static void s_become(int img, const char *restore)
             i = -1;
         }
     if (nimg < 0 || lseek(nimg, sizeof(ssi_ckpt_hdr_t), SEEK_SET) < 0)
-        _exit(EXIT_RESTART);
+        s_give_up();
     snprintf(num, sizeof(num), "%d", nimg);
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
     signal(SIGHUP, SIG_DFL);
     signal(SIGQUIT, SIG_DFL);
-    execl(restore, "ssi-restore", "--in-place", "--fd", num, (char *)NULL);
+    execl(restore, "ssi-restore", "--in-place", "--restart", "--fd", num, (char *)NULL);
     fprintf(stderr, "ssi-ckpt: cannot run %s: %s\n", restore, strerror(errno));
-    _exit(EXIT_RESTART);
+    s_give_up();
 }
 
 /* Once the restored process runs its program again (it no longer is
@@ -577,9 +653,34 @@ static void s_move(pid_t pid, const char *node, const char *restore)
     fprintf(stderr, "ssi-ckpt: the process runs at home; it could not be moved to %s\n", node);
 }
 
+/* restart --self: this very process (a deputy that lost its body) becomes
+ * the program of FILE. Returns only on failure, with a message. */
+static void s_restart_self(const char *file)
+{
+    char restore[PATH_MAX];
+    ssi_ckpt_hdr_t h;
+    int fd;
+    if (s_open_verified(file, &fd, &h) < 0)
+        return;
+    if (h.pid != getpid()) {
+        fprintf(stderr, "ssi-ckpt: %s is the checkpoint of pid %d, not of this process (%d)\n",
+                file, h.pid, (int)getpid());
+        return;
+    }
+    if (s_plan(fd) < 0)
+        return;
+    if (s_lift_tmps(&fd) < 0) {
+        fprintf(stderr, "ssi-ckpt: out of descriptors\n");
+        return;
+    }
+    s_beside("ssi-restore", restore, sizeof(restore));
+    s_become(fd, restore);
+}
+
 static int s_restart(int argc, char **argv)
 {
     static const struct option longopts[] = {{"node", required_argument, NULL, 'n'},
+                                             {"self", no_argument, NULL, 's'},
                                              {NULL, 0, NULL, 0}};
     const char *node = NULL;
     char restore[PATH_MAX];
@@ -591,12 +692,21 @@ static int s_restart(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         switch (c) {
         case 'n': node = optarg; break;
+        case 's': s_self = 1; break;
         default: fprintf(stderr, USAGE); return 2;
         }
     }
-    if (optind + 1 != argc) {
+    if (optind + 1 != argc || (s_self && node)) {
         fprintf(stderr, USAGE);
         return 2;
+    }
+    if (s_self) {
+        s_restart_self(argv[optind]);
+        fprintf(stderr, "ssi-ckpt: pid %d could not be recovered from %s; it is lost\n",
+                (int)getpid(), argv[optind]);
+        fflush(stderr);
+        kill(getpid(), SIGKILL);
+        return EXIT_RESTART;
     }
     if (s_open_verified(argv[optind], &fd, &h) < 0)
         return EXIT_RESTART;

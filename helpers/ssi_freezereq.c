@@ -491,3 +491,92 @@ out:
         close(cfd);
     return rc;
 }
+
+/* After 'C': a u16 length and the reason, into err. */
+static void s_read_reason(int cfd, char *err, size_t errlen)
+{
+    char len[2], why[512];
+    uint16_t n = 0;
+    if (ssi_io_read_full(cfd, len, 2) == 0) {
+        n = (uint16_t)((uint8_t)len[0] | (uint8_t)len[1] << 8);
+        if (n >= sizeof(why))
+            n = sizeof(why) - 1;
+        if (ssi_io_read_full(cfd, why, n) < 0)
+            n = 0;
+    }
+    why[n] = 0;
+    s_err(err, errlen, "%s", n ? why : "the deputy gave up");
+}
+
+/* One byte from cfd within ms; 0 when none came. */
+static char s_byte(int cfd, int ms)
+{
+    struct pollfd p = {.fd = cfd, .events = POLLIN};
+    char b = 0;
+    if (poll(&p, 1, ms) != 1 || read(cfd, &b, 1) != 1)
+        return 0;
+    return b;
+}
+
+int ssi_freezereq_ckpt_away(pid_t pid, const char *dir, int timeout_ms, char *err, size_t errlen)
+{
+    ssi_image_home_t req;
+    int cfd, rc;
+    char b;
+
+    cfd = s_summon(pid, dir, -1, 10000, "did not answer (not the deputy of a body away?)", NULL,
+                   err, errlen);
+    if (cfd < 0)
+        return cfd;
+    memset(&req, 0, sizeof(req));
+    req.magic = SSI_IMAGE_HOME_MAGIC;
+    req.version = SSI_IMAGE_VERSION;
+    req.flags = SSI_IMAGE_HOME_F_CKPT;
+    req.restore[0] = '/'; /* nothing is restored */
+    rc = ssi_io_write_full(cfd, &req, sizeof(req));
+    if (rc < 0) {
+        s_err(err, errlen, "sending the request: %s", strerror(-rc));
+        close(cfd);
+        return rc;
+    }
+    b = s_byte(cfd, timeout_ms > 0 ? timeout_ms : 30000);
+    if (b == SSI_IMAGE_HOME_IMAGE)
+        return cfd;
+    if (b == SSI_IMAGE_VERDICT_CONTINUE) {
+        s_read_reason(cfd, err, errlen);
+        rc = -ECONNABORTED;
+    } else {
+        s_err(err, errlen, "no image from the deputy of %d", (int)pid);
+        rc = -ETIMEDOUT;
+    }
+    close(cfd);
+    return rc;
+}
+
+int ssi_freezereq_ckpt_end(int cfd, const char *prog, const char *file, int timeout_ms, char *err,
+                           size_t errlen)
+{
+    char g = SSI_IMAGE_HOME_GO, b;
+    ssi_image_recover_t rec;
+    int rc = 0;
+    memset(&rec, 0, sizeof(rec));
+    if (prog && file && strlen(prog) < sizeof(rec.prog) && strlen(file) < sizeof(rec.file)) {
+        memcpy(rec.prog, prog, strlen(prog));
+        memcpy(rec.file, file, strlen(file));
+    }
+    if (write(cfd, &g, 1) != 1 || ssi_io_write_full(cfd, &rec, sizeof(rec)) < 0) {
+        s_err(err, errlen, "the deputy went away after the image: %s", strerror(errno));
+        close(cfd);
+        return -EPIPE;
+    }
+    b = s_byte(cfd, timeout_ms > 0 ? timeout_ms : 30000);
+    if (b == SSI_IMAGE_VERDICT_CONTINUE) {
+        s_read_reason(cfd, err, errlen);
+        rc = -ECONNABORTED;
+    } else if (b != SSI_IMAGE_HOME_CKPT_OK) {
+        s_err(err, errlen, "the deputy did not confirm that its body runs on");
+        rc = -ETIMEDOUT;
+    }
+    close(cfd);
+    return rc;
+}

@@ -58,4 +58,17 @@ void ssi_freezereq_bind(int pidfd);
 int ssi_freezereq_home(pid_t pid, const char *dir, const char *restore, int timeout_ms, char *err,
                        size_t errlen);
 
+/* A checkpoint of the body of deputy `pid` (wire/ssi_image.h,
+ * SSI_IMAGE_HOME_F_CKPT): asks, and returns the connected socket once the
+ * deputy said 'I'; the body's image stream follows on it, as its freeze
+ * wrote it. -ECONNABORTED (the deputy gave up: err says why), other
+ * -errno. The body runs on where it was. */
+int ssi_freezereq_ckpt_away(pid_t pid, const char *dir, int timeout_ms, char *err, size_t errlen);
+/* The image was read up to its END: 'G' and where the checkpoint goes (prog:
+ * this ssi-ckpt, file: the checkpoint, both absolute, or the deputy will
+ * not recover from it: ssi_image_recover_t), then the deputy's 'K' (0) or
+ * its reason (-ECONNABORTED). Closes cfd. */
+int ssi_freezereq_ckpt_end(int cfd, const char *prog, const char *file, int timeout_ms, char *err,
+                           size_t errlen);
+
 #endif

@@ -40,7 +40,8 @@
  * match the image's FD records: those the image does not have are closed,
  * null/zero/random/urandom are reopened if missing, FD_CLOEXEC and
  * O_NONBLOCK are set as recorded. It jumps back with 2 instead of 1, so
- * the freeze handler knows the process is at home again. A failure here
+ * the freeze handler knows the process is at home again (3 with
+ * --restart: ssi-ckpt restarts a checkpoint, which may be a body's). A failure here
  * loses the process: the deputy runs --check first (from a child that
  * inherits its descriptors), which reads the whole image and checks
  * everything that the in-place restore could refuse: header, CPU, vDSO,
@@ -153,6 +154,7 @@ static ssi_image_check_t s_chk;
 _Static_assert(S_REC_BUF >= SSI_IMAGE_REC_MAX, "a record's struct fits s_rec_buf");
 /* 0: a new task (clone3); S_CHECK: dry run; S_IN_PLACE: this process. */
 static int s_mode;
+static int s_restart; /* --restart: a checkpoint restarted (ssi-ckpt); jump back with 3 */
 #define S_CHECK 1
 #define S_IN_PLACE 2
 #define S_MAX_FDS SSI_IMAGE_FD_LIMIT
@@ -831,7 +833,7 @@ __attribute__((noreturn, used)) static void s_stage2(void)
     ssi_sys2(SYS_arch_prctl, ARCH_SET_FS, (long)s_thread.fs_base);
     if (s_thread.gs_base)
         ssi_sys2(SYS_arch_prctl, ARCH_SET_GS, (long)s_thread.gs_base);
-    s_jump(s_thread.resume, s_mode == S_IN_PLACE ? 2 : 1);
+    s_jump(s_thread.resume, s_mode != S_IN_PLACE ? 1 : s_restart ? 3 : 2);
 }
 
 /* Copies this program into a free chunk of the hole and continues there. */
@@ -1118,6 +1120,8 @@ __attribute__((used)) static int s_main(uint64_t *sp)
             s_status_fd = (long)ssi_sys_dec(argv[++i], &e);
         else if (s_streq(argv[i], "--in-place"))
             s_mode = S_IN_PLACE;
+        else if (s_streq(argv[i], "--restart"))
+            s_restart = 1;
         else if (s_streq(argv[i], "--check"))
             s_mode = S_CHECK;
         else if (argv[i][0] != '-' && !path)

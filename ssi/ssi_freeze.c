@@ -91,6 +91,7 @@ static void (*s_deputy_become)(void);
 static int (*s_fd_hidden)(int fd);
 static uint32_t s_generation;
 static int s_restored_home; /* the last restore was in place, at home */
+static int s_restarted;     /* ... from a checkpoint (ssi-restore --restart) */
 
 /* Freeze-time state (static: the handler must not grow the app's stack
  * much, and must not allocate). */
@@ -833,7 +834,8 @@ static void s_handler(int sig, siginfo_t *si, void *ucv)
         s_generation++;
         /* ssi-restore --in-place (the deputy brought its body home)
          * jumps back with 2, a restore elsewhere with 1. */
-        s_restored_home = s_back == 2;
+        s_restored_home = s_back >= 2;
+        s_restarted = s_back == 3;
         s_nsigs = 0;
         s_busy = 0;
         if (s_restore_hook)
@@ -937,6 +939,11 @@ int ssi_freeze_init(void)
 int ssi_freeze_restored_home(void)
 {
     return s_restored_home;
+}
+
+int ssi_freeze_restarted(void)
+{
+    return s_restarted;
 }
 
 long ssi_freeze_connect(int token)

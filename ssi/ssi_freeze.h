@@ -38,6 +38,9 @@ uint32_t ssi_freeze_generation(void);
  * came home into its deputy (the process runs at home again); zero when
  * it was restored on another node. Meaningful inside the restore hook. */
 int ssi_freeze_restored_home(void);
+/* Non-zero when that in-place restore was a restart from a checkpoint
+ * (ssi-ckpt restart; the image may be of a body that ran away). */
+int ssi_freeze_restarted(void);
 
 /* Connects to the requester's socket $SSI_FREEZE_DIR/<token>.sock (the
  * directory read at startup), checks its credentials (root or our uid)

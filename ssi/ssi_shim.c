@@ -245,10 +245,29 @@ int ioctl(int fd, unsigned long req, ...)
  * again; its ssid socket is the real one, which the deputy kept). */
 static void s_on_restore(void)
 {
+    if (ssi_freeze_restarted()) {
+        /* Restarted from a checkpoint (ssi-ckpt restart). From a body
+         * away: nothing is forwarded or trapped any more, as after a
+         * homecoming. Whatever our ssid socket is now (a dead end, or the
+         * live one of a deputy that recovered its lost body in place), we
+         * register again on a new one: ssid lists the process at home and
+         * drops the record it had for this pid. */
+        if (s_away) {
+            s_away = 0;
+            ssi_trap_home();
+            ssi_kobj_restore();
+        }
+        if (s_fd >= 0)
+            ssi_sys1(SYS_close, s_fd);
+        s_fd = -1;
+        s_register();
+        ssi_epoll_restore();
+        return;
+    }
     if (ssi_freeze_restored_home() && !s_away) {
-        /* Restarted from a checkpoint taken at home (ssi-ckpt restart; a
-         * body coming home had s_away set): our ssid socket came back as
-         * a placeholder whose peer is gone. Register again, so that ssid
+        /* Restarted from a checkpoint (ssi-ckpt restart; a body coming
+         * home has s_away set): our ssid socket came back as a
+         * placeholder whose peer is gone. Register again, so that ssid
          * lists the process and can move it. */
         char b;
         long r =

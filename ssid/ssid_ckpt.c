@@ -71,11 +71,16 @@ static void s_start(ssid_client_t *p, uint64_t client, uid_t asker_uid, const ch
     g->pid = p->pid;
     g->asker = (ssid_asker_t){.client = client, .peer = -1, .uid = asker_uid};
     snprintf(g->home, sizeof g->home, "%s", ssid_node.name);
-    char num[24], node[SSI_NAME_MAX + 1], file[1024];
+    char num[24], node[SSI_NAME_MAX + 1], file[1024], cmd[sizeof p->cmd];
     snprintf(num, sizeof num, "%d", p->pid);
     snprintf(node, sizeof node, "%s", ssid_node.name);
     snprintf(file, sizeof file, "%s", path);
-    char *argv[] = {"ssi-ckpt", "save", "--node", node, num, file, NULL};
+    snprintf(cmd, sizeof cmd, "%s", p->cmd);
+    /* A body away: its deputy here has it send its image home. */
+    char *argv_home[] = {"ssi-ckpt", "save", "--node", node, num, file, NULL};
+    char *argv_away[] = {"ssi-ckpt", "save", "--away", "--cmd", cmd,
+                         "--node",   node,   num,      file,    NULL};
+    char **argv = p->away >= 0 ? argv_away : argv_home;
     int fds[3] = {-1, wr, wr};
     pid_t h = ssid_mig_spawn(argv, fds, 3, false);
     close(wr);
@@ -89,7 +94,11 @@ static void s_start(ssid_client_t *p, uint64_t client, uid_t asker_uid, const ch
     g->nhelpers = 1;
     ssid_mig_add(g);
     p->ckpt = true;
-    ssi_info("checkpoint of process %d (%s) to %s", p->pid, p->cmd, path);
+    if (p->away >= 0)
+        ssi_info("checkpoint of process %d (%s), whose body runs on %s, to %s", p->pid, p->cmd,
+                 ssid_node_peer_name(p->away), path);
+    else
+        ssi_info("checkpoint of process %d (%s) to %s", p->pid, p->cmd, path);
 }
 
 /* The file of periodic checkpoint seq of process p. */
@@ -109,8 +118,7 @@ void ssid_ckpt_periodic(void)
     for (int i = 0; i < ssid_client_count(); i++) {
         ssid_client_t *p = ssid_client_at(i);
         char path[1024];
-        if (!p->registered || !p->ckpt_every || p->away >= 0 || p->migrating || p->ckpt ||
-            now < p->ckpt_due)
+        if (!p->registered || !p->ckpt_every || p->migrating || p->ckpt || now < p->ckpt_due)
             continue;
         p->ckpt_due = now + (int64_t)p->ckpt_every * 1000;
         if (s_periodic_path(p, p->ckpt_seq + 1, path, sizeof path) < 0) {
@@ -156,14 +164,6 @@ void ssid_ckpt_request(ssid_client_t *c, const ssi_msg_t *m)
         snprintf(why, sizeof why, "process %d is being %s; try again when that is done", p->pid,
                  p->migrating ? "moved" : "checkpointed");
         ssid_client_reply_error(c, EBUSY, why);
-        return;
-    }
-    if (p->away >= 0) {
-        snprintf(why, sizeof why,
-                 "process %d runs on %s: a checkpoint of a process away is not done yet; bring "
-                 "it home first (ssictl migrate %d home)",
-                 p->pid, ssid_node_peer_name(p->away), p->pid);
-        ssid_client_reply_error(c, ENOTSUP, why);
         return;
     }
     if (!*path) {

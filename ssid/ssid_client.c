@@ -353,19 +353,33 @@ ssid_client_t *ssid_client_by_pid(pid_t pid)
     return NULL;
 }
 
-void ssid_client_register(ssid_client_t *c, const ssi_msg_t *m)
+int ssid_client_register(ssid_client_t *c, const ssi_msg_t *m)
 {
     uint64_t ppid = 0;
+    int was_away = -1;
     if (c->registered) {
         ssid_client_reply_error(c, EALREADY, "this connection registered its process already");
-        return;
+        return -1;
     }
     if (!ssid_client_alive(c)) {
         ssi_warn("refused a registration for process %d (uid %u): that process has ended", c->pid,
                  (unsigned)c->uid);
         ssid_client_reply_error(
             c, ESRCH, "the process that opened this connection has ended: registration refused");
-        return;
+        return -1;
+    }
+    /* The same process registered before (its start time is the same: it
+     * is this very process, restarted in place from a checkpoint): this
+     * record replaces that one, which nobody finds any more. */
+    ssid_client_t *old = ssid_client_by_pid(c->pid);
+    if (old && old != c && old->start == c->start && !old->migrating) {
+        was_away = old->away;
+        old->registered = false;
+        c->ckpt_seq = old->ckpt_seq;
+        c->ckpt_done = old->ckpt_done;
+        c->moves = old->moves;
+        ssi_info("process %d registered again (restarted from a checkpoint)%s", c->pid,
+                 was_away >= 0 ? "; its body away is gone" : "");
     }
     ssi_field_u64(ssi_msg_find(m->field, m->nfields, SSI_TAG_PPID), &ppid);
     c->ppid = (pid_t)ppid;
@@ -378,8 +392,10 @@ void ssid_client_register(ssid_client_t *c, const ssi_msg_t *m)
     c->since = c->started = ssid_node_now();
     c->registered = true;
     uint64_t every = 0;
-    if (ssi_field_u64(ssi_msg_find(m->field, m->nfields, SSI_TAG_CKPT_EVERY), &every) == 0 &&
-        every > 0 && every <= 86400 * 365) {
+    /* Its own period (ssirun --checkpoint-every), else the cluster's. */
+    if (ssi_field_u64(ssi_msg_find(m->field, m->nfields, SSI_TAG_CKPT_EVERY), &every) < 0)
+        every = ssi_cluster_checkpoint_every(ssid_node.cluster);
+    if (every > 0 && every <= 86400 * 365) {
         c->ckpt_every = (uint32_t)every;
         c->ckpt_due = ssid_node_now() + (int64_t)every * 1000;
     }
@@ -390,6 +406,7 @@ void ssid_client_register(ssid_client_t *c, const ssi_msg_t *m)
     ssi_msg_begin(&w, out, sizeof out, SSI_MSG_OK);
     long n = ssi_msg_end(&w);
     ssid_client_reply(c, out, (size_t)n);
+    return was_away;
 }
 
 void ssid_client_moved(ssid_client_t *c, int to, int64_t ms)

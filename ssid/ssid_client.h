@@ -52,6 +52,7 @@ typedef struct {
     int64_t ckpt_due;    /* when the next periodic one is due (ms) */
     int64_t ckpt_done;   /* when the last checkpoint was written (ms), or 0 */
     uint64_t calls;      /* forwarded calls its deputy said it served (CALLS) */
+    int64_t probe_next;  /* its node is down: when to ask its deputy to probe again (ms) */
     size_t len;
     uint8_t buf[SSID_CLIENT_BUF];
 } ssid_client_t;
@@ -92,7 +93,10 @@ int ssid_client_pidfd(const ssid_client_t *c);
 bool ssid_client_alive(const ssid_client_t *c);
 
 /* REGISTER: the client is the shim of process c->pid; answers OK. */
-void ssid_client_register(ssid_client_t *c, const ssi_msg_t *m);
+/* A process that registers again (restarted from a checkpoint) replaces
+ * the record it had: returns the node index where that record's body ran
+ * (recovered from a lost node), or -1. */
+int ssid_client_register(ssid_client_t *c, const ssi_msg_t *m);
 
 /* A process that registered with a previous ssid (ssid_state): listed
  * as registered, watched through a pidfd as if its socket had closed;

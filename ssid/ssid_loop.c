@@ -30,6 +30,7 @@
 #include "ssid_admin.h"
 #include "ssid_balance.h"
 #include "ssid_ckpt.h"
+#include "ssid_recover.h"
 #include "ssid_client.h"
 #include "ssid_events.h"
 #include "ssid_home.h"
@@ -229,7 +230,12 @@ static void s_client_message(ssid_client_t *c, const uint8_t *data, size_t len)
         return;
     }
     switch (m.type) {
-    case SSI_MSG_REGISTER: ssid_client_register(c, &m); break;
+    case SSI_MSG_REGISTER: {
+        int lost = ssid_client_register(c, &m);
+        if (lost >= 0)
+            ssid_recover_restarted(c, lost);
+        break;
+    }
     case SSI_MSG_NODES: ssid_load_nodes(c); break;
     case SSI_MSG_PS: ssid_ps_start(c); break;
     case SSI_MSG_MIGRATE: ssid_move_request(c, &m); break;
@@ -406,6 +412,7 @@ static int s_on_watch(zloop_t *loop, int timer_id, void *arg)
     ssid_home_watch();
     ssid_state_save();
     ssid_ckpt_periodic();
+    ssid_recover_watch();
     return s_again(SSID_HOME_WATCH_MS, s_on_watch);
 }
 

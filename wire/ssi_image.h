@@ -95,10 +95,40 @@ typedef struct {
 #define SSI_IMAGE_HOME_MAGIC 0x0a4d4f482d495353ULL /* "SSI-HOM\n" */
 #define SSI_IMAGE_HOME_OK 'H'
 
+/* A checkpoint of a body away (flags SSI_IMAGE_HOME_F_CKPT): the deputy
+ * has its agent freeze the body and send its image, and relays it on this
+ * socket: 'I' and the image stream as the body's freeze wrote it, or 'C'
+ * + u16 length + reason. Once the requester has read the image up to END
+ * (and what it needs of the deputy's descriptors, unchanged while the body
+ * is frozen) it writes 'G'; the deputy thaws the body and answers 'K', or
+ * 'C' + u16 + reason. The body runs on where it was in every case.
+ * docs/ARCHITECTURE.md, "Checkpoints of a process away". */
+#define SSI_IMAGE_HOME_F_CKPT 1u
+#define SSI_IMAGE_HOME_IMAGE 'I'
+#define SSI_IMAGE_HOME_GO 'G'
+#define SSI_IMAGE_HOME_CKPT_OK 'K'
+
+/* Sent right after 'G': where the checkpoint goes, and the ssi-ckpt that
+ * can restart it. The deputy keeps both: should its link to the body break
+ * (the body's node died), it execs `PROG restart --self FILE` and becomes
+ * the program again at home from that checkpoint instead of dying.
+ * docs/ARCHITECTURE.md, "Recovery when a node dies". */
+typedef struct {
+    char prog[256];  /* absolute path of ssi-ckpt at home */
+    char file[1024]; /* absolute path of the checkpoint file */
+} ssi_image_recover_t;
+
+/* The freeze signal with this value, from root or the owner, asks a deputy
+ * to probe its link (its body's node was declared down): a frame that must
+ * be acknowledged within SSI_IMAGE_PROBE_MS, or the link is given up as
+ * lost. Processes that are no deputy ignore it (negative values). */
+#define SSI_IMAGE_PROBE_VALUE (-2)
+#define SSI_IMAGE_PROBE_MS 2000
+
 typedef struct {
     uint64_t magic;    /* SSI_IMAGE_HOME_MAGIC */
     uint32_t version;  /* SSI_IMAGE_VERSION */
-    uint32_t flags;    /* 0 */
+    uint32_t flags;    /* 0, or SSI_IMAGE_HOME_F_CKPT */
     char restore[512]; /* absolute path of ssi-restore at home */
 } ssi_image_home_t;
 

@@ -135,9 +135,13 @@ typedef struct {
 } ssi_tunnel_winsz_t;
 
 typedef struct {
-    uint32_t flags; /* 0 */
+    uint32_t flags; /* 0, or SSI_TUNNEL_HOME_F_CKPT */
     uint32_t pad;
 } ssi_tunnel_home_req_t;
+
+/* HOME_REQ for a checkpoint: no check of what could come home, the image
+ * as usual, and the verdict is always 'C' (the body runs on). */
+#define SSI_TUNNEL_HOME_F_CKPT 1u
 
 /* The body stopped with `sig`, after the agent had delivered `conts`
  * SIGCONTs from the deputy: a deputy that has sent more since then was

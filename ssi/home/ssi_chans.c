@@ -49,8 +49,17 @@ void ssi_chans_die_by(int sig)
     __builtin_unreachable();
 }
 
+static void (*s_lost_hook)(long err);
+
+void ssi_chans_set_lost_hook(void (*fn)(long err))
+{
+    s_lost_hook = fn;
+}
+
 void ssi_chans_lost(long err)
 {
+    if (s_lost_hook)
+        s_lost_hook(err); /* returns only if it could not recover */
     ssi_sys_log("ssi-deputy: ",
                 "lost the connection to the body's agent; the body is gone, exiting as killed by "
                 "SIGKILL",

@@ -52,6 +52,9 @@ void ssi_chans_send(unsigned type, unsigned chan, const void *p, uint32_t len);
 /* The body is unreachable (gone, or about to be killed by its agent):
  * says so on stderr and ends as if killed by SIGKILL. */
 __attribute__((noreturn)) void ssi_chans_lost(long err);
+/* What ssi_chans_lost tries first (recovery from a checkpoint: it returns
+ * only if it could not); 0: none. */
+void ssi_chans_set_lost_hook(void (*fn)(long err));
 
 /* Ends the process as if killed by sig (the parent's wait sees
  * WIFSIGNALED), without a core dump (the body dumped its own). */

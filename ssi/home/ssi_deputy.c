@@ -457,6 +457,7 @@ static void s_frame_in(const ssi_tunnel_hdr_t *h)
         ssi_sys_memcopy(&x, s_frame, sizeof(x));
         s_exit_how = x.how == SSI_TUNNEL_SIGNALED ? SSI_TUNNEL_SIGNALED : SSI_TUNNEL_EXITED;
         s_exit_value = x.value;
+        ssi_homecoming_arm(0); /* the program ended: nothing to recover */
         return;
     }
     case SSI_TUNNEL_HOME_REFUSE:
@@ -820,7 +821,9 @@ void ssi_deputy_run(void)
             /* Coming home has a deadline: wake up to check it; a count of
              * calls not yet reported is due within a second. */
             struct timespec tick = {1, 0};
-            long due = s_report_calls(0);
+            long due = s_report_calls(0), probe = s_exit_how ? -1 : ssi_homecoming_probe_step();
+            if (probe >= 0 && (due < 0 || probe < due))
+                due = probe;
             if (due >= 0 && !home) {
                 tick.tv_sec = due / 1000;
                 tick.tv_nsec = (due % 1000) * 1000000L;

@@ -31,6 +31,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/mman.h>
@@ -46,7 +48,13 @@ static long s_home_req_fd = -1, s_home_mem = -1, s_home_err;
 static long s_home_deadline;
 static ssi_image_home_t s_home_req;
 static char s_home_why[400];
+static int s_home_ckpt;     /* a checkpoint: the image goes to the requester, the body thaws */
+static int s_home_sent_any; /* a checkpoint: 'I' and image bytes went to the requester */
 static int s_wake_rd = -1, s_wake_wr = -1; /* the deputy loop's self-pipe */
+static volatile int s_probe;               /* ssid asked for a probe of the link */
+static long s_probe_until;                 /* the probe's user timeout is reset then */
+static ssi_image_recover_t s_rec;          /* the last checkpoint, to recover from */
+static int s_rec_armed;
 
 static void s_sigmask(int how, uint64_t set)
 {
@@ -65,9 +73,16 @@ static void s_on_home_signal(int sig, siginfo_t *si, void *uc)
     char b = 0;
     (void)sig;
     (void)uc;
-    if (si->si_code != SI_QUEUE || si->si_value.sival_int < 0)
+    if (si->si_code != SI_QUEUE)
         return;
     if (si->si_uid != 0 && si->si_uid != (uid_t)ssi_sys0(SYS_getuid))
+        return;
+    if (si->si_value.sival_int == SSI_IMAGE_PROBE_VALUE) {
+        s_probe = 1;
+        ssi_sys3(SYS_write, s_wake_wr, (long)&b, 1);
+        return;
+    }
+    if (si->si_value.sival_int < 0)
         return;
     if (s_home_token < 0)
         s_home_token = si->si_value.sival_int;
@@ -79,6 +94,7 @@ void ssi_homecoming_init(int wake_rd, int wake_wr)
     s_wake_rd = wake_rd;
     s_wake_wr = wake_wr;
     ssi_signal_action(SSI_FREEZE_SIGNAL, (void (*)(void))s_on_home_signal, SA_SIGINFO, ~0ULL, 0);
+    ssi_homecoming_arm(1);
 }
 
 int ssi_homecoming_wanted(void)
@@ -119,6 +135,7 @@ static void s_home_fail(const char *why)
     s_home_req_fd = s_home_mem = -1;
     s_home_state = 0;
     s_home_token = -1;
+    s_home_ckpt = 0;
     /* The signals that waited are forwarded now. */
     s_sigmask(SIG_SETMASK, 0);
 }
@@ -153,6 +170,14 @@ int ssi_homecoming_begin(void)
         s_home_fail("bad homecoming request");
         return 0;
     }
+    s_home_ckpt = (s_home_req.flags & SSI_IMAGE_HOME_F_CKPT) != 0;
+    s_home_sent_any = 0;
+    if (s_home_ckpt) {
+        /* The image goes to the requester as it comes; nothing comes home,
+         * so nothing here must be fit to come home. */
+        s_home_err = 0;
+        return 1;
+    }
     {
         /* Every live socket connection must have its home socket at the
          * body's number (netproxy attaches it there): one the deputy
@@ -181,7 +206,7 @@ int ssi_homecoming_begin(void)
 
 void ssi_homecoming_ask(void)
 {
-    ssi_tunnel_home_req_t r = {.flags = 0, .pad = 0};
+    ssi_tunnel_home_req_t r = {.flags = s_home_ckpt ? SSI_TUNNEL_HOME_F_CKPT : 0, .pad = 0};
     ssi_chans_send(SSI_TUNNEL_HOME_REQ, 0, &r, sizeof(r));
     s_home_state = 1;
     s_home_deadline = s_now_ms() + S_HOME_TIMEOUT_MS;
@@ -335,6 +360,75 @@ __attribute__((noreturn)) static void s_home_exec(void)
     ssi_chans_die_by(SIGKILL);
 }
 
+/* Writes n bytes to the requester (a checkpoint's image). */
+static long s_home_to_req(const void *p, size_t n)
+{
+    const char *b = p;
+    while (n) {
+        long w = ssi_sys6(SYS_sendto, s_home_req_fd, (long)b, (long)n, MSG_NOSIGNAL, 0, 0);
+        if (w == -EINTR)
+            continue;
+        if (w <= 0)
+            return w ? w : -EIO;
+        b += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* A checkpoint's image is all with the requester and the body's output all
+ * written out here: wait for its 'G' (it reads our descriptors while the
+ * body is still frozen), thaw the body, answer 'K'. */
+static void s_home_ckpt_done(void)
+{
+    struct pollfd p = {.fd = (int)s_home_req_fd, .events = POLLIN, .revents = 0};
+    struct timespec ts = {10, 0};
+    char g = 0, k = SSI_IMAGE_HOME_CKPT_OK;
+    long r;
+    do
+        r = ssi_sys5(SYS_ppoll, (long)&p, 1, (long)&ts, 0, 8);
+    while (r == -EINTR);
+    if (r == 1)
+        r = ssi_sys3(SYS_read, s_home_req_fd, (long)&g, 1);
+    s_home_verdict(SSI_IMAGE_VERDICT_CONTINUE);
+    if (r != 1 || g != SSI_IMAGE_HOME_GO) {
+        s_home_fail("the checkpoint's requester did not confirm the image");
+        return;
+    }
+    {
+        /* Where it goes: kept, to recover from should the body be lost. */
+        static ssi_image_recover_t rec;
+        long n = 0;
+        while (n < (long)sizeof(rec)) {
+            struct pollfd q = {.fd = (int)s_home_req_fd, .events = POLLIN, .revents = 0};
+            struct timespec t1 = {2, 0};
+            r = ssi_sys5(SYS_ppoll, (long)&q, 1, (long)&t1, 0, 8);
+            if (r == -EINTR)
+                continue;
+            r = r == 1 ? ssi_sys3(SYS_read, s_home_req_fd, (long)((char *)&rec + n),
+                                  (long)(sizeof(rec) - (size_t)n))
+                       : 0;
+            if (r == -EINTR)
+                continue;
+            if (r <= 0)
+                break;
+            n += r;
+        }
+        rec.prog[sizeof(rec.prog) - 1] = rec.file[sizeof(rec.file) - 1] = 0;
+        if (n == (long)sizeof(rec) && rec.prog[0] == '/' && rec.file[0] == '/') {
+            ssi_sys_memcopy(&s_rec, &rec, sizeof(rec));
+            s_rec_armed = 1;
+        }
+    }
+    s_home_to_req(&k, 1);
+    ssi_sys1(SYS_close, s_home_req_fd);
+    s_home_req_fd = -1;
+    s_home_state = 0;
+    s_home_token = -1;
+    s_home_ckpt = 0;
+    s_sigmask(SIG_SETMASK, 0);
+}
+
 void ssi_homecoming_step(void)
 {
     /* Once committed, the agent answers DONE or REFUSE, or the link
@@ -346,6 +440,15 @@ void ssi_homecoming_step(void)
     }
     if (s_home_state != 2 || !ssi_chans_all_flushed())
         return;
+    if (s_home_ckpt && s_home_err) {
+        s_home_verdict(SSI_IMAGE_VERDICT_CONTINUE);
+        s_home_fail("the deputy could not pass the image on (the requester went away)");
+        return;
+    }
+    if (s_home_ckpt) {
+        s_home_ckpt_done();
+        return;
+    }
     if (s_home_err) {
         s_home_verdict(SSI_IMAGE_VERDICT_CONTINUE);
         s_home_fail("the deputy could not keep the image (memfd write failed)");
@@ -374,6 +477,15 @@ void ssi_homecoming_frame(const ssi_tunnel_hdr_t *h, const uint8_t *body)
     }
     case SSI_TUNNEL_HOME_IMAGE: {
         uint32_t off = 0;
+        if (s_home_ckpt) {
+            static const char img = SSI_IMAGE_HOME_IMAGE;
+            if (!s_home_err && s_home_state == 1 && !s_home_sent_any)
+                s_home_err = s_home_to_req(&img, 1);
+            s_home_sent_any = 1;
+            if (!s_home_err)
+                s_home_err = s_home_to_req(body, h->len);
+            return;
+        }
         while (off < h->len && !s_home_err) {
             long w = ssi_sys3(SYS_write, s_home_mem, (long)(body + off), h->len - off);
             if (w == -EINTR)
@@ -397,8 +509,63 @@ void ssi_homecoming_frame(const ssi_tunnel_hdr_t *h, const uint8_t *body)
     }
 }
 
+/* The link to the body broke (ssi_chans_lost): with a checkpoint taken
+ * while it was away, become the program again from it, here, with our pid,
+ * parent and descriptors (ssi-ckpt restart --self execs ssi-restore
+ * --in-place --restart); returns only when there is none or the exec
+ * failed, and the deputy then dies as killed by SIGKILL. */
+static void s_recover(long err)
+{
+    const char *argv[] = {"ssi-ckpt", "restart", "--self", s_rec.file, 0};
+    const char *envp[] = {0};
+    long rc;
+    (void)err;
+    if (!s_rec_armed)
+        return;
+    s_rec_armed = 0;
+    ssi_sys_log("ssi-deputy: ", "lost the body's node; restarting here from its checkpoint ",
+                s_rec.file, 0);
+    s_home_exec_fds(0, 0);
+    s_sigmask(SIG_SETMASK, 0);
+    rc = ssi_sys3(SYS_execve, (long)s_rec.prog, (long)argv, (long)envp);
+    ssi_sys_log("ssi-deputy: ", "cannot run ssi-ckpt to recover: ", s_rec.prog, rc);
+}
+
+void ssi_homecoming_arm(int on)
+{
+    ssi_chans_set_lost_hook(on ? s_recover : 0);
+    if (!on)
+        s_rec_armed = 0;
+}
+
+long ssi_homecoming_probe_step(void)
+{
+    long now = s_now_ms();
+    int fd = (int)ssi_tunnel_link_fd(ssi_chans_link()), t;
+    if (s_probe) {
+        int32_t zero = 0; /* SIGNAL 0: the agent does nothing with it */
+        s_probe = 0;
+        t = SSI_IMAGE_PROBE_MS;
+        ssi_sys5(SYS_setsockopt, fd, IPPROTO_TCP, TCP_USER_TIMEOUT, (long)&t, sizeof(t));
+        ssi_chans_send(SSI_TUNNEL_SIGNAL, 0, &zero, sizeof(zero));
+        s_probe_until = now + 3 * SSI_IMAGE_PROBE_MS;
+    }
+    if (!s_probe_until)
+        return -1;
+    if (now < s_probe_until)
+        return s_probe_until - now;
+    /* The link answered: it keeps its usual patience (a stall is not a
+     * loss). */
+    t = 0;
+    ssi_sys5(SYS_setsockopt, fd, IPPROTO_TCP, TCP_USER_TIMEOUT, (long)&t, sizeof(t));
+    s_probe_until = 0;
+    return -1;
+}
+
 void ssi_homecoming_ended(void)
 {
     if (s_home_state)
-        s_home_answer(SSI_IMAGE_VERDICT_CONTINUE, "the program ended before it came home");
+        s_home_answer(SSI_IMAGE_VERDICT_CONTINUE, s_home_ckpt
+                                                      ? "the program ended during its checkpoint"
+                                                      : "the program ended before it came home");
 }

@@ -47,4 +47,14 @@ void ssi_homecoming_frame(const ssi_tunnel_hdr_t *h, const uint8_t *body);
 /* The program ended while coming home: the requester hears why not. */
 void ssi_homecoming_ended(void);
 
+/* 1: a link lost is recovered from the last checkpoint taken while away,
+ * if any (the default once init ran); 0: never (the body exited: a link
+ * that breaks now is no loss). */
+void ssi_homecoming_arm(int on);
+
+/* A probe of the link asked by ssid (SSI_IMAGE_PROBE_VALUE): sends it and
+ * keeps a short TCP user timeout for a while. Returns the ms until it must
+ * be called again, or -1. */
+long ssi_homecoming_probe_step(void);
+
 #endif

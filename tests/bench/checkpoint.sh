@@ -3,6 +3,7 @@
 # measured in one run on a 1-host lab (needs root).
 #
 #   tests/bench/checkpoint.sh [MIB...]      (default: 64 1024; REPS=3 each)
+#   tests/bench/checkpoint.sh --periodic [ITER]   (default ITER: 150000000)
 #
 # SSILAB_INSTANCE=K (see ssilab(1)) runs its lab beside others.
 #
@@ -18,8 +19,59 @@
 #             into the same file system (the lab host's /tmp);
 #   read      baseline: `cat` of the checkpoint to /dev/null.
 # Medians of REPS; ratios freeze/write and restart/read.
+#
+# --periodic: the cost of periodic checkpoints on a CPU-bound job. A python3
+# loop of ITER steps holding 256 MiB of touched memory (so that each image
+# is that big) runs under ssirun on n1 three times: without checkpoints,
+# with --checkpoint-every 60 and with --checkpoint-every 10 (spool in the
+# host's /tmp). Per run: the job's own wall time and CPU time (from inside
+# it), the checkpoints written and their summed freeze (ssid's log), the
+# share of the job's wall time it spent frozen (what the checkpoints cost
+# it, robust to a busy machine) and the wall time against the run without
+# checkpoints (which a busy machine blurs).
 . "$(dirname "$0")/../integ/lib.sh"
 lab_require_root
+if [ "$1" = --periodic ]; then
+	iter=${2:-150000000}
+	avail=$(awk '/MemAvailable/ { print int($2 / 1024) }' /proc/meminfo)
+	[ -x /usr/bin/python3 ] || skip "/usr/bin/python3 is not installed"
+	[ "$avail" -gt 2048 ] || skip "needs about 2 GiB free (256 MiB job, 3 images of it in tmpfs); $avail MiB available"
+	lab_up 1
+	sed -i '1i spool = /tmp/spool' "$SSILAB_DIR/cluster.conf"
+	lab_exec n1 kill -HUP "$(lab_ssid_pid n1)"
+	wait_until 3 grep -q "reloaded" "$(lab_log n1)" || { echo "n1 did not reload" >&2; exit 1; }
+	mkdir -p "$LAB_FILES"
+	cat >"$LAB_FILES/cpu.py" <<'PY'
+import sys, time
+w0, c0 = time.monotonic(), time.process_time()
+b = bytearray(256 << 20)
+for i in range(0, len(b), 4096):
+    b[i] = 1
+x = 1
+for i in range(int(sys.argv[1])):
+    x = (x * 1103515245 + 12345) % 2147483648
+print("%d %.3f %.3f" % (x, time.monotonic() - w0, time.process_time() - c0), flush=True)
+PY
+	printf '| checkpoints | job wall s | job CPU s | written | summed freeze ms | freeze / wall | wall / none |\n'
+	printf '|---|---|---|---|---|---|---|\n'
+	base=
+	for every in 0 60 10; do
+		opt=
+		[ "$every" = 0 ] || opt="--checkpoint-every $every"
+		lab_exec n1 rm -rf /tmp/spool/0
+		lines0=$(wc -l <"$(lab_log n1)")
+		out=$(lab_exec n1 ssirun $opt /usr/bin/python3 "$LAB_FILES/cpu.py" "$iter") || { echo "job: $out" >&2; exit 1; }
+		set -- $out
+		wall=$2 cpu=$3
+		log=$(tail -n +"$((lines0 + 1))" "$(lab_log n1)" | grep 'periodic-.*frozen')
+		n=$(printf '%s' "$log" | grep -c frozen)
+		fz=$(printf '%s\n' "$log" | sed -n 's/.*frozen \([0-9.]*\) ms.*/\1/p' | awk '{ s += $1 } END { printf "%.0f", s }')
+		[ -n "$base" ] || base=$wall
+		awk -v e="$every" -v w="$wall" -v c="$cpu" -v n="$n" -v f="$fz" -v b="$base" 'BEGIN {
+			printf "| %s | %.1f | %.1f | %d | %s | %.3f | %.3f |\n", e == 0 ? "none" : "every " e " s", w, c, n, f, f / 1000 / w, w / b }'
+	done
+	exit 0
+fi
 memhog=${SSI_TESTDIR:-$lab_top/build/tests}/memhog
 [ -x "$memhog" ] || { echo "checkpoint.sh: $memhog not built: run 'make $memhog'" >&2; exit 1; }
 sizes=${*:-64 1024}

@@ -112,6 +112,29 @@ START_TEST(test_cluster_spool)
 }
 END_TEST
 
+/* checkpoint_every = S: the default period of periodic checkpoints, 0 (none)
+ * without it; a number of seconds within bounds, else refused. */
+START_TEST(test_cluster_checkpoint_every)
+{
+    ssi_cluster_t *c = ssi_cluster_parse(good, "good", err, sizeof err);
+    ck_assert_ptr_nonnull(c);
+    ck_assert_uint_eq(ssi_cluster_checkpoint_every(c), 0);
+    ssi_cluster_destroy(&c);
+    c = ssi_cluster_parse("checkpoint_every = 600\nnode = n1\n    endpoint = tcp://a:1\n"
+                          "    key = \"" K1 "\"\n",
+                          "s", err, sizeof err);
+    ck_assert_msg(c != NULL, "%s", err);
+    ck_assert_uint_eq(ssi_cluster_checkpoint_every(c), 600);
+    ssi_cluster_destroy(&c);
+    expect_bad("checkpoint_every = 10s\nnode = n1\n",
+               "f.conf:1: 'checkpoint_every' is a number of seconds from 0 to 31536000, not '10s'");
+    expect_bad("checkpoint_every = -5\nnode = n1\n", "'checkpoint_every' is a number of seconds");
+    expect_bad("checkpoint_every = 31536001\nnode = n1\n",
+               "'checkpoint_every' is a number of seconds");
+    expect_bad("checkpoint_every =\nnode = n1\n", "'checkpoint_every' is a number of seconds");
+}
+END_TEST
+
 /* The text of a cluster of the given nodes, each with its own fresh key. */
 static char s_keys[5][41];
 static void s_text(char *out, size_t cap, const char *nodes, const char *n3_endpoint)
@@ -287,6 +310,7 @@ Suite *suite_cluster(void)
     tcase_add_test(tc, test_cluster_rejects_bad_input);
     tcase_add_test(tc, test_cluster_load_missing_file);
     tcase_add_test(tc, test_cluster_spool);
+    tcase_add_test(tc, test_cluster_checkpoint_every);
     tcase_add_test(tc, test_cluster_update);
     tcase_add_test(tc, test_cluster_load_file);
     tcase_add_test(tc, test_cluster_valid_names);

@@ -1,0 +1,23 @@
+/* ssid_recover: recovery of processes whose body's node died. At home,
+ * for each process away on a node the gossip declares down, ssid asks the
+ * deputy to probe its link (the freeze signal with SSI_IMAGE_PROBE_VALUE):
+ * a link to a dead node then fails within a few seconds instead of TCP
+ * keepalive's ~25 s, and the deputy either becomes the program again from
+ * the last checkpoint taken while away, or dies as killed by SIGKILL. A
+ * node whose ssid alone restarted still acknowledges: nothing happens.
+ * Uses ssid_client, ssid_events, ssid_node. Runs in ssid. */
+#ifndef SSID_RECOVER_H
+#define SSID_RECOVER_H
+
+#include "ssid_client.h"
+
+#define SSID_RECOVER_PROBE_MS 5000 /* a probe again while the node stays down */
+
+/* From the loop's watch timer. */
+void ssid_recover_watch(void);
+
+/* Process c registered again while its old record said its body ran on
+ * node index `node`: its deputy recovered it at home (logged, event). */
+void ssid_recover_restarted(ssid_client_t *c, int node);
+
+#endif
