@@ -14,22 +14,16 @@
 #include <linux/prctl.h>
 #include <stdint.h>
 
-/* capset(2), version 3: the three sets, 64 bits each. */
+/* capset(2): the three sets, 64 bits each. */
 static long s_capset(const uint32_t eff[2], const uint32_t prm[2], const uint32_t inh[2])
 {
-    struct {
-        uint32_t version;
-        int pid;
-    } hdr = {0x20080522 /* _LINUX_CAPABILITY_VERSION_3 */, 0};
-    struct {
-        uint32_t effective, permitted, inheritable;
-    } data[2];
+    ssi_sys_capdata_t data[2];
     for (int i = 0; i < 2; i++) {
         data[i].effective = eff[i];
         data[i].permitted = prm[i];
         data[i].inheritable = inh[i];
     }
-    return ssi_sys2(SYS_capset, (long)&hdr, (long)data);
+    return ssi_sys_caps(1, data);
 }
 
 /* The image's capabilities, from a root restorer that has changed uid with
@@ -43,14 +37,8 @@ static long s_capset(const uint32_t eff[2], const uint32_t prm[2], const uint32_
  * no_new_privs (it can only be set). */
 static void s_restore_caps(const ssi_image_caps_t *k)
 {
-    struct {
-        uint32_t version;
-        int pid;
-    } hdr = {0x20080522, 0};
-    struct {
-        uint32_t effective, permitted, inheritable;
-    } now[2];
-    long r = ssi_sys2(SYS_capget, (long)&hdr, (long)now);
+    ssi_sys_capdata_t now[2];
+    long r = ssi_sys_caps(0, now);
     uint32_t prm[2];
     if (r < 0)
         ssi_restore_die("cannot read the restorer's capabilities", 0, r);

@@ -120,17 +120,11 @@ static long s_capture_creds(ssi_image_creds_t *c)
 
 long ssi_freeze_proc_capture_caps(ssi_image_caps_t *k)
 {
-    struct {
-        uint32_t version;
-        int pid;
-    } hdr = {0x20080522 /* _LINUX_CAPABILITY_VERSION_3 */, 0};
-    struct {
-        uint32_t effective, permitted, inheritable;
-    } data[2];
+    ssi_sys_capdata_t data[2];
     long r;
     uint32_t cap;
     ssi_sys_memzero(k, sizeof(*k));
-    r = ssi_sys2(SYS_capget, (long)&hdr, (long)data);
+    r = ssi_sys_caps(0, data);
     if (r < 0)
         return r;
     for (int i = 0; i < 2; i++) {

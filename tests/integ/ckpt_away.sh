@@ -10,8 +10,7 @@
 # the cluster file applies to a process started without one.
 . "$(dirname "$0")/lib.sh"
 lab_require_root
-PY=/usr/bin/python3
-[ -x "$PY" ] || skip "$PY is not installed"
+lab_require_python
 lab_up 3
 
 mkdir -p "$LAB_FILES"

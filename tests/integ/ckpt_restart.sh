@@ -10,8 +10,7 @@
 # process's offset, are refused with a clear message, and nothing runs.
 . "$(dirname "$0")/lib.sh"
 lab_require_root
-PY=/usr/bin/python3
-[ -x "$PY" ] || skip "$PY is not installed"
+lab_require_python
 lab_up 2
 
 mkdir -p "$LAB_FILES"

@@ -116,6 +116,13 @@ lab_require_root() {
     done
 }
 
+# lab_require_python: PY is Debian's python3 (the first python3 on PATH may be a
+# wrapper, e.g. pyenv's, that runs a shell first); skips the test without it.
+lab_require_python() {
+    PY=/usr/bin/python3
+    [ -x "$PY" ] || skip "$PY is not installed"
+}
+
 # lab_up N [--cpu F]: brings a lab up and arranges for it to go down when the test exits.
 # A lab that is already up is not ours to remove: the test stops with a clear message.
 lab_up() {

@@ -13,8 +13,7 @@
 # capability back away, (a) loses its own, and (n) loses no_new_privs.
 . "$(dirname "$0")/lib.sh"
 lab_require_root
-PY=/usr/bin/python3
-[ -x "$PY" ] || skip "$PY is not installed"
+lab_require_python
 command -v setpriv >/dev/null || skip "setpriv (util-linux) is not installed"
 lab_up 2
 mkdir -p "$LAB_FILES"

@@ -10,8 +10,7 @@
 # (cp -p) it moves, reads the same bytes there and comes home.
 . "$(dirname "$0")/lib.sh"
 lab_require_root
-PY=/usr/bin/python3
-[ -x "$PY" ] || skip "$PY is not installed"
+lab_require_python
 lab_up 2
 mkdir -p "$LAB_FILES"
 

@@ -12,8 +12,7 @@
 # within the failure timeout and a short grace, and nothing of it is left.
 . "$(dirname "$0")/lib.sh"
 lab_require_root
-PY=/usr/bin/python3
-[ -x "$PY" ] || skip "$PY is not installed"
+lab_require_python
 command -v nsenter >/dev/null || skip "nsenter is not installed"
 lab_up 3
 

@@ -13,8 +13,7 @@
 # issue's 1,000 moves (run by hand; its figures are in docs/ARCHITECTURE.md, "Security").
 . "$(dirname "$0")/lib.sh"
 lab_require_root
-PY=/usr/bin/python3
-[ -x "$PY" ] || skip "$PY is not installed"
+lab_require_python
 lab_up 2
 mkdir -p "$LAB_FILES"
 ROUNDS=${SOAK_ROUNDS:-30}

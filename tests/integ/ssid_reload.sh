@@ -10,8 +10,7 @@
 #      ssid runs on with the cluster as it was.
 . "$(dirname "$0")/lib.sh"
 lab_require_root
-PY=/usr/bin/python3
-[ -x "$PY" ] || skip "$PY is not installed"
+lab_require_python
 lab_up 3
 
 conf=$SSILAB_DIR/cluster.conf

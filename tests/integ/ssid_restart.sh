@@ -12,8 +12,7 @@
 # right), each can then move, and an ended one leaves the table.
 . "$(dirname "$0")/lib.sh"
 lab_require_root
-PY=/usr/bin/python3
-[ -x "$PY" ] || skip "$PY is not installed"
+lab_require_python
 lab_up 2
 
 mkdir -p "$LAB_FILES"
