@@ -83,7 +83,7 @@ typedef struct {
 /* All state is in .bss/.data of this program, so that the copy in the hole
  * carries it; nothing may hold a pointer into the original copy. */
 static ssi_image_hdr_t s_hdr;
-#define S_MAX_THREADS 256
+#define S_MAX_THREADS SSI_IMAGE_FREEZE_MAX_THREADS
 #define S_THREAD_STACK (16UL << 10)
 static ssi_image_thread_t s_threads[S_MAX_THREADS];
 static int s_nthreads;
@@ -802,16 +802,14 @@ __attribute__((noreturn, used)) static void s_thread_main(void *arg)
     s_jump(t->resume, s_mode == S_IN_PLACE ? 2 : 1);
 }
 
-/* The record of the thread group's leader, whose tid is the pid. */
+/* The main thread's record (tid = pid), once the threads are fit to be made here. */
 static const ssi_image_thread_t *s_main_thread(void)
 {
-    int i;
-    if (s_nthreads != (int)s_hdr.nthreads)
-        s_die("the image has fewer thread records than its header says", 0, 0);
-    for (i = 0; i < s_nthreads; i++)
-        if (s_threads[i].tid == s_hdr.pid)
-            return &s_threads[i];
-    s_die("the image has no thread whose tid is the pid", 0, 0);
+    const char *why =
+        ssi_restore_thr_check(s_threads, s_nthreads, (int)s_hdr.nthreads, s_hdr.pid, s_mode != 0);
+    if (why)
+        s_die(why, 0, 0);
+    return ssi_restore_thr_main(s_threads, s_nthreads, s_hdr.pid);
 }
 
 /* Every thread but the main one, each with its tid (clone3 set_tid), on
@@ -1023,6 +1021,7 @@ static int s_check(void)
     if (s_hdr.pid != ssi_sys0(SYS_getppid))
         s_die("the image is not of the process that asks (its pid differs)", 0, 0);
     s_read_records();
+    s_main_thread();
     {
         long fd = s_open(s_proc.exe, O_RDONLY);
         if (fd < 0)

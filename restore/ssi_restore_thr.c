@@ -74,3 +74,30 @@ void ssi_restore_thr_wait(int *w, int val)
 {
     ssi_sys6(SYS_futex, (long)w, FUTEX_WAIT_PRIVATE, val, 0, 0, 0);
 }
+
+const char *ssi_restore_thr_check(const ssi_image_thread_t *t, int n, int nthreads, int32_t pid,
+                                  int home)
+{
+    int i;
+    if (n != nthreads)
+        return "the image has fewer thread records than its header says";
+    if (!ssi_restore_thr_main(t, n, pid))
+        return "the image has no thread whose tid is the pid";
+    if (!home || n < 2)
+        return 0;
+    if (ssi_sys0(SYS_geteuid) != 0)
+        return "its threads cannot be made again with their tids here (set_tid needs root)";
+    for (i = 0; i < n; i++)
+        if (t[i].tid != pid && ssi_sys2(SYS_kill, t[i].tid, 0) != -ESRCH)
+            return "the tid of one of its threads is taken by another task at home";
+    return 0;
+}
+
+const ssi_image_thread_t *ssi_restore_thr_main(const ssi_image_thread_t *t, int n, int32_t pid)
+{
+    int i;
+    for (i = 0; i < n; i++)
+        if (t[i].tid == pid)
+            return &t[i];
+    return 0;
+}

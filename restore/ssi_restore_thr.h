@@ -21,6 +21,16 @@ long ssi_restore_thr_clone(uint64_t stack, uint64_t size, int32_t tid, void (*fn
  * name, as t records them. */
 void ssi_restore_thr_kstate(const ssi_image_thread_t *t);
 
+/* Why the n thread records t (the header said nthreads) cannot be made
+ * in process pid, or NULL: a count that differs, no main thread (tid =
+ * pid); at home (home: an in-place restore, or its check), a tid another
+ * task holds, or threads without the privilege set_tid needs (root). */
+const char *ssi_restore_thr_check(const ssi_image_thread_t *t, int n, int nthreads, int32_t pid,
+                                  int home);
+
+/* The main thread's record (after ssi_restore_thr_check). */
+const ssi_image_thread_t *ssi_restore_thr_main(const ssi_image_thread_t *t, int n, int32_t pid);
+
 /* Futex wake of every waiter on w; wait while *w == val. */
 void ssi_restore_thr_wake(int *w);
 void ssi_restore_thr_wait(int *w, int val);

@@ -36,6 +36,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/futex.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/auxv.h>
@@ -796,6 +797,31 @@ static long s_freeze(int token, long stopped)
 static volatile int s_back;
 static void *volatile s_uc; /* the freeze signal's frame */
 
+/* A request that comes while another thread ends a freeze or a restore
+ * (it has let the others go but not yet returned) waits for it rather
+ * than being dropped; park requests may come in meanwhile. 0 once this
+ * thread owns s_busy, -ETIMEDOUT. */
+static long s_wait_idle(void)
+{
+    uint64_t open = ~(1ULL << (SSI_FREEZE_SIGNAL - 1)), old;
+    struct timespec tick = {0, 10000000};
+    int n = s_timeout_sec * 100;
+    while (__atomic_exchange_n(&s_busy, 1, __ATOMIC_ACQ_REL)) {
+        if (n-- <= 0)
+            return -ETIMEDOUT;
+        ssi_sys4(SYS_rt_sigprocmask, SIG_SETMASK, (long)&open, (long)&old, 8);
+        ssi_sys6(SYS_futex, (long)&s_busy, FUTEX_WAIT_PRIVATE, 1, (long)&tick, 0, 0);
+        ssi_sys4(SYS_rt_sigprocmask, SIG_SETMASK, (long)&old, 0, 8);
+    }
+    return 0;
+}
+
+static void s_set_idle(void)
+{
+    __atomic_store_n(&s_busy, 0, __ATOMIC_RELEASE);
+    ssi_sys6(SYS_futex, (long)&s_busy, FUTEX_WAKE_PRIVATE, 1, 0, 0, 0);
+}
+
 static void s_handler(int sig, siginfo_t *si, void *ucv)
 {
     long rc, stopped;
@@ -811,7 +837,7 @@ static void s_handler(int sig, siginfo_t *si, void *ucv)
         return;
     if (si->si_uid != 0 && si->si_uid != (uid_t)ssi_sys0(SYS_getuid))
         return;
-    if (__atomic_exchange_n(&s_busy, 1, __ATOMIC_ACQ_REL))
+    if (__atomic_exchange_n(&s_busy, 1, __ATOMIC_ACQ_REL) && s_wait_idle() < 0)
         return;
     /* First of all: nothing below may see another thread still run. */
     stopped = ssi_freeze_thr_stop(s_timeout_sec * 1000);
@@ -842,7 +868,7 @@ static void s_handler(int sig, siginfo_t *si, void *ucv)
             s_restore_hook();
         ssi_freeze_proc_sleep_restart(&s_sleep, s_uc);
         ssi_freeze_thr_release(SSI_FREEZE_THR_THAW);
-        __atomic_store_n(&s_busy, 0, __ATOMIC_RELEASE);
+        s_set_idle();
         return; /* rt_sigreturn: registers, XSAVE, mask from the frame */
     }
     ssi_sys_memcopy(s_thread.resume, &s_jmp, sizeof(s_jmp));
@@ -855,7 +881,7 @@ static void s_handler(int sig, siginfo_t *si, void *ucv)
     ssi_freeze_proc_requeue(tsigs, ntsigs);
     ssi_freeze_thr_release(SSI_FREEZE_THR_THAW);
     ssi_freeze_proc_sleep_restart(&s_sleep, ucv);
-    __atomic_store_n(&s_busy, 0, __ATOMIC_RELEASE);
+    s_set_idle();
 }
 
 /* ---- startup ------------------------------------------------------------ */

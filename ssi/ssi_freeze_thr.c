@@ -31,11 +31,12 @@ enum { S_SIGNALED = 0, S_PARKED = 1, S_GONE = 2 };
 
 static int s_phase;
 static int s_epoch;
-static int s_parked;   /* parked and not yet let go */
-static int s_back;     /* checked in after a restore */
-static int s_n;        /* slots used */
-static int s_overflow; /* a thread had more pending signals than s_sigs holds */
-static int s_tids[S_MAX];
+static int s_parked;       /* parked and not yet let go */
+static int s_back;         /* checked in after a restore */
+static int s_n;            /* slots used */
+static int s_overflow;     /* a thread had more pending signals than s_sigs holds */
+static int s_tids[S_MAX];  /* in our pid namespace */
+static int s_ptids[S_MAX]; /* in the /proc mount's */
 static int s_state[S_MAX];
 static ssi_image_thread_t s_rec[S_MAX];
 static unsigned char s_xsave[S_MAX][S_XSAVE] __attribute__((aligned(64)));
@@ -168,11 +169,54 @@ int ssi_freeze_thr_park(const siginfo_t *si, void *uc)
     return 1;
 }
 
+/* A thread's status file (name: its number in the /proc mount's namespace, which need not be
+ * ours: a body's agent does not mount one) into buf. */
+static long s_status(long ptid, char *buf, size_t cap)
+{
+    char path[64];
+    size_t n = ssi_sys_strlcpy(path, "/proc/self/task/", sizeof(path));
+    n += ssi_sys_utoa(path + n, (uint64_t)ptid);
+    ssi_sys_strlcpy(path + n, "/status", sizeof(path) - n);
+    return ssi_freeze_proc_read(path, buf, cap);
+}
+
+/* The value of a "Key:\t..." line of a status file; for NSpid, its last number (the tid in
+ * the innermost namespace, the process's own). 0 if absent. */
+static uint64_t s_field(const char *buf, const char *key, int hex, int last)
+{
+    const char *p, *e;
+    size_t kl = ssi_sys_strlen(key);
+    for (p = buf; *p;) {
+        int match = 1;
+        for (size_t k = 0; k < kl; k++)
+            if (p[k] != key[k]) {
+                match = 0;
+                break;
+            }
+        if (match) {
+            uint64_t v = 0;
+            p += kl;
+            do {
+                while (*p == '\t' || *p == ' ')
+                    p++;
+                v = hex ? ssi_sys_hex(p, &e) : ssi_sys_dec(p, &e);
+                p = e;
+            } while (last && (*p == '\t' || *p == ' '));
+            return v;
+        }
+        while (*p && *p != '\n')
+            p++;
+        if (*p)
+            p++;
+    }
+    return 0;
+}
+
 /* Lists /proc/self/task; every thread not yet in the table (nor self) gets a slot and the park
  * request. How many were added, or -errno. */
 static long s_add_new(long pid, long self)
 {
-    static char buf[4096];
+    static char buf[4096], st[2048];
     long dfd, n, added = 0;
     dfd = ssi_sys4(SYS_openat, AT_FDCWD, (long)"/proc/self/task",
                    O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
@@ -192,8 +236,11 @@ static long s_add_new(long pid, long self)
             off += d->reclen;
             if (d->name[0] < '0' || d->name[0] > '9')
                 continue;
-            long tid = (long)ssi_sys_dec(d->name, &e);
-            if (tid == self || s_slot_of((int)tid) >= 0)
+            long ptid = (long)ssi_sys_dec(d->name, &e), tid;
+            if (s_status(ptid, st, sizeof(st)) < 0)
+                continue; /* it ended */
+            tid = (long)s_field(st, "NSpid:", 0, 1);
+            if (tid <= 0 || tid == self || s_slot_of((int)tid) >= 0)
                 continue;
             if (s_n >= S_MAX) {
                 ssi_sys1(SYS_close, dfd);
@@ -201,6 +248,7 @@ static long s_add_new(long pid, long self)
             }
             int i = s_n;
             siginfo_t si;
+            s_ptids[i] = (int)ptid;
             s_store(&s_tids[i], (int)tid);
             s_store(&s_state[i], S_SIGNALED);
             s_store(&s_n, i + 1);
@@ -228,31 +276,16 @@ static int s_all_parked(void)
     return 1;
 }
 
-/* 1 when the thread blocks the freeze signal and has it pending (our park request, which it
- * would never take). A thread inside any handler blocks every signal for a moment: the caller
- * asks only after a while. */
-static int s_blocks(long tid)
+/* 1 when the thread (slot i) blocks the freeze signal and has it pending (our park request,
+ * which it would never take). A thread inside any handler blocks every signal for a moment:
+ * the caller asks only after a while. */
+static int s_blocks(int i)
 {
-    char path[64], buf[2048];
-    const char *p, *e;
-    uint64_t bit = 1ULL << (SSI_FREEZE_SIGNAL - 1), blk = 0, pnd = 0;
-    size_t n = ssi_sys_strlcpy(path, "/proc/self/task/", sizeof(path));
-    n += ssi_sys_utoa(path + n, (uint64_t)tid);
-    ssi_sys_strlcpy(path + n, "/status", sizeof(path) - n);
-    if (ssi_freeze_proc_read(path, buf, sizeof(buf)) < 0)
+    char buf[2048];
+    uint64_t bit = 1ULL << (SSI_FREEZE_SIGNAL - 1);
+    if (s_status(s_ptids[i], buf, sizeof(buf)) < 0)
         return 0;
-    for (p = buf; *p;) {
-        if (p[0] == 'S' && p[1] == 'i' && p[2] == 'g' && p[3] == 'B' && p[4] == 'l' && p[5] == 'k')
-            blk = ssi_sys_hex(p + 8, &e);
-        else if (p[0] == 'S' && p[1] == 'i' && p[2] == 'g' && p[3] == 'P' && p[4] == 'n' &&
-                 p[5] == 'd')
-            pnd = ssi_sys_hex(p + 8, &e);
-        while (*p && *p != '\n')
-            p++;
-        if (*p)
-            p++;
-    }
-    return (blk & bit) && (pnd & bit);
+    return (s_field(buf, "SigBlk:", 1, 0) & bit) && (s_field(buf, "SigPnd:", 1, 0) & bit);
 }
 
 /* After a tick without progress: threads that ended are gone, one that blocks our signal is
@@ -266,7 +299,7 @@ static long s_check_laggards(long pid, int late)
             continue;
         if (ssi_sys3(SYS_tgkill, pid, tid, 0) == -ESRCH)
             s_store(&s_state[i], S_GONE);
-        else if (late && s_blocks(tid))
+        else if (late && s_blocks(i))
             return -EDEADLK;
     }
     return 0;

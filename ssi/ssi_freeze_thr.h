@@ -26,7 +26,7 @@
 #include <stdint.h>
 
 /* The most threads besides the leader that a freeze stops. */
-#define SSI_FREEZE_THR_MAX 255
+#define SSI_FREEZE_THR_MAX (SSI_IMAGE_FREEZE_MAX_THREADS - 1)
 
 /* How the leader lets the parked threads go. */
 #define SSI_FREEZE_THR_THAW 2 /* return from the handler (thawed, or after a restore) */

@@ -10,7 +10,9 @@
  * and checks it never comes back early or with EINTR. Each thread keeps its own state and checks it
  * on every round: its tid (gettid, against the one it had at start), its
  * name, its signal mask, its altstack (the sleeper has one), the pid. Main
- * prints "threads pid=P ppid=Q iter=N" every INTERVAL_MS, ITERS times,
+ * prints "threads pid=P ppid=Q iter=N ... host=H" every INTERVAL_MS, ITERS
+ * times (H: the host names seen by a thread made for that round and by the
+ * sleeper, made at the start),
  * then stops everyone and checks the results: every item produced was
  * consumed exactly once (sums and counts), the counters' total equals the
  * sum of their own counts, the sleeper slept as long as it asked. Any
@@ -26,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -50,6 +53,7 @@ static pid_t tids[NTHREADS];
 static uint64_t produced_sum[NPROD], produced_n[NPROD], consumed_sum[NCONS], consumed_n[NCONS];
 static uint64_t counted[NCOUNT];
 static uint64_t slept_ns, asked_ns;
+static char sleeper_host[65];
 
 static void mismatch(const char *what, long a, long b)
 {
@@ -193,11 +197,26 @@ static void *sleeper(void *arg)
         sigaltstack(NULL, &got);
         if (got.ss_sp != altstack || got.ss_size != sizeof(altstack))
             mismatch("altstack", (long)got.ss_sp, (long)altstack);
+        struct utsname u;
+        if (uname(&u) == 0) /* away: home's name, if this thread traps */
+            memcpy(sleeper_host, u.nodename, sizeof(sleeper_host) - 1);
         if (nanosleep(&req, &rem) != 0)
             mismatch("nanosleep returned early, errno", errno, 0);
         slept_ns += now_ns() - t0;
         asked_ns += 100000000;
     }
+    return NULL;
+}
+
+/* A thread made this round (away too, if the process has moved): what it
+ * sees as the host name (away, the trap answers with home's). */
+static char helper_host[65];
+static void *helper(void *arg)
+{
+    struct utsname u;
+    (void)arg;
+    if (uname(&u) == 0)
+        snprintf(helper_host, sizeof(helper_host), "%s", u.nodename);
     return NULL;
 }
 
@@ -235,8 +254,13 @@ int main(int argc, char **argv)
             mismatch("main pid", getpid(), pid);
         if (gettid() != pid)
             mismatch("main tid", gettid(), pid);
-        printf("threads pid=%d ppid=%d iter=%d tids=%d..%d counted=%llu\n", getpid(), getppid(), it,
-               tids[0], tids[NTHREADS - 1], (unsigned long long)total);
+        pthread_t h;
+        helper_host[0] = 0;
+        if (pthread_create(&h, NULL, helper, NULL) != 0 || pthread_join(h, NULL) != 0)
+            mismatch("a new thread", it, 0);
+        printf("threads pid=%d ppid=%d iter=%d tids=%d..%d counted=%llu host=%s/%s\n", getpid(),
+               getppid(), it, tids[0], tids[NTHREADS - 1], (unsigned long long)total, helper_host,
+               sleeper_host);
     }
     atomic_store(&stop, 1);
     for (i = 0; i < NTHREADS; i++) {
