@@ -87,8 +87,11 @@ const char *ssi_restore_thr_check(const ssi_image_thread_t *t, int n, int nthrea
         return 0;
     if (ssi_sys0(SYS_geteuid) != 0)
         return "its threads cannot be made again with their tids here (set_tid needs root)";
+    /* Not this very program (the check runs in a child of the deputy, gone before the restore):
+     * a tid made away may have the number it got at home. */
     for (i = 0; i < n; i++)
-        if (t[i].tid != pid && ssi_sys2(SYS_kill, t[i].tid, 0) != -ESRCH)
+        if (t[i].tid != pid && t[i].tid != ssi_sys0(SYS_getpid) &&
+            ssi_sys2(SYS_kill, t[i].tid, 0) != -ESRCH)
             return "the tid of one of its threads is taken by another task at home";
     return 0;
 }

@@ -215,7 +215,9 @@ static long s_sigprocmask(const int64_t *a, ucontext_t *uc)
     if (a[2])
         ssi_sys_memcopy((void *)a[2], &cur, 8);
     if (a[1]) {
-        set &= ~(sys | (1ULL << (SIGKILL - 1)) | (1ULL << (SIGSTOP - 1)));
+        /* The freeze signal too: a thread that blocked it could not be frozen. */
+        set &= ~(sys | (1ULL << (SIGKILL - 1)) | (1ULL << (SIGSTOP - 1)) |
+                 (1ULL << (SSI_FREEZE_SIGNAL - 1)));
         ssi_sys_memcopy(&uc->uc_sigmask, &set, 8);
     }
     return 0;

@@ -94,4 +94,30 @@ if [ "$(lab_exec n1 grep -v '^status=' /tmp/p.out)" = "$(lab_exec n1 cat /tmp/re
 else
 	fail "output differs: $(lab_exec n1 sh -c 'grep -v ^status= /tmp/p.out | diff /tmp/ref.out -' | head -n 4 | tr '\n' ' ')"
 fi
+
+# 3. Real threaded programs moved mid-run: xz -T2 compressing a home file, sort --parallel=2.
+# prog_moved TAG CMD: CMD (its output into /tmp/TAG.out) under ssirun on n1, moved to n2 once it
+# has run for a moment and home again; its output must equal an unmoved run's.
+prog_moved() {
+	lab_exec n1 sh -c "$2 > /tmp/$1.ref"
+	lab_exec n1 sh -c "{ ssirun $2 > /tmp/$1.out; echo \$? > /tmp/$1.rc; } 2>/tmp/$1.err &"
+	wait_until 10 sh -c "ssilab exec n1 -- pgrep -x $3 >/dev/null" || { fail "$1 did not start"; return; }
+	xpid=$(lab_exec n1 pgrep -x "$3" | head -n 1)
+	sleep 0.5
+	out=$(lab_exec n1 ssictl migrate "$xpid" n2 2>&1) && ok "$1 moved to n2 mid-run: $out" ||
+		fail "$1 moved to n2 mid-run: $out"
+	sleep 0.5
+	out=$(lab_exec n1 ssictl migrate "$xpid" home 2>&1) && ok "$1 came home: $out" ||
+		{ lab_exec n1 test -s /tmp/$1.rc && note "$1 ended before coming home: $out" || fail "$1 came home: $out"; }
+	wait_until 120 lab_exec n1 test -s /tmp/$1.rc
+	if [ "$(lab_exec n1 cat /tmp/$1.rc)" = 0 ] && lab_exec n1 cmp -s /tmp/$1.out /tmp/$1.ref; then
+		ok "$1: status 0, output equal to an unmoved run's"
+	else
+		fail "$1: status '$(lab_exec n1 cat /tmp/$1.rc)', $(lab_exec n1 cat /tmp/$1.err | head -n 3 | tr '\n' ' ')"
+	fi
+}
+lab_exec n1 sh -c "seq 1 3000000 | sed 's/\$/ some text that compresses/' > /tmp/big.txt"
+prog_moved xz "xz -T2 -6 -c /tmp/big.txt" xz
+lab_exec n1 sh -c "seq 1 1500000 | sort -R --random-source=/tmp/big.txt > /tmp/shuf.txt"
+prog_moved sort "sort --parallel=2 -S 64M /tmp/shuf.txt" sort
 finish
