@@ -109,14 +109,14 @@ prog_moved() {
 	sleep 0.5
 	out=$(lab_exec n1 ssictl migrate "$xpid" home 2>&1) && ok "$1 came home: $out" ||
 		{ lab_exec n1 test -s /tmp/$1.rc && note "$1 ended before coming home: $out" || fail "$1 came home: $out"; }
-	wait_until 120 lab_exec n1 test -s /tmp/$1.rc
+	wait_until 300 lab_exec n1 test -s /tmp/$1.rc
 	if [ "$(lab_exec n1 cat /tmp/$1.rc)" = 0 ] && lab_exec n1 cmp -s /tmp/$1.out /tmp/$1.ref; then
 		ok "$1: status 0, output equal to an unmoved run's"
 	else
 		fail "$1: status '$(lab_exec n1 cat /tmp/$1.rc)', $(lab_exec n1 cat /tmp/$1.err | head -n 3 | tr '\n' ' ')"
 	fi
 }
-lab_exec n1 sh -c "seq 1 3000000 | sed 's/\$/ some text that compresses/' > /tmp/big.txt"
+lab_exec n1 sh -c "seq 1 1000000 | sed 's/\$/ some text that compresses/' > /tmp/big.txt"
 prog_moved xz "xz -T2 -6 -c /tmp/big.txt" xz
 lab_exec n1 sh -c "seq 1 1500000 | sort -R --random-source=/tmp/big.txt > /tmp/shuf.txt"
 prog_moved sort "sort --parallel=2 -S 64M /tmp/shuf.txt" sort
