@@ -25,9 +25,10 @@
  * old address (ARCH_MAP_VDSO_64); maps every VMA at its address and reads
  * the page contents straight from the stream into place; sets the mm fields
  * (PR_SET_MM_MAP), rlimits, umask, cwd, sigactions, itimers, altstack,
- * robust list, tid address, name; re-queues pending signals; sets the FS
- * base and jumps back into the freeze handler (ssi_freeze.c), which returns
- * through the signal frame that came back with the stack.
+ * robust list, tid address, name; re-queues pending signals; makes every
+ * other thread with its tid (ssi_restore_thr.c; each sets its own state);
+ * each sets its FS base and jumps back into the freeze handler
+ * (ssi_freeze.c), which returns through the frame that came with the stack.
  *
  * File descriptors are inherited: the body gets whatever this program got
  * (0/1/2 ...). The image fd and the status pipe live at high numbers and
@@ -51,6 +52,7 @@
 
 #include "ssi_cpu.h"
 #include "ssi_image.h"
+#include "ssi_restore_thr.h"
 #include "ssi_sys.h"
 
 #include <asm/prctl.h>
@@ -59,6 +61,7 @@
 #include <linux/prctl.h>
 #include <linux/sched.h>
 #include <signal.h>
+#include <string.h> /* declarations only: ssi_restore_mem.c */
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -75,51 +78,6 @@
 #define S_REC_BUF (64 * 1024)
 #define S_HIGH_FD 900 /* image fd and status pipe: above the app's usual fds */
 
-/* gcc may emit calls to these even with -ffreestanding. */
-void *memcpy(void *d, const void *s, size_t n);
-void *memset(void *d, int c, size_t n);
-void *memmove(void *d, const void *s, size_t n);
-int memcmp(const void *a, const void *b, size_t n);
-
-void *memcpy(void *d, const void *s, size_t n)
-{
-    unsigned char *dd = d;
-    const unsigned char *ss = s;
-    while (n--)
-        *dd++ = *ss++;
-    return d;
-}
-
-void *memmove(void *d, const void *s, size_t n)
-{
-    unsigned char *dd = d;
-    const unsigned char *ss = s;
-    if (dd < ss)
-        while (n--)
-            *dd++ = *ss++;
-    else
-        while (n--)
-            dd[n] = ss[n];
-    return d;
-}
-
-void *memset(void *d, int c, size_t n)
-{
-    unsigned char *dd = d;
-    while (n--)
-        *dd++ = (unsigned char)c;
-    return d;
-}
-
-int memcmp(const void *a, const void *b, size_t n)
-{
-    const unsigned char *x = a, *y = b;
-    for (; n; n--, x++, y++)
-        if (*x != *y)
-            return *x - *y;
-    return 0;
-}
-
 typedef struct {
     uint64_t start, end;
     uint32_t prot, flags;
@@ -128,7 +86,12 @@ typedef struct {
 /* All state is in .bss/.data of this program, so that the copy in the hole
  * carries it; nothing may hold a pointer into the original copy. */
 static ssi_image_hdr_t s_hdr;
-static ssi_image_thread_t s_thread;
+#define S_MAX_THREADS SSI_IMAGE_FREEZE_MAX_THREADS
+#define S_THREAD_STACK (16UL << 10)
+static ssi_image_thread_t s_threads[S_MAX_THREADS];
+static int s_nthreads;
+static int s_ready; /* threads made, their state set (futex word) */
+static int s_go;    /* every thread made: jump (futex word) */
 static ssi_image_proc_t s_proc;
 static ssi_image_creds_t s_creds;
 static int s_have_creds; /* images older than the CREDS record keep the restorer's */
@@ -341,8 +304,8 @@ static void s_check_header(void)
 
     if (ssi_image_check_hdr(&s_chk, &s_hdr) < 0)
         s_die(s_chk.why, 0, 0);
-    if (s_hdr.nthreads != 1)
-        s_die("multi-threaded images are not supported yet", 0, 0);
+    if (s_hdr.nthreads > S_MAX_THREADS)
+        s_die("the image has more threads than this restorer makes (256)", 0, 0);
     if (s_hdr.pid <= 1)
         s_die("image pid must be > 1 (the body cannot be its namespace's init)", 0, 0);
     if (s_hdr.hole_len < S_CHUNK || (s_hdr.hole_start & (S_PAGE - 1)))
@@ -544,7 +507,9 @@ static void s_read_records(void)
             s_die(s_chk.why, 0, 0);
         switch (r.type) {
         case SSI_IMAGE_REC_THREAD:
-            memcpy(&s_thread, s_rec_buf, sizeof(s_thread));
+            if (s_nthreads >= S_MAX_THREADS)
+                s_die("too many threads in the image", 0, 0);
+            memcpy(&s_threads[s_nthreads++], s_rec_buf, sizeof(s_threads[0]));
             s_skip(r.data_len, 0); /* XSAVE copy: the frame on the stack is used */
             break;
         case SSI_IMAGE_REC_PROC: memcpy(&s_proc, s_rec_buf, sizeof(s_proc)); break;
@@ -670,28 +635,29 @@ static void s_restore_process_state(void)
     }
 }
 
-static void s_restore_thread_state(void)
+/* Last of all, in every thread (credentials and capabilities are per
+ * thread in the kernel): restore/ssi_restore_creds.c. */
+static void s_restore_creds(void)
 {
-    ssi_image_thread_t *t = &s_thread;
-    stack_t ss;
+    if (s_have_creds)
+        ssi_restore_creds(&s_creds, s_have_caps ? &s_caps : NULL);
+}
+
+/* The kernel state of one thread that memory does not bring back; main:
+ * the thread group's leader (tid = pid), which also re-queues the
+ * process-directed signals. */
+static void s_restore_thread_state(const ssi_image_thread_t *t, int main)
+{
     long pid = ssi_sys0(SYS_getpid), tid = ssi_sys0(SYS_gettid);
     int i;
     if (tid != t->tid)
         s_die("tid differs from the image's", 0, 0);
-    if (!(t->ss_flags & SS_DISABLE)) {
-        ss.ss_sp = (void *)t->ss_sp;
-        ss.ss_size = t->ss_size;
-        ss.ss_flags = t->ss_flags & (1 << 31) /* SS_AUTODISARM */;
-        ssi_sys2(SYS_sigaltstack, (long)&ss, 0);
-    }
-    if (t->robust_list)
-        ssi_sys2(SYS_set_robust_list, (long)t->robust_list, (long)t->robust_len);
-    ssi_sys1(SYS_set_tid_address, (long)t->clear_child_tid);
-    ssi_sys2(SYS_prctl, PR_SET_NAME, (long)t->name);
+    ssi_restore_thr_kstate(t);
     /* All signals are blocked here; they stay pending until the handler's
      * rt_sigreturn restores the interrupted code's mask. */
     for (i = 0; i < s_nsigs; i++) {
-        ssi_sys_requeue(pid, tid, s_sigs[i].shared, s_sigs[i].signo, s_sigs[i].info);
+        if (s_sigs[i].shared ? main : s_sigs[i].tid == tid)
+            ssi_sys_requeue(pid, tid, s_sigs[i].shared, s_sigs[i].signo, s_sigs[i].info);
     }
 }
 
@@ -809,31 +775,95 @@ static void s_map_vdso(void)
         s_die("the kernel put the vDSO elsewhere", 0, 0);
 }
 
+/* ---- the other threads ---------------------------------------------------- */
+
+static void s_restore_creds(void);
+__attribute__((noreturn)) static void s_jump(const uint64_t *j, long back);
+
+/* A thread made again: its own state and credentials (both are per
+ * thread in the kernel), then it waits for the others and jumps. */
+__attribute__((noreturn, used)) static void s_thread_main(void *arg)
+{
+    const ssi_image_thread_t *t = arg;
+    s_restore_thread_state(t, 0);
+    s_restore_creds();
+    __atomic_add_fetch(&s_ready, 1, __ATOMIC_ACQ_REL);
+    ssi_restore_thr_wake(&s_ready);
+    while (!__atomic_load_n(&s_go, __ATOMIC_ACQUIRE))
+        ssi_restore_thr_wait(&s_go, 0);
+    ssi_sys2(SYS_arch_prctl, ARCH_SET_FS, (long)t->fs_base);
+    if (t->gs_base)
+        ssi_sys2(SYS_arch_prctl, ARCH_SET_GS, (long)t->gs_base);
+    s_jump(t->resume, s_mode != S_IN_PLACE ? 1 : s_restart ? 3 : 2);
+}
+
+/* The main thread's record (tid = pid), once the threads are fit to be made here. */
+static const ssi_image_thread_t *s_main_thread(void)
+{
+    const char *why =
+        ssi_restore_thr_check(s_threads, s_nthreads, (int)s_hdr.nthreads, s_hdr.pid, s_mode != 0);
+    if (why)
+        s_die(why, 0, 0);
+    return ssi_restore_thr_main(s_threads, s_nthreads, s_hdr.pid);
+}
+
+/* Every thread but the main one, each with its tid (clone3 set_tid), on
+ * a small stack below the main one in the chunk; returns once all have
+ * set their state. They jump when s_go is set. */
+static void s_make_threads(const ssi_image_thread_t *main_t)
+{
+    uint64_t top = s_chunk + S_CHUNK - (1UL << 20);
+    uint64_t lo = (uint64_t)__ehdr_start & ~(S_PAGE - 1);
+    uint64_t hi = ((uint64_t)_end + S_PAGE - 1) & ~(S_PAGE - 1);
+    int i, made = 0, r;
+    if (hi - lo + (1UL << 20) + (uint64_t)s_nthreads * S_THREAD_STACK > S_CHUNK)
+        s_die("too many threads for the restorer's chunk", 0, 0);
+    for (i = 0; i < s_nthreads; i++) {
+        long rc;
+        if (&s_threads[i] == main_t)
+            continue;
+        rc = ssi_restore_thr_clone(top - (uint64_t)(made + 1) * S_THREAD_STACK, S_THREAD_STACK,
+                                   s_threads[i].tid, s_thread_main, &s_threads[i]);
+        if (rc < 0)
+            s_die(rc == -EEXIST ? "a thread's tid is already taken in this namespace"
+                                : "clone3(set_tid) failed for a thread",
+                  0, rc);
+        made++;
+    }
+    while ((r = __atomic_load_n(&s_ready, __ATOMIC_ACQUIRE)) < made)
+        ssi_restore_thr_wait(&s_ready, r);
+}
+
 __attribute__((noreturn, used)) static void s_stage2(void)
 {
+    const ssi_image_thread_t *main_t;
     s_log("running in the restore hole", 0);
     s_unmap_all_but_chunk();
     s_map_vdso();
     s_read_records();
     s_log("memory restored", 0);
     s_restore_process_state();
-    s_restore_thread_state();
+    main_t = s_main_thread();
+    s_restore_thread_state(main_t, 1);
     if (s_mode == S_IN_PLACE)
         s_inplace_fds();
     else
         s_cloexec_fds();
-    if (s_have_creds)
-        ssi_restore_creds(&s_creds, s_have_caps ? &s_caps : NULL);
+    /* Before our credentials drop: set_tid needs the agent's root. */
+    s_make_threads(main_t);
+    s_restore_creds();
     ssi_sys1(SYS_close, s_img_fd);
     /* From here on nothing can fail: tell the launching half. */
     s_puts(s_status_fd, "O");
     ssi_sys1(SYS_close, s_status_fd);
     if (s_err_fd != 2)
         ssi_sys1(SYS_close, s_err_fd);
-    ssi_sys2(SYS_arch_prctl, ARCH_SET_FS, (long)s_thread.fs_base);
-    if (s_thread.gs_base)
-        ssi_sys2(SYS_arch_prctl, ARCH_SET_GS, (long)s_thread.gs_base);
-    s_jump(s_thread.resume, s_mode != S_IN_PLACE ? 1 : s_restart ? 3 : 2);
+    __atomic_store_n(&s_go, 1, __ATOMIC_RELEASE);
+    ssi_restore_thr_wake(&s_go);
+    ssi_sys2(SYS_arch_prctl, ARCH_SET_FS, (long)main_t->fs_base);
+    if (main_t->gs_base)
+        ssi_sys2(SYS_arch_prctl, ARCH_SET_GS, (long)main_t->gs_base);
+    s_jump(main_t->resume, s_mode != S_IN_PLACE ? 1 : s_restart ? 3 : 2);
 }
 
 /* Copies this program into a free chunk of the hole and continues there. */
@@ -986,6 +1016,7 @@ static int s_check(void)
     if (s_hdr.pid != ssi_sys0(SYS_getppid))
         s_die("the image is not of the process that asks (its pid differs)", 0, 0);
     s_read_records();
+    s_main_thread();
     {
         long fd = s_open(s_proc.exe, O_RDONLY);
         if (fd < 0)

@@ -23,7 +23,8 @@ static long s_capset(const uint32_t eff[2], const uint32_t prm[2], const uint32_
         data[i].permitted = prm[i];
         data[i].inheritable = inh[i];
     }
-    return ssi_sys_caps(1, data);
+    ssi_sys_caphdr_t hdr = {SSI_SYS_CAP_V3, 0};
+    return ssi_sys2(SYS_capset, (long)&hdr, (long)data);
 }
 
 /* The image's capabilities, from a root restorer that has changed uid with
@@ -38,7 +39,7 @@ static long s_capset(const uint32_t eff[2], const uint32_t prm[2], const uint32_
 static void s_restore_caps(const ssi_image_caps_t *k)
 {
     ssi_sys_capdata_t now[2];
-    long r = ssi_sys_caps(0, now);
+    long r = ssi_sys_capget(now);
     uint32_t prm[2];
     if (r < 0)
         ssi_restore_die("cannot read the restorer's capabilities", 0, r);

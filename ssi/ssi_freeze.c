@@ -17,8 +17,9 @@
  * from the signal frame that came back with the stack memory.
  *
  * Handler rules: raw system calls only (ssi_sys.h), no malloc, no stdio,
- * no errno, static buffers, small stack. Single-threaded for now; the
- * image already carries per-thread records.
+ * no errno, static buffers, small stack. The other threads of the
+ * process are stopped first and released last (ssi_freeze_thr.c); the
+ * image carries one THREAD record for each.
  *
  * It calls nothing above itself: what the shim, the trap core and the
  * deputy must do at a freeze, a restore or a verdict 'D', and which
@@ -29,11 +30,13 @@
 
 #include "ssi_cpu.h"
 #include "ssi_freeze_proc.h"
+#include "ssi_freeze_thr.h"
 #include "ssi_image.h"
 #include "ssi_sys.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/futex.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/auxv.h>
@@ -95,7 +98,9 @@ static int s_restarted;     /* ... from a checkpoint (ssi-restore --restart) */
 
 /* Freeze-time state (static: the handler must not grow the app's stack
  * much, and must not allocate). */
-static volatile int s_busy;
+static int s_busy; /* atomic */
+static int s_nthr; /* other threads stopped */
+static ssi_freeze_proc_sleep_t s_sleep;
 static ssi_sys_jmp_t s_jmp;
 static ssi_image_thread_t s_thread;
 static unsigned char s_xsave[S_XSAVE_MAX] __attribute__((aligned(64)));
@@ -124,27 +129,6 @@ static uint64_t s_pm_buf[512];
 static uint64_t s_nrecords, s_page_bytes;
 static int s_use_scan;
 
-/* Saves callee-saved registers, the caller's stack pointer and return
- * address; returns 0. The restorer "returns" here a second time with 1. */
-int ssi_freeze_jmp_save(ssi_sys_jmp_t *j) __attribute__((returns_twice, visibility("hidden")));
-__asm__(".text\n"
-        ".globl ssi_freeze_jmp_save\n"
-        ".hidden ssi_freeze_jmp_save\n"
-        ".type ssi_freeze_jmp_save,@function\n"
-        "ssi_freeze_jmp_save:\n"
-        "  mov %rbx, 0(%rdi)\n"
-        "  mov %rbp, 8(%rdi)\n"
-        "  mov %r12, 16(%rdi)\n"
-        "  mov %r13, 24(%rdi)\n"
-        "  mov %r14, 32(%rdi)\n"
-        "  mov %r15, 40(%rdi)\n"
-        "  lea 8(%rsp), %rdx\n"
-        "  mov %rdx, 48(%rdi)\n"
-        "  mov (%rsp), %rdx\n"
-        "  mov %rdx, 56(%rdi)\n"
-        "  xor %eax, %eax\n"
-        "  ret\n"
-        ".size ssi_freeze_jmp_save, .-ssi_freeze_jmp_save\n");
 
 /* ---- small raw helpers ------------------------------------------------ */
 
@@ -601,7 +585,7 @@ static long s_write_image(long fd)
     h.hdr_size = sizeof(h);
     h.arch = SSI_IMAGE_ARCH_X86_64;
     h.page_size = S_PAGE;
-    h.nthreads = 1;
+    h.nthreads = 1 + (uint32_t)s_nthr;
     h.nvmas = (uint32_t)nvmas;
     h.nfds = (uint32_t)s_nfds;
     h.pid = (int32_t)ssi_sys0(SYS_getpid);
@@ -638,6 +622,13 @@ static long s_write_image(long fd)
         rc = s_rec(fd, SSI_IMAGE_REC_THREAD, &s_thread, sizeof(s_thread), s_thread.xsave_size);
     if (rc == 0)
         rc = s_write_all(fd, s_xsave, s_thread.xsave_size);
+    for (i = 0; rc == 0 && i < s_nthr; i++) {
+        const void *xs;
+        const ssi_image_thread_t *t = ssi_freeze_thr_get(i, &xs);
+        rc = s_rec(fd, SSI_IMAGE_REC_THREAD, t, sizeof(*t), t->xsave_size);
+        if (rc == 0)
+            rc = s_write_all(fd, xs, t->xsave_size);
+    }
     if (rc == 0)
         rc = s_rec(fd, SSI_IMAGE_REC_PROC, &s_proc, sizeof(s_proc), 0);
     if (rc == 0)
@@ -646,6 +637,12 @@ static long s_write_image(long fd)
         rc = s_rec(fd, SSI_IMAGE_REC_CAPS, &s_caps, sizeof(s_caps), 0);
     for (i = 0; rc == 0 && i < s_nsigs; i++)
         rc = s_rec(fd, SSI_IMAGE_REC_SIG, &s_sigs[i], sizeof(s_sigs[i]), 0);
+    {
+        int ntsigs;
+        const ssi_image_sig_t *tsigs = ssi_freeze_thr_sigs(&ntsigs);
+        for (i = 0; rc == 0 && i < ntsigs; i++)
+            rc = s_rec(fd, SSI_IMAGE_REC_SIG, &tsigs[i], sizeof(tsigs[i]), 0);
+    }
     for (i = 0; rc == 0 && i < s_nfds; i++) {
         s_fill_fd(&s_frec, s_fds[i]);
         rc = s_rec(fd, SSI_IMAGE_REC_FD, &s_frec, sizeof(s_frec), 0);
@@ -747,6 +744,9 @@ static long s_become_deputy(long fd)
         rc = s_deputy_connect && s_deputy_become ? s_deputy_connect(&d) : -ENOSYS;
     ssi_sys_memzero(&d, sizeof(d));
     if (rc == 0) {
+        /* The body runs elsewhere with every thread: these end here. */
+        ssi_freeze_thr_release(SSI_FREEZE_THR_EXIT);
+        s_nthr = 0;
         answer = SSI_IMAGE_VERDICT_DEPUTY;
         s_write_all(fd, &answer, 1);
         s_close(fd);
@@ -758,9 +758,10 @@ static long s_become_deputy(long fd)
     return rc < 0 ? rc : SSI_IMAGE_VERDICT_CONTINUE;
 }
 
-/* The whole freeze once the jump point is recorded. Returns the verdict
- * byte or -errno; never leaves the process frozen. */
-static long s_freeze(int token)
+/* The whole freeze once the jump point is recorded; stopped: what
+ * stopping the other threads gave (a failure is reported here). Returns
+ * the verdict byte or -errno; never leaves the process frozen. */
+static long s_freeze(int token, long stopped)
 {
     ssi_image_req_t req;
     long fd, rc;
@@ -775,6 +776,11 @@ static long s_freeze(int token)
     rc = s_read_all(fd, &req, sizeof(req));
     if (rc == 0 && (req.magic != SSI_IMAGE_REQ_MAGIC || req.version != SSI_IMAGE_VERSION))
         rc = -EPROTO;
+    if (rc == 0 && stopped < 0) {
+        rc = stopped;
+        s_send_fail(
+            fd, rc == -EDEADLK ? "its threads: one blocks the freeze signal" : "its threads", rc);
+    }
     if (rc == 0 && (rc = ssi_freeze_proc_capture(&s_proc, &s_creds)) < 0)
         s_send_fail(fd, "its process state", rc);
     if (rc == 0 && (rc = ssi_freeze_proc_capture_caps(&s_caps)) < 0)
@@ -805,30 +811,66 @@ static long s_freeze(int token)
 static volatile int s_back;
 static void *volatile s_uc; /* the freeze signal's frame */
 
+/* A request that comes while another thread ends a freeze or a restore
+ * (it has let the others go but not yet returned) waits for it rather
+ * than being dropped; park requests may come in meanwhile. 0 once this
+ * thread owns s_busy, -ETIMEDOUT. */
+static long s_wait_idle(void)
+{
+    uint64_t open = ~(1ULL << (SSI_FREEZE_SIGNAL - 1)), old;
+    struct timespec tick = {0, 10000000};
+    int n = s_timeout_sec * 100;
+    while (__atomic_exchange_n(&s_busy, 1, __ATOMIC_ACQ_REL)) {
+        if (n-- <= 0)
+            return -ETIMEDOUT;
+        ssi_sys4(SYS_rt_sigprocmask, SIG_SETMASK, (long)&open, (long)&old, 8);
+        ssi_sys6(SYS_futex, (long)&s_busy, FUTEX_WAIT_PRIVATE, 1, (long)&tick, 0, 0);
+        ssi_sys4(SYS_rt_sigprocmask, SIG_SETMASK, (long)&old, 0, 8);
+    }
+    return 0;
+}
+
+static void s_set_idle(void)
+{
+    __atomic_store_n(&s_busy, 0, __ATOMIC_RELEASE);
+    ssi_sys6(SYS_futex, (long)&s_busy, FUTEX_WAKE_PRIVATE, 1, 0, 0, 0);
+}
+
 static void s_handler(int sig, siginfo_t *si, void *ucv)
 {
-    long rc;
+    long rc, stopped;
+    int ntsigs;
+    const ssi_image_sig_t *tsigs;
     (void)sig;
+    /* Another thread's freeze parks this one here. */
+    if (ssi_freeze_thr_park(si, ucv))
+        return;
     /* Only sigqueue() with a token asks for a freeze; a stray kill() of
      * our signal must not stop the program. */
-    if (si->si_code != SI_QUEUE || si->si_value.sival_int < 0 || s_busy)
+    if (si->si_code != SI_QUEUE || si->si_value.sival_int < 0)
         return;
     if (si->si_uid != 0 && si->si_uid != (uid_t)ssi_sys0(SYS_getuid))
         return;
-    s_busy = 1;
-    if (s_freeze_hook)
+    if (__atomic_exchange_n(&s_busy, 1, __ATOMIC_ACQ_REL) && s_wait_idle() < 0)
+        return;
+    /* First of all: nothing below may see another thread still run. */
+    stopped = ssi_freeze_thr_stop(s_timeout_sec * 1000);
+    s_nthr = stopped > 0 ? (int)stopped : 0;
+    if (stopped >= 0 && s_freeze_hook)
         s_freeze_hook();
     /* The frame is on the stack, which the image carries: its address
      * stays valid after a restore (ucv, a local, does not). */
     s_uc = ucv;
-    ssi_freeze_proc_sleep_note(ucv);
+    ssi_freeze_proc_sleep_note(&s_sleep, ucv);
     ssi_freeze_proc_thread(&s_thread, s_xsave, S_XSAVE_MAX, ucv);
     s_back = ssi_freeze_jmp_save(&s_jmp);
     if (s_back != 0) {
         /* Restored in a new process by ssi-restore. Memory, fs base,
          * sigactions, timers and pending signals are back; the restorer
          * ran in the hole, so reserve it again (this also drops the
-         * restorer's own pages) for the next migration. */
+         * restorer's own pages) for the next migration, once every other
+         * thread has jumped out of it. */
+        ssi_freeze_thr_restored();
         ssi_sys6(SYS_mmap, (long)s_hole_start, (long)s_hole_len, PROT_NONE,
                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
         s_generation++;
@@ -837,20 +879,24 @@ static void s_handler(int sig, siginfo_t *si, void *ucv)
         s_restored_home = s_back >= 2;
         s_restarted = s_back == 3;
         s_nsigs = 0;
-        s_busy = 0;
         if (s_restore_hook)
             s_restore_hook();
-        ssi_freeze_proc_sleep_restart(s_uc);
+        ssi_freeze_proc_sleep_restart(&s_sleep, s_uc);
+        ssi_freeze_thr_release(SSI_FREEZE_THR_THAW);
+        s_set_idle();
         return; /* rt_sigreturn: registers, XSAVE, mask from the frame */
     }
     ssi_sys_memcopy(s_thread.resume, &s_jmp, sizeof(s_jmp));
-    rc = s_freeze(si->si_value.sival_int);
+    rc = s_freeze(si->si_value.sival_int, stopped);
     if (rc == SSI_IMAGE_VERDICT_EXIT)
         ssi_sys1(SYS_exit_group, 0);
     ssi_freeze_proc_requeue(s_sigs, s_nsigs);
     s_nsigs = 0;
-    ssi_freeze_proc_sleep_restart(ucv);
-    s_busy = 0;
+    tsigs = ssi_freeze_thr_sigs(&ntsigs);
+    ssi_freeze_proc_requeue(tsigs, ntsigs);
+    ssi_freeze_thr_release(SSI_FREEZE_THR_THAW);
+    ssi_freeze_proc_sleep_restart(&s_sleep, ucv);
+    s_set_idle();
 }
 
 /* ---- startup ------------------------------------------------------------ */

@@ -124,7 +124,7 @@ long ssi_freeze_proc_capture_caps(ssi_image_caps_t *k)
     long r;
     uint32_t cap;
     ssi_sys_memzero(k, sizeof(*k));
-    r = ssi_sys_caps(0, data);
+    r = ssi_sys_capget(data);
     if (r < 0)
         return r;
     for (int i = 0; i < 2; i++) {
@@ -264,7 +264,39 @@ void ssi_freeze_proc_requeue(const ssi_image_sig_t *sigs, int n)
     long pid = ssi_sys0(SYS_getpid), tid = ssi_sys0(SYS_gettid);
     int i;
     for (i = 0; i < n; i++)
-        ssi_sys_requeue(pid, tid, sigs[i].shared, sigs[i].signo, sigs[i].info);
+        ssi_sys_requeue(pid, sigs[i].tid > 0 ? sigs[i].tid : tid, sigs[i].shared, sigs[i].signo,
+                        sigs[i].info);
+}
+
+int ssi_freeze_proc_take_private(ssi_image_sig_t *sigs, int max, int tid)
+{
+    char buf[4096]; /* several threads park at once: not static */
+    int nsigs = 0;
+    struct timespec zero = {0, 0};
+    uint64_t allowed = ~0ULL & ~(1ULL << (SSI_FREEZE_SIGNAL - 1)) & ~(1ULL << (SIGKILL - 1)) &
+                       ~(1ULL << (SIGSTOP - 1));
+    /* One at a time, looking again each time: a set of the signals pending on this thread
+     * would, once one of them is taken, also take a process-directed one of the same number. */
+    while (nsigs < max) {
+        ssi_image_sig_t *s = &sigs[nsigs];
+        uint64_t set;
+        long r;
+        if (ssi_freeze_proc_read("/proc/thread-self/status", buf, sizeof(buf)) < 0)
+            break;
+        set = s_status_mask(buf, "SigPnd:\t") & allowed;
+        if (!set)
+            break;
+        set &= -set; /* the lowest */
+        ssi_sys_memzero(s, sizeof(*s));
+        r = ssi_sys4(SYS_rt_sigtimedwait, (long)&set, (long)s->info, (long)&zero, 8);
+        if (r <= 0)
+            break;
+        s->signo = (int32_t)r;
+        s->shared = 0;
+        s->tid = tid;
+        nsigs++;
+    }
+    return nsigs;
 }
 
 /* The copy of what the frame carries is for diagnostics and a later
@@ -313,8 +345,6 @@ void ssi_freeze_proc_thread(ssi_image_thread_t *t, void *xsave, uint32_t cap, co
 /* ---- sleeps the freeze interrupted ----------------------------------------- */
 
 enum { S_SLEEP_NONE, S_SLEEP_NANO, S_SLEEP_CLOCK };
-static int s_sleep;
-static uint64_t s_frozen_ns;
 
 static uint64_t s_realtime_ns(void)
 {
@@ -324,13 +354,13 @@ static uint64_t s_realtime_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
-void ssi_freeze_proc_sleep_note(const void *ucv)
+void ssi_freeze_proc_sleep_note(ssi_freeze_proc_sleep_t *s, const void *ucv)
 {
     const ucontext_t *uc = ucv;
     const unsigned char *p;
     uint64_t rip = (uint64_t)uc->uc_mcontext.gregs[REG_RIP];
-    s_sleep = S_SLEEP_NONE;
-    s_frozen_ns = s_realtime_ns();
+    s->kind = S_SLEEP_NONE;
+    s->frozen_ns = s_realtime_ns();
     if (uc->uc_mcontext.gregs[REG_RAX] != -EINTR || (rip & 4095) < 7)
         return;
     /* The call is known by the instruction that chose it, just before
@@ -340,18 +370,18 @@ void ssi_freeze_proc_sleep_note(const void *ucv)
     if (p[0] != 0xb8 || p[2] || p[3] || p[4] || p[5] != 0x0f || p[6] != 0x05)
         return;
     if (p[1] == SYS_nanosleep)
-        s_sleep = S_SLEEP_NANO;
+        s->kind = S_SLEEP_NANO;
     else if (p[1] == SYS_clock_nanosleep)
-        s_sleep = S_SLEEP_CLOCK;
+        s->kind = S_SLEEP_CLOCK;
 }
 
-void ssi_freeze_proc_sleep_restart(void *ucv)
+void ssi_freeze_proc_sleep_restart(ssi_freeze_proc_sleep_t *s, void *ucv)
 {
     ucontext_t *uc = ucv;
     greg_t *g = uc->uc_mcontext.gregs;
     struct timespec *rem;
-    int kind = s_sleep;
-    s_sleep = S_SLEEP_NONE;
+    int kind = s->kind;
+    s->kind = S_SLEEP_NONE;
     if (kind == S_SLEEP_NONE)
         return;
     if (kind == S_SLEEP_CLOCK && (g[REG_RSI] & TIMER_ABSTIME)) {
@@ -365,7 +395,7 @@ void ssi_freeze_proc_sleep_restart(void *ucv)
         return;
     /* The time spent frozen counts, as across SIGSTOP and SIGCONT. */
     uint64_t now = s_realtime_ns(), left;
-    uint64_t frozen = now > s_frozen_ns ? now - s_frozen_ns : 0;
+    uint64_t frozen = now > s->frozen_ns ? now - s->frozen_ns : 0;
     left = (uint64_t)rem->tv_sec * 1000000000ULL + (uint64_t)rem->tv_nsec;
     left = left > frozen ? left - frozen : 0;
     rem->tv_sec = (time_t)(left / 1000000000ULL);

@@ -30,7 +30,8 @@ long ssi_freeze_proc_capture_caps(ssi_image_caps_t *k);
  * the process: how many. */
 int ssi_freeze_proc_take_signals(ssi_image_sig_t *sigs, int max, int tid);
 
-/* Puts n dequeued signals back (thaw after a failed freeze, or restore). */
+/* Puts n dequeued signals back (thaw after a failed freeze, or restore): process-directed
+ * ones to the process, the others to the thread they were taken from. */
 void ssi_freeze_proc_requeue(const ssi_image_sig_t *sigs, int n);
 
 /* The interrupted thread from its signal frame uc (a ucontext_t): what
@@ -47,7 +48,16 @@ void ssi_freeze_proc_thread(ssi_image_thread_t *t, void *xsave, uint32_t cap, co
  * same arguments, a relative one with the remaining time the kernel wrote
  * into its rem, less the time spent frozen. A relative sleep without rem
  * still returns EINTR (nothing says how much was left). */
-void ssi_freeze_proc_sleep_note(const void *uc);
-void ssi_freeze_proc_sleep_restart(void *uc);
+typedef struct {
+    int kind;
+    uint64_t frozen_ns;
+} ssi_freeze_proc_sleep_t;
+void ssi_freeze_proc_sleep_note(ssi_freeze_proc_sleep_t *s, const void *uc);
+void ssi_freeze_proc_sleep_restart(ssi_freeze_proc_sleep_t *s, void *uc);
+
+/* A parked thread's own pending signals (SigPnd of /proc/thread-self/status: directed at it,
+ * not at the process), dequeued one by one into sigs (at most max), marked with tid: how
+ * many. The process-directed ones are the freezing thread's to take. */
+int ssi_freeze_proc_take_private(ssi_image_sig_t *sigs, int max, int tid);
 
 #endif

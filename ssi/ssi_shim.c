@@ -164,6 +164,31 @@ pid_t getppid(void)
     return p;
 }
 
+/* The freeze signal is never blocked (DMTCP does the same with its own):
+ * a thread that blocks every signal, as xz's workers do, could not be
+ * stopped by a freeze. The rest of the mask is the program's. libc's
+ * syscall(): away, the trap core sees it (it keeps SIGSYS open too). */
+static int s_sigmask(int how, const sigset_t *set, sigset_t *old)
+{
+    sigset_t s;
+    if (set && how != SIG_UNBLOCK) {
+        s = *set;
+        sigdelset(&s, SSI_FREEZE_SIGNAL);
+        set = &s;
+    }
+    return (int)syscall(SYS_rt_sigprocmask, how, set, old, 8);
+}
+
+int pthread_sigmask(int how, const sigset_t *set, sigset_t *old)
+{
+    return s_sigmask(how, set, old) < 0 ? errno : 0;
+}
+
+int sigprocmask(int how, const sigset_t *set, sigset_t *old)
+{
+    return s_sigmask(how, set, old);
+}
+
 /* Terminals. Away, a terminal of the home node is a tunnel (a socketpair)
  * whose far end the deputy relays: the kernel would say "not a tty". The
  * freeze hook records, for each low fd that is a terminal, its settings and

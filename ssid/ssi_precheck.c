@@ -351,8 +351,9 @@ int ssi_deputy_check(pid_t pid, char *why, size_t len)
         why[0] = 0;
     /* Every obstacle, not only the first: the user can remove them all
      * before trying again. */
-    if (threads > 1)
-        s_obstacle(&w, "it has %ld threads; multi-threaded processes cannot move yet", threads);
+    if (threads > SSI_IMAGE_FREEZE_MAX_THREADS)
+        s_obstacle(&w, "it has %ld threads; at most %d can move", threads,
+                   SSI_IMAGE_FREEZE_MAX_THREADS);
     if (tracer != 0)
         s_obstacle(&w, "it is being traced (ptrace) by process %ld", tracer);
     s_count_t cnt = {0, 0, -1, -1};

@@ -424,6 +424,7 @@ _Static_assert(__builtin_offsetof(ssi_image_hdr_t, cpu) == 120, "cpu offset");
  * precheck refuses a process with more, up front. */
 #define SSI_IMAGE_FREEZE_MAX_VMAS 8192
 #define SSI_IMAGE_FREEZE_MAX_FDS SSI_IMAGE_FD_LIMIT
+#define SSI_IMAGE_FREEZE_MAX_THREADS 256  /* the freezing thread included */
 #define SSI_IMAGE_ADDR_LIMIT (1ULL << 57) /* above any x86-64 user address */
 
 enum {

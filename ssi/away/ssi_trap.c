@@ -10,7 +10,8 @@
  * ours (rt_sigaction, rt_sigprocmask), refuses what a migrated process
  * cannot do yet, and gives the rest to the proxies in order; a proxy
  * either forwards it over the call link (one request, one answer; all
- * signals blocked, one call at a time), or re-issues it here with the
+ * signals blocked, one call at a time: one thread at a time is in the
+ * proxies, s_lock), or re-issues it here with the
  * program's own signal mask, so that a blocking read on a tunnel is
  * interrupted by signals exactly as at home (EINTR / SA_RESTART). The
  * result goes into RAX.
@@ -24,6 +25,7 @@
 #include "ssi_call_link.h"
 #include "ssi_chan.h"
 #include "ssi_fdpass.h"
+#include "ssi_image.h" /* SSI_FREEZE_SIGNAL */
 #include "ssi_signal.h"
 #include "ssi_sys.h"
 #include "ssi_systab.h"
@@ -32,6 +34,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/filter.h>
+#include <linux/futex.h>
+#include <linux/sched.h>
 #include <linux/seccomp.h>
 #include <signal.h>
 #include <stddef.h>
@@ -211,7 +215,9 @@ static long s_sigprocmask(const int64_t *a, ucontext_t *uc)
     if (a[2])
         ssi_sys_memcopy((void *)a[2], &cur, 8);
     if (a[1]) {
-        set &= ~(sys | (1ULL << (SIGKILL - 1)) | (1ULL << (SIGSTOP - 1)));
+        /* The freeze signal too: a thread that blocked it could not be frozen. */
+        set &= ~(sys | (1ULL << (SIGKILL - 1)) | (1ULL << (SIGSTOP - 1)) |
+                 (1ULL << (SSI_FREEZE_SIGNAL - 1)));
         ssi_sys_memcopy(&uc->uc_sigmask, &set, 8);
     }
     return 0;
@@ -269,6 +275,46 @@ static long s_dispatch(long nr, int64_t *a, ucontext_t *uc)
     return ssi_trap_call(nr, a, uc);
 }
 
+/* ---- one thread in the proxies at a time ------------------------------------------- */
+
+/* The proxies keep static buffers and the call link is one stream: a
+ * trapped call runs to its end before another thread's starts. The lock is
+ * the owner's tid (0: free), taken again by the same thread when a signal
+ * handler of the program traps while the thread is in a re-issued call
+ * (depth). A waiter lets the freeze signal in, so that a freeze can park
+ * it while the owner is blocked in a re-issued call. */
+static int s_owner, s_depth, s_waiters;
+
+static void s_lock(void)
+{
+    int tid = (int)ssi_sys0(SYS_gettid), cur;
+    if (__atomic_load_n(&s_owner, __ATOMIC_ACQUIRE) == tid) {
+        s_depth++;
+        return;
+    }
+    for (;;) {
+        uint64_t open = ~(1ULL << (SSI_FREEZE_SIGNAL - 1)), old;
+        cur = 0;
+        if (__atomic_compare_exchange_n(&s_owner, &cur, tid, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+            break;
+        __atomic_add_fetch(&s_waiters, 1, __ATOMIC_ACQ_REL);
+        ssi_sys4(SYS_rt_sigprocmask, SIG_SETMASK, (long)&open, (long)&old, 8);
+        ssi_sys6(SYS_futex, (long)&s_owner, FUTEX_WAIT_PRIVATE, cur, 0, 0, 0);
+        ssi_sys4(SYS_rt_sigprocmask, SIG_SETMASK, (long)&old, 0, 8);
+        __atomic_sub_fetch(&s_waiters, 1, __ATOMIC_ACQ_REL);
+    }
+    s_depth = 1;
+}
+
+static void s_unlock(void)
+{
+    if (--s_depth > 0)
+        return;
+    __atomic_store_n(&s_owner, 0, __ATOMIC_RELEASE);
+    if (__atomic_load_n(&s_waiters, __ATOMIC_ACQUIRE))
+        ssi_sys6(SYS_futex, (long)&s_owner, FUTEX_WAKE_PRIVATE, 1, 0, 0, 0);
+}
+
 static void s_on_sigsys(int sig, siginfo_t *si, void *ucv)
 {
     ucontext_t *uc = ucv;
@@ -276,7 +322,9 @@ static void s_on_sigsys(int sig, siginfo_t *si, void *ucv)
     int64_t a[6];
     (void)sig;
     if (si->si_code == SYS_SECCOMP && si->si_errno == S_REFUSE_DATA) {
+        s_lock();
         g[REG_RAX] = s_refused(si->si_arch, si->si_syscall);
+        s_unlock();
         return;
     }
     if (si->si_code != SYS_SECCOMP || si->si_errno != S_TRAP_DATA)
@@ -287,7 +335,9 @@ static void s_on_sigsys(int sig, siginfo_t *si, void *ucv)
     a[3] = g[REG_R10];
     a[4] = g[REG_R8];
     a[5] = g[REG_R9];
+    s_lock();
     g[REG_RAX] = s_dispatch(si->si_syscall, a, uc);
+    s_unlock();
 }
 
 /* ---- refused calls ---------------------------------------------------------------- */
@@ -543,6 +593,15 @@ static long s_install_filter(void)
         RET(SECCOMP_RET_TRAP | S_TRAP_DATA);
         LD(offsetof(struct seccomp_data, nr)); /* the other calls */
     }
+    /* clone with CLONE_THREAD (pthread_create; clone3 says ENOSYS, so
+     * glibc falls back to clone, whose flags the filter can see): a thread
+     * of this body, with this filter, runs. Any other clone is trapped and
+     * refused (fork). */
+    JMP(BPF_JEQ, SYS_clone, 0, 4);
+    LD(offsetof(struct seccomp_data, args));
+    JMP(BPF_JSET, CLONE_THREAD, 0, 1);
+    RET(SECCOMP_RET_ALLOW);
+    LD(offsetof(struct seccomp_data, nr));
     s_side(0);
     s_f[ours].k = s_n - ours - 1;
     LD(offsetof(struct seccomp_data, nr));
@@ -555,7 +614,11 @@ static long s_install_filter(void)
     s_program_nnp = (int)ssi_sys5(SYS_prctl, PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0);
     if (ssi_sys5(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
         return -EPERM;
-    return ssi_sys3(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, (long)&prog);
+    /* TSYNC: every thread of the process (the others are parked in the
+     * freeze handler as this runs) gets the filter, and threads made later
+     * inherit it. A positive result is a thread that could not take it. */
+    long r = ssi_sys3(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, (long)&prog);
+    return r > 0 ? -EBUSY : r;
 }
 #undef LD
 #undef JMP

@@ -6,7 +6,7 @@
 # _total, histograms with cumulative buckets ending in le="+Inf" equal to
 # _count, and a _sum), on every node; and its counters count what happened:
 # three moves (out, home, out again) add exactly 3 to n1's ok migrations and
-# 2 to its freeze-time count, and bytes; a refused move (two threads) adds 1
+# 2 to its freeze-time count, and bytes; a refused move (301 threads) adds 1
 # to refused, an unknown node 1 to node. A stopped node is reported as not
 # answering, and the exit status is 3 unless --partial-ok. A process away
 # that makes 1000 forwarded calls raises its home's forwarded-call counter by
@@ -185,7 +185,8 @@ done
 cat >"$LAB_FILES/sleeper.py" <<'PY'
 import sys, threading, time
 if len(sys.argv) > 2:
-    threading.Thread(target=lambda: time.sleep(3600), daemon=True).start()
+    for _ in range(300):
+        threading.Thread(target=lambda: time.sleep(3600), daemon=True).start()
 time.sleep(120)
 PY
 has_pid() { [ -n "$(lab_pid_of "$1")" ]; }

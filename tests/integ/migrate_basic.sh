@@ -18,8 +18,9 @@ import os, signal, sys, threading, time
 n, tag = int(sys.argv[1]), sys.argv[2]
 mode = sys.argv[3] if len(sys.argv) > 3 else ""
 signal.signal(signal.SIGUSR1, lambda s, f: print("usr1", flush=True))
-if mode == "threads":
-    threading.Thread(target=lambda: time.sleep(3600), daemon=True).start()
+if mode == "threads":  # more than a freeze stops (256)
+    for _ in range(300):
+        threading.Thread(target=lambda: time.sleep(3600), daemon=True).start()
 if mode == "shm":
     import mmap
     shared = mmap.mmap(-1, 4096, flags=mmap.MAP_SHARED)

@@ -2,7 +2,7 @@
 # ssictl migrate's exit statuses (ssictl(1), EXIT STATUS), each produced by
 # its real case on a 3-host lab: usage (2), no such ssi process (9, also relayed
 # from another node as HOME:PID, as is an unknown node), refused
-# by the precheck (4: two threads), unknown node (5), permission (6: nobody
+# by the precheck (4: 301 threads), unknown node (5), permission (6: nobody
 # moving root's process), timeout (8: --timeout 1 while the destination's
 # ssid is stopped), failed on the way (7: the destination's ssid killed while
 # the image is on its way), node down (5). After each failure the process
@@ -19,9 +19,10 @@ mkdir -p "$LAB_FILES"
 prog=$LAB_FILES/sleeper.py
 cat >"$prog" <<'PY'
 import sys, threading, time
-# sleeper.py TAG [threads]: sleeps for a minute, with a second thread if asked.
+# sleeper.py TAG [threads]: sleeps for a minute, with 300 more threads if asked.
 if len(sys.argv) > 2:
-    threading.Thread(target=lambda: time.sleep(3600), daemon=True).start()
+    for _ in range(300):
+        threading.Thread(target=lambda: time.sleep(3600), daemon=True).start()
 time.sleep(60)
 PY
 
@@ -70,7 +71,7 @@ code 6 "permission: nobody moves root's process" \
 at_home "$pid" && ok "after those, it runs at home" || fail "after those: $(lab_exec n1 ssictl ps)"
 
 tpid=$(start t threads)
-code 4 "refused: two threads" ssictl migrate "$tpid" n2
+code 4 "refused: 301 threads" ssictl migrate "$tpid" n2
 at_home "$tpid" && ok "the refused process runs at home" || fail "refused: $(lab_exec n1 ssictl ps)"
 
 # Timeout: n3's ssid stopped, the offer waits; ssictl gives up after 1 s.

@@ -1,6 +1,6 @@
 #!/bin/bash
 # Refusals and failures say everything, to the user, and leave nothing
-# behind (#17). (1) A process with two obstacles (a second thread, an inotify
+# behind (#17). (1) A process with two obstacles (300 more threads, an inotify
 # descriptor) is refused with both named in ssictl's message. (2) A move
 # the destination refuses (the process maps a file of its home's /tmp,
 # which the destination lacks: refused when offered, before the freeze)
@@ -24,7 +24,8 @@ mkdir -p "$LAB_FILES"
 cat >"$LAB_FILES/obstacles.py" <<'PY'
 import ctypes, os, sys, threading, time
 if sys.argv[1] == "two":
-    threading.Thread(target=time.sleep, args=(600,), daemon=True).start()
+    for _ in range(300):
+        threading.Thread(target=time.sleep, args=(600,), daemon=True).start()
     ctypes.CDLL(None, use_errno=True).inotify_init1(0)
 elif sys.argv[1] == "away":
     pass
@@ -69,7 +70,7 @@ wait_until 10 lab_exec n1 test -s /tmp/two.out
 pid=$(lab_pid_of obstacles.py)
 out=$(lab_exec n1 ssictl migrate "$pid" n2 2>&1)
 rc=$?
-if [ $rc != 0 ] && echo "$out" | grep -q "2 threads" && echo "$out" | grep -q "inotify"; then
+if [ $rc != 0 ] && echo "$out" | grep -q "301 threads" && echo "$out" | grep -q "inotify"; then
 	ok "both obstacles named in ssictl's refusal: $out"
 else
 	fail "both obstacles named in ssictl's refusal (status $rc): $out"

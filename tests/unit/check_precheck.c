@@ -25,11 +25,13 @@
 #include <unistd.h>
 
 #include "check_ssi.h"
+#include "ssi_image.h"
 #include "ssi_precheck.h"
 
 enum {
     PLAIN,
     THREADS,
+    MANY_THREADS,
     SHARED,
     FILEFD,
     EVENTFD,
@@ -71,6 +73,17 @@ static void *s_sleeper(void *arg)
     return NULL;
 }
 
+/* One thread more than a freeze stops (with the caller: 257), on small stacks. */
+static void s_many_threads(void)
+{
+    pthread_attr_t a;
+    pthread_t t;
+    pthread_attr_init(&a);
+    pthread_attr_setstacksize(&a, 64 * 1024);
+    for (int i = 0; i < SSI_IMAGE_FREEZE_MAX_THREADS; i++)
+        pthread_create(&t, &a, s_sleeper, NULL);
+}
+
 /* A child set up as asked, stopped in pause() once ready. */
 static pid_t s_child(int kind)
 {
@@ -90,6 +103,7 @@ static pid_t s_child(int kind)
         pthread_t t;
         switch (kind) {
         case THREADS: pthread_create(&t, NULL, s_sleeper, NULL); break;
+        case MANY_THREADS: s_many_threads(); break;
         case SHARED:
             mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
             break;
@@ -141,7 +155,7 @@ static pid_t s_child(int kind)
             break;
         }
         case TWO_OBSTACLES:
-            pthread_create(&t, NULL, s_sleeper, NULL);
+            s_many_threads();
             inotify_init1(0);
             break;
         case EPOLLFD: epoll_create1(0); break;
@@ -253,9 +267,16 @@ START_TEST(test_precheck_stdio_files_and_fifos_may_move)
 }
 END_TEST
 
-START_TEST(test_precheck_refuses_threads)
+/* Threads move (#11), up to what the freeze stops and the restorer makes. */
+START_TEST(test_precheck_threads_may_move)
 {
-    s_expect(THREADS, -EBUSY, "2 threads");
+    s_expect(THREADS, 0, NULL);
+}
+END_TEST
+
+START_TEST(test_precheck_refuses_more_threads_than_a_freeze_stops)
+{
+    s_expect(MANY_THREADS, -EBUSY, "257 threads; at most 256 can move");
 }
 END_TEST
 
@@ -326,7 +347,7 @@ START_TEST(test_precheck_names_every_obstacle)
     int rc = ssi_deputy_check(pid, why, sizeof why);
     s_reap(pid);
     ck_assert_int_eq(rc, -EBUSY);
-    ck_assert_msg(strstr(why, "2 threads") && strstr(why, "inotify") && strstr(why, "; "),
+    ck_assert_msg(strstr(why, "257 threads") && strstr(why, "inotify") && strstr(why, "; "),
                   "both obstacles named: '%s'", why);
 }
 END_TEST
@@ -372,7 +393,8 @@ Suite *suite_precheck(void)
     TCase *tc = tcase_create("proc");
     tcase_add_test(tc, test_precheck_plain_process_may_move);
     tcase_add_test(tc, test_precheck_stdio_files_and_fifos_may_move);
-    tcase_add_test(tc, test_precheck_refuses_threads);
+    tcase_add_test(tc, test_precheck_threads_may_move);
+    tcase_add_test(tc, test_precheck_refuses_more_threads_than_a_freeze_stops);
     tcase_add_test(tc, test_precheck_shared_anon_alone_may_move);
     tcase_add_test(tc, test_precheck_refuses_shared_anon_another_process_maps);
     tcase_add_test(tc, test_precheck_open_files_may_move);
