@@ -52,6 +52,10 @@ def var(v):
                          capture_output=True, text=True).stdout
     return out.split()
 names = only or var("TST_NOFILE") + var("TST_FILE") + var("TST_DIR") + var("TST_DIR_FILE")
+# Every command line at once (one make, not one per test).
+lines = subprocess.run(["make", "-s", "-n", "-k", "--no-print-directory", "-C", zs]
+                       + [t + ".pid" for t in names],
+                       capture_output=True, text=True).stdout.splitlines()
 for t in names:
     desc = {}
     try:
@@ -72,9 +76,7 @@ for t in names:
         print(t, "-", "runs only in a namespace zdtm makes (flavor", " ".join(flavor) + ")"); continue
     if not os.access(os.path.join(zs, t), os.X_OK):
         print(t, "-", "not built"); continue
-    cmd = subprocess.run(["make", "-s", "-n", "--no-print-directory", "-C", zs, t + ".pid"],
-                         capture_output=True, text=True).stdout.splitlines()
-    cmd = [c for c in cmd if c.startswith("./" + t + " ")]
+    cmd = [c for c in lines if c.startswith("./" + t + " ")]
     if len(cmd) != 1:
         print(t, "-", "no single command line in its Makefile"); continue
     print(t, cmd[0])
