@@ -90,7 +90,7 @@ n1() {
 
 # zdtm_clean T: removes what a run of T leaves in the tests' directory.
 zdtm_clean() {
-	rm -rf "$zs/$1.out" "$zs/$1.out.inprogress" "$zs/$1.pid" "$zs/$1.test" "$zs/$1.dir.test" \
+	rm -rf "$zs/$1.out" "$zs/$1".out.* "$zs/$1.pid" "$zs/$1.test" "$zs/$1.dir.test" \
 		"$zs/$1.start"
 }
 
