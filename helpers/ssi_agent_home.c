@@ -142,7 +142,8 @@ static uint32_t s_home_unread(const ssi_agent_chan_t *c, int pidfd)
             n = 0;
         close(fd);
     }
-    return c->flow.queued + (uint32_t)n;
+    /* After a failed write (the body closed its end) ours can never be read. */
+    return (c->wr_done ? 0 : c->flow.queued) + (uint32_t)n;
 }
 
 /* While the body is given time to read its input, its output keeps
@@ -192,9 +193,12 @@ static int s_home_input_taken(int pidfd, char *why, size_t cap)
         for (i = 0; i < ssi_agent.nchans; i++) {
             ssi_agent_chan_t *c = &ssi_agent.chans[i];
             uint32_t n;
-            if (!(c->dir & SSI_TUNNEL_DIR_IN) || c->wr_done)
+            /* A channel whose home end is closed (wr_done after its EOF)
+             * still counts: what the body has not read of it would be
+             * lost (zdtm's sockets02 lost its one byte). */
+            if (!(c->dir & SSI_TUNNEL_DIR_IN) || (c->flags & SSI_TUNNEL_CHAN_LISTEN))
                 continue;
-            if (c->flow.queued)
+            if (c->flow.queued && !c->wr_done)
                 ssi_agent_relay_write(c);
             n = s_home_unread(c, pidfd);
             if (n) {

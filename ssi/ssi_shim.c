@@ -10,6 +10,7 @@
  *
  * Runs inside arbitrary programs: raw system calls, fixed buffers, no malloc,
  * no stdio; a failure leaves the program running, just unregistered. */
+#include <dlfcn.h>
 #include <errno.h>
 #include <signal.h>
 #include <fcntl.h>
@@ -33,6 +34,7 @@
 #include "ssi_freeze.h"
 #include "ssi_msg.h"
 #include "ssi_net.h"
+#include "ssi_regs.h"
 #include "ssi_sys.h"
 #include "ssi_trap.h"
 #include "ssi_vfs.h"
@@ -210,6 +212,7 @@ static void s_on_freeze(void)
     int saved_errno = errno;
     ssi_trap_freeze();
     ssi_kobj_freeze();
+    ssi_regs_freeze();
     ssi_epoll_freeze();
     for (int fd = 0; fd < SSI_TTY_FDS; fd++) {
         s_tty.is_tty[fd] = s_sys(SYS_ioctl, fd, TCGETS2, (long)&s_tty.tio[fd]) == 0;
@@ -234,6 +237,38 @@ int isatty(int fd)
     if (errno != EBADF)
         errno = ENOTTY;
     return 0;
+}
+
+/* libc's syscall(), through which programs register an rseq area (ssirun
+ * turns glibc's own registration off): the call is libc's, from libc's
+ * text (away, the trap sees it as the program's), and a registration that
+ * succeeded is noted, to be made again after a move (ssi_regs.c). */
+typedef long (*s_syscall_fn)(long, ...);
+static s_syscall_fn s_real_syscall;
+
+static void s_find_syscall(void)
+{
+    if (!s_real_syscall)
+        s_real_syscall = (s_syscall_fn)dlsym(RTLD_NEXT, "syscall");
+}
+
+long syscall(long nr, ...)
+{
+    va_list ap;
+    long a[6];
+    va_start(ap, nr);
+    for (int i = 0; i < 6; i++)
+        a[i] = va_arg(ap, long);
+    va_end(ap);
+    s_find_syscall();
+    if (!s_real_syscall) {
+        errno = ENOSYS;
+        return -1;
+    }
+    long r = s_real_syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+    if (nr == SYS_rseq && r == 0)
+        ssi_regs_note_rseq((uint64_t)a[0], (uint32_t)a[1], (int)a[2], (uint32_t)a[3]);
+    return r;
 }
 
 /* At home a plain system call; away, terminal queries of a home terminal
@@ -303,6 +338,7 @@ static void s_on_restore(void)
             s_fd = -1;
             s_register();
         }
+        ssi_regs_restore();
         ssi_epoll_restore();
         return;
     }
@@ -312,6 +348,7 @@ static void s_on_restore(void)
 		 * body's seccomp filter). */
         s_away = 0;
         ssi_trap_home();
+        ssi_regs_restore();
         ssi_kobj_restore(); /* before the epoll instances that may watch them */
         ssi_epoll_restore();
         return;
@@ -327,6 +364,7 @@ static void s_on_restore(void)
         ssi_sys2(SYS_kill, ssi_sys0(SYS_getpid), SIGKILL);
     }
     ssi_freeze_set_program_nnp(ssi_trap_program_nnp());
+    ssi_regs_restore();
     ssi_kobj_restore();
     ssi_epoll_restore();
 }
@@ -460,6 +498,7 @@ __attribute__((constructor)) static void s_shim_init(void)
         p = SSI_SHIM_DEFAULT_SOCKET;
     strcpy(s_path, p);
     s_home_ppid = (pid_t)s_sys(SYS_getppid, 0, 0, 0);
+    s_find_syscall(); /* now: dlsym is not for the freeze or a body */
     s_wire();
     const char *stay = getenv("SSI_STAY");
     s_stay = stay && strcmp(stay, "1") == 0;

@@ -157,13 +157,37 @@ static int s_allowed_device(const char *target)
 }
 
 /* A socket the netproxy cannot keep for the body yet: a Unix seqpacket
- * socket (stream sockets, connected or listening, and datagram sockets
- * stay at home). Looks its inode up in the process's own network
+ * socket or a packet socket (stream sockets, connected or listening, and
+ * datagram sockets stay at home). Looks its inode up in the process's own network
  * namespace (/proc/PID/net/unix). Writes a description into what and
  * returns 1. */
+static int s_packet_socket(pid_t pid, unsigned long inode)
+{
+    char path[64], line[512];
+    snprintf(path, sizeof path, "/proc/%d/net/packet", (int)pid);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return 0;
+    int found = 0;
+    while (!found && fgets(line, sizeof line, f)) {
+        unsigned long ino;
+        /* sk RefCnt Type Proto Iface R Rmem User Inode */
+        if (sscanf(line, "%*s %*s %*s %*s %*s %*s %*s %*s %lu", &ino) == 1 && ino == inode)
+            found = 1;
+    }
+    fclose(f);
+    return found;
+}
+
 static int s_socket_unmovable(pid_t pid, unsigned long inode, char *what, size_t len)
 {
     char path[64], line[512];
+    /* A packet socket is bound to this node's interfaces (and may map a
+     * ring of their frames): the netproxy keeps none at home. */
+    if (s_packet_socket(pid, inode)) {
+        snprintf(what, len, "a packet socket (AF_PACKET, this node's interfaces)");
+        return 1;
+    }
     snprintf(path, sizeof path, "/proc/%d/net/unix", (int)pid);
     FILE *f = fopen(path, "re");
     if (!f)

@@ -113,6 +113,10 @@ static const ssi_call_t s_calls[] = {
     {SYS_getppid, 0, {0}, {0}, N, N, N, N},
     {SYS_uname, 1, {OF}, {390 /* struct utsname */}, N, N, N, N},
     {SYS_kill, 2, {I, I}, {0}, N, N, N, N},
+    /* Children forked before the move are the deputy's at home: waited for
+     * there, always with WNOHANG (the body polls: ssi_vfs_body.c). */
+    {SYS_wait4, 4, {I, IO, I, IO}, {0, 4, 0, 144 /* struct rusage */}, N, N, N, N},
+    {SYS_waitid, 5, {I, I, IO, I, IO}, {0, 0, 128 /* siginfo_t */, 0, 144}, N, N, N, N},
     /* Sockets (netproxy): the body passes its own buffers for the
      * address/option out-arguments (128-byte sockaddr, 256-byte option). */
     {SSI_CALL_OP_SOCKET, 4, {I, I, I, F}, {0}, N, 3, N, N},

@@ -24,6 +24,7 @@
 #include "ssi_callsrv.h"
 #include "ssi_chans.h"
 #include "ssi_homecoming.h"
+#include "ssi_image.h"
 #include "ssi_kobj.h"
 #include "ssi_msg.h"
 #include "ssi_signal.h"
@@ -80,7 +81,7 @@ static void s_sigmask(int how, uint64_t set)
 
 /* Which signals the deputy forwards to the body: every catchable one but
  * the synchronous faults (a fault here is the deputy's own bug), SIGCHLD
- * (about home children the body cannot wait for yet), SIGPIPE (ours: a
+ * (s_chld: only when the program would see it), SIGPIPE (ours: a
  * closed home reader is reported per channel) and the freeze signal. */
 static int s_forwarded(int sig)
 {
@@ -105,6 +106,21 @@ static void s_on_signal(int sig)
     char b = 0;
     __atomic_fetch_or(&s_sigpend, 1ULL << (sig - 1), __ATOMIC_SEQ_CST);
     ssi_sys3(SYS_write, s_pipe[1], (long)&b, 1);
+}
+
+/* The children forked before the move are the deputy's (the body waits
+ * for them through it: wait4/waitid are forwarded), so their SIGCHLD is
+ * forwarded too, unless the program ignores it or asked SA_NOCLDWAIT: then
+ * the kernel reaps them at home, as it would have, and nothing is sent.
+ * SA_NOCLDSTOP is kept. */
+static void s_chld(void)
+{
+    ssi_image_sigaction_t old;
+    if (ssi_sys4(SYS_rt_sigaction, SIGCHLD, 0, (long)&old, 8) < 0 ||
+        old.handler == 1 /* SIG_IGN */ || (old.flags & 2 /* SA_NOCLDWAIT */))
+        return;
+    ssi_signal_action(SIGCHLD, (void (*)(void))s_on_signal, old.flags & 1 /* SA_NOCLDSTOP */, ~0ULL,
+                      0);
 }
 
 /* ssi_chan needs libsodium initialised, and sodium_init() is not for a
@@ -758,6 +774,7 @@ void ssi_deputy_run(void)
     for (sig = 1; sig <= 64; sig++)
         if (s_forwarded(sig))
             s_sigaction(sig, s_on_signal, all);
+    s_chld();
     s_release_memory();
     /* We are inside the freeze handler: everything is blocked. Signals
      * that arrived since the freeze are delivered now and forwarded. */

@@ -64,7 +64,7 @@ const uint16_t ssi_vfs_body_calls[] = {
     SYS_renameat2, SYS_copy_file_range, SYS_preadv2, SYS_pwritev2, SYS_statx,
     436 /* close_range */, 437 /* openat2 */, 439 /* faccessat2 */, 452 /* fchmodat2 */,
     SYS_mmap, /* of a file only: the core traps no anonymous mapping */
-    SYS_getppid, SYS_uname, SYS_kill,
+    SYS_getppid, SYS_uname, SYS_kill, SYS_wait4, SYS_waitid,
     /* Read-ahead gives home its file offsets back first. */
     SYS_exit_group,
 };
@@ -702,6 +702,41 @@ static void s_fd_args(long nr, int64_t *a)
                 a[i] = (int32_t)a[i];
 }
 
+/* wait4 and waitid: the process's children were forked before the move
+ * (fork away is refused), so they are the deputy's at home: each try goes
+ * home with WNOHANG, and a wait that may block tries again every 10 ms,
+ * asleep here with the program's signal mask (a handler runs meanwhile, and
+ * the wait goes on, as with SA_RESTART). */
+#define S_WNOHANG 1
+static long s_wait(long nr, const int64_t *a, ucontext_t *uc)
+{
+    static uint8_t si[128];
+    int opt = nr == SYS_wait4 ? 2 : 3;
+    int64_t b[6];
+    for (;;) {
+        int32_t pid = 0;
+        long r;
+        ssi_sys_memcopy(b, a, sizeof(b));
+        b[opt] |= S_WNOHANG;
+        if (nr == SYS_waitid) {
+            /* Our own siginfo: si_pid 0 says no child was ready, even
+             * when the program passed NULL. */
+            ssi_sys_memzero(si, sizeof(si));
+            b[2] = (int64_t)si;
+        }
+        r = ssi_trap_forward((unsigned)nr, b);
+        if (nr == SYS_waitid && r == 0) {
+            ssi_sys_memcopy(&pid, si + 16, 4); /* si_pid */
+            if (a[2])
+                ssi_sys_memcopy((void *)a[2], si, sizeof(si));
+        }
+        if (r < 0 || (a[opt] & S_WNOHANG) || (nr == SYS_wait4 ? r != 0 : pid != 0))
+            return r;
+        int64_t ts[2] = {0, 10 * 1000 * 1000}, s[6] = {(int64_t)ts, 0, 0, 0, 0, 0};
+        ssi_trap_local(SYS_nanosleep, s, uc);
+    }
+}
+
 static long s_dispatch(long nr, int64_t *a, ucontext_t *uc)
 {
     const ssi_call_t *c;
@@ -800,6 +835,8 @@ static long s_dispatch(long nr, int64_t *a, ucontext_t *uc)
         if (!s_isfwd(a[0]) && !s_isfwd(a[2]))
             return s_local(nr, a, uc);
         return -EINVAL; /* as for a file that cannot splice: callers fall back */
+    case SYS_wait4:
+    case SYS_waitid: return s_wait(nr, a, uc);
     case SYS_kill:
         /* To itself: here, at once (its pid is the home pid). Any other
          * pid, group (0, -pgid) or -1 means home's processes. */
