@@ -26,6 +26,7 @@ static int s_kind(uint32_t type)
     case SSI_IMAGE_REC_PAGES: return 5;
     case SSI_IMAGE_REC_CREDS: return 6;
     case SSI_IMAGE_REC_END: return 7;
+    case SSI_IMAGE_REC_CLEAN: return 8;
     default: return -1;
     }
 }
@@ -41,6 +42,7 @@ const char *ssi_image_rec_name(uint32_t type)
     case SSI_IMAGE_REC_PAGES: return "PAGES";
     case SSI_IMAGE_REC_CREDS: return "CREDS";
     case SSI_IMAGE_REC_END: return "END";
+    case SSI_IMAGE_REC_CLEAN: return "CLEAN";
     default: return NULL;
     }
 }
@@ -56,6 +58,7 @@ static uint32_t s_size(uint32_t type)
     case SSI_IMAGE_REC_VMA: return sizeof(ssi_image_vma_t);
     case SSI_IMAGE_REC_PAGES: return sizeof(ssi_image_pages_t);
     case SSI_IMAGE_REC_CREDS: return sizeof(ssi_image_creds_t);
+    case SSI_IMAGE_REC_CLEAN: return sizeof(ssi_image_pages_t);
     default: return sizeof(ssi_image_end_t);
     }
 }
@@ -318,6 +321,15 @@ int ssi_image_check_body(ssi_image_check_t *c, const void *body)
                  pg->len > SSI_IMAGE_ADDR_LIMIT - pg->addr)
             rc = s_say(c, -EBADMSG, "%r (%x, %u bytes) is not page aligned or past user memory",
                        pg->addr, pg->len);
+        break;
+    }
+    case SSI_IMAGE_REC_CLEAN: {
+        const ssi_image_pages_t *pg = body;
+        if (!pg->len || (pg->addr | pg->len) & (page - 1) || pg->addr > SSI_IMAGE_ADDR_LIMIT ||
+            pg->len > SSI_IMAGE_ADDR_LIMIT - pg->addr)
+            rc = s_say(c, -EBADMSG,
+                       "%r (%x, %u bytes) is empty, not page aligned or past user memory", pg->addr,
+                       pg->len);
         break;
     }
     case SSI_IMAGE_REC_END:
