@@ -65,6 +65,16 @@ fi
 verified a "$pid" "after the live move to n3"
 lab_exec n1 ssictl migrate "$pid" home >/dev/null 2>&1
 lab_exec n1 kill -USR2 "$pid"
+no_fail() {
+	if lab_exec n1 grep -q 'verify FAIL' "/tmp/$1.out"; then
+		fail "$2: a check after a freeze found a wrong page: $(lab_exec n1 grep 'verify FAIL' "/tmp/$1.out" | head -1)"
+	elif lab_exec n1 grep -q 'after a gap' "/tmp/$1.out"; then
+		ok "$2: its own checks after each freeze found every page right"
+	else
+		fail "$2: it never checked itself after a freeze"
+	fi
+}
+no_fail a "the steady writer"
 
 # 2. A writer faster than the link: the rounds are cut short, the move works.
 pid=$(hog b 256 256 -1)
@@ -80,6 +90,7 @@ fi
 verified b "$pid" "the fast writer on n2"
 lab_exec n1 ssictl migrate "$pid" home >/dev/null 2>&1
 lab_exec n1 kill -USR2 "$pid"
+no_fail b "the fast writer"
 
 # 3. The destination killed during the rounds: its ssi-xfer is stopped as soon
 # as it receives (so the rounds stall, the process tracked), then killed.
@@ -116,4 +127,5 @@ out=$(lab_exec n1 ssictl migrate "$pid" n3 2>&1) && ok "it moves again afterward
 verified c "$pid" "after moving again"
 lab_exec n1 ssictl migrate "$pid" home >/dev/null 2>&1
 lab_exec n1 kill -USR2 "$pid"
+no_fail c "the process whose move failed"
 finish

@@ -13,7 +13,10 @@
  *
  * SIGUSR1: check every page and print "livehog verify ok pages=N
  * writes=W" or "livehog verify FAIL page P ..."; SIGUSR2: the same, then
- * exit 0 (ok) or 1. TICK=1: print "t USEC" (CLOCK_REALTIME) every
+ * exit 0 (ok) or 1. It also checks by itself, before it writes again,
+ * whenever it finds that it did not run for more than 50 ms (a move froze
+ * it): a writer fast enough rewrites a stale page before any signal would
+ * ask ("livehog verify ok ... after a gap of N ms"). TICK=1: print "t USEC" (CLOCK_REALTIME) every
  * millisecond, so that the largest gap between lines shows how long a move
  * froze it. It prints "livehog ready PID" once the memory is written.
  */
@@ -112,7 +115,18 @@ int main(int argc, char **argv)
     setvbuf(stdout, NULL, _IOLBF, 0);
     printf("livehog ready %d\n", (int)getpid());
     clock_gettime(CLOCK_MONOTONIC, &next);
+    uint64_t last = s_usec(CLOCK_MONOTONIC);
     for (;;) {
+        uint64_t now = s_usec(CLOCK_MONOTONIC);
+        if (now - last > 50000) {
+            if (!s_check())
+                printf("livehog verify ok pages=%llu writes=%llu after a gap of %llu ms\n",
+                       (unsigned long long)s_pages, (unsigned long long)writes,
+                       (unsigned long long)(now - last) / 1000);
+            clock_gettime(CLOCK_MONOTONIC, &next);
+            now = s_usec(CLOCK_MONOTONIC);
+        }
+        last = now;
         if (s_verify) {
             int bad = s_check();
             s_verify = 0;
