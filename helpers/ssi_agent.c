@@ -377,10 +377,10 @@ static void s_start_body(int in, const char *restore)
     }
     rc = s_feed(in, pipefd[1], prefix, plen, last);
     free(prefix);
-    ssi_agent_pre_free();
     close(pipefd[1]);
     while (waitpid((pid_t)pid, &st, __WALL) < 0 && errno == EINTR)
         ;
+    ssi_agent_pre_free(); /* the pipe referred to its pages until now */
     if (rc < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
         /* ssi-restore wrote its reason on our pipe: its last line. */
         char why[400] = "", *line = why;

@@ -21,6 +21,7 @@
 #include "ssi_io.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,7 @@ static uint8_t **s_slabs;
 static uint32_t s_nslots, s_nslabs;
 static int s_have;
 static ssi_image_pre_end_t s_end;
+static int s_vmsplice_ok = 1;
 
 static uint64_t s_hash(uint64_t k)
 {
@@ -179,23 +181,31 @@ uint64_t ssi_agent_pre_rounds(void)
 }
 
 /* Writes one PAGES record of the n pages from addr, whose copies are in
- * pages[]. */
+ * pages[]. The record's header is copied into the pipe (it lives on our
+ * stack); the pages go by vmsplice: the pipe refers to our copies instead
+ * of copying them, and they stay untouched until the restorer has read
+ * them (the store is freed once it exited). Plain writev where out is not
+ * a pipe. Either may stop short: go on from where it stopped. */
 static int s_emit(int out, uint64_t addr, const uint8_t **pages, int n)
 {
-    ssi_image_rec_t r = {.type = SSI_IMAGE_REC_PAGES, .size = sizeof(ssi_image_pages_t)};
-    ssi_image_pages_t pg = {.addr = addr, .len = (uint64_t)n * S_PAGE};
-    struct iovec iov[S_IOV + 2];
-    int i, cnt = 0;
-    size_t total = sizeof(r) + sizeof(pg) + pg.len, done = 0;
-    r.data_len = pg.len;
-    iov[cnt++] = (struct iovec){.iov_base = &r, .iov_len = sizeof(r)};
-    iov[cnt++] = (struct iovec){.iov_base = &pg, .iov_len = sizeof(pg)};
+    struct {
+        ssi_image_rec_t r;
+        ssi_image_pages_t pg;
+    } h = {{.type = SSI_IMAGE_REC_PAGES, .size = sizeof(ssi_image_pages_t)}, {addr, 0}};
+    struct iovec iov[S_IOV], *v = iov;
+    int i, cnt = n;
+    size_t total = (size_t)n * S_PAGE, done = 0;
+    h.pg.len = h.r.data_len = total;
+    if (ssi_io_write_full(out, &h, sizeof(h)) < 0)
+        return -EIO;
     for (i = 0; i < n; i++)
-        iov[cnt++] = (struct iovec){.iov_base = (void *)pages[i], .iov_len = S_PAGE};
-    /* writev may stop short on a pipe: go on from where it stopped. */
-    struct iovec *v = iov;
+        iov[i] = (struct iovec){.iov_base = (void *)pages[i], .iov_len = S_PAGE};
     while (done < total) {
-        ssize_t w = writev(out, v, cnt > IOV_MAX ? IOV_MAX : cnt);
+        ssize_t w = s_vmsplice_ok ? vmsplice(out, v, (unsigned long)cnt, 0) : writev(out, v, cnt);
+        if (w < 0 && errno == EINVAL && s_vmsplice_ok) {
+            s_vmsplice_ok = 0;
+            continue;
+        }
         if (w < 0 && errno == EINTR)
             continue;
         if (w <= 0)

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -265,6 +266,19 @@ out:
     return rc;
 }
 
+/* Waits (at most 2 s) until out_fd, a pipe, holds nothing more of the
+ * rounds: the final freeze then does not wait behind them. Not a pipe: at
+ * once. */
+static void s_drain(int out_fd)
+{
+    for (int i = 0; i < 2000; i++) {
+        int n = 0;
+        if (ioctl(out_fd, FIONREAD, &n) < 0 || n <= 0)
+            return;
+        usleep(1000);
+    }
+}
+
 /* A live move's rounds on the summoned socket cfd: asks the process to
  * track its writes, then sends the rounds (ssi_precopy.c) to out_fd. 0:
  * the final request may follow on cfd; 1: the process cannot track (the
@@ -339,6 +353,7 @@ int ssi_freezereq_run(pid_t pid, const ssi_freezereq_opts_t *o, int out_fd,
                 goto out;
             }
         } else {
+            s_drain(out_fd);
             t0 = s_now_ms();
         }
     }
