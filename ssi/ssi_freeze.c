@@ -1080,6 +1080,11 @@ int ssi_freeze_init(void)
     return 0;
 }
 
+void ssi_freeze_atfork_child(void)
+{
+    s_untrack();
+}
+
 int ssi_freeze_restored_home(void)
 {
     return s_restored_home;

@@ -17,7 +17,7 @@
 #           connected);
 #   frz-req ssi-freeze's own freeze_ms (freeze signal to the image's END),
 #           which leaves out the restore at n2;
-#   rounds, sent (MiB, the rounds included);
+#   rounds, conv (1: converged; 0: cut short), sent (MiB, the rounds included);
 # then it is asked to check every page (SIGUSR2: "verify ok" and exit), so a
 # wrong figure from a wrong move cannot pass unseen ("BAD" in the last column).
 # Ratios: stop-and-copy's freeze and total over pre-copy's, same size and rate.
@@ -32,7 +32,7 @@ avail=$(awk '/MemAvailable/ { print int($2 / 1024) }' /proc/meminfo)
 [ "$avail" -gt "$need" ] || skip "needs about $need MiB free (source, agent's copy, body); $avail MiB available"
 lab_up 2
 
-# one MIB RATE MODE: prints "freeze total frz-req rounds sent_mib ok".
+# one MIB RATE MODE: prints "freeze total frz-req rounds/conv sent_mib ok".
 one() {
 	local hot=$1 out=/tmp/live.out flag=
 	[ "$hot" -gt 256 ] && hot=256
@@ -61,15 +61,15 @@ for line in sys.stdin:
         ok = 1
 try:
     d = json.loads(os.environ["JS"])["data"]
-    print("%.1f %d %.1f %d %.1f %s" % (gap / 1000.0, d["total_ms"], d["freeze_ms"], d["rounds"],
-          d["bytes"] / 1048576.0, "ok" if ok else "BAD"))
+    print("%.1f %d %.1f %d/%d %.1f %s" % (gap / 1000.0, d["total_ms"], d["freeze_ms"], d["rounds"],
+          d.get("converged", 0), d["bytes"] / 1048576.0, "ok" if ok else "BAD"))
 except Exception:
     print("- - - - - failed:", os.environ["JS"][:200].replace("\n", " "))
 '
 }
 
 printf '%-6s %-5s | %-9s %-7s %-7s %-6s %-8s %-4s | %-9s %-7s %-7s %-8s %-4s | %s\n' \
-	MiB MB/s freeze total frz-req rounds sent ok "S&C frz" total frz-req sent ok "ratio freeze, total"
+	MiB MB/s freeze total frz-req rnd/conv sent ok "S&C frz" total frz-req sent ok "ratio freeze, total"
 for mib in $sizes; do
 	for rate in $rates; do
 		read -r lf lt lq lr ls lok <<<"$(one "$mib" "$rate" live)"
