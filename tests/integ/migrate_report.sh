@@ -5,7 +5,7 @@
 # counts shared library pages that are not in the image); a homecoming's line
 # (no byte count: ssi-freeze --home does not count them, so none is shown);
 # with --json, asked from n2 for n1's process (HOME:PID, relayed), the
-# envelope with pid, outcome, from, to, mode, rounds, bytes, freeze_ms and
+# envelope with pid, outcome, from, to, mode (pre-copy by default), rounds, converged, bytes, freeze_ms and
 # total_ms, parsed by python and consistent (freeze_ms <= total_ms); a
 # chained move's (n2 -> home -> n3) total time only, no leg's figures; a
 # refused move's --json has its outcome and no figures. Without a terminal
@@ -135,11 +135,12 @@ rc=$?
 why=$(printf '%s' "$out" | /usr/bin/python3 "$LAB_FILES/check.py" "$tpid" 0 refused 2>&1) &&
 	[ "$rc" = 4 ] && ok "--json of a refused move: exit 4, $out" || fail "refused --json (exit $rc): $why"
 
-# Progress on a terminal: a 512 MiB move takes over a second here.
+# Progress on a terminal: a 512 MiB move takes over a second here (stop-and-copy:
+# memhog rewrites every page, so pre-copy would resend it round after round).
 big=$(hog b 512)
 [ -n "$big" ] || { fail "memhog of 512 MiB did not start"; finish; }
 # What the pty showed: script's own output (the typescript file has trailers).
-lab_exec n1 script -qec "ssictl migrate $big n2" /dev/null >"$LAB_FILES/tty" 2>&1 </dev/null
+lab_exec n1 script -qec "ssictl migrate --stop-copy $big n2" /dev/null >"$LAB_FILES/tty" 2>&1 </dev/null
 rc=$?
 tty=$(tr -d '\n' <"$LAB_FILES/tty")
 [ "$rc" = 0 ] || fail "migrate under script: exit $rc: $(cat "$LAB_FILES/tty")"
@@ -150,7 +151,7 @@ else
 fi
 # Cleared (\r, ESC[K) before the report, which is the last thing written.
 last=${tty##*$'\e[K'}
-re="^process $big moved from n1 to n2: [0-9.]+ MiB in [0-9.]+ s, frozen [0-9.]+ s"$'\r?$'
+re="^process $big moved from n1 to n2: [0-9.]+ MiB in [0-9.]+ s, frozen [0-9.]+ s, stop-and-copy"$'\r?$'
 [[ $last =~ $re ]] && ok "the progress line is cleared before the report" ||
 	fail "not cleared before the report: $(printf %q "$(printf %s "$tty" | tail -c 300)")"
 finish
