@@ -121,7 +121,8 @@ static int s_send(s_ctx_t *c, uint64_t addr, uint64_t len)
     return 0;
 }
 
-/* One range in one round: round 0 every present or swapped page (the
+/* One range in one round (c->round_bytes counts what it found): round 0
+ * every present or swapped page (the
  * process protected them all before it answered), later rounds the pages
  * written since, protected again as they are reported. 1: the range is
  * gone or changed (it is not harvested any more: what is written there is
@@ -155,8 +156,7 @@ static int s_range(s_ctx_t *c, ssi_image_range_t *rg)
             int rc;
             while (i + 1 < n && c->vec[i + 1].start == e)
                 e = c->vec[++i].end;
-            if (c->round > 0)
-                c->round_bytes += e - s;
+            c->round_bytes += e - s;
             rc = s_send(c, s, e - s);
             if (rc != 0)
                 return rc;
@@ -177,7 +177,7 @@ int ssi_precopy_run(pid_t pid, ssi_image_range_t *r, uint32_t n, int out_fd,
                     const ssi_precopy_opts_t *o, ssi_precopy_stats_t *st, char *err, size_t errlen)
 {
     char path[64];
-    uint64_t magic = SSI_IMAGE_PRE_MAGIC, prev = ~0ULL;
+    uint64_t magic = SSI_IMAGE_PRE_MAGIC, prev = ~0ULL, first = 0;
     int max_rounds = o->max_rounds > 0 ? o->max_rounds : SSI_PRECOPY_MAX_ROUNDS, rc = 0;
     s_ctx_t c;
     uint32_t i, live = n;
@@ -222,13 +222,19 @@ int ssi_precopy_run(pid_t pid, ssi_image_range_t *r, uint32_t n, int out_fd,
         st->round_ms_last = s_now_ms() - t;
         if (st->tainted)
             break;
-        if (c.round == 0)
+        if (c.round == 0) {
+            first = c.round_bytes;
             continue;
+        }
         st->last_dirty = c.round_bytes;
         if (c.round_bytes <= o->small_bytes) {
             st->converged = 1;
             break;
         }
+        /* It wrote three quarters of its memory again during one round:
+         * more rounds would only send it again. */
+        if (c.round_bytes * 4 >= first * 3)
+            break;
         /* Not shrinking: the process writes as fast as the rounds carry. */
         if (c.round >= 2 && c.round_bytes >= prev)
             break;
