@@ -127,7 +127,19 @@ static uint8_t *s_read_prefix(int in, size_t *plen, ssi_image_rec_t *last)
     uint8_t *p = malloc(cap);
     if (!p)
         ssi_agent_fail("out of memory");
-    if (ssi_io_read_full(in, &s_hdr, sizeof(s_hdr)) < 0)
+    if (ssi_io_read_full(in, &s_hdr.magic, sizeof(s_hdr.magic)) < 0)
+        ssi_agent_fail("cannot read the image header");
+    if (s_hdr.magic == SSI_IMAGE_PRE_MAGIC) {
+        /* A live move: the pre-copy rounds come first. */
+        int rc = ssi_agent_pre_read(in);
+        if (rc < 0)
+            ssi_agent_fail("pre-copy rounds: %s",
+                           rc == -EPIPE ? "the stream ended" : strerror(-rc));
+        if (ssi_io_read_full(in, &s_hdr.magic, sizeof(s_hdr.magic)) < 0)
+            ssi_agent_fail("cannot read the image header");
+    }
+    if (ssi_io_read_full(in, (char *)&s_hdr + sizeof(s_hdr.magic),
+                         sizeof(s_hdr) - sizeof(s_hdr.magic)) < 0)
         ssi_agent_fail("cannot read the image header");
     if (s_hdr.magic != SSI_IMAGE_MAGIC || s_hdr.version != SSI_IMAGE_VERSION ||
         s_hdr.hdr_size != sizeof(s_hdr))
@@ -199,9 +211,13 @@ static int s_pass(int in, int out, uint64_t n)
     return 0;
 }
 
-/* Feeds the rest of the image, record by record, up to END. */
+/* Feeds the rest of the image, record by record, up to END. A live move's
+ * CLEAN ranges become PAGES records of the pre-copied pages, and END
+ * counts what the restorer then reads. */
 static int s_feed(int in, int out, const uint8_t *prefix, size_t plen, ssi_image_rec_t r)
 {
+    int64_t nrec = 0;
+    uint64_t bytes = 0;
     int rc = ssi_io_write_full(out, prefix, plen);
     while (rc == 0) {
         rc = s_pass(in, out, r.size + r.data_len);
@@ -209,6 +225,28 @@ static int s_feed(int in, int out, const uint8_t *prefix, size_t plen, ssi_image
             break;
         if (ssi_io_read_full(in, &r, sizeof(r)) < 0)
             return -EPIPE;
+        if (r.type == SSI_IMAGE_REC_CLEAN && r.size == sizeof(ssi_image_pages_t) && !r.data_len) {
+            ssi_image_pages_t pg;
+            if (ssi_io_read_full(in, &pg, sizeof(pg)) < 0)
+                return -EPIPE;
+            rc = ssi_agent_pre_clean(out, pg.addr, pg.len, &nrec, &bytes);
+            if (rc == -EBADMSG)
+                ssi_agent_fail("the image has CLEAN pages but no pre-copy rounds came");
+            nrec--;
+            r.size = r.data_len = 0; /* nothing more to pass */
+            continue;
+        }
+        if (r.type == SSI_IMAGE_REC_END && r.size == sizeof(ssi_image_end_t) && (nrec || bytes)) {
+            ssi_image_end_t e;
+            if (ssi_io_read_full(in, &e, sizeof(e)) < 0)
+                return -EPIPE;
+            e.nrecords += (uint64_t)nrec;
+            e.page_bytes += bytes;
+            rc = ssi_io_write_full(out, &r, sizeof(r));
+            if (rc == 0)
+                rc = ssi_io_write_full(out, &e, sizeof(e));
+            break;
+        }
         rc = ssi_io_write_full(out, &r, sizeof(r));
     }
     return rc;
@@ -342,6 +380,7 @@ static void s_start_body(int in, const char *restore)
     close(pipefd[1]);
     while (waitpid((pid_t)pid, &st, __WALL) < 0 && errno == EINTR)
         ;
+    ssi_agent_pre_free(); /* the pipe referred to its pages until now */
     if (rc < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
         /* ssi-restore wrote its reason on our pipe: its last line. */
         char why[400] = "", *line = why;

@@ -18,6 +18,8 @@
  *   ssi_agent_plan.c   what becomes of each descriptor of the image: a
  *                      tunnel, a placeholder of a home file, a local device
  *   ssi_agent_proc.c   what /proc says of the body
+ *   ssi_agent_pre.c    the pages of a live move's pre-copy rounds, by
+ *                      address, until the final image's CLEAN ranges
  *   ssi_agent_base.c   the shared state, reporting (log, status line,
  *                      failure), the channel table
  *
@@ -180,5 +182,19 @@ void ssi_agent_relay_run(void);
 /* Brings the body home if it can (the deputy asked): exits when it went,
  * returns when it was refused and the body runs on here. */
 void ssi_agent_home_run(int pidfd);
+
+/* ---- ssi_agent_pre.c: a live move's pre-copy pages ----------------------- */
+
+/* Reads the preamble's records after its magic, up to PRE_END; 0 or -errno. */
+int ssi_agent_pre_read(int in);
+/* 1 once a preamble was read. */
+int ssi_agent_pre_have(void);
+/* Rounds the preamble carried (its PRE_END). */
+uint64_t ssi_agent_pre_rounds(void);
+/* A CLEAN range: writes PAGES records of the pages held in it to out,
+ * adding the records and page bytes written to *nrec and *bytes. */
+int ssi_agent_pre_clean(int out, uint64_t addr, uint64_t len, int64_t *nrec, uint64_t *bytes);
+/* Drops every page held. */
+void ssi_agent_pre_free(void);
 
 #endif

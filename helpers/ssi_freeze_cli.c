@@ -14,8 +14,15 @@
  *         continues at home; 1: other failure (it continues at home).
  *
  *     --stats  after a complete image, one line on stderr for ssid's
- *         counters: "ssi-freeze: stats bytes=N freeze_us=N" (exact image
- *         bytes, and µs from the freeze signal to the image's end).
+ *         counters: "ssi-freeze: stats bytes=N freeze_us=N rounds=N
+ *         converged=0|1" (exact bytes sent, pre-copy rounds included; µs
+ *         from the freeze signal to the image's end; pre-copy rounds, 0 for
+ *         stop-and-copy; whether the rounds became small, 0 when they were
+ *         cut short because the process wrote as fast as they carried).
+ *     --live  pre-copy: the memory goes in rounds while the process runs
+ *         (only ssi-agent reads such a stream; see ssi_precopy.c); a process
+ *         that cannot track its writes moves by stop-and-copy.
+ *     --rounds N  at most N pre-copy rounds (default 12).
  *
  *   ssi-freeze --home [--restore PATH] [-d DIR] PID
  *     PID is the deputy of a body that runs elsewhere: bring the body home
@@ -42,9 +49,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#define USAGE                                                                                              \
-    "usage: ssi-freeze [-o FILE] [-x] [-d DIR] [-t TOKEN] [-q] [--stats] [--deputy ADDR:PORT --key-fd N] " \
-    "PID\n"                                                                                                \
+#define USAGE                                                                                    \
+    "usage: ssi-freeze [-o FILE] [-x] [-d DIR] [-t TOKEN] [-q] [--stats] [--live [--rounds N]] " \
+    "[--deputy ADDR:PORT --key-fd N] "                                                           \
+    "PID\n"                                                                                      \
     "       ssi-freeze --home [--restore PATH] [-d DIR] PID\n"
 
 /* "1.2.3.4:5" or "[::1]:5" into d. */
@@ -86,6 +94,8 @@ int main(int argc, char **argv)
                                              {"restore", required_argument, NULL, 'R'},
                                              {"stats", no_argument, NULL, 'S'},
                                              {"pidfd", required_argument, NULL, 'P'},
+                                             {"live", no_argument, NULL, 'L'},
+                                             {"rounds", required_argument, NULL, 'N'},
                                              {NULL, 0, NULL, 0}};
     ssi_image_deputy_t dep;
     const char *deputy = NULL;
@@ -94,7 +104,8 @@ int main(int argc, char **argv)
                               .token = -1,
                               .flags = 0,
                               .timeout_ms = 10000,
-                              .verdict = SSI_IMAGE_VERDICT_CONTINUE};
+                              .verdict = SSI_IMAGE_VERDICT_CONTINUE,
+                              .precopy = {.small_bytes = SSI_PRECOPY_SMALL}};
     ssi_freezereq_stats_t st;
     const char *out = NULL;
     char err[256] = "";
@@ -119,6 +130,8 @@ int main(int argc, char **argv)
         case 'S': stats = 1; break;
         case 'R': snprintf(restore, sizeof(restore), "%s", optarg); break;
         case 'P': ssi_freezereq_bind(atoi(optarg)); break;
+        case 'L': o.live = 1; break;
+        case 'N': o.precopy.max_rounds = atoi(optarg); break;
         default: fprintf(stderr, USAGE); return 2;
         }
     }
@@ -177,9 +190,13 @@ int main(int argc, char **argv)
         perror(out);
         return 1;
     }
+    if (o.live && !st.live && !quiet)
+        fprintf(stderr, "ssi-freeze: stop-and-copy: %s\n", st.live_why);
     if (stats)
-        fprintf(stderr, "ssi-freeze: stats bytes=%llu freeze_us=%llu\n",
-                (unsigned long long)st.bytes, (unsigned long long)(st.freeze_ms * 1000.0));
+        fprintf(stderr, "ssi-freeze: stats bytes=%llu freeze_us=%llu rounds=%u converged=%d\n",
+                (unsigned long long)(st.bytes + (st.live ? st.pre.bytes : 0)),
+                (unsigned long long)(st.freeze_ms * 1000.0), st.live ? st.pre.rounds : 0,
+                st.live ? st.pre.converged : 0);
     if (!quiet)
         fprintf(stderr,
                 "ssi-freeze: pid %d (ns pid %d): %u vmas, %.1f MiB memory, %.1f MiB image, "

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -265,6 +266,63 @@ out:
     return rc;
 }
 
+/* Waits (at most 2 s) until out_fd, a pipe, holds nothing more of the
+ * rounds: the final freeze then does not wait behind them. Not a pipe: at
+ * once. */
+static void s_drain(int out_fd)
+{
+    for (int i = 0; i < 2000; i++) {
+        int n = 0;
+        if (ioctl(out_fd, FIONREAD, &n) < 0 || n <= 0)
+            return;
+        usleep(1000);
+    }
+}
+
+/* A live move's rounds on the summoned socket cfd: asks the process to
+ * track its writes, then sends the rounds (ssi_precopy.c) to out_fd. 0:
+ * the final request may follow on cfd; 1: the process cannot track (the
+ * reason in st->live_why), nothing was sent; -errno: failed (err). */
+static int s_live_rounds(pid_t pid, const ssi_freezereq_opts_t *o, int cfd, int out_fd,
+                         ssi_freezereq_stats_t *st, char *err, size_t errlen)
+{
+    ssi_image_req_t req = {
+        .magic = SSI_IMAGE_REQ_MAGIC, .version = SSI_IMAGE_VERSION, .flags = SSI_IMAGE_REQ_F_TRACK};
+    ssi_image_track_t t;
+    ssi_image_range_t *r = NULL;
+    struct pollfd p = {.fd = cfd, .events = POLLIN};
+    int rc = ssi_io_write_full(cfd, &req, sizeof(req));
+    if (rc == 0 && poll(&p, 1, 30000) != 1)
+        rc = -ETIMEDOUT;
+    if (rc == 0)
+        rc = ssi_io_read_full(cfd, &t, sizeof(t));
+    if (rc == 0 && (t.magic != SSI_IMAGE_TRACK_MAGIC || t.n > SSI_IMAGE_TRACK_MAX))
+        rc = -EPROTO;
+    if (rc < 0) {
+        s_err(err, errlen, "asking the process to track its memory: %s", strerror(-rc));
+        return rc;
+    }
+    if (t.err < 0) {
+        snprintf(st->live_why, sizeof(st->live_why), "the process cannot track its writes (%s)",
+                 strerror(-t.err));
+        return 1;
+    }
+    r = calloc(t.n ? t.n : 1, sizeof(*r));
+    if (!r)
+        return -ENOMEM;
+    rc = ssi_io_read_full(cfd, r, t.n * sizeof(*r));
+    if (rc < 0)
+        s_err(err, errlen, "reading the tracked ranges: %s", strerror(-rc));
+    if (rc == 0) {
+        (void)fcntl(out_fd, F_SETPIPE_SZ, 1 << 20);
+        rc = ssi_precopy_run(pid, r, t.n, out_fd, &o->precopy, &st->pre, err, errlen);
+    }
+    free(r);
+    if (rc == 0)
+        st->live = 1;
+    return rc;
+}
+
 int ssi_freezereq_run(pid_t pid, const ssi_freezereq_opts_t *o, int out_fd,
                       ssi_freezereq_stats_t *stats, char *err, size_t errlen)
 {
@@ -281,9 +339,29 @@ int ssi_freezereq_run(pid_t pid, const ssi_freezereq_opts_t *o, int out_fd,
         rc = cfd;
         goto out;
     }
+    if (o->live) {
+        rc = s_live_rounds(pid, o, cfd, out_fd, &st, err, errlen);
+        if (rc < 0)
+            goto out;
+        if (rc == 1) {
+            /* The process could not track its writes: stop-and-copy. */
+            close(cfd);
+            cfd = s_summon(pid, o->dir, -1, o->timeout_ms, "did not connect (no libssi.so?)", &t0,
+                           err, errlen);
+            if (cfd < 0) {
+                rc = cfd;
+                goto out;
+            }
+        } else {
+            s_drain(out_fd);
+            t0 = s_now_ms();
+        }
+    }
     {
         ssi_image_req_t req = {
             .magic = SSI_IMAGE_REQ_MAGIC, .version = SSI_IMAGE_VERSION, .flags = o->flags};
+        if (st.live && !st.pre.tainted)
+            req.flags |= SSI_IMAGE_REQ_F_LIVE;
         ssi_image_hdr_t h;
         ssi_image_rec_t r;
         /* Every part is checked before it is passed on: a verdict other

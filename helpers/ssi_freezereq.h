@@ -10,6 +10,7 @@
 #define SSI_FREEZEREQ_H
 
 #include "ssi_image.h"
+#include "ssi_precopy.h"
 
 #include <stdint.h>
 #include <sys/types.h>
@@ -24,6 +25,11 @@ typedef struct {
      * data key; sent after the verdict. The run then waits for the
      * process's answer (connect timeout + accept timeout + 5 s). */
     const ssi_image_deputy_t *deputy;
+    /* Pre-copy: the memory goes in rounds while the process runs, before
+     * the image (a preamble only ssi-agent reads); a process that cannot
+     * track its writes moves by stop-and-copy. */
+    int live;
+    ssi_precopy_opts_t precopy;
 } ssi_freezereq_opts_t;
 
 typedef struct {
@@ -32,6 +38,9 @@ typedef struct {
     uint32_t nvmas;
     int32_t pid;      /* the process's pid in its own namespace */
     double freeze_ms; /* signal sent -> END received */
+    int live;         /* the rounds were sent (else stop-and-copy) */
+    ssi_precopy_stats_t pre;
+    char live_why[160]; /* why a live move fell back to stop-and-copy */
 } ssi_freezereq_stats_t;
 
 /* Freezes `pid`, streams its image to out_fd, sends o->verdict. Returns 0

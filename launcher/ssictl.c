@@ -249,13 +249,14 @@ static int s_migrate_exit(int outcome)
     }
 }
 
-#define MIGRATE_USAGE "Usage: ssictl migrate [--json] [--timeout SECONDS] [HOME:]PID NODE\n"
+#define MIGRATE_USAGE \
+    "Usage: ssictl migrate [--json] [--stop-copy] [--timeout SECONDS] [HOME:]PID NODE\n"
 
 /* ssictl migrate [--json] [--timeout SECONDS] [HOME:]PID NODE */
 static int cmd_migrate(int argc, char **argv)
 {
     long timeout_s = MIGRATE_TIMEOUT_S;
-    int json = 0;
+    int json = 0, stop_copy = 0;
     char *pos[2];
     int npos = 0;
     for (int i = 0; i < argc; i++) {
@@ -265,11 +266,15 @@ static int cmd_migrate(int argc, char **argv)
                 MIGRATE_USAGE
                 "Move ssi process PID (its home pid, as 'ssictl ps' shows) to NODE, or back with NODE 'home'.\n"
                 "  --json             what the move did as JSON (ssictl(1))\n"
+                "  --stop-copy        freeze it for the whole copy (no pre-copy rounds)\n"
                 "  --timeout SECONDS  give up waiting after SECONDS (default %d); the move may go on\n",
                 MIGRATE_TIMEOUT_S);
             return 0;
         } else if (strcmp(argv[i], "--json") == 0) {
             json = 1;
+            continue;
+        } else if (strcmp(argv[i], "--stop-copy") == 0) {
+            stop_copy = 1;
             continue;
         } else if (strcmp(argv[i], "--timeout") == 0 && i + 1 < argc) {
             val = argv[++i];
@@ -330,6 +335,8 @@ static int cmd_migrate(int argc, char **argv)
     ssi_msg_put_str(&w, SSI_TAG_NODE, node);
     if (*home)
         ssi_msg_put_str(&w, SSI_TAG_HOME, home);
+    if (stop_copy)
+        ssi_msg_put_u64(&w, SSI_TAG_STOPCOPY, 1);
     long n = ssi_msg_end(&w);
     int fd = ssi_local_connect(ssictl_socket);
     if (fd < 0) {

@@ -80,21 +80,31 @@ int ssictl_migrate_report(const ssi_msg_t *m, int ok, int outcome, long pid, int
     const ssi_field_t *f = m->field;
     size_t nf = m->nfields;
     char text[1024] = "", from[SSI_NAME_MAX + 1] = "", to[SSI_NAME_MAX + 1] = "";
-    uint64_t bytes = 0, freeze_us = 0;
+    uint64_t bytes = 0, freeze_us = 0, rounds = 0, conv = 0;
     ssi_field_str(ssi_msg_find(f, nf, SSI_TAG_TEXT), text, sizeof text);
     int have_where = ok &&
                      ssi_field_str(ssi_msg_find(f, nf, SSI_TAG_MFROM), from, sizeof from) >= 0 &&
                      ssi_field_str(ssi_msg_find(f, nf, SSI_TAG_MTO), to, sizeof to) >= 0;
     int have_bytes = ok && ssi_field_u64(ssi_msg_find(f, nf, SSI_TAG_MBYTES), &bytes) == 0 &&
                      ssi_field_u64(ssi_msg_find(f, nf, SSI_TAG_MFREEZE), &freeze_us) == 0;
+    /* Absent from an older home: stop-and-copy. */
+    if (have_bytes) {
+        ssi_field_u64(ssi_msg_find(f, nf, SSI_TAG_MROUNDS), &rounds);
+        ssi_field_u64(ssi_msg_find(f, nf, SSI_TAG_MCONV), &conv);
+    }
     if (!json) {
         if (!ok)
             return 0; /* the error was said on stderr */
         if (have_bytes) {
             char sz[32];
             s_size(sz, sizeof sz, bytes);
-            printf("%s: %s in %.2f s, frozen %.2f s\n", text, sz, (double)total_ms / 1000.0,
-                   (double)freeze_us / 1e6);
+            char how[96] = "stop-and-copy";
+            if (rounds)
+                snprintf(how, sizeof how, "%llu pre-copy round%s%s", (unsigned long long)rounds,
+                         rounds == 1 ? "" : "s",
+                         conv ? "" : " (cut short: it writes faster than the link carries)");
+            printf("%s: %s in %.2f s, frozen %.3f s, %s\n", text, sz, (double)total_ms / 1000.0,
+                   (double)freeze_us / 1e6, how);
         } else if (*text) {
             printf("%s in %.2f s\n", text, (double)total_ms / 1000.0);
         }
@@ -121,11 +131,15 @@ int ssictl_migrate_report(const ssi_msg_t *m, int ok, int outcome, long pid, int
         ssi_json_u64(j, (uint64_t)total_ms);
     }
     if (have_bytes) {
-        /* Only stop-and-copy exists: one round, the whole image while frozen. */
+        /* rounds: the pre-copy rounds while the process ran (0: stop-and-copy,
+         * the whole image while frozen); converged: they became small, rather
+         * than being cut short by a process writing faster than the link. */
         ssi_json_key(j, "mode");
-        ssi_json_str(j, "stop-and-copy");
+        ssi_json_str(j, rounds ? "pre-copy" : "stop-and-copy");
         ssi_json_key(j, "rounds");
-        ssi_json_u64(j, 1);
+        ssi_json_u64(j, rounds);
+        ssi_json_key(j, "converged");
+        ssi_json_u64(j, rounds && conv);
         ssi_json_key(j, "bytes");
         ssi_json_u64(j, bytes);
         ssi_json_key(j, "freeze_ms");

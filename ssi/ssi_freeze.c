@@ -32,7 +32,9 @@
 #include "ssi_freeze_proc.h"
 #include "ssi_freeze_thr.h"
 #include "ssi_image.h"
+#include "ssi_pagemap.h"
 #include "ssi_sys.h"
+#include "ssi_track.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -47,22 +49,6 @@
 #include <sys/time.h>
 #include <sys/un.h>
 #include <ucontext.h>
-
-/* PAGEMAP_SCAN (Linux 6.7) is missing from Debian 12's headers. */
-#ifndef PAGEMAP_SCAN
-struct page_region {
-    uint64_t start, end, categories;
-};
-struct pm_scan_arg {
-    uint64_t size, flags, start, end, walk_end, vec, vec_len, max_pages;
-    uint64_t category_inverted, category_mask, category_anyof_mask, return_mask;
-};
-#define PAGEMAP_SCAN _IOWR('f', 16, struct pm_scan_arg)
-#define PAGE_IS_FILE (1ULL << 2)
-#define PAGE_IS_PRESENT (1ULL << 3)
-#define PAGE_IS_SWAPPED (1ULL << 4)
-#define PAGE_IS_PFNZERO (1ULL << 5)
-#endif
 
 #define S_PAGE 4096UL
 #define S_MAX_VMAS SSI_IMAGE_FREEZE_MAX_VMAS
@@ -98,8 +84,9 @@ static int s_restarted;     /* ... from a checkpoint (ssi-restore --restart) */
 
 /* Freeze-time state (static: the handler must not grow the app's stack
  * much, and must not allocate). */
-static int s_busy; /* atomic */
-static int s_nthr; /* other threads stopped */
+static int s_busy;     /* atomic */
+static int s_nthr;     /* other threads stopped */
+static long s_stopped; /* what stopping them gave: their number, or -errno (reported) */
 static ssi_freeze_proc_sleep_t s_sleep;
 static ssi_sys_jmp_t s_jmp;
 static ssi_image_thread_t s_thread;
@@ -128,6 +115,13 @@ static struct page_region s_scan_vec[S_SCAN_VEC];
 static uint64_t s_pm_buf[512];
 static uint64_t s_nrecords, s_page_bytes;
 static int s_use_scan;
+/* A live move: the socket the requester tracks us on (kept between the
+ * handler's runs; data or EOF on it raise SSI_FREEZE_SIGNAL with si_fd),
+ * and whether this freeze may send CLEAN ranges. */
+static long s_track_sock = -1;
+static int s_live;
+static ssi_image_range_t s_trk[S_MAX_VMAS];
+static ssi_image_req_t s_treq;
 
 
 /* ---- small raw helpers ------------------------------------------------ */
@@ -296,7 +290,8 @@ static long s_capture_fd_list(long skip)
         return -EMFILE; /* the precheck says so first */
     /* Not the program's: the freeze socket, the trap core's call link. */
     for (i = 0; i < n; i++)
-        if (s_fds[i] != skip && !(s_fd_hidden && s_fd_hidden(s_fds[i])))
+        if (s_fds[i] != skip && s_fds[i] != s_track_sock && s_fds[i] != ssi_track_fd() &&
+            !(s_fd_hidden && s_fd_hidden(s_fds[i])))
             s_fds[s_nfds++] = s_fds[i];
     return 0;
 }
@@ -456,7 +451,7 @@ static long s_dump_shmem(long fd, long pm, const s_vma_t *v)
 /* Writes the present pages of [start,end) that match the VMA's policy:
  * anonymous memory: present or swapped; private file mappings: only the
  * pages that are no longer file pages (copied on write). */
-static long s_dump_range(long fd, long pm, const s_vma_t *v)
+static long s_dump_span(long fd, long pm, const s_vma_t *v, uint64_t start, uint64_t end)
 {
     int file_private = (v->flags & SSI_IMAGE_VMA_FILE) && !(v->flags & SSI_IMAGE_VMA_SHARED);
     int skip_zero = !(v->flags & (SSI_IMAGE_VMA_FILE | SSI_IMAGE_VMA_SHARED));
@@ -472,13 +467,13 @@ static long s_dump_range(long fd, long pm, const s_vma_t *v)
 
     if (s_use_scan) {
         struct pm_scan_arg a;
-        uint64_t cur = v->start;
-        while (cur < v->end) {
+        uint64_t cur = start;
+        while (cur < end) {
             long i;
             ssi_sys_memzero(&a, sizeof(a));
             a.size = sizeof(a);
             a.start = cur;
-            a.end = v->end;
+            a.end = end;
             a.vec = (uint64_t)s_scan_vec;
             a.vec_len = S_SCAN_VEC;
             a.category_anyof_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED;
@@ -506,9 +501,9 @@ static long s_dump_range(long fd, long pm, const s_vma_t *v)
     }
 
     /* Fallback: /proc/self/pagemap, 8 bytes per page. */
-    addr = v->start;
-    while (addr < v->end) {
-        uint64_t npages = (v->end - addr) / S_PAGE, i, run = 0, run_start = 0;
+    addr = start;
+    while (addr < end) {
+        uint64_t npages = (end - addr) / S_PAGE, i, run = 0, run_start = 0;
         if (npages > 512)
             npages = 512;
         rc = ssi_sys4(SYS_pread64, pm, (long)s_pm_buf, (long)(npages * 8),
@@ -537,6 +532,54 @@ static long s_dump_range(long fd, long pm, const s_vma_t *v)
         addr += npages * S_PAGE;
     }
     return 0;
+}
+
+/* Memory a pre-copy move tracks: private anonymous and writable. */
+static int s_trackable(const s_vma_t *v)
+{
+    return !v->skip && (v->flags & SSI_IMAGE_VMA_ANON) &&
+           !(v->flags & (SSI_IMAGE_VMA_SHARED | SSI_IMAGE_VMA_DELETED)) && (v->prot & PROT_WRITE);
+}
+
+/* The final image of a live move: pages the rounds sent and the process
+ * has not written since go as CLEAN ranges (the agent has them); the rest
+ * of the VMA as in a stop-and-copy. */
+static long s_dump_live(long fd, long pm, const s_vma_t *v)
+{
+    uint64_t cur = v->start;
+    while (cur < v->end) {
+        uint64_t walk_end;
+        long n = ssi_track_clean(pm, cur, v->end, s_scan_vec, S_SCAN_VEC, &walk_end), i, rc;
+        if (n < 0)
+            return n;
+        for (i = 0; i < n; i++) {
+            ssi_image_pages_t pg;
+            uint64_t s = s_scan_vec[i].start, e = s_scan_vec[i].end;
+            while (i + 1 < n && s_scan_vec[i + 1].start == e)
+                e = s_scan_vec[++i].end;
+            if (s > cur && (rc = s_dump_span(fd, pm, v, cur, s)) < 0)
+                return rc;
+            pg.addr = s;
+            pg.len = e - s;
+            if ((rc = s_rec(fd, SSI_IMAGE_REC_CLEAN, &pg, sizeof(pg), 0)) < 0)
+                return rc;
+            cur = e;
+        }
+        if (walk_end > cur) {
+            rc = s_dump_span(fd, pm, v, cur, walk_end);
+            if (rc < 0)
+                return rc;
+            cur = walk_end;
+        }
+    }
+    return 0;
+}
+
+static long s_dump_range(long fd, long pm, const s_vma_t *v)
+{
+    if (s_live && ssi_track_fd() >= 0 && s_trackable(v))
+        return s_dump_live(fd, pm, v);
+    return s_dump_span(fd, pm, v, v->start, v->end);
 }
 
 static long s_write_vma_rec(long fd, const s_vma_t *v)
@@ -732,6 +775,16 @@ static void s_send_fail(long fd, const char *what, long err)
     s_write_all(fd, &f, sizeof(f));
 }
 
+/* Ends a live move's tracking: the program's memory is unprotected again
+ * and the socket closed. */
+static void s_untrack(void)
+{
+    ssi_track_stop();
+    s_close(s_track_sock);
+    s_track_sock = -1;
+    s_live = 0;
+}
+
 /* Verdict 'D': reads where the body's agent is, connects to it and
  * answers the requester with one byte, 'D' (deputy from now on; this
  * never returns) or 'C' (thaw). Returns 'C' or -errno otherwise. */
@@ -749,7 +802,10 @@ static long s_become_deputy(long fd)
         s_nthr = 0;
         answer = SSI_IMAGE_VERDICT_DEPUTY;
         s_write_all(fd, &answer, 1);
+        if (fd == s_track_sock)
+            s_track_sock = -1;
         s_close(fd);
+        s_untrack();       /* the deputy keeps none of the program's memory */
         s_deputy_become(); /* never returns */
     }
     /* The requester learns that we go on at home; the agent, left without
@@ -758,29 +814,63 @@ static long s_become_deputy(long fd)
     return rc < 0 ? rc : SSI_IMAGE_VERDICT_CONTINUE;
 }
 
-/* The whole freeze once the jump point is recorded; stopped: what
- * stopping the other threads gave (a failure is reported here). Returns
- * the verdict byte or -errno; never leaves the process frozen. */
-static long s_freeze(int token, long stopped)
+/* SSI_IMAGE_REQ_F_TRACK: registers the private anonymous writable memory
+ * for write tracking, answers with its ranges and keeps the socket, which
+ * raises our signal (with si_fd) when the requester writes or goes away.
+ * The program then runs on. */
+static void s_track_begin(long fd)
 {
-    ssi_image_req_t req;
-    long fd, rc;
+    ssi_image_track_t t;
+    long rc = s_capture_vmas();
+    int i;
+    ssi_sys_memzero(&t, sizeof(t));
+    t.magic = SSI_IMAGE_TRACK_MAGIC;
+    for (i = 0; rc == 0 && i < s_nvmas; i++)
+        if (s_trackable(&s_vmas[i]) && t.n < SSI_IMAGE_TRACK_MAX) {
+            s_trk[t.n].start = s_vmas[i].start;
+            s_trk[t.n].end = s_vmas[i].end;
+            t.n++;
+        }
+    if (rc == 0)
+        rc = ssi_track_start(s_trk, t.n);
+    if (rc == 0) {
+        long pid = ssi_sys0(SYS_getpid);
+        if (ssi_sys3(SYS_fcntl, fd, F_SETOWN, pid) < 0 ||
+            ssi_sys3(SYS_fcntl, fd, F_SETSIG, SSI_FREEZE_SIGNAL) < 0 ||
+            ssi_sys3(SYS_fcntl, fd, F_SETFL, O_ASYNC | O_NONBLOCK) < 0)
+            rc = -EIO;
+    }
+    if (rc < 0) {
+        ssi_track_stop();
+        t.err = (int32_t)rc;
+        t.n = 0;
+    }
+    if (s_write_all(fd, &t, sizeof(t)) < 0 ||
+        (t.n && s_write_all(fd, s_trk, t.n * sizeof(s_trk[0])) < 0) || rc < 0) {
+        ssi_track_stop();
+        s_close(fd);
+        return;
+    }
+    s_track_sock = fd;
+}
+
+/* The freeze proper on a connected socket whose request was read. Returns
+ * the verdict byte or -errno; never leaves the process frozen. */
+static long s_freeze_on(long fd, const ssi_image_req_t *req)
+{
+    long rc = 0;
     char verdict = 0;
 
-    /* Nothing here writes into the program's stderr: the requester, not
-     * the program, hears why a freeze failed (s_send_fail, or the broken
-     * stream it sees itself). */
-    fd = s_connect(token);
-    if (fd < 0)
-        return fd;
-    rc = s_read_all(fd, &req, sizeof(req));
-    if (rc == 0 && (req.magic != SSI_IMAGE_REQ_MAGIC || req.version != SSI_IMAGE_VERSION))
+    if (req->magic != SSI_IMAGE_REQ_MAGIC || req->version != SSI_IMAGE_VERSION)
         rc = -EPROTO;
-    if (rc == 0 && stopped < 0) {
-        rc = stopped;
+    if (rc == 0 && s_stopped < 0) {
+        rc = s_stopped;
         s_send_fail(
             fd, rc == -EDEADLK ? "its threads: one blocks the freeze signal" : "its threads", rc);
     }
+    /* CLEAN ranges only on the tracking socket, when the requester says
+     * every tracked page reached the other side. */
+    s_live = rc == 0 && fd == s_track_sock && (req->flags & SSI_IMAGE_REQ_F_LIVE);
     if (rc == 0 && (rc = ssi_freeze_proc_capture(&s_proc, &s_creds)) < 0)
         s_send_fail(fd, "its process state", rc);
     if (rc == 0 && (rc = ssi_freeze_proc_capture_caps(&s_caps)) < 0)
@@ -795,14 +885,66 @@ static long s_freeze(int token, long stopped)
         s_send_fail(fd, "its memory map", rc);
     if (rc == 0)
         rc = s_write_image(fd);
+    s_live = 0;
     if (rc == 0) {
         rc = ssi_sys3(SYS_read, fd, (long)&verdict, 1);
         rc = rc == 1 ? (long)(unsigned char)verdict : (rc < 0 ? rc : -EPIPE);
     }
     if (rc == SSI_IMAGE_VERDICT_DEPUTY)
         rc = s_become_deputy(fd);
+    return rc;
+}
+
+/* The whole freeze once the jump point is recorded, on a new connection
+ * (token) or, for a live move's last step, on the tracking socket
+ * (token < 0, its request in s_treq). Returns the verdict byte, or 0 when
+ * tracking began, or -errno; never leaves the process frozen. */
+static long s_freeze(int token)
+{
+    ssi_image_req_t req;
+    long fd, rc;
+
+    /* Nothing here writes into the program's stderr: the requester, not
+     * the program, hears why a freeze failed (s_send_fail, or the broken
+     * stream it sees itself). */
+    if (token < 0) {
+        /* Blocking again for the image; the signal on data is not needed. */
+        ssi_sys3(SYS_fcntl, s_track_sock, F_SETFL, 0);
+        rc = s_freeze_on(s_track_sock, &s_treq);
+        s_untrack();
+        return rc;
+    }
+    fd = s_connect(token);
+    if (fd < 0)
+        return fd;
+    rc = s_read_all(fd, &req, sizeof(req));
+    if (rc == 0 && req.magic == SSI_IMAGE_REQ_MAGIC && (req.flags & SSI_IMAGE_REQ_F_TRACK)) {
+        s_untrack(); /* one live move at a time: a new one replaces the old */
+        s_track_begin(fd);
+        return 0;
+    }
+    if (rc == 0)
+        rc = s_freeze_on(fd, &req);
     s_close(fd);
     return rc;
+}
+
+/* Our signal from the tracking socket (F_SETSIG: si_code POLL_*, si_fd):
+ * 1 when the requester asks for the final freeze (its request is in
+ * s_treq); 0 otherwise, after ending the tracking if the requester went
+ * away or said something else. */
+static int s_track_event(const siginfo_t *si)
+{
+    long n;
+    if (s_track_sock < 0 || si->si_code <= 0 || si->si_fd != s_track_sock)
+        return 0;
+    n = ssi_sys6(SYS_recvfrom, s_track_sock, (long)&s_treq, sizeof(s_treq), MSG_DONTWAIT, 0, 0);
+    if (n == -EAGAIN || n == -EINTR)
+        return 0; /* an old notice: nothing there */
+    if (n == (long)sizeof(s_treq))
+        return 1;
+    s_untrack(); /* EOF, an error or a short request: the move is over */
+    return 0;
 }
 
 /* How ssi_freeze_jmp_save() returned last: 0 at the save, 1 restored
@@ -839,23 +981,38 @@ static void s_set_idle(void)
 static void s_handler(int sig, siginfo_t *si, void *ucv)
 {
     long rc, stopped;
-    int ntsigs;
+    int ntsigs, token;
     const ssi_image_sig_t *tsigs;
     (void)sig;
     /* Another thread's freeze parks this one here. */
     if (ssi_freeze_thr_park(si, ucv))
         return;
-    /* Only sigqueue() with a token asks for a freeze; a stray kill() of
-     * our signal must not stop the program. */
-    if (si->si_code != SI_QUEUE || si->si_value.sival_int < 0)
+    /* Only sigqueue() with a token asks for a freeze (a stray kill() of our
+     * signal must not stop the program), or the kernel's notice on a live
+     * move's tracking socket (user space cannot send a positive si_code to
+     * another process). */
+    if (si->si_code == SI_QUEUE) {
+        if (si->si_value.sival_int < 0)
+            return;
+        if (si->si_uid != 0 && si->si_uid != (uid_t)ssi_sys0(SYS_getuid))
+            return;
+    } else if (si->si_code <= 0 || s_track_sock < 0 || si->si_fd != s_track_sock) {
         return;
-    if (si->si_uid != 0 && si->si_uid != (uid_t)ssi_sys0(SYS_getuid))
-        return;
+    }
     if (__atomic_exchange_n(&s_busy, 1, __ATOMIC_ACQ_REL) && s_wait_idle() < 0)
         return;
+    if (si->si_code == SI_QUEUE) {
+        token = si->si_value.sival_int;
+    } else if (s_track_event(si)) {
+        token = -1; /* the final freeze of a live move */
+    } else {
+        s_set_idle();
+        return;
+    }
     /* First of all: nothing below may see another thread still run. */
     stopped = ssi_freeze_thr_stop(s_timeout_sec * 1000);
     s_nthr = stopped > 0 ? (int)stopped : 0;
+    s_stopped = stopped;
     if (stopped >= 0 && s_freeze_hook)
         s_freeze_hook();
     /* The frame is on the stack, which the image carries: its address
@@ -878,6 +1035,11 @@ static void s_handler(int sig, siginfo_t *si, void *ucv)
          * jumps back with 2, a restore elsewhere with 1. */
         s_restored_home = s_back >= 2;
         s_restarted = s_back == 3;
+        /* A live move's tracking stayed with the process we were copied
+         * from: its descriptors are not ours. */
+        ssi_track_forget();
+        s_track_sock = -1;
+        s_live = 0;
         s_nsigs = 0;
         if (s_restore_hook)
             s_restore_hook();
@@ -887,7 +1049,7 @@ static void s_handler(int sig, siginfo_t *si, void *ucv)
         return; /* rt_sigreturn: registers, XSAVE, mask from the frame */
     }
     ssi_sys_memcopy(s_thread.resume, &s_jmp, sizeof(s_jmp));
-    rc = s_freeze(si->si_value.sival_int, stopped);
+    rc = s_freeze(token);
     if (rc == SSI_IMAGE_VERDICT_EXIT)
         ssi_sys1(SYS_exit_group, 0);
     ssi_freeze_proc_requeue(s_sigs, s_nsigs);
@@ -980,6 +1142,11 @@ int ssi_freeze_init(void)
     }
     s_ready = 1;
     return 0;
+}
+
+void ssi_freeze_atfork_child(void)
+{
+    s_untrack();
 }
 
 int ssi_freeze_restored_home(void)

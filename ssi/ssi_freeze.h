@@ -30,6 +30,11 @@
  * safe to call again (does nothing). Returns 0 or -errno. */
 int ssi_freeze_init(void);
 
+/* In a forked child: closes its copies of a live move's tracking socket
+ * and userfaultfd (the parent's move; the child's copy of the userfaultfd
+ * would keep the parent's memory registered after the move ended). */
+void ssi_freeze_atfork_child(void);
+
 /* How many times this process has been restored from an image (0 in the
  * process that was launched). */
 uint32_t ssi_freeze_generation(void);

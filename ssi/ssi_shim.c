@@ -374,6 +374,7 @@ static void s_on_restore(void)
 static void s_atfork_child(void)
 {
     s_ckpt_every = 0; /* the parent's checkpoints are not the child's */
+    ssi_freeze_atfork_child();
     if (s_fd >= 0) {
         close(s_fd);
         s_fd = -1;

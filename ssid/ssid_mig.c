@@ -105,6 +105,8 @@ void ssid_mig_pass_on(const ssid_asker_t *a, int err, const char *text, const ss
     if (figs && !err && figs->have_bytes) {
         ssi_msg_put_u64(&w, SSI_TAG_MBYTES, figs->bytes);
         ssi_msg_put_u64(&w, SSI_TAG_MFREEZE, figs->freeze_us);
+        ssi_msg_put_u64(&w, SSI_TAG_MROUNDS, figs->rounds);
+        ssi_msg_put_u64(&w, SSI_TAG_MCONV, figs->converged);
     }
     long n = ssi_msg_end(&w);
     if (n > 0 && c)

@@ -27,6 +27,7 @@ typedef struct {
     int peer;        /* a relaying node, or -1 */
     uint64_t reqid;  /* the relaying node's request id */
     uid_t uid;       /* the user asking */
+    bool stop_copy;  /* no pre-copy rounds (ssictl migrate --stop-copy) */
 } ssid_asker_t;
 
 /* What one move did, carried in its answer: where from and to (SSI_TAG_MFROM,
@@ -38,6 +39,8 @@ typedef struct {
     bool have_bytes;
     uint64_t bytes;     /* image bytes sent */
     uint64_t freeze_us; /* time the process stayed frozen */
+    uint64_t rounds;    /* pre-copy rounds; 0: stop-and-copy */
+    uint64_t converged; /* 1: the rounds became small; 0: cut short */
 } ssid_mig_figs_t;
 
 typedef struct ssid_mig {

@@ -12,9 +12,13 @@
 #include "ssid_relay.h"
 
 /* MIGRATE for asker a, from wherever it came. */
-static void s_request(const ssid_asker_t *a, const ssi_msg_t *m)
+static void s_request(const ssid_asker_t *asker, const ssi_msg_t *m)
 {
-    uint64_t pid = 0;
+    uint64_t pid = 0, stop_copy = 0;
+    ssid_asker_t a1 = *asker;
+    const ssid_asker_t *a = &a1;
+    if (ssi_field_u64(ssi_msg_find(m->field, m->nfields, SSI_TAG_STOPCOPY), &stop_copy) == 0)
+        a1.stop_copy = stop_copy != 0;
     char dest[SSI_NAME_MAX + 1], why[512];
     if (ssi_field_u64(ssi_msg_find(m->field, m->nfields, SSI_TAG_PID), &pid) < 0 ||
         ssi_field_str(ssi_msg_find(m->field, m->nfields, SSI_TAG_NODE), dest, sizeof dest) < 0) {

@@ -441,14 +441,18 @@ void ssid_offer_ready(int from, const ssi_msg_t *m)
         ssid_mig_finish(g, EIO, "cannot make pipes; the process was not touched");
     } else {
         int pfd = ssid_client_pidfd(proc);
-        char *fargv[] = {"ssi-freeze", "-q",  "--stats", "--deputy", dep, "--key-fd",
-                         "3",          pid_s, NULL,      NULL,       NULL};
+        char *fargv[] = {"ssi-freeze", "-q",  "--stats", "--deputy", dep,  "--key-fd",
+                         "3",          pid_s, NULL,      NULL,       NULL, NULL};
         int ffds[] = {-1, pipefd[1], errw, k2fd, pfd};
+        int fa = 7;
+        /* Pre-copy unless the user asked for stop-and-copy. */
+        if (!g->asker.stop_copy)
+            fargv[fa++] = "--live";
         if (pfd >= 0) {
-            fargv[7] = "--pidfd";
-            fargv[8] = "4";
-            fargv[9] = pid_s;
+            fargv[fa++] = "--pidfd";
+            fargv[fa++] = "4";
         }
+        fargv[fa] = pid_s;
         char *xargv[] = {"ssi-xfer",        "send", "--to", to, "--key-fd", "3", "--timeout",
                          SSID_XFER_TIMEOUT, NULL};
         int xfds[] = {pipefd[0], -1, errw, kfd};
@@ -582,9 +586,10 @@ void ssid_offer_reaped(ssid_mig_t *g)
         if (p)
             ssid_client_moved(p, g->peer, ssid_node_now() - g->started);
         /* ssi-freeze --stats said last what it moved (ssid_stats). */
-        unsigned long long bytes, freeze_us;
-        if (sscanf(ssid_mig_reason(g, ""), "ssi-freeze: stats bytes=%llu freeze_us=%llu", &bytes,
-                   &freeze_us) == 2) {
+        unsigned long long bytes, freeze_us, rounds = 0, conv = 0;
+        if (sscanf(ssid_mig_reason(g, ""),
+                   "ssi-freeze: stats bytes=%llu freeze_us=%llu rounds=%llu converged=%llu", &bytes,
+                   &freeze_us, &rounds, &conv) >= 2) {
             ssid_stats_moved(bytes, freeze_us);
             /* The second leg of a chained move: its figures are not the
              * whole move's, so its answer has none. */
@@ -592,6 +597,8 @@ void ssid_offer_reaped(ssid_mig_t *g)
             g->figs.have_bytes = true;
             g->figs.bytes = bytes;
             g->figs.freeze_us = freeze_us;
+            g->figs.rounds = rounds;
+            g->figs.converged = conv;
             snprintf(g->figs.from, sizeof g->figs.from, "%s", ssid_node.name);
             snprintf(g->figs.to, sizeof g->figs.to, "%s", dest);
         } else

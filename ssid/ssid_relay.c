@@ -90,6 +90,8 @@ void ssid_relay_done(int from, const ssi_msg_t *m)
             figs.have_bytes =
                 ssi_field_u64(ssi_msg_find(f, nf, SSI_TAG_MBYTES), &figs.bytes) == 0 &&
                 ssi_field_u64(ssi_msg_find(f, nf, SSI_TAG_MFREEZE), &figs.freeze_us) == 0;
+            ssi_field_u64(ssi_msg_find(f, nf, SSI_TAG_MROUNDS), &figs.rounds);
+            ssi_field_u64(ssi_msg_find(f, nf, SSI_TAG_MCONV), &figs.converged);
             ssid_mig_pass_on(&a, (int)err, text, have ? &figs : NULL);
             s_free(r);
             return;

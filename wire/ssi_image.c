@@ -26,7 +26,8 @@ static int s_kind(uint32_t type)
     case SSI_IMAGE_REC_PAGES: return 5;
     case SSI_IMAGE_REC_CREDS: return 6;
     case SSI_IMAGE_REC_END: return 7;
-    case SSI_IMAGE_REC_CAPS: return 8;
+    case SSI_IMAGE_REC_CLEAN: return 8;
+    case SSI_IMAGE_REC_CAPS: return 9;
     default: return -1;
     }
 }
@@ -42,6 +43,7 @@ const char *ssi_image_rec_name(uint32_t type)
     case SSI_IMAGE_REC_PAGES: return "PAGES";
     case SSI_IMAGE_REC_CREDS: return "CREDS";
     case SSI_IMAGE_REC_END: return "END";
+    case SSI_IMAGE_REC_CLEAN: return "CLEAN";
     case SSI_IMAGE_REC_CAPS: return "CAPS";
     default: return NULL;
     }
@@ -58,6 +60,7 @@ static uint32_t s_size(uint32_t type)
     case SSI_IMAGE_REC_VMA: return sizeof(ssi_image_vma_t);
     case SSI_IMAGE_REC_PAGES: return sizeof(ssi_image_pages_t);
     case SSI_IMAGE_REC_CREDS: return sizeof(ssi_image_creds_t);
+    case SSI_IMAGE_REC_CLEAN: return sizeof(ssi_image_pages_t);
     case SSI_IMAGE_REC_CAPS: return sizeof(ssi_image_caps_t);
     default: return sizeof(ssi_image_end_t);
     }
@@ -329,6 +332,15 @@ int ssi_image_check_body(ssi_image_check_t *c, const void *body)
                  pg->len > SSI_IMAGE_ADDR_LIMIT - pg->addr)
             rc = s_say(c, -EBADMSG, "%r (%x, %u bytes) is not page aligned or past user memory",
                        pg->addr, pg->len);
+        break;
+    }
+    case SSI_IMAGE_REC_CLEAN: {
+        const ssi_image_pages_t *pg = body;
+        if (!pg->len || (pg->addr | pg->len) & (page - 1) || pg->addr > SSI_IMAGE_ADDR_LIMIT ||
+            pg->len > SSI_IMAGE_ADDR_LIMIT - pg->addr)
+            rc = s_say(c, -EBADMSG,
+                       "%r (%x, %u bytes) is empty, not page aligned or past user memory", pg->addr,
+                       pg->len);
         break;
     }
     case SSI_IMAGE_REC_END:

@@ -58,6 +58,20 @@
 
 /* Request flags (requester asks the shim). */
 #define SSI_IMAGE_REQ_F_FULL_FILES 0x1u /* reserved: ship file-backed pages too */
+/* Pre-copy (live) moves, see docs/ARCHITECTURE.md "Pre-copy".
+ * TRACK: do not freeze; register the private anonymous writable memory
+ * with a userfaultfd in write-protect async mode, write-protect it, answer
+ * ssi_image_track_t and its ranges, and keep the socket: the program runs
+ * on. Then a request on that same socket (its arrival signals the process)
+ * freezes it; LIVE in that request: the requester sent every page of the
+ * ranges at least once and again after each write it harvested, so pages
+ * still clean go as CLEAN records. EOF on the socket ends the tracking. */
+#define SSI_IMAGE_REQ_F_TRACK 0x2u
+#define SSI_IMAGE_REQ_F_LIVE 0x4u
+
+#define SSI_IMAGE_TRACK_MAGIC 0x0a4b52542d495353ULL /* "SSI-TRK\n" */
+#define SSI_IMAGE_PRE_MAGIC 0x0a4552502d495353ULL   /* "SSI-PRE\n" */
+#define SSI_IMAGE_TRACK_MAX 8192                    /* ranges in one answer */
 
 /* Verdicts sent after the image; anything else, EOF or a timeout means
  * CONTINUE: a failed migration loses nothing. */
@@ -205,7 +219,17 @@ enum {
     SSI_IMAGE_REC_CREDS = 16, /* after PROC; absent in older images */
     /* After CREDS; a reader that does not know it must refuse the image: it would give the
      * body the agent's capabilities. */
-    SSI_IMAGE_REC_CAPS = 0x4000 | 17,
+    SSI_IMAGE_REC_CAPS = 0x4000 | 21,
+    /* A live move's final image: [addr, addr+len) is as the pre-copy
+     * rounds last sent it (ssi_image_pages_t, no data). Only the agent,
+     * which holds those pages, can read it: it replaces it with PAGES. */
+    SSI_IMAGE_REC_CLEAN = 0x4000 | 17,
+    /* Only in the pre-copy preamble (SSI_IMAGE_PRE_MAGIC, then these
+     * records, before the image's header): pages of a round (data), pages
+     * now zero (no data), the end of the preamble (ssi_image_pre_end_t). */
+    SSI_IMAGE_REC_PRE_PAGES = 18,
+    SSI_IMAGE_REC_PRE_ZERO = 19,
+    SSI_IMAGE_REC_PRE_END = 20,
     SSI_IMAGE_REC_END = 0x7fff,
 };
 /* An unknown record type with this bit may not be skipped (see above). */
@@ -379,6 +403,22 @@ typedef struct {
     uint64_t nrecords; /* records before END */
     uint64_t page_bytes;
 } ssi_image_end_t;
+
+/* Answer to SSI_IMAGE_REQ_F_TRACK, followed by n ranges {start, end}. */
+typedef struct {
+    uint64_t magic; /* SSI_IMAGE_TRACK_MAGIC */
+    int32_t err;    /* 0, or -errno: nothing is tracked, the program runs on */
+    uint32_t n;     /* ranges that follow, at most SSI_IMAGE_TRACK_MAX */
+} ssi_image_track_t;
+
+typedef struct {
+    uint64_t start, end;
+} ssi_image_range_t;
+
+typedef struct {
+    uint64_t rounds;     /* pre-copy rounds sent */
+    uint64_t page_bytes; /* page bytes the preamble carried */
+} ssi_image_pre_end_t;
 
 _Static_assert(sizeof(ssi_image_hdr_t) % 8 == 0, "hdr padding");
 _Static_assert(sizeof(ssi_image_thread_t) % 8 == 0, "thread padding");

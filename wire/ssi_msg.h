@@ -114,6 +114,10 @@ enum ssi_msg_tag {
     SSI_TAG_MFREEZE = 104, /* u64: how long this move kept the process frozen, in µs */
     SSI_TAG_MFROM = 105,   /* string: the node the process left */
     SSI_TAG_MTO = 106,     /* string: the node it runs on now */
+    /* Pre-copy (live) moves (issue #14, w-live's range 132-141). */
+    SSI_TAG_MROUNDS = 132,  /* u64: pre-copy rounds this move sent; 0: stop-and-copy */
+    SSI_TAG_MCONV = 133,    /* u64: 1 the rounds became small; 0 cut short (writes too fast) */
+    SSI_TAG_STOPCOPY = 134, /* u64: in MIGRATE, 1: no pre-copy rounds (ssictl --stop-copy) */
     SSI_TAG_CALLS = 111, /* u64: forwarded calls served (CALLS: one deputy's; STATS: the node's) */
     /* 152-155: the lead's. MAPFILE, in a MIG_OFFER, once per file the process maps: its
      * BLAKE2b-256, size and mtime (ns, u64 each, host order) as home has them, then its path

@@ -372,6 +372,33 @@ START_TEST(test_image_skips_or_rejects_unknown_type)
 }
 END_TEST
 
+/* A live move's final image: CLEAN ranges (no data) are known and checked,
+ * and a reader may not skip them (the agent must turn them into pages). */
+START_TEST(test_image_checks_clean_ranges)
+{
+    static ssi_image_pages_t clean;
+    s_valid();
+    clean.addr = 0x401000;
+    clean.len = S_PAGE;
+    s_specs[9] = (s_spec_t){SSI_IMAGE_REC_CLEAN, &clean, sizeof clean, 0};
+    s_build();
+    ck_assert_msg(s_walk(s_len) == 0, "refused: %s", s_chk.why);
+    ck_assert(SSI_IMAGE_REC_CLEAN & SSI_IMAGE_REC_MUST);
+    ck_assert_str_eq(ssi_image_rec_name(SSI_IMAGE_REC_CLEAN), "CLEAN");
+    clean.addr = 0x401001;
+    s_refused(
+        -EBADMSG,
+        "CLEAN record 1 (0x401001, 4096 bytes) is empty, not page aligned or past user memory");
+    clean.addr = 0x401000;
+    clean.len = 0;
+    s_refused(-EBADMSG,
+              "CLEAN record 1 (0x401000, 0 bytes) is empty, not page aligned or past user memory");
+    clean.len = S_PAGE;
+    s_specs[9].data_len = S_PAGE;
+    s_refused(-EBADMSG, "CLEAN record 1 carries 4096 data bytes; it has none");
+}
+END_TEST
+
 START_TEST(test_image_rejects_wrong_counts)
 {
     static ssi_image_end_t end;
@@ -449,6 +476,7 @@ Suite *suite_image(void)
     tcase_add_test(tc, test_image_rejects_oversized_records);
     tcase_add_test(tc, test_image_skips_or_rejects_unknown_type);
     tcase_add_test(tc, test_image_rejects_wrong_counts);
+    tcase_add_test(tc, test_image_checks_clean_ranges);
     tcase_add_test(tc, test_image_rejects_calls_out_of_turn);
     suite_add_tcase(s, tc);
     return s;
