@@ -275,20 +275,11 @@ static void s_track_empty(const ssi_balance_conf_t *conf, int64_t now)
         ssi_warn("cannot run empty_command: %s", strerror(errno));
 }
 
-unsigned ssid_balance_tick(void)
+/* The node table as the policy sees it: gossiped loads, with the moves we
+ * started and not yet gossiped counted in. Returns the number of nodes. */
+static int s_nodes(ssi_policy_node_t *nodes, const char **names, int64_t now)
 {
-    const ssi_balance_conf_t *conf = ssi_cluster_balance(ssid_node.cluster);
-    s_track_empty(conf, ssid_node_now());
-    if (!conf->on) {
-        if (!s_said_off)
-            ssi_info("balancing is off (cluster file: balance = off)");
-        s_said_off = true;
-        return conf->period_ms;
-    }
-    int64_t now = ssid_node_now();
     int nnodes = (int)ssi_cluster_size(ssid_node.cluster);
-    static ssi_policy_node_t nodes[SSI_CLUSTER_MAX];
-    static const char *names[SSI_CLUSTER_MAX];
     for (int i = 0; i < nnodes; i++) {
         const ssi_gossip_entry_t *e = ssi_gossip_entry(ssid_node.gossip, i);
         double speed = ssi_cluster_node(ssid_node.cluster, (size_t)i)->speed;
@@ -304,6 +295,66 @@ unsigned ssid_balance_tick(void)
         if (nodes[i].runq < 0)
             nodes[i].runq = 0;
     }
+    return nnodes;
+}
+
+const char *ssid_balance_place(ssid_client_t *c, const ssi_msg_t *m)
+{
+    const ssi_balance_conf_t *conf = ssi_cluster_balance(ssid_node.cluster);
+    uint64_t ask = 0;
+    ssi_field_u64(ssi_msg_find(m->field, m->nfields, SSI_TAG_PLACE_ASK), &ask);
+    if (!ask || c->stay || !conf->on || !conf->place)
+        return NULL;
+    int64_t now = ssid_node_now();
+    static ssi_policy_node_t nodes[SSI_CLUSTER_MAX];
+    static const char *names[SSI_CLUSTER_MAX];
+    int nnodes = s_nodes(nodes, names, now);
+    double image_mb = s_proc_field(c->pid, "status", "VmRSS:") / 1024.0;
+    ssi_policy_decision_t d;
+    ssi_policy_place(conf, nodes, names, nnodes, ssid_node.self, c->pid,
+                     image_mb > 0 ? image_mb : 0, s_bandwidth, randombytes_random(), &d);
+    char what[600];
+    if (d.kind == SSI_POLICY_MOVE) {
+        /* Away, fork, exec and threads fail until they exist there: a
+         * program that may make them is left to the balancer, which moves
+         * it only once measured CPU-bound. Nothing of it is known yet. */
+        int rc = ssi_precheck_spawns(c->pid, what, sizeof what);
+        if (rc != 0) {
+            ssi_info("not placing process %d before main: %s", c->pid,
+                     rc > 0 ? what : "its program could not be read");
+            d.kind = SSI_POLICY_NONE;
+        } else if (ssi_deputy_check(c->pid, what, sizeof what) < 0) {
+            ssi_info("not placing process %d before main: %s", c->pid, what);
+            d.kind = SSI_POLICY_NONE;
+        }
+    }
+    if (d.kind != SSI_POLICY_MOVE) {
+        /* It runs here: counted in our load until the gossip shows it. */
+        s_pend(ssid_node.self, 1, 0, now);
+        return NULL;
+    }
+    ssi_info("placing: %s; before main", d.why);
+    ssid_events_note("balance", "placing: %s; before main", d.why);
+    s_pend(d.to, 1, -image_mb, now);
+    /* The shim asks for the move itself (a MIGRATE of its own); it runs at
+     * home if that fails. */
+    return names[d.to];
+}
+
+unsigned ssid_balance_tick(void)
+{
+    const ssi_balance_conf_t *conf = ssi_cluster_balance(ssid_node.cluster);
+    s_track_empty(conf, ssid_node_now());
+    if (!conf->on) {
+        if (!s_said_off)
+            ssi_info("balancing is off (cluster file: balance = off)");
+        s_said_off = true;
+        return conf->period_ms;
+    }
+    int64_t now = ssid_node_now();
+    static ssi_policy_node_t nodes[SSI_CLUSTER_MAX];
+    static const char *names[SSI_CLUSTER_MAX];
+    int nnodes = s_nodes(nodes, names, now);
 
     s_sweep();
     static ssi_policy_proc_t procs[SSID_CLIENT_MAX];

@@ -11,7 +11,17 @@
 #ifndef SSID_BALANCE_H
 #define SSID_BALANCE_H
 
+#include "ssi_msg.h"
+#include "ssid_client.h"
+
 /* One decision period: returns the ms until the next one. */
 unsigned ssid_balance_tick(void);
+
+/* Placement before main: c has just registered with m (REGISTER). If it
+ * asked (SSI_TAG_PLACE_ASK: a new program, not --stay, no --node) and the
+ * balancer is on with 'place = on', the node it should run on, else NULL
+ * (it stays). Logged as "placing: ..." with the reason. The name is
+ * borrowed. */
+const char *ssid_balance_place(ssid_client_t *c, const ssi_msg_t *m);
 
 #endif

@@ -353,19 +353,19 @@ ssid_client_t *ssid_client_by_pid(pid_t pid)
     return NULL;
 }
 
-void ssid_client_register(ssid_client_t *c, const ssi_msg_t *m)
+int ssid_client_register(ssid_client_t *c, const ssi_msg_t *m)
 {
     uint64_t ppid = 0;
     if (c->registered) {
         ssid_client_reply_error(c, EALREADY, "this connection registered its process already");
-        return;
+        return -1;
     }
     if (!ssid_client_alive(c)) {
         ssi_warn("refused a registration for process %d (uid %u): that process has ended", c->pid,
                  (unsigned)c->uid);
         ssid_client_reply_error(
             c, ESRCH, "the process that opened this connection has ended: registration refused");
-        return;
+        return -1;
     }
     ssi_field_u64(ssi_msg_find(m->field, m->nfields, SSI_TAG_PPID), &ppid);
     c->ppid = (pid_t)ppid;
@@ -385,11 +385,19 @@ void ssid_client_register(ssid_client_t *c, const ssi_msg_t *m)
     }
     ssi_info("process %d (uid %u) started%s: %s", c->pid, (unsigned)c->uid,
              c->stay ? " (stays)" : "", c->cmd);
-    uint8_t out[64];
+    return 0;
+}
+
+void ssid_client_registered(ssid_client_t *c, const char *place)
+{
+    uint8_t out[128];
     ssi_msg_writer_t w;
     ssi_msg_begin(&w, out, sizeof out, SSI_MSG_OK);
+    if (place && *place)
+        ssi_msg_put_str(&w, SSI_TAG_PLACE, place);
     long n = ssi_msg_end(&w);
-    ssid_client_reply(c, out, (size_t)n);
+    if (n > 0)
+        ssid_client_reply(c, out, (size_t)n);
 }
 
 void ssid_client_moved(ssid_client_t *c, int to, int64_t ms)

@@ -91,8 +91,12 @@ int ssid_client_pidfd(const ssid_client_t *c);
  * counts) under c->pid? */
 bool ssid_client_alive(const ssid_client_t *c);
 
-/* REGISTER: the client is the shim of process c->pid; answers OK. */
-void ssid_client_register(ssid_client_t *c, const ssi_msg_t *m);
+/* REGISTER: the client is the shim of process c->pid. 0: registered, the
+ * caller answers with ssid_client_registered; -1: refused and answered. */
+int ssid_client_register(ssid_client_t *c, const ssi_msg_t *m);
+
+/* The OK to a REGISTER; place: a node to move to before main, or NULL. */
+void ssid_client_registered(ssid_client_t *c, const char *place);
 
 /* A process that registered with a previous ssid (ssid_state): listed
  * as registered, watched through a pidfd as if its socket had closed;

@@ -229,7 +229,10 @@ static void s_client_message(ssid_client_t *c, const uint8_t *data, size_t len)
         return;
     }
     switch (m.type) {
-    case SSI_MSG_REGISTER: ssid_client_register(c, &m); break;
+    case SSI_MSG_REGISTER:
+        if (ssid_client_register(c, &m) == 0)
+            ssid_client_registered(c, ssid_balance_place(c, &m));
+        break;
     case SSI_MSG_NODES: ssid_load_nodes(c); break;
     case SSI_MSG_PS: ssid_ps_start(c); break;
     case SSI_MSG_MIGRATE: ssid_move_request(c, &m); break;

@@ -115,6 +115,9 @@ enum ssi_msg_tag {
     SSI_TAG_MFROM = 105,   /* string: the node the process left */
     SSI_TAG_MTO = 106,     /* string: the node it runs on now */
     SSI_TAG_CALLS = 111, /* u64: forwarded calls served (CALLS: one deputy's; STATS: the node's) */
+    /* 142-151: placement before main and the balancer's per-source limit (#13, w-place). */
+    SSI_TAG_PLACE_ASK = 142, /* u64 1 in REGISTER: the shim asks where to run before main */
+    SSI_TAG_PLACE = 143,     /* string in REGISTER's OK: the node to move to before main */
 };
 
 /* The class of a MIGRATE's answer (SSI_TAG_OUTCOME), decided by the home's ssid from the

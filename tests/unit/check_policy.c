@@ -257,6 +257,40 @@ START_TEST(test_policy_consolidation)
 }
 END_TEST
 
+/* Placement before main: a new process (nothing measured, taken as CPU-bound) goes where it
+ * gets more CPU than at home by the margin; idle home, equal nodes: it stays. */
+START_TEST(test_policy_place_new_process)
+{
+    s_setup();
+    ssi_policy_decision_t d;
+    for (int i = 0; i < 4; i++)
+        nodes[i].runq = 0;
+    ssi_policy_place(&conf, nodes, names, 4, 0, 42, 1, 0, 3, &d);
+    ck_assert_int_eq(d.kind, SSI_POLICY_NONE); /* 0.3 here, 0.3 there: no gain */
+    nodes[0].runq = 1;                         /* one job at home already: 0.15 here against 0.3 */
+    for (uint32_t r = 0; r < 3; r++) {
+        ssi_policy_place(&conf, nodes, names, 4, 0, 42, 1, 0, r, &d);
+        ck_assert_int_eq(d.kind, SSI_POLICY_MOVE);
+        ck_assert_int_ge(d.to, 1);
+        ck_assert_double_eq_tol(d.share_now, 0.15, 1e-9);
+        ck_assert_msg(strstr(d.why, "process 42 n1 -> n"), "%s", d.why);
+    }
+    /* A blocked or down node is not a target; with none left, it stays. */
+    nodes[1].accepts = false;
+    nodes[2].up = false;
+    ssi_policy_place(&conf, nodes, names, 4, 0, 42, 1, 0, 0, &d);
+    ck_assert_int_eq(d.to, 3);
+    nodes[3].accepts = false;
+    ssi_policy_place(&conf, nodes, names, 4, 0, 42, 1, 0, 0, &d);
+    ck_assert_int_eq(d.kind, SSI_POLICY_NONE);
+    /* Not where it would leave less than mem_min free. */
+    nodes[1].accepts = nodes[3].accepts = true;
+    nodes[1].free_mb = nodes[3].free_mb = 60;
+    ssi_policy_place(&conf, nodes, names, 4, 0, 42, 1, 0, 0, &d);
+    ck_assert_int_eq(d.kind, SSI_POLICY_NONE);
+}
+END_TEST
+
 Suite *suite_policy(void)
 {
     Suite *s = suite_create("policy");
@@ -271,6 +305,7 @@ Suite *suite_policy(void)
     tcase_add_test(tc, test_policy_io_heavy_come_home);
     tcase_add_test(tc, test_policy_memory_ushering);
     tcase_add_test(tc, test_policy_consolidation);
+    tcase_add_test(tc, test_policy_place_new_process);
     suite_add_tcase(s, tc);
     return s;
 }
