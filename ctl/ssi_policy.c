@@ -279,3 +279,50 @@ void ssi_policy_place(const ssi_balance_conf_t *conf, const ssi_policy_node_t *n
         out->to == home)
         out->kind = SSI_POLICY_NONE; /* cannot happen: home is where it is */
 }
+
+int ssi_policy_decide_many(const ssi_balance_conf_t *conf, ssi_policy_node_t *nodes,
+                           const char *const *names, int nnodes, int home, ssi_policy_proc_t *procs,
+                           int nprocs, double bandwidth, uint32_t rnd, unsigned *out,
+                           ssi_policy_decision_t *dec, int max, ssi_policy_decision_t *declined)
+{
+    static const char spent[] = "its node sent its moves for this period already";
+    unsigned limit = conf->moves ? conf->moves : 1;
+    int n = 0;
+    memset(declined, 0, sizeof *declined);
+    declined->kind = SSI_POLICY_NONE;
+    declined->proc = declined->to = -1;
+    /* Processes on a node whose budget is spent wait for the next period. */
+    for (int i = 0; i < nprocs; i++)
+        if (!procs[i].pinned && procs[i].node >= 0 && procs[i].node < nnodes &&
+            out[procs[i].node] >= limit)
+            procs[i].pinned = spent;
+    for (int round = 0; n < max && round < nprocs; round++) {
+        ssi_policy_decision_t d;
+        ssi_policy_decide(conf, nodes, names, nnodes, home, procs, nprocs, bandwidth,
+                          rnd + (uint32_t)round * 7919u, &d);
+        if (d.kind == SSI_POLICY_NONE) {
+            if (n == 0)
+                *declined = d;
+            break;
+        }
+        /* Beyond the first, only when the imbalance is large. */
+        if (n > 0 && !(d.share_now > 0 && d.share_then >= d.share_now * SSI_POLICY_LARGE))
+            break;
+        ssi_policy_proc_t *p = &procs[d.proc];
+        int src = p->node;
+        double demand = p->demand > 0.1 ? p->demand : 0.1;
+        nodes[src].runq -= p->demand;
+        if (nodes[src].runq < 0)
+            nodes[src].runq = 0;
+        nodes[src].free_mb += p->image_mb;
+        nodes[d.to].runq += demand;
+        nodes[d.to].free_mb -= p->image_mb;
+        p->pinned = "it is being moved";
+        dec[n++] = d;
+        if (++out[src] >= limit)
+            for (int i = 0; i < nprocs; i++)
+                if (!procs[i].pinned && procs[i].node == src)
+                    procs[i].pinned = spent;
+    }
+    return n;
+}

@@ -26,6 +26,10 @@
 #define S_FAILED_MS 30000   /* a process whose move failed is left alone this long */
 #define S_PENDING_MAX 64    /* moves in flight counted in the loads */
 #define S_PENDING_HOLD 1500 /* ms a move's effect is counted in full */
+#define S_MAX_MOVES 64      /* moves one period may start (conf->moves per source) */
+#define S_LEFT_MAX 64       /* balancer moves out of this node remembered */
+#define S_ASK_MAX 32        /* moves waiting for their source's leave */
+#define S_ASK_MS 1000       /* how long an answer is awaited */
 
 /* What we measured of one process at the last period. */
 typedef struct {
@@ -275,6 +279,204 @@ static void s_track_empty(const ssi_balance_conf_t *conf, int64_t now)
         ssi_warn("cannot run empty_command: %s", strerror(errno));
 }
 
+/* Balancer moves that left this node lately (ours, and those we granted to
+ * other homes), for the per-source limit. */
+static int64_t s_left[S_LEFT_MAX];
+
+static unsigned s_left_count(int64_t now, unsigned period_ms)
+{
+    unsigned n = 0;
+    for (int i = 0; i < S_LEFT_MAX; i++)
+        if (s_left[i] && now - s_left[i] < (int64_t)period_ms)
+            n++;
+    return n;
+}
+
+static void s_left_note(int64_t now)
+{
+    int slot = 0;
+    for (int i = 1; i < S_LEFT_MAX; i++)
+        if (s_left[i] < s_left[slot])
+            slot = i;
+    s_left[slot] = now;
+}
+
+/* Moves of ours waiting for the leave of the node their process runs on. */
+static struct {
+    uint64_t reqid; /* 0: a free slot */
+    uint64_t id;    /* the client */
+    int node;       /* asked */
+    int64_t t;
+    int n; /* moves decided in its period */
+    ssi_policy_decision_t d;
+    ssi_policy_proc_t pp;
+} s_asks[S_ASK_MAX];
+
+static bool s_asking(uint64_t id, int64_t now)
+{
+    for (int i = 0; i < S_ASK_MAX; i++)
+        if (s_asks[i].reqid && s_asks[i].id == id && now - s_asks[i].t < S_ASK_MS)
+            return true;
+    return false;
+}
+
+/* Starts one decision of this period (one of n): a first hop, a homecoming
+ * or a chained move through home; logs it with its reason. */
+static void s_start(const ssi_policy_decision_t *d, ssid_client_t *p, const ssi_policy_proc_t *pp,
+                    int n, const char *note, int64_t now)
+{
+    char why[512];
+    /* What cannot move (threads, shared memory...) is refused here,
+	 * before anything is touched, and left alone for a while. */
+    if (d->kind == SSI_POLICY_MOVE && p->away < 0 &&
+        ssi_deputy_check(p->pid, why, sizeof why) < 0) {
+        ssi_info("declined: process %d cannot migrate: %s", p->pid, why);
+        s_fact(p)->failed = now;
+        return;
+    }
+    s_declined("");
+    const char *verb = d->kind == SSI_POLICY_HOME ? "bringing home" : "moving";
+    char also[48] = "";
+    if (n > 1)
+        snprintf(also, sizeof also, " (one of %d moves this period)", n);
+    ssi_info("%s: %s%s%s", verb, d->why, also, note);
+    ssid_events_note("balance", "%s: %s%s%s", verb, d->why, also, note);
+    s_fact_t *f = s_fact(p);
+    f->tried = true;
+    f->moves = p->moves;
+    ssid_asker_t a = {.client = 0, .peer = -1, .uid = 0}; /* no one waits for the answer */
+    s_pend(pp->node, -pp->demand, pp->image_mb, now);
+    s_pend(d->to, pp->demand > 0.1 ? pp->demand : 0.1, -pp->image_mb, now);
+    if (d->kind == SSI_POLICY_HOME)
+        ssid_home_start(&a, p, -1);
+    else if (p->away >= 0)
+        ssid_home_start(&a, p, d->to); /* a chained move goes through home */
+    else
+        ssid_offer_start(&a, p, d->to, "");
+}
+
+/* One decision of this period: a process here leaves now (counted in our
+ * own budget); one that runs on another node first asks that node for one
+ * of its moves (MOVE_ASK), and starts when it is granted. */
+static void s_carry_out(const ssi_policy_decision_t *d, ssid_client_t *p,
+                        const ssi_policy_proc_t *pp, int n, int64_t now)
+{
+    if (pp->node == ssid_node.self) {
+        s_left_note(now);
+        s_start(d, p, pp, n, "", now);
+        return;
+    }
+    int slot = -1;
+    for (int i = 0; i < S_ASK_MAX && slot < 0; i++)
+        if (!s_asks[i].reqid || now - s_asks[i].t >= S_ASK_MS)
+            slot = i;
+    if (slot < 0)
+        return; /* too many asks in flight: the next period decides again */
+    s_asks[slot].reqid = ssid_node_new_reqid();
+    s_asks[slot].id = p->id;
+    s_asks[slot].node = pp->node;
+    s_asks[slot].t = now;
+    s_asks[slot].n = n;
+    s_asks[slot].d = *d;
+    s_asks[slot].pp = *pp;
+    s_asks[slot].pp.pinned = NULL;
+    uint8_t out[256];
+    ssi_msg_writer_t w;
+    ssi_msg_begin(&w, out, sizeof out, SSI_MSG_MOVE_ASK);
+    ssi_msg_put_u64(&w, SSI_TAG_REQID, s_asks[slot].reqid);
+    ssi_msg_put_str(&w, SSI_TAG_HOME, ssid_node.name);
+    ssi_msg_put_u64(&w, SSI_TAG_PID, (uint64_t)p->pid);
+    long len = ssi_msg_end(&w);
+    if (len > 0)
+        ssid_node_send(pp->node, out, (size_t)len);
+    ssi_debug("asked %s for one of its moves: process %d", ssid_node_peer_name(pp->node), p->pid);
+}
+
+void ssid_balance_asked(int from, const ssi_msg_t *m)
+{
+    const ssi_balance_conf_t *conf = ssi_cluster_balance(ssid_node.cluster);
+    uint64_t reqid = 0, pid = 0;
+    char home[SSI_NAME_MAX + 1] = "", text[300] = "";
+    if (ssi_field_u64(ssi_msg_find(m->field, m->nfields, SSI_TAG_REQID), &reqid) < 0 ||
+        ssi_field_u64(ssi_msg_find(m->field, m->nfields, SSI_TAG_PID), &pid) < 0 ||
+        ssi_field_str(ssi_msg_find(m->field, m->nfields, SSI_TAG_HOME), home, sizeof home) < 0) {
+        ssi_warn("dropped a malformed MOVE_ASK from %s", ssid_node_peer_name(from));
+        return;
+    }
+    /* Only a home about its own guest here (the sender is the CURVE
+     * identity, not the HOME it claims). */
+    bool guest = false;
+    for (ssid_mig_t *g = ssid_mig_first(); g && !guest; g = g->next)
+        guest =
+            !g->home_side && g->peer == from && g->pid == (pid_t)pid && strcmp(g->home, home) == 0;
+    int64_t now = ssid_node_now();
+    unsigned left = s_left_count(now, conf->period_ms);
+    int err = 0;
+    if (!guest) {
+        err = ESRCH;
+        snprintf(text, sizeof text, "process %llu of %s does not run on %s",
+                 (unsigned long long)pid, ssid_node_peer_name(from), ssid_node.name);
+    } else if (left >= conf->moves) {
+        err = EBUSY;
+        snprintf(text, sizeof text,
+                 "%s sent %u balancer move%s in the last %u ms already (moves = %u per node and "
+                 "period)",
+                 ssid_node.name, left, left == 1 ? "" : "s", conf->period_ms, conf->moves);
+        ssi_info("refused %s a move of process %llu: %s", ssid_node_peer_name(from),
+                 (unsigned long long)pid, text);
+    } else {
+        s_left_note(now);
+        ssi_info("granted %s a move of process %llu (%u of %u this period)",
+                 ssid_node_peer_name(from), (unsigned long long)pid, left + 1, conf->moves);
+    }
+    uint8_t out[512];
+    ssi_msg_writer_t w;
+    ssi_msg_begin(&w, out, sizeof out, SSI_MSG_MOVE_ANSWER);
+    ssi_msg_put_u64(&w, SSI_TAG_REQID, reqid);
+    ssi_msg_put_u64(&w, SSI_TAG_ERRNO, (uint64_t)err);
+    if (*text)
+        ssi_msg_put_str_cut(&w, SSI_TAG_TEXT, text);
+    long len = ssi_msg_end(&w);
+    if (len > 0)
+        ssid_node_send(from, out, (size_t)len);
+}
+
+void ssid_balance_answered(int from, const ssi_msg_t *m)
+{
+    uint64_t reqid = 0, err = 0;
+    char text[300] = "";
+    if (ssi_field_u64(ssi_msg_find(m->field, m->nfields, SSI_TAG_REQID), &reqid) < 0 ||
+        ssi_field_u64(ssi_msg_find(m->field, m->nfields, SSI_TAG_ERRNO), &err) < 0)
+        return;
+    ssi_field_str(ssi_msg_find(m->field, m->nfields, SSI_TAG_TEXT), text, sizeof text);
+    int64_t now = ssid_node_now();
+    for (int i = 0; i < S_ASK_MAX; i++) {
+        if (s_asks[i].reqid != reqid || s_asks[i].node != from)
+            continue;
+        s_asks[i].reqid = 0;
+        ssid_client_t *p = ssid_client_by_id(s_asks[i].id);
+        if (!p || !p->registered || p->migrating || p->away != from)
+            return; /* it ended or moved meanwhile */
+        if (now - s_asks[i].t >= S_ASK_MS) {
+            ssi_info("declined: process %d: %s answered too late (%lld ms)", p->pid,
+                     ssid_node_peer_name(from), (long long)(now - s_asks[i].t));
+            return;
+        }
+        if (err) {
+            char why[400];
+            snprintf(why, sizeof why, "declined: process %d %s -> %s: %s", p->pid,
+                     ssid_node_peer_name(from), ssid_node_peer_name(s_asks[i].d.to), text);
+            ssi_info("%s", why);
+            ssid_events_note("declined", "%s", why);
+            return;
+        }
+        char note[120];
+        snprintf(note, sizeof note, "; %s granted it one of its moves", ssid_node_peer_name(from));
+        s_start(&s_asks[i].d, p, &s_asks[i].pp, s_asks[i].n, note, now);
+        return;
+    }
+}
+
 /* The node table as the policy sees it: gossiped loads, with the moves we
  * started and not yet gossiped counted in. Returns the number of nodes. */
 static int s_nodes(ssi_policy_node_t *nodes, const char **names, int64_t now)
@@ -376,6 +578,8 @@ unsigned ssid_balance_tick(void)
             pin = "it stays (ssirun --stay)";
         else if (c->migrating)
             pin = "it is being moved";
+        else if (s_asking(c->id, now))
+            pin = "its node has not answered whether it may leave";
         else if (f->failed && now - f->failed < S_FAILED_MS)
             pin = "its last move failed";
         /* The residence keeps a moved process from bouncing; one that
@@ -401,39 +605,20 @@ unsigned ssid_balance_tick(void)
     if (np == 0)
         return conf->period_ms;
 
-    ssi_policy_decision_t d;
-    ssi_policy_decide(conf, nodes, names, nnodes, ssid_node.self, procs, np, s_bandwidth,
-                      randombytes_random(), &d);
-    if (d.kind == SSI_POLICY_NONE) {
-        s_declined(d.why);
+    /* Several moves when the imbalance is large, at most conf->moves out
+     * of each source node (where the process runs) in this period. */
+    static ssi_policy_decision_t dec[S_MAX_MOVES];
+    unsigned out[SSI_CLUSTER_MAX] = {0};
+    out[ssid_node.self] = s_left_count(now, conf->period_ms); /* granted to others */
+    ssi_policy_decision_t declined;
+    int nd =
+        ssi_policy_decide_many(conf, nodes, names, nnodes, ssid_node.self, procs, np, s_bandwidth,
+                               randombytes_random(), out, dec, S_MAX_MOVES, &declined);
+    if (nd == 0) {
+        s_declined(declined.why);
         return conf->period_ms;
     }
-    ssid_client_t *p = who[d.proc];
-    char why[512];
-    /* What cannot move (threads, shared memory...) is refused here,
-	 * before anything is touched, and left alone for a while. */
-    if (d.kind == SSI_POLICY_MOVE && p->away < 0 && ssi_deputy_check(p->pid, why, sizeof why) < 0) {
-        ssi_info("declined: process %d cannot migrate: %s", p->pid, why);
-        s_fact(p)->failed = now;
-        return conf->period_ms;
-    }
-    s_declined("");
-    ssi_info("%s: %s", d.kind == SSI_POLICY_HOME ? "bringing home" : "moving", d.why);
-    ssid_events_note("balance", "%s: %s", d.kind == SSI_POLICY_HOME ? "bringing home" : "moving",
-                     d.why);
-    s_fact_t *f = s_fact(p);
-    f->tried = true;
-    f->moves = p->moves;
-    ssid_asker_t a = {.client = 0, .peer = -1, .uid = 0}; /* no one waits for the answer */
-    int from = procs[d.proc].node;
-    s_pend(from, -procs[d.proc].demand, procs[d.proc].image_mb, now);
-    s_pend(d.to, procs[d.proc].demand > 0.1 ? procs[d.proc].demand : 0.1, -procs[d.proc].image_mb,
-           now);
-    if (d.kind == SSI_POLICY_HOME)
-        ssid_home_start(&a, p, -1);
-    else if (p->away >= 0)
-        ssid_home_start(&a, p, d.to); /* a chained move goes through home */
-    else
-        ssid_offer_start(&a, p, d.to, "");
+    for (int k = 0; k < nd; k++)
+        s_carry_out(&dec[k], who[dec[k].proc], &procs[dec[k].proc], nd, now);
     return conf->period_ms;
 }

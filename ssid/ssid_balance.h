@@ -24,4 +24,14 @@ unsigned ssid_balance_tick(void);
  * borrowed. */
 const char *ssid_balance_place(ssid_client_t *c, const ssi_msg_t *m);
 
+/* The per-source limit: MOVE_ASK from node `from` (a home whose process
+ * runs here wants to move it): granted, and counted, if fewer than the
+ * cluster file's 'moves' balancer moves left this node in the last period;
+ * answered with MOVE_ANSWER. */
+void ssid_balance_asked(int from, const ssi_msg_t *m);
+
+/* MOVE_ANSWER from the node one of our processes runs on: the move we
+ * asked for starts (granted), or is logged as declined. */
+void ssid_balance_answered(int from, const ssi_msg_t *m);
+
 #endif

@@ -237,6 +237,8 @@ const char *ssi_msg_type_name(int type)
         [SSI_MSG_EVENTS_REP] = "EVENTS_REP",
         [SSI_MSG_CHECKPOINT] = "CHECKPOINT",
         [SSI_MSG_CALLS] = "CALLS",
+        [SSI_MSG_MOVE_ASK] = "MOVE_ASK",
+        [SSI_MSG_MOVE_ANSWER] = "MOVE_ANSWER",
     };
     /* clang-format on */
     if (type < 1 || type > SSI_MSG_TYPE_MAX || !names[type])

@@ -49,6 +49,12 @@ enum ssi_msg_type {
     /* 50-54: reporting (#16). CALLS: a deputy to its home ssid, the calls it served so far
      * (no answer). */
     SSI_MSG_CALLS = 50,
+    /* 70-74: the balancer's per-source limit (#13, w-place). A home's balancer asks the node
+     * where its process runs for one of that node's outgoing moves of this period; the node
+     * counts every balancer move that leaves it, whatever the home, and grants at most the
+     * cluster file's 'moves' per period. */
+    SSI_MSG_MOVE_ASK = 70,    /* REQID HOME PID: home to the node its process runs on */
+    SSI_MSG_MOVE_ANSWER = 71, /* REQID ERRNO [TEXT]: 0 granted (counted), EBUSY spent */
     /* Numbers 17-79 are reserved for the messages of work in progress (ranges per branch);
      * the decoder takes any number up to the maximum, the handlers refuse what they do not know. */
     SSI_MSG_TYPE_MAX = 79
