@@ -22,31 +22,36 @@
 #include "ssid_node.h"
 #include "ssid_offer.h"
 
-#define S_FRESH_MS 5000     /* a load older than this is not trusted */
-#define S_FAILED_MS 30000   /* a process whose move failed is left alone this long */
-#define S_PENDING_MAX 64    /* moves in flight counted in the loads */
-#define S_PENDING_HOLD 1500 /* ms a move's effect is counted in full */
-#define S_MAX_MOVES 64      /* moves one period may start (conf->moves per source) */
-#define S_LEFT_MAX 64       /* balancer moves out of this node remembered */
-#define S_ASK_MAX 32        /* moves waiting for their source's leave */
-#define S_ASK_MS 1000       /* how long an answer is awaited */
+#define S_FRESH_MS 5000       /* a load older than this is not trusted */
+#define S_FAILED_MS 30000     /* a process whose move failed is left alone this long */
+#define S_PENDING_MAX 64      /* moves in flight counted in the loads */
+#define S_PENDING_HOLD 1500   /* ms a move's effect is counted in full */
+#define S_MAX_MOVES 64        /* moves one period may start (conf->moves per source) */
+#define S_LEFT_MAX 64         /* balancer moves out of this node remembered */
+#define S_ASK_MAX 32          /* moves waiting for their source's leave */
+#define S_ASK_MS 1000         /* how long an answer is awaited */
+#define S_GUEST_FRESH_MS 3000 /* a guest's demand measured where it runs is trusted this long */
+#define S_GUESTS_MAX 256      /* guests measured here */
 
 /* What we measured of one process at the last period. */
 typedef struct {
     uint64_t id; /* the client's id; 0: a free slot */
     pid_t pid;
-    int node;          /* where it ran */
-    int64_t t;         /* when */
-    uint64_t sched_ns; /* at home: run + wait on a run queue (schedstat) */
-    uint64_t calls;    /* at home: read/write calls; away: the deputy's wake-ups */
-    double demand;     /* runnable fraction of the last period */
-    double io_rate;    /* calls per second */
-    double image_mb;   /* resident memory when last at home */
-    bool rated;        /* demand and io_rate are from two samples */
-    bool home_rated;   /* demand was measured at home at least once */
-    unsigned moves;    /* the client's count when we tried to move it */
-    bool tried;        /* we asked for a move and wait for its end */
-    int64_t failed;    /* when our last move of it failed, or 0 */
+    int node;           /* where it ran */
+    int64_t t;          /* when */
+    uint64_t sched_ns;  /* at home: run + wait on a run queue (schedstat) */
+    uint64_t calls;     /* at home: read/write calls; away: the deputy's wake-ups */
+    double demand;      /* runnable fraction of the last period */
+    double io_rate;     /* calls per second */
+    double image_mb;    /* resident memory when last at home */
+    bool rated;         /* demand and io_rate are from two samples */
+    bool home_rated;    /* demand was measured at home at least once */
+    double away_demand; /* away: the demand its node measured (GUEST_LOAD) */
+    int64_t away_t;     /* when that came, or 0 */
+    int away_node;      /* from which node */
+    unsigned moves;     /* the client's count when we tried to move it */
+    bool tried;         /* we asked for a move and wait for its end */
+    int64_t failed;     /* when our last move of it failed, or 0 */
 } s_fact_t;
 
 static s_fact_t s_facts[SSID_CLIENT_MAX];
@@ -141,11 +146,15 @@ static void s_sample(s_fact_t *f, const ssid_client_t *c, int64_t now)
     double dt = (now - f->t) / 1000.0;
     f->rated = false;
     if (f->node == node && dt > 0.05 && !c->migrating) {
-        /* Away, its CPU is the other node's: we keep what it used at
-		 * home, or take it as CPU-bound if it never ran here long. */
+        /* Away, its CPU is the other node's, which measures it and
+         * tells us (GUEST_LOAD); without a fresh word from there we keep
+         * what it used at home, or take it as CPU-bound if it never ran
+         * here long. */
         if (c->away < 0) {
             f->demand = (double)(sched - f->sched_ns) / 1e9 / dt;
             f->home_rated = true;
+        } else if (f->away_t && f->away_node == c->away && now - f->away_t <= S_GUEST_FRESH_MS) {
+            f->demand = f->away_demand;
         } else if (!f->home_rated) {
             f->demand = 1;
         }
@@ -158,6 +167,135 @@ static void s_sample(s_fact_t *f, const ssid_client_t *c, int64_t now)
     f->t = now;
     f->sched_ns = sched;
     f->calls = calls;
+}
+
+/* Our guests as last measured, to rate their demand between periods. */
+static struct {
+    int home;  /* node index; -1: a free slot */
+    pid_t pid; /* its home pid */
+    uint64_t sched_ns;
+    int64_t t;
+    bool seen;
+} s_guests[S_GUESTS_MAX];
+
+/* The body of guest g, by its pid in our PID namespace: the child of its
+ * agent (pid 1 of the body's namespace) whose innermost pid is the home
+ * pid; 0 if not found. */
+static pid_t s_body_pid(const ssid_mig_t *g)
+{
+    if (g->nhelpers < 2)
+        return 0;
+    char path[96], buf[512];
+    snprintf(path, sizeof path, "/proc/%d/task/%d/children", g->helper[1], g->helper[1]);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    pid_t found = 0;
+    long child;
+    while (!found && fscanf(f, "%ld", &child) == 1) {
+        char sp[64];
+        snprintf(sp, sizeof sp, "/proc/%ld/status", child);
+        FILE *st = fopen(sp, "r");
+        while (st && fgets(buf, sizeof buf, st))
+            if (strncmp(buf, "NSpid:", 6) == 0) {
+                char *last = strrchr(buf, '\t');
+                if (last && strtol(last + 1, NULL, 10) == g->pid)
+                    found = (pid_t)child;
+                break;
+            }
+        if (st)
+            fclose(st);
+    }
+    fclose(f);
+    return found;
+}
+
+/* Measures each guest's CPU demand where it runs, here, and tells each
+ * home about its own (GUEST_LOAD: PID LOADM pairs). */
+static void s_report_guests(int64_t now)
+{
+    static uint8_t out[SSI_CLUSTER_MAX][2048];
+    static ssi_msg_writer_t w[SSI_CLUSTER_MAX];
+    static int npairs[SSI_CLUSTER_MAX];
+    int nnodes = (int)ssi_cluster_size(ssid_node.cluster);
+    for (int i = 0; i < nnodes; i++)
+        npairs[i] = 0;
+    for (int i = 0; i < S_GUESTS_MAX; i++)
+        s_guests[i].seen = false;
+    for (ssid_mig_t *g = ssid_mig_first(); g; g = g->next) {
+        if (g->home_side || !g->running || g->peer < 0 || g->peer >= nnodes)
+            continue;
+        pid_t body = s_body_pid(g);
+        if (body <= 0)
+            continue;
+        uint64_t sched = s_schedstat(body);
+        int slot = -1, free_slot = -1;
+        for (int i = 0; i < S_GUESTS_MAX && slot < 0; i++) {
+            if (s_guests[i].t && s_guests[i].home == g->peer && s_guests[i].pid == g->pid)
+                slot = i;
+            else if (!s_guests[i].t && free_slot < 0)
+                free_slot = i;
+        }
+        if (slot < 0) {
+            if (free_slot < 0)
+                continue;
+            slot = free_slot;
+            s_guests[slot] = (typeof(s_guests[0])){
+                .home = g->peer, .pid = g->pid, .sched_ns = sched, .t = now, .seen = true};
+            continue; /* rated from the next period on */
+        }
+        double dt = (now - s_guests[slot].t) / 1000.0;
+        double demand = dt > 0.05 && sched >= s_guests[slot].sched_ns
+                            ? (double)(sched - s_guests[slot].sched_ns) / 1e9 / dt
+                            : -1;
+        s_guests[slot].sched_ns = sched;
+        s_guests[slot].t = now;
+        s_guests[slot].seen = true;
+        if (demand < 0)
+            continue;
+        if (demand > 1)
+            demand = 1;
+        int h = g->peer;
+        if (npairs[h] == 0)
+            ssi_msg_begin(&w[h], out[h], sizeof out[h], SSI_MSG_GUEST_LOAD);
+        if (npairs[h] < 100) {
+            ssi_msg_put_u64(&w[h], SSI_TAG_PID, (uint64_t)g->pid);
+            ssi_msg_put_u64(&w[h], SSI_TAG_LOADM, (uint64_t)(demand * 1000 + 0.5));
+            npairs[h]++;
+        }
+    }
+    for (int i = 0; i < S_GUESTS_MAX; i++)
+        if (!s_guests[i].seen)
+            s_guests[i].t = 0; /* gone */
+    for (int h = 0; h < nnodes; h++) {
+        if (!npairs[h])
+            continue;
+        long len = ssi_msg_end(&w[h]);
+        if (len > 0)
+            ssid_node_send(h, out[h], (size_t)len);
+    }
+}
+
+void ssid_balance_guest_load(int from, const ssi_msg_t *m)
+{
+    int64_t now = ssid_node_now();
+    for (size_t i = 0; i + 1 < m->nfields; i++) {
+        uint64_t pid = 0, loadm = 0;
+        if (m->field[i].tag != SSI_TAG_PID || m->field[i + 1].tag != SSI_TAG_LOADM ||
+            ssi_field_u64(&m->field[i], &pid) < 0 || ssi_field_u64(&m->field[i + 1], &loadm) < 0)
+            continue;
+        i++;
+        ssid_client_t *c = ssid_client_by_pid((pid_t)pid);
+        /* Only the node it runs on speaks for it. */
+        if (!c || c->away != from || loadm > 1000)
+            continue;
+        s_fact_t *f = s_fact(c);
+        if (!f)
+            continue;
+        f->away_demand = loadm / 1000.0;
+        f->away_t = now;
+        f->away_node = from;
+    }
 }
 
 /* A move we asked for ended: measure the bandwidth, or note the failure. */
@@ -554,6 +692,7 @@ unsigned ssid_balance_tick(void)
         return conf->period_ms;
     }
     int64_t now = ssid_node_now();
+    s_report_guests(now);
     static ssi_policy_node_t nodes[SSI_CLUSTER_MAX];
     static const char *names[SSI_CLUSTER_MAX];
     int nnodes = s_nodes(nodes, names, now);

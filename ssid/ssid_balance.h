@@ -34,4 +34,8 @@ void ssid_balance_asked(int from, const ssi_msg_t *m);
  * asked for starts (granted), or is logged as declined. */
 void ssid_balance_answered(int from, const ssi_msg_t *m);
 
+/* GUEST_LOAD from node `from`: the CPU demand of our processes that run
+ * there, measured there; the balancer uses it for them while it is fresh. */
+void ssid_balance_guest_load(int from, const ssi_msg_t *m);
+
 #endif

@@ -55,6 +55,9 @@ enum ssi_msg_type {
      * cluster file's 'moves' per period. */
     SSI_MSG_MOVE_ASK = 70,    /* REQID HOME PID: home to the node its process runs on */
     SSI_MSG_MOVE_ANSWER = 71, /* REQID ERRNO [TEXT]: 0 granted (counted), EBUSY spent */
+    /* Each period, a node tells the home of its guests what CPU they demand where they run:
+     * pairs PID LOADM (the home pid; (run + run-queue wait) / wall time x 1000). */
+    SSI_MSG_GUEST_LOAD = 72,
     /* Numbers 17-79 are reserved for the messages of work in progress (ranges per branch);
      * the decoder takes any number up to the maximum, the handlers refuse what they do not know. */
     SSI_MSG_TYPE_MAX = 79
