@@ -49,6 +49,7 @@ typedef struct {
     double away_demand; /* away: the demand its node measured (GUEST_LOAD) */
     int64_t away_t;     /* when that came, or 0 */
     int away_node;      /* from which node */
+    int64_t placed;     /* when placement before main decided where it runs, or 0 */
     unsigned moves;     /* the client's count when we tried to move it */
     bool tried;         /* we asked for a move and wait for its end */
     int64_t failed;     /* when our last move of it failed, or 0 */
@@ -668,6 +669,12 @@ const char *ssid_balance_place(ssid_client_t *c, const ssi_msg_t *m)
             d.kind = SSI_POLICY_NONE;
         }
     }
+    /* Where it runs was decided with the loads of this instant: the
+     * periodic rule leaves it there for the residence, as after a move
+     * (the gossiped loads lag behind a burst of new processes). */
+    s_fact_t *f = s_fact(c);
+    if (f)
+        f->placed = now;
     if (d.kind != SSI_POLICY_MOVE) {
         /* It runs here: counted in our load until the gossip shows it. */
         s_pend(ssid_node.self, 1, 0, now);
@@ -724,7 +731,7 @@ unsigned ssid_balance_tick(void)
         /* The residence keeps a moved process from bouncing; one that
 		 * never moved may go as soon as it was measured (the horizon of
 		 * the rule still keeps short-lived ones home). */
-        else if (c->moves > 0 && now - c->since < (int64_t)conf->residence_ms) {
+        else if ((c->moves > 0 || f->placed) && now - c->since < (int64_t)conf->residence_ms) {
             snprintf(pins[np], sizeof pins[np], "on its node for less than the residence of %u ms",
                      conf->residence_ms);
             pin = pins[np];
