@@ -7,7 +7,9 @@
 #   tests/bench/balance.sh [N...]     (default: 4 8 16)
 #
 # Environment: QUOTA (CPU per host, default 0.3), BLOCKS (work per job, tests/progs/cpuhog,
-# default 500: about 0.9 CPU-s here), SSILAB_INSTANCE=K (see ssilab(1)).
+# default 500: about 0.9 CPU-s here), BALANCE (the lab's balance block, default "on"; e.g.
+# "on,place=off,moves=1" for the balancer as it was before placement), SSILAB_INSTANCE=K (see
+# ssilab(1)).
 # The work of one job is its user+system CPU time measured outside the lab (median of 3 runs);
 # the ideal makespan is N x work / (4 x QUOTA), or one job's work / QUOTA if that is longer.
 # Makespan: from the first ssirun to the last job's exit, inside n1 (one shell waits for all).
@@ -25,7 +27,8 @@ work=$(for _ in 1 2 3; do
 done | sort -n | sed -n 2p)
 echo "one job: cpuhog $BLOCKS = $work CPU-s (median of 3, outside the lab); hosts: 4 x $QUOTA CPU"
 
-LAB_BALANCE=on lab_up 4 --cpu "$QUOTA"
+echo "balance: ${BALANCE:-on}; load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+LAB_BALANCE=${BALANCE:-on} lab_up 4 --cpu "$QUOTA"
 log=$SSILAB_DIR/n1/ssid.log
 
 # run N OPTS: prints "seconds bad_results" for N jobs started together on n1.
@@ -53,4 +56,5 @@ for n in $sizes; do
     [ "$badb$bads" = 00 ] || echo "  WRONG RESULTS: $badb balanced, $bads all-on-n1"
     sleep 3 # let the loads settle
 done
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 lab_down
