@@ -90,13 +90,14 @@ static int s_balance_setting(ssi_balance_conf_t *b, const char *name, const char
         {"call_ms", 0, 1000, "milliseconds"},
         {"mem_min", 0, 1e7, "MiB"},
         {"empty_after", 0, 86400000, "milliseconds"},
+        {"moves", 1, 64, "moves per node per period"},
     };
-    if (strcmp(name, "consolidate") == 0) {
+    if (strcmp(name, "consolidate") == 0 || strcmp(name, "place") == 0) {
         if (strcmp(value, "on") != 0 && strcmp(value, "off") != 0) {
-            s_err(err, errlen, origin, line, "'consolidate' is 'on' or 'off', not '%s'", value);
+            s_err(err, errlen, origin, line, "'%s' is 'on' or 'off', not '%s'", name, value);
             return -1;
         }
-        b->consolidate = strcmp(value, "on") == 0;
+        *(name[0] == 'c' ? &b->consolidate : &b->place) = strcmp(value, "on") == 0;
         return 0;
     }
     if (strcmp(name, "empty_command") == 0) {
@@ -126,13 +127,14 @@ static int s_balance_setting(ssi_balance_conf_t *b, const char *name, const char
         case 5: b->io_limit = v; break;
         case 6: b->call_ms = v; break;
         case 7: b->mem_min = v; break;
-        default: b->empty_after_ms = (unsigned)v; break;
+        case 8: b->empty_after_ms = (unsigned)v; break;
+        default: b->moves = (unsigned)v; break;
         }
         return 0;
     }
     s_err(err, errlen, origin, line,
           "unknown balance setting '%s' (expected period, margin, residence, near, bandwidth, "
-          "io_limit, call_ms, mem_min, consolidate, empty_after or empty_command)",
+          "io_limit, call_ms, mem_min, consolidate, empty_after, empty_command, place or moves)",
           name);
     return -1;
 }
@@ -196,7 +198,9 @@ ssi_cluster_t *ssi_cluster_parse(const char *text, const char *origin, char *err
                                          .io_limit = 200,
                                          .call_ms = 0.2,
                                          .mem_min = 64,
-                                         .empty_after_ms = 60000};
+                                         .empty_after_ms = 60000,
+                                         .place = 1,
+                                         .moves = 4};
     ssi_node_conf_t *cur = NULL;
     int in_balance = 0, seen_balance = 0;
     int line = 0;

@@ -37,18 +37,20 @@ typedef struct {
 /* The load balancer's knobs: a 'balance = on|off' block of the cluster
  * file, its settings 4 spaces under it; every one has a default. */
 typedef struct {
-    int on;                  /* balance = on|off: default on */
-    unsigned period_ms;      /* period = MS: one decision per period (500) */
-    double margin;           /* margin = F: CPU share gained, relative (0.25) */
-    unsigned residence_ms;   /* residence = MS: minimum time on a node after a move (3000) */
-    double near;             /* near = F: targets within F of the best (0.1) */
-    double bandwidth;        /* bandwidth = MB/s: until a move is measured (50) */
-    double io_limit;         /* io_limit = N: forwarded calls/s above which a
+    int on;                /* balance = on|off: default on */
+    unsigned period_ms;    /* period = MS: one decision per period (500) */
+    double margin;         /* margin = F: CPU share gained, relative (0.25) */
+    unsigned residence_ms; /* residence = MS: minimum time on a node after a move (3000) */
+    double near;           /* near = F: targets within F of the best (0.1) */
+    double bandwidth;      /* bandwidth = MB/s: until a move is measured (50) */
+    double io_limit;       /* io_limit = N: forwarded calls/s above which a
 	                          process belongs at home (200) */
-    double call_ms;          /* call_ms = F: time one forwarded call costs (0.2) */
-    double mem_min;          /* mem_min = MiB: free memory a node keeps; below it, guests
+    double call_ms;        /* call_ms = F: time one forwarded call costs (0.2) */
+    double mem_min;        /* mem_min = MiB: free memory a node keeps; below it, guests
 	                          leave and offers are refused (64) */
-    int consolidate;         /* consolidate = on|off: pack work onto the fewest nodes (off) */
+    int consolidate;       /* consolidate = on|off: pack work onto the fewest nodes (off) */
+    int place;             /* place = on|off: a new process may start elsewhere before main (on) */
+    unsigned moves;        /* moves = K: balancer moves out of one node per period, at most (4) */
     unsigned empty_after_ms; /* empty_after = MS: a node empty this long runs ... (60000) */
     char empty_command[256]; /* empty_command = CMD: ... this, with SSI_NODE set ("") */
 } ssi_balance_conf_t;

@@ -108,6 +108,78 @@ static void s_consolidate(const ssi_balance_conf_t *conf, const ssi_policy_node_
              names[p->node]);
 }
 
+/* The CPU rule: the process that gains most, to one of its near-best
+ * targets at random. false when none may move (out->why then holds the
+ * best declined chance, or is empty). */
+static bool s_cpu_choice(const ssi_balance_conf_t *conf, const ssi_policy_node_t *nodes,
+                         const char *const *names, int nnodes, int home,
+                         const ssi_policy_proc_t *procs, int nprocs, double bandwidth, uint32_t rnd,
+                         ssi_policy_decision_t *out)
+{
+    /* The process that gains most, and the best declined chance. */
+    int best = -1;
+    double best_score = 0, best_net = 0, declined_ratio = 0;
+    char why[200];
+    for (int i = 0; i < nprocs; i++) {
+        const ssi_policy_proc_t *p = &procs[i];
+        int c = p->node;
+        if (c < 0 || c >= nnodes || !nodes[c].up)
+            continue;
+        double now = s_share(nodes[c].cap, nodes[c].runq);
+        for (int t = 0; t < nnodes; t++) {
+            if (!s_target(nodes, home, p, t))
+                continue;
+            double then = s_share(nodes[t].cap, nodes[t].runq + 1);
+            if (then <= now)
+                continue; /* no chance at all */
+            double net, score;
+            if (s_weigh(conf, nodes, home, p, t, bandwidth, &net, &score, why, sizeof why) < 0) {
+                if (then / now > declined_ratio) {
+                    declined_ratio = then / now;
+                    snprintf(out->why, sizeof out->why,
+                             "declined: process %d %s -> %s (CPU share %.2f -> %.2f): %s", p->pid,
+                             names[c], names[t], now, then, why);
+                }
+                continue;
+            }
+            if (best < 0 || score > best_score) {
+                best = i;
+                best_score = score;
+                best_net = net;
+            }
+        }
+    }
+    if (best < 0)
+        return false;
+
+    /* Its targets within `near` of the best: one at random. */
+    const ssi_policy_proc_t *p = &procs[best];
+    int near[SSI_CLUSTER_MAX], n = 0, best_t = -1;
+    for (int t = 0; t < nnodes && n < SSI_CLUSTER_MAX; t++) {
+        double net, score;
+        if (!s_target(nodes, home, p, t) ||
+            s_weigh(conf, nodes, home, p, t, bandwidth, &net, &score, why, sizeof why) < 0)
+            continue;
+        if (net >= best_net * (1 - conf->near))
+            near[n++] = t;
+        if (net >= best_net && best_t < 0)
+            best_t = t;
+    }
+    int to = n ? near[rnd % (uint32_t)n] : best_t;
+    out->kind = to == home ? SSI_POLICY_HOME : SSI_POLICY_MOVE;
+    out->proc = best;
+    out->to = to;
+    out->share_now = s_share(nodes[p->node].cap, nodes[p->node].runq);
+    out->share_then = s_share(nodes[to].cap, nodes[to].runq + 1);
+    snprintf(out->why, sizeof out->why,
+             "process %d %s -> %s: CPU share %.2f -> %.2f (load %.2f -> %.2f per CPU), gain "
+             "%.2f CPU-s over the move's cost; chosen among %d near-best target%s",
+             p->pid, names[p->node], names[to], out->share_now, out->share_then,
+             nodes[p->node].runq / nodes[p->node].cap, (nodes[to].runq + 1) / nodes[to].cap,
+             best_score, n, n == 1 ? "" : "s");
+    return true;
+}
+
 void ssi_policy_decide(const ssi_balance_conf_t *conf, const ssi_policy_node_t *nodes,
                        const char *const *names, int nnodes, int home,
                        const ssi_policy_proc_t *procs, int nprocs, double bandwidth, uint32_t rnd,
@@ -181,68 +253,76 @@ void ssi_policy_decide(const ssi_balance_conf_t *conf, const ssi_policy_node_t *
         return;
     }
 
-    /* The process that gains most, and the best declined chance. */
-    int best = -1;
-    double best_score = 0, best_net = 0, declined_ratio = 0;
-    char why[200];
-    for (int i = 0; i < nprocs; i++) {
-        const ssi_policy_proc_t *p = &procs[i];
-        int c = p->node;
-        if (c < 0 || c >= nnodes || !nodes[c].up)
-            continue;
-        double now = s_share(nodes[c].cap, nodes[c].runq);
-        for (int t = 0; t < nnodes; t++) {
-            if (!s_target(nodes, home, p, t))
-                continue;
-            double then = s_share(nodes[t].cap, nodes[t].runq + 1);
-            if (then <= now)
-                continue; /* no chance at all */
-            double net, score;
-            if (s_weigh(conf, nodes, home, p, t, bandwidth, &net, &score, why, sizeof why) < 0) {
-                if (then / now > declined_ratio) {
-                    declined_ratio = then / now;
-                    snprintf(out->why, sizeof out->why,
-                             "declined: process %d %s -> %s (CPU share %.2f -> %.2f): %s", p->pid,
-                             names[c], names[t], now, then, why);
-                }
-                continue;
-            }
-            if (best < 0 || score > best_score) {
-                best = i;
-                best_score = score;
-                best_net = net;
-            }
-        }
-    }
-    if (best < 0) {
-        if (conf->consolidate)
-            s_consolidate(conf, nodes, names, nnodes, home, procs, nprocs, out);
-        return;
-    }
+    if (!s_cpu_choice(conf, nodes, names, nnodes, home, procs, nprocs, bandwidth, rnd, out) &&
+        conf->consolidate)
+        s_consolidate(conf, nodes, names, nnodes, home, procs, nprocs, out);
+}
 
-    /* Its targets within `near` of the best: one at random. */
-    const ssi_policy_proc_t *p = &procs[best];
-    int near[SSI_CLUSTER_MAX], n = 0, best_t = -1;
-    for (int t = 0; t < nnodes && n < SSI_CLUSTER_MAX; t++) {
-        double net, score;
-        if (!s_target(nodes, home, p, t) ||
-            s_weigh(conf, nodes, home, p, t, bandwidth, &net, &score, why, sizeof why) < 0)
-            continue;
-        if (net >= best_net * (1 - conf->near))
-            near[n++] = t;
-        if (net >= best_net && best_t < 0)
-            best_t = t;
+void ssi_policy_place(const ssi_balance_conf_t *conf, const ssi_policy_node_t *nodes,
+                      const char *const *names, int nnodes, int home, int pid, double image_mb,
+                      double bandwidth, uint32_t rnd, ssi_policy_decision_t *out)
+{
+    memset(out, 0, sizeof *out);
+    out->kind = SSI_POLICY_NONE;
+    out->proc = out->to = -1;
+    if (bandwidth <= 0)
+        bandwidth = conf->bandwidth;
+    if (home < 0 || home >= nnodes || nnodes > SSI_CLUSTER_MAX)
+        return;
+    /* Nothing is measured yet: taken as CPU-bound, at home, counted in
+     * home's run queue, with the minimum residence as its horizon. */
+    ssi_policy_node_t with[SSI_CLUSTER_MAX];
+    memcpy(with, nodes, sizeof *nodes * (size_t)nnodes);
+    with[home].runq += 1;
+    ssi_policy_proc_t p = {.pid = pid, .node = home, .demand = 1, .image_mb = image_mb};
+    if (s_cpu_choice(conf, with, names, nnodes, home, &p, 1, bandwidth, rnd, out) &&
+        out->to == home)
+        out->kind = SSI_POLICY_NONE; /* cannot happen: home is where it is */
+}
+
+int ssi_policy_decide_many(const ssi_balance_conf_t *conf, ssi_policy_node_t *nodes,
+                           const char *const *names, int nnodes, int home, ssi_policy_proc_t *procs,
+                           int nprocs, double bandwidth, uint32_t rnd, unsigned *out,
+                           ssi_policy_decision_t *dec, int max, ssi_policy_decision_t *declined)
+{
+    static const char spent[] = "its node sent its moves for this period already";
+    unsigned limit = conf->moves ? conf->moves : 1;
+    int n = 0;
+    memset(declined, 0, sizeof *declined);
+    declined->kind = SSI_POLICY_NONE;
+    declined->proc = declined->to = -1;
+    /* Processes on a node whose budget is spent wait for the next period. */
+    for (int i = 0; i < nprocs; i++)
+        if (!procs[i].pinned && procs[i].node >= 0 && procs[i].node < nnodes &&
+            out[procs[i].node] >= limit)
+            procs[i].pinned = spent;
+    for (int round = 0; n < max && round < nprocs; round++) {
+        ssi_policy_decision_t d;
+        ssi_policy_decide(conf, nodes, names, nnodes, home, procs, nprocs, bandwidth,
+                          rnd + (uint32_t)round * 7919u, &d);
+        if (d.kind == SSI_POLICY_NONE) {
+            if (n == 0)
+                *declined = d;
+            break;
+        }
+        /* Beyond the first, only when the imbalance is large. */
+        if (n > 0 && !(d.share_now > 0 && d.share_then >= d.share_now * SSI_POLICY_LARGE))
+            break;
+        ssi_policy_proc_t *p = &procs[d.proc];
+        int src = p->node;
+        double demand = p->demand > 0.1 ? p->demand : 0.1;
+        nodes[src].runq -= p->demand;
+        if (nodes[src].runq < 0)
+            nodes[src].runq = 0;
+        nodes[src].free_mb += p->image_mb;
+        nodes[d.to].runq += demand;
+        nodes[d.to].free_mb -= p->image_mb;
+        p->pinned = "it is being moved";
+        dec[n++] = d;
+        if (++out[src] >= limit)
+            for (int i = 0; i < nprocs; i++)
+                if (!procs[i].pinned && procs[i].node == src)
+                    procs[i].pinned = spent;
     }
-    int to = n ? near[rnd % (uint32_t)n] : best_t;
-    out->kind = to == home ? SSI_POLICY_HOME : SSI_POLICY_MOVE;
-    out->proc = best;
-    out->to = to;
-    out->share_now = s_share(nodes[p->node].cap, nodes[p->node].runq);
-    out->share_then = s_share(nodes[to].cap, nodes[to].runq + 1);
-    snprintf(out->why, sizeof out->why,
-             "process %d %s -> %s: CPU share %.2f -> %.2f (load %.2f -> %.2f per CPU), gain "
-             "%.2f CPU-s over the move's cost; chosen among %d near-best target%s",
-             p->pid, names[p->node], names[to], out->share_now, out->share_then,
-             nodes[p->node].runq / nodes[p->node].cap, (nodes[to].runq + 1) / nodes[to].cap,
-             best_score, n, n == 1 ? "" : "s");
+    return n;
 }

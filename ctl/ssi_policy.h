@@ -76,4 +76,31 @@ void ssi_policy_decide(const ssi_balance_conf_t *conf, const ssi_policy_node_t *
                        const ssi_policy_proc_t *procs, int nprocs, double bandwidth, uint32_t rnd,
                        ssi_policy_decision_t *out);
 
+/* Placement before main (issue #13): a new process of home `home` (pid,
+ * image_mb resident), nothing measured yet, is taken as CPU-bound and
+ * counted in home's run queue; the CPU rule above says whether it runs
+ * better elsewhere. *out: SSI_POLICY_MOVE to `to`, or SSI_POLICY_NONE with
+ * the best declined chance in why (or an empty why). */
+void ssi_policy_place(const ssi_balance_conf_t *conf, const ssi_policy_node_t *nodes,
+                      const char *const *names, int nnodes, int home, int pid, double image_mb,
+                      double bandwidth, uint32_t rnd, ssi_policy_decision_t *out);
+
+/* Several moves in one period (issue #13), bounded: decisions are taken one
+ * after the other (each as ssi_policy_decide), each counted in the loads
+ * (nodes[].runq and free_mb are updated in place: the process's demand
+ * leaves its node, at least 0.1 arrives at the target) and its process
+ * pinned (procs[].pinned set), so that the next sees the cluster as it will
+ * be. The first may be any decision; a further one only a CPU move under
+ * large imbalance (the share at least doubles: SSI_POLICY_LARGE). At most
+ * conf->moves moves leave each SOURCE node (where the process runs, not its
+ * home): out[src] counts the moves that already left src this period
+ * (other homes' too, where known) and is incremented; processes on a node
+ * whose budget is spent are passed over. Fills dec[0..max-1]; returns how
+ * many moves, and *declined holds the first decision's reason when none. */
+#define SSI_POLICY_LARGE 2.0
+int ssi_policy_decide_many(const ssi_balance_conf_t *conf, ssi_policy_node_t *nodes,
+                           const char *const *names, int nnodes, int home, ssi_policy_proc_t *procs,
+                           int nprocs, double bandwidth, uint32_t rnd, unsigned *out,
+                           ssi_policy_decision_t *dec, int max, ssi_policy_decision_t *declined);
+
 #endif

@@ -255,6 +255,12 @@ int main(int argc, char **argv)
         return e == ENOENT ? 127 : 126;
     }
 
+    /* The program we start (not its children: the variable is consumed)
+	 * asks ssid where to run before main, unless it stays or has a node. */
+    if (!stay && !node && !restart && setenv("SSI_PLACE", "1", 1) < 0) {
+        fprintf(stderr, "ssirun: cannot set the environment: %s\n", strerror(errno));
+        return EXIT_SSIRUN;
+    }
     /* The shim tells ssid when it registers; a --stay of an outer ssirun
 	 * holds for the programs it starts, as MOSIX's children inherit it. */
     if (stay && setenv("SSI_STAY", "1", 1) < 0) {

@@ -24,6 +24,7 @@
 #include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 #include <asm/termbits.h>
 
@@ -111,8 +112,33 @@ static size_t s_cmdline(char *buf, size_t cap)
  * children, where they are. Read once by the constructor. */
 static int s_stay;
 
-static void s_register(void)
+/* Reads one whole frame from fd into buf: its length, or -1. */
+static long s_recv_frame(int fd, uint8_t *buf, size_t cap)
 {
+    size_t have = 0;
+    long want = SSI_MSG_HEADER;
+    while ((long)have < want) {
+        ssize_t r = recv(fd, buf + have, (size_t)want - have, 0);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return -1;
+        have += (size_t)r;
+        if (have == SSI_MSG_HEADER) {
+            want = ssi_msg_frame_len(buf, have);
+            if (want < SSI_MSG_HEADER || want > (long)cap)
+                return -1;
+        }
+    }
+    return (long)have;
+}
+
+/* Registers with ssid. With ask_place (a new program, balancing allowed),
+ * ssid may answer with a node to run on: copied into place (else ""). */
+static void s_register(int ask_place, char *place, size_t cap)
+{
+    if (place)
+        place[0] = 0;
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
     memcpy(sa.sun_path, s_path, sizeof sa.sun_path - 1);
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -135,17 +161,27 @@ static void s_register(void)
         ssi_msg_put_u64(&w, SSI_TAG_STAY, 1);
     if (s_ckpt_every)
         ssi_msg_put_u64(&w, SSI_TAG_CKPT_EVERY, s_ckpt_every);
+    if (ask_place && !s_stay)
+        ssi_msg_put_u64(&w, SSI_TAG_PLACE_ASK, 1);
     long n = ssi_msg_end(&w);
     /* Wait for ssid's answer, so that the process is listed by the time it
 	 * runs its first instruction; never wait long. */
     struct timeval tv = {.tv_sec = 2};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    if (n < 0 || send(fd, frame, (size_t)n, MSG_NOSIGNAL) != n ||
-        recv(fd, frame, sizeof frame, 0) < SSI_MSG_HEADER) {
+    if (n < 0 || send(fd, frame, (size_t)n, MSG_NOSIGNAL) != n) {
+        close(fd);
+        return;
+    }
+    long got = s_recv_frame(fd, frame, sizeof frame);
+    if (got < SSI_MSG_HEADER) {
         close(fd);
         return;
     }
     s_fd = fd;
+    static ssi_msg_t m;
+    if (place && ssi_msg_parse(frame, (size_t)got, &m) == 0 && m.type == SSI_MSG_OK &&
+        ssi_field_str(ssi_msg_find(m.field, m.nfields, SSI_TAG_PLACE), place, cap) < 0)
+        place[0] = 0;
 }
 
 /* Away, the kernel's parent is the body agent (pid 1 of the body's PID
@@ -320,7 +356,7 @@ static void s_on_restore(void)
         if (s_fd >= 0)
             ssi_sys1(SYS_close, s_fd);
         s_fd = -1;
-        s_register();
+        s_register(0, NULL, 0);
         ssi_epoll_restore();
         return;
     }
@@ -336,7 +372,7 @@ static void s_on_restore(void)
             if (s_fd >= 0 && r != -EBADF)
                 ssi_sys1(SYS_close, s_fd);
             s_fd = -1;
-            s_register();
+            s_register(0, NULL, 0);
         }
         ssi_regs_restore();
         ssi_epoll_restore();
@@ -379,7 +415,7 @@ static void s_atfork_child(void)
         close(s_fd);
         s_fd = -1;
     }
-    s_register();
+    s_register(0, NULL, 0);
 }
 
 static void s_say(const char *a, const char *b, const char *c)
@@ -394,14 +430,39 @@ static void s_say(const char *a, const char *b, const char *c)
  * socket we registered with, and wait: the freeze comes while we wait; the
  * body resumes in the same wait, on NODE, and gets ssid's answer through
  * the deputy. If the move fails we stop before main, as nothing has run:
- * the user asked for NODE, not for this node. */
-static void s_migrate_self(const char *node)
+ * the user asked for NODE, not for this node. A placement (soft: ssid's
+ * balancer chose NODE) that fails runs the program at home instead. */
+/* In the body, after a move before main: ssid's answer to our MIGRATE
+ * reaches us through the deputy; read it, so that no byte the program never
+ * asked for waits on our socket (a homecoming refuses to leave input
+ * behind). At most 5 s; whatever has come by then is taken. */
+static void s_drain_answer(uint8_t *frame, size_t cap, size_t have)
+{
+    long want = have >= SSI_MSG_HEADER ? ssi_msg_frame_len(frame, have) : SSI_MSG_HEADER;
+    for (int tries = 0; tries < 500 && want > 0 && (long)have < want && want <= (long)cap;
+         tries++) {
+        ssize_t r = recv(s_fd, frame + have, (size_t)want - have, MSG_DONTWAIT);
+        if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR))
+            return;
+        if (r < 0) {
+            struct timespec ts = {.tv_nsec = 10000000};
+            nanosleep(&ts, NULL);
+            continue;
+        }
+        have += (size_t)r;
+        if (have == SSI_MSG_HEADER)
+            want = ssi_msg_frame_len(frame, have);
+    }
+}
+
+static void s_migrate_self(const char *node, int soft)
 {
     uint8_t frame[1200];
     ssi_msg_writer_t w;
+    const char *why = NULL;
     if (s_fd < 0) {
-        s_say("ssirun: cannot move to ", node, ": not registered with ssid");
-        s_sys(SYS_exit_group, 125, 0, 0);
+        why = ": not registered with ssid";
+        goto fail;
     }
     ssi_freeze_init(); /* its constructor may not have run yet */
     ssi_msg_begin(&w, frame, sizeof frame, SSI_MSG_MIGRATE);
@@ -414,40 +475,53 @@ static void s_migrate_self(const char *node)
     struct timeval tv = {.tv_usec = 100000};
     setsockopt(s_fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     if (n < 0 || send(s_fd, frame, (size_t)n, MSG_NOSIGNAL) != n) {
-        s_say("ssirun: cannot move to ", node, ": ssid does not listen");
-        s_sys(SYS_exit_group, 125, 0, 0);
+        why = ": ssid does not listen";
+        goto fail;
     }
     size_t have = 0;
     long want = SSI_MSG_HEADER;
     for (int tries = 0; (long)have < want; tries++) {
-        if (s_away)
+        if (s_away) {
+            s_drain_answer(frame, sizeof frame, have);
             return;
+        }
         ssize_t r = recv(s_fd, frame + have, (size_t)want - have, 0);
         if (r < 0 && (errno == EINTR || errno == EAGAIN) && tries < 6000)
             continue;
         if (r <= 0) {
-            if (s_away)
+            if (s_away) {
+                s_drain_answer(frame, sizeof frame, have);
                 return;
-            s_say("ssirun: cannot move to ", node, ": no answer from ssid");
-            s_sys(SYS_exit_group, 125, 0, 0);
+            }
+            why = ": no answer from ssid";
+            goto fail;
         }
         have += (size_t)r;
         if (have == SSI_MSG_HEADER) {
             want = ssi_msg_frame_len(frame, have);
             if (want < 0 || want > (long)sizeof frame) {
-                s_say("ssirun: cannot move to ", node, ": bad answer from ssid");
-                s_sys(SYS_exit_group, 125, 0, 0);
+                why = ": bad answer from ssid";
+                goto fail;
             }
         }
     }
     static ssi_msg_t m;
     if (ssi_msg_parse(frame, have, &m) == 0 && m.type == SSI_MSG_OK)
         return;
+    if (soft)
+        return; /* ssid logged why; the program runs here */
     char text[1024] = "refused";
     if (ssi_msg_parse(frame, have, &m) == 0)
         ssi_field_str(ssi_msg_find(m.field, m.nfields, SSI_TAG_TEXT), text, sizeof text);
     s_say("ssirun: cannot start on ", node, ":");
     s_say("ssirun: ", text, NULL);
+    s_sys(SYS_exit_group, 125, 0, 0);
+    return;
+fail:
+    /* A placement that cannot be done runs the program here, silently. */
+    if (soft)
+        return;
+    s_say("ssirun: cannot move to ", node, why);
     s_sys(SYS_exit_group, 125, 0, 0);
 }
 
@@ -508,16 +582,29 @@ __attribute__((constructor)) static void s_shim_init(void)
         s_ckpt_every = strtoull(every, NULL, 10);
         unsetenv("SSI_CHECKPOINT_EVERY");
     }
-    s_register();
-    pthread_atfork(NULL, NULL, s_atfork_child);
-    /* Only this process moves: its children start where they are. */
+    /* Only this process moves: its children start where they are. A
+	 * user's --node wins over the balancer's placement. */
     const char *to = getenv("SSI_MIGRATE_TO");
+    char node[64];
     if (to && *to) {
-        char node[64];
         size_t len = strnlen(to, sizeof node - 1);
         memcpy(node, to, len);
         node[len] = 0;
         unsetenv("SSI_MIGRATE_TO");
-        s_migrate_self(node);
+        s_register(0, NULL, 0);
+        pthread_atfork(NULL, NULL, s_atfork_child);
+        s_migrate_self(node, 0);
+        return;
     }
+    /* Placement before main (the program ssirun starts, not what it
+	 * starts in turn): ssid's balancer may answer with a better node; the
+	 * process has no state to speak of yet. */
+    const char *place = getenv("SSI_PLACE");
+    int ask = place && strcmp(place, "1") == 0;
+    if (place)
+        unsetenv("SSI_PLACE");
+    s_register(ask, node, sizeof node);
+    pthread_atfork(NULL, NULL, s_atfork_child);
+    if (node[0])
+        s_migrate_self(node, 1);
 }

@@ -5,6 +5,8 @@
 #include "ssi_tunnel.h"
 
 #include <dirent.h>
+#include <elf.h>
+#include <fcntl.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -395,4 +397,131 @@ int ssi_deputy_check(pid_t pid, char *why, size_t len)
         return rc;
     }
     return w.count ? -EBUSY : 0;
+}
+
+/* The calls that make a process, run a program or start a thread. */
+static const char *const s_spawn_calls[] = {
+    "fork",   "vfork",   "_Fork",  "clone",       "clone3",       "execve",         "execv",
+    "execvp", "execvpe", "execl",  "execlp",      "execle",       "fexecve",        "execveat",
+    "system", "popen",   "daemon", "posix_spawn", "posix_spawnp", "pthread_create", "thrd_create",
+};
+
+/* Libraries whose imports do not count: they define these calls, or are
+ * ours. */
+static int s_spawn_exempt(const char *path)
+{
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    return strncmp(base, "libc.so", 7) == 0 || strncmp(base, "ld-linux", 8) == 0 ||
+           strncmp(base, "libssi.so", 9) == 0 || strncmp(base, "libpthread.so", 13) == 0 ||
+           strncmp(base, "ld-musl", 7) == 0 || strncmp(base, "libc.musl", 9) == 0;
+}
+
+/* Reads n bytes at off, all or -EIO. */
+static int s_pread_all(int fd, void *buf, size_t n, off_t off)
+{
+    return pread(fd, buf, n, off) == (ssize_t)n ? 0 : -EIO;
+}
+
+/* 1 and the call's name in *call if the ELF object at path imports one of
+ * s_spawn_calls (an undefined dynamic symbol), 0 if not, -errno. */
+static int s_elf_imports(const char *path, const char **call)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    Elf64_Ehdr eh;
+    Elf64_Shdr *sh = NULL;
+    Elf64_Sym *syms = NULL;
+    char *str = NULL;
+    int rc = -ENOEXEC;
+    if (s_pread_all(fd, &eh, sizeof eh, 0) < 0 || memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 ||
+        eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_shentsize != sizeof(Elf64_Shdr) ||
+        eh.e_shnum == 0 || eh.e_shnum > 4096)
+        goto out;
+    sh = calloc(eh.e_shnum, sizeof *sh);
+    if (!sh || s_pread_all(fd, sh, eh.e_shnum * sizeof *sh, (off_t)eh.e_shoff) < 0)
+        goto out;
+    rc = 0; /* no .dynsym: it imports nothing */
+    for (int i = 0; i < eh.e_shnum && rc == 0; i++) {
+        if (sh[i].sh_type != SHT_DYNSYM || sh[i].sh_link >= eh.e_shnum ||
+            sh[i].sh_entsize != sizeof(Elf64_Sym) || sh[i].sh_size > (64u << 20))
+            continue;
+        const Elf64_Shdr *ss = &sh[sh[i].sh_link];
+        if (ss->sh_size == 0 || ss->sh_size > (64u << 20)) {
+            rc = -ENOEXEC;
+            break;
+        }
+        syms = malloc(sh[i].sh_size);
+        str = malloc(ss->sh_size + 1);
+        if (!syms || !str || s_pread_all(fd, syms, sh[i].sh_size, (off_t)sh[i].sh_offset) < 0 ||
+            s_pread_all(fd, str, ss->sh_size, (off_t)ss->sh_offset) < 0) {
+            rc = -EIO;
+            break;
+        }
+        str[ss->sh_size] = 0;
+        size_t n = sh[i].sh_size / sizeof(Elf64_Sym);
+        for (size_t k = 1; k < n && rc == 0; k++) {
+            if (syms[k].st_shndx != SHN_UNDEF || syms[k].st_name >= ss->sh_size)
+                continue;
+            const char *name = str + syms[k].st_name;
+            for (size_t j = 0; j < sizeof s_spawn_calls / sizeof *s_spawn_calls; j++)
+                if (strcmp(name, s_spawn_calls[j]) == 0) {
+                    *call = s_spawn_calls[j];
+                    rc = 1;
+                    break;
+                }
+        }
+        free(syms);
+        free(str);
+        syms = NULL;
+        str = NULL;
+    }
+out:
+    free(syms);
+    free(str);
+    free(sh);
+    close(fd);
+    return rc;
+}
+
+int ssi_precheck_spawns(pid_t pid, char *what, size_t len)
+{
+    char path[64], line[4200], seen[16][256];
+    int nseen = 0, rc = 0;
+    snprintf(path, sizeof path, "/proc/%d/maps", pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -errno;
+    if (len)
+        what[0] = 0;
+    while (rc == 0 && fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\n")] = 0;
+        char perms[8];
+        int at = 0;
+        if (sscanf(line, "%*s %7s %*s %*s %*s %n", perms, &at) < 1 || at == 0 || line[at] != '/' ||
+            perms[2] != 'x')
+            continue;
+        const char *obj = line + at;
+        if (s_spawn_exempt(obj))
+            continue;
+        int dup = 0;
+        for (int i = 0; i < nseen && !dup; i++)
+            dup = strcmp(seen[i], obj) == 0;
+        if (dup)
+            continue;
+        if (nseen == 16) {
+            rc = -E2BIG; /* more objects than we look at: unknown */
+            break;
+        }
+        snprintf(seen[nseen++], sizeof seen[0], "%s", obj);
+        const char *call = NULL;
+        rc = s_elf_imports(obj, &call);
+        if (rc > 0 && len)
+            snprintf(what, len, "%s calls %s", obj, call);
+        else if (rc < 0 && len)
+            snprintf(what, len, "%s cannot be read as ELF: %s", obj, strerror(-rc));
+    }
+    fclose(f);
+    return rc;
 }

@@ -14,4 +14,14 @@
  * objects such as inotify. -ESRCH if it does not exist. */
 int ssi_deputy_check(pid_t pid, char *why, size_t len);
 
+/* Placement before main: 1 if the program of pid (its executable or a
+ * library it loaded, libc and the dynamic loader aside) imports a call that
+ * starts a process, runs a program or makes a thread (fork, exec*,
+ * posix_spawn, system, popen, pthread_create...), with the first such
+ * object and call named in what; 0 if none does; -errno if a mapped object
+ * cannot be read as ELF (then nothing is known). Away these calls fail
+ * (ENOSYS) until threads and fork away exist, so such a program is not
+ * moved before it was measured. */
+int ssi_precheck_spawns(pid_t pid, char *what, size_t len);
+
 #endif

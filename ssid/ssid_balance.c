@@ -22,27 +22,37 @@
 #include "ssid_node.h"
 #include "ssid_offer.h"
 
-#define S_FRESH_MS 5000     /* a load older than this is not trusted */
-#define S_FAILED_MS 30000   /* a process whose move failed is left alone this long */
-#define S_PENDING_MAX 64    /* moves in flight counted in the loads */
-#define S_PENDING_HOLD 1500 /* ms a move's effect is counted in full */
+#define S_FRESH_MS 5000       /* a load older than this is not trusted */
+#define S_FAILED_MS 30000     /* a process whose move failed is left alone this long */
+#define S_PENDING_MAX 64      /* moves in flight counted in the loads */
+#define S_PENDING_HOLD 1500   /* ms a move's effect is counted in full */
+#define S_MAX_MOVES 64        /* moves one period may start (conf->moves per source) */
+#define S_LEFT_MAX 64         /* balancer moves out of this node remembered */
+#define S_ASK_MAX 32          /* moves waiting for their source's leave */
+#define S_ASK_MS 1000         /* how long an answer is awaited */
+#define S_GUEST_FRESH_MS 3000 /* a guest's demand measured where it runs is trusted this long */
+#define S_GUESTS_MAX 256      /* guests measured here */
 
 /* What we measured of one process at the last period. */
 typedef struct {
     uint64_t id; /* the client's id; 0: a free slot */
     pid_t pid;
-    int node;          /* where it ran */
-    int64_t t;         /* when */
-    uint64_t sched_ns; /* at home: run + wait on a run queue (schedstat) */
-    uint64_t calls;    /* at home: read/write calls; away: the deputy's wake-ups */
-    double demand;     /* runnable fraction of the last period */
-    double io_rate;    /* calls per second */
-    double image_mb;   /* resident memory when last at home */
-    bool rated;        /* demand and io_rate are from two samples */
-    bool home_rated;   /* demand was measured at home at least once */
-    unsigned moves;    /* the client's count when we tried to move it */
-    bool tried;        /* we asked for a move and wait for its end */
-    int64_t failed;    /* when our last move of it failed, or 0 */
+    int node;           /* where it ran */
+    int64_t t;          /* when */
+    uint64_t sched_ns;  /* at home: run + wait on a run queue (schedstat) */
+    uint64_t calls;     /* at home: read/write calls; away: the deputy's wake-ups */
+    double demand;      /* runnable fraction of the last period */
+    double io_rate;     /* calls per second */
+    double image_mb;    /* resident memory when last at home */
+    bool rated;         /* demand and io_rate are from two samples */
+    bool home_rated;    /* demand was measured at home at least once */
+    double away_demand; /* away: the demand its node measured (GUEST_LOAD) */
+    int64_t away_t;     /* when that came, or 0 */
+    int away_node;      /* from which node */
+    int64_t placed;     /* when placement before main decided where it runs, or 0 */
+    unsigned moves;     /* the client's count when we tried to move it */
+    bool tried;         /* we asked for a move and wait for its end */
+    int64_t failed;     /* when our last move of it failed, or 0 */
 } s_fact_t;
 
 static s_fact_t s_facts[SSID_CLIENT_MAX];
@@ -137,11 +147,15 @@ static void s_sample(s_fact_t *f, const ssid_client_t *c, int64_t now)
     double dt = (now - f->t) / 1000.0;
     f->rated = false;
     if (f->node == node && dt > 0.05 && !c->migrating) {
-        /* Away, its CPU is the other node's: we keep what it used at
-		 * home, or take it as CPU-bound if it never ran here long. */
+        /* Away, its CPU is the other node's, which measures it and
+         * tells us (GUEST_LOAD); without a fresh word from there we keep
+         * what it used at home, or take it as CPU-bound if it never ran
+         * here long. */
         if (c->away < 0) {
             f->demand = (double)(sched - f->sched_ns) / 1e9 / dt;
             f->home_rated = true;
+        } else if (f->away_t && f->away_node == c->away && now - f->away_t <= S_GUEST_FRESH_MS) {
+            f->demand = f->away_demand;
         } else if (!f->home_rated) {
             f->demand = 1;
         }
@@ -154,6 +168,135 @@ static void s_sample(s_fact_t *f, const ssid_client_t *c, int64_t now)
     f->t = now;
     f->sched_ns = sched;
     f->calls = calls;
+}
+
+/* Our guests as last measured, to rate their demand between periods. */
+static struct {
+    int home;  /* node index; -1: a free slot */
+    pid_t pid; /* its home pid */
+    uint64_t sched_ns;
+    int64_t t;
+    bool seen;
+} s_guests[S_GUESTS_MAX];
+
+/* The body of guest g, by its pid in our PID namespace: the child of its
+ * agent (pid 1 of the body's namespace) whose innermost pid is the home
+ * pid; 0 if not found. */
+static pid_t s_body_pid(const ssid_mig_t *g)
+{
+    if (g->nhelpers < 2)
+        return 0;
+    char path[96], buf[512];
+    snprintf(path, sizeof path, "/proc/%d/task/%d/children", g->helper[1], g->helper[1]);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    pid_t found = 0;
+    long child;
+    while (!found && fscanf(f, "%ld", &child) == 1) {
+        char sp[64];
+        snprintf(sp, sizeof sp, "/proc/%ld/status", child);
+        FILE *st = fopen(sp, "r");
+        while (st && fgets(buf, sizeof buf, st))
+            if (strncmp(buf, "NSpid:", 6) == 0) {
+                char *last = strrchr(buf, '\t');
+                if (last && strtol(last + 1, NULL, 10) == g->pid)
+                    found = (pid_t)child;
+                break;
+            }
+        if (st)
+            fclose(st);
+    }
+    fclose(f);
+    return found;
+}
+
+/* Measures each guest's CPU demand where it runs, here, and tells each
+ * home about its own (GUEST_LOAD: PID LOADM pairs). */
+static void s_report_guests(int64_t now)
+{
+    static uint8_t out[SSI_CLUSTER_MAX][2048];
+    static ssi_msg_writer_t w[SSI_CLUSTER_MAX];
+    static int npairs[SSI_CLUSTER_MAX];
+    int nnodes = (int)ssi_cluster_size(ssid_node.cluster);
+    for (int i = 0; i < nnodes; i++)
+        npairs[i] = 0;
+    for (int i = 0; i < S_GUESTS_MAX; i++)
+        s_guests[i].seen = false;
+    for (ssid_mig_t *g = ssid_mig_first(); g; g = g->next) {
+        if (g->home_side || !g->running || g->peer < 0 || g->peer >= nnodes)
+            continue;
+        pid_t body = s_body_pid(g);
+        if (body <= 0)
+            continue;
+        uint64_t sched = s_schedstat(body);
+        int slot = -1, free_slot = -1;
+        for (int i = 0; i < S_GUESTS_MAX && slot < 0; i++) {
+            if (s_guests[i].t && s_guests[i].home == g->peer && s_guests[i].pid == g->pid)
+                slot = i;
+            else if (!s_guests[i].t && free_slot < 0)
+                free_slot = i;
+        }
+        if (slot < 0) {
+            if (free_slot < 0)
+                continue;
+            slot = free_slot;
+            s_guests[slot] = (typeof(s_guests[0])){
+                .home = g->peer, .pid = g->pid, .sched_ns = sched, .t = now, .seen = true};
+            continue; /* rated from the next period on */
+        }
+        double dt = (now - s_guests[slot].t) / 1000.0;
+        double demand = dt > 0.05 && sched >= s_guests[slot].sched_ns
+                            ? (double)(sched - s_guests[slot].sched_ns) / 1e9 / dt
+                            : -1;
+        s_guests[slot].sched_ns = sched;
+        s_guests[slot].t = now;
+        s_guests[slot].seen = true;
+        if (demand < 0)
+            continue;
+        if (demand > 1)
+            demand = 1;
+        int h = g->peer;
+        if (npairs[h] == 0)
+            ssi_msg_begin(&w[h], out[h], sizeof out[h], SSI_MSG_GUEST_LOAD);
+        if (npairs[h] < 100) {
+            ssi_msg_put_u64(&w[h], SSI_TAG_PID, (uint64_t)g->pid);
+            ssi_msg_put_u64(&w[h], SSI_TAG_LOADM, (uint64_t)(demand * 1000 + 0.5));
+            npairs[h]++;
+        }
+    }
+    for (int i = 0; i < S_GUESTS_MAX; i++)
+        if (!s_guests[i].seen)
+            s_guests[i].t = 0; /* gone */
+    for (int h = 0; h < nnodes; h++) {
+        if (!npairs[h])
+            continue;
+        long len = ssi_msg_end(&w[h]);
+        if (len > 0)
+            ssid_node_send(h, out[h], (size_t)len);
+    }
+}
+
+void ssid_balance_guest_load(int from, const ssi_msg_t *m)
+{
+    int64_t now = ssid_node_now();
+    for (size_t i = 0; i + 1 < m->nfields; i++) {
+        uint64_t pid = 0, loadm = 0;
+        if (m->field[i].tag != SSI_TAG_PID || m->field[i + 1].tag != SSI_TAG_LOADM ||
+            ssi_field_u64(&m->field[i], &pid) < 0 || ssi_field_u64(&m->field[i + 1], &loadm) < 0)
+            continue;
+        i++;
+        ssid_client_t *c = ssid_client_by_pid((pid_t)pid);
+        /* Only the node it runs on speaks for it. */
+        if (!c || c->away != from || loadm > 1000)
+            continue;
+        s_fact_t *f = s_fact(c);
+        if (!f)
+            continue;
+        f->away_demand = loadm / 1000.0;
+        f->away_t = now;
+        f->away_node = from;
+    }
 }
 
 /* A move we asked for ended: measure the bandwidth, or note the failure. */
@@ -275,20 +418,209 @@ static void s_track_empty(const ssi_balance_conf_t *conf, int64_t now)
         ssi_warn("cannot run empty_command: %s", strerror(errno));
 }
 
-unsigned ssid_balance_tick(void)
+/* Balancer moves that left this node lately (ours, and those we granted to
+ * other homes), for the per-source limit. */
+static int64_t s_left[S_LEFT_MAX];
+
+static unsigned s_left_count(int64_t now, unsigned period_ms)
+{
+    unsigned n = 0;
+    for (int i = 0; i < S_LEFT_MAX; i++)
+        if (s_left[i] && now - s_left[i] < (int64_t)period_ms)
+            n++;
+    return n;
+}
+
+static void s_left_note(int64_t now)
+{
+    int slot = 0;
+    for (int i = 1; i < S_LEFT_MAX; i++)
+        if (s_left[i] < s_left[slot])
+            slot = i;
+    s_left[slot] = now;
+}
+
+/* Moves of ours waiting for the leave of the node their process runs on. */
+static struct {
+    uint64_t reqid; /* 0: a free slot */
+    uint64_t id;    /* the client */
+    int node;       /* asked */
+    int64_t t;
+    int n; /* moves decided in its period */
+    ssi_policy_decision_t d;
+    ssi_policy_proc_t pp;
+} s_asks[S_ASK_MAX];
+
+static bool s_asking(uint64_t id, int64_t now)
+{
+    for (int i = 0; i < S_ASK_MAX; i++)
+        if (s_asks[i].reqid && s_asks[i].id == id && now - s_asks[i].t < S_ASK_MS)
+            return true;
+    return false;
+}
+
+/* Starts one decision of this period (one of n): a first hop, a homecoming
+ * or a chained move through home; logs it with its reason. */
+static void s_start(const ssi_policy_decision_t *d, ssid_client_t *p, const ssi_policy_proc_t *pp,
+                    int n, const char *note, int64_t now)
+{
+    char why[512];
+    /* What cannot move (threads, shared memory...) is refused here,
+	 * before anything is touched, and left alone for a while. */
+    if (d->kind == SSI_POLICY_MOVE && p->away < 0 &&
+        ssi_deputy_check(p->pid, why, sizeof why) < 0) {
+        ssi_info("declined: process %d cannot migrate: %s", p->pid, why);
+        s_fact(p)->failed = now;
+        return;
+    }
+    s_declined("");
+    const char *verb = d->kind == SSI_POLICY_HOME ? "bringing home" : "moving";
+    char also[48] = "";
+    if (n > 1)
+        snprintf(also, sizeof also, " (one of %d moves this period)", n);
+    ssi_info("%s: %s%s%s", verb, d->why, also, note);
+    ssid_events_note("balance", "%s: %s%s%s", verb, d->why, also, note);
+    s_fact_t *f = s_fact(p);
+    f->tried = true;
+    f->moves = p->moves;
+    ssid_asker_t a = {.client = 0, .peer = -1, .uid = 0}; /* no one waits for the answer */
+    s_pend(pp->node, -pp->demand, pp->image_mb, now);
+    s_pend(d->to, pp->demand > 0.1 ? pp->demand : 0.1, -pp->image_mb, now);
+    if (d->kind == SSI_POLICY_HOME)
+        ssid_home_start(&a, p, -1);
+    else if (p->away >= 0)
+        ssid_home_start(&a, p, d->to); /* a chained move goes through home */
+    else
+        ssid_offer_start(&a, p, d->to, "");
+}
+
+/* One decision of this period: a process here leaves now (counted in our
+ * own budget); one that runs on another node first asks that node for one
+ * of its moves (MOVE_ASK), and starts when it is granted. */
+static void s_carry_out(const ssi_policy_decision_t *d, ssid_client_t *p,
+                        const ssi_policy_proc_t *pp, int n, int64_t now)
+{
+    if (pp->node == ssid_node.self) {
+        s_left_note(now);
+        s_start(d, p, pp, n, "", now);
+        return;
+    }
+    int slot = -1;
+    for (int i = 0; i < S_ASK_MAX && slot < 0; i++)
+        if (!s_asks[i].reqid || now - s_asks[i].t >= S_ASK_MS)
+            slot = i;
+    if (slot < 0)
+        return; /* too many asks in flight: the next period decides again */
+    s_asks[slot].reqid = ssid_node_new_reqid();
+    s_asks[slot].id = p->id;
+    s_asks[slot].node = pp->node;
+    s_asks[slot].t = now;
+    s_asks[slot].n = n;
+    s_asks[slot].d = *d;
+    s_asks[slot].pp = *pp;
+    s_asks[slot].pp.pinned = NULL;
+    uint8_t out[256];
+    ssi_msg_writer_t w;
+    ssi_msg_begin(&w, out, sizeof out, SSI_MSG_MOVE_ASK);
+    ssi_msg_put_u64(&w, SSI_TAG_REQID, s_asks[slot].reqid);
+    ssi_msg_put_str(&w, SSI_TAG_HOME, ssid_node.name);
+    ssi_msg_put_u64(&w, SSI_TAG_PID, (uint64_t)p->pid);
+    long len = ssi_msg_end(&w);
+    if (len > 0)
+        ssid_node_send(pp->node, out, (size_t)len);
+    ssi_debug("asked %s for one of its moves: process %d", ssid_node_peer_name(pp->node), p->pid);
+}
+
+void ssid_balance_asked(int from, const ssi_msg_t *m)
 {
     const ssi_balance_conf_t *conf = ssi_cluster_balance(ssid_node.cluster);
-    s_track_empty(conf, ssid_node_now());
-    if (!conf->on) {
-        if (!s_said_off)
-            ssi_info("balancing is off (cluster file: balance = off)");
-        s_said_off = true;
-        return conf->period_ms;
+    uint64_t reqid = 0, pid = 0;
+    char home[SSI_NAME_MAX + 1] = "", text[300] = "";
+    if (ssi_field_u64(ssi_msg_find(m->field, m->nfields, SSI_TAG_REQID), &reqid) < 0 ||
+        ssi_field_u64(ssi_msg_find(m->field, m->nfields, SSI_TAG_PID), &pid) < 0 ||
+        ssi_field_str(ssi_msg_find(m->field, m->nfields, SSI_TAG_HOME), home, sizeof home) < 0) {
+        ssi_warn("dropped a malformed MOVE_ASK from %s", ssid_node_peer_name(from));
+        return;
     }
+    /* Only a home about its own guest here (the sender is the CURVE
+     * identity, not the HOME it claims). */
+    bool guest = false;
+    for (ssid_mig_t *g = ssid_mig_first(); g && !guest; g = g->next)
+        guest =
+            !g->home_side && g->peer == from && g->pid == (pid_t)pid && strcmp(g->home, home) == 0;
     int64_t now = ssid_node_now();
+    unsigned left = s_left_count(now, conf->period_ms);
+    int err = 0;
+    if (!guest) {
+        err = ESRCH;
+        snprintf(text, sizeof text, "process %llu of %s does not run on %s",
+                 (unsigned long long)pid, ssid_node_peer_name(from), ssid_node.name);
+    } else if (left >= conf->moves) {
+        err = EBUSY;
+        snprintf(text, sizeof text,
+                 "%s sent %u balancer move%s in the last %u ms already (moves = %u per node and "
+                 "period)",
+                 ssid_node.name, left, left == 1 ? "" : "s", conf->period_ms, conf->moves);
+        ssi_info("refused %s a move of process %llu: %s", ssid_node_peer_name(from),
+                 (unsigned long long)pid, text);
+    } else {
+        s_left_note(now);
+        ssi_info("granted %s a move of process %llu (%u of %u this period)",
+                 ssid_node_peer_name(from), (unsigned long long)pid, left + 1, conf->moves);
+    }
+    uint8_t out[512];
+    ssi_msg_writer_t w;
+    ssi_msg_begin(&w, out, sizeof out, SSI_MSG_MOVE_ANSWER);
+    ssi_msg_put_u64(&w, SSI_TAG_REQID, reqid);
+    ssi_msg_put_u64(&w, SSI_TAG_ERRNO, (uint64_t)err);
+    if (*text)
+        ssi_msg_put_str_cut(&w, SSI_TAG_TEXT, text);
+    long len = ssi_msg_end(&w);
+    if (len > 0)
+        ssid_node_send(from, out, (size_t)len);
+}
+
+void ssid_balance_answered(int from, const ssi_msg_t *m)
+{
+    uint64_t reqid = 0, err = 0;
+    char text[300] = "";
+    if (ssi_field_u64(ssi_msg_find(m->field, m->nfields, SSI_TAG_REQID), &reqid) < 0 ||
+        ssi_field_u64(ssi_msg_find(m->field, m->nfields, SSI_TAG_ERRNO), &err) < 0)
+        return;
+    ssi_field_str(ssi_msg_find(m->field, m->nfields, SSI_TAG_TEXT), text, sizeof text);
+    int64_t now = ssid_node_now();
+    for (int i = 0; i < S_ASK_MAX; i++) {
+        if (s_asks[i].reqid != reqid || s_asks[i].node != from)
+            continue;
+        s_asks[i].reqid = 0;
+        ssid_client_t *p = ssid_client_by_id(s_asks[i].id);
+        if (!p || !p->registered || p->migrating || p->away != from)
+            return; /* it ended or moved meanwhile */
+        if (now - s_asks[i].t >= S_ASK_MS) {
+            ssi_info("declined: process %d: %s answered too late (%lld ms)", p->pid,
+                     ssid_node_peer_name(from), (long long)(now - s_asks[i].t));
+            return;
+        }
+        if (err) {
+            char why[400];
+            snprintf(why, sizeof why, "declined: process %d %s -> %s: %s", p->pid,
+                     ssid_node_peer_name(from), ssid_node_peer_name(s_asks[i].d.to), text);
+            ssi_info("%s", why);
+            ssid_events_note("declined", "%s", why);
+            return;
+        }
+        char note[120];
+        snprintf(note, sizeof note, "; %s granted it one of its moves", ssid_node_peer_name(from));
+        s_start(&s_asks[i].d, p, &s_asks[i].pp, s_asks[i].n, note, now);
+        return;
+    }
+}
+
+/* The node table as the policy sees it: gossiped loads, with the moves we
+ * started and not yet gossiped counted in. Returns the number of nodes. */
+static int s_nodes(ssi_policy_node_t *nodes, const char **names, int64_t now)
+{
     int nnodes = (int)ssi_cluster_size(ssid_node.cluster);
-    static ssi_policy_node_t nodes[SSI_CLUSTER_MAX];
-    static const char *names[SSI_CLUSTER_MAX];
     for (int i = 0; i < nnodes; i++) {
         const ssi_gossip_entry_t *e = ssi_gossip_entry(ssid_node.gossip, i);
         double speed = ssi_cluster_node(ssid_node.cluster, (size_t)i)->speed;
@@ -304,6 +636,73 @@ unsigned ssid_balance_tick(void)
         if (nodes[i].runq < 0)
             nodes[i].runq = 0;
     }
+    return nnodes;
+}
+
+const char *ssid_balance_place(ssid_client_t *c, const ssi_msg_t *m)
+{
+    const ssi_balance_conf_t *conf = ssi_cluster_balance(ssid_node.cluster);
+    uint64_t ask = 0;
+    ssi_field_u64(ssi_msg_find(m->field, m->nfields, SSI_TAG_PLACE_ASK), &ask);
+    if (!ask || c->stay || !conf->on || !conf->place)
+        return NULL;
+    int64_t now = ssid_node_now();
+    static ssi_policy_node_t nodes[SSI_CLUSTER_MAX];
+    static const char *names[SSI_CLUSTER_MAX];
+    int nnodes = s_nodes(nodes, names, now);
+    double image_mb = s_proc_field(c->pid, "status", "VmRSS:") / 1024.0;
+    ssi_policy_decision_t d;
+    ssi_policy_place(conf, nodes, names, nnodes, ssid_node.self, c->pid,
+                     image_mb > 0 ? image_mb : 0, s_bandwidth, randombytes_random(), &d);
+    char what[600];
+    if (d.kind == SSI_POLICY_MOVE) {
+        /* Away, fork, exec and threads fail until they exist there: a
+         * program that may make them is left to the balancer, which moves
+         * it only once measured CPU-bound. Nothing of it is known yet. */
+        int rc = ssi_precheck_spawns(c->pid, what, sizeof what);
+        if (rc != 0) {
+            ssi_info("not placing process %d before main: %s", c->pid,
+                     rc > 0 ? what : "its program could not be read");
+            d.kind = SSI_POLICY_NONE;
+        } else if (ssi_deputy_check(c->pid, what, sizeof what) < 0) {
+            ssi_info("not placing process %d before main: %s", c->pid, what);
+            d.kind = SSI_POLICY_NONE;
+        }
+    }
+    /* Where it runs was decided with the loads of this instant: the
+     * periodic rule leaves it there for the residence, as after a move
+     * (the gossiped loads lag behind a burst of new processes). */
+    s_fact_t *f = s_fact(c);
+    if (f)
+        f->placed = now;
+    if (d.kind != SSI_POLICY_MOVE) {
+        /* It runs here: counted in our load until the gossip shows it. */
+        s_pend(ssid_node.self, 1, 0, now);
+        return NULL;
+    }
+    ssi_info("placing: %s; before main", d.why);
+    ssid_events_note("balance", "placing: %s; before main", d.why);
+    s_pend(d.to, 1, -image_mb, now);
+    /* The shim asks for the move itself (a MIGRATE of its own); it runs at
+     * home if that fails. */
+    return names[d.to];
+}
+
+unsigned ssid_balance_tick(void)
+{
+    const ssi_balance_conf_t *conf = ssi_cluster_balance(ssid_node.cluster);
+    s_track_empty(conf, ssid_node_now());
+    if (!conf->on) {
+        if (!s_said_off)
+            ssi_info("balancing is off (cluster file: balance = off)");
+        s_said_off = true;
+        return conf->period_ms;
+    }
+    int64_t now = ssid_node_now();
+    s_report_guests(now);
+    static ssi_policy_node_t nodes[SSI_CLUSTER_MAX];
+    static const char *names[SSI_CLUSTER_MAX];
+    int nnodes = s_nodes(nodes, names, now);
 
     s_sweep();
     static ssi_policy_proc_t procs[SSID_CLIENT_MAX];
@@ -325,12 +724,14 @@ unsigned ssid_balance_tick(void)
             pin = "it stays (ssirun --stay)";
         else if (c->migrating)
             pin = "it is being moved";
+        else if (s_asking(c->id, now))
+            pin = "its node has not answered whether it may leave";
         else if (f->failed && now - f->failed < S_FAILED_MS)
             pin = "its last move failed";
         /* The residence keeps a moved process from bouncing; one that
 		 * never moved may go as soon as it was measured (the horizon of
 		 * the rule still keeps short-lived ones home). */
-        else if (c->moves > 0 && now - c->since < (int64_t)conf->residence_ms) {
+        else if ((c->moves > 0 || f->placed) && now - c->since < (int64_t)conf->residence_ms) {
             snprintf(pins[np], sizeof pins[np], "on its node for less than the residence of %u ms",
                      conf->residence_ms);
             pin = pins[np];
@@ -350,39 +751,20 @@ unsigned ssid_balance_tick(void)
     if (np == 0)
         return conf->period_ms;
 
-    ssi_policy_decision_t d;
-    ssi_policy_decide(conf, nodes, names, nnodes, ssid_node.self, procs, np, s_bandwidth,
-                      randombytes_random(), &d);
-    if (d.kind == SSI_POLICY_NONE) {
-        s_declined(d.why);
+    /* Several moves when the imbalance is large, at most conf->moves out
+     * of each source node (where the process runs) in this period. */
+    static ssi_policy_decision_t dec[S_MAX_MOVES];
+    unsigned out[SSI_CLUSTER_MAX] = {0};
+    out[ssid_node.self] = s_left_count(now, conf->period_ms); /* granted to others */
+    ssi_policy_decision_t declined;
+    int nd =
+        ssi_policy_decide_many(conf, nodes, names, nnodes, ssid_node.self, procs, np, s_bandwidth,
+                               randombytes_random(), out, dec, S_MAX_MOVES, &declined);
+    if (nd == 0) {
+        s_declined(declined.why);
         return conf->period_ms;
     }
-    ssid_client_t *p = who[d.proc];
-    char why[512];
-    /* What cannot move (threads, shared memory...) is refused here,
-	 * before anything is touched, and left alone for a while. */
-    if (d.kind == SSI_POLICY_MOVE && p->away < 0 && ssi_deputy_check(p->pid, why, sizeof why) < 0) {
-        ssi_info("declined: process %d cannot migrate: %s", p->pid, why);
-        s_fact(p)->failed = now;
-        return conf->period_ms;
-    }
-    s_declined("");
-    ssi_info("%s: %s", d.kind == SSI_POLICY_HOME ? "bringing home" : "moving", d.why);
-    ssid_events_note("balance", "%s: %s", d.kind == SSI_POLICY_HOME ? "bringing home" : "moving",
-                     d.why);
-    s_fact_t *f = s_fact(p);
-    f->tried = true;
-    f->moves = p->moves;
-    ssid_asker_t a = {.client = 0, .peer = -1, .uid = 0}; /* no one waits for the answer */
-    int from = procs[d.proc].node;
-    s_pend(from, -procs[d.proc].demand, procs[d.proc].image_mb, now);
-    s_pend(d.to, procs[d.proc].demand > 0.1 ? procs[d.proc].demand : 0.1, -procs[d.proc].image_mb,
-           now);
-    if (d.kind == SSI_POLICY_HOME)
-        ssid_home_start(&a, p, -1);
-    else if (p->away >= 0)
-        ssid_home_start(&a, p, d.to); /* a chained move goes through home */
-    else
-        ssid_offer_start(&a, p, d.to, "");
+    for (int k = 0; k < nd; k++)
+        s_carry_out(&dec[k], who[dec[k].proc], &procs[dec[k].proc], nd, now);
     return conf->period_ms;
 }

@@ -353,10 +353,11 @@ ssid_client_t *ssid_client_by_pid(pid_t pid)
     return NULL;
 }
 
-int ssid_client_register(ssid_client_t *c, const ssi_msg_t *m)
+int ssid_client_register(ssid_client_t *c, const ssi_msg_t *m, int *lost)
 {
     uint64_t ppid = 0;
     int was_away = -1;
+    *lost = -1;
     if (c->registered) {
         ssid_client_reply_error(c, EALREADY, "this connection registered its process already");
         return -1;
@@ -401,12 +402,20 @@ int ssid_client_register(ssid_client_t *c, const ssi_msg_t *m)
     }
     ssi_info("process %d (uid %u) started%s: %s", c->pid, (unsigned)c->uid,
              c->stay ? " (stays)" : "", c->cmd);
-    uint8_t out[64];
+    *lost = was_away;
+    return 0;
+}
+
+void ssid_client_registered(ssid_client_t *c, const char *place)
+{
+    uint8_t out[128];
     ssi_msg_writer_t w;
     ssi_msg_begin(&w, out, sizeof out, SSI_MSG_OK);
+    if (place && *place)
+        ssi_msg_put_str(&w, SSI_TAG_PLACE, place);
     long n = ssi_msg_end(&w);
-    ssid_client_reply(c, out, (size_t)n);
-    return was_away;
+    if (n > 0)
+        ssid_client_reply(c, out, (size_t)n);
 }
 
 void ssid_client_moved(ssid_client_t *c, int to, int64_t ms)

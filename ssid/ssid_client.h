@@ -92,11 +92,15 @@ int ssid_client_pidfd(const ssid_client_t *c);
  * counts) under c->pid? */
 bool ssid_client_alive(const ssid_client_t *c);
 
-/* REGISTER: the client is the shim of process c->pid; answers OK. */
-/* A process that registers again (restarted from a checkpoint) replaces
- * the record it had: returns the node index where that record's body ran
+/* REGISTER: the client is the shim of process c->pid. 0: registered, the
+ * caller answers with ssid_client_registered; -1: refused and answered. A
+ * process that registers again (restarted from a checkpoint) replaces the
+ * record it had: *lost is the node index where that record's body ran
  * (recovered from a lost node), or -1. */
-int ssid_client_register(ssid_client_t *c, const ssi_msg_t *m);
+int ssid_client_register(ssid_client_t *c, const ssi_msg_t *m, int *lost);
+
+/* The OK to a REGISTER; place: a node to move to before main, or NULL. */
+void ssid_client_registered(ssid_client_t *c, const char *place);
 
 /* A process that registered with a previous ssid (ssid_state): listed
  * as registered, watched through a pidfd as if its socket had closed;

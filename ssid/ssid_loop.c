@@ -94,6 +94,9 @@ static void s_peer_message(int from, const uint8_t *data, size_t len, zsock_t *r
     case SSI_MSG_ADMIN: ssid_admin_relayed(from, &m); break;
     case SSI_MSG_ADMIN_DONE: ssid_admin_done(from, &m); break;
     case SSI_MSG_EVENT: ssid_events_received(from, &m); break;
+    case SSI_MSG_MOVE_ASK: ssid_balance_asked(from, &m); break;
+    case SSI_MSG_MOVE_ANSWER: ssid_balance_answered(from, &m); break;
+    case SSI_MSG_GUEST_LOAD: ssid_balance_guest_load(from, &m); break;
     default: ssi_debug("ignored %s from %s", ssi_msg_type_name(m.type), ssid_node_peer_name(from));
     }
 }
@@ -231,7 +234,11 @@ static void s_client_message(ssid_client_t *c, const uint8_t *data, size_t len)
     }
     switch (m.type) {
     case SSI_MSG_REGISTER: {
-        int lost = ssid_client_register(c, &m);
+        int lost;
+        if (ssid_client_register(c, &m, &lost) < 0)
+            break;
+        /* A process restarted from a checkpoint is not placed again. */
+        ssid_client_registered(c, lost >= 0 ? NULL : ssid_balance_place(c, &m));
         if (lost >= 0)
             ssid_recover_restarted(c, lost);
         break;

@@ -237,6 +237,9 @@ const char *ssi_msg_type_name(int type)
         [SSI_MSG_EVENTS_REP] = "EVENTS_REP",
         [SSI_MSG_CHECKPOINT] = "CHECKPOINT",
         [SSI_MSG_CALLS] = "CALLS",
+        [SSI_MSG_MOVE_ASK] = "MOVE_ASK",
+        [SSI_MSG_MOVE_ANSWER] = "MOVE_ANSWER",
+        [SSI_MSG_GUEST_LOAD] = "GUEST_LOAD",
     };
     /* clang-format on */
     if (type < 1 || type > SSI_MSG_TYPE_MAX || !names[type])

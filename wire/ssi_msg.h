@@ -49,6 +49,15 @@ enum ssi_msg_type {
     /* 50-54: reporting (#16). CALLS: a deputy to its home ssid, the calls it served so far
      * (no answer). */
     SSI_MSG_CALLS = 50,
+    /* 70-74: the balancer's per-source limit (#13, w-place). A home's balancer asks the node
+     * where its process runs for one of that node's outgoing moves of this period; the node
+     * counts every balancer move that leaves it, whatever the home, and grants at most the
+     * cluster file's 'moves' per period. */
+    SSI_MSG_MOVE_ASK = 70,    /* REQID HOME PID: home to the node its process runs on */
+    SSI_MSG_MOVE_ANSWER = 71, /* REQID ERRNO [TEXT]: 0 granted (counted), EBUSY spent */
+    /* Each period, a node tells the home of its guests what CPU they demand where they run:
+     * pairs PID LOADM (the home pid; (run + run-queue wait) / wall time x 1000). */
+    SSI_MSG_GUEST_LOAD = 72,
     /* Numbers 17-79 are reserved for the messages of work in progress (ranges per branch);
      * the decoder takes any number up to the maximum, the handlers refuse what they do not know. */
     SSI_MSG_TYPE_MAX = 79
@@ -119,6 +128,9 @@ enum ssi_msg_tag {
     SSI_TAG_MCONV = 133,    /* u64: 1 the rounds became small; 0 cut short (writes too fast) */
     SSI_TAG_STOPCOPY = 134, /* u64: in MIGRATE, 1: no pre-copy rounds (ssictl --stop-copy) */
     SSI_TAG_CALLS = 111, /* u64: forwarded calls served (CALLS: one deputy's; STATS: the node's) */
+    /* 142-151: placement before main and the balancer's per-source limit (#13, w-place). */
+    SSI_TAG_PLACE_ASK = 142, /* u64 1 in REGISTER: the shim asks where to run before main */
+    SSI_TAG_PLACE = 143,     /* string in REGISTER's OK: the node to move to before main */
     /* 152-155: the lead's. MAPFILE, in a MIG_OFFER, once per file the process maps: its
      * BLAKE2b-256, size and mtime (ns, u64 each, host order) as home has them, then its path
      * (ssid/ssid_mapfiles.h). */

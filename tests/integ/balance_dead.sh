@@ -50,7 +50,7 @@ late=$(grep -E 'offering process [0-9]+ .* to n4$' "$log" | while read -r stamp 
 done)
 check "nothing was offered to n4 later than 2.3 s after it died" [ -z "$late" ]
 [ -z "$late" ] || note "late offers: $late"
-check "the balancer moved jobs (to n2 or n3)" grep -q 'balance: moving: process [0-9]* n1 -> n[23]' "$log"
+check "the balancer moved or placed jobs (to n2 or n3)" grep -q 'balance: \(moving\|placing\): process [0-9]* n1 -> n[23]' "$log"
 for h in n2 n3; do
     check "a job ran on $h" grep -q "^n1 *[0-9]* $h " "$LAB_FILES/seen"
 done

@@ -42,7 +42,7 @@ check "n3 saw n2 blocked" wait_until 5 seen n2 admin "n2 is blocked"
 check "n3 saw n2 refuse an offer while blocked" wait_until 5 seen n2 refused "n2 is blocked: it takes no guests"
 check "n3 saw n1's failed migration" wait_until 5 seen n1 failed "n2 refused"
 check "n3 saw n2 unblocked" wait_until 5 seen n2 admin "n2 takes guests again"
-check "n3 saw n1's balancer move a job, with its reason" wait_until 20 seen n1 balance "moving: process [0-9]+ n1 -> n[23]: CPU share"
+check "n3 saw n1's balancer move or place a job, with its reason" wait_until 20 seen n1 balance "(moving|placing): process [0-9]+ n1 -> n[23]: CPU share"
 check "n3 saw nodes come up" seen n3 node "n3 sees node n[12] up"
 check "every line of the follower is valid JSON" lab_exec n3 python3 -c '
 import json

@@ -204,6 +204,8 @@ START_TEST(test_cluster_balance_settings)
     ck_assert_uint_eq(b->period_ms, 500);
     ck_assert_uint_eq(b->residence_ms, 3000);
     ck_assert_double_eq_tol(b->margin, 0.25, 1e-9);
+    ck_assert_int_eq(b->place, 1);
+    ck_assert_uint_eq(b->moves, 4);
     ck_assert_double_eq_tol(ssi_cluster_node(c, 1)->speed, 1, 1e-9);
     ssi_cluster_destroy(&c);
     c = ssi_cluster_parse("balance = off\n"
@@ -218,6 +220,8 @@ START_TEST(test_cluster_balance_settings)
                           "    consolidate = on\n"
                           "    empty_after = 3000\n"
                           "    empty_command = \"systemctl suspend\"\n"
+                          "    place = off\n"
+                          "    moves = 2\n"
                           "node = n1\n"
                           "    endpoint = tcp://a:1\n"
                           "    key = \"" K1 "\"\n"
@@ -237,6 +241,8 @@ START_TEST(test_cluster_balance_settings)
     ck_assert_int_eq(b->consolidate, 1);
     ck_assert_uint_eq(b->empty_after_ms, 3000);
     ck_assert_str_eq(b->empty_command, "systemctl suspend");
+    ck_assert_int_eq(b->place, 0);
+    ck_assert_uint_eq(b->moves, 2);
     ck_assert_double_eq_tol(ssi_cluster_node(c, 0)->speed, 2.5, 1e-9);
     ssi_cluster_destroy(&c);
 }
@@ -253,6 +259,8 @@ START_TEST(test_cluster_balance_rejects_bad_input)
     expect_bad("balance = on\n    bandwidth = 0\n" N1, "bad balance bandwidth '0'");
     expect_bad("balance = on\n    speed = 2\n" N1, "unknown balance setting 'speed'");
     expect_bad("balance = on\n    consolidate = yes\n" N1, "'consolidate' is 'on' or 'off'");
+    expect_bad("balance = on\n    place = 1\n" N1, "'place' is 'on' or 'off', not '1'");
+    expect_bad("balance = on\n    moves = 0\n" N1, "bad balance moves '0'");
     expect_bad("balance = on\n    period =\n" N1, "f.conf:2: 'period' needs a value");
     expect_bad("balance = on\nbalance = off\n" N1, "f.conf:2: 'balance' given twice");
     expect_bad(N1 "    speed = 0\n", "f.conf:4: bad speed '0' for node 'n1'");

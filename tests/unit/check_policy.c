@@ -257,6 +257,110 @@ START_TEST(test_policy_consolidation)
 }
 END_TEST
 
+/* Placement before main: a new process (nothing measured, taken as CPU-bound) goes where it
+ * gets more CPU than at home by the margin; idle home, equal nodes: it stays. */
+START_TEST(test_policy_place_new_process)
+{
+    s_setup();
+    ssi_policy_decision_t d;
+    for (int i = 0; i < 4; i++)
+        nodes[i].runq = 0;
+    ssi_policy_place(&conf, nodes, names, 4, 0, 42, 1, 0, 3, &d);
+    ck_assert_int_eq(d.kind, SSI_POLICY_NONE); /* 0.3 here, 0.3 there: no gain */
+    nodes[0].runq = 1;                         /* one job at home already: 0.15 here against 0.3 */
+    for (uint32_t r = 0; r < 3; r++) {
+        ssi_policy_place(&conf, nodes, names, 4, 0, 42, 1, 0, r, &d);
+        ck_assert_int_eq(d.kind, SSI_POLICY_MOVE);
+        ck_assert_int_ge(d.to, 1);
+        ck_assert_double_eq_tol(d.share_now, 0.15, 1e-9);
+        ck_assert_msg(strstr(d.why, "process 42 n1 -> n"), "%s", d.why);
+    }
+    /* A blocked or down node is not a target; with none left, it stays. */
+    nodes[1].accepts = false;
+    nodes[2].up = false;
+    ssi_policy_place(&conf, nodes, names, 4, 0, 42, 1, 0, 0, &d);
+    ck_assert_int_eq(d.to, 3);
+    nodes[3].accepts = false;
+    ssi_policy_place(&conf, nodes, names, 4, 0, 42, 1, 0, 0, &d);
+    ck_assert_int_eq(d.kind, SSI_POLICY_NONE);
+    /* Not where it would leave less than mem_min free. */
+    nodes[1].accepts = nodes[3].accepts = true;
+    nodes[1].free_mb = nodes[3].free_mb = 60;
+    ssi_policy_place(&conf, nodes, names, 4, 0, 42, 1, 0, 0, &d);
+    ck_assert_int_eq(d.kind, SSI_POLICY_NONE);
+}
+END_TEST
+
+/* Several moves per period under large imbalance, at most conf.moves out of each SOURCE node
+ * (where the process runs), not per home: home n1 runs four processes on n1 and four away on
+ * n2; n3 and n4 are idle. */
+START_TEST(test_policy_many_moves_limited_per_source)
+{
+    ssi_policy_decision_t dec[16], declined;
+    unsigned out[4];
+    s_setup();
+    for (int i = 4; i < 8; i++)
+        procs[i].node = 1;
+    nodes[0].runq = nodes[1].runq = 4;
+    conf.moves = 1;
+    memset(out, 0, sizeof out);
+    int n =
+        ssi_policy_decide_many(&conf, nodes, names, 4, 0, procs, 8, 0, 5, out, dec, 16, &declined);
+    /* One from n1 and one from n2: a limit per home would allow one in all. */
+    ck_assert_int_eq(n, 2);
+    ck_assert_int_ne(procs[dec[0].proc].node, procs[dec[1].proc].node);
+    ck_assert_uint_eq(out[0], 1);
+    ck_assert_uint_eq(out[1], 1);
+    for (int k = 0; k < n; k++)
+        ck_assert_int_ge(dec[k].to, 2); /* to the idle nodes */
+
+    /* Two per source: up to two leave each loaded node, while the imbalance stays large. */
+    s_setup();
+    for (int i = 4; i < 8; i++)
+        procs[i].node = 1;
+    nodes[0].runq = nodes[1].runq = 4;
+    conf.moves = 2;
+    memset(out, 0, sizeof out);
+    n = ssi_policy_decide_many(&conf, nodes, names, 4, 0, procs, 8, 0, 5, out, dec, 16, &declined);
+    ck_assert_int_ge(n, 2);
+    ck_assert_uint_le(out[0], 2);
+    ck_assert_uint_le(out[1], 2);
+
+    /* Moves other homes already made out of a node count against it. */
+    s_setup();
+    conf.moves = 3;
+    unsigned busy[4] = {3, 0, 0, 0};
+    n = ssi_policy_decide_many(&conf, nodes, names, 4, 0, procs, 8, 0, 5, busy, dec, 16, &declined);
+    ck_assert_int_eq(n, 0);
+    ck_assert_msg(strstr(declined.why, "sent its moves for this period"), "%s", declined.why);
+}
+END_TEST
+
+/* A further move in the same period only under large imbalance: eight on n1, the three
+ * idle nodes fill up, and the moves stop once the share would no longer double. */
+START_TEST(test_policy_many_moves_only_under_large_imbalance)
+{
+    ssi_policy_decision_t dec[16], declined;
+    unsigned out[4] = {0};
+    s_setup();
+    conf.moves = 16;
+    int n =
+        ssi_policy_decide_many(&conf, nodes, names, 4, 0, procs, 8, 0, 9, out, dec, 16, &declined);
+    ck_assert_int_ge(n, 3); /* 0.3/8 -> 0.3 on each idle node: large */
+    ck_assert_int_le(n, 5);
+    for (int k = 1; k < n; k++)
+        ck_assert(dec[k].share_then >= dec[k].share_now * SSI_POLICY_LARGE);
+    /* A small imbalance (one more on n1 than elsewhere): one move at most. */
+    s_setup();
+    conf.moves = 16;
+    nodes[0].runq = 3;
+    nodes[1].runq = nodes[2].runq = nodes[3].runq = 1;
+    memset(out, 0, sizeof out);
+    n = ssi_policy_decide_many(&conf, nodes, names, 4, 0, procs, 3, 0, 9, out, dec, 16, &declined);
+    ck_assert_int_le(n, 1);
+}
+END_TEST
+
 Suite *suite_policy(void)
 {
     Suite *s = suite_create("policy");
@@ -271,6 +375,9 @@ Suite *suite_policy(void)
     tcase_add_test(tc, test_policy_io_heavy_come_home);
     tcase_add_test(tc, test_policy_memory_ushering);
     tcase_add_test(tc, test_policy_consolidation);
+    tcase_add_test(tc, test_policy_place_new_process);
+    tcase_add_test(tc, test_policy_many_moves_limited_per_source);
+    tcase_add_test(tc, test_policy_many_moves_only_under_large_imbalance);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -401,6 +401,47 @@ START_TEST(test_precheck_missing_process)
 }
 END_TEST
 
+/* Placement's check: a shell imports fork and execve; sleep and cat import none of the
+ * calls that make processes, programs or threads. */
+static pid_t s_exec_child(const char *prog, const char *a1, const char *a2)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        execl(prog, prog, a1, a2, (char *)NULL);
+        _exit(127);
+    }
+    /* Until exec replaced our image, maps shows this test program. */
+    for (int i = 0; i < 200; i++) {
+        char exe[256] = "", link[64];
+        snprintf(link, sizeof link, "/proc/%d/exe", pid);
+        ssize_t n = readlink(link, exe, sizeof exe - 1);
+        if (n > 0 && strstr(exe, "check_ssi") == NULL)
+            break;
+        usleep(10000);
+    }
+    return pid;
+}
+
+START_TEST(test_precheck_spawns_names_fork_imports)
+{
+    char what[512];
+    pid_t sh = s_exec_child("/bin/sh", "-c", "sleep 5; :"); /* the shell waits */
+    pid_t sl = s_exec_child("/bin/sleep", "5", NULL);
+    int rc_sh = ssi_precheck_spawns(sh, what, sizeof what);
+    char what_sh[512];
+    snprintf(what_sh, sizeof what_sh, "%s", what);
+    int rc_sl = ssi_precheck_spawns(sl, what, sizeof what);
+    kill(sl, SIGKILL);
+    kill(sh, SIGKILL);
+    s_reap(sl);
+    s_reap(sh);
+    ck_assert_msg(rc_sh == 1, "sh: %d %s", rc_sh, what_sh);
+    ck_assert_msg(strstr(what_sh, " calls "), "%s", what_sh);
+    ck_assert_msg(rc_sl == 0, "sleep: %d %s", rc_sl, what);
+    ck_assert_int_eq(ssi_precheck_spawns(sl, what, sizeof what), -ENOENT);
+}
+END_TEST
+
 Suite *suite_precheck(void)
 {
     Suite *s = suite_create("precheck");
@@ -422,6 +463,7 @@ Suite *suite_precheck(void)
     tcase_add_test(tc, test_precheck_refuses_more_than_an_image_holds);
     tcase_add_test(tc, test_precheck_missing_process);
     tcase_add_test(tc, test_precheck_names_each_limit);
+    tcase_add_test(tc, test_precheck_spawns_names_fork_imports);
     suite_add_tcase(s, tc);
     return s;
 }
