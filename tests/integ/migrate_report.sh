@@ -120,10 +120,11 @@ why=$(printf '%s' "$out" | /usr/bin/python3 "$LAB_FILES/check.py" "$pid" "$rss" 
 	[ "$rc" = 0 ] && ok "--json of a chained move: $out" || fail "--json chained (exit $rc): $why"
 lab_exec n1 ssictl migrate "$pid" home >/dev/null 2>&1 || fail "home again"
 
-# A refused move (two threads): its outcome, no figures, exit 4.
+# A refused move (301 threads, more than an image holds): its outcome, no figures, exit 4.
 cat >"$LAB_FILES/threads.py" <<'PY'
 import threading, time
-threading.Thread(target=lambda: time.sleep(3600), daemon=True).start()
+for _ in range(300):
+    threading.Thread(target=lambda: time.sleep(3600), daemon=True).start()
 time.sleep(120)
 PY
 lab_exec n1 sh -c "ssirun /usr/bin/python3 $LAB_FILES/threads.py >/dev/null 2>&1 &"
