@@ -39,8 +39,11 @@ for h in n2 n3 n4; do
     check "empty_command ran on $h once it was empty" wait_until 15 grep -qx "$h" "$files/empty.log"
 done
 check "... and not on n1, which runs the jobs" sh -c "! grep -qx n1 '$files/empty.log'"
-empties=$(lab_exec n1 ssictl nodes | awk '$1 ~ /^n[234]$/ && $8 ~ /s$/' | wc -l)
-check "ssictl nodes shows n2, n3, n4 empty since a while ($empties)" [ "$empties" = 3 ]
+# n1 learns a node is empty from that node's next load report: wait for it.
+empties() { lab_exec n1 ssictl nodes | awk '$1 ~ /^n[234]$/ && $8 ~ /s$/' | wc -l; }
+three_empty() { [ "$(empties)" = 3 ]; }
+wait_until 10 three_empty
+check "ssictl nodes shows n2, n3, n4 empty since a while ($(empties))" three_empty
 check "... and n1 not" sh -c "ssilab exec n1 -- ssictl nodes | awk '\$1 == \"n1\" { exit \$8 != \"-\" }'"
 check "the jobs end well" wait_until 40 sh -c "for i in 1 2 3 4; do
     ssilab exec n1 -- grep -qx 'ticks 150' /tmp/j\$i.out || exit 1; done"
