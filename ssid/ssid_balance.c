@@ -22,16 +22,17 @@
 #include "ssid_node.h"
 #include "ssid_offer.h"
 
-#define S_FRESH_MS 5000       /* a load older than this is not trusted */
-#define S_FAILED_MS 30000     /* a process whose move failed is left alone this long */
-#define S_PENDING_MAX 64      /* moves in flight counted in the loads */
-#define S_PENDING_HOLD 1500   /* ms a move's effect is counted in full */
-#define S_MAX_MOVES 64        /* moves one period may start (conf->moves per source) */
-#define S_LEFT_MAX 64         /* balancer moves out of this node remembered */
-#define S_ASK_MAX 32          /* moves waiting for their source's leave */
-#define S_ASK_MS 1000         /* how long an answer is awaited */
-#define S_GUEST_FRESH_MS 3000 /* a guest's demand measured where it runs is trusted this long */
-#define S_GUESTS_MAX 256      /* guests measured here */
+#define S_FRESH_MS 5000        /* a load older than this is not trusted */
+#define S_FAILED_MS 30000      /* a process whose move failed is left alone this long */
+#define S_PENDING_MAX 64       /* moves in flight counted in the loads */
+#define S_PENDING_HOLD 1500    /* ms a move's effect is counted in full after it landed */
+#define S_PENDING_FLIGHT 10000 /* ms a move not landed yet is counted in full, at most */
+#define S_MAX_MOVES 64         /* moves one period may start (conf->moves per source) */
+#define S_LEFT_MAX 64          /* balancer moves out of this node remembered */
+#define S_ASK_MAX 32           /* moves waiting for their source's leave */
+#define S_ASK_MS 1000          /* how long an answer is awaited */
+#define S_GUEST_FRESH_MS 3000  /* a guest's demand measured where it runs is trusted this long */
+#define S_GUESTS_MAX 256       /* guests measured here */
 
 /* What we measured of one process at the last period. */
 typedef struct {
@@ -58,9 +59,13 @@ typedef struct {
 static s_fact_t s_facts[SSID_CLIENT_MAX];
 static struct {
     int node;
-    double delta; /* run queue */
-    double mb;    /* free memory */
-    int64_t t;
+    double delta;    /* run queue */
+    double mb;       /* free memory */
+    int64_t t;       /* when the move landed (or was decided, until it did) */
+    uint64_t client; /* the moving client's id while its move is in flight, or 0 */
+    unsigned moves;  /* its count of moves when the move was decided */
+    int64_t decided; /* when */
+    bool began;      /* its migration was seen under way */
 } s_pending[S_PENDING_MAX];
 static double s_bandwidth; /* measured MB/s, 0 until a move was measured */
 static char s_last_why[320];
@@ -320,6 +325,27 @@ static void s_follow(s_fact_t *f, const ssid_client_t *c, int64_t now)
     }
 }
 
+/* A move in flight is counted in full: its clock starts when it lands (or
+ * fails, or S_PENDING_FLIGHT passed), since the gossip starts to show it only
+ * then. Under load a placement's move can land seconds after the decision:
+ * counted from the decision, it faded before the target's load showed it,
+ * and the balancer moved one more job there (then one back). */
+static void s_pending_follow(int i, int64_t now)
+{
+    if (!s_pending[i].client)
+        return;
+    const ssid_client_t *c = ssid_client_by_id(s_pending[i].client);
+    /* A placement's move begins when the shim asks for it: until then it
+     * is in flight too; one that began and ended with no move failed. */
+    if (c && c->migrating)
+        s_pending[i].began = true;
+    bool flying = c && c->moves == s_pending[i].moves && (c->migrating || !s_pending[i].began) &&
+                  now - s_pending[i].decided < S_PENDING_FLIGHT;
+    s_pending[i].t = now;
+    if (!flying)
+        s_pending[i].client = 0;
+}
+
 /* Loads and free memory count the moves we started until the gossip shows
  * them: the run queue's change is returned, the memory's added to *mb. */
 static double s_pending_at(int node, int64_t now, double *mb)
@@ -328,6 +354,7 @@ static double s_pending_at(int node, int64_t now, double *mb)
     for (int i = 0; i < S_PENDING_MAX; i++) {
         if ((s_pending[i].delta == 0 && s_pending[i].mb == 0) || s_pending[i].node != node)
             continue;
+        s_pending_follow(i, now);
         int64_t age = now - s_pending[i].t;
         /* As the gossiped load is smoothed: 0.7 per 500 ms. */
         double w = 1;
@@ -343,7 +370,7 @@ static double s_pending_at(int node, int64_t now, double *mb)
     return sum;
 }
 
-static void s_pend(int node, double delta, double mb, int64_t now)
+static void s_pend(int node, double delta, double mb, const ssid_client_t *moving, int64_t now)
 {
     int slot = 0;
     for (int i = 0; i < S_PENDING_MAX; i++) {
@@ -357,7 +384,10 @@ static void s_pend(int node, double delta, double mb, int64_t now)
     s_pending[slot].node = node;
     s_pending[slot].delta = delta;
     s_pending[slot].mb = mb;
-    s_pending[slot].t = now;
+    s_pending[slot].t = s_pending[slot].decided = now;
+    s_pending[slot].client = moving ? moving->id : 0;
+    s_pending[slot].moves = moving ? moving->moves : 0;
+    s_pending[slot].began = moving && moving->migrating;
 }
 
 /* Logs a declined chance, once per run of the same reason. */
@@ -484,8 +514,8 @@ static void s_start(const ssi_policy_decision_t *d, ssid_client_t *p, const ssi_
     f->tried = true;
     f->moves = p->moves;
     ssid_asker_t a = {.client = 0, .peer = -1, .uid = 0}; /* no one waits for the answer */
-    s_pend(pp->node, -pp->demand, pp->image_mb, now);
-    s_pend(d->to, pp->demand > 0.1 ? pp->demand : 0.1, -pp->image_mb, now);
+    s_pend(pp->node, -pp->demand, pp->image_mb, p, now);
+    s_pend(d->to, pp->demand > 0.1 ? pp->demand : 0.1, -pp->image_mb, p, now);
     if (d->kind == SSI_POLICY_HOME)
         ssid_home_start(&a, p, -1);
     else if (p->away >= 0)
@@ -677,12 +707,12 @@ const char *ssid_balance_place(ssid_client_t *c, const ssi_msg_t *m)
         f->placed = now;
     if (d.kind != SSI_POLICY_MOVE) {
         /* It runs here: counted in our load until the gossip shows it. */
-        s_pend(ssid_node.self, 1, 0, now);
+        s_pend(ssid_node.self, 1, 0, NULL, now);
         return NULL;
     }
     ssi_info("placing: %s; before main", d.why);
     ssid_events_note("balance", "placing: %s; before main", d.why);
-    s_pend(d.to, 1, -image_mb, now);
+    s_pend(d.to, 1, -image_mb, c, now);
     /* The shim asks for the move itself (a MIGRATE of its own); it runs at
      * home if that fails. */
     return names[d.to];
