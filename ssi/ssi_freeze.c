@@ -313,15 +313,7 @@ static void s_fill_fd(ssi_image_fd_t *r, int fd)
         r->ino = st.st_ino;
         r->dev = st.st_dev;
         r->rdev = st.st_rdev;
-        switch (st.st_mode & S_IFMT) {
-        case S_IFREG: r->kind = SSI_IMAGE_FD_FILE; break;
-        case S_IFDIR: r->kind = SSI_IMAGE_FD_DIR; break;
-        case S_IFCHR: r->kind = SSI_IMAGE_FD_CHR; break;
-        case S_IFBLK: r->kind = SSI_IMAGE_FD_BLK; break;
-        case S_IFIFO: r->kind = SSI_IMAGE_FD_FIFO; break;
-        case S_IFSOCK: r->kind = SSI_IMAGE_FD_SOCKET; break;
-        default: r->kind = SSI_IMAGE_FD_OTHER; break;
-        }
+        r->kind = ssi_image_fd_kind(st.st_mode);
     }
     n = ssi_sys_strlcpy(path, "/proc/self/fd/", sizeof(path));
     ssi_sys_utoa(path + n, (uint64_t)fd);

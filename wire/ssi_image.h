@@ -349,6 +349,21 @@ enum {
     SSI_IMAGE_FD_ANON = 7, /* anon_inode: eventfd, epoll, timerfd, ... */
 };
 
+/* The SSI_IMAGE_FD_* kind of a file of this st_mode (anon_inode files are
+ * told apart by their link, not here). No libc: the freeze handler uses it. */
+static inline uint32_t ssi_image_fd_kind(uint32_t mode)
+{
+    switch (mode & 0170000) { /* S_IFMT */
+    case 0100000: return SSI_IMAGE_FD_FILE;
+    case 0040000: return SSI_IMAGE_FD_DIR;
+    case 0020000: return SSI_IMAGE_FD_CHR;
+    case 0060000: return SSI_IMAGE_FD_BLK;
+    case 0010000: return SSI_IMAGE_FD_FIFO;
+    case 0140000: return SSI_IMAGE_FD_SOCKET;
+    default: return SSI_IMAGE_FD_OTHER;
+    }
+}
+
 typedef struct {
     int32_t fd;
     uint32_t fd_flags; /* F_GETFD: FD_CLOEXEC */
