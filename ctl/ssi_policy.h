@@ -78,8 +78,8 @@ void ssi_policy_decide(const ssi_balance_conf_t *conf, const ssi_policy_node_t *
 
 /* Placement before main (issue #13): a new process of home `home` (pid,
  * image_mb resident), nothing measured yet, is taken as CPU-bound and
- * counted in home's run queue; the CPU rule above says whether it runs
- * better elsewhere. *out: SSI_POLICY_MOVE to `to`, or SSI_POLICY_NONE with
+ * counted in home's run queue; the CPU rule above, with half the margin,
+ * says whether it runs better elsewhere. *out: SSI_POLICY_MOVE to `to`, or SSI_POLICY_NONE with
  * the best declined chance in why (or an empty why). */
 void ssi_policy_place(const ssi_balance_conf_t *conf, const ssi_policy_node_t *nodes,
                       const char *const *names, int nnodes, int home, int pid, double image_mb,

@@ -275,6 +275,20 @@ START_TEST(test_policy_place_new_process)
         ck_assert_double_eq_tol(d.share_now, 0.15, 1e-9);
         ck_assert_msg(strstr(d.why, "process 42 n1 -> n"), "%s", d.why);
     }
+    /* Half the margin: with four jobs at home, a new one goes to n4 where three run and a
+     * little (5 against 4.1: 22% more CPU, which the full margin of 0.25 would not take);
+     * with three at home it stays (4 against 4.1). */
+    for (int i = 0; i < 4; i++)
+        nodes[i].runq = 4;
+    nodes[3].runq = 3.1;
+    ssi_policy_place(&conf, nodes, names, 4, 0, 42, 1, 0, 0, &d);
+    ck_assert_int_eq(d.kind, SSI_POLICY_MOVE);
+    ck_assert_int_eq(d.to, 3);
+    nodes[0].runq = 3;
+    ssi_policy_place(&conf, nodes, names, 4, 0, 42, 1, 0, 0, &d);
+    ck_assert_int_eq(d.kind, SSI_POLICY_NONE); /* 4 here against 4 there */
+    for (int i = 0; i < 4; i++)
+        nodes[i].runq = i == 0;
     /* A blocked or down node is not a target; with none left, it stays. */
     nodes[1].accepts = false;
     nodes[2].up = false;
