@@ -25,7 +25,7 @@
 #define S_FRESH_MS 5000        /* a load older than this is not trusted */
 #define S_FAILED_MS 30000      /* a process whose move failed is left alone this long */
 #define S_PENDING_MAX 64       /* moves in flight counted in the loads */
-#define S_PENDING_HOLD 1500    /* ms a move's effect is counted in full after it landed */
+#define S_PENDING_HOLD 500     /* ms a move's effect is counted in full after it landed */
 #define S_PENDING_FLIGHT 10000 /* ms a move not landed yet is counted in full, at most */
 #define S_MAX_MOVES 64         /* moves one period may start (conf->moves per source) */
 #define S_LEFT_MAX 64          /* balancer moves out of this node remembered */
@@ -67,6 +67,7 @@ static struct {
     unsigned moves;  /* its count of moves when the move was decided */
     int64_t decided; /* when */
     bool began;      /* its migration was seen under way */
+    bool leaving;    /* a placed process leaving home: not counted by placements */
 } s_pending[S_PENDING_MAX];
 static double s_bandwidth; /* measured MB/s, 0 until a move was measured */
 static char s_last_why[320];
@@ -349,11 +350,13 @@ static void s_pending_follow(int i, int64_t now)
 
 /* Loads and free memory count the moves we started until the gossip shows
  * them: the run queue's change is returned, the memory's added to *mb. */
-static double s_pending_at(int node, int64_t now, double *mb)
+static double s_pending_at(int node, int64_t now, double *mb, bool placing)
 {
     double sum = 0;
     for (int i = 0; i < S_PENDING_MAX; i++) {
         if ((s_pending[i].delta == 0 && s_pending[i].mb == 0) || s_pending[i].node != node)
+            continue;
+        if (placing && s_pending[i].leaving)
             continue;
         s_pending_follow(i, now);
         int64_t age = now - s_pending[i].t;
@@ -389,6 +392,7 @@ static void s_pend(int node, double delta, double mb, const ssid_client_t *movin
     s_pending[slot].client = moving ? moving->id : 0;
     s_pending[slot].moves = moving ? moving->moves : 0;
     s_pending[slot].began = moving && moving->migrating;
+    s_pending[slot].leaving = false;
 }
 
 /* Logs a declined chance, once per run of the same reason. */
@@ -649,7 +653,7 @@ void ssid_balance_answered(int from, const ssi_msg_t *m)
 
 /* The node table as the policy sees it: gossiped loads, with the moves we
  * started and not yet gossiped counted in. Returns the number of nodes. */
-static int s_nodes(ssi_policy_node_t *nodes, const char **names, int64_t now)
+static int s_nodes(ssi_policy_node_t *nodes, const char **names, int64_t now, bool placing)
 {
     int nnodes = (int)ssi_cluster_size(ssid_node.cluster);
     for (int i = 0; i < nnodes; i++) {
@@ -663,7 +667,7 @@ static int s_nodes(ssi_policy_node_t *nodes, const char **names, int64_t now)
         nodes[i].accepts = i == ssid_node.self ? !ssid_node.draining : e->blocked == 0;
         nodes[i].cap = e->cpum / 1000.0 * speed;
         nodes[i].free_mb = e->freekb / 1024.0;
-        nodes[i].runq = e->loadm / 1000.0 + s_pending_at(i, now, &nodes[i].free_mb);
+        nodes[i].runq = e->loadm / 1000.0 + s_pending_at(i, now, &nodes[i].free_mb, placing);
         if (nodes[i].runq < 0)
             nodes[i].runq = 0;
     }
@@ -701,7 +705,7 @@ const char *ssid_balance_place(ssid_client_t *c, const ssi_msg_t *m)
     int64_t now = ssid_node_now();
     static ssi_policy_node_t nodes[SSI_CLUSTER_MAX];
     static const char *names[SSI_CLUSTER_MAX];
-    int nnodes = s_nodes(nodes, names, now);
+    int nnodes = s_nodes(nodes, names, now, true);
     s_burst_loads(nodes, nnodes, now);
     double image_mb = s_proc_field(c->pid, "status", "VmRSS:") / 1024.0;
     ssi_policy_decision_t d;
@@ -736,6 +740,14 @@ const char *ssid_balance_place(ssid_client_t *c, const ssi_msg_t *m)
     ssi_info("placing: %s; before main", d.why);
     ssid_events_note("balance", "placing: %s; before main", d.why);
     s_pend(d.to, 1, -image_mb, c, now);
+    /* Until its move lands it is here, runnable at times (its start, its
+     * freeze): the periodic rule counts it gone, as the move's target
+     * counts it there. Placements do not: the loads they see are the
+     * burst's start, before it was here (s_burst_loads). */
+    s_pend(ssid_node.self, -1, 0, c, now);
+    for (int i = 0; i < S_PENDING_MAX; i++)
+        if (s_pending[i].client == c->id && s_pending[i].node == ssid_node.self)
+            s_pending[i].leaving = true;
     /* The shim asks for the move itself (a MIGRATE of its own); it runs at
      * home if that fails. */
     return names[d.to];
@@ -755,7 +767,7 @@ unsigned ssid_balance_tick(void)
     s_report_guests(now);
     static ssi_policy_node_t nodes[SSI_CLUSTER_MAX];
     static const char *names[SSI_CLUSTER_MAX];
-    int nnodes = s_nodes(nodes, names, now);
+    int nnodes = s_nodes(nodes, names, now, false);
 
     s_sweep();
     static ssi_policy_proc_t procs[SSID_CLIENT_MAX];
