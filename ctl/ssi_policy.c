@@ -41,9 +41,15 @@ static int s_weigh(const ssi_balance_conf_t *conf, const ssi_policy_node_t *node
                  nodes[t].free_mb, p->image_mb, conf->mem_min);
         return -1;
     }
-    if (then < now * (1 + conf->margin)) {
-        snprintf(why, cap, "gain %.0f%% below the margin %.0f%%", (then / now - 1) * 100,
-                 conf->margin * 100);
+    double margin = conf->margin * (1 + p->moves);
+    if (then < now * (1 + margin)) {
+        if (p->moves)
+            snprintf(why, cap, "gain %.0f%% below the margin %.0f%% (%u x %.0f%%: moved %u times)",
+                     (then / now - 1) * 100, margin * 100, 1 + p->moves, conf->margin * 100,
+                     p->moves);
+        else
+            snprintf(why, cap, "gain %.0f%% below the margin %.0f%%", (then / now - 1) * 100,
+                     margin * 100);
         return -1;
     }
     double calls = p->io_rate * conf->call_ms / 1000; /* s of waiting per s away */

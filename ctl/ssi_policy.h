@@ -12,7 +12,9 @@
  *     and the caller did not pin it (it stays, is migrating, or arrived
  *     less than the minimum residence ago);
  *   - the share it would get on t, min(1, cap_t / (runq_t + 1)), beats the
- *     share it gets on c by the margin (relative);
+ *     share it gets on c by the margin (relative), times 1 + the moves it
+ *     made already (a process that moved twice needs three margins: noisy
+ *     loads on a busy machine made jobs bounce four times and more);
  *   - what it gains over its horizon (its age, as MOSIX assumes a process
  *     runs about as long again, at least the minimum residence) exceeds
  *     what the move costs: share_c x (image size / bandwidth + fixed cost);
@@ -51,6 +53,7 @@ typedef struct {
     double io_rate;     /* calls per second that go (or would go) home */
     double image_mb;    /* what a move carries */
     double age_s;       /* how long it has run */
+    unsigned moves;     /* moves it made already (placement included) */
 } ssi_policy_proc_t;
 
 typedef enum {

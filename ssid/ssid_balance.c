@@ -811,6 +811,7 @@ unsigned ssid_balance_tick(void)
             .io_rate = f->io_rate,
             .image_mb = f->image_mb,
             .age_s = (now - c->started) / 1000.0,
+            .moves = c->moves,
         };
     }
     if (np == 0)

@@ -86,6 +86,22 @@ START_TEST(test_policy_margin)
     ck_assert_msg(strstr(d.why, "declined: process 10") && strstr(d.why, "n1 -> n2") &&
                       strstr(d.why, "gain 50% below the margin 60%"),
                   "%s", d.why);
+    /* A process that moved already needs 1 + moves margins: 50% is above 2 x 25% only. */
+    conf.margin = 0.25;
+    for (int i = 0; i < 3; i++)
+        procs[i].moves = 1;
+    d = s_decide(3, 0);
+    ck_assert_int_eq(d.kind, SSI_POLICY_MOVE);
+    for (int i = 0; i < 3; i++)
+        procs[i].moves = 2;
+    d = s_decide(3, 0);
+    ck_assert_int_eq(d.kind, SSI_POLICY_NONE);
+    ck_assert_msg(strstr(d.why, "gain 50% below the margin 75% (3 x 25%: moved 2 times)"), "%s",
+                  d.why);
+    procs[1].moves = 0; /* the one that never moved goes */
+    d = s_decide(3, 0);
+    ck_assert_int_eq(d.kind, SSI_POLICY_MOVE);
+    ck_assert_int_eq(d.proc, 1);
 }
 END_TEST
 
