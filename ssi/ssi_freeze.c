@@ -21,10 +21,9 @@
  * process are stopped first and released last (ssi_freeze_thr.c); the
  * image carries one THREAD record for each.
  *
- * It calls nothing above itself: what the shim, the trap core and the
- * deputy must do at a freeze, a restore or a verdict 'D', and which
- * descriptors are not the program's, it learns through hooks the shim
- * sets.
+ * It calls nothing above itself: what the shim, the trap core and the deputy must do at a
+ * freeze, a restore or a verdict 'D', and which descriptors are not the program's, it learns
+ * through hooks the shim sets.
  */
 #include "ssi_freeze.h"
 
@@ -290,7 +289,7 @@ static long s_capture_fd_list(long skip)
         return -EMFILE; /* the precheck says so first */
     /* Not the program's: the freeze socket, the trap core's call link. */
     for (i = 0; i < n; i++)
-        if (s_fds[i] != skip && s_fds[i] != s_track_sock && s_fds[i] != ssi_track_fd() &&
+        if (s_fds[i] != skip && !ssi_freeze_own_fd((int)s_fds[i]) &&
             !(s_fd_hidden && s_fd_hidden(s_fds[i])))
             s_fds[s_nfds++] = s_fds[i];
     return 0;
@@ -1147,6 +1146,11 @@ int ssi_freeze_init(void)
 void ssi_freeze_atfork_child(void)
 {
     s_untrack();
+}
+
+int ssi_freeze_own_fd(int fd)
+{
+    return fd >= 0 && (fd == s_track_sock || fd == ssi_track_fd());
 }
 
 int ssi_freeze_restored_home(void)

@@ -35,6 +35,10 @@ int ssi_freeze_init(void);
  * would keep the parent's memory registered after the move ended). */
 void ssi_freeze_atfork_child(void);
 
+/* 1 when fd is this module's own, never in an image: a live move's
+ * tracking socket or its userfaultfd, open while the program runs on. */
+int ssi_freeze_own_fd(int fd);
+
 /* How many times this process has been restored from an image (0 in the
  * process that was launched). */
 uint32_t ssi_freeze_generation(void);
