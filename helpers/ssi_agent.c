@@ -314,12 +314,13 @@ __attribute__((noreturn)) static void s_exec_restorer(const char *restore, int i
     fcntl(errfd, F_SETFD, 0);
     snprintf(errarg, sizeof(errarg), "%d", errfd);
     /* --home-cwd: the body's cwd is its deputy's (forwarded); a cwd that
-     * does not exist on this node is no reason to refuse. */
+     * does not exist on this node is no reason to refuse. --agent: the
+     * body must find its control socket at ctl_num, or stop. */
     if (verbose)
-        execl(restore, "ssi-restore", "-v", "--home-cwd", "--err-fd", errarg, "--fd", fdarg,
-              (char *)NULL);
+        execl(restore, "ssi-restore", "-v", "--home-cwd", "--agent", "--err-fd", errarg, "--fd",
+              fdarg, (char *)NULL);
     else
-        execl(restore, "ssi-restore", "--home-cwd", "--err-fd", errarg, "--fd", fdarg,
+        execl(restore, "ssi-restore", "--home-cwd", "--agent", "--err-fd", errarg, "--fd", fdarg,
               (char *)NULL);
     _exit(127);
 }

@@ -118,6 +118,7 @@ _Static_assert(S_REC_BUF >= SSI_IMAGE_REC_MAX, "a record's struct fits s_rec_buf
 /* 0: a new task (clone3); S_CHECK: dry run; S_IN_PLACE: this process. */
 static int s_mode;
 static int s_restart; /* --restart: a checkpoint restarted (ssi-ckpt); jump back with 3 */
+static int s_agent;   /* --agent: ssi-agent's body, which must find its control socket; 4 */
 #define S_CHECK 1
 #define S_IN_PLACE 2
 #define S_MAX_FDS SSI_IMAGE_FD_LIMIT
@@ -794,7 +795,7 @@ __attribute__((noreturn, used)) static void s_thread_main(void *arg)
     ssi_sys2(SYS_arch_prctl, ARCH_SET_FS, (long)t->fs_base);
     if (t->gs_base)
         ssi_sys2(SYS_arch_prctl, ARCH_SET_GS, (long)t->gs_base);
-    s_jump(t->resume, s_mode != S_IN_PLACE ? 1 : s_restart ? 3 : 2);
+    s_jump(t->resume, s_mode != S_IN_PLACE ? (s_agent ? 4 : 1) : s_restart ? 3 : 2);
 }
 
 /* The main thread's record (tid = pid), once the threads are fit to be made here. */
@@ -863,7 +864,7 @@ __attribute__((noreturn, used)) static void s_stage2(void)
     ssi_sys2(SYS_arch_prctl, ARCH_SET_FS, (long)main_t->fs_base);
     if (main_t->gs_base)
         ssi_sys2(SYS_arch_prctl, ARCH_SET_GS, (long)main_t->gs_base);
-    s_jump(main_t->resume, s_mode != S_IN_PLACE ? 1 : s_restart ? 3 : 2);
+    s_jump(main_t->resume, s_mode != S_IN_PLACE ? (s_agent ? 4 : 1) : s_restart ? 3 : 2);
 }
 
 /* Copies this program into a free chunk of the hole and continues there. */
@@ -1105,7 +1106,7 @@ static int s_info(void)
 
 static void s_usage(void)
 {
-    s_puts(2, "usage: ssi-restore [-v] [--home-cwd] [--err-fd N] [--fd N | IMAGE]\n"
+    s_puts(2, "usage: ssi-restore [-v] [--home-cwd] [--agent] [--err-fd N] [--fd N | IMAGE]\n"
               "       ssi-restore --info IMAGE\n"
               "       ssi-restore --in-place --fd N\n"
               "       ssi-restore --check [--status-fd S] --fd N\n");
@@ -1153,6 +1154,8 @@ __attribute__((used)) static int s_main(uint64_t *sp)
             s_mode = S_IN_PLACE;
         else if (s_streq(argv[i], "--restart"))
             s_restart = 1;
+        else if (s_streq(argv[i], "--agent"))
+            s_agent = 1;
         else if (s_streq(argv[i], "--check"))
             s_mode = S_CHECK;
         else if (argv[i][0] != '-' && !path)

@@ -1,30 +1,26 @@
 /*
  * ssi_freeze.c - freeze the process from inside and write its image.
  *
- * Part of libssi.so. At load time a constructor reserves the restore hole,
- * records the vDSO block and the CPU, and installs the freeze handler on
- * SSI_FREEZE_SIGNAL. When ssid (or `ssi-freeze`) queues that signal, the
- * handler - on the interrupted thread, all signals blocked - records a
- * jump point inside itself, captures thread and process state, and streams
- * the image (ssi_image.h) to the requester's Unix socket, straight from
- * the process's own memory. It then waits for a verdict. On any failure
- * it re-queues the signals it dequeued and returns: the program goes on.
+ * Part of libssi.so. At load time a constructor reserves the restore hole, records the vDSO
+ * block and the CPU, and installs the freeze handler on SSI_FREEZE_SIGNAL. When ssid (or
+ * `ssi-freeze`) queues that signal, the handler - on the interrupted thread, all signals
+ * blocked - records a jump point inside itself, captures thread and process state, and streams
+ * the image (ssi_image.h) to the requester's Unix socket, straight from the process's own
+ * memory. It then waits for a verdict. On any failure it re-queues the signals it dequeued and
+ * returns: the program goes on.
  *
- * The restorer (ssi_restore.c) rebuilds memory and kernel state in a new
- * process and jumps back to the recorded point; the handler then sees
- * "restored", re-reserves the hole and returns, and the kernel's
- * rt_sigreturn reloads all registers, the XSAVE state and the signal mask
- * from the signal frame that came back with the stack memory.
+ * The restorer (ssi_restore.c) rebuilds memory and kernel state in a new process and jumps back
+ * to the recorded point; the handler then sees "restored", re-reserves the hole and returns, and
+ * the kernel's rt_sigreturn reloads all registers, the XSAVE state and the signal mask from the
+ * signal frame that came back with the stack memory.
  *
- * Handler rules: raw system calls only (ssi_sys.h), no malloc, no stdio,
- * no errno, static buffers, small stack. The other threads of the
- * process are stopped first and released last (ssi_freeze_thr.c); the
- * image carries one THREAD record for each.
+ * Handler rules: raw system calls only (ssi_sys.h), no malloc, no stdio, no errno, static
+ * buffers, small stack. The other threads of the process are stopped first and released last
+ * (ssi_freeze_thr.c); the image carries one THREAD record for each.
  *
- * It calls nothing above itself: what the shim, the trap core and the
- * deputy must do at a freeze, a restore or a verdict 'D', and which
- * descriptors are not the program's, it learns through hooks the shim
- * sets.
+ * It calls nothing above itself: what the shim, the trap core and the deputy must do at a
+ * freeze, a restore or a verdict 'D', and which descriptors are not the program's, it learns
+ * through hooks the shim sets.
  */
 #include "ssi_freeze.h"
 
@@ -81,6 +77,7 @@ static int (*s_fd_hidden)(int fd);
 static uint32_t s_generation;
 static int s_restored_home; /* the last restore was in place, at home */
 static int s_restarted;     /* ... from a checkpoint (ssi-restore --restart) */
+static int s_by_agent;      /* elsewhere, by ssi-agent (ssi-restore --agent) */
 
 /* Freeze-time state (static: the handler must not grow the app's stack
  * much, and must not allocate). */
@@ -290,7 +287,7 @@ static long s_capture_fd_list(long skip)
         return -EMFILE; /* the precheck says so first */
     /* Not the program's: the freeze socket, the trap core's call link. */
     for (i = 0; i < n; i++)
-        if (s_fds[i] != skip && s_fds[i] != s_track_sock && s_fds[i] != ssi_track_fd() &&
+        if (s_fds[i] != skip && !ssi_freeze_own_fd((int)s_fds[i]) &&
             !(s_fd_hidden && s_fd_hidden(s_fds[i])))
             s_fds[s_nfds++] = s_fds[i];
     return 0;
@@ -399,13 +396,12 @@ static long s_write_pages(long fd, uint64_t addr, uint64_t len, int skip_zero)
     return run < end ? s_write_run(fd, run, end - run) : 0;
 }
 
-/* Shared anonymous memory that only we map (ssid's precheck saw to that),
- * or a mapping of a deleted file: its pages live in an inode's page cache
- * and need not be in our page tables (a parent that has exited wrote
- * them; we never read them), so page residency comes from mincore, which
- * looks at our page tables and then the inode's page cache (so never past
- * the file's end), and our own copies that were swapped out (pagemap).
- * Pages of the inode swapped out (shmem) are not seen (not handled yet). */
+/* Shared anonymous memory that only we map (ssid's precheck saw to that), or a mapping of a
+ * deleted file: its pages live in an inode's page cache and need not be in our page tables (a
+ * parent that has exited wrote them; we never read them), so page residency comes from mincore,
+ * which looks at our page tables and then the inode's page cache (so never past the file's
+ * end), and our own copies that were swapped out (pagemap). Pages of the inode swapped out
+ * (shmem) are not seen (not handled yet). */
 static long s_dump_shmem(long fd, long pm, const s_vma_t *v)
 {
     static unsigned char vec[512];
@@ -921,10 +917,9 @@ static long s_freeze(int token)
     return rc;
 }
 
-/* Our signal from the tracking socket (F_SETSIG: si_code POLL_*, si_fd):
- * 1 when the requester asks for the final freeze (its request is in
- * s_treq); 0 otherwise, after ending the tracking if the requester went
- * away or said something else. */
+/* Our signal from the tracking socket (F_SETSIG: si_code POLL_*, si_fd): 1 when the requester
+ * asks for the final freeze (its request is in s_treq); 0 otherwise, after ending the tracking
+ * if the requester went away or said something else. */
 static int s_track_event(const siginfo_t *si)
 {
     long n;
@@ -945,10 +940,9 @@ static int s_track_event(const siginfo_t *si)
 static volatile int s_back;
 static void *volatile s_uc; /* the freeze signal's frame */
 
-/* A request that comes while another thread ends a freeze or a restore
- * (it has let the others go but not yet returned) waits for it rather
- * than being dropped; park requests may come in meanwhile. 0 once this
- * thread owns s_busy, -ETIMEDOUT. */
+/* A request that comes while another thread ends a freeze or a restore (it has let the others
+ * go but not yet returned) waits for it rather than being dropped; park requests may come in
+ * meanwhile. 0 once this thread owns s_busy, -ETIMEDOUT. */
 static long s_wait_idle(void)
 {
     uint64_t open = ~(1ULL << (SSI_FREEZE_SIGNAL - 1)), old;
@@ -1014,10 +1008,9 @@ static void s_handler(int sig, siginfo_t *si, void *ucv)
     ssi_freeze_proc_thread(&s_thread, s_xsave, S_XSAVE_MAX, ucv);
     s_back = ssi_freeze_jmp_save(&s_jmp);
     if (s_back != 0) {
-        /* Restored in a new process by ssi-restore. Memory, fs base,
-         * sigactions, timers and pending signals are back; the restorer
-         * ran in the hole, so reserve it again (this also drops the
-         * restorer's own pages) for the next migration, once every other
+        /* Restored in a new process by ssi-restore. Memory, fs base, sigactions, timers and
+         * pending signals are back; the restorer ran in the hole, so reserve it again (this
+         * also drops the restorer's own pages) for the next migration, once every other
          * thread has jumped out of it. */
         ssi_freeze_thr_restored();
         ssi_sys6(SYS_mmap, (long)s_hole_start, (long)s_hole_len, PROT_NONE,
@@ -1025,8 +1018,9 @@ static void s_handler(int sig, siginfo_t *si, void *ucv)
         s_generation++;
         /* ssi-restore --in-place (the deputy brought its body home)
          * jumps back with 2, a restore elsewhere with 1. */
-        s_restored_home = s_back >= 2;
+        s_restored_home = s_back == 2 || s_back == 3;
         s_restarted = s_back == 3;
+        s_by_agent = s_back == 4;
         /* A live move's tracking stayed with the process we were copied
          * from: its descriptors are not ours. */
         ssi_track_forget();
@@ -1141,9 +1135,19 @@ void ssi_freeze_atfork_child(void)
     s_untrack();
 }
 
+int ssi_freeze_own_fd(int fd)
+{
+    return fd >= 0 && (fd == s_track_sock || fd == ssi_track_fd());
+}
+
 int ssi_freeze_restored_home(void)
 {
     return s_restored_home;
+}
+
+int ssi_freeze_by_agent(void)
+{
+    return s_by_agent;
 }
 
 int ssi_freeze_restarted(void)

@@ -35,6 +35,10 @@ int ssi_freeze_init(void);
  * would keep the parent's memory registered after the move ended). */
 void ssi_freeze_atfork_child(void);
 
+/* 1 when fd is this module's own, never in an image: a live move's
+ * tracking socket or its userfaultfd, open while the program runs on. */
+int ssi_freeze_own_fd(int fd);
+
 /* How many times this process has been restored from an image (0 in the
  * process that was launched). */
 uint32_t ssi_freeze_generation(void);
@@ -43,6 +47,10 @@ uint32_t ssi_freeze_generation(void);
  * came home into its deputy (the process runs at home again); zero when
  * it was restored on another node. Meaningful inside the restore hook. */
 int ssi_freeze_restored_home(void);
+/* Non-zero when the last restore was by ssi-agent on another node
+ * (ssi-restore --agent): the agent put a control socket in the body, which
+ * the restore hook must find. Meaningful inside the restore hook. */
+int ssi_freeze_by_agent(void);
 /* Non-zero when that in-place restore was a restart from a checkpoint
  * (ssi-ckpt restart; the image may be of a body that ran away). */
 int ssi_freeze_restarted(void);

@@ -395,6 +395,11 @@ static void s_on_restore(void)
 	 * run a single instruction of the program (the agent kills it
 	 * anyway). */
     long rc = ssi_trap_start();
+    /* 0 is "no control socket": a restore without an agent (engine
+     * tests). An agent always makes one; not finding it means the body
+     * would run with no link while its deputy waits (the many-fds bug). */
+    if (rc == 0 && ssi_freeze_by_agent())
+        rc = -ENOTCONN;
     if (rc < 0) {
         ssi_sys_log("ssi-vfs: ", "no call link to the deputy; the body stops", 0, rc);
         ssi_sys2(SYS_kill, ssi_sys0(SYS_getpid), SIGKILL);

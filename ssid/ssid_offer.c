@@ -6,7 +6,6 @@
 
 #include "ssid_events.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -68,25 +67,6 @@ static uint64_t s_rss_kb(pid_t pid)
     if (f)
         fclose(f);
     return kb;
-}
-
-/* Live moves of processes with more descriptors than this go stop-and-copy. */
-#define SSID_LIVE_MAX_FDS 1024
-
-/* How many descriptors process pid holds (0 if unknown). */
-static int s_count_fds(pid_t pid)
-{
-    char path[64];
-    int n = 0;
-    snprintf(path, sizeof path, "/proc/%d/fd", (int)pid);
-    DIR *d = opendir(path);
-    struct dirent *e;
-    while (d && (e = readdir(d)))
-        if (e->d_name[0] != '.')
-            n++;
-    if (d)
-        closedir(d);
-    return n;
 }
 
 /* Home: MIG_OFFER of g (process p) to g->peer. */
@@ -465,17 +445,8 @@ void ssid_offer_ready(int from, const ssi_msg_t *m)
                          "3",          pid_s, NULL,      NULL,       NULL, NULL};
         int ffds[] = {-1, pipefd[1], errw, k2fd, pfd};
         int fa = 7;
-        /* Pre-copy unless the user asked for stop-and-copy, or the process
-         * holds more descriptors than a live move is known to handle: one
-         * with 10,000 (vfs_many_files.sh) stalls 30 s at the end of a live
-         * move and fails (not understood yet; ARCHITECTURE, "Pre-copy (live)
-         * moves"), while stop-and-copy moves it. */
-        int nfds = s_count_fds(g->pid);
-        if (!g->asker.stop_copy && nfds > SSID_LIVE_MAX_FDS)
-            ssi_info("process %d holds %d descriptors: moved by stop-and-copy (live moves "
-                     "take at most %d)",
-                     g->pid, nfds, SSID_LIVE_MAX_FDS);
-        else if (!g->asker.stop_copy)
+        /* Pre-copy unless the user asked for stop-and-copy. */
+        if (!g->asker.stop_copy)
             fargv[fa++] = "--live";
         if (pfd >= 0) {
             fargv[fa++] = "--pidfd";

@@ -25,6 +25,7 @@
 #include "ssi_call_link.h"
 #include "ssi_chan.h"
 #include "ssi_fdpass.h"
+#include "ssi_freeze.h"
 #include "ssi_image.h" /* SSI_FREEZE_SIGNAL */
 #include "ssi_signal.h"
 #include "ssi_sys.h"
@@ -633,9 +634,17 @@ void ssi_trap_freeze(void)
         if (s_px[i].freeze)
             s_px[i].freeze();
     /* The agent puts its control socket at the lowest free number from
-     * SSI_TUNNEL_CTL_FD_MIN up in the image's fd table: find the same one. */
+     * SSI_TUNNEL_CTL_FD_MIN up in the image's fd table: find the same one.
+     * A number held by a descriptor the image leaves out counts as free,
+     * as it does for the agent: ours (the call link, a proxy's socket) and
+     * the freeze's (a live move's tracking socket and userfaultfd, open
+     * now, at the lowest numbers free when the tracking began: above 900
+     * in a process holding that many files; counted as taken, the body
+     * looked for its control socket one number off and ran with no call
+     * link while its deputy waited 30 s for it). */
     for (fd = SSI_TUNNEL_CTL_FD_MIN; fd < S_MAX_FD; fd++)
-        if (ssi_sys2(SYS_fcntl, fd, F_GETFD) == -EBADF && fd != s_link_fd)
+        if (ssi_sys2(SYS_fcntl, fd, F_GETFD) == -EBADF || ssi_trap_own_fd((int)fd) ||
+            ssi_freeze_own_fd((int)fd))
             break;
     s_ctl_fd = (int)fd;
 }
