@@ -1,7 +1,8 @@
 /*
  * ssi_restore.c - `ssi-restore`: rebuild a frozen process from its image.
  *
- *   ssi-restore [-v] [--fd N | IMAGE]     restore (image from fd N or file)
+ *   ssi-restore [-v] [--home-cwd] [--sandbox] [--err-fd N] [--fd N | IMAGE]
+ *                                         restore (image from fd N or file)
  *   ssi-restore --info IMAGE              print the image's header/records
  *   ssi-restore --in-place --fd N         restore into this very process
  *   ssi-restore --check [--status-fd S] --fd N
@@ -108,8 +109,9 @@ static long s_img_fd = -1, s_status_fd = -1, s_status_rd = -1;
  * reason of a failure reaches the user and not the program's stderr). */
 static long s_err_fd = 2;
 static int s_verbose;
-/* --home-cwd: the body's file calls run at home (vfs-proxy), cwd included. */
-static int s_home_cwd;
+/* --home-cwd: the body's file calls run at home (vfs-proxy), cwd included;
+ * --sandbox: it enters its empty root (ssi_restore_sandbox.c). */
+static int s_home_cwd, s_sandbox;
 static uint64_t s_chunk;
 static uint64_t s_page_bytes;
 /* The format checks of every record (wire/ssi_image.c). */
@@ -589,6 +591,8 @@ static void s_restore_process_state(void)
             s_die("mprotect failed", 0, r);
     }
     s_restore_mm();
+    if (s_sandbox && s_mode != S_IN_PLACE) /* every file it needs is open or mapped by now */
+        ssi_restore_sandbox_enter(s_read_maps() < 0 ? 0 : s_maps);
     /* In place, the cwd is the deputy's, kept by the exec: an away body's
      * chdir calls ran there (vfs-proxy), and its own kernel cwd, which the
      * image recorded, meant nothing. */
@@ -933,9 +937,7 @@ static int s_wait_status(long pid)
 
 static int s_exit_code(int st)
 {
-    if ((st & 0x7f) == 0)
-        return (st >> 8) & 0xff;
-    return 128 + (st & 0x7f);
+    return (st & 0x7f) == 0 ? (st >> 8) & 0xff : 128 + (st & 0x7f);
 }
 
 static int s_restore(void)
@@ -1105,7 +1107,7 @@ static int s_info(void)
 
 static void s_usage(void)
 {
-    s_puts(2, "usage: ssi-restore [-v] [--home-cwd] [--err-fd N] [--fd N | IMAGE]\n"
+    s_puts(2, "usage: ssi-restore [-v] [--home-cwd] [--sandbox] [--err-fd N] [--fd N | IMAGE]\n"
               "       ssi-restore --info IMAGE\n"
               "       ssi-restore --in-place --fd N\n"
               "       ssi-restore --check [--status-fd S] --fd N\n");
@@ -1137,6 +1139,8 @@ __attribute__((used)) static int s_main(uint64_t *sp)
             info = 1;
         else if (s_streq(argv[i], "--home-cwd"))
             s_home_cwd = 1;
+        else if (s_streq(argv[i], "--sandbox"))
+            s_sandbox = 1;
         else if (s_streq(argv[i], "--fd") && i + 1 < argc)
             fd = (long)ssi_sys_dec(argv[++i], &e);
         else if (s_streq(argv[i], "--err-fd") && i + 1 < argc) {

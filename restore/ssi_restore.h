@@ -17,4 +17,12 @@ __attribute__((noreturn)) void ssi_restore_die(const char *what, const char *det
  * (in place: the process itself) only checks that the user is the image's. */
 void ssi_restore_creds(const ssi_image_creds_t *c, const ssi_image_caps_t *caps);
 
+/* In the new task, root still, once every file of the image is mapped and
+ * the executable set: the root becomes an empty tmpfs with the body's own
+ * /proc, the harmless devices and the files it maps
+ * (restore/ssi_restore_sandbox.c). maps: the text of /proc/self/maps (NULL:
+ * it could not be read, the restore fails). Needs the mount namespace of
+ * its own that the agent made. */
+void ssi_restore_sandbox_enter(const char *maps);
+
 #endif
