@@ -1,8 +1,7 @@
 /*
  * ssi_restore.c - `ssi-restore`: rebuild a frozen process from its image.
  *
- *   ssi-restore [-v] [--home-cwd] [--sandbox] [--err-fd N] [--fd N | IMAGE]
- *                                         restore (image from fd N or file)
+ *   ssi-restore [-v] [--home-cwd] [--sandbox] [--err-fd N] [--fd N | IMAGE]  restore
  *   ssi-restore --info IMAGE              print the image's header/records
  *   ssi-restore --in-place --fd N         restore into this very process
  *   ssi-restore --check [--status-fd S] --fd N
@@ -436,8 +435,8 @@ static void s_map_vma(const ssi_image_vma_t *v)
         s_die("VMA overlaps the restore hole", v->path, 0);
     if ((v->flags & SSI_IMAGE_VMA_FILE) && !(v->flags & SSI_IMAGE_VMA_DELETED)) {
         struct stat st;
-        int shared = (v->flags & SSI_IMAGE_VMA_SHARED) != 0;
-        fd = s_open(v->path, shared && (v->prot & PROT_WRITE) ? O_RDWR : O_RDONLY);
+        int shared = (v->flags & SSI_IMAGE_VMA_SHARED) != 0, wr = shared && (v->prot & PROT_WRITE);
+        fd = s_open(s_sandbox ? ssi_restore_sandbox_file(v->path, wr) : v->path, wr ? O_RDWR : 0);
         if (fd < 0)
             s_die("cannot open mapped file", v->path, fd);
         r = ssi_sys2(SYS_fstat, fd, (long)&st);
@@ -445,8 +444,7 @@ static void s_map_vma(const ssi_image_vma_t *v)
             (uint64_t)st.st_mtim.tv_sec * 1000000000ULL + (uint64_t)st.st_mtim.tv_nsec !=
                 v->file_mtime_ns)
             s_die("mapped file changed since the freeze:", v->path, 0);
-        if (shared)
-            prot = v->prot;
+        prot = shared ? (long)v->prot : prot;
         flags = (shared ? MAP_SHARED : MAP_PRIVATE) | MAP_FIXED_NOREPLACE;
         r = ssi_sys6(SYS_mmap, (long)v->start, (long)len, prot, flags, fd, (long)v->pgoff);
         ssi_sys1(SYS_close, fd);
@@ -560,7 +558,7 @@ static void s_restore_mm(void)
     m.env_end = s_proc.env_end;
     m.auxv = (__u64 *)s_proc.auxv;
     m.auxv_size = s_proc.auxv_size;
-    exe = s_open(s_proc.exe, O_RDONLY);
+    exe = s_open(s_sandbox ? ssi_restore_sandbox_file(s_proc.exe, 0) : s_proc.exe, O_RDONLY);
     if (exe < 0)
         s_die("cannot open the executable", s_proc.exe, exe);
     m.exe_fd = (uint32_t)exe;
@@ -591,8 +589,8 @@ static void s_restore_process_state(void)
             s_die("mprotect failed", 0, r);
     }
     s_restore_mm();
-    if (s_sandbox && s_mode != S_IN_PLACE) /* every file it needs is open or mapped by now */
-        ssi_restore_sandbox_enter(s_read_maps() < 0 ? 0 : s_maps);
+    if (s_sandbox) /* every file it needs is open or mapped by now */
+        ssi_restore_sandbox_enter();
     /* In place, the cwd is the deputy's, kept by the exec: an away body's
      * chdir calls ran there (vfs-proxy), and its own kernel cwd, which the
      * image recorded, meant nothing. */
@@ -844,6 +842,8 @@ __attribute__((noreturn, used)) static void s_stage2(void)
     s_log("running in the restore hole", 0);
     s_unmap_all_but_chunk();
     s_map_vdso();
+    if (s_sandbox) /* nothing reads /proc until enter */
+        ssi_restore_sandbox_begin();
     s_read_records();
     s_log("memory restored", 0);
     s_restore_process_state();

@@ -17,12 +17,14 @@ __attribute__((noreturn)) void ssi_restore_die(const char *what, const char *det
  * (in place: the process itself) only checks that the user is the image's. */
 void ssi_restore_creds(const ssi_image_creds_t *c, const ssi_image_caps_t *caps);
 
-/* In the new task, root still, once every file of the image is mapped and
- * the executable set: the root becomes an empty tmpfs with the body's own
- * /proc, the harmless devices and the files it maps
- * (restore/ssi_restore_sandbox.c). maps: the text of /proc/self/maps (NULL:
- * it could not be read, the restore fails). Needs the mount namespace of
- * its own that the agent made. */
-void ssi_restore_sandbox_enter(const char *maps);
+/* The body's sandbox (restore/ssi_restore_sandbox.c), in the new task,
+ * root still, in the mount namespace of its own that the agent made:
+ * begin before the image's records; file gives the path at which to open a
+ * file the image maps (or the executable): the node's file bound into the
+ * new root; enter once all are mapped and the executable set: the new root
+ * becomes the root. Each dies with a message on failure. */
+void ssi_restore_sandbox_begin(void);
+const char *ssi_restore_sandbox_file(const char *path, int writable);
+void ssi_restore_sandbox_enter(void);
 
 #endif

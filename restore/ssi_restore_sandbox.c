@@ -1,10 +1,18 @@
 /*
  * ssi_restore_sandbox.c - the body's empty root (issue #12). The agent
  * starts ssi-restore --sandbox in mount, network, IPC and UTS namespaces of
- * its own (unshare before the exec: helpers/ssi_agent.c). Once the new task
- * has mapped every file of the image and opened its executable for
- * PR_SET_MM_MAP, and while it is still root, it calls this: its root
- * becomes a small tmpfs holding only what the body itself uses locally,
+ * its own (unshare before the exec: helpers/ssi_agent.c). In the new task,
+ * root still:
+ *
+ *   begin   (before the image's records) mounts private, a tmpfs on S_TOP
+ *   file    (each file the image maps, and the executable) binds the node's
+ *           file at its own path under S_TOP, read-only unless the mapping
+ *           writes to it, where the restorer then opens it
+ *   enter   (once every file is mapped and the executable set) adds the
+ *           body's /proc and the harmless devices, makes S_TOP the root,
+ *           and detaches the node's tree
+ *
+ * so the new root holds only
  *
  *   /proc                 a proc of the body's own PID namespace, where
  *                         /proc/1 (the agent, root's, holding the link keys)
@@ -12,15 +20,14 @@
  *   /dev/null, zero, full, random, urandom
  *                         bind mounts of the node's devices (those it has):
  *                         the vfs-proxy re-issues their opens locally
- *   each file it maps     read-only, at its own path (s_bind_mapped)
+ *   each file it maps     at its own path
  *
- * and nothing of the node's file system is reachable any more: the old root
- * is detached (pivot_root(".", ".") then umount2(MNT_DETACH)). Descriptors
- * and mappings made before keep working (their paths still read as before in
- * /proc/self/maps and fd/). Every file the program opens comes from home
- * (vfs-proxy); a call that slips past the trap (a raw `syscall` inside
- * libssi.so's text) finds an empty tree and a network namespace with nothing
- * in it but a loopback that is down.
+ * and nothing else of the node's file system is reachable (pivot_root(".",
+ * ".") then umount2(MNT_DETACH)). Descriptors made before (the agent's
+ * /dev/null placeholders) keep their paths in /proc/self/fd. Every file the
+ * program opens comes from home (vfs-proxy); a call that slips past the
+ * trap (a raw `syscall` inside libssi.so's text) finds an empty tree and a
+ * network namespace with nothing in it but a loopback that is down.
  *
  * Freestanding, as the rest of the restorer: raw system calls only.
  */
@@ -79,55 +86,48 @@ static void s_mkdirs(char *path)
         }
 }
 
-/* Each file the body maps (the lines of /proc/self/maps that name a file
- * by its path), bound read-only at the same path in the new root: the
- * freeze that brings the body home checks that the file of each path is
- * the mapped one and records its size and time. These are files the body
- * already holds, whose bytes home's ssid checked to be home's before the
- * move ("Security", files mapped at the freeze): they tell nothing of the
- * node. */
-static void s_bind_mapped(const char *maps)
+void ssi_restore_sandbox_begin(void)
 {
-    static char src[4200], dst[4200];
-    const char *line = maps;
-    while (*line) {
-        const char *end = line, *name = 0;
-        size_t n;
-        long r;
-        while (*end && *end != '\n') {
-            if (*end == '/' && !name)
-                name = end;
-            end++;
-        }
-        n = name ? (size_t)(end - name) : 0;
-        /* Deleted files, memfds and SysV segments are anonymous memory to
-         * the image; /proc and /dev are the sandbox's own. */
-        if (n && n < sizeof(dst) - sizeof(S_TOP) &&
-            !(n > 10 && !memcmp(end - 10, " (deleted)", 10)) && memcmp(name, "/proc/", 6) &&
-            memcmp(name, "/dev/", 5)) {
-            ssi_sys_memcopy(dst, S_TOP, sizeof(S_TOP) - 1);
-            ssi_sys_memcopy(dst + sizeof(S_TOP) - 1, name, n);
-            dst[sizeof(S_TOP) - 1 + n] = 0;
-            s_mkdirs(dst);
-            r = ssi_sys4(SYS_openat, AT_FDCWD, (long)dst, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC,
-                         0600);
-            if (r >= 0) { /* else: bound already, for an earlier line */
-                ssi_sys1(SYS_close, r);
-                ssi_sys_memcopy(src, name, n);
-                src[n] = 0;
-                s_must(s_mount(src, dst, 0, MS_BIND, 0), "sandbox: cannot bind", src);
-                s_must(
-                    s_mount(0, dst, 0, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, 0),
-                    "sandbox: cannot make read-only", src);
-            } else if (r != -EEXIST) {
-                ssi_restore_die("sandbox: cannot make", dst, r);
-            }
-        }
-        line = *end ? end + 1 : end;
-    }
+    s_must(s_mount(0, "/", 0, MS_REC | MS_PRIVATE, 0),
+           "sandbox: cannot make the body's mounts private", 0);
+    s_must(s_mount("ssi-body", S_TOP, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                   "mode=0755,size=1m,nr_inodes=16384"),
+           "sandbox: cannot mount the body's root (tmpfs) on", S_TOP);
 }
 
-void ssi_restore_sandbox_enter(const char *maps)
+/* A file the body maps, bound at its own path in the new root (read-only
+ * unless the mapping writes to it), and opened there by the caller, so
+ * that the mapping's path stays the same after the pivot: the freeze that
+ * brings the body home (or checkpoints it) checks that the file of each
+ * mapped path is the mapped one and records its size and time. These are
+ * files the body maps anyway, whose bytes home's ssid checked to be home's
+ * before the move ("Security", files mapped at the freeze): they tell
+ * nothing of the node. */
+const char *ssi_restore_sandbox_file(const char *path, int writable)
+{
+    static char dst[4200];
+    size_t n = ssi_sys_strlen(path);
+    long r;
+    if (path[0] != '/' || n + sizeof(S_TOP) > sizeof(dst) || !memcmp(path, "/proc/", 6) ||
+        !memcmp(path, "/dev/", 5))
+        return path; /* fails to open as it would have, or the sandbox's own */
+    ssi_sys_memcopy(dst, S_TOP, sizeof(S_TOP) - 1);
+    ssi_sys_memcopy(dst + sizeof(S_TOP) - 1, path, n + 1);
+    s_mkdirs(dst);
+    r = ssi_sys4(SYS_openat, AT_FDCWD, (long)dst, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
+    if (r == -EEXIST)
+        return dst; /* bound already, for an earlier mapping */
+    if (r < 0)
+        ssi_restore_die("sandbox: cannot make", dst, r);
+    ssi_sys1(SYS_close, r);
+    s_must(s_mount(path, dst, 0, MS_BIND, 0), "sandbox: cannot bind", path);
+    if (!writable)
+        s_must(s_mount(0, dst, 0, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, 0),
+               "sandbox: cannot make read-only", path);
+    return dst;
+}
+
+void ssi_restore_sandbox_enter(void)
 {
     /* Not an array of pointers: this program has no relocations. */
     static const char devs[][8] = {"null", "zero", "full", "random", "urandom"};
@@ -135,11 +135,6 @@ void ssi_restore_sandbox_enter(const char *maps)
     struct stat st;
     long r;
 
-    s_must(s_mount(0, "/", 0, MS_REC | MS_PRIVATE, 0),
-           "sandbox: cannot make the body's mounts private", 0);
-    s_must(s_mount("ssi-body", S_TOP, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
-                   "mode=0755,size=1m,nr_inodes=16384"),
-           "sandbox: cannot mount the body's root (tmpfs) on", S_TOP);
     s_must(ssi_sys3(SYS_mkdirat, AT_FDCWD, (long)S_TOP "/proc", 0555), "sandbox: cannot make",
            S_TOP "/proc");
     s_must(ssi_sys3(SYS_mkdirat, AT_FDCWD, (long)S_TOP "/dev", 0755), "sandbox: cannot make",
@@ -159,9 +154,6 @@ void ssi_restore_sandbox_enter(const char *maps)
         ssi_sys1(SYS_close, r);
         s_must(s_mount(src, dst, 0, MS_BIND, 0), "sandbox: cannot bind", src);
     }
-    if (!maps)
-        ssi_restore_die("sandbox: cannot read /proc/self/maps", 0, 0);
-    s_bind_mapped(maps);
     s_must(s_mount("proc", S_TOP "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, 0),
            "sandbox: cannot mount the body's /proc", 0);
     /* The agent, pid 1 here: nothing of it is to be seen (a root body
