@@ -14,9 +14,10 @@
  *
  * so the new root holds only
  *
- *   /proc                 a proc of the body's own PID namespace, where
- *                         /proc/1 (the agent, root's, holding the link keys)
- *                         is covered by an empty read-only tmpfs
+ *   /proc                 a proc of the body's own PID namespace, its
+ *                         processes only (subset=pid), where /proc/1 (the
+ *                         agent, root's, holding the link keys) is covered
+ *                         by an empty read-only tmpfs
  *   /dev/null, zero, full, random, urandom
  *                         bind mounts of the node's devices (those it has):
  *                         the vfs-proxy re-issues their opens locally
@@ -154,7 +155,10 @@ void ssi_restore_sandbox_enter(void)
         ssi_sys1(SYS_close, r);
         s_must(s_mount(src, dst, 0, MS_BIND, 0), "sandbox: cannot bind", src);
     }
-    s_must(s_mount("proc", S_TOP "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, 0),
+    /* subset=pid: the processes only. The node's own files there (sys/,
+     * sysrq-trigger, kcore, ...) would be the node's kernel to a root body;
+     * the program's reads of them go home anyway (vfs-proxy). */
+    s_must(s_mount("proc", S_TOP "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "subset=pid"),
            "sandbox: cannot mount the body's /proc", 0);
     /* The agent, pid 1 here: nothing of it is to be seen (a root body
      * could otherwise reach the node's files through /proc/1/root, its

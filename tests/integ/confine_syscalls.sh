@@ -10,8 +10,9 @@
 # that exists only on n2 is never read, each refusal is logged once, and the
 # program runs on and comes home. And the body's sandbox (#12): through a raw
 # syscall in libssi.so's text, an openat of the file only n2 has, of the
-# agent's /proc/1/root and environ, a TCP connect to n2's loopback find
-# nothing; netlink shows no interface of n2.
+# agent's /proc/1/root and environ, of /proc/sys/kernel/core_pattern (for
+# writing, never written), a TCP connect to n2's loopback find nothing; netlink shows
+# no interface of n2.
 . "$(dirname "$0")/lib.sh"
 lab_require_root
 escape=${SSI_TESTDIR:-$lab_top/build/tests}/escape
@@ -92,7 +93,7 @@ run() {
 	# TCP connect is home's (nothing listens there), and a netlink listing
 	# shows its own loopback, none of n2's interfaces ($n2ifs).
 	if ! printf '%s\n' "$o" | grep -q '^libssi_gadget none'; then
-		for n in libssi_openat libssi_proc1_root libssi_proc1_environ; do
+		for n in libssi_openat libssi_proc1_root libssi_proc1_environ libssi_proc_sys; do
 			printf '%s\n' "$o" | grep -qx "$n rc=-1 errno=2" && ok "$tag: $n finds nothing (ENOENT)" ||
 				fail "$tag: $n: $(printf '%s\n' "$o" | grep "^$n " | tr '\n' ' ')"
 		done

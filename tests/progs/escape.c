@@ -360,6 +360,12 @@ int main(int argc, char **argv)
         snprintf(path1, sizeof path1, "/proc/1/root%s", marker);
         gadget_leak("libssi_proc1_root",
                     gadget_call(SYS_openat, AT_FDCWD, (long)path1, O_RDONLY, gadget), gadget);
+        /* Opened for writing, never written: the node's kernel to root. */
+        rc = gadget_call(SYS_openat, AT_FDCWD, (long)"/proc/sys/kernel/core_pattern", O_WRONLY,
+                         gadget);
+        say("libssi_proc_sys", rc < 0 ? -1 : rc, (int)-rc);
+        if (rc >= 0)
+            close((int)rc);
         gadget_leak("libssi_proc1_environ",
                     gadget_call(SYS_openat, AT_FDCWD, (long)"/proc/1/environ", O_RDONLY, gadget),
                     gadget);
