@@ -14,6 +14,7 @@ struct ssi_cluster_t {
     char name[SSI_NAME_MAX + 1];
     char spool[SSI_SPOOL_MAX + 1]; /* checkpoints' directory; "" = the default */
     unsigned ckpt_every;           /* checkpoint_every = S; 0 = none */
+    int sandbox_off;               /* sandbox = off (the default is on) */
     size_t n;
     ssi_balance_conf_t balance;
     ssi_node_conf_t node[SSI_CLUSTER_MAX];
@@ -255,6 +256,13 @@ ssi_cluster_t *ssi_cluster_parse(const char *text, const char *origin, char *err
                     goto fail;
                 }
                 strcpy(self->spool, value);
+            } else if (strcmp(name, "sandbox") == 0) {
+                if (!value || (strcmp(value, "on") != 0 && strcmp(value, "off") != 0)) {
+                    s_err(err, errlen, origin, line, "'sandbox' is 'on' or 'off', not '%s'",
+                          value ? value : "");
+                    goto fail;
+                }
+                self->sandbox_off = strcmp(value, "off") == 0;
             } else if (strcmp(name, "checkpoint_every") == 0) {
                 char *end = NULL;
                 unsigned long v = value && *value ? strtoul(value, &end, 10) : 0;
@@ -287,7 +295,7 @@ ssi_cluster_t *ssi_cluster_parse(const char *text, const char *origin, char *err
             } else {
                 s_err(err, errlen, origin, line,
                       "unknown setting '%s' (expected 'cluster', 'spool', 'checkpoint_every', "
-                      "'node' or 'balance')",
+                      "'sandbox', 'node' or 'balance')",
                       name);
                 goto fail;
             }
@@ -417,6 +425,11 @@ unsigned ssi_cluster_checkpoint_every(const ssi_cluster_t *self)
     return self->ckpt_every;
 }
 
+int ssi_cluster_sandbox(const ssi_cluster_t *self)
+{
+    return !self->sandbox_off;
+}
+
 const char *ssi_cluster_spool(const ssi_cluster_t *self)
 {
     return self->spool[0] ? self->spool : SSI_SPOOL_DEFAULT;
@@ -487,6 +500,7 @@ int ssi_cluster_update(ssi_cluster_t *self, const ssi_cluster_t *fresh,
     memcpy(self->name, fresh->name, sizeof self->name);
     memcpy(self->spool, fresh->spool, sizeof self->spool);
     self->ckpt_every = fresh->ckpt_every;
+    self->sandbox_off = fresh->sandbox_off;
     return 0;
 }
 

@@ -5,6 +5,7 @@
  *     cluster = lab
  *     spool = /var/lib/ssi/ckpt     (optional: checkpoints' default directory)
  *     checkpoint_every = 600        (optional: default checkpoint period, s)
+ *     sandbox = off                 (optional: bodies without their sandbox; default on)
  *     node = n1
  *         endpoint = tcp://198.18.0.1:7410
  *         key = "Yne@$w-vo<fVvi]a<NY6T1ed:M$fCG*[IaLV{hID"
@@ -70,6 +71,9 @@ const char *ssi_cluster_spool(const ssi_cluster_t *self);
 /* Seconds between periodic checkpoints of a process that did not ask for
  * its own period ('checkpoint_every = S'), or 0: none. */
 unsigned ssi_cluster_checkpoint_every(const ssi_cluster_t *self);
+/* 1 unless the file says 'sandbox = off': a body this node receives runs
+ * without its sandbox (ssi-agent --no-sandbox). */
+int ssi_cluster_sandbox(const ssi_cluster_t *self);
 size_t ssi_cluster_size(const ssi_cluster_t *self);
 const ssi_node_conf_t *ssi_cluster_node(const ssi_cluster_t *self, size_t i);
 const ssi_node_conf_t *ssi_cluster_find(const ssi_cluster_t *self, const char *name);

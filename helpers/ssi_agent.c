@@ -3,7 +3,8 @@
  * connects it to its deputy at home.
  *
  *   ssi-agent --listen ADDR:PORT --key-fd N (--image-fd N | --image FILE)
- *             [--status-fd N] [--restore PATH] [--accept-timeout SEC] [-v]
+ *             [--status-fd N] [--restore PATH] [--accept-timeout SEC]
+ *             [--no-sandbox] [-v]
  *
  * Must be pid 1 of a fresh PID namespace (ssid: clone(CLONE_NEWPID);
  * tests: unshare --pid --fork --mount-proc). Everything comes in as fds or
@@ -47,6 +48,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -305,6 +307,16 @@ __attribute__((noreturn)) static void s_exec_restorer(const char *restore, int i
     }
     if (ctl < 0 || dup3(ctl, ssi_agent.ctl_num, 0) < 0)
         _exit(126);
+    /* The body's sandbox: its own mount (ssi-restore --sandbox then makes
+     * its root an empty tmpfs), network (nothing in it: its sockets are
+     * tunnels), IPC and UTS namespaces. We, who talk to other nodes, stay
+     * outside. A node where this cannot be done refuses the move. */
+    if (ssi_agent.sandbox &&
+        unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS) < 0) {
+        dprintf(errfd, "ssi-restore: the body's sandbox cannot be made on this node: unshare: %s\n",
+                strerror(errno));
+        _exit(125);
+    }
     /* ssi-restore moves the image fd to 900+ and closes it before the
      * jump; it only has to be inheritable. */
     fcntl(img, F_SETFD, 0);
@@ -316,12 +328,23 @@ __attribute__((noreturn)) static void s_exec_restorer(const char *restore, int i
     /* --home-cwd: the body's cwd is its deputy's (forwarded); a cwd that
      * does not exist on this node is no reason to refuse. --agent: the
      * body must find its control socket at ctl_num, or stop. */
-    if (verbose)
-        execl(restore, "ssi-restore", "-v", "--home-cwd", "--agent", "--err-fd", errarg, "--fd",
-              fdarg, (char *)NULL);
-    else
-        execl(restore, "ssi-restore", "--home-cwd", "--agent", "--err-fd", errarg, "--fd", fdarg,
-              (char *)NULL);
+    {
+        char *args[10];
+        int n = 0;
+        args[n++] = "ssi-restore";
+        if (verbose)
+            args[n++] = "-v";
+        args[n++] = "--home-cwd";
+        args[n++] = "--agent";
+        if (ssi_agent.sandbox)
+            args[n++] = "--sandbox";
+        args[n++] = "--err-fd";
+        args[n++] = errarg;
+        args[n++] = "--fd";
+        args[n++] = fdarg;
+        args[n] = NULL;
+        execv(restore, args);
+    }
     _exit(127);
 }
 
@@ -538,15 +561,12 @@ static void s_on_stop(int sig)
 
 int main(int argc, char **argv)
 {
-    static const struct option lo[] = {{"listen", required_argument, NULL, 'l'},
-                                       {"key-fd", required_argument, NULL, 'k'},
-                                       {"image-fd", required_argument, NULL, 'i'},
-                                       {"image", required_argument, NULL, 'I'},
-                                       {"status-fd", required_argument, NULL, 's'},
-                                       {"restore", required_argument, NULL, 'r'},
-                                       {"accept-timeout", required_argument, NULL, 't'},
-                                       {"verbose", no_argument, NULL, 'v'},
-                                       {NULL, 0, NULL, 0}};
+    static const struct option lo[] = {
+        {"listen", required_argument, NULL, 'l'},         {"key-fd", required_argument, NULL, 'k'},
+        {"image-fd", required_argument, NULL, 'i'},       {"image", required_argument, NULL, 'I'},
+        {"status-fd", required_argument, NULL, 's'},      {"restore", required_argument, NULL, 'r'},
+        {"accept-timeout", required_argument, NULL, 't'}, {"verbose", no_argument, NULL, 'v'},
+        {"no-sandbox", no_argument, NULL, 'S'},           {NULL, 0, NULL, 0}};
     const char *listen_spec = NULL, *image = NULL;
     char restore[4096];
     int key_fd = -1, img_fd = -1, timeout_s = 30, c, lfd;
@@ -578,6 +598,7 @@ int main(int argc, char **argv)
         case 'r': snprintf(restore, sizeof(restore), "%s", optarg); break;
         case 't': timeout_s = atoi(optarg); break;
         case 'v': ssi_agent.verbose = 1; break;
+        case 'S': ssi_agent.sandbox = 0; break;
         default: goto usage;
         }
     }
@@ -641,6 +662,6 @@ int main(int argc, char **argv)
 usage:
     fprintf(stderr, "usage: ssi-agent --listen ADDR:PORT --key-fd N (--image-fd N | --image FILE)\n"
                     "                 [--status-fd N] [--restore PATH] [--accept-timeout SEC] "
-                    "[-v]\n");
+                    "[--no-sandbox] [-v]\n");
     return 2;
 }

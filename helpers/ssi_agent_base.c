@@ -22,6 +22,7 @@ ssi_agent_t ssi_agent;
 void ssi_agent_init(void)
 {
     ssi_agent.status_fd = -1;
+    ssi_agent.sandbox = 1;
     ssi_agent.body = -1;
     ssi_agent.ctl[0] = ssi_agent.ctl[1] = -1;
     ssi_agent.ctl_num = -1;

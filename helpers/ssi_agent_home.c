@@ -221,7 +221,7 @@ static int s_home_input_taken(int pidfd, char *why, size_t cap)
  * looks there, as at home). */
 static void s_home_mkdirs(const char *dir)
 {
-    char d2[96];
+    char d2[128];
     size_t i;
     snprintf(d2, sizeof(d2), "%s", dir);
     for (i = 1; d2[i]; i++)
@@ -238,7 +238,7 @@ static void s_home_mkdirs(const char *dir)
 static int s_home_freeze(long *deadline, char *why, size_t cap)
 {
     struct sockaddr_un sa;
-    char dir[96], tmo[16];
+    char dir[96], root[128], tmo[16];
     int lfd, cfd, token, timeout_s = 30;
     long t0;
     struct pollfd p;
@@ -248,12 +248,19 @@ static int s_home_freeze(long *deadline, char *why, size_t cap)
         snprintf(dir, sizeof(dir), "%s", "/run/ssi/freeze");
     if (ssi_agent_proc_env("SSI_FREEZE_TIMEOUT", tmo, sizeof(tmo)) == 0 && atoi(tmo) > 0)
         timeout_s = atoi(tmo);
-    s_home_mkdirs(dir);
+    /* In the body's own root (its sandbox: an empty tmpfs), which we
+     * reach through /proc/PID/root; without a sandbox that is ours. */
+    if (dir[0] != '/' || snprintf(root, sizeof(root), "/proc/%d/root%s", (int)ssi_agent_proc_pid(),
+                                  dir) >= (int)sizeof(root)) {
+        snprintf(why, cap, "bad freeze directory %s", dir);
+        return -1;
+    }
+    s_home_mkdirs(root);
     randombytes_buf(&token, sizeof(token));
     token &= 0x7fffffff;
     memset(&sa, 0, sizeof(sa));
     sa.sun_family = AF_UNIX;
-    if ((size_t)snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/%d.sock", dir, token) >=
+    if ((size_t)snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/%d.sock", root, token) >=
         sizeof(sa.sun_path)) {
         snprintf(why, cap, "freeze socket path too long");
         return -1;

@@ -73,6 +73,9 @@ typedef struct {
 /* The agent's state: one process, one body, one link. */
 typedef struct {
     int verbose;
+    /* The body runs in namespaces of its own with an empty root (1, the
+     * default; --no-sandbox: 0, the cluster file's `sandbox = off`). */
+    int sandbox;
     int status_fd;
     volatile sig_atomic_t stop; /* SIGTERM, SIGINT, SIGHUP */
     /* The body: our child, pid `body` in our namespace (= its home pid). */

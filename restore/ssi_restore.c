@@ -1,7 +1,7 @@
 /*
  * ssi_restore.c - `ssi-restore`: rebuild a frozen process from its image.
  *
- *   ssi-restore [-v] [--fd N | IMAGE]     restore (image from fd N or file)
+ *   ssi-restore [-v] [--home-cwd] [--sandbox] [--err-fd N] [--fd N | IMAGE]  restore
  *   ssi-restore --info IMAGE              print the image's header/records
  *   ssi-restore --in-place --fd N         restore into this very process
  *   ssi-restore --check [--status-fd S] --fd N
@@ -108,8 +108,9 @@ static long s_img_fd = -1, s_status_fd = -1, s_status_rd = -1;
  * reason of a failure reaches the user and not the program's stderr). */
 static long s_err_fd = 2;
 static int s_verbose;
-/* --home-cwd: the body's file calls run at home (vfs-proxy), cwd included. */
-static int s_home_cwd;
+/* --home-cwd: the body's file calls run at home (vfs-proxy), cwd included;
+ * --sandbox: it enters its empty root (ssi_restore_sandbox.c). */
+static int s_home_cwd, s_sandbox;
 static uint64_t s_chunk;
 static uint64_t s_page_bytes;
 /* The format checks of every record (wire/ssi_image.c). */
@@ -435,8 +436,8 @@ static void s_map_vma(const ssi_image_vma_t *v)
         s_die("VMA overlaps the restore hole", v->path, 0);
     if ((v->flags & SSI_IMAGE_VMA_FILE) && !(v->flags & SSI_IMAGE_VMA_DELETED)) {
         struct stat st;
-        int shared = (v->flags & SSI_IMAGE_VMA_SHARED) != 0;
-        fd = s_open(v->path, shared && (v->prot & PROT_WRITE) ? O_RDWR : O_RDONLY);
+        int shared = (v->flags & SSI_IMAGE_VMA_SHARED) != 0, wr = shared && (v->prot & PROT_WRITE);
+        fd = s_open(s_sandbox ? ssi_restore_sandbox_file(v->path, wr) : v->path, wr ? O_RDWR : 0);
         if (fd < 0)
             s_die("cannot open mapped file", v->path, fd);
         r = ssi_sys2(SYS_fstat, fd, (long)&st);
@@ -444,8 +445,7 @@ static void s_map_vma(const ssi_image_vma_t *v)
             (uint64_t)st.st_mtim.tv_sec * 1000000000ULL + (uint64_t)st.st_mtim.tv_nsec !=
                 v->file_mtime_ns)
             s_die("mapped file changed since the freeze:", v->path, 0);
-        if (shared)
-            prot = v->prot;
+        prot = shared ? (long)v->prot : prot;
         flags = (shared ? MAP_SHARED : MAP_PRIVATE) | MAP_FIXED_NOREPLACE;
         r = ssi_sys6(SYS_mmap, (long)v->start, (long)len, prot, flags, fd, (long)v->pgoff);
         ssi_sys1(SYS_close, fd);
@@ -559,7 +559,7 @@ static void s_restore_mm(void)
     m.env_end = s_proc.env_end;
     m.auxv = (__u64 *)s_proc.auxv;
     m.auxv_size = s_proc.auxv_size;
-    exe = s_open(s_proc.exe, O_RDONLY);
+    exe = s_open(s_sandbox ? ssi_restore_sandbox_file(s_proc.exe, 0) : s_proc.exe, O_RDONLY);
     if (exe < 0)
         s_die("cannot open the executable", s_proc.exe, exe);
     m.exe_fd = (uint32_t)exe;
@@ -590,6 +590,8 @@ static void s_restore_process_state(void)
             s_die("mprotect failed", 0, r);
     }
     s_restore_mm();
+    if (s_sandbox) /* every file it needs is open or mapped by now */
+        ssi_restore_sandbox_enter();
     /* In place, the cwd is the deputy's, kept by the exec: an away body's
      * chdir calls ran there (vfs-proxy), and its own kernel cwd, which the
      * image recorded, meant nothing. */
@@ -778,9 +780,6 @@ static void s_map_vdso(void)
 
 /* ---- the other threads ---------------------------------------------------- */
 
-static void s_restore_creds(void);
-__attribute__((noreturn)) static void s_jump(const uint64_t *j, long back);
-
 /* A thread made again: its own state and credentials (both are per
  * thread in the kernel), then it waits for the others and jumps. */
 __attribute__((noreturn, used)) static void s_thread_main(void *arg)
@@ -841,6 +840,8 @@ __attribute__((noreturn, used)) static void s_stage2(void)
     s_log("running in the restore hole", 0);
     s_unmap_all_but_chunk();
     s_map_vdso();
+    if (s_sandbox) /* nothing reads /proc until enter */
+        ssi_restore_sandbox_begin();
     s_read_records();
     s_log("memory restored", 0);
     s_restore_process_state();
@@ -934,9 +935,7 @@ static int s_wait_status(long pid)
 
 static int s_exit_code(int st)
 {
-    if ((st & 0x7f) == 0)
-        return (st >> 8) & 0xff;
-    return 128 + (st & 0x7f);
+    return (st & 0x7f) == 0 ? (st >> 8) & 0xff : 128 + (st & 0x7f);
 }
 
 static int s_restore(void)
@@ -1030,29 +1029,28 @@ static int s_check(void)
 
 /* ---- --info -------------------------------------------------------------- */
 
+/* One "NAME VALUE" line of --info, VALUE in hex if hex. */
+static void s_info_line(const char *name, uint64_t v, int hex)
+{
+    s_puts(1, name);
+    (hex ? s_putx : s_putu)(1, v);
+    s_puts(1, "\n");
+}
+
 static int s_info(void)
 {
     ssi_image_rec_t r;
     s_read_exact(&s_hdr, sizeof(s_hdr), "header");
     if (s_hdr.magic != SSI_IMAGE_MAGIC)
         s_die("not an ssi image", 0, 0);
-    s_puts(1, "version ");
-    s_putu(1, s_hdr.version);
-    s_puts(1, "\npid ");
-    s_putu(1, (uint64_t)s_hdr.pid);
-    s_puts(1, "\nthreads ");
-    s_putu(1, s_hdr.nthreads);
-    s_puts(1, "\nvmas ");
-    s_putu(1, s_hdr.nvmas);
-    s_puts(1, "\nfds ");
-    s_putu(1, s_hdr.nfds);
-    s_puts(1, "\nhole ");
-    s_putx(1, s_hdr.hole_start);
-    s_puts(1, "\nvdso ");
-    s_putx(1, s_hdr.vdso_start);
-    s_puts(1, "\nxcr0 ");
-    s_putx(1, s_hdr.cpu.xcr0);
-    s_puts(1, "\n");
+    s_info_line("version ", s_hdr.version, 0);
+    s_info_line("pid ", (uint64_t)s_hdr.pid, 0);
+    s_info_line("threads ", s_hdr.nthreads, 0);
+    s_info_line("vmas ", s_hdr.nvmas, 0);
+    s_info_line("fds ", s_hdr.nfds, 0);
+    s_info_line("hole ", s_hdr.hole_start, 1);
+    s_info_line("vdso ", s_hdr.vdso_start, 1);
+    s_info_line("xcr0 ", s_hdr.cpu.xcr0, 1);
     for (;;) {
         s_read_exact(&r, sizeof(r), "record header");
         if (r.size > S_REC_BUF)
@@ -1083,15 +1081,12 @@ static int s_info(void)
             s_puts(1, f->path);
             s_puts(1, "\n");
         } else if (r.type == SSI_IMAGE_REC_SIG) {
-            s_puts(1, "sig ");
-            s_putu(1, (uint64_t)((const ssi_image_sig_t *)s_rec_buf)->signo);
-            s_puts(1, "\n");
+            s_info_line("sig ", (uint64_t)((const ssi_image_sig_t *)s_rec_buf)->signo, 0);
         } else if (r.type == SSI_IMAGE_REC_PAGES) {
             s_page_bytes += r.data_len;
         } else if (r.type == SSI_IMAGE_REC_END) {
-            s_puts(1, "page_bytes ");
-            s_putu(1, s_page_bytes);
-            s_puts(1, "\nend ok\n");
+            s_info_line("page_bytes ", s_page_bytes, 0);
+            s_puts(1, "end ok\n");
             return 0;
         }
         s_skip(r.data_len, "record data");
@@ -1106,7 +1101,8 @@ static int s_info(void)
 
 static void s_usage(void)
 {
-    s_puts(2, "usage: ssi-restore [-v] [--home-cwd] [--agent] [--err-fd N] [--fd N | IMAGE]\n"
+    s_puts(2, "usage: ssi-restore [-v] [--home-cwd] [--agent] [--sandbox] [--err-fd N]\n"
+              "                   [--fd N | IMAGE]\n"
               "       ssi-restore --info IMAGE\n"
               "       ssi-restore --in-place --fd N\n"
               "       ssi-restore --check [--status-fd S] --fd N\n");
@@ -1138,6 +1134,8 @@ __attribute__((used)) static int s_main(uint64_t *sp)
             info = 1;
         else if (s_streq(argv[i], "--home-cwd"))
             s_home_cwd = 1;
+        else if (s_streq(argv[i], "--sandbox"))
+            s_sandbox = 1;
         else if (s_streq(argv[i], "--fd") && i + 1 < argc)
             fd = (long)ssi_sys_dec(argv[++i], &e);
         else if (s_streq(argv[i], "--err-fd") && i + 1 < argc) {

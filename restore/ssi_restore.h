@@ -17,4 +17,14 @@ __attribute__((noreturn)) void ssi_restore_die(const char *what, const char *det
  * (in place: the process itself) only checks that the user is the image's. */
 void ssi_restore_creds(const ssi_image_creds_t *c, const ssi_image_caps_t *caps);
 
+/* The body's sandbox (restore/ssi_restore_sandbox.c), in the new task,
+ * root still, in the mount namespace of its own that the agent made:
+ * begin before the image's records; file gives the path at which to open a
+ * file the image maps (or the executable): the node's file bound into the
+ * new root; enter once all are mapped and the executable set: the new root
+ * becomes the root. Each dies with a message on failure. */
+void ssi_restore_sandbox_begin(void);
+const char *ssi_restore_sandbox_file(const char *path, int writable);
+void ssi_restore_sandbox_enter(void);
+
 #endif

@@ -29,6 +29,7 @@
 #include "ssi_freeze_thr.h"
 #include "ssi_image.h"
 #include "ssi_pagemap.h"
+#include "ssi_seccomp.h"
 #include "ssi_sys.h"
 #include "ssi_track.h"
 
@@ -92,6 +93,7 @@ static ssi_image_proc_t s_proc;
 static ssi_image_creds_t s_creds;
 static ssi_image_caps_t s_caps;
 static int s_program_nnp = -1; /* ssi_freeze_set_program_nnp */
+static char s_why[200];        /* a refusal's reason (ssi_seccomp_check) */
 
 void ssi_freeze_set_program_nnp(int nnp)
 {
@@ -865,6 +867,8 @@ static long s_freeze_on(long fd, const ssi_image_req_t *req)
         s_send_fail(fd, "its capabilities", rc);
     if (rc == 0 && s_program_nnp >= 0)
         s_caps.no_new_privs = (uint32_t)s_program_nnp;
+    if (rc == 0 && (rc = ssi_seccomp_check(s_why, sizeof(s_why))) < 0)
+        s_send_fail(fd, s_why, rc);
     if (rc == 0)
         s_nsigs = ssi_freeze_proc_take_signals(s_sigs, S_MAX_SIGS, s_thread.tid);
     if (rc == 0 && (rc = s_capture_fd_list(fd)) < 0)

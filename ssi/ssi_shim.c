@@ -18,7 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <stdarg.h>
+#include <linux/seccomp.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -36,6 +38,7 @@
 #include "ssi_msg.h"
 #include "ssi_net.h"
 #include "ssi_regs.h"
+#include "ssi_seccomp.h"
 #include "ssi_sys.h"
 #include "ssi_trap.h"
 #include "ssi_vfs.h"
@@ -304,6 +307,33 @@ long syscall(long nr, ...)
     long r = s_real_syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
     if (nr == SYS_rseq && r == 0)
         ssi_regs_note_rseq((uint64_t)a[0], (uint32_t)a[1], (int)a[2], (uint32_t)a[3]);
+    if (nr == SYS_seccomp && a[0] == SECCOMP_SET_MODE_FILTER && r >= 0)
+        ssi_seccomp_note((unsigned)a[1], (const void *)a[2], s_away);
+    return r;
+}
+
+/* libc's prctl(), the other way to install a seccomp filter: noted like
+ * one made with syscall() (ssi_seccomp.c). */
+typedef int (*s_prctl_fn)(int, ...);
+static s_prctl_fn s_real_prctl;
+
+int prctl(int option, ...)
+{
+    va_list ap;
+    unsigned long a[4];
+    va_start(ap, option);
+    for (int i = 0; i < 4; i++)
+        a[i] = va_arg(ap, unsigned long);
+    va_end(ap);
+    if (!s_real_prctl)
+        s_real_prctl = (s_prctl_fn)dlsym(RTLD_NEXT, "prctl");
+    if (!s_real_prctl) {
+        errno = ENOSYS;
+        return -1;
+    }
+    int r = s_real_prctl(option, a[0], a[1], a[2], a[3]);
+    if (option == PR_SET_SECCOMP && a[0] == SECCOMP_MODE_FILTER && r == 0)
+        ssi_seccomp_note(0, (const void *)a[1], s_away);
     return r;
 }
 
@@ -357,6 +387,7 @@ static void s_on_restore(void)
             ssi_sys1(SYS_close, s_fd);
         s_fd = -1;
         s_register(0, NULL, 0);
+        ssi_seccomp_restore(SSI_SECCOMP_RESTART);
         ssi_epoll_restore();
         return;
     }
@@ -374,6 +405,7 @@ static void s_on_restore(void)
             s_fd = -1;
             s_register(0, NULL, 0);
         }
+        ssi_seccomp_restore(SSI_SECCOMP_RESTART);
         ssi_regs_restore();
         ssi_epoll_restore();
         return;
@@ -384,6 +416,7 @@ static void s_on_restore(void)
 		 * body's seccomp filter). */
         s_away = 0;
         ssi_trap_home();
+        ssi_seccomp_restore(SSI_SECCOMP_HOME);
         ssi_regs_restore();
         ssi_kobj_restore(); /* before the epoll instances that may watch them */
         ssi_epoll_restore();
@@ -405,6 +438,10 @@ static void s_on_restore(void)
         ssi_sys2(SYS_kill, ssi_sys0(SYS_getpid), SIGKILL);
     }
     ssi_freeze_set_program_nnp(ssi_trap_program_nnp());
+    /* The program's own filters, after ours. One the kernel refuses would
+     * leave the program less confined than at home: it must not run. */
+    if (ssi_seccomp_restore(SSI_SECCOMP_AWAY) < 0)
+        ssi_sys2(SYS_kill, ssi_sys0(SYS_getpid), SIGKILL);
     ssi_regs_restore();
     ssi_kobj_restore();
     ssi_epoll_restore();

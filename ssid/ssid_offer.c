@@ -366,8 +366,15 @@ void ssid_offer_received(int from, const ssi_msg_t *m)
         pid_t x = ssid_mig_spawn(xargv, xfds, 5, false);
         /* The agent is pid 1 of a new PID namespace, so that the body gets
 		 * its home pid back (clone3 set_tid). */
-        char *aargv[] = {"ssi-agent",  "--listen", listen,        "--key-fd", "3",
-                         "--image-fd", "0",        "--status-fd", "4",        NULL};
+        char *aargv[] = {"ssi-agent", "--listen",    listen, "--key-fd", "3", "--image-fd",
+                         "0",         "--status-fd", "4",    NULL,       NULL};
+        /* The cluster file's 'sandbox = off' (ssi-cluster(5)): said in the log. */
+        if (!ssi_cluster_sandbox(ssid_node.cluster)) {
+            aargv[9] = "--no-sandbox";
+            ssi_warn("process %llu of %s runs here without its sandbox (cluster file: sandbox = "
+                     "off)",
+                     (unsigned long long)pid, home);
+        }
         int afds[] = {pipefd[0], errw, errw, k2fd, st[1]};
         pid_t a = x > 0 ? ssid_mig_spawn(aargv, afds, 5, true) : -1;
         if (x > 0)

@@ -8,7 +8,11 @@
 # through /proc/self/root and cwd (by path, by a directory fd, with . and ..), which are
 # home's. Each call fails with ENOSYS (the opens with ENOENT, the marker being n2's), a file
 # that exists only on n2 is never read, each refusal is logged once, and the
-# program runs on and comes home.
+# program runs on and comes home. And the body's sandbox (#12): through a raw
+# syscall in libssi.so's text, an openat of the file only n2 has, of the
+# agent's /proc/1/root and environ, of /proc/sys/kernel/core_pattern (for
+# writing, never written), a TCP connect to n2's loopback find nothing; netlink shows
+# no interface of n2.
 . "$(dirname "$0")/lib.sh"
 lab_require_root
 escape=${SSI_TESTDIR:-$lab_top/build/tests}/escape
@@ -26,6 +30,20 @@ lab_exec n2 sh -c "echo $secret > $marker && chmod 644 $marker"
 lab_exec n1 test -e "$marker" && fail "the marker must exist only on n2"
 handle=$(lab_exec n2 "$prog" --handle "$marker" 2>/dev/null)
 [ -n "$handle" ] || note "no file handle for $marker on n2: open_by_handle_at not tried"
+# A TCP port that only n2 can reach: a server on n2's own loopback that
+# hands the secret to whoever connects (n1's loopback has no such port).
+port=47123
+lab_exec n2 sh -c "python3 -c '
+import socket, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((\"127.0.0.1\", $port)); s.listen(8)
+while True:
+    c, _ = s.accept(); c.sendall(sys.argv[1].encode() + b\"\\n\"); c.close()
+' $secret >/dev/null 2>&1 &"
+wait_until 10 lab_exec n2 sh -c "python3 -c 'import socket; socket.create_connection((\"127.0.0.1\", $port), 1)'" ||
+	fail "the server on n2's loopback did not start"
+n2ifs=$(lab_exec n2 ls /sys/class/net | tr '\n' ' ')
+[ "$n2ifs" != "lo " ] || fail "n2 should have interfaces besides lo: $n2ifs"
 
 # run TAG USER: starts escape on n1 as USER, moves it to n2, lets it try,
 # brings it home; its output in /tmp/TAG.out on n1.
@@ -34,7 +52,7 @@ run() {
 	as=
 	[ "$user" = root ] || as="setpriv --reuid=$user --regid=nogroup --clear-groups"
 	lab_exec n1 rm -f "/tmp/$tag.pid" "/tmp/$tag.go" "/tmp/$tag.home" "/tmp/$tag.rc"
-	lab_exec n1 sh -c "{ $as ssirun $prog /tmp/$tag.pid /tmp/$tag.go /tmp/$tag.home $marker $handle 2>&1; echo \$? > /tmp/$tag.rc; } | cat > /tmp/$tag.out &"
+	lab_exec n1 sh -c "{ $as env ESCAPE_PORT=$port ssirun $prog /tmp/$tag.pid /tmp/$tag.go /tmp/$tag.home $marker $handle 2>&1; echo \$? > /tmp/$tag.rc; } | cat > /tmp/$tag.out &"
 	if ! wait_until 10 lab_exec n1 test -s "/tmp/$tag.pid"; then
 		fail "$tag: escape did not start: $(lab_exec n1 cat /tmp/$tag.out)"
 		return
@@ -69,6 +87,25 @@ run() {
 		printf '%s\n' "$o" | grep -qx "$n rc=-1 errno=2" && ok "$tag: $n is home's (ENOENT there)" ||
 			fail "$tag: $n: $(printf '%s\n' "$o" | grep "^$n " | tr '\n' ' ')"
 	done
+	# The body's sandbox (#12): the calls the shim makes, run from its text
+	# with the program's arguments, find no file of n2 (an empty root), not
+	# the agent's (/proc/1 is covered) and no network; the program's own
+	# TCP connect is home's (nothing listens there), and a netlink listing
+	# shows its own loopback, none of n2's interfaces ($n2ifs).
+	if ! printf '%s\n' "$o" | grep -q '^libssi_gadget none'; then
+		for n in libssi_openat libssi_proc1_root libssi_proc1_environ libssi_proc_sys; do
+			printf '%s\n' "$o" | grep -qx "$n rc=-1 errno=2" && ok "$tag: $n finds nothing (ENOENT)" ||
+				fail "$tag: $n: $(printf '%s\n' "$o" | grep "^$n " | tr '\n' ' ')"
+		done
+		printf '%s\n' "$o" | grep -qx "libssi_connect rc=-1 errno=101" &&
+			ok "$tag: libssi_connect to n2's loopback: network unreachable" ||
+			fail "$tag: libssi_connect: $(printf '%s\n' "$o" | grep "^libssi_connect " | tr '\n' ' ')"
+	fi
+	printf '%s\n' "$o" | grep -qx "net_connect rc=-1 errno=111" &&
+		ok "$tag: net_connect is made at home (refused there)" ||
+		fail "$tag: net_connect: $(printf '%s\n' "$o" | grep "^net_connect " | tr '\n' ' ')"
+	printf '%s\n' "$o" | grep -qx "ifaces lo," && ok "$tag: netlink lists its own loopback only" ||
+		fail "$tag: interfaces seen away: $(printf '%s\n' "$o" | grep "^ifaces")"
 	for n in prlimit_self tgkill_self setpriority_self; do
 		printf '%s\n' "$o" | grep -qx "$n rc=0 errno=0" && ok "$tag: $n runs" ||
 			fail "$tag: $n: $(printf '%s\n' "$o" | grep "^$n ")"

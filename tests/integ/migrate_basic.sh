@@ -145,16 +145,19 @@ for mode in threads shm; do
 done
 
 # ssirun --node: the program starts on n2 before main runs (its network
-# namespace, which is local, says where main ran; uname is home's); its
-# output and status come home. The real interpreter, not a wrapper script
-# that execs it.
+# namespace, which is local, says where main ran: away, the body's own
+# sandbox, neither n1's nor n2's; uname is home's); its output and status
+# come home. The real interpreter, not a wrapper script that execs it.
 py=$(python3 -c 'import sys; print(sys.executable)')
+n1net=$(lab_exec n1 readlink /proc/self/ns/net)
 n2net=$(lab_exec n2 readlink /proc/self/ns/net)
 out=$(lab_exec n1 sh -c "{ ssirun --node n2 $py -c 'import os, sys; print(os.readlink(\"/proc/self/ns/net\"), os.uname().nodename, os.getppid() != 1); sys.exit(5)' 2>&1; echo rc=\$?; } | cat")
-if [ "$(echo "$out" | tr '\n' ' ')" = "$n2net n1 True rc=5 " ]; then
+set -- $out
+if [ "$#" = 4 ] && [ "$1" != "$n1net" ] && [ "$1" != "$n2net" ] && [ "${1#net:}" != "$1" ] &&
+	[ "$2 $3 $4" = "n1 True rc=5" ]; then
 	ok "ssirun --node n2: main runs on n2, sees its home node's name and parent, exit status comes home"
 else
-	fail "ssirun --node n2 (n2 is $n2net): $out"
+	fail "ssirun --node n2 (n1 is $n1net, n2 is $n2net): $out"
 fi
 out=$(lab_exec n1 sh -c "{ ssirun --node n9 $py -c 'print(\"ran\")' 2>&1; echo rc=\$?; } | cat")
 if echo "$out" | grep -q "unknown node 'n9'" && echo "$out" | grep -q "rc=125" && ! echo "$out" | grep -q ran; then

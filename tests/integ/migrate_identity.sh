@@ -43,8 +43,9 @@ n1net=$(lab_exec n1 readlink /proc/self/ns/net)
 n2net=$(lab_exec n2 readlink /proc/self/ns/net)
 table=$(lab_exec n1 cat /tmp/who.out)
 last=$(echo "$table" | tail -1)
-if echo "$table" | awk -v a="$n1net" -v b="$n2net" '$4 == b { away++ } $4 == a { home++ } END { exit !(away > 10 && home > 0) }'; then
-	ok "it ran at home, then on n2 (its net namespace says where)"
+# Away, the body's network namespace is its sandbox's: neither n1's nor n2's.
+if echo "$table" | awk -v a="$n1net" -v b="$n2net" '$4 != a && $4 != b && $4 ~ /^net:/ { away++ } $4 == a { home++ } END { exit !(away > 10 && home > 0) }'; then
+	ok "it ran at home, then away (its net namespace says where: n1's, then its sandbox's)"
 else
 	fail "where it ran: $(echo "$table" | awk '{ print $4 }' | uniq -c | tr '\n' ' ')"
 fi

@@ -22,10 +22,13 @@ print(os.readlink("/proc/self/ns/net"))
 for p in ("/tmp/secret", "/tmp/only-n2", "/tmp/open"):
     print(p, attempt(p))
 PY
+n1net=$(lab_exec n1 readlink /proc/self/ns/net)
 n2net=$(lab_exec n2 readlink /proc/self/ns/net)
 out=$(lab_exec n1 sh -c "setpriv --reuid=nobody --regid=nogroup --clear-groups ssirun --node n2 /usr/bin/python3 $LAB_FILES/errs.py 2>&1 | cat")
 first=$(echo "$out" | head -1)
-[ "$first" = "$n2net" ] && ok "nobody's python3 ran on n2" || fail "where it ran: $out"
+# Away, its network namespace is its sandbox's: neither n1's nor n2's.
+[ "${first#net:}" != "$first" ] && [ "$first" != "$n1net" ] && [ "$first" != "$n2net" ] &&
+	ok "nobody's python3 ran away (in its sandbox's network namespace)" || fail "where it ran: $out"
 echo "$out" | grep -qx "/tmp/secret Permission denied" && ok "a file home forbids: EACCES (n2's copy is readable)" ||
 	fail "a file home forbids: $out"
 echo "$out" | grep -qx "/tmp/only-n2 No such file or directory" && ok "a file only n2 has: ENOENT" ||

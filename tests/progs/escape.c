@@ -4,9 +4,14 @@
  * io_uring, open_tree then openat, open_by_handle_at, inotify, bpf,
  * perf_event_open, an i386 open through int $0x80, an x32 open, raw
  * syscall instructions found in libssi.so's own text, calls aimed at
- * the agent (pid 1 of the body's PID namespace), and /proc/self's links
- * into the file system (root, cwd) reached by path or directory fd. MARKER is a file that
- * exists only on the node the body runs on: its bytes must never be read.
+ * the agent (pid 1 of the body's PID namespace), /proc/self's links
+ * into the file system (root, cwd) reached by path or directory fd, and,
+ * through the raw syscall in libssi.so's text, the calls the shim does
+ * make (openat of MARKER and of /proc/1/root..., a TCP connect to the
+ * node's loopback port $ESCAPE_PORT), which only the body's sandbox
+ * stops; and it lists the network interfaces it sees (netlink). MARKER is a
+ * file that exists only on the node the body runs on: its bytes must never
+ * be read.
  *
  *   escape PIDFILE GOFILE HOMEFILE MARKER [HANDLE]
  *     writes its pid to PIDFILE, waits for GOFILE (home's: moved by then),
@@ -17,14 +22,19 @@
  *   escape --handle PATH
  *     prints PATH's file handle (name_to_handle_at) in hex: "TYPE:HEX".
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
 #include <linux/perf_event.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -34,19 +44,19 @@
 #define NR_BPF 321
 #define NR_X32_BIT 0x40000000L
 
-/* gadget_call(nr, a, b, g): runs the code at g (a "syscall; ret" in
- * libssi.so's text) with rax = nr, rdi = a, rsi = b, rdx = 0. */
-long gadget_call(long nr, long a, long b, void *g);
+/* gadget_call(nr, a, b, c, g): runs the code at g (a "syscall; ret" in
+ * libssi.so's text) with rax = nr, rdi = a, rsi = b, rdx = c. */
+long gadget_call(long nr, long a, long b, long c, void *g);
 __asm__(".text\n"
         ".globl gadget_call\n"
         ".type gadget_call,@function\n"
         "gadget_call:\n"
-        "  mov %rcx, %r8\n"
+        "  mov %r8, %r11\n"
         "  mov %rdi, %rax\n"
         "  mov %rsi, %rdi\n"
         "  mov %rdx, %rsi\n"
-        "  xor %edx, %edx\n"
-        "  call *%r8\n"
+        "  mov %rcx, %rdx\n"
+        "  call *%r11\n"
         "  ret\n"
         ".size gadget_call, .-gadget_call\n");
 
@@ -74,6 +84,26 @@ static void leak(const char *name, int fd)
     printf("%s read=%zd %s\n", name, n, buf);
     fflush(stdout);
     close(fd);
+}
+
+/* A descriptor from the gadget (or -errno): say so, and read it through
+ * the gadget too. */
+static void gadget_leak(const char *name, long fd, void *g)
+{
+    char buf[256];
+    say(name, fd < 0 ? -1 : fd, (int)-fd);
+    if (fd < 0)
+        return;
+    long n = gadget_call(SYS_read, fd, (long)buf, sizeof buf - 1, g);
+    if (n < 0)
+        n = 0;
+    buf[n] = 0;
+    for (long i = 0; i < n; i++)
+        if (buf[i] == '\n' || buf[i] == 0)
+            buf[i] = ' ';
+    printf("%s read=%ld %s\n", name, n, buf);
+    fflush(stdout);
+    close((int)fd);
 }
 
 /* A "syscall; ret" in libssi.so's executable mapping, or NULL. */
@@ -136,6 +166,9 @@ int main(int argc, char **argv)
     const char *marker = argv[4];
     const char *base = strrchr(marker, '/') ? strrchr(marker, '/') + 1 : marker;
     void *gadget = find_gadget();
+    const char *port_env = getenv("ESCAPE_PORT");
+    int port = port_env ? atoi(port_env) : 0;
+    char path1[1200];
     /* The i386 ABI sees 32-bit pointers: the path and buffer in low memory. */
     char *low =
         mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
@@ -310,16 +343,79 @@ int main(int argc, char **argv)
     /* A raw syscall instruction in libssi.so's text: only the calls the
      * shim makes may pass there. */
     if (gadget) {
-        rc = gadget_call(NR_IO_URING_SETUP, 4, (long)params, gadget);
+        rc = gadget_call(NR_IO_URING_SETUP, 4, (long)params, 0, gadget);
         say("libssi_io_uring_setup", rc < 0 ? -1 : rc, (int)-rc);
         if (rc >= 0)
             close((int)rc);
-        rc = gadget_call(SYS_inotify_init1, 0, 0, gadget);
+        rc = gadget_call(SYS_inotify_init1, 0, 0, 0, gadget);
         say("libssi_inotify_init1", rc < 0 ? -1 : rc, (int)-rc);
         if (rc >= 0)
             close((int)rc);
+        /* The calls the shim does make, with our arguments: they run, but
+         * in the body's sandbox (issue #12), where nothing of this node is
+         * to be found: no file (an empty root), not the agent's root
+         * through /proc/1, no network (an empty network namespace). */
+        gadget_leak("libssi_openat",
+                    gadget_call(SYS_openat, AT_FDCWD, (long)marker, O_RDONLY, gadget), gadget);
+        snprintf(path1, sizeof path1, "/proc/1/root%s", marker);
+        gadget_leak("libssi_proc1_root",
+                    gadget_call(SYS_openat, AT_FDCWD, (long)path1, O_RDONLY, gadget), gadget);
+        /* Opened for writing, never written: the node's kernel to root. */
+        rc = gadget_call(SYS_openat, AT_FDCWD, (long)"/proc/sys/kernel/core_pattern", O_WRONLY,
+                         gadget);
+        say("libssi_proc_sys", rc < 0 ? -1 : rc, (int)-rc);
+        if (rc >= 0)
+            close((int)rc);
+        gadget_leak("libssi_proc1_environ",
+                    gadget_call(SYS_openat, AT_FDCWD, (long)"/proc/1/environ", O_RDONLY, gadget),
+                    gadget);
+        if (port > 0) {
+            struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+            sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+            long sk = gadget_call(SYS_socket, AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0, gadget);
+            rc = sk < 0 ? sk : gadget_call(SYS_connect, sk, (long)&sin, sizeof sin, gadget);
+            say("libssi_connect", rc < 0 ? -1 : rc, (int)-rc);
+            if (rc == 0)
+                gadget_leak("libssi_connect", sk, gadget);
+            else if (sk >= 0)
+                close((int)sk);
+        }
     } else {
         printf("libssi_gadget none\n");
+    }
+    /* The node's network, the ordinary way: a TCP socket is the netproxy's
+     * (it connects at home, where nothing listens on that port), and a
+     * netlink listing of the interfaces runs here, in the body's own
+     * network namespace: its loopback only. */
+    if (port > 0) {
+        struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+        sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        int sk = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        rc = sk < 0 ? -1 : connect(sk, (struct sockaddr *)&sin, sizeof sin);
+        say("net_connect", rc, errno);
+        if (rc == 0)
+            leak("net_connect", sk);
+        else if (sk >= 0)
+            close(sk);
+    }
+    {
+        struct ifaddrs *ifa = NULL;
+        char names[512] = "";
+        if (getifaddrs(&ifa) == 0) {
+            for (struct ifaddrs *i = ifa; i; i = i->ifa_next) {
+                size_t l = strlen(names);
+                char one[IF_NAMESIZE + 2];
+                snprintf(one, sizeof one, ",%s,", i->ifa_name);
+                /* each name once */
+                char have[600];
+                snprintf(have, sizeof have, ",%s", names);
+                if (strstr(have, one))
+                    continue;
+                snprintf(names + l, sizeof names - l, "%s,", i->ifa_name);
+            }
+            freeifaddrs(ifa);
+        }
+        printf("ifaces %s\n", names);
     }
     printf("done\n");
     fflush(stdout);

@@ -135,6 +135,29 @@ START_TEST(test_cluster_checkpoint_every)
 }
 END_TEST
 
+/* sandbox = on|off: a body runs in its sandbox unless the file says off
+ * (ssi-cluster(5)); anything else is refused, naming the line. */
+START_TEST(test_cluster_sandbox)
+{
+    ssi_cluster_t *c = ssi_cluster_parse(good, "good", err, sizeof err);
+    ck_assert_ptr_nonnull(c);
+    ck_assert_int_eq(ssi_cluster_sandbox(c), 1);
+    ssi_cluster_destroy(&c);
+    for (int off = 0; off < 2; off++) {
+        char text[256];
+        snprintf(text, sizeof text,
+                 "sandbox = %s\nnode = n1\n    endpoint = tcp://a:1\n    key = \"" K1 "\"\n",
+                 off ? "off" : "on");
+        c = ssi_cluster_parse(text, "s", err, sizeof err);
+        ck_assert_msg(c != NULL, "%s", err);
+        ck_assert_int_eq(ssi_cluster_sandbox(c), !off);
+        ssi_cluster_destroy(&c);
+    }
+    expect_bad("node = n1\nsandbox = no\n", "f.conf:2: 'sandbox' is 'on' or 'off', not 'no'");
+    expect_bad("sandbox =\nnode = n1\n", "'sandbox' is 'on' or 'off'");
+}
+END_TEST
+
 /* The text of a cluster of the given nodes, each with its own fresh key. */
 static char s_keys[5][41];
 static void s_text(char *out, size_t cap, const char *nodes, const char *n3_endpoint)
@@ -319,6 +342,7 @@ Suite *suite_cluster(void)
     tcase_add_test(tc, test_cluster_load_missing_file);
     tcase_add_test(tc, test_cluster_spool);
     tcase_add_test(tc, test_cluster_checkpoint_every);
+    tcase_add_test(tc, test_cluster_sandbox);
     tcase_add_test(tc, test_cluster_update);
     tcase_add_test(tc, test_cluster_load_file);
     tcase_add_test(tc, test_cluster_valid_names);
