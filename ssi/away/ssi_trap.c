@@ -7,8 +7,9 @@
  * SECCOMP_RET_TRAP for the listed calls made from anywhere else (the
  * program, libc's internals: stdio, opendir, dlopen). The handler decodes
  * the call from the signal frame, lets every proxy see it, keeps SIGSYS
- * ours (rt_sigaction, rt_sigprocmask), refuses what a migrated process
- * cannot do yet, and gives the rest to the proxies in order; a proxy
+ * ours (rt_sigaction, rt_sigprocmask), brings the process home for the
+ * calls that make a process, a program or a pipe (s_come_home: they then
+ * run natively at home), and gives the rest to the proxies in order; a proxy
  * either forwards it over the call link (one request, one answer; all
  * signals blocked, one call at a time: one thread at a time is in the
  * proxies, s_lock), or re-issues it here with the
@@ -81,12 +82,11 @@ static long s_refused(uint32_t arch, long nr);
 extern char __ehdr_start[] __attribute__((visibility("hidden")));
 extern char __etext[] __attribute__((visibility("hidden")));
 
-/* The core's own calls: SIGSYS must stay deliverable and ours; and what
- * is beyond a migrated process for now, refused cleanly rather than run
- * behind the link. */
+/* The core's own calls: SIGSYS must stay deliverable and ours; and the
+ * calls that make a process or a program, which come home first. */
 static const uint16_t s_own[] = {
-    SYS_rt_sigaction, SYS_rt_sigprocmask, SYS_clone,    SYS_fork,
-    SYS_vfork,        SYS_execve,         SYS_execveat, 435 /* clone3 */,
+    SYS_rt_sigaction, SYS_rt_sigprocmask, SYS_clone, SYS_fork,  SYS_vfork, SYS_execve,
+    SYS_execveat,     435 /* clone3 */,   SYS_pipe,  SYS_pipe2, /* made for a child, mostly: home first too */
 };
 
 void ssi_trap_set_proxies(const ssi_trap_proxy_t *proxies, unsigned n)
@@ -189,11 +189,6 @@ long ssi_trap_local(long nr, const int64_t *a, const void *ucv)
 
 /* ---- the core's own calls ------------------------------------------------------ */
 
-static long s_refuse(const char *what)
-{
-    ssi_sys_log("ssi-vfs: ", what, " is not supported in a migrated process yet (ENOSYS)", 0);
-    return -ENOSYS;
-}
 
 /* The program's rt_sigprocmask: applied to the frame's mask (the kernel
  * takes it back on sigreturn), never blocking SIGSYS. */
@@ -265,12 +260,7 @@ static long s_dispatch(long nr, int64_t *a, ucontext_t *uc)
     switch (nr) {
     case SYS_rt_sigprocmask: return s_sigprocmask(a, uc);
     case SYS_rt_sigaction: return s_sigaction(a, uc);
-    case SYS_clone: return s_refuse("clone/fork");
-    case 435: /* clone3: glibc falls back to clone, which says why */ return -ENOSYS;
-    case SYS_fork:
-    case SYS_vfork: return s_refuse("fork");
-    case SYS_execve:
-    case SYS_execveat: return s_refuse("execve");
+    case 435: /* clone3: glibc falls back to clone, which comes home */ return -ENOSYS;
     }
     return ssi_trap_call(nr, a, uc);
 }
@@ -315,6 +305,89 @@ static void s_unlock(void)
         ssi_sys6(SYS_futex, (long)&s_owner, FUTEX_WAKE_PRIVATE, 1, 0, 0, 0);
 }
 
+/* ---- fork, vfork, clone and execve away: home first ------------------------------ */
+
+/* What the call is, for a message; NULL: not one that comes home. */
+static const char *s_home_call(long nr)
+{
+    switch (nr) {
+    case SYS_clone: return "clone/fork";
+    case SYS_fork:
+    case SYS_vfork: return "fork";
+    case SYS_execve:
+    case SYS_execveat: return "execve";
+    case SYS_pipe:
+    case SYS_pipe2: return "pipe";
+    }
+    return 0;
+}
+
+static long s_home_refused(const char *what, const char *why, long err)
+{
+    char line[300];
+    size_t n = 0;
+    n += ssi_sys_strlcpy(line + n, what, sizeof(line) - n);
+    n += ssi_sys_strlcpy(
+        line + n, " in a migrated process fails with ENOSYS: it cannot come home to run it (",
+        sizeof(line) - n);
+    n += ssi_sys_strlcpy(line + n, why, sizeof(line) - n);
+    ssi_sys_strlcpy(line + n, ")", sizeof(line) - n);
+    ssi_sys_log("ssi: ", line, 0, err);
+    return -ENOSYS;
+}
+
+/* The program forks, spawns or execs away: the body asks its deputy to
+ * bring it home (SSI_CALL_OP_HOME: the deputy asks its ssid, which does
+ * what `ssictl migrate PID home` does; several threads asking share one
+ * ask) and this thread waits here, the freeze signal deliverable, asking
+ * how it goes every 50 ms. Restored at home (the restore hook ran
+ * ssi_trap_home before any thread goes on), it returns with the call
+ * rewound to its `syscall` instruction: the kernel runs it natively there,
+ * with the registers the program gave, where no filter is installed (a
+ * posix_spawn's clone on its own stack included). Refused: ENOSYS, and why. */
+static void s_come_home(long nr, ucontext_t *uc)
+{
+    greg_t *g = uc->uc_mcontext.gregs;
+    const uint8_t *ip = (const uint8_t *)g[REG_RIP];
+    const char *what = s_home_call(nr);
+    ssi_call_home_t st;
+    int64_t a[6] = {1, 0, (int64_t)&st, 0, 0, 0};
+    uint64_t open = ~(1ULL << (SSI_FREEZE_SIGNAL - 1)), old;
+    struct timespec nap = {0, 50 * 1000 * 1000};
+    long r;
+    int home;
+
+    if (ip[-2] != 0x0f || ip[-1] != 0x05) {
+        g[REG_RAX] = s_home_refused(what, "not made by a syscall instruction", 0);
+        return;
+    }
+    for (;;) {
+        s_lock();
+        home = !s_active;
+        r = home ? 0 : ssi_trap_forward(SSI_CALL_OP_HOME, a);
+        s_unlock();
+        if (home) {
+            g[REG_RIP] -= 2;
+            g[REG_RAX] = nr;
+            return;
+        }
+        if (r < 0) {
+            g[REG_RAX] = s_home_refused(what, "the deputy could not be asked", r);
+            return;
+        }
+        if (st.state != SSI_CALL_HOME_PENDING) {
+            st.why[sizeof(st.why) - 1] = 0;
+            g[REG_RAX] = s_home_refused(what, st.why[0] ? st.why : "refused", 0);
+            return;
+        }
+        a[0] = 0;
+        a[1] = st.epoch;
+        ssi_sys4(SYS_rt_sigprocmask, SIG_SETMASK, (long)&open, (long)&old, 8);
+        ssi_sys2(SYS_nanosleep, (long)&nap, 0);
+        ssi_sys4(SYS_rt_sigprocmask, SIG_SETMASK, (long)&old, 0, 8);
+    }
+}
+
 static void s_on_sigsys(int sig, siginfo_t *si, void *ucv)
 {
     ucontext_t *uc = ucv;
@@ -335,6 +408,10 @@ static void s_on_sigsys(int sig, siginfo_t *si, void *ucv)
     a[3] = g[REG_R10];
     a[4] = g[REG_R8];
     a[5] = g[REG_R9];
+    if (s_home_call(si->si_syscall)) {
+        s_come_home(si->si_syscall, uc);
+        return;
+    }
     s_lock();
     g[REG_RAX] = s_dispatch(si->si_syscall, a, uc);
     s_unlock();
@@ -596,7 +673,7 @@ static long s_install_filter(void)
     /* clone with CLONE_THREAD (pthread_create; clone3 says ENOSYS, so
      * glibc falls back to clone, whose flags the filter can see): a thread
      * of this body, with this filter, runs. Any other clone is trapped and
-     * refused (fork). */
+     * comes home to run there (s_come_home). */
     JMP(BPF_JEQ, SYS_clone, 0, 4);
     LD(offsetof(struct seccomp_data, args));
     JMP(BPF_JSET, CLONE_THREAD, 0, 1);

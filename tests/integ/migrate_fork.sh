@@ -1,0 +1,116 @@
+#!/bin/bash
+# fork, vfork, clone, posix_spawn, pipe and execve away come home first (#11): unmodified
+# programs moved to n2 keep working, each coming home at its next fork and running it there.
+#   1. sh -c running a loop of `echo; date; sleep 0.2` (two fork+exec per round), moved to n2
+#      mid-loop: every line, in order, and its exit status (3).
+#   2. python3's subprocess.run away (pipes, then vfork or fork, then exec): the child's output
+#      and exit status right; the child is an ssi process listed in `ssictl ps`, and it moves on
+#      its own to n2 and back while its parent waits for it.
+#   3. make (a Makefile in n1's /tmp) moved while its `sleep` recipe runs: it completes.
+# Each time the process comes home by itself (ssid's log says it asked) and runs at home after.
+. "$(dirname "$0")/lib.sh"
+lab_require_root
+lab_require_python
+command -v make >/dev/null || skip "make is not installed"
+lab_up 2
+mkdir -p "$LAB_FILES"
+
+# node_of PID: the node n1's ssid says the process runs on.
+node_of() {
+	lab_exec n1 ssictl ps --json | $PY -c '
+import json, sys
+print(next((p["node"] for p in json.load(sys.stdin)["data"] if p["pid"] == int(sys.argv[1])), "gone"))' "$1"
+}
+at_home() { [ "$(node_of "$1")" = n1 ]; }
+asked_home() { grep -q "process $1 .*asks to come home" "$(lab_log n1)"; }
+
+# 1. A shell loop.
+cat >"$LAB_FILES/loop.sh" <<'EOF'
+ssirun sh -c 'i=0; while [ $i -lt 60 ]; do i=$((i+1)); echo "tick $i"; date +%s; sleep 0.2; done; exit 3' \
+	>/tmp/loop.out 2>/tmp/loop.err
+echo $? >/tmp/loop.rc
+EOF
+lab_exec n1 sh -c "sh $LAB_FILES/loop.sh >/dev/null 2>&1 &"
+wait_until 10 lab_exec n1 grep -q '^tick 5$' /tmp/loop.out
+pid=$(lab_pid_of tick)
+out=$(lab_exec n1 ssictl migrate "$pid" n2 2>&1) && ok "sh loop moved to n2: $out" ||
+	fail "sh loop moved to n2: $out"
+wait_until 20 asked_home "$pid" && ok "at its next fork it asked to come home" ||
+	fail "it did not ask to come home (node $(node_of "$pid"))"
+wait_until 20 at_home "$pid" && ok "it runs at home again" || fail "it runs on $(node_of "$pid")"
+if wait_until 60 lab_exec n1 test -s /tmp/loop.rc; then
+	res=$(lab_exec n1 grep '^tick' /tmp/loop.out)
+	[ "$res" = "$(seq 1 60 | sed 's/^/tick /')" ] && ok "all 60 rounds' lines, in order" ||
+		fail "the rounds' lines: $(echo "$res" | tr '\n' ' ')"
+	n=$(lab_exec n1 grep -c '^[0-9][0-9]*$' /tmp/loop.out)
+	[ "$n" = 60 ] && ok "every date ran (60 lines)" || fail "$n dates ran, not 60"
+	rc=$(lab_exec n1 cat /tmp/loop.rc)
+	[ "$rc" = 3 ] && ok "sh exited with its status (3)" || fail "sh exited with $rc, not 3"
+else
+	fail "the sh loop did not end: $(lab_exec n1 tail -3 /tmp/loop.out)"
+fi
+err=$(lab_exec n1 cat /tmp/loop.err)
+[ -z "$err" ] && ok "nothing on its stderr" || fail "its stderr: $err"
+
+# 2. python3's subprocess.run after the move.
+cat >"$LAB_FILES/sub.py" <<'EOF'
+import os, subprocess, time
+print("ready", os.getpid(), flush=True)
+while not os.path.exists("/tmp/sub.go"):
+    time.sleep(0.05)
+r = subprocess.run(
+    ["sh", "-c", "echo $$ > /tmp/child.pid; read line; echo \"got $line\"; "
+     "while [ ! -e /tmp/child.go ]; do sleep 0.1; done; exit 5"],
+    input=b"hello\n", capture_output=True)
+print("rc", r.returncode, flush=True)
+print("out", r.stdout.decode().strip(), flush=True)
+print("err", repr(r.stderr.decode()), flush=True)
+EOF
+lab_exec n1 sh -c "{ ssirun $PY $LAB_FILES/sub.py 2>/tmp/sub.err; echo \$? >/tmp/sub.rc; } >/tmp/sub.out &"
+wait_until 10 lab_exec n1 grep -q '^ready' /tmp/sub.out
+pid=$(lab_exec n1 awk '/^ready/ { print $2 }' /tmp/sub.out)
+out=$(lab_exec n1 ssictl migrate "$pid" n2 2>&1) && ok "python3 moved to n2: $out" ||
+	fail "python3 moved to n2: $out"
+lab_exec n1 touch /tmp/sub.go
+wait_until 20 lab_exec n1 test -s /tmp/child.pid || fail "the child did not start"
+cpid=$(lab_exec n1 cat /tmp/child.pid)
+asked_home "$pid" && ok "subprocess.run brought python3 home" || fail "python3 did not ask to come home"
+[ "$(node_of "$pid")" = n1 ] && ok "python3 runs at home" || fail "python3 runs on $(node_of "$pid")"
+wait_until 10 at_home "$cpid" && ok "its child $cpid is an ssi process at home (ssictl ps)" ||
+	fail "its child $cpid is not listed at home: $(node_of "$cpid")"
+out=$(lab_exec n1 ssictl migrate "$cpid" n2 2>&1) && ok "the child moved to n2 on its own: $out" ||
+	fail "the child moved to n2 on its own: $out"
+lab_exec n1 touch /tmp/child.go
+if wait_until 30 lab_exec n1 test -s /tmp/sub.rc; then
+	res=$(lab_exec n1 cat /tmp/sub.out)
+	expect "the child's exit status reached its parent" "rc 5"
+	expect "the child read the parent's input and the parent its output (pipes)" "out got hello"
+	expect "nothing on the child's stderr" "err ''"
+	[ "$(lab_exec n1 cat /tmp/sub.rc)" = 0 ] && ok "python3 exited 0" || fail "python3 exited $(lab_exec n1 cat /tmp/sub.rc)"
+else
+	fail "python3 did not end: $(lab_exec n1 cat /tmp/sub.out)"
+fi
+err=$(lab_exec n1 cat /tmp/sub.err)
+[ -z "$err" ] && ok "nothing on python3's stderr" || fail "python3's stderr: $err"
+
+# 3. make, moved during a sleep recipe.
+lab_exec n1 mkdir -p /tmp/mk
+lab_exec n1 sh -c 'printf "all: b.done\na.done:\n\tsleep 2\n\techo a > a.done\nb.done: a.done\n\techo b > b.done\n\tcat a.done b.done\n" > /tmp/mk/Makefile'
+lab_exec n1 sh -c "cd /tmp/mk && { ssirun make >/tmp/mk.out 2>&1; echo \$? >/tmp/mk.rc; } &"
+wait_until 10 lab_exec n1 pgrep -x -f 'sleep 2' >/dev/null
+pid=$(lab_exec n1 ssictl ps --json | $PY -c '
+import json, sys
+print(next((p["pid"] for p in json.load(sys.stdin)["data"] if p["cmd"] == "make"), ""))')
+out=$(lab_exec n1 ssictl migrate "$pid" n2 2>&1) && ok "make moved to n2 during 'sleep 2': $out" ||
+	fail "make moved to n2 during 'sleep 2': $out"
+if wait_until 30 lab_exec n1 test -s /tmp/mk.rc; then
+	[ "$(lab_exec n1 cat /tmp/mk.rc)" = 0 ] && ok "make completed (status 0)" ||
+		fail "make: status $(lab_exec n1 cat /tmp/mk.rc): $(lab_exec n1 cat /tmp/mk.out)"
+	res=$(lab_exec n1 cat /tmp/mk.out)
+	expect "the next recipe ran" "echo b > b.done"
+	expect "and the last command's output is there" "b"
+else
+	fail "make did not end: $(lab_exec n1 cat /tmp/mk.out)"
+fi
+asked_home "$pid" && ok "make came home at its next recipe" || fail "make did not ask to come home"
+finish
