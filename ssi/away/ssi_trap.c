@@ -340,7 +340,7 @@ static long s_home_refused(const char *what, const char *why, long err)
  * bring it home (SSI_CALL_OP_HOME: the deputy asks its ssid, which does
  * what `ssictl migrate PID home` does; several threads asking share one
  * ask) and this thread waits here, the freeze signal deliverable, asking
- * how it goes every 50 ms. Restored at home (the restore hook ran
+ * how it goes every 10 ms. Restored at home (the restore hook ran
  * ssi_trap_home before any thread goes on), it returns with the call
  * rewound to its `syscall` instruction: the kernel runs it natively there,
  * with the registers the program gave, where no filter is installed (a
@@ -353,7 +353,7 @@ static void s_come_home(long nr, ucontext_t *uc)
     ssi_call_home_t st;
     int64_t a[6] = {1, 0, (int64_t)&st, 0, 0, 0};
     uint64_t open = ~(1ULL << (SSI_FREEZE_SIGNAL - 1)), old;
-    struct timespec nap = {0, 50 * 1000 * 1000};
+    struct timespec nap = {0, 10 * 1000 * 1000};
     long r;
     int home;
 
