@@ -241,19 +241,30 @@ static long s_sigaction(const int64_t *a, const ucontext_t *uc)
 
 /* ---- the SIGSYS handler ---------------------------------------------------------- */
 
-long ssi_trap_call(long nr, int64_t *a, void *uc)
+/* 1 when a proxy took the call (*ret its result). */
+static int s_proxied(long nr, int64_t *a, void *uc, long *ret)
 {
     unsigned i;
-    long ret;
     for (i = 0; i < s_npx; i++)
-        if (s_px[i].call && s_px[i].call(nr, a, uc, &ret))
-            return ret;
+        if (s_px[i].call && s_px[i].call(nr, a, uc, ret))
+            return 1;
+    return 0;
+}
+
+long ssi_trap_call(long nr, int64_t *a, void *uc)
+{
+    long ret;
+    if (s_proxied(nr, a, uc, &ret))
+        return ret;
     return ssi_trap_local(nr, a, uc);
 }
 
-static long s_dispatch(long nr, int64_t *a, ucontext_t *uc)
+/* The call's result, or 1 in *local: no proxy took it, the caller
+ * re-issues it here once it let the lock go. */
+static long s_dispatch(long nr, int64_t *a, ucontext_t *uc, int *local)
 {
     unsigned i;
+    long ret;
     for (i = 0; i < s_npx; i++)
         if (s_px[i].seen)
             s_px[i].seen(nr, a);
@@ -262,7 +273,10 @@ static long s_dispatch(long nr, int64_t *a, ucontext_t *uc)
     case SYS_rt_sigaction: return s_sigaction(a, uc);
     case 435: /* clone3: glibc falls back to clone, which comes home */ return -ENOSYS;
     }
-    return ssi_trap_call(nr, a, uc);
+    if (s_proxied(nr, a, uc, &ret))
+        return ret;
+    *local = 1;
+    return 0;
 }
 
 /* ---- one thread in the proxies at a time ------------------------------------------- */
@@ -388,11 +402,24 @@ static void s_come_home(long nr, ucontext_t *uc)
     }
 }
 
+long ssi_trap_local_free(long nr, const int64_t *a, const void *uc)
+{
+    long r;
+    if (__atomic_load_n(&s_owner, __ATOMIC_ACQUIRE) != (int)ssi_sys0(SYS_gettid) || s_depth != 1)
+        return ssi_trap_local(nr, a, uc);
+    s_unlock();
+    r = ssi_trap_local(nr, a, uc);
+    s_lock();
+    return r;
+}
+
 static void s_on_sigsys(int sig, siginfo_t *si, void *ucv)
 {
     ucontext_t *uc = ucv;
     greg_t *g = uc->uc_mcontext.gregs;
     int64_t a[6];
+    int local = 0;
+    long r;
     (void)sig;
     if (si->si_code == SYS_SECCOMP && si->si_errno == S_REFUSE_DATA) {
         s_lock();
@@ -413,8 +440,15 @@ static void s_on_sigsys(int sig, siginfo_t *si, void *ucv)
         return;
     }
     s_lock();
-    g[REG_RAX] = s_dispatch(si->si_syscall, a, uc);
+    r = s_dispatch(si->si_syscall, a, uc, &local);
     s_unlock();
+    /* A call no proxy took (a read or write of a tunnel, a recvmsg on a
+     * socket channel) runs here outside the lock: a thread blocked in it
+     * (a home pipe with nothing to read yet) stalls no other thread's
+     * calls. It uses no proxy's buffers, only its own arguments. */
+    if (local)
+        r = ssi_trap_local(si->si_syscall, a, uc);
+    g[REG_RAX] = r;
 }
 
 /* ---- refused calls ---------------------------------------------------------------- */
