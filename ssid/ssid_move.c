@@ -114,6 +114,7 @@ void ssid_move_home_ask(ssid_client_t *c)
     ssid_asker_t a = {.client = c->id, .peer = -1, .uid = c->uid};
     ssid_client_t *p = c->registered ? c : ssid_client_by_pid(c->pid);
     char why[256];
+    ssi_info("process %d asks to come home: it forks, spawns, makes a pipe or execs", c->pid);
     if (!p || p->away < 0) {
         snprintf(why, sizeof why, "process %d is not an ssi process away from %s", c->pid,
                  ssid_node.name);
@@ -125,7 +126,6 @@ void ssid_move_home_ask(ssid_client_t *c)
         ssid_mig_answer(&a, EBUSY, why);
         return;
     }
-    ssi_info("process %d (%s) asks to come home: it forks or execs", p->pid, p->cmd);
     ssid_home_start(&a, p, -1);
 }
 

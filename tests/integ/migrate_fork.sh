@@ -7,6 +7,8 @@
 #      and exit status right; the child is an ssi process listed in `ssictl ps`, and it moves on
 #      its own to n2 and back while its parent waits for it.
 #   3. make (a Makefile in n1's /tmp) moved while its `sleep` recipe runs: it completes.
+#   4. python3 with four threads that all run subprocess.run at once away: they ask once, the
+#      process comes home once, and every child's status is right.
 # Each time the process comes home by itself (ssid's log says it asked) and runs at home after.
 . "$(dirname "$0")/lib.sh"
 lab_require_root
@@ -75,7 +77,8 @@ lab_exec n1 touch /tmp/sub.go
 wait_until 20 lab_exec n1 test -s /tmp/child.pid || fail "the child did not start"
 cpid=$(lab_exec n1 cat /tmp/child.pid)
 asked_home "$pid" && ok "subprocess.run brought python3 home" || fail "python3 did not ask to come home"
-[ "$(node_of "$pid")" = n1 ] && ok "python3 runs at home" || fail "python3 runs on $(node_of "$pid")"
+# ssid hears it is home when ssi-freeze --home ends, which may be after the child started.
+wait_until 10 at_home "$pid" && ok "python3 runs at home" || fail "python3 runs on $(node_of "$pid")"
 wait_until 10 at_home "$cpid" && ok "its child $cpid is an ssi process at home (ssictl ps)" ||
 	fail "its child $cpid is not listed at home: $(node_of "$cpid")"
 out=$(lab_exec n1 ssictl migrate "$cpid" n2 2>&1) && ok "the child moved to n2 on its own: $out" ||
@@ -113,4 +116,38 @@ else
 	fail "make did not end: $(lab_exec n1 cat /tmp/mk.out)"
 fi
 asked_home "$pid" && ok "make came home at its next recipe" || fail "make did not ask to come home"
+
+# 4. Four threads fork at once away.
+cat >"$LAB_FILES/threads.py" <<'EOF'
+import os, subprocess, threading, time
+print("ready", os.getpid(), flush=True)
+while not os.path.exists("/tmp/thr.go"):
+    time.sleep(0.05)
+go = threading.Barrier(4)
+res = {}
+def run(k):
+    go.wait()
+    res[k] = subprocess.run(["sh", "-c", "exit %d" % (10 + k)]).returncode
+ts = [threading.Thread(target=run, args=(k,)) for k in range(4)]
+for t in ts:
+    t.start()
+for t in ts:
+    t.join()
+print("statuses", " ".join(str(res[k]) for k in range(4)), flush=True)
+EOF
+lab_exec n1 sh -c "{ ssirun $PY $LAB_FILES/threads.py 2>/tmp/thr.err; echo \$? >/tmp/thr.rc; } >/tmp/thr.out &"
+wait_until 10 lab_exec n1 grep -q '^ready' /tmp/thr.out
+pid=$(lab_exec n1 awk '/^ready/ { print $2 }' /tmp/thr.out)
+out=$(lab_exec n1 ssictl migrate "$pid" n2 2>&1) && ok "python3 moved to n2: $out" || fail "python3 moved to n2: $out"
+lab_exec n1 touch /tmp/thr.go
+if wait_until 30 lab_exec n1 test -s /tmp/thr.rc; then
+	res=$(lab_exec n1 cat /tmp/thr.out)
+	expect "four threads' children, each with its status" "statuses 10 11 12 13"
+else
+	fail "python3 with four threads did not end: $(lab_exec n1 cat /tmp/thr.out)"
+fi
+n=$(grep -c "process $pid .*asks to come home" "$(lab_log n1)")
+[ "$n" = 1 ] && ok "the four threads asked once" || fail "asked $n times, not once"
+err=$(lab_exec n1 cat /tmp/thr.err)
+[ -z "$err" ] && ok "nothing on its stderr" || fail "its stderr: $err"
 finish
