@@ -336,17 +336,40 @@ static const char *s_home_call(long nr)
     return 0;
 }
 
+/* One line for the program's stderr: where fd 2 is a home file (a
+ * placeholder here), written there through the call link; else here. */
+static void s_say(const char *line)
+{
+    char buf[400];
+    size_t n = ssi_sys_strlcpy(buf, line, sizeof(buf) - 1);
+    buf[n++] = '\n';
+    if (ssi_trap_fwd(2) && s_link_up) {
+        int64_t a[6] = {2, (int64_t)buf, (int64_t)n, 0, 0, 0};
+        s_lock();
+        ssi_trap_forward(SYS_write, a);
+        s_unlock();
+        return;
+    }
+    ssi_sys3(SYS_write, 2, (long)buf, (long)n);
+}
+
 static long s_home_refused(const char *what, const char *why, long err)
 {
-    char line[300];
+    char line[360];
     size_t n = 0;
+    n += ssi_sys_strlcpy(line + n, "ssi: ", sizeof(line) - n);
     n += ssi_sys_strlcpy(line + n, what, sizeof(line) - n);
     n += ssi_sys_strlcpy(
         line + n, " in a migrated process fails with ENOSYS: it cannot come home to run it (",
         sizeof(line) - n);
     n += ssi_sys_strlcpy(line + n, why, sizeof(line) - n);
-    ssi_sys_strlcpy(line + n, ")", sizeof(line) - n);
-    ssi_sys_log("ssi: ", line, 0, err);
+    n += ssi_sys_strlcpy(line + n, ")", sizeof(line) - n);
+    if (err && n + 32 < sizeof(line)) {
+        n += ssi_sys_strlcpy(line + n, " (errno ", sizeof(line) - n);
+        n += ssi_sys_utoa(line + n, (uint64_t)(err < 0 ? -err : err));
+        ssi_sys_strlcpy(line + n, ")", sizeof(line) - n);
+    }
+    s_say(line);
     return -ENOSYS;
 }
 
@@ -484,7 +507,8 @@ static long s_refused(uint32_t arch, long nr)
         n += ssi_sys_strlcpy(line + n, ")", sizeof(line) - n);
     }
     n += ssi_sys_strlcpy(line + n, abi, sizeof(line) - n);
-    ssi_sys_log("", line, " is refused in a migrated process (ENOSYS)", 0);
+    ssi_sys_strlcpy(line + n, " is refused in a migrated process (ENOSYS)", sizeof(line) - n);
+    s_say(line);
     return -S_REFUSE_ERR;
 }
 

@@ -9,6 +9,8 @@
 #   3. make (a Makefile in n1's /tmp) moved while its `sleep` recipe runs: it completes.
 #   4. python3 with four threads that all run subprocess.run at once away: they ask once, the
 #      process comes home once, and every child's status is right.
+#   5. A fork that cannot come home (a socketpair made away): ENOSYS and one line saying why; it
+#      runs on where it was, and forks at home once it closed the socketpair.
 # Each time the process comes home by itself (ssid's log says it asked) and runs at home after.
 . "$(dirname "$0")/lib.sh"
 lab_require_root
@@ -150,4 +152,44 @@ n=$(grep -c "process $pid .*asks to come home" "$(lab_log n1)")
 [ "$n" = 1 ] && ok "the four threads asked once" || fail "asked $n times, not once"
 err=$(lab_exec n1 cat /tmp/thr.err)
 [ -z "$err" ] && ok "nothing on its stderr" || fail "its stderr: $err"
+# 5. A fork that cannot come home (a socketpair made away) fails with ENOSYS, saying why; the
+# process runs on where it was, and its next fork, once the socketpair is closed, comes home.
+cat >"$LAB_FILES/refused.py" <<'EOF'
+import ctypes, os, time
+print("ready", os.getpid(), flush=True)
+while not os.path.exists("/tmp/ref.go"):
+    time.sleep(0.05)
+fds = (ctypes.c_int * 2)()
+ctypes.CDLL(None).socketpair(1, 1, 0, fds)
+try:
+    if os.fork() == 0:
+        os._exit(0)
+    print("forked", flush=True)
+except OSError as e:
+    print("fork failed", e.errno, flush=True)
+os.close(fds[0])
+os.close(fds[1])
+pid = os.fork()
+if pid == 0:
+    os._exit(7)
+print("then", os.waitpid(pid, 0)[1] >> 8, flush=True)
+EOF
+lab_exec n1 sh -c "{ ssirun $PY $LAB_FILES/refused.py 2>/tmp/ref.err; echo \$? >/tmp/ref.rc; } >/tmp/ref.out &"
+wait_until 10 lab_exec n1 grep -q '^ready' /tmp/ref.out
+pid=$(lab_exec n1 awk '/^ready/ { print $2 }' /tmp/ref.out)
+out=$(lab_exec n1 ssictl migrate "$pid" n2 2>&1) && ok "python3 moved to n2: $out" || fail "python3 moved to n2: $out"
+lab_exec n1 touch /tmp/ref.go
+if wait_until 30 lab_exec n1 test -s /tmp/ref.rc; then
+	res=$(lab_exec n1 cat /tmp/ref.out)
+	expect "the fork that could not come home failed with ENOSYS" "fork failed 38"
+	expect "the next fork came home and its child's status is right" "then 7"
+else
+	fail "python3 did not end: $(lab_exec n1 cat /tmp/ref.out)"
+fi
+err=$(lab_exec n1 cat /tmp/ref.err)
+case "$err" in
+"ssi: clone/fork in a migrated process fails with ENOSYS: it cannot come home to run it ("*"opened on this node"*)
+	ok "one line on its stderr says why: $err" ;;
+*) fail "its stderr: $err" ;;
+esac
 finish
