@@ -19,6 +19,7 @@
 #include <fcntl.h>
 #include <linux/futex.h>
 #include <time.h>
+#include <ucontext.h>
 
 #define S_MAX SSI_FREEZE_THR_MAX
 #define S_XSAVE 16384
@@ -363,6 +364,20 @@ void ssi_freeze_thr_restored(void)
     int b;
     while ((b = s_load(&s_back)) < s_norder && s_now_ms() < deadline)
         s_wait(&s_back, b, S_TICK_NS);
+}
+
+void ssi_freeze_thr_unblock(int sig)
+{
+    uint64_t m, bit = 1ULL << (sig - 1);
+    int k;
+    for (k = 0; k < s_norder; k++) {
+        ucontext_t *uc = s_uc[s_order[k]];
+        if (!uc)
+            continue;
+        ssi_sys_memcopy(&m, &uc->uc_sigmask, 8);
+        m &= ~bit;
+        ssi_sys_memcopy(&uc->uc_sigmask, &m, 8);
+    }
 }
 
 void ssi_freeze_thr_release(int how)

@@ -115,15 +115,18 @@ void ssid_move_home_ask(ssid_client_t *c)
     ssid_client_t *p = c->registered ? c : ssid_client_by_pid(c->pid);
     char why[256];
     ssi_info("process %d asks to come home: it forks, spawns, makes a pipe or execs", c->pid);
+    /* Being moved (a body that runs already while ssi-freeze, which we
+     * have not reaped yet, ends: p->away is set then) or checkpointed: the
+     * deputy asks again a second later. */
+    if (p && (p->migrating || p->ckpt)) {
+        snprintf(why, sizeof why, "process %d is being moved or checkpointed", p->pid);
+        ssid_mig_answer(&a, EBUSY, why);
+        return;
+    }
     if (!p || p->away < 0) {
         snprintf(why, sizeof why, "process %d is not an ssi process away from %s", c->pid,
                  ssid_node.name);
         ssid_mig_answer(&a, ESRCH, why);
-        return;
-    }
-    if (p->migrating || p->ckpt) {
-        snprintf(why, sizeof why, "process %d is being moved or checkpointed", p->pid);
-        ssid_mig_answer(&a, EBUSY, why);
         return;
     }
     ssid_home_start(&a, p, -1);

@@ -11,6 +11,10 @@
 #      process comes home once, and every child's status is right.
 #   5. A fork that cannot come home (a socketpair made away): ENOSYS and one line saying why; it
 #      runs on where it was, and forks at home once it closed the socketpair.
+#   6. python3 execs sh away: it comes home first; the new program runs in the same process at
+#      home, with its arguments, listed in `ssictl ps`, and its exit status reaches the shell.
+#   7. sh forking in a tight loop (dash blocks every signal around each vfork), moved three
+#      times: it comes home and finishes each time (SIGSYS must be deliverable away).
 # Each time the process comes home by itself (ssid's log says it asked) and runs at home after.
 . "$(dirname "$0")/lib.sh"
 lab_require_root
@@ -92,6 +96,7 @@ if wait_until 30 lab_exec n1 test -s /tmp/sub.rc; then
 	expect "the child read the parent's input and the parent its output (pipes)" "out got hello"
 	expect "nothing on the child's stderr" "err ''"
 	[ "$(lab_exec n1 cat /tmp/sub.rc)" = 0 ] && ok "python3 exited 0" || fail "python3 exited $(lab_exec n1 cat /tmp/sub.rc)"
+	note "python3's output: $(echo "$res" | tr '\n' '|')"
 else
 	fail "python3 did not end: $(lab_exec n1 cat /tmp/sub.out)"
 fi
@@ -192,4 +197,46 @@ case "$err" in
 	ok "one line on its stderr says why: $err" ;;
 *) fail "its stderr: $err" ;;
 esac
+# 6. execve away: python3 moved to n2 execs sh; it comes home first, and the new program runs
+# at home in the same process (its pid), an ssi process again, with its arguments and exit status.
+cat >"$LAB_FILES/execs.py" <<'EOF'
+import os, time
+print("ready", os.getpid(), flush=True)
+while not os.path.exists("/tmp/exe.go"):
+    time.sleep(0.05)
+os.execv("/bin/sh", ["sh", "-c", 'echo "execd $$ $0 $1"; while [ ! -e /tmp/exe.end ]; do sleep 0.1; done; exit 4', "arg0", "arg1"])
+EOF
+lab_exec n1 sh -c "{ ssirun $PY $LAB_FILES/execs.py 2>/tmp/exe.err; echo \$? >/tmp/exe.rc; } >/tmp/exe.out &"
+wait_until 10 lab_exec n1 grep -q '^ready' /tmp/exe.out
+pid=$(lab_exec n1 awk '/^ready/ { print $2 }' /tmp/exe.out)
+out=$(lab_exec n1 ssictl migrate "$pid" n2 2>&1) && ok "python3 moved to n2: $out" || fail "python3 moved to n2: $out"
+lab_exec n1 touch /tmp/exe.go
+wait_until 20 lab_exec n1 grep -q '^execd' /tmp/exe.out
+res=$(lab_exec n1 cat /tmp/exe.out)
+expect "the program it exec'd runs in the same process, with its arguments" "execd $pid arg0 arg1"
+asked_home "$pid" && ok "the execve brought it home first" || fail "it did not ask to come home"
+wait_until 10 at_home "$pid" && ok "the process, running sh now, is an ssi process at home" ||
+	fail "it is not listed at home: $(node_of "$pid")"
+lab_exec n1 touch /tmp/exe.end
+wait_until 20 lab_exec n1 test -s /tmp/exe.rc
+[ "$(lab_exec n1 cat /tmp/exe.rc)" = 4 ] && ok "its exit status reached the shell (4)" ||
+	fail "exit status '$(lab_exec n1 cat /tmp/exe.rc)', not 4"
+err=$(lab_exec n1 cat /tmp/exe.err)
+[ -z "$err" ] && ok "nothing on its stderr" || fail "its stderr: $err"
+# 7. dash blocks every signal around each vfork: a freeze at home may catch it so, and away a
+# trapped call with SIGSYS blocked makes the kernel kill the process. A shell forking in a
+# tight loop, moved three times, must come home each time and finish.
+for k in 1 2 3; do
+	lab_exec n1 sh -c "ssirun sh -c 'i=0; while [ \$i -lt 2000 ]; do i=\$((i+1)); /bin/true; done; echo done $k' >/tmp/tight$k.out 2>/tmp/tight$k.err &"
+	wait_until 10 sh -c "[ -n \"\$(ssilab exec n1 -- ssictl ps --json | grep -F 'done $k')\" ]"
+	pid=$(lab_pid_of "done $k")
+	out=$(lab_exec n1 ssictl migrate "$pid" n2 2>&1) || fail "tight loop $k moved to n2: $out"
+	if wait_until 60 lab_exec n1 grep -q "^done $k" /tmp/tight$k.out; then
+		ok "a shell forking in a tight loop, moved to n2, came home and finished ($k)"
+	else
+		fail "tight loop $k did not finish: $(lab_exec n1 cat /tmp/tight$k.out /tmp/tight$k.err); $(grep "n1:$pid" "$(lab_log n2)" | tail -2)"
+	fi
+	err=$(lab_exec n1 cat /tmp/tight$k.err)
+	[ -z "$err" ] || fail "tight loop $k's stderr: $err"
+done
 finish
