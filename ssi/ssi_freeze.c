@@ -1041,19 +1041,10 @@ static void s_handler(int sig, siginfo_t *si, void *ucv)
         s_track_sock = -1;
         s_live = 0;
         s_nsigs = 0;
-        if (s_back == 1) {
-            /* Away, a call the filter traps while SIGSYS is blocked makes
-             * the kernel kill the process: the trap core keeps SIGSYS out
-             * of every mask the program sets there, and a mask the freeze
-             * caught at home may block it (dash blocks every signal around
-             * each vfork). */
-            uint64_t m;
-            ucontext_t *uc = s_uc;
-            ssi_sys_memcopy(&m, &uc->uc_sigmask, 8);
-            m &= ~(1ULL << (SIGSYS - 1));
-            ssi_sys_memcopy(&uc->uc_sigmask, &m, 8);
-            ssi_freeze_thr_unblock(SIGSYS);
-        }
+        /* Away, a trapped call with SIGSYS blocked gets the process killed
+         * (dash blocks every signal around each vfork; a freeze can catch it). */
+        if (s_back == 1)
+            ssi_freeze_thr_unblock(SIGSYS, s_uc);
         if (s_restore_hook)
             s_restore_hook();
         ssi_freeze_proc_sleep_restart(&s_sleep, s_uc);

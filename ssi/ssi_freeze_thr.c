@@ -366,18 +366,22 @@ void ssi_freeze_thr_restored(void)
         s_wait(&s_back, b, S_TICK_NS);
 }
 
-void ssi_freeze_thr_unblock(int sig)
+static void s_unblock(ucontext_t *uc, uint64_t bit)
 {
-    uint64_t m, bit = 1ULL << (sig - 1);
+    uint64_t m;
+    ssi_sys_memcopy(&m, &uc->uc_sigmask, 8);
+    m &= ~bit;
+    ssi_sys_memcopy(&uc->uc_sigmask, &m, 8);
+}
+
+void ssi_freeze_thr_unblock(int sig, void *leader_uc)
+{
+    uint64_t bit = 1ULL << (sig - 1);
     int k;
-    for (k = 0; k < s_norder; k++) {
-        ucontext_t *uc = s_uc[s_order[k]];
-        if (!uc)
-            continue;
-        ssi_sys_memcopy(&m, &uc->uc_sigmask, 8);
-        m &= ~bit;
-        ssi_sys_memcopy(&uc->uc_sigmask, &m, 8);
-    }
+    s_unblock(leader_uc, bit);
+    for (k = 0; k < s_norder; k++)
+        if (s_uc[s_order[k]])
+            s_unblock(s_uc[s_order[k]], bit);
 }
 
 void ssi_freeze_thr_release(int how)
