@@ -1031,6 +1031,10 @@ static void s_handler(int sig, siginfo_t *si, void *ucv)
         s_track_sock = -1;
         s_live = 0;
         s_nsigs = 0;
+        /* Away, a trapped call with SIGSYS blocked gets the process killed
+         * (dash blocks every signal around each vfork; a freeze can catch it). */
+        if (s_back == 1)
+            ssi_freeze_thr_unblock(SIGSYS, s_uc);
         if (s_restore_hook)
             s_restore_hook();
         ssi_freeze_proc_sleep_restart(&s_sleep, s_uc);

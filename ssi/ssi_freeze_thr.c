@@ -19,6 +19,7 @@
 #include <fcntl.h>
 #include <linux/futex.h>
 #include <time.h>
+#include <ucontext.h>
 
 #define S_MAX SSI_FREEZE_THR_MAX
 #define S_XSAVE 16384
@@ -363,6 +364,24 @@ void ssi_freeze_thr_restored(void)
     int b;
     while ((b = s_load(&s_back)) < s_norder && s_now_ms() < deadline)
         s_wait(&s_back, b, S_TICK_NS);
+}
+
+static void s_unblock(ucontext_t *uc, uint64_t bit)
+{
+    uint64_t m;
+    ssi_sys_memcopy(&m, &uc->uc_sigmask, 8);
+    m &= ~bit;
+    ssi_sys_memcopy(&uc->uc_sigmask, &m, 8);
+}
+
+void ssi_freeze_thr_unblock(int sig, void *leader_uc)
+{
+    uint64_t bit = 1ULL << (sig - 1);
+    int k;
+    s_unblock(leader_uc, bit);
+    for (k = 0; k < s_norder; k++)
+        if (s_uc[s_order[k]])
+            s_unblock(s_uc[s_order[k]], bit);
 }
 
 void ssi_freeze_thr_release(int how)

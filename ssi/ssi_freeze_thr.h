@@ -56,6 +56,10 @@ const ssi_image_sig_t *ssi_freeze_thr_sigs(int *n);
  * in the hole that the leader is about to map again). */
 void ssi_freeze_thr_restored(void);
 
+/* Leader, restored: takes sig out of the signal mask it (leader_uc, its freeze frame) and each
+ * stopped thread return to. */
+void ssi_freeze_thr_unblock(int sig, void *leader_uc);
+
 /* Leader: lets the stopped threads go (how: SSI_FREEZE_THR_*) and waits until they have (for
  * EXIT, until they are gone). Safe when none is stopped. */
 void ssi_freeze_thr_release(int how);

@@ -40,6 +40,7 @@
 #include "ssi_regs.h"
 #include "ssi_seccomp.h"
 #include "ssi_sys.h"
+#include "ssi_homecoming.h"
 #include "ssi_trap.h"
 #include "ssi_vfs.h"
 
@@ -53,6 +54,7 @@ static ssi_trap_proxy_t s_proxies[2];
 static const ssi_callsrv_exec_t s_execs[] = {
     {.name = "netproxy", .exec = ssi_net_exec},
     {.name = "vfs-proxy", .exec = ssi_vfs_exec},
+    {.name = "homecoming", .exec = ssi_homecoming_exec},
 };
 
 static int s_fd = -1;         /* our connection to ssid, in a high slot */

@@ -250,6 +250,7 @@ static void s_client_message(ssid_client_t *c, const uint8_t *data, size_t len)
     case SSI_MSG_EVENTS: ssid_events_list(c, &m); break;
     case SSI_MSG_CHECKPOINT: ssid_ckpt_request(c, &m); break;
     case SSI_MSG_CALLS: s_client_calls(c, &m); break;
+    case SSI_MSG_HOME_ASK: ssid_move_home_ask(c); break;
     default: ssid_client_reply_error(c, EPROTO, "unexpected request");
     }
 }

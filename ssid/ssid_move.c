@@ -1,5 +1,7 @@
 /* ssid_move: migration requests and what follows a migration's end (see
  * ssid_move.h). Runs in ssid. */
+#define SSI_LOG_PREFIX "node"
+
 #include "ssid_move.h"
 
 #include <errno.h>
@@ -10,6 +12,8 @@
 #include "ssid_home.h"
 #include "ssid_offer.h"
 #include "ssid_relay.h"
+
+#include "ssi_log.h"
 
 /* MIGRATE for asker a, from wherever it came. */
 static void s_request(const ssid_asker_t *asker, const ssi_msg_t *m)
@@ -101,6 +105,31 @@ void ssid_move_request(ssid_client_t *c, const ssi_msg_t *m)
 {
     ssid_asker_t a = {.client = c->id, .peer = -1, .uid = c->uid};
     s_request(&a, m);
+}
+
+void ssid_move_home_ask(ssid_client_t *c)
+{
+    /* Only for itself: the process is the connection's peer (SO_PEERCRED),
+     * whatever the message says. */
+    ssid_asker_t a = {.client = c->id, .peer = -1, .uid = c->uid};
+    ssid_client_t *p = c->registered ? c : ssid_client_by_pid(c->pid);
+    char why[256];
+    ssi_info("process %d asks to come home: it forks, spawns, makes a pipe or execs", c->pid);
+    /* Being moved (a body that runs already while ssi-freeze, which we
+     * have not reaped yet, ends: p->away is set then) or checkpointed: the
+     * deputy asks again a second later. */
+    if (p && (p->migrating || p->ckpt)) {
+        snprintf(why, sizeof why, "process %d is being moved or checkpointed", p->pid);
+        ssid_mig_answer(&a, EBUSY, why);
+        return;
+    }
+    if (!p || p->away < 0) {
+        snprintf(why, sizeof why, "process %d is not an ssi process away from %s", c->pid,
+                 ssid_node.name);
+        ssid_mig_answer(&a, ESRCH, why);
+        return;
+    }
+    ssid_home_start(&a, p, -1);
 }
 
 void ssid_move_relayed(int from, const ssi_msg_t *m)

@@ -15,6 +15,10 @@
 /* MIGRATE from a local client c. */
 void ssid_move_request(ssid_client_t *c, const ssi_msg_t *m);
 
+/* HOME_ASK from a deputy c: its own away body asked to come home (it forks
+ * or execs); as MIGRATE PID home from its owner, answered to c. */
+void ssid_move_home_ask(ssid_client_t *c);
+
 /* MIGRATE relayed by peer `from` for its user. */
 void ssid_move_relayed(int from, const ssi_msg_t *m);
 

@@ -122,6 +122,8 @@ static const ssi_call_t s_calls[] = {
     {SSI_CALL_OP_SOCKET, 4, {I, I, I, F}, {0}, N, 3, N, N},
     {SSI_CALL_OP_ATTACH, 2, {I, F}, {0}, N, 1, N, N},
     {SSI_CALL_OP_DGRAM, 1, {F}, {0}, N, 0, N, N},
+    /* fork and exec away come home first (ssi_trap.c, ssi_homecoming.c). */
+    {SSI_CALL_OP_HOME, 3, {I, I, OF}, {0, 0, sizeof(ssi_call_home_t)}, N, N, N, N},
     {SYS_connect, 3, {F, IN, I}, {0, 2}, N, 0, N, N},
     {SYS_bind, 3, {F, IN, I}, {0, 2}, N, 0, N, N},
     {SYS_listen, 2, {F, I}, {0}, N, 0, N, N},

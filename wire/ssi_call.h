@@ -69,7 +69,20 @@ enum {
     SSI_CALL_OP_SOCKET = 1010, /* domain, type, protocol, target fd: socket at home, at target */
     SSI_CALL_OP_ATTACH = 1011, /* chan, fd: the accepted channel's home socket moves to fd */
     SSI_CALL_OP_DGRAM = 1012,  /* fd: the home datagram socket at fd becomes a DGRAM channel */
+    /* fork, vfork, clone and execve away (#11, w-thr 1020-1039). */
+    SSI_CALL_OP_HOME = 1020, /* ask, epoch, ssi_call_home_t out: bring me home / how is it going */
 };
+
+/* The answer of SSI_CALL_OP_HOME. ask 1: the deputy asks its ssid to bring
+ * the body home (once for several askers: the epoch of the ask under way);
+ * ask 0: the state of the ask of that epoch. */
+typedef struct {
+    uint32_t epoch;
+    int32_t state; /* SSI_CALL_HOME_* */
+    char why[240]; /* REFUSED: the reason, NUL-terminated */
+} ssi_call_home_t;
+#define SSI_CALL_HOME_PENDING 1 /* asked; the homecoming has not ended */
+#define SSI_CALL_HOME_REFUSED 2 /* it will not come home: why */
 
 /* ---- the call table ------------------------------------------------------ */
 

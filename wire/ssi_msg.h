@@ -58,6 +58,10 @@ enum ssi_msg_type {
     /* Each period, a node tells the home of its guests what CPU they demand where they run:
      * pairs PID LOADM (the home pid; (run + run-queue wait) / wall time x 1000). */
     SSI_MSG_GUEST_LOAD = 72,
+    /* 55-59: fork and exec away (#11, w-thr). HOME_ASK: a deputy to its home ssid, bring my
+     * body home (as 'ssictl migrate PID home'; the process is the connection's peer); the
+     * answer is that of a MIGRATE. */
+    SSI_MSG_HOME_ASK = 55,
     /* Numbers 17-79 are reserved for the messages of work in progress (ranges per branch);
      * the decoder takes any number up to the maximum, the handlers refuse what they do not know. */
     SSI_MSG_TYPE_MAX = 79

@@ -7,8 +7,9 @@
  * SECCOMP_RET_TRAP for the listed calls made from anywhere else (the
  * program, libc's internals: stdio, opendir, dlopen). The handler decodes
  * the call from the signal frame, lets every proxy see it, keeps SIGSYS
- * ours (rt_sigaction, rt_sigprocmask), refuses what a migrated process
- * cannot do yet, and gives the rest to the proxies in order; a proxy
+ * ours (rt_sigaction, rt_sigprocmask), brings the process home for the
+ * calls that make a process, a program or a pipe (s_come_home: they then
+ * run natively at home), and gives the rest to the proxies in order; a proxy
  * either forwards it over the call link (one request, one answer; all
  * signals blocked, one call at a time: one thread at a time is in the
  * proxies, s_lock), or re-issues it here with the
@@ -82,12 +83,11 @@ static long s_refused(uint32_t arch, long nr);
 extern char __ehdr_start[] __attribute__((visibility("hidden")));
 extern char __etext[] __attribute__((visibility("hidden")));
 
-/* The core's own calls: SIGSYS must stay deliverable and ours; and what
- * is beyond a migrated process for now, refused cleanly rather than run
- * behind the link. */
+/* The core's own calls: SIGSYS must stay deliverable and ours; and the
+ * calls that make a process or a program, which come home first. */
 static const uint16_t s_own[] = {
-    SYS_rt_sigaction, SYS_rt_sigprocmask, SYS_clone,    SYS_fork,
-    SYS_vfork,        SYS_execve,         SYS_execveat, 435 /* clone3 */,
+    SYS_rt_sigaction, SYS_rt_sigprocmask, SYS_clone, SYS_fork,  SYS_vfork, SYS_execve,
+    SYS_execveat,     435 /* clone3 */,   SYS_pipe,  SYS_pipe2, /* made for a child, mostly: home first too */
 };
 
 void ssi_trap_set_proxies(const ssi_trap_proxy_t *proxies, unsigned n)
@@ -190,11 +190,6 @@ long ssi_trap_local(long nr, const int64_t *a, const void *ucv)
 
 /* ---- the core's own calls ------------------------------------------------------ */
 
-static long s_refuse(const char *what)
-{
-    ssi_sys_log("ssi-vfs: ", what, " is not supported in a migrated process yet (ENOSYS)", 0);
-    return -ENOSYS;
-}
 
 /* The program's rt_sigprocmask: applied to the frame's mask (the kernel
  * takes it back on sigreturn), never blocking SIGSYS. */
@@ -247,33 +242,42 @@ static long s_sigaction(const int64_t *a, const ucontext_t *uc)
 
 /* ---- the SIGSYS handler ---------------------------------------------------------- */
 
-long ssi_trap_call(long nr, int64_t *a, void *uc)
+/* 1 when a proxy took the call (*ret its result). */
+static int s_proxied(long nr, int64_t *a, void *uc, long *ret)
 {
     unsigned i;
-    long ret;
     for (i = 0; i < s_npx; i++)
-        if (s_px[i].call && s_px[i].call(nr, a, uc, &ret))
-            return ret;
+        if (s_px[i].call && s_px[i].call(nr, a, uc, ret))
+            return 1;
+    return 0;
+}
+
+long ssi_trap_call(long nr, int64_t *a, void *uc)
+{
+    long ret;
+    if (s_proxied(nr, a, uc, &ret))
+        return ret;
     return ssi_trap_local(nr, a, uc);
 }
 
-static long s_dispatch(long nr, int64_t *a, ucontext_t *uc)
+/* The call's result, or 1 in *local: no proxy took it, the caller
+ * re-issues it here once it let the lock go. */
+static long s_dispatch(long nr, int64_t *a, ucontext_t *uc, int *local)
 {
     unsigned i;
+    long ret;
     for (i = 0; i < s_npx; i++)
         if (s_px[i].seen)
             s_px[i].seen(nr, a);
     switch (nr) {
     case SYS_rt_sigprocmask: return s_sigprocmask(a, uc);
     case SYS_rt_sigaction: return s_sigaction(a, uc);
-    case SYS_clone: return s_refuse("clone/fork");
-    case 435: /* clone3: glibc falls back to clone, which says why */ return -ENOSYS;
-    case SYS_fork:
-    case SYS_vfork: return s_refuse("fork");
-    case SYS_execve:
-    case SYS_execveat: return s_refuse("execve");
+    case 435: /* clone3: glibc falls back to clone, which comes home */ return -ENOSYS;
     }
-    return ssi_trap_call(nr, a, uc);
+    if (s_proxied(nr, a, uc, &ret))
+        return ret;
+    *local = 1;
+    return 0;
 }
 
 /* ---- one thread in the proxies at a time ------------------------------------------- */
@@ -316,11 +320,130 @@ static void s_unlock(void)
         ssi_sys6(SYS_futex, (long)&s_owner, FUTEX_WAKE_PRIVATE, 1, 0, 0, 0);
 }
 
+/* ---- fork, vfork, clone and execve away: home first ------------------------------ */
+
+/* What the call is, for a message; NULL: not one that comes home. */
+static const char *s_home_call(long nr)
+{
+    switch (nr) {
+    case SYS_clone: return "clone/fork";
+    case SYS_fork:
+    case SYS_vfork: return "fork";
+    case SYS_execve:
+    case SYS_execveat: return "execve";
+    case SYS_pipe:
+    case SYS_pipe2: return "pipe";
+    }
+    return 0;
+}
+
+/* One line for the program's stderr: where fd 2 is a home file (a
+ * placeholder here), written there through the call link; else here. */
+static void s_say(const char *line)
+{
+    char buf[400];
+    size_t n = ssi_sys_strlcpy(buf, line, sizeof(buf) - 1);
+    buf[n++] = '\n';
+    if (ssi_trap_fwd(2) && s_link_up) {
+        int64_t a[6] = {2, (int64_t)buf, (int64_t)n, 0, 0, 0};
+        s_lock();
+        ssi_trap_forward(SYS_write, a);
+        s_unlock();
+        return;
+    }
+    ssi_sys3(SYS_write, 2, (long)buf, (long)n);
+}
+
+static long s_home_refused(const char *what, const char *why, long err)
+{
+    char line[360];
+    size_t n = 0;
+    n += ssi_sys_strlcpy(line + n, "ssi: ", sizeof(line) - n);
+    n += ssi_sys_strlcpy(line + n, what, sizeof(line) - n);
+    n += ssi_sys_strlcpy(
+        line + n, " in a migrated process fails with ENOSYS: it cannot come home to run it (",
+        sizeof(line) - n);
+    n += ssi_sys_strlcpy(line + n, why, sizeof(line) - n);
+    n += ssi_sys_strlcpy(line + n, ")", sizeof(line) - n);
+    if (err && n + 32 < sizeof(line)) {
+        n += ssi_sys_strlcpy(line + n, " (errno ", sizeof(line) - n);
+        n += ssi_sys_utoa(line + n, (uint64_t)(err < 0 ? -err : err));
+        ssi_sys_strlcpy(line + n, ")", sizeof(line) - n);
+    }
+    s_say(line);
+    return -ENOSYS;
+}
+
+/* The program forks, spawns or execs away: the body asks its deputy to
+ * bring it home (SSI_CALL_OP_HOME: the deputy asks its ssid, which does
+ * what `ssictl migrate PID home` does; several threads asking share one
+ * ask) and this thread waits here, the freeze signal deliverable, asking
+ * how it goes every 10 ms. Restored at home (the restore hook ran
+ * ssi_trap_home before any thread goes on), it returns with the call
+ * rewound to its `syscall` instruction: the kernel runs it natively there,
+ * with the registers the program gave, where no filter is installed (a
+ * posix_spawn's clone on its own stack included). Refused: ENOSYS, and why. */
+static void s_come_home(long nr, ucontext_t *uc)
+{
+    greg_t *g = uc->uc_mcontext.gregs;
+    const uint8_t *ip = (const uint8_t *)g[REG_RIP];
+    const char *what = s_home_call(nr);
+    ssi_call_home_t st;
+    int64_t a[6] = {1, 0, (int64_t)&st, 0, 0, 0};
+    uint64_t open = ~(1ULL << (SSI_FREEZE_SIGNAL - 1)), old;
+    struct timespec nap = {0, 10 * 1000 * 1000};
+    long r;
+    int home;
+
+    if (ip[-2] != 0x0f || ip[-1] != 0x05) {
+        g[REG_RAX] = s_home_refused(what, "not made by a syscall instruction", 0);
+        return;
+    }
+    for (;;) {
+        s_lock();
+        home = !s_active;
+        r = home ? 0 : ssi_trap_forward(SSI_CALL_OP_HOME, a);
+        s_unlock();
+        if (home) {
+            g[REG_RIP] -= 2;
+            g[REG_RAX] = nr;
+            return;
+        }
+        if (r < 0) {
+            g[REG_RAX] = s_home_refused(what, "the deputy could not be asked", r);
+            return;
+        }
+        if (st.state != SSI_CALL_HOME_PENDING) {
+            st.why[sizeof(st.why) - 1] = 0;
+            g[REG_RAX] = s_home_refused(what, st.why[0] ? st.why : "refused", 0);
+            return;
+        }
+        a[0] = 0;
+        a[1] = st.epoch;
+        ssi_sys4(SYS_rt_sigprocmask, SIG_SETMASK, (long)&open, (long)&old, 8);
+        ssi_sys2(SYS_nanosleep, (long)&nap, 0);
+        ssi_sys4(SYS_rt_sigprocmask, SIG_SETMASK, (long)&old, 0, 8);
+    }
+}
+
+long ssi_trap_local_free(long nr, const int64_t *a, const void *uc)
+{
+    long r;
+    if (__atomic_load_n(&s_owner, __ATOMIC_ACQUIRE) != (int)ssi_sys0(SYS_gettid) || s_depth != 1)
+        return ssi_trap_local(nr, a, uc);
+    s_unlock();
+    r = ssi_trap_local(nr, a, uc);
+    s_lock();
+    return r;
+}
+
 static void s_on_sigsys(int sig, siginfo_t *si, void *ucv)
 {
     ucontext_t *uc = ucv;
     greg_t *g = uc->uc_mcontext.gregs;
     int64_t a[6];
+    int local = 0;
+    long r;
     (void)sig;
     if (si->si_code == SYS_SECCOMP && si->si_errno == S_REFUSE_DATA) {
         s_lock();
@@ -336,9 +459,20 @@ static void s_on_sigsys(int sig, siginfo_t *si, void *ucv)
     a[3] = g[REG_R10];
     a[4] = g[REG_R8];
     a[5] = g[REG_R9];
+    if (s_home_call(si->si_syscall)) {
+        s_come_home(si->si_syscall, uc);
+        return;
+    }
     s_lock();
-    g[REG_RAX] = s_dispatch(si->si_syscall, a, uc);
+    r = s_dispatch(si->si_syscall, a, uc, &local);
     s_unlock();
+    /* A call no proxy took (a read or write of a tunnel, a recvmsg on a
+     * socket channel) runs here outside the lock: a thread blocked in it
+     * (a home pipe with nothing to read yet) stalls no other thread's
+     * calls. It uses no proxy's buffers, only its own arguments. */
+    if (local)
+        r = ssi_trap_local(si->si_syscall, a, uc);
+    g[REG_RAX] = r;
 }
 
 /* ---- refused calls ---------------------------------------------------------------- */
@@ -374,7 +508,8 @@ static long s_refused(uint32_t arch, long nr)
         n += ssi_sys_strlcpy(line + n, ")", sizeof(line) - n);
     }
     n += ssi_sys_strlcpy(line + n, abi, sizeof(line) - n);
-    ssi_sys_log("", line, " is refused in a migrated process (ENOSYS)", 0);
+    ssi_sys_strlcpy(line + n, " is refused in a migrated process (ENOSYS)", sizeof(line) - n);
+    s_say(line);
     return -S_REFUSE_ERR;
 }
 
@@ -597,7 +732,7 @@ static long s_install_filter(void)
     /* clone with CLONE_THREAD (pthread_create; clone3 says ENOSYS, so
      * glibc falls back to clone, whose flags the filter can see): a thread
      * of this body, with this filter, runs. Any other clone is trapped and
-     * refused (fork). */
+     * comes home to run there (s_come_home). */
     JMP(BPF_JEQ, SYS_clone, 0, 4);
     LD(offsetof(struct seccomp_data, args));
     JMP(BPF_JSET, CLONE_THREAD, 0, 1);

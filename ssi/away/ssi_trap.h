@@ -107,6 +107,13 @@ long ssi_trap_forward(unsigned op, const int64_t *a);
  * interrupted as it would be at home. */
 long ssi_trap_local(long nr, const int64_t *a, const void *uc);
 
+/* The same, with the core's lock let go during the call when the caller
+ * holds it once (not in a signal handler's call nested in its own): a
+ * thread blocked in it (a read of a home pipe's tunnel) stalls no other
+ * thread's calls. Only for a call whose result the proxy returns as it is,
+ * with no static buffer of its own in use across it. */
+long ssi_trap_local_free(long nr, const int64_t *a, const void *uc);
+
 /* Gives call nr to the proxies as if it had been trapped (without the
  * seen hooks), or runs it here: for a proxy that acts on many
  * descriptors at once (close_range). */

@@ -713,6 +713,80 @@ static long s_report_calls(int force)
     return -1;
 }
 
+/* ---- the body asked to come home (fork or exec away) ------------------- */
+
+/* Asks ssid to bring the body home (HOME_ASK, as `ssictl migrate PID
+ * home`), once the body asked us (ssi_homecoming_exec) and it is due. */
+static void s_home_ask(void)
+{
+    static uint8_t frame[64];
+    ssi_msg_writer_t w;
+    long n, sent = 0;
+    if (ssi_homecoming_self_due() != 0)
+        return;
+    if (!s_ssid_path || (s_ssid_fd < 0 && (s_ssid_fd = s_ssid_connect()) < 0)) {
+        ssi_homecoming_self_asked("there is no ssid at home to bring it home");
+        return;
+    }
+    ssi_msg_begin(&w, frame, sizeof(frame), SSI_MSG_HOME_ASK);
+    ssi_msg_put_u64(&w, SSI_TAG_PID, (uint64_t)ssi_sys0(SYS_getpid));
+    n = ssi_msg_end(&w);
+    while (n > 0 && sent < n) {
+        long rc =
+            ssi_sys6(SYS_sendto, s_ssid_fd, (long)(frame + sent), n - sent, MSG_NOSIGNAL, 0, 0);
+        if (rc == -EINTR)
+            continue;
+        if (rc <= 0)
+            break;
+        sent += rc;
+    }
+    ssi_homecoming_self_asked(n > 0 && sent == n ? NULL : "the deputy could not ask ssid at home");
+}
+
+/* ssid's answers on our connection (only HOME_ASK has one): an ERROR is
+ * the reason the body does not come home. */
+static void s_ssid_input(void)
+{
+    static uint8_t buf[4096];
+    static size_t len;
+    static ssi_msg_t m;
+    long n =
+        ssi_sys6(SYS_recvfrom, s_ssid_fd, (long)(buf + len), sizeof(buf) - len, MSG_DONTWAIT, 0, 0);
+    if (n == -EAGAIN || n == -EINTR)
+        return;
+    if (n <= 0) {
+        ssi_sys1(SYS_close, s_ssid_fd);
+        s_ssid_fd = -1;
+        len = 0;
+        ssi_homecoming_self_answer(EIO, "ssid at home went away before it answered");
+        return;
+    }
+    len += (size_t)n;
+    for (;;) {
+        long want = ssi_msg_frame_len(buf, len);
+        uint64_t err = 0;
+        char text[240];
+        if (want == -EAGAIN || (want > 0 && (size_t)want > len && (size_t)want <= sizeof(buf)))
+            return;
+        if (want <= 0 || (size_t)want > sizeof(buf) || ssi_msg_parse(buf, (size_t)want, &m) < 0) {
+            len = 0; /* out of step: drop it all */
+            ssi_homecoming_self_answer(EPROTO, "a bad answer from ssid at home");
+            return;
+        }
+        if (m.type == SSI_MSG_ERROR) {
+            ssi_field_u64(ssi_msg_find(m.field, m.nfields, SSI_TAG_ERRNO), &err);
+            if (ssi_field_str(ssi_msg_find(m.field, m.nfields, SSI_TAG_TEXT), text, sizeof(text)) <
+                0)
+                ssi_sys_strlcpy(text, "ssid at home refused", sizeof(text));
+            ssi_homecoming_self_answer(err ? (int)err : EIO, text);
+        } else {
+            ssi_homecoming_self_answer(0, 0);
+        }
+        ssi_sys_memcopy(buf, buf + want, len - (size_t)want);
+        len -= (size_t)want;
+    }
+}
+
 __attribute__((noreturn)) static void s_finish(void)
 {
     s_report_calls(1);
@@ -783,8 +857,8 @@ void ssi_deputy_run(void)
         s_send_winsz(ssi_chans_at(i));
 
     for (;;) {
-        struct pollfd p[3 + SSI_TUNNEL_MAX_CHANS];
-        int idx[3 + SSI_TUNNEL_MAX_CHANS], n = 0, room, home;
+        struct pollfd p[4 + SSI_TUNNEL_MAX_CHANS];
+        int idx[4 + SSI_TUNNEL_MAX_CHANS], n = 0, room, home, nch, ssid_i = -1;
         long rc;
 
         if (s_exit_how && ssi_chans_all_flushed())
@@ -798,6 +872,8 @@ void ssi_deputy_run(void)
             s_report_calls(1);
             ssi_homecoming_ask();
         }
+        if (!s_exit_how)
+            s_home_ask();
         home = ssi_homecoming_active();
         if (home) {
             ssi_homecoming_step();
@@ -828,6 +904,13 @@ void ssi_deputy_run(void)
             p[n].events = ev;
             idx[n++] = i;
         }
+        nch = n;
+        if (s_ssid_fd >= 0) {
+            /* ssid's answer to HOME_ASK, or its end. */
+            ssid_i = n;
+            p[n].fd = s_ssid_fd;
+            p[n++].events = POLLIN;
+        }
         for (i = 0; i < n; i++)
             p[i].revents = 0;
         /* A request already read ahead (with the handshake) polls as
@@ -839,8 +922,11 @@ void ssi_deputy_run(void)
              * calls not yet reported is due within a second. */
             struct timespec tick = {1, 0};
             long due = s_report_calls(0), probe = s_exit_how ? -1 : ssi_homecoming_probe_step();
+            long ask = ssi_homecoming_self_due();
             if (probe >= 0 && (due < 0 || probe < due))
                 due = probe;
+            if (ask >= 0 && (due < 0 || ask < due))
+                due = ask;
             if (due >= 0 && !home) {
                 tick.tv_sec = due / 1000;
                 tick.tv_nsec = (due % 1000) * 1000000L;
@@ -870,7 +956,9 @@ void ssi_deputy_run(void)
              * (or the data link's loss) says that. */
             ssi_callsrv_serve();
         }
-        for (i = 3; i < n; i++) {
+        if (ssid_i >= 0 && p[ssid_i].revents)
+            s_ssid_input();
+        for (i = 3; i < nch; i++) {
             ssi_chans_chan_t *c = ssi_chans_at(idx[i]);
             short r = p[i].revents;
             if (!r)

@@ -22,6 +22,7 @@
  */
 #include "ssi_homecoming.h"
 
+#include "ssi_call.h"
 #include "ssi_callsrv.h"
 #include "ssi_chans.h"
 #include "ssi_freeze.h"
@@ -568,4 +569,86 @@ void ssi_homecoming_ended(void)
         s_home_answer(SSI_IMAGE_VERDICT_CONTINUE, s_home_ckpt
                                                       ? "the program ended during its checkpoint"
                                                       : "the program ended before it came home");
+}
+
+/* ---- the body asks to come home (fork, vfork, clone, execve away) ------- */
+
+#define S_SELF_RETRIES 30 /* asks while ssid says the process is being moved (1 s apart) */
+
+static uint32_t s_self_epoch; /* one per ask; each ends refused (or the exec) */
+static int s_self_state;      /* 0 none; 1 ssid to be asked; 2 asked; 3 refused */
+static long s_self_at;        /* state 1: when to ask */
+static int s_self_tries;
+static char s_self_why[sizeof(((ssi_call_home_t *)0)->why)];
+
+static void s_self_refuse(const char *why)
+{
+    ssi_sys_strlcpy(s_self_why, why, sizeof(s_self_why));
+    s_self_state = 3;
+}
+
+int ssi_homecoming_exec(unsigned op, const int64_t *a, long *ret)
+{
+    ssi_call_home_t *h = (ssi_call_home_t *)a[2];
+    if (op != SSI_CALL_OP_HOME)
+        return 0;
+    if (!h) {
+        *ret = -EFAULT;
+        return 1;
+    }
+    /* Several threads (or one after a refusal) ask: one ask under way. */
+    if (a[0] && s_self_state != 1 && s_self_state != 2) {
+        s_self_epoch++;
+        s_self_state = 1;
+        s_self_at = 0;
+        s_self_tries = 0;
+    }
+    ssi_sys_memzero(h, sizeof(*h));
+    h->epoch = a[0] ? s_self_epoch : (uint32_t)a[1];
+    if (h->epoch == s_self_epoch && s_self_state != 3) {
+        h->state = SSI_CALL_HOME_PENDING;
+    } else {
+        /* Every ask before the last ended refused: its reason is the last. */
+        h->state = SSI_CALL_HOME_REFUSED;
+        ssi_sys_strlcpy(h->why, s_self_why, sizeof(h->why));
+    }
+    *ret = 0;
+    return 1;
+}
+
+long ssi_homecoming_self_due(void)
+{
+    long now;
+    if (s_self_state != 1)
+        return -1;
+    now = s_now_ms();
+    return s_self_at > now ? s_self_at - now : 0;
+}
+
+void ssi_homecoming_self_asked(const char *failed)
+{
+    if (s_self_state != 1)
+        return;
+    if (failed)
+        s_self_refuse(failed);
+    else
+        s_self_state = 2;
+}
+
+int ssi_homecoming_self_waiting(void)
+{
+    return s_self_state == 2;
+}
+
+void ssi_homecoming_self_answer(int err, const char *why)
+{
+    if (s_self_state != 2)
+        return;
+    if (err == EBUSY && ++s_self_tries < S_SELF_RETRIES) {
+        /* Being moved or checkpointed: ask again when that is over. */
+        s_self_state = 1;
+        s_self_at = s_now_ms() + 1000;
+        return;
+    }
+    s_self_refuse(err ? why : "the home node answered but the process did not come home");
 }

@@ -57,4 +57,25 @@ void ssi_homecoming_arm(int on);
  * be called again, or -1. */
 long ssi_homecoming_probe_step(void);
 
+/* ---- fork, vfork, clone and execve away come home first ---------------
+ * The body asks with SSI_CALL_OP_HOME (ssi_trap.c); the deputy loop then
+ * asks its ssid (HOME_ASK), which brings the body home as `ssictl migrate
+ * PID home` does, and answers only if that failed. */
+
+/* The call server's executor of SSI_CALL_OP_HOME (ssi_callsrv_exec_t). */
+int ssi_homecoming_exec(unsigned op, const int64_t *a, long *ret);
+
+/* -1: ssid need not be asked; else the ms until it must be. */
+long ssi_homecoming_self_due(void);
+
+/* The deputy loop asked ssid (failed NULL) or could not (why). */
+void ssi_homecoming_self_asked(const char *failed);
+
+/* 1 while ssid's answer to HOME_ASK is awaited. */
+int ssi_homecoming_self_waiting(void);
+
+/* ssid's answer (err 0: OK): EBUSY asks again a second later; any other
+ * error is the refusal the body's waiting threads hear. */
+void ssi_homecoming_self_answer(int err, const char *why);
+
 #endif

@@ -119,7 +119,7 @@ out.close()
 PY
 # The interpreter itself, not a pyenv-style bash wrapper: a wrapper that has
 # not exec'd python3 yet when the move comes (0.5 s at half a CPU on a busy
-# machine) forks away, which is refused (ENOSYS).
+# machine) forks away, and so comes home first (#11).
 py=python3
 [ -x /usr/bin/python3 ] && py=/usr/bin/python3
 lab_exec n1 $py "$LAB_FILES/walk.py" /tmp/vfs/tree /tmp/vfs/walk.ref

@@ -198,6 +198,13 @@ static long s_local(long nr, const int64_t *a, const ucontext_t *uc)
     return ssi_trap_local(nr, a, uc);
 }
 
+/* A local call whose result goes back as it is: outside the core's lock
+ * (a read of a tunnel may block for long). */
+static long s_free(long nr, const int64_t *a, const ucontext_t *uc)
+{
+    return ssi_trap_local_free(nr, a, uc);
+}
+
 /* ---- reads and writes ---------------------------------------------------- */
 
 /* read/pread/write/pwrite on a forwarded fd, cut into SSI_CALL_RW_MAX
@@ -744,21 +751,21 @@ static long s_dispatch(long nr, int64_t *a, ucontext_t *uc)
     s_fd_args(nr, a);
     switch (nr) {
     case SYS_read:
-        return s_isfwd(a[0]) ? s_ra_read(a[0], (char *)a[1], (uint64_t)a[2]) : s_local(nr, a, uc);
+        return s_isfwd(a[0]) ? s_ra_read(a[0], (char *)a[1], (uint64_t)a[2]) : s_free(nr, a, uc);
     case SYS_write:
         return s_isfwd(a[0]) ? s_fwd_write(a[0], (const char *)a[1], (uint64_t)a[2], 0, 0)
-                             : s_local(nr, a, uc);
+                             : s_free(nr, a, uc);
     case SYS_pread64:
         return s_isfwd(a[0]) ? s_fwd_read(a[0], (char *)a[1], (uint64_t)a[2], a[3], 1)
-                             : s_local(nr, a, uc);
+                             : s_free(nr, a, uc);
     case SYS_pwrite64:
         return s_isfwd(a[0]) ? s_fwd_write(a[0], (const char *)a[1], (uint64_t)a[2], a[3], 1)
-                             : s_local(nr, a, uc);
+                             : s_free(nr, a, uc);
     case SYS_readv:
     case SYS_writev:
         return s_isfwd(a[0])
                    ? s_fwd_rw_vec(a[0], (const struct iovec *)a[1], a[2], 0, 0, nr == SYS_writev)
-                   : s_local(nr, a, uc);
+                   : s_free(nr, a, uc);
     case SYS_preadv:
     case SYS_pwritev:
     case SYS_preadv2:
@@ -766,7 +773,7 @@ static long s_dispatch(long nr, int64_t *a, ucontext_t *uc)
         int wr = nr == SYS_pwritev || nr == SYS_pwritev2;
         int pos = !((nr == SYS_preadv2 || nr == SYS_pwritev2) && a[3] == -1);
         return s_isfwd(a[0]) ? s_fwd_rw_vec(a[0], (const struct iovec *)a[1], a[2], a[3], pos, wr)
-                             : s_local(nr, a, uc);
+                             : s_free(nr, a, uc);
     }
     case SYS_open:
     case SYS_creat:
