@@ -467,16 +467,19 @@ static void s_map_vma(const ssi_image_vma_t *v)
     t->flags = v->flags;
 }
 
-/* pg was checked (length, alignment) by s_chk. */
-static void s_fill_pages(const ssi_image_pages_t *pg)
+/* pg was checked (length, alignment) by s_chk. PAGES, or GUARD (guard). */
+static void s_fill_pages(const ssi_image_pages_t *pg, int guard)
 {
-    int i;
+    int i = 0;
     /* Only into memory the image itself declared. */
-    for (i = 0; i < s_nvmas; i++)
-        if (pg->addr >= s_vmas[i].start && pg->addr + pg->len <= s_vmas[i].end)
-            break;
+    while (i < s_nvmas && (pg->addr < s_vmas[i].start || pg->addr + pg->len > s_vmas[i].end))
+        i++;
     if (i == s_nvmas)
-        s_die("PAGES outside any VMA", 0, 0);
+        s_die(guard ? "GUARD outside any VMA" : "PAGES outside any VMA", 0, 0);
+    if (guard && s_mode != S_CHECK)
+        ssi_restore_guard(pg);
+    if (guard)
+        return;
     if ((s_vmas[i].flags & SSI_IMAGE_VMA_SHARED) && (s_vmas[i].flags & SSI_IMAGE_VMA_FILE))
         s_die("PAGES for a shared file mapping", 0, 0);
     if (s_mode == S_CHECK) {
@@ -530,7 +533,8 @@ static void s_read_records(void)
             ((ssi_image_vma_t *)s_rec_buf)->path[SSI_IMAGE_PATH_MAX - 1] = 0;
             s_map_vma((const ssi_image_vma_t *)s_rec_buf);
             break;
-        case SSI_IMAGE_REC_PAGES: s_fill_pages((const ssi_image_pages_t *)s_rec_buf); break;
+        case SSI_IMAGE_REC_PAGES: s_fill_pages((const ssi_image_pages_t *)s_rec_buf, 0); break;
+        case SSI_IMAGE_REC_GUARD: s_fill_pages((const ssi_image_pages_t *)s_rec_buf, 1); break;
         case SSI_IMAGE_REC_END: return;
         case SSI_IMAGE_REC_FD: s_fd_record((const ssi_image_fd_t *)s_rec_buf); break;
         default: /* record types this build skips */ s_skip(r.data_len, 0); break;

@@ -17,4 +17,8 @@ __attribute__((noreturn)) void ssi_restore_die(const char *what, const char *det
  * (in place: the process itself) only checks that the user is the image's. */
 void ssi_restore_creds(const ssi_image_creds_t *c, const ssi_image_caps_t *caps);
 
+/* Installs a guard region again (image GUARD record, inside a VMA of the
+ * image): madvise MADV_GUARD_INSTALL (restore/ssi_restore_guard.c). */
+void ssi_restore_guard(const ssi_image_pages_t *pg);
+
 #endif

@@ -29,6 +29,7 @@
 #include "ssi_freeze.h"
 
 #include "ssi_cpu.h"
+#include "ssi_freeze_guard.h"
 #include "ssi_freeze_proc.h"
 #include "ssi_freeze_thr.h"
 #include "ssi_image.h"
@@ -477,9 +478,10 @@ static long s_dump_span(long fd, long pm, const s_vma_t *v, uint64_t start, uint
             a.vec = (uint64_t)s_scan_vec;
             a.vec_len = S_SCAN_VEC;
             a.category_anyof_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED;
-            /* Zero-page mappings read back as zeroes anyway. */
-            a.category_inverted = PAGE_IS_PFNZERO | (file_private ? PAGE_IS_FILE : 0);
-            a.category_mask = PAGE_IS_PFNZERO | (file_private ? PAGE_IS_FILE : 0);
+            /* Zero-page mappings read back as zeroes anyway; guard pages fault: GUARD records. */
+            uint64_t no =
+                PAGE_IS_PFNZERO | ssi_freeze_guard_bit(pm) | (file_private ? PAGE_IS_FILE : 0);
+            a.category_inverted = a.category_mask = no;
             a.return_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED;
             long nreg = ssi_sys3(SYS_ioctl, pm, PAGEMAP_SCAN, (long)&a);
             if (nreg < 0)
@@ -500,7 +502,7 @@ static long s_dump_span(long fd, long pm, const s_vma_t *v, uint64_t start, uint
         return 0;
     }
 
-    /* Fallback: /proc/self/pagemap, 8 bytes per page. */
+    /* Fallback: /proc/self/pagemap, 8 bytes per page (bit 58: a guard page, Linux 6.15). */
     addr = start;
     while (addr < end) {
         uint64_t npages = (end - addr) / S_PAGE, i, run = 0, run_start = 0;
@@ -514,7 +516,7 @@ static long s_dump_span(long fd, long pm, const s_vma_t *v, uint64_t start, uint
             int want = 0;
             if (i < npages) {
                 uint64_t e = s_pm_buf[i];
-                want = (e & (3ULL << 62)) != 0;
+                want = (e & (3ULL << 62)) != 0 && !(e & (1ULL << 58));
                 if (file_private && (e & (1ULL << 61)))
                     want = 0;
             }
@@ -709,6 +711,8 @@ static long s_write_image(long fd)
         if (!(v->prot & PROT_READ))
             ssi_sys3(SYS_mprotect, (long)v->start, (long)(v->end - v->start), (long)v->prot);
     }
+    for (i = 0; rc == 0 && i < s_nvmas; i++) /* after every PAGES */
+        rc = s_vmas[i].skip ? 0 : ssi_freeze_guards(fd, pm, s_vmas[i].start, s_vmas[i].end, s_rec);
     s_close(pm);
     if (rc < 0)
         return rc;
