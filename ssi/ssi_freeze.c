@@ -360,7 +360,7 @@ static void s_fill_fd(ssi_image_fd_t *r, int fd)
             r->pos |= SSI_IMAGE_FD_SOCK_LISTENING;
         ol = sizeof(on);
         if (ssi_sys5(SYS_getsockopt, fd, SOL_SOCKET, SO_TYPE, (long)&on, (long)&ol) == 0 &&
-            on == SOCK_DGRAM)
+            (on == SOCK_DGRAM || on == SOCK_SEQPACKET)) /* kept at home, one message a frame */
             r->pos |= SSI_IMAGE_FD_SOCK_DGRAM;
     }
 }

@@ -123,7 +123,7 @@ void ssi_net_body_freeze(void)
             ssi_sys5(SYS_getsockopt, fd, SOL_SOCKET, SO_TYPE, (long)&type, (long)&l) < 0)
             continue; /* not a socket */
         l = sizeof(acc);
-        if (type == SOCK_DGRAM)
+        if (type == SOCK_DGRAM || type == SOCK_SEQPACKET) /* (never listening: ssid refuses) */
             s_frz_dgram[fd >> 3] |= bit;
         else if (ssi_sys5(SYS_getsockopt, fd, SOL_SOCKET, SO_ACCEPTCONN, (long)&acc, (long)&l) ==
                      0 &&

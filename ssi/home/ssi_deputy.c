@@ -537,10 +537,24 @@ static void s_write_home(ssi_chans_chan_t *c)
         s_close_home(c);
 }
 
+/* A connected seqpacket socket whose peer closed or shut down, once its
+ * queue is read (its empty read is the end, not an empty message; an
+ * empty message queued behind the peer's end is taken for it). */
+static int s_seqpacket_ended(int fd)
+{
+    int type = 0;
+    uint32_t l = sizeof(type);
+    struct pollfd p = {.fd = fd, .events = POLLRDHUP};
+    if (ssi_sys5(SYS_getsockopt, fd, SOL_SOCKET, SO_TYPE, (long)&type, (long)&l) < 0 ||
+        type != SOCK_SEQPACKET)
+        return 0;
+    return ssi_sys3(SYS_poll, (long)&p, 1, 0) == 1 && (p.revents & POLLRDHUP);
+}
+
 /* Reads one datagram of home socket fd into frame (ssi_tunnel_dghdr_t +
  * payload, at most SSI_TUNNEL_DATA_MAX bytes) if it fits in credit: the
- * home end of a DGRAM channel. The frame's length, or -errno (-EAGAIN:
- * none, or no credit). */
+ * home end of a DGRAM channel. The frame's length, 0 at a seqpacket
+ * socket's end, or -errno (-EAGAIN: none, or no credit). */
 static long s_read_dgram(int fd, uint8_t *frame, uint32_t credit)
 {
     ssi_tunnel_dghdr_t h;
@@ -549,6 +563,8 @@ static long s_read_dgram(int fd, uint8_t *frame, uint32_t credit)
     long n = ssi_sys6(SYS_recvfrom, fd, 0, 0, MSG_PEEK | MSG_TRUNC | MSG_DONTWAIT, 0, 0);
     if (n < 0)
         return n;
+    if (n == 0 && s_seqpacket_ended(fd))
+        return 0;
     if (sizeof(h) + (n < (long)SSI_TUNNEL_DGRAM_MAX ? (uint64_t)n : SSI_TUNNEL_DGRAM_MAX) > credit)
         return -EAGAIN;
     ssi_sys_memzero(&h, sizeof(h));
@@ -575,7 +591,10 @@ static void s_read_home(ssi_chans_chan_t *c)
         /* One datagram per frame, with its source (netproxy). UDP has no
          * end: errors (ICMP's ECONNREFUSED, no credit yet) wait. */
         n = s_read_dgram(c->fd, s_rd, k);
-        if (n > 0) {
+        if (n == 0) { /* a seqpacket peer's end */
+            c->in_done = 1;
+            s_send(SSI_TUNNEL_EOF, (unsigned)c->chan, 0, 0);
+        } else if (n > 0) {
             ssi_flow_sent(&c->flow, (uint32_t)n);
             s_send(SSI_TUNNEL_DATA, (unsigned)c->chan, s_rd, (uint32_t)n);
         }
