@@ -408,6 +408,38 @@ static long s_sendmsg(long fd, const struct msghdr *m, long flags)
  * and blocking act as on a socket). Returns what recvmsg would. */
 static struct iovec s_iov[1 + 64];
 
+/* A receive that began away and was still waiting when the process came
+ * home (the homecoming restarts it inside this handler, on what is the
+ * home socket now): r bytes of one message landed in h and then in iov.
+ * Puts them in iov in order, as a plain recvmsg would have. */
+static long s_udp_raw(const ssi_tunnel_dghdr_t *h, uint64_t r, const struct iovec *iov,
+                      uint64_t niov, uint64_t cap, long flags, uint32_t *nlen, int *mflags)
+{
+    uint64_t head = r < sizeof(*h) ? r : sizeof(*h), rest = r - head, i, off = 0;
+    if (rest > cap)
+        rest = cap;
+    if (rest > sizeof(s_dgbuf) - head)
+        rest = sizeof(s_dgbuf) - head;
+    ssi_sys_memcopy(s_dgbuf, h, head);
+    for (i = 0; i < niov && off < rest; i++) {
+        uint64_t k = iov[i].iov_len < rest - off ? iov[i].iov_len : rest - off;
+        ssi_sys_memcopy(s_dgbuf + head + off, iov[i].iov_base, k);
+        off += k;
+    }
+    for (i = 0, off = 0; i < niov && off < head + rest && off < cap; i++) {
+        uint64_t k = head + rest - off;
+        if (k > iov[i].iov_len)
+            k = iov[i].iov_len;
+        ssi_sys_memcopy(iov[i].iov_base, s_dgbuf + off, k);
+        off += k;
+    }
+    if (nlen)
+        *nlen = 0; /* the source is not known here any more */
+    if (mflags)
+        *mflags = r > cap ? MSG_TRUNC : 0;
+    return flags & MSG_TRUNC ? (long)r : (long)off;
+}
+
 static long s_udp_recv(long fd, const struct iovec *iov, uint64_t niov, long flags, void *name,
                        uint32_t *nlen, int *mflags, const void *uc)
 {
@@ -433,7 +465,9 @@ static long s_udp_recv(long fd, const struct iovec *iov, uint64_t niov, long fla
     q[3] = q[4] = q[5] = 0;
     r = uc ? ssi_trap_local(SYS_recvmsg, q, uc) : ssi_sys3(SYS_recvmsg, fd, (long)&mh, q[2]);
     if (r <= 0)
-        return r; /* 0: the deputy ended the channel */
+        return r;  /* 0: the deputy ended the channel */
+    if (s_ctl < 0) /* came home while it waited: fd is the home socket */
+        return s_udp_raw(&h, (uint64_t)r, iov, niov, cap, flags, nlen, mflags);
     if ((uint64_t)r < sizeof(h))
         return -EPROTO;
     got = (uint64_t)r - sizeof(h); /* carried; h.len is the datagram at home */

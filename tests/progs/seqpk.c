@@ -7,6 +7,12 @@
  * Holds, at fixed numbers: fds 10 and 11, the two ends of a
  * socketpair(AF_UNIX, SOCK_SEQPACKET); fd 12, one end of another pair
  * whose other end a child holds (forked at the start: it stays at home).
+ * fds 13 and 14, a third pair: a thread waits in recv on fd 14, from the
+ * end of the check before the last (away, in the test) through the
+ * homecoming, for the message the last check sends on fd 13. (Not from
+ * the start, and nothing else is done away once it waits: away, a thread
+ * waiting in a trapped call holds the trap's lock and the other threads'
+ * trapped calls, a printf too, wait for it; see #11.)
  * The child answers each message "ping N" with "pong N" and a message of
  * N*1000+1 bytes; on "bye" it closes its end and exits.
  * Prints "seqpk ready", then on each SIGUSR2 runs check K and prints
@@ -22,6 +28,8 @@
  *   - ping K on fd 12, then pong K and the N*1000+1 bytes, each whole;
  *     on the check before the last, "bye" and then the end (recv returns
  *     0, twice); on the last, still the end;
+ *   - the last check sends "late message" on fd 13; the thread must get it
+ *     whole (a receive that waited through both moves);
  *   - check 0 leaves "left 0" and 5 bytes queued on fd 11 (the test moves
  *     the process away next). Not before a homecoming: messages taken
  *     from home that the program has not read make it wait (#17, not done).
@@ -31,6 +39,7 @@
 #endif
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -98,6 +107,13 @@ static int s_one(int a, int b, size_t n, int seed)
     return 0;
 }
 
+static pthread_t s_thr;
+static pthread_mutex_t s_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t s_cv = PTHREAD_COND_INITIALIZER;
+static int s_go;
+static volatile long s_late_n = -2;
+static char s_late[64];
+
 static int s_check(int k, int checks)
 {
     char want[64];
@@ -144,6 +160,14 @@ static int s_check(int k, int checks)
         for (int i = 0; i < 2; i++)
             if ((n = s_recv(12, sizeof(s_buf), &fl)) != 0)
                 return s_fail("fd 12 after bye: %ld, not the end", n);
+    if (k == checks - 1) {
+        void *ret;
+        send(13, "late message", 12, 0);
+        pthread_join(s_thr, &ret);
+        if (s_late_n != 12 || memcmp(s_late, "late message", 12))
+            return s_fail("the waiting thread got %ld bytes '%.*s', not 'late message'", s_late_n,
+                          (int)(s_late_n > 0 ? s_late_n : 0), s_late);
+    }
     if (k == 0) {
         snprintf(want, sizeof(want), "left %d", k);
         send(10, want, strlen(want), 0);
@@ -151,6 +175,23 @@ static int s_check(int k, int checks)
         send(10, s_buf, k * 700 + 5, 0);
     }
     return 0;
+}
+
+static void *s_waiter(void *arg)
+{
+    sigset_t all;
+    (void)arg;
+    sigemptyset(&all);
+    sigaddset(&all, SIGUSR2);
+    pthread_sigmask(SIG_BLOCK, &all, NULL); /* SIGUSR2 is the main thread's */
+    pthread_mutex_lock(&s_mu);
+    while (!s_go)
+        pthread_cond_wait(&s_cv, &s_mu);
+    pthread_mutex_unlock(&s_mu);
+    s_late_n = recv(14, s_late, sizeof(s_late), 0);
+    if (s_late_n < 0)
+        s_late_n = -errno;
+    return NULL;
 }
 
 static void s_child(int fd)
@@ -175,7 +216,7 @@ static void s_child(int fd)
 
 int main(int argc, char **argv)
 {
-    int checks = argc > 1 ? atoi(argv[1]) : 3, bad = 0, sv[2], cv[2];
+    int checks = argc > 1 ? atoi(argv[1]) : 3, bad = 0, sv[2], cv[2], lv[2];
     struct sigaction sa;
     pid_t pid;
 
@@ -183,17 +224,21 @@ int main(int argc, char **argv)
     if (checks < 2)
         checks = 2;
     if (socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv) < 0 ||
-        socketpair(AF_UNIX, SOCK_SEQPACKET, 0, cv) < 0) {
+        socketpair(AF_UNIX, SOCK_SEQPACKET, 0, cv) < 0 ||
+        socketpair(AF_UNIX, SOCK_SEQPACKET, 0, lv) < 0) {
         perror("socketpair");
         return 1;
     }
-    if (dup2(sv[0], 10) < 0 || dup2(sv[1], 11) < 0 || dup2(cv[0], 12) < 0) {
+    if (dup2(sv[0], 10) < 0 || dup2(sv[1], 11) < 0 || dup2(cv[0], 12) < 0 || dup2(lv[0], 13) < 0 ||
+        dup2(lv[1], 14) < 0) {
         perror("dup2");
         return 1;
     }
     close(sv[0]);
     close(sv[1]);
     close(cv[0]);
+    close(lv[0]);
+    close(lv[1]);
     pid = fork();
     if (pid < 0) {
         perror("fork");
@@ -203,16 +248,22 @@ int main(int argc, char **argv)
         close(10);
         close(11);
         close(12);
+        close(13);
+        close(14);
         s_child(cv[1]);
     }
     close(cv[1]);
+    if (pthread_create(&s_thr, NULL, s_waiter, NULL)) {
+        perror("pthread_create");
+        return 1;
+    }
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = s_on_usr2;
     sigaction(SIGUSR2, &sa, NULL);
     printf("seqpk ready\n");
     for (int k = 0; k < checks; k++) {
-        while (!s_asked)
-            pause();
+        while (!s_asked) /* (not pause(): the handler may run on the other thread) */
+            usleep(20000);
         s_asked = 0;
         s_why[0] = 0;
         if (s_check(k, checks) == 0)
@@ -220,6 +271,12 @@ int main(int argc, char **argv)
         else {
             printf("check %d FAIL: %s\n", k, s_why);
             bad = 1;
+        }
+        if (k == checks - 2) { /* after its line: see above */
+            pthread_mutex_lock(&s_mu);
+            s_go = 1;
+            pthread_cond_signal(&s_cv);
+            pthread_mutex_unlock(&s_mu);
         }
     }
     return bad;
