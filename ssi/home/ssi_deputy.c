@@ -551,6 +551,39 @@ static int s_seqpacket_ended(int fd)
     return ssi_sys3(SYS_poll, (long)&p, 1, 0) == 1 && (p.revents & POLLRDHUP);
 }
 
+/* The size of the next datagram of fd (peeked), or -errno; -EXDEV when it
+ * carries descriptors (SCM_RIGHTS): they cannot go to another node, so it
+ * stays at home, in the socket's queue, for the program once it is home
+ * again (the copies the peek made here are closed). */
+static long s_peek_dgram(int fd)
+{
+    static uint8_t cbuf[CMSG_SPACE(sizeof(int) * 64)];
+    struct msghdr mh;
+    struct cmsghdr *ch;
+    long n, rights = 0;
+    ssi_sys_memzero(&mh, sizeof(mh));
+    mh.msg_control = cbuf;
+    mh.msg_controllen = sizeof(cbuf);
+    n = ssi_sys3(SYS_recvmsg, fd, (long)&mh,
+                 MSG_PEEK | MSG_TRUNC | MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+    if (n < 0 || mh.msg_controllen < sizeof(struct cmsghdr))
+        return n;
+    for (ch = CMSG_FIRSTHDR(&mh); ch && ch->cmsg_len >= sizeof(*ch);) {
+        size_t next = CMSG_ALIGN(ch->cmsg_len);
+        if (ch->cmsg_level == SOL_SOCKET && ch->cmsg_type == SCM_RIGHTS) {
+            int *fds = (int *)CMSG_DATA(ch);
+            size_t k, nfd = (ch->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+            for (k = 0; k < nfd; k++)
+                ssi_sys1(SYS_close, fds[k]);
+            rights = 1;
+        }
+        if ((uint8_t *)ch + next + sizeof(*ch) > cbuf + mh.msg_controllen)
+            break;
+        ch = (struct cmsghdr *)((uint8_t *)ch + next);
+    }
+    return rights || (mh.msg_flags & MSG_CTRUNC) ? -EXDEV : n;
+}
+
 /* Reads one datagram of home socket fd into frame (ssi_tunnel_dghdr_t +
  * payload, at most SSI_TUNNEL_DATA_MAX bytes) if it fits in credit: the
  * home end of a DGRAM channel. The frame's length, 0 at a seqpacket
@@ -560,7 +593,7 @@ static long s_read_dgram(int fd, uint8_t *frame, uint32_t credit)
     ssi_tunnel_dghdr_t h;
     uint32_t alen = sizeof(h.addr);
     /* Its size first: a datagram goes whole or waits for credit. */
-    long n = ssi_sys6(SYS_recvfrom, fd, 0, 0, MSG_PEEK | MSG_TRUNC | MSG_DONTWAIT, 0, 0);
+    long n = s_peek_dgram(fd);
     if (n < 0)
         return n;
     if (n == 0 && s_seqpacket_ended(fd))
@@ -591,7 +624,9 @@ static void s_read_home(ssi_chans_chan_t *c)
         /* One datagram per frame, with its source (netproxy). UDP has no
          * end: errors (ICMP's ECONNREFUSED, no credit yet) wait. */
         n = s_read_dgram(c->fd, s_rd, k);
-        if (n == 0) { /* a seqpacket peer's end */
+        if (n == -EXDEV) /* held at home, and what follows it too (s_peek_dgram) */
+            c->in_done = 1;
+        else if (n == 0) { /* a seqpacket peer's end */
             c->in_done = 1;
             s_send(SSI_TUNNEL_EOF, (unsigned)c->chan, 0, 0);
         } else if (n > 0) {
