@@ -158,11 +158,10 @@ static int s_allowed_device(const char *target)
     return strncmp(target, "/dev/pts/", 9) == 0 || strncmp(target, "/dev/tty", 8) == 0;
 }
 
-/* A socket the netproxy cannot keep for the body yet: a listening Unix
- * seqpacket socket, a seqpacket socket at fds 0-2 (tunnelled as a stream
- * there: its message boundaries would be lost) or a packet socket (stream
- * sockets, connected or listening, datagram sockets and other seqpacket
- * sockets stay at home). Looks its inode up in the process's own network
+/* A socket the netproxy cannot keep for the body yet: a Unix seqpacket
+ * socket at fds 0-2 (tunnelled as a stream there: its message boundaries
+ * would be lost) or a packet socket (stream sockets, connected or
+ * listening, datagram sockets and other seqpacket sockets stay at home). Looks its inode up in the process's own network
  * namespace (/proc/PID/net/unix). Writes a description into what and
  * returns 1. */
 static int s_packet_socket(pid_t pid, unsigned long inode)
@@ -204,11 +203,11 @@ static int s_socket_unmovable(pid_t pid, int fd, unsigned long inode, char *what
         /* Num RefCount Protocol Flags Type St Inode Path */
         if (sscanf(line, "%*s %*x %*x %lx %x %*x %lu %255s", &flags, &type, &ino, name) >= 3 &&
             ino == inode) {
-            /* SOCK_SEQPACKET; __SO_ACCEPTCON: listening */
-            int bad = type == 5 && ((flags & 0x10000) || fd <= 2);
+            /* SOCK_SEQPACKET */
+            int bad = type == 5 && fd <= 2;
+            (void)flags;
             if (bad)
-                snprintf(what, len, "a Unix seqpacket socket %s",
-                         fd <= 2 ? "at fds 0-2" : "that listens");
+                snprintf(what, len, "a Unix seqpacket socket at fds 0-2");
             found = bad ? 1 : -1;
         }
     }

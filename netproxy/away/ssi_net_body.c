@@ -123,12 +123,11 @@ void ssi_net_body_freeze(void)
             ssi_sys5(SYS_getsockopt, fd, SOL_SOCKET, SO_TYPE, (long)&type, (long)&l) < 0)
             continue; /* not a socket */
         l = sizeof(acc);
-        if (type == SOCK_DGRAM || type == SOCK_SEQPACKET) /* (never listening: ssid refuses) */
+        if (ssi_sys5(SYS_getsockopt, fd, SOL_SOCKET, SO_ACCEPTCONN, (long)&acc, (long)&l) == 0 &&
+            acc)
+            s_frz_listen[fd >> 3] |= bit; /* a stream or seqpacket listener */
+        else if (type == SOCK_DGRAM || type == SOCK_SEQPACKET)
             s_frz_dgram[fd >> 3] |= bit;
-        else if (ssi_sys5(SYS_getsockopt, fd, SOL_SOCKET, SO_ACCEPTCONN, (long)&acc, (long)&l) ==
-                     0 &&
-                 acc)
-            s_frz_listen[fd >> 3] |= bit;
         else if (type == SOCK_STREAM)
             /* Connected: a tunnel whose home socket the deputy keeps at
              * fd, so that control calls name it there. */
@@ -310,6 +309,8 @@ static long s_accept(const int64_t *a, long flags, const void *uc)
     ssi_tunnel_pass_t m;
     long fd = s_recv_end(a[0], &m, flags & SOCK_CLOEXEC ? MSG_CMSG_CLOEXEC : 0, uc);
     int64_t q[6];
+    int type = 0;
+    uint32_t tl = sizeof(type);
     if (fd < 0)
         return fd;
     if (fd >= S_MAX_FD) {
@@ -323,7 +324,12 @@ static long s_accept(const int64_t *a, long flags, const void *uc)
     q[0] = m.chan;
     q[1] = fd;
     q[2] = q[3] = q[4] = q[5] = 0;
-    s_set(fd, ssi_trap_forward(SSI_CALL_OP_ATTACH, q) == 0 ? S_TUNNEL : S_NONE);
+    /* A seqpacket listener's connection comes as a datagram channel. */
+    if (ssi_sys5(SYS_getsockopt, fd, SOL_SOCKET, SO_TYPE, (long)&type, (long)&tl) < 0)
+        type = SOCK_STREAM;
+    s_set(fd, ssi_trap_forward(SSI_CALL_OP_ATTACH, q) < 0 ? S_NONE
+              : type == SOCK_SEQPACKET                    ? S_UDP
+                                                          : S_TUNNEL);
     if (a[1] && a[2]) {
         uint32_t cap, n = m.alen < sizeof(m.addr) ? m.alen : sizeof(m.addr);
         ssi_sys_memcopy(&cap, (const void *)a[2], 4);

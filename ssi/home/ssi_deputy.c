@@ -656,17 +656,23 @@ static void s_read_home(ssi_chans_chan_t *c)
 static void s_accept_home(ssi_chans_chan_t *l)
 {
     uint8_t addr[128];
-    uint32_t alen = sizeof(addr);
+    uint32_t alen = sizeof(addr), tl = sizeof(int);
     long fd, h;
+    int type = 0, seqpacket;
     if (ssi_chans_count() >= SSI_TUNNEL_MAX_CHANS)
         return;
     fd = ssi_sys4(SYS_accept4, l->fd, (long)addr, (long)&alen, SOCK_CLOEXEC | SOCK_NONBLOCK);
     if (fd < 0)
         return; /* EAGAIN (gone meanwhile), ECONNABORTED, EMFILE: try again later */
-    /* Blocking, like every other home descriptor the deputy relays. */
+    /* Blocking, like every other home descriptor the deputy relays. A
+     * seqpacket connection is a datagram channel (its messages kept). */
     ssi_sys3(SYS_fcntl, fd, F_SETFL, 0);
+    seqpacket = ssi_sys5(SYS_getsockopt, fd, SOL_SOCKET, SO_TYPE, (long)&type, (long)&tl) == 0 &&
+                type == SOCK_SEQPACKET;
     h = ssi_chans_high_fd(fd);
-    if (ssi_chans_new((int)h, SSI_TUNNEL_DIR_IN | SSI_TUNNEL_DIR_OUT, SSI_TUNNEL_CHAN_SOCKET,
+    if (ssi_chans_new((int)h,
+                      seqpacket ? SSI_TUNNEL_DIR_IN : SSI_TUNNEL_DIR_IN | SSI_TUNNEL_DIR_OUT,
+                      SSI_TUNNEL_CHAN_SOCKET | (seqpacket ? SSI_TUNNEL_CHAN_DGRAM : 0),
                       (unsigned)l->chan, addr, alen) < 0)
         ssi_sys1(SYS_close, h);
 }

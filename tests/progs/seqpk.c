@@ -13,6 +13,9 @@
  * the start, and nothing else is done away once it waits: away, a thread
  * waiting in a trapped call holds the trap's lock and the other threads'
  * trapped calls, a printf too, wait for it; see #11.)
+ * fd 15, a listening seqpacket socket (abstract name): on "connect" the
+ * child connects, sends "hello conn" and 2000 bytes, answers "ack" with
+ * "bye conn" and closes; every check but the last accepts and checks that.
  * The child answers each message "ping N" with "pong N" and a message of
  * N*1000+1 bytes; on "bye" it closes its end and exits.
  * Prints "seqpk ready", then on each SIGUSR2 runs check K and prints
@@ -46,6 +49,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 static volatile sig_atomic_t s_asked;
@@ -107,6 +111,33 @@ static int s_one(int a, int b, size_t n, int seed)
     return 0;
 }
 
+/* The child connects to the listener at fd 15 (on "connect"): its
+ * connection must come whole, both ways, then end. */
+static int s_conn(int k)
+{
+    int fl = 0, c;
+    long n;
+    send(12, "connect", 7, 0);
+    c = accept(15, NULL, NULL);
+    if (c < 0)
+        return s_fail("accept: %s", strerror(errno));
+    n = s_recv(c, sizeof(s_buf), &fl);
+    if (n != 10 || memcmp(s_buf, "hello conn", 10))
+        return s_fail("connection %d: first message of %ld bytes", k, n);
+    n = s_recv(c, sizeof(s_buf), &fl);
+    if (n != 2000)
+        return s_fail("connection %d: second message of %ld bytes, not 2000", k, n);
+    send(c, "ack", 3, 0);
+    n = s_recv(c, sizeof(s_buf), &fl);
+    if (n != 8 || memcmp(s_buf, "bye conn", 8))
+        return s_fail("connection %d: answer of %ld bytes, not 'bye conn'", k, n);
+    n = s_recv(c, sizeof(s_buf), &fl);
+    if (n != 0)
+        return s_fail("connection %d: %ld after the peer closed, not the end", k, n);
+    close(c);
+    return 0;
+}
+
 static pthread_t s_thr;
 static pthread_mutex_t s_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t s_cv = PTHREAD_COND_INITIALIZER;
@@ -154,6 +185,8 @@ static int s_check(int k, int checks)
         if (n != k * 1000 + 1)
             return s_fail("fd 12: %ld bytes, not %d", n, k * 1000 + 1);
     }
+    if (k < checks - 1 && s_conn(k))
+        return -1;
     if (k == checks - 2)
         send(12, "bye", 3, 0);
     if (k >= checks - 2)
@@ -194,6 +227,22 @@ static void *s_waiter(void *arg)
     return NULL;
 }
 
+static struct sockaddr_un s_addr;
+
+static void s_child_connect(void)
+{
+    char b[16];
+    int c = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+    if (c < 0 || connect(c, (struct sockaddr *)&s_addr, sizeof(s_addr)) < 0)
+        _exit(3);
+    send(c, "hello conn", 10, 0);
+    s_fill(s_buf, 2000, 9);
+    send(c, s_buf, 2000, 0);
+    if (recv(c, b, sizeof(b), 0) == 3)
+        send(c, "bye conn", 8, 0);
+    close(c);
+}
+
 static void s_child(int fd)
 {
     char b[64];
@@ -202,6 +251,10 @@ static void s_child(int fd)
         int k;
         if (n <= 0 || (n == 3 && !memcmp(b, "bye", 3)))
             break;
+        if (n == 7 && !memcmp(b, "connect", 7)) {
+            s_child_connect();
+            continue;
+        }
         b[n] = 0;
         if (sscanf(b, "ping %d", &k) != 1)
             break;
@@ -236,6 +289,17 @@ int main(int argc, char **argv)
     }
     close(sv[0]);
     close(sv[1]);
+    s_addr.sun_family = AF_UNIX;
+    snprintf(s_addr.sun_path + 1, sizeof(s_addr.sun_path) - 1, "ssi-seqpk-%d", (int)getpid());
+    {
+        int l = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+        if (l < 0 || bind(l, (struct sockaddr *)&s_addr, sizeof(s_addr)) < 0 || listen(l, 4) < 0 ||
+            dup2(l, 15) < 0) {
+            perror("listener");
+            return 1;
+        }
+        close(l);
+    }
     close(cv[0]);
     close(lv[0]);
     close(lv[1]);
@@ -250,6 +314,7 @@ int main(int argc, char **argv)
         close(12);
         close(13);
         close(14);
+        close(15);
         s_child(cv[1]);
     }
     close(cv[1]);
