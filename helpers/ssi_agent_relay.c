@@ -346,8 +346,9 @@ static uint32_t s_dgram_next(const ssi_agent_chan_t *c)
 
 /* Writes c's queued datagrams, one message each, until the body's end is
  * full; each one's credit goes back at once (the deputy waits for room for
- * a whole datagram). The body gone or its end closed: the rest is dropped,
- * the home side told (CLOSE), as for a stream. */
+ * a whole datagram). One larger than the pair can take is dropped alone
+ * (EMSGSIZE). The body gone or its end closed: the rest is dropped, the
+ * home side told (CLOSE), as for a stream. */
 static void s_dgram_write(ssi_agent_chan_t *c)
 {
     while (c->flow.queued && !c->wr_done) {
@@ -355,7 +356,7 @@ static void s_dgram_write(ssi_agent_chan_t *c)
         ssize_t n = send(c->fd, c->buf + c->off, k, MSG_DONTWAIT | MSG_NOSIGNAL);
         if (n < 0 && (errno == EINTR || errno == EAGAIN))
             return;
-        if (n < 0) {
+        if (n < 0 && errno != EMSGSIZE) {
             v = ssi_flow_drop(&c->flow);
             c->wr_done = 1;
             ssi_agent_link_send(SSI_TUNNEL_CLOSE, (unsigned)c->chan, NULL, 0);
