@@ -83,7 +83,8 @@ void ssi_agent_plan_fd(const ssi_image_fd_t *f)
                        SSI_IMAGE_FD_LIMIT);
     s_image_fds[f->fd / 8] |= (uint8_t)(1u << (f->fd % 8));
     if (f->kind == SSI_IMAGE_FD_FILE || f->kind == SSI_IMAGE_FD_DIR ||
-        (f->kind == SSI_IMAGE_FD_SOCKET && (f->pos & SSI_IMAGE_FD_SOCK_DGRAM) && f->fd > 2)) {
+        (f->kind == SSI_IMAGE_FD_SOCKET && (f->pos & SSI_IMAGE_FD_SOCK_DGRAM) &&
+         !(f->pos & SSI_IMAGE_FD_SOCK_LISTENING) && f->fd > 2)) {
         /* (A datagram socket too: it stays at home and the netproxy
          * forwards its calls, one datagram each.) */
         /* A home file or directory, standard streams included (so that

@@ -94,8 +94,8 @@ static void s_sweep(void)
     int i;
     for (i = 0; i < ssi_agent.nchans;) {
         ssi_agent_chan_t *c = &ssi_agent.chans[i];
-        if (!c->dead &&
-            !(c->dynamic && c->rd_done && c->wr_done && !(c->flags & SSI_TUNNEL_CHAN_LISTEN))) {
+        if (!c->dead && !(c->dynamic && c->rd_done && c->wr_done &&
+                          !(c->flags & (SSI_TUNNEL_CHAN_LISTEN | SSI_TUNNEL_CHAN_DGRAM)))) {
             i++;
             continue;
         }
@@ -187,16 +187,22 @@ void ssi_agent_relay_frame(const ssi_tunnel_hdr_t *h)
     if (!c && h->chan >= SSI_TUNNEL_CHAN_DYN_MIN && h->type != SSI_TUNNEL_SIGNAL)
         return;
     if (c && (c->flags & SSI_TUNNEL_CHAN_DGRAM)) {
-        /* One datagram per frame, written as one message; a body that
-         * does not read loses what its queue cannot hold, as with UDP.
-         * Its credit goes back at once. */
-        if (h->type == SSI_TUNNEL_DATA) {
-            if (!c->wr_done && !ssi_agent.body_done)
-                send(c->fd, ssi_agent.frame, h->len, MSG_DONTWAIT | MSG_NOSIGNAL);
-            s_credit(h->chan, h->len);
-        } else if (h->type == SSI_TUNNEL_CLOSE)
+        /* One datagram per frame, written as one message (queued while
+         * the body's end is full: its credit then waits, the deputy stops
+         * reading, and the home socket's own queue decides, as it would
+         * with the program at home: UDP drops, seqpacket blocks). EOF: a
+         * seqpacket peer at home closed or shut down its end. */
+        if (h->type == SSI_TUNNEL_DATA)
+            s_data_in(c, h);
+        else if (h->type == SSI_TUNNEL_CLOSE)
             c->dead = 1;
-        else
+        else if (h->type == SSI_TUNNEL_EOF) {
+            c->in_eof = 1;
+            if (c->flow.queued == 0 && !c->wr_done) {
+                shutdown(c->fd, SHUT_WR);
+                c->wr_done = 1;
+            }
+        } else
             ssi_agent_fail("protocol error: frame %u on datagram channel %u", h->type, h->chan);
         return;
     }
@@ -324,10 +330,61 @@ void ssi_agent_relay_read(ssi_agent_chan_t *c)
     ssi_agent_relay_data(c, (uint32_t)n);
 }
 
+/* The next whole frame queued on a datagram channel (ssi_tunnel_dghdr_t
+ * + payload, as the deputy sent it): its length. */
+static uint32_t s_dgram_next(const ssi_agent_chan_t *c)
+{
+    ssi_tunnel_dghdr_t h;
+    uint32_t n;
+    if (c->flow.queued < sizeof(h))
+        return c->flow.queued;
+    memcpy(&h, c->buf + c->off, sizeof(h));
+    n = (uint32_t)sizeof(h) +
+        (h.len < SSI_TUNNEL_DGRAM_MAX ? h.len : (uint32_t)SSI_TUNNEL_DGRAM_MAX);
+    return n < c->flow.queued ? n : c->flow.queued;
+}
+
+/* Writes c's queued datagrams, one message each, until the body's end is
+ * full; each one's credit goes back at once (the deputy waits for room for
+ * a whole datagram). One larger than the pair can take is dropped alone
+ * (EMSGSIZE). The body gone or its end closed: the rest is dropped, the
+ * home side told (CLOSE), as for a stream. */
+static void s_dgram_write(ssi_agent_chan_t *c)
+{
+    while (c->flow.queued && !c->wr_done) {
+        uint32_t k = s_dgram_next(c), v;
+        ssize_t n = send(c->fd, c->buf + c->off, k, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (n < 0 && (errno == EINTR || errno == EAGAIN))
+            return;
+        if (n < 0 && errno != EMSGSIZE) {
+            v = ssi_flow_drop(&c->flow);
+            c->wr_done = 1;
+            ssi_agent_link_send(SSI_TUNNEL_CLOSE, (unsigned)c->chan, NULL, 0);
+            if (v)
+                s_credit((unsigned)c->chan, v);
+            return;
+        }
+        c->off += k;
+        v = ssi_flow_written(&c->flow, k) + c->flow.unacked;
+        c->flow.unacked = 0;
+        s_credit((unsigned)c->chan, v);
+    }
+    c->off = 0;
+    if (c->in_eof && !c->wr_done) {
+        shutdown(c->fd, SHUT_WR);
+        c->wr_done = 1;
+    }
+}
+
 void ssi_agent_relay_write(ssi_agent_chan_t *c)
 {
-    ssize_t n = write(c->fd, c->buf + c->off, c->flow.queued);
+    ssize_t n;
     uint32_t v;
+    if (c->flags & SSI_TUNNEL_CHAN_DGRAM) {
+        s_dgram_write(c);
+        return;
+    }
+    n = write(c->fd, c->buf + c->off, c->flow.queued);
     if (n < 0 && (errno == EINTR || errno == EAGAIN))
         return;
     if (n <= 0) {

@@ -241,13 +241,6 @@ static long s_open(const char *path, int flags)
     return ssi_sys4(SYS_openat, AT_FDCWD, (long)path, flags | O_CLOEXEC, 0);
 }
 
-static int s_streq(const char *a, const char *b)
-{
-    while (*a && *a == *b)
-        a++, b++;
-    return *a == *b;
-}
-
 /* ---- /proc/self/maps of this program ------------------------------------ */
 
 static long s_read_maps(void)
@@ -319,11 +312,11 @@ static void s_check_header(void)
     if (s_read_maps() < 0)
         s_die("cannot read /proc/self/maps", 0, 0);
     for (p = s_maps; (p = s_next_map(p, &s, &e, &name));) {
-        if (s_streq(name, "[vvar]"))
+        if (ssi_sys_streq(name, "[vvar]"))
             vvar = e - s;
-        else if (s_streq(name, "[vvar_vclock]"))
+        else if (ssi_sys_streq(name, "[vvar_vclock]"))
             vclock = e - s;
-        else if (s_streq(name, "[vdso]")) {
+        else if (ssi_sys_streq(name, "[vdso]")) {
             vdso = e - s;
             vdso_start = s;
         }
@@ -386,10 +379,10 @@ static int s_local_dev(uint64_t rdev)
 
 static int s_remade_anon(const ssi_image_fd_t *f)
 {
-    return f->kind == SSI_IMAGE_FD_ANON &&
-           (s_streq(f->path, "anon_inode:[eventpoll]") ||
-            s_streq(f->path, "anon_inode:[eventfd]") || s_streq(f->path, "anon_inode:[timerfd]") ||
-            s_streq(f->path, "anon_inode:[signalfd]"));
+    return f->kind == SSI_IMAGE_FD_ANON && (ssi_sys_streq(f->path, "anon_inode:[eventpoll]") ||
+                                            ssi_sys_streq(f->path, "anon_inode:[eventfd]") ||
+                                            ssi_sys_streq(f->path, "anon_inode:[timerfd]") ||
+                                            ssi_sys_streq(f->path, "anon_inode:[signalfd]"));
 }
 
 /* An FD record: --check makes sure this process has it (or can reopen
@@ -468,16 +461,19 @@ static void s_map_vma(const ssi_image_vma_t *v)
     t->flags = v->flags;
 }
 
-/* pg was checked (length, alignment) by s_chk. */
-static void s_fill_pages(const ssi_image_pages_t *pg)
+/* pg was checked (length, alignment) by s_chk. PAGES, or GUARD (guard). */
+static void s_fill_pages(const ssi_image_pages_t *pg, int guard)
 {
-    int i;
+    int i = 0;
     /* Only into memory the image itself declared. */
-    for (i = 0; i < s_nvmas; i++)
-        if (pg->addr >= s_vmas[i].start && pg->addr + pg->len <= s_vmas[i].end)
-            break;
+    while (i < s_nvmas && (pg->addr < s_vmas[i].start || pg->addr + pg->len > s_vmas[i].end))
+        i++;
     if (i == s_nvmas)
-        s_die("PAGES outside any VMA", 0, 0);
+        s_die(guard ? "GUARD outside any VMA" : "PAGES outside any VMA", 0, 0);
+    if (guard && s_mode != S_CHECK)
+        ssi_restore_guard(pg);
+    if (guard)
+        return;
     if ((s_vmas[i].flags & SSI_IMAGE_VMA_SHARED) && (s_vmas[i].flags & SSI_IMAGE_VMA_FILE))
         s_die("PAGES for a shared file mapping", 0, 0);
     if (s_mode == S_CHECK) {
@@ -531,7 +527,8 @@ static void s_read_records(void)
             ((ssi_image_vma_t *)s_rec_buf)->path[SSI_IMAGE_PATH_MAX - 1] = 0;
             s_map_vma((const ssi_image_vma_t *)s_rec_buf);
             break;
-        case SSI_IMAGE_REC_PAGES: s_fill_pages((const ssi_image_pages_t *)s_rec_buf); break;
+        case SSI_IMAGE_REC_PAGES: s_fill_pages((const ssi_image_pages_t *)s_rec_buf, 0); break;
+        case SSI_IMAGE_REC_GUARD: s_fill_pages((const ssi_image_pages_t *)s_rec_buf, 1); break;
         case SSI_IMAGE_REC_END: return;
         case SSI_IMAGE_REC_FD: s_fd_record((const ssi_image_fd_t *)s_rec_buf); break;
         default: /* record types this build skips */ s_skip(r.data_len, 0); break;
@@ -755,7 +752,7 @@ static void s_unmap_all_but_chunk(void)
     for (p = s_maps; (p = s_next_map(p, &s, &e, &name));) {
         if (s >= s_chunk && e <= s_chunk + S_CHUNK)
             continue;
-        if (s_streq(name, "[vsyscall]"))
+        if (ssi_sys_streq(name, "[vsyscall]"))
             continue;
         ssi_sys2(SYS_munmap, (long)s, (long)(e - s));
     }
@@ -772,7 +769,7 @@ static void s_map_vdso(void)
     if (s_read_maps() < 0)
         s_die("cannot read /proc/self/maps", 0, 0);
     for (p = s_maps; (p = s_next_map(p, &s, &e, &name));)
-        if (s_streq(name, "[vdso]"))
+        if (ssi_sys_streq(name, "[vdso]"))
             vdso = s;
     if (vdso != s_hdr.vdso_start)
         s_die("the kernel put the vDSO elsewhere", 0, 0);
@@ -1118,27 +1115,27 @@ __attribute__((used)) static int s_main(uint64_t *sp)
 
     /* --help and --version: what ssi_helper.h prints for the other
      * helpers (no stdio here). */
-    if (argc == 2 && (s_streq(argv[1], "--version") || s_streq(argv[1], "-V"))) {
+    if (argc == 2 && (ssi_sys_streq(argv[1], "--version") || ssi_sys_streq(argv[1], "-V"))) {
         s_puts(1, "ssi-restore (ssi) " SSI_VERSION "\n");
         return 0;
     }
-    if (argc == 2 && (s_streq(argv[1], "--help") || s_streq(argv[1], "-h"))) {
+    if (argc == 2 && (ssi_sys_streq(argv[1], "--help") || ssi_sys_streq(argv[1], "-h"))) {
         s_puts(1, "ssi-restore: rebuilds a frozen process from its image; an internal helper of "
                   "ssi that ssid starts, not run by users (see ssi-helpers(8)).\n");
         return 0;
     }
     for (i = 1; i < argc; i++) {
-        if (s_streq(argv[i], "-v"))
+        if (ssi_sys_streq(argv[i], "-v"))
             s_verbose = 1;
-        else if (s_streq(argv[i], "--info"))
+        else if (ssi_sys_streq(argv[i], "--info"))
             info = 1;
-        else if (s_streq(argv[i], "--home-cwd"))
+        else if (ssi_sys_streq(argv[i], "--home-cwd"))
             s_home_cwd = 1;
-        else if (s_streq(argv[i], "--sandbox"))
+        else if (ssi_sys_streq(argv[i], "--sandbox"))
             s_sandbox = 1;
-        else if (s_streq(argv[i], "--fd") && i + 1 < argc)
+        else if (ssi_sys_streq(argv[i], "--fd") && i + 1 < argc)
             fd = (long)ssi_sys_dec(argv[++i], &e);
-        else if (s_streq(argv[i], "--err-fd") && i + 1 < argc) {
+        else if (ssi_sys_streq(argv[i], "--err-fd") && i + 1 < argc) {
             /* Out of the body's fd numbers, closed before the jump. */
             long e2 = (long)ssi_sys_dec(argv[++i], &e);
             long moved = ssi_sys3(SYS_fcntl, e2, F_DUPFD_CLOEXEC, S_HIGH_FD + 8);
@@ -1146,15 +1143,15 @@ __attribute__((used)) static int s_main(uint64_t *sp)
                 ssi_sys1(SYS_close, e2);
                 s_err_fd = moved;
             }
-        } else if (s_streq(argv[i], "--status-fd") && i + 1 < argc)
+        } else if (ssi_sys_streq(argv[i], "--status-fd") && i + 1 < argc)
             s_status_fd = (long)ssi_sys_dec(argv[++i], &e);
-        else if (s_streq(argv[i], "--in-place"))
+        else if (ssi_sys_streq(argv[i], "--in-place"))
             s_mode = S_IN_PLACE;
-        else if (s_streq(argv[i], "--restart"))
+        else if (ssi_sys_streq(argv[i], "--restart"))
             s_restart = 1;
-        else if (s_streq(argv[i], "--agent"))
+        else if (ssi_sys_streq(argv[i], "--agent"))
             s_agent = 1;
-        else if (s_streq(argv[i], "--check"))
+        else if (ssi_sys_streq(argv[i], "--check"))
             s_mode = S_CHECK;
         else if (argv[i][0] != '-' && !path)
             path = argv[i];

@@ -27,4 +27,8 @@ void ssi_restore_sandbox_begin(void);
 const char *ssi_restore_sandbox_file(const char *path, int writable);
 void ssi_restore_sandbox_enter(void);
 
+/* Installs a guard region again (image GUARD record, inside a VMA of the
+ * image): madvise MADV_GUARD_INSTALL (restore/ssi_restore_guard.c). */
+void ssi_restore_guard(const ssi_image_pages_t *pg);
+
 #endif

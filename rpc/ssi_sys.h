@@ -96,6 +96,22 @@ static inline size_t ssi_sys_strlen(const char *s)
     return n;
 }
 
+/* s begins with p. */
+static inline int ssi_sys_starts(const char *s, const char *p)
+{
+    while (*p)
+        if (*s++ != *p++)
+            return 0;
+    return 1;
+}
+
+static inline int ssi_sys_streq(const char *a, const char *b)
+{
+    while (*a && *a == *b)
+        a++, b++;
+    return *a == *b;
+}
+
 /* Copies at most cap-1 bytes and always terminates; returns length. */
 static inline size_t ssi_sys_strlcpy(char *dst, const char *src, size_t cap)
 {

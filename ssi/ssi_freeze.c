@@ -25,6 +25,7 @@
 #include "ssi_freeze.h"
 
 #include "ssi_cpu.h"
+#include "ssi_freeze_guard.h"
 #include "ssi_freeze_proc.h"
 #include "ssi_freeze_thr.h"
 #include "ssi_image.h"
@@ -180,21 +181,6 @@ static long s_rec(long fd, uint32_t type, const void *body, uint32_t size, uint6
     return rc;
 }
 
-static int s_starts(const char *s, const char *p)
-{
-    while (*p)
-        if (*s++ != *p++)
-            return 0;
-    return 1;
-}
-
-static int s_streq(const char *a, const char *b)
-{
-    while (*a && *a == *b)
-        a++, b++;
-    return *a == *b;
-}
-
 /* ---- /proc/self/maps -------------------------------------------------- */
 
 /* Parses one maps line into v; returns pointer past the line. */
@@ -248,19 +234,19 @@ static long s_capture_vmas(void)
         ssi_sys_memcopy(s_path_pool + s_path_used, path, plen + 1);
         s_path_used += (uint32_t)plen + 1;
 
-        if (s_streq(path, "[vsyscall]") || s_streq(path, "[vdso]") || s_streq(path, "[vvar]") ||
-            s_streq(path, "[vvar_vclock]") ||
+        if (ssi_sys_streq(path, "[vsyscall]") || ssi_sys_streq(path, "[vdso]") ||
+            ssi_sys_streq(path, "[vvar]") || ssi_sys_streq(path, "[vvar_vclock]") ||
             (v->start >= s_block_start && v->end <= s_block_end) ||
             (v->start >= s_hole_start && v->end <= s_hole_start + s_hole_len)) {
             v->skip = 1;
-        } else if (s_streq(path, "[heap]")) {
+        } else if (ssi_sys_streq(path, "[heap]")) {
             v->flags |= SSI_IMAGE_VMA_ANON | SSI_IMAGE_VMA_HEAP;
-        } else if (s_streq(path, "[stack]")) {
+        } else if (ssi_sys_streq(path, "[stack]")) {
             v->flags |= SSI_IMAGE_VMA_ANON | SSI_IMAGE_VMA_STACK;
         } else if (path[0] == '/') {
-            if (plen > 10 && s_streq(path + plen - 10, " (deleted)"))
+            if (plen > 10 && ssi_sys_streq(path + plen - 10, " (deleted)"))
                 v->flags |= SSI_IMAGE_VMA_ANON | SSI_IMAGE_VMA_DELETED;
-            else if (s_starts(path, "/SYSV") || s_starts(path, "/memfd:"))
+            else if (ssi_sys_starts(path, "/SYSV") || ssi_sys_starts(path, "/memfd:"))
                 v->flags |= SSI_IMAGE_VMA_ANON | SSI_IMAGE_VMA_DELETED;
             else
                 v->flags |= SSI_IMAGE_VMA_FILE;
@@ -319,21 +305,21 @@ static void s_fill_fd(ssi_image_fd_t *r, int fd)
     rc = ssi_sys4(SYS_readlinkat, AT_FDCWD, (long)path, (long)r->path, sizeof(r->path) - 1);
     if (rc > 0) {
         r->path[rc] = 0;
-        if (s_starts(r->path, "anon_inode:"))
+        if (ssi_sys_starts(r->path, "anon_inode:"))
             r->kind = SSI_IMAGE_FD_ANON;
     }
     n = ssi_sys_strlcpy(path, "/proc/self/fdinfo/", sizeof(path));
     ssi_sys_utoa(path + n, (uint64_t)fd);
     if (ssi_freeze_proc_read(path, buf, sizeof(buf)) > 0) {
         for (p = buf; *p;) {
-            if (s_starts(p, "pos:\t"))
+            if (ssi_sys_starts(p, "pos:\t"))
                 r->pos = ssi_sys_dec(p + 5, &e);
-            else if (s_starts(p, "flags:\t")) {
+            else if (ssi_sys_starts(p, "flags:\t")) {
                 uint64_t v = 0;
                 for (e = p + 7; *e >= '0' && *e <= '7'; e++)
                     v = v * 8 + (uint64_t)(*e - '0');
                 r->fl_flags = (uint32_t)v;
-            } else if (s_starts(p, "mnt_id:\t"))
+            } else if (ssi_sys_starts(p, "mnt_id:\t"))
                 r->mnt_id = (int32_t)ssi_sys_dec(p + 8, &e);
             while (*p && *p != '\n')
                 p++;
@@ -350,7 +336,7 @@ static void s_fill_fd(ssi_image_fd_t *r, int fd)
             r->pos |= SSI_IMAGE_FD_SOCK_LISTENING;
         ol = sizeof(on);
         if (ssi_sys5(SYS_getsockopt, fd, SOL_SOCKET, SO_TYPE, (long)&on, (long)&ol) == 0 &&
-            on == SOCK_DGRAM)
+            (on == SOCK_DGRAM || on == SOCK_SEQPACKET)) /* kept at home, one message a frame */
             r->pos |= SSI_IMAGE_FD_SOCK_DGRAM;
     }
 }
@@ -467,9 +453,10 @@ static long s_dump_span(long fd, long pm, const s_vma_t *v, uint64_t start, uint
             a.vec = (uint64_t)s_scan_vec;
             a.vec_len = S_SCAN_VEC;
             a.category_anyof_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED;
-            /* Zero-page mappings read back as zeroes anyway. */
-            a.category_inverted = PAGE_IS_PFNZERO | (file_private ? PAGE_IS_FILE : 0);
-            a.category_mask = PAGE_IS_PFNZERO | (file_private ? PAGE_IS_FILE : 0);
+            /* Zero-page mappings read back as zeroes anyway; guard pages fault: GUARD records. */
+            uint64_t no =
+                PAGE_IS_PFNZERO | ssi_freeze_guard_bit(pm) | (file_private ? PAGE_IS_FILE : 0);
+            a.category_inverted = a.category_mask = no;
             a.return_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED;
             long nreg = ssi_sys3(SYS_ioctl, pm, PAGEMAP_SCAN, (long)&a);
             if (nreg < 0)
@@ -490,7 +477,7 @@ static long s_dump_span(long fd, long pm, const s_vma_t *v, uint64_t start, uint
         return 0;
     }
 
-    /* Fallback: /proc/self/pagemap, 8 bytes per page. */
+    /* Fallback: /proc/self/pagemap, 8 bytes per page (bit 58: a guard page, Linux 6.15). */
     addr = start;
     while (addr < end) {
         uint64_t npages = (end - addr) / S_PAGE, i, run = 0, run_start = 0;
@@ -504,7 +491,7 @@ static long s_dump_span(long fd, long pm, const s_vma_t *v, uint64_t start, uint
             int want = 0;
             if (i < npages) {
                 uint64_t e = s_pm_buf[i];
-                want = (e & (3ULL << 62)) != 0;
+                want = (e & (3ULL << 62)) != 0 && !(e & (1ULL << 58));
                 if (file_private && (e & (1ULL << 61)))
                     want = 0;
             }
@@ -699,6 +686,8 @@ static long s_write_image(long fd)
         if (!(v->prot & PROT_READ))
             ssi_sys3(SYS_mprotect, (long)v->start, (long)(v->end - v->start), (long)v->prot);
     }
+    for (i = 0; rc == 0 && i < s_nvmas; i++) /* after every PAGES */
+        rc = s_vmas[i].skip ? 0 : ssi_freeze_guards(fd, pm, s_vmas[i].start, s_vmas[i].end, s_rec);
     s_close(pm);
     if (rc < 0)
         return rc;
@@ -1070,14 +1059,15 @@ static long s_find_vdso(void)
         s_vma_t v;
         const char *path;
         p = s_parse_maps_line(p, &v, &path);
-        if (s_streq(path, "[vvar]") || s_streq(path, "[vvar_vclock]") || s_streq(path, "[vdso]")) {
+        if (ssi_sys_streq(path, "[vvar]") || ssi_sys_streq(path, "[vvar_vclock]") ||
+            ssi_sys_streq(path, "[vdso]")) {
             if (!s_block_start || v.start < s_block_start)
                 s_block_start = v.start;
             if (v.end > s_block_end)
                 s_block_end = v.end;
-            if (s_streq(path, "[vvar]"))
+            if (ssi_sys_streq(path, "[vvar]"))
                 s_vvar_len = v.end - v.start;
-            else if (s_streq(path, "[vvar_vclock]"))
+            else if (ssi_sys_streq(path, "[vvar_vclock]"))
                 s_vvar_vclock_len = v.end - v.start;
             else {
                 s_vdso_len = v.end - v.start;

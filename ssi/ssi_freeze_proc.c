@@ -27,14 +27,6 @@ static void s_close(long fd)
         ssi_sys1(SYS_close, fd);
 }
 
-static int s_starts(const char *s, const char *p)
-{
-    while (*p)
-        if (*s++ != *p++)
-            return 0;
-    return 1;
-}
-
 /* Reads a whole /proc file into buf (NUL-terminated); returns length. */
 long ssi_freeze_proc_read(const char *path, char *buf, size_t cap)
 {
@@ -222,7 +214,7 @@ static uint64_t s_status_mask(const char *buf, const char *key)
     const char *p = buf, *e;
     size_t kl = ssi_sys_strlen(key);
     while (*p) {
-        if (s_starts(p, key))
+        if (ssi_sys_starts(p, key))
             return ssi_sys_hex(p + kl, &e);
         while (*p && *p != '\n')
             p++;

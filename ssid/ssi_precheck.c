@@ -159,8 +159,9 @@ static int s_allowed_device(const char *target)
 }
 
 /* A socket the netproxy cannot keep for the body yet: a Unix seqpacket
- * socket or a packet socket (stream sockets, connected or listening, and
- * datagram sockets stay at home). Looks its inode up in the process's own network
+ * socket at fds 0-2 (tunnelled as a stream there: its message boundaries
+ * would be lost) or a packet socket (stream sockets, connected or
+ * listening, datagram sockets and other seqpacket sockets stay at home). Looks its inode up in the process's own network
  * namespace (/proc/PID/net/unix). Writes a description into what and
  * returns 1. */
 static int s_packet_socket(pid_t pid, unsigned long inode)
@@ -181,7 +182,7 @@ static int s_packet_socket(pid_t pid, unsigned long inode)
     return found;
 }
 
-static int s_socket_unmovable(pid_t pid, unsigned long inode, char *what, size_t len)
+static int s_socket_unmovable(pid_t pid, int fd, unsigned long inode, char *what, size_t len)
 {
     char path[64], line[512];
     /* A packet socket is bound to this node's interfaces (and may map a
@@ -202,10 +203,12 @@ static int s_socket_unmovable(pid_t pid, unsigned long inode, char *what, size_t
         /* Num RefCount Protocol Flags Type St Inode Path */
         if (sscanf(line, "%*s %*x %*x %lx %x %*x %lu %255s", &flags, &type, &ino, name) >= 3 &&
             ino == inode) {
+            /* SOCK_SEQPACKET */
+            int bad = type == 5 && fd <= 2;
             (void)flags;
-            if (type == 5) /* SOCK_SEQPACKET */
-                snprintf(what, len, "a Unix seqpacket socket");
-            found = type == 5 ? 1 : -1;
+            if (bad)
+                snprintf(what, len, "a Unix seqpacket socket at fds 0-2");
+            found = bad ? 1 : -1;
         }
     }
     fclose(f);
@@ -299,7 +302,7 @@ static int s_check_fds(pid_t pid, s_why_t *w, s_count_t *cnt)
         target[n] = 0;
         char sock[300];
         if (strncmp(target, "socket:[", 8) == 0 &&
-            s_socket_unmovable(pid, strtoul(target + 8, NULL, 10), sock, sizeof sock)) {
+            s_socket_unmovable(pid, (int)fdn, strtoul(target + 8, NULL, 10), sock, sizeof sock)) {
             s_obstacle(w, "fd %s is %s, which ssi cannot move yet", e->d_name, sock);
             continue;
         }

@@ -28,6 +28,7 @@ static int s_kind(uint32_t type)
     case SSI_IMAGE_REC_END: return 7;
     case SSI_IMAGE_REC_CLEAN: return 8;
     case SSI_IMAGE_REC_CAPS: return 9;
+    case SSI_IMAGE_REC_GUARD: return 10;
     default: return -1;
     }
 }
@@ -45,6 +46,7 @@ const char *ssi_image_rec_name(uint32_t type)
     case SSI_IMAGE_REC_END: return "END";
     case SSI_IMAGE_REC_CLEAN: return "CLEAN";
     case SSI_IMAGE_REC_CAPS: return "CAPS";
+    case SSI_IMAGE_REC_GUARD: return "GUARD";
     default: return NULL;
     }
 }
@@ -62,6 +64,7 @@ static uint32_t s_size(uint32_t type)
     case SSI_IMAGE_REC_CREDS: return sizeof(ssi_image_creds_t);
     case SSI_IMAGE_REC_CLEAN: return sizeof(ssi_image_pages_t);
     case SSI_IMAGE_REC_CAPS: return sizeof(ssi_image_caps_t);
+    case SSI_IMAGE_REC_GUARD: return sizeof(ssi_image_pages_t);
     default: return sizeof(ssi_image_end_t);
     }
 }
@@ -334,7 +337,8 @@ int ssi_image_check_body(ssi_image_check_t *c, const void *body)
                        pg->addr, pg->len);
         break;
     }
-    case SSI_IMAGE_REC_CLEAN: {
+    case SSI_IMAGE_REC_CLEAN:
+    case SSI_IMAGE_REC_GUARD: {
         const ssi_image_pages_t *pg = body;
         if (!pg->len || (pg->addr | pg->len) & (page - 1) || pg->addr > SSI_IMAGE_ADDR_LIMIT ||
             pg->len > SSI_IMAGE_ADDR_LIMIT - pg->addr)

@@ -230,6 +230,12 @@ enum {
     SSI_IMAGE_REC_PRE_PAGES = 18,
     SSI_IMAGE_REC_PRE_ZERO = 19,
     SSI_IMAGE_REC_PRE_END = 20,
+    /* [addr, addr+len) is a guard region (madvise MADV_GUARD_INSTALL): no
+     * page there can be read or written; the restorer installs the guard
+     * again once the VMA's pages are in (ssi_image_pages_t, no data).
+     * After the PAGES of every VMA. A reader that skips it loses the guard
+     * only: its pages read as zeroes instead of faulting. */
+    SSI_IMAGE_REC_GUARD = 40,
     SSI_IMAGE_REC_END = 0x7fff,
 };
 /* An unknown record type with this bit may not be skipped (see above). */

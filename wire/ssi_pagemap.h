@@ -29,5 +29,10 @@ struct pm_scan_arg {
 #define PAGE_IS_SWAPPED (1ULL << 4)
 #define PAGE_IS_PFNZERO (1ULL << 5)
 #endif
+/* A guard region's page (MADV_GUARD_INSTALL, Linux 6.14); older kernels
+ * refuse the bit with EINVAL: probe it. Shown as swapped. */
+#ifndef PAGE_IS_GUARD
+#define PAGE_IS_GUARD (1ULL << 8)
+#endif
 
 #endif

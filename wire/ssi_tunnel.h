@@ -97,10 +97,11 @@ typedef struct {
 /* A listening socket; no data, the agent passes connections over its
  * SOCK_SEQPACKET socketpair. */
 #define SSI_TUNNEL_CHAN_LISTEN 4u
-/* A datagram socket (home -> body only). Each DATA frame is one datagram:
- * ssi_tunnel_dghdr_t then the payload; the agent writes it as one message
- * to a SOCK_SEQPACKET pair (dropped when the body's queue is full, as UDP
- * drops) and returns the credit at once. */
+/* A datagram or Unix seqpacket socket (home -> body only). Each DATA frame
+ * is one datagram: ssi_tunnel_dghdr_t then the payload; the agent writes it
+ * as one message to a SOCK_SEQPACKET pair (queued while the body's queue is
+ * full) and returns its credit as soon as it is written. EOF: a seqpacket
+ * peer's end. The channel ends only with the body's close (CLOSE). */
 #define SSI_TUNNEL_CHAN_DGRAM 8u
 /* Dynamic channel ids (never fd numbers: the body may dup or close the
  * descriptor) are taken from [SSI_TUNNEL_CHAN_DYN_MIN, 65535]; static

@@ -123,12 +123,11 @@ void ssi_net_body_freeze(void)
             ssi_sys5(SYS_getsockopt, fd, SOL_SOCKET, SO_TYPE, (long)&type, (long)&l) < 0)
             continue; /* not a socket */
         l = sizeof(acc);
-        if (type == SOCK_DGRAM)
+        if (ssi_sys5(SYS_getsockopt, fd, SOL_SOCKET, SO_ACCEPTCONN, (long)&acc, (long)&l) == 0 &&
+            acc)
+            s_frz_listen[fd >> 3] |= bit; /* a stream or seqpacket listener */
+        else if (type == SOCK_DGRAM || type == SOCK_SEQPACKET)
             s_frz_dgram[fd >> 3] |= bit;
-        else if (ssi_sys5(SYS_getsockopt, fd, SOL_SOCKET, SO_ACCEPTCONN, (long)&acc, (long)&l) ==
-                     0 &&
-                 acc)
-            s_frz_listen[fd >> 3] |= bit;
         else if (type == SOCK_STREAM)
             /* Connected: a tunnel whose home socket the deputy keeps at
              * fd, so that control calls name it there. */
@@ -310,6 +309,8 @@ static long s_accept(const int64_t *a, long flags, const void *uc)
     ssi_tunnel_pass_t m;
     long fd = s_recv_end(a[0], &m, flags & SOCK_CLOEXEC ? MSG_CMSG_CLOEXEC : 0, uc);
     int64_t q[6];
+    int type = 0;
+    uint32_t tl = sizeof(type);
     if (fd < 0)
         return fd;
     if (fd >= S_MAX_FD) {
@@ -323,7 +324,12 @@ static long s_accept(const int64_t *a, long flags, const void *uc)
     q[0] = m.chan;
     q[1] = fd;
     q[2] = q[3] = q[4] = q[5] = 0;
-    s_set(fd, ssi_trap_forward(SSI_CALL_OP_ATTACH, q) == 0 ? S_TUNNEL : S_NONE);
+    /* A seqpacket listener's connection comes as a datagram channel. */
+    if (ssi_sys5(SYS_getsockopt, fd, SOL_SOCKET, SO_TYPE, (long)&type, (long)&tl) < 0)
+        type = SOCK_STREAM;
+    s_set(fd, ssi_trap_forward(SSI_CALL_OP_ATTACH, q) < 0 ? S_NONE
+              : type == SOCK_SEQPACKET                    ? S_UDP
+                                                          : S_TUNNEL);
     if (a[1] && a[2]) {
         uint32_t cap, n = m.alen < sizeof(m.addr) ? m.alen : sizeof(m.addr);
         ssi_sys_memcopy(&cap, (const void *)a[2], 4);
@@ -408,6 +414,38 @@ static long s_sendmsg(long fd, const struct msghdr *m, long flags)
  * and blocking act as on a socket). Returns what recvmsg would. */
 static struct iovec s_iov[1 + 64];
 
+/* A receive that began away and was still waiting when the process came
+ * home (the homecoming restarts it inside this handler, on what is the
+ * home socket now): r bytes of one message landed in h and then in iov.
+ * Puts them in iov in order, as a plain recvmsg would have. */
+static long s_udp_raw(const ssi_tunnel_dghdr_t *h, uint64_t r, const struct iovec *iov,
+                      uint64_t niov, uint64_t cap, long flags, uint32_t *nlen, int *mflags)
+{
+    uint64_t head = r < sizeof(*h) ? r : sizeof(*h), rest = r - head, i, off = 0;
+    if (rest > cap)
+        rest = cap;
+    if (rest > sizeof(s_dgbuf) - head)
+        rest = sizeof(s_dgbuf) - head;
+    ssi_sys_memcopy(s_dgbuf, h, head);
+    for (i = 0; i < niov && off < rest; i++) {
+        uint64_t k = iov[i].iov_len < rest - off ? iov[i].iov_len : rest - off;
+        ssi_sys_memcopy(s_dgbuf + head + off, iov[i].iov_base, k);
+        off += k;
+    }
+    for (i = 0, off = 0; i < niov && off < head + rest && off < cap; i++) {
+        uint64_t k = head + rest - off;
+        if (k > iov[i].iov_len)
+            k = iov[i].iov_len;
+        ssi_sys_memcopy(iov[i].iov_base, s_dgbuf + off, k);
+        off += k;
+    }
+    if (nlen)
+        *nlen = 0; /* the source is not known here any more */
+    if (mflags)
+        *mflags = r > cap ? MSG_TRUNC : 0;
+    return flags & MSG_TRUNC ? (long)r : (long)off;
+}
+
 static long s_udp_recv(long fd, const struct iovec *iov, uint64_t niov, long flags, void *name,
                        uint32_t *nlen, int *mflags, const void *uc)
 {
@@ -433,7 +471,9 @@ static long s_udp_recv(long fd, const struct iovec *iov, uint64_t niov, long fla
     q[3] = q[4] = q[5] = 0;
     r = uc ? ssi_trap_local(SYS_recvmsg, q, uc) : ssi_sys3(SYS_recvmsg, fd, (long)&mh, q[2]);
     if (r <= 0)
-        return r; /* 0: the deputy ended the channel */
+        return r;  /* 0: the deputy ended the channel */
+    if (s_ctl < 0) /* came home while it waited: fd is the home socket */
+        return s_udp_raw(&h, (uint64_t)r, iov, niov, cap, flags, nlen, mflags);
     if ((uint64_t)r < sizeof(h))
         return -EPROTO;
     got = (uint64_t)r - sizeof(h); /* carried; h.len is the datagram at home */

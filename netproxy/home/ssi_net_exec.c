@@ -114,13 +114,25 @@ int ssi_net_exec(unsigned op, const int64_t *a, long *ret)
             *ret = fd < 0 ? -ENOTSOCK : ssi_sys5(op, fd, a[1], a[2], a[3], a[4]);
         }
         return 1;
-    case SSI_CALL_OP_DGRAM:
+    case SSI_CALL_OP_DGRAM: {
+        /* A seqpacket socket that is not connected has nothing to relay
+         * (its reads fail with ENOTCONN): its calls stay forwarded. */
+        int type = 0;
+        uint32_t l = sizeof(type);
+        uint8_t peer[128];
+        uint32_t pl = sizeof(peer);
+        if (ssi_sys5(SYS_getsockopt, a[0], SOL_SOCKET, SO_TYPE, (long)&type, (long)&l) == 0 &&
+            type == SOCK_SEQPACKET && ssi_sys3(SYS_getpeername, a[0], (long)peer, (long)&pl) < 0) {
+            *ret = -ENOTCONN;
+            return 1;
+        }
         *ret = ssi_chans_new((int)a[0], SSI_TUNNEL_DIR_IN,
                              SSI_TUNNEL_CHAN_SOCKET | SSI_TUNNEL_CHAN_DGRAM, SSI_TUNNEL_NOPARENT, 0,
                              0);
         if (*ret > 0)
             *ret = 0;
         return 1;
+    }
     case SSI_CALL_OP_ATTACH: *ret = ssi_chans_attach((unsigned)a[0], (int)a[1]); return 1;
     }
     return 0;

@@ -273,7 +273,10 @@ void ssi_chans_sweep(void)
     int i;
     for (i = 0; i < s_nchans;) {
         ssi_chans_chan_t *c = &s_chans[i];
-        if (c->dynamic && !(c->flags & SSI_TUNNEL_CHAN_LISTEN) && c->in_done && c->out_done)
+        /* Listeners and datagram sockets end only when the body closes
+         * them (a seqpacket peer's end leaves the socket to the body). */
+        if (c->dynamic && !(c->flags & (SSI_TUNNEL_CHAN_LISTEN | SSI_TUNNEL_CHAN_DGRAM)) &&
+            c->in_done && c->out_done)
             c->dead = 1;
         if (!c->dead) {
             i++;

@@ -537,18 +537,67 @@ static void s_write_home(ssi_chans_chan_t *c)
         s_close_home(c);
 }
 
+/* A connected seqpacket socket whose peer closed or shut down, once its
+ * queue is read (its empty read is the end, not an empty message; an
+ * empty message queued behind the peer's end is taken for it). */
+static int s_seqpacket_ended(int fd)
+{
+    int type = 0;
+    uint32_t l = sizeof(type);
+    struct pollfd p = {.fd = fd, .events = POLLRDHUP};
+    if (ssi_sys5(SYS_getsockopt, fd, SOL_SOCKET, SO_TYPE, (long)&type, (long)&l) < 0 ||
+        type != SOCK_SEQPACKET)
+        return 0;
+    return ssi_sys3(SYS_poll, (long)&p, 1, 0) == 1 && (p.revents & POLLRDHUP);
+}
+
+/* The size of the next datagram of fd (peeked), or -errno; -EXDEV when it
+ * carries descriptors (SCM_RIGHTS): they cannot go to another node, so it
+ * stays at home, in the socket's queue, for the program once it is home
+ * again (the copies the peek made here are closed). */
+static long s_peek_dgram(int fd)
+{
+    static uint8_t cbuf[CMSG_SPACE(sizeof(int) * 64)];
+    struct msghdr mh;
+    struct cmsghdr *ch;
+    long n, rights = 0;
+    ssi_sys_memzero(&mh, sizeof(mh));
+    mh.msg_control = cbuf;
+    mh.msg_controllen = sizeof(cbuf);
+    n = ssi_sys3(SYS_recvmsg, fd, (long)&mh,
+                 MSG_PEEK | MSG_TRUNC | MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+    if (n < 0 || mh.msg_controllen < sizeof(struct cmsghdr))
+        return n;
+    for (ch = CMSG_FIRSTHDR(&mh); ch && ch->cmsg_len >= sizeof(*ch);) {
+        size_t next = CMSG_ALIGN(ch->cmsg_len);
+        if (ch->cmsg_level == SOL_SOCKET && ch->cmsg_type == SCM_RIGHTS) {
+            int *fds = (int *)CMSG_DATA(ch);
+            size_t k, nfd = (ch->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+            for (k = 0; k < nfd; k++)
+                ssi_sys1(SYS_close, fds[k]);
+            rights = 1;
+        }
+        if ((uint8_t *)ch + next + sizeof(*ch) > cbuf + mh.msg_controllen)
+            break;
+        ch = (struct cmsghdr *)((uint8_t *)ch + next);
+    }
+    return rights || (mh.msg_flags & MSG_CTRUNC) ? -EXDEV : n;
+}
+
 /* Reads one datagram of home socket fd into frame (ssi_tunnel_dghdr_t +
  * payload, at most SSI_TUNNEL_DATA_MAX bytes) if it fits in credit: the
- * home end of a DGRAM channel. The frame's length, or -errno (-EAGAIN:
- * none, or no credit). */
+ * home end of a DGRAM channel. The frame's length, 0 at a seqpacket
+ * socket's end, or -errno (-EAGAIN: none, or no credit). */
 static long s_read_dgram(int fd, uint8_t *frame, uint32_t credit)
 {
     ssi_tunnel_dghdr_t h;
     uint32_t alen = sizeof(h.addr);
     /* Its size first: a datagram goes whole or waits for credit. */
-    long n = ssi_sys6(SYS_recvfrom, fd, 0, 0, MSG_PEEK | MSG_TRUNC | MSG_DONTWAIT, 0, 0);
+    long n = s_peek_dgram(fd);
     if (n < 0)
         return n;
+    if (n == 0 && s_seqpacket_ended(fd))
+        return 0;
     if (sizeof(h) + (n < (long)SSI_TUNNEL_DGRAM_MAX ? (uint64_t)n : SSI_TUNNEL_DGRAM_MAX) > credit)
         return -EAGAIN;
     ssi_sys_memzero(&h, sizeof(h));
@@ -575,7 +624,12 @@ static void s_read_home(ssi_chans_chan_t *c)
         /* One datagram per frame, with its source (netproxy). UDP has no
          * end: errors (ICMP's ECONNREFUSED, no credit yet) wait. */
         n = s_read_dgram(c->fd, s_rd, k);
-        if (n > 0) {
+        if (n == -EXDEV) /* held at home, and what follows it too (s_peek_dgram) */
+            c->in_done = 1;
+        else if (n == 0) { /* a seqpacket peer's end */
+            c->in_done = 1;
+            s_send(SSI_TUNNEL_EOF, (unsigned)c->chan, 0, 0);
+        } else if (n > 0) {
             ssi_flow_sent(&c->flow, (uint32_t)n);
             s_send(SSI_TUNNEL_DATA, (unsigned)c->chan, s_rd, (uint32_t)n);
         }
@@ -602,17 +656,23 @@ static void s_read_home(ssi_chans_chan_t *c)
 static void s_accept_home(ssi_chans_chan_t *l)
 {
     uint8_t addr[128];
-    uint32_t alen = sizeof(addr);
+    uint32_t alen = sizeof(addr), tl = sizeof(int);
     long fd, h;
+    int type = 0, seqpacket;
     if (ssi_chans_count() >= SSI_TUNNEL_MAX_CHANS)
         return;
     fd = ssi_sys4(SYS_accept4, l->fd, (long)addr, (long)&alen, SOCK_CLOEXEC | SOCK_NONBLOCK);
     if (fd < 0)
         return; /* EAGAIN (gone meanwhile), ECONNABORTED, EMFILE: try again later */
-    /* Blocking, like every other home descriptor the deputy relays. */
+    /* Blocking, like every other home descriptor the deputy relays. A
+     * seqpacket connection is a datagram channel (its messages kept). */
     ssi_sys3(SYS_fcntl, fd, F_SETFL, 0);
+    seqpacket = ssi_sys5(SYS_getsockopt, fd, SOL_SOCKET, SO_TYPE, (long)&type, (long)&tl) == 0 &&
+                type == SOCK_SEQPACKET;
     h = ssi_chans_high_fd(fd);
-    if (ssi_chans_new((int)h, SSI_TUNNEL_DIR_IN | SSI_TUNNEL_DIR_OUT, SSI_TUNNEL_CHAN_SOCKET,
+    if (ssi_chans_new((int)h,
+                      seqpacket ? SSI_TUNNEL_DIR_IN : SSI_TUNNEL_DIR_IN | SSI_TUNNEL_DIR_OUT,
+                      SSI_TUNNEL_CHAN_SOCKET | (seqpacket ? SSI_TUNNEL_CHAN_DGRAM : 0),
                       (unsigned)l->chan, addr, alen) < 0)
         ssi_sys1(SYS_close, h);
 }

@@ -399,6 +399,29 @@ START_TEST(test_image_checks_clean_ranges)
 }
 END_TEST
 
+/* Guard regions (GUARD: no data) are known and checked; an older reader
+ * may skip them (it loses the guard only). */
+START_TEST(test_image_checks_guard_ranges)
+{
+    static ssi_image_pages_t guard;
+    s_valid();
+    guard.addr = 0x402000;
+    guard.len = 2 * S_PAGE;
+    s_specs[9] = (s_spec_t){SSI_IMAGE_REC_GUARD, &guard, sizeof guard, 0};
+    s_build();
+    ck_assert_msg(s_walk(s_len) == 0, "refused: %s", s_chk.why);
+    ck_assert(!(SSI_IMAGE_REC_GUARD & SSI_IMAGE_REC_MUST));
+    ck_assert_str_eq(ssi_image_rec_name(SSI_IMAGE_REC_GUARD), "GUARD");
+    guard.len = 100;
+    s_refused(
+        -EBADMSG,
+        "GUARD record 1 (0x402000, 100 bytes) is empty, not page aligned or past user memory");
+    guard.len = S_PAGE;
+    s_specs[9].data_len = S_PAGE;
+    s_refused(-EBADMSG, "GUARD record 1 carries 4096 data bytes; it has none");
+}
+END_TEST
+
 START_TEST(test_image_rejects_wrong_counts)
 {
     static ssi_image_end_t end;
@@ -477,6 +500,7 @@ Suite *suite_image(void)
     tcase_add_test(tc, test_image_skips_or_rejects_unknown_type);
     tcase_add_test(tc, test_image_rejects_wrong_counts);
     tcase_add_test(tc, test_image_checks_clean_ranges);
+    tcase_add_test(tc, test_image_checks_guard_ranges);
     tcase_add_test(tc, test_image_rejects_calls_out_of_turn);
     suite_add_tcase(s, tc);
     return s;

@@ -92,13 +92,6 @@ static int s_prefix(const char *p, const char *pre)
     return *p == 0 || *p == '/';
 }
 
-static int s_streq(const char *a, const char *b)
-{
-    while (*a && *a == *b)
-        a++, b++;
-    return *a == *b;
-}
-
 /* "fd/N" exactly, N a forwarded descriptor: its link (readlink) and its
  * reopening are the home file's, which the deputy holds at N. */
 static int s_fwd_fd_link(const char *rest)
@@ -131,7 +124,7 @@ static int s_home_proc(const char *rest)
         if (c[0] == '/' && c[1] == '.' &&
             (c[2] == 0 || c[2] == '/' || (c[2] == '.' && (c[3] == 0 || c[3] == '/'))))
             return 1;
-    if (!rest[0] || s_streq(rest, "/"))
+    if (!rest[0] || ssi_sys_streq(rest, "/"))
         return 1;
     if (s_prefix(rest, "/fd")) {
         c = rest + 3;
@@ -143,13 +136,13 @@ static int s_home_proc(const char *rest)
     }
     if (s_prefix(rest, "/task")) {
         rest += 5;
-        if (!rest[0] || s_streq(rest, "/"))
+        if (!rest[0] || ssi_sys_streq(rest, "/"))
             return 1;
         if (*rest++ != '/' || *rest < '0' || *rest > '9')
             return 0;
         while (*rest >= '0' && *rest <= '9')
             rest++;
-        if (!rest[0] || s_streq(rest, "/"))
+        if (!rest[0] || ssi_sys_streq(rest, "/"))
             return 1;
     }
     for (unsigned i = 0; i < sizeof links / sizeof *links; i++)
@@ -172,8 +165,9 @@ static int s_local_path(const char *p)
         return 0;
     if (s_prefix(p, "/proc/thread-self") && (s_fwd_fd_link(p + 17) || s_home_proc(p + 17)))
         return 0;
-    if (s_streq(p, "/dev/null") || s_streq(p, "/dev/zero") || s_streq(p, "/dev/urandom") ||
-        s_streq(p, "/dev/random") || s_streq(p, "/dev/full"))
+    if (ssi_sys_streq(p, "/dev/null") || ssi_sys_streq(p, "/dev/zero") ||
+        ssi_sys_streq(p, "/dev/urandom") || ssi_sys_streq(p, "/dev/random") ||
+        ssi_sys_streq(p, "/dev/full"))
         return 1;
     if (s_prefix(p, "/proc/self") || s_prefix(p, "/proc/thread-self"))
         return 1;
