@@ -118,6 +118,6 @@ prog_moved() {
 }
 lab_exec n1 sh -c "seq 1 1000000 | sed 's/\$/ some text that compresses/' > /tmp/big.txt"
 prog_moved xz "xz -T2 -6 -c /tmp/big.txt" xz
-lab_exec n1 sh -c "seq 1 1500000 | sort -R --random-source=/tmp/big.txt > /tmp/shuf.txt"
+lab_exec n1 sh -c "seq 1 3000000 | sort -R --random-source=/tmp/big.txt > /tmp/shuf.txt"
 prog_moved sort "sort --parallel=2 -S 64M /tmp/shuf.txt" sort
 finish
