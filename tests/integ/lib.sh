@@ -194,6 +194,33 @@ wait_until() {
     done
 }
 
+# A test program of tests/progs that answers SIGUSR2 with a line "check K ok" (or "check K
+# WHAT WENT WRONG") in its output file OUT, its stderr in ERR, all on n1:
+# lab_probe_check PID OUT ERR K WHAT asks it for check K and passes WHAT if the line says ok.
+lab_probe_check() {
+	lab_exec n1 kill -USR2 "$1"
+	if wait_until 15 lab_exec n1 grep -q "^check $4 " "$2"; then
+		lab_probe_line=$(lab_exec n1 grep "^check $4 " "$2")
+		case "$lab_probe_line" in
+		"check $4 ok") ok "$5" ;;
+		"check $4 ok "*) ok "$5: $lab_probe_line" ;;
+		*) fail "$5: $lab_probe_line" ;;
+		esac
+	else
+		fail "$5: no answer to check $4: $(lab_exec n1 cat "$2" "$3")"
+	fi
+}
+
+# lab_probe_end OUT [ERR]: the program wrote "status=0" at its end into OUT (its shell
+# does), and nothing into ERR if given.
+lab_probe_end() {
+	wait_until 10 lab_exec n1 grep -q '^status=' "$1"
+	[ "$(lab_exec n1 grep '^status=' "$1")" = status=0 ] && ok "it ended with status 0" ||
+		fail "it ended: $(lab_exec n1 cat "$1" ${2:+"$2"})"
+	[ -z "${2:-}" ] || { [ -z "$(lab_exec n1 cat "$2")" ] && ok "nothing on its stderr" ||
+		fail "its stderr: $(lab_exec n1 cat "$2")"; }
+}
+
 # lab_node_state HOST NODE: prints NODE's state ("up", "down", ...) as HOST's ssid sees it.
 lab_node_state() {
     lab_exec "$1" ssictl nodes --json 2>/dev/null | tr '}' '\n' |

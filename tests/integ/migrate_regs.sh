@@ -18,15 +18,7 @@ pid=$(lab_pid_of regs)
 
 # check K WHERE: asks for check K (SIGUSR2 at home reaches the body) and
 # waits for its line.
-check() {
-	lab_exec n1 kill -USR2 "$pid"
-	if wait_until 10 lab_exec n1 grep -q "^check $1 " /tmp/k.out; then
-		line=$(lab_exec n1 grep "^check $1 " /tmp/k.out)
-		echo "$line" | grep -q "^check $1 ok" && ok "$2: rseq and membarrier registered: $line" || fail "$2: $line"
-	else
-		fail "$2: no answer to check $1: $(lab_exec n1 cat /tmp/k.out /tmp/k.err)"
-	fi
-}
+check() { lab_probe_check "$pid" /tmp/k.out /tmp/k.err "$1" "$2: rseq and membarrier registered"; }
 
 check 0 "at home, before moving"
 out=$(lab_exec n1 ssictl migrate "$pid" n2 2>&1) && ok "moved with rseq and membarrier registrations: $out" ||
@@ -36,8 +28,5 @@ check 1 "away on n2"
 out=$(lab_exec n1 ssictl migrate "$pid" home 2>&1) && ok "came home: $out" || fail "came home: $out"
 sleep 1
 check 2 "at home again"
-wait_until 10 lab_exec n1 grep -q '^status=' /tmp/k.out
-[ "$(lab_exec n1 grep '^status=' /tmp/k.out)" = status=0 ] && ok "it ended with status 0" ||
-	fail "it ended: $(lab_exec n1 cat /tmp/k.out)"
-[ -z "$(lab_exec n1 cat /tmp/k.err)" ] && ok "nothing on its stderr" || fail "its stderr: $(lab_exec n1 cat /tmp/k.err)"
+lab_probe_end /tmp/k.out /tmp/k.err
 finish

@@ -19,15 +19,7 @@ lab_exec n1 sh -c "{ ssirun python3 $prog 2>/tmp/h.err; echo status=\$?; } >/tmp
 wait_until 10 lab_exec n1 grep -q '^ready' /tmp/h.out
 pid=$(lab_pid_of scm_held.py)
 
-check() {
-	lab_exec n1 kill -USR2 "$pid"
-	if wait_until 15 lab_exec n1 grep -q "^check $1 " /tmp/h.out; then
-		line=$(lab_exec n1 grep "^check $1 " /tmp/h.out)
-		[ "$line" = "check $1 ok" ] && ok "$2" || fail "$2: $line"
-	else
-		fail "$2: no answer to check $1: $(lab_exec n1 cat /tmp/h.out /tmp/h.err)"
-	fi
-}
+check() { lab_probe_check "$pid" /tmp/h.out /tmp/h.err "$1" "$2"; }
 
 check 0 "at home, before moving"
 out=$(lab_exec n1 ssictl migrate "$pid" n2 2>&1) && ok "moved with a descriptor queued in a socket: $out" ||
@@ -35,7 +27,5 @@ out=$(lab_exec n1 ssictl migrate "$pid" n2 2>&1) && ok "moved with a descriptor 
 check 1 "away on n2: the datagram ahead of it arrives"
 out=$(lab_exec n1 ssictl migrate "$pid" home 2>&1) && ok "came home: $out" || fail "came home: $out"
 check 2 "at home again: the datagram comes with its descriptor, which still reads the pipe"
-wait_until 10 lab_exec n1 grep -q '^status=' /tmp/h.out
-[ "$(lab_exec n1 grep '^status=' /tmp/h.out)" = status=0 ] && ok "it ended with status 0" ||
-	fail "it ended: $(lab_exec n1 cat /tmp/h.out /tmp/h.err)"
+lab_probe_end /tmp/h.out
 finish

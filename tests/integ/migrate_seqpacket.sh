@@ -19,15 +19,7 @@ pid=$(lab_pid_of seqpk)
 
 # check K WHERE: asks for check K (SIGUSR2 at home reaches the body) and
 # waits for its line.
-check() {
-	lab_exec n1 kill -USR2 "$pid"
-	if wait_until 10 lab_exec n1 grep -q "^check $1 " /tmp/s.out; then
-		line=$(lab_exec n1 grep "^check $1 " /tmp/s.out)
-		[ "$line" = "check $1 ok" ] && ok "$2: every message whole, the end seen" || fail "$2: $line"
-	else
-		fail "$2: no answer to check $1: $(lab_exec n1 cat /tmp/s.out /tmp/s.err)"
-	fi
-}
+check() { lab_probe_check "$pid" /tmp/s.out /tmp/s.err "$1" "$2: every message whole, the end seen"; }
 
 check 0 "at home, before moving"
 out=$(lab_exec n1 ssictl migrate "$pid" n2 2>&1) && ok "moved with seqpacket sockets: $out" ||
@@ -35,8 +27,5 @@ out=$(lab_exec n1 ssictl migrate "$pid" n2 2>&1) && ok "moved with seqpacket soc
 check 1 "away on n2"
 out=$(lab_exec n1 ssictl migrate "$pid" home 2>&1) && ok "came home: $out" || fail "came home: $out"
 check 2 "at home again"
-wait_until 10 lab_exec n1 grep -q '^status=' /tmp/s.out
-[ "$(lab_exec n1 grep '^status=' /tmp/s.out)" = status=0 ] && ok "it ended with status 0" ||
-	fail "it ended: $(lab_exec n1 cat /tmp/s.out)"
-[ -z "$(lab_exec n1 cat /tmp/s.err)" ] && ok "nothing on its stderr" || fail "its stderr: $(lab_exec n1 cat /tmp/s.err)"
+lab_probe_end /tmp/s.out /tmp/s.err
 finish
