@@ -217,7 +217,7 @@ static long s_tcp_connect(const ssi_image_deputy_t *d)
     return fd;
 }
 
-long ssi_deputy_connect(const ssi_image_deputy_t *d)
+long ssi_deputy_connect(const ssi_image_deputy_t *d, const ssi_image_recover_t *rec)
 {
     ssi_tunnel_hello_t hello;
     ssi_tunnel_accept_t acc;
@@ -279,6 +279,7 @@ long ssi_deputy_connect(const ssi_image_deputy_t *d)
         ssi_sys_memcopy(&c, s_frame + sizeof(acc) + i * sizeof(c), sizeof(c));
         ssi_chans_add_static(&c);
     }
+    ssi_homecoming_set_recover(rec);
     return 0;
 }
 

@@ -531,6 +531,16 @@ static void s_recover(long err)
     ssi_sys_log("ssi-deputy: ", "cannot run ssi-ckpt to recover: ", s_rec.prog, rc);
 }
 
+void ssi_homecoming_set_recover(const ssi_image_recover_t *rec)
+{
+    s_rec_armed = 0;
+    if (!rec || rec->prog[0] != '/' || rec->file[0] != '/')
+        return;
+    ssi_sys_memcopy(&s_rec, rec, sizeof(s_rec));
+    s_rec.prog[sizeof(s_rec.prog) - 1] = s_rec.file[sizeof(s_rec.file) - 1] = 0;
+    s_rec_armed = 1;
+}
+
 void ssi_homecoming_arm(int on)
 {
     ssi_chans_set_lost_hook(on ? s_recover : 0);

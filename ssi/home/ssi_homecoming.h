@@ -13,6 +13,7 @@
 #ifndef SSI_HOMECOMING_H
 #define SSI_HOMECOMING_H
 
+#include "ssi_image.h"
 #include "ssi_tunnel.h"
 
 #include <stdint.h>
@@ -51,6 +52,11 @@ void ssi_homecoming_ended(void);
  * if any (the default once init ran); 0: never (the body exited: a link
  * that breaks now is no loss). */
 void ssi_homecoming_arm(int on);
+
+/* The recovery point a new deputy starts with: the last checkpoint taken
+ * at home before the move (rec), or none (NULL). A checkpoint taken away
+ * replaces it. */
+void ssi_homecoming_set_recover(const ssi_image_recover_t *rec);
 
 /* A probe of the link asked by ssid (SSI_IMAGE_PROBE_VALUE): sends it and
  * keeps a short TCP user timeout for a while. Returns the ms until it must
