@@ -53,6 +53,7 @@ typedef struct {
     int64_t ckpt_done;   /* when the last checkpoint was written (ms), or 0 */
     uint64_t calls;      /* forwarded calls its deputy said it served (CALLS) */
     int64_t probe_next;  /* its node is down: when to ask its deputy to probe again (ms) */
+    int64_t recovered;   /* recovered at home: when to choose where it runs (ms), or 0 */
 
     /* The last checkpoint written, or "": a move arms the deputy with it. */
     char ckpt_file[1024];

@@ -4,6 +4,8 @@
 #include "ssid_recover.h"
 
 #include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -13,6 +15,7 @@
 #include "ssi_log.h"
 #include "ssid_events.h"
 #include "ssid_node.h"
+#include "ssid_offer.h"
 
 /* The freeze signal with the probe value, through the pidfd ssid holds
  * (no pid can be taken again in between). */
@@ -31,11 +34,83 @@ static int s_probe(const ssid_client_t *p)
     return syscall(SYS_pidfd_send_signal, fd, SSI_FREEZE_SIGNAL, &si, 0) < 0 ? -errno : 0;
 }
 
+/* Node i's run queue per CPU with one more process, from the gossip, or
+ * -1 when its figures are not fresh. */
+static double s_load_with_one(int i, int64_t now)
+{
+    const ssi_gossip_entry_t *e = ssi_gossip_entry(ssid_node.gossip, i);
+    double speed = ssi_cluster_node(ssid_node.cluster, (size_t)i)->speed;
+    double cpus = e->cpum / 1000.0 * (speed > 0 ? speed : 1);
+    if (!e->known || e->cpum == 0 || now - e->stamp > SSID_RECOVER_FRESH_MS)
+        return -1;
+    return (e->loadm / 1000.0 + 1) / cpus;
+}
+
+/* A process recovered at home: stays if home is not loaded, else goes to
+ * the least loaded live node that takes guests, if less loaded. */
+static void s_place(ssid_client_t *p, int64_t now)
+{
+    int self = ssid_node.self, best = -1;
+    double home = s_load_with_one(self, now), best_load = 0;
+    for (int i = 0; i < (int)ssi_cluster_size(ssid_node.cluster); i++) {
+        const ssi_gossip_entry_t *e = ssi_gossip_entry(ssid_node.gossip, i);
+        double l = s_load_with_one(i, now);
+        if (i == self || l < 0 || ssi_cluster_removed(ssid_node.cluster, (size_t)i) ||
+            !ssi_gossip_is_up(ssid_node.gossip, i, now) || e->blocked)
+            continue;
+        if (best < 0 || l < best_load) {
+            best = i;
+            best_load = l;
+        }
+    }
+    if (p->stay || home <= 1.0 || best < 0 || best_load >= home) {
+        ssi_info("process %d (%s), recovered here, runs on here: %s", p->pid, p->cmd,
+                 p->stay       ? "it stays (ssirun --stay)"
+                 : home < 0    ? "this node's load is not known"
+                 : home <= 1.0 ? "this node is not loaded"
+                 : best < 0    ? "no other live node takes guests"
+                               : "no other live node is less loaded");
+        return;
+    }
+    char note[160];
+    snprintf(note, sizeof note, "recovered at loaded %s (load %.2f per CPU): ", ssid_node.name,
+             home);
+    ssi_warn("process %d (%s), recovered here, moves to %s, the least loaded live node "
+             "(load %.2f per CPU with it; here %.2f)",
+             p->pid, p->cmd, ssid_node_peer_name(best), best_load, home);
+    ssid_events_note("recover",
+                     "process %d (%s), recovered at %s (loaded: %.2f per CPU), moves to %s, the "
+                     "least loaded live node (%.2f)",
+                     p->pid, p->cmd, ssid_node.name, home, ssid_node_peer_name(best), best_load);
+    ssid_asker_t a = {.client = 0, .peer = -1, .uid = 0}; /* no one waits for the answer */
+    ssid_offer_start(&a, p, best, note);
+}
+
+/* Has process pid left ssi-restore for its own program again? */
+static bool s_runs_program(pid_t pid)
+{
+    char path[64], exe[4096];
+    snprintf(path, sizeof path, "/proc/%d/exe", (int)pid);
+    ssize_t n = readlink(path, exe, sizeof exe - 1);
+    if (n <= 0)
+        return false;
+    exe[n] = 0;
+    const char *base = strrchr(exe, '/');
+    return strcmp(base ? base + 1 : exe, "ssi-restore") != 0;
+}
+
 void ssid_recover_watch(void)
 {
     int64_t now = ssid_node_now();
     for (int i = 0; i < ssid_client_count(); i++) {
         ssid_client_t *p = ssid_client_at(i);
+        if (p->registered && p->recovered && now >= p->recovered && p->away < 0 && !p->migrating &&
+            !p->ckpt) {
+            if (!s_runs_program(p->pid) && now - p->recovered < 10000)
+                continue; /* not yet: looked at again on the next tick */
+            p->recovered = 0;
+            s_place(p, now);
+        }
         if (!p->registered || p->away < 0 || p->migrating) {
             p->probe_next = 0;
             continue;
@@ -70,4 +145,5 @@ void ssid_recover_restarted(ssid_client_t *c, int node)
                      "process %d (%s) was lost with its body on %s: restarted at home from its "
                      "last checkpoint",
                      c->pid, c->cmd, ssid_node_peer_name(node));
+    c->recovered = ssid_node_now() + SSID_RECOVER_PLACE_MS;
 }

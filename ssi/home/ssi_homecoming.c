@@ -526,7 +526,11 @@ static void s_recover(long err)
     ssi_sys_log("ssi-deputy: ", "lost the body's node; restarting here from its checkpoint ",
                 s_rec.file, 0);
     s_home_exec_fds(0, 0);
-    s_sigmask(SIG_SETMASK, 0);
+    /* The freeze signal stays blocked across the exec: ssid's probe or a
+     * checkpoint's request that comes before the restored program has its
+     * handler again would kill it (the default action); it waits, pending,
+     * and the program's own mask, restored by ssi-restore, lets it in. */
+    s_sigmask(SIG_SETMASK, 1ULL << (SSI_FREEZE_SIGNAL - 1));
     rc = ssi_sys3(SYS_execve, (long)s_rec.prog, (long)argv, (long)envp);
     ssi_sys_log("ssi-deputy: ", "cannot run ssi-ckpt to recover: ", s_rec.prog, rc);
 }
