@@ -97,6 +97,8 @@ static void s_peer_message(int from, const uint8_t *data, size_t len, zsock_t *r
     case SSI_MSG_MOVE_ASK: ssid_balance_asked(from, &m); break;
     case SSI_MSG_MOVE_ANSWER: ssid_balance_answered(from, &m); break;
     case SSI_MSG_GUEST_LOAD: ssid_balance_guest_load(from, &m); break;
+    case SSI_MSG_RECOVERED: ssid_recover_told(from, &m); break;
+    case SSI_MSG_RECOVERED_ACK: ssid_recover_acked(from, &m); break;
     default: ssi_debug("ignored %s from %s", ssi_msg_type_name(m.type), ssid_node_peer_name(from));
     }
 }

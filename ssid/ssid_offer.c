@@ -619,8 +619,10 @@ void ssid_offer_reaped(ssid_mig_t *g)
     char text[700];
     const char *dest = ssid_node_peer_name(g->peer);
     if (WIFEXITED(st) && WEXITSTATUS(st) == 0) {
-        if (p)
+        if (p) {
             ssid_client_moved(p, g->peer, ssid_node_now() - g->started);
+            p->away_reqid = g->reqid; /* which body to end there, were it recovered */
+        }
         /* ssi-freeze --stats said last what it moved (ssid_stats). */
         unsigned long long bytes, freeze_us, rounds = 0, conv = 0;
         if (sscanf(ssid_mig_reason(g, ""),

@@ -14,6 +14,7 @@
 #include "ssi_image.h"
 #include "ssi_log.h"
 #include "ssid_events.h"
+#include "ssid_mig.h"
 #include "ssid_node.h"
 #include "ssid_offer.h"
 
@@ -86,6 +87,106 @@ static void s_place(ssid_client_t *p, int64_t now)
     ssid_offer_start(&a, p, best, note);
 }
 
+/* Processes recovered here whose lost node is still to be told. */
+typedef struct {
+    int node;
+    pid_t pid;
+    uint64_t reqid; /* the move that put the body there, 0 unknown */
+    int64_t since, next;
+} s_tell_t;
+static s_tell_t s_tell[SSID_RECOVER_TELL_MAX];
+static int s_ntell;
+
+static void s_tell_send(const s_tell_t *t)
+{
+    uint8_t out[128];
+    ssi_msg_writer_t w;
+    ssi_msg_begin(&w, out, sizeof out, SSI_MSG_RECOVERED);
+    ssi_msg_put_u64(&w, SSI_TAG_REQID, t->reqid);
+    ssi_msg_put_u64(&w, SSI_TAG_PID, (uint64_t)t->pid);
+    long n = ssi_msg_end(&w);
+    if (n > 0)
+        ssid_node_send(t->node, out, (size_t)n);
+}
+
+/* Each lost node heard again hears RECOVERED for each of its old bodies,
+ * every SSID_RECOVER_TELL_MS until it answers. */
+static void s_tell_watch(int64_t now)
+{
+    for (int i = 0; i < s_ntell; i++) {
+        s_tell_t *t = &s_tell[i];
+        if (now - t->since > SSID_RECOVER_TELL_FOR_MS ||
+            ssi_cluster_removed(ssid_node.cluster, (size_t)t->node)) {
+            s_tell[i--] = s_tell[--s_ntell];
+            continue;
+        }
+        if (now < t->next || !ssi_gossip_is_up(ssid_node.gossip, t->node, now))
+            continue;
+        if (!t->next)
+            ssi_info("%s is up again: telling it that process %d was recovered here",
+                     ssid_node_peer_name(t->node), t->pid);
+        t->next = now + SSID_RECOVER_TELL_MS;
+        s_tell_send(t);
+    }
+}
+
+void ssid_recover_told(int from, const ssi_msg_t *m)
+{
+    uint64_t reqid = 0, pid = 0, found = 0;
+    if (ssi_field_u64(ssi_msg_find(m->field, m->nfields, SSI_TAG_REQID), &reqid) < 0 ||
+        ssi_field_u64(ssi_msg_find(m->field, m->nfields, SSI_TAG_PID), &pid) < 0 || !pid)
+        return;
+    for (ssid_mig_t *g = ssid_mig_first(); g; g = g->next) {
+        /* Our record of the body home sent here (by that very move, when
+         * home knows it): the agent (helper 1) is pid 1 of the body's
+         * namespace, which dies with it. */
+        if (g->home_side || g->checkpoint || g->peer != from || g->pid != (pid_t)pid ||
+            (reqid && g->reqid != reqid) || g->nhelpers < 2 || g->helper[1] <= 0)
+            continue;
+        if (kill(g->helper[1], SIGKILL) == 0)
+            found++;
+    }
+    if (found) {
+        ssi_warn("the body of %s:%llu here was recovered at its home while this node was "
+                 "cut off: killed it",
+                 ssid_node_peer_name(from), (unsigned long long)pid);
+        ssid_events_note("recover",
+                         "the old body of %s:%llu on %s was killed: the process was recovered "
+                         "at its home while %s was cut off",
+                         ssid_node_peer_name(from), (unsigned long long)pid, ssid_node.name,
+                         ssid_node.name);
+    } else
+        ssi_info("%s recovered its process %llu: no body of it runs here (any left ends when "
+                 "its link to home breaks)",
+                 ssid_node_peer_name(from), (unsigned long long)pid);
+    uint8_t out[128];
+    ssi_msg_writer_t w;
+    ssi_msg_begin(&w, out, sizeof out, SSI_MSG_RECOVERED_ACK);
+    ssi_msg_put_u64(&w, SSI_TAG_REQID, reqid);
+    ssi_msg_put_u64(&w, SSI_TAG_PID, pid);
+    ssi_msg_put_u64(&w, SSI_TAG_FOUND, found);
+    long n = ssi_msg_end(&w);
+    if (n > 0)
+        ssid_node_send(from, out, (size_t)n);
+}
+
+void ssid_recover_acked(int from, const ssi_msg_t *m)
+{
+    uint64_t reqid = 0, pid = 0, found = 0;
+    if (ssi_field_u64(ssi_msg_find(m->field, m->nfields, SSI_TAG_REQID), &reqid) < 0 ||
+        ssi_field_u64(ssi_msg_find(m->field, m->nfields, SSI_TAG_PID), &pid) < 0)
+        return;
+    ssi_field_u64(ssi_msg_find(m->field, m->nfields, SSI_TAG_FOUND), &found);
+    for (int i = 0; i < s_ntell; i++) {
+        s_tell_t *t = &s_tell[i];
+        if (t->node != from || t->pid != (pid_t)pid || t->reqid != reqid)
+            continue;
+        ssi_info("%s was told that process %d was recovered here: %s", ssid_node_peer_name(from),
+                 t->pid, found ? "it killed the old body" : "no old body ran there");
+        s_tell[i--] = s_tell[--s_ntell];
+    }
+}
+
 /* Has process pid left ssi-restore for its own program again? */
 static bool s_runs_program(pid_t pid)
 {
@@ -102,6 +203,7 @@ static bool s_runs_program(pid_t pid)
 void ssid_recover_watch(void)
 {
     int64_t now = ssid_node_now();
+    s_tell_watch(now);
     for (int i = 0; i < ssid_client_count(); i++) {
         ssid_client_t *p = ssid_client_at(i);
         if (p->registered && p->recovered && now >= p->recovered && p->away < 0 && !p->migrating &&
@@ -146,4 +248,13 @@ void ssid_recover_restarted(ssid_client_t *c, int node)
                      "last checkpoint",
                      c->pid, c->cmd, ssid_node_peer_name(node));
     c->recovered = ssid_node_now() + SSID_RECOVER_PLACE_MS;
+    /* Its node, should it come back, ends the old body. */
+    if (s_ntell < SSID_RECOVER_TELL_MAX && node >= 0)
+        s_tell[s_ntell++] = (s_tell_t){
+            .node = node, .pid = c->pid, .reqid = c->away_reqid, .since = ssid_node_now()};
+    else
+        ssi_warn("too many recovered processes to tell their nodes: %s will not be told of "
+                 "process %d",
+                 ssid_node_peer_name(node), c->pid);
+    c->away_reqid = 0;
 }

@@ -793,8 +793,10 @@ void ssi_deputy_run(void)
         if (ssi_homecoming_wanted() && !s_exit_how && ssi_homecoming_begin()) {
             /* Signals wait in the kernel from now on: forwarded if the
              * homecoming fails, the program's if it succeeds. Those
-             * already caught go to the body first. */
-            s_sigmask(SIG_BLOCK, ~0ULL);
+             * already caught go to the body first. Not ssid's probe (the
+             * freeze signal): a node that dies during a checkpoint is
+             * noticed within seconds, not at the homecoming's deadline. */
+            s_sigmask(SIG_BLOCK, ~(1ULL << (SSI_FREEZE_SIGNAL - 1)));
             s_flush_signals();
             s_report_calls(1);
             ssi_homecoming_ask();
