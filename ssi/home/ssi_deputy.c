@@ -793,10 +793,13 @@ void ssi_deputy_run(void)
         if (ssi_homecoming_wanted() && !s_exit_how && ssi_homecoming_begin()) {
             /* Signals wait in the kernel from now on: forwarded if the
              * homecoming fails, the program's if it succeeds. Those
-             * already caught go to the body first. Not ssid's probe (the
-             * freeze signal): a node that dies during a checkpoint is
-             * noticed within seconds, not at the homecoming's deadline. */
-            s_sigmask(SIG_BLOCK, ~(1ULL << (SSI_FREEZE_SIGNAL - 1)));
+             * already caught go to the body first. During a checkpoint,
+             * not ssid's probe (the freeze signal): a node that dies then
+             * is noticed within seconds, not at the deadline. (A real
+             * homecoming keeps it pending for the program: a chained
+             * move's next freeze.) */
+            s_sigmask(SIG_BLOCK,
+                      ssi_homecoming_is_ckpt() ? ~(1ULL << (SSI_FREEZE_SIGNAL - 1)) : ~0ULL);
             s_flush_signals();
             s_report_calls(1);
             ssi_homecoming_ask();

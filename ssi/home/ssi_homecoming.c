@@ -102,6 +102,11 @@ int ssi_homecoming_wanted(void)
     return s_home_token >= 0 && !s_home_state;
 }
 
+int ssi_homecoming_is_ckpt(void)
+{
+    return s_home_ckpt;
+}
+
 int ssi_homecoming_active(void)
 {
     return s_home_state != 0;
@@ -350,7 +355,6 @@ __attribute__((noreturn)) static void s_home_exec(void)
     long rc;
     s_home_answer(SSI_IMAGE_HOME_OK, 0);
     s_home_exec_fds(0, 0);
-    s_sigmask(SIG_BLOCK, 1ULL << (SSI_FREEZE_SIGNAL - 1)); /* as in s_recover */
     ssi_sys3(SYS_fcntl, s_home_mem, F_SETFD, 0);
     ssi_sys3(SYS_lseek, s_home_mem, 0, 0);
     ssi_sys_utoa(a_fd, (uint64_t)s_home_mem);

@@ -31,6 +31,9 @@ int ssi_homecoming_wanted(void);
  * and call ssi_homecoming_ask. 0: refused (answered) or gone. */
 int ssi_homecoming_begin(void);
 
+/* 1 when the homecoming under way is a checkpoint (the body stays). */
+int ssi_homecoming_is_ckpt(void);
+
 /* Asks the agent for the body (HOME_REQ). */
 void ssi_homecoming_ask(void);
 
