@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "ssi_image.h"
@@ -143,7 +144,11 @@ void ssid_recover_told(int from, const ssi_msg_t *m)
         if (g->home_side || g->checkpoint || g->peer != from || g->pid != (pid_t)pid ||
             (reqid && g->reqid != reqid) || g->nhelpers < 2 || g->helper[1] <= 0)
             continue;
-        if (kill(g->helper[1], SIGKILL) == 0)
+        /* Still our running child (never a pid used again). */
+        siginfo_t si;
+        memset(&si, 0, sizeof si);
+        if (waitid(P_PID, (id_t)g->helper[1], &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+            si.si_pid == 0 && kill(g->helper[1], SIGKILL) == 0)
             found++;
     }
     if (found) {
