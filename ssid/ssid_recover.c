@@ -36,6 +36,16 @@ static int s_probe(const ssid_client_t *p)
     return syscall(SYS_pidfd_send_signal, fd, SSI_FREEZE_SIGNAL, &si, 0) < 0 ? -errno : 0;
 }
 
+/* Processes recovered here whose lost node is still to be told. */
+typedef struct {
+    int node;
+    pid_t pid;
+    uint64_t reqid; /* the move that put the body there, 0 unknown */
+    int64_t since, next;
+} s_tell_t;
+static s_tell_t s_tell[SSID_RECOVER_TELL_MAX];
+static int s_ntell;
+
 /* Node i's run queue per CPU with one more process, from the gossip, or
  * -1 when its figures are not fresh. */
 static double s_load_with_one(int i, int64_t now)
@@ -48,6 +58,16 @@ static double s_load_with_one(int i, int64_t now)
     return (e->loadm / 1000.0 + 1) / cpus;
 }
 
+/* Did process pid's body die on node i (still to be told)? The gossip may
+ * not say that node down yet: the link broke first. */
+static bool s_lost_on(int i, pid_t pid)
+{
+    for (int k = 0; k < s_ntell; k++)
+        if (s_tell[k].node == i && s_tell[k].pid == pid)
+            return true;
+    return false;
+}
+
 /* A process recovered at home: stays if home is not loaded, else goes to
  * the least loaded live node that takes guests, if less loaded. */
 static void s_place(ssid_client_t *p, int64_t now)
@@ -58,7 +78,7 @@ static void s_place(ssid_client_t *p, int64_t now)
         const ssi_gossip_entry_t *e = ssi_gossip_entry(ssid_node.gossip, i);
         double l = s_load_with_one(i, now);
         if (i == self || l < 0 || ssi_cluster_removed(ssid_node.cluster, (size_t)i) ||
-            !ssi_gossip_is_up(ssid_node.gossip, i, now) || e->blocked)
+            !ssi_gossip_is_up(ssid_node.gossip, i, now) || e->blocked || s_lost_on(i, p->pid))
             continue;
         if (best < 0 || l < best_load) {
             best = i;
@@ -88,16 +108,6 @@ static void s_place(ssid_client_t *p, int64_t now)
     ssid_offer_start(&a, p, best, note);
 }
 
-/* Processes recovered here whose lost node is still to be told. */
-typedef struct {
-    int node;
-    pid_t pid;
-    uint64_t reqid; /* the move that put the body there, 0 unknown */
-    int64_t since, next;
-} s_tell_t;
-static s_tell_t s_tell[SSID_RECOVER_TELL_MAX];
-static int s_ntell;
-
 static void s_tell_send(const s_tell_t *t)
 {
     uint8_t out[128];
@@ -124,7 +134,7 @@ static void s_tell_watch(int64_t now)
         if (now < t->next || !ssi_gossip_is_up(ssid_node.gossip, t->node, now))
             continue;
         if (!t->next)
-            ssi_info("%s is up again: telling it that process %d was recovered here",
+            ssi_info("%s is up: telling it that process %d was recovered here",
                      ssid_node_peer_name(t->node), t->pid);
         t->next = now + SSID_RECOVER_TELL_MS;
         s_tell_send(t);
