@@ -23,6 +23,10 @@
  *         (only ssi-agent reads such a stream; see ssi_precopy.c); a process
  *         that cannot track its writes moves by stop-and-copy.
  *     --rounds N  at most N pre-copy rounds (default 12).
+ *     --recover FILE  with --deputy: FILE (absolute), the last checkpoint
+ *         of the process, is the deputy's recovery point should the body's
+ *         node die (it then runs `ssi-ckpt restart --self FILE`, the
+ *         ssi-ckpt next to this program).
  *
  *   ssi-freeze --home [--restore PATH] [-d DIR] PID
  *     PID is the deputy of a body that runs elsewhere: bring the body home
@@ -51,7 +55,7 @@
 
 #define USAGE                                                                                    \
     "usage: ssi-freeze [-o FILE] [-x] [-d DIR] [-t TOKEN] [-q] [--stats] [--live [--rounds N]] " \
-    "[--deputy ADDR:PORT --key-fd N] "                                                           \
+    "[--deputy ADDR:PORT --key-fd N [--recover FILE]] "                                          \
     "PID\n"                                                                                      \
     "       ssi-freeze --home [--restore PATH] [-d DIR] PID\n"
 
@@ -88,17 +92,15 @@ static int s_parse_addr(const char *s, ssi_image_deputy_t *d)
 
 int main(int argc, char **argv)
 {
-    static const struct option longopts[] = {{"deputy", required_argument, NULL, 'D'},
-                                             {"key-fd", required_argument, NULL, 'K'},
-                                             {"home", no_argument, NULL, 'H'},
-                                             {"restore", required_argument, NULL, 'R'},
-                                             {"stats", no_argument, NULL, 'S'},
-                                             {"pidfd", required_argument, NULL, 'P'},
-                                             {"live", no_argument, NULL, 'L'},
-                                             {"rounds", required_argument, NULL, 'N'},
-                                             {NULL, 0, NULL, 0}};
+    static const struct option longopts[] = {
+        {"deputy", required_argument, NULL, 'D'},  {"key-fd", required_argument, NULL, 'K'},
+        {"home", no_argument, NULL, 'H'},          {"restore", required_argument, NULL, 'R'},
+        {"stats", no_argument, NULL, 'S'},         {"pidfd", required_argument, NULL, 'P'},
+        {"live", no_argument, NULL, 'L'},          {"rounds", required_argument, NULL, 'N'},
+        {"recover", required_argument, NULL, 'V'}, {NULL, 0, NULL, 0}};
     ssi_image_deputy_t dep;
-    const char *deputy = NULL;
+    ssi_image_recover_t rec;
+    const char *deputy = NULL, *recover = NULL;
     int key_fd = -1;
     ssi_freezereq_opts_t o = {.dir = NULL,
                               .token = -1,
@@ -132,10 +134,11 @@ int main(int argc, char **argv)
         case 'P': ssi_freezereq_bind(atoi(optarg)); break;
         case 'L': o.live = 1; break;
         case 'N': o.precopy.max_rounds = atoi(optarg); break;
+        case 'V': recover = optarg; break;
         default: fprintf(stderr, USAGE); return 2;
         }
     }
-    if (optind + 1 != argc || (deputy && key_fd < 0)) {
+    if (optind + 1 != argc || (deputy && key_fd < 0) || (recover && !deputy)) {
         fprintf(stderr, USAGE);
         return 2;
     }
@@ -169,6 +172,22 @@ int main(int argc, char **argv)
         }
         o.verdict = SSI_IMAGE_VERDICT_DEPUTY;
         o.deputy = &dep;
+        if (recover) {
+            ssize_t n;
+            char *slash;
+            memset(&rec, 0, sizeof(rec));
+            n = readlink("/proc/self/exe", rec.prog, sizeof(rec.prog) - 16);
+            rec.prog[n > 0 ? n : 0] = 0;
+            slash = strrchr(rec.prog, '/');
+            if (recover[0] != '/' || strlen(recover) >= sizeof(rec.file) || !slash) {
+                fprintf(stderr, "ssi-freeze: bad --recover %s (want an absolute path)\n", recover);
+                return 2;
+            }
+            strcpy(slash + 1, "ssi-ckpt");
+            snprintf(rec.file, sizeof(rec.file), "%s", recover);
+            dep.flags |= SSI_IMAGE_DEPUTY_F_RECOVER;
+            o.recover = &rec;
+        }
     }
     if (out) {
         fd = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);

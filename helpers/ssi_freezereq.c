@@ -141,7 +141,8 @@ static double s_now_ms(void)
 
 /* Sends the agent's address and key after the 'D' verdict and waits for
  * the process's one-byte answer. */
-static int s_deputy_answer(int cfd, const ssi_image_deputy_t *d, char *err, size_t errlen)
+static int s_deputy_answer(int cfd, const ssi_image_deputy_t *d, const ssi_image_recover_t *rec,
+                           char *err, size_t errlen)
 {
     struct pollfd p = {.fd = cfd, .events = POLLIN};
     int timeout, rc, r;
@@ -151,6 +152,8 @@ static int s_deputy_answer(int cfd, const ssi_image_deputy_t *d, char *err, size
         return -EINVAL;
     }
     rc = ssi_io_write_full(cfd, d, sizeof(*d));
+    if (rc == 0 && (d->flags & SSI_IMAGE_DEPUTY_F_RECOVER))
+        rc = rec ? ssi_io_write_full(cfd, rec, sizeof(*rec)) : -EINVAL;
     if (rc < 0) {
         s_err(err, errlen, "sending the agent's address: %s", strerror(-rc));
         return rc;
@@ -446,7 +449,7 @@ int ssi_freezereq_run(pid_t pid, const ssi_freezereq_opts_t *o, int out_fd,
          * but "continue". */
         rc = ssi_io_write_full(cfd, &o->verdict, 1);
         if (rc == 0 && o->verdict == SSI_IMAGE_VERDICT_DEPUTY)
-            rc = s_deputy_answer(cfd, o->deputy, err, errlen);
+            rc = s_deputy_answer(cfd, o->deputy, o->recover, err, errlen);
     }
 out:
     free(buf);

@@ -25,6 +25,9 @@ typedef struct {
      * data key; sent after the verdict. The run then waits for the
      * process's answer (connect timeout + accept timeout + 5 s). */
     const ssi_image_deputy_t *deputy;
+    /* With deputy->flags SSI_IMAGE_DEPUTY_F_RECOVER: sent right after it
+     * (the deputy's recovery point, the last checkpoint taken at home). */
+    const ssi_image_recover_t *recover;
     /* Pre-copy: the memory goes in rounds while the process runs, before
      * the image (a preamble only ssi-agent reads); a process that cannot
      * track its writes moves by stop-and-copy. */

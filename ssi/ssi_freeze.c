@@ -73,7 +73,7 @@ static uint64_t s_vvar_len, s_vvar_vclock_len;
 static ssi_image_cpu_t s_cpu;
 static void (*s_restore_hook)(void);
 static void (*s_freeze_hook)(void);
-static long (*s_deputy_connect)(const ssi_image_deputy_t *d);
+static ssi_freeze_deputy_connect_fn *s_deputy_connect;
 static void (*s_deputy_become)(void);
 static int (*s_fd_hidden)(int fd);
 static uint32_t s_generation;
@@ -770,10 +770,14 @@ static void s_untrack(void)
 static long s_become_deputy(long fd)
 {
     static ssi_image_deputy_t d;
+    static ssi_image_recover_t rec; /* F_RECOVER: the last checkpoint taken at home */
     char answer = SSI_IMAGE_VERDICT_CONTINUE;
     long rc = s_read_all(fd, &d, sizeof(d));
+    int r = rc == 0 && (d.flags & SSI_IMAGE_DEPUTY_F_RECOVER);
+    if (r)
+        rc = s_read_all(fd, &rec, sizeof(rec));
     if (rc == 0)
-        rc = s_deputy_connect && s_deputy_become ? s_deputy_connect(&d) : -ENOSYS;
+        rc = s_deputy_connect && s_deputy_become ? s_deputy_connect(&d, r ? &rec : 0) : -ENOSYS;
     ssi_sys_memzero(&d, sizeof(d));
     if (rc == 0) {
         /* The body runs elsewhere with every thread: these end here. */
@@ -1173,7 +1177,7 @@ void ssi_freeze_set_restore_hook(void (*hook)(void))
     s_restore_hook = hook;
 }
 
-void ssi_freeze_set_deputy_hook(long (*connect)(const ssi_image_deputy_t *d), void (*become)(void))
+void ssi_freeze_set_deputy_hook(ssi_freeze_deputy_connect_fn *connect, void (*become)(void))
 {
     s_deputy_connect = connect;
     s_deputy_become = become;

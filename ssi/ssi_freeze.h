@@ -71,12 +71,15 @@ void ssi_freeze_set_restore_hook(void (*hook)(void));
  * context. One hook; NULL clears. */
 void ssi_freeze_set_freeze_hook(void (*hook)(void));
 
-/* Verdict 'D' (the body runs elsewhere now): connect(d) links this
+/* Verdict 'D' (the body runs elsewhere now): connect(d, rec) links this
  * process to the body's agent (0, or -errno with nothing changed: the
  * process thaws and goes on); once the requester has heard 'D', become()
  * turns it into the deputy and never returns. Without hooks a 'D' thaws.
- * Set by the shim (the deputy is ssi/home's). Signal context. */
-void ssi_freeze_set_deputy_hook(long (*connect)(const ssi_image_deputy_t *d), void (*become)(void));
+ * rec: the recovery point sent with it (SSI_IMAGE_DEPUTY_F_RECOVER), or
+ * NULL. Set by the shim (the deputy is ssi/home's). Signal context. */
+typedef long ssi_freeze_deputy_connect_fn(const ssi_image_deputy_t *d,
+                                          const ssi_image_recover_t *rec);
+void ssi_freeze_set_deputy_hook(ssi_freeze_deputy_connect_fn *connect, void (*become)(void));
 
 /* The program's own no_new_privs (0 or 1), which the image records instead
  * of the process's when ssi set it away (the trap's filter needs it); -1:

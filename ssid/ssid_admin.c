@@ -179,6 +179,27 @@ static int s_exec(const char *op, uint64_t pid, uid_t uid, char *text, size_t ca
     return 0;
 }
 
+void ssid_admin_drain_for_stop(void)
+{
+    char text[1024];
+    s_exec("drain", 0, 0, text, sizeof text);
+}
+
+int ssid_admin_drain_left(char *what, size_t cap)
+{
+    int guests = 0, moving = 0;
+    for (ssid_mig_t *g = ssid_mig_first(); g; g = g->next)
+        if (g->checkpoint)
+            continue;
+        else if (!g->home_side)
+            guests++;
+        else
+            moving++;
+    snprintf(what, cap, "%d guest%s here, %d move%s of this home's processes in flight", guests,
+             guests == 1 ? "" : "s", moving, moving == 1 ? "" : "s");
+    return guests + moving;
+}
+
 static void s_relay_free(admin_relay_t *r)
 {
     for (admin_relay_t **pp = &s_relays; *pp; pp = &(*pp)->next)

@@ -31,4 +31,11 @@ void ssid_admin_relayed(int from, const ssi_msg_t *m);
 /* ADMIN_DONE from peer `from`: the answer to one we relayed. */
 void ssid_admin_done(int from, const ssi_msg_t *m);
 
+/* Stopping with SSID_DRAIN_ON_STOP=yes: drain (as `ssictl drain`). */
+void ssid_admin_drain_for_stop(void);
+
+/* What a drain still waits for: guests here (bodies of other homes) and
+ * moves of this home's processes in flight; what: a short account. */
+int ssid_admin_drain_left(char *what, size_t cap);
+
 #endif

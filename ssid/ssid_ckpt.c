@@ -66,6 +66,7 @@ static void s_start(ssid_client_t *p, uint64_t client, uid_t asker_uid, const ch
     }
     g->checkpoint = true;
     g->periodic = periodic;
+    snprintf(g->file, sizeof g->file, "%s", path);
     g->reqid = ssid_node_new_reqid();
     g->home_side = true;
     g->pid = p->pid;
@@ -191,8 +192,10 @@ void ssid_ckpt_reaped(ssid_mig_t *g)
     const char *why = ssid_mig_reason(g, "ssi-ckpt failed");
     if (WIFEXITED(st) && WEXITSTATUS(st) == 0) {
         ssi_info("%s", why);
-        if (p)
+        if (p) {
             p->ckpt_done = ssid_node_now();
+            snprintf(p->ckpt_file, sizeof p->ckpt_file, "%s", g->file);
+        }
         /* Periodic: keep the last SSID_CKPT_KEEP. */
         char old[1024];
         if (p && g->periodic && p->ckpt_seq > SSID_CKPT_KEEP &&

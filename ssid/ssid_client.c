@@ -378,7 +378,9 @@ int ssid_client_register(ssid_client_t *c, const ssi_msg_t *m, int *lost)
         old->registered = false;
         c->ckpt_seq = old->ckpt_seq;
         c->ckpt_done = old->ckpt_done;
+        memcpy(c->ckpt_file, old->ckpt_file, sizeof c->ckpt_file);
         c->moves = old->moves;
+        c->away_reqid = old->away_reqid; /* which body to end there (ssid_recover) */
         ssi_info("process %d registered again (restarted from a checkpoint)%s", c->pid,
                  was_away >= 0 ? "; its body away is gone" : "");
     }

@@ -53,6 +53,11 @@ typedef struct {
     int64_t ckpt_done;   /* when the last checkpoint was written (ms), or 0 */
     uint64_t calls;      /* forwarded calls its deputy said it served (CALLS) */
     int64_t probe_next;  /* its node is down: when to ask its deputy to probe again (ms) */
+    int64_t recovered;   /* recovered at home: when to choose where it runs (ms), or 0 */
+    uint64_t away_reqid; /* the move (our id) that put its body where it runs, or 0 */
+
+    /* The last checkpoint written, or "": a move arms the deputy with it. */
+    char ckpt_file[1024];
     size_t len;
     uint8_t buf[SSID_CLIENT_BUF];
 } ssid_client_t;

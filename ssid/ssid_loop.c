@@ -45,6 +45,11 @@
 #include "ssid_stats.h"
 
 static bool s_stopping; /* a stop signal came */
+/* SSID_DRAIN_ON_STOP=yes: SIGTERM drains the node first, for at most
+ * SSID_DRAIN_STOP_MS (another stop signal stops at once). When to give up,
+ * or 0. */
+#define SSID_DRAIN_STOP_MS 60000
+static int64_t s_drain_until;
 static int64_t s_last_refusal_log;
 
 /* --- peers --------------------------------------------------------------- */
@@ -97,6 +102,8 @@ static void s_peer_message(int from, const uint8_t *data, size_t len, zsock_t *r
     case SSI_MSG_MOVE_ASK: ssid_balance_asked(from, &m); break;
     case SSI_MSG_MOVE_ANSWER: ssid_balance_answered(from, &m); break;
     case SSI_MSG_GUEST_LOAD: ssid_balance_guest_load(from, &m); break;
+    case SSI_MSG_RECOVERED: ssid_recover_told(from, &m); break;
+    case SSI_MSG_RECOVERED_ACK: ssid_recover_acked(from, &m); break;
     default: ssi_debug("ignored %s from %s", ssi_msg_type_name(m.type), ssid_node_peer_name(from));
     }
 }
@@ -371,7 +378,19 @@ static int s_on_signal(zloop_t *loop, zmq_pollitem_t *item, void *arg)
             s_reload();
             continue;
         }
-        ssi_info("caught signal %u, shutting down", si.ssi_signo);
+        const char *drain = getenv("SSID_DRAIN_ON_STOP");
+        /* SIGTERM only: SIGINT (a restart, under the unit) never drains. */
+        if (!s_drain_until && si.ssi_signo == SIGTERM && drain &&
+            (!strcmp(drain, "yes") || !strcmp(drain, "1"))) {
+            ssi_info("caught signal %u: draining before shutting down (SSID_DRAIN_ON_STOP), "
+                     "for at most %d s",
+                     si.ssi_signo, SSID_DRAIN_STOP_MS / 1000);
+            s_drain_until = ssid_node_now() + SSID_DRAIN_STOP_MS;
+            ssid_admin_drain_for_stop();
+            continue;
+        }
+        ssi_info("caught signal %u, shutting down%s", si.ssi_signo,
+                 s_drain_until ? " without waiting for the drain" : "");
         s_stopping = true;
         return -1;
     }
@@ -421,6 +440,19 @@ static int s_on_watch(zloop_t *loop, int timer_id, void *arg)
     ssid_state_save();
     ssid_ckpt_periodic();
     ssid_recover_watch();
+    if (s_drain_until) {
+        char what[160];
+        int left = ssid_admin_drain_left(what, sizeof what);
+        if (!left || ssid_node_now() >= s_drain_until) {
+            if (left)
+                ssi_warn("the drain did not end in %d s (%s): shutting down all the same",
+                         SSID_DRAIN_STOP_MS / 1000, what);
+            else
+                ssi_info("drained (no guest here, no move in flight): shutting down");
+            s_stopping = true;
+            return -1;
+        }
+    }
     return s_again(SSID_HOME_WATCH_MS, s_on_watch);
 }
 

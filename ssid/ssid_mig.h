@@ -74,6 +74,7 @@ typedef struct ssid_mig {
     int64_t started;   /* when the record was made (ssid_node_now) */
     bool checkpoint;   /* a checkpoint (ssid_ckpt), not a move */
     bool periodic;     /* checkpoint: a periodic one */
+    char file[1024];   /* checkpoint: the file it writes */
     int resend;        /* the timer that sends the offer (home) or READY again, or 0 */
     int nresent;       /* destination: READYs sent again */
     bool running;      /* destination: the agent said the body runs */

@@ -448,8 +448,8 @@ void ssid_offer_ready(int from, const ssi_msg_t *m)
         ssid_mig_finish(g, EIO, "cannot make pipes; the process was not touched");
     } else {
         int pfd = ssid_client_pidfd(proc);
-        char *fargv[] = {"ssi-freeze", "-q",  "--stats", "--deputy", dep,  "--key-fd",
-                         "3",          pid_s, NULL,      NULL,       NULL, NULL};
+        char *fargv[] = {"ssi-freeze", "-q", "--stats", "--deputy", dep,  "--key-fd", "3", pid_s,
+                         NULL,         NULL, NULL,      NULL,       NULL, NULL,       NULL};
         int ffds[] = {-1, pipefd[1], errw, k2fd, pfd};
         int fa = 7;
         /* Pre-copy unless the user asked for stop-and-copy. */
@@ -458,6 +458,13 @@ void ssid_offer_ready(int from, const ssi_msg_t *m)
         if (pfd >= 0) {
             fargv[fa++] = "--pidfd";
             fargv[fa++] = "4";
+        }
+        /* The last checkpoint taken at home arms the deputy: should the
+         * body's node die before one is taken away, the process restarts
+         * from it at home (ARCHITECTURE, "Recovery when a node dies"). */
+        if (proc->ckpt_file[0] && access(proc->ckpt_file, R_OK) == 0) {
+            fargv[fa++] = "--recover";
+            fargv[fa++] = proc->ckpt_file;
         }
         fargv[fa] = pid_s;
         char *xargv[] = {"ssi-xfer",        "send", "--to", to, "--key-fd", "3", "--timeout",
@@ -590,8 +597,10 @@ void ssid_offer_reaped(ssid_mig_t *g)
     char text[700];
     const char *dest = ssid_node_peer_name(g->peer);
     if (WIFEXITED(st) && WEXITSTATUS(st) == 0) {
-        if (p)
+        if (p) {
             ssid_client_moved(p, g->peer, ssid_node_now() - g->started);
+            p->away_reqid = g->reqid; /* which body to end there, were it recovered */
+        }
         /* ssi-freeze --stats said last what it moved (ssid_stats). */
         unsigned long long bytes, freeze_us, rounds = 0, conv = 0;
         if (sscanf(ssid_mig_reason(g, ""),

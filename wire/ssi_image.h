@@ -160,8 +160,14 @@ typedef struct {
     uint8_t addr[16];            /* network order; IPv4 in the first 4 bytes */
     uint8_t key[32];             /* the data key of this migration (secret) */
     uint32_t accept_timeout_ms;  /* connected -> ACCEPT from the agent; 0: 30000 */
-    uint32_t flags;              /* 0 */
+    uint32_t flags;              /* SSI_IMAGE_DEPUTY_F_* */
 } ssi_image_deputy_t;
+
+/* ssi_image_deputy_t.flags: an ssi_image_recover_t follows the struct, the
+ * last checkpoint taken at home before this move: the deputy recovers from
+ * it should the body's node die before a checkpoint is taken away.
+ * docs/ARCHITECTURE.md, "Recovery when a node dies". */
+#define SSI_IMAGE_DEPUTY_F_RECOVER 1u
 
 /* What the destination CPU must offer. The XSAVE area of a frozen thread
  * (kept in its signal frame on its stack) is restored by rt_sigreturn, so

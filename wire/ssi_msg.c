@@ -236,6 +236,8 @@ const char *ssi_msg_type_name(int type)
         [SSI_MSG_EVENTS] = "EVENTS",
         [SSI_MSG_EVENTS_REP] = "EVENTS_REP",
         [SSI_MSG_CHECKPOINT] = "CHECKPOINT",
+        [SSI_MSG_RECOVERED] = "RECOVERED",
+        [SSI_MSG_RECOVERED_ACK] = "RECOVERED_ACK",
         [SSI_MSG_CALLS] = "CALLS",
         [SSI_MSG_MOVE_ASK] = "MOVE_ASK",
         [SSI_MSG_MOVE_ANSWER] = "MOVE_ANSWER",

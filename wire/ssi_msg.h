@@ -46,6 +46,11 @@ enum ssi_msg_type {
     SSI_MSG_EVENTS = 23,     /* [SEQ]: tool asks for the events after SEQ */
     SSI_MSG_EVENTS_REP = 24, /* EVENT... SEQ (the last one listed) */
     SSI_MSG_CHECKPOINT = 25, /* PID [PATH]: tool to its ssid, the process's home (w-ckpt: 25-29) */
+    /* REQID PID: home to a node heard again after it was lost, whose body of process PID (moved
+     * there by REQID; 0: unknown) was recovered elsewhere meanwhile: end that body. Sent every
+     * second until answered. */
+    SSI_MSG_RECOVERED = 26,
+    SSI_MSG_RECOVERED_ACK = 27, /* REQID PID FOUND: the answer; FOUND bodies were killed */
     /* 50-54: reporting (#16). CALLS: a deputy to its home ssid, the calls it served so far
      * (no answer). */
     SSI_MSG_CALLS = 50,
@@ -112,6 +117,7 @@ enum ssi_msg_tag {
     SSI_TAG_HEARD = 46,      /* u64: in HEARTBEAT, 1 if the sender hears the receiver */
     SSI_TAG_CKPT_EVERY = 47, /* u64: in REGISTER, seconds between periodic checkpoints */
     SSI_TAG_CKPT_AGEMS = 48, /* u64: in PROC, age of the last checkpoint (ms) */
+    SSI_TAG_FOUND = 49,      /* u64: in RECOVERED_ACK, how many old bodies were killed */
     /* Reporting (issue #16): a migration's outcome class, and each node's counters. */
     SSI_TAG_OUTCOME = 95, /* u64: enum ssi_outcome, in ERROR and MIG_DONE answers to MIGRATE */
     SSI_TAG_STATS = 96,   /* record in PS_REP: NODE GUESTS MIGS... BYTES FREEZE... FRZSUM */

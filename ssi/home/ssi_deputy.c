@@ -217,7 +217,7 @@ static long s_tcp_connect(const ssi_image_deputy_t *d)
     return fd;
 }
 
-long ssi_deputy_connect(const ssi_image_deputy_t *d)
+long ssi_deputy_connect(const ssi_image_deputy_t *d, const ssi_image_recover_t *rec)
 {
     ssi_tunnel_hello_t hello;
     ssi_tunnel_accept_t acc;
@@ -279,6 +279,7 @@ long ssi_deputy_connect(const ssi_image_deputy_t *d)
         ssi_sys_memcopy(&c, s_frame + sizeof(acc) + i * sizeof(c), sizeof(c));
         ssi_chans_add_static(&c);
     }
+    ssi_homecoming_set_recover(rec);
     return 0;
 }
 
@@ -926,8 +927,13 @@ void ssi_deputy_run(void)
         if (ssi_homecoming_wanted() && !s_exit_how && ssi_homecoming_begin()) {
             /* Signals wait in the kernel from now on: forwarded if the
              * homecoming fails, the program's if it succeeds. Those
-             * already caught go to the body first. */
-            s_sigmask(SIG_BLOCK, ~0ULL);
+             * already caught go to the body first. During a checkpoint,
+             * not ssid's probe (the freeze signal): a node that dies then
+             * is noticed within seconds, not at the deadline. (A real
+             * homecoming keeps it pending for the program: a chained
+             * move's next freeze.) */
+            s_sigmask(SIG_BLOCK,
+                      ssi_homecoming_is_ckpt() ? ~(1ULL << (SSI_FREEZE_SIGNAL - 1)) : ~0ULL);
             s_flush_signals();
             s_report_calls(1);
             ssi_homecoming_ask();

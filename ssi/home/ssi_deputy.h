@@ -18,8 +18,10 @@
 /* Connects to the agent named in d, says HELLO and waits for ACCEPT.
  * Returns 0 (the link is up; the caller must now call ssi_deputy_run) or
  * -errno with nothing changed: the caller thaws and the program goes on.
- * The key is copied; the caller wipes d. */
-long ssi_deputy_connect(const ssi_image_deputy_t *d);
+ * The key is copied; the caller wipes d. rec (or NULL): the last
+ * checkpoint taken at home, the deputy's recovery point until one is
+ * taken away. */
+long ssi_deputy_connect(const ssi_image_deputy_t *d, const ssi_image_recover_t *rec);
 
 /* ssid's local socket (NULL: none; the string must stay): the deputy
  * connects there and reports, at most once a second and at its end, how

@@ -103,6 +103,11 @@ int ssi_homecoming_wanted(void)
     return s_home_token >= 0 && !s_home_state;
 }
 
+int ssi_homecoming_is_ckpt(void)
+{
+    return s_home_ckpt;
+}
+
 int ssi_homecoming_active(void)
 {
     return s_home_state != 0;
@@ -527,9 +532,23 @@ static void s_recover(long err)
     ssi_sys_log("ssi-deputy: ", "lost the body's node; restarting here from its checkpoint ",
                 s_rec.file, 0);
     s_home_exec_fds(0, 0);
-    s_sigmask(SIG_SETMASK, 0);
+    /* The freeze signal stays blocked across the exec: ssid's probe or a
+     * checkpoint's request that comes before the restored program has its
+     * handler again would kill it (the default action); it waits, pending,
+     * and the program's own mask, restored by ssi-restore, lets it in. */
+    s_sigmask(SIG_SETMASK, 1ULL << (SSI_FREEZE_SIGNAL - 1));
     rc = ssi_sys3(SYS_execve, (long)s_rec.prog, (long)argv, (long)envp);
     ssi_sys_log("ssi-deputy: ", "cannot run ssi-ckpt to recover: ", s_rec.prog, rc);
+}
+
+void ssi_homecoming_set_recover(const ssi_image_recover_t *rec)
+{
+    s_rec_armed = 0;
+    if (!rec || rec->prog[0] != '/' || rec->file[0] != '/')
+        return;
+    ssi_sys_memcopy(&s_rec, rec, sizeof(s_rec));
+    s_rec.prog[sizeof(s_rec.prog) - 1] = s_rec.file[sizeof(s_rec.file) - 1] = 0;
+    s_rec_armed = 1;
 }
 
 void ssi_homecoming_arm(int on)

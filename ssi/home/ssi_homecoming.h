@@ -13,6 +13,7 @@
 #ifndef SSI_HOMECOMING_H
 #define SSI_HOMECOMING_H
 
+#include "ssi_image.h"
 #include "ssi_tunnel.h"
 
 #include <stdint.h>
@@ -29,6 +30,9 @@ int ssi_homecoming_wanted(void);
  * the caller must now block every signal, forward those already caught
  * and call ssi_homecoming_ask. 0: refused (answered) or gone. */
 int ssi_homecoming_begin(void);
+
+/* 1 when the homecoming under way is a checkpoint (the body stays). */
+int ssi_homecoming_is_ckpt(void);
 
 /* Asks the agent for the body (HOME_REQ). */
 void ssi_homecoming_ask(void);
@@ -51,6 +55,11 @@ void ssi_homecoming_ended(void);
  * if any (the default once init ran); 0: never (the body exited: a link
  * that breaks now is no loss). */
 void ssi_homecoming_arm(int on);
+
+/* The recovery point a new deputy starts with: the last checkpoint taken
+ * at home before the move (rec), or none (NULL). A checkpoint taken away
+ * replaces it. */
+void ssi_homecoming_set_recover(const ssi_image_recover_t *rec);
 
 /* A probe of the link asked by ssid (SSI_IMAGE_PROBE_VALUE): sends it and
  * keeps a short TCP user timeout for a while. Returns the ms until it must
