@@ -231,6 +231,8 @@ def go(sig, frame):
 signal.signal(signal.SIGUSR1, go)
 time.sleep(120)
 PY
+# rose: n1's forwarded calls went up by at least N since c0.
+rose() { c1=$(metric n1 "$S_CALLS") && [ "${c1%%.*}" -ge $((${c0%%.*} + N)) ]; }
 rm -f "$LAB_FILES/stater.done"
 lab_exec n1 sh -c "ssirun /usr/bin/python3 $LAB_FILES/stater.py >/dev/null 2>&1 &"
 wait_until 10 has_pid stater.py
@@ -239,7 +241,6 @@ if lab_exec n1 ssictl migrate "$spid" n2 >/dev/null; then
 	c0=$(metric n1 "$S_CALLS")
 	lab_exec n1 kill -USR1 "$spid"
 	wait_until 20 test -e "$LAB_FILES/stater.done"
-	rose() { c1=$(metric n1 "$S_CALLS") && [ "${c1%%.*}" -ge $((${c0%%.*} + N)) ]; }
 	wait_until 5 rose
 	c1=$(metric n1 "$S_CALLS")
 	d=$((${c1%%.*} - ${c0%%.*}))
@@ -260,6 +261,8 @@ if lab_exec n1 ssictl migrate "$spid" n2 >/dev/null; then
 	lab_exec n1 kill -USR1 "$spid"
 	gone() { [ -z "$(lab_pid_of stater_end.py)" ]; }
 	wait_until 20 gone
+	# The deputy's last report may reach ssid just after the process is seen gone.
+	wait_until 5 rose
 	c1=$(metric n1 "$S_CALLS")
 	d=$((${c1%%.*} - ${c0%%.*}))
 	[ "$d" -ge $N ] && [ "$d" -le $((N + 200)) ] &&
