@@ -51,7 +51,8 @@ typedef struct {
     uint32_t ckpt_seq;   /* periodic checkpoints started */
     int64_t ckpt_due;    /* when the next periodic one is due (ms) */
     int64_t ckpt_done;   /* when the last checkpoint was written (ms), or 0 */
-    uint64_t calls;      /* forwarded calls its deputy said it served (CALLS) */
+    uint64_t calls;      /* on a deputy's report connection: the calls it served (CALLS) */
+    bool calls_vouched;  /* that connection's first report came from a live process */
     int64_t probe_next;  /* its node is down: when to ask its deputy to probe again (ms) */
     int64_t recovered;   /* recovered at home: when to choose where it runs (ms), or 0 */
     uint64_t away_reqid; /* the move (our id) that put its body where it runs, or 0 */

@@ -217,17 +217,24 @@ static int s_on_zap(zloop_t *loop, zsock_t *zap, void *arg)
 
 /* A deputy's count of the calls it served so far (CALLS, no answer), on a
  * connection of its own: the rise since its last count goes to the node's
- * counter. Only for a registered process (the one with the sender's pid,
- * from the kernel), and never backwards. */
+ * counter, never backwards. The first report must come from a live
+ * registered process (the sender's pid, from the kernel); from then on the
+ * connection is that deputy's, so its last report counts even when the
+ * process has ended by the time ssid reads it. */
 static void s_client_calls(ssid_client_t *c, const ssi_msg_t *m)
 {
-    ssid_client_t *p = c->registered ? c : ssid_client_by_pid(c->pid);
     uint64_t n;
-    if (!p || ssi_field_u64(ssi_msg_find(m->field, m->nfields, SSI_TAG_CALLS), &n) < 0 ||
-        n <= p->calls)
+    if (ssi_field_u64(ssi_msg_find(m->field, m->nfields, SSI_TAG_CALLS), &n) < 0)
         return;
-    ssid_stats_calls(n - p->calls);
-    p->calls = n;
+    if (!c->calls_vouched) {
+        if (!c->registered && !ssid_client_by_pid(c->pid))
+            return;
+        c->calls_vouched = true;
+    }
+    if (n <= c->calls)
+        return;
+    ssid_stats_calls(n - c->calls);
+    c->calls = n;
 }
 
 /* One whole frame from a local client (a tool or a shim). */
