@@ -3,7 +3,8 @@
 # run, not per home (issue #13): three hosts of 0.3 CPU each, 'moves = 1'; homes n1 and n2
 # each put two endless CPU-bound jobs on n3 (ssirun --node n3). Both homes then want their
 # jobs back at about the same time; n3 must let at most one balancer move leave it per period
-# (500 ms), whichever home asks, refuse the others with the reason, and in the end every job
+# (a period of 1 s here, so that both homes ask within one: at 500 ms that needed a coincidence
+# under load), whichever home asks, refuse the others with the reason, and in the end every job
 # spread (n3 keeps at most two of the four). A limit counted per home would let each home move
 # one in the same period.
 . "$(dirname "$0")/lib.sh"
@@ -13,7 +14,7 @@ cpuhog=${SSI_TESTDIR:-$lab_top/build/tests}/cpuhog
 [ -f /sys/fs/cgroup/cpu/cpu.cfs_quota_us ] || grep -qw cpu /sys/fs/cgroup/cgroup.controllers 2>/dev/null ||
     skip "no cgroup cpu controller (the hosts need CPU quotas)"
 
-LAB_BALANCE=on,moves=1,residence=1000 lab_up 3 --cpu 0.3
+LAB_BALANCE=on,moves=1,period=1000,residence=1000 lab_up 3 --cpu 0.3
 for h in n1 n2; do
     lab_exec "$h" sh -c "for i in 1 2; do ssirun --node n3 $cpuhog 100000000 7 >/dev/null 2>&1 & done"
 done
@@ -35,10 +36,10 @@ granted=$(grep -c 'balance: granted n[12] a move of process [0-9]* (1 of 1 this 
 note "n3 granted $granted moves"
 check "n3 granted the homes' moves one by one ($granted)" [ "$granted" -ge 2 ]
 check "n3 refused a home a move in a period whose move was spent, with the reason" \
-    grep -q 'balance: refused n[12] a move of process [0-9]*: n3 sent 1 balancer move in the last 500 ms already (moves = 1 per node and period)' "$n3log"
+    grep -q 'balance: refused n[12] a move of process [0-9]*: n3 sent 1 balancer move in the last 1000 ms already (moves = 1 per node and period)' "$n3log"
 # Seconds of the day of each grant: no two closer than a period (less 20 ms of rounding).
 close=$(grep 'balance: granted n[12] a move' "$n3log" | cut -d' ' -f1 | sed 's/^.*T//' |
-    awk -F: '{ t = $1 * 3600 + $2 * 60 + $3; if (NR > 1 && t - p < 0.48) print p, t; p = t }')
+    awk -F: '{ t = $1 * 3600 + $2 * 60 + $3; if (NR > 1 && t - p < 0.98) print p, t; p = t }')
 check "no two moves left n3 within one period" [ -z "$close" ]
 [ -z "$close" ] || note "grants too close: $close"
 check "a home logged the refusal as a declined chance" sh -c \
