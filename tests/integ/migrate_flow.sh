@@ -37,7 +37,8 @@ PY
 slow="$py $LAB_FILES/slow.py"
 
 
-# flow NAME BODYCMD SINKCMD: input | ssirun BODYCMD | SINKCMD, moved after 1 s.
+# flow NAME BODYCMD SINKCMD: input | ssirun BODYCMD | SINKCMD, moved once output flows
+# (not after a fixed second: under load the stream could end first).
 flow() {
 	local name=$1 body=$2 sink=$3
 	lab_exec n1 sh -c "$body < /tmp/in | $sink > /tmp/$name.ref"
@@ -45,7 +46,7 @@ flow() {
 	wait_until 10 sh -c "[ -n \"\$(ssilab exec n1 -- ssictl ps --json | grep -F '$body')\" ]"
 	local pid out
 	pid=$(lab_pid_of "$body")
-	sleep 1
+	wait_until 10 lab_exec n1 test -s "/tmp/$name.out"
 	out=$(lab_exec n1 ssictl migrate "$pid" n2 2>&1)
 	if [ $? = 0 ]; then ok "$name: moved mid-stream: $out"; else fail "$name: moved mid-stream: $out"; fi
 	if wait_until 60 lab_exec n1 test -s "/tmp/$name.rc" && [ "$(lab_exec n1 cat "/tmp/$name.rc")" = 0 ] &&
@@ -56,9 +57,9 @@ flow() {
 	fi
 }
 
-# tr writes as fast as it reads; the reader at home takes ~3 s.
-flow slow-reader "tr a-m n-z" "$slow 8"
-# The body reads 64 KiB every 8 ms; cat at home pushes as fast as it can.
-flow slow-body "$slow 8" "cat"
+# tr writes as fast as it reads; the reader at home takes ~5 s.
+flow slow-reader "tr a-m n-z" "$slow 12"
+# The body reads 64 KiB every 12 ms; cat at home pushes as fast as it can.
+flow slow-body "$slow 12" "cat"
 
 finish
