@@ -145,7 +145,9 @@ void ssi_net_body_start(int ctl_fd)
         if (s_frz_std & (1u << fd))
             s_set(fd, S_STD);
     for (fd = 0; fd < S_FRZ_SCAN; fd++)
-        if (s_frz_listen[fd >> 3] & (1u << (fd & 7)))
+        if (ssi_sys2(SYS_fcntl, fd, F_GETFD) < 0)
+            continue; /* not restored: a descriptor of the freeze's own */
+        else if (s_frz_listen[fd >> 3] & (1u << (fd & 7)))
             s_set(fd, S_LISTEN);
         else if (s_frz_dgram[fd >> 3] & (1u << (fd & 7)))
             s_set(fd, S_DGRAM); /* a placeholder the agent made; the deputy's fd is real */

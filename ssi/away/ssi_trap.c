@@ -828,7 +828,18 @@ static long s_take_link(ssi_tunnel_ctl_t *ctl)
 {
     int fd = -1;
     long rc = ssi_fdpass_recv(s_ctl_fd, ctl, sizeof(*ctl), MSG_WAITALL, &fd);
+    long hi;
     unsigned i;
+    /* Out of the program's way, like the shim's other descriptors, before
+     * the proxies look at which numbers are taken: received at the lowest
+     * free number, often the one the freeze's own socket held (fd 3 in a
+     * small program), it was taken for a tunnel of the image, and a
+     * socketpair made away at that number later had its calls sent home. */
+    if (fd >= 0 &&
+        (hi = ssi_sys3(SYS_fcntl, fd, F_DUPFD_CLOEXEC, SSI_TUNNEL_CTL_FD_MIN + 64)) >= 0) {
+        ssi_sys1(SYS_close, fd);
+        fd = (int)hi;
+    }
     if (rc != (long)sizeof(*ctl) || ctl->magic != SSI_TUNNEL_CTL_MAGIC ||
         ctl->version != SSI_TUNNEL_CTL_VERSION || ctl->nfwd > SSI_TUNNEL_CTL_MAX_FWD)
         rc = -EPROTO;
@@ -850,7 +861,7 @@ long ssi_trap_start(void)
 {
     static ssi_tunnel_ctl_t ctl;
     struct timeval tv = {60, 0};
-    long rc, fd, hi;
+    long rc, fd;
     uint32_t i;
 
     if (s_ctl_fd < 0)
@@ -863,12 +874,6 @@ long ssi_trap_start(void)
     if (fd < 0) {
         ssi_sys_memzero(&ctl, sizeof(ctl));
         return fd;
-    }
-    /* Out of the program's way, like the shim's other descriptors. */
-    hi = ssi_sys3(SYS_fcntl, fd, F_DUPFD_CLOEXEC, SSI_TUNNEL_CTL_FD_MIN + 64);
-    if (hi >= 0) {
-        ssi_sys1(SYS_close, fd);
-        fd = hi;
     }
     rc = ssi_chan_init(&s_ch, (int)fd, ctl.key, SSI_CHAN_RESPONDER,
                        ctl.timeout_ms ? (int)ctl.timeout_ms : 30000);

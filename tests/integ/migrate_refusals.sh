@@ -51,7 +51,7 @@ fds = None
 for i in range(600):
     if sys.argv[1] == "away" and fds is None and os.path.exists("/tmp/make-pipes"):
         # made away: they cannot come home (a pipe made away comes home first: #11;
-        # python's socket.socketpair() asks getsockopt of its fds, which fails away)
+        # raw socketpairs: no python socket objects to keep alive)
         fds = (ctypes.c_int * 4)()
         ctypes.CDLL(None).socketpair(1, 1, 0, fds)
         ctypes.CDLL(None).socketpair(1, 1, 0, ctypes.byref(fds, 8))
