@@ -28,7 +28,15 @@ lab_exec n1 sh -c "$memhog $ARGS >/tmp/ref.out 2>&1 &"
 for i in 1 2; do
     lab_exec n1 sh -c "ssirun $memhog $ARGS >/tmp/m$i.out 2>&1 & echo \$! >/tmp/m$i.pid"
 done
-sleep 1.5 # the balancer sees their size at home
+# The balancer must see their size at home (it counts a guest's memory as it was there): each
+# has filled its 60 MiB (under load that took more than the 1.5 s this waited once, and a
+# guest counted smaller freed less than n2 needed, so both were sent away), then two periods.
+filled() { for i in "$@"; do
+    kb=$(lab_exec n1 awk '/^VmRSS:/ { print $2 }' "/proc/$(lab_exec n1 cat /tmp/m$i.pid)/status")
+    [ "${kb:-0}" -ge 61440 ] || return 1
+done; }
+check "both memhogs filled their 60 MiB at home" wait_until 20 filled 1 2
+sleep 1
 for i in 1 2; do
     pid=$(lab_exec n1 cat /tmp/m$i.pid)
     check "memhog $i ($pid) moves to n2 by hand" lab_exec n1 ssictl migrate "$pid" n2
@@ -45,7 +53,7 @@ check "the other stays on n2 ($on_n2 there)" [ "$on_n2" = 1 ]
 
 # n2 has about 90 MiB free now: a third 60 MiB memhog would leave less than 48.
 lab_exec n1 sh -c "ssirun $memhog 60 30 100 >/tmp/m3.out 2>&1 & echo \$! >/tmp/m3.pid"
-sleep 1
+check "a third memhog filled its 60 MiB at home" wait_until 20 filled 3
 out=$(lab_exec n1 ssictl migrate "$(lab_exec n1 cat /tmp/m3.pid)" n2 2>&1)
 check "an offer to n2 without room is refused: '$out'" \
     sh -c "echo '$out' | grep -q 'n2 refused: n2 has [0-9]* MiB free: no room for [0-9]* MiB and the 48 MiB it keeps free (mem_min)'"
