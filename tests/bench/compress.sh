@@ -103,7 +103,7 @@ for name in python3 memhog livehog; do
 	size=$(stat -c %s "$img")
 	lz=$(lz4 -1 -c <"$img" | wc -c)
 	zs=$(zstd -1 -q -c <"$img" | wc -c)
-	: >"$W/t.plain" >"$W/t.lz4" >"$W/t.zstd" >"$W/x.lz4" >"$W/x.zstd"
+	rm -f "$W/t.plain" "$W/t.lz4" "$W/t.zstd" "$W/x.lz4" "$W/x.zstd"
 	for _ in $(seq "$REPS"); do
 		p=$(xfer "$img" cat cat)
 		l=$(xfer "$img" "lz4 -1 -c" "lz4 -d -c")
