@@ -846,6 +846,27 @@ static long s_take_link(ssi_tunnel_ctl_t *ctl)
     return fd;
 }
 
+/* The program's handlers installed at home may block SIGSYS while they run
+ * (dash's and many others' sa_mask is every signal): away, a trapped call
+ * in one would get the process killed. s_sigaction keeps SIGSYS out of the
+ * handlers set away; those the image brought are mended here, before the
+ * filter. */
+static void s_open_handlers(void)
+{
+    uint64_t act[4], sys = 1ULL << (SIGSYS - 1);
+    int sig;
+    for (sig = 1; sig <= 64; sig++) {
+        if (sig == SIGKILL || sig == SIGSTOP || sig == SIGSYS || sig == SSI_FREEZE_SIGNAL)
+            continue;
+        if (ssi_sys4(SYS_rt_sigaction, sig, 0, (long)act, 8) < 0)
+            continue;
+        if (act[0] > (uint64_t)SIG_IGN && (act[3] & sys)) {
+            act[3] &= ~sys;
+            ssi_sys4(SYS_rt_sigaction, sig, (long)act, 0, 8);
+        }
+    }
+}
+
 long ssi_trap_start(void)
 {
     static ssi_tunnel_ctl_t ctl;
@@ -885,6 +906,7 @@ long ssi_trap_start(void)
      * a time); SIGSYS stays deliverable everywhere else. */
     ssi_sys_memzero(s_prog_sigsys, sizeof(s_prog_sigsys));
     rc = ssi_signal_action(SIGSYS, (void (*)(void))s_on_sigsys, SA_SIGINFO, ~0ULL, s_prog_sigsys);
+    s_open_handlers();
     if (rc == 0)
         rc = s_install_filter();
     if (rc < 0) {

@@ -14,6 +14,7 @@
 #   6. python3 execs sh away: it comes home first; the new program runs in the same process at
 #      home, with its arguments, listed in `ssictl ps`, and its exit status reaches the shell.
 #   7. python3 with every signal blocked moved to n2 makes trapped calls there and ends right;
+#      so does a perl handler installed at home whose mask blocks SIGSYS, run away;
 #      sh forking in a tight loop (dash blocks every signal around each vfork), moved three
 #      times: it comes home and finishes each time (SIGSYS must be deliverable away).
 # Each time the process comes home by itself (ssid's log says it asked) and runs at home after.
@@ -247,6 +248,33 @@ wait_until 20 lab_exec n1 test -s /tmp/blk.rc
 [ "$(lab_exec n1 cat /tmp/blk.rc)" = 0 ] && [ "$(lab_exec n1 cat /tmp/blk.out | tail -1)" = alive ] &&
 	ok "with every signal blocked, its calls away ran and it ended (0)" ||
 	fail "with every signal blocked: status '$(lab_exec n1 cat /tmp/blk.rc)', $(lab_exec n1 cat /tmp/blk.out /tmp/blk.err); $(grep "n1:$pid" "$(lab_log n2)" | tail -2)"
+# A handler installed at home that blocks SIGSYS while it runs (perl, run unsafe: the handler
+# is the signal's own; its mask names SIGSYS) makes a trapped call away (open of a home file):
+# the trap core takes SIGSYS out of the handlers the image brought.
+cat >"$LAB_FILES/handler.pl" <<'EOF'
+use POSIX qw(:signal_h);
+my $act = POSIX::SigAction->new(sub {
+    open(my $f, '>>', '/tmp/hnd.log') or die; print $f "handled\n"; close $f;
+}, POSIX::SigSet->new(SIGSYS), 0);
+$act->safe(0);
+sigaction(SIGUSR1, $act) or die "sigaction: $!";
+$| = 1;
+print "ready $$\n";
+until (-e '/tmp/hnd.go') { select(undef, undef, undef, 0.02) }
+print "alive\n";
+EOF
+lab_exec n1 sh -c "{ ssirun perl $LAB_FILES/handler.pl 2>/tmp/hnd.err; echo \$? >/tmp/hnd.rc; } >/tmp/hnd.out &"
+wait_until 10 lab_exec n1 grep -q '^ready' /tmp/hnd.out
+pid=$(lab_exec n1 awk '/^ready/ { print $2 }' /tmp/hnd.out)
+out=$(lab_exec n1 ssictl migrate "$pid" n2 2>&1) && ok "perl with a handler blocking SIGSYS moved to n2: $out" ||
+	fail "perl with a handler blocking SIGSYS moved to n2: $out"
+lab_exec n1 kill -USR1 "$pid"
+wait_until 20 lab_exec n1 grep -q handled /tmp/hnd.log && ok "its handler ran away and wrote a home file" ||
+	fail "its handler did not write: $(lab_exec n1 cat /tmp/hnd.out /tmp/hnd.err); $(grep "n1:$pid" "$(lab_log n2)" | tail -2)"
+lab_exec n1 touch /tmp/hnd.go
+wait_until 20 lab_exec n1 test -s /tmp/hnd.rc
+[ "$(lab_exec n1 cat /tmp/hnd.rc)" = 0 ] && [ "$(lab_exec n1 tail -1 /tmp/hnd.out)" = alive ] &&
+	ok "perl ended right (0)" || fail "perl: status '$(lab_exec n1 cat /tmp/hnd.rc)', $(lab_exec n1 cat /tmp/hnd.out /tmp/hnd.err)"
 for k in 1 2 3; do
 	lab_exec n1 sh -c "ssirun sh -c 'i=0; while [ \$i -lt 2000 ]; do i=\$((i+1)); /bin/true; done; echo done $k' >/tmp/tight$k.out 2>/tmp/tight$k.err &"
 	wait_until 10 sh -c "[ -n \"\$(ssilab exec n1 -- ssictl ps --json | grep -F 'done $k')\" ]"
