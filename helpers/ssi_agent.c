@@ -388,25 +388,41 @@ static pid_t s_restorer_pid(const pid_t *tids, int n)
     }
 }
 
-/* Threads the body makes from now on get numbers above every tid it has
- * and at least 300 (as the kernel gives in the initial namespace, below
- * which its own threads live at home), not the lowest free ones of this
- * namespace: those are taken at home by the kernel's threads, and here by
- * the restorer on the next move. Best effort: the kernel takes the next
- * free number after ns_last_pid (the restorer's clone3 with set_tid and
- * the threads it makes so do not move it). */
+/* Threads the body makes from now on get numbers near the top of the pid
+ * range (from min(pid_max, 32768) - 4096 up, or above every tid of the
+ * image if higher), not the lowest free ones of this namespace: those are taken at
+ * home (the kernel's threads; in the lab, the host's first processes), and
+ * here by the restorer on the next move. A tid made away must be free at
+ * home for the process to come home (ssi-restore --check), and home hands
+ * out numbers from the bottom of its range and in turn: the top is the
+ * last it reaches. Not a reservation: home may still hold one. Best
+ * effort: the kernel takes the next free number after ns_last_pid (the
+ * restorer's clone3 with set_tid and the threads it makes do not move it). */
 static void s_set_last_pid(const pid_t *tids, int n)
 {
-    pid_t last = s_hdr.pid > 300 ? s_hdr.pid : 300;
+    long last = s_hdr.pid, max = 0;
     char buf[24];
     int i, fd, len;
+    FILE *f = fopen("/proc/sys/kernel/pid_max", "re");
+    if (f) {
+        if (fscanf(f, "%ld", &max) != 1)
+            max = 0;
+        fclose(f);
+    }
+    /* 32768, the kernel's default pid_max, at most: home's may be that
+     * while this node's is larger, and a tid above home's pid_max could
+     * never come home. */
+    if (max > 32768)
+        max = 32768;
+    if (max > 8192 && max - 4096 > last)
+        last = max - 4096;
     for (i = 0; i < n; i++)
         if (tids[i] > last)
             last = tids[i];
     fd = open("/proc/sys/kernel/ns_last_pid", O_WRONLY | O_CLOEXEC);
     if (fd < 0)
         return;
-    len = snprintf(buf, sizeof(buf), "%d", (int)last);
+    len = snprintf(buf, sizeof(buf), "%ld", last);
     if (write(fd, buf, (size_t)len) != len && ssi_agent.verbose)
         fprintf(stderr, "ssi-agent: ns_last_pid: %s\n", strerror(errno));
     close(fd);

@@ -6,7 +6,8 @@
 # pair of moves and three after the last; each sends 30 lines, 0.1 s apart, and checks every
 # answer (the line in capitals, with how many lines its connection had served). Every client
 # must be served right to its end, whichever node its thread ran on at each line, and the
-# server must end with status 0 and the count of connections it served.
+# server must end with status 0 and the count of connections it served. Part 2: a thread made
+# away comes home with its tid while home's low numbers are taken.
 . "$(dirname "$0")/lib.sh"
 lab_require_root
 lab_require_python
@@ -96,4 +97,66 @@ expect "the server counted 12 connections and 360 lines" "served 12 360"
 [ "$(lab_exec n1 cat /tmp/srv.rc)" = 0 ] && ok "the server exited 0" || fail "the server exited '$(lab_exec n1 cat /tmp/srv.rc)'"
 err=$(lab_exec n1 cat /tmp/srv.err)
 [ -z "$err" ] && ok "nothing on its stderr" || fail "its stderr: $err"
+# 2. A thread made away comes home with its tid, even where the low numbers are taken at home
+# (the kernel's threads are there on a real node): n1's first free numbers from 2 up are held
+# by processes made with those pids (clone3 with set_tid, as root), then python3, moved to n2,
+# starts a thread there, and comes home with it running.
+cat >"$LAB_FILES/holdpids.py" <<'EOF'
+import ctypes, os, struct, sys, time
+libc = ctypes.CDLL(None, use_errno=True)
+held = []
+for pid in range(2, 40):
+    tid = ctypes.c_long(pid)
+    args = ctypes.create_string_buffer(struct.pack("11Q", 0, 0, 0, 0, 17, 0, 0, 0, ctypes.addressof(tid), 1, 0))
+    r = libc.syscall(435, args, 88)
+    if r == 0:
+        while True:
+            libc.pause()
+    if r > 0:
+        held.append(r)
+print("held", len(held), flush=True)
+while not os.path.exists("/tmp/hp.end"):
+    time.sleep(0.1)
+for p in held:
+    os.kill(p, 9)
+    os.waitpid(p, 0)
+EOF
+cat >"$LAB_FILES/awaythr.py" <<'EOF'
+import os, threading, time
+ids = []
+go = threading.Event()
+def worker():
+    ids.append(threading.get_native_id())
+    while not os.path.exists("/tmp/at.end"):
+        time.sleep(0.05)
+    ids.append(threading.get_native_id())
+print("ready", os.getpid(), flush=True)
+while not os.path.exists("/tmp/at.go"):
+    time.sleep(0.05)
+t = threading.Thread(target=worker)
+t.start()
+while not ids:
+    time.sleep(0.01)
+print("made", ids[0], flush=True)
+t.join()
+print("tids", ids[0], ids[1], flush=True)
+EOF
+lab_exec n1 sh -c "$PY $LAB_FILES/holdpids.py >/tmp/hp.out 2>&1 &"
+wait_until 10 lab_exec n1 grep -q '^held' /tmp/hp.out
+note "$(lab_exec n1 cat /tmp/hp.out) low pids held at home"
+lab_exec n1 sh -c "{ ssirun $PY $LAB_FILES/awaythr.py 2>/tmp/at.err; echo \$? >/tmp/at.rc; } >/tmp/at.out &"
+wait_until 10 lab_exec n1 grep -q '^ready' /tmp/at.out
+pid=$(lab_exec n1 awk '/^ready/ { print $2 }' /tmp/at.out)
+out=$(lab_exec n1 ssictl migrate "$pid" n2 2>&1) && ok "python3 moved to n2: $out" || fail "python3 moved to n2: $out"
+lab_exec n1 touch /tmp/at.go
+wait_until 10 lab_exec n1 grep -q '^made' /tmp/at.out
+tid=$(lab_exec n1 awk '/^made/ { print $2 }' /tmp/at.out)
+out=$(lab_exec n1 ssictl migrate "$pid" home 2>&1) && ok "it came home with the thread made on n2 (tid $tid) running: $out" ||
+	fail "it did not come home with the thread made on n2 (tid $tid): $out"
+lab_exec n1 touch /tmp/at.end
+wait_until 20 lab_exec n1 test -s /tmp/at.rc
+res=$(lab_exec n1 cat /tmp/at.out)
+expect "the thread kept its tid" "tids $tid $tid"
+[ "$(lab_exec n1 cat /tmp/at.rc)" = 0 ] && ok "it exited 0" || fail "it exited '$(lab_exec n1 cat /tmp/at.rc)': $(lab_exec n1 cat /tmp/at.err)"
+lab_exec n1 touch /tmp/hp.end
 finish
