@@ -348,6 +348,86 @@ __attribute__((noreturn)) static void s_exec_restorer(const char *restore, int i
     _exit(127);
 }
 
+/* The tids of the image's threads (THREAD records, in the prefix): up to
+ * cap of them into tids; their count. */
+static int s_image_tids(const uint8_t *p, size_t plen, pid_t *tids, int cap)
+{
+    size_t off = sizeof(s_hdr);
+    int n = 0;
+    while (off + sizeof(ssi_image_rec_t) <= plen) {
+        ssi_image_rec_t r;
+        memcpy(&r, p + off, sizeof(r));
+        off += sizeof(r);
+        if (r.type == SSI_IMAGE_REC_VMA || r.type == SSI_IMAGE_REC_PAGES ||
+            r.type == SSI_IMAGE_REC_END)
+            break;
+        if (r.type == SSI_IMAGE_REC_THREAD && r.size >= sizeof(ssi_image_thread_t) &&
+            off + sizeof(ssi_image_thread_t) <= plen && n < cap) {
+            ssi_image_thread_t t;
+            memcpy(&t, p + off, sizeof(t));
+            tids[n++] = t.tid;
+        }
+        off += r.size + (r.type == SSI_IMAGE_REC_THREAD ? r.data_len : 0);
+    }
+    return n;
+}
+
+/* A pid for the restorer in this namespace that none of the body's tasks
+ * needs: not the pid, not a thread's tid (a thread made away got the
+ * lowest free number of its node's namespace, often 2 or 3: the next move
+ * found it taken by the restorer, EEXIST). */
+static pid_t s_restorer_pid(const pid_t *tids, int n)
+{
+    pid_t other;
+    int i;
+    for (other = 2;; other++) {
+        for (i = 0; i < n && tids[i] != other; i++)
+            ;
+        if (other != s_hdr.pid && i == n)
+            return other;
+    }
+}
+
+/* Threads the body makes from now on get numbers near the top of the pid
+ * range (from min(pid_max, 32768) - 4096 up, or above every tid of the
+ * image if higher), not the lowest free ones of this namespace: those are taken at
+ * home (the kernel's threads; in the lab, the host's first processes), and
+ * here by the restorer on the next move. A tid made away must be free at
+ * home for the process to come home (ssi-restore --check), and home hands
+ * out numbers from the bottom of its range and in turn: the top is the
+ * last it reaches. Not a reservation: home may still hold one. Best
+ * effort: the kernel takes the next free number after ns_last_pid (the
+ * restorer's clone3 with set_tid and the threads it makes do not move it). */
+static void s_set_last_pid(const pid_t *tids, int n)
+{
+    long last = s_hdr.pid, max = 0;
+    char buf[24];
+    int i, fd, len;
+    FILE *f = fopen("/proc/sys/kernel/pid_max", "re");
+    if (f) {
+        if (fscanf(f, "%ld", &max) != 1)
+            max = 0;
+        fclose(f);
+    }
+    /* 32768, the kernel's default pid_max, at most: home's may be that
+     * while this node's is larger, and a tid above home's pid_max could
+     * never come home. */
+    if (max > 32768)
+        max = 32768;
+    if (max > 8192 && max - 4096 > last)
+        last = max - 4096;
+    for (i = 0; i < n; i++)
+        if (tids[i] > last)
+            last = tids[i];
+    fd = open("/proc/sys/kernel/ns_last_pid", O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    len = snprintf(buf, sizeof(buf), "%ld", last);
+    if (write(fd, buf, (size_t)len) != len && ssi_agent.verbose)
+        fprintf(stderr, "ssi-agent: ns_last_pid: %s\n", strerror(errno));
+    close(fd);
+}
+
 /* Restores the body from the image on `in`; returns when it runs. */
 static void s_start_body(int in, const char *restore)
 {
@@ -355,8 +435,9 @@ static void s_start_body(int in, const char *restore)
     size_t plen;
     uint8_t *prefix = s_read_prefix(in, &plen, &last);
     struct clone_args ca;
-    pid_t other;
-    int pipefd[2], errp[2], i, st, rc;
+    pid_t other, tids[SSI_IMAGE_FREEZE_MAX_THREADS];
+    int pipefd[2], errp[2], i, st, rc,
+        ntids = s_image_tids(prefix, plen, tids, SSI_IMAGE_FREEZE_MAX_THREADS);
     long pid;
 
     for (i = 0; i < ssi_agent.nchans; i++) {
@@ -379,9 +460,10 @@ static void s_start_body(int in, const char *restore)
         ssi_agent_fail("socketpair: %s", strerror(errno));
     ssi_agent.ctl_ino = ssi_agent_ino(ssi_agent.ctl[1]);
     ssi_agent.ctl_num = ssi_agent_plan_ctl_num();
-    /* The restorer must not take the body's pid: we are pid 1 and the
-     * body is usually pid 2, which a plain fork would get. */
-    other = s_hdr.pid == 2 ? 3 : 2;
+    /* The restorer must not take the body's pid nor a thread's: we are
+     * pid 1 and the body is usually pid 2, which a plain fork would get. */
+    other = s_restorer_pid(tids, ntids);
+    s_set_last_pid(tids, ntids); /* set_tid does not move the cursor */
     memset(&ca, 0, sizeof(ca));
     ca.exit_signal = SIGCHLD;
     ca.set_tid = (uint64_t)(uintptr_t)&other;

@@ -1025,8 +1025,10 @@ static void s_handler(int sig, siginfo_t *si, void *ucv)
         s_live = 0;
         s_nsigs = 0;
         /* Away, a trapped call with SIGSYS blocked gets the process killed
-         * (dash blocks every signal around each vfork; a freeze can catch it). */
-        if (s_back == 1)
+         * (dash blocks every signal around each vfork; a freeze can catch it).
+         * Every restore that is not in place: ssi-agent's (4), the moves of
+         * ssid, included. */
+        if (!s_restored_home)
             ssi_freeze_thr_unblock(SIGSYS, s_uc);
         if (s_restore_hook)
             s_restore_hook();

@@ -219,8 +219,11 @@ static long s_recv_end(long sock, ssi_tunnel_pass_t *m, long flags, const void *
     a[2] = flags;
     a[3] = a[4] = a[5] = 0;
     /* With the program's mask when the program waits (accept): signals
-     * interrupt it as at home. */
-    rc = uc ? ssi_trap_local(SYS_recvmsg, a, uc) : ssi_sys3(SYS_recvmsg, sock, (long)&fp.mh, flags);
+     * interrupt it as at home; and outside the trap core's lock (the
+     * message lands in this frame): a thread blocked in accept does not
+     * stall the others' calls. */
+    rc = uc ? ssi_trap_local_free(SYS_recvmsg, a, uc)
+            : ssi_sys3(SYS_recvmsg, sock, (long)&fp.mh, flags);
     if (rc < 0)
         return rc;
     fd = ssi_fdpass_take(&fp);
@@ -414,7 +417,6 @@ static long s_sendmsg(long fd, const struct msghdr *m, long flags)
 /* One datagram from a UDP channel's pair, into iov: the head lands in
  * h, the payload in the program's buffers, in one recvmsg (so MSG_PEEK
  * and blocking act as on a socket). Returns what recvmsg would. */
-static struct iovec s_iov[1 + 64];
 
 /* A receive that began away and was still waiting when the process came
  * home (the homecoming restarts it inside this handler, on what is the
@@ -451,27 +453,30 @@ static long s_udp_raw(const ssi_tunnel_dghdr_t *h, uint64_t r, const struct iove
 static long s_udp_recv(long fd, const struct iovec *iov, uint64_t niov, long flags, void *name,
                        uint32_t *nlen, int *mflags, const void *uc)
 {
-    static ssi_tunnel_dghdr_t h;
+    /* In this frame, not static: the wait runs outside the trap core's
+     * lock, and other threads may receive meanwhile. */
+    ssi_tunnel_dghdr_t h;
+    struct iovec iov1[1 + 64];
     struct msghdr mh;
     int64_t q[6];
     uint64_t i, cap = 0, got;
     long r;
     if (niov > 64)
         return -EMSGSIZE;
-    s_iov[0].iov_base = &h;
-    s_iov[0].iov_len = sizeof(h);
+    iov1[0].iov_base = &h;
+    iov1[0].iov_len = sizeof(h);
     for (i = 0; i < niov; i++) {
-        s_iov[i + 1] = iov[i];
+        iov1[i + 1] = iov[i];
         cap += iov[i].iov_len;
     }
     ssi_sys_memzero(&mh, sizeof(mh));
-    mh.msg_iov = s_iov;
+    mh.msg_iov = iov1;
     mh.msg_iovlen = niov + 1;
     q[0] = fd;
     q[1] = (int64_t)&mh;
     q[2] = (flags & (MSG_PEEK | MSG_DONTWAIT)) | MSG_TRUNC;
     q[3] = q[4] = q[5] = 0;
-    r = uc ? ssi_trap_local(SYS_recvmsg, q, uc) : ssi_sys3(SYS_recvmsg, fd, (long)&mh, q[2]);
+    r = uc ? ssi_trap_local_free(SYS_recvmsg, q, uc) : ssi_sys3(SYS_recvmsg, fd, (long)&mh, q[2]);
     if (r <= 0)
         return r;  /* 0: the deputy ended the channel */
     if (s_ctl < 0) /* came home while it waited: fd is the home socket */

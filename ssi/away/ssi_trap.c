@@ -437,6 +437,42 @@ long ssi_trap_local_free(long nr, const int64_t *a, const void *uc)
     return r;
 }
 
+long ssi_trap_lock_wait(long nr, unsigned *ms, void *ucv)
+{
+    ucontext_t *uc = ucv;
+    greg_t *g = uc->uc_mcontext.gregs;
+    const uint8_t *ip = (const uint8_t *)g[REG_RIP];
+    uint64_t prog, pend = 0, open = ~(1ULL << (SSI_FREEZE_SIGNAL - 1)), old, act[4];
+    struct timespec nap = {0, (long)*ms * 1000 * 1000};
+    int sig, held;
+
+    ssi_sys_memcopy(&prog, &uc->uc_sigmask, 8);
+    ssi_sys2(SYS_rt_sigpending, (long)&pend, 8);
+    pend &= ~prog & ~((1ULL << (SIGSYS - 1)) | (1ULL << (SSI_FREEZE_SIGNAL - 1)));
+    if (pend) {
+        /* The lowest first, as the kernel delivers them. */
+        for (sig = 1; !(pend & (1ULL << (sig - 1))); sig++)
+            ;
+        if (ssi_sys4(SYS_rt_sigaction, sig, 0, (long)act, 8) == 0 && act[0] > (uint64_t)SIG_IGN &&
+            !(act[1] & SA_RESTART))
+            return -EINTR;
+        if (ip[-2] != 0x0f || ip[-1] != 0x05)
+            return -EINTR;
+        g[REG_RIP] -= 2;
+        return nr; /* RAX: the call again, once the signal is taken */
+    }
+    held = __atomic_load_n(&s_owner, __ATOMIC_ACQUIRE) == (int)ssi_sys0(SYS_gettid) && s_depth == 1;
+    if (held)
+        s_unlock();
+    ssi_sys4(SYS_rt_sigprocmask, SIG_SETMASK, (long)&open, (long)&old, 8);
+    ssi_sys2(SYS_nanosleep, (long)&nap, 0);
+    ssi_sys4(SYS_rt_sigprocmask, SIG_SETMASK, (long)&old, 0, 8);
+    if (held)
+        s_lock();
+    *ms = *ms * 2 > 50 ? 50 : *ms * 2;
+    return 0;
+}
+
 static void s_on_sigsys(int sig, siginfo_t *si, void *ucv)
 {
     ucontext_t *uc = ucv;
@@ -857,6 +893,27 @@ static long s_take_link(ssi_tunnel_ctl_t *ctl)
     return fd;
 }
 
+/* The program's handlers installed at home may block SIGSYS while they run
+ * (dash's and many others' sa_mask is every signal): away, a trapped call
+ * in one would get the process killed. s_sigaction keeps SIGSYS out of the
+ * handlers set away; those the image brought are mended here, before the
+ * filter. */
+static void s_open_handlers(void)
+{
+    uint64_t act[4], sys = 1ULL << (SIGSYS - 1);
+    int sig;
+    for (sig = 1; sig <= 64; sig++) {
+        if (sig == SIGKILL || sig == SIGSTOP || sig == SIGSYS || sig == SSI_FREEZE_SIGNAL)
+            continue;
+        if (ssi_sys4(SYS_rt_sigaction, sig, 0, (long)act, 8) < 0)
+            continue;
+        if (act[0] > (uint64_t)SIG_IGN && (act[3] & sys)) {
+            act[3] &= ~sys;
+            ssi_sys4(SYS_rt_sigaction, sig, (long)act, 0, 8);
+        }
+    }
+}
+
 long ssi_trap_start(void)
 {
     static ssi_tunnel_ctl_t ctl;
@@ -890,6 +947,7 @@ long ssi_trap_start(void)
      * a time); SIGSYS stays deliverable everywhere else. */
     ssi_sys_memzero(s_prog_sigsys, sizeof(s_prog_sigsys));
     rc = ssi_signal_action(SIGSYS, (void (*)(void))s_on_sigsys, SA_SIGINFO, ~0ULL, s_prog_sigsys);
+    s_open_handlers();
     if (rc == 0)
         rc = s_install_filter();
     if (rc < 0) {

@@ -114,6 +114,17 @@ long ssi_trap_local(long nr, const int64_t *a, const void *uc);
  * with no static buffer of its own in use across it. */
 long ssi_trap_local_free(long nr, const int64_t *a, const void *uc);
 
+/* A call that waits at home (a lock wait: F_SETLKW, flock) made as its
+ * non-blocking form, which said "busy": waits a little (*ms, doubled up to
+ * 50 ms for the next time) outside the core's lock, every signal blocked
+ * but the freeze signal, so that neither the other threads nor the
+ * deputy's loop wait for it. Returns 0: try again; or what the call
+ * returns now, as Linux would for a signal the program may take: -EINTR
+ * when its handler has no SA_RESTART, else nr with the call rewound to its
+ * `syscall` instruction (the signal is delivered as the handler returns,
+ * then the call runs again). */
+long ssi_trap_lock_wait(long nr, unsigned *ms, void *uc);
+
 /* Gives call nr to the proxies as if it had been trapped (without the
  * seen hooks), or runs it here: for a proxy that acts on many
  * descriptors at once (close_range). */

@@ -27,6 +27,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stddef.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -503,13 +504,37 @@ static long s_dup_from(long old, long local_result, long cloexec)
     return local_result;
 }
 
+/* A lock wait on a home file (fcntl F_SETLKW or F_OFD_SETLKW, flock
+ * without LOCK_NB) made as its non-blocking form, again and again, waiting
+ * between tries here outside the core's lock (ssi_trap_lock_wait): a
+ * blocking one would hold the call link, so every other thread's calls,
+ * and the deputy's loop, until the lock is free. */
+static long s_lock_wait(long nr, const int64_t *a, const ucontext_t *uc)
+{
+    unsigned ms = 1;
+    long r;
+    for (;;) {
+        if (nr == SYS_flock)
+            r = s_fwd6(SYS_flock, a[0], a[1] | LOCK_NB, 0, 0, 0);
+        else
+            r = s_fwd6(SSI_CALL_OP_LOCK, a[0], a[1] == F_SETLKW ? F_SETLK : F_OFD_SETLK, a[2], 0,
+                       0);
+        if (r != -EAGAIN && r != -EACCES)
+            return r;
+        r = ssi_trap_lock_wait(nr, &ms, (void *)uc);
+        if (r != 0)
+            return r;
+    }
+}
+
 static long s_fcntl(const int64_t *a, const ucontext_t *uc)
 {
     long fd = a[0], cmd = a[1];
     if (ssi_trap_own_fd((int)fd))
         return -EBADF;
     if (!s_isfwd(fd))
-        return s_local(SYS_fcntl, a, uc);
+        return cmd == F_SETLKW || cmd == F_OFD_SETLKW ? s_free(SYS_fcntl, a, uc)
+                                                      : s_local(SYS_fcntl, a, uc);
     switch (cmd) {
     case F_DUPFD:
     case F_DUPFD_CLOEXEC:
@@ -520,12 +545,12 @@ static long s_fcntl(const int64_t *a, const ucontext_t *uc)
             ssi_sys3(SYS_fcntl, fd, cmd, a[2]);
         return r;
     }
+    case F_SETLKW:
+    case F_OFD_SETLKW: return s_lock_wait(SYS_fcntl, a, uc);
     case F_GETLK:
     case F_SETLK:
-    case F_SETLKW:
     case F_OFD_GETLK:
-    case F_OFD_SETLK:
-    case F_OFD_SETLKW: return s_fwd6(SSI_CALL_OP_LOCK, fd, cmd, a[2], 0, 0);
+    case F_OFD_SETLK: return s_fwd6(SSI_CALL_OP_LOCK, fd, cmd, a[2], 0, 0);
     default: return s_fwd6(SYS_fcntl, fd, cmd, a[2], 0, 0);
     }
 }
@@ -838,6 +863,11 @@ static long s_dispatch(long nr, int64_t *a, ucontext_t *uc)
         return -EINVAL; /* as for a file that cannot splice: callers fall back */
     case SYS_wait4:
     case SYS_waitid: return s_wait(nr, a, uc);
+    case SYS_flock:
+        if (s_isfwd(a[0]) && !ssi_trap_own_fd((int)a[0]) && !(a[1] & LOCK_NB) &&
+            (a[1] & (LOCK_SH | LOCK_EX)))
+            return s_lock_wait(nr, a, uc);
+        break;
     case SYS_kill:
         /* To itself: here, at once (its pid is the home pid). Any other
          * pid, group (0, -pgid) or -1 means home's processes. */
