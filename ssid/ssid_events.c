@@ -38,6 +38,24 @@ static void s_keep(const char *node, uint64_t time_ms, const char *kind, const c
     snprintf(e->text, sizeof e->text, "%s", text);
 }
 
+/* Keeps an event of this node and sends it to every up peer but `except`
+ * (-1: none). Returns its time. */
+static uint64_t s_note(int except, const char *kind, const char *text)
+{
+    uint64_t now = s_wall_ms();
+    s_keep(ssid_node.name, now, kind, text);
+    uint8_t out[600];
+    ssi_msg_writer_t w;
+    ssi_msg_begin(&w, out, sizeof out, SSI_MSG_EVENT);
+    ssid_events_put(&w, kind, now, text);
+    long n = ssi_msg_end(&w);
+    for (size_t i = 0; n > 0 && i < ssi_cluster_size(ssid_node.cluster); i++)
+        if ((int)i != ssid_node.self && (int)i != except &&
+            ssi_gossip_is_up(ssid_node.gossip, (int)i, ssid_node_now()))
+            ssid_node_send((int)i, out, (size_t)n);
+    return now;
+}
+
 void ssid_events_note(const char *kind, const char *fmt, ...)
 {
     char text[400];
@@ -45,18 +63,19 @@ void ssid_events_note(const char *kind, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
-    uint64_t now = s_wall_ms();
-    s_keep(ssid_node.name, now, kind, text);
-    uint8_t out[600];
-    ssi_msg_writer_t w;
-    ssi_msg_begin(&w, out, sizeof out, SSI_MSG_EVENT);
-    ssi_msg_put_str(&w, SSI_TAG_KIND, kind);
-    ssi_msg_put_u64(&w, SSI_TAG_TIMEMS, now);
-    ssi_msg_put_str_cut(&w, SSI_TAG_TEXT, text);
-    long n = ssi_msg_end(&w);
-    for (size_t i = 0; n > 0 && i < ssi_cluster_size(ssid_node.cluster); i++)
-        if ((int)i != ssid_node.self && ssi_gossip_is_up(ssid_node.gossip, (int)i, ssid_node_now()))
-            ssid_node_send((int)i, out, (size_t)n);
+    s_note(-1, kind, text);
+}
+
+uint64_t ssid_events_note_except(int except, const char *kind, const char *text)
+{
+    return s_note(except, kind, text);
+}
+
+void ssid_events_put(ssi_msg_writer_t *w, const char *kind, uint64_t time_ms, const char *text)
+{
+    ssi_msg_put_str(w, SSI_TAG_KIND, kind);
+    ssi_msg_put_u64(w, SSI_TAG_TIMEMS, time_ms);
+    ssi_msg_put_str_cut(w, SSI_TAG_TEXT, text);
 }
 
 void ssid_events_received(int from, const ssi_msg_t *m)

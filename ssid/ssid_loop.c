@@ -57,7 +57,8 @@ static int64_t s_last_refusal_log;
 static void s_heard_us(int from, const ssi_msg_t *m, int64_t now);
 
 /* A message from a peer, already authenticated: from is its index. A PS
- * came on the ROUTER (reply_to, identity) and is answered there. */
+ * or a RECOVERED came on the ROUTER (reply_to, identity) and is answered
+ * there. */
 static void s_peer_message(int from, const uint8_t *data, size_t len, zsock_t *reply_to,
                            zframe_t *identity)
 {
@@ -102,7 +103,7 @@ static void s_peer_message(int from, const uint8_t *data, size_t len, zsock_t *r
     case SSI_MSG_MOVE_ASK: ssid_balance_asked(from, &m); break;
     case SSI_MSG_MOVE_ANSWER: ssid_balance_answered(from, &m); break;
     case SSI_MSG_GUEST_LOAD: ssid_balance_guest_load(from, &m); break;
-    case SSI_MSG_RECOVERED: ssid_recover_told(from, &m); break;
+    case SSI_MSG_RECOVERED: ssid_recover_told(from, &m, reply_to, identity); break;
     case SSI_MSG_RECOVERED_ACK: ssid_recover_acked(from, &m); break;
     default: ssi_debug("ignored %s from %s", ssi_msg_type_name(m.type), ssid_node_peer_name(from));
     }

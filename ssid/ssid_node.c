@@ -84,13 +84,18 @@ zsock_t *ssid_node_dealer_open(int idx)
     zsock_set_immediate(d, 1);
     zsock_set_sndhwm(d, 64);
     zsock_set_reconnect_ivl(d, 200);
-    zsock_set_reconnect_ivl_max(d, 1000);
+    zsock_set_reconnect_ivl_max(d, 500);
     /* ZMTP heartbeats: a connection that went silent (a cut link) is
      * dropped and redialled within seconds, instead of waiting out TCP's
      * retransmission backoff, which can hold messages for tens of seconds
      * after the link is back. */
     zsock_set_heartbeat_ivl(d, 1000);
     zsock_set_heartbeat_timeout(d, 3000);
+    /* A dial made while the peer was cut off (paused, links down) must not
+     * sit in TCP's SYN backoff (1, 3, 7, 15 s...) once the peer is back:
+     * it is given up after half a second and made afresh (every half
+     * second at most, while the peer stays away). */
+    zsock_set_connect_timeout(d, 500);
     if (zsock_connect(d, "%s", n->endpoint) < 0) {
         ssi_error("cannot connect to %s at %s: %s", n->name, n->endpoint,
                   zmq_strerror(zmq_errno()));

@@ -141,7 +141,30 @@ static void s_tell_watch(int64_t now)
     }
 }
 
-void ssid_recover_told(int from, const ssi_msg_t *m)
+/* Old bodies killed here on their home's word, so that the same word
+ * again (sent every second until answered: our first answer may have been
+ * lost) is answered the same way, with the same event. */
+typedef struct {
+    int home;
+    pid_t pid;
+    uint64_t reqid;
+    uint64_t time_ms; /* of the event */
+} s_ended_t;
+static s_ended_t s_ended[SSID_RECOVER_ENDED_MAX];
+static unsigned s_nended; /* entries written, the oldest overwritten */
+
+static const s_ended_t *s_ended_find(int home, pid_t pid, uint64_t reqid)
+{
+    unsigned n = s_nended < SSID_RECOVER_ENDED_MAX ? s_nended : SSID_RECOVER_ENDED_MAX;
+    for (unsigned k = 0; k < n; k++) {
+        const s_ended_t *e = &s_ended[k];
+        if (e->home == home && e->pid == pid && (!reqid || !e->reqid || e->reqid == reqid))
+            return e;
+    }
+    return NULL;
+}
+
+void ssid_recover_told(int from, const ssi_msg_t *m, zsock_t *router, zframe_t *identity)
 {
     uint64_t reqid = 0, pid = 0, found = 0;
     if (ssi_field_u64(ssi_msg_find(m->field, m->nfields, SSI_TAG_REQID), &reqid) < 0 ||
@@ -161,27 +184,45 @@ void ssid_recover_told(int from, const ssi_msg_t *m)
             si.si_pid == 0 && kill(g->helper[1], SIGKILL) == 0)
             found++;
     }
+    char text[400];
+    snprintf(text, sizeof text,
+             "the old body of %s:%llu on %s was killed: the process was recovered at its home "
+             "while %s was cut off",
+             ssid_node_peer_name(from), (unsigned long long)pid, ssid_node.name, ssid_node.name);
+    const s_ended_t *e = found ? NULL : s_ended_find(from, (pid_t)pid, reqid);
+    uint64_t when = 0;
     if (found) {
         ssi_warn("the body of %s:%llu here was recovered at its home while this node was "
                  "cut off: killed it",
                  ssid_node_peer_name(from), (unsigned long long)pid);
-        ssid_events_note("recover",
-                         "the old body of %s:%llu on %s was killed: the process was recovered "
-                         "at its home while %s was cut off",
-                         ssid_node_peer_name(from), (unsigned long long)pid, ssid_node.name,
-                         ssid_node.name);
+        /* Home gets the event with our answer. */
+        when = ssid_events_note_except(from, "recover", text);
+        s_ended[s_nended++ % SSID_RECOVER_ENDED_MAX] =
+            (s_ended_t){.home = from, .pid = (pid_t)pid, .reqid = reqid, .time_ms = when};
+    } else if (e) {
+        found = 1; /* we answered already: the same again */
+        when = e->time_ms;
     } else
         ssi_info("%s recovered its process %llu: no body of it runs here (any left ends when "
                  "its link to home breaks)",
                  ssid_node_peer_name(from), (unsigned long long)pid);
-    uint8_t out[128];
+    uint8_t out[640];
     ssi_msg_writer_t w;
     ssi_msg_begin(&w, out, sizeof out, SSI_MSG_RECOVERED_ACK);
     ssi_msg_put_u64(&w, SSI_TAG_REQID, reqid);
     ssi_msg_put_u64(&w, SSI_TAG_PID, pid);
     ssi_msg_put_u64(&w, SSI_TAG_FOUND, found);
+    if (found)
+        ssid_events_put(&w, "recover", when, text);
     long n = ssi_msg_end(&w);
-    if (n > 0)
+    if (n <= 0)
+        return;
+    /* On the connection the word came in on, which works: our own link to
+     * home may not be connected again yet after a pause (a frame sent on
+     * it then is dropped). */
+    if (router && identity)
+        ssid_node_reply(router, identity, out, (size_t)n);
+    else
         ssid_node_send(from, out, (size_t)n);
 }
 
@@ -198,6 +239,9 @@ void ssid_recover_acked(int from, const ssi_msg_t *m)
             continue;
         ssi_info("%s was told that process %d was recovered here: %s", ssid_node_peer_name(from),
                  t->pid, found ? "it killed the old body" : "no old body ran there");
+        /* Its event came with the answer (sent to every other node). */
+        if (found)
+            ssid_events_received(from, m);
         s_tell[i--] = s_tell[--s_ntell];
     }
 }

@@ -14,6 +14,8 @@
 #ifndef SSID_RECOVER_H
 #define SSID_RECOVER_H
 
+#include <czmq.h>
+
 #include "ssid_client.h"
 
 #define SSID_RECOVER_PROBE_MS 5000 /* a probe again while the node stays down */
@@ -22,6 +24,7 @@
 #define SSID_RECOVER_TELL_MS 1000  /* RECOVERED again until answered */
 #define SSID_RECOVER_TELL_MAX 256  /* recovered processes whose old node is still to be told */
 #define SSID_RECOVER_TELL_FOR_MS (24 * 3600 * 1000LL) /* then a node is no longer waited for */
+#define SSID_RECOVER_ENDED_MAX 64 /* old bodies killed here remembered, for a repeated word */
 
 /* From the loop's watch timer. */
 void ssid_recover_watch(void);
@@ -36,10 +39,14 @@ void ssid_recover_restarted(ssid_client_t *c, int node);
 
 /* RECOVERED from `from` (the home of a process whose body runs here): its
  * body was recovered elsewhere while we were cut off: kill it (its agent,
- * the body's PID namespace with it), log it, answer RECOVERED_ACK. */
-void ssid_recover_told(int from, const ssi_msg_t *m);
+ * the body's PID namespace with it), log it, answer RECOVERED_ACK with the
+ * event (FOUND, and the event's fields). The answer goes back on the
+ * connection the word came in on (router, identity; NULL: our link to
+ * from). The same word again (our answer was lost) gets the same answer. */
+void ssid_recover_told(int from, const ssi_msg_t *m, zsock_t *router, zframe_t *identity);
 
-/* RECOVERED_ACK from `from`: it ended the old body (or had none): told. */
+/* RECOVERED_ACK from `from`: it ended the old body (its event, carried by
+ * the answer, is kept as from's) or had none: told. */
 void ssid_recover_acked(int from, const ssi_msg_t *m);
 
 #endif

@@ -50,7 +50,9 @@ enum ssi_msg_type {
      * there by REQID; 0: unknown) was recovered elsewhere meanwhile: end that body. Sent every
      * second until answered. */
     SSI_MSG_RECOVERED = 26,
-    SSI_MSG_RECOVERED_ACK = 27, /* REQID PID FOUND: the answer; FOUND bodies were killed */
+    /* REQID PID FOUND [KIND TIMEMS TEXT]: the answer; FOUND bodies were killed (then with its
+     * event's fields). */
+    SSI_MSG_RECOVERED_ACK = 27,
     /* 50-54: reporting (#16). CALLS: a deputy to its home ssid, the calls it served so far
      * (no answer). */
     SSI_MSG_CALLS = 50,

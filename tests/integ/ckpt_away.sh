@@ -14,22 +14,8 @@ lab_require_python
 lab_up 3
 
 mkdir -p "$LAB_FILES"
-prog=$LAB_FILES/work.py
-cat >"$prog" <<'PY'
-import os, sys, time
-# work.py OUT N: N steps of a computation, each written to OUT (flushed);
-# the result on stdout at the end.
-out, n = sys.argv[1], int(sys.argv[2])
-x = 1
-with open(out, "w") as f:
-    for i in range(n):
-        for j in range(20000):
-            x = (x * 1103515245 + 12345 + j) % 2147483648
-        f.write("%d %d\n" % (i, x))
-        f.flush()
-        time.sleep(0.03)
-print("result", x, flush=True)
-PY
+prog=$LAB_FILES/ckpt_work.py
+cp "$lab_top/tests/progs/ckpt_work.py" "$prog"
 N=250
 
 lab_exec n1 sh -c "$PY $prog /tmp/ref.out $N > /tmp/ref.stdout"

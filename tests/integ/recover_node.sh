@@ -17,20 +17,8 @@ command -v nsenter >/dev/null || skip "nsenter is not installed"
 lab_up 3
 
 mkdir -p "$LAB_FILES"
-prog=$LAB_FILES/work.py
-cat >"$prog" <<'PY'
-import os, sys, time
-out, n = sys.argv[1], int(sys.argv[2])
-x = 1
-with open(out, "w") as f:
-    for i in range(n):
-        for j in range(20000):
-            x = (x * 1103515245 + 12345 + j) % 2147483648
-        f.write("%d %d\n" % (i, x))
-        f.flush()
-        time.sleep(0.03)
-print("result", x, flush=True)
-PY
+prog=$LAB_FILES/ckpt_work.py
+cp "$lab_top/tests/progs/ckpt_work.py" "$prog"
 N=300
 
 lab_exec n1 sh -c "$PY $prog /tmp/ref.out $N > /tmp/ref.stdout"
