@@ -479,6 +479,7 @@ static void s_frame_in(const ssi_tunnel_hdr_t *h)
     }
     case SSI_TUNNEL_HOME_REFUSE:
     case SSI_TUNNEL_HOME_IMAGE:
+    case SSI_TUNNEL_HOME_INPUT:
     case SSI_TUNNEL_HOME_END:
     case SSI_TUNNEL_HOME_DONE: ssi_homecoming_frame(h, s_frame); return;
     case SSI_TUNNEL_STOPPED:

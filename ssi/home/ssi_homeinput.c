@@ -1,0 +1,370 @@
+/*
+ * ssi_homeinput.c - home input read ahead of the body, given back to its
+ * home pipe at the homecoming (see ssi_homeinput.h).
+ *
+ * Why only pipes and FIFOs: a pipe can be written again from this side
+ * (its write end, opened anew through /proc/self/fd), so the bytes go
+ * back into the same kernel object, in front of what it still holds, and
+ * the program at home reads them as if nobody had touched them. A socket
+ * or a terminal cannot take bytes back (they would have to come from the
+ * peer): those still wait for the body to read them (the agent's grace).
+ *
+ * The order is only known per descriptor: two descriptors of one pipe
+ * that both read ahead have lost the order between their bytes, and a
+ * writer in another process could write between our reading what the
+ * pipe holds and writing it back: both are refused, named.
+ */
+#include "ssi_homeinput.h"
+
+#include "ssi_chans.h"
+#include "ssi_sys.h"
+#include "ssi_tunnel.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#define S_MAX 64 /* channels with bytes to give back */
+
+typedef struct {
+    unsigned chan;
+    uint64_t bytes;    /* kept in the memfd */
+    uint64_t dev, ino; /* the home pipe (check) */
+    int wfd, rfd;      /* its write end and a non-blocking read end of our own */
+} s_in_t;
+
+typedef struct {
+    uint32_t chan, len;
+} s_rec_t;
+
+static s_in_t s_in[S_MAX];
+static int s_nin;
+static long s_mem = -1; /* records: s_rec_t, then len bytes */
+static long s_mem_len;
+
+static void s_close(int *fd)
+{
+    if (*fd >= 0)
+        ssi_sys1(SYS_close, *fd);
+    *fd = -1;
+}
+
+void ssi_homeinput_reset(void)
+{
+    int i;
+    for (i = 0; i < s_nin; i++) {
+        s_close(&s_in[i].wfd);
+        s_close(&s_in[i].rfd);
+    }
+    s_nin = 0;
+    if (s_mem >= 0)
+        ssi_sys1(SYS_close, s_mem);
+    s_mem = -1;
+    s_mem_len = 0;
+}
+
+static long s_write_all(long fd, const void *p, size_t n)
+{
+    const char *b = p;
+    while (n) {
+        long w = ssi_sys3(SYS_write, fd, (long)b, (long)n);
+        if (w == -EINTR)
+            continue;
+        if (w <= 0)
+            return w ? w : -EIO;
+        b += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+long ssi_homeinput_add(unsigned chan, const void *p, uint32_t n)
+{
+    s_rec_t h = {.chan = chan, .len = n};
+    s_in_t *e = 0;
+    long rc;
+    int i;
+    if (!n)
+        return 0;
+    for (i = 0; i < s_nin && !e; i++)
+        if (s_in[i].chan == chan)
+            e = &s_in[i];
+    if (!e) {
+        if (s_nin == S_MAX)
+            return -E2BIG;
+        e = &s_in[s_nin++];
+        ssi_sys_memzero(e, sizeof(*e));
+        e->chan = chan;
+        e->wfd = e->rfd = -1;
+    }
+    if (s_mem < 0) {
+        s_mem = ssi_sys2(SYS_memfd_create, (long)"ssi-home-input", MFD_CLOEXEC);
+        if (s_mem < 0) {
+            rc = s_mem;
+            s_mem = -1;
+            return rc;
+        }
+        s_mem = ssi_chans_high_fd(s_mem);
+    }
+    rc = s_write_all(s_mem, &h, sizeof(h));
+    if (rc == 0)
+        rc = s_write_all(s_mem, p, n);
+    if (rc < 0)
+        return rc;
+    s_mem_len += (long)(sizeof(h) + n);
+    e->bytes += n;
+    return 0;
+}
+
+/* ---- reasons, formatted without stdio ---------------------------------------- */
+
+static void s_add(char *why, size_t cap, const char *s)
+{
+    size_t n = ssi_sys_strlen(why);
+    if (n + 1 < cap)
+        ssi_sys_strlcpy(why + n, s, cap - n);
+}
+
+static void s_addu(char *why, size_t cap, uint64_t v)
+{
+    char b[24];
+    ssi_sys_utoa(b, v);
+    s_add(why, cap, b);
+}
+
+/* "; " between obstacles, "fd N: " before each. */
+static void s_obstacle(char *why, size_t cap, int *n, unsigned chan)
+{
+    if ((*n)++)
+        s_add(why, cap, "; ");
+    s_add(why, cap, "fd ");
+    s_addu(why, cap, chan);
+    s_add(why, cap, " ");
+}
+
+/* ---- the check ---------------------------------------------------------------- */
+
+/* A process other than this one that holds the pipe (dev, ino): its pid,
+ * or 0. Processes whose descriptors we may not read (another user's) are
+ * not looked at: they could only hold it if given it. */
+static long s_other_holder(uint64_t dev, uint64_t ino)
+{
+    static char buf[4096], fbuf[4096];
+    long self = ssi_sys0(SYS_getpid), found = 0, n;
+    long dfd = ssi_sys4(SYS_openat, AT_FDCWD, (long)"/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+    if (dfd < 0)
+        return 0;
+    while (!found && (n = ssi_sys3(SYS_getdents64, dfd, (long)buf, sizeof(buf))) > 0) {
+        long off = 0;
+        while (!found && off < n) {
+            struct {
+                uint64_t ino;
+                int64_t off;
+                unsigned short reclen;
+                unsigned char type;
+                char name[];
+            } *d = (void *)(buf + off);
+            const char *end;
+            char path[48];
+            long pid, fdd, m;
+            off += d->reclen;
+            if (d->name[0] < '0' || d->name[0] > '9')
+                continue;
+            pid = (long)ssi_sys_dec(d->name, &end);
+            if (pid == self)
+                continue;
+            ssi_sys_strlcpy(path, "/proc/", sizeof(path));
+            ssi_sys_strlcpy(path + 6, d->name, sizeof(path) - 6);
+            s_add(path, sizeof(path), "/fd");
+            fdd = ssi_sys4(SYS_openat, AT_FDCWD, (long)path, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+            if (fdd < 0)
+                continue;
+            while (!found && (m = ssi_sys3(SYS_getdents64, fdd, (long)fbuf, sizeof(fbuf))) > 0) {
+                long o2 = 0;
+                while (!found && o2 < m) {
+                    struct stat st;
+                    typeof(d) f = (void *)(fbuf + o2);
+                    o2 += f->reclen;
+                    if (f->name[0] < '0' || f->name[0] > '9')
+                        continue;
+                    if (ssi_sys4(SYS_newfstatat, fdd, (long)f->name, (long)&st, 0) == 0 &&
+                        (uint64_t)st.st_dev == dev && (uint64_t)st.st_ino == ino)
+                        found = pid;
+                }
+            }
+            ssi_sys1(SYS_close, fdd);
+        }
+    }
+    ssi_sys1(SYS_close, dfd);
+    return found;
+}
+
+/* Opens home fd fd's pipe anew (through /proc/self/fd) with flags, in the
+ * deputy's range. */
+static int s_reopen(int fd, int flags)
+{
+    char path[40];
+    long r;
+    ssi_sys_strlcpy(path, "/proc/self/fd/", sizeof(path));
+    ssi_sys_utoa(path + 14, (uint64_t)fd);
+    r = ssi_sys4(SYS_openat, AT_FDCWD, (long)path, flags | O_NONBLOCK | O_CLOEXEC, 0);
+    return r < 0 ? (int)r : (int)ssi_chans_high_fd(r);
+}
+
+int ssi_homeinput_check(char *why, size_t cap)
+{
+    int i, j, nobst = 0;
+    why[0] = 0;
+    for (i = 0; i < s_nin; i++) {
+        s_in_t *e = &s_in[i];
+        ssi_chans_chan_t *c = ssi_chans_find(e->chan);
+        struct stat st;
+        int held = 0;
+        long size, pid;
+        if (!c || c->fd < 0 || (c->flags & (SSI_TUNNEL_CHAN_SOCKET | SSI_TUNNEL_CHAN_TTY)) ||
+            ssi_sys2(SYS_fstat, c->fd, (long)&st) < 0 || !S_ISFIFO(st.st_mode)) {
+            s_obstacle(why, cap, &nobst, e->chan);
+            s_add(why, cap, "has ");
+            s_addu(why, cap, e->bytes);
+            s_add(why, cap,
+                  " bytes of input already taken from home that the program has not read "
+                  "yet, and only a pipe can take them back; try again later");
+            continue;
+        }
+        e->dev = (uint64_t)st.st_dev;
+        e->ino = (uint64_t)st.st_ino;
+        for (j = 0; j < i; j++)
+            if (s_in[j].ino == e->ino && s_in[j].dev == e->dev) {
+                s_obstacle(why, cap, &nobst, e->chan);
+                s_add(why, cap, "and fd ");
+                s_addu(why, cap, s_in[j].chan);
+                s_add(why, cap,
+                      " both read their home pipe ahead of the program: the order of its "
+                      "bytes is lost; try again later");
+            }
+        pid = s_other_holder(e->dev, e->ino);
+        if (pid > 0) {
+            s_obstacle(why, cap, &nobst, e->chan);
+            s_add(why, cap, "has ");
+            s_addu(why, cap, e->bytes);
+            s_add(why, cap, " bytes read ahead from a home pipe that process ");
+            s_addu(why, cap, (uint64_t)pid);
+            s_add(why, cap, " holds too (its writes could come between); try again later");
+            continue;
+        }
+        e->wfd = s_reopen(c->fd, O_WRONLY);
+        e->rfd = s_reopen(c->fd, O_RDONLY);
+        if (e->wfd < 0 || e->rfd < 0 || ssi_sys3(SYS_ioctl, e->rfd, FIONREAD, (long)&held) < 0) {
+            s_obstacle(why, cap, &nobst, e->chan);
+            s_add(why, cap, "has input read ahead, and its home pipe cannot be opened again");
+            continue;
+        }
+        size = ssi_sys2(SYS_fcntl, e->wfd, F_GETPIPE_SZ);
+        if (size >= 0 && (uint64_t)held + e->bytes > (uint64_t)size)
+            size = ssi_sys3(SYS_fcntl, e->wfd, F_SETPIPE_SZ, (long)((uint64_t)held + e->bytes));
+        if (size < 0) {
+            s_obstacle(why, cap, &nobst, e->chan);
+            s_add(why, cap, "has ");
+            s_addu(why, cap, e->bytes);
+            s_add(why, cap, " bytes read ahead, and its home pipe (holding ");
+            s_addu(why, cap, (uint64_t)held);
+            s_add(why, cap, ") cannot grow to take them back; try again later");
+        }
+    }
+    return nobst ? -1 : 0;
+}
+
+/* ---- giving back ----------------------------------------------------------- */
+
+/* Writes n bytes to the pipe's write end (room was made): the bytes that
+ * could not be written. */
+static uint64_t s_put(int fd, const uint8_t *p, uint64_t n)
+{
+    while (n) {
+        long w = ssi_sys3(SYS_write, fd, (long)p, (long)(n > (1u << 20) ? (1u << 20) : n));
+        if (w == -EINTR)
+            continue;
+        if (w == -EAGAIN) {
+            /* Someone read meanwhile, or wrote: wait a little for room. */
+            struct pollfd q = {.fd = fd, .events = POLLOUT, .revents = 0};
+            struct timespec ts = {1, 0};
+            if (ssi_sys5(SYS_ppoll, (long)&q, 1, (long)&ts, 0, 8) == 1)
+                continue;
+        }
+        if (w <= 0)
+            return n;
+        p += w;
+        n -= (uint64_t)w;
+    }
+    return 0;
+}
+
+uint64_t ssi_homeinput_put(void)
+{
+    static uint8_t chunk[65536];
+    uint64_t lost = 0;
+    int i;
+    for (i = 0; i < s_nin; i++) {
+        s_in_t *e = &s_in[i];
+        uint8_t *held = 0;
+        long got = 0, off = 0, map = 0;
+        int n = 0;
+        if (e->wfd < 0) {
+            lost += e->bytes;
+            continue;
+        }
+        /* What the pipe still holds goes after what was read ahead. */
+        if (ssi_sys3(SYS_ioctl, e->rfd, FIONREAD, (long)&n) == 0 && n > 0) {
+            map = ((long)n + 4095) & ~4095L;
+            held = (uint8_t *)ssi_sys6(SYS_mmap, 0, map, PROT_READ | PROT_WRITE,
+                                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+            if ((unsigned long)held > -4096UL) {
+                held = 0;
+                map = 0;
+            }
+            while (held && got < n) {
+                long r = ssi_sys3(SYS_read, e->rfd, (long)(held + got), n - got);
+                if (r == -EINTR)
+                    continue;
+                if (r <= 0)
+                    break;
+                got += r;
+            }
+        }
+        while (off < s_mem_len) {
+            s_rec_t h;
+            uint32_t left;
+            if (ssi_sys4(SYS_pread64, s_mem, (long)&h, sizeof(h), off) != (long)sizeof(h))
+                break;
+            off += (long)sizeof(h);
+            for (left = h.len; left;) {
+                uint32_t k = left < sizeof(chunk) ? left : (uint32_t)sizeof(chunk);
+                long r = h.chan == e->chan ? ssi_sys4(SYS_pread64, s_mem, (long)chunk, k, off) : k;
+                if (r != (long)k) {
+                    lost += left;
+                    off = s_mem_len;
+                    break;
+                }
+                if (h.chan == e->chan)
+                    lost += s_put(e->wfd, chunk, k);
+                off += k;
+                left -= k;
+            }
+        }
+        if (held) {
+            lost += s_put(e->wfd, held, (uint64_t)got);
+            ssi_sys2(SYS_munmap, (long)held, map);
+        }
+        s_close(&e->wfd);
+        s_close(&e->rfd);
+    }
+    if (lost)
+        ssi_sys_log("ssi-deputy: ", "input read ahead could not all go back to its home pipe", 0,
+                    -EAGAIN);
+    ssi_homeinput_reset();
+    return lost;
+}
