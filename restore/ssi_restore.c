@@ -454,6 +454,7 @@ static void s_map_vma(const ssi_image_vma_t *v)
     if (SSI_SYS_ERR(r) || (uint64_t)r != v->start)
         s_die("cannot map VMA at its address:", v->path[0] ? v->path : "[anon]",
               SSI_SYS_ERR(r) ? r : -EEXIST);
+    ssi_restore_madv(v);
     t = &s_vmas[s_nvmas++];
     t->start = v->start;
     t->end = v->end;

@@ -256,6 +256,10 @@ static long s_capture_vmas(void)
         }
         s_nvmas++;
     }
+    ssi_freeze_proc_madv_begin(); /* the madvise advice of each, from smaps */
+    for (int i = 0; i < s_nvmas; i++)
+        s_vmas[i].flags |= ssi_freeze_proc_madv(s_vmas[i].start);
+    ssi_freeze_proc_madv_end();
     return 0;
 }
 

@@ -405,6 +405,16 @@ typedef struct {
 #define SSI_IMAGE_VMA_STACK 0x010u    /* [stack]: MAP_GROWSDOWN */
 #define SSI_IMAGE_VMA_DELETED 0x020u  /* file was deleted: restored as anon */
 #define SSI_IMAGE_VMA_ALLPAGES 0x040u /* every page is in PAGES records */
+/* madvise advice the VMA carries (smaps VmFlags), given again after it is
+ * mapped (#17): dc, wf, dd, hg, nh, mg, sr, rr. */
+#define SSI_IMAGE_VMA_MADV_DONTFORK 0x0100u
+#define SSI_IMAGE_VMA_MADV_WIPEONFORK 0x0200u
+#define SSI_IMAGE_VMA_MADV_DONTDUMP 0x0400u
+#define SSI_IMAGE_VMA_MADV_HUGEPAGE 0x0800u
+#define SSI_IMAGE_VMA_MADV_NOHUGEPAGE 0x1000u
+#define SSI_IMAGE_VMA_MADV_MERGEABLE 0x2000u
+#define SSI_IMAGE_VMA_MADV_SEQUENTIAL 0x4000u
+#define SSI_IMAGE_VMA_MADV_RANDOM 0x8000u
 
 typedef struct {
     uint64_t start;
