@@ -444,10 +444,12 @@ static void s_map_vma(const ssi_image_vma_t *v)
         ssi_sys1(SYS_close, fd);
     } else {
         flags = MAP_ANONYMOUS | MAP_FIXED_NOREPLACE |
-                ((v->flags & SSI_IMAGE_VMA_SHARED) ? MAP_SHARED : MAP_PRIVATE);
+                ((v->flags & SSI_IMAGE_VMA_SHARED)      ? MAP_SHARED
+                 : (v->flags & SSI_IMAGE_VMA_DROPPABLE) ? 0x08 /* MAP_DROPPABLE */
+                                                        : MAP_PRIVATE);
         if (v->flags & SSI_IMAGE_VMA_STACK)
             flags |= MAP_GROWSDOWN;
-        if (!(v->prot & PROT_WRITE))
+        if (!(v->prot & PROT_WRITE) || (v->flags & SSI_IMAGE_VMA_NORESERVE))
             flags |= MAP_NORESERVE; /* reservations (PROT_NONE) cost no commit */
         r = ssi_sys6(SYS_mmap, (long)v->start, (long)len, prot, flags, -1, 0);
     }

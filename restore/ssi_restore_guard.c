@@ -42,6 +42,14 @@ void ssi_restore_madv(const ssi_image_vma_t *v)
         {SSI_IMAGE_VMA_MADV_RANDOM, MADV_RANDOM, 0},
     };
     size_t i;
+    /* Locked memory stays locked (its pages are faulted in now, or as
+     * they are touched with MLOCK_ONFAULT, 1): a program's guarantee. */
+    if (v->flags & SSI_IMAGE_VMA_LOCKED) {
+        long rc = ssi_sys3(SYS_mlock2, (long)v->start, (long)(v->end - v->start),
+                           (v->flags & SSI_IMAGE_VMA_LOCKONFAULT) ? 1 : 0);
+        if (rc < 0)
+            ssi_restore_die("mlock of a VMA as the image says", v->path, rc);
+    }
     for (i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
         long rc;
         if (!(v->flags & map[i].bit))

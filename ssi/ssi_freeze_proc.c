@@ -113,7 +113,9 @@ static uint32_t s_vmflags(const char *p)
     } map[] = {{'d', 'c', SSI_IMAGE_VMA_MADV_DONTFORK},   {'w', 'f', SSI_IMAGE_VMA_MADV_WIPEONFORK},
                {'d', 'd', SSI_IMAGE_VMA_MADV_DONTDUMP},   {'h', 'g', SSI_IMAGE_VMA_MADV_HUGEPAGE},
                {'n', 'h', SSI_IMAGE_VMA_MADV_NOHUGEPAGE}, {'m', 'g', SSI_IMAGE_VMA_MADV_MERGEABLE},
-               {'s', 'r', SSI_IMAGE_VMA_MADV_SEQUENTIAL}, {'r', 'r', SSI_IMAGE_VMA_MADV_RANDOM}};
+               {'s', 'r', SSI_IMAGE_VMA_MADV_SEQUENTIAL}, {'r', 'r', SSI_IMAGE_VMA_MADV_RANDOM},
+               {'l', 'o', SSI_IMAGE_VMA_LOCKED},          {'l', 'f', SSI_IMAGE_VMA_LOCKONFAULT},
+               {'n', 'r', SSI_IMAGE_VMA_NORESERVE},       {'d', 'p', SSI_IMAGE_VMA_DROPPABLE}};
     uint32_t bits = 0;
     size_t i;
     for (; *p; p++) {

@@ -1,5 +1,6 @@
-# madv.py: private anonymous regions, each with one madvise advice
-# (zdtm's maps02). Prints "ready"; on SIGUSR1 prints, per region, its
+# madv.py: private anonymous regions, each with one madvise advice, one
+# mapped MAP_LOCKED, one MAP_NORESERVE, and a MAP_DROPPABLE one (zdtm's
+# maps02). Prints "ready"; on SIGUSR1 prints, per region, its
 # name and whether /proc/self/smaps still shows the advice ("dontfork
 # ok", or "dontfork lost: VMFLAGS"), then whether a forked child sees the
 # WIPEONFORK region zeroed ("wipe ok"), then "done". Exits 0.
@@ -9,12 +10,21 @@ PAGE = mmap.PAGESIZE
 ADV = [("dontfork", mmap.MADV_DONTFORK, "dc"), ("wipeonfork", 18, "wf"),
        ("dontdump", mmap.MADV_DONTDUMP, "dd"), ("hugepage", mmap.MADV_HUGEPAGE, "hg"),
        ("nohugepage", mmap.MADV_NOHUGEPAGE, "nh"), ("sequential", mmap.MADV_SEQUENTIAL, "sr"),
-       ("random", mmap.MADV_RANDOM, "rr")]
+       ("random", mmap.MADV_RANDOM, "rr"), ("locked", None, "lo"), ("noreserve", None, "nr"),
+       ("droppable", None, "dp")]
 regions = []
 for i, (name, adv, flag) in enumerate(ADV):
     # Sizes differ so that the kernel cannot merge neighbours.
-    m = mmap.mmap(-1, (i + 2) * PAGE, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
-    m.madvise(adv)
+    # MAP_LOCKED, MAP_NORESERVE; MAP_DROPPABLE (Linux 6.11) instead of MAP_PRIVATE.
+    flags = mmap.MAP_ANONYMOUS | (0x08 if name == "droppable" else mmap.MAP_PRIVATE)
+    flags |= {"locked": 0x2000, "noreserve": 0x4000}.get(name, 0)
+    try:
+        m = mmap.mmap(-1, (i + 2) * PAGE, flags=flags)
+    except OSError:  # MAP_DROPPABLE before Linux 6.11
+        print(name, "unsupported", flush=True)
+        continue
+    if adv is not None:
+        m.madvise(adv)
     m[:4] = b"data"
     regions.append((name, flag, ctypes.addressof(ctypes.c_char.from_buffer(m)), m))
 
