@@ -9,10 +9,12 @@
  * or a terminal cannot take bytes back (they would have to come from the
  * peer): those still wait for the body to read them (the agent's grace).
  *
- * The order is only known per descriptor: two descriptors of one pipe
- * that both read ahead have lost the order between their bytes, and a
- * writer in another process could write between our reading what the
- * pipe holds and writing it back: both are refused, named.
+ * Several descriptors of one pipe (dups, reopens) that all read ahead
+ * split its bytes between their channels: a ring of the deputy's last
+ * reads (channel, length) gives their order back; bytes older than the
+ * ring are refused, named. A writer in another process could write
+ * between our reading what the pipe holds and writing it back: refused,
+ * named.
  */
 #include "ssi_homeinput.h"
 
@@ -28,14 +30,39 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#define S_MAX 64 /* channels with bytes to give back */
+#define S_MAX 64          /* channels with bytes to give back */
+#define S_LOG 8192        /* the deputy's last reads of pipes */
+#define S_MAX_PIECES 4096 /* pieces of one pipe's bytes, in the order read */
 
 typedef struct {
     unsigned chan;
-    uint64_t bytes;    /* kept in the memfd */
-    uint64_t dev, ino; /* the home pipe (check) */
-    int wfd, rfd;      /* its write end and a non-blocking read end of our own */
+    uint64_t bytes;     /* kept in the memfd */
+    uint64_t dev, ino;  /* the home pipe (check) */
+    int lead;           /* the entry of the first channel of the same pipe */
+    int ok;             /* checked: goes back */
+    int wfd, rfd;       /* the lead's: its write end and a non-blocking read end of our own */
+    int pfirst, pcount; /* the lead's: its pipe's pieces */
 } s_in_t;
+
+/* Bytes [off, off+len) of entry in's kept bytes. */
+typedef struct {
+    int in;
+    uint64_t off, len;
+} s_piece_t;
+
+static struct {
+    uint32_t chan, n;
+} s_log[S_LOG];
+static uint64_t s_nlog;
+static s_piece_t s_pieces[S_MAX_PIECES];
+static int s_npieces;
+
+void ssi_homeinput_note(unsigned chan, uint32_t n)
+{
+    s_log[s_nlog % S_LOG].chan = chan;
+    s_log[s_nlog % S_LOG].n = n;
+    s_nlog++;
+}
 
 typedef struct {
     uint32_t chan, len;
@@ -61,6 +88,7 @@ void ssi_homeinput_reset(void)
         s_close(&s_in[i].rfd);
     }
     s_nin = 0;
+    s_npieces = 0;
     if (s_mem >= 0)
         ssi_sys1(SYS_close, s_mem);
     s_mem = -1;
@@ -215,16 +243,65 @@ static int s_reopen(int fd, int flags)
     return r < 0 ? (int)r : (int)ssi_chans_high_fd(r);
 }
 
+/* The order of lead's pipe's bytes: from the ring of reads, newest
+ * first, each channel's kept bytes being the last it read. 0, or -1 when
+ * the ring (or the table of pieces) does not reach back far enough. */
+static int s_plan(int lead)
+{
+    static uint64_t rem[S_MAX];
+    uint64_t k, left = 0;
+    int i, first = s_npieces;
+    for (i = lead; i < s_nin; i++) {
+        rem[i] = s_in[i].lead == lead && s_in[i].ok ? s_in[i].bytes : 0;
+        left += rem[i];
+    }
+    if (s_in[lead].pcount == 0 && left == s_in[lead].bytes) {
+        /* One descriptor: its bytes in the order it read them. */
+        if (s_npieces == S_MAX_PIECES)
+            return -1;
+        s_pieces[s_npieces++] = (s_piece_t){.in = lead, .off = 0, .len = left};
+        s_in[lead].pfirst = first;
+        s_in[lead].pcount = 1;
+        return 0;
+    }
+    for (k = s_nlog; k > 0 && k + S_LOG > s_nlog && left; k--) {
+        uint32_t chan = s_log[(k - 1) % S_LOG].chan, n = s_log[(k - 1) % S_LOG].n;
+        uint64_t take;
+        for (i = lead; i < s_nin && !(rem[i] && s_in[i].chan == chan); i++)
+            ;
+        if (i == s_nin)
+            continue;
+        take = n < rem[i] ? n : rem[i];
+        rem[i] -= take;
+        left -= take;
+        if (s_npieces == S_MAX_PIECES)
+            return -1;
+        s_pieces[s_npieces++] = (s_piece_t){.in = i, .off = rem[i], .len = take};
+    }
+    if (left)
+        return -1;
+    for (i = 0; i < (s_npieces - first) / 2; i++) {
+        s_piece_t t = s_pieces[first + i];
+        s_pieces[first + i] = s_pieces[s_npieces - 1 - i];
+        s_pieces[s_npieces - 1 - i] = t;
+    }
+    s_in[lead].pfirst = first;
+    s_in[lead].pcount = s_npieces - first;
+    return 0;
+}
+
 int ssi_homeinput_check(char *why, size_t cap)
 {
     int i, j, nobst = 0;
     why[0] = 0;
+    s_npieces = 0;
     for (i = 0; i < s_nin; i++) {
         s_in_t *e = &s_in[i];
         ssi_chans_chan_t *c = ssi_chans_find(e->chan);
         struct stat st;
-        int held = 0;
-        long size, pid;
+        e->ok = 0;
+        e->lead = i;
+        e->pcount = 0;
         if (!c || c->fd < 0 || (c->flags & (SSI_TUNNEL_CHAN_SOCKET | SSI_TUNNEL_CHAN_TTY)) ||
             ssi_sys2(SYS_fstat, c->fd, (long)&st) < 0 || !S_ISFIFO(st.st_mode)) {
             s_obstacle(why, cap, &nobst, e->chan);
@@ -237,20 +314,36 @@ int ssi_homeinput_check(char *why, size_t cap)
         }
         e->dev = (uint64_t)st.st_dev;
         e->ino = (uint64_t)st.st_ino;
+        e->ok = 1;
         for (j = 0; j < i; j++)
-            if (s_in[j].ino == e->ino && s_in[j].dev == e->dev) {
-                s_obstacle(why, cap, &nobst, e->chan);
-                s_add(why, cap, "and fd ");
-                s_addu(why, cap, s_in[j].chan);
-                s_add(why, cap,
-                      " both read their home pipe ahead of the program: the order of its "
-                      "bytes is lost; try again later");
+            if (s_in[j].ok && s_in[j].ino == e->ino && s_in[j].dev == e->dev) {
+                e->lead = s_in[j].lead;
+                break;
             }
+    }
+    for (i = 0; i < s_nin; i++) {
+        s_in_t *e = &s_in[i];
+        ssi_chans_chan_t *c = ssi_chans_find(e->chan);
+        int held = 0;
+        long size, pid;
+        uint64_t all = 0;
+        if (!e->ok || e->lead != i)
+            continue;
+        for (j = i; j < s_nin; j++)
+            if (s_in[j].ok && s_in[j].lead == i)
+                all += s_in[j].bytes;
+        if (s_plan(i) < 0) {
+            s_obstacle(why, cap, &nobst, e->chan);
+            s_add(why, cap,
+                  "and other descriptors of its home pipe read it ahead of the program too "
+                  "long ago to tell the order of its bytes; try again later");
+            continue;
+        }
         pid = s_other_holder(e->dev, e->ino);
         if (pid > 0) {
             s_obstacle(why, cap, &nobst, e->chan);
             s_add(why, cap, "has ");
-            s_addu(why, cap, e->bytes);
+            s_addu(why, cap, all);
             s_add(why, cap, " bytes read ahead from a home pipe that process ");
             s_addu(why, cap, (uint64_t)pid);
             s_add(why, cap, " holds too (its writes could come between); try again later");
@@ -264,12 +357,12 @@ int ssi_homeinput_check(char *why, size_t cap)
             continue;
         }
         size = ssi_sys2(SYS_fcntl, e->wfd, F_GETPIPE_SZ);
-        if (size >= 0 && (uint64_t)held + e->bytes > (uint64_t)size)
-            size = ssi_sys3(SYS_fcntl, e->wfd, F_SETPIPE_SZ, (long)((uint64_t)held + e->bytes));
+        if (size >= 0 && (uint64_t)held + all > (uint64_t)size)
+            size = ssi_sys3(SYS_fcntl, e->wfd, F_SETPIPE_SZ, (long)((uint64_t)held + all));
         if (size < 0) {
             s_obstacle(why, cap, &nobst, e->chan);
             s_add(why, cap, "has ");
-            s_addu(why, cap, e->bytes);
+            s_addu(why, cap, all);
             s_add(why, cap, " bytes read ahead, and its home pipe (holding ");
             s_addu(why, cap, (uint64_t)held);
             s_add(why, cap, ") cannot grow to take them back; try again later");
@@ -303,30 +396,61 @@ static uint64_t s_put(int fd, const uint8_t *p, uint64_t n)
     return 0;
 }
 
+/* An anonymous mapping of n bytes (rounded up to pages), or NULL. */
+static uint8_t *s_map(uint64_t n)
+{
+    long p = ssi_sys6(SYS_mmap, 0, (long)((n + 4095) & ~4095ULL), PROT_READ | PROT_WRITE,
+                      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    return (unsigned long)p > -4096UL ? 0 : (uint8_t *)p;
+}
+
+static void s_unmap(uint8_t *p, uint64_t n)
+{
+    if (p)
+        ssi_sys2(SYS_munmap, (long)p, (long)((n + 4095) & ~4095ULL));
+}
+
+/* Entry i's kept bytes, from the memfd, into buf. 0, or -1. */
+static int s_gather(int i, uint8_t *buf)
+{
+    long off = 0;
+    uint64_t got = 0;
+    while (off < s_mem_len) {
+        s_rec_t h;
+        if (ssi_sys4(SYS_pread64, s_mem, (long)&h, sizeof(h), off) != (long)sizeof(h))
+            return -1;
+        off += (long)sizeof(h);
+        if (h.chan == s_in[i].chan) {
+            if (got + h.len > s_in[i].bytes ||
+                ssi_sys4(SYS_pread64, s_mem, (long)(buf + got), h.len, off) != (long)h.len)
+                return -1;
+            got += h.len;
+        }
+        off += h.len;
+    }
+    return got == s_in[i].bytes ? 0 : -1;
+}
+
 uint64_t ssi_homeinput_put(void)
 {
-    static uint8_t chunk[65536];
+    static uint8_t *bufs[S_MAX];
     uint64_t lost = 0;
-    int i;
+    int i, j;
     for (i = 0; i < s_nin; i++) {
         s_in_t *e = &s_in[i];
         uint8_t *held = 0;
-        long got = 0, off = 0, map = 0;
+        long got = 0;
         int n = 0;
+        if (!e->ok || e->lead != i)
+            continue;
         if (e->wfd < 0) {
             lost += e->bytes;
             continue;
         }
         /* What the pipe still holds goes after what was read ahead. */
-        if (ssi_sys3(SYS_ioctl, e->rfd, FIONREAD, (long)&n) == 0 && n > 0) {
-            map = ((long)n + 4095) & ~4095L;
-            held = (uint8_t *)ssi_sys6(SYS_mmap, 0, map, PROT_READ | PROT_WRITE,
-                                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-            if ((unsigned long)held > -4096UL) {
-                held = 0;
-                map = 0;
-            }
-            while (held && got < n) {
+        if (ssi_sys3(SYS_ioctl, e->rfd, FIONREAD, (long)&n) == 0 && n > 0 &&
+            (held = s_map((uint64_t)n)) != 0) {
+            while (got < n) {
                 long r = ssi_sys3(SYS_read, e->rfd, (long)(held + got), n - got);
                 if (r == -EINTR)
                     continue;
@@ -335,29 +459,23 @@ uint64_t ssi_homeinput_put(void)
                 got += r;
             }
         }
-        while (off < s_mem_len) {
-            s_rec_t h;
-            uint32_t left;
-            if (ssi_sys4(SYS_pread64, s_mem, (long)&h, sizeof(h), off) != (long)sizeof(h))
-                break;
-            off += (long)sizeof(h);
-            for (left = h.len; left;) {
-                uint32_t k = left < sizeof(chunk) ? left : (uint32_t)sizeof(chunk);
-                long r = h.chan == e->chan ? ssi_sys4(SYS_pread64, s_mem, (long)chunk, k, off) : k;
-                if (r != (long)k) {
-                    lost += left;
-                    off = s_mem_len;
-                    break;
-                }
-                if (h.chan == e->chan)
-                    lost += s_put(e->wfd, chunk, k);
-                off += k;
-                left -= k;
+        for (j = i; j < s_nin; j++) {
+            bufs[j] = 0;
+            if (s_in[j].ok && s_in[j].lead == i && (bufs[j] = s_map(s_in[j].bytes)) != 0 &&
+                s_gather(j, bufs[j]) < 0) {
+                s_unmap(bufs[j], s_in[j].bytes);
+                bufs[j] = 0;
             }
         }
+        for (j = e->pfirst; j < e->pfirst + e->pcount; j++) {
+            const s_piece_t *pc = &s_pieces[j];
+            lost += bufs[pc->in] ? s_put(e->wfd, bufs[pc->in] + pc->off, pc->len) : pc->len;
+        }
+        for (j = i; j < s_nin; j++)
+            s_unmap(bufs[j], s_in[j].bytes);
         if (held) {
             lost += s_put(e->wfd, held, (uint64_t)got);
-            ssi_sys2(SYS_munmap, (long)held, map);
+            s_unmap(held, (uint64_t)n);
         }
         s_close(&e->wfd);
         s_close(&e->rfd);

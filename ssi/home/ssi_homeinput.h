@@ -6,9 +6,10 @@
  * it to the body; what the body had not read yet when it comes home
  * would be lost. The agent sends those bytes back (HOME_INPUT frames,
  * oldest first); we keep them, check before the commit that each pipe
- * can take them back in order (no other process holds it, no second
- * descriptor read it ahead too, room enough), and after the commit put
- * them in front of whatever the pipe still holds.
+ * can take them back in order (no other process holds it, room enough;
+ * bytes read ahead through several descriptors of one pipe go back in
+ * the order the deputy read them, from a ring of its reads), and after
+ * the commit put them in front of whatever the pipe still holds.
  *
  * Part of libssi.so, home side, signal context: raw system calls, no
  * malloc (a memfd keeps the bytes). Calls the channel table only.
@@ -18,6 +19,10 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+/* The deputy read n bytes of a pipe for channel chan: kept in a ring,
+ * the order of reads between two descriptors of one pipe. */
+void ssi_homeinput_note(unsigned chan, uint32_t n);
 
 /* Forgets what was kept (a homecoming begins, or gave up). */
 void ssi_homeinput_reset(void);

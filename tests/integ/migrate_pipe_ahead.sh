@@ -4,7 +4,8 @@
 # the body; what the body had not read when it comes home goes back into
 # the home pipe, in front of what the pipe still holds
 # (ssi/home/ssi_homeinput.c). tests/progs/pipe_ahead.py holds a full 1 MiB
-# pipe, a read-write FIFO with 64 KiB in it and a pipe with 1000 bytes and
+# pipe with three read ends (a dup and a reopen that it never reads: the
+# deputy reads ahead through each, zdtm's pipe01), a read-write FIFO with 64 KiB in it and a pipe with 1000 bytes and
 # its write end closed (zdtm's pipe03, fifo, fifo_ro); moved to n2 and
 # home again before it reads, it must read every byte, in order, once, at
 # home. A pipe that a child at home holds too cannot take bytes back (its

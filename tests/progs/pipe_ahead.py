@@ -5,7 +5,9 @@
 # end closed. Away, the deputy reads them ahead into the body. Prints
 # "ready"; on SIGUSR1 reads everything and prints one line per pipe ("p1
 # ok", "fifo ok", "p2 ok eof", each followed by what went wrong
-# otherwise, and p1's pipe size), then "done". --shared: a child ("sleep") holds p1's read end
+# otherwise, and p1's pipe size), then "done". p1 has two more read ends,
+# a dup and a reopen, that are never read (all is read from the first).
+# --shared: no more read ends, but a child ("sleep") holds p1's read end
 # too. Exits 0.
 import fcntl, os, signal, subprocess, sys
 
@@ -41,6 +43,11 @@ def nothing_more(fd):
 
 r1, w1 = os.pipe()
 fcntl.fcntl(w1, F_SETPIPE_SZ, P1)
+if "--shared" not in sys.argv:
+    # Two more read ends of p1, never read: a dup and a reopen (zdtm's
+    # pipe01). Away, each is a tunnel the deputy reads ahead into.
+    r1d = os.dup(r1)
+    r1o = os.open("/proc/self/fd/%d" % r1, os.O_RDONLY)
 d1 = pattern(1, P1)
 os.set_blocking(w1, False)
 off = 0
