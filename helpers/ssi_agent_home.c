@@ -167,6 +167,11 @@ static void s_home_input_frames(unsigned chan, const uint8_t *p, size_t n)
     }
 }
 
+/* Stream socket channels whose input read ahead waited out the grace:
+ * carried home too, where the deputy gives them back if their peer is
+ * gone (a fresh pair replaces the socket) or refuses, named. */
+static uint8_t s_carry[SSI_TUNNEL_MAX_CHANS];
+
 /* The frozen body's input read ahead of it, per channel that gives it
  * back: the unread bytes of the body's end (peeked, so that a thaw finds
  * them where they were), then our buffer; as HOME_INPUT frames. */
@@ -176,7 +181,7 @@ static void s_home_send_input(int pidfd)
     for (i = 0; i < ssi_agent.nchans; i++) {
         ssi_agent_chan_t *c = &ssi_agent.chans[i];
         int bfd = ssi_agent_proc_fd_of(c), n = 0, fd;
-        if (!s_home_gives_back(c))
+        if (!s_home_gives_back(c) && !s_carry[i])
             continue;
         fd = pidfd >= 0 && bfd >= 0 ? (int)syscall(SYS_pidfd_getfd, pidfd, bfd, 0) : -1;
         if (fd >= 0 && ssi_agent_ino(fd) == c->body_ino && ioctl(fd, FIONREAD, &n) == 0 && n > 0) {
@@ -263,8 +268,29 @@ static int s_home_input_taken(int pidfd, char *why, size_t cap)
         }
         if (!busy)
             return 0;
-        if (ssi_agent_now_ms() > end)
-            return -1;
+        if (ssi_agent_now_ms() > end) {
+            /* A stream socket's bytes go home with the body (s_carry):
+             * only a terminal's or a datagram channel's refuse here. */
+            busy = 0;
+            for (i = 0; i < ssi_agent.nchans; i++) {
+                ssi_agent_chan_t *c = &ssi_agent.chans[i];
+                uint32_t n;
+                if (!(c->dir & SSI_TUNNEL_DIR_IN) || (c->flags & SSI_TUNNEL_CHAN_LISTEN) ||
+                    s_home_gives_back(c) || !(n = s_home_unread(c, pidfd)))
+                    continue;
+                if ((c->flags & SSI_TUNNEL_CHAN_SOCKET) &&
+                    !(c->flags & (SSI_TUNNEL_CHAN_DGRAM | SSI_TUNNEL_CHAN_TTY))) {
+                    s_carry[i] = 1;
+                    continue;
+                }
+                busy = 1;
+                snprintf(why, cap,
+                         "fd %d has %u bytes of input already taken from home that "
+                         "the program has not read yet; try again later",
+                         c->chan, n);
+            }
+            return busy ? -1 : 0;
+        }
         s_home_pump_out(20);
     }
 }
@@ -521,6 +547,7 @@ void ssi_agent_home_run(int pidfd)
     if (ssi_agent.body_done)
         return; /* it is ending: EXIT follows, the deputy exits with it */
     ssi_agent_status(ckpt ? "checkpoint" : "coming home");
+    memset(s_carry, 0, sizeof(s_carry));
     /* A checkpoint brings nothing home: what could not come home does not
      * matter, and input already taken stays the body's. */
     if (!ckpt && (s_home_check_body(why, sizeof(why)) < 0 ||

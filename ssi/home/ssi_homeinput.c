@@ -25,7 +25,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <linux/netlink.h>
+#include <linux/sock_diag.h>
+#include <linux/unix_diag.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -40,6 +44,7 @@ typedef struct {
     uint64_t dev, ino;  /* the home pipe (check) */
     int lead;           /* the entry of the first channel of the same pipe */
     int ok;             /* checked: goes back */
+    int sock;           /* a Unix stream socket whose peer is gone (else a pipe) */
     int wfd, rfd;       /* the lead's: its write end and a non-blocking read end of our own */
     int pfirst, pcount; /* the lead's: its pipe's pieces */
 } s_in_t;
@@ -243,6 +248,70 @@ static int s_reopen(int fd, int flags)
     return r < 0 ? (int)r : (int)ssi_chans_high_fd(r);
 }
 
+/* The inode of the peer of Unix socket ino (sock_diag), 0 when it has
+ * none (closed), or -errno. */
+static long s_unix_peer(uint64_t ino)
+{
+    struct {
+        struct nlmsghdr h;
+        struct unix_diag_req r;
+    } q;
+    static uint8_t buf[1024];
+    struct nlmsghdr *h = (struct nlmsghdr *)buf;
+    long fd = ssi_sys3(SYS_socket, AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG), n;
+    long peer = -ENOENT;
+    if (fd < 0)
+        return fd;
+    ssi_sys_memzero(&q, sizeof(q));
+    q.h.nlmsg_len = sizeof(q);
+    q.h.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+    q.h.nlmsg_flags = NLM_F_REQUEST;
+    q.r.sdiag_family = AF_UNIX;
+    q.r.udiag_states = ~0u;
+    q.r.udiag_ino = (uint32_t)ino;
+    q.r.udiag_show = UDIAG_SHOW_PEER;
+    q.r.udiag_cookie[0] = q.r.udiag_cookie[1] = ~0u;
+    n = ssi_sys6(SYS_sendto, fd, (long)&q, sizeof(q), 0, 0, 0);
+    if (n == (long)sizeof(q))
+        n = ssi_sys6(SYS_recvfrom, fd, (long)buf, sizeof(buf), 0, 0, 0);
+    ssi_sys1(SYS_close, fd);
+    if (n < (long)(sizeof(*h) + sizeof(struct unix_diag_msg)) ||
+        h->nlmsg_type != SOCK_DIAG_BY_FAMILY || h->nlmsg_len > (uint32_t)n)
+        return n < 0 ? n : -ENOENT;
+    {
+        uint32_t off = (uint32_t)(NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(struct unix_diag_msg)));
+        peer = 0;
+        while (off + 4 <= h->nlmsg_len) {
+            uint16_t alen, atype;
+            ssi_sys_memcopy(&alen, buf + off, 2);
+            ssi_sys_memcopy(&atype, buf + off + 2, 2);
+            if (alen < 4 || off + alen > h->nlmsg_len)
+                break;
+            if (atype == UNIX_DIAG_PEER && alen >= 8) {
+                uint32_t p;
+                ssi_sys_memcopy(&p, buf + off + 4, 4);
+                peer = p;
+            }
+            off += (alen + 3u) & ~3u;
+        }
+    }
+    return peer;
+}
+
+/* Home socket fd can be replaced by a fresh pair holding its bytes: a
+ * Unix stream socket, unnamed (a socketpair's), whose peer is gone. */
+static int s_sock_replaceable(int fd, uint64_t ino)
+{
+    int dom = 0, type = 0;
+    uint32_t l1 = sizeof(dom), l2 = sizeof(type), al = 128;
+    uint8_t addr[128];
+    return ssi_sys5(SYS_getsockopt, fd, SOL_SOCKET, SO_DOMAIN, (long)&dom, (long)&l1) == 0 &&
+           dom == AF_UNIX &&
+           ssi_sys5(SYS_getsockopt, fd, SOL_SOCKET, SO_TYPE, (long)&type, (long)&l2) == 0 &&
+           type == SOCK_STREAM && ssi_sys3(SYS_getsockname, fd, (long)addr, (long)&al) == 0 &&
+           al <= 2 && s_unix_peer(ino) == 0;
+}
+
 /* The order of lead's pipe's bytes: from the ring of reads, newest
  * first, each channel's kept bytes being the last it read. 0, or -1 when
  * the ring (or the table of pieces) does not reach back far enough. */
@@ -302,14 +371,18 @@ int ssi_homeinput_check(char *why, size_t cap)
         e->ok = 0;
         e->lead = i;
         e->pcount = 0;
-        if (!c || c->fd < 0 || (c->flags & (SSI_TUNNEL_CHAN_SOCKET | SSI_TUNNEL_CHAN_TTY)) ||
-            ssi_sys2(SYS_fstat, c->fd, (long)&st) < 0 || !S_ISFIFO(st.st_mode)) {
+        e->sock = 0;
+        if (!c || c->fd < 0 || (c->flags & SSI_TUNNEL_CHAN_TTY) ||
+            ssi_sys2(SYS_fstat, c->fd, (long)&st) < 0 ||
+            !(S_ISFIFO(st.st_mode) ||
+              (e->sock = S_ISSOCK(st.st_mode) && s_sock_replaceable(c->fd, st.st_ino)))) {
             s_obstacle(why, cap, &nobst, e->chan);
             s_add(why, cap, "has ");
             s_addu(why, cap, e->bytes);
             s_add(why, cap,
                   " bytes of input already taken from home that the program has not read "
-                  "yet, and only a pipe can take them back; try again later");
+                  "yet, and only a pipe or a Unix stream socket whose peer is gone can take "
+                  "them back; try again later");
             continue;
         }
         e->dev = (uint64_t)st.st_dev;
@@ -347,6 +420,34 @@ int ssi_homeinput_check(char *why, size_t cap)
             s_add(why, cap, " bytes read ahead from a home pipe that process ");
             s_addu(why, cap, (uint64_t)pid);
             s_add(why, cap, " holds too (its writes could come between); try again later");
+            continue;
+        }
+        if (e->sock) {
+            /* A fresh pair: its bytes written from [1], which is then
+             * closed; [0] takes the socket's place (s_replace). */
+            int sp[2] = {-1, -1}, want, got = 0;
+            uint32_t gl = sizeof(got);
+            if (ssi_sys3(SYS_ioctl, c->fd, FIONREAD, (long)&held) < 0 ||
+                ssi_sys4(SYS_socketpair, AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0,
+                         (long)sp) < 0) {
+                s_obstacle(why, cap, &nobst, e->chan);
+                s_add(why, cap, "has input read ahead, and no socket pair can be made for it");
+                continue;
+            }
+            e->rfd = (int)ssi_chans_high_fd(sp[0]);
+            e->wfd = (int)ssi_chans_high_fd(sp[1]);
+            want = (int)(2 * (all + (uint64_t)held) + 65536);
+            if (ssi_sys5(SYS_setsockopt, e->wfd, SOL_SOCKET, SO_SNDBUFFORCE, (long)&want,
+                         sizeof(want)) < 0)
+                ssi_sys5(SYS_setsockopt, e->wfd, SOL_SOCKET, SO_SNDBUF, (long)&want, sizeof(want));
+            if (ssi_sys5(SYS_getsockopt, e->wfd, SOL_SOCKET, SO_SNDBUF, (long)&got, (long)&gl) <
+                    0 ||
+                (uint64_t)got < 2 * (all + (uint64_t)held)) {
+                s_obstacle(why, cap, &nobst, e->chan);
+                s_add(why, cap, "has ");
+                s_addu(why, cap, all + (uint64_t)held);
+                s_add(why, cap, " bytes for its Unix socket, more than a new one can hold");
+            }
             continue;
         }
         e->wfd = s_reopen(c->fd, O_WRONLY);
@@ -431,6 +532,31 @@ static int s_gather(int i, uint8_t *buf)
     return got == s_in[i].bytes ? 0 : -1;
 }
 
+/* The home fd of channel chan, or -1. */
+static int s_home_fd(unsigned chan)
+{
+    ssi_chans_chan_t *c = ssi_chans_find(chan);
+    return c ? c->fd : -1;
+}
+
+/* Every descriptor of this process on (dev, ino) becomes a copy of fd,
+ * each keeping its close-on-exec flag. */
+static void s_replace(uint64_t dev, uint64_t ino, int fd)
+{
+    static char buf[4096];
+    static int fds[4096];
+    long n = ssi_sys_list_fds(fds, 4096, buf, sizeof(buf)), i;
+    for (i = 0; i < n && i < 4096; i++) {
+        struct stat st;
+        long fl;
+        if (fds[i] == fd || ssi_sys2(SYS_fstat, fds[i], (long)&st) < 0 ||
+            (uint64_t)st.st_dev != dev || (uint64_t)st.st_ino != ino)
+            continue;
+        fl = ssi_sys2(SYS_fcntl, fds[i], F_GETFD);
+        ssi_sys3(SYS_dup3, fd, fds[i], fl > 0 && (fl & FD_CLOEXEC) ? O_CLOEXEC : 0);
+    }
+}
+
 uint64_t ssi_homeinput_put(void)
 {
     static uint8_t *bufs[S_MAX];
@@ -440,18 +566,22 @@ uint64_t ssi_homeinput_put(void)
         s_in_t *e = &s_in[i];
         uint8_t *held = 0;
         long got = 0;
-        int n = 0;
+        int n = 0, src;
         if (!e->ok || e->lead != i)
             continue;
         if (e->wfd < 0) {
             lost += e->bytes;
             continue;
         }
-        /* What the pipe still holds goes after what was read ahead. */
-        if (ssi_sys3(SYS_ioctl, e->rfd, FIONREAD, (long)&n) == 0 && n > 0 &&
+        /* What the pipe (socket) still holds goes after what was read
+         * ahead. */
+        src = e->sock ? s_home_fd(e->chan) : e->rfd;
+        if (src >= 0 && ssi_sys3(SYS_ioctl, src, FIONREAD, (long)&n) == 0 && n > 0 &&
             (held = s_map((uint64_t)n)) != 0) {
             while (got < n) {
-                long r = ssi_sys3(SYS_read, e->rfd, (long)(held + got), n - got);
+                long r = e->sock ? ssi_sys6(SYS_recvfrom, src, (long)(held + got), n - got,
+                                            MSG_DONTWAIT, 0, 0)
+                                 : ssi_sys3(SYS_read, src, (long)(held + got), n - got);
                 if (r == -EINTR)
                     continue;
                 if (r <= 0)
@@ -478,6 +608,8 @@ uint64_t ssi_homeinput_put(void)
             s_unmap(held, (uint64_t)n);
         }
         s_close(&e->wfd);
+        if (e->sock)
+            s_replace(e->dev, e->ino, e->rfd);
         s_close(&e->rfd);
     }
     if (lost)
