@@ -146,6 +146,60 @@ static uint32_t s_home_unread(const ssi_agent_chan_t *c, int pidfd)
     return (c->wr_done ? 0 : c->flow.queued) + (uint32_t)n;
 }
 
+/* A channel whose input read ahead goes back home with the body (the
+ * deputy gives it back to its home pipe, ssi_homeinput.c): not a socket,
+ * a terminal or a listener, which cannot take bytes back. */
+static int s_home_gives_back(const ssi_agent_chan_t *c)
+{
+    return (c->dir & SSI_TUNNEL_DIR_IN) &&
+           !(c->flags & (SSI_TUNNEL_CHAN_SOCKET | SSI_TUNNEL_CHAN_TTY | SSI_TUNNEL_CHAN_LISTEN |
+                         SSI_TUNNEL_CHAN_DGRAM));
+}
+
+/* n bytes of channel chan's input read ahead, as HOME_INPUT frames. */
+static void s_home_input_frames(unsigned chan, const uint8_t *p, size_t n)
+{
+    while (n) {
+        size_t k = n < SSI_TUNNEL_DATA_MAX ? n : SSI_TUNNEL_DATA_MAX;
+        ssi_agent_link_send(SSI_TUNNEL_HOME_INPUT, chan, p, (uint32_t)k);
+        p += k;
+        n -= k;
+    }
+}
+
+/* Stream socket channels whose input read ahead waited out the grace:
+ * carried home too, where the deputy gives them back if their peer is
+ * gone (a fresh pair replaces the socket) or refuses, named. */
+static uint8_t s_carry[SSI_TUNNEL_MAX_CHANS];
+
+/* The frozen body's input read ahead of it, per channel that gives it
+ * back: the unread bytes of the body's end (peeked, so that a thaw finds
+ * them where they were), then our buffer; as HOME_INPUT frames. */
+static void s_home_send_input(int pidfd)
+{
+    int i;
+    for (i = 0; i < ssi_agent.nchans; i++) {
+        ssi_agent_chan_t *c = &ssi_agent.chans[i];
+        int bfd = ssi_agent_proc_fd_of(c), n = 0, fd;
+        if (!s_home_gives_back(c) && !s_carry[i])
+            continue;
+        fd = pidfd >= 0 && bfd >= 0 ? (int)syscall(SYS_pidfd_getfd, pidfd, bfd, 0) : -1;
+        if (fd >= 0 && ssi_agent_ino(fd) == c->body_ino && ioctl(fd, FIONREAD, &n) == 0 && n > 0) {
+            uint8_t *b = malloc((size_t)n);
+            ssize_t got = b ? recv(fd, b, (size_t)n, MSG_PEEK | MSG_DONTWAIT) : -1;
+            if (!b)
+                ssi_agent_fail("out of memory");
+            if (got > 0)
+                s_home_input_frames((unsigned)c->chan, b, (size_t)got);
+            free(b);
+        }
+        if (fd >= 0)
+            close(fd);
+        if (!c->wr_done && c->flow.queued)
+            s_home_input_frames((unsigned)c->chan, c->buf + c->off, c->flow.queued);
+    }
+}
+
 /* While the body is given time to read its input, its output keeps
  * flowing home (with the deputy's credit): a relay that must write before
  * it reads again would otherwise never read it. */
@@ -183,7 +237,7 @@ static void s_home_pump_out(int ms)
 }
 
 /* Home input that the deputy already read cannot be pushed back into a
- * home pipe or terminal: wait a little for the body to read it, else
+ * home socket or terminal: wait a little for the body to read it, else
  * refuse. Nothing new comes (the deputy stopped reading). */
 static int s_home_input_taken(int pidfd, char *why, size_t cap)
 {
@@ -198,6 +252,9 @@ static int s_home_input_taken(int pidfd, char *why, size_t cap)
              * lost (zdtm's sockets02 lost its one byte). */
             if (!(c->dir & SSI_TUNNEL_DIR_IN) || (c->flags & SSI_TUNNEL_CHAN_LISTEN))
                 continue;
+            /* A pipe's goes home with the body (s_home_send_input). */
+            if (s_home_gives_back(c))
+                continue;
             if (c->flow.queued && !c->wr_done)
                 ssi_agent_relay_write(c);
             n = s_home_unread(c, pidfd);
@@ -211,8 +268,29 @@ static int s_home_input_taken(int pidfd, char *why, size_t cap)
         }
         if (!busy)
             return 0;
-        if (ssi_agent_now_ms() > end)
-            return -1;
+        if (ssi_agent_now_ms() > end) {
+            /* A stream socket's bytes go home with the body (s_carry):
+             * only a terminal's or a datagram channel's refuse here. */
+            busy = 0;
+            for (i = 0; i < ssi_agent.nchans; i++) {
+                ssi_agent_chan_t *c = &ssi_agent.chans[i];
+                uint32_t n;
+                if (!(c->dir & SSI_TUNNEL_DIR_IN) || (c->flags & SSI_TUNNEL_CHAN_LISTEN) ||
+                    s_home_gives_back(c) || !(n = s_home_unread(c, pidfd)))
+                    continue;
+                if ((c->flags & SSI_TUNNEL_CHAN_SOCKET) &&
+                    !(c->flags & (SSI_TUNNEL_CHAN_DGRAM | SSI_TUNNEL_CHAN_TTY))) {
+                    s_carry[i] = 1;
+                    continue;
+                }
+                busy = 1;
+                snprintf(why, cap,
+                         "fd %d has %u bytes of input already taken from home that "
+                         "the program has not read yet; try again later",
+                         c->chan, n);
+            }
+            return busy ? -1 : 0;
+        }
         s_home_pump_out(20);
     }
 }
@@ -469,6 +547,7 @@ void ssi_agent_home_run(int pidfd)
     if (ssi_agent.body_done)
         return; /* it is ending: EXIT follows, the deputy exits with it */
     ssi_agent_status(ckpt ? "checkpoint" : "coming home");
+    memset(s_carry, 0, sizeof(s_carry));
     /* A checkpoint brings nothing home: what could not come home does not
      * matter, and input already taken stays the body's. */
     if (!ckpt && (s_home_check_body(why, sizeof(why)) < 0 ||
@@ -482,6 +561,8 @@ void ssi_agent_home_run(int pidfd)
         return;
     }
     ssi_agent.home_verdict = 0;
+    if (!ckpt)
+        s_home_send_input(pidfd);
     if (s_home_drain(deadline, why, sizeof(why)) == 0 &&
         s_home_stream(cfd, why, sizeof(why)) == 0) {
         while (!ssi_agent.home_verdict && ssi_agent_now_ms() < deadline)

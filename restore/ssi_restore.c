@@ -444,16 +444,19 @@ static void s_map_vma(const ssi_image_vma_t *v)
         ssi_sys1(SYS_close, fd);
     } else {
         flags = MAP_ANONYMOUS | MAP_FIXED_NOREPLACE |
-                ((v->flags & SSI_IMAGE_VMA_SHARED) ? MAP_SHARED : MAP_PRIVATE);
+                ((v->flags & SSI_IMAGE_VMA_SHARED)      ? MAP_SHARED
+                 : (v->flags & SSI_IMAGE_VMA_DROPPABLE) ? 0x08 /* MAP_DROPPABLE */
+                                                        : MAP_PRIVATE);
         if (v->flags & SSI_IMAGE_VMA_STACK)
             flags |= MAP_GROWSDOWN;
-        if (!(v->prot & PROT_WRITE))
+        if (!(v->prot & PROT_WRITE) || (v->flags & SSI_IMAGE_VMA_NORESERVE))
             flags |= MAP_NORESERVE; /* reservations (PROT_NONE) cost no commit */
         r = ssi_sys6(SYS_mmap, (long)v->start, (long)len, prot, flags, -1, 0);
     }
     if (SSI_SYS_ERR(r) || (uint64_t)r != v->start)
         s_die("cannot map VMA at its address:", v->path[0] ? v->path : "[anon]",
               SSI_SYS_ERR(r) ? r : -EEXIST);
+    ssi_restore_madv(v);
     t = &s_vmas[s_nvmas++];
     t->start = v->start;
     t->end = v->end;

@@ -30,5 +30,8 @@ void ssi_restore_sandbox_enter(void);
 /* Installs a guard region again (image GUARD record, inside a VMA of the
  * image): madvise MADV_GUARD_INSTALL (restore/ssi_restore_guard.c). */
 void ssi_restore_guard(const ssi_image_pages_t *pg);
+/* Gives a VMA just mapped the madvise advice the image records
+ * (SSI_IMAGE_VMA_MADV_*; restore/ssi_restore_guard.c). */
+void ssi_restore_madv(const ssi_image_vma_t *v);
 
 #endif

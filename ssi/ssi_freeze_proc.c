@@ -52,6 +52,107 @@ long ssi_freeze_proc_read(const char *path, char *buf, size_t cap)
     return used;
 }
 
+/* ---- madvise advice: /proc/self/smaps, read a line at a time ------------ */
+
+static long s_sm_fd = -1;
+static char s_sm_buf[16384];
+static long s_sm_len, s_sm_pos;
+static int s_sm_have; /* s_sm_start's VmFlags read, not asked for yet */
+static uint64_t s_sm_start;
+static uint32_t s_sm_bits;
+
+void ssi_freeze_proc_madv_begin(void)
+{
+    s_close(s_sm_fd);
+    s_sm_fd = s_open("/proc/self/smaps", O_RDONLY);
+    s_sm_len = s_sm_pos = 0;
+    s_sm_have = 0;
+}
+
+void ssi_freeze_proc_madv_end(void)
+{
+    s_close(s_sm_fd);
+    s_sm_fd = -1;
+}
+
+/* The next line (NUL-terminated), or NULL at the end. */
+static char *s_sm_line(void)
+{
+    for (;;) {
+        long i, n;
+        for (i = s_sm_pos; i < s_sm_len; i++)
+            if (s_sm_buf[i] == '\n') {
+                char *l = s_sm_buf + s_sm_pos;
+                s_sm_buf[i] = 0;
+                s_sm_pos = i + 1;
+                return l;
+            }
+        if (s_sm_fd < 0)
+            return 0;
+        ssi_sys_memcopy(s_sm_buf, s_sm_buf + s_sm_pos, (size_t)(s_sm_len - s_sm_pos));
+        s_sm_len -= s_sm_pos;
+        s_sm_pos = 0;
+        if (s_sm_len == (long)sizeof(s_sm_buf))
+            s_sm_len = 0; /* a line longer than the buffer: no field of ours */
+        do
+            n = ssi_sys3(SYS_read, s_sm_fd, (long)(s_sm_buf + s_sm_len),
+                         (long)sizeof(s_sm_buf) - s_sm_len);
+        while (n == -EINTR);
+        if (n <= 0)
+            ssi_freeze_proc_madv_end();
+        else
+            s_sm_len += n;
+    }
+}
+
+static uint32_t s_vmflags(const char *p)
+{
+    static const struct {
+        char a, b;
+        uint32_t bit;
+    } map[] = {{'d', 'c', SSI_IMAGE_VMA_MADV_DONTFORK},   {'w', 'f', SSI_IMAGE_VMA_MADV_WIPEONFORK},
+               {'d', 'd', SSI_IMAGE_VMA_MADV_DONTDUMP},   {'h', 'g', SSI_IMAGE_VMA_MADV_HUGEPAGE},
+               {'n', 'h', SSI_IMAGE_VMA_MADV_NOHUGEPAGE}, {'m', 'g', SSI_IMAGE_VMA_MADV_MERGEABLE},
+               {'s', 'r', SSI_IMAGE_VMA_MADV_SEQUENTIAL}, {'r', 'r', SSI_IMAGE_VMA_MADV_RANDOM},
+               {'l', 'o', SSI_IMAGE_VMA_LOCKED},          {'l', 'f', SSI_IMAGE_VMA_LOCKONFAULT},
+               {'n', 'r', SSI_IMAGE_VMA_NORESERVE},       {'d', 'p', SSI_IMAGE_VMA_DROPPABLE}};
+    uint32_t bits = 0;
+    size_t i;
+    for (; *p; p++) {
+        if (p[0] == ' ' || !p[1] || (p[2] && p[2] != ' '))
+            continue;
+        for (i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+            if (p[0] == map[i].a && p[1] == map[i].b)
+                bits |= map[i].bit;
+        p++;
+    }
+    return bits;
+}
+
+uint32_t ssi_freeze_proc_madv(uint64_t start)
+{
+    for (;;) {
+        char *l;
+        if (s_sm_have) {
+            if (s_sm_start > start)
+                return 0;
+            s_sm_have = 0;
+            if (s_sm_start == start)
+                return s_sm_bits;
+        }
+        l = s_sm_line();
+        if (!l)
+            return 0;
+        if ((l[0] >= '0' && l[0] <= '9') || (l[0] >= 'a' && l[0] <= 'f')) {
+            const char *e;
+            s_sm_start = ssi_sys_hex(l, &e);
+        } else if (ssi_sys_starts(l, "VmFlags:")) {
+            s_sm_bits = s_vmflags(l + 8);
+            s_sm_have = 1;
+        }
+    }
+}
+
 /* /proc/self/stat fields after the comm: field k (1-based) is index k-3. */
 static long s_capture_stat(ssi_image_proc_t *pr)
 {

@@ -19,6 +19,14 @@
  * -E2BIG when it does not fit, or -errno. */
 long ssi_freeze_proc_read(const char *path, char *buf, size_t cap);
 
+/* The madvise advice of the process's VMAs (SSI_IMAGE_VMA_MADV_*, from
+ * /proc/self/smaps VmFlags): _begin opens it, then ssi_freeze_proc_madv
+ * answers for each VMA start, asked in ascending order (0 for a VMA smaps
+ * does not show), _end closes it. */
+void ssi_freeze_proc_madv_begin(void);
+uint32_t ssi_freeze_proc_madv(uint64_t start);
+void ssi_freeze_proc_madv_end(void);
+
 /* Fills the process record and the credentials record. 0 or -errno. */
 long ssi_freeze_proc_capture(ssi_image_proc_t *pr, ssi_image_creds_t *creds);
 

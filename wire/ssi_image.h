@@ -405,6 +405,24 @@ typedef struct {
 #define SSI_IMAGE_VMA_STACK 0x010u    /* [stack]: MAP_GROWSDOWN */
 #define SSI_IMAGE_VMA_DELETED 0x020u  /* file was deleted: restored as anon */
 #define SSI_IMAGE_VMA_ALLPAGES 0x040u /* every page is in PAGES records */
+/* madvise advice the VMA carries (smaps VmFlags), given again after it is
+ * mapped (#17): dc, wf, dd, hg, nh, mg, sr, rr; and its mlock. */
+#define SSI_IMAGE_VMA_MADV_DONTFORK 0x0100u
+#define SSI_IMAGE_VMA_MADV_WIPEONFORK 0x0200u
+#define SSI_IMAGE_VMA_MADV_DONTDUMP 0x0400u
+#define SSI_IMAGE_VMA_MADV_HUGEPAGE 0x0800u
+#define SSI_IMAGE_VMA_MADV_NOHUGEPAGE 0x1000u
+#define SSI_IMAGE_VMA_MADV_MERGEABLE 0x2000u
+#define SSI_IMAGE_VMA_MADV_SEQUENTIAL 0x4000u
+#define SSI_IMAGE_VMA_MADV_RANDOM 0x8000u
+/* mlock (MAP_LOCKED, mlock, mlockall): lo, and lf for MLOCK_ONFAULT. */
+#define SSI_IMAGE_VMA_LOCKED 0x10000u
+#define SSI_IMAGE_VMA_LOCKONFAULT 0x20000u
+/* MAP_NORESERVE (nr): no swap reserved for it, mapped so again. */
+#define SSI_IMAGE_VMA_NORESERVE 0x40000u
+/* MAP_DROPPABLE (dp, Linux 6.11): the kernel may drop its pages; mapped
+ * so again, with its pages as they were at the freeze. */
+#define SSI_IMAGE_VMA_DROPPABLE 0x80000u
 
 typedef struct {
     uint64_t start;

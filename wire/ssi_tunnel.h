@@ -73,6 +73,11 @@ enum {
      * connection (ECONNRESET at home). Like EOF for the home -> body
      * direction, but the body's next read fails with ECONNRESET. */
     SSI_TUNNEL_RESET = 36,
+    /* A->D  bytes of home input channel `chan` that the deputy had read
+     * and the body had not (the agent's buffer and the body's unread
+     * bytes, oldest first), sent while coming home before HOME_IMAGE: the
+     * deputy gives them back to the home pipe at the commit (#17). */
+    SSI_TUNNEL_HOME_INPUT = 65,
 };
 
 typedef struct {

@@ -24,6 +24,7 @@
 #include "ssi_callsrv.h"
 #include "ssi_chans.h"
 #include "ssi_homecoming.h"
+#include "ssi_homeinput.h"
 #include "ssi_image.h"
 #include "ssi_kobj.h"
 #include "ssi_msg.h"
@@ -479,6 +480,7 @@ static void s_frame_in(const ssi_tunnel_hdr_t *h)
     }
     case SSI_TUNNEL_HOME_REFUSE:
     case SSI_TUNNEL_HOME_IMAGE:
+    case SSI_TUNNEL_HOME_INPUT:
     case SSI_TUNNEL_HOME_END:
     case SSI_TUNNEL_HOME_DONE: ssi_homecoming_frame(h, s_frame); return;
     case SSI_TUNNEL_STOPPED:
@@ -647,6 +649,10 @@ static void s_read_home(ssi_chans_chan_t *c)
                (unsigned)c->chan, 0, 0);
         return;
     }
+    /* The order of reads across a pipe's descriptors, should its bytes
+     * go back home (ssi_homeinput.c). */
+    if (!(c->flags & (SSI_TUNNEL_CHAN_SOCKET | SSI_TUNNEL_CHAN_TTY)))
+        ssi_homeinput_note((unsigned)c->chan, (uint32_t)n);
     ssi_flow_sent(&c->flow, (uint32_t)n);
     s_send(SSI_TUNNEL_DATA, (unsigned)c->chan, s_rd, (uint32_t)n);
 }

@@ -26,6 +26,7 @@
 #include "ssi_callsrv.h"
 #include "ssi_chans.h"
 #include "ssi_freeze.h"
+#include "ssi_homeinput.h"
 #include "ssi_image.h"
 #include "ssi_signal.h"
 #include "ssi_sys.h"
@@ -51,6 +52,7 @@ static ssi_image_home_t s_home_req;
 static char s_home_why[400];
 static int s_home_ckpt;     /* a checkpoint: the image goes to the requester, the body thaws */
 static int s_home_sent_any; /* a checkpoint: 'I' and image bytes went to the requester */
+static long s_home_in_err;  /* input read ahead could not be kept (HOME_INPUT) */
 static int s_wake_rd = -1, s_wake_wr = -1; /* the deputy loop's self-pipe */
 static volatile int s_probe;               /* ssid asked for a probe of the link */
 static long s_probe_until;                 /* the probe's user timeout is reset then */
@@ -139,6 +141,7 @@ static void s_home_fail(const char *why)
     if (s_home_mem >= 0)
         ssi_sys1(SYS_close, s_home_mem);
     s_home_req_fd = s_home_mem = -1;
+    ssi_homeinput_reset();
     s_home_state = 0;
     s_home_token = -1;
     s_home_ckpt = 0;
@@ -200,6 +203,8 @@ int ssi_homecoming_begin(void)
             }
         }
     }
+    ssi_homeinput_reset();
+    s_home_in_err = 0;
     s_home_mem = ssi_chans_high_fd(ssi_sys2(SYS_memfd_create, (long)"ssi-home-image", MFD_CLOEXEC));
     if (s_home_mem < 0) {
         s_home_mem = -1;
@@ -354,6 +359,9 @@ __attribute__((noreturn)) static void s_home_exec(void)
     const char *argv[] = {"ssi-restore", "--in-place", "--fd", a_fd, 0};
     const char *envp[] = {0};
     long rc;
+    /* Input read ahead of the body goes back in front of its home pipes
+     * (checked before the commit: ssi_homeinput_check). */
+    ssi_homeinput_put();
     s_home_answer(SSI_IMAGE_HOME_OK, 0);
     s_home_exec_fds(0, 0);
     ssi_sys3(SYS_fcntl, s_home_mem, F_SETFD, 0);
@@ -460,7 +468,12 @@ void ssi_homecoming_step(void)
         s_home_fail("the deputy could not keep the image (memfd write failed)");
         return;
     }
-    if (s_home_check() < 0) {
+    if (s_home_in_err) {
+        s_home_verdict(SSI_IMAGE_VERDICT_CONTINUE);
+        s_home_fail("the deputy could not keep the input it had read ahead of the body");
+        return;
+    }
+    if (s_home_check() < 0 || ssi_homeinput_check(s_home_why, sizeof(s_home_why)) < 0) {
         s_home_verdict(SSI_IMAGE_VERDICT_CONTINUE);
         s_home_fail(s_home_why);
         return;
@@ -503,6 +516,10 @@ void ssi_homecoming_frame(const ssi_tunnel_hdr_t *h, const uint8_t *body)
         }
         return;
     }
+    case SSI_TUNNEL_HOME_INPUT:
+        if (!s_home_ckpt && s_home_state == 1 && !s_home_in_err)
+            s_home_in_err = ssi_homeinput_add(h->chan, body, h->len);
+        return;
     case SSI_TUNNEL_HOME_END:
         if (s_home_state == 1)
             s_home_state = 2;
