@@ -348,6 +348,31 @@ __attribute__((noreturn)) static void s_exec_restorer(const char *restore, int i
     _exit(127);
 }
 
+/* What a SIGSYS before the body resumed means: our trap is not installed
+ * yet, so a filter this node's ssid runs under (a container's profile)
+ * forbade a call the restore makes, the sandbox's mount calls say. */
+static const char *s_sigsys_why(int sig)
+{
+    return sig == SIGSYS ? ": a seccomp filter of this node forbids a call the restore needs, "
+                           "e.g. the sandbox's unshare, mount or pivot_root"
+                         : "";
+}
+
+/* Reaps task `pid`, which has exited or is exiting, waiting at most 2 s:
+ * 1 with its status in *st, 0 if it did not end by then. */
+static int s_reap_task(pid_t pid, int *st)
+{
+    for (int i = 0; i < 200; i++) {
+        pid_t r = waitpid(pid, st, WNOHANG | __WALL);
+        if (r == pid)
+            return 1;
+        if (r < 0 && errno != EINTR)
+            return 0;
+        usleep(10000);
+    }
+    return 0;
+}
+
 /* Restores the body from the image on `in`; returns when it runs. */
 static void s_start_body(int in, const char *restore)
 {
@@ -420,6 +445,20 @@ static void s_start_body(int in, const char *restore)
             line += 16;
         if (rc < 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0)
             ssi_agent_fail("image stream broke while restoring");
+        if (WIFSIGNALED(st))
+            ssi_agent_fail("restore failed: ssi-restore was killed by signal %d (%s%s)",
+                           WTERMSIG(st), strsignal(WTERMSIG(st)), s_sigsys_why(WTERMSIG(st)));
+        if (!strcmp(line, "the new task died before resuming")) {
+            /* It is our child (the restorer made it with CLONE_PARENT),
+             * and it has exited (its end of the status pipe closed without
+             * a word): how it died tells why. */
+            int tst;
+            if (s_reap_task((pid_t)s_hdr.pid, &tst) && WIFSIGNALED(tst))
+                ssi_agent_fail("restore failed: the new task was killed by signal %d before "
+                               "resuming (%s%s)",
+                               WTERMSIG(tst), strsignal(WTERMSIG(tst)),
+                               s_sigsys_why(WTERMSIG(tst)));
+        }
         ssi_agent_fail("restore failed%s%s (ssi-restore status %d)", line[0] ? ": " : "", line,
                        WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
     }
