@@ -144,6 +144,10 @@ void ssid_offer_start(const ssid_asker_t *a, ssid_client_t *p, int to, const cha
     char why[512];
     const char *dest = ssid_node_peer_name(to);
     int rc = ssi_deputy_check(p->pid, why, sizeof why);
+    if (rc == 0 && p->pinned[0]) { /* its shim said so (PIN) */
+        snprintf(why, sizeof why, "%s", p->pinned);
+        rc = -EBUSY;
+    }
     /* What the precheck could not inspect was not touched: a failure (EIO)
 	 * whatever its errno, not a refusal or a permission (ssid_stats). */
     if (rc < 0 && rc != -EBUSY && rc != -ESRCH)
