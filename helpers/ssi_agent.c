@@ -44,6 +44,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <linux/sched.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -598,6 +600,43 @@ static void s_on_stop(int sig)
     ssi_agent.stop = 1;
 }
 
+/* Whether a body could install ssi's trap here (no_new_privs, then a
+ * seccomp filter with TSYNC), tried in a throwaway child before anything
+ * is frozen: a node whose own filter (a container's profile) forbids it
+ * would otherwise take the move and lose the process, whose body dies (or
+ * stops) installing its trap after the deputy said 'D'. Fails the agent
+ * with the reason when it cannot. */
+static void s_probe_trap(void)
+{
+    struct sock_filter allow = BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+    struct sock_fprog prog = {.len = 1, .filter = &allow};
+    int st;
+    pid_t p = fork();
+    if (p < 0)
+        ssi_agent_fail("cannot fork: %s", strerror(errno));
+    if (p == 0) {
+        if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+            _exit(100 + (errno & 0x7f));
+        if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, &prog) < 0)
+            _exit(errno & 0x7f);
+        _exit(0);
+    }
+    while (waitpid(p, &st, 0) < 0 && errno == EINTR)
+        ;
+    if (WIFSIGNALED(st))
+        ssi_agent_fail(
+            "this node cannot confine a body: installing ssi's seccomp filter killed the "
+            "process by signal %d (%s%s)",
+            WTERMSIG(st), strsignal(WTERMSIG(st)),
+            WTERMSIG(st) == SIGSYS ? ": a seccomp filter of this node forbids it" : "");
+    if (WIFEXITED(st) && WEXITSTATUS(st) >= 100)
+        ssi_agent_fail("this node cannot confine a body: no_new_privs: %s",
+                       strerror(WEXITSTATUS(st) - 100));
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+        ssi_agent_fail("this node cannot confine a body: seccomp: %s",
+                       WIFEXITED(st) ? strerror(WEXITSTATUS(st)) : "the probe stopped");
+}
+
 int main(int argc, char **argv)
 {
     static const struct option lo[] = {
@@ -671,6 +710,7 @@ int main(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
 
+    s_probe_trap();
     lfd = s_listen(listen_spec);
     if (image) {
         img_fd = open(image, O_RDONLY | O_CLOEXEC);

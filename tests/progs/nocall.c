@@ -28,10 +28,9 @@ static const struct {
     const char *name;
     int nr;
 } s_calls[] = {
-    {"unshare", SYS_unshare},
-    {"mount", SYS_mount},
-    {"umount2", SYS_umount2},
-    {"pivot_root", SYS_pivot_root},
+    {"unshare", SYS_unshare},       {"mount", SYS_mount},         {"umount2", SYS_umount2},
+    {"pivot_root", SYS_pivot_root}, {"setresuid", SYS_setresuid}, {"capset", SYS_capset},
+    {"seccomp", SYS_seccomp},
 };
 
 int main(int argc, char **argv)
