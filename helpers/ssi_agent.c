@@ -44,6 +44,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <linux/sched.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -428,6 +430,31 @@ static void s_set_last_pid(const pid_t *tids, int n)
     close(fd);
 }
 
+/* What a SIGSYS before the body resumed means: our trap is not installed
+ * yet, so a filter this node's ssid runs under (a container's profile)
+ * forbade a call the restore makes, the sandbox's mount calls say. */
+static const char *s_sigsys_why(int sig)
+{
+    return sig == SIGSYS ? ": a seccomp filter of this node forbids a call the restore needs, "
+                           "e.g. the sandbox's unshare, mount or pivot_root"
+                         : "";
+}
+
+/* Reaps task `pid`, which has exited or is exiting, waiting at most 2 s:
+ * 1 with its status in *st, 0 if it did not end by then. */
+static int s_reap_task(pid_t pid, int *st)
+{
+    for (int i = 0; i < 200; i++) {
+        pid_t r = waitpid(pid, st, WNOHANG | __WALL);
+        if (r == pid)
+            return 1;
+        if (r < 0 && errno != EINTR)
+            return 0;
+        usleep(10000);
+    }
+    return 0;
+}
+
 /* Restores the body from the image on `in`; returns when it runs. */
 static void s_start_body(int in, const char *restore)
 {
@@ -502,6 +529,20 @@ static void s_start_body(int in, const char *restore)
             line += 16;
         if (rc < 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0)
             ssi_agent_fail("image stream broke while restoring");
+        if (WIFSIGNALED(st))
+            ssi_agent_fail("restore failed: ssi-restore was killed by signal %d (%s%s)",
+                           WTERMSIG(st), strsignal(WTERMSIG(st)), s_sigsys_why(WTERMSIG(st)));
+        if (!strcmp(line, "the new task died before resuming")) {
+            /* It is our child (the restorer made it with CLONE_PARENT),
+             * and it has exited (its end of the status pipe closed without
+             * a word): how it died tells why. */
+            int tst;
+            if (s_reap_task((pid_t)s_hdr.pid, &tst) && WIFSIGNALED(tst))
+                ssi_agent_fail("restore failed: the new task was killed by signal %d before "
+                               "resuming (%s%s)",
+                               WTERMSIG(tst), strsignal(WTERMSIG(tst)),
+                               s_sigsys_why(WTERMSIG(tst)));
+        }
         ssi_agent_fail("restore failed%s%s (ssi-restore status %d)", line[0] ? ": " : "", line,
                        WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
     }
@@ -641,6 +682,43 @@ static void s_on_stop(int sig)
     ssi_agent.stop = 1;
 }
 
+/* Whether a body could install ssi's trap here (no_new_privs, then a
+ * seccomp filter with TSYNC), tried in a throwaway child before anything
+ * is frozen: a node whose own filter (a container's profile) forbids it
+ * would otherwise take the move and lose the process, whose body dies (or
+ * stops) installing its trap after the deputy said 'D'. Fails the agent
+ * with the reason when it cannot. */
+static void s_probe_trap(void)
+{
+    struct sock_filter allow = BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+    struct sock_fprog prog = {.len = 1, .filter = &allow};
+    int st;
+    pid_t p = fork();
+    if (p < 0)
+        ssi_agent_fail("cannot fork: %s", strerror(errno));
+    if (p == 0) {
+        if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+            _exit(100 + (errno & 0x7f));
+        if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, &prog) < 0)
+            _exit(errno & 0x7f);
+        _exit(0);
+    }
+    while (waitpid(p, &st, 0) < 0 && errno == EINTR)
+        ;
+    if (WIFSIGNALED(st))
+        ssi_agent_fail(
+            "this node cannot confine a body: installing ssi's seccomp filter killed the "
+            "process by signal %d (%s%s)",
+            WTERMSIG(st), strsignal(WTERMSIG(st)),
+            WTERMSIG(st) == SIGSYS ? ": a seccomp filter of this node forbids it" : "");
+    if (WIFEXITED(st) && WEXITSTATUS(st) >= 100)
+        ssi_agent_fail("this node cannot confine a body: no_new_privs: %s",
+                       strerror(WEXITSTATUS(st) - 100));
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+        ssi_agent_fail("this node cannot confine a body: seccomp: %s",
+                       WIFEXITED(st) ? strerror(WEXITSTATUS(st)) : "the probe stopped");
+}
+
 int main(int argc, char **argv)
 {
     static const struct option lo[] = {
@@ -714,6 +792,7 @@ int main(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
 
+    s_probe_trap();
     lfd = s_listen(listen_spec);
     if (image) {
         img_fd = open(image, O_RDONLY | O_CLOEXEC);

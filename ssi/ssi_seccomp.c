@@ -25,6 +25,11 @@
  * Not seen, so not carried: filters inherited across exec (a service
  * manager's), or installed by inline assembly.
  *
+ * A filter that forbids a call ssi needs (s_needed) makes the process
+ * unmovable: the shim checks each one before the kernel takes it
+ * (ssi_seccomp_check_new) and tells ssid (PIN), and each freeze checks
+ * them all again (ssi_seccomp_check).
+ *
  * The notes (up to S_MAX filters, each a copy of its instructions in an
  * anonymous mapping) are ordinary memory of the process: the image carries
  * them. Restore side: raw system calls, no libc.
@@ -235,28 +240,48 @@ static const struct {
     {__NR_exit_group, "exit_group"},
 };
 
-long ssi_seccomp_check(char *why, size_t cap)
+/* 0, or -EPERM with `why` when filter f (the program's number idx, from
+ * 1) forbids one of s_needed. */
+static long s_check_one(const s_filter_t *f, int idx, char *why, size_t cap)
 {
     struct seccomp_data d;
     ssi_sys_memzero(&d, sizeof(d));
     d.arch = AUDIT_ARCH_X86_64;
     d.instruction_pointer = (uint64_t)(uintptr_t)&ssi_seccomp_check; /* our text */
     for (unsigned c = 0; c < sizeof s_needed / sizeof *s_needed; c++) {
+        uint32_t act;
+        size_t n;
         d.nr = s_needed[c].nr;
-        for (int i = 0; i < s_n; i++) {
-            uint32_t act = s_run(&s_filters[i], &d) & SECCOMP_RET_ACTION_FULL;
-            size_t n;
-            if (act == SECCOMP_RET_ALLOW || act == SECCOMP_RET_LOG)
-                continue;
-            n = ssi_sys_strlcpy(why, "its seccomp filters: the program's own filter ", cap);
-            if (n + 24 < cap)
-                n += ssi_sys_utoa(why + n, (uint64_t)i + 1);
-            n += ssi_sys_strlcpy(why + n, " forbids ", n < cap ? cap - n : 0);
-            n += ssi_sys_strlcpy(why + n, s_needed[c].name, n < cap ? cap - n : 0);
-            ssi_sys_strlcpy(why + n, ", which ssi needs to move it and run its calls",
-                            n < cap ? cap - n : 0);
-            return -EPERM;
-        }
+        act = s_run(f, &d) & SECCOMP_RET_ACTION_FULL;
+        if (act == SECCOMP_RET_ALLOW || act == SECCOMP_RET_LOG)
+            continue;
+        n = ssi_sys_strlcpy(why, "its seccomp filters: the program's own filter ", cap);
+        if (n + 24 < cap)
+            n += ssi_sys_utoa(why + n, (uint64_t)idx);
+        n += ssi_sys_strlcpy(why + n, " forbids ", n < cap ? cap - n : 0);
+        n += ssi_sys_strlcpy(why + n, s_needed[c].name, n < cap ? cap - n : 0);
+        ssi_sys_strlcpy(why + n, ", which ssi needs to move it and run its calls",
+                        n < cap ? cap - n : 0);
+        return -EPERM;
     }
     return 0;
+}
+
+long ssi_seccomp_check(char *why, size_t cap)
+{
+    for (int i = 0; i < s_n; i++)
+        if (s_check_one(&s_filters[i], i + 1, why, cap) < 0)
+            return -EPERM;
+    return 0;
+}
+
+long ssi_seccomp_check_new(const void *fprog, char *why, size_t cap)
+{
+    const struct sock_fprog *p = fprog;
+    s_filter_t f;
+    if (!p || !p->len || p->len > BPF_MAXINSNS || !p->filter)
+        return 0; /* the kernel refuses it */
+    f.insns = p->filter;
+    f.len = p->len;
+    return s_check_one(&f, s_n + 1, why, cap);
 }

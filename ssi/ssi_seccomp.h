@@ -30,6 +30,12 @@ long ssi_seccomp_restore(int which);
  * is refused up front and the process runs on at home. */
 long ssi_seccomp_check(char *why, size_t cap);
 
+/* The same check, for a filter the program is about to install (prog: a
+ * struct sock_fprog; it would be filter number ssi_seccomp_count() + 1):
+ * made before the kernel takes it, since once it is in, the calls that
+ * would tell ssid may be forbidden too. */
+long ssi_seccomp_check_new(const void *fprog, char *why, size_t cap);
+
 /* How many filters are noted (for tests and logs). */
 int ssi_seccomp_count(void);
 

@@ -62,6 +62,7 @@ static uint64_t s_ckpt_every; /* ssirun --checkpoint-every: seconds, this proces
 static volatile int s_away;   /* this process is a body restored elsewhere */
 static volatile pid_t s_home_ppid;
 static char s_path[108];
+static char s_pin[240]; /* why this process cannot move (a seccomp filter of its own), or "" */
 
 /* Raw, from libssi.so's own text: away, the vfs-proxy's seccomp filter
  * lets these through, and they are safe inside the freeze handler (where
@@ -138,6 +139,45 @@ static long s_recv_frame(int fd, uint8_t *buf, size_t cap)
     return (long)have;
 }
 
+/* Tells ssid why this process cannot move ("" takes it back): PIN on our
+ * registration connection, which ssid does not answer. At home only. */
+static void s_send_pin(const char *why)
+{
+    uint8_t frame[400];
+    ssi_msg_writer_t w;
+    long n;
+    if (s_fd < 0 || s_away)
+        return;
+    ssi_msg_begin(&w, frame, sizeof frame, SSI_MSG_PIN);
+    ssi_msg_put_str(&w, SSI_TAG_TEXT, why);
+    n = ssi_msg_end(&w);
+    if (n > 0)
+        send(s_fd, frame, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
+/* Before the program installs seccomp filter fprog: one that forbids a
+ * call a move needs (the freeze's socket and connect among them) makes
+ * this process unmovable, and ssid is told now, while the calls that tell
+ * it are still allowed: a move is then refused up front with the reason
+ * instead of timing out on a freeze that cannot hear its request. 1 when
+ * told (why holds the reason). */
+static int s_pin_before(const void *fprog, char *why, size_t cap)
+{
+    if (s_away || s_pin[0] || ssi_seccomp_check_new(fprog, why, cap) == 0)
+        return 0;
+    s_send_pin(why);
+    return 1;
+}
+
+/* After the kernel's answer: kept, or taken back if it refused the filter. */
+static void s_pin_after(int told, const char *why, int installed)
+{
+    if (told && installed)
+        ssi_sys_strlcpy(s_pin, why, sizeof s_pin);
+    else if (told)
+        s_send_pin("");
+}
+
 /* Registers with ssid. With ask_place (a new program, balancing allowed),
  * ssid may answer with a node to run on: copied into place (else ""). */
 static void s_register(int ask_place, char *place, size_t cap)
@@ -183,6 +223,8 @@ static void s_register(int ask_place, char *place, size_t cap)
         return;
     }
     s_fd = fd;
+    if (s_pin[0]) /* a fork's child, a restarted checkpoint: same filters */
+        s_send_pin(s_pin);
     static ssi_msg_t m;
     if (place && ssi_msg_parse(frame, (size_t)got, &m) == 0 && m.type == SSI_MSG_OK &&
         ssi_field_str(ssi_msg_find(m.field, m.nfields, SSI_TAG_PLACE), place, cap) < 0)
@@ -306,7 +348,11 @@ long syscall(long nr, ...)
         errno = ENOSYS;
         return -1;
     }
+    char why[240];
+    int told = nr == SYS_seccomp && a[0] == SECCOMP_SET_MODE_FILTER &&
+               s_pin_before((const void *)a[2], why, sizeof why);
     long r = s_real_syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+    s_pin_after(told, why, r >= 0);
     if (nr == SYS_rseq && r == 0)
         ssi_regs_note_rseq((uint64_t)a[0], (uint32_t)a[1], (int)a[2], (uint32_t)a[3]);
     if (nr == SYS_seccomp && a[0] == SECCOMP_SET_MODE_FILTER && r >= 0)
@@ -333,7 +379,11 @@ int prctl(int option, ...)
         errno = ENOSYS;
         return -1;
     }
+    char why[240];
+    int told = option == PR_SET_SECCOMP && a[0] == SECCOMP_MODE_FILTER &&
+               s_pin_before((const void *)a[1], why, sizeof why);
     int r = s_real_prctl(option, a[0], a[1], a[2], a[3]);
+    s_pin_after(told, why, r == 0);
     if (option == PR_SET_SECCOMP && a[0] == SECCOMP_MODE_FILTER && r == 0)
         ssi_seccomp_note(0, (const void *)a[1], s_away);
     return r;

@@ -119,7 +119,8 @@ void ssid_ckpt_periodic(void)
     for (int i = 0; i < ssid_client_count(); i++) {
         ssid_client_t *p = ssid_client_at(i);
         char path[1024];
-        if (!p->registered || !p->ckpt_every || p->migrating || p->ckpt || now < p->ckpt_due)
+        if (!p->registered || !p->ckpt_every || p->migrating || p->ckpt || p->pinned[0] ||
+            now < p->ckpt_due)
             continue;
         p->ckpt_due = now + (int64_t)p->ckpt_every * 1000;
         if (s_periodic_path(p, p->ckpt_seq + 1, path, sizeof path) < 0) {
@@ -164,6 +165,11 @@ void ssid_ckpt_request(ssid_client_t *c, const ssi_msg_t *m)
     if (p->migrating || p->ckpt) {
         snprintf(why, sizeof why, "process %d is being %s; try again when that is done", p->pid,
                  p->migrating ? "moved" : "checkpointed");
+        ssid_client_reply_error(c, EBUSY, why);
+        return;
+    }
+    if (p->pinned[0]) {
+        snprintf(why, sizeof why, "process %d cannot be checkpointed: %s", p->pid, p->pinned);
         ssid_client_reply_error(c, EBUSY, why);
         return;
     }

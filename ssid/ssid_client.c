@@ -158,7 +158,8 @@ static int s_on_client(zloop_t *loop, zmq_pollitem_t *item, void *arg)
             return 0;
         }
         /* A deputy's CALLS (no answer, once a second) costs no tokens. */
-        if (c->buf[3] == SSI_MSG_REGISTER || c->buf[3] == SSI_MSG_CALLS || s_may_ask(c))
+        if (c->buf[3] == SSI_MSG_REGISTER || c->buf[3] == SSI_MSG_CALLS ||
+            c->buf[3] == SSI_MSG_PIN || s_may_ask(c))
             s_on_message(c, c->buf, (size_t)want);
         else
             ssid_client_reply_error(c, EAGAIN,

@@ -56,6 +56,7 @@ typedef struct {
     int64_t probe_next;  /* its node is down: when to ask its deputy to probe again (ms) */
     int64_t recovered;   /* recovered at home: when to choose where it runs (ms), or 0 */
     uint64_t away_reqid; /* the move (our id) that put its body where it runs, or 0 */
+    char pinned[240];    /* why it cannot move or be checkpointed (its shim's PIN), or "" */
 
     /* The last checkpoint written, or "": a move arms the deputy with it. */
     char ckpt_file[1024];

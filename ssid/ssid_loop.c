@@ -238,6 +238,19 @@ static void s_client_calls(ssid_client_t *c, const ssi_msg_t *m)
     c->calls = n;
 }
 
+/* A shim says why its process cannot move (PIN, no answer): only on its
+ * own registration connection, so a process speaks for itself alone. */
+static void s_client_pin(ssid_client_t *c, const ssi_msg_t *m)
+{
+    char why[sizeof c->pinned];
+    if (!c->registered ||
+        ssi_field_str(ssi_msg_find(m->field, m->nfields, SSI_TAG_TEXT), why, sizeof why) < 0)
+        return;
+    if (why[0] && strcmp(why, c->pinned) != 0)
+        ssi_info("process %d cannot move: %s", c->pid, why);
+    snprintf(c->pinned, sizeof c->pinned, "%s", why);
+}
+
 /* One whole frame from a local client (a tool or a shim). */
 static void s_client_message(ssid_client_t *c, const uint8_t *data, size_t len)
 {
@@ -266,6 +279,7 @@ static void s_client_message(ssid_client_t *c, const uint8_t *data, size_t len)
     case SSI_MSG_CHECKPOINT: ssid_ckpt_request(c, &m); break;
     case SSI_MSG_CALLS: s_client_calls(c, &m); break;
     case SSI_MSG_HOME_ASK: ssid_move_home_ask(c); break;
+    case SSI_MSG_PIN: s_client_pin(c, &m); break;
     default: ssid_client_reply_error(c, EPROTO, "unexpected request");
     }
 }

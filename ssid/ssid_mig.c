@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -153,14 +154,104 @@ void ssid_mig_send_fail(int to, uint64_t reqid, const char *text)
         ssid_node_send(to, out, (size_t)n);
 }
 
+/* The child's half of ssid_mig_spawn: places fds, execs helper argv[0]. */
+static void s_exec_helper(char *const argv[], const int *fds, int nfds) __attribute__((noreturn));
+
 pid_t ssid_mig_spawn(char *const argv[], const int *fds, int nfds, bool new_pidns)
+{
+    pid_t pid = new_pidns ? (pid_t)syscall(SYS_clone, CLONE_NEWPID | SIGCHLD, 0, 0, 0, 0) : fork();
+    if (pid != 0)
+        return pid < 0 ? -errno : pid;
+    s_exec_helper(argv, fds, nfds);
+}
+
+/* Writes `text` into /proc/PID/NAME; 0 or -errno. */
+static int s_write_proc(pid_t pid, const char *name, const char *text)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/%s", (int)pid, name);
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    ssize_t n = write(fd, text, strlen(text));
+    int rc = n == (ssize_t)strlen(text) ? 0 : n < 0 ? -errno : -EIO;
+    close(fd);
+    return rc;
+}
+
+pid_t ssid_mig_spawn_agent(char *const argv[], const int *fds, int nfds, bool userns, char *why,
+                           size_t cap)
+{
+    int sync[2];
+    if (!userns) {
+        pid_t pid = ssid_mig_spawn(argv, fds, nfds, true);
+        if (pid < 0)
+            snprintf(why, cap, "cannot start ssi-agent: %s", strerror((int)-pid));
+        return pid;
+    }
+    if (pipe2(sync, O_CLOEXEC) < 0) {
+        snprintf(why, cap, "cannot make a pipe: %s", strerror(errno));
+        return -errno;
+    }
+    pid_t pid = (pid_t)syscall(SYS_clone, CLONE_NEWUSER | CLONE_NEWPID | SIGCHLD, 0, 0, 0, 0);
+    if (pid == 0) {
+        char go = 0;
+        close(sync[1]);
+        /* Nothing until ssid has written our maps and limits. */
+        if (read(sync[0], &go, 1) != 1 || go != 'g')
+            _exit(126);
+        close(sync[0]);
+        s_exec_helper(argv, fds, nfds);
+    }
+    int err = pid < 0 ? errno : 0;
+    const char *step = "clone(CLONE_NEWUSER)";
+    close(sync[0]);
+    /* The identity map: every file a body touches is home's (vfs-proxy),
+     * with home's owners; what the namespace changes is whose capabilities
+     * a body holds: those of its own namespaces, none over the node's. */
+    if (!err && (err = -s_write_proc(pid, "uid_map", "0 0 4294967295\n")) != 0)
+        step = "writing its uid_map";
+    if (!err && (err = -s_write_proc(pid, "gid_map", "0 0 4294967295\n")) != 0)
+        step = "writing its gid_map";
+    /* Inside, raising a hard limit needs CAP_SYS_RESOURCE over the node,
+     * which the restorer no longer has: the body's limits must fit under
+     * these. */
+    for (int r = 0; !err && r < RLIM_NLIMITS; r++) {
+        struct rlimit rl;
+        if (prlimit(pid, (__rlimit_resource_t)r, NULL, &rl) < 0)
+            continue;
+        rl.rlim_max = RLIM_INFINITY;
+        if (r == RLIMIT_NOFILE) {
+            FILE *f = fopen("/proc/sys/fs/nr_open", "re");
+            unsigned long long n = 0;
+            if (!f || fscanf(f, "%llu", &n) != 1)
+                n = rl.rlim_cur;
+            if (f)
+                fclose(f);
+            rl.rlim_max = (rlim_t)n;
+        }
+        prlimit(pid, (__rlimit_resource_t)r, &rl, NULL); /* best effort: else as today */
+    }
+    if (!err && write(sync[1], "g", 1) != 1) {
+        err = errno;
+        step = "starting it";
+    }
+    close(sync[1]);
+    if (err) {
+        snprintf(why, cap, "cannot give the body a user namespace of its own: %s: %s", step,
+                 strerror(err));
+        if (pid > 0)
+            kill(pid, SIGKILL); /* reaped with the other children */
+        return -err;
+    }
+    return pid;
+}
+
+static void s_exec_helper(char *const argv[], const int *fds, int nfds)
 {
     /* Helpers live beside ssid. */
     char path[4200];
     snprintf(path, sizeof path, "%s/%s", ssid_node.bindir, argv[0]);
-    pid_t pid = new_pidns ? (pid_t)syscall(SYS_clone, CLONE_NEWPID | SIGCHLD, 0, 0, 0, 0) : fork();
-    if (pid != 0)
-        return pid < 0 ? -errno : pid;
     /* Child: only async-signal-safe calls from here to exec. Move every
 	 * wanted fd above nfds first, so dup2 never clobbers one that is still
 	 * to be placed. */

@@ -124,6 +124,14 @@ void ssid_mig_send_fail(int to, uint64_t reqid, const char *text);
  * Returns its pid or -errno. */
 pid_t ssid_mig_spawn(char *const argv[], const int *fds, int nfds, bool new_pidns);
 
+/* ssid_mig_spawn(argv, fds, nfds, true) for the body's agent; with userns
+ * (the sandbox, #12) the PID namespace is owned by a user namespace of its
+ * own, made with it, whose uid and gid maps are the identity, and whose
+ * hard limits are raised to the most (inside, no one can raise them).
+ * Returns its pid, or -errno with why filled. */
+pid_t ssid_mig_spawn_agent(char *const argv[], const int *fds, int nfds, bool userns, char *why,
+                           size_t cap);
+
 /* Makes g's stderr pipe and watches its read end (g->err_fd); *wr is the
  * write end, for the helpers. */
 int ssid_mig_errpipe(ssid_mig_t *g, int *wr);

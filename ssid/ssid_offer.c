@@ -144,6 +144,10 @@ void ssid_offer_start(const ssid_asker_t *a, ssid_client_t *p, int to, const cha
     char why[512];
     const char *dest = ssid_node_peer_name(to);
     int rc = ssi_deputy_check(p->pid, why, sizeof why);
+    if (rc == 0 && p->pinned[0]) { /* its shim said so (PIN) */
+        snprintf(why, sizeof why, "%s", p->pinned);
+        rc = -EBUSY;
+    }
     /* What the precheck could not inspect was not touched: a failure (EIO)
 	 * whatever its errno, not a refusal or a permission (ssid_stats). */
     if (rc < 0 && rc != -EBUSY && rc != -ESRCH)
@@ -376,13 +380,22 @@ void ssid_offer_received(int from, const ssi_msg_t *m)
                      (unsigned long long)pid, home);
         }
         int afds[] = {pipefd[0], errw, errw, k2fd, st[1]};
-        pid_t a = x > 0 ? ssid_mig_spawn(aargv, afds, 5, true) : -1;
+        /* With its sandbox, in a user namespace of its own (#12). */
+        char awhy[300] = "";
+        pid_t a = x > 0
+                      ? ssid_mig_spawn_agent(aargv, afds, 5, ssi_cluster_sandbox(ssid_node.cluster),
+                                             awhy, sizeof awhy)
+                      : -1;
         if (x > 0)
             g->helper[g->nhelpers++] = x;
         if (a > 0)
             g->helper[g->nhelpers++] = a;
         if (x < 0 || a < 0) {
-            snprintf(why, sizeof why, "destination cannot start its helpers: %s", strerror(errno));
+            if (x > 0 && awhy[0])
+                snprintf(why, sizeof why, "destination %s", awhy);
+            else
+                snprintf(why, sizeof why, "destination cannot start its helpers: %s",
+                         strerror(errno));
             for (int i = 0; i < g->nhelpers; i++)
                 kill(g->helper[i], SIGKILL);
             rc = -1;

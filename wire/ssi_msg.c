@@ -243,6 +243,7 @@ const char *ssi_msg_type_name(int type)
         [SSI_MSG_MOVE_ANSWER] = "MOVE_ANSWER",
         [SSI_MSG_GUEST_LOAD] = "GUEST_LOAD",
         [SSI_MSG_HOME_ASK] = "HOME_ASK",
+        [SSI_MSG_PIN] = "PIN",
     };
     /* clang-format on */
     if (type < 1 || type > SSI_MSG_TYPE_MAX || !names[type])

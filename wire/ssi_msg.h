@@ -69,6 +69,11 @@ enum ssi_msg_type {
      * body home (as 'ssictl migrate PID home'; the process is the connection's peer); the
      * answer is that of a MIGRATE. */
     SSI_MSG_HOME_ASK = 55,
+    /* 75-78: the sandbox (#12, w-sec). PIN: the shim to its ssid, on its registration
+     * connection (no answer): this process cannot move, and why (a seccomp filter the program
+     * is installing forbids a call the freeze needs); an empty TEXT takes it back (the kernel
+     * refused that filter). */
+    SSI_MSG_PIN = 75, /* TEXT */
     /* Numbers 17-79 are reserved for the messages of work in progress (ranges per branch);
      * the decoder takes any number up to the maximum, the handlers refuse what they do not know. */
     SSI_MSG_TYPE_MAX = 79

@@ -9,9 +9,9 @@
 # again its own two only (nothing installed twice). Without the filters
 # installed again away, sysinfo succeeds on n2 (mkdir is still refused: it
 # runs at home, in the deputy, which kept them) and the count there is 1.
-# And a filter that forbids a call a move needs (execve, for the homecoming)
-# makes the move refused up front with that reason, the program running on
-# at home.
+# And a filter that forbids a call a move needs (execve, for the homecoming;
+# socket, for the freeze to hear its request) makes the move refused up
+# front with that reason, the program running on at home.
 . "$(dirname "$0")/lib.sh"
 lab_require_root
 prog=${SSI_TESTDIR:-$lab_top/build/tests}/ownfilter
@@ -68,30 +68,47 @@ run() {
 run r root
 run u nobody
 
-# A filter that forbids a call a move needs (execve: the deputy execs
-# ssi-restore to bring the body home; without the check the process would
-# move and never come home): refused up front, with the reason; the program
-# runs on at home, its filters intact.
-dir=$LAB_FILES/c.dir
-mkdir -p "$dir"
-chmod 777 "$dir"
-lab_exec n1 sh -c "{ ssirun $prog $dir /tmp/c.stop execve > /tmp/c.out 2>&1; echo \$? > /tmp/c.rc; } &"
-wait_until 10 lab_exec n1 test -s /tmp/c.out || fail "c: ownfilter did not start"
-pid=$(lab_exec n1 pgrep -f "^$prog $dir")
-out=$(lab_exec n1 ssictl migrate "$pid" n2 2>&1)
-rc=$?
-if [ $rc != 0 ] && printf '%s' "$out" | grep -q "filter 1 forbids execve, which ssi needs"; then
-	ok "c: a filter that forbids execve: refused ($rc): $out"
-else
-	fail "c: a filter that forbids execve: status $rc: $out"
-fi
-n=$(lab_exec n1 sh -c "wc -l < /tmp/c.out")
-wait_until 5 sh -c "[ \$(ssilab exec n1 -- sh -c 'wc -l < /tmp/c.out') -gt $((n + 3)) ]" &&
-	[ "$(lab_exec n1 tail -n 1 /tmp/c.out)" = "mkdir=1 sysinfo=13 filters=2" ] &&
-	ok "c: it runs on at home under its own filters" ||
-	fail "c: after the refusal: $(lab_exec n1 tail -n 2 /tmp/c.out)"
-lab_exec n1 touch /tmp/c.stop
-wait_until 10 lab_exec n1 test -s /tmp/c.rc
-[ "$(lab_exec n1 cat /tmp/c.rc)" = 0 ] && ok "c: it ran to its end (status 0)" ||
-	fail "c: status '$(lab_exec n1 cat /tmp/c.rc)'"
+# A filter that forbids a call a move needs: refused up front, with the
+# reason; the program runs on at home, its filters intact. execve: the
+# deputy execs ssi-restore to bring the body home (without the check the
+# process would move and never come home). socket: the freeze could not
+# even reach the one who asks for it; the shim tells ssid when the filter
+# is installed (PIN), so the move and a checkpoint are refused at once
+# with the reason (without it: "did not connect" after the freeze's time).
+refused() {
+	tag=$1 call=$2
+	dir=$LAB_FILES/$tag.dir
+	mkdir -p "$dir"
+	chmod 777 "$dir"
+	lab_exec n1 sh -c "{ ssirun $prog $dir /tmp/$tag.stop $call > /tmp/$tag.out 2>&1; echo \$? > /tmp/$tag.rc; } &"
+	wait_until 10 lab_exec n1 test -s /tmp/$tag.out || fail "$tag: ownfilter did not start"
+	pid=$(lab_exec n1 pgrep -f "^$prog $dir")
+	out=$(lab_exec n1 ssictl migrate "$pid" n2 2>&1)
+	rc=$?
+	if [ $rc != 0 ] && printf '%s' "$out" | grep -q "filter 1 forbids $call, which ssi needs"; then
+		ok "$tag: a filter that forbids $call: refused ($rc): $out"
+	else
+		fail "$tag: a filter that forbids $call: status $rc: $out"
+	fi
+	if [ "$call" = socket ]; then
+		out=$(lab_exec n1 ssictl checkpoint "$pid" 2>&1)
+		rc=$?
+		if [ $rc != 0 ] && printf '%s' "$out" | grep -q "cannot be checkpointed: .*filter 1 forbids socket"; then
+			ok "$tag: and a checkpoint ($rc): $out"
+		else
+			fail "$tag: a checkpoint: status $rc: $out"
+		fi
+	fi
+	n=$(lab_exec n1 sh -c "wc -l < /tmp/$tag.out")
+	wait_until 5 sh -c "[ \$(ssilab exec n1 -- sh -c 'wc -l < /tmp/$tag.out') -gt $((n + 3)) ]" &&
+		[ "$(lab_exec n1 tail -n 1 /tmp/$tag.out)" = "mkdir=1 sysinfo=13 filters=2" ] &&
+		ok "$tag: it runs on at home under its own filters" ||
+		fail "$tag: after the refusal: $(lab_exec n1 tail -n 2 /tmp/$tag.out)"
+	lab_exec n1 touch /tmp/$tag.stop
+	wait_until 10 lab_exec n1 test -s /tmp/$tag.rc
+	[ "$(lab_exec n1 cat /tmp/$tag.rc)" = 0 ] && ok "$tag: it ran to its end (status 0)" ||
+		fail "$tag: status '$(lab_exec n1 cat /tmp/$tag.rc)'"
+}
+refused c execve
+refused s socket
 finish

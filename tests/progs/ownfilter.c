@@ -11,11 +11,14 @@
  * (0: the call succeeded; N: Seccomp_filters of /proc/self/status, the
  * kernel's count where it runs) until STOPFILE exists, then "done".
  *
- *   ownfilter DIR STOPFILE [execve]
+ *   ownfilter DIR STOPFILE [execve|socket]
  *
  * With "execve", filter 1 also makes execve fail with EPERM: a call a move
  * needs (the deputy execs ssi-restore to bring the body home), so the move
- * must be refused up front, the program running on at home.
+ * must be refused up front, the program running on at home. With "socket",
+ * socket: the freeze cannot even reach the one who asks for it (its shim
+ * tells ssid when the filter is installed, and the move is refused up
+ * front all the same).
  */
 #include <errno.h>
 #include <linux/audit.h>
@@ -52,14 +55,23 @@ static int filters(void)
 
 int main(int argc, char **argv)
 {
-    /* With "execve" (argv[3]): execve too, which a homecoming needs. */
-    int deny = argc == 4 && !strcmp(argv[3], "execve");
+    /* With "execve" (argv[3]): execve too, which a homecoming needs; with
+     * "socket", socket, which a freeze needs to hear its request. */
+    long deny = SYS_mkdir;
+    if (argc == 4 && !strcmp(argv[3], "execve"))
+        deny = SYS_execve;
+    else if (argc == 4 && !strcmp(argv[3], "socket"))
+        deny = SYS_socket;
+    else if (argc == 4) {
+        fprintf(stderr, "usage: ownfilter DIR STOPFILE [execve|socket]\n");
+        return 2;
+    }
     struct sock_filter mk[] = {
         LOAD_ARCH,
         BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
         ALLOW,
         LOAD_NR,
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, deny ? SYS_execve : SYS_mkdir, 2, 0),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)deny, 2, 0),
         BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_mkdir, 1, 0),
         BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_mkdirat, 0, 1),
         FAIL(EPERM),
@@ -76,7 +88,7 @@ int main(int argc, char **argv)
     struct timespec ts = {0, 100 * 1000 * 1000};
 
     if (argc != 3 && argc != 4) {
-        fprintf(stderr, "usage: ownfilter DIR STOPFILE [execve]\n");
+        fprintf(stderr, "usage: ownfilter DIR STOPFILE [execve|socket]\n");
         return 2;
     }
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
