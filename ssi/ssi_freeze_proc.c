@@ -12,6 +12,8 @@
 #include <fcntl.h>
 #include <linux/prctl.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <time.h>
 #include <ucontext.h>
@@ -501,4 +503,66 @@ void ssi_freeze_proc_sleep_restart(ssi_freeze_proc_sleep_t *s, void *ucv)
         g[REG_RAX] = SYS_clock_nanosleep;
     }
     g[REG_RIP] -= 2;
+}
+
+/* ---- descriptors --------------------------------------------------------- */
+
+void ssi_freeze_proc_fill_fd(ssi_image_fd_t *r, int fd)
+{
+    static char buf[1024];
+    char path[64];
+    struct stat st;
+    size_t n;
+    long rc;
+    const char *p, *e;
+    ssi_sys_memzero(r, sizeof(*r));
+    r->fd = fd;
+    rc = ssi_sys2(SYS_fcntl, fd, F_GETFD);
+    r->fd_flags = rc < 0 ? 0 : (uint32_t)rc;
+    if (ssi_sys2(SYS_fstat, fd, (long)&st) == 0) {
+        r->mode = st.st_mode;
+        r->ino = st.st_ino;
+        r->dev = st.st_dev;
+        r->rdev = st.st_rdev;
+        r->kind = ssi_image_fd_kind(st.st_mode);
+    }
+    n = ssi_sys_strlcpy(path, "/proc/self/fd/", sizeof(path));
+    ssi_sys_utoa(path + n, (uint64_t)fd);
+    rc = ssi_sys4(SYS_readlinkat, AT_FDCWD, (long)path, (long)r->path, sizeof(r->path) - 1);
+    if (rc > 0) {
+        r->path[rc] = 0;
+        if (ssi_sys_starts(r->path, "anon_inode:"))
+            r->kind = SSI_IMAGE_FD_ANON;
+    }
+    n = ssi_sys_strlcpy(path, "/proc/self/fdinfo/", sizeof(path));
+    ssi_sys_utoa(path + n, (uint64_t)fd);
+    if (ssi_freeze_proc_read(path, buf, sizeof(buf)) > 0) {
+        for (p = buf; *p;) {
+            if (ssi_sys_starts(p, "pos:\t"))
+                r->pos = ssi_sys_dec(p + 5, &e);
+            else if (ssi_sys_starts(p, "flags:\t")) {
+                uint64_t v = 0;
+                for (e = p + 7; *e >= '0' && *e <= '7'; e++)
+                    v = v * 8 + (uint64_t)(*e - '0');
+                r->fl_flags = (uint32_t)v;
+            } else if (ssi_sys_starts(p, "mnt_id:\t"))
+                r->mnt_id = (int32_t)ssi_sys_dec(p + 8, &e);
+            while (*p && *p != '\n')
+                p++;
+            if (*p)
+                p++;
+        }
+    }
+    if (r->kind == SSI_IMAGE_FD_SOCKET) {
+        int on = 0;
+        uint32_t ol = sizeof(on);
+        r->pos = 0;
+        if (ssi_sys5(SYS_getsockopt, fd, SOL_SOCKET, SO_ACCEPTCONN, (long)&on, (long)&ol) == 0 &&
+            on)
+            r->pos |= SSI_IMAGE_FD_SOCK_LISTENING;
+        ol = sizeof(on);
+        if (ssi_sys5(SYS_getsockopt, fd, SOL_SOCKET, SO_TYPE, (long)&on, (long)&ol) == 0 &&
+            (on == SOCK_DGRAM || on == SOCK_SEQPACKET)) /* kept at home, one message a frame */
+            r->pos |= SSI_IMAGE_FD_SOCK_DGRAM;
+    }
 }

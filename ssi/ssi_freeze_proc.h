@@ -17,6 +17,9 @@
 
 /* Reads a whole /proc file into buf (NUL-terminated): its length,
  * -E2BIG when it does not fit, or -errno. */
+/* One descriptor's image record: kind, flags, position, path, socket bits. */
+void ssi_freeze_proc_fill_fd(ssi_image_fd_t *r, int fd);
+
 long ssi_freeze_proc_read(const char *path, char *buf, size_t cap);
 
 /* The madvise advice of the process's VMAs (SSI_IMAGE_VMA_MADV_*, from
