@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <stdarg.h>
+#include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
@@ -25,6 +26,7 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -163,10 +165,31 @@ static void s_send_pin(const char *why)
  * told (why holds the reason). */
 static int s_pin_before(const void *fprog, char *why, size_t cap)
 {
-    if (s_away || s_pin[0] || ssi_seccomp_check_new(fprog, why, cap) == 0)
+    /* The kernel has not checked the program's pointers yet: read them
+     * through process_vm_readv, which fails with EFAULT where a plain read
+     * would crash the program (the kernel then refuses it with EFAULT). One
+     * thread at a time (the copy is static); another skips the check, and
+     * the freeze checks every filter anyway. */
+    static struct sock_filter insns[BPF_MAXINSNS];
+    static int busy;
+    struct sock_fprog hdr, copy;
+    struct iovec l = {&hdr, sizeof hdr}, r = {(void *)fprog, sizeof hdr};
+    int told = 0;
+    if (s_away || s_pin[0] || __atomic_exchange_n(&busy, 1, __ATOMIC_ACQUIRE))
         return 0;
-    s_send_pin(why);
-    return 1;
+    if (process_vm_readv(getpid(), &l, 1, &r, 1, 0) == (ssize_t)sizeof hdr && hdr.len &&
+        hdr.len <= BPF_MAXINSNS) {
+        l = (struct iovec){insns, hdr.len * sizeof *insns};
+        r = (struct iovec){hdr.filter, hdr.len * sizeof *insns};
+        copy = (struct sock_fprog){.len = hdr.len, .filter = insns};
+        if (process_vm_readv(getpid(), &l, 1, &r, 1, 0) == (ssize_t)l.iov_len &&
+            ssi_seccomp_check_new(&copy, why, cap) < 0) {
+            s_send_pin(why);
+            told = 1;
+        }
+    }
+    __atomic_store_n(&busy, 0, __ATOMIC_RELEASE);
+    return told;
 }
 
 /* After the kernel's answer: kept, or taken back if it refused the filter. */

@@ -4,7 +4,8 @@
  * syscall(SYS_seccomp), makes mkdir and mkdirat fail with EPERM; filter 2,
  * installed with prctl(PR_SET_SECCOMP), makes sysinfo fail with EACCES (a
  * call that runs locally away, where only a filter of the body itself can
- * refuse it). Every 100 ms it prints one line:
+ * refuse it). First, both calls with a bad pointer must fail with EFAULT
+ * (the shim reads the filter before the kernel does, and must not crash). Every 100 ms it prints one line:
  *
  *   mkdir=ERRNO sysinfo=ERRNO filters=N
  *
@@ -90,6 +91,12 @@ int main(int argc, char **argv)
     if (argc != 3 && argc != 4) {
         fprintf(stderr, "usage: ownfilter DIR STOPFILE [execve|socket]\n");
         return 2;
+    }
+    /* A bad pointer is the kernel's to refuse (EFAULT), not a crash. */
+    if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, (void *)8) != -1 || errno != EFAULT ||
+        prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, (void *)8, 0, 0) != -1 || errno != EFAULT) {
+        fprintf(stderr, "seccomp with a bad pointer: not EFAULT\n");
+        return 1;
     }
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
         syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &p1) < 0 ||
