@@ -96,11 +96,8 @@ long ssi_tunnel_recv(ssi_tunnel_link_t *l, ssi_tunnel_hdr_t *h, void *buf, uint3
     if ((size_t)n < sizeof(*h))
         return -EPROTO;
     ssi_sys_memcopy(h, l->rbuf, sizeof(*h));
-    /* Types up to 39 belong to this protocol and the ranges reserved for
-     * the proxies (11..19 homecoming, 30..39 netproxy: ssi_net.h), 40..84
-     * to the issues' own frames (wire/ssi_tunnel.h); the receiver refuses
-     * what it does not know. */
-    if (h->len != (uint64_t)n - sizeof(*h) || h->len > cap || h->type == 0 || h->type > 84)
+    if (h->len != (uint64_t)n - sizeof(*h) || h->len > cap || h->type == 0 ||
+        h->type > SSI_TUNNEL_TYPE_LAST)
         return -EPROTO;
     ssi_sys_memcopy(buf, l->rbuf + sizeof(*h), h->len);
     return 1;

@@ -80,6 +80,11 @@ enum {
     SSI_TUNNEL_HOME_INPUT = 65,
 };
 
+/* The highest frame type a link accepts: up to 39 this protocol and the
+ * proxies' ranges (11..19 homecoming, 30..39 netproxy: ssi_net.h), 40..84
+ * the issues' own frames; a receiver refuses what it does not know. */
+#define SSI_TUNNEL_TYPE_LAST 84
+
 typedef struct {
     uint8_t type;
     uint8_t flags; /* 0 */
