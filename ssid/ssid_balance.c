@@ -27,6 +27,7 @@
 #define S_PENDING_MAX 64       /* moves in flight counted in the loads */
 #define S_PENDING_HOLD 500     /* ms a move's effect is counted in full after it landed */
 #define S_PENDING_FLIGHT 10000 /* ms a move not landed yet is counted in full, at most */
+#define S_PENDING_MEM_MS 300   /* ms after a landing when a node's free memory shows it */
 #define S_MAX_MOVES 64         /* moves one period may start (conf->moves per source) */
 #define S_LEFT_MAX 64          /* balancer moves out of this node remembered */
 #define S_ASK_MAX 32           /* moves waiting for their source's leave */
@@ -349,8 +350,15 @@ static void s_pending_follow(int i, int64_t now)
 }
 
 /* Loads and free memory count the moves we started until the gossip shows
- * them: the run queue's change is returned, the memory's added to *mb. */
-static double s_pending_at(int node, int64_t now, double *mb, bool placing)
+ * them: the run queue's change is returned, the memory's added to *mb.
+ * The load is smoothed where it is measured, so a move's share fades as
+ * the gossiped load takes it in; free memory is measured as it is, so a
+ * move's memory counts in full until the node's first measurement taken
+ * S_PENDING_MEM_MS after the landing (`stamp`: when its gossiped figures
+ * were measured), then not at all. Faded by time, a guest sent off a node
+ * short of memory had faded to half before a loaded node's report showed
+ * the room it left, and a second guest was sent off (CI, balance_memory). */
+static double s_pending_at(int node, int64_t now, double *mb, bool placing, int64_t stamp)
 {
     double sum = 0;
     for (int i = 0; i < S_PENDING_MAX; i++) {
@@ -364,11 +372,13 @@ static double s_pending_at(int node, int64_t now, double *mb, bool placing)
         double w = 1;
         for (int64_t t = S_PENDING_HOLD; t < age && w >= 0.05; t += 500)
             w *= 0.7;
+        if (!s_pending[i].client && stamp > s_pending[i].t + S_PENDING_MEM_MS)
+            s_pending[i].mb = 0; /* landed, and measured since */
         if (w < 0.05) {
             s_pending[i].delta = s_pending[i].mb = 0;
         } else {
             sum += s_pending[i].delta * w;
-            *mb += s_pending[i].mb * w;
+            *mb += s_pending[i].mb;
         }
     }
     return sum;
@@ -667,7 +677,8 @@ static int s_nodes(ssi_policy_node_t *nodes, const char **names, int64_t now, bo
         nodes[i].accepts = i == ssid_node.self ? !ssid_node.draining : e->blocked == 0;
         nodes[i].cap = e->cpum / 1000.0 * speed;
         nodes[i].free_mb = e->freekb / 1024.0;
-        nodes[i].runq = e->loadm / 1000.0 + s_pending_at(i, now, &nodes[i].free_mb, placing);
+        nodes[i].runq =
+            e->loadm / 1000.0 + s_pending_at(i, now, &nodes[i].free_mb, placing, e->stamp);
         if (nodes[i].runq < 0)
             nodes[i].runq = 0;
     }
