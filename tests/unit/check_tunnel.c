@@ -182,7 +182,8 @@ START_TEST(test_tunnel_malformed_frame_refused)
         {SSI_TUNNEL_DATA, 10, 11, "length shorter than its payload"},
         {SSI_TUNNEL_DATA, 0xffffffffu, 16, "forged huge length"},
         {0, 0, 0, "type 0"},
-        {SSI_TUNNEL_TYPE_LAST + 1, 0, 0, "type past the protocol's and the issues' ranges (40..84)"},
+        {SSI_TUNNEL_TYPE_LAST + 1, 0, 0,
+         "type past the protocol's and the issues' ranges (40..84)"},
         {255, 4, 4, "type 255"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
