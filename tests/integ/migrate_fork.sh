@@ -17,6 +17,8 @@
 #      so does a perl handler installed at home whose mask blocks SIGSYS, run away;
 #      sh forking in a tight loop (dash blocks every signal around each vfork), moved three
 #      times: it comes home and finishes each time (SIGSYS must be deliverable away).
+#   8. A shell script of pipelines writing a home file, moved during its loop: the same output
+#      as an unmoved run (grep's and subshells' statuses in it), and its own exit status.
 # Each time the process comes home by itself (ssid's log says it asked) and runs at home after.
 . "$(dirname "$0")/lib.sh"
 lab_require_root
@@ -286,4 +288,34 @@ for k in 1 2 3; do
 		fail "tight loop $k did not finish: $(lab_exec n1 cat /tmp/tight$k.out /tmp/tight$k.err); $(grep "n1:$pid" "$(lab_log n2)" | tail -2)"
 	fi
 done
+# 8. A shell script of pipelines (grep | sort | uniq -c | sort | head, a grep that fails, a
+# subshell's exit status, each round) writing a home file, moved to n2 during the loop: the
+# same output as an unmoved run, every status in it right.
+printf 'apple\nbanana\n#skip\napple\ncherry\nbanana\napple\ndate\n' >"$LAB_FILES/pl.words"
+cat >"$LAB_FILES/pl.sh" <<'EOF'
+i=0
+while [ $i -lt 40 ]; do
+	i=$((i + 1))
+	echo "round $i"
+	grep -v '^#' "$1" | sort | uniq -c | sort -rn | head -3
+	grep -c nomatch "$1"; echo "grep $?"
+	(exit $((i % 7))); echo "sub $?"
+	sleep 0.05
+done >"$2"
+exit 6
+EOF
+lab_exec n1 sh -c "sh $LAB_FILES/pl.sh $LAB_FILES/pl.words /tmp/pl.ref; echo \$? >/tmp/pl.ref.rc"
+lab_exec n1 sh -c "{ ssirun sh $LAB_FILES/pl.sh $LAB_FILES/pl.words /tmp/pl.out 2>/tmp/pl.err; echo \$? >/tmp/pl.rc; } &"
+wait_until 10 lab_exec n1 grep -q '^round 3$' /tmp/pl.out
+pid=$(lab_pid_of pl.sh)
+out=$(lab_exec n1 ssictl migrate "$pid" n2 2>&1) && ok "a script of pipelines moved to n2 during its loop: $out" ||
+	fail "a script of pipelines moved to n2: $out"
+wait_until 60 lab_exec n1 test -s /tmp/pl.rc
+[ "$(lab_exec n1 cat /tmp/pl.rc)" = 6 ] && [ "$(lab_exec n1 cat /tmp/pl.ref.rc)" = 6 ] &&
+	ok "it exited with its status (6)" || fail "it exited '$(lab_exec n1 cat /tmp/pl.rc)': $(lab_exec n1 cat /tmp/pl.err)"
+lab_exec n1 cmp -s /tmp/pl.ref /tmp/pl.out && ok "its output equals an unmoved run's ($(lab_exec n1 sh -c 'wc -l </tmp/pl.out') lines)" ||
+	fail "its output differs from an unmoved run's: $(lab_exec n1 diff /tmp/pl.ref /tmp/pl.out | head -5)"
+asked_home "$pid" && ok "it came home at a pipeline" || fail "it did not ask to come home"
+err=$(lab_exec n1 cat /tmp/pl.err)
+[ -z "$err" ] && ok "nothing on its stderr" || fail "its stderr: $err"
 finish
