@@ -100,6 +100,7 @@ for how in reset silent; do
 	done
 	rc=$(median <"$SSILAB_DIR/rc") rs=$(median <"$SSILAB_DIR/rs")
 	awk -v m="$mib" -v w="$how" -v s="$size" -v rc="$rc" -v rs="$rs" 'BEGIN {
-		printf "| %d | %s | %.1f | %d | %d | %d | %.2f |\n", m, w, s / 1048576, rc, rs, rc - rs, (rs > 0 ? rc / rs : 0) }'
+		ratio = rs + 0 ? rc / rs : 0 # not '>' in printf's list: awk takes it for a redirection
+		printf "| %d | %s | %.1f | %d | %d | %d | %.2f |\n", m, w, s / 1048576, rc, rs, rc - rs, ratio }'
 done
 done
