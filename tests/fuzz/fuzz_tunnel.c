@@ -37,7 +37,7 @@ static void s_frames(const uint8_t *p, size_t n, uint32_t cap)
     if (!room)
         abort();
     rc = ssi_tunnel_recv(&s_rx, &h, room, cap);
-    if (rc == 1 && (h.len > cap || h.type == 0 || h.type > 39 || h.len + sizeof h != n ||
+    if (rc == 1 && (h.len > cap || h.type == 0 || h.type > 84 || h.len + sizeof h != n ||
                     memcmp(room, p + sizeof h, h.len) != 0))
         abort(); /* a frame accepted that breaks the rules */
     free(room);
