@@ -126,8 +126,10 @@ stopper=$!
 # n3's agent, for the handshake), which it makes only after the image's END.
 verdict() { lab_exec n1 ss -tnp | grep -q "pid=$pid,"; }
 moving b "$pid" n3
+# (Two tasks are named ssi-restore since the body has a user namespace: the restorer and the
+# task it made; the restorer is the one stopped.)
 if wait "$stopper" && wait_until 30 verdict &&
-	[ "$(lab_exec n3 ps -o stat= -C ssi-restore | cut -c1)" = T ]; then
+	lab_exec n3 ps -o stat= -C ssi-restore | grep -q '^T'; then
 	ok "n3's restorer stopped, the whole image there: the process waits for its body"
 	lab_kill_ssid n3 KILL
 else
