@@ -20,7 +20,8 @@ fi
 
 # margin=10: no CPU move (the hosts have 2 CPUs; memhogs are busy), only memory ones.
 LAB_BALANCE=on,mem_min=48,margin=10 lab_up 3 --mem 256
-check "n2 reports its memory limit as free memory (at most 256 MiB)" \
+# (waited for: right after the lab is up, n1 may not have n2's first load report yet)
+check "n2 reports its memory limit as free memory (at most 256 MiB)" wait_until 15 \
     sh -c "ssilab exec n1 -- ssictl nodes | awk '\$1 == \"n2\" { exit !(\$5 <= 256 && \$5 > 150) }'"
 
 ARGS="60 150 100" # 60 MiB, 150 iterations of 100 ms
