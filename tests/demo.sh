@@ -78,10 +78,13 @@ ssilab exec n1 -- ssirun sh -c 'exit 7'
 echo "ssirun sh -c 'exit 7' exited $?"
 
 step "What cannot move is refused before anything is touched"
-ssilab exec n1 -- sh -c "ssirun python3 -c 'import os, threading, time; open(\"/tmp/t.pid\", \"w\").write(str(os.getpid())); threading.Thread(target=time.sleep, args=(30,)).start(); time.sleep(30)' >/dev/null 2>&1 &"
-sleep 1
+# A program that maps a file of n1's own /tmp, which n2 does not have (threads, which this
+# step once showed refused, move now).
+ssilab exec n1 -- sh -c "echo mapped > /tmp/t.map; ssirun python3 -c 'import mmap, os, time; f = open(\"/tmp/t.map\", \"rb\"); m = mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ); f.close(); open(\"/tmp/t.pid\", \"w\").write(str(os.getpid())); time.sleep(30)' >/dev/null 2>&1 &"
+for i in 1 2 3 4 5 6 7 8 9 10; do ssilab exec n1 -- test -s /tmp/t.pid && break; sleep 1; done
 pid=$(ssilab exec n1 -- cat /tmp/t.pid)
 run ssilab exec n1 -- ssictl migrate "$pid" n2
+run ssilab exec n1 -- ssictl ps
 ssilab exec n1 -- kill "$pid"
 
 step "Tearing the cluster down"
