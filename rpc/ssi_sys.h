@@ -206,8 +206,56 @@ static inline void ssi_sys_requeue(long pid, long tid, int shared, int signo, co
         ssi_sys4(SYS_rt_tgsigqueueinfo, pid, tid, signo, (long)info);
 }
 
-/* One line on stderr with one write(2): PREFIX A [B] [" (errno E)"]. The
- * logger of code in signal context (freeze handler, deputy, shim). */
+/* A walk over a directory's entries whose names are numbers (/proc,
+ * /proc/PID/fd, /proc/self/task): fd is the open directory, buf (>= 1 KiB)
+ * scratch for getdents64; n and off start at 0. */
+typedef struct {
+    long fd;
+    char *buf;
+    long size;
+    long n, off;
+} ssi_sys_dirwalk_t;
+
+/* The next numbered entry's name, or NULL at the end or on an error. */
+static inline const char *ssi_sys_dirwalk_next(ssi_sys_dirwalk_t *w)
+{
+    for (;;) {
+        if (w->off >= w->n) {
+            w->n = ssi_sys3(SYS_getdents64, w->fd, (long)w->buf, w->size);
+            w->off = 0;
+            if (w->n <= 0)
+                return NULL;
+        }
+        struct {
+            uint64_t ino;
+            int64_t off;
+            unsigned short reclen;
+            unsigned char type;
+            char name[];
+        } *d = (void *)(w->buf + w->off);
+        w->off += d->reclen;
+        if (d->name[0] >= '0' && d->name[0] <= '9')
+            return d->name;
+    }
+}
+
+/* Writes all of p to fd (EINTR retried): 0, or -errno (-EIO for a write
+ * of nothing). */
+static inline long ssi_sys_write_all(long fd, const void *p, size_t n)
+{
+    const char *b = p;
+    while (n) {
+        long w = ssi_sys3(SYS_write, fd, (long)b, (long)n);
+        if (w == -EINTR)
+            continue;
+        if (w <= 0)
+            return w ? w : -EIO;
+        b += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
 /* The open descriptors of this process, from /proc/self/fd (the listing's
  * own fd left out): up to cap numbers into fds, buf (>= 1 KiB) as scratch
  * for getdents64. Returns how many there are (more than cap: only cap were
@@ -215,36 +263,27 @@ static inline void ssi_sys_requeue(long pid, long tid, int shared, int signo, co
  * /proc cannot be read. */
 static inline long ssi_sys_list_fds(int *fds, long cap, char *buf, long bufsz)
 {
-    long dfd = ssi_sys4(SYS_openat, AT_FDCWD, (long)"/proc/self/fd",
-                        O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
-    long n, count = 0;
-    if (dfd < 0)
-        return dfd;
-    while ((n = ssi_sys3(SYS_getdents64, dfd, (long)buf, bufsz)) > 0) {
-        long off = 0;
-        while (off < n) {
-            struct {
-                uint64_t ino;
-                int64_t off;
-                unsigned short reclen;
-                unsigned char type;
-                char name[];
-            } *d = (void *)(buf + off);
-            const char *e;
-            if (d->name[0] >= '0' && d->name[0] <= '9') {
-                long fd = (long)ssi_sys_dec(d->name, &e);
-                if (fd != dfd && count < cap)
-                    fds[count] = (int)fd;
-                if (fd != dfd)
-                    count++;
-            }
-            off += d->reclen;
-        }
+    ssi_sys_dirwalk_t w = {.buf = buf, .size = bufsz};
+    const char *name, *e;
+    long count = 0;
+    w.fd = ssi_sys4(SYS_openat, AT_FDCWD, (long)"/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC,
+                    0);
+    if (w.fd < 0)
+        return w.fd;
+    while ((name = ssi_sys_dirwalk_next(&w))) {
+        long fd = (long)ssi_sys_dec(name, &e);
+        if (fd == w.fd)
+            continue;
+        if (count < cap)
+            fds[count] = (int)fd;
+        count++;
     }
-    ssi_sys1(SYS_close, dfd);
+    ssi_sys1(SYS_close, w.fd);
     return count;
 }
 
+/* One line on stderr with one write(2): PREFIX A [B] [" (errno E)"]. The
+ * logger of code in signal context (freeze handler, deputy, shim). */
 static inline void ssi_sys_log(const char *prefix, const char *a, const char *b, long err)
 {
     char buf[320];

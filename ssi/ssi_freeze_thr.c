@@ -218,54 +218,42 @@ static uint64_t s_field(const char *buf, const char *key, int hex, int last)
 static long s_add_new(long pid, long self)
 {
     static char buf[4096], st[2048];
-    long dfd, n, added = 0;
-    dfd = ssi_sys4(SYS_openat, AT_FDCWD, (long)"/proc/self/task",
-                   O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
-    if (dfd < 0)
-        return dfd;
-    while ((n = ssi_sys3(SYS_getdents64, dfd, (long)buf, sizeof(buf))) > 0) {
-        long off = 0;
-        while (off < n) {
-            struct {
-                uint64_t ino;
-                int64_t off;
-                unsigned short reclen;
-                unsigned char type;
-                char name[];
-            } *d = (void *)(buf + off);
-            const char *e;
-            off += d->reclen;
-            if (d->name[0] < '0' || d->name[0] > '9')
-                continue;
-            long ptid = (long)ssi_sys_dec(d->name, &e), tid;
-            if (s_status(ptid, st, sizeof(st)) < 0)
-                continue; /* it ended */
-            tid = (long)s_field(st, "NSpid:", 0, 1);
-            if (tid <= 0 || tid == self || s_slot_of((int)tid) >= 0)
-                continue;
-            if (s_n >= S_MAX) {
-                ssi_sys1(SYS_close, dfd);
-                return -E2BIG;
-            }
-            int i = s_n;
-            siginfo_t si;
-            s_ptids[i] = (int)ptid;
-            s_store(&s_tids[i], (int)tid);
-            s_store(&s_state[i], S_SIGNALED);
-            s_store(&s_n, i + 1);
-            ssi_sys_memzero(&si, sizeof(si));
-            si.si_signo = SSI_FREEZE_SIGNAL;
-            si.si_code = S_PARK_CODE;
-            si.si_pid = (pid_t)pid;
-            si.si_uid = (uid_t)ssi_sys0(SYS_getuid);
-            si.si_value.sival_int = s_load(&s_epoch);
-            if (ssi_sys4(SYS_rt_tgsigqueueinfo, pid, tid, SSI_FREEZE_SIGNAL, (long)&si) < 0)
-                s_store(&s_state[i], S_GONE); /* it ended meanwhile */
-            added++;
+    ssi_sys_dirwalk_t w = {.buf = buf, .size = sizeof(buf)};
+    const char *name, *e;
+    long added = 0;
+    w.fd = ssi_sys4(SYS_openat, AT_FDCWD, (long)"/proc/self/task",
+                    O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+    if (w.fd < 0)
+        return w.fd;
+    while ((name = ssi_sys_dirwalk_next(&w))) {
+        long ptid = (long)ssi_sys_dec(name, &e), tid;
+        if (s_status(ptid, st, sizeof(st)) < 0)
+            continue; /* it ended */
+        tid = (long)s_field(st, "NSpid:", 0, 1);
+        if (tid <= 0 || tid == self || s_slot_of((int)tid) >= 0)
+            continue;
+        if (s_n >= S_MAX) {
+            ssi_sys1(SYS_close, w.fd);
+            return -E2BIG;
         }
+        int i = s_n;
+        siginfo_t si;
+        s_ptids[i] = (int)ptid;
+        s_store(&s_tids[i], (int)tid);
+        s_store(&s_state[i], S_SIGNALED);
+        s_store(&s_n, i + 1);
+        ssi_sys_memzero(&si, sizeof(si));
+        si.si_signo = SSI_FREEZE_SIGNAL;
+        si.si_code = S_PARK_CODE;
+        si.si_pid = (pid_t)pid;
+        si.si_uid = (uid_t)ssi_sys0(SYS_getuid);
+        si.si_value.sival_int = s_load(&s_epoch);
+        if (ssi_sys4(SYS_rt_tgsigqueueinfo, pid, tid, SSI_FREEZE_SIGNAL, (long)&si) < 0)
+            s_store(&s_state[i], S_GONE); /* it ended meanwhile */
+        added++;
     }
-    ssi_sys1(SYS_close, dfd);
-    return n < 0 ? n : added;
+    ssi_sys1(SYS_close, w.fd);
+    return w.n < 0 ? w.n : added;
 }
 
 static int s_all_parked(void)

@@ -527,7 +527,6 @@ void ssi_homecoming_frame(const ssi_tunnel_hdr_t *h, const uint8_t *body)
         return;
     }
     case SSI_TUNNEL_HOME_IMAGE: {
-        uint32_t off = 0;
         if (s_home_ckpt) {
             static const char img = SSI_IMAGE_HOME_IMAGE;
             if (!s_home_err && s_home_state == 1 && !s_home_sent_any)
@@ -537,15 +536,8 @@ void ssi_homecoming_frame(const ssi_tunnel_hdr_t *h, const uint8_t *body)
                 s_home_err = s_home_to_req(body, h->len);
             return;
         }
-        while (off < h->len && !s_home_err) {
-            long w = ssi_sys3(SYS_write, s_home_mem, (long)(body + off), h->len - off);
-            if (w == -EINTR)
-                continue;
-            if (w <= 0)
-                s_home_err = w ? w : -EIO;
-            else
-                off += (uint32_t)w;
-        }
+        if (!s_home_err)
+            s_home_err = ssi_sys_write_all(s_home_mem, body, h->len);
         return;
     }
     case SSI_TUNNEL_HOME_INPUT:

@@ -100,21 +100,6 @@ void ssi_homeinput_reset(void)
     s_mem_len = 0;
 }
 
-static long s_write_all(long fd, const void *p, size_t n)
-{
-    const char *b = p;
-    while (n) {
-        long w = ssi_sys3(SYS_write, fd, (long)b, (long)n);
-        if (w == -EINTR)
-            continue;
-        if (w <= 0)
-            return w ? w : -EIO;
-        b += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 long ssi_homeinput_add(unsigned chan, const void *p, uint32_t n)
 {
     s_rec_t h = {.chan = chan, .len = n};
@@ -143,9 +128,9 @@ long ssi_homeinput_add(unsigned chan, const void *p, uint32_t n)
         }
         s_mem = ssi_chans_high_fd(s_mem);
     }
-    rc = s_write_all(s_mem, &h, sizeof(h));
+    rc = ssi_sys_write_all(s_mem, &h, sizeof(h));
     if (rc == 0)
-        rc = s_write_all(s_mem, p, n);
+        rc = ssi_sys_write_all(s_mem, p, n);
     if (rc < 0)
         return rc;
     s_mem_len += (long)(sizeof(h) + n);
@@ -187,52 +172,34 @@ static void s_obstacle(char *why, size_t cap, int *n, unsigned chan)
 static long s_other_holder(uint64_t dev, uint64_t ino)
 {
     static char buf[4096], fbuf[4096];
-    long self = ssi_sys0(SYS_getpid), found = 0, n;
-    long dfd = ssi_sys4(SYS_openat, AT_FDCWD, (long)"/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
-    if (dfd < 0)
+    ssi_sys_dirwalk_t w = {.buf = buf, .size = sizeof(buf)};
+    const char *name, *end;
+    long self = ssi_sys0(SYS_getpid), found = 0;
+    w.fd = ssi_sys4(SYS_openat, AT_FDCWD, (long)"/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+    if (w.fd < 0)
         return 0;
-    while (!found && (n = ssi_sys3(SYS_getdents64, dfd, (long)buf, sizeof(buf))) > 0) {
-        long off = 0;
-        while (!found && off < n) {
-            struct {
-                uint64_t ino;
-                int64_t off;
-                unsigned short reclen;
-                unsigned char type;
-                char name[];
-            } *d = (void *)(buf + off);
-            const char *end;
-            char path[48];
-            long pid, fdd, m;
-            off += d->reclen;
-            if (d->name[0] < '0' || d->name[0] > '9')
-                continue;
-            pid = (long)ssi_sys_dec(d->name, &end);
-            if (pid == self)
-                continue;
-            ssi_sys_strlcpy(path, "/proc/", sizeof(path));
-            ssi_sys_strlcpy(path + 6, d->name, sizeof(path) - 6);
-            s_add(path, sizeof(path), "/fd");
-            fdd = ssi_sys4(SYS_openat, AT_FDCWD, (long)path, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
-            if (fdd < 0)
-                continue;
-            while (!found && (m = ssi_sys3(SYS_getdents64, fdd, (long)fbuf, sizeof(fbuf))) > 0) {
-                long o2 = 0;
-                while (!found && o2 < m) {
-                    struct stat st;
-                    typeof(d) f = (void *)(fbuf + o2);
-                    o2 += f->reclen;
-                    if (f->name[0] < '0' || f->name[0] > '9')
-                        continue;
-                    if (ssi_sys4(SYS_newfstatat, fdd, (long)f->name, (long)&st, 0) == 0 &&
-                        (uint64_t)st.st_dev == dev && (uint64_t)st.st_ino == ino)
-                        found = pid;
-                }
-            }
-            ssi_sys1(SYS_close, fdd);
+    while (!found && (name = ssi_sys_dirwalk_next(&w))) {
+        long pid = (long)ssi_sys_dec(name, &end);
+        char path[48];
+        if (pid == self)
+            continue;
+        ssi_sys_strlcpy(path, "/proc/", sizeof(path));
+        ssi_sys_strlcpy(path + 6, name, sizeof(path) - 6);
+        s_add(path, sizeof(path), "/fd");
+        ssi_sys_dirwalk_t fw = {.buf = fbuf, .size = sizeof(fbuf)};
+        fw.fd = ssi_sys4(SYS_openat, AT_FDCWD, (long)path, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+        if (fw.fd < 0)
+            continue;
+        const char *fname;
+        while (!found && (fname = ssi_sys_dirwalk_next(&fw))) {
+            struct stat st;
+            if (ssi_sys4(SYS_newfstatat, fw.fd, (long)fname, (long)&st, 0) == 0 &&
+                (uint64_t)st.st_dev == dev && (uint64_t)st.st_ino == ino)
+                found = pid;
         }
+        ssi_sys1(SYS_close, fw.fd);
     }
-    ssi_sys1(SYS_close, dfd);
+    ssi_sys1(SYS_close, w.fd);
     return found;
 }
 
