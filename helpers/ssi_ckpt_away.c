@@ -90,6 +90,22 @@ static int s_placeholder(const ssi_image_fd_t *f)
            strcmp(f->path, "/dev/null") == 0;
 }
 
+/* The body's kernel cwd is its sandbox's: its chdir calls ran at home, in
+ * the deputy, whose cwd is the one the program sees. A deleted one is
+ * recorded as none, as a freeze does (the restart then says so). */
+static void s_home_cwd(ssi_image_proc_t *p, pid_t deputy)
+{
+    char path[64], cwd[sizeof(p->cwd)];
+    snprintf(path, sizeof(path), "/proc/%d/cwd", (int)deputy);
+    ssize_t n = readlink(path, cwd, sizeof(cwd) - 1);
+    if (n <= 0 || n >= (ssize_t)sizeof(cwd) - 1)
+        return;
+    cwd[n] = 0;
+    if (n > 10 && strcmp(cwd + n - 10, " (deleted)") == 0)
+        cwd[0] = 0;
+    memcpy(p->cwd, cwd, (size_t)n + 1);
+}
+
 static int s_read(int fd, void *p, size_t n, ssi_image_check_t *c, uint64_t *got)
 {
     int rc = ssi_io_read_full(fd, p, n);
@@ -120,6 +136,8 @@ int ssi_ckpt_away_copy(int in_fd, pid_t deputy, int out_fd, char *why, size_t ca
         if (r.size > sizeof(body) || (r.size && s_read(in_fd, body, r.size, &c, &got) < 0) ||
             ssi_image_check_body(&c, r.size ? body : NULL) < 0)
             goto bad;
+        if (r.type == SSI_IMAGE_REC_PROC && r.size >= sizeof(ssi_image_proc_t))
+            s_home_cwd((ssi_image_proc_t *)body, deputy);
         if (r.type == SSI_IMAGE_REC_FD && r.size >= sizeof(ssi_image_fd_t) &&
             s_placeholder((const ssi_image_fd_t *)body)) {
             ssi_image_fd_t *f = (ssi_image_fd_t *)body;

@@ -594,8 +594,9 @@ static void s_restore_process_state(void)
         ssi_restore_sandbox_enter();
     /* In place, the cwd is the deputy's, kept by the exec: an away body's
      * chdir calls ran there (vfs-proxy), and its own kernel cwd, which the
-     * image recorded, meant nothing. */
-    if (s_mode != S_IN_PLACE) {
+     * image recorded, meant nothing. A restart's is the image's (a body's
+     * checkpoint records home's, ssi_ckpt_away). */
+    if (s_mode != S_IN_PLACE || s_restart) {
         r = ssi_sys1(SYS_chdir, (long)s_proc.cwd);
         if (r < 0 && s_home_cwd)
             r = ssi_sys1(SYS_chdir, (long)"/"); /* relative paths resolve at home anyway */

@@ -6,7 +6,8 @@
 # written at home with the home file's real offset (the body has only a
 # placeholder for it). The process runs on, on n2; it is killed, restarted
 # from the checkpoint at home and then with --node n3: both times the result
-# and the file are the ones of an uninterrupted run. Last, a period given in
+# and the file are the ones of an uninterrupted run, and its cwd its own (not
+# that of the ssirun that restarted it). Last, a period given in
 # the cluster file applies to a process started without one.
 . "$(dirname "$0")/lib.sh"
 lab_require_root
@@ -26,7 +27,8 @@ lines() { lab_exec n1 sh -c "wc -l < $1 2>/dev/null || echo 0"; }
 has_lines() { [ "$(lines "$1")" -ge "$2" ]; }
 ps_shows() { lab_exec n1 ssictl ps --json | grep -q "\"home\":\"n1\",\"pid\":$pid,\"node\":\"$1\""; }
 
-lab_exec n1 sh -c "{ ssirun $PY $prog /tmp/a.out $N 2>/tmp/a.err; echo \$? > /tmp/a.rc; } | cat > /tmp/a.stdout &"
+# Started in a directory of its own: a restart must resume it there, not in ssirun's cwd.
+lab_exec n1 sh -c "mkdir -p /tmp/wd && cd /tmp/wd && { ssirun $PY $prog /tmp/a.out $N 2>/tmp/a.err; echo \$? > /tmp/a.rc; } | cat > /tmp/a.stdout &"
 wait_until 20 has_lines /tmp/a.out 10 || { fail "the computation did not start"; finish; }
 pid=$(lab_pid_of work.py)
 [ -n "$pid" ] || { fail "work.py is not in ssictl ps"; finish; }
@@ -60,12 +62,14 @@ wait_until 10 gone && ok "nothing of it is left on n2" || fail "a body is left o
 restart() {
 	n=$1
 	shift
-	lab_exec n1 sh -c "{ ssirun $* --restart /tmp/a.ckpt > /tmp/$n.stdout 2>/tmp/$n.err; echo \$? > /tmp/$n.rc; } &"
+	lab_exec n1 sh -c "cd / && { ssirun $* --restart /tmp/a.ckpt > /tmp/$n.stdout 2>/tmp/$n.err; echo \$? > /tmp/$n.rc; } &"
 }
 
 restart r1
 if wait_until 10 ps_shows n1; then ok "restarted at home: ssictl ps lists pid $pid on n1"; else
 	fail "restarted at home: not in ssictl ps: $(lab_exec n1 ssictl ps) $(lab_exec n1 cat /tmp/r1.err)"; fi
+cwd=$(lab_exec n1 readlink /proc/$pid/cwd)
+check "restarted at home in its own cwd, not ssirun's ('$cwd')" [ "$cwd" = /tmp/wd ]
 if wait_until 60 lab_exec n1 test -s /tmp/r1.rc && [ "$(lab_exec n1 cat /tmp/r1.rc)" = 0 ]; then
 	ok "the restarted process ended with status 0"
 else
@@ -80,6 +84,8 @@ restart r3 --node n3
 if wait_until 15 ps_shows n3; then ok "restarted with --node n3: ssictl ps shows it on n3"; else
 	fail "restarted with --node n3: $(lab_exec n1 ssictl ps) $(lab_exec n1 cat /tmp/r3.err)"; fi
 lab_exec n3 pgrep -f "work.py /tmp/a.out" >/dev/null && ok "its body runs on n3" || fail "no body on n3"
+cwd=$(lab_exec n1 readlink /proc/$pid/cwd)
+check "restarted on n3: home's view of its cwd is its own ('$cwd')" [ "$cwd" = /tmp/wd ]
 if wait_until 60 lab_exec n1 test -s /tmp/r3.rc && [ "$(lab_exec n1 cat /tmp/r3.rc)" = 0 ]; then
 	ok "the process restarted on n3 ended with status 0"
 else
