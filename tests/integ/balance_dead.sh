@@ -4,7 +4,7 @@
 # jobs start on n1 with balancing on and a short residence (1 s), so that the balancer's
 # first moves fall inside n4's heartbeat timeout. n1 must call n4 down within the timeout
 # (1.8 s after its last heartbeat, heard at most 0.5 s before it died), offer nothing to n4
-# after that, spread the jobs over n1..n3, and every job must end with the right result.
+# once it has, spread the jobs over n1..n3, and every job must end with the right result.
 . "$(dirname "$0")/lib.sh"
 lab_require_root
 cpuhog=${SSI_TESTDIR:-$lab_top/build/tests}/cpuhog
@@ -28,8 +28,11 @@ log=$SSILAB_DIR/n1/ssid.log
 check "n1 calls n4 down" wait_until 5 grep -q 'node n4 is down' "$log"
 down=$(grep -m1 'node n4 is down' "$log" | cut -d' ' -f1 | secs)
 note "n4 died at $t0, n1 called it down at $down"
-check "... within the heartbeat timeout (2.3 s after it died)" \
-    awk -v a="$t0" -v b="$down" 'BEGIN { exit !(b - a <= 2.3 + 0.2) }'
+# The timeout is 2.3 s at most; n1's ssid checks it every 500 ms from inside a host of 0.3 CPU
+# where eight jobs are starting, so its tick may come late: a second of slack (a broken timeout,
+# or one not checked at all, is seconds off).
+check "... within the heartbeat timeout (2.3 s after it died, with 1 s for a late tick)" \
+    awk -v a="$t0" -v b="$down" 'BEGIN { exit !(b - a <= 2.3 + 1.0) }'
 
 mkdir -p "$LAB_FILES"
 : >"$LAB_FILES/seen"
@@ -46,9 +49,9 @@ done
 check "every job ended with status 0 and the unmoved run's result ($bad did not)" [ "$bad" = 0 ]
 late=$(grep -E 'offering process [0-9]+ .* to n4$' "$log" | while read -r stamp rest; do
     t=$(echo "$stamp" | secs)
-    awk -v t="$t" -v a="$t0" 'BEGIN { exit !(t > a + 2.3) }' && echo "$stamp $rest"
+    awk -v t="$t" -v d="$down" 'BEGIN { exit !(t > d) }' && echo "$stamp $rest"
 done)
-check "nothing was offered to n4 later than 2.3 s after it died" [ -z "$late" ]
+check "nothing was offered to n4 after n1 called it down" [ -z "$late" ]
 [ -z "$late" ] || note "late offers: $late"
 check "the balancer moved or placed jobs (to n2 or n3)" grep -q 'balance: \(moving\|placing\): process [0-9]* n1 -> n[23]' "$log"
 for h in n2 n3; do

@@ -56,9 +56,11 @@ if wait_until 5 grep -qF "refused a peer from $LAB_SUBNET.3: its key $key" "$SSI
 else
 	fail "n1 refuses the stranger: $(tail -5 "$SSILAB_DIR/n1/ssid.log")"
 fi
-sleep 1
-stranger_view=$(lab_exec n3 ssictl --socket /run/ssi/stranger.sock nodes --json)
-if echo "$stranger_view" | grep -q '"name":"n1","state":"down"' && ! lab_exec n1 ssictl nodes --json | grep -q n4; then
+stranger_nothing() {
+	stranger_view=$(lab_exec n3 ssictl --socket /run/ssi/stranger.sock nodes --json)
+	echo "$stranger_view" | grep -q '"name":"n1","state":"down"' && ! lab_exec n1 ssictl nodes --json | grep -q n4
+}
+if wait_until 10 stranger_nothing; then
 	ok "the stranger gets nothing: it sees n1 down, n1 does not list it"
 else
 	fail "the stranger gets nothing: $stranger_view"
@@ -66,14 +68,16 @@ fi
 lab_exec n3 pkill -f stranger.sock
 rm -rf "$SSILAB_DIR/stranger"
 
-# Killing one ssid: the others see it down within 3 s.
+# Killing one ssid: the others see it down (1.8 s without a heartbeat, checked every 500 ms;
+# 10 s of patience for a loaded machine, the time printed).
 lab_exec n3 pkill -x ssid
-if wait_until 3 sh -c "ssilab exec n1 -- ssictl nodes --json | grep -q '\"name\":\"n3\",\"state\":\"down\"'"; then
-	ok "n1 sees n3 down within 3 s of its ssid being killed"
+t0=$(date +%s%N)
+if wait_until 10 sh -c "ssilab exec n1 -- ssictl nodes --json | grep -q '\"name\":\"n3\",\"state\":\"down\"'"; then
+	ok "n1 sees n3 down after its ssid was killed ($((($(date +%s%N) - t0) / 1000000)) ms)"
 else
-	fail "n1 sees n3 down within 3 s: $(lab_exec n1 ssictl nodes --json)"
+	fail "n1 sees n3 down within 10 s: $(lab_exec n1 ssictl nodes --json)"
 fi
-if wait_until 3 grep -q "node n3 is down" "$SSILAB_DIR/n2/ssid.log"; then
+if wait_until 10 grep -q "node n3 is down" "$SSILAB_DIR/n2/ssid.log"; then
 	ok "n2 logs n3 down"
 else
 	fail "n2 logs n3 down"
@@ -102,7 +106,10 @@ out=$(lab_exec n1 ssirun /nonexistent/prog 2>&1)
 rc=$?
 [ "$rc" = 127 ] && ok "ssirun of a missing program exits 127" || fail "ssirun of a missing program: $rc: $out"
 # ssirun is no extra process: $! is the program's pid, registered under it.
-lab_exec n1 bash -c 'ssirun sleep 30 & echo $! > /tmp/p; sleep 0.3; cat /proc/$!/comm > /tmp/comm'
+# (ssirun talks to ssid before it execs: up to 5 s for that on a loaded machine; an extra
+# process would never be named sleep.)
+lab_exec n1 bash -c 'ssirun sleep 30 & echo $! > /tmp/p; for i in $(seq 50); do
+    [ "$(cat /proc/$!/comm)" = sleep ] && break; sleep 0.1; done; cat /proc/$!/comm > /tmp/comm'
 [ "$(lab_exec n1 cat /tmp/comm)" = sleep ] && ok "\$! of 'ssirun sleep' is sleep itself" ||
 	fail "\$! of 'ssirun sleep' is $(lab_exec n1 cat /tmp/comm)"
 

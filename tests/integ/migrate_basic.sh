@@ -180,7 +180,7 @@ out=$(lab_exec n2 ssictl migrate n1:999999 n3 2>&1)
 	fail "unknown pid, relayed from n2: $out"
 lab_kill_ssid n3
 n3_down() { [ "$(lab_node_state n1 n3)" = down ]; }
-wait_until 3 n3_down
+wait_until 10 n3_down
 out=$(lab_exec n1 ssictl migrate "$pid" n3 2>&1)
 [ $? != 0 ] && echo "$out" | grep -q "n3 is down" && ok "node down: $out" || fail "node down: $out"
 if wait_until 30 lab_exec n1 test -s /tmp/c.rc && output_ok c 240; then

@@ -41,11 +41,13 @@ output_ok() {
 	lab_exec n1 awk -v n="$2" '$1 != NR - 1 { bad = 1 } END { exit !(NR == n && !bad) }' "/tmp/$1.out"
 }
 # restart_ssid HOST: SIGKILL of HOST's ssid, then the same ssid again, at once.
+# One lab_exec: three would leave the node silent long enough, on a loaded machine, for its
+# peers to call it down (1.8 s). Returns once the new ssid answers ssictl.
 restart_ssid() {
-	lab_exec "$1" kill -KILL "$(lab_ssid_pid "$1")"
-	lab_exec "$1" sh -c 'while kill -0 '"$(lab_ssid_pid "$1")"' 2>/dev/null; do sleep 0.05; done'
-	lab_exec "$1" sh -c "ssid --cluster $SSILAB_DIR/cluster.conf --name $1 --keys $SSILAB_DIR/$1/keys \
+	lab_exec "$1" sh -c "p=$(lab_ssid_pid "$1"); kill -KILL \$p; while kill -0 \$p 2>/dev/null; do sleep 0.05; done
+		ssid --cluster $SSILAB_DIR/cluster.conf --name $1 --keys $SSILAB_DIR/$1/keys \
 		</dev/null >>$SSILAB_DIR/$1/ssid.log 2>&1 & echo \$! > $SSILAB_DIR/$1/ssid.pid"
+	wait_until 10 lab_exec "$1" ssictl nodes >/dev/null 2>&1
 }
 ps_shows() { lab_exec "$1" ssictl ps --json | grep -q "\"home\":\"n1\",\"pid\":$2,\"node\":\"$3\""; }
 
@@ -54,18 +56,17 @@ pid=$(start a 300)
 out=$(lab_exec n1 ssictl migrate "$pid" n2 2>&1)
 [ $? = 0 ] && ok "moved to n2: $out" || { fail "moved to n2: $out"; finish; }
 restart_ssid n2
-if ps_shows n2 "$pid" n2; then
+if wait_until 10 ps_shows n2 "$pid" n2; then
 	ok "right after n2's ssid restarted, ssictl ps on n2 shows $pid on n2"
 else
 	fail "ssictl ps on n2 after its restart: $(lab_exec n2 ssictl ps 2>&1)"
 fi
-ps_shows n1 "$pid" n2 && ok "ssictl ps on n1 shows it on n2" || fail "ps on n1: $(lab_exec n1 ssictl ps)"
+wait_until 10 ps_shows n1 "$pid" n2 && ok "ssictl ps on n1 shows it on n2" || fail "ps on n1: $(lab_exec n1 ssictl ps)"
 lab_exec n2 pgrep -f "tick.py 300 a" >/dev/null && ok "the body still runs on n2" || fail "the body is gone from n2"
 before=$(lab_exec n1 sh -c 'wc -l < /tmp/a.out')
-sleep 1
-after=$(lab_exec n1 sh -c 'wc -l < /tmp/a.out')
-[ "$after" -gt "$before" ] && ok "its output still streams home ($before -> $after lines)" ||
-	fail "its output stopped ($before -> $after lines)"
+grew() { [ "$(lab_exec n1 sh -c 'wc -l < /tmp/a.out')" -gt "$before" ]; }
+wait_until 10 grew && ok "its output still streams home ($before -> $(lab_exec n1 sh -c 'wc -l < /tmp/a.out') lines)" ||
+	fail "its output stopped ($before lines)"
 out=$(lab_exec n1 ssictl migrate "$pid" home 2>&1)
 [ $? = 0 ] && ok "then it comes home: $out" || fail "coming home after the restart: $out"
 if wait_until 30 lab_exec n1 test -s /tmp/a.rc && [ "$(lab_exec n1 cat /tmp/a.rc)" = 7 ] && output_ok a 300; then
@@ -74,14 +75,15 @@ else
 	fail "output or status: rc '$(lab_exec n1 cat /tmp/a.rc)', $(lab_exec n1 sh -c 'wc -l < /tmp/a.out') lines"
 fi
 
-# 2. A move asked right after the destination's ssid restarted.
+# 2. A move asked right after the destination's ssid restarted (as soon as it answers ssictl:
+# a move lost by the new ssid fails at the offer's timeout; the time is printed, not judged).
 pid=$(start b 200)
 restart_ssid n2
 t0=$(date +%s%N)
 out=$(lab_exec n1 ssictl migrate "$pid" n2 2>&1)
 rc=$?
 ms=$((($(date +%s%N) - t0) / 1000000))
-if [ "$rc" = 0 ] && [ "$ms" -lt 5000 ]; then
+if [ "$rc" = 0 ]; then
 	ok "a move asked right after n2's ssid restarted works (${ms} ms): $out"
 else
 	fail "a move right after a restart: exit $rc after ${ms} ms: $out"
@@ -101,12 +103,12 @@ echo "$out" | grep -q "did not answer the offer" && [ "$rc" != 0 ] && ok "the of
 lab_exec n2 kill -CONT "$(lab_ssid_pid n2)"
 no_agent() { ! lab_exec n2 pgrep -f ssi-agent >/dev/null; }
 sleep 1
-if wait_until 4 no_agent; then
+if wait_until 10 no_agent; then
 	ok "the late offer is not acted on: no agent is left on n2"
 else
 	fail "an agent still runs on n2 for the stale offer: $(lab_exec n2 pgrep -af 'ssi-agent|ssi-xfer')"
 fi
-grep -q "no longer valid" "$(lab_log n1)" && ok "n1 logged that it told n2 to give up" ||
+wait_until 10 grep -q "no longer valid" "$(lab_log n1)" && ok "n1 logged that it told n2 to give up" ||
 	fail "n1's log does not say it told n2 to give up"
 ps_shows n1 "$pid" n1 && ok "the process runs on at home" || fail "ps: $(lab_exec n1 ssictl ps)"
 if wait_until 40 lab_exec n1 test -s /tmp/c.rc && output_ok c 400; then
@@ -120,9 +122,12 @@ pa=$(start d 250)
 pb=$(start e 250)
 out=$(lab_exec n1 ssictl migrate "$pb" n2 2>&1)
 [ $? = 0 ] && ok "e moved to n2: $out" || fail "e moved to n2: $out"
-sleep 0.5 # the table is written every 250 ms
+# The table (/run/ssi/ssid.procs, written every 250 ms) must hold e on n2 before the kill.
+in_table() { lab_exec n1 grep -q "^$pb [0-9]* [0-9]* [0-9-]* n2 " /run/ssi/ssid.procs; }
+wait_until 10 in_table || note "e on n2 is not in n1's table yet: $(lab_exec n1 cat /run/ssi/ssid.procs)"
 restart_ssid n1
-if ps_shows n1 "$pa" n1 && ps_shows n1 "$pb" n2; then
+both() { ps_shows n1 "$pa" n1 && ps_shows n1 "$pb" n2; }
+if wait_until 10 both; then
 	ok "after n1's ssid restarted, ssictl ps on n1 shows d at home and e on n2"
 else
 	fail "ps on n1 after its restart: $(lab_exec n1 ssictl ps 2>&1)"
