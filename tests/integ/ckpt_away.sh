@@ -101,7 +101,7 @@ lab_exec n1 cmp /tmp/ref.out /tmp/a.out && ok "restarted on n3: the home file is
 # also while it runs away.
 sed -i -e '1i spool = /tmp/spool' -e '1i checkpoint_every = 1' "$SSILAB_DIR/cluster.conf"
 lab_exec n1 kill -HUP "$(lab_ssid_pid n1)"
-wait_until 3 grep -q "reloaded" "$(lab_log n1)" || fail "n1 did not reload its cluster file"
+wait_until 10 grep -q "reloaded" "$(lab_log n1)" || fail "n1 did not reload its cluster file"
 lab_exec n1 sh -c "{ ssirun $PY $prog /tmp/c.out $N > /dev/null 2>/tmp/c.err; } &"
 wait_until 20 has_lines /tmp/c.out 5 || { fail "the third computation did not start"; finish; }
 pid=$(lab_pid_of "work.py /tmp/c.out")

@@ -24,7 +24,7 @@ case "$ref" in "result "*) ok "reference run: $ref" ;; *) fail "reference run: '
 
 sed -i '1i spool = /tmp/spool' "$SSILAB_DIR/cluster.conf"
 lab_exec n1 kill -HUP "$(lab_ssid_pid n1)"
-wait_until 3 grep -q "reloaded" "$(lab_log n1)" || fail "n1 did not reload its cluster file"
+wait_until 10 grep -q "reloaded" "$(lab_log n1)" || fail "n1 did not reload its cluster file"
 
 lines() { lab_exec n1 sh -c "wc -l < $1 2>/dev/null || echo 0"; }
 has_lines() { [ "$(lines "$1")" -ge "$2" ]; }

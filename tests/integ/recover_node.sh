@@ -28,7 +28,7 @@ case "$ref" in "result "*) ok "reference run: $ref" ;; *) fail "reference run: '
 # Checkpoints into the lab host's private /tmp.
 sed -i '1i spool = /tmp/spool' "$SSILAB_DIR/cluster.conf"
 lab_exec n1 kill -HUP "$(lab_ssid_pid n1)"
-wait_until 3 grep -q "reloaded" "$(lab_log n1)" || fail "n1 did not reload its cluster file"
+wait_until 10 grep -q "reloaded" "$(lab_log n1)" || fail "n1 did not reload its cluster file"
 
 lines() { lab_exec n1 sh -c "wc -l < $1 2>/dev/null || echo 0"; }
 has_lines() { [ "$(lines "$1")" -ge "$2" ]; }
@@ -93,7 +93,7 @@ else
 fi
 left() { lab_exec n1 pgrep -f "work.py /tmp/b.out" >/dev/null || lab_exec n1 ssictl ps | grep -q "work.py /tmp/b.out"; }
 none_left() { ! left; }
-if ! wait_until 3 none_left; then fail "something of it is left at home: $(lab_exec n1 ssictl ps)"; else
+if ! wait_until 10 none_left; then fail "something of it is left at home: $(lab_exec n1 ssictl ps)"; else
 	ok "nothing of it is left at home (no process, not in ssictl ps)"; fi
 lab_exec n1 ssictl events | grep -q "node n3 is down: process $pid" &&
 	ok "ssictl events says n3 was found down with process $pid on it" ||

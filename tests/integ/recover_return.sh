@@ -35,7 +35,7 @@ case "$ref" in "result "*) ok "reference run: $ref" ;; *) fail "reference run: '
 
 sed -i '1i spool = /tmp/spool' "$SSILAB_DIR/cluster.conf"
 lab_exec n1 kill -HUP "$(lab_ssid_pid n1)"
-wait_until 3 grep -q "reloaded" "$(lab_log n1)" || fail "n1 did not reload its cluster file"
+wait_until 10 grep -q "reloaded" "$(lab_log n1)" || fail "n1 did not reload its cluster file"
 
 ps_shows() { lab_exec n1 ssictl ps --json 2>/dev/null | grep -q "\"home\":\"n1\",\"pid\":$pid,\"node\":\"$1\""; }
 newest() { lab_exec n1 sh -c "ls /tmp/spool/0/n1-$pid-periodic-*.ckpt 2>/dev/null | sed 's/.*-//; s/.ckpt//' | sort -n | tail -1"; }

@@ -101,7 +101,7 @@ fi
 [ "$(nodes_field n1 n2 protocol)" = 2 ] && [ -z "$(nodes_field n1 n2 version)" ] &&
 	ok "n1 reports n2's protocol (2) and no version: nothing n2 sent was read" ||
 	fail "n2 in n1's table: protocol '$(nodes_field n1 n2 protocol)', version '$(nodes_field n1 n2 version)'"
-if wait_until 3 state_is n2 n1 "incompatible (protocol 1)"; then
+if wait_until 10 state_is n2 n1 "incompatible (protocol 1)"; then
 	ok "n2 (protocol 2) shows n1 as 'incompatible (protocol 1)'"
 else
 	fail "n2 sees n1 as '$(nodes_field n2 n1 state)'"
@@ -133,7 +133,7 @@ fi
 lab_exec n2 pkill -x ssid
 wait_until 5 sh -c "! ssilab exec n2 -- pgrep -x ssid >/dev/null" || fail "n2's ssid did not stop"
 lab_exec n2 sh -c "ssid --cluster $SSILAB_DIR/cluster.conf --name n2 --keys $SSILAB_DIR/n2/keys >>$SSILAB_DIR/n2/ssid.log 2>&1 &"
-if wait_until 6 state_is n1 n2 up && wait_until 3 version_is n1 n2 "$want"; then
+if wait_until 15 state_is n1 n2 up && wait_until 10 version_is n1 n2 "$want"; then
 	ok "n2 back on protocol 1: up again, version $want"
 else
 	fail "after the restart n1 sees n2 as '$(nodes_field n1 n2 state)'"
