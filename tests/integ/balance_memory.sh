@@ -24,7 +24,9 @@ LAB_BALANCE=on,mem_min=48,margin=10 lab_up 3 --mem 256
 check "n2 reports its memory limit as free memory (at most 256 MiB)" wait_until 15 \
     sh -c "ssilab exec n1 -- ssictl nodes | awk '\$1 == \"n2\" { exit !(\$5 <= 256 && \$5 > 150) }'"
 
-ARGS="60 150 100" # 60 MiB, 150 iterations of 100 ms
+# 60 MiB, 300 iterations of 100 ms: 30 s, so that both still run when the test counts them on
+# n2 after filling, two moves and the balancer's reaction on a loaded machine (15 s was short).
+ARGS="60 300 100"
 lab_exec n1 sh -c "$memhog $ARGS >/tmp/ref.out 2>&1 &"
 for i in 1 2; do
     lab_exec n1 sh -c "ssirun $memhog $ARGS >/tmp/m$i.out 2>&1 & echo \$! >/tmp/m$i.pid"
@@ -59,7 +61,7 @@ out=$(lab_exec n1 ssictl migrate "$(lab_exec n1 cat /tmp/m3.pid)" n2 2>&1)
 check "an offer to n2 without room is refused: '$out'" \
     sh -c "echo '$out' | grep -q 'n2 refused: n2 has [0-9]* MiB free: no room for [0-9]* MiB and the 48 MiB it keeps free (mem_min)'"
 
-check "the memhogs end" wait_until 60 sh -c "ssilab exec n1 -- grep -q done /tmp/m1.out &&
+check "the memhogs end" wait_until 90 sh -c "ssilab exec n1 -- grep -q done /tmp/m1.out &&
     ssilab exec n1 -- grep -q done /tmp/m2.out && ssilab exec n1 -- grep -q done /tmp/ref.out"
 ref=$(lab_exec n1 grep done /tmp/ref.out)
 for i in 1 2; do

@@ -99,7 +99,10 @@ check "nothing was placed of the --stay jobs" [ "$(grep -c 'balance: placing:' "
 # by two --stay jobs; nor what it starts (only the program ssirun starts asks).
 lab_exec n1 sh -c "for i in 1 2; do ssirun --stay $cpuhog 100000000 7 >/dev/null 2>&1 & done"
 wait_until 10 sh -c "[ \$(ssilab exec n1 -- ssictl ps | grep -c cpuhog) = 2 ]"
-sleep 2 # n1's load shows the two
+# n1's smoothed load must show the two before the shell starts (the placement rule would not
+# consider moving anything from an idle-looking n1, and the line below would never come).
+loaded() { lab_exec n1 ssictl nodes | awk '$1 == "n1" { exit !($3 >= 1.8) }'; }
+wait_until 15 loaded || note "n1's load still shows less than 1.8: $(lab_exec n1 ssictl nodes)"
 lab_exec n1 sh -c "ssirun /bin/sh -c '$cpuhog 3000 7; sleep 1' >/dev/null 2>&1 &"
 check "a program that may fork is not placed, and the log says why" \
     wait_until 10 grep -q 'balance: not placing process [0-9]* before main: /[^ ]* calls [a-z_]*$' "$log"
