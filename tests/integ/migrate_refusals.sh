@@ -55,6 +55,7 @@ for i in range(600):
         fds = (ctypes.c_int * 4)()
         ctypes.CDLL(None).socketpair(1, 1, 0, fds)
         ctypes.CDLL(None).socketpair(1, 1, 0, ctypes.byref(fds, 8))
+        print("made", flush=True)
     print(i, flush=True)
     time.sleep(0.1)
 PY
@@ -114,7 +115,7 @@ wait_until 10 lab_exec n1 test -s /tmp/away.out
 pid=$(lab_pid_of "obstacles.py away")
 out=$(lab_exec n1 ssictl migrate "$pid" n2 2>&1) || fail "moved to n2: $out"
 lab_exec n1 touch /tmp/make-pipes
-sleep 1
+wait_until 20 lab_exec n1 grep -qx made /tmp/away.out || fail "obstacles.py did not make its socketpairs away"
 out=$(lab_exec n1 ssictl migrate "$pid" home 2>&1)
 rc=$?
 if [ $rc != 0 ] && [ "$(echo "$out" | grep -o 'socket:\[' | wc -l)" -ge 4 ] &&

@@ -75,7 +75,9 @@ else:
     c.settimeout(5)
     print("closed" if c.recv(64) == b"" else "answered")
 PY
-res=$(lab_exec n1 sh -c "python3 $LAB_FILES/proto2.py server /tmp/p2.sock & sleep 0.5; ssictl --socket /tmp/p2.sock nodes 2>&1; echo rc=\$?")
+res=$(lab_exec n1 sh -c "python3 $LAB_FILES/proto2.py server /tmp/p2.sock &
+    for i in \$(seq 100); do [ -S /tmp/p2.sock ] && break; sleep 0.1; done
+    ssictl --socket /tmp/p2.sock nodes 2>&1; echo rc=\$?")
 case "$res" in
 *"ssid at /tmp/p2.sock speaks protocol 2 and this ssictl (ssi $want) protocol 1"*"rc=1")
 	ok "ssictl facing an ssid of protocol 2 says so and exits 1" ;;
