@@ -16,16 +16,19 @@ command -v python3 >/dev/null 2>&1 || skip "python3 is not installed"
 LAB_BALANCE=on lab_up 3 --cpu 0.3
 lab_exec n3 sh -c "ssictl events --follow --json >/tmp/ev.json 2>/tmp/ev.err & echo \$! >/tmp/ev.pid"
 
-lab_exec n1 sh -c "ssirun --stay $memhog 4 300 50 >/dev/null 2>&1 & echo \$! >/tmp/m.pid"
-sleep 1
+# started: memhog printed its first line (its main runs: it can be moved).
+started() { lab_exec n1 grep -q '^memhog start' "$1"; }
+lab_exec n1 sh -c "ssirun --stay $memhog 4 300 50 >/tmp/m.out 2>&1 & echo \$! >/tmp/m.pid"
+wait_until 15 started /tmp/m.out || note "memhog did not start: $(lab_exec n1 cat /tmp/m.out)"
 m=$(lab_exec n1 cat /tmp/m.pid)
 check "memhog moves to n2 by hand" lab_exec n1 ssictl migrate "$m" n2
 check "block n2" lab_exec n2 ssictl block
-lab_exec n1 sh -c "ssirun --stay $memhog 4 300 50 >/dev/null 2>&1 & echo \$! >/tmp/m2.pid"
-sleep 1
+lab_exec n1 sh -c "ssirun --stay $memhog 4 300 50 >/tmp/m2.out 2>&1 & echo \$! >/tmp/m2.pid"
+wait_until 15 started /tmp/m2.out || note "the second memhog did not start: $(lab_exec n1 cat /tmp/m2.out)"
 lab_exec n1 ssictl migrate "$(lab_exec n1 cat /tmp/m2.pid)" n2 >/dev/null 2>&1
 check "unblock n2" lab_exec n2 ssictl unblock
-lab_exec n1 sh -c "for i in 1 2 3; do ssirun $cpuhog 300 7 >/dev/null 2>&1 & done"
+# Endless jobs (killed at the end): short ones could end, under load, before anything moved.
+lab_exec n1 sh -c "for i in 1 2 3; do ssirun $cpuhog 100000000 7 >/dev/null 2>&1 & done"
 
 # seen NODE KIND TEXT-PATTERN: the follower on n3 has a JSON line of that event.
 seen() {
@@ -71,6 +74,7 @@ else
     fail "ssictl events --json on n2: $err"
 fi
 lab_exec n3 sh -c 'kill $(cat /tmp/ev.pid)'
+lab_exec n1 pkill -f "cpuhog 100000000"
 check "the follower wrote no error" lab_exec n3 test ! -s /tmp/ev.err
 
 finish
