@@ -11,7 +11,7 @@ command -v python3 >/dev/null || skip "python3 is not installed"
 lab_up 2
 mkdir -p "$LAB_FILES"
 cp "$lab_top/tests/progs/paths_probe.py" "$LAB_FILES/"
-ITERS=60
+ITERS=120 # 12 s: two moves and a second between them fit on a loaded machine
 
 for mode in opath cwd; do
 	lab_exec n1 sh -c "mkdir -p /tmp/$mode.d && printf 12345 > /tmp/$mode.d/f"

@@ -40,18 +40,21 @@ setup() {
 	lab_exec n1 sh -c "rm -rf /tmp/$1 && mkdir /tmp/$1 && seq 1000 1400 | sed 's/^/line-/' > /tmp/$1/in && echo start > /tmp/$1/log"
 }
 setup ref
-lab_exec n1 "$py" "$LAB_FILES/steps.py" /tmp/ref 200 > /dev/null
+# 300 steps of 50 ms: 15 s, in which three moves and the seconds between them fit on a loaded
+# machine (200 steps left about as much time as the moves may take under load).
+N=300
+lab_exec n1 "$py" "$LAB_FILES/steps.py" /tmp/ref $N > /dev/null
 for h in n2 n3; do
 	lab_exec "$h" sh -c "mkdir -p /tmp/run/made && echo decoy > /tmp/run/in && echo decoy-$h > /tmp/run/log && touch /tmp/run/made/zzz"
 done
 
 setup run
-lab_exec n1 sh -c "{ ssirun $py $LAB_FILES/steps.py /tmp/run 200 2>&1; echo \$? > /tmp/run.rc; } | cat > /tmp/run.out &"
+lab_exec n1 sh -c "{ ssirun $py $LAB_FILES/steps.py /tmp/run $N 2>&1; echo \$? > /tmp/run.rc; } | cat > /tmp/run.out &"
 wait_until 10 lab_exec n1 test -s /tmp/run/pid || { fail "the program did not start"; finish; }
 pid=$(lab_exec n1 cat /tmp/run/pid)
 for step in "n2 $pid" "n3 $pid" "home $pid"; do
 	set -- $step
-	sleep 1.5
+	sleep 1
 	out=$(lab_exec n1 ssictl migrate "$2" "$1" 2>&1)
 	if [ $? = 0 ]; then ok "migrate to $1: $out"; else fail "migrate to $1: $out"; fi
 done
@@ -66,7 +69,7 @@ else
 	fail "the log differs: $(lab_exec n1 sh -c 'diff /tmp/ref/log /tmp/run/log | head -5')"
 fi
 if [ "$(lab_exec n1 sh -c 'cd /tmp/ref/made && cat *' | sha256sum)" = "$(lab_exec n1 sh -c 'cd /tmp/run/made && cat *' | sha256sum)" ]; then
-	ok "the 200 files made at home, away and back are those of an unmoved run"
+	ok "the $N files made at home, away and back are those of an unmoved run"
 else
 	fail "the files made differ: $(lab_exec n1 ls /tmp/run/made | wc -l) files"
 fi
