@@ -28,8 +28,15 @@ run_moved() {
 		while kill -0 \$p 2>/dev/null && ! ssictl ps --json | grep -q '\"pid\":'\$p','; do sleep 0.005; done
 		sleep $delay; kill -STOP \$p; echo \$p > /tmp/vfs/$name.pid; wait \$p; echo \$? > /tmp/vfs/$name.rc; } &"
 	wait_until 20 lab_exec n1 test -s "/tmp/vfs/$name.pid"
-	lab_exec n1 sh -c "p=\$(cat /tmp/vfs/$name.pid); ssictl migrate \$p n2 > /tmp/vfs/mig.out 2>&1 &
-		sleep 1; kill -CONT \$p; wait"
+	local p
+	p=$(lab_exec n1 cat "/tmp/vfs/$name.pid")
+	lab_exec n1 sh -c "rm -f /tmp/vfs/mig.out; { ssictl migrate $p n2 > /tmp/vfs/mig.new 2>&1; mv /tmp/vfs/mig.new /tmp/vfs/mig.out; } &"
+	# Stopped, it can only be frozen once it runs again: continued once n2 takes the offer (its
+	# freeze is asked next), however long the offer took.
+	taken() { grep -q "receiving process $p of n1" "$(lab_log n2)" || lab_exec n1 test -s /tmp/vfs/mig.out; }
+	wait_until 30 taken
+	lab_exec n1 kill -CONT "$p"
+	wait_until 60 lab_exec n1 test -e /tmp/vfs/mig.out
 	out=$(lab_exec n1 cat /tmp/vfs/mig.out)
 	check "$name moved to n2 mid-run: $out" lab_exec n1 grep -q "moved from n1 to n2" /tmp/vfs/mig.out
 }
