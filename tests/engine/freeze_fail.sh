@@ -5,7 +5,7 @@
 # checkpoint (verdict CONTINUE) whose image is then also restored.
 . "$(dirname "$0")/lib.sh"
 
-MIB=64 ITERS=30 INTERVAL=50
+MIB=64 ITERS=100 INTERVAL=50 # 5 s: the body must outlive three freezes on a loaded machine
 ref=$(reference_sum $MIB $ITERS)
 out=$WORK/out.txt
 

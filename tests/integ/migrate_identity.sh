@@ -23,22 +23,28 @@ import os, signal, sys, time
 got = []
 signal.signal(signal.SIGUSR2, lambda s, f: got.append(1))
 open("/tmp/who.pid", "w").write(str(os.getpid()))
-for i in range(50):
-    if i == 25:
+# Once the test says it has moved (home's /tmp/moved), away then: signals to a home process
+# and to itself, once.
+sent = False
+for i in range(100):
+    if not sent and os.path.exists("/tmp/moved"):
         os.kill(int(open("/tmp/target.pid").read()), signal.SIGUSR1)
         os.kill(os.getpid(), signal.SIGUSR2)
+        sent = True
     print(i, os.uname().nodename, os.getppid(), os.readlink("/proc/self/ns/net"), len(got), flush=True)
     time.sleep(0.1)
 PY
-# Its parent is a shell that exits after 2.5 s, while the body is away.
-lab_exec n1 sh -c "sh -c 'ssirun $py $LAB_FILES/who.py > /tmp/who.out 2>&1 & echo \$\$ > /tmp/parent.pid; sleep 2.5' &"
+# Its parent is a shell that exits once the body is away (home's /tmp/moved).
+lab_exec n1 sh -c "sh -c 'ssirun $py $LAB_FILES/who.py > /tmp/who.out 2>&1 & echo \$\$ > /tmp/parent.pid
+    while [ ! -e /tmp/moved ]; do sleep 0.1; done' &"
 wait_until 10 lab_exec n1 test -s /tmp/who.pid || { fail "the program did not start"; finish; }
 pid=$(lab_exec n1 cat /tmp/who.pid)
 parent=$(lab_exec n1 cat /tmp/parent.pid)
 sleep 0.5
 out=$(lab_exec n1 ssictl migrate "$pid" n2 2>&1)
 [ $? = 0 ] && ok "moved to n2: $out" || fail "moved to n2: $out"
-wait_until 15 sh -c "ssilab exec n1 -- grep -q '^49 ' /tmp/who.out"
+lab_exec n1 touch /tmp/moved
+wait_until 20 sh -c "ssilab exec n1 -- grep -q '^99 ' /tmp/who.out"
 n1net=$(lab_exec n1 readlink /proc/self/ns/net)
 n2net=$(lab_exec n2 readlink /proc/self/ns/net)
 table=$(lab_exec n1 cat /tmp/who.out)
