@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 
 static inline long ssi_sys0(long n)
@@ -239,13 +240,17 @@ static inline const char *ssi_sys_dirwalk_next(ssi_sys_dirwalk_t *w)
     }
 }
 
-/* Writes all of p to fd (EINTR retried): 0, or -errno (-EIO for a write
- * of nothing). */
-static inline long ssi_sys_write_all(long fd, const void *p, size_t n)
+/* Writes all of p to fd (EINTR retried), by write(2), or on a socket by
+ * sendto(2) with MSG_NOSIGNAL: a SIGPIPE raised in signal context would
+ * stay pending (all signals blocked) and kill the thawed program. 0, or
+ * -errno (-EIO for a write of nothing). Chunks of at most 1 GiB. */
+static inline long ssi_sys_out_all(long fd, const void *p, size_t n, int socket)
 {
     const char *b = p;
     while (n) {
-        long w = ssi_sys3(SYS_write, fd, (long)b, (long)n);
+        long k = (long)(n > (1UL << 30) ? (1UL << 30) : n);
+        long w = socket ? ssi_sys6(SYS_sendto, fd, (long)b, k, MSG_NOSIGNAL, 0, 0)
+                        : ssi_sys3(SYS_write, fd, (long)b, k);
         if (w == -EINTR)
             continue;
         if (w <= 0)
@@ -254,6 +259,16 @@ static inline long ssi_sys_write_all(long fd, const void *p, size_t n)
         n -= (size_t)w;
     }
     return 0;
+}
+
+static inline long ssi_sys_write_all(long fd, const void *p, size_t n)
+{
+    return ssi_sys_out_all(fd, p, n, 0);
+}
+
+static inline long ssi_sys_send_all(long fd, const void *p, size_t n)
+{
+    return ssi_sys_out_all(fd, p, n, 1);
 }
 
 /* The open descriptors of this process, from /proc/self/fd (the listing's

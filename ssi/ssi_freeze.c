@@ -137,25 +137,6 @@ static void s_close(long fd)
         ssi_sys1(SYS_close, fd);
 }
 
-/* Writes to the requester's socket. */
-static long s_write_all(long fd, const void *p, uint64_t len)
-{
-    const char *c = p;
-    while (len) {
-        /* MSG_NOSIGNAL: a SIGPIPE raised here would stay pending (all
-         * signals are blocked) and kill the thawed program. */
-        long n = ssi_sys6(SYS_sendto, fd, (long)c, (long)(len > (1UL << 30) ? (1UL << 30) : len),
-                          MSG_NOSIGNAL, 0, 0);
-        if (n == -EINTR)
-            continue;
-        if (n <= 0)
-            return n ? n : -EIO;
-        c += n;
-        len -= (uint64_t)n;
-    }
-    return 0;
-}
-
 static long s_read_all(long fd, void *p, uint64_t len)
 {
     char *c = p;
@@ -174,9 +155,9 @@ static long s_read_all(long fd, void *p, uint64_t len)
 static long s_rec(long fd, uint32_t type, const void *body, uint32_t size, uint64_t data_len)
 {
     ssi_image_rec_t r = {.type = type, .size = size, .data_len = data_len};
-    long rc = s_write_all(fd, &r, sizeof(r));
+    long rc = ssi_sys_send_all(fd, &r, sizeof(r));
     if (rc == 0 && size)
-        rc = s_write_all(fd, body, size);
+        rc = ssi_sys_send_all(fd, body, size);
     s_nrecords++;
     return rc;
 }
@@ -293,7 +274,7 @@ static long s_write_run(long fd, uint64_t addr, uint64_t len)
     ssi_image_pages_t pg = {.addr = addr, .len = len};
     long rc = s_rec(fd, SSI_IMAGE_REC_PAGES, &pg, sizeof(pg), len);
     if (rc == 0)
-        rc = s_write_all(fd, (const void *)addr, len);
+        rc = ssi_sys_send_all(fd, (const void *)addr, len);
     s_page_bytes += len;
     return rc;
 }
@@ -582,17 +563,17 @@ static long s_write_image(long fd)
         h.flags |= SSI_IMAGE_F_PAGEMAP_SCAN;
 
     s_nrecords = s_page_bytes = 0;
-    rc = s_write_all(fd, &h, sizeof(h));
+    rc = ssi_sys_send_all(fd, &h, sizeof(h));
     if (rc == 0)
         rc = s_rec(fd, SSI_IMAGE_REC_THREAD, &s_thread, sizeof(s_thread), s_thread.xsave_size);
     if (rc == 0)
-        rc = s_write_all(fd, s_xsave, s_thread.xsave_size);
+        rc = ssi_sys_send_all(fd, s_xsave, s_thread.xsave_size);
     for (i = 0; rc == 0 && i < s_nthr; i++) {
         const void *xs;
         const ssi_image_thread_t *t = ssi_freeze_thr_get(i, &xs);
         rc = s_rec(fd, SSI_IMAGE_REC_THREAD, t, sizeof(*t), t->xsave_size);
         if (rc == 0)
-            rc = s_write_all(fd, xs, t->xsave_size);
+            rc = ssi_sys_send_all(fd, xs, t->xsave_size);
     }
     if (rc == 0)
         rc = s_rec(fd, SSI_IMAGE_REC_PROC, &s_proc, sizeof(s_proc), 0);
@@ -696,7 +677,7 @@ static void s_send_fail(long fd, const char *what, long err)
         n += ssi_sys_utoa(f.text + n, (uint64_t)(err < 0 ? -err : err));
     n += ssi_sys_strlcpy(f.text + n, ")", sizeof(f.text) - n);
     f.len = (uint32_t)n;
-    s_write_all(fd, &f, sizeof(f));
+    ssi_sys_send_all(fd, &f, sizeof(f));
 }
 
 /* Ends a live move's tracking: the program's memory is unprotected again
@@ -729,7 +710,7 @@ static long s_become_deputy(long fd)
         ssi_freeze_thr_release(SSI_FREEZE_THR_EXIT);
         s_nthr = 0;
         answer = SSI_IMAGE_VERDICT_DEPUTY;
-        s_write_all(fd, &answer, 1);
+        ssi_sys_send_all(fd, &answer, 1);
         if (fd == s_track_sock)
             s_track_sock = -1;
         s_close(fd);
@@ -738,7 +719,7 @@ static long s_become_deputy(long fd)
     }
     /* The requester learns that we go on at home; the agent, left without
      * a deputy, kills the body. Nothing was lost. */
-    s_write_all(fd, &answer, 1);
+    ssi_sys_send_all(fd, &answer, 1);
     return rc < 0 ? rc : SSI_IMAGE_VERDICT_CONTINUE;
 }
 
@@ -773,8 +754,8 @@ static void s_track_begin(long fd)
         t.err = (int32_t)rc;
         t.n = 0;
     }
-    if (s_write_all(fd, &t, sizeof(t)) < 0 ||
-        (t.n && s_write_all(fd, s_trk, t.n * sizeof(s_trk[0])) < 0) || rc < 0) {
+    if (ssi_sys_send_all(fd, &t, sizeof(t)) < 0 ||
+        (t.n && ssi_sys_send_all(fd, s_trk, t.n * sizeof(s_trk[0])) < 0) || rc < 0) {
         ssi_track_stop();
         s_close(fd);
         return;

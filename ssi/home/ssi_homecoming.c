@@ -409,17 +409,7 @@ __attribute__((noreturn)) static void s_home_exec(void)
 /* Writes n bytes to the requester (a checkpoint's image). */
 static long s_home_to_req(const void *p, size_t n)
 {
-    const char *b = p;
-    while (n) {
-        long w = ssi_sys6(SYS_sendto, s_home_req_fd, (long)b, (long)n, MSG_NOSIGNAL, 0, 0);
-        if (w == -EINTR)
-            continue;
-        if (w <= 0)
-            return w ? w : -EIO;
-        b += w;
-        n -= (size_t)w;
-    }
-    return 0;
+    return ssi_sys_send_all(s_home_req_fd, p, n);
 }
 
 /* A checkpoint's image is all with the requester and the body's output all
